@@ -1,0 +1,81 @@
+"""Pure batching decisions: when to send, and how many waiting messages fit in one request.
+
+Kept free of threads and clocks so each trigger can be tested at its exact boundary: the
+worker passes in the queue's state and the time, and gets a decision back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["BatchLimits", "due", "fit", "next_wakeup"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    """A destination's request limits.
+
+    Attributes:
+        max_count: most messages in one request.
+        max_bytes: most bytes in one request body, envelope included (before compression).
+        overhead: bytes the envelope adds around the messages.
+        separator: bytes between two messages (1 for the comma of a JSON array).
+    """
+
+    max_count: int
+    max_bytes: int
+    overhead: int = 0
+    separator: int = 1
+
+
+def fit(sizes: Iterable[int], limits: BatchLimits) -> int:
+    """How many messages, taken in order from ``sizes``, fit in one request (at least one).
+
+    The first message always fits: the caller refused any message larger than the
+    per-message limit, which each destination keeps below its request limit.
+    """
+    total = limits.overhead
+    count = 0
+    for size in sizes:
+        added = size if count == 0 else size + limits.separator
+        if count and (count >= limits.max_count or total + added > limits.max_bytes):
+            break
+        total += added
+        count += 1
+        if count >= limits.max_count:
+            break
+    return count
+
+
+def due(
+    *,
+    queued: int,
+    oldest_age: float | None,
+    flush_at: int,
+    flush_interval: float,
+    flush_requested: bool,
+    first_message_pending: bool,
+) -> bool:
+    """Whether a batch should be sent now.
+
+    Args:
+        queued: messages waiting.
+        oldest_age: seconds since the oldest waiting message was queued, or None if none is.
+        flush_at: the count trigger.
+        flush_interval: the age trigger, seconds.
+        flush_requested: ``flush()`` or shutdown asked for everything queued to go now.
+        first_message_pending: the client sends its very first message at once.
+    """
+    if queued == 0:
+        return False
+    if flush_requested or first_message_pending or queued >= flush_at:
+        return True
+    return oldest_age is not None and oldest_age >= flush_interval
+
+
+def next_wakeup(oldest_age: float | None, flush_interval: float) -> float | None:
+    """Seconds until the age trigger fires for the oldest message, or None with none queued."""
+    if oldest_age is None:
+        return None
+    return max(0.0, flush_interval - oldest_age)

@@ -1,0 +1,268 @@
+"""What became of each call: receipts, hooks and counters.
+
+Every call returns a :class:`Receipt` at once. The worker settles it exactly once, as delivered
+or failed with a :class:`~trackwire.errors.DeliveryError`; settling wakes anyone waiting on it,
+runs its done-callbacks, and is what :class:`Counters` count. Nothing is dropped or failed
+without passing through :meth:`Receipt._settle`, so the counters and the hooks always agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from trackwire.errors import DeliveryError
+
+__all__ = [
+    "BatchReport",
+    "Counters",
+    "HookName",
+    "Hooks",
+    "Receipt",
+    "WarnOnce",
+]
+
+logger = logging.getLogger("trackwire")
+
+_PENDING: Final = 0
+_DELIVERED: Final = 1
+_FAILED: Final = 2
+
+# Guards the rare, slow path of a receipt: installing a waiter or a callback. Settling only
+# takes it when someone installed one, so the hot path never touches a lock.
+_waiters_lock = threading.Lock()
+
+
+class Receipt:
+    """The outcome of one call, known later.
+
+    A receipt is cheap: no lock or event is made unless someone waits on it. It can be
+    waited on from a thread (:meth:`wait`) or awaited from asyncio (``await receipt``).
+
+    Attributes:
+        message_id: the message's de-duplication id (Segment ``messageId``, Amplitude
+            ``insert_id``), or None when the vendor has none.
+    """
+
+    __slots__ = ("_callbacks", "_error", "_event", "_state", "message_id")
+
+    def __init__(self, message_id: str | None = None) -> None:
+        self.message_id = message_id
+        self._state = _PENDING
+        self._error: DeliveryError | None = None
+        self._event: threading.Event | None = None
+        self._callbacks: list[Callable[[Receipt], None]] | None = None
+
+    def __repr__(self) -> str:
+        state = ("pending", "delivered", "failed")[self._state]
+        return f"<Receipt {self.message_id} {state}>"
+
+    @property
+    def done(self) -> bool:
+        """True once the message was delivered or finally failed."""
+        return self._state != _PENDING
+
+    @property
+    def ok(self) -> bool:
+        """True once the message was delivered; False while pending or after a failure."""
+        return self._state == _DELIVERED
+
+    @property
+    def error(self) -> DeliveryError | None:
+        """Why the message failed (``error.reason`` is from a closed set), or None."""
+        return self._error
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the message is settled or ``timeout`` seconds pass.
+
+        Returns:
+            True if the message was delivered; False if it failed or is still pending
+            (check :attr:`done`).
+        """
+        if self._state == _PENDING:
+            with _waiters_lock:
+                if self._event is None:
+                    self._event = threading.Event()
+                event = self._event
+            # Re-read after publishing the event: the settler reads the event after
+            # publishing the state, so one of the two always sees the other.
+            if self._state == _PENDING:
+                event.wait(timeout)
+        return self._state == _DELIVERED
+
+    def add_done_callback(self, fn: Callable[[Receipt], None]) -> None:
+        """Call ``fn(receipt)`` once the receipt is settled (at once if it already is).
+
+        The callback runs in the thread that settles the receipt (usually the worker);
+        exceptions it raises are logged and swallowed.
+        """
+        with _waiters_lock:
+            if self._state == _PENDING:
+                if self._callbacks is None:
+                    self._callbacks = []
+                self._callbacks.append(fn)
+                return
+        _run_callback(fn, self)
+
+    def __await__(self) -> Generator[Any, None, bool]:
+        """``await receipt`` waits without blocking the event loop and returns :attr:`ok`."""
+        if self._state == _PENDING:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[None] = loop.create_future()
+
+            def wake(_: Receipt) -> None:
+                loop.call_soon_threadsafe(_resolve, future)
+
+            self.add_done_callback(wake)
+            yield from future.__await__()
+        return self._state == _DELIVERED
+
+    def _settle(self, error: DeliveryError | None) -> bool:
+        """Settle once: delivered when ``error`` is None. Returns False if already settled."""
+        if self._state != _PENDING:
+            return False
+        self._error = error
+        self._state = _DELIVERED if error is None else _FAILED
+        if self._event is None and self._callbacks is None:
+            return True
+        with _waiters_lock:
+            event, callbacks, self._callbacks = self._event, self._callbacks, None
+        if event is not None:
+            event.set()
+        for fn in callbacks or ():
+            _run_callback(fn, self)
+        return True
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _run_callback(fn: Callable[[Receipt], None], receipt: Receipt) -> None:
+    try:
+        fn(receipt)
+    except Exception:
+        logger.exception("trackwire: a receipt callback raised; ignored")
+
+
+HookName = Literal["flush", "retry", "error", "drop"]
+HOOK_NAMES: Final = ("flush", "retry", "error", "drop")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """What a hook is told.
+
+    Attributes:
+        kind: ``"flush"`` (a batch was delivered), ``"retry"`` (an attempt failed and will be
+            retried), ``"error"`` (messages finally failed) or ``"drop"`` (messages were dropped
+            before sending: queue full, closed client, shutdown, fork).
+        count: how many messages this report covers.
+        message_ids: their ids, in order.
+        reason: a closed-set reason for errors and drops (``rejected``, ``retry_exhausted``,
+            ``queue_full``, ``after_close``, ``shutdown``); the failure text for retries.
+        error: the error the messages' receipts carry, for ``error`` and ``drop``.
+        status: the HTTP status of the attempt, if a response arrived.
+        retry_in: seconds until the next attempt, for ``retry``.
+        attempt: the attempt number (1 = first send).
+    """
+
+    kind: HookName
+    count: int
+    message_ids: Sequence[str | None] = ()
+    reason: str = ""
+    error: DeliveryError | None = None
+    status: int | None = None
+    retry_in: float | None = None
+    attempt: int = 1
+
+
+class Hooks:
+    """Client hooks: ``on("flush" | "retry" | "error" | "drop", fn)``; failures are isolated."""
+
+    def __init__(self) -> None:
+        self._hooks: dict[str, list[Callable[[BatchReport], None]]] = {n: [] for n in HOOK_NAMES}
+
+    def add(self, name: str, fn: Callable[[BatchReport], None]) -> None:
+        """Register ``fn`` for hook ``name``."""
+        if name not in self._hooks:
+            from trackwire.errors import ConfigError
+
+            raise ConfigError(f"unknown hook {name!r}; use one of {', '.join(HOOK_NAMES)}")
+        if not callable(fn):
+            from trackwire.errors import ConfigError
+
+            raise ConfigError(f"the {name!r} hook must be callable")
+        self._hooks[name].append(fn)
+
+    def wants(self, name: str) -> bool:
+        """True when at least one function is registered for ``name``."""
+        return bool(self._hooks[name])
+
+    def emit(self, report: BatchReport) -> None:
+        """Call every function registered for ``report.kind``; log and swallow their errors."""
+        for fn in self._hooks[report.kind]:
+            try:
+                fn(report)
+            except Exception:
+                logger.exception("trackwire: a %r hook raised; ignored", report.kind)
+
+
+@dataclass
+class Counters:
+    """Running totals for :meth:`stats`. Mutated only under the engine's lock."""
+
+    enqueued: int = 0
+    delivered: int = 0
+    retries: int = 0
+    batches: int = 0
+    bytes_sent: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+
+    def snapshot(self, queued: int, queued_bytes: int, in_flight: int) -> dict[str, Any]:
+        """A plain dict copy, safe to hand to callers."""
+        return {
+            "enqueued": self.enqueued,
+            "delivered": self.delivered,
+            "retries": self.retries,
+            "batches": self.batches,
+            "bytes_sent": self.bytes_sent,
+            "dropped": dict(self.dropped),
+            "failed": dict(self.failed),
+            "queued": queued,
+            "queued_bytes": queued_bytes,
+            "in_flight": in_flight,
+        }
+
+
+class WarnOnce:
+    """Logs a warning at most once per ``interval`` seconds per key, counting what it held back."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self._interval = interval
+        self._last: dict[str, float] = {}
+        self._held: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def warn(self, key: str, message: str, *args: object) -> None:
+        """Log ``message % args`` unless ``key`` was logged less than ``interval`` ago."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self._interval:
+                self._held[key] += 1
+                return
+            self._last[key] = now
+            held = self._held.pop(key, 0)
+        if held:
+            logger.warning(message + " (%d more since the last warning)", *args, held)
+        else:
+            logger.warning(message, *args)

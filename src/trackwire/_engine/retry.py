@@ -1,0 +1,202 @@
+"""What a response means, and when to try again: pure values and a pure policy.
+
+Each vendor's ``wire`` module turns an :class:`~trackwire._engine.transport.HTTPResult` into one
+of the outcome values below; the engine acts on the value and never looks at a status code
+itself. :class:`RetryPolicy` decides the wait before the next attempt from the attempt number,
+the time already spent and the server's ``Retry-After``; it takes its randomness and clock from
+the caller, so it is tested by explicit tables.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from trackwire.config import RetryConfig
+
+__all__ = [
+    "Delivered",
+    "Outcome",
+    "Rejected",
+    "Retry",
+    "RetryPolicy",
+    "Split",
+    "classify_http",
+    "is_retryable_status",
+    "parse_retry_after",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """Every message of the batch was accepted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """The batch may succeed later (network trouble, 408, 429, most 5xx).
+
+    Attributes:
+        reason: short text for logs and hooks (``"HTTP 503"``, ``"timeout"``).
+        after: seconds the server asked us to wait (``Retry-After``), or None.
+        status: the HTTP status, or None when no response arrived.
+    """
+
+    reason: str
+    after: float | None = None
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Messages the vendor will never accept; they fail without retry.
+
+    Attributes:
+        reason: the vendor's explanation.
+        indices: positions (in the batch) of the rejected messages; None means all of them.
+        resend_rest: when ``indices`` is given, whether the other messages must be sent again
+            (True) or were accepted by this response (False).
+        status: the HTTP status.
+    """
+
+    reason: str
+    indices: Collection[int] | None = None
+    resend_rest: bool = False
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """The request was too large for the server (413): send each half on its own."""
+
+    reason: str = "payload too large"
+    status: int | None = 413
+
+
+Outcome = Delivered | Retry | Rejected | Split
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Parse a ``Retry-After`` header into seconds from ``now`` (a UNIX time).
+
+    Accepts delta-seconds (``"120"``, ``"1.5"``) and an HTTP date. Returns None for a missing or
+    unreadable value; a date in the past gives 0.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        return max(0.0, when.timestamp() - now)
+    if seconds != seconds or seconds < 0:  # NaN or negative: unreadable
+        return None
+    return seconds
+
+
+class RetryPolicy:
+    """When to try a batch again, as a pure function of attempts, elapsed time and the server.
+
+    The wait before retry ``n`` (1-based) is ``min(max_backoff, initial_backoff * 2 ** (n - 1))``
+    scaled by a random factor in ``[1 - jitter, 1]``; a server's ``Retry-After`` replaces it,
+    capped at ``max_retry_after``. No retry is scheduled after ``max_retries`` retries or when
+    the wait would end past ``max_elapsed`` seconds after the first attempt.
+
+    Args:
+        config: the client's retry options.
+    """
+
+    __slots__ = ("config",)
+
+    def __init__(self, config: RetryConfig) -> None:
+        self.config = config
+
+    def backoff(self, retry_number: int, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before retry ``retry_number`` (1-based), with jitter, no Retry-After."""
+        config = self.config
+        base = min(config.max_backoff, config.initial_backoff * (2.0 ** min(retry_number - 1, 62)))
+        return base * (1.0 - config.jitter * rand())
+
+    def next_delay(
+        self,
+        retries_done: int,
+        elapsed: float,
+        retry_after: float | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None when the batch has to give up.
+
+        Args:
+            retries_done: retries already made (0 after the first failed attempt).
+            elapsed: seconds since the first attempt started.
+            retry_after: the server's ``Retry-After`` in seconds, if it sent one.
+            rand: source of uniform numbers in [0, 1), injected by tests.
+        """
+        config = self.config
+        if retries_done >= config.max_retries:
+            return None
+        if retry_after is not None:
+            delay = min(max(retry_after, 0.0), config.max_retry_after)
+        else:
+            delay = self.backoff(retries_done + 1, rand)
+        if elapsed + delay > config.max_elapsed:
+            return None
+        return delay
+
+
+# HTTP statuses worth another attempt. 5xx are retried except 501 (Not Implemented) and 505
+# (HTTP Version Not Supported), which will never change on retry. 410 and 460 follow Segment's
+# own retry matrix (a load balancer's transient answers); vendors may widen or narrow this set.
+RETRYABLE_4XX: frozenset[int] = frozenset({408, 410, 429, 460})
+NEVER_RETRY_5XX: frozenset[int] = frozenset({501, 505})
+
+
+def is_retryable_status(status: int) -> bool:
+    """True for statuses a later attempt may turn into success."""
+    if status in RETRYABLE_4XX:
+        return True
+    return 500 <= status <= 599 and status not in NEVER_RETRY_5XX
+
+
+def classify_http(
+    status: int | None,
+    error: str | None,
+    retry_after: str | None,
+    now: float,
+    batch_size: int,
+    detail: str = "",
+) -> Outcome:
+    """The common meaning of an HTTP answer, for vendors whose API has no per-event results.
+
+    Args:
+        status: the HTTP status, or None when no response arrived.
+        error: the transport's error text when status is None.
+        retry_after: the raw ``Retry-After`` header.
+        now: the current UNIX time (to read HTTP-date ``Retry-After``).
+        batch_size: messages in the batch (a lone message that is too large cannot be split).
+        detail: the vendor's message from the body, for the reason text.
+    """
+    if status is None:
+        return Retry(reason=error or "no response")
+    if 200 <= status <= 299:
+        return Delivered()
+    suffix = f": {detail}" if detail else ""
+    if status == 413 and batch_size > 1:
+        return Split(reason=f"HTTP 413{suffix}", status=status)
+    if is_retryable_status(status):
+        return Retry(
+            reason=f"HTTP {status}{suffix}",
+            after=parse_retry_after(retry_after, now),
+            status=status,
+        )
+    return Rejected(reason=f"HTTP {status}{suffix}", status=status)

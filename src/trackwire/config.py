@@ -1,0 +1,155 @@
+"""Client configuration: frozen dataclasses with the vendors' documented defaults.
+
+Every client holds one :class:`DeliveryConfig` (how messages are buffered, batched and sent)
+and one :class:`RetryConfig` (when a failed batch is tried again). Both validate themselves at
+construction, so a bad option fails where the client is created, with the option's name.
+Durations are float seconds everywhere.
+
+Environment variables (read only by :func:`DeliveryConfig.from_env_defaults`, never at import):
+
+``TRACKWIRE_DEBUG``
+    ``1`` turns on debug logging for every client, like ``debug=True``.
+``TRACKWIRE_DISABLE``
+    ``1`` makes every client validate and drop instead of sending, like ``enable=False``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Final, Literal
+
+from trackwire.errors import ConfigError
+
+__all__ = ["FULL_POLICIES", "DeliveryConfig", "OnFull", "RetryConfig"]
+
+OnFull = Literal["reject", "block", "drop_oldest"]
+FULL_POLICIES: Final = ("reject", "block", "drop_oldest")
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be a number, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero) or value != value:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{name} must be {bound}, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    """When a batch that failed for a transient reason is sent again.
+
+    The wait before retry ``n`` is ``min(max_backoff, initial_backoff * 2 ** (n - 1))``, reduced
+    by a random share of up to ``jitter``; a server's ``Retry-After`` replaces it, capped at
+    ``max_retry_after``. A batch gives up after ``max_retries`` retries or when the next attempt
+    would start more than ``max_elapsed`` seconds after its first.
+
+    Attributes:
+        max_retries: retries after the first attempt; 0 sends each batch once. Default 10.
+        initial_backoff: seconds before the first retry. Default 0.5.
+        max_backoff: cap on the exponential backoff, seconds. Default 30.
+        jitter: share of each backoff that is random, 0 to 1. Default 0.5.
+        max_retry_after: cap on a server's ``Retry-After``, seconds. Default 300.
+        max_elapsed: total seconds a batch may spend retrying. Default 600.
+    """
+
+    max_retries: int = 10
+    initial_backoff: float = 0.5
+    max_backoff: float = 30.0
+    jitter: float = 0.5
+    max_retry_after: float = 300.0
+    max_elapsed: float = 600.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise ConfigError("max_retries must be an int")
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries must be >= 0, got {self.max_retries}")
+        _positive("initial_backoff", self.initial_backoff, allow_zero=True)
+        _positive("max_backoff", self.max_backoff, allow_zero=True)
+        _positive("max_retry_after", self.max_retry_after, allow_zero=True)
+        _positive("max_elapsed", self.max_elapsed, allow_zero=True)
+        _positive("jitter", self.jitter, allow_zero=True)
+        if self.jitter > 1:
+            raise ConfigError(f"jitter must be between 0 and 1, got {self.jitter}")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """How messages are buffered, batched and sent.
+
+    Attributes:
+        flush_at: send when this many messages are waiting. Default 20 (the seeds' flushAt).
+        flush_interval: send when the oldest waiting message is this many seconds old.
+            Default 10.
+        max_queue_size: most messages held in memory. Default 10,000.
+        max_queue_bytes: most encoded bytes held in memory. Default 64 MiB.
+        on_full: what a call does when the queue is full: ``"reject"`` (default; the call's
+            receipt says dropped), ``"block"`` (wait up to ``block_timeout``, for backfills) or
+            ``"drop_oldest"`` (make room by dropping the oldest waiting message).
+        block_timeout: seconds a call waits for room with ``on_full="block"``. Default 10.
+        workers: background threads sending batches. Default 1.
+        send_first_immediately: send the very first message at once, for quick feedback in
+            development (the seeds' behaviour). Default True.
+        shutdown_timeout: seconds the exit hook (and ``shutdown()`` without a timeout) spends
+            delivering what is left. Default 5.
+        gzip: compress request bodies. Default True.
+        gzip_level: compression level 1-9. Default 1 (see bench/RESULTS.md for why).
+        timeout: seconds to wait for a response. Default 15.
+        connect_timeout: seconds to establish a connection. Default 5.
+        proxy: an ``http(s)://`` proxy URL for every request, or None.
+        ca_certs: path of a CA bundle to verify the server with, or None for the system's.
+        enable: False validates and encodes every call but sends nothing. Default True.
+        debug: log at DEBUG level on the ``trackwire`` logger. Default False.
+    """
+
+    flush_at: int = 20
+    flush_interval: float = 10.0
+    max_queue_size: int = 10_000
+    max_queue_bytes: int = 64 * 1024 * 1024
+    on_full: OnFull = "reject"
+    block_timeout: float = 10.0
+    workers: int = 1
+    send_first_immediately: bool = True
+    shutdown_timeout: float = 5.0
+    gzip: bool = True
+    gzip_level: int = 1
+    timeout: float = 15.0
+    connect_timeout: float = 5.0
+    proxy: str | None = None
+    ca_certs: str | None = None
+    enable: bool = True
+    debug: bool = False
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("flush_at", "max_queue_size", "max_queue_bytes", "workers", "gzip_level"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an int >= 1, got {value!r}")
+        if self.gzip_level > 9:
+            raise ConfigError(f"gzip_level must be between 1 and 9, got {self.gzip_level}")
+        for name in ("flush_interval", "timeout", "connect_timeout"):
+            _positive(name, getattr(self, name))
+        _positive("block_timeout", self.block_timeout, allow_zero=True)
+        _positive("shutdown_timeout", self.shutdown_timeout, allow_zero=True)
+        if self.on_full not in FULL_POLICIES:
+            raise ConfigError(
+                f"on_full must be one of {', '.join(FULL_POLICIES)}, got {self.on_full!r}"
+            )
+        if self.proxy is not None and not self.proxy.startswith(("http://", "https://")):
+            raise ConfigError(f"proxy must be an http:// or https:// URL, got {self.proxy!r}")
+
+    @classmethod
+    def option_names(cls) -> frozenset[str]:
+        """The keyword options a client accepts for this config."""
+        return frozenset(f.name for f in fields(cls) if f.name != "extra")
+
+    def with_env_defaults(self) -> DeliveryConfig:
+        """Apply ``TRACKWIRE_DEBUG`` and ``TRACKWIRE_DISABLE`` on top of this config."""
+        changes: dict[str, Any] = {}
+        if os.environ.get("TRACKWIRE_DEBUG") == "1":
+            changes["debug"] = True
+        if os.environ.get("TRACKWIRE_DISABLE") == "1":
+            changes["enable"] = False
+        return replace(self, **changes) if changes else self

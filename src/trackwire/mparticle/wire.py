@@ -1,0 +1,728 @@
+"""mParticle's server-to-server Events API v2, written once for the SDK and the collector.
+
+Hosts, limits, enums, the rules a batch must follow, the response bodies, and the meaning of
+each response. The SDK validates and classifies with these functions; the collector accepts and
+refuses with the same ones, so the two cannot disagree about what mParticle would do.
+
+Checks follow mParticle's live JSON Schema and JSON reference for the fields they name, and
+stay lenient where the official SDKs and the docs disagree with the schema: unknown keys are
+ignored (docs examples send ``schema_version``), ``null`` means "absent" (the SDKs omit unset
+fields but hand-written JSON sends null), and ``customerid`` is accepted beside ``customer_id``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from trackwire._engine.retry import Outcome, Rejected, classify_http
+from trackwire._engine.transport import HTTPResult
+
+__all__ = [
+    "ACCEPTED_STATUS",
+    "APPLICATION_OS",
+    "APPLICATION_TRANSITION_TYPES",
+    "ATT_STATUSES",
+    "BULK_PATH",
+    "CCPA_PURPOSE",
+    "COMMERCE_CUSTOM_EVENT_TYPES",
+    "CONSENT_PURPOSE_FIELDS",
+    "CUSTOM_EVENT_TYPES",
+    "DEFAULT_BASE_URL",
+    "DEVICE_PLATFORMS",
+    "ENVIRONMENTS",
+    "EVENTS_PATH",
+    "EVENT_TYPES",
+    "HISTORICAL_MIN_AGE_MS",
+    "HISTORICAL_PATH",
+    "IDENTITY_ALIASES",
+    "IDENTITY_KEYS",
+    "LOCATION_SOURCES",
+    "MAX_ATTRIBUTE_NAME_LENGTH",
+    "MAX_ATTRIBUTE_VALUE_LENGTH",
+    "MAX_BATCH_BYTES",
+    "MAX_BULK_BATCHES",
+    "MAX_EVENT_ATTRIBUTES",
+    "MAX_EVENT_NAME_LENGTH",
+    "MAX_REQUEST_BYTES",
+    "MAX_USER_ATTRIBUTES",
+    "MAX_USER_ATTRIBUTE_LIST_ITEMS",
+    "MAX_USER_ATTRIBUTE_LIST_ITEM_LENGTH",
+    "POD_URLS",
+    "PRODUCT_ACTIONS",
+    "PROFILE_EVENT_TYPES",
+    "PROMOTION_ACTIONS",
+    "REALTIME_MAX_AGE_MS",
+    "BatchProblem",
+    "accepted_body",
+    "check_batch",
+    "check_bulk",
+    "check_sizes",
+    "dedup_key",
+    "error_body",
+    "event_name",
+    "event_time_ms",
+    "identities",
+    "outcome",
+    "request_id",
+]
+
+#: The US1 pod's base URL, the official SDKs' default.
+DEFAULT_BASE_URL: Final = "https://s2s.mparticle.com"
+#: Base URL per pod; the pod is assigned to an organisation at onboarding.
+POD_URLS: Final[Mapping[str, str]] = {
+    pod: f"https://s2s.{pod}.mparticle.com" for pod in ("us1", "us2", "eu1", "au1")
+}
+#: One batch (one user) per request.
+EVENTS_PATH: Final = "/v2/events"
+#: An array of up to :data:`MAX_BULK_BATCHES` batches.
+BULK_PATH: Final = "/v2/bulkevents"
+#: Like bulk, for data older than :data:`REALTIME_MAX_AGE_MS`; not forwarded to outputs.
+HISTORICAL_PATH: Final = "/v2/bulkevents/historical"
+#: The status of every success; mParticle sends no body with it.
+ACCEPTED_STATUS: Final = 202
+
+#: Batches per bulk request.
+MAX_BULK_BATCHES: Final = 100
+#: Largest batch and request, encoded. mParticle says "128 KB" and "256 KB" without saying
+#: which kilobyte; the smaller reading is the safe one for a client. mParticle does not document
+#: the status of an oversize request; the collector answers 413 (its own choice).
+MAX_BATCH_BYTES: Final = 128_000
+MAX_REQUEST_BYTES: Final = 256_000
+#: Service limits mParticle enforces by truncating or dropping, never by refusing a request;
+#: :func:`check_batch` does not check them.
+MAX_EVENT_NAME_LENGTH: Final = 256
+MAX_EVENT_ATTRIBUTES: Final = 100
+MAX_ATTRIBUTE_NAME_LENGTH: Final = 256
+MAX_ATTRIBUTE_VALUE_LENGTH: Final = 4096
+MAX_USER_ATTRIBUTES: Final = 100
+MAX_USER_ATTRIBUTE_LIST_ITEMS: Final = 1000
+MAX_USER_ATTRIBUTE_LIST_ITEM_LENGTH: Final = 512
+#: Events older than this (30 days) belong on the historical endpoint.
+REALTIME_MAX_AGE_MS: Final = 30 * 24 * 3600 * 1000
+#: Events on the historical endpoint must be at least this old (72 hours).
+HISTORICAL_MIN_AGE_MS: Final = 72 * 3600 * 1000
+
+#: The batch's required ``environment``. The OAS also lists ``unknown``; the live schema and the
+#: Python SDK's setter do not, so neither does trackwire.
+ENVIRONMENTS: Final = ("production", "development")
+#: Every ``event_type`` in the live schema (the docs table lists only the first 13 "classic" ones).
+EVENT_TYPES: Final = (
+    "custom_event", "commerce_event", "session_start", "session_end", "screen_view", "uninstall",
+    "crash_report", "opt_out", "push_registration", "application_state_transition",
+    "push_message", "network_performance", "breadcrumb", "first_run", "pre_attribution",
+    "profile", "push_reaction", "user_attribute_change", "user_identity_change",
+)  # fmt: skip
+#: ``custom_event_type`` of a custom event: the schema's nine plus ``attribution`` (documented
+#: for attribution events, missing from the schema enum).
+CUSTOM_EVENT_TYPES: Final = (
+    "navigation", "location", "search", "transaction", "user_content", "user_preference",
+    "social", "other", "media", "attribution",
+)  # fmt: skip
+#: ``product_action.action``; note ``remove_from_wish_list``, unlike the event type below.
+PRODUCT_ACTIONS: Final = (
+    "add_to_cart", "remove_from_cart", "checkout", "checkout_option", "click", "view_detail",
+    "purchase", "refund", "add_to_wishlist", "remove_from_wish_list",
+)  # fmt: skip
+#: ``custom_event_type`` of a commerce event (normally derived by mParticle).
+COMMERCE_CUSTOM_EVENT_TYPES: Final = (
+    *CUSTOM_EVENT_TYPES[:9],
+    "add_to_cart", "remove_from_cart", "checkout", "checkout_option", "click", "view_detail",
+    "purchase", "refund", "promotion_view", "promotion_click", "add_to_wishlist",
+    "remove_from_wishlist", "impression", "attribution", "consent_granted", "consent_denied",
+)  # fmt: skip
+#: ``promotion_action.action``.
+PROMOTION_ACTIONS: Final = ("view", "click")
+#: ``user_identities`` keys (all string values).
+IDENTITY_KEYS: Final = (
+    "customer_id", "email", "other", "other_id_2", "other_id_3", "other_id_4", "other_id_5",
+    "other_id_6", "other_id_7", "other_id_8", "other_id_9", "other_id_10", "mobile_number",
+    "phone_number_2", "phone_number_3", "facebook", "twitter", "google", "microsoft", "yahoo",
+    "alias", "facebook_custom_audience_id",
+)  # fmt: skip
+#: Spellings the official Python and Node SDKs send, and the documented key they stand for.
+IDENTITY_ALIASES: Final[Mapping[str, str]] = {"customerid": "customer_id"}
+#: ``device_info.platform`` (the OAS adds ``desktop``, the Python SDK ``Unknown``; not accepted).
+DEVICE_PLATFORMS: Final = (
+    "iOS", "Android", "web", "tvOS", "roku", "out_of_band", "alexa", "smart_tv", "fire_tv", "xbox",
+)  # fmt: skip
+#: ``application_info.os``.
+APPLICATION_OS: Final = (
+    "IOS", "Android", "WindowsPhone", "MobileWeb", "UnityIOS", "UnityAndroid", "Desktop", "TVOS",
+    "Roku", "OutOfBand", "Alexa", "SmartTV", "FireTV", "Xbox", "Unknown",
+)  # fmt: skip
+#: ``device_info.att_authorization_status``.
+ATT_STATUSES: Final = ("authorized", "denied", "not_determined", "restricted")
+#: ``application_transition_type`` of an application_state_transition event.
+APPLICATION_TRANSITION_TYPES: Final = (
+    "application_initialized", "application_exit", "application_background",
+    "application_foreground",
+)  # fmt: skip
+#: ``profile_event_type`` of a profile event.
+PROFILE_EVENT_TYPES: Final = ("signup", "login", "logout", "update", "delete")
+#: ``location_source`` of a GeoLocation.
+LOCATION_SOURCES: Final = ("unknown", "ip_lookup", "lat_long")
+#: CCPA's only purpose; ``consented: true`` means the user opted OUT of data sale.
+CCPA_PURPOSE: Final = "data_sale_opt_out"
+#: Fields of one consent purpose (GDPR purposes are named freely, as set up in the workspace).
+CONSENT_PURPOSE_FIELDS: Final = (
+    "consented", "timestamp_unixtime_ms", "document", "location", "hardware_id", "regulation",
+)  # fmt: skip
+
+_UUID: Final = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_UUID_DEVICE_FIELDS: Final = (
+    "ios_advertising_id", "ios_idfv", "android_advertising_id", "roku_advertising_id",
+    "roku_publisher_id", "fire_advertising_id",
+)  # fmt: skip
+_DEVICE_BOOLS: Final = (
+    "is_tablet", "push_notification_sound_enabled", "push_notification_vibrate_enabled",
+    "supports_telephony", "has_nfc", "bluetooth_enabled", "limit_ad_tracking", "is_dst",
+)  # fmt: skip
+# Per event type: fields the schema requires in ``data`` (session_end's duration is left out:
+# the docs call it optional) and the enum some of them must match.
+_REQUIRED_DATA: Final[Mapping[str, tuple[str, ...]]] = {
+    "custom_event": ("event_name", "custom_event_type"),
+    "screen_view": ("screen_name",),
+    "application_state_transition": ("application_transition_type",),
+    "crash_report": ("severity", "message"),
+    "opt_out": ("is_opted_out",),
+    "push_registration": ("register", "registration_token"),
+    "push_message": ("push_message_type", "push_message_token", "push_notification_payload"),
+    "network_performance": ("url", "response_code"),
+    "breadcrumb": ("label",),
+    "profile": ("previous_mpid", "current_mpid", "profile_event_type"),
+    "user_attribute_change": ("user_attribute_name",),
+    "user_identity_change": ("new", "old"),
+}
+_DATA_ENUMS: Final[Mapping[tuple[str, str], tuple[str, ...]]] = {
+    ("custom_event", "custom_event_type"): CUSTOM_EVENT_TYPES,
+    ("commerce_event", "custom_event_type"): COMMERCE_CUSTOM_EVENT_TYPES,
+    ("application_state_transition", "application_transition_type"): APPLICATION_TRANSITION_TYPES,
+    ("profile", "profile_event_type"): PROFILE_EVENT_TYPES,
+    ("push_message", "push_message_type"): ("sent", "received", "action"),
+}
+# JSON type of known ``data`` fields, whatever the event type (objects are checked on their own).
+_DATA_INTS: Final = (
+    "timestamp_unixtime_ms", "session_id", "event_id", "session_start_unixtime_ms",
+    "event_start_unixtime_ms", "session_duration_ms", "previous_mpid", "current_mpid",
+    "response_code",
+)  # fmt: skip
+_DATA_STRINGS: Final = (
+    "source_message_id", "session_uuid", "event_name", "screen_name", "custom_event_type",
+    "currency_code", "application_transition_type", "severity", "message", "label", "url",
+    "registration_token", "profile_event_type", "user_attribute_name",
+)  # fmt: skip
+_DATA_BOOLS: Final = (
+    "is_non_interactive", "is_opted_out", "register", "is_first_run", "is_upgrade",
+    "successfully_closed", "deleted", "is_new_attribute",
+)  # fmt: skip
+_DATA_TYPES: Final[Mapping[str, str]] = {
+    **dict.fromkeys(_DATA_INTS, "int"),
+    **dict.fromkeys(_DATA_STRINGS, "str"),
+    **dict.fromkeys(_DATA_BOOLS, "bool"),
+    "product_impressions": "array",
+}
+_PRODUCT_TYPES: Final[Mapping[str, str]] = {
+    **dict.fromkeys(("id", "name", "brand", "category", "variant", "coupon_code"), "str"),
+    **dict.fromkeys(("price", "quantity", "total_product_amount"), "number"),
+    "position": "int",
+    "added_to_cart_time_ms": "int",
+}
+_ACTION_STRINGS: Final = (
+    "transaction_id", "affiliation", "coupon_code", "checkout_options", "product_action_list",
+    "product_list_source",
+)  # fmt: skip
+_PRODUCT_ACTION_TYPES: Final[Mapping[str, str]] = {
+    **dict.fromkeys(_ACTION_STRINGS, "str"),
+    **dict.fromkeys(("total_amount", "tax_amount", "shipping_amount"), "number"),
+    "checkout_step": "int",
+}
+_COMMERCE_VARIANTS: Final = ("product_action", "promotion_action", "product_impressions")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProblem:
+    """Why mParticle would refuse a batch.
+
+    Attributes:
+        path: where the problem is, e.g. ``events[3].data.custom_event_type``; in a bulk
+            request prefixed with the batch index, e.g. ``[2].environment``; ``""`` for the
+            whole body.
+        message: what was wrong and what is accepted.
+        batch: the batch's index in a bulk request, None for a single batch or for a problem
+            with the bulk request as a whole.
+    """
+
+    path: str
+    message: str
+    batch: int | None = None
+
+
+_KINDS: Final[Mapping[str, str]] = {
+    "str": "a string",
+    "int": "an integer",
+    "number": "a number",
+    "bool": "a boolean",
+    "object": "an object",
+    "array": "an array",
+}
+
+
+def _is(value: object, kind: str) -> bool:
+    # bool is an int subclass in Python, never a number in JSON terms.
+    if kind == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "int":
+        return isinstance(value, int)
+    if kind == "number":
+        return isinstance(value, int | float)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "object":
+        return isinstance(value, dict)
+    return isinstance(value, list)
+
+
+def _scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float)
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+class _Checker:
+    """Collects problems while walking one batch; paths are joined as it descends."""
+
+    def __init__(self, prefix: str, batch: int | None) -> None:
+        self.problems: list[BatchProblem] = []
+        self._prefix = prefix
+        self._batch = batch
+
+    def add(self, path: str, message: str) -> None:
+        full = _join(self._prefix, path) if path else self._prefix
+        self.problems.append(BatchProblem(full, message, self._batch))
+
+    def typed(self, obj: Mapping[str, Any], types: Mapping[str, str], path: str) -> None:
+        """Check the JSON type of every known field present (null counts as absent)."""
+        for name, kind in types.items():
+            value = obj.get(name)
+            if value is not None and not _is(value, kind):
+                self.add(_join(path, name), f"must be {_KINDS[kind]}")
+
+    def enum(self, obj: Mapping[str, Any], name: str, allowed: Sequence[str], path: str) -> None:
+        value = obj.get(name)
+        if value is not None and value not in allowed:
+            self.add(_join(path, name), f"must be one of {', '.join(allowed)}; got {value!r}")
+
+    def obj(self, value: object, path: str) -> dict[str, Any] | None:
+        """``value`` as an object, None when absent; a problem when it is something else."""
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.add(path, "must be an object")
+            return None
+        return value
+
+    def attributes(self, value: object, path: str) -> None:
+        attrs = self.obj(value, path)
+        for key, item in (attrs or {}).items():
+            if not _scalar(item):
+                self.add(f"{path}.{key}", "must be a string, number, boolean or null")
+
+    def location(self, value: object, path: str) -> None:
+        loc = self.obj(value, path)
+        if loc is None:
+            return
+        for name in ("latitude", "longitude"):
+            if not _is(loc.get(name), "number"):
+                self.add(f"{path}.{name}", "is required and must be a number")
+        self.typed(loc, {"accuracy": "number", "dma_code": "int"}, path)
+        self.typed(loc, dict.fromkeys(("country_code", "region_code", "city_name"), "str"), path)
+        self.enum(loc, "location_source", LOCATION_SOURCES, path)
+
+    def purpose(self, value: object, path: str) -> None:
+        if value is None:
+            self.add(path, "must be an object")
+            return
+        purpose = self.obj(value, path)
+        if purpose is None:
+            return
+        for key in purpose:
+            if key not in CONSENT_PURPOSE_FIELDS:
+                self.add(f"{path}.{key}", "is not a consent field")
+        if not _is(purpose.get("consented"), "bool"):
+            self.add(f"{path}.consented", "is required and must be a boolean")
+        if not _is(purpose.get("timestamp_unixtime_ms"), "int"):
+            self.add(f"{path}.timestamp_unixtime_ms", "is required and must be an integer (ms)")
+        strings = ("document", "location", "hardware_id", "regulation")
+        self.typed(purpose, dict.fromkeys(strings, "str"), path)
+
+    def products(self, value: object, path: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, list):
+            self.add(path, "must be an array")
+            return
+        for index, item in enumerate(value):
+            product = self.obj(item, f"{path}[{index}]")
+            if product is not None:
+                self.typed(product, _PRODUCT_TYPES, f"{path}[{index}]")
+                self.attributes(
+                    product.get("custom_attributes"), f"{path}[{index}].custom_attributes"
+                )
+
+
+def _check_commerce(c: _Checker, data: Mapping[str, Any], path: str) -> None:
+    # The docs allow one variant per event. None at all passes, as in the schema: the official
+    # Python SDK sends its crash reports as commerce events with no variant.
+    present = [name for name in _COMMERCE_VARIANTS if data.get(name) is not None]
+    if len(present) > 1:
+        c.add(path, "a commerce event has at most one of " + ", ".join(_COMMERCE_VARIANTS))
+    action = c.obj(data.get("product_action"), f"{path}.product_action")
+    if action is not None:
+        if action.get("action") not in PRODUCT_ACTIONS:
+            c.add(f"{path}.product_action.action", "must be one of " + ", ".join(PRODUCT_ACTIONS))
+        c.typed(action, _PRODUCT_ACTION_TYPES, f"{path}.product_action")
+        c.products(action.get("products"), f"{path}.product_action.products")
+    promotion = c.obj(data.get("promotion_action"), f"{path}.promotion_action")
+    if promotion is not None:
+        if promotion.get("action") not in PROMOTION_ACTIONS:
+            c.add(f"{path}.promotion_action.action", "must be one of view, click")
+        promotions = promotion.get("promotions")
+        if promotions is not None and not isinstance(promotions, list):
+            c.add(f"{path}.promotion_action.promotions", "must be an array")
+        for index, item in enumerate(promotions if isinstance(promotions, list) else []):
+            item_path = f"{path}.promotion_action.promotions[{index}]"
+            entry = c.obj(item, item_path)
+            if entry is not None:
+                fields = ("id", "name", "creative", "position")
+                c.typed(entry, dict.fromkeys(fields, "str"), item_path)
+    impressions = data.get("product_impressions")
+    for index, item in enumerate(impressions if isinstance(impressions, list) else []):
+        item_path = f"{path}.product_impressions[{index}]"
+        entry = c.obj(item, item_path)
+        if entry is not None:
+            if not _is(entry.get("product_impression_list"), "str"):
+                c.add(f"{item_path}.product_impression_list", "is required and must be a string")
+            if entry.get("products") is None:
+                c.add(f"{item_path}.products", "is required")
+            c.products(entry.get("products"), f"{item_path}.products")
+    cart = c.obj(data.get("shopping_cart"), f"{path}.shopping_cart")
+    if cart is not None:
+        if cart.get("products") is None:
+            c.add(f"{path}.shopping_cart.products", "is required")
+        c.products(cart.get("products"), f"{path}.shopping_cart.products")
+
+
+def _check_event(c: _Checker, event: object, path: str, historical_before: int | None) -> None:
+    if not isinstance(event, dict):
+        c.add(path, "an event must be an object {event_type, data}")
+        return
+    event_type = event.get("event_type")
+    if event_type not in EVENT_TYPES:
+        message = "is required" if event_type is None else f"is not an event type: {event_type!r}"
+        c.add(f"{path}.event_type", message)
+    data = event.get("data")
+    if not isinstance(data, dict):
+        c.add(f"{path}.data", "is required and must be an object")
+        return
+    path = f"{path}.data"
+    c.typed(data, _DATA_TYPES, path)
+    for name in _REQUIRED_DATA.get(str(event_type), ()):
+        if data.get(name) is None or data[name] == "":
+            c.add(f"{path}.{name}", f"is required for {event_type}")
+    for (kind, name), allowed in _DATA_ENUMS.items():
+        if kind == event_type:
+            c.enum(data, name, allowed, path)
+    c.attributes(data.get("custom_attributes"), f"{path}.custom_attributes")
+    flags = c.obj(data.get("custom_flags"), f"{path}.custom_flags")
+    for key, flag in (flags or {}).items():
+        # The Python SDK's examples send lists of strings, which the schema forbids; accepted.
+        if not _scalar(flag) and not (isinstance(flag, list) and all(map(_scalar, flag))):
+            c.add(f"{path}.custom_flags.{key}", "must be a scalar or an array of scalars")
+    c.location(data.get("location"), f"{path}.location")
+    if event_type == "commerce_event":
+        _check_commerce(c, data, path)
+    if historical_before is not None:
+        stamp = data.get("timestamp_unixtime_ms")
+        if not isinstance(stamp, int) or isinstance(stamp, bool):
+            c.add(f"{path}.timestamp_unixtime_ms", "is required on the historical endpoint")
+        elif stamp > historical_before:
+            c.add(
+                f"{path}.timestamp_unixtime_ms", "must be 72 hours old on the historical endpoint"
+            )
+
+
+def _check_device(c: _Checker, value: object) -> None:
+    device = c.obj(value, "device_info")
+    if device is None:
+        return
+    c.enum(device, "platform", DEVICE_PLATFORMS, "device_info")
+    c.enum(device, "att_authorization_status", ATT_STATUSES, "device_info")
+    c.typed(device, dict.fromkeys(_DEVICE_BOOLS, "bool"), "device_info")
+    c.typed(device, {"att_timestamp_unixtime_ms": "int"}, "device_info")
+    for name in _UUID_DEVICE_FIELDS:
+        item = device.get(name)
+        if item is not None and not (isinstance(item, str) and _UUID.match(item)):
+            c.add(f"device_info.{name}", "must be a UUID string")
+
+
+def _check_user(c: _Checker, batch: Mapping[str, Any]) -> None:
+    ids = c.obj(batch.get("user_identities"), "user_identities")
+    for key, value in (ids or {}).items():
+        if key not in IDENTITY_KEYS and key not in IDENTITY_ALIASES:
+            c.add(f"user_identities.{key}", "is not an identity type")
+        elif value is not None and not isinstance(value, str):
+            c.add(f"user_identities.{key}", "must be a string")
+    attrs = c.obj(batch.get("user_attributes"), "user_attributes")
+    for key, value in (attrs or {}).items():
+        if not _scalar(value) and not (isinstance(value, list) and all(map(_scalar, value))):
+            c.add(f"user_attributes.{key}", "must be a scalar or an array of strings")
+    deleted = batch.get("deleted_user_attributes")
+    if deleted is not None and not (
+        isinstance(deleted, list) and all(isinstance(item, str) for item in deleted)
+    ):
+        c.add("deleted_user_attributes", "must be an array of strings")
+    for name in ("partner_identities", "integration_attributes"):
+        mapping = c.obj(batch.get(name), name)
+        for key, value in (mapping or {}).items():
+            inner = "object" if name == "integration_attributes" else "str"
+            if not _is(value, inner):
+                c.add(f"{name}.{key}", f"must be {_KINDS[inner]}")
+
+
+def _check_consent(c: _Checker, value: object) -> None:
+    consent = c.obj(value, "consent_state")
+    if consent is None:
+        return
+    gdpr = c.obj(consent.get("gdpr"), "consent_state.gdpr")
+    for purpose, state in (gdpr or {}).items():
+        c.purpose(state, f"consent_state.gdpr.{purpose}")
+    ccpa = c.obj(consent.get("ccpa"), "consent_state.ccpa")
+    for purpose, state in (ccpa or {}).items():
+        if purpose != CCPA_PURPOSE:
+            c.add(f"consent_state.ccpa.{purpose}", f"CCPA's only purpose is {CCPA_PURPOSE}")
+        else:
+            c.purpose(state, f"consent_state.ccpa.{purpose}")
+
+
+def _check(batch: object, c: _Checker, historical: bool, now: float | None) -> None:
+    if not isinstance(batch, dict):
+        c.add("", "a batch must be a JSON object")
+        return
+    environment = batch.get("environment")
+    if environment not in ENVIRONMENTS:
+        got = "is required" if environment is None else f"got {environment!r}"
+        c.add("environment", f"must be production or development; {got}")
+    c.typed(batch, {"source_request_id": "str", "mp_deviceid": "str", "mpid": "int"}, "")
+    ip = batch.get("ip")
+    if ip is not None:
+        try:
+            ipaddress.ip_address(ip if isinstance(ip, str) else "")
+        except ValueError:
+            c.add("ip", "must be an IPv4 or IPv6 address")
+    _check_user(c, batch)
+    _check_device(c, batch.get("device_info"))
+    app = c.obj(batch.get("application_info"), "application_info")
+    if app is not None:
+        c.enum(app, "os", APPLICATION_OS, "application_info")
+    _check_consent(c, batch.get("consent_state"))
+    context = c.obj(batch.get("context"), "context")
+    if context is not None:
+        plan = c.obj(context.get("data_plan"), "context.data_plan")
+        if plan is not None:
+            if not _is(plan.get("plan_id"), "str"):
+                c.add("context.data_plan.plan_id", "is required and must be a string")
+            c.typed(plan, {"plan_version": "int"}, "context.data_plan")
+        c.location(context.get("location"), "context.location")
+    events = batch.get("events")
+    if events is not None and not isinstance(events, list):
+        c.add("events", "must be an array")
+        return
+    before = None
+    if historical:
+        if not events:
+            c.add("events", "the historical endpoint needs at least one event")
+        clock = time.time() if now is None else now
+        before = int(clock * 1000) - HISTORICAL_MIN_AGE_MS
+    for index, event in enumerate(events or []):
+        _check_event(c, event, f"events[{index}]", before)
+
+
+def check_batch(
+    batch: object, *, historical: bool = False, now: float | None = None
+) -> list[BatchProblem]:
+    """Check one batch (a ``/v2/events`` body, or one element of a bulk body).
+
+    Checks: ``environment`` present and valid; known fields' JSON types and enums; events
+    are ``{event_type, data}`` objects with the fields their type requires; custom and
+    product attribute values are scalars; commerce events carry at most one of product
+    action, promotion action or impressions; consent purposes have ``consented`` and an
+    integer ``timestamp_unixtime_ms``; identity keys are known. With ``historical`` the
+    endpoint's extra rules apply: at least one event, and every event has a timestamp at least
+    72 hours before ``now``.
+
+    Args:
+        batch: the decoded batch.
+        historical: apply the ``/v2/bulkevents/historical`` rules.
+        now: the current UNIX time in seconds for the historical age rule; None reads the clock.
+
+    Returns:
+        Every problem found, in document order; empty when mParticle would accept the batch.
+    """
+    checker = _Checker("", None)
+    _check(batch, checker, historical, now)
+    return checker.problems
+
+
+def check_bulk(
+    body: object, *, historical: bool = False, now: float | None = None
+) -> list[BatchProblem]:
+    """Check a ``/v2/bulkevents`` (or historical) body: an array of at most 100 batches.
+
+    Problems inside a batch carry its index in ``batch`` and a ``[i].`` path prefix, so the
+    collector can keep the good batches: mParticle answers 202 to a bulk request even when
+    some of its batches fail. Problems with the array itself have ``batch`` None.
+    """
+    if not isinstance(body, list):
+        return [BatchProblem("", "a bulk body must be a JSON array of batches")]
+    if len(body) > MAX_BULK_BATCHES:
+        return [BatchProblem("", f"{len(body)} batches; at most {MAX_BULK_BATCHES} per request")]
+    problems: list[BatchProblem] = []
+    for index, batch in enumerate(body):
+        checker = _Checker(f"[{index}]", index)
+        _check(batch, checker, historical, now)
+        problems.extend(checker.problems)
+    return problems
+
+
+def check_sizes(request_bytes: int, batch_bytes: Sequence[int] = ()) -> list[BatchProblem]:
+    """Problems with the encoded sizes of a request and of its batches (bulk order)."""
+    problems = []
+    if request_bytes > MAX_REQUEST_BYTES:
+        problems.append(BatchProblem("", f"request is larger than {MAX_REQUEST_BYTES} bytes"))
+    for index, size in enumerate(batch_bytes):
+        if size > MAX_BATCH_BYTES:
+            message = f"batch is larger than {MAX_BATCH_BYTES} bytes"
+            problems.append(BatchProblem(f"[{index}]", message, index))
+    return problems
+
+
+# --- helpers for the collector's ingest --------------------------------------------------------
+
+
+def identities(batch: Mapping[str, Any]) -> dict[str, str]:
+    """The batch's user identities with documented key names (``customerid`` -> ``customer_id``).
+
+    Non-string and empty values are left out; the documented key wins over its alias.
+    """
+    raw = batch.get("user_identities")
+    found: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        return found
+    for key, value in raw.items():
+        name = IDENTITY_ALIASES.get(key, key)
+        if isinstance(value, str) and value and (name == key or name not in found):
+            found[name] = value
+    return found
+
+
+def _data(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = event.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def event_name(event: Mapping[str, Any]) -> str | None:
+    """The name an event shows under: ``event_name``, or ``screen_name`` for a screen view.
+
+    None when the event has neither (session, commerce without a name, ...): callers fall back
+    to the ``event_type``. Commerce names (``eCommerce - Purchase``) are derived by mParticle
+    and not guessed here.
+    """
+    data = _data(event)
+    name = data.get("screen_name") if event.get("event_type") == "screen_view" else None
+    name = name or data.get("event_name")
+    return name if isinstance(name, str) and name else None
+
+
+def event_time_ms(event: Mapping[str, Any]) -> int | None:
+    """``data.timestamp_unixtime_ms`` when it is an integer; None means "time of receipt"."""
+    stamp = _data(event).get("timestamp_unixtime_ms")
+    return stamp if _is(stamp, "int") else None
+
+
+def dedup_key(event: Mapping[str, Any]) -> str | None:
+    """The event's de-duplication key, ``data.source_message_id``, or None."""
+    key = _data(event).get("source_message_id")
+    return key if isinstance(key, str) and key else None
+
+
+def request_id(batch: Mapping[str, Any]) -> str | None:
+    """The batch's de-duplication key, ``source_request_id``, or None."""
+    key = batch.get("source_request_id")
+    return key if isinstance(key, str) and key else None
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+def accepted_body() -> bytes:
+    """The body of a success: empty (mParticle answers :data:`ACCEPTED_STATUS` with no body)."""
+    return b""
+
+
+def error_body(problems: Sequence[BatchProblem], code: str = "BAD_REQUEST") -> dict[str, Any]:
+    """mParticle's error body ``{"errors": [{"code", "message"}]}``, one entry per problem.
+
+    Args:
+        problems: what was wrong; each message is prefixed by its path.
+        code: mParticle's error code (``BAD_REQUEST``; the collector may use ``UNAUTHORIZED``).
+    """
+    return {
+        "errors": [
+            {"code": code, "message": f"{p.path}: {p.message}" if p.path else p.message}
+            for p in problems
+        ]
+    }
+
+
+def _detail(body: bytes) -> str:
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body[:200].decode("utf-8", "replace").strip()
+    errors = decoded.get("errors") if isinstance(decoded, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("message") or errors[0].get("code") or "")
+    return ""
+
+
+def outcome(result: HTTPResult, now: float, batch_size: int) -> Outcome:
+    """What an Events API response means for the batches that were sent.
+
+    Any 2xx (mParticle answers 202) is success, including a bulk request some of whose
+    batches mParticle drops: it reports nothing per batch. 429, 503 and other retryable
+    statuses are retried honouring ``Retry-After`` (the reason names the limit from
+    ``X-mp-rate-limit-exceeded``); 413 (undocumented; the collector's choice) splits; 400 is
+    rejected; 401 and 403 are rejected as a credentials problem no retry can fix.
+    """
+    status = result.status
+    detail = "" if status is None or status < 300 else _detail(result.body)
+    if status in (401, 403):
+        reason = f"HTTP {status}: check the API key and secret"
+        return Rejected(reason=f"{reason} ({detail})" if detail else reason, status=status)
+    limit = result.headers.get("x-mp-rate-limit-exceeded")
+    if status == 429 and limit:
+        detail = f"{detail}; limit: {limit}" if detail else f"limit: {limit}"
+    return classify_http(
+        status, result.error, result.headers.get("retry-after"), now, batch_size, detail
+    )

@@ -1,0 +1,209 @@
+"""Segment's HTTP Tracking API, written once for the SDK and the collector.
+
+Limits, endpoints, the batch envelope, the meaning of each response, and the rules a single
+message must follow. The SDK uses them to validate at the call site and to build requests; the
+collector uses the same functions to accept or refuse what arrives, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+
+from trackwire._engine.retry import Outcome, classify_http
+from trackwire._engine.transport import HTTPResult
+
+__all__ = [
+    "BATCH_PATH",
+    "DEFAULT_HOST",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_COUNT",
+    "MAX_MESSAGE_BYTES",
+    "MAX_MESSAGE_ID_LENGTH",
+    "MESSAGE_TYPES",
+    "REGION_HOSTS",
+    "SINGLE_PATHS",
+    "WireError",
+    "check_message",
+    "envelope",
+    "envelope_overhead",
+    "error_body",
+    "outcome",
+    "parse_timestamp",
+]
+
+#: Largest encoded message Segment accepts, on its own or inside a batch (32 KB).
+MAX_MESSAGE_BYTES: Final = 32 * 1024
+#: Largest batch request body, envelope included. Segment says "500 KB" without saying which
+#: kilobyte; the smaller reading is the safe one for a client.
+MAX_BATCH_BYTES: Final = 500_000
+#: Most messages in one batch; Segment answers 200 above it but drops the events.
+MAX_BATCH_COUNT: Final = 2_500
+#: Longest ``messageId`` Segment keeps for de-duplication.
+MAX_MESSAGE_ID_LENGTH: Final = 100
+
+DEFAULT_HOST: Final = "https://api.segment.io"
+REGION_HOSTS: Final[Mapping[str, str]] = {
+    "us": "https://api.segment.io",
+    "eu": "https://events.eu1.segmentapis.com",
+}
+BATCH_PATH: Final = "/v1/batch"
+
+MESSAGE_TYPES: Final = ("identify", "track", "page", "screen", "group", "alias")
+#: The single-message routes and the type each one implies.
+SINGLE_PATHS: Final[Mapping[str, str]] = {f"/v1/{kind}": kind for kind in MESSAGE_TYPES}
+
+_OBJECT_FIELDS: Final = ("properties", "traits", "context", "integrations")
+_STRING_FIELDS: Final = ("event", "name", "category", "groupId", "previousId", "messageId")
+
+
+@dataclass(frozen=True, slots=True)
+class WireError:
+    """Why Segment would refuse a message or request.
+
+    Attributes:
+        code: Segment's error code (``no_user_anon_id``, ``missing_event``, ...).
+        message: what was wrong and how to fix it.
+        field: the wire field at fault (camelCase), or ``""``.
+    """
+
+    code: str
+    message: str
+    field: str = ""
+
+
+def _present(value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        return value != ""
+    return isinstance(value, int | float)
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """Parse an ISO-8601 timestamp as Segment's SDKs send it (``Z`` or ``+00:00``); None if bad."""
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def check_message(message: Mapping[str, Any], kind: str | None = None) -> WireError | None:
+    """Check one message against the Tracking API's rules.
+
+    Args:
+        message: the decoded message (camelCase keys, as on the wire).
+        kind: the type implied by a single-message route; None inside a batch, where the
+            message's own ``type`` decides.
+
+    Returns:
+        None when Segment would accept the message, else the first problem found.
+    """
+    kind = kind or message.get("type")
+    if kind not in MESSAGE_TYPES:
+        return WireError(
+            "invalid_type",
+            f"type must be one of {', '.join(MESSAGE_TYPES)}; got {kind!r}",
+            "type",
+        )
+    for name in _OBJECT_FIELDS:
+        value = message.get(name)
+        if value is not None and not isinstance(value, dict):
+            return WireError("invalid_field", f"{name} must be an object", name)
+    for name in _STRING_FIELDS:
+        value = message.get(name)
+        if value is not None and not isinstance(value, str):
+            return WireError("invalid_field", f"{name} must be a string", name)
+    message_id = message.get("messageId")
+    if isinstance(message_id, str) and len(message_id) > MAX_MESSAGE_ID_LENGTH:
+        return WireError(
+            "invalid_field",
+            f"messageId must be at most {MAX_MESSAGE_ID_LENGTH} characters",
+            "messageId",
+        )
+    timestamp = message.get("timestamp")
+    if timestamp is not None and (
+        not isinstance(timestamp, str) or parse_timestamp(timestamp) is None
+    ):
+        return WireError("invalid_field", "timestamp must be an ISO-8601 string", "timestamp")
+    if kind == "alias":
+        if not _present(message.get("previousId")):
+            return WireError("missing_previous_id", "alias needs previousId", "previousId")
+        if not _present(message.get("userId")):
+            return WireError("missing_user_id", "alias needs userId", "userId")
+        return None
+    if not _present(message.get("userId")) and not _present(message.get("anonymousId")):
+        return WireError("no_user_anon_id", "userId or anonymousId is required", "userId")
+    if kind == "track" and not _present(message.get("event")):
+        return WireError("missing_event", "track needs an event name", "event")
+    if kind == "group" and not _present(message.get("groupId")):
+        return WireError("missing_group_id", "group needs groupId", "groupId")
+    return None
+
+
+def envelope(messages: Sequence[bytes], write_key_json: bytes, sent_at: str) -> bytes:
+    """Join encoded messages into the ``/v1/batch`` body ``{batch, sentAt, writeKey}``.
+
+    Args:
+        messages: each message already encoded as compact JSON.
+        write_key_json: the write key encoded as a JSON string (quotes included).
+        sent_at: the send time as ISO-8601 UTC with milliseconds and ``Z``.
+    """
+    return b"".join(
+        (
+            b'{"batch":[',
+            b",".join(messages),
+            b'],"sentAt":"',
+            sent_at.encode(),
+            b'","writeKey":',
+            write_key_json,
+            b"}",
+        )
+    )
+
+
+#: Length of ``sentAt`` as trackwire writes it: ``2026-11-22T20:48:06.393Z``.
+_SENT_AT_LENGTH: Final = 24
+
+
+def envelope_overhead(write_key_json: bytes) -> int:
+    """Bytes a batch body adds around its messages (commas between them not included)."""
+    return len(envelope((), write_key_json, "x" * _SENT_AT_LENGTH))
+
+
+def error_body(code: str, message: str) -> bytes:
+    """The JSON error body the collector answers with (analytics-python needs code+message)."""
+    return orjson.dumps({"success": False, "code": code, "message": message})
+
+
+def _detail(body: bytes) -> str:
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body[:200].decode("utf-8", "replace").strip()
+    if isinstance(decoded, dict):
+        return str(decoded.get("message") or decoded.get("code") or "")
+    return ""
+
+
+def outcome(result: HTTPResult, now: float, batch_size: int) -> Outcome:
+    """What a Tracking API response means for the batch that was sent.
+
+    Any 2xx is success. 408, 410, 429, 460 and 5xx except 501/505 are retried, honouring
+    ``Retry-After``; 413 splits the batch; every other 4xx rejects it (Segment answers 400 for
+    invalid JSON and oversized payloads, which no retry can fix).
+    """
+    detail = "" if result.status is None or result.status < 300 else _detail(result.body)
+    return classify_http(
+        result.status,
+        result.error,
+        result.headers.get("retry-after"),
+        now,
+        batch_size,
+        detail,
+    )

@@ -1,0 +1,71 @@
+"""Public helpers for testing code that uses trackwire, without a network.
+
+``RecordingTransport`` stands in for the HTTP transport: it records every request and answers
+from a script, so a test can assert on exactly what a client would send::
+
+    from trackwire.testing import RecordingTransport
+
+    transport = RecordingTransport()
+    analytics = trackwire.Segment("KEY", transport=transport, send_first_immediately=False)
+    analytics.track(user_id="u1", event="Signed Up")
+    analytics.flush()
+    assert transport.messages()[0]["event"] == "Signed Up"
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from trackwire._engine.transport import HTTPRequest, HTTPResult
+
+__all__ = ["HTTPRequest", "HTTPResult", "RecordingTransport"]
+
+
+class RecordingTransport:
+    """A transport that records requests and answers from a script.
+
+    Args:
+        responses: results to answer with, in order; once used up, every request gets
+            ``default``.
+        default: the answer after the script (200 with ``{"success": true}``).
+    """
+
+    def __init__(
+        self,
+        responses: Iterable[HTTPResult] = (),
+        default: HTTPResult | None = None,
+    ) -> None:
+        self.requests: list[HTTPRequest] = []
+        self._script = list(responses)
+        self._default = default or HTTPResult(status=200, body=b'{"success":true}')
+        self._lock = threading.Lock()
+
+    def send(self, request: HTTPRequest) -> HTTPResult:
+        """Record ``request`` and return the next scripted result."""
+        with self._lock:
+            self.requests.append(request)
+            return self._script.pop(0) if self._script else self._default
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def bodies(self) -> list[Any]:
+        """Every request body, gunzipped when needed and decoded from JSON."""
+        with self._lock:
+            requests = list(self.requests)
+        decoded = []
+        for request in requests:
+            body = request.body
+            if request.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            decoded.append(orjson.loads(body))
+        return decoded
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message of every Segment-style ``batch`` body, in order."""
+        return [message for body in self.bodies() for message in body.get("batch", ())]
