@@ -275,3 +275,28 @@ def test_middleware_output_is_validated() -> None:
     analytics.add_middleware(lambda m: {k: v for k, v in m.items() if k != "userId"})
     with pytest.raises(ValidationError, match="no_user_anon_id"):
         analytics.track(user_id="u", event="E")
+
+
+def test_no_log_line_contains_the_write_key(caplog: pytest.LogCaptureFixture) -> None:
+    from trackwire._engine.transport import HTTPResult
+
+    secret = "sk_live_SECRET_WRITE_KEY_123"
+    transport = RecordingTransport(
+        [HTTPResult(status=503), HTTPResult(status=400, body=b'{"message":"bad"}')]
+    )
+    caplog.set_level("DEBUG", logger="trackwire")
+    analytics = trackwire.Segment(
+        secret,
+        transport=transport,
+        debug=True,
+        retry=trackwire.RetryConfig(initial_backoff=0.0),
+    )
+    analytics.track(user_id="u", event="E", properties={"email": "x@example.com"})
+    analytics.flush(5)
+    analytics.shutdown(1)
+    analytics.track(user_id="u", event="late")
+    assert caplog.records, "debug logging produced nothing"
+    for record in caplog.records:
+        text = record.getMessage()
+        assert secret not in text
+        assert "x@example.com" not in text

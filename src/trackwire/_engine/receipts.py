@@ -26,6 +26,7 @@ __all__ = [
     "Hooks",
     "Receipt",
     "WarnOnce",
+    "reset_receipts_after_fork",
 ]
 
 logger = logging.getLogger("trackwire")
@@ -138,6 +139,12 @@ class Receipt:
         for fn in callbacks or ():
             _run_callback(fn, self)
         return True
+
+
+def reset_receipts_after_fork() -> None:
+    """Replace the waiters' lock in a forked child: another thread may have held it."""
+    global _waiters_lock
+    _waiters_lock = threading.Lock()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -31,7 +31,14 @@ import orjson
 
 from trackwire._engine.batcher import BatchLimits, due, fit, next_wakeup
 from trackwire._engine.buffer import Buffer, Queued
-from trackwire._engine.receipts import BatchReport, Counters, Hooks, Receipt, WarnOnce
+from trackwire._engine.receipts import (
+    BatchReport,
+    Counters,
+    Hooks,
+    Receipt,
+    WarnOnce,
+    reset_receipts_after_fork,
+)
 from trackwire._engine.retry import Delivered, Outcome, Rejected, RetryPolicy, Split
 from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport, gzip_body
 from trackwire.config import DeliveryConfig, RetryConfig
@@ -98,7 +105,6 @@ class Engine:
         self._transport = transport
         self._hooks = hooks
         self._on_error = on_error
-        self._warn = WarnOnce()
         self._closed = False
         self._init_state()
         _ENGINES.add(self)
@@ -123,8 +129,10 @@ class Engine:
         self._abandon_at: float | None = None
         self._abandoned = False
         self._workers: list[threading.Thread] = []
+        self._live_workers = 0
         self._started = False
         self._inline_only = False
+        self._warn = WarnOnce()
 
     # ------------------------------------------------------------------ caller side
 
@@ -184,6 +192,11 @@ class Engine:
             return "after_close" if self._closed else None
         return "queue_full"
 
+    def drop(self, receipt: Receipt, reason: str) -> Receipt:
+        """Settle a message that will not be queued (e.g. ``filtered``) like any other drop."""
+        self._drop([receipt], reason)
+        return receipt
+
     def _drop(self, receipts: list[Receipt], reason: str) -> None:
         """Settle never-sent messages as dropped, count them, tell the hooks (no lock held)."""
         if not receipts:
@@ -199,13 +212,16 @@ class Engine:
             return
         with self._lock:
             self._counters.dropped[reason] += len(settled)
-        self._warn.warn(
-            reason,
-            "trackwire: %s: dropped %d message(s): %s",
-            self._destination.name,
-            len(settled),
-            error,
-        )
+        if reason == "filtered":  # the application asked for it: not worth a warning
+            logger.debug("trackwire: %s: a middleware dropped a message", self._destination.name)
+        else:
+            self._warn.warn(
+                reason,
+                "trackwire: %s: dropped %d message(s): %s",
+                self._destination.name,
+                len(settled),
+                error,
+            )
         if self._hooks.wants("drop"):
             self._hooks.emit(
                 BatchReport(
@@ -224,6 +240,8 @@ class Engine:
             if self._started:
                 return
             self._started = True
+            self._workers = [thread for thread in self._workers if thread.is_alive()]
+            self._live_workers += self.config.workers
             pid = self._pid
         for index in range(self.config.workers):
             thread = threading.Thread(
@@ -236,7 +254,9 @@ class Engine:
                 thread.start()
             except RuntimeError:
                 # Interpreter shutdown forbids new threads: flush/shutdown send inline.
-                self._inline_only = True
+                with self._lock:
+                    self._inline_only = True
+                    self._live_workers -= self.config.workers - index
                 return
             self._workers.append(thread)
 
@@ -244,12 +264,20 @@ class Engine:
         return any(thread.is_alive() for thread in self._workers)
 
     def _run(self, pid: int) -> None:
-        while True:
+        try:
+            while True:
+                with self._lock:
+                    batch = self._next_batch(pid, wait=True)
+                if batch is None:
+                    return
+                self._deliver(batch)
+        finally:
             with self._lock:
-                batch = self._next_batch(pid, wait=True)
-            if batch is None:
-                return
-            self._deliver(batch)
+                if pid == self._pid:
+                    self._live_workers -= 1
+                    if self._live_workers <= 0:
+                        # The next submit starts workers again.
+                        self._started = False
 
     def _next_batch(self, pid: int, *, wait: bool) -> list[Queued] | None:
         """Wait (lock held) until a batch is due and take it; None when the worker must stop."""
@@ -280,11 +308,16 @@ class Engine:
                 return batch
             if self._stopping or not wait:
                 return None
+            timeout = next_wakeup(oldest_age, config.flush_interval)
             self._idle += 1
             try:
-                self._wake.wait(next_wakeup(oldest_age, config.flush_interval))
+                woken = self._wake.wait(_IDLE_EXIT_SECONDS if timeout is None else timeout)
             finally:
                 self._idle -= 1
+            if not woken and timeout is None and not len(self._buffer):
+                # Idle for long: let the thread end, so a client that is dropped without
+                # shutdown() is collected instead of leaking a thread (submit restarts it).
+                return None
 
     # ------------------------------------------------------------------ delivery
 
@@ -551,13 +584,18 @@ class Engine:
         self._init_state()
 
 
+#: Seconds a worker with nothing to do waits before its thread ends.
+_IDLE_EXIT_SECONDS = 60.0
+
 _DROP_TEXT = {
     "queue_full": "the queue is full; raise max_queue_size or use on_full='block'",
     "shutdown": "still queued when shutdown's time ran out; raise shutdown_timeout",
+    "filtered": "a middleware dropped the message",
 }
 
 
 def _after_fork_in_child() -> None:
+    reset_receipts_after_fork()
     for engine in list(_ENGINES):
         engine._after_fork_in_child()
 

@@ -205,7 +205,6 @@ class Segment:
         self._engine = Engine(
             self._destination, self.config, self.retry, transport, self._hooks, on_error
         )
-        self._filtered = 0
 
     def __repr__(self) -> str:
         return f"<trackwire.Segment host={self.host!r}>"
@@ -431,10 +430,7 @@ class Segment:
         if self._middleware:
             result = self._middleware.run(message)
             if result is None:
-                receipt = Receipt(message.get("messageId"))
-                receipt._settle(DeliveryError("filtered", "a middleware dropped the message"))
-                self._filtered += 1
-                return receipt
+                return self._engine.drop(Receipt(message.get("messageId")), "filtered")
             message = result
             problem = wire.check_message(message)
             if problem is not None:
@@ -502,8 +498,6 @@ class Segment:
     def stats(self) -> dict[str, Any]:
         """Counters: enqueued, delivered, retries, batches, dropped and failed by reason, queue."""
         stats = self._engine.stats()
-        if self._filtered:
-            stats["dropped"]["filtered"] = self._filtered
         if self._middleware.errors:
             stats["middleware_errors"] = self._middleware.errors
         return stats

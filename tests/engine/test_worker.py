@@ -1,0 +1,111 @@
+"""Engine behaviour that needs no real server: idle workers, garbage collection, deadlines."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+import weakref
+
+import pytest
+
+import trackwire
+from trackwire._engine import worker
+from trackwire._engine.transport import HTTPRequest, HTTPResult
+from trackwire.testing import RecordingTransport
+
+
+class GatedTransport:
+    """Blocks every send until ``gate`` is set: a server that does not answer."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.calls = 0
+
+    def send(self, request: HTTPRequest) -> HTTPResult:
+        self.calls += 1
+        self.gate.wait(10)
+        return HTTPResult(status=200)
+
+    def close(self) -> None:
+        pass
+
+
+def worker_threads(client: trackwire.Segment) -> list[threading.Thread]:
+    return list(client._engine._workers)
+
+
+def test_idle_workers_exit_and_restart_on_the_next_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker, "_IDLE_EXIT_SECONDS", 0.05)
+    transport = RecordingTransport()
+    client = trackwire.Segment("K", transport=transport, flush_at=1)
+    assert client.track(user_id="u", event="A").wait(5)
+    first = worker_threads(client)
+    for thread in first:
+        thread.join(5)
+        assert not thread.is_alive()
+    assert client.track(user_id="u", event="B").wait(5)
+    assert [m["event"] for m in transport.messages()] == ["A", "B"]
+    assert client.shutdown(5)
+
+
+def test_a_dropped_client_is_garbage_collected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker, "_IDLE_EXIT_SECONDS", 0.05)
+    client = trackwire.Segment("K", transport=RecordingTransport(), flush_at=1)
+    assert client.track(user_id="u", event="A").wait(5)
+    threads = worker_threads(client)
+    ref = weakref.ref(client._engine)
+    del client
+    for thread in threads:
+        thread.join(5)
+    gc.collect()
+    assert ref() is None
+
+
+def test_flush_returns_false_on_time_when_the_server_hangs() -> None:
+    transport = GatedTransport()
+    client = trackwire.Segment("K", transport=transport, send_first_immediately=False)
+    receipt = client.track(user_id="u", event="A")
+    started = time.monotonic()
+    assert client.flush(timeout=0.2) is False
+    assert time.monotonic() - started < 2.0
+    assert not receipt.done
+    transport.gate.set()
+    assert client.flush(timeout=5) is True
+    assert receipt.ok
+    client.shutdown(1)
+
+
+def test_shutdown_deadline_settles_in_flight_and_queued_messages() -> None:
+    transport = GatedTransport()
+    client = trackwire.Segment("K", transport=transport, flush_at=1, send_first_immediately=False)
+    in_flight = client.track(user_id="u", event="A")
+    # The worker takes A and blocks in send; B and C stay queued behind it.
+    deadline = time.monotonic() + 5
+    while transport.calls == 0 and time.monotonic() < deadline:
+        client.flush(timeout=0.01)
+    queued = [client.track(user_id="u", event=e) for e in ("B", "C")]
+    started = time.monotonic()
+    assert client.shutdown(timeout=0.3) is False
+    assert time.monotonic() - started < 2.0
+    assert in_flight.error is not None and in_flight.error.reason == "shutdown"
+    assert all(r.error is not None and r.error.reason == "shutdown" for r in queued)
+    stats = client.stats()
+    assert stats["dropped"] == {"shutdown": 2}
+    assert stats["failed"] == {"shutdown": 1}
+    late = client.track(user_id="u", event="D")
+    assert isinstance(late.error, trackwire.ClientClosedError)
+    assert late.error.reason == "after_close"
+    assert client.stats()["dropped"]["after_close"] == 1
+    transport.gate.set()
+
+
+def test_several_workers_share_the_queue() -> None:
+    transport = RecordingTransport()
+    client = trackwire.Segment("K", transport=transport, workers=3, flush_at=10)
+    receipts = [client.track(user_id="u", event=str(i)) for i in range(1_000)]
+    assert client.flush(10)
+    assert all(r.ok for r in receipts)
+    assert len(transport.messages()) == 1_000
+    assert len({t.name for t in worker_threads(client)}) == 3
+    client.shutdown(1)
