@@ -8,6 +8,10 @@ module can classify every case in one place.
 
 from __future__ import annotations
 
+# Imported eagerly: Python loads the IDNA codec on the first connection, in the worker thread;
+# a fork during that import would leave the child with a half-loaded codec, and its lookup
+# failure is cached, so the child could never connect.
+import encodings.idna  # noqa: F401
 import gzip
 import logging
 from collections.abc import Mapping
@@ -130,8 +134,8 @@ class Urllib3Transport:
             return HTTPResult(status=None, error="timeout")
         except urllib3.exceptions.HTTPError as exc:
             return HTTPResult(status=None, error=f"connection: {type(exc).__name__}")
-        except OSError as exc:  # pragma: no cover - urllib3 wraps nearly all of these
-            return HTTPResult(status=None, error=f"connection: {type(exc).__name__}")
+        except Exception as exc:  # errors are values here, whatever raised them
+            return HTTPResult(status=None, error=f"connection: {type(exc).__name__}: {exc}")
         headers = {key.lower(): value for key, value in response.headers.items()}
         return HTTPResult(status=response.status, headers=headers, body=response.data or b"")
 

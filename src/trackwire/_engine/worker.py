@@ -264,20 +264,29 @@ class Engine:
         return any(thread.is_alive() for thread in self._workers)
 
     def _run(self, pid: int) -> None:
+        exited = False
         try:
             while True:
                 with self._lock:
                     batch = self._next_batch(pid, wait=True)
-                if batch is None:
-                    return
+                    if batch is None:
+                        # Unregister in the same lock hold that decided to stop: a submit
+                        # that comes next sees no worker and starts one.
+                        exited = True
+                        self._worker_exited(pid)
+                        return
                 self._deliver(batch)
         finally:
-            with self._lock:
-                if pid == self._pid:
-                    self._live_workers -= 1
-                    if self._live_workers <= 0:
-                        # The next submit starts workers again.
-                        self._started = False
+            if not exited:  # pragma: no cover - _deliver catches everything
+                with self._lock:
+                    self._worker_exited(pid)
+
+    def _worker_exited(self, pid: int) -> None:
+        """Account for a worker that stops (lock held)."""
+        if pid == self._pid:
+            self._live_workers -= 1
+            if self._live_workers <= 0:
+                self._started = False
 
     def _next_batch(self, pid: int, *, wait: bool) -> list[Queued] | None:
         """Wait (lock held) until a batch is due and take it; None when the worker must stop."""

@@ -1,0 +1,398 @@
+"""From a vendor's accepted message to the store's records.
+
+The HTTP handlers decide whether a request is acceptable (with each vendor's ``wire`` rules);
+this module decides what an accepted message *means* for the store: its type, event name, user
+and device ids, client time, de-duplication key, user-property operations, groups and revenue.
+Keeping that mapping in plain functions, away from HTTP, lets it be tested message by message
+and lets the benchmark measure it without a server.
+
+The mapping per vendor:
+
+- **Segment**: ``type`` is the call (``track``, ``identify``, ...); the event name is ``event``
+  for track and ``name`` for page and screen; ``userId``/``anonymousId`` are the user and
+  device; ``timestamp`` is the client time; ``messageId`` de-duplicates. Identify traits are a
+  ``$set`` on the user; group traits are a ``$set`` on the group ``("group", groupId)``.
+- **Amplitude**: ``type`` is ``event``, ``identify`` (``$identify``) or ``groupidentify``
+  (``$groupidentify``); the event name is ``event_type``; ``insert_id`` de-duplicates;
+  ``user_properties`` become operations (unless ``$skip_user_properties_sync``); a
+  ``$groupidentify`` applies ``group_properties`` to its first ``groups`` entry.
+- **mParticle**: one record per event, ``type`` = ``event_type``; a batch without events is one
+  ``batch`` record, so its user attributes and identities are still kept. ``user_attributes``
+  are a ``$set`` on the user, carried by the batch's first record.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+
+from trackwire.amplitude import wire as amplitude_wire
+from trackwire.collector.store import EventRecord
+from trackwire.collector.userprops import UserOp
+from trackwire.mparticle import wire as mparticle_wire
+from trackwire.segment.wire import parse_timestamp
+
+__all__ = [
+    "SEGMENT_GROUP_TYPE",
+    "Counters",
+    "amplitude_event_record",
+    "amplitude_group_identify_record",
+    "amplitude_identify_record",
+    "epoch_ms",
+    "mparticle_records",
+    "segment_record",
+]
+
+#: The group type Segment ``group`` calls are stored under (Segment has no group types).
+SEGMENT_GROUP_TYPE: Final = "group"
+
+_NAMED: Final = frozenset({"page", "screen"})
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS: Final = timedelta(milliseconds=1)
+
+
+def epoch_ms(when: datetime) -> int:
+    """Epoch milliseconds of ``when``, exactly (no float rounding); naive means UTC."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (when - _EPOCH) // _MS
+
+
+def _text(value: Any) -> str | None:
+    """An id as text: strings as they are, numbers as their JSON text, anything else None."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _set(properties: Any) -> tuple[UserOp, ...]:
+    return (("$set", properties),) if isinstance(properties, dict) and properties else ()
+
+
+# --- Segment -----------------------------------------------------------------------------------
+
+
+def segment_record(message: Mapping[str, Any], kind: str, source: str) -> EventRecord:
+    """The record for one Segment message that passed ``check_message``.
+
+    Args:
+        message: the message as received (camelCase keys).
+        kind: its type (from the route, or the message's ``type`` inside a batch).
+        source: the source it is stored under.
+    """
+    # Runs once per stored Segment event (the collector's hot path): keep it to lookups.
+    get = message.get
+    name = get("event") if kind == "track" else get("name") if kind in _NAMED else None
+    timestamp = get("timestamp")
+    client_ms = None
+    if isinstance(timestamp, str):
+        parsed = parse_timestamp(timestamp)
+        if parsed is not None:
+            client_ms = epoch_ms(parsed)
+    message_id = get("messageId")
+    user_ops: tuple[UserOp, ...] = ()
+    group_type = group_value = None
+    if kind == "identify":
+        user_ops = _set(get("traits"))
+    elif kind == "group":
+        group_value = _text(get("groupId"))
+        group_type = SEGMENT_GROUP_TYPE if group_value is not None else None
+        user_ops = _set(get("traits"))
+    properties = get("properties")
+    revenue = _number(properties.get("revenue")) if isinstance(properties, dict) else None
+    return EventRecord(
+        vendor="segment",
+        source=source,
+        type=kind,
+        event_name=name if isinstance(name, str) and name else None,
+        user_id=_text(get("userId")),
+        device_id=_text(get("anonymousId")),
+        client_time_ms=client_ms,
+        dedup_key=message_id if isinstance(message_id, str) and message_id else None,
+        payload=message,
+        user_ops=user_ops,
+        group_type=group_type,
+        group_value=group_value,
+        revenue=revenue,
+    )
+
+
+# --- Amplitude ---------------------------------------------------------------------------------
+
+
+def _amplitude_revenue(event: Mapping[str, Any]) -> float | None:
+    """Revenue as Amplitude computes it: ``revenue``, else ``price × quantity``.
+
+    The Python SDK's ``revenue()`` puts the same fields, ``$``-prefixed, in event_properties.
+    """
+    for props, prefix in ((event, ""), (event.get("event_properties"), "$")):
+        if not isinstance(props, Mapping):
+            continue
+        revenue = _number(props.get(f"{prefix}revenue"))
+        if revenue is not None:
+            return revenue
+        price = _number(props.get(f"{prefix}price"))
+        if price is not None:
+            quantity = _number(props.get(f"{prefix}quantity"))
+            return price * (1.0 if quantity is None else quantity)
+    return None
+
+
+def _first_group(groups: Any) -> tuple[str, str] | None:
+    """The first ``(group_type, group_value)`` of a ``groups`` object (a list value: its first)."""
+    if not isinstance(groups, Mapping):
+        return None
+    for group_type, value in groups.items():
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str) and value:
+            return str(group_type), value
+    return None
+
+
+def amplitude_event_record(event: Mapping[str, Any], source: str) -> EventRecord:
+    """The record for one ``/2/httpapi`` or ``/batch`` event that passed ``check_upload``.
+
+    ``$identify`` events carry their ``user_properties`` operations; ``$groupidentify`` events
+    apply ``group_properties`` to their first group (the official SDKs send exactly one);
+    ordinary events apply plain ``user_properties`` as Amplitude does, unless
+    ``$skip_user_properties_sync`` is true.
+    """
+    event_type = event["event_type"]
+    kind = {"$identify": "identify", "$groupidentify": "groupidentify"}.get(event_type, "event")
+    user_ops: Sequence[UserOp] = ()
+    group: tuple[str, str] | None = None
+    if kind == "groupidentify":
+        group = _first_group(event.get("groups"))
+        group_properties = event.get("group_properties")
+        if group is not None and isinstance(group_properties, Mapping):
+            user_ops = amplitude_wire.parse_group_properties(group_properties)
+    else:
+        user_properties = event.get("user_properties")
+        if (
+            isinstance(user_properties, Mapping)
+            and event.get("$skip_user_properties_sync") is not True
+        ):
+            user_ops = amplitude_wire.parse_user_properties(user_properties)
+    time_ms = event.get("time")
+    session = event.get("session_id")
+    groups = event.get("groups")
+    insert_id = event.get("insert_id")
+    return EventRecord(
+        vendor="amplitude",
+        source=source,
+        type=kind,
+        event_name=event_type,
+        user_id=_text(event.get("user_id")),
+        device_id=_text(event.get("device_id")),
+        client_time_ms=time_ms
+        if isinstance(time_ms, int) and not isinstance(time_ms, bool)
+        else None,
+        dedup_key=insert_id if isinstance(insert_id, str) and insert_id else None,
+        payload=event,
+        user_ops=tuple(user_ops),
+        group_type=None if group is None else group[0],
+        group_value=None if group is None else group[1],
+        groups=groups if isinstance(groups, Mapping) and groups else None,
+        # -1 is Amplitude's "no session".
+        session_id=session if isinstance(session, int) and session >= 0 else None,
+        revenue=_amplitude_revenue(event),
+    )
+
+
+def amplitude_identify_record(identification: Mapping[str, Any], source: str) -> EventRecord:
+    """The record for one identification of a ``POST /identify`` form that passed its check."""
+    user_properties = identification.get("user_properties")
+    ops = (
+        amplitude_wire.parse_user_properties(user_properties)
+        if isinstance(user_properties, Mapping)
+        else []
+    )
+    groups = identification.get("groups")
+    return EventRecord(
+        vendor="amplitude",
+        source=source,
+        type="identify",
+        event_name="$identify",
+        user_id=_text(identification.get("user_id")),
+        device_id=_text(identification.get("device_id")),
+        client_time_ms=None,
+        dedup_key=None,
+        payload=identification,
+        user_ops=tuple(ops),
+        groups=groups if isinstance(groups, Mapping) and groups else None,
+    )
+
+
+def amplitude_group_identify_record(identification: Mapping[str, Any], source: str) -> EventRecord:
+    """The record for one identification of a ``POST /groupidentify`` form that passed its check."""
+    group_properties = identification.get("group_properties")
+    ops = (
+        amplitude_wire.parse_group_properties(group_properties)
+        if isinstance(group_properties, Mapping)
+        else []
+    )
+    return EventRecord(
+        vendor="amplitude",
+        source=source,
+        type="groupidentify",
+        event_name="$groupidentify",
+        user_id=None,
+        device_id=None,
+        client_time_ms=None,
+        dedup_key=None,
+        payload=identification,
+        user_ops=tuple(ops),
+        group_type=str(identification["group_type"]),
+        group_value=str(identification["group_value"]),
+    )
+
+
+# --- mParticle ---------------------------------------------------------------------------------
+
+
+def _mparticle_ids(batch: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(user id, device id): ``customer_id`` (else the mParticle id), and ``mp_deviceid``
+    (else the device's application stamp)."""
+    user_id = mparticle_wire.identities(batch).get("customer_id") or _text(batch.get("mpid"))
+    device_id = _text(batch.get("mp_deviceid"))
+    device = batch.get("device_info")
+    if device_id is None and isinstance(device, Mapping):
+        device_id = _text(device.get("device_application_stamp"))
+    return user_id, device_id
+
+
+def _mparticle_user_ops(batch: Mapping[str, Any]) -> tuple[UserOp, ...]:
+    ops = list(_set(batch.get("user_attributes")))
+    deleted = batch.get("deleted_user_attributes")
+    if isinstance(deleted, list) and deleted:
+        ops.append(("$unset", {str(name): "-" for name in deleted}))
+    return tuple(ops)
+
+
+def _mparticle_revenue(event: Mapping[str, Any]) -> float | None:
+    data = event.get("data")
+    action = data.get("product_action") if isinstance(data, Mapping) else None
+    if event.get("event_type") != "commerce_event" or not isinstance(action, Mapping):
+        return None
+    if action.get("action") not in ("purchase", "refund"):
+        return None
+    total = _number(action.get("total_amount"))
+    if total is not None and action.get("action") == "refund":
+        total = -abs(total)
+    return total
+
+
+def mparticle_records(
+    batch: Mapping[str, Any], source: str, *, historical: bool = False
+) -> list[EventRecord]:
+    """The records for one mParticle batch that passed ``check_batch``.
+
+    Each event becomes one record whose payload is the batch with that event alone in
+    ``events``, so every record keeps its batch's identities, device and consent. A batch
+    without events becomes one ``batch`` record, so its user attributes are still kept. The
+    batch's ``user_attributes`` (a ``$set``) and ``deleted_user_attributes`` (an ``$unset``)
+    ride on its first record. An event without ``source_message_id`` is de-duplicated by the
+    batch's ``source_request_id`` and its position, so a retried bulk request stores nothing
+    twice. On the historical endpoint the payload's ``source_info.is_historical`` is set, as
+    mParticle does.
+    """
+    context = {key: value for key, value in batch.items() if key != "events"}
+    if historical:
+        info = context.get("source_info")
+        context["source_info"] = {
+            **(info if isinstance(info, Mapping) else {}),
+            "is_historical": True,
+        }
+    user_id, device_id = _mparticle_ids(batch)
+    request_id = mparticle_wire.request_id(batch)
+    user_ops = _mparticle_user_ops(batch)
+    events = batch.get("events") or []
+    if not events:
+        return [
+            EventRecord(
+                vendor="mparticle",
+                source=source,
+                type="batch",
+                event_name=None,
+                user_id=user_id,
+                device_id=device_id,
+                client_time_ms=None,
+                dedup_key=None if request_id is None else f"request:{request_id}:batch",
+                payload=context,
+                user_ops=user_ops,
+            )
+        ]
+    records = []
+    for index, event in enumerate(events):
+        key = mparticle_wire.dedup_key(event)
+        if key is None and request_id is not None:
+            key = f"request:{request_id}:{index}"
+        data = event.get("data")
+        session = data.get("session_id") if isinstance(data, Mapping) else None
+        records.append(
+            EventRecord(
+                vendor="mparticle",
+                source=source,
+                type=str(event["event_type"]),
+                event_name=mparticle_wire.event_name(event) or str(event["event_type"]),
+                user_id=user_id,
+                device_id=device_id,
+                client_time_ms=mparticle_wire.event_time_ms(event),
+                dedup_key=key,
+                payload={**context, "events": [event]},
+                user_ops=user_ops if index == 0 else (),
+                session_id=session
+                if isinstance(session, int) and not isinstance(session, bool)
+                else None,
+                revenue=_mparticle_revenue(event),
+            )
+        )
+    return records
+
+
+# --- counters ----------------------------------------------------------------------------------
+
+
+class Counters:
+    """Thread-safe request counters for ``/stats``: ``group -> vendor -> name -> count``.
+
+    Groups used by the collector: ``requests`` (by status), ``rejected`` (messages refused
+    inside an otherwise accepted request, by reason), ``stored`` and ``duplicates`` (by vendor,
+    name ``"events"``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, dict[str, dict[str, int]]] = {}
+
+    def add(self, group: str, vendor: str, name: str, count: int = 1) -> None:
+        """Add ``count`` to one counter."""
+        if count == 0:
+            return
+        with self._lock:
+            names = self._counts.setdefault(group, {}).setdefault(vendor, {})
+            names[name] = names.get(name, 0) + count
+
+    def get(self, group: str, vendor: str, name: str) -> int:
+        """One counter's value (0 when never counted)."""
+        with self._lock:
+            return self._counts.get(group, {}).get(vendor, {}).get(name, 0)
+
+    def snapshot(self) -> dict[str, dict[str, dict[str, int]]]:
+        """A copy of every counter, sorted for stable output."""
+        with self._lock:
+            return {
+                group: {vendor: dict(sorted(names.items())) for vendor, names in sorted(v.items())}
+                for group, v in sorted(self._counts.items())
+            }

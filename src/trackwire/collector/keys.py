@@ -1,0 +1,244 @@
+"""Which keys the collector accepts, and the rule that keeps an open collector on loopback.
+
+A collector that accepts any key is convenient on a laptop and dangerous anywhere else, so the
+rule is: with a keys file the collector accepts only the keys it lists and stores each event
+under the name of its source; without one it accepts any key (development mode) and then only
+when bound to a loopback address. :func:`check_bind` is that rule, and the CLI and
+:func:`~trackwire.collector.server.start_collector` both call it before binding.
+
+The keys file is JSON::
+
+    {
+      "sources": [
+        {"name": "backend", "vendor": "segment", "write_key": "SEGMENT_WRITE_KEY"},
+        {"name": "web-prod", "vendor": "amplitude",
+         "api_key": "AMPLITUDE_API_KEY", "secret_key": "AMPLITUDE_SECRET_KEY"},
+        {"name": "feed", "vendor": "mparticle",
+         "key": "MPARTICLE_KEY", "secret": "MPARTICLE_SECRET"}
+      ]
+    }
+
+Each source has a ``name`` (what ``/events`` and ``/stats`` call it), a ``vendor`` and that
+vendor's credentials: a Segment ``write_key``; an Amplitude ``api_key`` and ``secret_key`` (the
+secret authenticates the query API, which sends ``api_key:secret_key`` as HTTP Basic); an
+mParticle ``key`` and ``secret``. Names are unique within a vendor, and so are keys. Unknown
+fields are refused, so a typo (``"writekey"``) fails at start instead of locking a source out.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from trackwire.errors import ConfigError
+
+__all__ = [
+    "VENDORS",
+    "Keys",
+    "Source",
+    "check_bind",
+    "is_loopback",
+    "load_keys",
+    "parse_keys",
+]
+
+#: The vendors a source can belong to.
+VENDORS: Final = ("segment", "amplitude", "mparticle")
+
+#: The credential fields each vendor's source must carry, in the order they are documented.
+_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "segment": ("write_key",),
+    "amplitude": ("api_key", "secret_key"),
+    "mparticle": ("key", "secret"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One source from the keys file.
+
+    Attributes:
+        name: the source's name; events are stored under it.
+        vendor: ``"segment"``, ``"amplitude"`` or ``"mparticle"``.
+        key: the public key (Segment write key, Amplitude API key, mParticle key).
+        secret: the secret (Amplitude secret key, mParticle secret); ``""`` for Segment.
+    """
+
+    name: str
+    vendor: str
+    key: str
+    secret: str = ""
+
+    def __repr__(self) -> str:
+        # Never print a secret into a log or a test failure.
+        return f"Source(name={self.name!r}, vendor={self.vendor!r}, key={self.key!r})"
+
+
+class Keys:
+    """The sources the collector accepts, looked up by key.
+
+    Args:
+        sources: the sources; names and keys must be unique per vendor.
+
+    Raises:
+        ConfigError: a name or a key appears twice for one vendor.
+    """
+
+    def __init__(self, sources: Iterable[Source]) -> None:
+        self._by_key: dict[tuple[str, str], Source] = {}
+        names: set[tuple[str, str]] = set()
+        for source in sources:
+            if (source.vendor, source.name) in names:
+                raise ConfigError(
+                    f"keys: two {source.vendor} sources are named {source.name!r}; "
+                    "names must be unique per vendor"
+                )
+            if (source.vendor, source.key) in self._by_key:
+                raise ConfigError(
+                    f"keys: {source.vendor} sources {source.name!r} and "
+                    f"{self._by_key[(source.vendor, source.key)].name!r} share a key"
+                )
+            names.add((source.vendor, source.name))
+            self._by_key[(source.vendor, source.key)] = source
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """Every source, in file order."""
+        return tuple(self._by_key.values())
+
+    def segment(self, write_key: str) -> Source | None:
+        """The Segment source with this write key, or None."""
+        return self._by_key.get(("segment", write_key))
+
+    def amplitude(self, api_key: str) -> Source | None:
+        """The Amplitude source with this API key, or None (ingestion needs no secret)."""
+        return self._by_key.get(("amplitude", api_key))
+
+    def amplitude_query(self, api_key: str, secret_key: str) -> Source | None:
+        """The Amplitude source when both the API key and the secret key match, else None."""
+        source = self._by_key.get(("amplitude", api_key))
+        if source is None or not _same(source.secret, secret_key):
+            return None
+        return source
+
+    def mparticle(self, key: str, secret: str) -> Source | None:
+        """The mParticle source when both the key and the secret match, else None."""
+        source = self._by_key.get(("mparticle", key))
+        if source is None or not _same(source.secret, secret):
+            return None
+        return source
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __repr__(self) -> str:
+        return f"Keys({len(self)} sources)"
+
+
+def _same(expected: str, given: str) -> bool:
+    # Constant time, so the comparison does not leak how much of a secret was right.
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def parse_keys(document: Any, *, origin: str = "keys") -> Keys:
+    """Build :class:`Keys` from a decoded keys document (see the module docstring).
+
+    Args:
+        document: the decoded JSON.
+        origin: where it came from, for error messages (a file name).
+
+    Raises:
+        ConfigError: the document does not follow the format; the message names the entry and
+            the field.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("sources"), list):
+        raise ConfigError(f'{origin}: expected an object with a "sources" list')
+    extra = set(document) - {"sources"}
+    if extra:
+        raise ConfigError(f"{origin}: unknown top-level field(s) {sorted(extra)}")
+    sources = []
+    for index, entry in enumerate(document["sources"]):
+        where = f"{origin}: sources[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected an object")
+        vendor = entry.get("vendor")
+        if not isinstance(vendor, str) or vendor not in _FIELDS:
+            raise ConfigError(
+                f"{where}: vendor must be one of {', '.join(VENDORS)}; got {vendor!r}"
+            )
+        fields = _FIELDS[vendor]
+        unknown = set(entry) - {"name", "vendor", *fields}
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown field(s) {sorted(unknown)} for a {vendor} source "
+                f"(expected name, vendor, {', '.join(fields)})"
+            )
+        values = []
+        for field in ("name", *fields):
+            value = entry.get(field)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where}: {field} must be a non-empty string")
+            values.append(value)
+        name, key, *secret = values
+        sources.append(
+            Source(name=name, vendor=vendor, key=key, secret=secret[0] if secret else "")
+        )
+    return Keys(sources)
+
+
+def load_keys(path: str | os.PathLike[str]) -> Keys:
+    """Read and parse a keys file.
+
+    Raises:
+        ConfigError: the file cannot be read, is not JSON, or does not follow the format.
+    """
+    origin = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the keys file {origin}: {exc.strerror or exc}") from exc
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid JSON ({exc})") from exc
+    return parse_keys(document, origin=origin)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (``localhost``, ``127.0.0.0/8``, ``::1``).
+
+    A wildcard address (``0.0.0.0``, ``::``) and every other name are not loopback: they can be
+    reached from elsewhere.
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, keys: Keys | None) -> None:
+    """Refuse a bind that would expose a collector which accepts any key.
+
+    Args:
+        host: the address the collector will listen on.
+        keys: the accepted keys, or None for development mode.
+
+    Raises:
+        ConfigError: ``keys`` is None and ``host`` is not a loopback address.
+    """
+    if keys is None and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to listen on {host} without a keys file: a collector that accepts any "
+            "key must stay on a loopback address (127.0.0.1, ::1, localhost). "
+            "Pass --keys FILE to list the accepted sources, or bind 127.0.0.1"
+        )

@@ -1,0 +1,243 @@
+"""The collector's SQLite schema, as an ordered list of migrations.
+
+A collector file outlives the trackwire version that created it: a team keeps its own copy of
+its events. Every schema change is therefore a numbered migration that is applied once, in
+order, when a store opens the file; opening an up-to-date file runs nothing, and a file written
+by a newer trackwire is refused rather than misread. Applied versions are recorded in a
+``schema_migrations`` table (portable to the PostgreSQL backend) and mirrored in
+``PRAGMA user_version`` so ``sqlite3 file 'PRAGMA user_version'`` answers without trackwire.
+
+The indexes of migration 1 are chosen for the queries the collector answers (DESIGN.md,
+amplitude.md §3) and for an ingest path that stays fast: newest-first listing by source and
+type, user activity per amplitude id, event segmentation by event type and time, export by
+receipt time, and user search by user id, id prefix or device id. Each extra index on
+``events`` costs every insert, so there is none for the ``/events`` user filter, which scans
+newest first (it is a debugging aid; the Amplitude user queries go through ``amplitude_id``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from trackwire.errors import TrackwireError
+
+__all__ = ["MIGRATIONS", "Migration", "SchemaTooNewError", "current_version", "migrate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step.
+
+    Attributes:
+        version: its number; migrations run in increasing order, starting at 1, without gaps.
+        name: a short description, stored in ``schema_migrations``.
+        statements: SQL statements run in one transaction with the version bump.
+    """
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+class SchemaTooNewError(TrackwireError, RuntimeError):
+    """The file was written by a newer trackwire whose schema this version does not know."""
+
+
+_V1: Final = (
+    # Every (vendor, source key) pair gets a small integer. Source keys are 32-40 characters
+    # (write keys, API keys), and every events index starts with the source: keying the
+    # indexes by this integer instead roughly halves their size and the cost of an insert.
+    """
+    CREATE TABLE sources (
+        source_id INTEGER PRIMARY KEY,
+        vendor    TEXT NOT NULL,
+        source    TEXT NOT NULL,
+        UNIQUE (vendor, source)
+    )
+    """,
+    """
+    CREATE TABLE users (
+        amplitude_id  INTEGER PRIMARY KEY,
+        source_id     INTEGER NOT NULL REFERENCES sources (source_id),
+        user_id       TEXT,
+        device_id     TEXT,
+        properties    TEXT NOT NULL DEFAULT '{}',
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms  INTEGER NOT NULL
+    )
+    """,
+    # User search by exact user id and by user-id prefix (a range scan on this index).
+    """
+    CREATE UNIQUE INDEX users_by_user_id ON users (source_id, user_id)
+        WHERE user_id IS NOT NULL
+    """,
+    # The user each device was last seen with: resolves anonymous events and device search.
+    """
+    CREATE TABLE devices (
+        source_id    INTEGER NOT NULL REFERENCES sources (source_id),
+        device_id    TEXT NOT NULL,
+        amplitude_id INTEGER NOT NULL REFERENCES users (amplitude_id),
+        PRIMARY KEY (source_id, device_id)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE INDEX devices_by_user ON devices (amplitude_id)
+    """,
+    """
+    CREATE TABLE groups (
+        source_id     INTEGER NOT NULL REFERENCES sources (source_id),
+        group_type    TEXT NOT NULL,
+        group_value   TEXT NOT NULL,
+        properties    TEXT NOT NULL DEFAULT '{}',
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms  INTEGER NOT NULL,
+        PRIMARY KEY (source_id, group_type, group_value)
+    ) WITHOUT ROWID
+    """,
+    # Whole-request de-duplication (mParticle source_request_id).
+    """
+    CREATE TABLE requests (
+        source_id        INTEGER NOT NULL REFERENCES sources (source_id),
+        request_key      TEXT NOT NULL,
+        received_time_ms INTEGER NOT NULL,
+        PRIMARY KEY (source_id, request_key)
+    ) WITHOUT ROWID
+    """,
+    # One table for every vendor: the query side filters by source and the ingest path stays
+    # one INSERT. ``payload`` is the message exactly as received, as JSON text.
+    """
+    CREATE TABLE events (
+        id               INTEGER PRIMARY KEY,
+        source_id        INTEGER NOT NULL REFERENCES sources (source_id),
+        type             TEXT NOT NULL,
+        event_name       TEXT,
+        user_id          TEXT,
+        device_id        TEXT,
+        amplitude_id     INTEGER REFERENCES users (amplitude_id),
+        session_id       INTEGER,
+        client_time_ms   INTEGER,
+        received_time_ms INTEGER NOT NULL,
+        dedup_key        TEXT,
+        revenue          REAL,
+        groups           TEXT,
+        payload          TEXT NOT NULL
+    )
+    """,
+    # Message-id de-duplication; the partial index keeps key-less events out of it.
+    """
+    CREATE UNIQUE INDEX events_dedup ON events (source_id, dedup_key)
+        WHERE dedup_key IS NOT NULL
+    """,
+    # Every index ends with the rowid, so equality on (source_id, type) yields rows in id
+    # order: newest-first listing by source and type needs no sort, and stats() reads only
+    # this index.
+    """
+    CREATE INDEX events_by_type ON events (source_id, type)
+    """,
+    # User activity: one user's events in time order. An amplitude_id belongs to one source,
+    # so the source need not lead this index.
+    """
+    CREATE INDEX events_by_user_time ON events (amplitude_id, client_time_ms)
+    """,
+    # Event segmentation: one event type over a range of days; also the event-name filter.
+    """
+    CREATE INDEX events_by_name_time ON events (source_id, event_name, client_time_ms)
+    """,
+    # Export selects by server upload (receipt) time.
+    """
+    CREATE INDEX events_by_received ON events (source_id, received_time_ms)
+    """,
+    # For people reading the file with the sqlite3 shell: events with their vendor and source.
+    """
+    CREATE VIEW events_view AS
+        SELECT e.id, s.vendor, s.source, e.type, e.event_name, e.user_id, e.device_id,
+               e.amplitude_id, e.session_id, e.client_time_ms, e.received_time_ms,
+               e.dedup_key, e.revenue, e.groups, e.payload
+        FROM events e JOIN sources s USING (source_id)
+    """,
+)
+
+#: Every migration, in order. Append only: never edit one that has shipped.
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(1, "sources, events, users, devices, groups, requests", _V1),
+)
+
+_BOOTSTRAP: Final = """
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        version       INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL,
+        applied_ms    INTEGER NOT NULL
+    )
+"""
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The highest migration applied to the database, 0 for a new file.
+
+    Args:
+        conn: an open connection.
+    """
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] | None = None) -> int:
+    """Bring the database up to date by applying the missing migrations in order.
+
+    Each migration runs in its own ``BEGIN IMMEDIATE`` transaction together with its entry in
+    ``schema_migrations``, so a crash leaves the file at a whole version, and two processes
+    opening the same new file do not apply a migration twice.
+
+    Args:
+        conn: a connection in autocommit mode (``isolation_level=None``).
+        migrations: the list to apply; defaults to :data:`MIGRATIONS` (read at call time).
+
+    Returns:
+        The schema version after migrating.
+
+    Raises:
+        SchemaTooNewError: the file has a version newer than the last known migration.
+        ValueError: the migrations are not numbered 1, 2, 3, ... in order.
+    """
+    steps = tuple(MIGRATIONS if migrations is None else migrations)
+    for expected, step in enumerate(steps, start=1):
+        if step.version != expected:
+            raise ValueError(f"migration {step.name!r} is numbered {step.version}, not {expected}")
+    conn.execute(_BOOTSTRAP)
+    latest = len(steps)
+    for step in steps:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            if current_version(conn) >= step.version:
+                conn.execute("ROLLBACK")
+                continue
+            for statement in step.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)",
+                (step.version, step.name, int(time.time() * 1000)),
+            )
+            # PRAGMA takes no placeholders; the version is an int we control.
+            conn.execute(f"PRAGMA user_version = {int(step.version)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    version = current_version(conn)
+    if version > latest:
+        raise SchemaTooNewError(
+            f"the collector file has schema version {version}, but this trackwire knows only "
+            f"up to {latest}; upgrade trackwire to open it"
+        )
+    return version

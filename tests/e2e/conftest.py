@@ -1,0 +1,37 @@
+"""The ``sink`` fixture: a real HTTP server on 127.0.0.1 (ephemeral port) for end-to-end tests."""
+
+from __future__ import annotations
+
+import socketserver
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.sink import Sink
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """A started :class:`~tests.sink.Sink`, shut down after the test."""
+    server = Sink()
+    # Poll for shutdown every 50 ms instead of socketserver's 500 ms, so that stopping the sink
+    # after each test costs next to nothing.
+    server.thread = threading.Thread(
+        target=server.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    # Handler threads blocked on a keep-alive connection the client never closes must not hold
+    # up the test's teardown.
+    server.server.block_on_close = False
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        # A client process that exits with a keep-alive connection open resets it: not an error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        socketserver.BaseServer.handle_error(server.server, request, client_address)
+
+    server.server.handle_error = handle_error  # type: ignore[method-assign]
+    with server:
+        yield server
