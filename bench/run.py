@@ -9,9 +9,11 @@ itself there. Then, in one run:
 * for each SDK, 100,000 ``track`` calls from one thread, with default settings and with a
   queue large enough for the whole run; each measurement in a fresh process
   (``bench/segment_track.py``) against a sink in another process (``bench/sink_server.py``);
-* trackwire with gzip off and at levels 1, 6 and 9.
+* trackwire with gzip off and at levels 1, 6 and 9, end to end and for compression alone.
 
-It writes ``bench/RESULTS.md`` and ``bench/out/results.json``; nothing here is a test.
+Every measurement runs ``--repeat`` times (3 by default), the SDKs taking turns, and the
+report shows the median, because a shared machine is noisy. It writes ``bench/RESULTS.md``
+and ``bench/out/results.json``; nothing here is a test.
 ``--profile`` instead runs trackwire's call loop under cProfile and prints the top costs.
 """
 
@@ -593,7 +595,8 @@ def run_all(calls: int, import_runs: int, repeat: int) -> dict[str, Any]:
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for round_ in range(1, repeat + 1):
         for group, label, sdk, queue, gzip in plan:
-            row = measure(f"{label}-{round_}", sdk, calls, max_queue_size=queue, gzip=gzip).row()
+            name = f"{label if group == 'scenarios' else 'gzip-' + label}-run{round_}"
+            row = measure(name, sdk, calls, max_queue_size=queue, gzip=gzip).row()
             runs.setdefault((group, label, sdk), []).append(row)
             print(
                 f"bench: run {round_}/{repeat} {group} {label} {sdk}: "

@@ -62,10 +62,10 @@ class Buffer:
         """False when a message of ``size`` bytes is larger than the whole byte bound."""
         return size <= self.max_bytes
 
-    def append(self, item: Queued) -> None:
-        """Add ``item`` at the tail; the caller checked :meth:`has_room`."""
+    def append(self, item: Queued, size: int) -> None:
+        """Add ``item`` (``size`` bytes of data) at the tail; the caller checked the room."""
         self._items.append(item)
-        self.nbytes += len(item.data)
+        self.nbytes += size
 
     def popleft(self) -> Queued:
         """Remove and return the oldest message."""

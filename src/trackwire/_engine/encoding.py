@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Final
-from uuid import UUID
 
 import orjson
 
@@ -60,13 +59,15 @@ def encode(value: Any) -> bytes:
     except orjson.JSONEncodeError as exc:
         raise _explain(value, exc) from None
     # orjson writes NaN and Infinity as null; only then is it worth walking the value.
-    if b"null" in data:
+    if data.find(b"null") != -1:
         for path, bad in _walk(value, ""):
             if isinstance(bad, float) and not math.isfinite(bad):
                 raise ValidationError(
                     path, f"{bad!r} cannot be sent as JSON; send a finite number or None"
                 )
-    return data
+    # orjson's result keeps its whole output buffer (4 KiB or more) alive behind a short bytes
+    # object; a queued message would cost 20x its size. Joining copies it to an exact fit.
+    return b"".join((data, b""))
 
 
 def _problem(value: Any) -> str | None:
@@ -81,7 +82,11 @@ def _problem(value: Any) -> str | None:
         if _INT_MIN <= value <= _INT_MAX:
             return None
         return "the integer does not fit in 64 bits; send it as a str"
-    if isinstance(value, str | float | Decimal | UUID | datetime | date | time | enum.Enum):
+    if isinstance(value, str | float | Decimal | datetime | date | time | enum.Enum):
+        return None
+    from uuid import UUID  # only on the error path: uuid is slow to import
+
+    if isinstance(value, UUID):
         return None
     return (
         f"values of type {type(value).__name__} are not supported; convert it to one of: "

@@ -8,16 +8,18 @@ without passing through :meth:`Receipt._settle`, so the counters and the hooks a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from trackwire.errors import DeliveryError
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "BatchReport",
@@ -114,6 +116,8 @@ class Receipt:
     def __await__(self) -> Generator[Any, None, bool]:
         """``await receipt`` waits without blocking the event loop and returns :attr:`ok`."""
         if self._state == _PENDING:
+            import asyncio  # here, not at the top: importing asyncio costs ~50 ms
+
             loop = asyncio.get_running_loop()
             future: asyncio.Future[None] = loop.create_future()
 

@@ -9,7 +9,6 @@ the caller, so it is tested by explicit tables.
 
 from __future__ import annotations
 
-import email.utils
 import random
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -92,6 +91,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     try:
         seconds = float(text)
     except ValueError:
+        import email.utils  # only HTTP-date values need it; it is slow to import
+
         try:
             when = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):

@@ -16,9 +16,10 @@ import gzip
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import urllib3
+if TYPE_CHECKING:
+    import urllib3
 
 __all__ = [
     "HTTPRequest",
@@ -97,6 +98,10 @@ class Urllib3Transport:
         ca_certs: str | None = None,
         pool_maxsize: int = 4,
     ) -> None:
+        # Imported when the first client is made, not by ``import trackwire``: urllib3 and the
+        # ssl module it loads cost ~50 ms of import time.
+        import urllib3
+
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self._connect_timeout = connect_timeout
         self._proxy = proxy
@@ -105,6 +110,8 @@ class Urllib3Transport:
         self._pool = self._make_pool()
 
     def _make_pool(self) -> urllib3.PoolManager:
+        import urllib3
+
         options: dict[str, object] = {"maxsize": self._pool_maxsize, "retries": False}
         if self._ca_certs:
             options["ca_certs"] = self._ca_certs
@@ -114,6 +121,8 @@ class Urllib3Transport:
 
     def send(self, request: HTTPRequest) -> HTTPResult:
         """Send ``request`` over the pool; network errors come back as values."""
+        import urllib3  # a dict lookup once imported; keeps urllib3 out of `import trackwire`
+
         timeout = (
             self._timeout
             if request.timeout is None

@@ -269,8 +269,11 @@ def _encode(index: int, record: EventRecord) -> tuple[str, str | None]:
     where = f"records[{index}]"
     if (record.group_type is None) != (record.group_value is None):
         raise ValidationError(f"{where}.group_value", "group_type and group_value go together")
-    for name in ("client_time_ms", "session_id", "revenue"):
-        value = getattr(record, name)
+    for name, value in (
+        ("client_time_ms", record.client_time_ms),
+        ("session_id", record.session_id),
+        ("revenue", record.revenue),
+    ):
         # JSON integers are unbounded; SQLite's are 64-bit and would fail mid-transaction.
         if isinstance(value, int) and value not in _INT64:
             raise ValidationError(f"{where}.{name}", f"{value} does not fit in 64 bits")
@@ -311,11 +314,8 @@ class _Ingest:
     and users it carries.
     """
 
-    def __init__(
-        self, conn: sqlite3.Connection, sources: Mapping[_Scope, int], received_ms: int
-    ) -> None:
+    def __init__(self, conn: sqlite3.Connection, received_ms: int) -> None:
         self._conn = conn
-        self._sources = sources
         self._received = received_ms
         self._next_id = 0
         self._users = IdentityResolver(self._allocate_id)
@@ -330,12 +330,11 @@ class _Ingest:
         self._next_id += 1
         return self._next_id - 1
 
-    def fresh(self, records: Sequence[EventRecord]) -> list[int]:
+    def fresh(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> list[int]:
         """Indexes of the records that are neither stored already nor repeated in the call."""
         wanted: dict[int, list[str]] = {}
-        for record in records:
+        for record, source_id in zip(records, source_ids, strict=True):
             if record.dedup_key is not None:
-                source_id = self._sources[(record.vendor, record.source)]
                 wanted.setdefault(source_id, []).append(record.dedup_key)
         taken: set[tuple[int, str]] = set()
         for source_id, keys in wanted.items():
@@ -349,18 +348,17 @@ class _Ingest:
         keep: list[int] = []
         for index, record in enumerate(records):
             if record.dedup_key is not None:
-                full = (self._sources[(record.vendor, record.source)], record.dedup_key)
+                full = (source_ids[index], record.dedup_key)
                 if full in taken:
                     continue
                 taken.add(full)
             keep.append(index)
         return keep
 
-    def preload(self, records: Sequence[EventRecord]) -> None:
+    def preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
         """Load every stored user the records' user ids and device ids can reach."""
         ids: dict[int, tuple[set[str], set[str]]] = {}
-        for record in records:
-            source_id = self._sources[(record.vendor, record.source)]
+        for record, source_id in zip(records, source_ids, strict=True):
             user_ids, device_ids = ids.setdefault(source_id, (set(), set()))
             if record.user_id is not None:
                 user_ids.add(record.user_id)
@@ -409,9 +407,8 @@ class _Ingest:
         group.seen(when_ms)
         return group
 
-    def add(self, record: EventRecord, encoded: tuple[str, str | None]) -> None:
+    def add(self, record: EventRecord, source_id: int, encoded: tuple[str, str | None]) -> None:
         """Resolve the record's user, apply its operations and queue its event row."""
-        source_id = self._sources[(record.vendor, record.source)]
         when = self._received if record.client_time_ms is None else record.client_time_ms
         user = self._users.resolve(source_id, record.user_id, record.device_id, when)
         target: Row | None = user
@@ -436,10 +433,15 @@ class _Ingest:
             "last_seen_ms, amplitude_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(u.user_id, u.source_id, *_user_state(u)) for u in users if u.is_new],
         )
+        # Leaving user_id out of the common UPDATE spares its unique index the rewrite.
         conn.executemany(
-            "UPDATE users SET user_id = ?, device_id = ?, properties = ?, first_seen_ms = ?, "
+            "UPDATE users SET user_id = ? WHERE amplitude_id = ?",
+            [(u.user_id, u.amplitude_id) for u in users if u.claimed and not u.is_new],
+        )
+        conn.executemany(
+            "UPDATE users SET device_id = ?, properties = ?, first_seen_ms = ?, "
             "last_seen_ms = ? WHERE amplitude_id = ?",
-            [(u.user_id, *_user_state(u)) for u in users if not u.is_new],
+            [_user_state(u) for u in users if not u.is_new],
         )
         conn.executemany(
             "INSERT INTO devices (source_id, device_id, amplitude_id) VALUES (?, ?, ?) "
@@ -466,7 +468,7 @@ class _Ingest:
 
 
 def _user_state(user: UserRow) -> tuple[str | None, str, int, int, int]:
-    """The user's columns after ``user_id`` (and ``source_id``) in both user statements."""
+    """The user's columns in the order the user INSERT (after its first two) and UPDATE use."""
     return (
         user.device_id,
         user.properties_text(),
@@ -627,11 +629,15 @@ class SQLiteStore:
                 ).rowcount
                 if not claimed:
                     return IngestResult(0, len(records))
-            work = _Ingest(conn, sources, received)
-            keep = work.fresh(records)
-            work.preload([records[index] for index in keep])
+            if len(sources) == 1:
+                source_ids: Sequence[int] = [*sources.values()] * len(records)
+            else:
+                source_ids = [sources[(r.vendor, r.source)] for r in records]
+            work = _Ingest(conn, received)
+            keep = work.fresh(records, source_ids)
+            work.preload([records[i] for i in keep], [source_ids[i] for i in keep])
             for index in keep:
-                work.add(records[index], encoded[index])
+                work.add(records[index], source_ids[index], encoded[index])
             work.write()
         return IngestResult(len(keep), len(records) - len(keep))
 

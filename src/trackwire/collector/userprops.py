@@ -293,9 +293,10 @@ class UserRow(Row):
         source_id: the store's number for the user's (vendor, source).
         user_id: the known user id, if any.
         device_id: the device the user was last seen on.
+        claimed: an anonymous stored user took a ``user_id`` in this request.
     """
 
-    __slots__ = ("amplitude_id", "device_id", "source_id", "user_id")
+    __slots__ = ("amplitude_id", "claimed", "device_id", "source_id", "user_id")
 
     def __init__(
         self,
@@ -314,6 +315,7 @@ class UserRow(Row):
         self.source_id = source_id
         self.user_id = user_id
         self.device_id = device_id
+        self.claimed = False
 
 
 class _Scope:
@@ -378,6 +380,7 @@ class IdentityResolver:
                 if anonymous is not None and anonymous.user_id is None:
                     user = anonymous
                     user.user_id = user_id
+                    user.claimed = True
                 else:
                     user = self._new(source_id, user_id, device_id, when_ms)
                 scope.by_user_id[user_id] = user

@@ -8,10 +8,10 @@ HTTP Basic auth, the shape Segment's own libraries send.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
-import platform
+import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
@@ -36,7 +36,7 @@ __all__ = ["Segment"]
 
 logger = logging.getLogger("trackwire")
 
-USER_AGENT: Final = f"trackwire/{__version__} python/{platform.python_version()}"
+USER_AGENT: Final = f"trackwire/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"
 Callback = Callable[[DeliveryError | None, dict[str, Any]], None]
 
 
@@ -69,8 +69,6 @@ class _SegmentDestination:
         return HTTPRequest("POST", self._url, headers, body, self._timeout)
 
     def outcome(self, result: HTTPResult, batch_size: int) -> Outcome:
-        import time
-
         return wire.outcome(result, time.time(), batch_size)
 
 
@@ -205,6 +203,7 @@ class Segment:
         self._engine = Engine(
             self._destination, self.config, self.retry, transport, self._hooks, on_error
         )
+        self._enabled = self.config.enable
 
     def __repr__(self) -> str:
         return f"<trackwire.Segment host={self.host!r}>"
@@ -254,8 +253,10 @@ class Segment:
         """Record an action a user performed (``event``) with its ``properties``."""
         message: dict[str, Any] = {
             "type": "track",
-            "event": text_field("event", event, required=True),
-            "properties": object_field("properties", properties),
+            "event": event if type(event) is str and event else text_field("event", event, True),
+            "properties": properties
+            if type(properties) is dict
+            else object_field("properties", properties),
         }
         return self._send(
             common(
@@ -445,10 +446,10 @@ class Segment:
         receipt = Receipt(message["messageId"])
         if callback is not None:
             receipt.add_done_callback(lambda r: callback(r.error, message))
-        if not self.config.enable:
-            receipt._settle(None)
-            return receipt
-        return self._engine.submit(data, receipt)
+        if self._enabled:
+            return self._engine.submit(data, receipt)
+        receipt._settle(None)
+        return receipt
 
     # ------------------------------------------------------------------ control
 
@@ -465,6 +466,8 @@ class Segment:
 
     async def aflush(self, timeout: float | None = None) -> bool:
         """:meth:`flush` for asyncio code: waits in a thread, not on the event loop."""
+        import asyncio  # lazily: importing asyncio costs more than all of trackwire
+
         return await asyncio.to_thread(self._engine.flush, timeout)
 
     def shutdown(self, timeout: float | None = None) -> bool:
@@ -480,6 +483,8 @@ class Segment:
 
     async def ashutdown(self, timeout: float | None = None) -> bool:
         """:meth:`shutdown` for asyncio code."""
+        import asyncio
+
         return await asyncio.to_thread(self._engine.shutdown, timeout)
 
     @property
