@@ -230,6 +230,20 @@ def test_dedup_is_scoped_by_vendor_and_source(store: SQLiteStore) -> None:
     assert store.ingest([rec(key="m1", vendor="amplitude", source=SEG_KEY)]) == IngestResult(1, 0)
 
 
+def test_one_call_may_mix_sources(store: SQLiteStore) -> None:
+    records = [
+        rec(source="s1", key="m1", ops=[("$set", {"a": 1})]),
+        rec(source="s2", key="m1", ops=[("$set", {"a": 2})]),
+        rec(source="s1", key="m1"),
+    ]
+    assert store.ingest(records) == IngestResult(2, 1)
+    one = store.user("segment", "s1", user_id="u1")
+    two = store.user("segment", "s2", user_id="u1")
+    assert one is not None and two is not None
+    assert (one.properties, two.properties) == ({"a": 1}, {"a": 2})
+    assert [e.source for e in store.events()] == ["s2", "s1"]
+
+
 def test_records_without_key_are_never_duplicates(store: SQLiteStore) -> None:
     assert store.ingest([rec(), rec()]) == IngestResult(2, 0)
     assert store.ingest([rec()]) == IngestResult(1, 0)
@@ -510,7 +524,9 @@ def test_event_groups_are_kept(tmp_path: Path) -> None:
 # --- threads -----------------------------------------------------------------------------------
 
 
-def test_concurrent_ingest_and_reads(store: SQLiteStore) -> None:
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_concurrent_ingest_and_reads(tmp_path: Path, where: str) -> None:
+    store = SQLiteStore(tmp_path / "c.db" if where == "file" else ":memory:")
     threads, requests, size = 6, 15, 40
     errors: list[BaseException] = []
     start = threading.Barrier(threads + 1)
@@ -529,7 +545,7 @@ def test_concurrent_ingest_and_reads(store: SQLiteStore) -> None:
                     rec(user="u0", key=f"{(n + 1) % threads}-0-0", ops=[("$add", {"n": 1})])
                 )
                 store.ingest(batch)
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
 
     def reader() -> None:
@@ -538,7 +554,7 @@ def test_concurrent_ingest_and_reads(store: SQLiteStore) -> None:
             for _ in range(requests):
                 store.events(limit=10)
                 store.stats()
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
 
     workers = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
@@ -558,6 +574,7 @@ def test_concurrent_ingest_and_reads(store: SQLiteStore) -> None:
         total += user.properties["n"]
     assert total == threads * requests * size  # no lost update
     assert len(ids) == 7
+    store.close()
 
 
 # --- lifecycle and migrations ------------------------------------------------------------------

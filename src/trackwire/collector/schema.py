@@ -84,6 +84,7 @@ _V1: Final = (
         PRIMARY KEY (source_id, device_id)
     ) WITHOUT ROWID
     """,
+    # The devices that currently lead to a user (user search and user activity).
     """
     CREATE INDEX devices_by_user ON devices (amplitude_id)
     """,

@@ -306,8 +306,42 @@ _INSERT_EVENT: Final = (
 )
 
 
+def _fresh(
+    conn: sqlite3.Connection,
+    records: Sequence[EventRecord],
+    source_ids: Sequence[int],
+    *,
+    check_stored: bool,
+) -> list[int]:
+    """Indexes of the records whose message id is not repeated earlier in the call and, with
+    ``check_stored``, not stored by an earlier request either."""
+    taken: set[tuple[int, str]] = set()
+    if check_stored:
+        wanted: dict[int, list[str]] = {}
+        for record, source_id in zip(records, source_ids, strict=True):
+            if record.dedup_key is not None:
+                wanted.setdefault(source_id, []).append(record.dedup_key)
+        for source_id, keys in wanted.items():
+            # One statement for any number of keys: the list travels as one JSON parameter.
+            rows = conn.execute(
+                "SELECT dedup_key FROM events WHERE source_id = ? "
+                "AND dedup_key IN (SELECT value FROM json_each(?))",
+                (source_id, dumps(keys)),
+            )
+            taken.update((source_id, key) for (key,) in rows)
+    keep: list[int] = []
+    for index, record in enumerate(records):
+        if record.dedup_key is not None:
+            full = (source_ids[index], record.dedup_key)
+            if full in taken:
+                continue
+            taken.add(full)
+        keep.append(index)
+    return keep
+
+
 class _Ingest:
-    """One request inside the write transaction: find duplicates, resolve, apply, write in bulk.
+    """One request inside the write transaction: resolve, apply, then write in bulk.
 
     Everything is decided in memory first (the users a request can reach are preloaded with one
     query per id kind), so a request costs a fixed handful of statements however many events
@@ -329,31 +363,6 @@ class _Ingest:
             self._next_id = int(row[0]) + 1
         self._next_id += 1
         return self._next_id - 1
-
-    def fresh(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> list[int]:
-        """Indexes of the records that are neither stored already nor repeated in the call."""
-        wanted: dict[int, list[str]] = {}
-        for record, source_id in zip(records, source_ids, strict=True):
-            if record.dedup_key is not None:
-                wanted.setdefault(source_id, []).append(record.dedup_key)
-        taken: set[tuple[int, str]] = set()
-        for source_id, keys in wanted.items():
-            # One statement for any number of keys: the list travels as one JSON parameter.
-            rows = self._conn.execute(
-                "SELECT dedup_key FROM events WHERE source_id = ? "
-                "AND dedup_key IN (SELECT value FROM json_each(?))",
-                (source_id, dumps(keys)),
-            )
-            taken.update((source_id, key) for (key,) in rows)
-        keep: list[int] = []
-        for index, record in enumerate(records):
-            if record.dedup_key is not None:
-                full = (source_ids[index], record.dedup_key)
-                if full in taken:
-                    continue
-                taken.add(full)
-            keep.append(index)
-        return keep
 
     def preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
         """Load every stored user the records' user ids and device ids can reach."""
@@ -424,8 +433,13 @@ class _Ingest:
              payload)
         )  # fmt: skip
 
-    def write(self) -> None:
-        """Write users, devices and groups, then the events that reference them."""
+    def write(self) -> int:
+        """Write users, devices and groups, then the events that reference them.
+
+        Returns:
+            How many events were inserted: fewer than were added when some of their message
+            ids were already stored.
+        """
         conn = self._conn
         users = self._users.changed_users()
         conn.executemany(
@@ -459,12 +473,24 @@ class _Ingest:
                 for k, g in self._groups.items()
             ],
         )
-        inserted = conn.executemany(_INSERT_EVENT, self._events).rowcount
-        if inserted != len(self._events):
-            # Cannot happen while we hold the write lock; refuse rather than miscount.
-            raise sqlite3.IntegrityError(
-                f"expected to insert {len(self._events)} events but inserted {inserted}"
-            )
+        inserted: int = conn.executemany(_INSERT_EVENT, self._events).rowcount
+        return inserted
+
+
+def _attempt(
+    conn: sqlite3.Connection,
+    received_ms: int,
+    records: Sequence[EventRecord],
+    source_ids: Sequence[int],
+    encoded: Sequence[tuple[str, str | None]],
+    keep: Sequence[int],
+) -> int:
+    """Store the ``keep`` records; returns how many events the INSERT actually stored."""
+    work = _Ingest(conn, received_ms)
+    work.preload([records[i] for i in keep], [source_ids[i] for i in keep])
+    for index in keep:
+        work.add(records[index], source_ids[index], encoded[index])
+    return work.write()
 
 
 def _user_state(user: UserRow) -> tuple[str | None, str, int, int, int]:
@@ -633,12 +659,19 @@ class SQLiteStore:
                 source_ids: Sequence[int] = [*sources.values()] * len(records)
             else:
                 source_ids = [sources[(r.vendor, r.source)] for r in records]
-            work = _Ingest(conn, received)
-            keep = work.fresh(records, source_ids)
-            work.preload([records[i] for i in keep], [source_ids[i] for i in keep])
-            for index in keep:
-                work.add(records[index], source_ids[index], encoded[index])
-            work.write()
+            keep = _fresh(conn, records, source_ids, check_stored=False)
+            # Retries are rare: assume no message id was stored by an earlier request and let
+            # the events INSERT find out, since it probes the unique index anyway. If some
+            # were, undo the attempt (their operations must not apply) and plan again.
+            conn.execute("SAVEPOINT attempt")
+            if _attempt(conn, received, records, source_ids, encoded, keep) != len(keep):
+                conn.execute("ROLLBACK TO attempt")
+                keep = _fresh(conn, records, source_ids, check_stored=True)
+                inserted = _attempt(conn, received, records, source_ids, encoded, keep)
+                if inserted != len(keep):
+                    # Cannot happen while we hold the write lock; refuse rather than miscount.
+                    raise sqlite3.IntegrityError(f"expected {len(keep)} events, got {inserted}")
+            conn.execute("RELEASE attempt")
         return IngestResult(len(keep), len(records) - len(keep))
 
     def events(

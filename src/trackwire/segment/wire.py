@@ -7,6 +7,7 @@ collector uses the same functions to accept or refuse what arrives, so the two c
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,13 +85,26 @@ def _present(value: Any) -> bool:
     return isinstance(value, int | float)
 
 
+_NEEDS_Z_FIX: Final = sys.version_info < (3, 11)
+
+
 def parse_timestamp(value: str) -> datetime | None:
     """Parse an ISO-8601 timestamp as Segment's SDKs send it (``Z`` or ``+00:00``); None if bad."""
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    if _NEEDS_Z_FIX and value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
     try:
-        return datetime.fromisoformat(text)
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+_TYPES: Final = frozenset(MESSAGE_TYPES)
+# What each known field must hold; checked in one pass over the message's own keys, since the
+# collector runs this for every message it receives.
+_FIELD_TYPES: Final[Mapping[str, type]] = {
+    **dict.fromkeys(_OBJECT_FIELDS, dict),
+    **dict.fromkeys(_STRING_FIELDS, str),
+}
 
 
 def check_message(message: Mapping[str, Any], kind: str | None = None) -> WireError | None:
@@ -105,22 +119,20 @@ def check_message(message: Mapping[str, Any], kind: str | None = None) -> WireEr
         None when Segment would accept the message, else the first problem found.
     """
     kind = kind or message.get("type")
-    if kind not in MESSAGE_TYPES:
+    if kind not in _TYPES:
         return WireError(
             "invalid_type",
             f"type must be one of {', '.join(MESSAGE_TYPES)}; got {kind!r}",
             "type",
         )
-    for name in _OBJECT_FIELDS:
-        value = message.get(name)
-        if value is not None and not isinstance(value, dict):
-            return WireError("invalid_field", f"{name} must be an object", name)
-    for name in _STRING_FIELDS:
-        value = message.get(name)
-        if value is not None and not isinstance(value, str):
-            return WireError("invalid_field", f"{name} must be a string", name)
+    field_types = _FIELD_TYPES
+    for name, value in message.items():
+        expected = field_types.get(name)
+        if expected is not None and value is not None and not isinstance(value, expected):
+            what = "an object" if expected is dict else "a string"
+            return WireError("invalid_field", f"{name} must be {what}", name)
     message_id = message.get("messageId")
-    if isinstance(message_id, str) and len(message_id) > MAX_MESSAGE_ID_LENGTH:
+    if message_id is not None and len(message_id) > MAX_MESSAGE_ID_LENGTH:
         return WireError(
             "invalid_field",
             f"messageId must be at most {MAX_MESSAGE_ID_LENGTH} characters",
