@@ -48,7 +48,9 @@ def main() -> None:
     args = parser.parse_args()
     store: Any = SQLiteStore(args.db) if args.mode == "sqlite" else NullStore()
     app = create_app(store, db_path=args.db)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and without it
+    # Nagle holds every keep-alive response for the client's delayed ACK (~40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)  # clients that connect before the server runs wait in the backlog
