@@ -9,7 +9,9 @@ itself there. Then, in one run:
 * for each SDK, 100,000 ``track`` calls from one thread, with default settings and with a
   queue large enough for the whole run; each measurement in a fresh process
   (``bench/segment_track.py``) against a sink in another process (``bench/sink_server.py``);
-* trackwire with gzip off and at levels 1, 6 and 9, end to end and for compression alone.
+* trackwire with gzip off and at levels 1, 6 and 9, end to end and for compression alone;
+* the collector's ingest rate for ~500 KB Segment batches, into SQLite and with no store
+  (``bench/collector_ingest.py``).
 
 Every measurement runs ``--repeat`` times (3 by default), the SDKs taking turns, and the
 report shows the median, because a shared machine is noisy. It writes ``bench/RESULTS.md``
@@ -36,6 +38,10 @@ from typing import IO, Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import collector_ingest  # noqa: E402 - a sibling script, importable once BENCH is on the path
+
 VENV = BENCH / ".venv-bench"
 STAMP = VENV / ".bench-installed"
 OUT = BENCH / "out"
@@ -75,7 +81,7 @@ def ensure_bench_venv() -> None:
     if not STAMP.exists() or STAMP.read_text() != fingerprint:
         print("bench: installing trackwire (editable) and the official SDK", flush=True)
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "-e", str(REPO), "-r", str(REQUIREMENTS)], check=True)
+        subprocess.run([*pip, "-e", f"{REPO}[collector]", "-r", str(REQUIREMENTS)], check=True)
         STAMP.write_text(fingerprint)
     os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
 
@@ -542,6 +548,7 @@ def write_report(results: dict[str, Any]) -> str:
         "",
         *gzip_section(results["gzip"], results["compression"], results["calls"]),
         "",
+        *(collector_ingest.section(results["collector"]) if "collector" in results else []),
         "## How each number is measured",
         "",
         "- Every measurement is a fresh process running one SDK (`bench/segment_track.py`); "
@@ -613,6 +620,8 @@ def run_all(calls: int, import_runs: int, repeat: int) -> dict[str, Any]:
         else:
             results["scenarios"].setdefault(label, {})[sdk] = summary
     results["runs"] = {"/".join(key): rows for key, rows in runs.items()}
+    print("bench: collector ingest", flush=True)
+    results["collector"] = collector_ingest.measure(repeat=repeat)
     return results
 
 
