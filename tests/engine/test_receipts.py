@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -131,3 +132,27 @@ def test_client_hooks_counters_and_on_error() -> None:
     assert stats["failed"] == {"rejected": 1}
     assert stats["queued"] == 0 and stats["in_flight"] == 0
     assert [r.headers.get("X-Retry-Count") for r in transport.requests] == [None, "1", None]
+
+
+def test_settle_all_wakes_waiters_and_runs_callbacks_once() -> None:
+    from types import SimpleNamespace
+
+    from trackwire._engine.receipts import settle_all
+
+    plain, waited, with_callback, done = Receipt("a"), Receipt("b"), Receipt("c"), Receipt("d")
+    done._settle(None)
+    calls: list[str | None] = []
+    with_callback.add_done_callback(lambda r: calls.append(r.message_id))
+    waiter = threading.Thread(target=waited.wait, args=(5,))
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while waited._event is None and time.monotonic() < deadline:  # the waiter is waiting
+        waiter.join(0.001)
+    items = [SimpleNamespace(receipt=r) for r in (plain, waited, with_callback, done)]
+    settled = settle_all(items, DeliveryError("rejected"))
+    waiter.join(5)
+    assert not waiter.is_alive()
+    assert [item.receipt.message_id for item in settled] == ["a", "b", "c"]
+    assert calls == ["c"]
+    assert all(r.error is not None for r in (plain, waited, with_callback))
+    assert done.ok

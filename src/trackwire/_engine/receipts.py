@@ -29,6 +29,7 @@ __all__ = [
     "Receipt",
     "WarnOnce",
     "reset_receipts_after_fork",
+    "settle_all",
 ]
 
 logger = logging.getLogger("trackwire")
@@ -136,13 +137,43 @@ class Receipt:
         self._state = _DELIVERED if error is None else _FAILED
         if self._event is None and self._callbacks is None:
             return True
+        self._wake()
+        return True
+
+    def _wake(self) -> None:
+        """Release waiters and run callbacks, once (the receipt is already settled)."""
         with _waiters_lock:
             event, callbacks, self._callbacks = self._event, self._callbacks, None
         if event is not None:
             event.set()
         for fn in callbacks or ():
             _run_callback(fn, self)
-        return True
+
+
+def settle_all(items: Sequence[Any], error: DeliveryError | None) -> list[Any]:
+    """Settle the receipt of each item (``item.receipt``); returns the items that changed.
+
+    The worker settles thousands of receipts per batch: this does in one loop what
+    :meth:`Receipt._settle` does per call, and only takes the slow path for a receipt that
+    someone waits on or has callbacks.
+    """
+    state = _DELIVERED if error is None else _FAILED
+    settled: list[Any] = []
+    append = settled.append
+    for item in items:
+        receipt = item.receipt
+        if receipt._state != _PENDING:
+            continue
+        if receipt._event is None and receipt._callbacks is None:
+            receipt._error = error
+            receipt._state = state
+            # Re-check after publishing: a waiter that installed itself in between is woken.
+            if receipt._event is not None or receipt._callbacks is not None:
+                receipt._wake()
+            append(item)
+        elif receipt._settle(error):
+            append(item)
+    return settled
 
 
 def reset_receipts_after_fork() -> None:

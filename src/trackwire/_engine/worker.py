@@ -38,6 +38,7 @@ from trackwire._engine.receipts import (
     Receipt,
     WarnOnce,
     reset_receipts_after_fork,
+    settle_all,
 )
 from trackwire._engine.retry import Delivered, Outcome, Rejected, RetryPolicy, Split
 from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport, gzip_body
@@ -440,7 +441,7 @@ class Engine:
         """Settle ``items`` with ``error`` (None = delivered); count and report what changed."""
         if not items:
             return
-        settled = [item for item in items if item.receipt._settle(error)]
+        settled = settle_all(items, error)
         if not settled:
             return
         with self._lock:
@@ -450,12 +451,12 @@ class Engine:
                 self._counters.bytes_sent += sent_bytes
             else:
                 self._counters.failed[error.reason] += len(settled)
-        ids = [item.receipt.message_id for item in settled]
         if error is None:
             logger.debug(
                 "trackwire: %s: delivered %d message(s)", self._destination.name, len(settled)
             )
             if self._hooks.wants("flush"):
+                ids = [item.receipt.message_id for item in settled]
                 self._hooks.emit(BatchReport(kind="flush", count=len(settled), message_ids=ids))
             return
         self._warn.warn(
@@ -470,7 +471,7 @@ class Engine:
                 BatchReport(
                     kind="error",
                     count=len(settled),
-                    message_ids=ids,
+                    message_ids=[item.receipt.message_id for item in settled],
                     reason=error.reason,
                     error=error,
                     status=error.status,
