@@ -562,3 +562,16 @@ def test_callback_is_called_once_per_message_after_delivery_and_rejection(
     assert error is not None and error.reason == "rejected" and error.status == 400
     assert calls[2][2]["messageId"] == c.message_id
     assert not c.ok
+
+
+@pytest.mark.parametrize("proxies", ["url", "mapping"])
+def test_proxies_are_used(sink: Sink, proxies: str) -> None:
+    """Requests go through the configured proxy (the sink plays the proxy: it records the
+    absolute URL a client sends to a forward proxy)."""
+    target = "http://segment.invalid"
+    option: str | dict[str, str] = sink.url if proxies == "url" else {"http": sink.url}
+    client = trackwire.Segment("KEY", host=target, proxies=option, gzip=False)
+    assert client.track(user_id="u", event="Proxied").wait(10)
+    client.shutdown(5)
+    assert [request.path for request in sink.requests] == [f"{target}/v1/batch"]
+    assert sink.delivered()[0]["event"] == "Proxied"
