@@ -14,12 +14,12 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 import trackwire
+from tests.e2e.helpers import timed
 from tests.sink import Action, Sink
 
 WRITE_KEY = "lifecycle-key"
@@ -27,7 +27,6 @@ DEAD_RETRY = trackwire.RetryConfig(
     initial_backoff=0.05, max_backoff=0.2, max_retries=1000, max_elapsed=600
 )
 
-T = TypeVar("T")
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
 
@@ -43,28 +42,6 @@ def run_script(source: str, *args: str, timeout: float = 30) -> subprocess.Compl
     )
     assert proc.returncode == 0, proc.stderr
     return proc
-
-
-def timed(call: Callable[[], T], limit: float) -> tuple[T, float]:
-    """Run ``call`` in a thread: its result and seconds taken; fails instead of hanging."""
-    outcome: list[tuple[bool, Any]] = []
-
-    def run() -> None:
-        try:
-            outcome.append((True, call()))
-        except BaseException as exc:
-            outcome.append((False, exc))
-
-    started = time.monotonic()
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit + 5)
-    elapsed = time.monotonic() - started
-    assert outcome, f"still running after {elapsed:.1f} s (should take under {limit} s)"
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value, elapsed
 
 
 def closed_port_url() -> str:

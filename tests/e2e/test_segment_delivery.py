@@ -12,17 +12,17 @@ import copy
 import email.utils
 import os
 import re
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 import trackwire
+from tests.e2e.helpers import timed
 from tests.sink import Action, Received, Sink
 
 WRITE_KEY = "e2e-write-key"
@@ -31,7 +31,6 @@ LIBRARY = {"name": "trackwire", "version": trackwire.__version__}
 FAST_RETRY = trackwire.RetryConfig(initial_backoff=0.05, max_backoff=0.5, max_retries=1000)
 
 SegmentFactory = Callable[..., trackwire.Segment]
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -55,28 +54,6 @@ def header(request: Received, name: str) -> str | None:
         if key.lower() == name.lower():
             return value
     return None
-
-
-def timed(call: Callable[[], T], limit: float) -> tuple[T, float]:
-    """Run ``call`` in a thread: its result and seconds taken; fails instead of hanging."""
-    outcome: list[tuple[bool, Any]] = []
-
-    def run() -> None:
-        try:
-            outcome.append((True, call()))
-        except BaseException as exc:
-            outcome.append((False, exc))
-
-    started = time.monotonic()
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit + 5)
-    elapsed = time.monotonic() - started
-    assert outcome, f"still running after {elapsed:.1f} s (should take under {limit} s)"
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value, elapsed
 
 
 def ids_of(requests: list[Received]) -> list[str]:
