@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -447,6 +448,89 @@ def test_known_user_on_a_new_device_keeps_its_id(store: SQLiteStore) -> None:
     assert anonymous.amplitude_id != u1.amplitude_id  # rows are never merged
     # The device now belongs to u1.
     assert store.user("segment", SEG_KEY, device_id="d2") == u1
+
+
+def test_known_user_span_widens_both_ways(store: SQLiteStore) -> None:
+    store.ingest([rec(time=500)])
+    # Later requests find u1 among the users the store knows and only widen its span.
+    store.ingest([rec(time=700), rec(time=600)])
+    store.ingest([rec(time=100), rec(time=None)], received_time_ms=900)
+    user = store.user("segment", SEG_KEY, user_id="u1")
+    assert user is not None and (user.first_seen_ms, user.last_seen_ms) == (100, 900)
+    assert {e.amplitude_id for e in store.events()} == {user.amplitude_id}
+
+
+def test_known_user_whose_device_another_event_touches_is_resolved_in_order(
+    store: SQLiteStore,
+) -> None:
+    store.ingest([rec(device="d1"), rec(device="d2")])  # u1 last seen on d2
+    # The anonymous d1 event leads to u1 and moves its last device to d1; the u1 event on d2
+    # that follows must move it back, though u1 on d2 alone would change nothing.
+    store.ingest([rec(user=None, device="d1"), rec(device="d2")])
+    user = store.user("segment", SEG_KEY, user_id="u1")
+    assert user is not None and user.device_id == "d2"
+
+
+def test_another_writer_on_the_file_invalidates_known_users(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "c.db") as first, SQLiteStore(tmp_path / "c.db") as second:
+        first.ingest([rec(user="u1", device="d1")])
+        second.ingest([rec(user="u2", device="d1")])  # d1 now leads to u2
+        first.ingest([rec(user="u1", device="d1")])  # and back to u1
+        u1 = first.user("segment", SEG_KEY, user_id="u1")
+        assert u1 is not None
+        assert first.user("segment", SEG_KEY, device_id="d1") == u1
+
+
+def test_failed_request_teaches_nothing_about_users(store: SQLiteStore) -> None:
+    with pytest.raises(UnicodeEncodeError):
+        store.ingest([rec(user="new", key="a"), rec(key="b", event="\ud800", payload={})])
+    store.ingest([rec(user="new", key="a")])
+    user = store.user("segment", SEG_KEY, user_id="new")
+    assert user is not None
+    assert [e.amplitude_id for e in store.events()] == [user.amplitude_id]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_known_users_change_nothing_observable(tmp_path: Path, seed: int) -> None:
+    # The same requests into a store that keeps its known users and into one reopened before
+    # every request (so it knows none) must leave the same users, devices and event users.
+    rng = random.Random(seed)
+    requests = []
+    for _ in range(12):
+        records = []
+        for _ in range(rng.randrange(1, 12)):
+            ops: list[UserOp] = [("$add", {"n": 1})] if rng.random() < 0.15 else []
+            records.append(
+                rec(
+                    user=rng.choice([None, None, "u1", "u2", "u3"]),
+                    device=rng.choice([None, "d1", "d2", "d3"]),
+                    time=rng.choice([None, rng.randrange(1_000, 2_000)]),
+                    ops=ops,
+                )
+            )
+        requests.append(records)
+    kept = SQLiteStore(tmp_path / "kept.db")
+    for index, records in enumerate(requests):
+        kept.ingest(records, received_time_ms=5_000 + index)
+        with SQLiteStore(tmp_path / "fresh.db") as fresh:
+            fresh.ingest(records, received_time_ms=5_000 + index)
+    kept.close()
+
+    def state(path: Path) -> tuple[list[Any], ...]:
+        conn = sqlite3.connect(path)
+        try:
+            return tuple(
+                conn.execute(sql).fetchall()
+                for sql in (
+                    "SELECT * FROM users ORDER BY amplitude_id",
+                    "SELECT * FROM devices ORDER BY source_id, device_id",
+                    "SELECT id, amplitude_id FROM events ORDER BY id",
+                )
+            )
+        finally:
+            conn.close()
+
+    assert state(tmp_path / "kept.db") == state(tmp_path / "fresh.db")
 
 
 def test_event_without_ids_has_no_user(store: SQLiteStore) -> None:

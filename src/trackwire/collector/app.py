@@ -259,12 +259,14 @@ class Collector:
         # The write key is a credential, not part of the message.
         message = {k: v for k, v in body.items() if k != "writeKey"}
         problem = segment_wire.check_message(message, kind)
+        encoded = None
         if problem is None and len(raw) > segment_wire.MAX_MESSAGE_BYTES:
-            problem = _segment_size_problem(message)
+            encoded = orjson.dumps(message)
+            problem = _segment_size_problem(len(encoded))
         if problem is not None:
             self.counters.add("rejected", "segment", problem.code)
             return _segment_error(400, problem.code, problem.message)
-        self._store("segment", [segment_record(message, kind, source)])
+        self._store("segment", [segment_record(message, kind, source, payload_json=encoded)])
         return Reply(200, b'{"success":true}')
 
     def _segment_batch(self, body: Mapping[str, Any], source: str, *, measure: bool) -> Reply:
@@ -286,6 +288,7 @@ class Collector:
         records: list[EventRecord] = []
         errors: list[dict[str, Any]] = []
         for index, message in enumerate(batch):
+            encoded = None
             if not isinstance(message, dict):
                 problem: segment_wire.WireError | None = segment_wire.WireError(
                     "invalid_message", "a batch item must be a JSON object"
@@ -293,12 +296,14 @@ class Collector:
             else:
                 problem = segment_wire.check_message(message)
                 if problem is None and measure:
-                    problem = _segment_size_problem(message)
+                    # The store keeps these same bytes: each message is encoded once.
+                    encoded = orjson.dumps(message)
+                    problem = _segment_size_problem(len(encoded))
             if problem is not None:
                 self.counters.add("rejected", "segment", problem.code)
                 errors.append({"index": index, "code": problem.code, "message": problem.message})
                 continue
-            records.append(segment_record(message, message["type"], source))
+            records.append(segment_record(message, message["type"], source, payload_json=encoded))
         self._store("segment", records)
         if not errors:
             return Reply(200, b'{"success":true}')
@@ -566,8 +571,8 @@ class Collector:
         return _json(200, self.faults.state()).response()
 
 
-def _segment_size_problem(message: Mapping[str, Any]) -> segment_wire.WireError | None:
-    size = len(orjson.dumps(message))
+def _segment_size_problem(size: int) -> segment_wire.WireError | None:
+    """The error for a message of ``size`` bytes as compact JSON, if that is over the limit."""
     if size <= segment_wire.MAX_MESSAGE_BYTES:
         return None
     return segment_wire.WireError(

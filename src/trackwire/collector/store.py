@@ -27,7 +27,14 @@ from typing import Any, Final, Protocol
 import orjson
 
 from trackwire.collector import schema
-from trackwire.collector.userprops import IdentityResolver, Row, UserOp, UserRow, dumps
+from trackwire.collector.userprops import (
+    IdentityResolver,
+    KnownUsers,
+    Row,
+    UserOp,
+    UserRow,
+    dumps,
+)
 from trackwire.errors import TrackwireError, ValidationError
 
 __all__ = [
@@ -81,6 +88,9 @@ class EventRecord:
         groups: Amplitude's event ``groups``, kept for queries.
         session_id: Amplitude session id (start time in ms).
         revenue: revenue carried by the event.
+        payload_json: ``payload`` already encoded as compact JSON (``orjson.dumps``), when the
+            caller has it (the collector measures Segment messages by their encoding); the
+            store then keeps these bytes instead of encoding the payload a second time.
     """
 
     vendor: str
@@ -98,6 +108,7 @@ class EventRecord:
     groups: Mapping[str, Any] | None = None
     session_id: int | None = None
     revenue: float | None = None
+    payload_json: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,9 +280,10 @@ class Store(Protocol):
 
 def _encode(index: int, record: EventRecord) -> tuple[str, str | None]:
     """The record's payload and groups as JSON text; refuses what cannot be stored."""
-    where = f"records[{index}]"
     if (record.group_type is None) != (record.group_value is None):
-        raise ValidationError(f"{where}.group_value", "group_type and group_value go together")
+        raise ValidationError(
+            f"records[{index}].group_value", "group_type and group_value go together"
+        )
     for name, value in (
         ("client_time_ms", record.client_time_ms),
         ("session_id", record.session_id),
@@ -279,15 +291,24 @@ def _encode(index: int, record: EventRecord) -> tuple[str, str | None]:
     ):
         # JSON integers are unbounded; SQLite's are 64-bit and would fail mid-transaction.
         if isinstance(value, int) and value not in _INT64:
-            raise ValidationError(f"{where}.{name}", f"{value} does not fit in 64 bits")
-    try:
-        payload = dumps(record.payload)
-    except orjson.JSONEncodeError as exc:
-        raise ValidationError(f"{where}.payload", f"cannot be stored as JSON: {exc}") from exc
+            raise ValidationError(f"records[{index}].{name}", f"{value} does not fit in 64 bits")
+    if record.payload_json is not None:
+        # Text, not the bytes: bytes would be stored as a BLOB, which SQLite's JSON functions
+        # read as its binary JSONB format rather than as JSON text.
+        payload = record.payload_json.decode()
+    else:
+        try:
+            payload = dumps(record.payload)
+        except orjson.JSONEncodeError as exc:
+            raise ValidationError(
+                f"records[{index}].payload", f"cannot be stored as JSON: {exc}"
+            ) from exc
     try:
         groups = None if record.groups is None else dumps(record.groups)
     except orjson.JSONEncodeError as exc:
-        raise ValidationError(f"{where}.groups", f"cannot be stored as JSON: {exc}") from exc
+        raise ValidationError(
+            f"records[{index}].groups", f"cannot be stored as JSON: {exc}"
+        ) from exc
     return payload, groups
 
 
@@ -346,18 +367,24 @@ def _fresh(
 class _Ingest:
     """One request inside the write transaction: resolve, apply, then write in bulk.
 
-    Everything is decided in memory first (the users a request can reach are preloaded with one
-    query per id kind), so a request costs a fixed handful of statements however many events
-    and users it carries.
+    Everything is decided in memory first, so a request costs a fixed handful of statements
+    however many events and users it carries. Events of users the store already knows
+    (:class:`KnownUsers`) that change nothing but the user's seen span take a short path: no
+    query, no row object, at most one ``min``/``max`` update per user. The others are resolved
+    by an :class:`IdentityResolver` over the users their ids can reach, preloaded with one
+    query per id kind.
     """
 
-    def __init__(self, conn: sqlite3.Connection, received_ms: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, received_ms: int, known: KnownUsers) -> None:
         self._conn = conn
         self._received = received_ms
+        self._known = known
         self._next_id = 0
-        self._users = IdentityResolver(self._allocate_id)
+        self.users = IdentityResolver(self._allocate_id)
         self._groups: dict[_GroupKey, Row] = {}
         self._events: list[tuple[Any, ...]] = []
+        #: Known users whose span this request widened on the short path: id -> [first, last].
+        self.spans: dict[int, list[int]] = {}
 
     def _allocate_id(self) -> int:
         if not self._next_id:
@@ -367,7 +394,58 @@ class _Ingest:
         self._next_id += 1
         return self._next_id - 1
 
-    def preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
+    def run(
+        self,
+        records: Sequence[EventRecord],
+        source_ids: Sequence[int],
+        encoded: Sequence[tuple[str, str | None]],
+    ) -> None:
+        """Resolve every record in order and queue its event row."""
+        lookup = self._known.lookup
+        hits: list[tuple[int, int, int] | None] = []
+        for record, source_id in zip(records, source_ids, strict=True):
+            hit = None
+            if not record.user_ops and record.group_type is None:
+                hit = lookup(source_id, record.user_id, record.device_id)
+            hits.append(hit)
+        self._preload(
+            [r for r, hit in zip(records, hits, strict=True) if hit is None],
+            [s for s, hit in zip(source_ids, hits, strict=True) if hit is None],
+        )
+        # A known user that the full resolution reaches too (through an id of another event)
+        # may change under it, so the short path would miss the order of events; such events
+        # are resolved in full. Their ids all lead to that user, already preloaded.
+        resolver = self.users
+        for index, hit in enumerate(hits):
+            if hit is not None:
+                reached = resolver.get(hit[0])
+                if reached is not None:
+                    hits[index] = None
+                    resolver.remember(reached, device_id=records[index].device_id)
+        received = self._received
+        spans = self.spans
+        append = self._events.append
+        for record, source_id, hit, (payload, groups) in zip(
+            records, source_ids, hits, encoded, strict=True
+        ):
+            if hit is None:
+                amplitude_id = self._resolve(record, source_id)
+            else:
+                amplitude_id, first_seen_ms, last_seen_ms = hit
+                when = received if record.client_time_ms is None else record.client_time_ms
+                if not first_seen_ms <= when <= last_seen_ms:
+                    span = spans.get(amplitude_id)
+                    if span is None:
+                        span = spans[amplitude_id] = [first_seen_ms, last_seen_ms]
+                    span[0] = min(span[0], when)
+                    span[1] = max(span[1], when)
+            append(
+                (source_id, record.type, record.event_name, record.user_id, record.device_id,
+                 amplitude_id, record.session_id, record.client_time_ms, received,
+                 record.dedup_key, record.revenue, groups, payload)
+            )  # fmt: skip
+
+    def _preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
         """Load every stored user the records' user ids and device ids can reach."""
         ids: dict[int, tuple[set[str], set[str]]] = {}
         for record, source_id in zip(records, source_ids, strict=True):
@@ -402,9 +480,9 @@ class _Ingest:
                 ):
                     found[row[0]] = UserRow(*row)
             for user in found.values():
-                self._users.remember(user)
+                self.users.remember(user)
             for device_id, amplitude_id in devices:
-                self._users.remember(found[amplitude_id], device_id=device_id)
+                self.users.remember(found[amplitude_id], device_id=device_id)
 
     def _group(self, key: _GroupKey, when_ms: int) -> Row:
         group = self._groups.get(key)
@@ -419,22 +497,16 @@ class _Ingest:
         group.seen(when_ms)
         return group
 
-    def add(self, record: EventRecord, source_id: int, encoded: tuple[str, str | None]) -> None:
-        """Resolve the record's user, apply its operations and queue its event row."""
+    def _resolve(self, record: EventRecord, source_id: int) -> int | None:
+        """Resolve the record's user in full and apply its operations; its ``amplitude_id``."""
         when = self._received if record.client_time_ms is None else record.client_time_ms
-        user = self._users.resolve(source_id, record.user_id, record.device_id, when)
+        user = self.users.resolve(source_id, record.user_id, record.device_id, when)
         target: Row | None = user
         if record.group_type is not None and record.group_value is not None:
             target = self._group((source_id, record.group_type, record.group_value), when)
         if record.user_ops and target is not None:
             target.apply(record.user_ops)
-        payload, groups = encoded
-        self._events.append(
-            (source_id, record.type, record.event_name, record.user_id, record.device_id,
-             None if user is None else user.amplitude_id, record.session_id,
-             record.client_time_ms, self._received, record.dedup_key, record.revenue, groups,
-             payload)
-        )  # fmt: skip
+        return None if user is None else user.amplitude_id
 
     def write(self) -> int:
         """Write users, devices and groups, then the events that reference them.
@@ -444,7 +516,7 @@ class _Ingest:
             ids were already stored.
         """
         conn = self._conn
-        users = self._users.changed_users()
+        users = self.users.changed_users()
         conn.executemany(
             "INSERT INTO users (user_id, source_id, device_id, properties, first_seen_ms, "
             "last_seen_ms, amplitude_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -460,10 +532,16 @@ class _Ingest:
             "last_seen_ms = ? WHERE amplitude_id = ?",
             [_user_state(u) for u in users if not u.is_new],
         )
+        # min/max rather than the values: the spans came from the cache, not from the rows.
+        conn.executemany(
+            "UPDATE users SET first_seen_ms = min(first_seen_ms, ?), "
+            "last_seen_ms = max(last_seen_ms, ?) WHERE amplitude_id = ?",
+            [(first, last, amplitude_id) for amplitude_id, (first, last) in self.spans.items()],
+        )
         conn.executemany(
             "INSERT INTO devices (source_id, device_id, amplitude_id) VALUES (?, ?, ?) "
             "ON CONFLICT (source_id, device_id) DO UPDATE SET amplitude_id = excluded.amplitude_id",
-            list(self._users.moved_devices()),
+            list(self.users.moved_devices()),
         )
         conn.executemany(
             "INSERT INTO groups (source_id, group_type, group_value, properties, first_seen_ms, "
@@ -479,21 +557,25 @@ class _Ingest:
         inserted: int = conn.executemany(_INSERT_EVENT, self._events).rowcount
         return inserted
 
+    def learn(self) -> None:
+        """Teach the store's :class:`KnownUsers` what this request committed."""
+        spans = {amplitude_id: (first, last) for amplitude_id, (first, last) in self.spans.items()}
+        self._known.learn(self.users.users(), self.users.devices(), spans)
+
 
 def _attempt(
     conn: sqlite3.Connection,
     received_ms: int,
+    known: KnownUsers,
     records: Sequence[EventRecord],
     source_ids: Sequence[int],
     encoded: Sequence[tuple[str, str | None]],
     keep: Sequence[int],
-) -> int:
-    """Store the ``keep`` records; returns how many events the INSERT actually stored."""
-    work = _Ingest(conn, received_ms)
-    work.preload([records[i] for i in keep], [source_ids[i] for i in keep])
-    for index in keep:
-        work.add(records[index], source_ids[index], encoded[index])
-    return work.write()
+) -> tuple[_Ingest, int]:
+    """Store the ``keep`` records; the work done and how many events the INSERT stored."""
+    work = _Ingest(conn, received_ms, known)
+    work.run([records[i] for i in keep], [source_ids[i] for i in keep], [encoded[i] for i in keep])
+    return work, work.write()
 
 
 def _user_state(user: UserRow) -> tuple[str | None, str, int, int, int]:
@@ -551,6 +633,9 @@ class SQLiteStore:
         self._pool_lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._closed = False
+        # Guarded by _lock; valid while no other connection writes (see _check_known).
+        self._known = KnownUsers()
+        self._data_version: int | None = None
         self._writer = self._connect()
         try:
             # WAL lets readers run while a request is being written. NORMAL syncs at
@@ -559,6 +644,10 @@ class SQLiteStore:
             # requests: each checkpoint copies every page the WAL holds and syncs the file.
             for pragma in _WRITER_PRAGMAS:
                 self._writer.execute(pragma)
+            # The writer computes every source_id and amplitude_id it stores, in the same
+            # transaction as the rows they name, and nothing is ever deleted; checking the two
+            # foreign keys of each event would cost two index probes per insert for nothing.
+            self._writer.execute("PRAGMA foreign_keys = OFF")
             self._version = schema.migrate(self._writer)
         except BaseException:
             self._writer.close()
@@ -591,19 +680,16 @@ class SQLiteStore:
         if self._closed:
             raise StoreClosedError("the store is closed")
 
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._check_open()
-            conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+    def _check_known(self, conn: sqlite3.Connection) -> None:
+        """Forget the known users when another connection has committed since our last look.
+
+        ``data_version`` changes only with other connections' commits (another store or
+        process on the same file), which may have moved devices or changed users.
+        """
+        version: int = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._known.clear()
+            self._data_version = version
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -648,7 +734,31 @@ class SQLiteStore:
         # Encode before taking the lock: a bad payload fails the call with nothing written, and
         # other threads' requests are not held up by this one's JSON work.
         encoded = [_encode(index, record) for index, record in enumerate(records)]
-        with self._writing() as conn:
+        with self._lock:
+            result, work = self._ingest(records, scope, request_key, received, encoded)
+            if work is not None:
+                # Only now: what a rolled-back request resolved was never stored.
+                work.learn()
+        return result
+
+    def _ingest(
+        self,
+        records: Sequence[EventRecord],
+        scope: _Scope | None,
+        request_key: str | None,
+        received: int,
+        encoded: Sequence[tuple[str, str | None]],
+    ) -> tuple[IngestResult, _Ingest | None]:
+        """:meth:`ingest` as one committed transaction; the caller holds the write lock.
+
+        Returns:
+            The result, and the work that was committed (``None`` for a repeated request).
+        """
+        self._check_open()
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._check_known(conn)
             sources = _claim_sources(conn, {(r.vendor, r.source) for r in records})
             if scope is not None:
                 claimed = conn.execute(
@@ -657,7 +767,8 @@ class SQLiteStore:
                     (sources[scope], request_key, received),
                 ).rowcount
                 if not claimed:
-                    return IngestResult(0, len(records))
+                    conn.execute("COMMIT")
+                    return IngestResult(0, len(records)), None
             if len(sources) == 1:
                 source_ids: Sequence[int] = [*sources.values()] * len(records)
             else:
@@ -667,15 +778,22 @@ class SQLiteStore:
             # the events INSERT find out, since it probes the unique index anyway. If some
             # were, undo the attempt (their operations must not apply) and plan again.
             conn.execute("SAVEPOINT attempt")
-            if _attempt(conn, received, records, source_ids, encoded, keep) != len(keep):
+            known = self._known
+            work, inserted = _attempt(conn, received, known, records, source_ids, encoded, keep)
+            if inserted != len(keep):
                 conn.execute("ROLLBACK TO attempt")
                 keep = _fresh(conn, records, source_ids, check_stored=True)
-                inserted = _attempt(conn, received, records, source_ids, encoded, keep)
+                work, inserted = _attempt(conn, received, known, records, source_ids, encoded, keep)
                 if inserted != len(keep):
                     # Cannot happen while we hold the write lock; refuse rather than miscount.
                     raise sqlite3.IntegrityError(f"expected {len(keep)} events, got {inserted}")
             conn.execute("RELEASE attempt")
-        return IngestResult(len(keep), len(records) - len(keep))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return IngestResult(len(keep), len(records) - len(keep)), work
 
     def events(
         self,

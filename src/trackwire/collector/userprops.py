@@ -34,6 +34,7 @@ from trackwire.errors import ValidationError
 __all__ = [
     "OPERATIONS",
     "IdentityResolver",
+    "KnownUsers",
     "Row",
     "UserOp",
     "UserRow",
@@ -256,12 +257,17 @@ class Row:
         self.changed = is_new
 
     def seen(self, when_ms: int) -> None:
-        """Record an event at ``when_ms``: widen the first/last-seen span."""
+        """Record an event at ``when_ms``: widen the first/last-seen span.
+
+        Only a span that actually widens marks the row changed: most events fall inside it, and
+        rewriting an unchanged row costs as much as inserting the event.
+        """
         if when_ms < self.first_seen_ms:
             self.first_seen_ms = when_ms
+            self.changed = True
         if when_ms > self.last_seen_ms:
             self.last_seen_ms = when_ms
-        self.changed = True
+            self.changed = True
 
     def apply(self, ops: Sequence[UserOp]) -> None:
         """Change the properties with :func:`apply_operations`."""
@@ -380,7 +386,7 @@ class IdentityResolver:
                 if anonymous is not None and anonymous.user_id is None:
                     user = anonymous
                     user.user_id = user_id
-                    user.claimed = True
+                    user.claimed = user.changed = True
                 else:
                     user = self._new(source_id, user_id, device_id, when_ms)
                 scope.by_user_id[user_id] = user
@@ -394,7 +400,9 @@ class IdentityResolver:
             if scope.by_device.get(device_id) is not user:
                 scope.by_device[device_id] = user
                 scope.moved_devices[device_id] = user
-            user.device_id = device_id
+            if user.device_id != device_id:
+                user.device_id = device_id
+                user.changed = True
         user.seen(when_ms)
         return user
 
@@ -408,6 +416,20 @@ class IdentityResolver:
         self._users[user.amplitude_id] = user
         return user
 
+    def get(self, amplitude_id: int) -> UserRow | None:
+        """The request's working copy of a user, if the request reached it."""
+        return self._users.get(amplitude_id)
+
+    def users(self) -> Iterator[UserRow]:
+        """Every user the request reached: remembered, found or created."""
+        return iter(self._users.values())
+
+    def devices(self) -> Iterator[tuple[int, str, int]]:
+        """``(source_id, device_id, amplitude_id)`` for every device the request reached."""
+        for source_id, scope in self._scopes.items():
+            for device_id, user in scope.by_device.items():
+                yield source_id, device_id, user.amplitude_id
+
     def changed_users(self) -> list[UserRow]:
         """Users the request created or touched (new ones in ``amplitude_id`` order)."""
         return [user for user in self._users.values() if user.changed]
@@ -417,3 +439,102 @@ class IdentityResolver:
         for source_id, scope in self._scopes.items():
             for device_id, user in scope.moved_devices.items():
                 yield source_id, device_id, user.amplitude_id
+
+
+class KnownUsers:
+    """Committed users a store has already read or written, kept to skip work on later events.
+
+    Most events belong to a user seen before, on the device seen before, and carry no
+    operation: resolving them changes nothing but perhaps the user's seen span. This cache lets
+    a store recognise such an event without a query (:meth:`lookup`) and widen the span with a
+    ``min``/``max`` update instead of reading and rewriting the user.
+
+    The store must keep it truthful: fill it only from committed state (:meth:`learn`, after
+    ``COMMIT``), and :meth:`clear` it whenever another connection may have changed users or
+    devices. What it holds may lag the file only in ways that cannot mislead: a ``user_id``
+    never changes its ``amplitude_id``, and a seen span only ever widens.
+
+    Args:
+        max_users: users kept; past it the cache starts over empty (a request of cache misses
+            refills it), which bounds memory without per-event bookkeeping.
+    """
+
+    __slots__ = ("_by_device", "_by_user", "_max_users", "_users")
+
+    def __init__(self, max_users: int = 200_000) -> None:
+        self._max_users = max_users
+        self._by_user: dict[tuple[int, str], int] = {}
+        self._by_device: dict[tuple[int, str], int] = {}
+        #: amplitude_id -> (device_id, first_seen_ms, last_seen_ms)
+        self._users: dict[int, tuple[str | None, int, int]] = {}
+
+    def __len__(self) -> int:
+        """How many users are known."""
+        return len(self._users)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._by_user.clear()
+        self._by_device.clear()
+        self._users.clear()
+
+    def lookup(
+        self, source_id: int, user_id: str | None, device_id: str | None
+    ) -> tuple[int, int, int] | None:
+        """The user an event with these ids resolves to, if that changes nothing but its span.
+
+        That is the case when the user is known and, for an event with a device, the device is
+        both the user's last device and led to that user: :meth:`IdentityResolver.resolve`
+        would then neither create, claim nor move anything. An event with neither id has no
+        user and is not looked up here.
+
+        Returns:
+            ``(amplitude_id, first_seen_ms, last_seen_ms)`` as last committed, or ``None``
+            when the event needs the full resolution.
+        """
+        if user_id is not None:
+            amplitude_id = self._by_user.get((source_id, user_id))
+        elif device_id is not None:
+            amplitude_id = self._by_device.get((source_id, device_id))
+        else:
+            return None
+        if amplitude_id is None:
+            return None
+        state = self._users.get(amplitude_id)
+        if state is None:
+            return None
+        last_device, first_seen_ms, last_seen_ms = state
+        if device_id is not None and (
+            last_device != device_id
+            or (user_id is not None and self._by_device.get((source_id, device_id)) != amplitude_id)
+        ):
+            return None
+        return amplitude_id, first_seen_ms, last_seen_ms
+
+    def learn(
+        self,
+        users: Iterator[UserRow],
+        devices: Iterator[tuple[int, str, int]],
+        spans: Mapping[int, tuple[int, int]],
+    ) -> None:
+        """Take in what a committed request stored or read.
+
+        Args:
+            users: user rows as committed (their ``device_id`` and seen span).
+            devices: ``(source_id, device_id, amplitude_id)`` mappings as committed.
+            spans: ``amplitude_id -> (first_seen_ms, last_seen_ms)`` of known users whose span
+                the request widened without a row (see :meth:`lookup`).
+        """
+        if len(self._users) > self._max_users:
+            self.clear()
+        known = self._users
+        for user in users:
+            known[user.amplitude_id] = (user.device_id, user.first_seen_ms, user.last_seen_ms)
+            if user.user_id is not None:
+                self._by_user[(user.source_id, user.user_id)] = user.amplitude_id
+        for source_id, device_id, amplitude_id in devices:
+            self._by_device[(source_id, device_id)] = amplitude_id
+        for amplitude_id, (first_seen_ms, last_seen_ms) in spans.items():
+            state = known.get(amplitude_id)
+            if state is not None:
+                known[amplitude_id] = (state[0], first_seen_ms, last_seen_ms)
