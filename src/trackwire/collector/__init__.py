@@ -1,1 +1,6 @@
-"""collector package."""
+"""The collector: a local server speaking Segment's, Amplitude's and mParticle's HTTP APIs.
+
+It stores what it accepts in SQLite (:mod:`.store`) and is run by ``trackwire collector`` or,
+from Python and tests, by :func:`trackwire.collector.server.start_collector`. Needs the
+``collector`` extra (Starlette, uvicorn, rich).
+"""
