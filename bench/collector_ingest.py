@@ -85,6 +85,8 @@ def run_mode(mode: str, bodies: list[bytes], clients: int = 1) -> dict[str, Any]
         try:
             assert server.stdout is not None
             url = server.stdout.readline().strip()
+            if not url.startswith("http://"):
+                raise RuntimeError(f"the {mode} collector did not start (see its stderr above)")
             pools = [urllib3.PoolManager(maxsize=1) for _ in range(clients)]
             for pool in pools:
                 pool.request("GET", f"{url}/health")  # connect before the clock starts

@@ -62,8 +62,11 @@ def venv_python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+INSTALL_SPEC = f"{REPO}[collector]"
+
+
 def install_fingerprint() -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(INSTALL_SPEC.encode())
     for path in (REQUIREMENTS, REPO / "pyproject.toml"):
         digest.update(path.read_bytes())
     return digest.hexdigest()

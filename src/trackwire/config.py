@@ -16,7 +16,7 @@ Environment variables (read only by :func:`DeliveryConfig.from_env_defaults`, ne
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from trackwire.errors import ConfigError
@@ -120,7 +120,6 @@ class DeliveryConfig:
     ca_certs: str | None = None
     enable: bool = True
     debug: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("flush_at", "max_queue_size", "max_queue_bytes", "workers", "gzip_level"):
@@ -139,11 +138,6 @@ class DeliveryConfig:
             )
         if self.proxy is not None and not self.proxy.startswith(("http://", "https://")):
             raise ConfigError(f"proxy must be an http:// or https:// URL, got {self.proxy!r}")
-
-    @classmethod
-    def option_names(cls) -> frozenset[str]:
-        """The keyword options a client accepts for this config."""
-        return frozenset(f.name for f in fields(cls) if f.name != "extra")
 
     def with_env_defaults(self) -> DeliveryConfig:
         """Apply ``TRACKWIRE_DEBUG`` and ``TRACKWIRE_DISABLE`` on top of this config."""
