@@ -48,6 +48,7 @@ class Sink:
         self.event_count = 0
         self.keep_bodies = keep_bodies
         self.cond = threading.Condition()
+        self.stopping = threading.Event()
         self.outage_until = 0.0
         self.outage_action = Action(status=503, body=b'{"code":"unavailable"}')
         sink = self
@@ -65,7 +66,8 @@ class Sink:
                 raw = self.rfile.read(length)
                 action = sink._next_action()
                 if action.delay:
-                    time.sleep(action.delay)
+                    # Simulated server latency; cut short when the sink stops.
+                    sink.stopping.wait(action.delay)
                 if action.status is None:
                     self.close_connection = True
                     self.connection.shutdown(2)
@@ -90,6 +92,7 @@ class Sink:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
 
