@@ -19,7 +19,8 @@ from typing import Any
 import uvicorn
 
 from trackwire.collector.app import create_app
-from trackwire.collector.store import EventRecord, IngestResult, SQLiteStore
+from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.store import EventRecord, IngestResult
 
 
 class NullStore:

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from trackwire.collector import schema
+from trackwire.collector.sqlite_store import SQLiteStore
 from trackwire.collector.store import (
     EventRecord,
     IngestResult,
-    SQLiteStore,
     StoreClosedError,
     UserState,
 )

@@ -1,0 +1,355 @@
+"""One request's write inside the SQLite store's transaction: encode, resolve, write in bulk.
+
+Split from :mod:`trackwire.collector.sqlite_store`, which owns the connections and the
+transaction; this module is the per-request work done inside it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+import orjson
+
+from trackwire.collector.store import EventRecord
+from trackwire.collector.userprops import (
+    IdentityResolver,
+    KnownUsers,
+    Row,
+    UserRow,
+    dumps,
+)
+from trackwire.errors import ValidationError
+
+
+def encode_record(index: int, record: EventRecord) -> tuple[str, str | None]:
+    """The record's payload and groups as JSON text; refuses what cannot be stored."""
+    if (record.group_type is None) != (record.group_value is None):
+        raise ValidationError(
+            f"records[{index}].group_value", "group_type and group_value go together"
+        )
+    for name, value in (
+        ("client_time_ms", record.client_time_ms),
+        ("session_id", record.session_id),
+        ("revenue", record.revenue),
+    ):
+        # JSON integers are unbounded; SQLite's are 64-bit and would fail mid-transaction.
+        if isinstance(value, int) and value not in _INT64:
+            raise ValidationError(f"records[{index}].{name}", f"{value} does not fit in 64 bits")
+    if record.payload_json is not None:
+        # Text, not the bytes: bytes would be stored as a BLOB, which SQLite's JSON functions
+        # read as its binary JSONB format rather than as JSON text.
+        payload = record.payload_json.decode()
+    else:
+        try:
+            payload = dumps(record.payload)
+        except orjson.JSONEncodeError as exc:
+            raise ValidationError(
+                f"records[{index}].payload", f"cannot be stored as JSON: {exc}"
+            ) from exc
+    try:
+        groups = None if record.groups is None else dumps(record.groups)
+    except orjson.JSONEncodeError as exc:
+        raise ValidationError(
+            f"records[{index}].groups", f"cannot be stored as JSON: {exc}"
+        ) from exc
+    return payload, groups
+
+
+Scope = tuple[str, str]
+_INT64: Final = range(-(2**63), 2**63)
+_GroupKey = tuple[int, str, str]
+USER_COLUMNS: Final = (
+    "u.amplitude_id, u.source_id, u.user_id, u.device_id, u.properties, u.first_seen_ms, "
+    "u.last_seen_ms"
+)
+EVENT_COLUMNS: Final = (
+    "e.id, s.vendor, s.source, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
+    "e.client_time_ms, e.received_time_ms, e.dedup_key, e.payload"
+)
+_INSERT_EVENT: Final = (
+    "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
+    "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+
+
+def fresh_indexes(
+    conn: sqlite3.Connection,
+    records: Sequence[EventRecord],
+    source_ids: Sequence[int],
+    *,
+    check_stored: bool,
+) -> list[int]:
+    """Indexes of the records whose message id is not repeated earlier in the call and, with
+    ``check_stored``, not stored by an earlier request either."""
+    taken: set[tuple[int, str]] = set()
+    if check_stored:
+        wanted: dict[int, list[str]] = {}
+        for record, source_id in zip(records, source_ids, strict=True):
+            if record.dedup_key is not None:
+                wanted.setdefault(source_id, []).append(record.dedup_key)
+        for source_id, keys in wanted.items():
+            # One statement for any number of keys: the list travels as one JSON parameter.
+            rows = conn.execute(
+                "SELECT dedup_key FROM events WHERE source_id = ? "
+                "AND dedup_key IN (SELECT value FROM json_each(?))",
+                (source_id, dumps(keys)),
+            )
+            taken.update((source_id, key) for (key,) in rows)
+    keep: list[int] = []
+    for index, record in enumerate(records):
+        if record.dedup_key is not None:
+            full = (source_ids[index], record.dedup_key)
+            if full in taken:
+                continue
+            taken.add(full)
+        keep.append(index)
+    return keep
+
+
+class Ingest:
+    """One request inside the write transaction: resolve, apply, then write in bulk.
+
+    Everything is decided in memory first, so a request costs a fixed handful of statements
+    however many events and users it carries. Events of users the store already knows
+    (:class:`KnownUsers`) that change nothing but the user's seen span take a short path: no
+    query, no row object, at most one ``min``/``max`` update per user. The others are resolved
+    by an :class:`IdentityResolver` over the users their ids can reach, preloaded with one
+    query per id kind.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, received_ms: int, known: KnownUsers) -> None:
+        self._conn = conn
+        self._received = received_ms
+        self._known = known
+        self._next_id = 0
+        self.users = IdentityResolver(self._allocate_id)
+        self._groups: dict[_GroupKey, Row] = {}
+        self._events: list[tuple[Any, ...]] = []
+        #: Known users whose span this request widened on the short path: id -> [first, last].
+        self.spans: dict[int, list[int]] = {}
+
+    def _allocate_id(self) -> int:
+        if not self._next_id:
+            # Safe under BEGIN IMMEDIATE: no other writer can take an id until we commit.
+            row = self._conn.execute("SELECT coalesce(max(amplitude_id), 0) FROM users").fetchone()
+            self._next_id = int(row[0]) + 1
+        self._next_id += 1
+        return self._next_id - 1
+
+    def run(
+        self,
+        records: Sequence[EventRecord],
+        source_ids: Sequence[int],
+        encoded: Sequence[tuple[str, str | None]],
+    ) -> None:
+        """Resolve every record in order and queue its event row."""
+        lookup = self._known.lookup
+        hits: list[tuple[int, int, int] | None] = []
+        for record, source_id in zip(records, source_ids, strict=True):
+            hit = None
+            if not record.user_ops and record.group_type is None:
+                hit = lookup(source_id, record.user_id, record.device_id)
+            hits.append(hit)
+        self._preload(
+            [r for r, hit in zip(records, hits, strict=True) if hit is None],
+            [s for s, hit in zip(source_ids, hits, strict=True) if hit is None],
+        )
+        # A known user that the full resolution reaches too (through an id of another event)
+        # may change under it, so the short path would miss the order of events; such events
+        # are resolved in full. Their ids all lead to that user, already preloaded.
+        resolver = self.users
+        for index, hit in enumerate(hits):
+            if hit is not None:
+                reached = resolver.get(hit[0])
+                if reached is not None:
+                    hits[index] = None
+                    resolver.remember(reached, device_id=records[index].device_id)
+        received = self._received
+        spans = self.spans
+        append = self._events.append
+        for record, source_id, hit, (payload, groups) in zip(
+            records, source_ids, hits, encoded, strict=True
+        ):
+            if hit is None:
+                amplitude_id = self._resolve(record, source_id)
+            else:
+                amplitude_id, first_seen_ms, last_seen_ms = hit
+                when = received if record.client_time_ms is None else record.client_time_ms
+                if not first_seen_ms <= when <= last_seen_ms:
+                    span = spans.get(amplitude_id)
+                    if span is None:
+                        span = spans[amplitude_id] = [first_seen_ms, last_seen_ms]
+                    span[0] = min(span[0], when)
+                    span[1] = max(span[1], when)
+            append(
+                (source_id, record.type, record.event_name, record.user_id, record.device_id,
+                 amplitude_id, record.session_id, record.client_time_ms, received,
+                 record.dedup_key, record.revenue, groups, payload)
+            )  # fmt: skip
+
+    def _preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
+        """Load every stored user the records' user ids and device ids can reach."""
+        ids: dict[int, tuple[set[str], set[str]]] = {}
+        for record, source_id in zip(records, source_ids, strict=True):
+            user_ids, device_ids = ids.setdefault(source_id, (set(), set()))
+            if record.user_id is not None:
+                user_ids.add(record.user_id)
+            if record.device_id is not None:
+                device_ids.add(record.device_id)
+        for source_id, (user_ids, device_ids) in ids.items():
+            found: dict[int, UserRow] = {}
+            if user_ids:
+                for row in self._conn.execute(
+                    f"SELECT {USER_COLUMNS} FROM users u WHERE u.source_id = ? "
+                    "AND u.user_id IN (SELECT value FROM json_each(?))",
+                    (source_id, dumps(list(user_ids))),
+                ):
+                    found[row[0]] = UserRow(*row)
+            devices: list[tuple[str, int]] = []
+            if device_ids:
+                devices = self._conn.execute(
+                    "SELECT device_id, amplitude_id FROM devices WHERE source_id = ? "
+                    "AND device_id IN (SELECT value FROM json_each(?))",
+                    (source_id, dumps(list(device_ids))),
+                ).fetchall()
+            # Devices usually belong to users already found by user id; read only the others.
+            others = list({amplitude_id for _, amplitude_id in devices}.difference(found))
+            if others:
+                for row in self._conn.execute(
+                    f"SELECT {USER_COLUMNS} FROM users u "
+                    "WHERE u.amplitude_id IN (SELECT value FROM json_each(?))",
+                    (dumps(others),),
+                ):
+                    found[row[0]] = UserRow(*row)
+            for user in found.values():
+                self.users.remember(user)
+            for device_id, amplitude_id in devices:
+                self.users.remember(found[amplitude_id], device_id=device_id)
+
+    def _group(self, key: _GroupKey, when_ms: int) -> Row:
+        group = self._groups.get(key)
+        if group is None:
+            row = self._conn.execute(
+                "SELECT properties, first_seen_ms, last_seen_ms FROM groups "
+                "WHERE source_id = ? AND group_type = ? AND group_value = ?",
+                key,
+            ).fetchone()
+            group = Row("{}", when_ms, when_ms, is_new=True) if row is None else Row(*row)
+            self._groups[key] = group
+        group.seen(when_ms)
+        return group
+
+    def _resolve(self, record: EventRecord, source_id: int) -> int | None:
+        """Resolve the record's user in full and apply its operations; its ``amplitude_id``."""
+        when = self._received if record.client_time_ms is None else record.client_time_ms
+        user = self.users.resolve(source_id, record.user_id, record.device_id, when)
+        target: Row | None = user
+        if record.group_type is not None and record.group_value is not None:
+            target = self._group((source_id, record.group_type, record.group_value), when)
+        if record.user_ops and target is not None:
+            target.apply(record.user_ops)
+        return None if user is None else user.amplitude_id
+
+    def write(self) -> int:
+        """Write users, devices and groups, then the events that reference them.
+
+        Returns:
+            How many events were inserted: fewer than were added when some of their message
+            ids were already stored.
+        """
+        conn = self._conn
+        users = self.users.changed_users()
+        conn.executemany(
+            "INSERT INTO users (user_id, source_id, device_id, properties, first_seen_ms, "
+            "last_seen_ms, amplitude_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(u.user_id, u.source_id, *_user_state(u)) for u in users if u.is_new],
+        )
+        # Leaving user_id out of the common UPDATE spares its unique index the rewrite.
+        conn.executemany(
+            "UPDATE users SET user_id = ? WHERE amplitude_id = ?",
+            [(u.user_id, u.amplitude_id) for u in users if u.claimed and not u.is_new],
+        )
+        conn.executemany(
+            "UPDATE users SET device_id = ?, properties = ?, first_seen_ms = ?, "
+            "last_seen_ms = ? WHERE amplitude_id = ?",
+            [_user_state(u) for u in users if not u.is_new],
+        )
+        # min/max rather than the values: the spans came from the cache, not from the rows.
+        conn.executemany(
+            "UPDATE users SET first_seen_ms = min(first_seen_ms, ?), "
+            "last_seen_ms = max(last_seen_ms, ?) WHERE amplitude_id = ?",
+            [(first, last, amplitude_id) for amplitude_id, (first, last) in self.spans.items()],
+        )
+        conn.executemany(
+            "INSERT INTO devices (source_id, device_id, amplitude_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (source_id, device_id) DO UPDATE SET amplitude_id = excluded.amplitude_id",
+            list(self.users.moved_devices()),
+        )
+        conn.executemany(
+            "INSERT INTO groups (source_id, group_type, group_value, properties, first_seen_ms, "
+            "last_seen_ms) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source_id, group_type, group_value) DO UPDATE SET "
+            "properties = excluded.properties, first_seen_ms = excluded.first_seen_ms, "
+            "last_seen_ms = excluded.last_seen_ms",
+            [
+                (*k, g.properties_text(), g.first_seen_ms, g.last_seen_ms)
+                for k, g in self._groups.items()
+            ],
+        )
+        inserted: int = conn.executemany(_INSERT_EVENT, self._events).rowcount
+        return inserted
+
+    def learn(self) -> None:
+        """Teach the store's :class:`KnownUsers` what this request committed."""
+        spans = {amplitude_id: (first, last) for amplitude_id, (first, last) in self.spans.items()}
+        self._known.learn(self.users.users(), self.users.devices(), spans)
+
+
+def attempt(
+    conn: sqlite3.Connection,
+    received_ms: int,
+    known: KnownUsers,
+    records: Sequence[EventRecord],
+    source_ids: Sequence[int],
+    encoded: Sequence[tuple[str, str | None]],
+    keep: Sequence[int],
+) -> tuple[Ingest, int]:
+    """Store the ``keep`` records; the work done and how many events the INSERT stored."""
+    work = Ingest(conn, received_ms, known)
+    work.run([records[i] for i in keep], [source_ids[i] for i in keep], [encoded[i] for i in keep])
+    return work, work.write()
+
+
+def _user_state(user: UserRow) -> tuple[str | None, str, int, int, int]:
+    """The user's columns in the order the user INSERT (after its first two) and UPDATE use."""
+    return (
+        user.device_id,
+        user.properties_text(),
+        user.first_seen_ms,
+        user.last_seen_ms,
+        user.amplitude_id,
+    )
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def claim_sources(conn: sqlite3.Connection, scopes: set[Scope]) -> dict[Scope, int]:
+    """Source ids for the scopes, creating the missing rows in the caller's transaction."""
+    conn.executemany(
+        "INSERT INTO sources (vendor, source) VALUES (?, ?) ON CONFLICT DO NOTHING", sorted(scopes)
+    )
+    select = "SELECT source_id FROM sources WHERE vendor = ? AND source = ?"
+    return {scope: conn.execute(select, scope).fetchone()[0] for scope in scopes}
+
+
+def request_scope(records: Sequence[EventRecord]) -> Scope:
+    scopes = {(record.vendor, record.source) for record in records}
+    if len(scopes) != 1:
+        raise ValueError("request_key needs every record to have the same vendor and source")
+    return scopes.pop()

@@ -1,0 +1,392 @@
+"""The collector's embedded store: :class:`SQLiteStore`, one SQLite file in WAL mode."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from trackwire.collector import schema
+from trackwire.collector.sqlite_ingest import (
+    EVENT_COLUMNS,
+    USER_COLUMNS,
+    Ingest,
+    Scope,
+    attempt,
+    claim_sources,
+    encode_record,
+    fresh_indexes,
+    now_ms,
+    request_scope,
+)
+from trackwire.collector.store import (
+    EventRecord,
+    IngestResult,
+    StoreClosedError,
+    StoredEvent,
+    UserState,
+)
+from trackwire.collector.userprops import KnownUsers
+
+__all__ = ["BUSY_TIMEOUT_S", "SQLiteStore"]
+
+BUSY_TIMEOUT_S: Final = 5.0
+#: Idle read connections kept open for reuse; more are opened while threads need them.
+_MAX_IDLE_READERS: Final = 8
+_WRITER_PRAGMAS: Final = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA cache_size = -65536",  # KiB: 64 MiB
+    "PRAGMA wal_autocheckpoint = 16384",  # pages: checkpoint at about 64 MiB of WAL
+    "PRAGMA journal_size_limit = 67108864",  # bytes: truncate the WAL back after that
+)
+
+
+class SQLiteStore:
+    """The collector's embedded store: one SQLite file (or ``":memory:"``).
+
+    Writes go through one connection guarded by a lock, one ``BEGIN IMMEDIATE`` transaction per
+    request, so a request is stored whole or not at all even when another process shares the
+    file. Reads of a file use a small pool of extra connections, which WAL mode lets run beside
+    the writer; an in-memory store reads through the writer, under the same lock.
+
+    Args:
+        path: the database file (its directory is created) or ``":memory:"``.
+
+    Raises:
+        schema.SchemaTooNewError: the file was written by a newer trackwire.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = os.fspath(path)
+        self._memory = self._path in ("", ":memory:")
+        if not self._memory:
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._pool_lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
+        # Guarded by _lock; valid while no other connection writes (see _check_known).
+        self._known = KnownUsers()
+        self._data_version: int | None = None
+        self._writer = self._connect()
+        try:
+            # WAL lets readers run while a request is being written. NORMAL syncs at
+            # checkpoints only and cannot corrupt the file (a power cut may lose the last
+            # commits). A large cache and rarer checkpoints keep index pages hot between
+            # requests: each checkpoint copies every page the WAL holds and syncs the file.
+            for pragma in _WRITER_PRAGMAS:
+                self._writer.execute(pragma)
+            # The writer computes every source_id and amplitude_id it stores, in the same
+            # transaction as the rows they name, and nothing is ever deleted; checking the two
+            # foreign keys of each event would cost two index probes per insert for nothing.
+            self._writer.execute("PRAGMA foreign_keys = OFF")
+            self._version = schema.migrate(self._writer)
+        except BaseException:
+            self._writer.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly one
+        # request. check_same_thread=False: the lock (writer) or the pool (readers) ensures one
+        # thread at a time uses a connection.
+        conn = sqlite3.connect(
+            self._path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        return conn
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file (the number of migrations applied)."""
+        return self._version
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+
+    def _check_known(self, conn: sqlite3.Connection) -> None:
+        """Forget the known users when another connection has committed since our last look.
+
+        ``data_version`` changes only with other connections' commits (another store or
+        process on the same file), which may have moved devices or changed users.
+        """
+        version: int = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._known.clear()
+            self._data_version = version
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        if self._memory:
+            with self._lock:
+                self._check_open()
+                yield self._writer
+            return
+        with self._pool_lock:
+            self._check_open()
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+        try:
+            yield conn
+        finally:
+            with self._pool_lock:
+                if self._closed or len(self._idle) >= _MAX_IDLE_READERS:
+                    conn.close()
+                else:
+                    self._idle.append(conn)
+
+    def ingest(
+        self,
+        records: Sequence[EventRecord],
+        *,
+        request_key: str | None = None,
+        received_time_ms: int | None = None,
+    ) -> IngestResult:
+        """Store one request's records atomically; see :meth:`Store.ingest`.
+
+        User and group properties change in record order. A record's time for first/last seen
+        is its client time, else the receipt time. Duplicates change nothing, and operations
+        on a record with neither ``user_id`` nor ``device_id`` (and no group) have no target
+        and are ignored.
+        """
+        received = now_ms() if received_time_ms is None else received_time_ms
+        if not records:
+            return IngestResult(0, 0)
+        scope = None if request_key is None else request_scope(records)
+        # Encode before taking the lock: a bad payload fails the call with nothing written, and
+        # other threads' requests are not held up by this one's JSON work.
+        encoded = [encode_record(index, record) for index, record in enumerate(records)]
+        with self._lock:
+            result, work = self._ingest(records, scope, request_key, received, encoded)
+            if work is not None:
+                # Only now: what a rolled-back request resolved was never stored.
+                work.learn()
+        return result
+
+    def _ingest(
+        self,
+        records: Sequence[EventRecord],
+        scope: Scope | None,
+        request_key: str | None,
+        received: int,
+        encoded: Sequence[tuple[str, str | None]],
+    ) -> tuple[IngestResult, Ingest | None]:
+        """:meth:`ingest` as one committed transaction; the caller holds the write lock.
+
+        Returns:
+            The result, and the work that was committed (``None`` for a repeated request).
+        """
+        self._check_open()
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._check_known(conn)
+            sources = claim_sources(conn, {(r.vendor, r.source) for r in records})
+            if scope is not None:
+                claimed = conn.execute(
+                    "INSERT INTO requests (source_id, request_key, received_time_ms) "
+                    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    (sources[scope], request_key, received),
+                ).rowcount
+                if not claimed:
+                    conn.execute("COMMIT")
+                    return IngestResult(0, len(records)), None
+            if len(sources) == 1:
+                source_ids: Sequence[int] = [*sources.values()] * len(records)
+            else:
+                source_ids = [sources[(r.vendor, r.source)] for r in records]
+            keep = fresh_indexes(conn, records, source_ids, check_stored=False)
+            # Retries are rare: assume no message id was stored by an earlier request and let
+            # the events INSERT find out, since it probes the unique index anyway. If some
+            # were, undo the attempt (their operations must not apply) and plan again.
+            conn.execute("SAVEPOINT attempt")
+            known = self._known
+            work, inserted = attempt(conn, received, known, records, source_ids, encoded, keep)
+            if inserted != len(keep):
+                conn.execute("ROLLBACK TO attempt")
+                keep = fresh_indexes(conn, records, source_ids, check_stored=True)
+                work, inserted = attempt(conn, received, known, records, source_ids, encoded, keep)
+                if inserted != len(keep):
+                    # Cannot happen while we hold the write lock; refuse rather than miscount.
+                    raise sqlite3.IntegrityError(f"expected {len(keep)} events, got {inserted}")
+            conn.execute("RELEASE attempt")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return IngestResult(len(keep), len(records) - len(keep)), work
+
+    def events(
+        self,
+        *,
+        vendor: str | None = None,
+        source: str | None = None,
+        type: str | None = None,
+        user_id: str | None = None,
+        event_name: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[StoredEvent]:
+        """Stored events, newest first; see :meth:`Store.events`.
+
+        Source, type and event-name filters use indexes. The user filter has none (each index
+        slows every insert): it is checked row by row, newest first, until ``limit`` match.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        if limit < 0:
+            raise ValueError(f"limit must be 0 or more, got {limit}")
+        # Only these fixed clauses enter the SQL text; every value is a placeholder.
+        filters: list[tuple[str, Any]] = [
+            ("type = ?", type),
+            ("event_name = ?", event_name),
+            ("received_time_ms >= ?", since_ms),
+            ("received_time_ms < ?", until_ms),
+            ("id < ?", before_id),
+        ]
+        clauses = [clause for clause, value in filters if value is not None]
+        params = [value for _, value in filters if value is not None]
+        if user_id is not None:
+            clauses.append("(user_id = ? OR device_id = ?)")
+            params += [user_id, user_id]
+        with self._reading() as conn:
+            if vendor is not None or source is not None:
+                # A filter left out matches every source: coalesce(x = NULL, true).
+                ids = [
+                    source_id
+                    for (source_id,) in conn.execute(
+                        "SELECT source_id FROM sources "
+                        "WHERE coalesce(vendor = ?, true) AND coalesce(source = ?, true)",
+                        (vendor, source),
+                    )
+                ]
+                if not ids:
+                    return []
+                # With a type or event filter the (source_id, type|event_name) indexes find the
+                # rows (in id order for one source); with the source alone a newest-first scan
+                # stops after `limit` rows, whereas an index would visit every event of the
+                # source ("+" keeps it out of the plan).
+                indexed = type is not None or event_name is not None
+                clauses.append(
+                    f"{'' if indexed else '+'}source_id IN ({', '.join('?' * len(ids))})"
+                )
+                params += ids
+            where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+            # The inner query picks ids from the indexes alone; only `limit` rows are read.
+            sql = (
+                f"SELECT {EVENT_COLUMNS} FROM events e JOIN sources s USING (source_id) "
+                f"WHERE e.id IN (SELECT id FROM events {where}ORDER BY id DESC LIMIT ?) "
+                "ORDER BY e.id DESC"
+            )
+            rows = conn.execute(sql, (*params, limit)).fetchall()
+        return [
+            StoredEvent(
+                id=row[0],
+                vendor=row[1],
+                source=row[2],
+                type=row[3],
+                event_name=row[4],
+                user_id=row[5],
+                device_id=row[6],
+                amplitude_id=row[7],
+                client_time_ms=row[8],
+                received_time_ms=row[9],
+                dedup_key=row[10],
+                payload=orjson.loads(row[11]),
+            )
+            for row in rows
+        ]
+
+    def stats(self) -> dict[str, Any]:
+        """Event counts in total and per vendor, source and type; see :meth:`Store.stats`."""
+        with self._reading() as conn:
+            counts = conn.execute(
+                "SELECT s.vendor, s.source, c.type, c.n FROM (SELECT source_id, type, "
+                "count(*) AS n FROM events GROUP BY source_id, type) AS c "
+                "JOIN sources s USING (source_id) ORDER BY s.vendor, s.source, c.type"
+            ).fetchall()
+        return {
+            "total": sum(count for *_, count in counts),
+            "by_source": [
+                {"vendor": vendor, "source": source, "type": kind, "count": count}
+                for vendor, source, kind, count in counts
+            ],
+        }
+
+    def user(
+        self,
+        vendor: str,
+        source: str,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        amplitude_id: int | None = None,
+    ) -> UserState | None:
+        """One user; see :meth:`Store.user`."""
+        select = f"SELECT {USER_COLUMNS} FROM users u JOIN sources s ON s.source_id = u.source_id"
+        if amplitude_id is not None:
+            sql = f"{select} WHERE s.vendor = ? AND s.source = ? AND u.amplitude_id = ?"
+            key: Any = amplitude_id
+        elif user_id is not None:
+            sql = f"{select} WHERE s.vendor = ? AND s.source = ? AND u.user_id = ?"
+            key = user_id
+        elif device_id is not None:
+            sql = (
+                f"{select} JOIN devices d ON d.amplitude_id = u.amplitude_id "
+                "WHERE s.vendor = ? AND s.source = ? AND d.device_id = ?"
+            )
+            key = device_id
+        else:
+            raise ValueError("user() needs one of user_id, device_id or amplitude_id")
+        with self._reading() as conn:
+            row = conn.execute(sql, (vendor, source, key)).fetchone()
+        if row is None:
+            return None
+        found, _, uid, device, props, first, last = row
+        return UserState(found, vendor, source, uid, device, orjson.loads(props), first, last)
+
+    def group(
+        self, vendor: str, source: str, group_type: str, group_value: str
+    ) -> dict[str, Any] | None:
+        """A group's properties; see :meth:`Store.group`."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT g.properties FROM groups g JOIN sources s USING (source_id) "
+                "WHERE s.vendor = ? AND s.source = ? AND g.group_type = ? AND g.group_value = ?",
+                (vendor, source, group_type, group_value),
+            ).fetchone()
+        if row is None:
+            return None
+        properties: dict[str, Any] = orjson.loads(row[0])
+        return properties
+
+    def close(self) -> None:
+        """Close every connection; idempotent. Later calls raise :class:`StoreClosedError`."""
+        with self._lock, self._pool_lock:
+            if self._closed:
+                return
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._writer.close()
+        for conn in idle:
+            conn.close()
