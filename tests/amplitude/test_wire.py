@@ -12,6 +12,18 @@ import pytest
 from trackwire._engine.retry import Delivered, Rejected, Retry, Split
 from trackwire._engine.transport import HTTPResult
 from trackwire.amplitude import wire
+from trackwire.amplitude.identify import (
+    IDENTIFY_SUCCESS_BODY,
+    check_group_identify_form,
+    check_identify_form,
+)
+from trackwire.amplitude.properties import (
+    GROUP_PROPERTY_OPERATIONS,
+    OPERATION_ORDER,
+    USER_PROPERTY_OPERATIONS,
+    parse_group_properties,
+    parse_user_properties,
+)
 
 NOW = 1_767_225_600.0
 
@@ -45,8 +57,8 @@ def test_limits() -> None:
     assert wire.MAX_REQUEST_BYTES["httpapi"] == 1_000_000
     assert wire.MAX_REQUEST_BYTES["batch"] == 20_000_000
     assert wire.DEFAULT_MIN_ID_LENGTH == 5
-    assert set(wire.OPERATION_ORDER) == set(wire.USER_PROPERTY_OPERATIONS)
-    assert set(wire.GROUP_PROPERTY_OPERATIONS) < set(wire.USER_PROPERTY_OPERATIONS)
+    assert set(OPERATION_ORDER) == set(USER_PROPERTY_OPERATIONS)
+    assert set(GROUP_PROPERTY_OPERATIONS) < set(USER_PROPERTY_OPERATIONS)
 
 
 # --- check_upload: request level ---------------------------------------------------------------
@@ -354,7 +366,7 @@ def test_small_bodies() -> None:
         "error": "Invalid API key: TEST_API_KEY",
     }
     assert wire.error_body(403, "Forbidden") == {"code": 403, "error": "Forbidden"}
-    assert wire.IDENTIFY_SUCCESS_BODY == b"success"
+    assert IDENTIFY_SUCCESS_BODY == b"success"
 
 
 def test_throttled_body() -> None:
@@ -411,7 +423,7 @@ PARSE_CASES: list[tuple[str, dict[str, Any], list[tuple[str, Any]]]] = [
     ("props", "expected"), [c[1:] for c in PARSE_CASES], ids=[c[0] for c in PARSE_CASES]
 )
 def test_parse_user_properties(props: dict[str, Any], expected: list[tuple[str, Any]]) -> None:
-    assert wire.parse_user_properties(props) == expected
+    assert parse_user_properties(props) == expected
 
 
 @pytest.mark.parametrize(
@@ -421,14 +433,14 @@ def test_parse_user_properties(props: dict[str, Any], expected: list[tuple[str, 
 )
 def test_parse_user_properties_refuses(props: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="properties object"):
-        wire.parse_user_properties(props)
+        parse_user_properties(props)
 
 
 def test_parse_group_properties() -> None:
-    assert wire.parse_group_properties({"tier": "gold"}) == [("$set", {"tier": "gold"})]
-    assert wire.parse_group_properties({"$prepend": {"a": 1}}) == [("$prepend", {"a": 1})]
+    assert parse_group_properties({"tier": "gold"}) == [("$set", {"tier": "gold"})]
+    assert parse_group_properties({"$prepend": {"a": 1}}) == [("$prepend", {"a": 1})]
     with pytest.raises(ValueError, match=r"\$remove is not allowed"):
-        wire.parse_group_properties({"$remove": {"a": 1}})
+        parse_group_properties({"$remove": {"a": 1}})
 
 
 # --- identify form APIs ------------------------------------------------------------------------
@@ -465,7 +477,7 @@ IDENTIFY_CASES: list[tuple[str, dict[str, str], str | None]] = [
     ("fields", "error"), [c[1:] for c in IDENTIFY_CASES], ids=[c[0] for c in IDENTIFY_CASES]
 )
 def test_check_identify_form(fields: dict[str, str], error: str | None) -> None:
-    check = wire.check_identify_form(fields)
+    check = check_identify_form(fields)
     if error is None:
         assert check.ok and check.error is None
         expected = json.loads(fields["identification"])
@@ -492,7 +504,7 @@ GROUP_CASES: list[tuple[str, dict[str, str], str | None]] = [
     ("fields", "error"), [c[1:] for c in GROUP_CASES], ids=[c[0] for c in GROUP_CASES]
 )
 def test_check_group_identify_form(fields: dict[str, str], error: str | None) -> None:
-    check = wire.check_group_identify_form(fields)
+    check = check_group_identify_form(fields)
     if error is None:
         assert check.ok and len(check.identifications) == 1
     else:

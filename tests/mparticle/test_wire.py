@@ -14,7 +14,7 @@ import pytest
 
 from trackwire._engine.retry import Delivered, Rejected, Retry, Split
 from trackwire._engine.transport import HTTPResult
-from trackwire.mparticle import wire
+from trackwire.mparticle import schema, wire
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 DAY_MS = 24 * 3600 * 1000
@@ -245,16 +245,16 @@ def test_hosts_and_paths() -> None:
     assert wire.POD_URLS["eu1"] + wire.BULK_PATH == "https://s2s.eu1.mparticle.com/v2/bulkevents"
     assert set(wire.POD_URLS) == {"us1", "us2", "eu1", "au1"}
     assert wire.HISTORICAL_PATH == "/v2/bulkevents/historical"
-    assert (wire.MAX_BULK_BATCHES, wire.MAX_BATCH_BYTES, wire.MAX_REQUEST_BYTES) == (
+    assert (schema.MAX_BULK_BATCHES, schema.MAX_BATCH_BYTES, schema.MAX_REQUEST_BYTES) == (
         100,
         128_000,
         256_000,
     )
-    assert wire.HISTORICAL_MIN_AGE_MS == 3 * DAY_MS
-    assert "remove_from_wish_list" in wire.PRODUCT_ACTIONS
-    assert "remove_from_wishlist" in wire.COMMERCE_CUSTOM_EVENT_TYPES
-    assert {"media", "attribution"} <= set(wire.CUSTOM_EVENT_TYPES)
-    assert len(wire.EVENT_TYPES) == 19
+    assert schema.HISTORICAL_MIN_AGE_MS == 3 * DAY_MS
+    assert "remove_from_wish_list" in schema.PRODUCT_ACTIONS
+    assert "remove_from_wishlist" in schema.COMMERCE_CUSTOM_EVENT_TYPES
+    assert {"media", "attribution"} <= set(schema.CUSTOM_EVENT_TYPES)
+    assert len(schema.EVENT_TYPES) == 19
 
 
 # --- the documented examples and the SDKs' bodies ----------------------------------------------

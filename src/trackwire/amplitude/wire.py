@@ -1,9 +1,10 @@
-"""Amplitude's ingestion APIs, written once for the SDK and the collector.
+"""Amplitude's HTTP V2 and Batch ingestion APIs, written once for the SDK and the collector.
 
-Hosts, limits, the event field table, the response bodies the official SDKs parse, the meaning
-of each response, and the identify form API. The SDK validates and classifies with these
-functions; the collector accepts, refuses and answers with the same ones, so the two cannot
-disagree about what Amplitude would do.
+Hosts, limits, the event field table, the response bodies the official SDKs parse, and the
+meaning of each response. The SDK validates and classifies with these functions; the collector
+accepts, refuses and answers with the same ones, so the two cannot disagree about what
+Amplitude would do. The identify form APIs live in :mod:`.identify`, and the user and group
+property operations both kinds of request carry in :mod:`.properties`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ import orjson
 from trackwire._engine.retry import Outcome, Rejected, Retry, classify_http
 from trackwire._engine.retry import parse_retry_after as _parse_retry_after
 from trackwire._engine.transport import HTTPResult
+from trackwire.amplitude.properties import (
+    GROUP_PROPERTY_OPERATIONS,
+    USER_PROPERTY_OPERATIONS,
+    _operations_problem,
+)
 
 __all__ = [
     "BLOCKED_IDS",
@@ -25,8 +31,6 @@ __all__ = [
     "DEFAULT_MIN_ID_LENGTH",
     "ENDPOINTS",
     "EVENT_FIELDS",
-    "GROUP_PROPERTY_OPERATIONS",
-    "IDENTIFY_SUCCESS_BODY",
     "MAX_EVENTS_PER_REQUEST",
     "MAX_GROUP_IDENTIFICATIONS",
     "MAX_GROUP_TYPES",
@@ -35,23 +39,16 @@ __all__ = [
     "MAX_PROPERTY_KEYS",
     "MAX_REQUEST_BYTES",
     "MAX_STRING_LENGTH",
-    "OPERATION_ORDER",
     "PATHS",
     "SERVER_URLS",
     "THROTTLE_BACKOFF_SECONDS",
-    "USER_PROPERTY_OPERATIONS",
-    "IdentifyCheck",
     "UploadCheck",
     "UploadError",
-    "check_group_identify_form",
-    "check_identify_form",
     "check_upload",
     "error_body",
     "invalid_api_key_body",
     "invalid_request_body",
     "outcome",
-    "parse_group_properties",
-    "parse_user_properties",
     "success_body",
     "throttled_body",
     "too_large_body",
@@ -112,22 +109,6 @@ BLOCKED_IDS: Final = frozenset((
     "0", "-1", "00000000-0000-0000-0000-000000000000",
 ))  # fmt: skip
 
-#: The identify operations a ``user_properties`` object may use as keys.
-USER_PROPERTY_OPERATIONS: Final = (
-    "$set", "$setOnce", "$add", "$append", "$prepend", "$unset", "$preInsert", "$postInsert",
-    "$remove", "$clearAll",
-)  # fmt: skip
-#: The subset Amplitude honours in ``group_properties``.
-GROUP_PROPERTY_OPERATIONS: Final = ("$set", "$setOnce", "$add", "$append", "$prepend", "$unset")
-#: The order trackwire applies operations in. Amplitude documents no order, and the Python SDK
-#: sorts JSON keys, so wire order carries no meaning: ``$clearAll`` first (the SDKs refuse other
-#: operations beside it), then removals, then writes, with ``$set`` after ``$setOnce`` so that a
-#: property named in both ends with the ``$set`` value.
-OPERATION_ORDER: Final = (
-    "$clearAll", "$unset", "$setOnce", "$set", "$add", "$append", "$prepend", "$preInsert",
-    "$postInsert", "$remove",
-)  # fmt: skip
-
 # Device and place fields shared by events and identifications (all strings).
 _DEVICE_STRINGS: Final = (
     "app_version", "platform", "os_name", "os_version", "device_brand", "device_manufacturer",
@@ -155,10 +136,6 @@ _STRING_SUBFIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "ingestion_metadata": ("source_name", "source_version", "sourceName", "sourceVersion"),
 }
 _PROPERTY_OBJECTS: Final = ("event_properties", "user_properties", "group_properties")
-_IDENTIFY_STRINGS: Final = (*_DEVICE_STRINGS, "paying", "start_version")
-
-#: The body ``/identify`` and ``/groupidentify`` answer a success with (plain text).
-IDENTIFY_SUCCESS_BODY: Final = b"success"
 
 _MISSING_FIELD: Final = "Request missing required field"
 _INVALID_BODY: Final = "Invalid JSON request body"
@@ -240,24 +217,6 @@ def _depth(value: object, limit: int) -> int:
             return deepest
         stack.extend((child, level + 1) for child in children)
     return deepest
-
-
-def _operations_problem(properties: Mapping[str, Any], allowed: Sequence[str]) -> str | None:
-    """Why an operations object is malformed, or None. Plain objects (no operation) are fine."""
-    ops = [key for key in properties if key in USER_PROPERTY_OPERATIONS]
-    if not ops:
-        return None
-    if len(ops) != len(properties):
-        return "mixes operations with plain properties; move plain properties inside $set"
-    for op in ops:
-        if op not in allowed:
-            return f"{op} is not allowed here"
-        if op != "$clearAll" and not isinstance(properties[op], dict):
-            return f"{op} must map property names to values"
-    add = properties.get("$add")
-    if isinstance(add, dict) and not all(_is_type(v, float) for v in add.values()):
-        return "$add values must be numbers"
-    return None
 
 
 def _groups_ok(groups: Mapping[str, Any]) -> bool:
@@ -506,172 +465,6 @@ def throttled_body(
 def error_body(code: int, error: str) -> dict[str, Any]:
     """Any other error body, e.g. ``error_body(403, "Forbidden")`` or a 5xx for fault injection."""
     return {"code": code, "error": error}
-
-
-# --- user and group property operations -------------------------------------------------------
-
-
-def _parse_operations(
-    properties: Mapping[str, Any], allowed: Sequence[str]
-) -> list[tuple[str, Mapping[str, Any]]]:
-    problem = _operations_problem(properties, allowed)
-    if problem is not None:
-        raise ValueError(f"properties object {problem}")
-    if not properties:
-        return []
-    if not any(key in USER_PROPERTY_OPERATIONS for key in properties):
-        return [("$set", dict(properties))]
-    return [
-        (op, {} if op == "$clearAll" else properties[op])
-        for op in OPERATION_ORDER
-        if op in properties
-    ]
-
-
-def parse_user_properties(
-    user_properties: Mapping[str, Any],
-) -> list[tuple[str, Mapping[str, Any]]]:
-    """Turn an event's ``user_properties`` into the operations to apply, in order.
-
-    An object without operation keys is a plain update: Amplitude treats it as one ``$set``.
-    An object of operations gives one ``(op, {property: value})`` pair per operation in
-    :data:`OPERATION_ORDER`; ``$clearAll`` comes with an empty mapping. Keys starting with
-    ``$`` that are not operations are plain property names.
-
-    Raises:
-        ValueError: the object mixes operations with plain keys (Amplitude does not allow it;
-            :func:`check_upload` reports such events as invalid ``user_properties``), or an
-            operation's value is not an object.
-    """
-    return _parse_operations(user_properties, USER_PROPERTY_OPERATIONS)
-
-
-def parse_group_properties(
-    group_properties: Mapping[str, Any],
-) -> list[tuple[str, Mapping[str, Any]]]:
-    """Like :func:`parse_user_properties` for ``group_properties`` (only the group operations).
-
-    Raises:
-        ValueError: mixed operations and plain keys, or an operation groups do not support.
-    """
-    return _parse_operations(group_properties, GROUP_PROPERTY_OPERATIONS)
-
-
-# --- identify and group identify form APIs ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class IdentifyCheck:
-    """What ``/identify`` or ``/groupidentify`` would say about one form.
-
-    Attributes:
-        error: why the whole request is refused (answered with 400 and this text), or None.
-        identifications: the decoded identification objects, in order; empty on error.
-    """
-
-    error: str | None = None
-    identifications: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when the request would be answered ``success``."""
-        return self.error is None
-
-
-def _identifications(fields: Mapping[str, str]) -> list[dict[str, Any]] | str:
-    if not _present(fields.get("api_key")):
-        return "missing api_key"
-    raw = fields.get("identification")
-    if not raw:
-        # Amplitude's documented text for a missing or malformed identification.
-        return "missing_event: identification is required"
-    try:
-        decoded = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return "missing_event: identification is not valid JSON"
-    items = decoded if isinstance(decoded, list) else [decoded]
-    if not items or not all(isinstance(item, dict) for item in items):
-        return "missing_event: identification must be an object or a non-empty array of objects"
-    return items
-
-
-def _identify_problem(item: Mapping[str, Any]) -> str | None:
-    ids = [name for name in ("user_id", "device_id") if _present(item.get(name))]
-    if not ids:
-        return "needs user_id or device_id"
-    for name in ids:
-        kind = _id_problem(item[name], DEFAULT_MIN_ID_LENGTH)
-        if kind == "invalid":
-            return f"{name} is not a valid id"
-        if kind == "length":
-            return f"{name} is shorter than {DEFAULT_MIN_ID_LENGTH} characters"
-    for name in _IDENTIFY_STRINGS:
-        if item.get(name) is not None and not isinstance(item[name], str):
-            return f"{name} must be a string"
-    groups = item.get("groups")
-    if groups is not None and not (isinstance(groups, dict) and _groups_ok(groups)):
-        return "groups must map group types to a string or an array of strings"
-    props = item.get("user_properties")
-    if props is None:
-        return None
-    if not isinstance(props, dict):
-        return "user_properties must be an object"
-    if _depth(props, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH:
-        return f"user_properties nest deeper than {MAX_NESTING_DEPTH} levels"
-    problem = _operations_problem(props, USER_PROPERTY_OPERATIONS)
-    return None if problem is None else f"user_properties {problem}"
-
-
-def _group_identify_problem(item: Mapping[str, Any]) -> str | None:
-    for name in ("group_type", "group_value"):
-        if not _present(item.get(name)) or not isinstance(item[name], str):
-            return f"{name} must be a non-empty string"
-    props = item.get("group_properties")
-    if props is None:
-        return None
-    if not isinstance(props, dict):
-        return "group_properties must be an object"
-    problem = _operations_problem(props, GROUP_PROPERTY_OPERATIONS)
-    return None if problem is None else f"group_properties {problem}"
-
-
-def check_identify_form(fields: Mapping[str, str]) -> IdentifyCheck:
-    """Check a ``POST /identify`` form (``api_key``, ``identification``) as Amplitude would.
-
-    ``identification`` is one JSON object or an array of them; each needs ``user_id`` or
-    ``device_id`` (same id rules as events, default minimum length) and may carry
-    ``user_properties`` (plain or operations, not both), ``groups`` and device fields. One bad
-    identification refuses the whole request, as the form API has no per-item result.
-    """
-    items = _identifications(fields)
-    if isinstance(items, str):
-        return IdentifyCheck(error=items)
-    for index, item in enumerate(items):
-        problem = _identify_problem(item)
-        if problem is not None:
-            return IdentifyCheck(error=f"identification[{index}]: {problem}")
-    return IdentifyCheck(identifications=items)
-
-
-def check_group_identify_form(fields: Mapping[str, str]) -> IdentifyCheck:
-    """Check a ``POST /groupidentify`` form as Amplitude would.
-
-    Each identification needs string ``group_type`` and ``group_value`` and may carry
-    ``group_properties`` using only :data:`GROUP_PROPERTY_OPERATIONS` (or plain keys). At most
-    :data:`MAX_GROUP_IDENTIFICATIONS` identifications per request.
-    """
-    items = _identifications(fields)
-    if isinstance(items, str):
-        return IdentifyCheck(error=items)
-    if len(items) > MAX_GROUP_IDENTIFICATIONS:
-        return IdentifyCheck(
-            error=f"at most {MAX_GROUP_IDENTIFICATIONS} group identifications per request"
-        )
-    for index, item in enumerate(items):
-        problem = _group_identify_problem(item)
-        if problem is not None:
-            return IdentifyCheck(error=f"identification[{index}]: {problem}")
-    return IdentifyCheck(identifications=items)
 
 
 # --- response -> outcome ----------------------------------------------------------------------

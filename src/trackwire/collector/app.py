@@ -49,6 +49,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trackwire._version import __version__
+from trackwire.amplitude import identify as amplitude_identify
 from trackwire.amplitude import wire as amplitude_wire
 from trackwire.collector import _http
 from trackwire.collector._http import BodyError, Reply
@@ -64,6 +65,7 @@ from trackwire.collector.ingest import (
 from trackwire.collector.keys import Keys
 from trackwire.collector.store import EventRecord, IngestResult, Store, StoreClosedError
 from trackwire.errors import ConfigError, ValidationError
+from trackwire.mparticle import schema as mparticle_schema
 from trackwire.mparticle import wire as mparticle_wire
 from trackwire.segment import wire as segment_wire
 
@@ -403,9 +405,9 @@ class Collector:
             return _text(400, "the form body is not valid UTF-8 form encoding")
         fields = dict(pairs)
         check = (
-            amplitude_wire.check_group_identify_form(fields)
+            amplitude_identify.check_group_identify_form(fields)
             if group
-            else amplitude_wire.check_identify_form(fields)
+            else amplitude_identify.check_identify_form(fields)
         )
         api_key = fields.get("api_key", "")
         source = self._amplitude_source(api_key) if api_key else None
@@ -415,7 +417,7 @@ class Collector:
             return _text(400, check.error or "missing api_key")
         build = amplitude_group_identify_record if group else amplitude_identify_record
         self._store("amplitude", [build(item, source) for item in check.identifications])
-        return Reply(200, amplitude_wire.IDENTIFY_SUCCESS_BODY, "text/plain")
+        return Reply(200, amplitude_identify.IDENTIFY_SUCCESS_BODY, "text/plain")
 
     # --- mParticle ----------------------------------------------------------------------------
 
@@ -442,7 +444,7 @@ class Collector:
         return await self._handle(
             request,
             "mparticle",
-            mparticle_wire.MAX_REQUEST_BYTES,
+            mparticle_schema.MAX_REQUEST_BYTES,
             flow,
             lambda message: _mparticle_error(413, "PAYLOAD_TOO_LARGE", message),
             lambda message: _mparticle_error(400, "BAD_REQUEST", message),
@@ -490,7 +492,7 @@ class Collector:
             problems = mparticle_wire.check_batch(body, historical=historical)
             if problems:
                 return _json(400, mparticle_wire.error_body(problems))
-            if len(raw) > mparticle_wire.MAX_BATCH_BYTES:
+            if len(raw) > mparticle_schema.MAX_BATCH_BYTES:
                 problems = mparticle_wire.check_sizes(len(raw), [len(raw)])
                 return _json(413, mparticle_wire.error_body(problems, "PAYLOAD_TOO_LARGE"))
             records = mparticle_records(body, source, historical=historical)
@@ -500,7 +502,7 @@ class Collector:
         if any(problem.batch is None for problem in problems):
             return _json(400, mparticle_wire.error_body(problems))
         bad = {problem.batch for problem in problems if problem.batch is not None}
-        if len(raw) > mparticle_wire.MAX_BATCH_BYTES:
+        if len(raw) > mparticle_schema.MAX_BATCH_BYTES:
             sizes = [len(orjson.dumps(batch)) for batch in body]
             bad |= {
                 p.batch for p in mparticle_wire.check_sizes(len(raw), sizes) if p.batch is not None

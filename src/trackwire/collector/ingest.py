@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
-from trackwire.amplitude import wire as amplitude_wire
+from trackwire.amplitude import properties as amplitude_properties
 from trackwire.collector.store import EventRecord
 from trackwire.collector.userprops import UserOp
 from trackwire.mparticle import wire as mparticle_wire
@@ -186,14 +186,14 @@ def amplitude_event_record(event: Mapping[str, Any], source: str) -> EventRecord
         group = _first_group(event.get("groups"))
         group_properties = event.get("group_properties")
         if group is not None and isinstance(group_properties, Mapping):
-            user_ops = amplitude_wire.parse_group_properties(group_properties)
+            user_ops = amplitude_properties.parse_group_properties(group_properties)
     else:
         user_properties = event.get("user_properties")
         if (
             isinstance(user_properties, Mapping)
             and event.get("$skip_user_properties_sync") is not True
         ):
-            user_ops = amplitude_wire.parse_user_properties(user_properties)
+            user_ops = amplitude_properties.parse_user_properties(user_properties)
     time_ms = event.get("time")
     session = event.get("session_id")
     groups = event.get("groups")
@@ -224,7 +224,7 @@ def amplitude_identify_record(identification: Mapping[str, Any], source: str) ->
     """The record for one identification of a ``POST /identify`` form that passed its check."""
     user_properties = identification.get("user_properties")
     ops = (
-        amplitude_wire.parse_user_properties(user_properties)
+        amplitude_properties.parse_user_properties(user_properties)
         if isinstance(user_properties, Mapping)
         else []
     )
@@ -248,7 +248,7 @@ def amplitude_group_identify_record(identification: Mapping[str, Any], source: s
     """The record for one identification of a ``POST /groupidentify`` form that passed its check."""
     group_properties = identification.get("group_properties")
     ops = (
-        amplitude_wire.parse_group_properties(group_properties)
+        amplitude_properties.parse_group_properties(group_properties)
         if isinstance(group_properties, Mapping)
         else []
     )
