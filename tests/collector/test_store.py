@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -742,3 +743,26 @@ def test_failed_migration_leaves_the_previous_version(tmp_path: Path) -> None:
     assert schema.current_version(conn) == len(schema.MIGRATIONS)
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchone() is None
     conn.close()
+
+
+def test_background_checkpoint_copies_commits_into_the_database_file(tmp_path: Path) -> None:
+    """The writer never checkpoints in a request: a background thread moves committed pages
+    from the WAL into the database file (read here with the WAL ignored)."""
+    path = tmp_path / "events.db"
+    store = SQLiteStore(path)
+    try:
+        result = store.ingest([rec(key=f"m{i}", user=f"u{i}") for i in range(500)])
+        assert result.stored == 500
+        deadline = time.monotonic() + 10
+        with store._checkpointed:
+            while store._checkpoints < 1 and time.monotonic() < deadline:
+                store._checkpointed.wait(deadline - time.monotonic())
+        assert store._checkpoints >= 1
+        main_file_only = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            assert main_file_only.execute("SELECT count(*) FROM events").fetchone()[0] == 500
+        finally:
+            main_file_only.close()
+    finally:
+        store.close()
+    assert store._checkpointer is not None and not store._checkpointer.is_alive()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -36,15 +37,21 @@ from trackwire.collector.userprops import KnownUsers
 
 __all__ = ["BUSY_TIMEOUT_S", "SQLiteStore"]
 
+logger = logging.getLogger("trackwire.collector")
+
 BUSY_TIMEOUT_S: Final = 5.0
 #: Idle read connections kept open for reuse; more are opened while threads need them.
 _MAX_IDLE_READERS: Final = 8
 _WRITER_PRAGMAS: Final = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA cache_size = -65536",  # KiB: 64 MiB
-    "PRAGMA wal_autocheckpoint = 16384",  # pages: checkpoint at about 64 MiB of WAL
+    # A file store checkpoints in a background thread (see _checkpoint_loop); the writer only
+    # does it itself if that thread falls far behind, at about 256 MiB of WAL.
+    "PRAGMA wal_autocheckpoint = 65536",
     "PRAGMA journal_size_limit = 67108864",  # bytes: truncate the WAL back after that
 )
+#: Least seconds between two background checkpoints, so one pass covers several requests.
+_CHECKPOINT_INTERVAL_S: Final = 0.2
 
 
 class SQLiteStore:
@@ -90,6 +97,42 @@ class SQLiteStore:
         except BaseException:
             self._writer.close()
             raise
+        # A checkpoint copies the WAL's pages into the database file and syncs it; done by the
+        # writer, it stalled the request that crossed the threshold for hundreds of ms. A
+        # PASSIVE checkpoint from another connection never blocks the writer or the readers,
+        # and SQLite releases the GIL while it runs.
+        self._commits = threading.Event()
+        self._stopping = threading.Event()
+        self._checkpointed = threading.Condition()
+        self._checkpoints = 0
+        self._checkpointer: threading.Thread | None = None
+        if not self._memory:
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="trackwire-store-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        """Checkpoint the WAL after commits, at most every ``_CHECKPOINT_INTERVAL_S``."""
+        conn = self._connect()
+        try:
+            while not self._stopping.is_set():
+                if not self._commits.wait(1.0):
+                    continue
+                self._commits.clear()
+                if self._stopping.is_set():
+                    break
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    # The writer's own checkpoint (wal_autocheckpoint) is the fallback.
+                    logger.exception("background WAL checkpoint failed")
+                with self._checkpointed:
+                    self._checkpoints += 1
+                    self._checkpointed.notify_all()
+                self._stopping.wait(_CHECKPOINT_INTERVAL_S)
+        finally:
+            conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly one
@@ -231,6 +274,7 @@ class SQLiteStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._commits.set()
         return IngestResult(len(keep), len(records) - len(keep)), work
 
     def events(
@@ -387,6 +431,11 @@ class SQLiteStore:
                 return
             self._closed = True
             idle, self._idle = self._idle, []
+            self._stopping.set()
+            self._commits.set()
+            if self._checkpointer is not None:
+                self._checkpointer.join(BUSY_TIMEOUT_S)
+            # Closing the last connection checkpoints what is left and removes the WAL.
             self._writer.close()
         for conn in idle:
             conn.close()
