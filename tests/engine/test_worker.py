@@ -109,3 +109,23 @@ def test_several_workers_share_the_queue() -> None:
     assert len(transport.messages()) == 1_000
     assert len({t.name for t in worker_threads(client)}) == 3
     client.shutdown(1)
+
+
+def test_flush_and_shutdown_send_inline_when_no_thread_can_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At interpreter shutdown Python refuses new threads: nothing queued may be lost."""
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    transport = RecordingTransport()
+    client = trackwire.Segment("K", transport=transport, send_first_immediately=False)
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    first = client.track(user_id="u", event="A")
+    assert client.flush(5)
+    assert first.ok
+    second = client.track(user_id="u", event="B")
+    assert client.shutdown(5)
+    assert second.ok
+    assert [m["event"] for m in transport.messages()] == ["A", "B"]

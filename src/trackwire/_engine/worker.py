@@ -132,7 +132,6 @@ class Engine:
         self._workers: list[threading.Thread] = []
         self._live_workers = 0
         self._started = False
-        self._inline_only = False
         self._warn = WarnOnce()
 
     # ------------------------------------------------------------------ caller side
@@ -256,9 +255,9 @@ class Engine:
             try:
                 thread.start()
             except RuntimeError:
-                # Interpreter shutdown forbids new threads: flush/shutdown send inline.
+                # Interpreter shutdown forbids new threads: flush() and shutdown() see no live
+                # worker and send inline.
                 with self._lock:
-                    self._inline_only = True
                     self._live_workers -= self.config.workers - index
                 return
             self._workers.append(thread)
