@@ -8,10 +8,6 @@ module can classify every case in one place.
 
 from __future__ import annotations
 
-# Imported eagerly: Python loads the IDNA codec on the first connection, in the worker thread;
-# a fork during that import would leave the child with a half-loaded codec, and its lookup
-# failure is cached, so the child could never connect.
-import encodings.idna  # noqa: F401
 import gzip
 import logging
 from collections.abc import Mapping
@@ -98,8 +94,13 @@ class Urllib3Transport:
         ca_certs: str | None = None,
         pool_maxsize: int = 4,
     ) -> None:
-        # Imported when the first client is made, not by ``import trackwire``: urllib3 and the
-        # ssl module it loads cost ~50 ms of import time.
+        # Both imported when the first client is made, not by ``import trackwire``: urllib3 and
+        # the ssl module it loads cost ~50 ms of import time. Python would load the IDNA codec
+        # on the first connection, in a worker thread; a fork during that import leaves the
+        # child with a half-loaded codec whose failed lookup is cached, so the child could
+        # never connect. Here, in the thread making the client, it loads before any worker.
+        import encodings.idna  # noqa: F401
+
         import urllib3
 
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
