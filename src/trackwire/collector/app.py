@@ -120,6 +120,7 @@ class Collector:
             *self._amplitude_routes(),
             *self._mparticle_routes(),
             *self._own_routes(),
+            *self._query_routes(),
         ]
         self.starlette = Starlette(routes=routes)
         self._asgi = FaultMiddleware(self.starlette, self.faults)
@@ -519,6 +520,17 @@ class Collector:
         return Reply(mparticle_wire.ACCEPTED_STATUS, mparticle_wire.accepted_body(), "")
 
     # --- the collector's own endpoints -----------------------------------------------------
+
+    def _query_routes(self) -> list[Route]:
+        # Amplitude's query API (trackwire.collector.query.routes), when the store can read it.
+        from trackwire.collector.query.reader import QueryReader
+        from trackwire.collector.query.routes import QueryRoutes
+
+        def count(status: int) -> None:
+            self.counters.add("requests", "amplitude_query", str(status))
+
+        reader: QueryReader = self.store  # type: ignore[assignment]
+        return QueryRoutes(reader, self.keys, count).routes()
 
     def _own_routes(self) -> list[Route]:
         routes = [

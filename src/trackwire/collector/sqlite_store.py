@@ -14,6 +14,7 @@ from typing import Any, Final
 import orjson
 
 from trackwire.collector import schema
+from trackwire.collector.query.sqlite_reader import SQLiteQueryReads
 from trackwire.collector.sqlite_ingest import (
     EVENT_COLUMNS,
     USER_COLUMNS,
@@ -54,7 +55,7 @@ _WRITER_PRAGMAS: Final = (
 _CHECKPOINT_INTERVAL_S: Final = 0.2
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteQueryReads):
     """The collector's embedded store: one SQLite file (or ``":memory:"``).
 
     Writes go through one connection guarded by a lock, one ``BEGIN IMMEDIATE`` transaction per

@@ -35,16 +35,30 @@ _NULL_FIELDS: Final = (
     "adid",
     "amplitude_attribution_ids",
     "amplitude_event_type",
-    "idfa",
-    "sample_rate",
-    "user_creation_time",
+    "city",
+    "country",
+    "device_brand",
+    "device_carrier",
     "device_family",
     "device_manufacturer",
-    "os_version",
+    "device_model",
+    "device_type",
+    "dma",
+    "idfa",
+    "ip_address",
+    "language",
+    "library",
     "location_lat",
     "location_lng",
-    "ip_address",
+    "os_name",
+    "os_version",
+    "paying",
+    "platform",
+    "region",
+    "sample_rate",
     "start_version",
+    "user_creation_time",
+    "version_name",
 )
 _TEMPLATE: Final[dict[str, Any]] = dict.fromkeys(_NULL_FIELDS)
 #: Amplitude ingestion fields copied into the export under their export names.
@@ -206,9 +220,6 @@ def export_event(row: ExportRow, project_id: int) -> dict[str, Any]:
             "uuid": export_uuid(row.source_id, row.id),
         }
     )
-    event.setdefault("paying", None)
-    event.setdefault("platform", None)
-    event.setdefault("library", None)
     return event
 
 

@@ -34,6 +34,10 @@ _NUMERIC_OPS: Final = {
 }
 
 
+#: Negative operators on user properties, computed as "not the positive one".
+_NEGATIONS: Final = {"is not": "is", "does not contain": "contains", "set is not": "set is"}
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """One stored source a query covers: its ``source_id`` and vendor."""
@@ -131,19 +135,23 @@ def _filter(
         user_path = _user_path(name)
         if user_path is not None:
             # The users matching the condition, found once; events then probe that set. With
-            # several vendors, a user id matched in one vendor's users matches the others'.
-            cond = _condition("u.properties", user_path, op, values, where)
+            # several vendors a person is everyone sharing a user id: a positive condition holds
+            # when any of their records matches, a negative one when none matches the positive.
+            negated = _NEGATIONS.get(op)
+            cond = _condition("u.properties", user_path, negated or op, values, where)
             ids = [s.source_id for s in sources]
             users = f"FROM users u WHERE u.source_id IN ({_placeholders(len(ids))}) AND {cond.text}"
             if len({s.vendor for s in sources}) == 1:
-                return _Sql(
-                    f"e.amplitude_id IN (SELECT u.amplitude_id {users})", [*ids, *cond.args]
+                sql = _Sql(f"e.amplitude_id IN (SELECT u.amplitude_id {users})", [*ids, *cond.args])
+            else:
+                sql = _Sql(
+                    f"(e.amplitude_id IN (SELECT u.amplitude_id {users}) "
+                    f"OR e.user_id IN (SELECT u.user_id {users} AND u.user_id IS NOT NULL))",
+                    [*ids, *cond.args, *ids, *cond.args],
                 )
-            return _Sql(
-                f"(e.amplitude_id IN (SELECT u.amplitude_id {users}) "
-                f"OR e.user_id IN (SELECT u.user_id {users} AND u.user_id IS NOT NULL))",
-                [*ids, *cond.args, *ids, *cond.args],
-            )
+            if negated is not None:
+                sql.text = f"NOT coalesce({sql.text}, 0)"
+            return sql
         return _condition(
             "e.payload", mapping.built_in_path(source.vendor, name), op, values, where
         )
