@@ -233,7 +233,7 @@ def _row(
     payload: dict[str, object],
     received: int = 1_767_225_600_000,
 ) -> ExportRow:
-    return ExportRow(id_, 3, vendor, type_, name, "u1", "d1", 11, None, None, received, f"k{id_}",
+    return ExportRow(vendor, id_, 3, type_, name, "u1", "d1", 11, None, None, received, f"k{id_}",
                      None, orjson.dumps(payload))  # fmt: skip
 
 
@@ -262,7 +262,7 @@ def test_export_event_fields() -> None:
 def test_archive_streams_one_member_per_hour() -> None:
     hour = 3_600_000
     rows = [
-        _row(i, "amplitude", "event", "A", {"event_properties": {"i": i, "r": os.urandom(24).hex()}},
+        _row(i, "amplitude", "event", "A", {"event_properties": {"i": i, "r": os.urandom(9).hex()}},
              received=1_767_225_600_000 + (i // 4000) * hour)
         for i in range(12000)
     ]  # fmt: skip

@@ -244,13 +244,57 @@ def test_user_activity_of_an_unknown_id_is_the_documented_empty_shape(
 
 # Every export field the reference lists (amplitude.md §3.1).
 EXPORT_FIELDS = set(
-    "$insert_id $schema adid amplitude_attribution_ids amplitude_event_type amplitude_id app city "
-    "client_event_time client_upload_time country data device_brand device_carrier device_family "
-    "device_id device_manufacturer device_model device_type dma event_id event_properties "
-    "event_time event_type group_properties groups idfa ip_address is_attribution_event language "
-    "library location_lat location_lng os_name os_version paying platform processed_time region "
-    "sample_rate server_received_time server_upload_time session_id start_version "
-    "user_creation_time user_id user_properties uuid version_name".split()
+    [
+        "$insert_id",
+        "$schema",
+        "adid",
+        "amplitude_attribution_ids",
+        "amplitude_event_type",
+        "amplitude_id",
+        "app",
+        "city",
+        "client_event_time",
+        "client_upload_time",
+        "country",
+        "data",
+        "device_brand",
+        "device_carrier",
+        "device_family",
+        "device_id",
+        "device_manufacturer",
+        "device_model",
+        "device_type",
+        "dma",
+        "event_id",
+        "event_properties",
+        "event_time",
+        "event_type",
+        "group_properties",
+        "groups",
+        "idfa",
+        "ip_address",
+        "is_attribution_event",
+        "language",
+        "library",
+        "location_lat",
+        "location_lng",
+        "os_name",
+        "os_version",
+        "paying",
+        "platform",
+        "processed_time",
+        "region",
+        "sample_rate",
+        "server_received_time",
+        "server_upload_time",
+        "session_id",
+        "start_version",
+        "user_creation_time",
+        "user_id",
+        "user_properties",
+        "uuid",
+        "version_name",
+    ]
 )
 
 
@@ -328,3 +372,67 @@ def test_keys_mode_checks_the_secret(tmp_path: Path) -> None:
             wrong.user_search("someone")
         with AmplitudeQuery("amp-key", "amp-secret", query_url=running.url) as right:
             assert right.user_search("someone").type == "match_user_or_device_id"
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def _cli(collector: RunningCollector, *args: str) -> list[str]:
+    return [args[0], "--url", collector.url, "--api-key", KEY, "--secret-key", SECRET, *args[1:]]
+
+
+def test_cli_segmentation_table_and_chart(
+    collector: RunningCollector, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackwire.cli import main
+
+    argv = _cli(collector, "segmentation", "Song Played", "--start", DAYS[0], "--end", DAYS[1],
+                "--metric", "totals", "--group-by-event", "genre")  # fmt: skip
+    assert main(["amplitude", *argv]) == 0
+    out = capsys.readouterr().out
+    assert "2026-01-05" in out and "rock" in out and "jazz" in out
+    assert "█" in out  # the chart
+    assert "whole range" in out
+
+
+def test_cli_search_activity_json(
+    collector: RunningCollector, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackwire.cli import main
+
+    assert main(["amplitude", *_cli(collector, "search", "user-2")]) == 0
+    out = capsys.readouterr().out
+    assert "match_user_or_device_id" in out and "user-2" in out
+    assert main(["amplitude", *_cli(collector, "search", "user-2", "--json")]) == 0
+    amplitude_id = orjson.loads(capsys.readouterr().out)["matches"][0]["amplitude_id"]
+    assert main(["amplitude", *_cli(collector, "activity", str(amplitude_id))]) == 0
+    out = capsys.readouterr().out
+    assert "Song Played" in out and "num_events" in out
+
+
+def test_cli_export_writes_the_zip(
+    collector: RunningCollector, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackwire.cli import main
+
+    now = datetime.now(timezone.utc)
+    start = (now - timedelta(hours=1)).strftime("%Y%m%dT%H")
+    end = (now + timedelta(hours=1)).strftime("%Y%m%dT%H")
+    out = tmp_path / "cli.zip"
+    argv = _cli(collector, "export", "--start", start, "--end", end, "-o", str(out))
+    assert main(["amplitude", *argv]) == 0
+    assert len(list(iter_export_events(out))) == 9
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_errors_are_one_line(
+    collector: RunningCollector, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackwire.cli import main
+
+    argv = _cli(collector, "segmentation", "Nope", "--start", DAYS[0], "--end", DAYS[1])
+    assert main(["amplitude", *argv]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    no_secret = ["amplitude", "search", "x", "--url", collector.url, "--api-key", KEY]
+    assert main([*no_secret, "--secret-key", ""]) == 1
+    assert "--secret-key is required" in capsys.readouterr().err

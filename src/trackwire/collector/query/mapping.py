@@ -186,6 +186,9 @@ def user_property_key(name: str) -> str | None:
 
 def event_properties_of(vendor: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """The event properties of a stored payload."""
+    if vendor == "amplitude":
+        value = payload.get("event_properties")
+        return dict(value) if isinstance(value, dict) else {}
     if vendor == "segment":
         value = payload.get("properties")
     elif vendor == "mparticle":

@@ -31,6 +31,8 @@ _DAY_MS: Final = 86_400_000
 _HOUR_MS: Final = 3_600_000
 #: Metrics computed from one property's values (the event's ``group_by`` names it).
 PROPERTY_METRICS: Final = frozenset({"sums", "value_avg"})
+#: Metrics that count distinct users.
+USER_METRICS: Final = frozenset({"uniques", "average", "pct_dau"})
 #: Metrics the collector computes.
 SUPPORTED_METRICS: Final = frozenset({"uniques", "totals", "average", "pct_dau"}) | PROPERTY_METRICS
 #: Longest range per interval, as Amplitude allows.

@@ -65,12 +65,7 @@ def export_has_rows(
 
 
 def _export_row(vendor: str, row: tuple[Any, ...]) -> ExportRow:
-    (id_, source_id, type_, name, user_id, device_id, amplitude_id, session, client, received,
-     dedup, groups, payload) = row  # fmt: skip
-    return ExportRow(
-        id_, source_id, vendor, type_, name, user_id, device_id, amplitude_id, session,
-        client, received, dedup, groups, payload,
-    )  # fmt: skip
+    return ExportRow(vendor, *row)
 
 
 def export_rows(
@@ -82,7 +77,7 @@ def export_rows(
     the cursors are merged.
     """
 
-    def walk(source: Source) -> Iterator[tuple[int, int, ExportRow]]:
+    def rows(source: Source) -> Iterator[ExportRow]:
         cursor = conn.execute(
             f"SELECT {_EXPORT_COLUMNS} FROM events e WHERE e.source_id = ? "
             "AND e.received_time_ms >= ? AND e.received_time_ms < ? "
@@ -91,14 +86,14 @@ def export_rows(
         )
         vendor = source.vendor
         for row in cursor:
-            yield row[9], row[0], _export_row(vendor, row)
+            yield ExportRow(vendor, *row)
 
     if len(sources) == 1:
-        for _, _, row in walk(sources[0]):
-            yield row
+        yield from rows(sources[0])
         return
-    for _, _, row in heapq.merge(*(walk(s) for s in sources)):
-        yield row
+    yield from heapq.merge(
+        *(rows(s) for s in sources), key=lambda row: (row.received_time_ms, row.id)
+    )
 
 
 def _found(rows: Sequence[tuple[int, str | None, int]]) -> list[FoundUser]:

@@ -18,6 +18,7 @@ from typing import Any, Final
 from trackwire.collector.query import mapping
 from trackwire.collector.query.segmentation import (
     PROPERTY_METRICS,
+    USER_METRICS,
     Aggregate,
     Plan,
     Property,
@@ -275,8 +276,10 @@ def _selects(
                 ("e.client_time_ms", "e.client_time_ms >= ? AND e.client_time_ms < ?"),
                 (
                     "e.received_time_ms",
+                    # "+": keep events_by_received out of the plan; that index would visit
+                    # every event of the range, not just those of this type without a time.
                     "e.client_time_ms IS NULL "
-                    "AND e.received_time_ms >= ? AND e.received_time_ms < ?",
+                    "AND +e.received_time_ms >= ? AND +e.received_time_ms < ?",
                 ),
             ):
                 where = ["e.source_id = ?", match.text, time_sql, *(c.text for c in conditions)]
@@ -297,15 +300,42 @@ def _selects(
 def segmentation_rows(
     conn: sqlite3.Connection, sources: Sequence[Source], query: Plan
 ) -> list[Aggregate]:
-    """Per (period, group) and per group over the range: events, users, value sum/count."""
+    """Per (period, group) and per group over the range: events, users, value sum/count.
+
+    Distinct users are counted only for the metrics that show them, and the range's distinct
+    users take a second pass over the (index-only, cheap) selection; every other total of the
+    range is the sum of its periods.
+    """
     inner = _selects(sources, query, str(query.params.event["event_type"]), with_filters=True)
-    sql = (
-        f"WITH m AS MATERIALIZED ({inner.text}) "
-        "SELECT b, g, count(*), count(DISTINCT a), total(v), count(v) FROM m GROUP BY b, g "
-        "UNION ALL "
-        "SELECT NULL, g, count(*), count(DISTINCT a), total(v), count(v) FROM m GROUP BY g"
-    )
-    return [Aggregate(*row) for row in conn.execute(sql, inner.args)]
+    distinct = query.params.metric in USER_METRICS
+    users = "count(DISTINCT a)" if distinct else "0"
+    rows = [
+        Aggregate(*row)
+        for row in conn.execute(
+            f"SELECT b, g, count(*), {users}, total(v), count(v) FROM ({inner.text}) GROUP BY b, g",
+            inner.args,
+        )
+    ]
+    if distinct:
+        collapsed = [
+            Aggregate(None, *row)
+            for row in conn.execute(
+                f"SELECT g, count(*), count(DISTINCT a), total(v), count(v) FROM ({inner.text}) "
+                "GROUP BY g",
+                inner.args,
+            )
+        ]
+    else:
+        sums: dict[Any, list[float]] = {}
+        for row in rows:
+            total = sums.setdefault(row.group, [0, 0, 0.0, 0])
+            total[0] += row.events
+            total[2] += row.value_sum
+            total[3] += row.value_count
+        collapsed = [
+            Aggregate(None, group, int(t[0]), 0, t[2], int(t[3])) for group, t in sums.items()
+        ]
+    return rows + collapsed
 
 
 def active_users(

@@ -1,0 +1,256 @@
+"""Amplitude query side over the collector: 1,000,000 stored events, 10,000 users, 30 days.
+
+Builds (or reuses, with ``--db``) a collector database written directly through the store's
+writer (``SQLiteStore.ingest``, one call per 2,000 events, receipt times spread over 30 days),
+then asks a collector serving it, over HTTP with trackwire's query client:
+
+- event segmentation: uniques per day over 30 days; totals grouped by an event property;
+  totals with a user-property segment filter (goal: each under 1 s);
+- export of the whole range: events/s streamed, and memory (goal: ≥ 100,000 events/s, flat);
+- user activity of a user with 1,000 events (goal: under 50 ms).
+
+And ingest through the store's writer with and without the indexes the query side reads, on
+fresh databases of 200,000 events each (the query side's cost to ingest).
+
+Run: ``python bench/query_bench.py`` (``--events``/``--users`` to scale, ``--db`` to keep and
+reuse the database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from trackwire.amplitude.query import AmplitudeQuery
+from trackwire.collector.query.export import archive_chunks
+from trackwire.collector.server import spawn_collector
+from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.store import EventRecord
+
+KEY = "bench-project"
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+DAY_MS = 86_400_000
+DAYS = 30
+BATCH = 2_000
+HEAVY_USER = "user-heavy"
+HEAVY_EVENTS = 1_000
+EVENT_TYPES = (
+    ("Song Played", 30), ("Page Viewed", 20), ("Search", 15), ("Add To Playlist", 10),
+    ("Share", 8), ("Purchase", 5), ("Login", 7), ("Logout", 5),
+)  # fmt: skip
+GENRES = ("rock", "pop", "jazz", "classical", "hip-hop", "electronic")
+PLANS = ("free", "pro", "team")
+COUNTRIES = ("US", "FR", "DE", "NL", "JP", "BR")
+QUERY_INDEXES = ("events_by_user_time", "events_by_name_time", "events_by_received")
+
+
+def records(events: int, users: int, seed: int = 7) -> Iterator[tuple[int, list[EventRecord]]]:
+    """(receipt time, records) per store call; times advance over 30 days."""
+    rng = random.Random(seed)
+    names = [name for name, _ in EVENT_TYPES]
+    weights = [weight for _, weight in EVENT_TYPES]
+    seen: set[int] = set()
+    batches = (events + BATCH - 1) // BATCH
+    heavy_every = max(1, events // HEAVY_EVENTS)
+    n = 0
+    for b in range(batches):
+        received = START_MS + (b * DAYS * DAY_MS) // batches
+        batch: list[EventRecord] = []
+        for _ in range(min(BATCH, events - n)):
+            n += 1
+            if n % heavy_every == 0 and n // heavy_every <= HEAVY_EVENTS:
+                user, user_id = -1, HEAVY_USER
+            else:
+                user = rng.randrange(users)
+                user_id = f"user-{user}"
+            name = rng.choices(names, weights)[0]
+            props: dict[str, Any] = {"genre": rng.choice(GENRES), "price": rng.randrange(1, 50)}
+            event = {
+                "event_type": name,
+                "user_id": user_id,
+                "device_id": f"device-{user}",
+                "time": received - rng.randrange(60_000),
+                "insert_id": f"{b}-{n}",
+                "event_properties": props,
+                "country": COUNTRIES[user % len(COUNTRIES)],
+                "platform": "Web",
+            }
+            ops: tuple[Any, ...] = ()
+            if user not in seen:
+                seen.add(user)
+                plan = PLANS[user % len(PLANS)]
+                event["user_properties"] = {"$set": {"plan": plan}}
+                ops = (("$set", {"plan": plan}),)
+            batch.append(
+                EventRecord(
+                    "amplitude", KEY, "event", name, user_id, event["device_id"], event["time"],
+                    event["insert_id"], event, ops, session_id=event["time"] // 1_800_000,
+                )
+            )  # fmt: skip
+        yield received, batch
+
+
+def build(path: Path, events: int, users: int, drop: tuple[str, ...] = ()) -> float:
+    """Write the database; events/s through ``SQLiteStore.ingest``."""
+    with SQLiteStore(path) as store:
+        for index in drop:
+            store._writer.execute(f"DROP INDEX {index}")
+        started = time.perf_counter()
+        for received, batch in records(events, users):
+            store.ingest(batch, received_time_ms=received)
+        elapsed = time.perf_counter() - started
+    return events / elapsed
+
+
+def timed(call: Callable[[], Any], runs: int = 5) -> tuple[float, float, Any]:
+    """(median s, best s, last result)."""
+    times = []
+    result = None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), min(times), result
+
+
+def run_queries(url: str, events: int, rows: list[tuple[str, str]], work: Path) -> None:
+    """The four calls over HTTP against the collector at ``url``."""
+    with AmplitudeQuery(KEY, "secret", query_url=url, timeout=300) as query:
+        start, end = "20260101", "20260130"
+        cases: dict[str, Callable[[], Any]] = {
+            "segmentation: uniques per day, 30 days": lambda: query.event_segmentation(
+                "Song Played", start, end
+            ),
+            "segmentation: totals grouped by an event property": lambda: query.event_segmentation(
+                "Song Played", start, end, metric="totals",
+                group_by={"type": "event", "value": "genre"},
+            ),
+            "segmentation: totals, user-property segment filter": lambda: query.event_segmentation(
+                "Song Played", start, end, metric="totals",
+                segments=[{"prop": "gp:plan", "op": "is", "values": ["pro"]}],
+            ),
+            "segmentation: pct_dau per day (reads every active event)": (
+                lambda: query.event_segmentation("Song Played", start, end, metric="pct_dau")
+            ),
+        }  # fmt: skip
+        for name, call in cases.items():
+            median, best, result = timed(call, runs=3)
+            total = sum(result.series[0])
+            rows.append(
+                (name, f"{median * 1000:,.0f} ms (best {best * 1000:,.0f}; sum {total:,.0f})")
+            )
+            print(rows[-1])
+
+        heavy = query.user_search(HEAVY_USER).matches[0].amplitude_id
+        median, best, activity = timed(lambda: query.user_activity(heavy, limit=1000), runs=7)
+        rows.append((
+            f"user activity, {len(activity.events):,} events returned "
+            f"(user has {activity.user_data.num_events:,})",
+            f"{median * 1000:,.1f} ms (best {best * 1000:,.1f})",
+        ))  # fmt: skip
+        print(rows[-1])
+
+        out = work / "export.zip"
+        started = time.perf_counter()
+        result = query.export("20260101T00", "20260131T23", out)
+        elapsed = time.perf_counter() - started
+        mib = result.bytes_written / 2**20
+        rows.append((
+            f"export over HTTP, {events:,} events, {mib:,.0f} MiB zip",
+            f"{elapsed:,.1f} s = {events / elapsed:,.0f} events/s",
+        ))  # fmt: skip
+        print(rows[-1])
+        out.unlink()
+
+
+def export_memory(db: Path, rows: list[tuple[str, str]]) -> None:
+    """Peak memory of the collector's export path (store rows -> zip chunks), 3 days vs 30:
+    flat means the same peak whatever the range."""
+    with SQLiteStore(db) as store:
+        sources = store.project_sources(KEY)
+        for days in (3, DAYS):
+            tracemalloc.start()
+            size = 0
+            started = time.perf_counter()
+            chunks = archive_chunks(
+                store.export_rows(sources, START_MS, START_MS + days * DAY_MS),
+                sources[0].source_id,
+            )
+            for chunk in chunks:
+                size += len(chunk)
+            elapsed = time.perf_counter() - started
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            rows.append((
+                f"export path in-process, {days} days ({size / 2**20:,.0f} MiB zip)",
+                f"peak {peak / 2**20:,.1f} MiB allocated (tracemalloc; {elapsed:,.1f} s traced)",
+            ))  # fmt: skip
+            print(rows[-1])
+
+
+def ingest_cost(work: Path, events: int, users: int, rows: list[tuple[str, str]]) -> None:
+    """Ingest with and without the query indexes, on fresh databases."""
+    for label, drop in (
+        ("with the query indexes", ()),
+        ("without the 3 query indexes", QUERY_INDEXES),
+    ):
+        rates = []
+        for run in range(3):
+            path = work / f"ingest-{len(drop)}-{run}.db"
+            rates.append(build(path, events, users, drop))
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        rows.append((
+            f"ingest through the store's writer, {label}",
+            f"{statistics.median(rates):,.0f} events/s (median of 3 x {events:,})",
+        ))  # fmt: skip
+        print(rows[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--db", type=Path, help="database to build or reuse")
+    parser.add_argument("--ingest-events", type=int, default=200_000)
+    parser.add_argument("--skip-ingest", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tw-query-bench-"))
+    db = args.db or work / "query.db"
+    rows: list[tuple[str, str]] = []
+    if not db.exists():
+        rate = build(db, args.events, args.users)
+        rows.append((f"build: {args.events:,} events through the store's writer",
+                     f"{rate:,.0f} events/s"))  # fmt: skip
+        print(rows[-1])
+    rows.append(("database size", f"{db.stat().st_size / 2**20:,.0f} MiB"))
+    # The collector in its own process, as deployed: the client's work is not billed to it.
+    spawned = spawn_collector(db)
+    try:
+        run_queries(spawned.url, args.events, rows, work)
+    finally:
+        spawned.stop()
+    export_memory(db, rows)
+    if not args.skip_ingest:
+        ingest_cost(work, args.ingest_events, args.users, rows)
+
+    print()
+    print("| measurement | result |")
+    print("|---|---|")
+    for label, value in rows:
+        print(f"| {label} | {value} |")
+    for name in os.listdir(work):
+        Path(work, name).unlink()
+    work.rmdir()
+
+
+if __name__ == "__main__":
+    main()
