@@ -175,8 +175,9 @@ def user_summary(
 
     def payload_at(order: str) -> dict[str, Any]:
         row = conn.execute(
-            f"SELECT payload FROM events WHERE amplitude_id = ? ORDER BY {t} {order}, id {order} "
-            "LIMIT 1",
+            # In the (amplitude_id, client_time_ms) index's order: one row read, no sort.
+            f"SELECT payload FROM events WHERE amplitude_id = ? "
+            f"ORDER BY client_time_ms {order}, id {order} LIMIT 1",
             (amplitude_id,),
         ).fetchone()
         value = orjson.loads(row[0]) if row else {}
@@ -213,7 +214,9 @@ def user_events(
     order = "DESC" if latest else "ASC"
     rows = conn.execute(
         f"SELECT {_EXPORT_COLUMNS} FROM events e WHERE e.amplitude_id = ? "
-        f"ORDER BY coalesce(e.client_time_ms, e.received_time_ms) {order}, e.id {order} "
+        # The (amplitude_id, client_time_ms) index's order: only the page's rows are read, none
+        # sorted. Events without a client time (rare: every SDK sets one) come last.
+        f"ORDER BY e.client_time_ms {order}, e.id {order} "
         "LIMIT ? OFFSET ?",
         (amplitude_id, limit, offset),
     ).fetchall()
