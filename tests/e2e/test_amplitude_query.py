@@ -436,3 +436,12 @@ def test_cli_errors_are_one_line(
     no_secret = ["amplitude", "search", "x", "--url", collector.url, "--api-key", KEY]
     assert main([*no_secret, "--secret-key", ""]) == 1
     assert "--secret-key is required" in capsys.readouterr().err
+
+
+def test_raw_answers_say_utc_and_404_for_an_empty_export(collector: RunningCollector) -> None:
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()}
+    found = _get(collector.url + "/api/2/usersearch?user=user-1", auth)
+    assert found.status == 200 and found.headers["X-Time-Zone"] == "UTC"
+    empty = _get(collector.url + "/api/2/export?start=20200101T00&end=20200101T05", auth)
+    assert empty.status == 404
+    assert orjson.loads(empty.data) == {"error": "no data in the requested range"}
