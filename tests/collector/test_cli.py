@@ -16,7 +16,7 @@ from tests.collector.conftest import Client, basic
 from trackwire.cli import main
 from trackwire.collector.faults import FaultConfig
 from trackwire.collector.server import CollectorStartError, RunningCollector, spawn_collector
-from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore
 
 BATCH = {"batch": [{"type": "track", "userId": "cli-user", "event": "From CLI"}]}
 

@@ -14,17 +14,14 @@ import base64
 import binascii
 import zlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 __all__ = [
     "DRAIN_LIMIT",
     "MAX_EVENTS_LIMIT",
     "BodyError",
-    "Reply",
     "basic_credentials",
     "event_filters",
     "is_json",
@@ -37,32 +34,6 @@ MAX_EVENTS_LIMIT: Final = 1000
 #: Most bytes of a refused body read and discarded before answering; past it the connection
 #: is closed after the answer.
 DRAIN_LIMIT: Final = 32 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A vendor route's answer, built off the event loop and sent by the route.
-
-    Attributes:
-        status: the HTTP status.
-        body: the body bytes.
-        content_type: the ``Content-Type``; default JSON.
-        headers: extra headers.
-    """
-
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def response(self) -> Response:
-        """The Starlette response for this reply."""
-        return Response(
-            self.body,
-            status_code=self.status,
-            media_type=self.content_type or None,
-            headers=dict(self.headers),
-        )
 
 
 class BodyError(Exception):

@@ -36,6 +36,7 @@ from typing import Any, Final
 
 import orjson
 
+from trackwire.collector.store import VENDORS
 from trackwire.errors import ConfigError
 
 __all__ = [
@@ -48,8 +49,6 @@ __all__ = [
     "parse_keys",
 ]
 
-#: The vendors a source can belong to.
-VENDORS: Final = ("segment", "amplitude", "mparticle")
 
 #: The credential fields each vendor's source must carry, in the order they are documented.
 _FIELDS: Final[Mapping[str, tuple[str, ...]]] = {

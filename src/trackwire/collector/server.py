@@ -40,7 +40,7 @@ import uvicorn
 from trackwire.collector.app import Collector, create_app
 from trackwire.collector.faults import FaultConfig
 from trackwire.collector.keys import Keys, check_bind, load_keys
-from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore
 from trackwire.collector.store import Store
 from trackwire.errors import TrackwireError
 

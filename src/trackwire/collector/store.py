@@ -1,12 +1,19 @@
-"""Where the collector keeps what it receives: the ``Store`` protocol and the values it takes.
+"""Where the collector keeps what it receives: the store protocols and the values they take.
+
+Two sides, so a backend can be written (and tested) one side at a time:
+
+- :class:`EventWriter`: ``ingest``, one call per accepted request.
+- :class:`EventReader`: ``events``, ``stats``, ``user``, ``group``; the Amplitude query side
+  (export, user search, user activity, segmentation) adds its methods here.
+- :class:`Store` is both, plus ``close``: what the collector is given.
 
 The collector's HTTP handlers turn each accepted request into :class:`EventRecord` values and
-hand them to a :class:`Store` in one call. The store makes that call atomic (all of a request's
+hand them to the writer in one call. The store makes that call atomic (all of a request's
 events or none), drops duplicates by message id and by request id, resolves each event to a user
 with a stable ``amplitude_id``, and applies user- and group-property operations in arrival
 order. The query side (``/events``, stats, and later Amplitude's export, user search, user
 activity and segmentation) reads through the same protocol, so a PostgreSQL backend can replace
-SQLite (:mod:`trackwire.collector.sqlite_store`) without touching the handlers.
+SQLite (:mod:`trackwire.collector.sqlite`) without touching the handlers.
 
 Which user an event belongs to, and how operations change properties, is decided by the pure
 rules in :mod:`trackwire.collector.userprops`, shared by every backend.
@@ -16,19 +23,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Literal, Protocol, get_args
 
 from trackwire.collector.userprops import UserOp
 from trackwire.errors import TrackwireError
 
 __all__ = [
+    "VENDORS",
+    "EventReader",
     "EventRecord",
+    "EventWriter",
     "IngestResult",
     "Store",
     "StoreClosedError",
     "StoredEvent",
     "UserState",
+    "Vendor",
 ]
+
+#: The vendors the collector speaks for: a record's ``vendor``, a source's, a counter's.
+Vendor = Literal["segment", "amplitude", "mparticle"]
+#: :data:`Vendor`'s values, in documentation order.
+VENDORS: Final[tuple[Vendor, ...]] = get_args(Vendor)
 
 
 class StoreClosedError(TrackwireError, RuntimeError):
@@ -161,8 +177,8 @@ class UserState:
     last_seen_ms: int
 
 
-class Store(Protocol):
-    """Storage behind the collector; every method is safe to call from several threads."""
+class EventWriter(Protocol):
+    """The write side of a store; safe to call from several threads."""
 
     def ingest(
         self,
@@ -189,6 +205,10 @@ class Store(Protocol):
             StoreClosedError: the store was closed.
         """
         ...
+
+
+class EventReader(Protocol):
+    """The read side of a store; every method is safe to call from several threads."""
 
     def events(
         self,
@@ -244,6 +264,10 @@ class Store(Protocol):
     ) -> dict[str, Any] | None:
         """A group's properties, or ``None`` for a group never identified."""
         ...
+
+
+class Store(EventWriter, EventReader, Protocol):
+    """Storage behind the collector: both sides, and ``close``."""
 
     def close(self) -> None:
         """Release the store's connections; later calls raise :class:`StoreClosedError`."""

@@ -21,6 +21,7 @@ from trackwire._engine.transport import HTTPResult
 __all__ = [
     "BATCH_PATH",
     "DEFAULT_HOST",
+    "IMPORT_PATH",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_COUNT",
     "MAX_MESSAGE_BYTES",
@@ -28,6 +29,7 @@ __all__ = [
     "MESSAGE_TYPES",
     "REGION_HOSTS",
     "SINGLE_PATHS",
+    "SUCCESS_BODY",
     "WireError",
     "check_message",
     "envelope",
@@ -35,6 +37,7 @@ __all__ = [
     "error_body",
     "outcome",
     "parse_timestamp",
+    "size_problem",
 ]
 
 #: Largest encoded message Segment accepts, on its own or inside a batch (32 KB).
@@ -53,6 +56,10 @@ REGION_HOSTS: Final[Mapping[str, str]] = {
     "eu": "https://events.eu1.segmentapis.com",
 }
 BATCH_PATH: Final = "/v1/batch"
+#: ``/v1/batch`` under its other name (Segment's import route takes the same body).
+IMPORT_PATH: Final = "/v1/import"
+#: The body of Segment's 200 answer.
+SUCCESS_BODY: Final = b'{"success":true}'
 
 MESSAGE_TYPES: Final = ("identify", "track", "page", "screen", "group", "alias")
 #: The single-message routes and the type each one implies.
@@ -156,6 +163,21 @@ def check_message(message: Mapping[str, Any], kind: str | None = None) -> WireEr
     if kind == "group" and not _present(message.get("groupId")):
         return WireError("missing_group_id", "group needs groupId", "groupId")
     return None
+
+
+def size_problem(size: int) -> WireError | None:
+    """The error for a message of ``size`` bytes as compact JSON, if that is over the limit.
+
+    Segment measures a message by its encoding; the collector measures the compact JSON
+    (orjson, raw UTF-8), whatever whitespace or escapes the sender used.
+    """
+    if size <= MAX_MESSAGE_BYTES:
+        return None
+    return WireError(
+        "message_too_large",
+        f"Exceed payload limit: the message is {size} bytes as compact JSON; "
+        f"the limit is {MAX_MESSAGE_BYTES} bytes",
+    )
 
 
 def envelope(messages: Sequence[bytes], write_key_json: bytes, sent_at: str) -> bytes:

@@ -1,18 +1,18 @@
 """One request's write inside the SQLite store's transaction: encode, resolve, write in bulk.
 
-Split from :mod:`trackwire.collector.sqlite_store`, which owns the connections and the
+Split from :mod:`trackwire.collector.sqlite.store`, which owns the connections and the
 transaction; this module is the per-request work done inside it.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
 
+from trackwire.collector._values import INT64
 from trackwire.collector.store import EventRecord
 from trackwire.collector.userprops import (
     IdentityResolver,
@@ -36,7 +36,7 @@ def encode_record(index: int, record: EventRecord) -> tuple[str, str | None]:
         ("revenue", record.revenue),
     ):
         # JSON integers are unbounded; SQLite's are 64-bit and would fail mid-transaction.
-        if isinstance(value, int) and value not in _INT64:
+        if isinstance(value, int) and value not in INT64:
             raise ValidationError(f"records[{index}].{name}", f"{value} does not fit in 64 bits")
     if record.payload_json is not None:
         # Text, not the bytes: bytes would be stored as a BLOB, which SQLite's JSON functions
@@ -59,7 +59,6 @@ def encode_record(index: int, record: EventRecord) -> tuple[str, str | None]:
 
 
 Scope = tuple[str, str]
-_INT64: Final = range(-(2**63), 2**63)
 _GroupKey = tuple[int, str, str]
 USER_COLUMNS: Final = (
     "u.amplitude_id, u.source_id, u.user_id, u.device_id, u.properties, u.first_seen_ms, "
@@ -333,10 +332,6 @@ def _user_state(user: UserRow) -> tuple[str | None, str, int, int, int]:
         user.last_seen_ms,
         user.amplitude_id,
     )
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def claim_sources(conn: sqlite3.Connection, scopes: set[Scope]) -> dict[Scope, int]:
