@@ -208,7 +208,13 @@ class EventWriter(Protocol):
 
 
 class EventReader(Protocol):
-    """The read side of a store; every method is safe to call from several threads."""
+    """The read side of a store; every method is safe to call from several threads.
+
+    The Amplitude query endpoints (export, user search, user activity, segmentation) add their
+    methods here, implemented in :class:`~trackwire.collector.sqlite.SQLiteStore` with their
+    SQL in :mod:`trackwire.collector.sqlite.queries`; their routes go in
+    ``routes/amplitude_query.py``, listed in :data:`trackwire.collector.routes.REGISTRY`.
+    """
 
     def events(
         self,
