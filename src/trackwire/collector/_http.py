@@ -18,6 +18,8 @@ from typing import Any, Final
 
 from starlette.requests import Request
 
+from trackwire.collector._values import INT64
+
 __all__ = [
     "DRAIN_LIMIT",
     "MAX_EVENTS_LIMIT",
@@ -29,6 +31,8 @@ __all__ = [
     "read_body",
 ]
 
+#: Longest integer text ``/events`` parses (a 64-bit integer has at most 20 characters).
+_MAX_DIGITS: Final = 24
 #: Largest ``limit`` ``/events`` accepts.
 MAX_EVENTS_LIMIT: Final = 1000
 #: Most bytes of a refused body read and discarded before answering; past it the connection
@@ -184,17 +188,19 @@ def event_filters(params: Mapping[str, str]) -> dict[str, Any]:
         ValueError: a number is not an integer or out of range; the message names it.
     """
 
-    def integer(name: str, low: int, high: int | None = None) -> int | None:
+    def integer(name: str, low: int, high: int = INT64.stop - 1) -> int | None:
         text = params.get(name)
         if text is None or text == "":
             return None
+        if len(text) > _MAX_DIGITS:
+            raise ValueError(f"{name} must be an integer from {low} to {high}")
         try:
             value = int(text)
         except ValueError:
-            raise ValueError(f"{name} must be an integer; got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f">= {low}"
-            raise ValueError(f"{name} must be {bound}; got {value}")
+            raise ValueError(f"{name} must be an integer; got {text[:40]!r}") from None
+        if not low <= value <= high:
+            # The value is not echoed: it may be thousands of digits long.
+            raise ValueError(f"{name} must be an integer from {low} to {high}")
         return value
 
     limit = integer("limit", 1, MAX_EVENTS_LIMIT)

@@ -106,6 +106,21 @@ def parse_timestamp(value: str) -> datetime | None:
 
 
 _TYPES: Final = frozenset(MESSAGE_TYPES)
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type (``array``, ``object``, ``number``, ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "string"
+
+
 # What each known field must hold; checked in one pass over the message's own keys, since the
 # collector runs this for every message it receives.
 _FIELD_TYPES: Final[Mapping[str, type]] = {
@@ -126,10 +141,12 @@ def check_message(message: Mapping[str, Any], kind: str | None = None) -> WireEr
         None when Segment would accept the message, else the first problem found.
     """
     kind = kind or message.get("type")
-    if kind not in _TYPES:
+    if not isinstance(kind, str) or kind not in _TYPES:
+        # Only a string is echoed: a list or object sent as the type may be huge or deep.
+        got = repr(kind[:40]) if isinstance(kind, str) else f"a JSON {_json_type(kind)}"
         return WireError(
             "invalid_type",
-            f"type must be one of {', '.join(MESSAGE_TYPES)}; got {kind!r}",
+            f"type must be one of {', '.join(MESSAGE_TYPES)}; got {got}",
             "type",
         )
     field_types = _FIELD_TYPES

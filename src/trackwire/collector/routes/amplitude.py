@@ -83,14 +83,15 @@ class _Amplitude:
         if check.error is not None:
             return json_reply(check.error.code, wire.invalid_request_body(check))
         assert source is not None  # check_upload refuses a body without an api_key
-        events = body["events"]
-        records = [amplitude_event_record(events[i], source) for i in check.valid_indices]
-        result = self.collector.write("amplitude", records)
         if check.invalid_indices:
+            # Amplitude's 400 means nothing was ingested: the official SDKs resend the valid
+            # events, so storing them now would store them twice.
             self.collector.counters.add(
                 "rejected", "amplitude", "invalid_event", len(check.invalid_indices)
             )
-            return json_reply(400, wire.invalid_request_body(check), stored=result.stored)
+            return json_reply(400, wire.invalid_request_body(check))
+        records = [amplitude_event_record(event, source) for event in body["events"]]
+        result = self.collector.write("amplitude", records)
         return json_reply(
             200, wire.success_body(len(records), len(raw), now_ms()), stored=result.stored
         )

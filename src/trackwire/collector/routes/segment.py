@@ -49,6 +49,20 @@ def routes(collector: Collector) -> list[Route]:
     return found
 
 
+def _encode(message: Mapping[str, Any]) -> tuple[bytes, wire.WireError | None]:
+    """The message as compact JSON, or why it cannot be stored (too large, too deep).
+
+    The store keeps these same bytes: each message is encoded once, here, so a message that
+    cannot be encoded is dropped and reported alone instead of failing its whole request.
+    """
+    try:
+        encoded = orjson.dumps(message)
+    except orjson.JSONEncodeError:
+        # orjson's limit (254 levels) is far deeper than any real message.
+        return b"", wire.WireError("invalid_message", "the message is nested too deeply to store")
+    return encoded, wire.size_problem(len(encoded))
+
+
 def _error(status: int, code: str, message: str) -> Reply:
     return Reply(status, wire.error_body(code, message))
 
@@ -118,14 +132,13 @@ class _Segment:
         if isinstance(source, Reply):
             return source
         if kind is None:
-            return self.batch(body, source, measure=len(raw) > wire.MAX_MESSAGE_BYTES)
+            return self.batch(body, source)
         # The write key is a credential, not part of the message.
         message = {k: v for k, v in body.items() if k != "writeKey"}
         problem = wire.check_message(message, kind)
-        encoded = None
-        if problem is None and len(raw) > wire.MAX_MESSAGE_BYTES:
-            encoded = orjson.dumps(message)
-            problem = wire.size_problem(len(encoded))
+        encoded = b""
+        if problem is None:
+            encoded, problem = _encode(message)
         if problem is not None:
             self.collector.counters.add("rejected", "segment", problem.code)
             return _error(400, problem.code, problem.message)
@@ -134,7 +147,7 @@ class _Segment:
         )
         return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
 
-    def batch(self, body: Mapping[str, Any], source: str, *, measure: bool) -> Reply:
+    def batch(self, body: Mapping[str, Any], source: str) -> Reply:
         counters = self.collector.counters
         batch = body.get("batch")
         if not isinstance(batch, list):
@@ -154,17 +167,15 @@ class _Segment:
         records: list[EventRecord] = []
         errors: list[dict[str, Any]] = []
         for index, message in enumerate(batch):
-            encoded = None
+            encoded = b""
             if not isinstance(message, dict):
                 problem: wire.WireError | None = wire.WireError(
                     "invalid_message", "a batch item must be a JSON object"
                 )
             else:
                 problem = wire.check_message(message)
-                if problem is None and measure:
-                    # The store keeps these same bytes: each message is encoded once.
-                    encoded = orjson.dumps(message)
-                    problem = wire.size_problem(len(encoded))
+                if problem is None:
+                    encoded, problem = _encode(message)
             if problem is not None:
                 counters.add("rejected", "segment", problem.code)
                 errors.append({"index": index, "code": problem.code, "message": problem.message})

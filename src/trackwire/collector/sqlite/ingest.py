@@ -75,6 +75,27 @@ _INSERT_EVENT: Final = (
 )
 
 
+#: Values bound per ``IN (...)`` statement: far below SQLite's limit on host parameters.
+_IN_CHUNK: Final = 500
+
+
+def select_in(
+    conn: sqlite3.Connection, sql: str, params: Sequence[Any], values: Sequence[Any]
+) -> list[Any]:
+    """Rows of ``sql + " IN (?, ...)"`` for every value, in chunks of :data:`_IN_CHUNK`.
+
+    Each value is its own parameter. (A JSON list read with ``json_each`` looked cheaper, but
+    SQLite's JSON functions cut text at U+0000, so an id holding one was never found again
+    and its retried request failed on the unique index.)
+    """
+    rows: list[Any] = []
+    for start in range(0, len(values), _IN_CHUNK):
+        chunk = values[start : start + _IN_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows += conn.execute(f"{sql} IN ({marks})", (*params, *chunk)).fetchall()
+    return rows
+
+
 def fresh_indexes(
     conn: sqlite3.Connection,
     records: Sequence[EventRecord],
@@ -91,12 +112,10 @@ def fresh_indexes(
             if record.dedup_key is not None:
                 wanted.setdefault(source_id, []).append(record.dedup_key)
         for source_id, keys in wanted.items():
-            # One statement for any number of keys: the list travels as one JSON parameter.
-            rows = conn.execute(
-                "SELECT dedup_key FROM events WHERE source_id = ? "
-                "AND dedup_key IN (SELECT value FROM json_each(?))",
-                (source_id, dumps(keys)),
-            )
+            rows = select_in(
+                conn, "SELECT dedup_key FROM events WHERE source_id = ? AND dedup_key", (source_id,),
+                keys,
+            )  # fmt: skip
             taken.update((source_id, key) for (key,) in rows)
     keep: list[int] = []
     for index, record in enumerate(records):
@@ -202,19 +221,21 @@ class Ingest:
         for source_id, (user_ids, device_ids) in ids.items():
             found: dict[int, UserRow] = {}
             if user_ids:
-                for row in self._conn.execute(
-                    f"SELECT {USER_COLUMNS} FROM users u WHERE u.source_id = ? "
-                    "AND u.user_id IN (SELECT value FROM json_each(?))",
-                    (source_id, dumps(list(user_ids))),
+                for row in select_in(
+                    self._conn,
+                    f"SELECT {USER_COLUMNS} FROM users u WHERE u.source_id = ? AND u.user_id",
+                    (source_id,),
+                    list(user_ids),
                 ):
                     found[row[0]] = UserRow(*row)
             devices: list[tuple[str, int]] = []
             if device_ids:
-                devices = self._conn.execute(
-                    "SELECT device_id, amplitude_id FROM devices WHERE source_id = ? "
-                    "AND device_id IN (SELECT value FROM json_each(?))",
-                    (source_id, dumps(list(device_ids))),
-                ).fetchall()
+                devices = select_in(
+                    self._conn,
+                    "SELECT device_id, amplitude_id FROM devices WHERE source_id = ? AND device_id",
+                    (source_id,),
+                    list(device_ids),
+                )
             # Devices usually belong to users already found by user id; read only the others.
             others = list({amplitude_id for _, amplitude_id in devices}.difference(found))
             if others:
