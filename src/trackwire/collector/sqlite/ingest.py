@@ -112,10 +112,8 @@ def fresh_indexes(
             if record.dedup_key is not None:
                 wanted.setdefault(source_id, []).append(record.dedup_key)
         for source_id, keys in wanted.items():
-            rows = select_in(
-                conn, "SELECT dedup_key FROM events WHERE source_id = ? AND dedup_key", (source_id,),
-                keys,
-            )  # fmt: skip
+            select = "SELECT dedup_key FROM events WHERE source_id = ? AND dedup_key"
+            rows = select_in(conn, select, (source_id,), keys)
             taken.update((source_id, key) for (key,) in rows)
     keep: list[int] = []
     for index, record in enumerate(records):
