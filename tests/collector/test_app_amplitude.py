@@ -9,6 +9,7 @@ import pytest
 
 from tests.collector.conftest import Client
 from trackwire.amplitude.wire import MAX_EVENTS_PER_REQUEST
+from trackwire.collector.keys import fingerprint
 
 
 def _event(n: int = 0, **fields: Any) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def test_upload_answers_the_documented_success_body_and_stores_events(
     assert first["user_id"] == "user-001"
     assert first["device_id"] == "device-001"
     assert first["client_time_ms"] == 1_795_380_500_001
-    assert first["source"] == "amp-key"
+    assert first["source"] == fingerprint("amp-key")
     assert first["payload"]["event_properties"] == {"song": "Blue", "n": 1}
 
 
@@ -149,7 +150,7 @@ def test_identify_event_operations_change_user_properties(client: Client) -> Non
 
     assert client.post("/2/httpapi", _upload(events)).status == 200
 
-    user = client.collector.store.user("amplitude", "amp-key", user_id="user-001")
+    user = client.collector.store.user("amplitude", fingerprint("amp-key"), user_id="user-001")
     assert user is not None
     assert user.properties == {"plan": "pro", "n": 3, "tags": ["a"]}
     assert {e["type"] for e in client.events()} == {"identify"}
@@ -164,7 +165,7 @@ def test_plain_user_properties_on_events_update_the_user_unless_skipped(client: 
 
     assert client.post("/2/httpapi", _upload(events)).status == 200
 
-    user = client.collector.store.user("amplitude", "amp-key", user_id="user-001")
+    user = client.collector.store.user("amplitude", fingerprint("amp-key"), user_id="user-001")
     assert user is not None
     assert user.properties == {"city": "Paris"}
 
@@ -179,7 +180,9 @@ def test_group_identify_event_sets_group_properties(client: Client) -> None:
 
     assert client.post("/2/httpapi", _upload([event])).status == 200
 
-    assert client.collector.store.group("amplitude", "amp-key", "org", "acme") == {"tier": "gold"}
+    assert client.collector.store.group("amplitude", fingerprint("amp-key"), "org", "acme") == {
+        "tier": "gold"
+    }
     assert client.events()[0]["type"] == "groupidentify"
 
 
@@ -193,7 +196,7 @@ def test_identify_form_answers_success_and_applies_operations(client: Client) ->
     assert answer.status == 200
     assert answer.body == b"success"
     assert answer.headers["content-type"].startswith("text/plain")
-    user = client.collector.store.user("amplitude", "amp-key", user_id="user-9")
+    user = client.collector.store.user("amplitude", fingerprint("amp-key"), user_id="user-9")
     assert user is not None
     assert user.properties == {"plan": "pro"}
     (event,) = client.events()
@@ -213,7 +216,9 @@ def test_group_identify_form(client: Client) -> None:
 
     assert answer.status == 200
     assert answer.body == b"success"
-    assert client.collector.store.group("amplitude", "amp-key", "org", "acme") == {"seats": 5}
+    assert client.collector.store.group("amplitude", fingerprint("amp-key"), "org", "acme") == {
+        "seats": 5
+    }
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from trackwire.collector import routes
 from trackwire.collector.counters import RequestCounters
 from trackwire.collector.faults import FaultConfig, FaultInjector, FaultMiddleware
-from trackwire.collector.keys import Keys
+from trackwire.collector.keys import Keys, fingerprint
 from trackwire.collector.store import EventRecord, IngestResult, Store, Vendor
 
 __all__ = ["Collector", "create_app"]
@@ -79,13 +79,17 @@ class Collector:
     def source(self, vendor: Vendor, key: str, secret: str | None = None) -> str | None:
         """The name events sent with ``key`` are stored under, or None for an unknown key.
 
+        In development mode every key is accepted and named by :func:`~.keys.fingerprint`.
+
         Args:
             vendor: the vendor whose key it is.
             key: the Segment write key, Amplitude API key or mParticle key.
             secret: the mParticle secret (checked in keyed mode); unused for the others.
         """
         if self.keys is None:
-            return key
+            # Development mode: stored under a fingerprint, so /stats, /events and logs never
+            # show a key someone could send with.
+            return fingerprint(key)
         if vendor == "segment":
             found = self.keys.segment(key)
         elif vendor == "amplitude":
