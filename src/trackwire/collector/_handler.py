@@ -9,6 +9,7 @@ status and turns it into a response.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,10 @@ from trackwire.collector.counters import RequestCounters
 from trackwire.collector.store import StoreClosedError, Vendor
 from trackwire.errors import ValidationError
 
-__all__ = ["Flow", "Reply", "handle", "json_reply", "text_reply"]
+__all__ = ["STORED_STATE", "Flow", "Reply", "handle", "json_reply", "text_reply"]
+
+#: The request-state key under which the handler leaves how many events a request stored.
+STORED_STATE = "trackwire.stored"
 
 #: The body of the 503 answered while the store is closing.
 _SHUTTING_DOWN = b'{"error":"the collector is shutting down"}'
@@ -81,6 +85,7 @@ async def handle(
     too_large: Callable[[str], Reply],
     bad_body: Callable[[str], Reply],
     counters: RequestCounters,
+    body_timeout: float | None = None,
 ) -> Response:
     """Read the body within ``limit``, run ``flow`` on it in a worker thread, count, answer.
 
@@ -92,10 +97,11 @@ async def handle(
         too_large: the answer for a body over ``limit``, given the reason.
         bad_body: the answer for a body that cannot be read or stored, given the reason.
         counters: where the answer is counted (``requests``, by status).
+        body_timeout: seconds the whole body may take to arrive; past it, 408 and close.
     """
     close = False
     try:
-        raw = await _http.read_body(request, limit)
+        raw = await _http.read_body(request, limit, body_timeout)
     except ClientDisconnect:
         # Nobody is left to answer; count it and let the server close the connection.
         counters.add("requests", vendor, "client_disconnected")
@@ -103,6 +109,8 @@ async def handle(
     except BodyError as exc:
         close = exc.close
         reply = too_large(str(exc)) if exc.too_large else bad_body(str(exc))
+        if exc.late:
+            reply = dataclasses.replace(reply, status=408)
     else:
         try:
             reply = await run_in_threadpool(flow, raw)
@@ -111,6 +119,8 @@ async def handle(
         except StoreClosedError:
             reply = Reply(503, _SHUTTING_DOWN)
     counters.add("requests", vendor, str(reply.status))
+    # For the request's log line (see access.py).
+    request.scope.setdefault("state", {})[STORED_STATE] = reply.stored
     response = reply.response()
     if close:
         response.headers["connection"] = "close"

@@ -10,6 +10,7 @@ still sending makes the client see a connection reset instead of the answer.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import zlib
@@ -47,12 +48,16 @@ class BodyError(Exception):
         too_large: True when a size limit was exceeded (the vendors answer 413 or 400).
         close: True when the rest of the body was left unread; the answer must close the
             connection.
+        late: True when the body did not arrive within its deadline (answered 408).
     """
 
-    def __init__(self, message: str, *, too_large: bool = False, close: bool = False) -> None:
+    def __init__(
+        self, message: str, *, too_large: bool = False, close: bool = False, late: bool = False
+    ) -> None:
         super().__init__(message)
         self.too_large = too_large
         self.close = close
+        self.late = late
 
 
 async def _drain(chunks: AsyncIterator[bytes], already: int) -> bool:
@@ -65,16 +70,28 @@ async def _drain(chunks: AsyncIterator[bytes], already: int) -> bool:
     return True
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout: float | None = None) -> bytes:
     """Read the request body, decompressed, refusing more than ``limit`` bytes either way.
 
     Both the bytes on the wire and the decompressed bytes are held to ``limit``.
     ``Content-Encoding`` may be absent, ``identity``, ``gzip`` (``x-gzip``) or ``deflate``
-    (zlib-wrapped or raw).
+    (zlib-wrapped or raw). With ``timeout``, the whole body (and any draining of a refused one)
+    must arrive within that many seconds.
 
     Raises:
-        BodyError: the body is too large, its encoding is unknown, or it does not inflate.
+        BodyError: the body is too large, late, its encoding is unknown, or it does not inflate.
     """
+    if timeout is None:
+        return await _read_body(request, limit)
+    try:
+        return await asyncio.wait_for(_read_body(request, limit), timeout)
+    except asyncio.TimeoutError:
+        raise BodyError(
+            f"the request body did not arrive within {timeout:g} s", close=True, late=True
+        ) from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     # One iterator for the whole read: Starlette allows a body stream to be opened only once.
     stream = request.stream()
     declared = request.headers.get("content-length")

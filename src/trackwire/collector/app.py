@@ -26,6 +26,8 @@ from typing import Any
 from starlette.applications import Starlette
 
 from trackwire.collector import routes
+from trackwire.collector._deadlines import DEFAULT_BODY_TIMEOUT
+from trackwire.collector.access import AccessLog
 from trackwire.collector.counters import RequestCounters
 from trackwire.collector.faults import FaultConfig, FaultInjector, FaultMiddleware
 from trackwire.collector.keys import Keys, fingerprint
@@ -42,6 +44,7 @@ class Collector:
         keys: the accepted sources; None is development mode (any key, admin endpoint on).
         faults: faults to inject (a configuration or a shared injector); None injects none.
         db_path: the database location shown by ``/health``.
+        body_timeout: seconds a request's body may take to arrive (then 408); None: no limit.
 
     Attributes:
         store: the store.
@@ -58,14 +61,16 @@ class Collector:
         keys: Keys | None = None,
         faults: FaultConfig | FaultInjector | None = None,
         db_path: str = "",
+        body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         self.store = store
+        self.body_timeout = body_timeout
         self.keys = keys
         self.faults = faults if isinstance(faults, FaultInjector) else FaultInjector(faults)
         self.counters = RequestCounters()
         self.db_path = db_path
         self.starlette = Starlette(routes=routes.build(self))
-        self._asgi = FaultMiddleware(self.starlette, self.faults)
+        self._asgi = AccessLog(FaultMiddleware(self.starlette, self.faults))
 
     @property
     def development(self) -> bool:
@@ -116,10 +121,11 @@ def create_app(
     keys: Keys | None = None,
     faults: FaultConfig | FaultInjector | None = None,
     db_path: str = "",
+    body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
 ) -> Collector:
     """Build the collector application (see :class:`Collector` for the arguments).
 
     The result is an ASGI application: run it under uvicorn, or use
     :func:`trackwire.collector.server.start_collector` to get it running on a free port.
     """
-    return Collector(store, keys=keys, faults=faults, db_path=db_path)
+    return Collector(store, keys=keys, faults=faults, db_path=db_path, body_timeout=body_timeout)

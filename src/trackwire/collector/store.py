@@ -36,6 +36,7 @@ __all__ = [
     "IngestResult",
     "Store",
     "StoreClosedError",
+    "StoreOpenError",
     "StoredEvent",
     "UserState",
     "Vendor",
@@ -49,6 +50,10 @@ VENDORS: Final[tuple[Vendor, ...]] = get_args(Vendor)
 
 class StoreClosedError(TrackwireError, RuntimeError):
     """The store was closed; open a new one to keep reading or writing."""
+
+
+class StoreOpenError(TrackwireError, RuntimeError):
+    """The store cannot be opened (not a database, no permission, a directory)."""
 
 
 # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which

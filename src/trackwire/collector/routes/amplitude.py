@@ -63,6 +63,7 @@ class _Amplitude:
             too_large=lambda _message: json_reply(413, wire.too_large_body()),
             bad_body=lambda message: json_reply(400, wire.error_body(400, message)),
             counters=self.collector.counters,
+            body_timeout=self.collector.body_timeout,
         )
 
     def upload_flow(self, raw: bytes, *, endpoint: str, content_type: str) -> Reply:
@@ -111,6 +112,7 @@ class _Amplitude:
             ),
             bad_body=lambda message: text_reply(400, identify.form_error_body(message)),
             counters=self.collector.counters,
+            body_timeout=self.collector.body_timeout,
         )
 
     def form_flow(self, raw: bytes, *, group: bool, content_type: str) -> Reply:

@@ -71,6 +71,7 @@ class _MParticle:
             too_large=lambda message: _error(413, "PAYLOAD_TOO_LARGE", message),
             bad_body=lambda message: _error(400, "BAD_REQUEST", message),
             counters=self.collector.counters,
+            body_timeout=self.collector.body_timeout,
         )
 
     def source(self, authorization: str) -> str | Reply:

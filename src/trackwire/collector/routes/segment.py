@@ -88,6 +88,7 @@ class _Segment:
             ),
             bad_body=lambda message: _error(400, "invalid_request", message),
             counters=self.collector.counters,
+            body_timeout=self.collector.body_timeout,
         )
 
     def source(self, authorization: str, body: Mapping[str, Any]) -> str | Reply:

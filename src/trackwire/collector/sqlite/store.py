@@ -27,6 +27,7 @@ from trackwire.collector.store import (
     IngestResult,
     StoreClosedError,
     StoredEvent,
+    StoreOpenError,
     UserState,
 )
 from trackwire.collector.userprops import KnownUsers
@@ -63,9 +64,21 @@ class SQLiteStore:
 
     Raises:
         schema.SchemaTooNewError: the file was written by a newer trackwire.
+        StoreOpenError: the path cannot be opened as a SQLite database.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        try:
+            self._open(path)
+        except (sqlite3.Error, OSError) as exc:
+            # One line for the CLI: "file is not a database", "unable to open database file".
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StoreOpenError(
+                f"cannot open {os.fspath(path)!s} as a collector database ({reason}); "
+                "pass --db a SQLite file path (it is created if missing)"
+            ) from exc
+
+    def _open(self, path: str | os.PathLike[str]) -> None:
         self._path = os.fspath(path)
         self._memory = self._path in ("", ":memory:")
         if not self._memory:
