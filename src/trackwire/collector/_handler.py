@@ -22,7 +22,7 @@ from starlette.responses import Response
 from trackwire.collector import _http
 from trackwire.collector._http import BodyError
 from trackwire.collector.counters import RequestCounters
-from trackwire.collector.store import StoreClosedError, Vendor
+from trackwire.collector.store import StorageLimitError, StoreClosedError, Vendor
 from trackwire.errors import ValidationError
 
 __all__ = ["STORED_STATE", "Flow", "Reply", "handle", "json_reply", "text_reply"]
@@ -114,6 +114,9 @@ async def handle(
     else:
         try:
             reply = await run_in_threadpool(flow, raw)
+        except StorageLimitError as exc:
+            counters.add("rejected", vendor, "storage_limit")
+            reply = too_large(str(exc))
         except ValidationError as exc:
             reply = bad_body(f"cannot store the request: {exc}")
         except StoreClosedError:

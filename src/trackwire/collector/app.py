@@ -21,7 +21,7 @@ moves bytes. Each route module documents its decisions where the vendor's docume
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from starlette.applications import Starlette
 
@@ -33,7 +33,13 @@ from trackwire.collector.faults import FaultConfig, FaultInjector, FaultMiddlewa
 from trackwire.collector.keys import Keys, fingerprint
 from trackwire.collector.store import EventRecord, IngestResult, Store, Vendor
 
-__all__ = ["Collector", "create_app"]
+__all__ = ["DEFAULT_STORE_FACTOR", "MIN_STORE_BYTES", "Collector", "create_app"]
+
+#: A request may store at most this many times its decompressed size. Shared batch data is
+#: stored once, so a request stores about its own size plus a few columns per event.
+DEFAULT_STORE_FACTOR: Final = 4.0
+#: The per-request bound never goes below this (a tiny request with many tiny events).
+MIN_STORE_BYTES: Final = 1024 * 1024
 
 
 class Collector:
@@ -45,6 +51,8 @@ class Collector:
         faults: faults to inject (a configuration or a shared injector); None injects none.
         db_path: the database location shown by ``/health``.
         body_timeout: seconds a request's body may take to arrive (then 408); None: no limit.
+        store_factor: a request may store at most this many times its decompressed size
+            (at least :data:`MIN_STORE_BYTES`); past it the vendor's "too large" answer.
 
     Attributes:
         store: the store.
@@ -62,8 +70,10 @@ class Collector:
         faults: FaultConfig | FaultInjector | None = None,
         db_path: str = "",
         body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+        store_factor: float = DEFAULT_STORE_FACTOR,
     ) -> None:
         self.store = store
+        self.store_factor = store_factor
         self.body_timeout = body_timeout
         self.keys = keys
         self.faults = faults if isinstance(faults, FaultInjector) else FaultInjector(faults)
@@ -104,12 +114,29 @@ class Collector:
         return None if found is None else found.name
 
     def write(
-        self, vendor: Vendor, records: Sequence[EventRecord], request_key: str | None = None
+        self,
+        vendor: Vendor,
+        records: Sequence[EventRecord],
+        request_key: str | None = None,
+        *,
+        request_bytes: int = 0,
     ) -> IngestResult:
-        """Store one request's records (see :meth:`EventWriter.ingest`) and count the result."""
+        """Store one request's records (see :meth:`EventWriter.ingest`) and count the result.
+
+        Args:
+            vendor: the vendor the request came to.
+            records: its records.
+            request_key: the request's de-duplication key, if any.
+            request_bytes: the decompressed request size; the request may store at most
+                ``store_factor`` times that (at least :data:`MIN_STORE_BYTES`).
+
+        Raises:
+            StorageLimitError: the request would store more than its bound.
+        """
         if not records:
             return IngestResult(0, 0)
-        result = self.store.ingest(records, request_key=request_key)
+        bound = max(MIN_STORE_BYTES, int(self.store_factor * request_bytes))
+        result = self.store.ingest(records, request_key=request_key, max_bytes=bound)
         self.counters.add("stored", vendor, "events", result.stored)
         self.counters.add("duplicates", vendor, "events", result.duplicates)
         return result

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from trackwire.amplitude import properties as amplitude_properties
 from trackwire.collector._values import is_int, is_number
-from trackwire.collector.store import EventRecord
+from trackwire.collector.store import EventRecord, SharedContext
 from trackwire.collector.userprops import UserOp
 from trackwire.mparticle import wire as mparticle_wire
 from trackwire.segment.wire import parse_timestamp
@@ -301,8 +301,9 @@ def mparticle_records(
 ) -> list[EventRecord]:
     """The records for one mParticle batch that passed ``check_batch``.
 
-    Each event becomes one record whose payload is the batch with that event alone in
-    ``events``, so every record keeps its batch's identities, device and consent. A batch
+    Each event becomes one record whose full payload is the batch with that event alone in
+    ``events``, so every record keeps its batch's identities, device and consent; the batch's
+    part is a :class:`SharedContext`, stored once. A batch
     without events becomes one ``batch`` record, so its user attributes are still kept. The
     batch's ``user_attributes`` (a ``$set``) and ``deleted_user_attributes`` (an ``$unset``)
     ride on its first record. An event without ``source_message_id`` is de-duplicated by the
@@ -336,6 +337,8 @@ def mparticle_records(
                 user_ops=user_ops,
             )
         ]
+    # The batch's context is stored once for all its events (see SharedContext).
+    shared = SharedContext("mparticle_batch", context)
     records = []
     for index, event in enumerate(events):
         key = mparticle_wire.dedup_key(event)
@@ -353,7 +356,8 @@ def mparticle_records(
                 device_id=device_id,
                 client_time_ms=mparticle_wire.event_time_ms(event),
                 dedup_key=key,
-                payload={**context, "events": [event]},
+                payload=event,
+                context=shared,
                 user_ops=user_ops if index == 0 else (),
                 session_id=session if is_int(session) else None,
                 revenue=_mparticle_revenue(event),

@@ -92,7 +92,7 @@ class _Amplitude:
             )
             return json_reply(400, wire.invalid_request_body(check))
         records = [amplitude_event_record(event, source) for event in body["events"]]
-        result = self.collector.write("amplitude", records)
+        result = self.collector.write("amplitude", records, request_bytes=len(raw))
         return json_reply(
             200, wire.success_body(len(records), len(raw), now_ms()), stored=result.stored
         )
@@ -144,6 +144,8 @@ class _Amplitude:
             return text_reply(400, identify.form_error_body(check.error or "missing api_key"))
         build = amplitude_group_identify_record if group else amplitude_identify_record
         result = self.collector.write(
-            "amplitude", [build(item, source) for item in check.identifications]
+            "amplitude",
+            [build(item, source) for item in check.identifications],
+            request_bytes=len(raw),
         )
         return Reply(200, identify.IDENTIFY_SUCCESS_BODY, "text/plain", stored=result.stored)

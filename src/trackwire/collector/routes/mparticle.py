@@ -121,6 +121,7 @@ class _MParticle:
                 "mparticle",
                 mparticle_records(body, source, historical=historical),
                 wire.request_id(body),
+                request_bytes=len(raw),
             )
             return Reply(wire.ACCEPTED_STATUS, wire.accepted_body(), "", stored=result.stored)
         problems = wire.check_bulk(body, historical=historical)
@@ -138,5 +139,5 @@ class _MParticle:
             # mParticle answers 202 to a bulk request whose batches partly fail.
             self.collector.counters.add("rejected", "mparticle", "invalid_batch", len(bad))
             logger.info("mparticle source %s: dropped invalid batches %s", source, sorted(bad))
-        result = self.collector.write("mparticle", records)
+        result = self.collector.write("mparticle", records, request_bytes=len(raw))
         return Reply(wire.ACCEPTED_STATUS, wire.accepted_body(), "", stored=result.stored)

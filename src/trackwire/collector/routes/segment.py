@@ -133,7 +133,7 @@ class _Segment:
         if isinstance(source, Reply):
             return source
         if kind is None:
-            return self.batch(body, source)
+            return self.batch(body, source, len(raw))
         # The write key is a credential, not part of the message.
         message = {k: v for k, v in body.items() if k != "writeKey"}
         problem = wire.check_message(message, kind)
@@ -144,11 +144,13 @@ class _Segment:
             self.collector.counters.add("rejected", "segment", problem.code)
             return _error(400, problem.code, problem.message)
         result = self.collector.write(
-            "segment", [segment_record(message, kind, source, payload_json=encoded)]
+            "segment",
+            [segment_record(message, kind, source, payload_json=encoded)],
+            request_bytes=len(raw),
         )
         return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
 
-    def batch(self, body: Mapping[str, Any], source: str) -> Reply:
+    def batch(self, body: Mapping[str, Any], source: str, size: int) -> Reply:
         counters = self.collector.counters
         batch = body.get("batch")
         if not isinstance(batch, list):
@@ -182,7 +184,7 @@ class _Segment:
                 errors.append({"index": index, "code": problem.code, "message": problem.message})
                 continue
             records.append(segment_record(message, message["type"], source, payload_json=encoded))
-        result = self.collector.write("segment", records)
+        result = self.collector.write("segment", records, request_bytes=size)
         if not errors:
             return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
         return json_reply(

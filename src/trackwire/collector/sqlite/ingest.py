@@ -23,9 +23,14 @@ from trackwire.collector.userprops import (
 )
 from trackwire.errors import ValidationError
 
+#: A record as the events INSERT takes it: payload, groups and shared-context JSON text.
+Encoded = tuple[str, str | None, str | None]
 
-def encode_record(index: int, record: EventRecord) -> tuple[str, str | None]:
-    """The record's payload and groups as JSON text; refuses what cannot be stored."""
+
+def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> Encoded:
+    """The record's payload, groups and shared context as JSON text; refuses what cannot be
+    stored. ``contexts`` caches each shared context's text by identity: it is encoded once,
+    and records sharing it get the same string object (how :class:`Ingest` stores it once)."""
     if (record.group_type is None) != (record.group_value is None):
         raise ValidationError(
             f"records[{index}].group_value", "group_type and group_value go together"
@@ -55,7 +60,18 @@ def encode_record(index: int, record: EventRecord) -> tuple[str, str | None]:
         raise ValidationError(
             f"records[{index}].groups", f"cannot be stored as JSON: {exc}"
         ) from exc
-    return payload, groups
+    context = record.context
+    shared = None
+    if context is not None:
+        shared = contexts.get(id(context))
+        if shared is None:
+            try:
+                shared = contexts[id(context)] = dumps(context.data)
+            except orjson.JSONEncodeError as exc:
+                raise ValidationError(
+                    f"records[{index}].context", f"cannot be stored as JSON: {exc}"
+                ) from exc
+    return payload, groups, shared
 
 
 Scope = tuple[str, str]
@@ -66,12 +82,12 @@ USER_COLUMNS: Final = (
 )
 EVENT_COLUMNS: Final = (
     "e.id, s.vendor, s.source, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
-    "e.client_time_ms, e.received_time_ms, e.dedup_key, e.payload"
+    "e.client_time_ms, e.received_time_ms, e.dedup_key, e.payload, c.kind, c.body"
 )
 _INSERT_EVENT: Final = (
     "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
-    "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
+    "context_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
 
@@ -160,7 +176,7 @@ class Ingest:
         self,
         records: Sequence[EventRecord],
         source_ids: Sequence[int],
-        encoded: Sequence[tuple[str, str | None]],
+        encoded: Sequence[Encoded],
     ) -> None:
         """Resolve every record in order and queue its event row."""
         lookup = self._known.lookup
@@ -187,7 +203,8 @@ class Ingest:
         received = self._received
         spans = self.spans
         append = self._events.append
-        for record, source_id, hit, (payload, groups) in zip(
+        contexts: dict[int, int | None] = {}
+        for record, source_id, hit, (payload, groups, shared) in zip(
             records, source_ids, hits, encoded, strict=True
         ):
             if hit is None:
@@ -201,10 +218,19 @@ class Ingest:
                         span = spans[amplitude_id] = [first_seen_ms, last_seen_ms]
                     span[0] = min(span[0], when)
                     span[1] = max(span[1], when)
+            context_id = None
+            if shared is not None and record.context is not None:
+                context_id = contexts.get(id(shared))
+                if context_id is None:
+                    context_id = self._conn.execute(
+                        "INSERT INTO contexts (source_id, kind, body) VALUES (?, ?, ?)",
+                        (source_id, record.context.kind, shared),
+                    ).lastrowid
+                    contexts[id(shared)] = context_id
             append(
                 (source_id, record.type, record.event_name, record.user_id, record.device_id,
                  amplitude_id, record.session_id, record.client_time_ms, received,
-                 record.dedup_key, record.revenue, groups, payload)
+                 record.dedup_key, record.revenue, groups, payload, context_id)
             )  # fmt: skip
 
     def _preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
@@ -333,7 +359,7 @@ def attempt(
     known: KnownUsers,
     records: Sequence[EventRecord],
     source_ids: Sequence[int],
-    encoded: Sequence[tuple[str, str | None]],
+    encoded: Sequence[Encoded],
     keep: Sequence[int],
 ) -> tuple[Ingest, int]:
     """Store the ``keep`` records; the work done and how many events the INSERT stored."""

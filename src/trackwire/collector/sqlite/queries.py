@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from trackwire.collector.sqlite.ingest import EVENT_COLUMNS, USER_COLUMNS
-from trackwire.collector.store import StoredEvent, UserState
+from trackwire.collector.store import StoredEvent, UserState, expand
 
 __all__ = ["events", "group", "source_ids", "stats", "user"]
 
@@ -75,6 +75,7 @@ def events(
     # The inner query picks ids from the indexes alone; only `limit` rows are read.
     sql = (
         f"SELECT {EVENT_COLUMNS} FROM events e JOIN sources s USING (source_id) "
+        "LEFT JOIN contexts c ON c.context_id = e.context_id "
         f"WHERE e.id IN (SELECT id FROM events {where}ORDER BY id DESC LIMIT ?) "
         "ORDER BY e.id DESC"
     )
@@ -92,10 +93,18 @@ def events(
             client_time_ms=row[8],
             received_time_ms=row[9],
             dedup_key=row[10],
-            payload=orjson.loads(row[11]),
+            payload=_payload(row[11], row[12], row[13]),
         )
         for row in rows
     ]
+
+
+def _payload(payload: str, kind: str | None, context: str | None) -> dict[str, Any]:
+    """A stored event's full message: its own part, expanded with its shared context."""
+    own: dict[str, Any] = orjson.loads(payload)
+    if kind is None or context is None:
+        return own
+    return expand(kind, orjson.loads(context), own)
 
 
 def stats(conn: sqlite3.Connection) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, Final
 from trackwire.collector._values import now_ms
 from trackwire.collector.sqlite import queries, schema
 from trackwire.collector.sqlite.ingest import (
+    Encoded,
     Ingest,
     Scope,
     attempt,
@@ -25,6 +26,7 @@ from trackwire.collector.sqlite.ingest import (
 from trackwire.collector.store import (
     EventRecord,
     IngestResult,
+    StorageLimitError,
     StoreClosedError,
     StoredEvent,
     StoreOpenError,
@@ -209,8 +211,9 @@ class SQLiteStore:
         *,
         request_key: str | None = None,
         received_time_ms: int | None = None,
+        max_bytes: int | None = None,
     ) -> IngestResult:
-        """Store one request's records atomically; see :meth:`Store.ingest`.
+        """Store one request's records atomically; see :meth:`EventWriter.ingest`.
 
         User and group properties change in record order. A record's time for first/last seen
         is its client time, else the receipt time. Duplicates change nothing, and operations
@@ -223,7 +226,17 @@ class SQLiteStore:
         scope = None if request_key is None else request_scope(records)
         # Encode before taking the lock: a bad payload fails the call with nothing written, and
         # other threads' requests are not held up by this one's JSON work.
-        encoded = [encode_record(index, record) for index, record in enumerate(records)]
+        contexts: dict[int, str] = {}
+        encoded = [encode_record(i, record, contexts) for i, record in enumerate(records)]
+        if max_bytes is not None:
+            size = sum(len(text) for text in contexts.values())
+            size += sum(len(payload) + len(groups or "") for payload, groups, _ in encoded)
+            if size > max_bytes:
+                raise StorageLimitError(
+                    "request",
+                    f"it would store {size} bytes; the collector stores at most {max_bytes} "
+                    "bytes per request: send fewer events per request",
+                )
         with self._lock:
             result, work = self._ingest(records, scope, request_key, received, encoded)
             if work is not None:
@@ -237,7 +250,7 @@ class SQLiteStore:
         scope: Scope | None,
         request_key: str | None,
         received: int,
-        encoded: Sequence[tuple[str, str | None]],
+        encoded: Sequence[Encoded],
     ) -> tuple[IngestResult, Ingest | None]:
         """:meth:`ingest` as one committed transaction; the caller holds the write lock.
 
