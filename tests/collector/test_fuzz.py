@@ -160,8 +160,10 @@ def test_events_query(fuzzed: Client, params: dict[str, str]) -> None:
     assert answer.status < 500, (params, answer)
 
 
+_PATHS = ["/v1/batch", "/v1/track", "/2/httpapi", "/identify", "/v2/events", "/v2/bulkevents"]
+
+
 @FUZZ
-@given(body=st.binary(max_size=200), path=st.sampled_from(
-    ["/v1/batch", "/v1/track", "/2/httpapi", "/identify", "/v2/events", "/v2/bulkevents"]))  # fmt: skip
+@given(body=st.binary(max_size=200), path=st.sampled_from(_PATHS))
 def test_raw_bytes(fuzzed: Client, body: bytes, path: str) -> None:
     _twice(fuzzed, path, body, headers={"Authorization": basic("k", "s")})
