@@ -32,7 +32,7 @@ from typing import Any
 from trackwire.amplitude.query import AmplitudeQuery
 from trackwire.collector.query.export import archive_chunks
 from trackwire.collector.server import spawn_collector
-from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore
 from trackwire.collector.store import EventRecord
 
 KEY = "bench-project"

@@ -13,12 +13,13 @@ import gzip
 import time
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
 
 from trackwire.collector.query import mapping
+from trackwire.collector.query.reader import ExportRow
+from trackwire.collector.store import expand
 
 __all__ = ["ExportRow", "archive_chunks", "export_event", "export_time", "member_name"]
 
@@ -102,32 +103,6 @@ _BUILT_IN_FIELDS: Final = {
 }
 
 
-# Not frozen: a frozen dataclass's __init__ costs several times a plain one, and the export
-# makes one per event.
-@dataclass(slots=True)
-class ExportRow:
-    """One stored event as the export reads it (the store's columns, payload still JSON).
-
-    ``vendor`` comes first, then the columns in the order a store selects them, so a row is
-    made as ``ExportRow(vendor, *columns)``.
-    """
-
-    vendor: str
-    id: int
-    source_id: int
-    type: str
-    event_name: str | None
-    user_id: str | None
-    device_id: str | None
-    amplitude_id: int | None
-    session_id: int | None
-    client_time_ms: int | None
-    received_time_ms: int
-    dedup_key: str | None
-    groups: str | None
-    payload: str | bytes
-
-
 def export_time(ms: int) -> str:
     """``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, as Amplitude's exports write times.
 
@@ -198,6 +173,8 @@ def export_event(row: ExportRow, project_id: int) -> dict[str, Any]:
     payload = orjson.loads(row.payload)
     if not isinstance(payload, dict):
         payload = {}
+    if row.context_kind is not None and row.context is not None:
+        payload = expand(row.context_kind, _context(row.context), payload)
     received = export_time(row.received_time_ms)
     client = received if row.client_time_ms is None else export_time(row.client_time_ms)
     event: dict[str, Any] = _TEMPLATE.copy()
@@ -240,6 +217,20 @@ def export_event(row: ExportRow, project_id: int) -> dict[str, Any]:
         }
     )
     return event
+
+
+def _context(body: str) -> dict[str, Any]:
+    """A shared context, decoded once for all the events that share it (they are adjacent)."""
+    found = _CONTEXTS.get(body)
+    if found is None:
+        if len(_CONTEXTS) >= 64:
+            _CONTEXTS.clear()
+        decoded = orjson.loads(body)
+        found = _CONTEXTS[body] = decoded if isinstance(decoded, dict) else {}
+    return found
+
+
+_CONTEXTS: dict[str, dict[str, Any]] = {}
 
 
 class _Sink:

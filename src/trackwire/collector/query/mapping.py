@@ -36,7 +36,7 @@ __all__ = [
     "BUILT_IN_PROPERTIES",
     "INACTIVE_TYPES",
     "EventMatch",
-    "event_property_path",
+    "event_property_paths",
     "event_type_of",
     "matches_for",
     "user_property_key",
@@ -151,10 +151,13 @@ BUILT_IN_PROPERTIES: Final[Mapping[str, Mapping[str, str]]] = {
     "library": {"amplitude": "$.library", "segment": "$.context.library.name"},
 }
 
-_EVENT_PROPERTIES: Final[Mapping[str, str]] = {
-    "amplitude": "$.event_properties",
-    "segment": "$.properties",
-    "mparticle": "$.events[0].data.custom_attributes",
+#: Where a vendor's stored payload keeps event properties. An mParticle event is stored alone
+#: (its batch is a shared context, see trackwire.collector.store.expand); files written before
+#: that kept the whole batch, so both places are read.
+_EVENT_PROPERTIES: Final[Mapping[str, tuple[str, ...]]] = {
+    "amplitude": ("$.event_properties",),
+    "segment": ("$.properties",),
+    "mparticle": ("$.data.custom_attributes", "$.events[0].data.custom_attributes"),
 }
 
 
@@ -163,9 +166,10 @@ def _key(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def event_property_path(vendor: str, name: str) -> str:
-    """The JSON path of an event property inside a vendor's stored payload."""
-    return f"{_EVENT_PROPERTIES.get(vendor, '$.event_properties')}.{_key(name)}"
+def event_property_paths(vendor: str, name: str) -> tuple[str, ...]:
+    """The JSON paths of an event property inside a vendor's stored payload, in order."""
+    bases = _EVENT_PROPERTIES.get(vendor, ("$.event_properties",))
+    return tuple(f"{base}.{_key(name)}" for base in bases)
 
 
 def built_in_path(vendor: str, name: str) -> str | None:

@@ -1,16 +1,56 @@
-"""What the query routes need from a store: the :class:`QueryReader` protocol."""
+"""What the query routes need from a store: the :class:`QueryReader` protocol and its values.
+
+:class:`~trackwire.collector.store.EventReader` includes this protocol, so every store answers
+Amplitude's query API.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from trackwire.collector.query.export import ExportRow
 from trackwire.collector.query.segmentation import Aggregate, Plan
-from trackwire.collector.query.sqlite_segmentation import Source
 from trackwire.collector.query.users import FoundUser, UserSummary
 
-__all__ = ["QueryReader", "Source"]
+__all__ = ["ExportRow", "QueryReader", "Source"]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One stored source a query covers: the store's ``source_id`` for it, and its vendor."""
+
+    source_id: int
+    vendor: str
+
+
+# Not frozen: a frozen dataclass's __init__ costs several times a plain one, and the export
+# makes one per event.
+@dataclass(slots=True)
+class ExportRow:
+    """One stored event as the export reads it (the store's columns, payload still JSON).
+
+    ``vendor`` comes first, then the columns in the order a store selects them, so a row is
+    made as ``ExportRow(vendor, *columns)``. ``context_kind``/``context`` are the event's
+    shared request context (see :func:`trackwire.collector.store.expand`), if any.
+    """
+
+    vendor: str
+    id: int
+    source_id: int
+    type: str
+    event_name: str | None
+    user_id: str | None
+    device_id: str | None
+    amplitude_id: int | None
+    session_id: int | None
+    client_time_ms: int | None
+    received_time_ms: int
+    dedup_key: str | None
+    groups: str | None
+    payload: str | bytes
+    context_kind: str | None = None
+    context: str | None = None
 
 
 class QueryReader(Protocol):

@@ -16,9 +16,9 @@ from typing import Any, Final
 
 import orjson
 
-from trackwire.collector.query.export import ExportRow
-from trackwire.collector.query.sqlite_segmentation import Source
+from trackwire.collector.query.reader import ExportRow, Source
 from trackwire.collector.query.users import FoundUser, UserSummary
+from trackwire.collector.store import expand
 
 __all__ = [
     "MAX_MATCHES",
@@ -34,8 +34,11 @@ __all__ = [
 MAX_MATCHES: Final = 1000
 _EXPORT_COLUMNS: Final = (
     "e.id, e.source_id, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
-    "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload"
+    "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload, "
+    "c.kind, c.body"
 )
+#: Each event with its shared request context (see trackwire.collector.store.expand).
+_EVENTS_WITH_CONTEXT: Final = "events e LEFT JOIN contexts c ON c.context_id = e.context_id"
 
 
 def _in(count: int) -> str:
@@ -79,7 +82,7 @@ def export_rows(
 
     def rows(source: Source) -> Iterator[ExportRow]:
         cursor = conn.execute(
-            f"SELECT {_EXPORT_COLUMNS} FROM events e WHERE e.source_id = ? "
+            f"SELECT {_EXPORT_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.source_id = ? "
             "AND e.received_time_ms >= ? AND e.received_time_ms < ? "
             "ORDER BY e.received_time_ms, e.id",
             (source.source_id, start_ms, end_ms),
@@ -176,12 +179,18 @@ def user_summary(
     def payload_at(order: str) -> dict[str, Any]:
         row = conn.execute(
             # In the (amplitude_id, client_time_ms) index's order: one row read, no sort.
-            f"SELECT payload FROM events WHERE amplitude_id = ? "
-            f"ORDER BY client_time_ms {order}, id {order} LIMIT 1",
+            f"SELECT e.payload, c.kind, c.body FROM {_EVENTS_WITH_CONTEXT} "
+            f"WHERE e.amplitude_id = ? ORDER BY e.client_time_ms {order}, e.id {order} LIMIT 1",
             (amplitude_id,),
         ).fetchone()
-        value = orjson.loads(row[0]) if row else {}
-        return value if isinstance(value, dict) else {}
+        if row is None:
+            return {}
+        value: dict[str, Any] = orjson.loads(row[0])
+        if not isinstance(value, dict):
+            return {}
+        if row[1] is not None and row[2] is not None:
+            value = expand(row[1], orjson.loads(row[2]), value)
+        return value
 
     return UserSummary(
         amplitude_id=amplitude_id,
@@ -213,7 +222,7 @@ def user_events(
     """One user's events, most recent first (or earliest first), a page at a time."""
     order = "DESC" if latest else "ASC"
     rows = conn.execute(
-        f"SELECT {_EXPORT_COLUMNS} FROM events e WHERE e.amplitude_id = ? "
+        f"SELECT {_EXPORT_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.amplitude_id = ? "
         # The (amplitude_id, client_time_ms) index's order: only the page's rows are read, none
         # sorted. Events without a client time (rare: every SDK sets one) come last.
         f"ORDER BY e.client_time_ms {order}, e.id {order} "

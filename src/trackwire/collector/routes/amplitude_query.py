@@ -4,15 +4,18 @@
 ``/api/2/events/segmentation`` take HTTP Basic ``api_key:secret_key``: with a keys file, an
 Amplitude source's API key and secret key; in development mode any key (the API key then names
 the project). A request without Basic credentials is a 401 in every mode, as Amplitude answers.
-A query covers every event stored under the project's name, whichever vendor's API it came
-through (see :mod:`.mapping`). Every answer is in UTC and says so in ``X-Time-Zone: UTC``.
+A query covers every event stored under the project's name (the keys-file source name, or in
+development mode the key's fingerprint: the same for a Segment write key, Amplitude API key or
+mParticle key with the same text), whichever vendor's API it came through (see
+:mod:`trackwire.collector.query.mapping`). Every answer is in UTC and says so in
+``X-Time-Zone: UTC``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -22,14 +25,16 @@ from starlette.routing import Route
 
 from trackwire.amplitude.query import params as p
 from trackwire.collector import _http
-from trackwire.collector.keys import Keys
 from trackwire.collector.query import segmentation, users
 from trackwire.collector.query.export import archive_chunks, export_event
 from trackwire.collector.query.reader import QueryReader
 from trackwire.collector.store import StoreClosedError
 from trackwire.errors import ValidationError
 
-__all__ = ["QueryRoutes"]
+if TYPE_CHECKING:
+    from trackwire.collector.app import Collector
+
+__all__ = ["QueryRoutes", "routes"]
 
 #: Longest export range, as Amplitude allows.
 MAX_EXPORT_DAYS: Final = 365
@@ -47,21 +52,20 @@ def _json(status: int, data: Any) -> Response:
     return Response(orjson.dumps(data), status, media_type="application/json", headers=_TZ)
 
 
+def routes(collector: Collector) -> list[Route]:
+    """Amplitude's query routes, for ``collector``."""
+    return QueryRoutes(collector).routes()
+
+
 class QueryRoutes:
-    """The four query routes.
+    """The four query routes of a collector (its store, keys and counters)."""
 
-    Args:
-        store: the reads (the collector's store).
-        keys: the accepted sources; None is development mode.
-        count: called with each answer's status, for ``/stats``.
-    """
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+        self.store: QueryReader = collector.store
 
-    def __init__(
-        self, store: QueryReader, keys: Keys | None, count: Callable[[int], None] | None = None
-    ) -> None:
-        self.store = store
-        self.keys = keys
-        self._count = count or (lambda status: None)
+    def _count(self, status: int) -> None:
+        self.collector.counters.add("requests", "amplitude_query", str(status))
 
     def routes(self) -> list[Route]:
         """The Starlette routes."""
@@ -83,9 +87,14 @@ class QueryRoutes:
                 401, "missing credentials: send HTTP Basic with the API key and the secret key"
             )
         api_key, secret_key = credentials
-        if self.keys is None:
-            return api_key
-        source = self.keys.amplitude_query(api_key, secret_key)
+        keys = self.collector.keys
+        if keys is None:
+            # Development mode: the name the ingestion routes store this key's events under.
+            name = self.collector.source("amplitude", api_key)
+            if name is None:  # pragma: no cover - every key is accepted in development mode
+                raise _Refused(401, "invalid API key")
+            return name
+        source = keys.amplitude_query(api_key, secret_key)
         if source is None:
             raise _Refused(401, "invalid API key or secret key")
         return source.name

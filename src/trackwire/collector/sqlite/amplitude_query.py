@@ -10,11 +10,10 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 
-from trackwire.collector.query import sqlite_reads, sqlite_segmentation
-from trackwire.collector.query.export import ExportRow
+from trackwire.collector.query.reader import ExportRow, Source
 from trackwire.collector.query.segmentation import Aggregate, Plan
-from trackwire.collector.query.sqlite_segmentation import Source
 from trackwire.collector.query.users import FoundUser, UserSummary
+from trackwire.collector.sqlite import amplitude_reads, amplitude_segmentation
 
 __all__ = ["SQLiteQueryReads"]
 
@@ -28,12 +27,12 @@ class SQLiteQueryReads:
     def project_sources(self, name: str) -> list[Source]:
         """See :meth:`QueryReader.project_sources`."""
         with self._reading() as conn:
-            return sqlite_reads.project_sources(conn, name)
+            return amplitude_reads.project_sources(conn, name)
 
     def export_has_rows(self, sources: Sequence[Source], start_ms: int, end_ms: int) -> bool:
         """See :meth:`QueryReader.export_has_rows`."""
         with self._reading() as conn:
-            return sqlite_reads.export_has_rows(conn, sources, start_ms, end_ms)
+            return amplitude_reads.export_has_rows(conn, sources, start_ms, end_ms)
 
     def export_rows(
         self, sources: Sequence[Source], start_ms: int, end_ms: int
@@ -42,41 +41,41 @@ class SQLiteQueryReads:
         with self._reading() as conn:
             conn.execute("BEGIN")
             try:
-                yield from sqlite_reads.export_rows(conn, sources, start_ms, end_ms)
+                yield from amplitude_reads.export_rows(conn, sources, start_ms, end_ms)
             finally:
                 conn.execute("COMMIT")
 
     def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
         """See :meth:`QueryReader.search_users`."""
         with self._reading() as conn:
-            return sqlite_reads.search_users(conn, sources, text)
+            return amplitude_reads.search_users(conn, sources, text)
 
     def user_summary(self, sources: Sequence[Source], amplitude_id: int) -> UserSummary | None:
         """See :meth:`QueryReader.user_summary`."""
         with self._reading() as conn:
-            return sqlite_reads.user_summary(conn, sources, amplitude_id)
+            return amplitude_reads.user_summary(conn, sources, amplitude_id)
 
     def user_events(
         self, source: Source, amplitude_id: int, *, offset: int, limit: int, latest: bool
     ) -> list[ExportRow]:
         """See :meth:`QueryReader.user_events`."""
         with self._reading() as conn:
-            return sqlite_reads.user_events(
+            return amplitude_reads.user_events(
                 conn, source, amplitude_id, offset=offset, limit=limit, latest=latest
             )
 
     def event_exists(self, sources: Sequence[Source], event_type: str) -> bool:
         """See :meth:`QueryReader.event_exists`."""
         with self._reading() as conn:
-            return sqlite_segmentation.event_exists(conn, sources, event_type)
+            return amplitude_segmentation.event_exists(conn, sources, event_type)
 
     def segmentation(
         self, sources: Sequence[Source], plan: Plan
     ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
         """See :meth:`QueryReader.segmentation`."""
         with self._reading() as conn:
-            rows = sqlite_segmentation.segmentation_rows(conn, sources, plan)
+            rows = amplitude_segmentation.segmentation_rows(conn, sources, plan)
             active = None
             if plan.params.metric == "pct_dau":
-                active = sqlite_segmentation.active_users(conn, sources, plan)
+                active = amplitude_segmentation.active_users(conn, sources, plan)
         return rows, active

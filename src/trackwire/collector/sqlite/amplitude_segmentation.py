@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from trackwire.collector.query import mapping
+from trackwire.collector.query.reader import Source
 from trackwire.collector.query.segmentation import (
     PROPERTY_METRICS,
     USER_METRICS,
@@ -37,14 +38,6 @@ _NUMERIC_OPS: Final = {
 
 #: Negative operators on user properties, computed as "not the positive one".
 _NEGATIONS: Final = {"is not": "is", "does not contain": "contains", "set is not": "set is"}
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    """One stored source a query covers: its ``source_id`` and vendor."""
-
-    source_id: int
-    vendor: str
 
 
 @dataclass(slots=True)
@@ -74,15 +67,60 @@ def _placeholders(count: int) -> str:
     return ", ".join("?" * count) if count else "NULL"
 
 
-def _condition(
-    column: str | None, path: str | None, op: str, values: Sequence[Any], where: str
-) -> _Sql:
-    """``op`` applied to the JSON value at ``path`` of ``column`` (None: the property is never
-    set for this vendor)."""
-    if column is None or path is None:
+@dataclass(frozen=True, slots=True)
+class _Access:
+    """Where a property is: alternatives tried in order, each an expression template with
+    ``{op}`` (``->>`` for the SQL value, ``->`` for the JSON) and one placeholder, its path."""
+
+    alternatives: tuple[tuple[str, str], ...]
+
+    def _pick(self, op: str) -> _Sql:
+        parts = [template.format(op=op) for template, _ in self.alternatives]
+        args: list[Any] = [path for _, path in self.alternatives]
+        if len(parts) == 1:
+            return _Sql(parts[0], args)
+        return _Sql(f"coalesce({', '.join(parts)})", args)
+
+    def value(self) -> _Sql:
+        """The property's SQL value (text, number, or JSON text for arrays and objects)."""
+        return self._pick("->>")
+
+    def json(self) -> _Sql:
+        """The property as JSON (what ``json_each`` reads)."""
+        return self._pick("->")
+
+
+_PAYLOAD: Final = "e.payload {op} ?"
+#: The event's shared request context (an mParticle batch, a Segment envelope).
+_CONTEXT: Final = "(SELECT c.body {op} ? FROM contexts c WHERE c.context_id = e.context_id)"
+_USER: Final = "u.properties {op} ?"
+
+
+def _event_access(source: Source, kind: str, name: str) -> _Access | None:
+    """Where an event's property (or, for ``kind`` "user", a built-in property) is stored."""
+    if kind == "user":
+        path = mapping.built_in_path(source.vendor, name)
+        if path is None:
+            return None
+        if source.vendor == "amplitude":
+            return _Access(((_PAYLOAD, path),))
+        if source.vendor == "mparticle":
+            # Device and application data belong to the batch: its context (older files: the
+            # payload itself held the whole batch).
+            return _Access(((_CONTEXT, path), (_PAYLOAD, path)))
+        # Segment: the message's own context first, then its batch envelope's.
+        return _Access(((_PAYLOAD, path), (_CONTEXT, path)))
+    paths = mapping.event_property_paths(source.vendor, name)
+    return _Access(tuple((_PAYLOAD, path) for path in paths))
+
+
+def _condition(access: _Access | None, op: str, values: Sequence[Any], where: str) -> _Sql:
+    """``op`` applied to a property (None: the property is never set for this vendor)."""
+    if access is None:
         expr, args = "NULL", []
     else:
-        expr, args = f"json_extract({column}, ?)", [path]
+        value = access.value()
+        expr, args = f"({value.text})", value.args
     texts = _text_values(values)
     if op in ("is", "is not"):
         inside = f"CAST({expr} AS TEXT) IN ({_placeholders(len(texts))})"
@@ -109,13 +147,14 @@ def _condition(
             [*args, *args, number],
         )
     # set is / set is not: any element of an array property (or the value itself) is listed.
-    if column is None or path is None:
+    if access is None:
         return _Sql("0" if op == "set is" else "1")
+    document = access.json()
     exists = (
-        f"EXISTS (SELECT 1 FROM json_each({column}, ?) j "
+        f"EXISTS (SELECT 1 FROM json_each({document.text}) j "
         f"WHERE CAST(j.value AS TEXT) IN ({_placeholders(len(texts))}))"
     )
-    return _Sql(exists if op == "set is" else f"NOT {exists}", [path, *texts])
+    return _Sql(exists if op == "set is" else f"NOT {exists}", [*document.args, *texts])
 
 
 def _user_path(name: str) -> str | None:
@@ -139,7 +178,7 @@ def _filter(
             # several vendors a person is everyone sharing a user id: a positive condition holds
             # when any of their records matches, a negative one when none matches the positive.
             negated = _NEGATIONS.get(op)
-            cond = _condition("u.properties", user_path, negated or op, values, where)
+            cond = _condition(_Access(((_USER, user_path),)), negated or op, values, where)
             ids = [s.source_id for s in sources]
             users = f"FROM users u WHERE u.source_id IN ({_placeholders(len(ids))}) AND {cond.text}"
             if len({s.vendor for s in sources}) == 1:
@@ -153,12 +192,7 @@ def _filter(
             if negated is not None:
                 sql.text = f"NOT coalesce({sql.text}, 0)"
             return sql
-        return _condition(
-            "e.payload", mapping.built_in_path(source.vendor, name), op, values, where
-        )
-    return _condition(
-        "e.payload", mapping.event_property_path(source.vendor, name), op, values, where
-    )
+    return _condition(_event_access(source, kind, name), op, values, where)
 
 
 def _value(source: Source, prop: Property) -> _Sql:
@@ -167,16 +201,11 @@ def _value(source: Source, prop: Property) -> _Sql:
         user_path = _user_path(prop.name)
         if user_path is not None:
             return _Sql(
-                "(SELECT json_extract(u.properties, ?) FROM users u "
-                "WHERE u.amplitude_id = e.amplitude_id)",
+                "(SELECT u.properties ->> ? FROM users u WHERE u.amplitude_id = e.amplitude_id)",
                 [user_path],
             )
-        path = mapping.built_in_path(source.vendor, prop.name)
-    else:
-        path = mapping.event_property_path(source.vendor, prop.name)
-    if path is None:
-        return _Sql("NULL")
-    return _Sql("json_extract(e.payload, ?)", [path])
+    access = _event_access(source, prop.kind, prop.name)
+    return _Sql("NULL") if access is None else access.value()
 
 
 def _bucket(interval: str, t: str) -> str:
