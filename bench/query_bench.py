@@ -9,8 +9,10 @@ then asks a collector serving it, over HTTP with trackwire's query client:
 - export of the whole range: events/s streamed, and memory (goal: ≥ 100,000 events/s, flat);
 - user activity of a user with 1,000 events (goal: under 50 ms).
 
-And ingest through the store's writer with and without the indexes the query side reads, on
-fresh databases of 200,000 events each (the query side's cost to ingest).
+Then the export path without HTTP in a fresh process per range (events/s, peak RSS for 3 and
+30 days), and ingest through the store's writer into fresh databases (100,000 events each)
+with this issue's segmentation index, with the index it replaced, and without the indexes only
+queries read.
 
 Run: ``python bench/query_bench.py`` (``--events``/``--users`` to scale, ``--db`` to keep and
 reuse the database).
@@ -22,20 +24,23 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from trackwire.amplitude.query import AmplitudeQuery
-from trackwire.collector.query.export import archive_chunks
+from trackwire.collector.keys import fingerprint
 from trackwire.collector.server import spawn_collector
 from trackwire.collector.sqlite import SQLiteStore
 from trackwire.collector.store import EventRecord
 
 KEY = "bench-project"
+#: What a development-mode collector stores events sent with KEY under (and queries by).
+PROJECT = fingerprint(KEY)
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DAY_MS = 86_400_000
 DAYS = 30
@@ -91,18 +96,18 @@ def records(events: int, users: int, seed: int = 7) -> Iterator[tuple[int, list[
                 ops = (("$set", {"plan": plan}),)
             batch.append(
                 EventRecord(
-                    "amplitude", KEY, "event", name, user_id, event["device_id"], event["time"],
+                    "amplitude", PROJECT, "event", name, user_id, event["device_id"], event["time"],
                     event["insert_id"], event, ops, session_id=event["time"] // 1_800_000,
                 )
             )  # fmt: skip
         yield received, batch
 
 
-def build(path: Path, events: int, users: int, drop: tuple[str, ...] = ()) -> float:
-    """Write the database; events/s through ``SQLiteStore.ingest``."""
+def build(path: Path, events: int, users: int, setup: tuple[str, ...] = ()) -> float:
+    """Write the database (after running ``setup`` on it); events/s through ``ingest``."""
     with SQLiteStore(path) as store:
-        for index in drop:
-            store._writer.execute(f"DROP INDEX {index}")
+        for statement in setup:
+            store._writer.execute(statement)
         started = time.perf_counter()
         for received, batch in records(events, users):
             store.ingest(batch, received_time_ms=received)
@@ -171,46 +176,73 @@ def run_queries(url: str, events: int, rows: list[tuple[str, str]], work: Path) 
         out.unlink()
 
 
+_EXPORT_CHILD = """
+import sys, time
+from trackwire.collector.query.export import archive_chunks
+from trackwire.collector.sqlite import SQLiteStore
+db, key, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+with SQLiteStore(db) as store:
+    sources = store.project_sources(key)
+    began = time.perf_counter()
+    size = events = 0
+    rows = store.export_rows(sources, start, end)
+    def counted():
+        global events
+        for row in rows:
+            events += 1
+            yield row
+    for chunk in archive_chunks(counted(), sources[0].source_id):
+        size += len(chunk)
+    print(events, size, time.perf_counter() - began)
+"""
+
+
 def export_memory(db: Path, rows: list[tuple[str, str]]) -> None:
-    """Peak memory of the collector's export path (store rows -> zip chunks), 3 days vs 30:
-    flat means the same peak whatever the range."""
-    with SQLiteStore(db) as store:
-        sources = store.project_sources(KEY)
-        for days in (3, DAYS):
-            tracemalloc.start()
-            size = 0
-            started = time.perf_counter()
-            chunks = archive_chunks(
-                store.export_rows(sources, START_MS, START_MS + days * DAY_MS),
-                sources[0].source_id,
-            )
-            for chunk in chunks:
-                size += len(chunk)
-            elapsed = time.perf_counter() - started
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-            rows.append((
-                f"export path in-process, {days} days ({size / 2**20:,.0f} MiB zip)",
-                f"peak {peak / 2**20:,.1f} MiB allocated (tracemalloc; {elapsed:,.1f} s traced)",
-            ))  # fmt: skip
-            print(rows[-1])
+    """The collector's export path (store rows -> zip chunks) in a fresh process per range:
+    its events/s without HTTP, and its peak RSS for 3 days and for 30 (flat: the same)."""
+    for days in (3, DAYS):
+        command = [sys.executable, "-c", _EXPORT_CHILD, str(db), PROJECT, str(START_MS),
+                   str(START_MS + days * DAY_MS)]  # fmt: skip
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None
+        output = child.stdout.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        assert status == 0, output
+        events, size, elapsed = output.split()
+        rss = usage.ru_maxrss / 1024  # KiB on Linux
+        rows.append((
+            f"export path without HTTP, {days} days: {int(events):,} events, "
+            f"{int(size) / 2**20:,.0f} MiB zip",
+            f"{int(events) / float(elapsed):,.0f} events/s; peak RSS {rss:,.0f} MiB",
+        ))  # fmt: skip
+        print(rows[-1])
+
+
+#: Index variants compared for ingest: this issue's segmentation index (migration 3), the
+#: index it replaced, and none of the indexes only the query side reads.
+_INDEX_VARIANTS: Final = (
+    ("with the query side's indexes (after)", ()),
+    ("with the segmentation index as before this issue", (
+        "DROP INDEX events_by_name_time",
+        "CREATE INDEX events_by_name_time ON events (source_id, event_name, client_time_ms)",
+    )),
+    ("without the 3 indexes only queries read", tuple(f"DROP INDEX {i}" for i in QUERY_INDEXES)),
+)  # fmt: skip
 
 
 def ingest_cost(work: Path, events: int, users: int, rows: list[tuple[str, str]]) -> None:
-    """Ingest with and without the query indexes, on fresh databases."""
-    for label, drop in (
-        ("with the query indexes", ()),
-        ("without the 3 query indexes", QUERY_INDEXES),
-    ):
-        rates = []
-        for run in range(3):
-            path = work / f"ingest-{len(drop)}-{run}.db"
-            rates.append(build(path, events, users, drop))
+    """Ingest into fresh databases with each index variant, interleaved, median of 3."""
+    rates: dict[str, list[float]] = {label: [] for label, _ in _INDEX_VARIANTS}
+    for run in range(3):
+        for label, setup in _INDEX_VARIANTS:
+            path = work / f"ingest-{run}.db"
+            rates[label].append(build(path, events, users, setup))
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for label, found in rates.items():
         rows.append((
             f"ingest through the store's writer, {label}",
-            f"{statistics.median(rates):,.0f} events/s (median of 3 x {events:,})",
+            f"{statistics.median(found):,.0f} events/s (median of 3 x {events:,})",
         ))  # fmt: skip
         print(rows[-1])
 
@@ -220,7 +252,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--db", type=Path, help="database to build or reuse")
-    parser.add_argument("--ingest-events", type=int, default=200_000)
+    parser.add_argument("--ingest-events", type=int, default=100_000)
     parser.add_argument("--skip-ingest", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tw-query-bench-"))
