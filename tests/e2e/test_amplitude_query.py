@@ -85,6 +85,7 @@ def _send_everything(url: str) -> None:
         "environment": "development",
         "user_identities": {"customerid": "user-3"},
         "user_attributes": {"plan": "free"},
+        "device_info": {"locale_country": "BR"},
         "events": [
             {"event_type": "custom_event",
              "data": {"event_name": "Song Played", "custom_event_type": "other",
@@ -165,6 +166,14 @@ def test_segmentation_group_by_event_property_and_exact_shape(query: AmplitudeQu
         "Song Played", *DAYS, metric="totals", group_by={"type": "event", "value": "genre"}, limit=1
     )
     assert limited.series_labels == [[0, "rock"]]
+
+
+def test_segmentation_group_by_a_built_in_property_of_every_vendor(query: AmplitudeQuery) -> None:
+    # Amplitude's country field, mParticle's device_info (kept in the batch's shared context);
+    # the Segment events and one Amplitude event carry none.
+    result = query.event_segmentation("Song Played", *DAYS, metric="totals", group_by="country")
+    assert result.series_labels == [[0, "(none)"], [0, "FR"], [0, "BR"]]
+    assert result.series == [[1, 1, 1], [2, 0, 0], [0, 1, 0]]
 
 
 def test_segmentation_page_and_screen_event_types(query: AmplitudeQuery) -> None:
