@@ -160,11 +160,13 @@ def run_queries(url: str, pid: int, events: int, rows: list[tuple[str, str]], wo
             ),
         }  # fmt: skip
         for name, call in cases.items():
-            median, best, result = timed(call, runs=3)
+            median, best, cpu, result = timed(call, runs=3, pid=pid)
             total = sum(result.series[0])
-            rows.append(
-                (name, f"{median * 1000:,.0f} ms (best {best * 1000:,.0f}; sum {total:,.0f})")
-            )
+            rows.append((
+                name,
+                f"{median * 1000:,.0f} ms (best {best * 1000:,.0f}); collector CPU "
+                f"{cpu * 1000:,.0f} ms; first series sums to {total:,.0f}",
+            ))  # fmt: skip
             print(rows[-1])
 
         heavy = query.user_search(HEAVY_USER).matches[0].amplitude_id
