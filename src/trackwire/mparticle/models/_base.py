@@ -1,0 +1,124 @@
+"""What every mParticle model shares: conversion to the documented JSON.
+
+A model is a plain mutable class (a dataclass), so both styles of the official SDKs work:
+keyword construction, and creating an object then assigning its attributes. Nothing is
+checked on assignment; :meth:`Model.to_dict` converts and checks when the batch is built, and
+every error names the field by its JSON path (``events[2].data.custom_event_type``).
+
+Conversions: unset (None) fields are left out; enum members become their value; a
+``datetime`` in any ``*_ms`` time field becomes epoch milliseconds (a naive datetime is read
+as UTC, the clock mParticle keeps), a ``timedelta`` in a duration field becomes milliseconds;
+``Decimal`` amounts become JSON numbers (the official package sends them as strings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import Enum
+from typing import Any, ClassVar, Final
+
+from trackwire.errors import ValidationError
+
+__all__ = ["Model", "join", "plain", "to_millis"]
+
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+# Below this an epoch "milliseconds" value is before March 1973: almost surely seconds (the
+# official Python docs build consent timestamps with calendar.timegm, which gives seconds).
+_MIN_PLAUSIBLE_MS: Final = 100_000_000_000
+
+
+def join(path: str, name: str | int) -> str:
+    """``path`` extended by a key (``a.b``) or an index (``a[3]``)."""
+    if isinstance(name, int):
+        return f"{path}[{name}]"
+    return f"{path}.{name}" if path else name
+
+
+def to_millis(value: object, path: str) -> int:
+    """An epoch-milliseconds time from an int or a ``datetime``; errors name ``path``."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        delta = value - _EPOCH
+        return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(
+            path, f"must be epoch milliseconds (int) or a datetime, got {type(value).__name__}"
+        )
+    if 0 <= value < _MIN_PLAUSIBLE_MS:
+        raise ValidationError(
+            path,
+            f"{value} looks like seconds, not milliseconds; pass epoch milliseconds or a datetime",
+        )
+    return value
+
+
+def _duration_millis(value: object, path: str) -> int:
+    if isinstance(value, dt.timedelta):
+        return int(value.total_seconds() * 1000)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(path, f"must be milliseconds (int) or a timedelta, got {value!r}")
+    return value
+
+
+def _field_value(name: str, value: object, path: str) -> Any:
+    # Times and durations are recognised by name: every such field of the Events API ends in
+    # "_ms" and only durations say "duration"; the rest are instants.
+    if name.endswith("_ms"):
+        if "duration" in name:
+            return _duration_millis(value, path)
+        return to_millis(value, path)
+    return plain(value, path)
+
+
+def plain(value: object, path: str) -> Any:
+    """``value`` as JSON-ready Python data: models, enums, Decimals and containers converted."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value.value if isinstance(value, Enum) else value
+    if isinstance(value, Model):
+        return value.to_dict(path)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): plain(item, join(path, str(key))) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item, join(path, index)) for index, item in enumerate(value)]
+    raise ValidationError(path, f"cannot be sent as JSON: {type(value).__name__}")
+
+
+class Model:
+    """Base of every model: :meth:`to_dict` gives the documented JSON object.
+
+    Subclasses are dataclasses; their field names are the JSON keys unless
+    ``_json_names`` renames one, and fields named in ``_not_sent`` are accepted (the official
+    package has them) but never sent.
+    """
+
+    _json_names: ClassVar[Mapping[str, str]] = {}
+    _not_sent: ClassVar[frozenset[str]] = frozenset()
+
+    def to_dict(self, path: str = "") -> dict[str, Any]:
+        """The JSON object for this model, unset fields left out.
+
+        Args:
+            path: where this object sits in the batch, used to name fields in errors.
+
+        Raises:
+            ValidationError: a value has the wrong type or cannot be sent as JSON.
+        """
+        out: dict[str, Any] = {}
+        for spec in dataclasses.fields(self):  # type: ignore[arg-type]
+            name = spec.name
+            value = getattr(self, name)
+            if value is None or name in self._not_sent:
+                continue
+            key = self._json_names.get(name, name)
+            out[key] = _field_value(name, value, join(path, key))
+        return out
