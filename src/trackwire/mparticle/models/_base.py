@@ -104,6 +104,15 @@ class Model:
     _json_names: ClassVar[Mapping[str, str]] = {}
     _not_sent: ClassVar[frozenset[str]] = frozenset()
 
+    def __repr__(self) -> str:
+        # Only the fields that are set: a batch's default repr would be mostly "=None".
+        shown = ", ".join(
+            f"{spec.name}={getattr(self, spec.name)!r}"
+            for spec in dataclasses.fields(self)  # type: ignore[arg-type]
+            if getattr(self, spec.name) not in (None, [])
+        )
+        return f"{type(self).__name__}({shown})"
+
     def to_dict(self, path: str = "") -> dict[str, Any]:
         """The JSON object for this model, unset fields left out.
 

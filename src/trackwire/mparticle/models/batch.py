@@ -22,7 +22,7 @@ from trackwire.mparticle.models.user import (
 __all__ = ["Batch"]
 
 
-@dataclass
+@dataclass(repr=False)
 class Batch(Model):
     """All data about one user sent in one request: identities, attributes and events.
 

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-@dataclass(init=False, eq=True, repr=True)
+@dataclass(init=False, repr=False)
 class UserIdentities(Model):
     """The user's identities (``user_identities``); every value is a string.
 
@@ -120,7 +120,7 @@ class UserIdentities(Model):
         self.customer_id = value
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class DeviceInformation(Model):
     """The device the batch's events came from (``device_info``).
 
@@ -176,7 +176,7 @@ class DeviceInformation(Model):
     build_version_release: str | None = None
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class ApplicationInformation(Model):
     """The application that produced the batch (``application_info``)."""
 
@@ -189,7 +189,7 @@ class ApplicationInformation(Model):
     apple_search_ads_attributes: dict[str, dict[str, str]] | None = None
 
 
-@dataclass
+@dataclass(repr=False)
 class GeoLocation(Model):
     """A position (an event's ``location`` or the batch context's); both coordinates required."""
 
@@ -209,7 +209,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class GDPRConsentState(Model):
     """One consent purpose's state: ``consented`` and when (``timestamp_unixtime_ms``).
 
@@ -230,7 +230,7 @@ class CCPAConsentState(GDPRConsentState):
     """The CCPA ``data_sale_opt_out`` purpose's state; ``consented=True`` = opted out of sale."""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class ConsentState(Model):
     """The user's consent (``consent_state``).
 
@@ -250,7 +250,7 @@ class ConsentState(Model):
         return super().to_dict(path)
 
 
-@dataclass
+@dataclass(repr=False)
 class DataPlanContext(Model):
     """The data plan (``plan_id``, optional ``plan_version``, latest if unset) to validate with."""
 
@@ -258,7 +258,7 @@ class DataPlanContext(Model):
     plan_version: int | None = None
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class BatchContext(Model):
     """The batch's ``context``: its data plan and location."""
 
