@@ -26,6 +26,7 @@ from trackwire.errors import (
     ValidationError,
 )
 from trackwire.middleware import Middleware
+from trackwire.mparticle.client import MParticle
 from trackwire.segment.client import Segment
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigError",
     "DeliveryConfig",
     "DeliveryError",
+    "MParticle",
     "MessageTooLargeError",
     "Middleware",
     "QueryError",

@@ -1,16 +1,19 @@
 """The mParticle client: ``upload(batch)`` queues a batch; a worker sends them in bulk.
 
 Each upload builds and checks the batch in the caller's thread, fixes its
-``source_request_id`` (and each event's ``source_message_id``) so every retry is idempotent,
-encodes it once and queues the bytes. The worker packs up to 100 queued batches, within
-mParticle's 256 KB request limit, into each ``/v2/bulkevents`` request. Batches whose events
-are older than 30 days belong on ``/v2/bulkevents/historical``: they go through a second,
-internal queue to that endpoint, created on first use (or every batch does, with
-``historical=True``).
+``source_request_id`` (and each event's ``source_message_id``) so that every retry is
+idempotent, encodes it once and queues the bytes. The worker packs up to 100 queued batches,
+within mParticle's 256 KB request limit, into each ``/v2/bulkevents`` request.
+
+Batches with events older than 30 days belong on ``/v2/bulkevents/historical``, and one request
+goes to one endpoint, so they travel through a second internal queue to that endpoint, made on
+the first old batch; flush, shutdown, hooks and middleware cover both. ``historical=True``
+makes a backfill client that sends every batch there.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -18,10 +21,11 @@ from typing import Any, Final
 from trackwire._client import Client, ClientOptions, parse_options
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
-from trackwire._engine.receipts import Receipt
+from trackwire._engine.receipts import BatchReport, Receipt
 from trackwire._engine.retry import Outcome
 from trackwire._engine.transport import HTTPResult
 from trackwire.errors import ConfigError
+from trackwire.middleware import Middleware
 from trackwire.mparticle import wire
 from trackwire.mparticle.models import Batch
 from trackwire.mparticle.models.checks import check_built
@@ -33,11 +37,12 @@ from trackwire.mparticle.schema import (
     MAX_REQUEST_BYTES,
 )
 
-__all__ = ["MParticle"]
+__all__ = ["MParticle", "bulk_envelope", "bulk_outcome"]
 
-# mParticle documents no gzip support and neither official SDK compresses: off by default.
-# A bulk request holds up to 100 batches; waiting for 100 fills one.
+# mParticle documents no compressed requests and neither official SDK sends one: gzip is off.
+# One bulk request holds up to 100 batches; waiting for 100 fills one.
 _DEFAULTS: Final[Mapping[str, Any]] = {"gzip": False, "flush_at": MAX_BULK_BATCHES}
+# A bulk body is "[" + batches joined by "," + "]".
 _LIMITS: Final = BatchLimits(
     max_count=MAX_BULK_BATCHES, max_bytes=MAX_REQUEST_BYTES, overhead=2, separator=1
 )
@@ -49,15 +54,13 @@ def bulk_envelope(batches: Sequence[bytes]) -> bytes:
 
 
 def bulk_outcome(result: HTTPResult, batches: Sequence[bytes]) -> Outcome:
-    """What a bulk response means for its batches (see :func:`~.wire.outcome`)."""
+    """What a bulk response means for its batches (see :func:`trackwire.mparticle.wire.outcome`)."""
     return wire.outcome(result, time.time(), len(batches))
 
 
-def _destination(
-    name: str, url: str, key: str, secret: str, options: ClientOptions
-) -> HTTPDestination:
+def _destination(url: str, key: str, secret: str, options: ClientOptions) -> HTTPDestination:
     return HTTPDestination(
-        name=name,
+        name="mparticle",
         url=url,
         limits=_LIMITS,
         envelope=bulk_envelope,
@@ -69,13 +72,15 @@ def _destination(
 
 
 class MParticle(Client):
-    """An mParticle input: queues batches and sends them in bulk, in the background.
+    """An mParticle input: queues batches and sends them in bulk requests, in the background.
 
     ::
 
+        from trackwire import mparticle as mp
+
         client = trackwire.MParticle("KEY", "SECRET", environment="development", pod="eu1")
-        batch = mparticle.Batch(user_identities=mparticle.UserIdentities(customer_id="42"))
-        batch.add_event(mparticle.AppEvent("Hello World", "navigation"))
+        batch = mp.Batch(user_identities=mp.UserIdentities(customer_id="123456"))
+        batch.add_event(mp.AppEvent("Hello World", "navigation"))
         receipt = client.upload(batch)
 
     Args:
@@ -84,14 +89,15 @@ class MParticle(Client):
         environment: ``"production"`` or ``"development"``, for batches that set none.
         host: the API base URL (``https://s2s.mparticle.com`` by default; ``/v2`` accepted).
         pod: ``"us1"``, ``"us2"``, ``"eu1"`` or ``"au1"`` instead of ``host``.
-        historical: send every batch to ``/v2/bulkevents/historical`` (a backfill client).
-            By default only batches with events older than 30 days go there.
-        **options: the shared client options (``flush_at``, which defaults to 100 batches
-            here, ``flush_interval``, ``max_retries``, ``on_error``, ``debug``, ...); ``gzip``
-            defaults to off, since mParticle does not document compressed requests.
+        historical: send every batch to ``/v2/bulkevents/historical`` (a backfill client);
+            by default only batches with events older than 30 days go there.
+        **options: the shared client options (``flush_at`` — here in batches, default 100 —
+            ``flush_interval``, ``max_retries``, ``retry``, ``on_error``, ``middleware``,
+            ``debug``, ``transport``, ...); ``gzip`` is off by default, since mParticle does
+            not document compressed requests.
 
     Raises:
-        ConfigError: a missing key or secret, an invalid option.
+        ConfigError: a missing key or secret, an unknown environment, pod or option.
     """
 
     def __init__(
@@ -108,26 +114,27 @@ class MParticle(Client):
         if not isinstance(api_key, str) or not api_key:
             raise ConfigError("api_key must be a non-empty str (your mParticle input's key)")
         if not isinstance(api_secret, str) or not api_secret:
-            raise ConfigError("api_secret must be a non-empty str (your mParticle input's secret)")
+            raise ConfigError("api_secret must be a non-empty str (the input's secret)")
         if environment is not None and environment not in ENVIRONMENTS:
             raise ConfigError(f"environment must be production or development, got {environment!r}")
-        shared, _own = parse_options(dict(options), vendor="mparticle", defaults=_DEFAULTS)
         self.host = resolve_base_url(host, pod)
+        path = wire.HISTORICAL_PATH if historical else wire.BULK_PATH
+        shared, _ = parse_options(
+            options, vendor="MParticle", url=self.host + path, defaults=_DEFAULTS
+        )
+        super().__init__(_destination(self.host + path, api_key, api_secret, shared), shared)
         self.environment = environment
         self._historical_only = historical
-        path = wire.HISTORICAL_PATH if historical else wire.BULK_PATH
-        super().__init__(
-            _destination("mparticle", self.host + path, api_key, api_secret, shared), shared
-        )
-        # The historical route, made on the first old batch: its own queue and worker, the
-        # same options (transport, callbacks, middleware).
-        self._route_old: Callable[[], MParticle] | None = None
-        if not historical:
-            self._route_old = lambda: MParticle(
-                api_key, api_secret, environment=environment, host=self.host,
-                historical=True, **options,
-            )  # fmt: skip
-        self._old: MParticle | None = None
+        self._credentials = (api_key, api_secret)
+        self._options = shared
+        self._old: Client | None = None
+        self._old_lock = threading.Lock()
+        # What was added after construction, for the historical route made later.
+        self._hook_fns: list[tuple[str, Callable[[BatchReport], None]]] = []
+        self._added_middleware: list[Middleware] = []
+
+    def __repr__(self) -> str:
+        return f"<trackwire.MParticle {self.host} environment={self.environment}>"
 
     def upload(
         self,
@@ -137,9 +144,10 @@ class MParticle(Client):
     ) -> Receipt:
         """Queue one batch (one user's data and events) for delivery.
 
-        The batch is built, checked and encoded now; changing it afterwards changes nothing
-        that was queued. Its ``source_request_id`` (made here unless set) is kept on every
-        retry, so mParticle stores it once.
+        The batch is built, checked and encoded now: changing it afterwards changes nothing
+        queued, and the same object may be uploaded again (as a new request). Its
+        ``source_request_id`` (made here unless set) is kept on every retry, so mParticle
+        stores it once.
 
         Args:
             batch: a :class:`~trackwire.mparticle.Batch`, or a dict in mParticle's JSON shape.
@@ -149,23 +157,87 @@ class MParticle(Client):
             The batch's receipt; its ``message_id`` is the ``source_request_id``.
 
         Raises:
-            ValidationError: the batch breaks a rule or limit (names the field).
-            MessageTooLargeError: the encoded batch is over 128 KB.
+            ValidationError: the batch breaks a rule or a limit (the error names the field).
+            MessageTooLargeError: the encoded batch is over mParticle's 128 KB.
         """
         built = build(batch, environment=self.environment)
+        client: Client = self
         if not self._historical_only and is_historical(built):
-            return self._historical_client().upload(built, callback=callback)
-        return self._enqueue(
+            client = self._historical_route()
+        return client._enqueue(
             built,
             message_id=built["source_request_id"],
             max_bytes=MAX_BATCH_BYTES,
-            what="batch",
+            what="mParticle batch",
             recheck=check_built,
             callback=callback,
         )
 
-    def _historical_client(self) -> MParticle:
-        if self._old is None:
-            assert self._route_old is not None
-            self._old = self._route_old()
-        return self._old
+    def _historical_route(self) -> Client:
+        with self._old_lock:
+            if self._old is None:
+                url = self.host + wire.HISTORICAL_PATH
+                old = Client(_destination(url, *self._credentials, self._options), self._options)
+                for hook, fn in self._hook_fns:
+                    old.on(hook, fn)
+                for middleware in self._added_middleware:
+                    old.add_middleware(middleware)
+                self._old = old
+            return self._old
+
+    # The historical route is part of this client: every control below covers it too.
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send everything queued so far and wait until it is delivered or finally failed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = super().flush(timeout)
+        old = self._old
+        if old is not None:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done = old.flush(left) and done
+        return done
+
+    async def aflush(self, timeout: float | None = None) -> bool:
+        """:meth:`flush` for asyncio code: waits in a thread, not on the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(self.flush, timeout)
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Flush within ``timeout`` (default ``shutdown_timeout``), then stop the workers."""
+        deadline = time.monotonic() + (self.config.shutdown_timeout if timeout is None else timeout)
+        done = super().shutdown(timeout)
+        with self._old_lock:
+            old = self._old
+        if old is not None:
+            done = old.shutdown(max(0.0, deadline - time.monotonic())) and done
+        return done
+
+    async def ashutdown(self, timeout: float | None = None) -> bool:
+        """:meth:`shutdown` for asyncio code: waits in a thread, not on the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(self.shutdown, timeout)
+
+    def on(self, hook: str, fn: Callable[[BatchReport], None]) -> None:
+        """Call ``fn(report)`` on ``"flush"``, ``"retry"``, ``"error"`` or ``"drop"``."""
+        super().on(hook, fn)
+        with self._old_lock:
+            self._hook_fns.append((hook, fn))
+            if self._old is not None:
+                self._old.on(hook, fn)
+
+    def add_middleware(self, middleware: Middleware) -> None:
+        """Run ``middleware`` on every later batch (a dict), after those already added."""
+        super().add_middleware(middleware)
+        with self._old_lock:
+            self._added_middleware.append(middleware)
+            if self._old is not None:
+                self._old.add_middleware(middleware)
+
+    def stats(self) -> dict[str, Any]:
+        """The shared counters; ``historical`` holds the historical route's, once it exists."""
+        stats = super().stats()
+        if self._old is not None:
+            stats["historical"] = self._old.stats()
+        return stats

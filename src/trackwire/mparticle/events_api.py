@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import orjson
 
+from trackwire._engine.destination import USER_AGENT, basic_auth_header
 from trackwire._engine.retry import Delivered, Rejected, Retry, RetryPolicy, Split
 from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport, Urllib3Transport
 from trackwire._logging import enable_debug_logging
@@ -28,12 +29,10 @@ from trackwire.errors import ConfigError, DeliveryError, ValidationError
 from trackwire.mparticle import wire
 from trackwire.mparticle.models import Batch
 from trackwire.mparticle.prepare import (
-    basic_auth_header,
     build,
     encode_batch,
     is_historical,
     resolve_base_url,
-    user_agent,
 )
 from trackwire.mparticle.schema import MAX_BULK_BATCHES, MAX_REQUEST_BYTES
 
@@ -155,7 +154,7 @@ class EventsApi:
         self._headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
-            "User-Agent": user_agent(),
+            "User-Agent": USER_AGENT,
             "Authorization": basic_auth_header(config.api_key, config.api_secret),
         }
         retry = config.retry or dataclasses.replace(_DIRECT_RETRY, max_retries=config.max_retries)

@@ -7,8 +7,6 @@ twice (each upload is its own request) and still be read back unchanged.
 
 from __future__ import annotations
 
-import base64
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +14,6 @@ from typing import Any
 import orjson
 
 from trackwire._engine.ids import new_message_id
-from trackwire._version import __version__
 from trackwire.errors import ConfigError, MessageTooLargeError, ValidationError
 from trackwire.mparticle import wire
 from trackwire.mparticle.models import Batch
@@ -28,13 +25,11 @@ from trackwire.mparticle.schema import (
 )
 
 __all__ = [
-    "basic_auth_header",
     "build",
     "encode_batch",
     "fill_ids",
     "is_historical",
     "resolve_base_url",
-    "user_agent",
 ]
 
 
@@ -59,17 +54,6 @@ def resolve_base_url(host: str | None, pod: str | None) -> str:
     host = host.rstrip("/")
     # The official packages' host includes /v2; the paths here carry it.
     return host[: -len("/v2")] if host.endswith("/v2") else host
-
-
-def basic_auth_header(key: str, secret: str) -> str:
-    """The ``Authorization`` header value: HTTP Basic with the key and secret."""
-    token = base64.b64encode(f"{key}:{secret}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
-def user_agent() -> str:
-    """The ``User-Agent`` trackwire sends to mParticle."""
-    return f"trackwire/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 def fill_ids(built: dict[str, Any]) -> dict[str, Any]:
