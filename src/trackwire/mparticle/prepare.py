@@ -120,13 +120,12 @@ def is_historical(built: Mapping[str, Any], now: float | None = None) -> bool:
             the historical endpoint (72 hours) or without a timestamp: upload them apart.
     """
     clock_ms = int((time.time() if now is None else now) * 1000)
-    stamps = [
-        event["data"].get("timestamp_unixtime_ms")
-        for event in built.get("events") or ()
-        if isinstance(event, Mapping) and isinstance(event.get("data"), Mapping)
-    ]
-    old = [s for s in stamps if isinstance(s, int) and s < clock_ms - REALTIME_MAX_AGE_MS]
-    if not old:
+    cutoff = clock_ms - REALTIME_MAX_AGE_MS
+    stamps = []
+    for event in built.get("events") or ():
+        data = event.get("data") if type(event) is dict else None
+        stamps.append(data.get("timestamp_unixtime_ms") if type(data) is dict else None)
+    if not any(type(stamp) is int and stamp < cutoff for stamp in stamps):
         return False
     recent = [s for s in stamps if not isinstance(s, int) or s > clock_ms - HISTORICAL_MIN_AGE_MS]
     if recent:

@@ -64,16 +64,6 @@ def _duration_millis(value: object, path: str) -> int:
     return value
 
 
-def _field_value(name: str, value: object, path: str) -> Any:
-    # Times and durations are recognised by name: every such field of the Events API ends in
-    # "_ms" and only durations say "duration"; the rest are instants.
-    if name.endswith("_ms"):
-        if "duration" in name:
-            return _duration_millis(value, path)
-        return to_millis(value, path)
-    return plain(value, path)
-
-
 def plain(value: object, path: str) -> Any:
     """``value`` as JSON-ready Python data: models, enums, Decimals and containers converted."""
     if value is None or isinstance(value, str | bool | int | float):
@@ -122,12 +112,67 @@ class Model:
         Raises:
             ValidationError: a value has the wrong type or cannot be sent as JSON.
         """
+        # The common case (plain scalars, flat dicts of scalars, int times) is copied as is;
+        # anything else, and every error, takes the general conversion, which names the field.
         out: dict[str, Any] = {}
-        for spec in dataclasses.fields(self):  # type: ignore[arg-type]
-            name = spec.name
-            value = getattr(self, name)
-            if value is None or name in self._not_sent:
+        plan = _plan(type(self))
+        # The instance dict holds the fields in declaration order; most are unset (None).
+        for name, value in self.__dict__.items():
+            if value is None:
                 continue
-            key = self._json_names.get(name, name)
-            out[key] = _field_value(name, value, join(path, key))
+            step = plan.get(name)
+            if step is None:  # not a field, or accepted but never sent
+                continue
+            key, kind = step
+            kind_of = type(value)
+            if kind == _PLAIN:
+                if kind_of in _SCALARS:
+                    out[key] = value
+                elif isinstance(value, Enum):
+                    out[key] = value.value
+                elif kind_of is dict and _flat(value):
+                    out[key] = dict(value)
+                else:
+                    out[key] = plain(value, join(path, key))
+            elif kind == _INSTANT:
+                if kind_of is int and value >= _MIN_PLAUSIBLE_MS:
+                    out[key] = value
+                else:
+                    out[key] = to_millis(value, join(path, key))
+            elif kind_of is int:
+                out[key] = value
+            else:
+                out[key] = _duration_millis(value, join(path, key))
         return out
+
+
+_PLAIN, _INSTANT, _DURATION = 0, 1, 2
+_SCALARS: Final = frozenset({str, int, float, bool})
+_PLANS: dict[type[Model], dict[str, tuple[str, int]]] = {}
+
+
+def _flat(mapping: dict[Any, Any]) -> bool:
+    """True when every key is a str and every value a plain scalar or None."""
+    for key, item in mapping.items():
+        if type(key) is not str or (item is not None and type(item) not in _SCALARS):
+            return False
+    return True
+
+
+def _plan(cls: type[Model]) -> dict[str, tuple[str, int]]:
+    """Per class, once: each sent field's JSON key and conversion kind, by attribute name."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = {}
+        for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
+            name = spec.name
+            if name in cls._not_sent:
+                continue
+            # Times and durations are recognised by name: every such field of the Events API
+            # ends in "_ms", and only durations say "duration"; the rest are instants.
+            kind = _PLAIN
+            if name.endswith("_ms"):
+                kind = _DURATION if "duration" in name else _INSTANT
+            plan[name] = (cls._json_names.get(name, name), kind)
+        _PLANS[cls] = plan
+    return plan

@@ -103,10 +103,11 @@ class Batch(Model):
         if "mpid" in out:
             out["mpid"] = _mpid(out["mpid"], join(path, "mpid"))
         if events:
+            prefix = join(path, "events")
             out["events"] = [
-                event.to_event(join(join(path, "events"), index))
+                event.to_event(f"{prefix}[{index}]")
                 if isinstance(event, EventBase)
-                else plain(event, join(join(path, "events"), index))
+                else plain(event, f"{prefix}[{index}]")
                 for index, event in enumerate(events)
             ]
         if validate:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from trackwire.mparticle.models._base import Model, join
+from trackwire.mparticle.models._base import Model
 from trackwire.mparticle.models.enums import ApplicationTransitionType, CustomEventType
 from trackwire.mparticle.models.user import GeoLocation
 
@@ -71,7 +71,7 @@ class EventBase(Model):
 
     def to_event(self, path: str = "") -> dict[str, Any]:
         """The event as a batch carries it: ``{"data": {...}, "event_type": "..."}``."""
-        return {"data": self.to_dict(join(path, "data")), "event_type": self.event_type}
+        return {"data": self.to_dict(f"{path}.data"), "event_type": self.event_type}
 
 
 @dataclass(repr=False)
