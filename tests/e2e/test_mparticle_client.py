@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,5 +122,26 @@ def test_wrong_secret_fails_without_retry_and_never_logs_credentials(
         assert len(recorder.requests) == 1
     token = base64.b64encode(b"k-1:wrong-secret").decode()
     assert caplog.text
-    for secret in ("wrong-secret", token):
+    for secret in ("k-1", "wrong-secret", token):
         assert secret not in caplog.text
+
+
+def test_a_429_holds_back_only_the_client_that_got_it(tmp_path: Path) -> None:
+    # The official package blocks every client in the process after one 429; here the
+    # throttled client waits out its Retry-After while another keeps delivering.
+    faults = FaultConfig(statuses={"/v2/bulkevents": (429,)}, retry_after=60)
+    with start_collector(db=tmp_path / "c.db", port=0, faults=faults) as running:
+        throttled = threading.Event()
+        first = trackwire.MParticle("key", "secret", environment="development", host=running.url)
+        first.on("retry", lambda report: throttled.set())
+        held = first.upload(small("u-first"))
+        assert throttled.wait(10)
+        with trackwire.MParticle(
+            "key", "secret", environment="development", host=running.url
+        ) as second:
+            receipt = second.upload(small("u-second"))
+            assert second.flush(timeout=10)
+        assert receipt.ok and not held.done
+        assert [r["user_id"] for r in events(running.url, vendor="mparticle")] == ["u-second"]
+        first.shutdown(timeout=0.2)
+        assert held.done and not held.ok
