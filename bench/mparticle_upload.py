@@ -76,25 +76,24 @@ def run_sink() -> None:
     from sink_server import CountingSink
 
     class MParticleSink(CountingSink):
+        # The base sink counts a bulk body's batches; this one counts their events too.
         def __init__(self) -> None:
             super().__init__()
-            self.batch_count = 0
+            self.mp_events = 0
 
         def _record(self, handler: Any, raw: bytes, status: int | None) -> None:
-            super()._record(handler, raw, status)
             decoded = orjson.loads(raw) if raw else None
             batches = decoded if isinstance(decoded, list) else [decoded]
             events = sum(len(b.get("events") or ()) for b in batches if isinstance(b, dict))
             with self.cond:
                 if status is not None and 200 <= status < 300:
-                    self.batch_count += len(batches)
-                    self.event_count += events
-                self.cond.notify_all()
+                    self.mp_events += events
+            super()._record(handler, raw, status)  # counts batches, notifies waiters
 
         def counters(self) -> dict[str, Any]:
             found = super().counters()
             with self.cond:
-                found["batches"] = self.batch_count
+                found["batches"], found["events"] = found["events"], self.mp_events
             return found
 
     with MParticleSink() as sink:
@@ -105,7 +104,7 @@ def run_sink() -> None:
                 break
             if words[0] == "wait":
                 expected = int(words[1])
-                sink.wait_until(lambda n=expected: sink.event_count >= n, float(words[2]))
+                sink.wait_until(lambda n=expected: sink.mp_events >= n, float(words[2]))
             print(json.dumps(sink.counters()), flush=True)
 
 

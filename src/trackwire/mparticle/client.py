@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from trackwire._client import Client, ClientOptions, parse_options
+from trackwire._client import Client, parse_options
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
 from trackwire._engine.receipts import BatchReport, Receipt
@@ -37,7 +37,7 @@ from trackwire.mparticle.schema import (
     MAX_REQUEST_BYTES,
 )
 
-__all__ = ["MParticle", "bulk_envelope", "bulk_outcome"]
+__all__ = ["MParticle", "bulk_envelope", "bulk_outcome", "destination"]
 
 # mParticle documents no compressed requests and neither official SDK sends one: gzip is off.
 # One bulk request holds up to 100 batches; waiting for 100 fills one.
@@ -58,7 +58,9 @@ def bulk_outcome(result: HTTPResult, batches: Sequence[bytes]) -> Outcome:
     return wire.outcome(result, time.time(), len(batches))
 
 
-def _destination(url: str, key: str, secret: str, options: ClientOptions) -> HTTPDestination:
+def destination(url: str, key: str, secret: str, timeout: float | None) -> HTTPDestination:
+    """A bulk endpoint (``url`` ends in ``/v2/bulkevents`` or its historical twin): HTTP Basic
+    with the key and secret, up to 100 batches and 256 KB per request."""
     return HTTPDestination(
         name="mparticle",
         url=url,
@@ -66,7 +68,7 @@ def _destination(url: str, key: str, secret: str, options: ClientOptions) -> HTT
         envelope=bulk_envelope,
         outcome=bulk_outcome,
         basic_auth=(key, secret),
-        timeout=options.delivery.timeout,
+        timeout=timeout,
         retry_header="X-Retry-Count",
     )
 
@@ -122,7 +124,8 @@ class MParticle(Client):
         shared, _ = parse_options(
             options, vendor="MParticle", url=self.host + path, defaults=_DEFAULTS
         )
-        super().__init__(_destination(self.host + path, api_key, api_secret, shared), shared)
+        timeout = shared.delivery.timeout
+        super().__init__(destination(self.host + path, api_key, api_secret, timeout), shared)
         self.environment = environment
         self._historical_only = historical
         self._credentials = (api_key, api_secret)
@@ -177,7 +180,8 @@ class MParticle(Client):
         with self._old_lock:
             if self._old is None:
                 url = self.host + wire.HISTORICAL_PATH
-                old = Client(_destination(url, *self._credentials, self._options), self._options)
+                route = destination(url, *self._credentials, self._options.delivery.timeout)
+                old = Client(route, self._options)
                 for hook, fn in self._hook_fns:
                     old.on(hook, fn)
                 for middleware in self._added_middleware:
