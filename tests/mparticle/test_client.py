@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -125,3 +126,21 @@ def test_bulk_envelope_and_outcome() -> None:
     assert bulk_outcome(HTTPResult(status=429, headers={"retry-after": "3"}), two) == Retry(
         reason="HTTP 429", after=3.0, status=429
     )
+
+
+def test_old_batches_take_the_historical_route_until_shutdown() -> None:
+    client, transport = make()
+    old = int((time.time() - 40 * 86400) * 1000)
+    receipt = client.upload(batch(timestamp_unixtime_ms=old))
+    hooks: list[str] = []
+    client.on("flush", lambda report: hooks.append("flush"))
+    assert client.flush(timeout=5) and receipt.ok
+    assert [r.url for r in transport.requests] == [
+        "https://s2s.mparticle.com/v2/bulkevents/historical"
+    ]
+    assert client.stats()["historical"]["delivered"] == 1
+    client.upload(batch(timestamp_unixtime_ms=old))
+    assert client.flush(timeout=5) and hooks == ["flush"]
+    client.shutdown()
+    late = client.upload(batch(timestamp_unixtime_ms=old))
+    assert late.done and late.error is not None and late.error.reason == "after_close"

@@ -165,7 +165,8 @@ class MParticle(Client):
         """
         built = build(batch, environment=self.environment)
         client: Client = self
-        if not self._historical_only and is_historical(built):
+        # After shutdown the main queue refuses (after_close); no new route is made then.
+        if not self._historical_only and not self.closed and is_historical(built):
             client = self._historical_route()
         return client._enqueue(
             built,
