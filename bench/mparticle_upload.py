@@ -76,9 +76,10 @@ def run_sink() -> None:
     from sink_server import CountingSink
 
     class MParticleSink(CountingSink):
-        # The base sink counts a bulk body's batches; this one counts their events too.
+        # Counts batches (a /v2/events body is one, a bulk body an array) and their events.
         def __init__(self) -> None:
             super().__init__()
+            self.mp_batches = 0
             self.mp_events = 0
 
         def _record(self, handler: Any, raw: bytes, status: int | None) -> None:
@@ -87,13 +88,14 @@ def run_sink() -> None:
             events = sum(len(b.get("events") or ()) for b in batches if isinstance(b, dict))
             with self.cond:
                 if status is not None and 200 <= status < 300:
+                    self.mp_batches += len(batches)
                     self.mp_events += events
-            super()._record(handler, raw, status)  # counts batches, notifies waiters
+            super()._record(handler, raw, status)  # counts requests and bytes, notifies waiters
 
         def counters(self) -> dict[str, Any]:
             found = super().counters()
             with self.cond:
-                found["batches"], found["events"] = found["events"], self.mp_events
+                found["batches"], found["events"] = self.mp_batches, self.mp_events
             return found
 
     with MParticleSink() as sink:
