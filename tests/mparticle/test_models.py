@@ -435,3 +435,59 @@ def test_historical_refuses_mixed_ages() -> None:
     events[1] = {"data": {"timestamp_unixtime_ms": now_ms - 3_600_000}}
     with pytest.raises(ValidationError, match="separate batches"):
         is_historical({"events": events}, NOW_S)
+
+
+def test_a_misspelt_attribute_raises_instead_of_vanishing() -> None:
+    event = mp.AppEvent("x")
+    with pytest.raises(AttributeError, match="custom_atributes"):
+        event.custom_atributes = {"a": 1}  # type: ignore[attr-defined]
+    batch = mp.Batch()
+    with pytest.raises(AttributeError):
+        batch.user_identity = mp.UserIdentities(email="a@x.io")  # type: ignore[attr-defined]
+
+
+def test_more_models_serialise() -> None:
+    cart = mp.CommerceEvent(
+        mp.ProductAction("checkout", checkout_step=2, products=[mp.Product(id="a")]),
+        shopping_cart=mp.ShoppingCart([mp.Product(id="a", quantity=Decimal("2"))]),
+        screen_name="Cart",
+    )
+    assert cart.to_event()["data"] == {
+        "product_action": {"action": "checkout", "products": [{"id": "a"}], "checkout_step": 2},
+        "shopping_cart": {"products": [{"id": "a", "quantity": 2.0}]},
+        "screen_name": "Cart",
+    }
+    push = mp.PushMessageEvent(
+        push_message_type="received", push_message_token="t", push_notification_payload="{}",
+        network="apn",
+    )  # fmt: skip
+    assert push.to_event() == {
+        "data": {"push_message_type": "received", "push_message_token": "t",
+                 "push_notification_payload": "{}", "network": "apn"},
+        "event_type": "push_message",
+    }  # fmt: skip
+    device = mp.DeviceInformation(
+        platform="iOS", ios_idfv="07d2ebaa-e956-407e-a1e6-f05f871bf4e2", is_tablet=False,
+        att_authorization_status="authorized", att_timestamp_unixtime_ms=1767225600000,
+        screen_width=1170, limit_ad_tracking=True,
+    )  # fmt: skip
+    located = mp.BatchContext(
+        location=mp.GeoLocation(52.5, 13.4, country_code="DE", location_source="lat_long")
+    )
+    batch = mp.Batch(
+        "development", mp.UserIdentities(other_id_5="o5", phone_number_2="+1"),
+        device_info=device, context=located, mp_deviceid="07d2ebaa-e956-407e-a1e6-f05f871bf4e2",
+        integration_attributes={"123": {"k": "v"}}, events=[cart, push],
+    )  # fmt: skip
+    built = batch.to_dict(validate=True)
+    assert built["device_info"] == {
+        "platform": "iOS", "ios_idfv": "07d2ebaa-e956-407e-a1e6-f05f871bf4e2",
+        "att_authorization_status": "authorized", "att_timestamp_unixtime_ms": 1767225600000,
+        "screen_width": 1170, "is_tablet": False, "limit_ad_tracking": True,
+    }  # fmt: skip
+    assert built["context"] == {
+        "location": {"latitude": 52.5, "longitude": 13.4, "country_code": "DE",
+                     "location_source": "lat_long"}
+    }  # fmt: skip
+    assert built["user_identities"] == {"other_id_5": "o5", "phone_number_2": "+1"}
+    assert built["integration_attributes"] == {"123": {"k": "v"}}

@@ -91,6 +91,10 @@ class Model:
     package has them) but never sent.
     """
 
+    # No instance dict: assigning a misspelt attribute (``event.custom_atributes = ...``)
+    # raises AttributeError instead of being silently left out of the batch.
+    __slots__ = ()
+
     _json_names: ClassVar[Mapping[str, str]] = {}
     _not_sent: ClassVar[frozenset[str]] = frozenset()
 
@@ -115,15 +119,10 @@ class Model:
         # The common case (plain scalars, flat dicts of scalars, int times) is copied as is;
         # anything else, and every error, takes the general conversion, which names the field.
         out: dict[str, Any] = {}
-        plan = _plan(type(self))
-        # The instance dict holds the fields in declaration order; most are unset (None).
-        for name, value in self.__dict__.items():
+        for name, key, kind in _plan(type(self)):
+            value = getattr(self, name)
             if value is None:
                 continue
-            step = plan.get(name)
-            if step is None:  # not a field, or accepted but never sent
-                continue
-            key, kind = step
             kind_of = type(value)
             if kind == _PLAIN:
                 if kind_of in _SCALARS:
@@ -148,7 +147,7 @@ class Model:
 
 _PLAIN, _INSTANT, _DURATION = 0, 1, 2
 _SCALARS: Final = frozenset({str, int, float, bool})
-_PLANS: dict[type[Model], dict[str, tuple[str, int]]] = {}
+_PLANS: dict[type[Model], tuple[tuple[str, str, int], ...]] = {}
 
 
 def _flat(mapping: dict[Any, Any]) -> bool:
@@ -159,11 +158,11 @@ def _flat(mapping: dict[Any, Any]) -> bool:
     return True
 
 
-def _plan(cls: type[Model]) -> dict[str, tuple[str, int]]:
-    """Per class, once: each sent field's JSON key and conversion kind, by attribute name."""
+def _plan(cls: type[Model]) -> tuple[tuple[str, str, int], ...]:
+    """Per class, once: the sent fields as (attribute, JSON key, conversion kind)."""
     plan = _PLANS.get(cls)
     if plan is None:
-        plan = {}
+        steps = []
         for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
             name = spec.name
             if name in cls._not_sent:
@@ -173,6 +172,6 @@ def _plan(cls: type[Model]) -> dict[str, tuple[str, int]]:
             kind = _PLAIN
             if name.endswith("_ms"):
                 kind = _DURATION if "duration" in name else _INSTANT
-            plan[name] = (cls._json_names.get(name, name), kind)
-        _PLANS[cls] = plan
+            steps.append((name, cls._json_names.get(name, name), kind))
+        plan = _PLANS[cls] = tuple(steps)
     return plan

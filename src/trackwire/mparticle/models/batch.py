@@ -22,7 +22,7 @@ from trackwire.mparticle.models.user import (
 __all__ = ["Batch"]
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class Batch(Model):
     """All data about one user sent in one request: identities, attributes and events.
 
@@ -98,7 +98,9 @@ class Batch(Model):
         Raises:
             ValidationError: naming the first offending field.
         """
-        out = super().to_dict(path)  # all but the events, which are wrapped below
+        # Model's walk (named explicitly: slots dataclasses break zero-argument super()) sends
+        # all but the events, which are wrapped below.
+        out = Model.to_dict(self, path)
         events = self.events
         if "mpid" in out:
             out["mpid"] = _mpid(out["mpid"], join(path, "mpid"))

@@ -28,7 +28,7 @@ __all__ = [
 Amount = float | int | Decimal
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class Product(Model):
     """A product in a commerce event; every field optional."""
 
@@ -46,7 +46,7 @@ class Product(Model):
     custom_attributes: dict[str, Any] | None = None
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class ProductAction(Model):
     """What happened to products: ``action`` (a :class:`ProductActionType`, required).
 
@@ -71,7 +71,7 @@ class ProductAction(Model):
     coupon_code: str | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class Promotion(Model):
     """An internal promotion or campaign."""
 
@@ -81,7 +81,7 @@ class Promotion(Model):
     position: str | None = None
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class PromotionAction(Model):
     """A promotion seen or clicked: ``action`` (``view`` or ``click``) and the promotions."""
 
@@ -91,7 +91,7 @@ class PromotionAction(Model):
     promotions: list[Promotion] | None = None
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class ProductImpression(Model):
     """Products shown in a named list (``product_impression_list``)."""
 
@@ -99,14 +99,14 @@ class ProductImpression(Model):
     products: list[Product] | None = None
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class ShoppingCart(Model):
     """The products in the user's cart."""
 
     products: list[Product] | None = None
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class CommerceEvent(EventBase):
     """A commerce event (``commerce_event``): one product action, promotion action or impressions.
 

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class EventBase(Model):
     """Fields every event has (mParticle's common ``data`` fields).
 
@@ -74,7 +74,7 @@ class EventBase(Model):
         return {"data": self.to_dict(f"{path}.data"), "event_type": self.event_type}
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class AppEvent(EventBase):
     """A custom event (``custom_event``): something the user did, by name and type.
 
@@ -109,7 +109,7 @@ class AppEvent(EventBase):
         )
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class ScreenViewEvent(EventBase):
     """A screen (or page) view (``screen_view``); ``screen_name`` is required."""
 
@@ -120,14 +120,14 @@ class ScreenViewEvent(EventBase):
     custom_flags: dict[str, Any] | None = None
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class SessionStartEvent(EventBase):
     """The start of a session (``session_start``); give it the session's id or uuid."""
 
     event_type: ClassVar[str] = "session_start"
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class SessionEndEvent(EventBase):
     """The end of a session (``session_end``); the session id must match its start's."""
 
@@ -136,7 +136,7 @@ class SessionEndEvent(EventBase):
     session_duration_ms: Any = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class BreadcrumbEvent(EventBase):
     """A breadcrumb (``breadcrumb``): a step leading up to a crash; ``label`` is required."""
 
@@ -146,7 +146,7 @@ class BreadcrumbEvent(EventBase):
     session_number: int | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class CrashReportEvent(EventBase):
     """A crash report (``crash_report``); ``severity`` and ``message`` are required."""
 
@@ -165,7 +165,7 @@ class CrashReportEvent(EventBase):
     session_number: int | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class OptOutEvent(EventBase):
     """The user opted out of (or back into) tracking (``opt_out``)."""
 
@@ -174,7 +174,7 @@ class OptOutEvent(EventBase):
     is_opted_out: bool | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class PushRegistrationEvent(EventBase):
     """A push token registered or unregistered (``push_registration``)."""
 
@@ -184,7 +184,7 @@ class PushRegistrationEvent(EventBase):
     registration_token: str | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class PushMessageEvent(EventBase):
     """A push message sent, received or acted on (``push_message``)."""
 
@@ -200,7 +200,7 @@ class PushMessageEvent(EventBase):
     push_message_behavior: str | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class NetworkPerformanceEvent(EventBase):
     """One HTTP call's performance (``network_performance``); url and response_code required."""
 
@@ -215,7 +215,7 @@ class NetworkPerformanceEvent(EventBase):
     data: str | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class ApplicationStateTransitionEvent(EventBase):
     """An install, upgrade, launch, exit or foreground/background change.
 
@@ -261,7 +261,7 @@ class ApplicationStateTransitionEvent(EventBase):
         return cls(application_transition_type=ApplicationTransitionType.application_background)
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class UserAttributeChangeEvent(EventBase):
     """A user attribute set, changed or deleted (``user_attribute_change``)."""
 
@@ -274,7 +274,7 @@ class UserAttributeChangeEvent(EventBase):
     is_new_attribute: bool | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class IdentityChange(Model):
     """One side of a user identity change: the identity, its type, and when it was set."""
 
@@ -284,7 +284,7 @@ class IdentityChange(Model):
     created_this_batch: bool | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class UserIdentityChangeEvent(EventBase):
     """A user identity changed (``user_identity_change``): ``old`` and ``new`` are required."""
 
@@ -294,14 +294,14 @@ class UserIdentityChangeEvent(EventBase):
     old: IdentityChange | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class FirstRunEvent(EventBase):
     """The app's first run (``first_run``): common fields only."""
 
     event_type: ClassVar[str] = "first_run"
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class UninstallEvent(EventBase):
     """The app was uninstalled (``uninstall``): common fields only."""
 

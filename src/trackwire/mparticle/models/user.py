@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-@dataclass(init=False, repr=False)
+@dataclass(init=False, repr=False, slots=True)
 class UserIdentities(Model):
     """The user's identities (``user_identities``); every value is a string.
 
@@ -120,7 +120,7 @@ class UserIdentities(Model):
         self.customer_id = value
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class DeviceInformation(Model):
     """The device the batch's events came from (``device_info``).
 
@@ -176,7 +176,7 @@ class DeviceInformation(Model):
     build_version_release: str | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class ApplicationInformation(Model):
     """The application that produced the batch (``application_info``)."""
 
@@ -189,7 +189,7 @@ class ApplicationInformation(Model):
     apple_search_ads_attributes: dict[str, dict[str, str]] | None = None
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class GeoLocation(Model):
     """A position (an event's ``location`` or the batch context's); both coordinates required."""
 
@@ -209,7 +209,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class GDPRConsentState(Model):
     """One consent purpose's state: ``consented`` and when (``timestamp_unixtime_ms``).
 
@@ -229,8 +229,10 @@ class GDPRConsentState(Model):
 class CCPAConsentState(GDPRConsentState):
     """The CCPA ``data_sale_opt_out`` purpose's state; ``consented=True`` = opted out of sale."""
 
+    __slots__ = ()
 
-@dataclass(kw_only=True, repr=False)
+
+@dataclass(kw_only=True, repr=False, slots=True)
 class ConsentState(Model):
     """The user's consent (``consent_state``).
 
@@ -247,10 +249,10 @@ class ConsentState(Model):
         ccpa = self.ccpa
         if isinstance(ccpa, GDPRConsentState):
             return ConsentState(gdpr=self.gdpr, ccpa={CCPA_PURPOSE: ccpa}).to_dict(path)
-        return super().to_dict(path)
+        return Model.to_dict(self, path)
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, slots=True)
 class DataPlanContext(Model):
     """The data plan (``plan_id``, optional ``plan_version``, latest if unset) to validate with."""
 
@@ -258,7 +260,7 @@ class DataPlanContext(Model):
     plan_version: int | None = None
 
 
-@dataclass(kw_only=True, repr=False)
+@dataclass(kw_only=True, repr=False, slots=True)
 class BatchContext(Model):
     """The batch's ``context``: its data plan and location."""
 
