@@ -95,7 +95,7 @@ RESPONSES: list[tuple[str, list[HTTPResult], type[Exception] | None, str, int]] 
      ApiException, 'rejected: HTTP 400: Required event field "event_type" is missing', 1),
     ("401", [HTTPResult(status=401)], AuthenticationError, "check the API key and secret", 1),
     ("403", [HTTPResult(status=403)], AuthenticationError, "check the API key and secret", 1),
-    ("429 then ok", [HTTPResult(status=429, headers={"retry-after": "1"}), ACCEPTED], None, "", 2),
+    ("429 then ok", [HTTPResult(status=429, headers={"retry-after": "0"}), ACCEPTED], None, "", 2),
     ("500s exhausted", [HTTPResult(status=500)] * 3, ApiException, "retry_exhausted: HTTP 500", 3),
     ("network exhausted", [HTTPResult(status=None, error="connection: refused")] * 3,
      ApiException, "retry_exhausted: connection: refused", 3),
@@ -182,3 +182,13 @@ def test_debug_never_logs_the_key_or_secret(caplog: pytest.LogCaptureFixture) ->
     token = base64.b64encode(b"KEY:SECRET").decode()
     for secret in ("KEY", "SECRET", token):
         assert secret not in text
+
+
+def test_a_long_retry_after_is_handed_to_the_caller() -> None:
+    transport = RecordingTransport([HTTPResult(status=429, headers={"retry-after": "120"})])
+    events_api = EventsApi(Configuration("KEY", "SECRET"), transport=transport)
+    with pytest.raises(ApiException) as caught:
+        events_api.upload_events(batch())
+    assert caught.value.retry_after == 120.0 and caught.value.status == 429
+    assert "Retry-After 120 s is over 30 s" in str(caught.value)
+    assert len(transport.requests) == 1

@@ -41,7 +41,10 @@ __all__ = ["ApiException", "AuthenticationError", "Configuration", "EventsApi"]
 logger = logging.getLogger("trackwire")
 
 Callback = Callable[["ApiException | None", Any, "HTTPResult | None"], None]
-_DIRECT_RETRY: Final = RetryConfig(max_retries=3, initial_backoff=0.5, max_backoff=8.0)
+# A direct call holds its caller: a few quick retries, and never a long Retry-After wait.
+_DIRECT_RETRY: Final = RetryConfig(
+    max_retries=3, initial_backoff=0.5, max_backoff=8.0, max_retry_after=30.0, max_elapsed=60.0
+)
 
 
 class ApiException(DeliveryError):
@@ -86,7 +89,9 @@ class Configuration:
         pod: ``"us1"``, ``"us2"``, ``"eu1"`` or ``"au1"`` instead of ``host``.
         timeout: seconds to wait for a response. Default 15 (the official package has none).
         connect_timeout: seconds to connect. Default 5.
-        max_retries: retries of a failed call (network, 429, 5xx). Default 3.
+        max_retries: retries of a failed call (network, 429, 5xx). Default 3. A
+            ``Retry-After`` longer than 30 s (``retry.max_retry_after``) is not waited for: the
+            call raises at once, with the wait in ``ApiException.retry_after``.
         retry: full retry options (overrides ``max_retries``).
         proxy: an ``http://`` or ``https://`` proxy URL.
         ssl_ca_cert: a CA bundle to verify the server with.
@@ -297,6 +302,11 @@ class EventsApi:
                 raise kind("rejected", outcome.reason, result.status, result)
             assert isinstance(outcome, Retry)
             delay = self._policy.next_delay(retries, time.monotonic() - started, outcome.after)
+            limit = self._policy.config.max_retry_after
+            if outcome.after is not None and outcome.after > limit:
+                # Waiting less than asked would only be refused again: the caller decides.
+                detail = f"{outcome.reason}; Retry-After {outcome.after:g} s is over {limit:g} s"
+                raise ApiException("retry_exhausted", detail, result.status, result, outcome.after)
             if delay is None:
                 response = result if result.status is not None else None
                 raise ApiException(
