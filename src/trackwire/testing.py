@@ -54,6 +54,9 @@ class RecordingTransport:
     def close(self) -> None:
         """Nothing to release."""
 
+    def reset_after_fork(self) -> None:
+        """Nothing inherited to drop: the recorded requests stay readable in the child."""
+
     def bodies(self) -> list[Any]:
         """Every request body, gunzipped when needed and decoded from JSON."""
         with self._lock:
