@@ -55,7 +55,7 @@ class RecordingTransport:
         """Nothing to release."""
 
     def reset_after_fork(self) -> None:
-        """Nothing inherited to drop: the recorded requests stay readable in the child."""
+        """Nothing is shared with the parent process: the recording stays as it was."""
 
     def bodies(self) -> list[Any]:
         """Every request body, gunzipped when needed and decoded from JSON."""

@@ -96,7 +96,7 @@ class Transport(Protocol):
         ...
 
     def reset_after_fork(self) -> None:
-        """Forget connections inherited from the parent process (called in a forked child)."""
+        """Drop what the parent's process owns (pooled sockets); called in a forked child."""
         ...
 
 
