@@ -106,10 +106,12 @@ def _flag_text(exc: ValidationError) -> str:
     if exc.field and text.startswith(exc.field + ": "):
         text = text[len(exc.field) + 2 :]
     text = _FIELD_NAMES.sub(lambda match: _flag(match.group(1)), text)
-    text = text.replace("pass a datetime or ISO string", "pass an ISO-8601 time")
+    text = text.replace("; pass a datetime or ISO string", ", like 2024-05-01T12:00:00Z")
     if not exc.field:
         return text
     head, _, rest = exc.field.partition(".")
+    if not rest and text.startswith(_flag(head) + " "):
+        return text  # "--user-id or --anonymous-id is required" names its flag already
     where = _flag(head) + (f" (at {rest})" if rest else "")
     return f"{where}: {text}"
 
