@@ -102,6 +102,25 @@ def test_messages_name_flags_not_python_fields(
     assert "message_id" not in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["events", "--limit", str(10**30)], "--limit: must be 1 to 1000"),
+        (["events", "--limit", "0"], "--limit: must be 1 to 1000"),
+        (["send", "segment", "identify", "--write-key", "k", "--user-id", "u", "--retries", "-1"],
+         "--retries: must be 0 or more"),
+        (["send", "segment", "identify", "--write-key", "k", "--user-id", "u", "--timeout", "0"],
+         "--timeout: must be above 0"),
+        (["send", "segment", "identify", "--write-key", "k", "--user-id", "u", "--host", "ftp://x"],
+         "error: --host must be an http:// or https:// URL"),
+    ],
+)  # fmt: skip
+def test_out_of_range_values_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert message in _usage_error(argv, capsys)
+
+
 def _subcommands(
     parser: argparse.ArgumentParser, path: str = ""
 ) -> Iterator[tuple[str, argparse.ArgumentParser]]:

@@ -36,7 +36,7 @@ from typing import Any, Final
 import orjson
 
 from trackwire._version import __version__
-from trackwire.errors import TrackwireError, ValidationError
+from trackwire.errors import ConfigError, TrackwireError, ValidationError
 
 __all__ = ["build_parser", "main"]
 
@@ -98,6 +98,16 @@ def _flag(field: str) -> str:
 _FIELD_NAMES: Final = re.compile(
     r"\b(user_id|anonymous_id|previous_id|group_id|message_id|timestamp|properties|traits)\b"
 )
+
+
+#: Client options the ``send`` flags set, and those flags.
+_OPTION_FLAGS: Final = {"host": "--host", "timeout": "--timeout", "max_retries": "--retries"}
+_OPTION_NAMES: Final = re.compile(r"\b(host|timeout|max_retries)\b")
+
+
+def _config_text(exc: ConfigError) -> str:
+    """A client's ConfigError retold with the flags that set the options it names."""
+    return _OPTION_NAMES.sub(lambda match: _OPTION_FLAGS[match.group(1)], str(exc))
 
 
 def _flag_text(exc: ValidationError) -> str:
@@ -477,6 +487,20 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
+#: Most events the collector lists in one answer (its ``/events`` limit).
+_MAX_EVENTS_LIMIT: Final = 1000
+
+
+def _events_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= _MAX_EVENTS_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be 1 to {_MAX_EVENTS_LIMIT}, got {text}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -656,7 +680,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("vendor", "source", "type", "user", "event"):
         events.add_argument(f"--{name}", help=f"only events with this {name}")
     events.add_argument(
-        "--limit", type=_positive(int), default=20, help="how many, newest first (default 20)"
+        "--limit",
+        type=_events_limit,
+        default=20,
+        help="how many, newest first (1-1000, default 20)",
     )
     events.add_argument("--json", action="store_true", help="one JSON object per line, in full")
     events.add_argument(
@@ -696,6 +723,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         command_parser.error(str(exc))
     except ValidationError as exc:  # a value the client refused: a usage error, named by flag
         command_parser.error(_flag_text(exc))
+    except ConfigError as exc:
+        if args.command == "collector":  # the collector's own errors are its to word
+            print(f"trackwire collector: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        command_parser.error(_config_text(exc))
     except TrackwireError as exc:
         print(f"trackwire {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if args.command == "collector" else EXIT_NOT_DELIVERED
