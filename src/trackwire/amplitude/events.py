@@ -1,0 +1,172 @@
+"""One event, from what a caller passed to the wire dict Amplitude accepts.
+
+:func:`prepare` takes a :class:`~.models.BaseEvent` or a dict (snake_case, the wire's own
+spellings, or the fourteen camelCase keys of the community client), fills the client's default
+ids, drops ids shorter than ``min_id_length`` with a warning, and checks every documented
+constraint, raising :class:`~trackwire.errors.ValidationError` naming the field. It runs in the
+caller's thread for every event, so it is one pass over the event's own keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+from trackwire._engine.ids import new_message_id
+from trackwire.amplitude.builders import check_property_operations
+from trackwire.amplitude.models import BaseEvent, GroupIdentifyEvent
+from trackwire.amplitude.properties import GROUP_PROPERTY_OPERATIONS
+from trackwire.amplitude.wire import (
+    BLOCKED_IDS,
+    EVENT_FIELDS,
+    MAX_NESTING_DEPTH,
+    MAX_STRING_LENGTH,
+    _depth,
+    _groups_ok,
+)
+from trackwire.errors import ValidationError
+
+__all__ = ["CAMEL_CASE", "prepare"]
+
+logger = logging.getLogger("trackwire")
+
+#: The camelCase keys the community ``amplitude`` client converts (its README's full list).
+CAMEL_CASE: Final[Mapping[str, str]] = {
+    "userId": "user_id", "deviceId": "device_id", "sessionId": "session_id",
+    "eventType": "event_type", "eventProperties": "event_properties",
+    "userProperties": "user_properties", "appVersion": "app_version", "osName": "os_name",
+    "osVersion": "os_version", "deviceBrand": "device_brand",
+    "deviceManufacturer": "device_manufacturer", "deviceModel": "device_model",
+    "locationLat": "location_lat", "locationLng": "location_lng",
+}  # fmt: skip
+# Python attribute spellings a dict may use for wire fields spelt otherwise.
+_PYTHON_NAMES: Final[Mapping[str, str]] = {
+    "product_id": "productId",
+    "revenue_type": "revenueType",
+    "skip_user_properties_sync": "$skip_user_properties_sync",
+}
+_RENAMES: Final[Mapping[str, str]] = {**CAMEL_CASE, **_PYTHON_NAMES}
+_PROPERTY_OBJECTS: Final = frozenset(
+    ("event_properties", "user_properties", "group_properties", "groups")
+)
+_TYPE_NAMES: Final[Mapping[type, str]] = {
+    str: "a str", int: "an int", float: "a number", bool: "a bool", dict: "a dict",
+}  # fmt: skip
+
+
+def _unknown(name: str) -> ValidationError:
+    close = difflib.get_close_matches(name, [*EVENT_FIELDS, *_RENAMES], n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValidationError(name, f"is not an Amplitude HTTP V2 event field{hint}")
+
+
+def _type_ok(value: object, expected: type) -> bool:
+    if value.__class__ is expected:
+        return True
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:
+        return isinstance(value, int | float)
+    if expected is dict:
+        return isinstance(value, Mapping)
+    return isinstance(value, expected)
+
+
+def _check_id(event: dict[str, Any], name: str, min_id_length: int) -> None:
+    value = event[name]
+    if not isinstance(value, str):
+        raise ValidationError(name, f"must be a str, got {type(value).__name__}")
+    if len(value) < min_id_length:
+        # The official SDKs' rule: a short id is removed, the event may still go by its other id.
+        logger.warning("amplitude: %s shorter than min_id_length=%d removed", name, min_id_length)
+        del event[name]
+    elif value.lower() in BLOCKED_IDS:
+        raise ValidationError(name, "is a value Amplitude refuses as an id (e.g. 'null', '0')")
+
+
+def prepare(
+    source: BaseEvent | Mapping[str, Any],
+    *,
+    min_id_length: int,
+    defaults: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The wire dict of one event, checked.
+
+    Args:
+        source: a :class:`BaseEvent` or a dict.
+        min_id_length: ids shorter than this are removed (with a warning).
+        defaults: the client's default ``user_id``/``device_id``/``session_id``; a value in the
+            event wins.
+
+    Raises:
+        ValidationError: naming the field: no ``event_type``, neither id left, an unknown key,
+            a wrong type, a blocked id value, a string over 1,024 characters, properties nested
+            deeper than 40 levels, or identify operations mixed with plain properties.
+    """
+    if isinstance(source, BaseEvent):
+        event = source.to_dict()
+        group_identify = isinstance(source, GroupIdentifyEvent)
+    elif isinstance(source, Mapping):
+        event = {}
+        for key, value in source.items():
+            if value is not None:
+                event[_RENAMES.get(key, key)] = value
+        group_identify = event.get("event_type") == "$groupidentify"
+    else:
+        raise ValidationError(
+            "event", f"must be a BaseEvent or a dict, got {type(source).__name__}"
+        )
+    if defaults:
+        for key, value in defaults.items():
+            if key not in event:
+                event[key] = value
+    for name, value in event.items():
+        expected = EVENT_FIELDS.get(name)
+        if expected is None:
+            raise _unknown(name)
+        if not _type_ok(value, expected):
+            raise ValidationError(
+                name, f"must be {_TYPE_NAMES[expected]}, got {type(value).__name__}"
+            )
+        if expected is str and len(value) > MAX_STRING_LENGTH:
+            raise ValidationError(name, f"is longer than {MAX_STRING_LENGTH} characters")
+        if name in _PROPERTY_OBJECTS:
+            _check_object(event, name, value)
+    if not event.get("event_type"):
+        raise ValidationError("event_type", "is required (the event's name)")
+    if "user_id" in event:
+        _check_id(event, "user_id", min_id_length)
+    if "device_id" in event:
+        _check_id(event, "device_id", min_id_length)
+    if "user_id" not in event and "device_id" not in event:
+        if group_identify:
+            # A group identify concerns no user; Amplitude still wants an id, so the SDKs send
+            # a throw-away device id.
+            event["device_id"] = new_message_id()
+            return event
+        raise ValidationError(
+            "user_id",
+            f"an event needs a user_id or a device_id of at least {min_id_length} characters",
+        )
+    return event
+
+
+def _check_object(event: dict[str, Any], name: str, value: Mapping[str, Any]) -> None:
+    if type(value) is not dict:
+        value = event[name] = dict(value)
+    if name == "groups":
+        if not _groups_ok(value):
+            raise ValidationError(name, "must map group types to a str or a list of str")
+        return
+    for item in value.values():
+        # Only nested containers need the depth walk; flat objects are the common case.
+        if isinstance(item, dict | list):
+            if _depth(value, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH:
+                raise ValidationError(name, f"nests deeper than {MAX_NESTING_DEPTH} levels")
+            break
+    if name == "user_properties":
+        check_property_operations(value, name)
+    elif name == "group_properties":
+        check_property_operations(value, name, GROUP_PROPERTY_OPERATIONS)
