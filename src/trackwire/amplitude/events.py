@@ -28,7 +28,7 @@ from trackwire.amplitude.wire import (
 )
 from trackwire.errors import ValidationError
 
-__all__ = ["CAMEL_CASE", "prepare"]
+__all__ = ["CAMEL_CASE", "prepare", "rename_keys"]
 
 logger = logging.getLogger("trackwire")
 
@@ -48,12 +48,22 @@ _PYTHON_NAMES: Final[Mapping[str, str]] = {
     "skip_user_properties_sync": "$skip_user_properties_sync",
 }
 _RENAMES: Final[Mapping[str, str]] = {**CAMEL_CASE, **_PYTHON_NAMES}
+# Any accepted spelling -> the Python attribute name of the event classes.
+_TO_PYTHON: Final[Mapping[str, str]] = {
+    **CAMEL_CASE,
+    **{wire_name: name for name, wire_name in _PYTHON_NAMES.items()},
+}
 _PROPERTY_OBJECTS: Final = frozenset(
     ("event_properties", "user_properties", "group_properties", "groups")
 )
 _TYPE_NAMES: Final[Mapping[type, str]] = {
     str: "a str", int: "an int", float: "a number", bool: "a bool", dict: "a dict",
 }  # fmt: skip
+
+
+def rename_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with Python attribute names (camelCase and wire spellings converted), no Nones."""
+    return {_TO_PYTHON.get(key, key): value for key, value in data.items() if value is not None}
 
 
 def _unknown(name: str) -> ValidationError:
