@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -276,16 +277,35 @@ class Amplitude(Client):
         return defaults
 
     def _watch_retries(self, on_retry: Callable[[HTTPResult | None, int, bool], Any]) -> None:
+        """Call ``on_retry`` after every retry attempt, as the Node SDK does.
+
+        Retry reports carry their attempt number; the final report of a batch (delivered or
+        failed) is matched to its retries by message id, so the attempt that ended it is
+        reported too.
+        """
         total = self.retry.retries_allowed
+        retried: dict[str | None, int] = {}
+        lock = threading.Lock()
 
-        def report(batch: BatchReport) -> None:
-            if batch.attempt < 2:
-                return  # the first attempt is not a retry
-            number = batch.attempt - 2
-            on_retry(batch.response, number, batch.last_attempt or number >= total - 1)
+        def retry(batch: BatchReport) -> None:
+            with lock:
+                for message_id in batch.message_ids:
+                    retried[message_id] = batch.attempt
+            if batch.attempt >= 2:
+                on_retry(batch.response, batch.attempt - 2, False)
 
-        for hook in ("flush", "retry", "error"):
-            self.on(hook, report)
+        def settled(batch: BatchReport) -> None:
+            with lock:
+                attempts = [retried.pop(m) for m in batch.message_ids if m in retried]
+            if not attempts and batch.attempt < 2:
+                return  # settled on its first attempt: no retry happened
+            attempt = batch.attempt if batch.attempt >= 2 else max(attempts) + 1
+            number = attempt - 2
+            on_retry(batch.response, number, batch.kind == "error" or number >= total - 1)
+
+        self.on("retry", retry)
+        self.on("flush", settled)
+        self.on("error", settled)
 
     # ------------------------------------------------------------------ plugins, middleware
 
