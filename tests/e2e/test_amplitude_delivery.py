@@ -20,7 +20,6 @@ import urllib3
 import trackwire
 from trackwire._engine.transport import HTTPResult
 from trackwire.amplitude import wire
-from trackwire.collector.faults import FaultConfig
 from trackwire.collector.server import RunningCollector, start_collector
 from trackwire.testing import RecordingTransport
 
