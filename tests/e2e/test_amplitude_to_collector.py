@@ -237,3 +237,25 @@ def test_named_instances_are_independent(collector: RunningCollector) -> None:
         amplitude.get_instance("never-made")
     by_source = {e["source"]: e["event_name"] for e in events_of(collector.url)}
     assert by_source == {"key-instance-a": "a", "key-instance-b": "b"}
+
+
+def test_identify_through_the_form_api(collector: RunningCollector) -> None:
+    with client(collector, use_identify_api=True) as amp:
+        receipts = amp.identify(
+            [
+                {"userId": "user-form-1", "userProperties": {"plan": "pro"}},
+                {"user_id": "user-form-2", "user_properties": {"$add": {"logins": 2}}},
+            ]
+        )
+        builder = amp.identify(Identify().append("tags", "x"), user_id="user-form-1")
+        event = amp.track({"event_type": "still an event", "user_id": "user-form-1"})
+        assert amp.flush(timeout=10)
+    assert all(r.ok for r in [*receipts, builder, event])
+    stored = events_of(collector.url)
+    # Identifications carry no event fields: they came through the form API, not as events.
+    kinds = sorted((e["event_name"], "insert_id" in e["payload"]) for e in stored)
+    assert kinds == [("$identify", False)] * 3 + [("still an event", True)]
+    first = collector.store.user("amplitude", KEY, user_id="user-form-1")
+    assert first is not None and first.properties == {"plan": "pro", "tags": ["x"]}
+    second = collector.store.user("amplitude", KEY, user_id="user-form-2")
+    assert second is not None and second.properties == {"logins": 2}

@@ -29,6 +29,12 @@ from trackwire._version import __version__
 from trackwire.amplitude import wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
 from trackwire.amplitude.events import prepare, rename_keys
+from trackwire.amplitude.form import (
+    FORM_CONTENT_TYPE,
+    form_envelope,
+    form_outcome,
+    identification,
+)
 from trackwire.amplitude.middleware import (
     EventMiddleware,
     MiddlewareFailure,
@@ -64,6 +70,7 @@ _OWN: Final[Mapping[str, Any]] = {
     "server_url": None,
     "server_zone": "US",
     "use_batch": False,
+    "use_identify_api": False,
     "token_endpoint": None,
     "min_id_length": None,
     "opt_out": False,
@@ -121,6 +128,15 @@ def _server_url(own: Mapping[str, Any]) -> tuple[str, str]:
     return wire.SERVER_URLS[zone.upper()][endpoint], endpoint
 
 
+def _identify_url(events_url: str) -> str:
+    """The ``/identify`` URL beside an events URL (same host, same path prefix)."""
+    for path in (wire.PATHS["httpapi"], wire.PATHS["batch"]):
+        if events_url.rstrip("/").endswith(path):
+            return events_url.rstrip("/")[: -len(path)] + wire.PATHS["identify"]
+    scheme, _, rest = events_url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}{wire.PATHS['identify']}"
+
+
 def _retry(own: Mapping[str, Any], given: Mapping[str, Any]) -> RetryConfig | None:
     """A RetryConfig from ``retry_timeouts`` (ms), or None to keep the shared retry option."""
     timeouts = own["retry_timeouts"]
@@ -163,6 +179,9 @@ class Amplitude(Client):
             for a proxy or a local collector.
         server_zone: ``"US"`` (default) or ``"EU"``.
         use_batch: send to the Batch API instead (larger requests, higher per-user limits).
+        use_identify_api: send ``identify`` calls to the ``/identify`` form API (the community
+            client's way) instead of as ``$identify`` events; plugins and event middleware do
+            not run on them.
         token_endpoint: an ingestion host instead of Amplitude's (the community client's
             option; ``AMPLITUDE_TOKEN_ENDPOINT`` in the environment does the same).
         min_id_length: shortest ``user_id``/``device_id`` kept (default 5); sent to Amplitude
@@ -250,6 +269,9 @@ class Amplitude(Client):
             timeout=shared.delivery.timeout,
         )
         super().__init__(destination, shared)
+        self._identify_client: Client | None = None
+        if own["use_identify_api"]:
+            self._identify_client = Client(self._form_destination(api_key, url, shared), shared)
         self._plugins: list[Plugin] = []
         self._event_middleware: tuple[EventMiddleware, ...] = ()
         on_retry = own["on_retry"]
@@ -260,6 +282,56 @@ class Amplitude(Client):
 
     def __repr__(self) -> str:
         return f"<trackwire.Amplitude server_url={self.server_url!r}>"
+
+    @staticmethod
+    def _form_destination(api_key: str, events_url: str, shared: Any) -> HTTPDestination:
+        # URL-encoding can triple a body's size: keep the raw JSON well under the 1 MB limit.
+        limits = BatchLimits(max_count=1_000, max_bytes=300_000, overhead=64, separator=1)
+        return HTTPDestination(
+            name="amplitude-identify",
+            url=_identify_url(events_url),
+            limits=limits,
+            envelope=lambda messages: form_envelope(api_key, messages),
+            outcome=lambda result, messages: form_outcome(result, messages, time.time()),
+            headers={"Content-Type": FORM_CONTENT_TYPE},
+            timeout=shared.delivery.timeout,
+        )
+
+    # ------------------------------------------------------------------ control (both APIs)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send everything queued so far (events and form identifies) and wait for the outcome.
+
+        Returns:
+            True if everything queued before the call was settled within ``timeout``.
+        """
+        if self._identify_client is None:
+            return super().flush(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = super().flush(timeout)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._identify_client.flush(remaining) and done
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Flush within ``timeout``, then stop; also stops the ``/identify`` sender if any."""
+        if self._identify_client is None:
+            return super().shutdown(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = super().shutdown(timeout)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._identify_client.shutdown(remaining) and done
+
+    async def aflush(self, timeout: float | None = None) -> bool:
+        """:meth:`flush` for asyncio code: waits in a thread, not on the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(self.flush, timeout)
+
+    async def ashutdown(self, timeout: float | None = None) -> bool:
+        """:meth:`shutdown` for asyncio code."""
+        import asyncio
+
+        return await asyncio.to_thread(self.shutdown, timeout)
 
     @staticmethod
     def _event_defaults(own: Mapping[str, Any]) -> dict[str, Any]:
@@ -369,7 +441,7 @@ class Amplitude(Client):
         """
         if isinstance(event, list | tuple):
             return [self._send(one, extra, callback) for one in event]
-        return self._send(event, extra, callback)
+        return self._send(event, extra, callback)  # type: ignore[arg-type]
 
     log_event = track
 
@@ -430,7 +502,22 @@ class Amplitude(Client):
                 "user_properties", "an identify needs properties: pass an Identify or a dict"
             )
         self._set_ids(event, user_id, device_id, event_properties)
+        if self._identify_client is not None:
+            return self._send_form(event, callback)
         return self._send(event, extra, callback)
+
+    def _send_form(self, event: IdentifyEvent, callback: EventCallback | None) -> Receipt:
+        """Queue an identify for the ``/identify`` form API (plugins and middleware skipped)."""
+        assert self._identify_client is not None
+        checked = prepare(event, min_id_length=self._id_length, defaults=self._defaults)
+        item = identification(checked)
+        if self.opt_out:
+            return self._identify_client._drop(None, "disabled", "opt_out")
+        settle = None if callback is None else _settle_callback(callback, event)
+        return self._identify_client._enqueue(
+            item, message_id=None, max_bytes=300_000 - 64, what="Amplitude identification",
+            callback=settle,
+        )  # fmt: skip
 
     def group_identify(
         self,
@@ -461,7 +548,7 @@ class Amplitude(Client):
             event.event_properties = dict(event_properties)
         if user_properties is not None:
             event.user_properties = dict(user_properties)
-        return self._send(event, extra, callback)  # type: ignore[no-any-return]
+        return self._send(event, extra, callback)
 
     def set_group(
         self,
@@ -481,7 +568,7 @@ class Amplitude(Client):
         event.groups = {group_type: group_name}
         event.user_properties = {"$set": {group_type: group_name}}
         self._set_ids(event, user_id, device_id, None)
-        return self._send(event, extra, callback)  # type: ignore[no-any-return]
+        return self._send(event, extra, callback)
 
     def revenue(
         self,
@@ -500,7 +587,7 @@ class Amplitude(Client):
         event.load_event_options(event_options)
         event.event_properties = revenue.event_properties()
         self._set_ids(event, user_id, device_id, None)
-        return self._send(event, extra, callback)  # type: ignore[no-any-return]
+        return self._send(event, extra, callback)
 
     @staticmethod
     def _set_ids(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from trackwire._engine.ids import new_message_id
@@ -23,7 +23,6 @@ from trackwire.amplitude.wire import (
     EVENT_FIELDS,
     MAX_NESTING_DEPTH,
     MAX_STRING_LENGTH,
-    _depth,
     _groups_ok,
 )
 from trackwire.errors import ValidationError
@@ -56,6 +55,21 @@ _TO_PYTHON: Final[Mapping[str, str]] = {
 _PROPERTY_OBJECTS: Final = frozenset(
     ("event_properties", "user_properties", "group_properties", "groups")
 )
+_OTHER, _STRING, _OBJECT = 0, 1, 2
+
+
+def _spec() -> dict[str, tuple[str, type, int]]:
+    """Every accepted key -> (wire name, JSON type, what else to check)."""
+    spec: dict[str, tuple[str, type, int]] = {}
+    for name, expected in EVENT_FIELDS.items():
+        kind = _OBJECT if name in _PROPERTY_OBJECTS else _STRING if expected is str else _OTHER
+        spec[name] = (name, expected, kind)
+    for alias, name in _RENAMES.items():
+        spec[alias] = spec[name]
+    return spec
+
+
+_SPEC: Final = _spec()
 _TYPE_NAMES: Final[Mapping[type, str]] = {
     str: "a str", int: "an int", float: "a number", bool: "a bool", dict: "a dict",
 }  # fmt: skip
@@ -115,35 +129,42 @@ def prepare(
             a wrong type, a blocked id value, a string over 1,024 characters, properties nested
             deeper than 40 levels, or identify operations mixed with plain properties.
     """
+    items: Iterable[tuple[str, Any]]
     if isinstance(source, BaseEvent):
-        event = source.to_dict()
+        items = source.to_dict().items()
         group_identify = isinstance(source, GroupIdentifyEvent)
     elif isinstance(source, Mapping):
-        event = {}
-        for key, value in source.items():
-            if value is not None:
-                event[_RENAMES.get(key, key)] = value
-        group_identify = event.get("event_type") == "$groupidentify"
+        items = source.items()
+        group_identify = False
     else:
         raise ValidationError(
             "event", f"must be a BaseEvent or a dict, got {type(source).__name__}"
         )
+    event: dict[str, Any] = {}
+    spec = _SPEC
+    # One pass over the event's own keys: this runs in the caller's thread for every event.
+    for key, value in items:
+        if value is None:
+            continue
+        entry = spec.get(key)
+        if entry is None:
+            raise _unknown(key)
+        name, expected, kind = entry
+        if value.__class__ is not expected and not _type_ok(value, expected):
+            raise ValidationError(
+                name, f"must be {_TYPE_NAMES[expected]}, got {type(value).__name__}"
+            )
+        if kind == _STRING:
+            if len(value) > MAX_STRING_LENGTH:
+                raise ValidationError(name, f"is longer than {MAX_STRING_LENGTH} characters")
+        elif kind == _OBJECT:
+            value = _check_object(name, value)
+        event[name] = value
     if defaults:
         for key, value in defaults.items():
             if key not in event:
                 event[key] = value
-    for name, value in event.items():
-        expected = EVENT_FIELDS.get(name)
-        if expected is None:
-            raise _unknown(name)
-        if not _type_ok(value, expected):
-            raise ValidationError(
-                name, f"must be {_TYPE_NAMES[expected]}, got {type(value).__name__}"
-            )
-        if expected is str and len(value) > MAX_STRING_LENGTH:
-            raise ValidationError(name, f"is longer than {MAX_STRING_LENGTH} characters")
-        if name in _PROPERTY_OBJECTS:
-            _check_object(event, name, value)
+    group_identify = group_identify or event.get("event_type") == "$groupidentify"
     if not event.get("event_type"):
         raise ValidationError("event_type", "is required (the event's name)")
     if "user_id" in event:
@@ -163,20 +184,26 @@ def prepare(
     return event
 
 
-def _check_object(event: dict[str, Any], name: str, value: Mapping[str, Any]) -> None:
+def _too_deep(container: Any, budget: int) -> bool:
+    """Whether ``container`` (a dict or list) holds more than ``budget`` further levels."""
+    for item in container.values() if type(container) is dict else container:
+        kind = type(item)
+        if (kind is dict or kind is list) and (budget == 0 or _too_deep(item, budget - 1)):
+            return True
+    return False
+
+
+def _check_object(name: str, value: Mapping[str, Any]) -> dict[str, Any]:
     if type(value) is not dict:
-        value = event[name] = dict(value)
+        value = dict(value)
     if name == "groups":
         if not _groups_ok(value):
             raise ValidationError(name, "must map group types to a str or a list of str")
-        return
-    for item in value.values():
-        # Only nested containers need the depth walk; flat objects are the common case.
-        if isinstance(item, dict | list):
-            if _depth(value, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH:
-                raise ValidationError(name, f"nests deeper than {MAX_NESTING_DEPTH} levels")
-            break
+        return value
+    if _too_deep(value, MAX_NESTING_DEPTH - 1):
+        raise ValidationError(name, f"nests deeper than {MAX_NESTING_DEPTH} levels")
     if name == "user_properties":
         check_property_operations(value, name)
     elif name == "group_properties":
         check_property_operations(value, name, GROUP_PROPERTY_OPERATIONS)
+    return value
