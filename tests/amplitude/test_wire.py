@@ -9,10 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from trackwire._engine.retry import Delivered, Rejected, Retry, Split
+from trackwire._engine.retry import Delivered, Rejected, Retry, Split, Throttled
 from trackwire._engine.transport import HTTPResult
 from trackwire.amplitude import wire
-from trackwire.amplitude._throttled import Throttled
 from trackwire.amplitude.identify import (
     IDENTIFY_SUCCESS_BODY,
     check_group_identify_form,

@@ -12,10 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote, quote_from_bytes
 
-from trackwire._engine.retry import Delivered, Outcome, Rejected, classify_http
+from trackwire._engine.retry import Delivered, Outcome, Rejected, Throttled, classify_http
 from trackwire._engine.retry import parse_retry_after as _parse_retry_after
 from trackwire._engine.transport import HTTPResult
-from trackwire.amplitude._throttled import Throttled
 
 __all__ = [
     "FORM_CONTENT_TYPE",
@@ -49,7 +48,7 @@ def form_envelope(api_key: str, messages: Sequence[bytes]) -> bytes:
     return f"api_key={key}&identification={items}".encode()
 
 
-def form_outcome(result: HTTPResult, messages: Sequence[bytes], now: float) -> Outcome | Throttled:
+def form_outcome(result: HTTPResult, messages: Sequence[bytes], now: float) -> Outcome:
     """What an ``/identify`` answer means: the form API has no per-item result.
 
     200 is delivered; 400 refuses every identification of the request (one bad item refuses

@@ -15,10 +15,16 @@ from typing import Any, Final
 
 import orjson
 
-from trackwire._engine.retry import Delivered, Outcome, Rejected, Retry, classify_http
+from trackwire._engine.retry import (
+    Delivered,
+    Outcome,
+    Rejected,
+    Retry,
+    Throttled,
+    classify_http,
+)
 from trackwire._engine.retry import parse_retry_after as _parse_retry_after
 from trackwire._engine.transport import HTTPResult
-from trackwire.amplitude._throttled import Throttled
 from trackwire.amplitude.properties import (
     GROUP_PROPERTY_OPERATIONS,
     USER_PROPERTY_OPERATIONS,
@@ -572,7 +578,7 @@ def _body_code(body: Mapping[str, Any]) -> int | None:
     return None
 
 
-def outcome(result: HTTPResult, messages: Sequence[bytes], now: float) -> Outcome | Throttled:
+def outcome(result: HTTPResult, messages: Sequence[bytes], now: float) -> Outcome:
     """What an HTTP V2 / Batch response means for the events that were sent.
 
     - 2xx with Amplitude's body ``{"code": 200, ...}``: delivered. A 2xx whose body carries
