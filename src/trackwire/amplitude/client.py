@@ -429,8 +429,8 @@ class Amplitude(Client):
         Args:
             event: the event(s).
             extra: passed to event middleware as ``payload.extra``.
-            callback: ``callback(event, code, message)`` once each event is settled (an
-                event's own ``callback`` wins).
+            callback: ``callback(event, code, message)`` once each event is settled; when
+                None, a :class:`BaseEvent`'s own ``callback`` is used.
 
         Returns:
             A :class:`~trackwire.Receipt`, or a list of them for a list of events.
