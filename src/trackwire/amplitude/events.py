@@ -9,7 +9,6 @@ caller's thread for every event, so it is one pass over the event's own keys.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -81,6 +80,8 @@ def rename_keys(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _unknown(name: str) -> ValidationError:
+    import difflib  # only a mistake needs it; slow to import
+
     close = difflib.get_close_matches(name, [*EVENT_FIELDS, *_RENAMES], n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return ValidationError(name, f"is not an Amplitude HTTP V2 event field{hint}")
