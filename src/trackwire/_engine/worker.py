@@ -139,6 +139,10 @@ class Engine:
         self._settled = threading.Condition(self._lock)  # flush() waits for progress here
         self._retry_sleep = threading.Condition(self._lock)  # backoff sleeps, woken by shutdown
         self._queue = self._queue_factory(self.config)
+        # Bound once: submit() is the path every call takes.
+        self._has_room = self._queue.has_room
+        self._offer = self._queue.offer
+        self._flush_at = self.config.flush_at
         self._receipts: dict[int, Receipt] = {}
         self._counters = Counters()
         self._flush_target = -1
@@ -158,63 +162,69 @@ class Engine:
 
     def submit(self, data: bytes, receipt: Receipt) -> Receipt:
         """Queue one encoded message; never blocks on I/O, never raises for delivery trouble."""
-        evicted: list[Queued] = []
         size = len(data)
         with self._lock:
-            queue = self._queue
-            if self._state >= State.STOPPING:
-                refused: str | None = "after_close"
-            elif queue.has_room(size):
-                refused = None
-            else:
-                refused = self._make_room(size, evicted)
-            if refused is None:
-                self._receipts[queue.offer(data, _monotonic())] = receipt
+            if self._state < _STOPPING and self._has_room(size):
+                self._receipts[self._offer(data, _monotonic())] = receipt
                 self._counters.enqueued += 1
-                if self._idle:
-                    queued = len(queue)
-                    if queued == 1 or queued >= self.config.flush_at:
-                        self._wake.notify()
-            started = self._state == State.RUNNING
-            evicted_receipts = [self._receipts.pop(item.seq, None) for item in evicted]
-        if evicted:
-            self._drop(evicted_receipts, "queue_full")
-        if refused is not None:
-            self._drop([receipt], refused)
-        elif not started:
+                if self._idle and (len(self._queue) == 1 or len(self._queue) >= self._flush_at):
+                    self._wake.notify()
+                if self._state == _RUNNING:
+                    return receipt
+                refused: str | None = None
+                evicted: list[Receipt | None] = []
+            else:
+                refused, evicted = self._make_room(size, data, receipt)
+        if refused is None:
+            if evicted:
+                self._drop(evicted, "queue_full")
             self._start()
+        else:
+            self._drop([receipt], refused)
         return receipt
 
-    def _make_room(self, size: int, evicted: list[Queued]) -> str | None:
-        """Apply the full-queue policy (lock held): a drop reason, or None once there is room.
+    def _make_room(
+        self, size: int, data: bytes, receipt: Receipt
+    ) -> tuple[str | None, list[Receipt | None]]:
+        """The slow path of :meth:`submit` (lock held): apply the full-queue policy.
 
-        With ``drop_oldest`` the evicted messages are appended to ``evicted`` for the caller
-        to settle after releasing the lock (their callbacks must not run under it).
+        Returns the drop reason (None once the message is queued) and the receipts of messages
+        evicted to make room, for the caller to settle after releasing the lock (their
+        callbacks must not run under it).
         """
+        if self._state >= _STOPPING:
+            return "after_close", []
         queue = self._queue
         if not queue.could_ever_fit(size):
-            return "queue_full"
+            return "queue_full", []
+        evicted: list[Receipt | None] = []
         policy = self.config.on_full
         if policy == "drop_oldest":
             while not queue.has_room(size):
                 item = queue.evict_oldest()
                 if item is None:
-                    return "queue_full"
-                evicted.append(item)
-            return None
-        if policy == "block":
+                    return "queue_full", evicted
+                evicted.append(self._receipts.pop(item.seq, None))
+        elif policy == "block":
             deadline = time.monotonic() + self.config.block_timeout
             self._blocked += 1
             try:
-                while not queue.has_room(size) and self._state < State.STOPPING:
+                while not queue.has_room(size) and self._state < _STOPPING:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        return "queue_full"
+                        return "queue_full", evicted
                     self._room.wait(remaining)
             finally:
                 self._blocked -= 1
-            return "after_close" if self._state >= State.STOPPING else None
-        return "queue_full"
+            if self._state >= _STOPPING:
+                return "after_close", evicted
+        elif not queue.has_room(size):
+            return "queue_full", evicted
+        self._receipts[queue.offer(data, _monotonic())] = receipt
+        self._counters.enqueued += 1
+        if self._idle:
+            self._wake.notify()
+        return None, evicted
 
     def drop(self, receipt: Receipt, reason: str, detail: str = "") -> Receipt:
         """Settle a message that will not be queued (``filtered``, ``disabled``, ...)."""
@@ -735,6 +745,8 @@ class Engine:
 
 
 _monotonic = time.monotonic
+_STOPPING = State.STOPPING
+_RUNNING = State.RUNNING
 
 #: Seconds a worker with nothing to do waits before its thread ends.
 _IDLE_EXIT_SECONDS = 60.0
