@@ -121,14 +121,15 @@ class EventOptions:
 
     def to_dict(self) -> dict[str, Any]:
         """The event as the wire dict: set fields only, wire spellings, no ``callback``."""
-        out: dict[str, Any] = {}
-        for name in _field_names(type(self)):
-            value = getattr(self, name)
-            if value is None:
-                continue
+        out = {
+            wire_name: value
+            for name, wire_name in _field_names(type(self))
+            if (value := getattr(self, name)) is not None
+        }
+        for name in ("plan", "ingestion_metadata"):
+            value = out.get(name)
             if isinstance(value, Plan | IngestionMetadata):
-                value = value.to_dict()
-            out[WIRE_NAMES.get(name, name)] = value
+                out[name] = value.to_dict()
         return out
 
 
@@ -156,10 +157,12 @@ class BaseEvent(EventOptions):
         """Copy every field set in ``options`` onto this event (the official SDK's method)."""
         if options is None:
             return
-        for name in _field_names(EventOptions):
+        for name, _ in _field_names(EventOptions):
             value = getattr(options, name)
             if value is not None:
                 setattr(self, name, value)
+        if options.callback is not None:
+            self.callback = options.callback
 
 
 @dataclass(slots=True, kw_only=True)
@@ -183,13 +186,16 @@ class RevenueEvent(BaseEvent):
     event_type: str = field(kw_only=False, default="revenue_amount")
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_FIELD_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
+def _field_names(cls: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, wire name) of every sent field of an event class, computed once."""
     names = _FIELD_NAMES.get(cls)
     if names is None:
-        names = tuple(f.name for f in fields(cls) if f.name != "callback")
+        names = tuple(
+            (f.name, WIRE_NAMES.get(f.name, f.name)) for f in fields(cls) if f.name != "callback"
+        )
         _FIELD_NAMES[cls] = names
     return names
 
