@@ -152,10 +152,13 @@ def _plan(cls: type[Model]) -> tuple[tuple[str, str, int], ...]:
 
 
 def _plain_field(value: object, path: str, key: str) -> Any:
-    if isinstance(value, Enum):
-        return value.value
+    # Most common first: attribute maps, nested models, enum members.
     if type(value) is dict and _flat(value):
         return dict(value)
+    if isinstance(value, Model):
+        return value.to_dict(f"{path}.{key}" if path else key)
+    if isinstance(value, Enum):
+        return value.value
     return plain(value, join(path, key))
 
 
