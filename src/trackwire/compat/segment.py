@@ -394,13 +394,30 @@ class _Segment(Segment):
         super().__init__(write_key, **options)
         self._built = threading.local()
 
-    def _send(self, message: dict[str, Any], callback: Any) -> Receipt:
+    def _enqueue(
+        self,
+        message: Message,
+        *,
+        message_id: str | None,
+        max_bytes: int,
+        what: str,
+        recheck: Callable[[Message], None] | None = None,
+        callback: Callable[[Receipt], None] | None = None,
+    ) -> Receipt:
+        # The client layer's hook for subclasses: every call's finished message passes here.
         self._built.message = message
-        return super()._send(message, callback)
+        return super()._enqueue(
+            message,
+            message_id=message_id,
+            max_bytes=max_bytes,
+            what=what,
+            recheck=recheck,
+            callback=callback,
+        )
 
     def last_message(self) -> Message:
-        """The message this thread's last call built (before middleware)."""
-        message: Message = getattr(self._built, "message", {})
+        """The message this thread's last call built (before middleware), handed over once."""
+        message: Message = self._built.__dict__.pop("message", {})
         return message
 
 
