@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from trackwire.collector.app import create_app
-from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore
 from trackwire.collector.store import EventRecord, IngestResult
 
 
@@ -32,6 +32,7 @@ class NullStore:
         *,
         request_key: str | None = None,
         received_time_ms: int | None = None,
+        max_bytes: int | None = None,
     ) -> IngestResult:
         return IngestResult(stored=len(records), duplicates=0)
 

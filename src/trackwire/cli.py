@@ -134,7 +134,38 @@ def _cmd_collector(args: argparse.Namespace) -> int:
     from trackwire.collector.server import serve
 
     faults = fault_config_from_arguments(args)
-    return serve(db=args.db, host=args.host, port=args.port, keys=args.keys, faults=faults)
+    return serve(
+        db=args.db,
+        host=args.host,
+        port=args.port,
+        keys=args.keys,
+        faults=faults,
+        log_level=args.log_level,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+    )
+
+
+def _port(text: str) -> int:
+    """``--port``: an integer from 0 to 65535 (argparse turns the ValueError into a usage error)."""
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
+_port.__name__ = "port"  # argparse names the type in its message: "invalid port value: '99999'"
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds."""
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError(text)
+    return value
+
+
+_seconds.__name__ = "seconds"
 
 
 # --- trackwire events --------------------------------------------------------------------------
@@ -660,16 +691,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     collector.add_argument(
-        "--port", type=int, default=8787, help="port (default 8787; 0 picks a free one)"
+        "--port", type=_port, default=8787, help="port, 0-65535 (default 8787; 0 picks a free one)"
     )
     collector.add_argument(
         "--db", default=DEFAULT_DB, help=f"SQLite database file (default {DEFAULT_DB})"
     )
-    collector.add_argument(
-        "--keys",
-        help="keys file listing the accepted sources (JSON); "
-        "without it any key is accepted, on loopback only",
-    )
+    collector.add_argument("--keys", help="keys file listing the accepted sources (JSON); "
+                           "without it any key is accepted, on loopback only")  # fmt: skip
+    collector.add_argument("--log-level", default="info",
+                           choices=("debug", "info", "warning", "error"),
+                           help="stderr logging: info (default) logs one line per request and "
+                           "every warning; warning logs warnings and errors only")  # fmt: skip
+    collector.add_argument("--header-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                           help="close a connection that has not sent its request headers "
+                           "within this time (default 10)")  # fmt: skip
+    collector.add_argument("--body-timeout", type=_seconds, default=60.0, metavar="SECONDS",
+                           help="answer 408 and close when a request body has not arrived "
+                           "within this time (default 60)")  # fmt: skip
     if _collector_installed():  # the fault flags live with the collector, in the extra
         from trackwire.collector.faults import add_fault_arguments
 

@@ -394,26 +394,9 @@ class _Segment(Segment):
         super().__init__(write_key, **options)
         self._built = threading.local()
 
-    def _enqueue(
-        self,
-        message: Message,
-        *,
-        message_id: str | None,
-        max_bytes: int,
-        what: str,
-        recheck: Callable[[Message], None] | None = None,
-        callback: Callable[[Receipt], None] | None = None,
-    ) -> Receipt:
-        # The client layer's hook for subclasses: every call's finished message passes here.
+    def _enqueue(self, message: dict[str, Any], **options: Any) -> Receipt:
         self._built.message = message
-        return super()._enqueue(
-            message,
-            message_id=message_id,
-            max_bytes=max_bytes,
-            what=what,
-            recheck=recheck,
-            callback=callback,
-        )
+        return super()._enqueue(message, **options)
 
     def last_message(self) -> Message:
         """The message this thread's last call built (before middleware), handed over once."""
