@@ -19,9 +19,12 @@ from trackwire.amplitude import (
     MiddlewarePayload,
     Revenue,
 )
+from trackwire.collector.keys import fingerprint
 from trackwire.collector.server import RunningCollector, start_collector
 
 KEY = "amp-e2e-key"
+#: The collector names a development source by a fingerprint of its key.
+SOURCE = fingerprint(KEY)
 
 
 @pytest.fixture
@@ -94,11 +97,11 @@ def test_every_event_kind_arrives(collector: RunningCollector) -> None:
     revenue = stored[receipts[6].message_id]["payload"]
     assert revenue["event_type"] == "revenue_amount"
     assert revenue["event_properties"] == {"$price": 9.5, "$quantity": 2, "$productId": "sku-1"}
-    user = collector.store.user("amplitude", KEY, user_id="user-0001")
+    user = collector.store.user("amplitude", SOURCE, user_id="user-0001")
     assert user is not None and user.properties == {"plan": "pro", "org": "acme"}
-    other = collector.store.user("amplitude", KEY, user_id="user-0002")
+    other = collector.store.user("amplitude", SOURCE, user_id="user-0002")
     assert other is not None and other.properties == {"city": "Paris"}
-    assert collector.store.group("amplitude", KEY, "org", "acme") == {"seats": 40}
+    assert collector.store.group("amplitude", SOURCE, "org", "acme") == {"seats": 40}
 
 
 def test_identify_operations_apply_in_order(collector: RunningCollector) -> None:
@@ -113,7 +116,7 @@ def test_identify_operations_apply_in_order(collector: RunningCollector) -> None
         for step in steps:
             amp.identify(step, user_id="user-ops-1")
         assert amp.flush(timeout=10)
-    user = collector.store.user("amplitude", KEY, user_id="user-ops-1")
+    user = collector.store.user("amplitude", SOURCE, user_id="user-ops-1")
     assert user is not None
     assert user.properties == {
         "plan": "pro",
@@ -125,7 +128,7 @@ def test_identify_operations_apply_in_order(collector: RunningCollector) -> None
     with client(collector) as amp:
         amp.identify(Identify().clear_all(), user_id="user-ops-1")
         assert amp.flush(timeout=10)
-    user = collector.store.user("amplitude", KEY, user_id="user-ops-1")
+    user = collector.store.user("amplitude", SOURCE, user_id="user-ops-1")
     assert user is not None and user.properties == {}
 
 
@@ -236,7 +239,7 @@ def test_named_instances_are_independent(collector: RunningCollector) -> None:
     with pytest.raises(trackwire.ConfigError, match="init"):
         amplitude.get_instance("never-made")
     by_source = {e["source"]: e["event_name"] for e in events_of(collector.url)}
-    assert by_source == {"key-instance-a": "a", "key-instance-b": "b"}
+    assert by_source == {fingerprint("key-instance-a"): "a", fingerprint("key-instance-b"): "b"}
 
 
 def test_identify_through_the_form_api(collector: RunningCollector) -> None:
@@ -255,7 +258,7 @@ def test_identify_through_the_form_api(collector: RunningCollector) -> None:
     # Identifications carry no event fields: they came through the form API, not as events.
     kinds = sorted((e["event_name"], "insert_id" in e["payload"]) for e in stored)
     assert kinds == [("$identify", False)] * 3 + [("still an event", True)]
-    first = collector.store.user("amplitude", KEY, user_id="user-form-1")
+    first = collector.store.user("amplitude", SOURCE, user_id="user-form-1")
     assert first is not None and first.properties == {"plan": "pro", "tags": ["x"]}
-    second = collector.store.user("amplitude", KEY, user_id="user-form-2")
+    second = collector.store.user("amplitude", SOURCE, user_id="user-form-2")
     assert second is not None and second.properties == {"logins": 2}
