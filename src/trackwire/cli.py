@@ -4,6 +4,7 @@
 
     trackwire collector [--host 127.0.0.1] [--port 8787] [--db PATH] [--keys FILE] [--fault-...]
     trackwire events [--url URL] [--vendor V] [--type T] [--user U] [--event E] [--limit N] [--json]
+                     [--token TOKEN | --key KEY [--secret SECRET]]
     trackwire send segment track --write-key K --user-id U --event E --properties '{"plan": "pro"}'
     trackwire send amplitude track --api-key K --user-id U --event E --properties '{...}'
     trackwire send mparticle event --key K --secret S --customer-id U --event E
