@@ -31,12 +31,14 @@ from trackwire.middleware import Middleware
 
 if TYPE_CHECKING:
     from trackwire.amplitude.client import Amplitude
+    from trackwire.mparticle.client import MParticle
     from trackwire.segment.client import Segment
 
 #: The vendor clients, imported on first use: ``import trackwire`` stays light, and a program
 #: that sends to one vendor never loads the others.
 _CLIENTS = {
     "Amplitude": "trackwire.amplitude.client",
+    "MParticle": "trackwire.mparticle.client",
     "Segment": "trackwire.segment.client",
 }
 
@@ -69,6 +71,7 @@ __all__ = [
     "ConfigError",
     "DeliveryConfig",
     "DeliveryError",
+    "MParticle",
     "MessageTooLargeError",
     "Middleware",
     "QueryError",
