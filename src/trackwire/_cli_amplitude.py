@@ -68,10 +68,12 @@ def add_parser(commands: Any) -> None:
     amplitude = commands.add_parser(
         "amplitude", help="query Amplitude's API (export, user search and activity, segmentation)"
     )
-    amplitude.set_defaults(handler=run)
+    amplitude.set_defaults(handler=run, command_parser=amplitude)
     calls = amplitude.add_subparsers(dest="call", required=True, metavar="CALL")
 
     def common(parser: argparse.ArgumentParser) -> None:
+        # Usage errors (a bad flag value) are shown with this call's own usage.
+        parser.set_defaults(command_parser=parser)
         parser.add_argument(
             "--url",
             default=DEFAULT_URL,

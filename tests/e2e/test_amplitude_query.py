@@ -443,8 +443,16 @@ def test_cli_errors_are_one_line(
     assert main(["amplitude", *argv]) == 1
     assert "does not exist" in capsys.readouterr().err
     no_secret = ["amplitude", "search", "x", "--url", collector.url, "--api-key", KEY]
-    assert main([*no_secret, "--secret-key", ""]) == 1
+    with pytest.raises(SystemExit) as exited:  # a usage error, shown with the call's usage
+        main([*no_secret, "--secret-key", ""])
+    assert exited.value.code == 2
     assert "--secret-key is required" in capsys.readouterr().err
+    bad_day = _cli(
+        collector, "segmentation", "Song Played", "--start", "2026-01-05", "--end", DAYS[1]
+    )
+    with pytest.raises(SystemExit):
+        main(["amplitude", *bad_day])
+    assert "YYYYMMDD" in capsys.readouterr().err
 
 
 def test_raw_answers_say_utc_and_404_for_an_empty_export(collector: RunningCollector) -> None:
