@@ -1,8 +1,8 @@
 """Events from all three vendors' APIs -> the collector -> Amplitude's four query calls.
 
-Segment events go through trackwire's Segment client; Amplitude and mParticle events are posted
-to the collector's ingestion endpoints as those vendors' SDKs send them. Everything is stored
-under one project name (the key, in development mode), and the query client reads it back.
+Events go through trackwire's Segment, Amplitude and mParticle clients to the collector's
+ingestion endpoints. Everything is stored under one project name (in development mode, the
+key's fingerprint: the same key text for all three), and the query client reads it back.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _send_everything(url: str) -> None:
             "user-1", None, "Home", timestamp=datetime(2026, 1, 5, 11, tzinfo=timezone.utc)
         )
         assert segment.flush(timeout=10)
-    # Amplitude HTTP V2, as Amplitude's SDKs send it: user-2 twice, and user-1 (same user id).
+    # Amplitude, through trackwire's client: user-2 twice, and user-1 (same user id).
     events = [
         {"event_type": "Song Played", "user_id": "user-2", "device_id": "device-2",
          "time": _ms(5, 12), "insert_id": "a-1", "session_id": _ms(5, 12),
@@ -79,8 +79,11 @@ def _send_everything(url: str) -> None:
         {"event_type": "Song Played", "user_id": "user-1", "time": _ms(7, 8), "insert_id": "a-3",
          "event_properties": {"genre": "rock", "price": 6}},
     ]  # fmt: skip
-    assert _post(f"{url}/2/httpapi", {"api_key": KEY, "events": events}) == 200
-    # mParticle Events API: user-3 (plan free), a custom event and a screen view.
+    with trackwire.Amplitude(KEY, server_url=f"{url}/2/httpapi") as amplitude:
+        receipts = amplitude.track(events)
+        assert amplitude.flush(timeout=10)
+    assert all(receipt.ok for receipt in receipts)
+    # mParticle, through trackwire's client: user-3 (plan free), a custom event, a screen view.
     batch = {
         "environment": "development",
         "user_identities": {"customerid": "user-3"},
@@ -96,8 +99,10 @@ def _send_everything(url: str) -> None:
                       "source_message_id": "m-2"}},
         ],
     }  # fmt: skip
-    auth = base64.b64encode(f"{KEY}:mp-secret".encode()).decode()
-    assert _post(f"{url}/v2/events", batch, {"Authorization": f"Basic {auth}"}) == 202
+    with trackwire.MParticle(KEY, "mp-secret", environment="development", host=url) as mparticle:
+        receipt = mparticle.upload(batch)
+        assert mparticle.flush(timeout=10)
+    assert receipt.ok, receipt.error
 
 
 @pytest.fixture(scope="module")
