@@ -7,10 +7,11 @@ collector uses the same functions to accept or refuse what arrives, so the two c
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Final
 
 import orjson
@@ -32,6 +33,7 @@ __all__ = [
     "SUCCESS_BODY",
     "WireError",
     "check_message",
+    "enrich",
     "envelope",
     "envelope_overhead",
     "error_body",
@@ -195,6 +197,54 @@ def size_problem(size: int) -> WireError | None:
         f"Exceed payload limit: the message is {size} bytes as compact JSON; "
         f"the limit is {MAX_MESSAGE_BYTES} bytes",
     )
+
+
+def _iso(when: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and ``Z``, as Segment writes its timestamps."""
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def enrich(
+    message: Mapping[str, Any], *, received_at: datetime, sent_at: str | None
+) -> dict[str, Any]:
+    """The message with the fields Segment's servers add (spec: common fields, timestamps).
+
+    ``receivedAt`` is the server's clock; ``sentAt`` the client's at send time (the batch
+    envelope's, else the message's own); ``originalTimestamp`` the client's ``timestamp`` as
+    sent; and ``timestamp`` is corrected for the client's clock skew:
+    ``receivedAt - (sentAt - originalTimestamp)``. Without a client ``timestamp`` the event
+    happened at ``receivedAt``; without a usable ``sentAt`` the client's time is kept.
+
+    Args:
+        message: a message that passed :func:`check_message`.
+        received_at: when the request arrived (aware datetime).
+        sent_at: the envelope's ``sentAt``, if it had one.
+    """
+    enriched = dict(message)
+    # To the millisecond, as written: the stored fields then give back the stored timestamp.
+    received = _aware(received_at)
+    received = received.replace(microsecond=received.microsecond // 1000 * 1000)
+    enriched["receivedAt"] = _iso(received)
+    own_sent = message.get("sentAt")
+    sent_text = sent_at if isinstance(sent_at, str) else own_sent
+    sent = parse_timestamp(sent_text) if isinstance(sent_text, str) else None
+    if sent is not None:
+        enriched["sentAt"] = sent_text
+    original_text = message.get("timestamp")
+    original = parse_timestamp(original_text) if isinstance(original_text, str) else None
+    if original is None:
+        enriched["timestamp"] = enriched["receivedAt"]
+        return enriched
+    enriched["originalTimestamp"] = original_text
+    if sent is not None:
+        # A skew past the calendar's edge keeps the client's time.
+        with contextlib.suppress(OverflowError):
+            enriched["timestamp"] = _iso(received - (_aware(sent) - _aware(original)))
+    return enriched
 
 
 def envelope(messages: Sequence[bytes], write_key_json: bytes, sent_at: str) -> bytes:
