@@ -194,8 +194,10 @@ class Ingest:
         records: Sequence[EventRecord],
         source_ids: Sequence[int],
         encoded: Sequence[Encoded],
+        insert: Sequence[bool] | None = None,
     ) -> None:
-        """Resolve every record in order and queue its event row."""
+        """Resolve every record in order and queue its event row (unless ``insert`` says the
+        record only applies its operations)."""
         lookup = self._known.lookup
         hits: list[tuple[int, int, int] | None] = []
         # Operations shared by several records (ops_once) apply with the first stored one.
@@ -208,6 +210,9 @@ class Ingest:
                 claimed.add(id(record.user_ops))
             with_ops.append(ops)
             hit = None
+            if insert is not None and not insert[len(hits)]:
+                hits.append(None)  # operations only: resolved in full, no event row
+                continue
             if not ops and record.group_type is None and record.alias_of is None:
                 hit = lookup(source_id, record.user_id, record.device_id)
             hits.append(hit)
@@ -229,11 +234,13 @@ class Ingest:
         spans = self.spans
         append = self._events.append
         contexts: dict[int, int | None] = {}
-        for record, source_id, hit, ops, (payload, groups, shared) in zip(
-            records, source_ids, hits, with_ops, encoded, strict=True
+        for index, (record, source_id, hit, ops, (payload, groups, shared)) in enumerate(
+            zip(records, source_ids, hits, with_ops, encoded, strict=True)
         ):
             if hit is None:
                 amplitude_id = self._resolve(record, source_id, apply_ops=ops)
+                if insert is not None and not insert[index]:
+                    continue
             else:
                 amplitude_id, first_seen_ms, last_seen_ms = hit
                 when = received if record.client_time_ms is None else record.client_time_ms
@@ -417,9 +424,26 @@ def attempt(
     encoded: Sequence[Encoded],
     keep: Sequence[int],
 ) -> tuple[Ingest, int]:
-    """Store the ``keep`` records; the work done and how many events the INSERT stored."""
+    """Store the ``keep`` records; the work done and how many events the INSERT stored.
+
+    A batch's shared operations (``ops_once``) whose records are all duplicates are still
+    applied, once, in their place: a new batch's user changes count whichever of its events
+    were already stored.
+    """
+    kept = set(keep)
+    carried = {id(records[i].user_ops) for i in keep if records[i].ops_once}
+    extra: dict[int, int] = {}
+    for index, record in enumerate(records):
+        if record.ops_once and record.user_ops and id(record.user_ops) not in carried:
+            extra.setdefault(id(record.user_ops), index)
+    chosen = sorted(kept.union(extra.values())) if extra else list(keep)
     work = Ingest(conn, received_ms, known)
-    work.run([records[i] for i in keep], [source_ids[i] for i in keep], [encoded[i] for i in keep])
+    work.run(
+        [records[i] for i in chosen],
+        [source_ids[i] for i in chosen],
+        [encoded[i] for i in chosen],
+        [i in kept for i in chosen] if extra else None,
+    )
     return work, work.write()
 
 
