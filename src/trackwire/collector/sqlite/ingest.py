@@ -141,7 +141,11 @@ def fresh_indexes(
             if record.dedup_key is not None:
                 wanted.setdefault(dedup_scope(record, source_id), []).append(record.dedup_key)
         for scope, keys in wanted.items():
-            select = "SELECT dedup_key FROM events WHERE dedup_scope = ? AND dedup_key"
+            # The IS NOT NULL lets SQLite use the partial unique index.
+            select = (
+                "SELECT dedup_key FROM events WHERE dedup_key IS NOT NULL "
+                "AND dedup_scope = ? AND dedup_key"
+            )
             rows = select_in(conn, select, (scope,), keys)
             taken.update((scope, key) for (key,) in rows)
     keep: list[int] = []
