@@ -62,7 +62,7 @@ _TOO_DEEP: Final = wire.WireError("invalid_message", "the message is nested too 
 
 
 def _prepare(
-    message: Mapping[str, Any], *, measure: bool, received_at: datetime, sent_at: str | None
+    message: Mapping[str, Any], *, measure: bool, enrichment: wire.Enrichment
 ) -> tuple[dict[str, Any], bytes] | wire.WireError:
     """The message as stored (with Segment's server fields) and its compact JSON, or why it
     cannot be stored (too large as sent, too deep).
@@ -76,7 +76,7 @@ def _prepare(
             problem = wire.size_problem(len(orjson.dumps(message)))
             if problem is not None:
                 return problem
-        enriched = wire.enrich(message, received_at=received_at, sent_at=sent_at)
+        enriched = enrichment.apply(message)
         return enriched, orjson.dumps(enriched)
     except orjson.JSONEncodeError:
         # orjson's limit (254 levels) is far deeper than any real message.
@@ -167,8 +167,7 @@ class _Segment:
         prepared = wire.check_message(message, kind) or _prepare(
             message,
             measure=len(raw) > wire.MAX_MESSAGE_BYTES,
-            received_at=datetime.now(timezone.utc),
-            sent_at=None,
+            enrichment=wire.Enrichment(received_at=datetime.now(timezone.utc), sent_at=None),
         )
         if isinstance(prepared, wire.WireError):
             self.collector.counters.add("rejected", "segment", prepared.code)
@@ -200,8 +199,11 @@ class _Segment:
             )
         records: list[EventRecord] = []
         errors: list[dict[str, Any]] = []
-        received_at = datetime.now(timezone.utc)
         sent_at = body.get("sentAt")
+        enrichment = wire.Enrichment(
+            received_at=datetime.now(timezone.utc),
+            sent_at=sent_at if isinstance(sent_at, str) else None,
+        )
         shared = _envelope(body)
         measure = size > wire.MAX_MESSAGE_BYTES
         for index, message in enumerate(batch):
@@ -210,12 +212,7 @@ class _Segment:
                 prepared = wire.WireError("invalid_message", "a batch item must be a JSON object")
             else:
                 problem = wire.check_message(message)
-                prepared = problem or _prepare(
-                    message,
-                    measure=measure,
-                    received_at=received_at,
-                    sent_at=sent_at if isinstance(sent_at, str) else None,
-                )
+                prepared = problem or _prepare(message, measure=measure, enrichment=enrichment)
             if isinstance(prepared, wire.WireError):
                 counters.add("rejected", "segment", prepared.code)
                 errors.append({"index": index, "code": prepared.code, "message": prepared.message})
