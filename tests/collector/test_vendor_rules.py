@@ -342,3 +342,24 @@ def test_mparticle_retried_request_changes_nothing_twice(client: Client) -> None
 
     assert statuses == [202, 202]
     assert len(client.events()) == 1
+
+
+def test_segment_alias_in_the_same_batch_as_the_anonymous_events(client: Client) -> None:
+    messages = [
+        {"type": "identify", "anonymousId": "anon-9", "traits": {"plan": "pro"}},
+        {"type": "track", "anonymousId": "anon-9", "event": "Browsed"},
+        {"type": "identify", "userId": "u-9", "traits": {"name": "Ada"}},
+        {"type": "alias", "previousId": "anon-9", "userId": "u-9"},
+        {"type": "track", "anonymousId": "anon-9", "event": "After"},
+    ]
+    batch = _batch(*({**m, "messageId": f"same-batch-{n}"} for n, m in enumerate(messages)))
+
+    assert client.segment("/v1/batch", batch).status == 200
+
+    store = client.collector.store
+    user = store.user("segment", SEG, user_id="u-9")
+    assert user is not None and user.properties == {"plan": "pro", "name": "Ada"}
+    assert {e.amplitude_id for e in store.events(vendor="segment")} == {user.amplitude_id}
+    # A retry of the whole batch changes nothing.
+    assert client.segment("/v1/batch", batch).status == 200
+    assert len(store.events(vendor="segment")) == 5
