@@ -382,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     vendors = send.add_subparsers(dest="vendor", required=True, metavar="VENDOR")
     _segment_parsers(vendors)
     _vendor_send_parsers(vendors)
+    from trackwire import _cli_spool  # trackwire spool status|replay
+
+    _cli_spool.add_parser(commands)
     return parser
 
 

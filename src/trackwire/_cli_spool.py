@@ -1,0 +1,140 @@
+"""``trackwire spool``: look at a durable spool, and send what a dead process left in it.
+
+::
+
+    trackwire spool status PATH [--json]
+    trackwire spool replay PATH [--host URL] [--timeout SECONDS]
+
+``PATH`` is a client's ``spool=`` directory (every spool under it) or one spool inside it.
+``replay`` takes over the spools no live process owns and sends their messages through the
+vendor's own client, built from the settings the spool recorded when it was created
+(``--host`` sends them elsewhere, e.g. to a local collector to look at them first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Any, Final
+
+import orjson
+
+from trackwire._engine import spool_dir
+from trackwire.errors import ConfigError
+
+__all__ = ["add_parser", "run"]
+
+#: vendor name in a spool's meta file -> (module, client class)
+_CLIENTS: Final = {
+    "segment": ("trackwire", "Segment"),
+    "amplitude": ("trackwire", "Amplitude"),
+    "mparticle": ("trackwire", "MParticle"),
+}
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``spool`` command to the ``trackwire`` parser's subcommands."""
+    spool = subparsers.add_parser("spool", help="look at or replay a durable spool (spool=PATH)")
+    spool.set_defaults(handler=run)
+    actions = spool.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser("status", help="owner, messages waiting, corrupt records")
+    status.add_argument("path", help="a spool= directory, or one spool inside it")
+    status.add_argument("--json", action="store_true", help="one JSON object per spool")
+    replay = actions.add_parser("replay", help="send what dead processes left in the spools")
+    replay.add_argument("path", help="a spool= directory, or one spool inside it")
+    replay.add_argument("--host", help="send to this URL instead of the recorded host")
+    replay.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to spend sending (default 60)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``trackwire spool status|replay``; returns the exit status."""
+    if args.action == "status":
+        return _status(args.path, as_json=args.json)
+    return _replay(args.path, host=args.host, timeout=args.timeout)
+
+
+def _spools(path: str) -> list[str]:
+    if not os.path.isdir(path):
+        raise ConfigError(f"spool path {path!r} is not a directory")
+    if os.path.exists(os.path.join(path, spool_dir.LOCK)):
+        return [path]
+    return spool_dir.spool_dirs(path)
+
+
+def _status(path: str, *, as_json: bool) -> int:
+    spools = _spools(path)
+    if not spools:
+        print(f"no spool under {path}")
+        return 0
+    for directory in spools:
+        info = spool_dir.inspect(directory)
+        if as_json:
+            line = {
+                "spool": os.path.basename(directory),
+                "vendor": info.vendor,
+                "owner_pid": info.owner_pid,
+                "owner_alive": info.owner_alive,
+                "messages": info.messages,
+                "bytes": info.bytes,
+                "corrupt": info.corrupt,
+                "segments": info.segments,
+            }
+            sys.stdout.write(orjson.dumps(line).decode() + "\n")
+            continue
+        owner = "alive" if info.owner_alive else "dead: replayed by the next client or `replay`"
+        print(
+            f"{os.path.basename(directory)}  {info.vendor}  owner pid {info.owner_pid} ({owner})"
+            f"  waiting {info.messages} message(s), {info.bytes} bytes"
+            f"  corrupt {info.corrupt}"
+        )
+    return 0
+
+
+def _replay(path: str, *, host: str | None, timeout: float) -> int:
+    spools = _spools(path)
+    root = path if spools != [path] else os.path.dirname(os.path.abspath(path))
+    dead = [d for d in spools if not spool_dir.lock_is_held(d)]
+    busy = len(spools) - len(dead)
+    if busy:
+        print(f"{busy} spool(s) owned by a live process: that process sends them", file=sys.stderr)
+    by_vendor: dict[str, dict[str, Any]] = {}
+    for directory in dead:
+        meta = spool_dir.read_meta(directory)
+        by_vendor.setdefault(str(meta.get("vendor")), meta)
+    status = 0
+    for vendor, meta in by_vendor.items():
+        if vendor not in _CLIENTS:
+            print(f"spool of unknown vendor {vendor!r}: skipped", file=sys.stderr)
+            status = 1
+            continue
+        before = sum(
+            spool_dir.inspect(d).messages
+            for d in dead
+            if spool_dir.read_meta(d).get("vendor") == vendor
+        )
+        sent = _send(vendor, meta, root, host=host, timeout=timeout)
+        print(f"{vendor}: {before} message(s) waiting; {'all sent' if sent else 'not all sent'}")
+        if not sent:
+            status = 1
+    return status
+
+
+def _send(
+    vendor: str, meta: dict[str, Any], root: str, *, host: str | None, timeout: float
+) -> bool:
+    """Open the vendor's client on the spool root (it takes the dead spools over) and flush."""
+    module, name = _CLIENTS[vendor]
+    settings: dict[str, Any] = dict(meta.get("settings") or {})
+    if host is not None:
+        settings["host"] = host
+    settings.update(spool=root, handle_sigterm=False, shutdown_timeout=timeout)
+    client_class = getattr(importlib.import_module(module), name)
+    client = client_class(**settings)
+    try:
+        return bool(client.flush(timeout=timeout))
+    finally:
+        client.shutdown(timeout=5)
