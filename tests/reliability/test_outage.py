@@ -1,0 +1,51 @@
+"""Outage: the collector answers 503 for a stretch while events keep coming. With a spool
+nothing is refused, memory stays bounded (the backlog waits on disk), and everything arrives
+after recovery."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import trackwire
+from tests.reliability.conftest import Collected
+from trackwire.collector.faults import FaultConfig
+
+EVENTS = 20_000
+PADDING = "x" * 1000  # ~1 KB per event: 20 MB in all, five times the memory window
+
+
+def test_a_long_outage_waits_on_disk_and_recovers(collected: Collected, tmp_path: Path) -> None:
+    collected.running.app.faults.configure(FaultConfig(failure_rate=1.0, failure_status=503))
+    client = trackwire.Segment(
+        "tw-key",
+        host=collected.url,
+        spool=str(tmp_path / "spool"),
+        flush_at=100,
+        flush_interval=0.2,
+        max_retries=100_000,
+        retry=trackwire.RetryConfig(
+            max_retries=100_000, initial_backoff=0.05, max_backoff=0.5, max_elapsed=3600
+        ),
+        handle_sigterm=False,
+    )
+    try:
+        tracemalloc.start()
+        baseline = tracemalloc.get_traced_memory()[0]
+        for n in range(EVENTS):
+            client.track("user-1", "Numbered", {"n": n, "padding": PADDING})
+        during = tracemalloc.get_traced_memory()[0] - baseline
+        tracemalloc.stop()
+        stats = client.stats()
+        assert not stats["dropped"] and not stats["failed"]  # nothing refused or dropped
+        assert stats["queued"] + stats["in_flight"] == EVENTS  # all still waiting
+        # 20 MB of events, but memory holds only the window (4 MiB) and the receipts.
+        assert during < 10 * 1024 * 1024, during
+
+        collected.running.app.faults.configure(FaultConfig())
+        assert client.flush(timeout=120)
+    finally:
+        client.shutdown(timeout=10)
+    numbers = collected.numbers("segment")
+    assert sorted(numbers) == list(range(EVENTS))
+    assert set(numbers.values()) == {1}
