@@ -48,13 +48,31 @@ def imports_of(path: pathlib.Path) -> set[str]:
 def test_engine_imports_no_vendor_and_the_sdk_never_imports_the_collector() -> None:
     for path in (SRC / "_engine").glob("*.py"):
         for name in imports_of(path):
-            assert name.startswith(("trackwire._engine", "trackwire.config", "trackwire.errors")), (
-                f"{path.name} imports {name}"
-            )
+            assert name.startswith(
+                ("trackwire._engine", "trackwire.config", "trackwire.errors", "trackwire._version")
+            ), f"{path.name} imports {name}"
     for package in ("segment", "amplitude", "mparticle", "_engine"):
         for path in (SRC / package).glob("*.py"):
             for name in imports_of(path):
                 assert not name.startswith(("trackwire.collector", "trackwire.cli")), (
+                    f"{package}/{path.name} imports {name}"
+                )
+
+
+def test_vendor_packages_import_only_the_client_layer_and_their_own_package() -> None:
+    shared = (
+        "trackwire._client",
+        "trackwire._engine",
+        "trackwire._logging",
+        "trackwire._version",
+        "trackwire.config",
+        "trackwire.errors",
+        "trackwire.middleware",
+    )
+    for package in ("segment", "amplitude", "mparticle"):
+        for path in (SRC / package).rglob("*.py"):
+            for name in imports_of(path):
+                assert name.startswith((*shared, f"trackwire.{package}")) or name == "trackwire", (
                     f"{package}/{path.name} imports {name}"
                 )
 

@@ -33,6 +33,8 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     if value < 0 or (value == 0 and not allow_zero) or value != value:
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigError(f"{name} must be {bound}, got {value!r}")
+    if value == float("inf"):
+        raise ConfigError(f"{name} must be a finite number of seconds, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,9 @@ class RetryConfig:
         jitter: share of each backoff that is random, 0 to 1. Default 0.5.
         max_retry_after: cap on a server's ``Retry-After``, seconds. Default 300.
         max_elapsed: total seconds a batch may spend retrying. Default 600.
+        delays: an explicit schedule instead of the exponential one: retry ``n`` waits
+            ``delays[n - 1]`` seconds (still jittered; ``jitter=0`` makes it exact), and there
+            are ``len(delays)`` retries. Amplitude's ``retry_timeouts`` map here.
     """
 
     max_retries: int = 10
@@ -59,6 +64,12 @@ class RetryConfig:
     jitter: float = 0.5
     max_retry_after: float = 300.0
     max_elapsed: float = 600.0
+    delays: tuple[float, ...] | None = None
+
+    @property
+    def retries_allowed(self) -> int:
+        """Retries after the first attempt: ``len(delays)`` with a schedule, else max_retries."""
+        return self.max_retries if self.delays is None else len(self.delays)
 
     def __post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
@@ -72,6 +83,12 @@ class RetryConfig:
         _positive("jitter", self.jitter, allow_zero=True)
         if self.jitter > 1:
             raise ConfigError(f"jitter must be between 0 and 1, got {self.jitter}")
+        if self.delays is not None:
+            if isinstance(self.delays, str | bytes) or not isinstance(self.delays, tuple | list):
+                raise ConfigError("delays must be a sequence of seconds, e.g. (0.1, 0.5, 2.0)")
+            for index, delay in enumerate(self.delays):
+                _positive(f"delays[{index}]", delay, allow_zero=True)
+            object.__setattr__(self, "delays", tuple(self.delays))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +99,10 @@ class DeliveryConfig:
         flush_at: send when this many messages are waiting. Default 20 (the seeds' flushAt).
         flush_interval: send when the oldest waiting message is this many seconds old.
             Default 10.
-        max_queue_size: most messages held in memory. Default 10,000.
-        max_queue_bytes: most encoded bytes held in memory. Default 64 MiB.
+        max_queue_size: most messages held in memory. Default 250,000: the byte bound is the
+            one that matters, so a burst that fits in memory is never refused.
+        max_queue_bytes: most encoded bytes held in memory. Default 64 MiB (each waiting
+            message also costs about 200 bytes of Python objects).
         on_full: what a call does when the queue is full: ``"reject"`` (default; the call's
             receipt says dropped), ``"block"`` (wait up to ``block_timeout``, for backfills) or
             ``"drop_oldest"`` (make room by dropping the oldest waiting message).
@@ -105,7 +124,7 @@ class DeliveryConfig:
 
     flush_at: int = 20
     flush_interval: float = 10.0
-    max_queue_size: int = 10_000
+    max_queue_size: int = 250_000
     max_queue_bytes: int = 64 * 1024 * 1024
     on_full: OnFull = "reject"
     block_timeout: float = 10.0
@@ -128,6 +147,11 @@ class DeliveryConfig:
                 raise ConfigError(f"{name} must be an int >= 1, got {value!r}")
         if self.gzip_level > 9:
             raise ConfigError(f"gzip_level must be between 1 and 9, got {self.gzip_level}")
+        for name in ("send_first_immediately", "gzip", "enable", "debug"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"{name} must be True or False, got {type(getattr(self, name)).__name__}"
+                )
         for name in ("flush_interval", "timeout", "connect_timeout"):
             _positive(name, getattr(self, name))
         _positive("block_timeout", self.block_timeout, allow_zero=True)
@@ -136,6 +160,10 @@ class DeliveryConfig:
             raise ConfigError(
                 f"on_full must be one of {', '.join(FULL_POLICIES)}, got {self.on_full!r}"
             )
+        for name in ("proxy", "ca_certs"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{name} must be a str, got {type(value).__name__}")
         if self.proxy is not None and not self.proxy.startswith(("http://", "https://")):
             raise ConfigError(f"proxy must be an http:// or https:// URL, got {self.proxy!r}")
 

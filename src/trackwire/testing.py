@@ -54,6 +54,9 @@ class RecordingTransport:
     def close(self) -> None:
         """Nothing to release."""
 
+    def reset_after_fork(self) -> None:
+        """Nothing is shared with the parent process: the recording stays as it was."""
+
     def bodies(self) -> list[Any]:
         """Every request body, gunzipped when needed and decoded from JSON."""
         with self._lock:

@@ -135,8 +135,6 @@ def test_client_hooks_counters_and_on_error() -> None:
 
 
 def test_settle_all_wakes_waiters_and_runs_callbacks_once() -> None:
-    from types import SimpleNamespace
-
     from trackwire._engine.receipts import settle_all
 
     plain, waited, with_callback, done = Receipt("a"), Receipt("b"), Receipt("c"), Receipt("d")
@@ -148,11 +146,10 @@ def test_settle_all_wakes_waiters_and_runs_callbacks_once() -> None:
     deadline = time.monotonic() + 5
     while waited._event is None and time.monotonic() < deadline:  # the waiter is waiting
         waiter.join(0.001)
-    items = [SimpleNamespace(receipt=r) for r in (plain, waited, with_callback, done)]
-    settled = settle_all(items, DeliveryError("rejected"))
+    settled = settle_all([plain, waited, with_callback, done, None], DeliveryError("rejected"))
     waiter.join(5)
     assert not waiter.is_alive()
-    assert [item.receipt.message_id for item in settled] == ["a", "b", "c"]
+    assert [receipt.message_id for receipt in settled] == ["a", "b", "c"]
     assert calls == ["c"]
     assert all(r.error is not None for r in (plain, waited, with_callback))
     assert done.ok

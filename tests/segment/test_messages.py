@@ -84,7 +84,7 @@ def test_message_size_boundary_is_exact() -> None:
         message_id="m",
         timestamp="2026-01-01T00:00:00.000Z",
     )
-    assert receipt.ok
+    assert receipt.error is not None and receipt.error.reason == "disabled"
     size = len(
         b'{"type":"track","event":"E","properties":{"b":""},"userId":"u","context":{"library":'
         + f'{{"name":"trackwire","version":"{trackwire.__version__}"}}}},'.encode()
@@ -98,7 +98,7 @@ def test_message_size_boundary_is_exact() -> None:
         message_id="m",
         timestamp="2026-01-01T00:00:00.000Z",
     )
-    assert ok.ok
+    assert ok.error is not None and ok.error.reason == "disabled"  # accepted, not sent
     with pytest.raises(MessageTooLargeError):
         analytics.track(
             user_id="u",
@@ -182,11 +182,14 @@ def test_message_ids_are_unique() -> None:
 
 def test_enable_false_validates_but_sends_nothing() -> None:
     analytics, transport = client(enable=False)
-    assert analytics.track(user_id="u", event="E").ok
+    receipt = analytics.track(user_id="u", event="E")
+    assert receipt.done and not receipt.ok
+    assert receipt.error is not None and receipt.error.reason == "disabled"
     with pytest.raises(ValidationError):
         analytics.track(user_id="u")
     assert analytics.flush(1)
     assert transport.requests == []
+    assert analytics.stats()["dropped"] == {"disabled": 1}
 
 
 def test_headers_and_auth() -> None:
@@ -248,7 +251,7 @@ def test_empty_write_key_is_refused() -> None:
 
 
 def test_middleware_can_change_replace_and_drop() -> None:
-    analytics, transport = client()
+    analytics, transport = client(on_middleware_error="skip")
     analytics.add_middleware(lambda m: {**m, "properties": {**m.get("properties", {}), "env": "t"}})
     analytics.add_middleware(lambda m: None if m.get("event") == "Secret" else m)
 
@@ -300,3 +303,33 @@ def test_no_log_line_contains_the_write_key(caplog: pytest.LogCaptureFixture) ->
         text = record.getMessage()
         assert secret not in text
         assert "x@example.com" not in text
+
+
+def test_a_failing_middleware_drops_its_message_by_default() -> None:
+    analytics, transport = client()
+    scrubbed: list[str] = []
+
+    def scrub(message: dict[str, Any]) -> dict[str, Any]:
+        if message["properties"].get("email"):
+            raise KeyError("the scrubber broke")
+        scrubbed.append(message["event"])
+        return message
+
+    def returns_a_list(message: dict[str, Any]) -> Any:
+        return [message] if message["event"] == "List" else message
+
+    analytics.add_middleware(scrub)
+    analytics.add_middleware(returns_a_list)
+    reports: list[trackwire.BatchReport] = []
+    analytics.on("drop", reports.append)
+    leaked = analytics.track(user_id="u", event="Signed Up", properties={"email": "a@b.c"})
+    listed = analytics.track(user_id="u", event="List")
+    fine = analytics.track(user_id="u", event="Fine")
+    assert analytics.flush(5)
+    assert [m["event"] for m in transport.messages()] == ["Fine"]
+    for receipt in (leaked, listed):
+        assert receipt.done and not receipt.ok
+        assert receipt.error is not None and receipt.error.reason == "middleware_error"
+    assert fine.ok
+    assert analytics.stats()["dropped"] == {"middleware_error": 2}
+    assert [r.reason for r in reports] == ["middleware_error", "middleware_error"]

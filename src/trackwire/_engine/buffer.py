@@ -1,35 +1,23 @@
 """The bounded in-memory queue of encoded messages waiting to be sent.
 
-Bounded twice, by message count and by encoded bytes, so memory stays predictable whatever
-the message sizes. The buffer is a plain data structure: the engine guards it with its lock
-and decides, by the client's ``on_full`` policy, what happens when it is full.
+The first :class:`~trackwire._engine.queue.MessageQueue`: bounded twice, by message count and
+by encoded bytes, so memory stays predictable whatever the message sizes. It is a plain data
+structure: the engine guards it with its lock and decides, by the client's ``on_full`` policy,
+what happens when it is full. Nothing here outlives the process; the spool does that.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
 
-from trackwire._engine.receipts import Receipt
+from trackwire._engine.queue import Queued
 
 __all__ = ["Buffer", "Queued"]
 
-
-class Queued(NamedTuple):
-    """One waiting message.
-
-    Attributes:
-        seq: position in the order of acceptance (used by ``flush()`` to know what came first).
-        data: the encoded message.
-        receipt: settled when the message is delivered or fails.
-        enqueued_at: ``time.monotonic()`` when it was accepted.
-    """
-
-    seq: int
-    data: bytes
-    receipt: Receipt
-    enqueued_at: float
+# NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same object
+# without it, on the path every call takes.
+_new_queued = tuple.__new__
 
 
 class Buffer:
@@ -40,12 +28,13 @@ class Buffer:
         max_bytes: most encoded bytes held.
     """
 
-    __slots__ = ("_items", "max_bytes", "max_items", "nbytes")
+    __slots__ = ("_items", "max_bytes", "max_items", "nbytes", "next_seq")
 
     def __init__(self, max_items: int, max_bytes: int) -> None:
         self.max_items = max_items
         self.max_bytes = max_bytes
         self.nbytes = 0
+        self.next_seq = 0
         self._items: deque[Queued] = deque()
 
     def __len__(self) -> int:
@@ -53,6 +42,11 @@ class Buffer:
 
     def __iter__(self) -> Iterator[Queued]:
         return iter(self._items)
+
+    @property
+    def head(self) -> Queued | None:
+        """The oldest waiting message, or None."""
+        return self._items[0] if self._items else None
 
     def has_room(self, size: int) -> bool:
         """True when a message of ``size`` bytes fits under both bounds."""
@@ -62,16 +56,17 @@ class Buffer:
         """False when a message of ``size`` bytes is larger than the whole byte bound."""
         return size <= self.max_bytes
 
-    def append(self, item: Queued, size: int) -> None:
-        """Add ``item`` (``size`` bytes of data) at the tail; the caller checked the room."""
-        self._items.append(item)
-        self.nbytes += size
+    def offer(self, data: bytes, enqueued_at: float) -> int:
+        """Add ``data`` at the tail (the caller checked the room); returns its seq."""
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        self._items.append(_new_queued(Queued, (seq, data, enqueued_at)))
+        self.nbytes += len(data)
+        return seq
 
-    def popleft(self) -> Queued:
-        """Remove and return the oldest message."""
-        item = self._items.popleft()
-        self.nbytes -= len(item.data)
-        return item
+    def sizes(self) -> Iterator[int]:
+        """Encoded sizes from the oldest message on (for :func:`~trackwire._engine.batcher.fit`)."""
+        return (len(item.data) for item in self._items)
 
     def take(self, count: int) -> list[Queued]:
         """Remove and return the ``count`` oldest messages."""
@@ -80,6 +75,22 @@ class Buffer:
         self.nbytes -= sum(len(item.data) for item in taken)
         return taken
 
+    def ack(self, items: Sequence[Queued]) -> None:
+        """Nothing to do: taken messages are already out of memory's way."""
+
+    def release(self, items: Sequence[Queued]) -> None:
+        """Put ``items`` back at the head, in their order."""
+        self._items.extendleft(reversed(items))
+        self.nbytes += sum(len(item.data) for item in items)
+
+    def evict_oldest(self) -> Queued | None:
+        """Remove and return the oldest message, or None when empty."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        self.nbytes -= len(item.data)
+        return item
+
     def drain(self) -> list[Queued]:
         """Remove and return everything."""
         taken = list(self._items)
@@ -87,11 +98,5 @@ class Buffer:
         self.nbytes = 0
         return taken
 
-    def sizes(self) -> Iterator[int]:
-        """Encoded sizes from the oldest message on (for :func:`~trackwire._engine.batcher.fit`)."""
-        return (len(item.data) for item in self._items)
-
-    @property
-    def head(self) -> Queued | None:
-        """The oldest waiting message, or None."""
-        return self._items[0] if self._items else None
+    def close(self) -> None:
+        """Nothing to release."""

@@ -21,6 +21,8 @@ from trackwire.errors import DeliveryError
 if TYPE_CHECKING:
     import asyncio
 
+    from trackwire._engine.transport import HTTPResult
+
 __all__ = [
     "BatchReport",
     "Counters",
@@ -54,7 +56,7 @@ class Receipt:
             ``insert_id``), or None when the vendor has none.
     """
 
-    __slots__ = ("_callbacks", "_error", "_event", "_state", "message_id")
+    __slots__ = ("_callbacks", "_error", "_event", "_state", "message_id", "response")
 
     def __init__(self, message_id: str | None = None) -> None:
         self.message_id = message_id
@@ -62,6 +64,9 @@ class Receipt:
         self._error: DeliveryError | None = None
         self._event: threading.Event | None = None
         self._callbacks: list[Callable[[Receipt], None]] | None = None
+        #: The vendor's answer to the final attempt of this message's batch, once settled
+        #: (None when no response arrived or the message was never sent).
+        self.response: HTTPResult | None = None
 
     def __repr__(self) -> str:
         state = ("pending", "delivered", "failed")[self._state]
@@ -129,11 +134,12 @@ class Receipt:
             yield from future.__await__()
         return self._state == _DELIVERED
 
-    def _settle(self, error: DeliveryError | None) -> bool:
+    def _settle(self, error: DeliveryError | None, response: HTTPResult | None = None) -> bool:
         """Settle once: delivered when ``error`` is None. Returns False if already settled."""
         if self._state != _PENDING:
             return False
         self._error = error
+        self.response = response
         self._state = _DELIVERED if error is None else _FAILED
         if self._event is None and self._callbacks is None:
             return True
@@ -150,29 +156,33 @@ class Receipt:
             _run_callback(fn, self)
 
 
-def settle_all(items: Sequence[Any], error: DeliveryError | None) -> list[Any]:
-    """Settle the receipt of each item (``item.receipt``); returns the items that changed.
+def settle_all(
+    receipts: Sequence[Receipt | None],
+    error: DeliveryError | None,
+    response: HTTPResult | None = None,
+) -> list[Receipt]:
+    """Settle each receipt (None entries are skipped); returns the receipts that changed.
 
     The worker settles thousands of receipts per batch: this does in one loop what
     :meth:`Receipt._settle` does per call, and only takes the slow path for a receipt that
     someone waits on or has callbacks.
     """
     state = _DELIVERED if error is None else _FAILED
-    settled: list[Any] = []
+    settled: list[Receipt] = []
     append = settled.append
-    for item in items:
-        receipt = item.receipt
-        if receipt._state != _PENDING:
+    for receipt in receipts:
+        if receipt is None or receipt._state != _PENDING:
             continue
         if receipt._event is None and receipt._callbacks is None:
             receipt._error = error
+            receipt.response = response
             receipt._state = state
             # Re-check after publishing: a waiter that installed itself in between is woken.
             if receipt._event is not None or receipt._callbacks is not None:
                 receipt._wake()
-            append(item)
-        elif receipt._settle(error):
-            append(item)
+            append(receipt)
+        elif receipt._settle(error, response):
+            append(receipt)
     return settled
 
 
@@ -209,11 +219,14 @@ class BatchReport:
         count: how many messages this report covers.
         message_ids: their ids, in order.
         reason: a closed-set reason for errors and drops (``rejected``, ``retry_exhausted``,
-            ``queue_full``, ``after_close``, ``shutdown``); the failure text for retries.
+            ``queue_full``, ``after_close``, ``shutdown``, ``filtered``, ``middleware_error``,
+            ``disabled``); the failure text for retries.
         error: the error the messages' receipts carry, for ``error`` and ``drop``.
         status: the HTTP status of the attempt, if a response arrived.
         retry_in: seconds until the next attempt, for ``retry``.
         attempt: the attempt number (1 = first send).
+        response: the vendor's answer to that attempt, when one arrived.
+        last_attempt: for ``retry`` and ``error``: True when no further attempt follows.
     """
 
     kind: HookName
@@ -224,6 +237,8 @@ class BatchReport:
     status: int | None = None
     retry_in: float | None = None
     attempt: int = 1
+    response: HTTPResult | None = None
+    last_attempt: bool = False
 
 
 class Hooks:

@@ -22,6 +22,7 @@ __all__ = [
     "Retry",
     "RetryPolicy",
     "Split",
+    "Throttled",
     "classify_http",
     "is_retryable_status",
     "parse_retry_after",
@@ -74,7 +75,30 @@ class Split:
     status: int | None = 413
 
 
-Outcome = Delivered | Retry | Rejected | Split
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """Some senders are throttled (Amplitude's per-user 429): only their messages wait.
+
+    The messages at ``deferred`` wait ``after`` seconds and are sent again, while other traffic
+    keeps flowing; those at ``rejected`` fail (e.g. over a daily quota); the rest of the batch
+    is sent again at once.
+
+    Attributes:
+        reason: short text for logs and hooks.
+        after: seconds the deferred messages wait.
+        deferred: positions (in the batch) of the messages that wait; None means all of them.
+        rejected: positions of the messages that fail for good.
+        status: the HTTP status.
+    """
+
+    reason: str
+    after: float
+    deferred: Collection[int] | None = None
+    rejected: Collection[int] = ()
+    status: int | None = 429
+
+
+Outcome = Delivered | Retry | Rejected | Split | Throttled
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -125,7 +149,12 @@ class RetryPolicy:
     def backoff(self, retry_number: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait before retry ``retry_number`` (1-based), with jitter, no Retry-After."""
         config = self.config
-        base = min(config.max_backoff, config.initial_backoff * (2.0 ** min(retry_number - 1, 62)))
+        if config.delays is not None:
+            base = config.delays[min(retry_number, len(config.delays)) - 1]
+        else:
+            base = min(
+                config.max_backoff, config.initial_backoff * (2.0 ** min(retry_number - 1, 62))
+            )
         return base * (1.0 - config.jitter * rand())
 
     def next_delay(
@@ -144,7 +173,7 @@ class RetryPolicy:
             rand: source of uniform numbers in [0, 1), injected by tests.
         """
         config = self.config
-        if retries_done >= config.max_retries:
+        if retries_done >= config.retries_allowed:
             return None
         if retry_after is not None:
             delay = min(max(retry_after, 0.0), config.max_retry_after)
@@ -155,15 +184,15 @@ class RetryPolicy:
         return delay
 
 
-# HTTP statuses worth another attempt. 5xx are retried except 501 (Not Implemented) and 505
-# (HTTP Version Not Supported), which will never change on retry. 410 and 460 follow Segment's
-# own retry matrix (a load balancer's transient answers); vendors may widen or narrow this set.
-RETRYABLE_4XX: frozenset[int] = frozenset({408, 410, 429, 460})
+# The plain HTTP meaning of "try again later": 408 Request Timeout, 429 Too Many Requests, and
+# 5xx except 501 (Not Implemented) and 505 (HTTP Version Not Supported), which never change on
+# retry. A vendor with its own rules (Segment adds 410 and 460) passes its own predicate.
+RETRYABLE_4XX: frozenset[int] = frozenset({408, 429})
 NEVER_RETRY_5XX: frozenset[int] = frozenset({501, 505})
 
 
 def is_retryable_status(status: int) -> bool:
-    """True for statuses a later attempt may turn into success."""
+    """True for statuses a later attempt may turn into success, by plain HTTP meaning."""
     if status in RETRYABLE_4XX:
         return True
     return 500 <= status <= 599 and status not in NEVER_RETRY_5XX
@@ -176,6 +205,7 @@ def classify_http(
     now: float,
     batch_size: int,
     detail: str = "",
+    retryable: Callable[[int], bool] = is_retryable_status,
 ) -> Outcome:
     """The common meaning of an HTTP answer, for vendors whose API has no per-event results.
 
@@ -186,6 +216,7 @@ def classify_http(
         now: the current UNIX time (to read HTTP-date ``Retry-After``).
         batch_size: messages in the batch (a lone message that is too large cannot be split).
         detail: the vendor's message from the body, for the reason text.
+        retryable: which statuses are worth another attempt (the vendor's rule).
     """
     if status is None:
         return Retry(reason=error or "no response")
@@ -194,7 +225,7 @@ def classify_http(
     suffix = f": {detail}" if detail else ""
     if status == 413 and batch_size > 1:
         return Split(reason=f"HTTP 413{suffix}", status=status)
-    if is_retryable_status(status):
+    if retryable(status):
         return Retry(
             reason=f"HTTP {status}{suffix}",
             after=parse_retry_after(retry_after, now),

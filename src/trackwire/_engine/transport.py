@@ -68,6 +68,10 @@ class Transport(Protocol):
         """Release pooled connections."""
         ...
 
+    def reset_after_fork(self) -> None:
+        """Drop what the parent's process owns (pooled sockets); called in a forked child."""
+        ...
+
 
 def gzip_body(body: bytes, level: int) -> bytes:
     """Gzip ``body`` at ``level`` with a fixed mtime, so equal bodies compress to equal bytes."""

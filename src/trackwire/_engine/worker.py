@@ -1,9 +1,14 @@
-"""The delivery engine: owns the buffer, the worker threads, flush, shutdown, exit and fork.
+"""The delivery engine: owns the queue, the worker threads, flush, shutdown, exit and fork.
 
 One :class:`Engine` per client. Callers hand it encoded messages (:meth:`Engine.submit`, the
 hot path: one lock, one append); daemon worker threads, started on first use, take batches as
 the triggers in :mod:`~trackwire._engine.batcher` say, send them through the transport, and
 settle every message's receipt with the outcome the destination reads from the response.
+
+The engine knows no vendor: a :class:`~trackwire._engine.destination.Destination` says what a
+request looks like and what a response means, a
+:class:`~trackwire._engine.queue.MessageQueue` holds what waits (in memory or on disk), and the
+receipts live here, beside the queue, keyed by the sequence number the queue hands out.
 
 Timing rules, because this is where SDKs usually lose data or hang:
 
@@ -11,6 +16,9 @@ Timing rules, because this is where SDKs usually lose data or hang:
   a batch sleeping before a retry never holds them up.
 * Retry sleeps wake when shutdown begins; a retry that could not happen before the shutdown
   deadline gives up at once, counted as ``shutdown``.
+* While messages pile up behind a batch that waits out a backoff, the batch tries again every
+  couple of seconds (without spending a retry), so delivery resumes soon after an outage ends
+  instead of after the full backoff while new calls are refused.
 * An exit hook drains every live engine within its ``shutdown_timeout``, in parallel.
 * After ``os.fork()`` the child gets fresh locks, an empty queue and no threads (which start
   again on first use); the parent's queued messages remain the parent's to send.
@@ -19,18 +27,22 @@ Timing rules, because this is where SDKs usually lose data or hang:
 from __future__ import annotations
 
 import atexit
+import enum
+import heapq
 import logging
 import os
 import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
-from trackwire._engine.batcher import BatchLimits, due, fit, next_wakeup
-from trackwire._engine.buffer import Buffer, Queued
+from trackwire._engine.batcher import due, fit, next_wakeup
+from trackwire._engine.buffer import Buffer
+from trackwire._engine.destination import Destination
+from trackwire._engine.queue import MessageQueue, Queued
 from trackwire._engine.receipts import (
     BatchReport,
     Counters,
@@ -40,38 +52,44 @@ from trackwire._engine.receipts import (
     reset_receipts_after_fork,
     settle_all,
 )
-from trackwire._engine.retry import Delivered, Outcome, Rejected, RetryPolicy, Split
+from trackwire._engine.retry import Delivered, Rejected, Retry, RetryPolicy, Split, Throttled
 from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport, gzip_body
 from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.errors import ClientClosedError, DeliveryError
 
-__all__ = ["Destination", "Engine", "ErrorHandler"]
+__all__ = ["Engine", "ErrorHandler", "QueueFactory", "State"]
 
 logger = logging.getLogger("trackwire")
 
 ErrorHandler = Callable[[DeliveryError, list[Any]], None]
+#: Makes the engine's queue: at start and again in a forked child.
+QueueFactory = Callable[[DeliveryConfig], MessageQueue]
 
 
-class Destination(Protocol):
-    """What the engine needs from a vendor: limits, a request per batch, and its outcome."""
+class State(enum.IntEnum):
+    """The engine's lifecycle; it only moves forward, except IDLE <-> RUNNING."""
 
-    @property
-    def name(self) -> str:
-        """Short name for logs and thread names (``"segment"``)."""
-        ...
+    IDLE = 0  # no worker thread (none started yet, or they exited when idle)
+    RUNNING = 1  # workers are running
+    STOPPING = 2  # shutdown began: new messages are refused, workers drain
+    CLOSED = 3  # shutdown's deadline passed: workers stop, nothing more is sent
 
-    @property
-    def limits(self) -> BatchLimits:
-        """The request limits batches must stay within."""
-        ...
 
-    def request(self, messages: Sequence[bytes], retry_count: int) -> HTTPRequest:
-        """The HTTP request carrying ``messages`` (uncompressed); ``retry_count`` is 0 first."""
-        ...
+def memory_queue(config: DeliveryConfig) -> MessageQueue:
+    """The default queue: bounded memory, as the config says."""
+    return Buffer(config.max_queue_size, config.max_queue_bytes)
 
-    def outcome(self, result: HTTPResult, batch_size: int) -> Outcome:
-        """What ``result`` means for the batch that was sent."""
-        ...
+
+class _Batch:
+    """Messages sent together, with their retry state (they may wait while deferred)."""
+
+    __slots__ = ("first_seq", "items", "retries", "started")
+
+    def __init__(self, items: list[Queued], retries: int = 0, started: float | None = None) -> None:
+        self.items = items
+        self.retries = retries
+        self.started = time.monotonic() if started is None else started
+        self.first_seq = min(item.seq for item in items)
 
 
 # Every live engine, for the exit hook and the fork hook. Weak, so a client that is dropped
@@ -80,7 +98,7 @@ _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 class Engine:
-    """Buffers, batches and delivers encoded messages for one destination.
+    """Queues, batches and delivers encoded messages for one destination.
 
     Args:
         destination: the vendor's limits, request builder and response reader.
@@ -89,6 +107,7 @@ class Engine:
         transport: how requests are sent.
         hooks: the client's hooks.
         on_error: called with ``(error, messages)`` when messages finally fail.
+        queue_factory: makes the queue (default: bounded memory); called again after a fork.
     """
 
     def __init__(
@@ -99,6 +118,7 @@ class Engine:
         transport: Transport,
         hooks: Hooks,
         on_error: ErrorHandler | None = None,
+        queue_factory: QueueFactory = memory_queue,
     ) -> None:
         self.config = config
         self._destination = destination
@@ -106,7 +126,7 @@ class Engine:
         self._transport = transport
         self._hooks = hooks
         self._on_error = on_error
-        self._closed = False
+        self._queue_factory = queue_factory
         self._init_state()
         _ENGINES.add(self)
 
@@ -118,20 +138,20 @@ class Engine:
         self._room = threading.Condition(self._lock)  # blocked callers wait for room here
         self._settled = threading.Condition(self._lock)  # flush() waits for progress here
         self._retry_sleep = threading.Condition(self._lock)  # backoff sleeps, woken by shutdown
-        self._buffer = Buffer(self.config.max_queue_size, self.config.max_queue_bytes)
+        self._queue = self._queue_factory(self.config)
+        self._receipts: dict[int, Receipt] = {}
         self._counters = Counters()
-        self._next_seq = 0
         self._flush_target = -1
-        self._in_flight: dict[int, list[Queued]] = {}
+        self._in_flight: dict[int, _Batch] = {}  # by first seq
+        self._deferred: list[tuple[float, int, _Batch]] = []  # heap of (due, first seq, batch)
+        self._max_count = self._destination.limits.max_count
         self._first_pending = self.config.send_first_immediately
         self._idle = 0
         self._blocked = 0
-        self._stopping = False
+        self._state = State.IDLE
         self._abandon_at: float | None = None
-        self._abandoned = False
         self._workers: list[threading.Thread] = []
         self._live_workers = 0
-        self._started = False
         self._warn = WarnOnce()
 
     # ------------------------------------------------------------------ caller side
@@ -141,25 +161,24 @@ class Engine:
         evicted: list[Queued] = []
         size = len(data)
         with self._lock:
-            buffer = self._buffer
-            if self._closed:
+            queue = self._queue
+            if self._state >= State.STOPPING:
                 refused: str | None = "after_close"
-            elif len(buffer) < buffer.max_items and buffer.nbytes + size <= buffer.max_bytes:
-                refused = None  # the room check of Buffer.has_room, inlined: the hot path
+            elif queue.has_room(size):
+                refused = None
             else:
                 refused = self._make_room(size, evicted)
             if refused is None:
-                seq = self._next_seq
-                self._next_seq = seq + 1
-                buffer.append(_new_queued(Queued, (seq, data, receipt, _monotonic())), size)
+                self._receipts[queue.offer(data, _monotonic())] = receipt
                 self._counters.enqueued += 1
                 if self._idle:
-                    queued = len(buffer)
+                    queued = len(queue)
                     if queued == 1 or queued >= self.config.flush_at:
                         self._wake.notify()
-        started = self._started
+            started = self._state == State.RUNNING
+            evicted_receipts = [self._receipts.pop(item.seq, None) for item in evicted]
         if evicted:
-            self._drop([item.receipt for item in evicted], "queue_full")
+            self._drop(evicted_receipts, "queue_full")
         if refused is not None:
             self._drop([receipt], refused)
         elif not started:
@@ -172,34 +191,37 @@ class Engine:
         With ``drop_oldest`` the evicted messages are appended to ``evicted`` for the caller
         to settle after releasing the lock (their callbacks must not run under it).
         """
-        buffer = self._buffer
-        if not buffer.could_ever_fit(size):
+        queue = self._queue
+        if not queue.could_ever_fit(size):
             return "queue_full"
         policy = self.config.on_full
         if policy == "drop_oldest":
-            while not buffer.has_room(size) and len(buffer):
-                evicted.append(buffer.popleft())
+            while not queue.has_room(size):
+                item = queue.evict_oldest()
+                if item is None:
+                    return "queue_full"
+                evicted.append(item)
             return None
         if policy == "block":
             deadline = time.monotonic() + self.config.block_timeout
             self._blocked += 1
             try:
-                while not buffer.has_room(size) and not self._closed:
+                while not queue.has_room(size) and self._state < State.STOPPING:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return "queue_full"
                     self._room.wait(remaining)
             finally:
                 self._blocked -= 1
-            return "after_close" if self._closed else None
+            return "after_close" if self._state >= State.STOPPING else None
         return "queue_full"
 
-    def drop(self, receipt: Receipt, reason: str) -> Receipt:
-        """Settle a message that will not be queued (e.g. ``filtered``) like any other drop."""
-        self._drop([receipt], reason)
+    def drop(self, receipt: Receipt, reason: str, detail: str = "") -> Receipt:
+        """Settle a message that will not be queued (``filtered``, ``disabled``, ...)."""
+        self._drop([receipt], reason, detail)
         return receipt
 
-    def _drop(self, receipts: list[Receipt], reason: str) -> None:
+    def _drop(self, receipts: Sequence[Receipt | None], reason: str, detail: str = "") -> None:
         """Settle never-sent messages as dropped, count them, tell the hooks (no lock held)."""
         if not receipts:
             return
@@ -208,14 +230,14 @@ class Engine:
                 "after_close", "the client was shut down; create a new client to send more"
             )
         else:
-            error = DeliveryError(reason, _DROP_TEXT.get(reason, ""))
-        settled = [r for r in receipts if r._settle(error)]
+            error = DeliveryError(reason, detail or _DROP_TEXT.get(reason, ""))
+        settled = settle_all(receipts, error)
+        with self._lock:
+            self._counters.dropped[reason] += len(settled) + receipts.count(None)
         if not settled:
             return
-        with self._lock:
-            self._counters.dropped[reason] += len(settled)
-        if reason == "filtered":  # the application asked for it: not worth a warning
-            logger.debug("trackwire: %s: a middleware dropped a message", self._destination.name)
+        if reason in _QUIET_DROPS:  # the application asked for it: not worth a warning
+            logger.debug("trackwire: %s: %s", self._destination.name, error)
         else:
             self._warn.warn(
                 reason,
@@ -239,9 +261,9 @@ class Engine:
 
     def _start(self) -> None:
         with self._lock:
-            if self._started:
+            if self._state != State.IDLE:
                 return
-            self._started = True
+            self._state = State.RUNNING
             self._workers = [thread for thread in self._workers if thread.is_alive()]
             self._live_workers += self.config.workers
             pid = self._pid
@@ -287,52 +309,64 @@ class Engine:
         """Account for a worker that stops (lock held)."""
         if pid == self._pid:
             self._live_workers -= 1
-            if self._live_workers <= 0:
-                self._started = False
+            if self._live_workers <= 0 and self._state == State.RUNNING:
+                self._state = State.IDLE
 
-    def _next_batch(self, pid: int, *, wait: bool) -> list[Queued] | None:
+    def _next_batch(self, pid: int, *, wait: bool) -> _Batch | None:
         """Wait (lock held) until a batch is due and take it; None when the worker must stop."""
         config = self.config
         while True:
-            if pid != self._pid or self._abandoned:
+            if pid != self._pid or self._state == State.CLOSED:
                 return None
-            buffer = self._buffer
-            head = buffer.head
             now = time.monotonic()
+            stopping = self._state == State.STOPPING
+            deferred = self._deferred
+            if deferred and (deferred[0][0] <= now or stopping or not wait):
+                batch = heapq.heappop(deferred)[2]
+                self._in_flight[batch.first_seq] = batch
+                return batch
+            queue = self._queue
+            head = queue.head
             oldest_age = None if head is None else now - head.enqueued_at
-            flush_requested = head is not None and (
-                self._stopping or head.seq <= self._flush_target
-            )
+            flush_requested = head is not None and (stopping or head.seq <= self._flush_target)
             if due(
-                queued=len(buffer),
+                queued=len(queue),
                 oldest_age=oldest_age,
                 flush_at=config.flush_at,
                 flush_interval=config.flush_interval,
                 flush_requested=flush_requested or not wait,
                 first_message_pending=self._first_pending,
             ):
-                batch = buffer.take(fit(buffer.sizes(), self._destination.limits))
+                limits = self._destination.limits
+                if self._max_count < limits.max_count:
+                    limits = type(limits)(
+                        self._max_count, limits.max_bytes, limits.overhead, limits.separator
+                    )
+                batch = _Batch(queue.take(fit(queue.sizes(), limits)))
                 self._first_pending = False
-                self._in_flight[batch[0].seq] = batch
+                self._in_flight[batch.first_seq] = batch
                 if self._blocked:
                     self._room.notify_all()
                 return batch
-            if self._stopping or not wait:
+            if stopping or not wait:
                 return None
             timeout = next_wakeup(oldest_age, config.flush_interval)
+            if deferred:
+                until_deferred = max(0.0, deferred[0][0] - now)
+                timeout = until_deferred if timeout is None else min(timeout, until_deferred)
             self._idle += 1
             try:
                 woken = self._wake.wait(_IDLE_EXIT_SECONDS if timeout is None else timeout)
             finally:
                 self._idle -= 1
-            if not woken and timeout is None and not len(self._buffer):
+            if not woken and timeout is None and not len(self._queue) and not self._deferred:
                 # Idle for long: let the thread end, so a client that is dropped without
                 # shutdown() is collected instead of leaking a thread (submit restarts it).
                 return None
 
     # ------------------------------------------------------------------ delivery
 
-    def _deliver(self, batch: list[Queued]) -> None:
+    def _deliver(self, batch: _Batch) -> None:
         """Send one batch to the end (splitting as told), then mark it no longer in flight."""
         try:
             parts = [batch]
@@ -340,145 +374,237 @@ class Engine:
                 self._send(parts.pop(), parts)
         except Exception as exc:  # a bug, a hook or transport raising: never lose the batch
             logger.exception("trackwire: %s: delivery failed unexpectedly", self._destination.name)
-            self._finish(batch, DeliveryError("internal", repr(exc)))
+            self._finish(batch.items, DeliveryError("internal", repr(exc)))
         finally:
             with self._lock:
-                self._in_flight.pop(batch[0].seq, None)
+                self._in_flight.pop(batch.first_seq, None)
                 self._settled.notify_all()
 
-    def _send(self, part: list[Queued], parts: list[list[Queued]]) -> None:
+    def _attempt(self, items: Sequence[Queued], retries: int) -> tuple[HTTPRequest, HTTPResult]:
+        request = self._destination.request([item.data for item in items], retries)
+        if self.config.gzip:
+            request = HTTPRequest(
+                request.method,
+                request.url,
+                {**request.headers, "Content-Encoding": "gzip"},
+                gzip_body(request.body, self.config.gzip_level),
+                request.timeout,
+            )
+        return request, self._transport.send(request)
+
+    def _send(self, batch: _Batch, parts: list[_Batch]) -> None:
         destination = self._destination
-        started = time.monotonic()
-        retries = 0
-        pending = part
+        pending = batch.items
+        resume_at: float | None = None  # end of the backoff a probe is running inside
         while pending:
-            request = destination.request([item.data for item in pending], retries)
-            if self.config.gzip:
-                request = HTTPRequest(
-                    request.method,
-                    request.url,
-                    {**request.headers, "Content-Encoding": "gzip"},
-                    gzip_body(request.body, self.config.gzip_level),
-                    request.timeout,
-                )
-            result = self._transport.send(request)
-            outcome = destination.outcome(result, len(pending))
+            request, result = self._attempt(pending, batch.retries)
+            outcome = destination.outcome(result, [item.data for item in pending])
             if isinstance(outcome, Delivered):
-                self._finish(pending, None, sent_bytes=len(request.body))
+                self._finish(pending, None, result, sent_bytes=len(request.body))
                 return
             if isinstance(outcome, Split):
                 half = len(pending) // 2
                 logger.debug(
                     "trackwire: %s: splitting a batch of %d", destination.name, len(pending)
                 )
-                parts.append(pending[half:])
-                parts.append(pending[:half])
+                with self._lock:
+                    self._max_count = max(1, min(self._max_count, half))
+                parts.append(_Batch(pending[half:], batch.retries, batch.started))
+                parts.append(_Batch(pending[:half], batch.retries, batch.started))
                 return
             if isinstance(outcome, Rejected):
                 error = DeliveryError("rejected", outcome.reason, outcome.status)
                 if outcome.indices is None:
-                    self._finish(pending, error)
+                    self._finish(pending, error, result)
                     return
                 bad = {i for i in outcome.indices if 0 <= i < len(pending)}
-                self._finish([item for i, item in enumerate(pending) if i in bad], error)
+                self._finish([item for i, item in enumerate(pending) if i in bad], error, result)
                 rest = [item for i, item in enumerate(pending) if i not in bad]
                 if not outcome.resend_rest or not bad:
-                    self._finish(rest, None, sent_bytes=len(request.body))
+                    self._finish(rest, None, result, sent_bytes=len(request.body))
                     return
                 pending = rest
                 continue
-            delay = self._policy.next_delay(retries, time.monotonic() - started, outcome.after)
-            if delay is None:
-                self._finish(
-                    pending, DeliveryError("retry_exhausted", outcome.reason, outcome.status)
-                )
+            if isinstance(outcome, Throttled):
+                pending = self._throttled(batch, pending, outcome, result)
+                continue
+            # Retry: the batch may succeed later.
+            now = time.monotonic()
+            probing = resume_at is not None and now < resume_at
+            if not probing:
+                delay = self._policy.next_delay(batch.retries, now - batch.started, outcome.after)
+                if delay is None:
+                    error = DeliveryError("retry_exhausted", outcome.reason, outcome.status)
+                    self._finish(pending, error, result)
+                    return
+                batch.retries += 1
+                resume_at = now + delay
+                self._report_retry(pending, outcome, result, batch.retries, delay)
+            assert resume_at is not None
+            woke = self._sleep_until(resume_at, may_probe=outcome.after is None)
+            if not woke:
+                error = DeliveryError("shutdown", f"gave up at shutdown after: {outcome.reason}")
+                self._finish(pending, error, result, ack=False)
                 return
-            with self._lock:
-                self._counters.retries += 1
-            logger.debug(
-                "trackwire: %s: attempt %d failed (%s); retrying in %.2fs",
-                destination.name,
-                retries + 1,
-                outcome.reason,
-                delay,
-            )
-            if self._hooks.wants("retry"):
-                self._hooks.emit(
-                    BatchReport(
-                        kind="retry",
-                        count=len(pending),
-                        message_ids=[item.receipt.message_id for item in pending],
-                        reason=outcome.reason,
-                        status=outcome.status,
-                        retry_in=delay,
-                        attempt=retries + 1,
-                    )
-                )
-            if not self._sleep(delay):
-                self._finish(
-                    pending,
-                    DeliveryError("shutdown", f"gave up at shutdown after: {outcome.reason}"),
-                )
-                return
-            retries += 1
 
-    def _sleep(self, delay: float) -> bool:
-        """Wait ``delay`` seconds before a retry; False if shutdown's deadline comes first."""
-        end = time.monotonic() + delay
+    def _throttled(
+        self, batch: _Batch, pending: list[Queued], outcome: Throttled, result: HTTPResult
+    ) -> list[Queued]:
+        """Fail the rejected, defer the throttled; returns what is to be sent again now."""
+        count = len(pending)
+        rejected = {i for i in outcome.rejected if 0 <= i < count}
+        waiting = (
+            set(range(count)) - rejected
+            if outcome.deferred is None
+            else {i for i in outcome.deferred if 0 <= i < count} - rejected
+        )
+        error = DeliveryError("rejected", outcome.reason, outcome.status)
+        self._finish([item for i, item in enumerate(pending) if i in rejected], error, result)
+        deferred = [item for i, item in enumerate(pending) if i in waiting]
+        if deferred:
+            elapsed = time.monotonic() - batch.started
+            delay = self._policy.next_delay(batch.retries, elapsed, outcome.after)
+            if delay is None:
+                error = DeliveryError("retry_exhausted", outcome.reason, outcome.status)
+                self._finish(deferred, error, result)
+            else:
+                later = _Batch(deferred, batch.retries + 1, batch.started)
+                self._report_retry(deferred, outcome, result, later.retries, delay)
+                with self._lock:
+                    heapq.heappush(
+                        self._deferred, (time.monotonic() + delay, later.first_seq, later)
+                    )
+                    self._wake.notify()
+        return [item for i, item in enumerate(pending) if i not in rejected and i not in waiting]
+
+    def _report_retry(
+        self,
+        items: Sequence[Queued],
+        outcome: Retry | Throttled,
+        result: HTTPResult,
+        attempt: int,
+        delay: float,
+    ) -> None:
+        with self._lock:
+            self._counters.retries += 1
+        logger.debug(
+            "trackwire: %s: attempt %d failed (%s); retrying in %.2fs",
+            self._destination.name,
+            attempt,
+            outcome.reason,
+            delay,
+        )
+        if self._hooks.wants("retry"):
+            self._hooks.emit(
+                BatchReport(
+                    kind="retry",
+                    count=len(items),
+                    message_ids=[self._message_id(item) for item in items],
+                    reason=outcome.reason,
+                    status=outcome.status,
+                    retry_in=delay,
+                    attempt=attempt,
+                    response=result if result.status is not None else None,
+                )
+            )
+
+    def _message_id(self, item: Queued) -> str | None:
+        receipt = self._receipts.get(item.seq)
+        return None if receipt is None else receipt.message_id
+
+    def _under_pressure(self) -> bool:
+        """Messages pile up (lock held): half the queue is full or callers are blocked."""
+        queue = self._queue
+        return (
+            self._blocked > 0
+            or not queue.has_room(0)
+            or len(queue) * 2 >= self.config.max_queue_size
+            or queue.nbytes * 2 >= self.config.max_queue_bytes
+        )
+
+    def _sleep_until(self, resume_at: float, *, may_probe: bool) -> bool:
+        """Wait until ``resume_at`` for a retry; False if shutdown's deadline comes first.
+
+        With ``may_probe`` (no ``Retry-After`` to honour), returns early after
+        ``_PROBE_SECONDS`` when messages pile up, so the batch tries again sooner.
+        """
+        next_probe = time.monotonic() + _PROBE_SECONDS
         with self._lock:
             while True:
-                if self._abandoned or (self._abandon_at is not None and end > self._abandon_at):
+                if self._state == State.CLOSED or (
+                    self._abandon_at is not None and resume_at > self._abandon_at
+                ):
                     return False
-                remaining = end - time.monotonic()
-                if remaining <= 0:
+                now = time.monotonic()
+                if now >= resume_at:
                     return True
-                self._retry_sleep.wait(remaining)
+                if may_probe and now >= next_probe:
+                    if self._under_pressure():
+                        return True
+                    next_probe = now + _PROBE_SECONDS
+                wake_at = min(resume_at, next_probe) if may_probe else resume_at
+                self._retry_sleep.wait(wake_at - now)
 
     def _finish(
-        self, items: Sequence[Queued], error: DeliveryError | None, sent_bytes: int = 0
+        self,
+        items: Sequence[Queued],
+        error: DeliveryError | None,
+        response: HTTPResult | None = None,
+        *,
+        sent_bytes: int = 0,
+        ack: bool = True,
     ) -> None:
-        """Settle ``items`` with ``error`` (None = delivered); count and report what changed."""
+        """Settle ``items`` with ``error`` (None = delivered); count and report what changed.
+
+        ``ack=False`` leaves the messages in a durable queue (to be sent by a later process).
+        """
         if not items:
             return
-        settled = settle_all(items, error)
-        if not settled:
-            return
+        with self._lock:
+            if ack:
+                self._queue.ack(items)
+            receipts = [self._receipts.pop(item.seq, None) for item in items]
+        answer = response if response is not None and response.status is not None else None
+        settle_all(receipts, error, answer)
+        count = len(items)
         with self._lock:
             if error is None:
-                self._counters.delivered += len(settled)
+                self._counters.delivered += count
                 self._counters.batches += 1
                 self._counters.bytes_sent += sent_bytes
             else:
-                self._counters.failed[error.reason] += len(settled)
+                self._counters.failed[error.reason] += count
         if error is None:
-            logger.debug(
-                "trackwire: %s: delivered %d message(s)", self._destination.name, len(settled)
-            )
+            logger.debug("trackwire: %s: delivered %d message(s)", self._destination.name, count)
             if self._hooks.wants("flush"):
-                ids = [item.receipt.message_id for item in settled]
-                self._hooks.emit(BatchReport(kind="flush", count=len(settled), message_ids=ids))
+                ids = [None if r is None else r.message_id for r in receipts]
+                self._hooks.emit(
+                    BatchReport(kind="flush", count=count, message_ids=ids, response=answer)
+                )
             return
         self._warn.warn(
             f"failed:{error.reason}",
             "trackwire: %s: %d message(s) not delivered: %s",
             self._destination.name,
-            len(settled),
+            count,
             error,
         )
         if self._hooks.wants("error"):
             self._hooks.emit(
                 BatchReport(
                     kind="error",
-                    count=len(settled),
-                    message_ids=[item.receipt.message_id for item in settled],
+                    count=count,
+                    message_ids=[None if r is None else r.message_id for r in receipts],
                     reason=error.reason,
                     error=error,
                     status=error.status,
+                    response=answer,
+                    last_attempt=True,
                 )
             )
         if self._on_error is not None:
             try:
-                self._on_error(error, [orjson.loads(item.data) for item in settled])
+                self._on_error(error, [orjson.loads(item.data) for item in items])
             except Exception:
                 logger.exception("trackwire: on_error raised; ignored")
 
@@ -486,12 +612,14 @@ class Engine:
 
     def _low_watermark(self) -> int:
         """Every message with a lower seq is settled (lock held)."""
-        low = self._next_seq
-        head = self._buffer.head
+        low = self._queue.next_seq
+        head = self._queue.head
         if head is not None:
-            low = head.seq
-        if self._in_flight:
-            low = min(low, min(self._in_flight))
+            low = min(low, head.seq)
+        for batch in self._in_flight.values():
+            low = min(low, batch.first_seq)
+        for _, first_seq, _ in self._deferred:
+            low = min(low, first_seq)
         return low
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -499,7 +627,7 @@ class Engine:
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         self._check_fork()
         with self._lock:
-            target = self._next_seq - 1
+            target = self._queue.next_seq - 1
             if self._low_watermark() > target:
                 return True
             self._flush_target = max(self._flush_target, target)
@@ -530,8 +658,8 @@ class Engine:
     def begin_shutdown(self, deadline: float) -> None:
         """Refuse new messages and ask workers to send everything by ``deadline``."""
         with self._lock:
-            self._closed = True
-            self._stopping = True
+            if self._state < State.STOPPING:
+                self._state = State.STOPPING
             self._abandon_at = deadline if self._abandon_at is None else self._abandon_at
             self._wake.notify_all()
             self._room.notify_all()
@@ -540,24 +668,31 @@ class Engine:
     def finish_shutdown(self, deadline: float) -> bool:
         """Wait for the drain begun by :meth:`begin_shutdown`; drop what is left at ``deadline``."""
         with self._lock:
-            target = self._next_seq - 1
-            inline = bool(len(self._buffer)) and not self._workers_alive()
+            target = self._queue.next_seq - 1
+            inline = (bool(len(self._queue)) or bool(self._deferred)) and not self._workers_alive()
         if inline:
             self._drain_inline(deadline)
         delivered_all = self._wait_settled(target, deadline)
         with self._lock:
-            self._abandoned = True
-            leftovers = self._buffer.drain()
-            in_flight = [item for batch in self._in_flight.values() for item in batch]
+            self._state = State.CLOSED
+            leftovers = self._queue.drain()
+            leftovers += [item for _, _, batch in self._deferred for item in batch.items]
+            self._deferred.clear()
+            leftover_receipts = [self._receipts.pop(item.seq, None) for item in leftovers]
+            in_flight = [item for batch in self._in_flight.values() for item in batch.items]
             self._wake.notify_all()
             self._retry_sleep.notify_all()
-        self._drop([item.receipt for item in leftovers], "shutdown")
+        self._drop(leftover_receipts, "shutdown")
         self._finish(
-            in_flight, DeliveryError("shutdown", "still being sent when shutdown's time ran out")
+            in_flight,
+            DeliveryError("shutdown", "still being sent when shutdown's time ran out"),
+            ack=False,
         )
         for thread in self._workers:
             thread.join(max(0.0, min(0.2, deadline - time.monotonic())))
         _ENGINES.discard(self)
+        with self._lock:
+            self._queue.close()
         if delivered_all:
             self._transport.close()
         return delivered_all
@@ -571,15 +706,21 @@ class Engine:
         return self.finish_shutdown(deadline)
 
     @property
+    def state(self) -> State:
+        """Where the engine is in its lifecycle."""
+        return self._state
+
+    @property
     def closed(self) -> bool:
         """True after shutdown began; new messages are refused."""
-        return self._closed
+        return self._state >= State.STOPPING
 
     def stats(self) -> dict[str, Any]:
         """Counters and queue depth, as a plain dict."""
         with self._lock:
-            in_flight = sum(len(batch) for batch in self._in_flight.values())
-            return self._counters.snapshot(len(self._buffer), self._buffer.nbytes, in_flight)
+            in_flight = sum(len(batch.items) for batch in self._in_flight.values())
+            in_flight += sum(len(batch.items) for _, _, batch in self._deferred)
+            return self._counters.snapshot(len(self._queue), self._queue.nbytes, in_flight)
 
     # ------------------------------------------------------------------ fork
 
@@ -589,25 +730,26 @@ class Engine:
             self._after_fork_in_child()
 
     def _after_fork_in_child(self) -> None:
-        reset = getattr(self._transport, "reset_after_fork", None)
-        if callable(reset):
-            reset()
+        self._transport.reset_after_fork()
         self._init_state()
 
 
-# NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same object
-# without it, on the path every call takes.
-_new_queued = tuple.__new__
 _monotonic = time.monotonic
 
 #: Seconds a worker with nothing to do waits before its thread ends.
 _IDLE_EXIT_SECONDS = 60.0
+#: Seconds between early attempts of a batch in backoff while messages pile up behind it.
+_PROBE_SECONDS = 2.0
 
 _DROP_TEXT = {
-    "queue_full": "the queue is full; raise max_queue_size or use on_full='block'",
+    "queue_full": "the queue is full; raise max_queue_bytes or use on_full='block'",
     "shutdown": "still queued when shutdown's time ran out; raise shutdown_timeout",
     "filtered": "a middleware dropped the message",
+    "disabled": "not sent: the client was made with enable=False (or TRACKWIRE_DISABLE=1)",
+    "middleware_error": "a middleware failed, so the message was dropped (fail-closed)",
 }
+#: Drops the application asked for: logged at DEBUG, not warned about.
+_QUIET_DROPS = frozenset({"filtered", "disabled"})
 
 
 def _after_fork_in_child() -> None:

@@ -8,129 +8,91 @@ HTTP Basic auth, the shape Segment's own libraries send.
 
 from __future__ import annotations
 
-import base64
-import logging
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
+from trackwire._client import Client, parse_options
 from trackwire._engine.batcher import BatchLimits
-from trackwire._engine.encoding import encode
-from trackwire._engine.receipts import BatchReport, Hooks, Receipt
+from trackwire._engine.destination import HTTPDestination
+from trackwire._engine.receipts import Receipt
 from trackwire._engine.retry import Outcome
-from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport, Urllib3Transport
-from trackwire._engine.worker import Engine, ErrorHandler
-from trackwire._logging import enable_debug_logging
-from trackwire._version import __version__
-from trackwire.config import DeliveryConfig, OnFull, RetryConfig
-from trackwire.errors import ConfigError, DeliveryError, MessageTooLargeError
-from trackwire.middleware import Middleware, MiddlewareChain
+from trackwire._engine.transport import HTTPResult
+from trackwire.errors import ConfigError, DeliveryError, ValidationError
 from trackwire.segment import wire
 from trackwire.segment.messages import common, now_iso, object_field, text_field
 
 __all__ = ["Segment"]
 
-logger = logging.getLogger("trackwire")
-
-USER_AGENT: Final = f"trackwire/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"
 Callback = Callable[[DeliveryError | None, dict[str, Any]], None]
 
 
-class _SegmentDestination:
-    """The engine's view of Segment: batch limits, the request, the response's meaning."""
+def _destination(write_key: str, host: str, timeout: float) -> HTTPDestination:
+    """Segment's ``/v1/batch``: HTTP Basic with the write key, which the body carries too."""
+    write_key_json = orjson.dumps(write_key)
 
-    name = "segment"
+    def envelope(messages: Sequence[bytes]) -> bytes:
+        return wire.envelope(messages, write_key_json, now_iso())
 
-    def __init__(self, write_key: str, host: str, timeout: float) -> None:
-        self._url = host + wire.BATCH_PATH
-        self._write_key_json = orjson.dumps(write_key)
-        token = base64.b64encode(f"{write_key}:".encode()).decode("ascii")
-        self._headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "Authorization": f"Basic {token}",
-        }
-        self._timeout = timeout
-        self.limits = BatchLimits(
+    def outcome(result: HTTPResult, messages: Sequence[bytes]) -> Outcome:
+        return wire.outcome(result, time.time(), len(messages))
+
+    return HTTPDestination(
+        name="segment",
+        url=host + wire.BATCH_PATH,
+        limits=BatchLimits(
             max_count=wire.MAX_BATCH_COUNT,
             max_bytes=wire.MAX_BATCH_BYTES,
-            overhead=wire.envelope_overhead(self._write_key_json),
-        )
-
-    def request(self, messages: Sequence[bytes], retry_count: int) -> HTTPRequest:
-        headers = self._headers
-        if retry_count:
-            headers = {**headers, "X-Retry-Count": str(retry_count)}
-        body = wire.envelope(messages, self._write_key_json, now_iso())
-        return HTTPRequest("POST", self._url, headers, body, self._timeout)
-
-    def outcome(self, result: HTTPResult, batch_size: int) -> Outcome:
-        return wire.outcome(result, time.time(), batch_size)
+            overhead=wire.envelope_overhead(write_key_json),
+        ),
+        envelope=envelope,
+        outcome=outcome,
+        basic_auth=(write_key, ""),
+        timeout=timeout,
+        retry_header="X-Retry-Count",
+    )
 
 
-def _resolve_host(host: str | None, region: str | None) -> str:
+def _resolve_host(host: object, region: object) -> str:
     if host is not None and region is not None:
         raise ConfigError("pass host or region, not both")
     if region is not None:
-        try:
-            return wire.REGION_HOSTS[region.lower()]
-        except KeyError:
+        if not isinstance(region, str) or region.lower() not in wire.REGION_HOSTS:
             raise ConfigError(
                 f"region must be one of {', '.join(wire.REGION_HOSTS)}, got {region!r}"
-            ) from None
+            )
+        return wire.REGION_HOSTS[region.lower()]
     if host is None:
         return wire.DEFAULT_HOST
     if not isinstance(host, str) or not host.startswith(("http://", "https://")):
         raise ConfigError(f"host must be an http:// or https:// URL, got {host!r}")
     host = host.rstrip("/")
+    if host.endswith(wire.BATCH_PATH) or host.endswith("/v1/import"):
+        raise ConfigError(
+            f"host is the API's base URL; trackwire adds {wire.BATCH_PATH}: "
+            f"pass host={host.rsplit('/v1/', 1)[0]!r}"
+        )
     # Segment's docs give hosts both with and without /v1; the path is ours to add.
     return host[: -len("/v1")] if host.endswith("/v1") else host
 
 
-def _resolve_proxy(proxies: str | Mapping[str, str] | None, host: str) -> str | None:
-    if proxies is None or isinstance(proxies, str):
-        return proxies
-    scheme = host.split(":", 1)[0]
-    return proxies.get(scheme) or proxies.get("all")
-
-
-class Segment:
+class Segment(Client):
     """A Segment source: sends Segment spec calls in the background, in batches.
 
     Args:
         write_key: the source's write key.
         host: the API base URL (``https://api.segment.io`` by default); ``/v1/batch`` is added.
         region: ``"us"`` or ``"eu"`` instead of ``host``.
-        flush_at: send when this many messages wait. Default 20.
-        flush_interval: send when the oldest waiting message is this old, seconds. Default 10.
-        max_queue_size: most messages held in memory. Default 10,000.
-        max_queue_bytes: most encoded bytes held in memory. Default 64 MiB.
-        on_full: ``"reject"`` (default), ``"block"`` or ``"drop_oldest"``; see
-            :class:`~trackwire.DeliveryConfig`.
-        block_timeout: seconds a call may wait for room with ``on_full="block"``.
-        workers: background sending threads. Default 1.
-        send_first_immediately: send the very first message at once. Default True.
-        shutdown_timeout: seconds the exit hook spends delivering what is left. Default 5.
-        enable: False validates and encodes every call but sends nothing (for tests).
-        on_error: ``fn(error, messages)`` called from the worker when messages finally fail.
-        gzip: compress request bodies. Default True.
-        gzip_level: 1-9. Default 1.
-        timeout: seconds to wait for a response. Default 15.
-        connect_timeout: seconds to connect. Default 5.
-        max_retries: retries per batch after the first attempt. Default 10.
-        retry: full retry options (overrides ``max_retries``).
-        proxies: a proxy URL, or a ``{"https": url}`` mapping as ``requests`` takes.
-        ca_certs: a CA bundle to verify the server with.
-        debug: log at DEBUG level on the ``trackwire`` logger.
-        middleware: callables run on each message before encoding.
-        transport: send requests through this instead of the default urllib3 pool.
+        **options: the delivery options every client takes (``flush_at``, ``flush_interval``,
+            ``max_queue_size``, ``on_full``, ``workers``, ``max_retries``, ``retry``,
+            ``timeout``, ``gzip``, ``proxies``, ``enable``, ``debug``, ``middleware``,
+            ``on_error``, ``transport``, ...): see :class:`~trackwire.DeliveryConfig`,
+            :class:`~trackwire.RetryConfig` and the README's configuration table.
 
     Raises:
-        ConfigError: an option is invalid.
+        ConfigError: an option is unknown or invalid (the message names it).
     """
 
     def __init__(
@@ -139,71 +101,13 @@ class Segment:
         *,
         host: str | None = None,
         region: str | None = None,
-        flush_at: int = 20,
-        flush_interval: float = 10.0,
-        max_queue_size: int = 10_000,
-        max_queue_bytes: int = 64 * 1024 * 1024,
-        on_full: OnFull = "reject",
-        block_timeout: float = 10.0,
-        workers: int = 1,
-        send_first_immediately: bool = True,
-        shutdown_timeout: float = 5.0,
-        enable: bool = True,
-        on_error: ErrorHandler | None = None,
-        gzip: bool = True,
-        gzip_level: int = 1,
-        timeout: float = 15.0,
-        connect_timeout: float = 5.0,
-        max_retries: int = 10,
-        retry: RetryConfig | None = None,
-        proxies: str | Mapping[str, str] | None = None,
-        ca_certs: str | None = None,
-        debug: bool = False,
-        middleware: Sequence[Middleware] = (),
-        transport: Transport | None = None,
+        **options: Any,
     ) -> None:
         if not isinstance(write_key, str) or not write_key:
             raise ConfigError("write_key must be a non-empty str (your Segment source's key)")
-        if on_error is not None and not callable(on_error):
-            raise ConfigError("on_error must be callable as on_error(error, messages)")
         self.host = _resolve_host(host, region)
-        self.config = DeliveryConfig(
-            flush_at=flush_at,
-            flush_interval=flush_interval,
-            max_queue_size=max_queue_size,
-            max_queue_bytes=max_queue_bytes,
-            on_full=on_full,
-            block_timeout=block_timeout,
-            workers=workers,
-            send_first_immediately=send_first_immediately,
-            shutdown_timeout=shutdown_timeout,
-            gzip=gzip,
-            gzip_level=gzip_level,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            proxy=_resolve_proxy(proxies, self.host),
-            ca_certs=ca_certs,
-            enable=enable,
-            debug=debug,
-        ).with_env_defaults()
-        self.retry = retry if retry is not None else RetryConfig(max_retries=max_retries)
-        if self.config.debug:
-            enable_debug_logging()
-        self._middleware = MiddlewareChain(middleware)
-        self._hooks = Hooks()
-        if transport is None:
-            transport = Urllib3Transport(
-                connect_timeout=self.config.connect_timeout,
-                read_timeout=self.config.timeout,
-                proxy=self.config.proxy,
-                ca_certs=self.config.ca_certs,
-                pool_maxsize=self.config.workers,
-            )
-        self._destination = _SegmentDestination(write_key, self.host, self.config.timeout)
-        self._engine = Engine(
-            self._destination, self.config, self.retry, transport, self._hooks, on_error
-        )
-        self._enabled = self.config.enable
+        shared, _ = parse_options(options, vendor="Segment", url=self.host)
+        super().__init__(_destination(write_key, self.host, shared.delivery.timeout), shared)
 
     def __repr__(self) -> str:
         return f"<trackwire.Segment host={self.host!r}>"
@@ -428,92 +332,26 @@ class Segment:
         )
 
     def _send(self, message: dict[str, Any], callback: Callback | None) -> Receipt:
-        if self._middleware:
-            result = self._middleware.run(message)
-            if result is None:
-                return self._engine.drop(Receipt(message.get("messageId")), "filtered")
-            message = result
-            problem = wire.check_message(message)
-            if problem is not None:
-                from trackwire.errors import ValidationError
+        done = None if callback is None else _callback_adapter(callback, message)
+        return self._enqueue(
+            message,
+            message_id=message["messageId"],
+            max_bytes=wire.MAX_MESSAGE_BYTES,
+            what="Segment message",
+            recheck=_recheck,
+            callback=done,
+        )
 
-                raise ValidationError(
-                    problem.field, f"after middleware: {problem.message} ({problem.code})"
-                )
-        data = encode(message)
-        if len(data) > wire.MAX_MESSAGE_BYTES:
-            raise MessageTooLargeError(len(data), wire.MAX_MESSAGE_BYTES, "Segment message")
-        receipt = Receipt(message["messageId"])
-        if callback is not None:
-            receipt.add_done_callback(lambda r: callback(r.error, message))
-        if self._enabled:
-            return self._engine.submit(data, receipt)
-        receipt._settle(None)
-        return receipt
 
-    # ------------------------------------------------------------------ control
+def _recheck(message: dict[str, Any]) -> None:
+    """Segment's rules again, for a message a middleware changed."""
+    problem = wire.check_message(message)
+    if problem is not None:
+        raise ValidationError(
+            problem.field, f"after middleware: {problem.message} ({problem.code})"
+        )
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Send everything queued so far and wait until it is delivered or finally failed.
 
-        Args:
-            timeout: seconds to wait at most; None waits until done.
-
-        Returns:
-            True if everything queued before the call was settled in time.
-        """
-        return self._engine.flush(timeout)
-
-    async def aflush(self, timeout: float | None = None) -> bool:
-        """:meth:`flush` for asyncio code: waits in a thread, not on the event loop."""
-        import asyncio  # lazily: importing asyncio costs more than all of trackwire
-
-        return await asyncio.to_thread(self._engine.flush, timeout)
-
-    def shutdown(self, timeout: float | None = None) -> bool:
-        """Flush within ``timeout`` (default ``shutdown_timeout``), then stop the workers.
-
-        Calls made afterwards are refused: their receipts fail with reason ``after_close``.
-        Messages still undelivered at the deadline fail with reason ``shutdown``.
-
-        Returns:
-            True if everything was delivered or settled before the deadline.
-        """
-        return self._engine.shutdown(timeout)
-
-    async def ashutdown(self, timeout: float | None = None) -> bool:
-        """:meth:`shutdown` for asyncio code."""
-        import asyncio
-
-        return await asyncio.to_thread(self._engine.shutdown, timeout)
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`shutdown` began."""
-        return self._engine.closed
-
-    def on(self, hook: str, fn: Callable[[BatchReport], None]) -> None:
-        """Call ``fn(report)`` on ``"flush"``, ``"retry"``, ``"error"`` or ``"drop"``."""
-        self._hooks.add(hook, fn)
-
-    def add_middleware(self, middleware: Middleware) -> None:
-        """Run ``middleware`` on every later message, after those already added."""
-        self._middleware.add(middleware)
-
-    def stats(self) -> dict[str, Any]:
-        """Counters: enqueued, delivered, retries, batches, dropped and failed by reason, queue."""
-        stats = self._engine.stats()
-        if self._middleware.errors:
-            stats["middleware_errors"] = self._middleware.errors
-        return stats
-
-    def __enter__(self) -> Segment:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.shutdown()
+def _callback_adapter(callback: Callback, message: dict[str, Any]) -> Callable[[Receipt], None]:
+    """The seeds' ``callback(error, message)`` as a receipt callback."""
+    return lambda receipt: callback(receipt.error, message)

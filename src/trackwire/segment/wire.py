@@ -203,6 +203,16 @@ def _detail(body: bytes) -> str:
     return ""
 
 
+#: Segment's retry matrix adds 410 and 460 (its load balancers' transient answers) to the
+#: plain HTTP meaning of "try again later".
+RETRYABLE_STATUSES: Final = frozenset({408, 410, 429, 460})
+
+
+def is_retryable(status: int) -> bool:
+    """True for the statuses Segment's libraries retry: 408, 410, 429, 460, 5xx but 501/505."""
+    return status in RETRYABLE_STATUSES or (500 <= status <= 599 and status not in (501, 505))
+
+
 def outcome(result: HTTPResult, now: float, batch_size: int) -> Outcome:
     """What a Tracking API response means for the batch that was sent.
 
@@ -218,4 +228,5 @@ def outcome(result: HTTPResult, now: float, batch_size: int) -> Outcome:
         now,
         batch_size,
         detail,
+        is_retryable,
     )

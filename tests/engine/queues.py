@@ -1,0 +1,17 @@
+"""Every MessageQueue implementation, by name, for the contract suites to run over.
+
+A new queue (the spool) adds its factory here and every contract test runs against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from trackwire._engine.buffer import Buffer
+from trackwire._engine.queue import MessageQueue
+
+#: name -> factory(max_items, max_bytes, tmp_path)
+QUEUES: dict[str, Callable[[int, int, Path], MessageQueue]] = {
+    "memory": lambda max_items, max_bytes, _tmp: Buffer(max_items, max_bytes),
+}
