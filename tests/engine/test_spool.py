@@ -192,24 +192,33 @@ def test_new_messages_queue_behind_the_backlog(tmp_path: Path) -> None:
 
 def test_bound_on_disk_and_evict_oldest(tmp_path: Path) -> None:
     size = len(_msg(0))
-    spool = _open(tmp_path, max_bytes=3 * (HEADER_SIZE + size))
+    spool = _open(tmp_path, max_bytes=3 * size)
     for n in range(3):
         assert spool.has_room(size)
         spool.offer(_msg(n), 0.0)
-    assert not spool.has_room(size)
-    assert spool.could_ever_fit(size)
-    assert not spool.could_ever_fit(3 * (HEADER_SIZE + size))
+    assert not spool.has_room(1)
+    assert spool.could_ever_fit(3 * size) and not spool.could_ever_fit(3 * size + 1)
     evicted = spool.evict_oldest()
     assert evicted is not None and evicted.data == _msg(0)
-    assert spool.has_room(size)
+    assert spool.has_room(size) and not spool.has_room(size + 1)
     in_flight = spool.take(2)
-    assert not spool.has_room(2 * size + HEADER_SIZE)  # in flight still counts on disk
+    assert not spool.has_room(size + 1)  # in flight still counts: it is on disk
     spool.ack(in_flight)
-    assert spool.has_room(2 * size + HEADER_SIZE)
+    assert spool.has_room(3 * size)
     spool.abandon()
     again = _open(tmp_path)
     assert len(again) == 0  # the evicted one is gone for good
     again.close()
+
+
+def test_count_bound(tmp_path: Path) -> None:
+    spool = _open(tmp_path, max_items=2)
+    spool.offer(_msg(1), 0.0)
+    spool.offer(_msg(2), 0.0)
+    assert not spool.has_room(1)
+    spool.take(1)
+    assert spool.has_room(1)  # counts waiting messages, as the memory queue does
+    spool.close()
 
 
 def test_evict_from_an_empty_spool(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ messages get fresh sequence numbers and no receipt (their callers are gone).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -28,16 +29,27 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from trackwire._engine import spool_dir
-from trackwire._engine.queue import Queued
-from trackwire._engine.spool_format import HEADER_SIZE, encode_ack, encode_record, scan_records
+from trackwire._engine.queue import MessageQueue, Queued
+from trackwire._engine.spool_format import encode_ack, encode_record, scan_records
+from trackwire.config import DeliveryConfig
 from trackwire.errors import ConfigError
 
-__all__ = ["FSYNC_POLICIES", "Spool", "SpoolConfig"]
+__all__ = [
+    "FSYNC_POLICIES",
+    "Spool",
+    "SpoolConfig",
+    "SpoolQueues",
+    "record_constructor",
+    "spool_meta",
+]
 
 logger = logging.getLogger("trackwire")
 
 FSYNC_POLICIES: Final = ("never", "interval", "always")
 _READ_CHUNK: Final = 256 * 1024
+DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
+DEFAULT_FSYNC: Final = "interval"
+DEFAULT_FSYNC_INTERVAL: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +59,10 @@ class SpoolConfig:
     Attributes:
         path: the spool root directory (created if missing); each process using it gets its
             own spool inside.
-        max_bytes: most bytes of waiting messages on disk (records' headers included); the
-            client's ``on_full`` policy applies when it is reached. Default 256 MiB.
+        max_bytes: most message bytes on disk, waiting or in flight (each record adds a
+            12-byte header); the client's ``on_full`` policy applies when it is reached.
+            Default 256 MiB.
+        max_items: most messages waiting, or None (default) for no count bound.
         fsync: when written records are forced to the device, for power loss: ``"never"``
             (the kernel decides; a crash of the process alone loses nothing anyway),
             ``"interval"`` (default: at most ``fsync_interval`` seconds after a write) or
@@ -60,9 +74,10 @@ class SpoolConfig:
     """
 
     path: str
-    max_bytes: int = 256 * 1024 * 1024
-    fsync: str = "interval"
-    fsync_interval: float = 1.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_items: int | None = None
+    fsync: str = DEFAULT_FSYNC
+    fsync_interval: float = DEFAULT_FSYNC_INTERVAL
     segment_bytes: int = 4 * 1024 * 1024
     window_bytes: int = 4 * 1024 * 1024
     window_items: int = 5_000
@@ -74,6 +89,12 @@ class SpoolConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"spool_{name} must be an int >= 1, got {value!r}")
+        if self.max_items is not None and (
+            isinstance(self.max_items, bool)
+            or not isinstance(self.max_items, int)
+            or self.max_items < 1
+        ):
+            raise ConfigError(f"spool_max_items must be an int >= 1, got {self.max_items!r}")
         if self.fsync not in FSYNC_POLICIES:
             raise ConfigError(
                 f"spool_fsync must be one of {', '.join(FSYNC_POLICIES)}, got {self.fsync!r}"
@@ -171,12 +192,15 @@ class Spool:
         return self._window[0] if self._window else None
 
     def has_room(self, size: int) -> bool:
-        """True when a message of ``size`` bytes fits under ``max_bytes`` on disk."""
-        return self._live_bytes + HEADER_SIZE + size <= self.config.max_bytes
+        """True when a message of ``size`` bytes fits under the bounds (bytes on disk, count)."""
+        max_items = self.config.max_items
+        if max_items is not None and len(self) >= max_items:
+            return False
+        return self._live_bytes + size <= self.config.max_bytes
 
     def could_ever_fit(self, size: int) -> bool:
         """False when a message of ``size`` bytes is larger than the whole spool."""
-        return HEADER_SIZE + size <= self.config.max_bytes
+        return size <= self.config.max_bytes
 
     def offer(self, data: bytes, enqueued_at: float) -> int:
         """Write ``data`` to the spool (one ``os.write``) and queue it; returns its seq."""
@@ -199,8 +223,8 @@ class Spool:
             return seq
         segment.size += len(record)
         segment.live += 1
-        segment.live_bytes += len(record)
-        self._live_bytes += len(record)
+        segment.live_bytes += len(data)
+        self._live_bytes += len(data)
         if (
             not self._backlog
             and len(self._window) < self.config.window_items
@@ -241,7 +265,7 @@ class Spool:
                 continue  # never written (disk error), or acknowledged already
             segment, offset = where
             entries.setdefault(segment, []).append(encode_ack(offset))
-            size = HEADER_SIZE + len(item.data)
+            size = len(item.data)
             segment.live -= 1
             segment.live_bytes -= size
             self._live_bytes -= size
@@ -332,7 +356,7 @@ class Spool:
     def stats(self) -> dict[str, Any]:
         """Disk-side counters for ``stats()``."""
         return {
-            "spool_bytes": self._live_bytes,
+            "spool_bytes": self._live_bytes,  # message bytes on disk, waiting or in flight
             "spool_segments": len(self._segments),
             "spool_corrupt": self.corrupt,
             "spool_replayed": self.replayed,
@@ -440,12 +464,12 @@ class Spool:
                 )
             segment.size = scan.size
             segment.live = scan.live
-            segment.live_bytes = scan.live_bytes
+            segment.live_bytes = scan.payload_bytes
             if not scan.live:
                 _unlink_files(segment)
                 continue
             self._segments[number] = segment
-            self._live_bytes += scan.live_bytes
+            self._live_bytes += scan.payload_bytes
             self._backlog += scan.live
             self._backlog_bytes += scan.payload_bytes
             self.replayed += scan.live
@@ -600,3 +624,107 @@ def _sync_directory(directory: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class SpoolQueues:
+    """The engine's queue factory for a spooled client: a :class:`Spool` per process.
+
+    Called when the client is made and again in a forked child, which opens a spool of its
+    own under the same root (the parent's stays the parent's: the child only closes its
+    inherited descriptors).
+
+    Args:
+        config: where and how.
+        meta: written to the spool's meta file (see :class:`Spool`).
+    """
+
+    def __init__(self, config: SpoolConfig, meta: Mapping[str, Any]) -> None:
+        self.config = config
+        self.meta = dict(meta)
+        self._current: Spool | None = None
+        self._pid = -1
+
+    def __call__(self, delivery: DeliveryConfig) -> MessageQueue:
+        previous, self._current = self._current, None
+        if previous is not None and self._pid != os.getpid():
+            previous.abandon()
+        first = previous is None
+        try:
+            self._current = Spool(self.config, self.meta)
+        except OSError as exc:
+            path = os.fspath(self.config.path)
+            if first:
+                raise ConfigError(
+                    f"spool: cannot keep a spool in {path!r} ({exc.strerror or exc}); "
+                    "pass a writable directory"
+                ) from None
+            # A forked child that cannot open its own spool still sends, from memory.
+            logger.warning("trackwire: spool: cannot open a spool (%s); using memory", exc)
+            from trackwire._engine.worker import memory_queue
+
+            return memory_queue(delivery)
+        self._pid = os.getpid()
+        return self._current
+
+    def stats(self) -> dict[str, Any]:
+        """The current spool's counters (empty when none is open)."""
+        return {} if self._current is None else self._current.stats()
+
+
+#: Options never written to a spool's meta file: the spool's own, and the process's.
+_NOT_RECORDED: Final = frozenset(
+    {"spool", "spool_max_bytes", "spool_fsync", "spool_fsync_interval", "handle_sigterm"}
+)
+
+
+def _plain(value: Any) -> bool:
+    """True for a value JSON can hold as is (so ``spool replay`` can pass it again)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    return False
+
+
+def spool_meta(
+    vendor: str, made_with: tuple[str, tuple[Any, ...], dict[str, Any]] | None
+) -> dict[str, Any]:
+    """What a spool records about its client: the vendor, and how to make the client again.
+
+    ``made_with`` is ``(client class, args, kwargs)`` of the vendor client's constructor; the
+    values JSON cannot hold (callables, transports, middleware) are left out, and so are the
+    spool's own options.
+    """
+    meta: dict[str, Any] = {"format": 1, "vendor": vendor}
+    if made_with is not None:
+        client, args, kwargs = made_with
+        meta["client"] = client
+        meta["args"] = [arg if _plain(arg) else None for arg in args]
+        meta["kwargs"] = {
+            name: value
+            for name, value in kwargs.items()
+            if name not in _NOT_RECORDED and _plain(value)
+        }
+    return meta
+
+
+def record_constructor(cls: type) -> None:
+    """Make ``cls.__init__`` keep the arguments it was given (``self._made_with``).
+
+    A spool writes them to its meta file, so ``trackwire spool replay`` can make the same
+    client again. The innermost class's call wins: the vendor client's own.
+    """
+    init = cls.__dict__.get("__init__")
+    if init is None or getattr(init, "_records_arguments", False):
+        return
+    name = f"{cls.__module__}.{cls.__qualname__}"
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        self._made_with = (name, args, kwargs)
+        init(self, *args, **kwargs)
+
+    __init__._records_arguments = True  # type: ignore[attr-defined]
+    setattr(cls, "__init__", __init__)  # noqa: B010 - assigning a method: mypy refuses the plain form
