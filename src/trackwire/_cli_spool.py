@@ -126,14 +126,18 @@ def _replay(path: str, *, host: str | None, timeout: float) -> int:
 def _send(
     vendor: str, meta: dict[str, Any], root: str, *, host: str | None, timeout: float
 ) -> bool:
-    """Open the vendor's client on the spool root (it takes the dead spools over) and flush."""
+    """Make the vendor's client again on the spool root (it takes the dead spools over), flush."""
     module, name = _CLIENTS[vendor]
-    settings: dict[str, Any] = dict(meta.get("settings") or {})
+    recorded = str(meta.get("client", ""))
+    if recorded.startswith("trackwire.") and "." in recorded:
+        module, _, name = recorded.rpartition(".")  # the exact class the spool was made by
+    args = list(meta.get("args") or [])
+    kwargs: dict[str, Any] = dict(meta.get("kwargs") or {})
     if host is not None:
-        settings["host"] = host
-    settings.update(spool=root, handle_sigterm=False, shutdown_timeout=timeout)
+        kwargs["host"] = host
+    kwargs.update(spool=root, handle_sigterm=False, shutdown_timeout=timeout)
     client_class = getattr(importlib.import_module(module), name)
-    client = client_class(**settings)
+    client = client_class(*args, **kwargs)
     try:
         return bool(client.flush(timeout=timeout))
     finally:

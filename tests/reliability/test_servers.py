@@ -28,8 +28,10 @@ WSGI_APP = r"""
 import os
 import trackwire
 
+spool = {"spool": os.environ["TW_SPOOL"]} if os.environ.get("TW_SPOOL") else {}
 client = trackwire.Segment(
-    "tw-key", host=os.environ["TW_URL"], flush_at=20, flush_interval=0.2, shutdown_timeout=20
+    "tw-key", host=os.environ["TW_URL"], flush_at=20, flush_interval=0.2, shutdown_timeout=20,
+    **spool
 )
 
 def app(environ, start_response):
@@ -68,9 +70,12 @@ async def app(scope, receive, send):
 """
 
 
-def _serve(tmp_path: Path, source: str, command: list[str], url: str) -> subprocess.Popen[str]:
+def _serve(
+    tmp_path: Path, source: str, command: list[str], url: str, spool: str = ""
+) -> subprocess.Popen[str]:
     (tmp_path / "twapp.py").write_text(source)
     env = child_env()
+    env["TW_SPOOL"] = spool
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
     env["TW_URL"] = url
     return subprocess.Popen(
@@ -116,12 +121,16 @@ def servers() -> Iterator[list[subprocess.Popen[str]]]:
             server.wait(10)
 
 
+@pytest.mark.parametrize("spooled", [False, True], ids=["memory", "spool"])
 def test_prefork_gunicorn_delivers_every_event_once(
-    collected: Collected, tmp_path: Path, servers: list[subprocess.Popen[str]]
+    collected: Collected, tmp_path: Path, servers: list[subprocess.Popen[str]], spooled: bool
 ) -> None:
+    # --preload: the client is made in the master, before the fork (each worker then gets a
+    # fresh queue, or a spool of its own under the same directory).
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     command = [gunicorn, "--preload", "-w", "3", "-b", "127.0.0.1:0", "twapp:app"]
-    server = _serve(tmp_path, WSGI_APP, command, collected.url)
+    spool = str(tmp_path / "spool") if spooled else ""
+    server = _serve(tmp_path, WSGI_APP, command, collected.url, spool)
     servers.append(server)
     address = _address(server, r"Listening at: (http://\S+)")
     _load(address)
@@ -131,6 +140,8 @@ def test_prefork_gunicorn_delivers_every_event_once(
     assert set(numbers.values()) == {1}
     pids = {event.payload["properties"]["pid"] for event in collected.store.events(limit=1000)}
     assert len(pids) > 1  # really served by several forked workers
+    if spooled:  # every worker's spool was emptied and removed at its exit
+        assert not [name for name in os.listdir(spool) if name.startswith("spool-")]
 
 
 def test_uvicorn_app_never_blocks_the_loop_and_delivers_everything(
