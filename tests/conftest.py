@@ -1,4 +1,4 @@
-"""The ``sink`` fixture: a real HTTP server on 127.0.0.1 (ephemeral port) for end-to-end tests."""
+"""Fixtures for every test package: ``sink``, a real HTTP server on 127.0.0.1 (ephemeral port)."""
 
 from __future__ import annotations
 

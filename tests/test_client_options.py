@@ -1,0 +1,120 @@
+"""The one options surface every client shares: names, did-you-mean, types, at construction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import trackwire
+from trackwire._client import parse_options
+from trackwire.testing import RecordingTransport
+
+
+def make(**options: Any) -> trackwire.Segment:
+    options.setdefault("transport", RecordingTransport())
+    return trackwire.Segment("KEY", **options)
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        ("upload_size", "flush_at"),
+        ("upload_interval", "flush_interval"),
+        ("flushAt", "flush_at"),
+        ("flushInterval", "flush_interval"),
+        ("send", "enable"),
+        ("sync_mode", "flush()"),
+        ("maxQueueSize", "max_queue_size"),
+        ("thread", "workers"),
+        ("flush_at_", "did you mean 'flush_at'"),
+        ("max_queue_szie", "did you mean 'max_queue_size'"),
+        ("gzip_levl", "did you mean 'gzip_level'"),
+    ],
+)
+def test_unknown_options_name_the_trackwire_option(option: str, says: str) -> None:
+    with pytest.raises(trackwire.ConfigError, match=option) as raised:
+        make(**{option: 1})
+    assert says in str(raised.value)
+
+
+def test_an_option_nothing_resembles_is_named_without_a_guess() -> None:
+    with pytest.raises(trackwire.ConfigError) as raised:
+        make(zzz=1)
+    assert str(raised.value) == "unknown option 'zzz' for Segment"
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"flush_at": "20"}, "flush_at must be an int"),
+        ({"flush_at": 0}, "flush_at must be an int >= 1"),
+        ({"flush_interval": "10"}, "flush_interval must be a number"),
+        ({"flush_interval": float("inf")}, "finite"),
+        ({"gzip": "yes"}, "gzip must be True or False"),
+        ({"enable": 0}, "enable must be True or False"),
+        ({"on_full": "wait"}, "on_full must be one of"),
+        ({"retry": {"max_retries": 3}}, "retry must be a trackwire.RetryConfig"),
+        ({"max_retries": "3"}, "max_retries must be an int"),
+        ({"proxies": 8080}, "proxies must be a proxy URL"),
+        ({"proxies": "socks5://x"}, "proxy must be an http"),
+        ({"transport": object()}, "transport must have send"),
+        ({"on_error": "log"}, "on_error must be callable"),
+        ({"middleware": lambda m: m}, "middleware must be a list"),
+        ({"middleware": ["x"]}, "a middleware must be a callable"),
+        ({"on_middleware_error": "ignore"}, "on_middleware_error must be"),
+        ({"ca_certs": 1}, "ca_certs must be a str"),
+        ({"host": "https://api.segment.io/v1/batch"}, "pass host='https://api.segment.io'"),
+        ({"host": "api.segment.io"}, "host must be an http"),
+        ({"region": "mars"}, "region must be one of"),
+    ],
+)
+def test_every_option_is_validated_at_construction(options: dict[str, Any], says: str) -> None:
+    with pytest.raises(trackwire.ConfigError) as raised:
+        make(**options)
+    assert says in str(raised.value)
+
+
+def test_retry_config_with_a_schedule() -> None:
+    retry = trackwire.RetryConfig(delays=[0.1, 0.2])
+    assert retry.delays == (0.1, 0.2) and retry.retries_allowed == 2
+    with pytest.raises(trackwire.ConfigError, match=r"delays\[1\]"):
+        trackwire.RetryConfig(delays=(0.1, -1))
+
+
+def test_vendor_options_and_renamed_spellings_come_back_to_the_vendor() -> None:
+    shared, own = parse_options(
+        {"upload_interval": 0.5, "min_id_length": 7, "flush_at": 3},
+        vendor="Amplitude",
+        own={"min_id_length": 5, "server_zone": "US"},
+        renamed={"upload_interval": "flush_interval"},
+        defaults={"flush_interval": 1.0},
+    )
+    assert shared.delivery.flush_interval == 0.5 and shared.delivery.flush_at == 3
+    assert own == {"min_id_length": 7, "server_zone": "US"}
+    shared, _ = parse_options({}, vendor="Amplitude", defaults={"flush_interval": 1.0})
+    assert shared.delivery.flush_interval == 1.0
+
+
+def test_a_transport_with_only_send_is_completed() -> None:
+    class SendOnly:
+        def __init__(self) -> None:
+            self.inner = RecordingTransport()
+
+        def send(self, request: Any) -> Any:
+            return self.inner.send(request)
+
+    transport = SendOnly()
+    analytics = trackwire.Segment("KEY", transport=transport, flush_at=1)
+    assert analytics.track(user_id="u", event="E").wait(5)
+    assert analytics.shutdown(5)
+    assert len(transport.inner.requests) == 1
+
+
+def test_proxies_mapping_picks_the_scheme_of_the_host() -> None:
+    shared, _ = parse_options(
+        {"proxies": {"https": "http://proxy:3128", "http": "http://other:1"}},
+        vendor="Segment",
+        url="https://api.segment.io",
+    )
+    assert shared.delivery.proxy == "http://proxy:3128"
