@@ -326,3 +326,37 @@ def test_sizes_round_trip(tmp_path: Path, many_sizes: list[int]) -> None:
     again = _open(tmp_path, segment_bytes=4096, window_bytes=2048)
     assert [item.data for item in _take_all(again)] == payloads
     again.close()
+
+
+def test_fsync_interval_syncs_in_a_thread_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    synced = threading.Event()
+    threads: list[str] = []
+
+    def fake_fdatasync(fd: int) -> None:
+        threads.append(threading.current_thread().name)
+        synced.set()
+
+    monkeypatch.setattr(os, "fdatasync", fake_fdatasync)
+    spool = _open(tmp_path, fsync="interval", fsync_interval=0.01)
+    spool.offer(_msg(1), 0.0)
+    assert not threads  # the call itself never syncs
+    assert synced.wait(10)
+    assert set(threads) == {"trackwire-spool-sync"}
+    spool.close()
+
+
+@pytest.mark.parametrize(("policy", "syncs"), [("always", 3), ("never", 0)])
+def test_fsync_always_and_never(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, syncs: int
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(os, "fdatasync", calls.append)
+    spool = _open(tmp_path, fsync=policy)
+    for n in range(3):
+        spool.offer(_msg(n), 0.0)
+    assert len(calls) == syncs
+    spool.close()

@@ -31,6 +31,7 @@ from typing import Any, Final
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import MessageQueue, Queued
 from trackwire._engine.spool_format import encode_ack, encode_record, scan_records
+from trackwire._engine.spool_sync import Syncer
 from trackwire.config import DeliveryConfig
 from trackwire.errors import ConfigError
 
@@ -151,8 +152,8 @@ class Spool:
         self._next_seq = 0
         self._read_seq = 0  # seq of the next message loaded into the window
         self._live_bytes = 0
-        self._last_sync = time.monotonic()
-        self._dirty = False
+        # With fsync="interval", a thread of the spool's own syncs: never a caller.
+        self._syncer = Syncer(config.fsync_interval) if config.fsync == "interval" else None
         self.corrupt = 0
         self.replayed = 0
         self.write_errors = 0
@@ -240,7 +241,7 @@ class Spool:
                 self._reader.skip_to(segment, offset)
             self._backlog += 1
             self._backlog_bytes += len(data)
-        self._after_write(segment)
+        self._after_write()
         return seq
 
     def sizes(self) -> Iterator[int]:
@@ -253,7 +254,6 @@ class Spool:
         taken = [window.popleft() for _ in range(min(count, len(window)))]
         self._window_bytes -= sum(len(item.data) for item in taken)
         self._refill()
-        self._maybe_sync()
         return taken
 
     def ack(self, items: Sequence[Queued]) -> None:
@@ -326,8 +326,8 @@ class Spool:
         """Sync, close files and let go of the lock; an empty spool is removed."""
         if self._lock_fd < 0:
             return
-        if self._fsync != "never" and self._dirty:
-            self._sync(self._active)
+        if self._syncer is not None:
+            self._syncer.close(sync=True)
         for segment in self._segments.values():
             _close(segment.ack_fd)
             segment.ack_fd = None
@@ -346,6 +346,8 @@ class Spool:
         The parent still owns the spool and its lock (``flock`` locks are shared with the
         child through the inherited descriptor, and closing the child's copy keeps them).
         """
+        if self._syncer is not None:
+            self._syncer.close(sync=False)
         for segment in self._segments.values():
             _close(segment.ack_fd)
         _close(self._active_fd)
@@ -371,14 +373,16 @@ class Spool:
             segment.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600
         )
         self._segments[number] = segment
+        if self._syncer is not None:
+            self._syncer.watch(self._active_fd)
         if self._fsync != "never":
             _sync_directory(self.directory)
         return segment
 
     def _rotate(self) -> _Segment:
         old = self._active
-        if self._fsync != "never":
-            self._sync(old)
+        if self._fsync == "always":
+            self._sync()
         _close(self._active_fd)
         self._active_fd = -1
         try:
@@ -418,21 +422,18 @@ class Spool:
                 exc,
             )
 
-    def _after_write(self, segment: _Segment) -> None:
-        if self._fsync == "always":
-            self._sync(segment)
-        elif self._fsync == "interval":
-            self._dirty = True
-            self._maybe_sync()
+    def _after_write(self) -> None:
+        syncer = self._syncer
+        if syncer is not None:
+            syncer.dirty = True
+            if not syncer.running:
+                syncer.start()
+        elif self._fsync == "always":
+            self._sync()
 
-    def _maybe_sync(self) -> None:
-        if self._dirty and time.monotonic() - self._last_sync >= self.config.fsync_interval:
-            self._sync(self._active)
-
-    def _sync(self, segment: _Segment) -> None:
-        self._dirty = False
-        self._last_sync = time.monotonic()
-        if segment is self._active and self._active_fd >= 0:
+    def _sync(self) -> None:
+        """Force the active segment to the device now (``fsync="always"``)."""
+        if self._active_fd >= 0:
             try:
                 os.fdatasync(self._active_fd)
             except OSError as exc:
@@ -490,7 +491,7 @@ class Spool:
                 self.offer(payload, time.monotonic())
                 self.replayed += 1
         if self._fsync != "never":
-            self._sync(self._active)
+            self._sync()  # before the originals are removed
         spool_dir.remove_spool(directory, lock_fd)
 
     def _refill(self) -> None:
