@@ -25,12 +25,12 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import MessageQueue, Queued
-from trackwire._engine.spool_format import encode_ack, encode_record, scan_records
+from trackwire._engine.spool_format import HEADER_SIZE, encode_ack, encode_header, scan_records
 from trackwire._engine.spool_sync import Syncer
 from trackwire.config import DeliveryConfig
 from trackwire.errors import ConfigError
@@ -71,7 +71,9 @@ class SpoolConfig:
         fsync_interval: seconds between syncs with ``fsync="interval"``. Default 1.
         segment_bytes: a segment file is rotated past this size. Default 4 MiB.
         window_bytes: most message bytes kept in memory; the rest is read back from disk.
-        window_items: most messages kept in memory.
+            A client sets it to its ``max_queue_bytes``.
+        window_items: most messages kept in memory. A client sets it to its
+            ``max_queue_size``.
     """
 
     path: str
@@ -208,21 +210,20 @@ class Spool:
         seq = self._next_seq
         self._next_seq = seq + 1
         item = Queued(seq, data, enqueued_at)
-        record = encode_record(data)
+        header = encode_header(data)
+        length = HEADER_SIZE + len(data)
         segment = self._active
-        if self._broken or (
-            segment.size and segment.size + len(record) > self.config.segment_bytes
-        ):
+        if self._broken or (segment.size and segment.size + length > self.config.segment_bytes):
             segment = self._rotate()
         offset = segment.size
-        if self._broken or not self._write(record):
+        if self._broken or not self._write(header, data):
             # The disk refused (full, read-only, I/O error): keep the message in memory
             # rather than lose it or raise into the caller; it is simply not durable.
             self._unwritten.append(item)
             self._backlog += 1
             self._backlog_bytes += len(data)
             return seq
-        segment.size += len(record)
+        segment.size += length
         segment.live += 1
         segment.live_bytes += len(data)
         self._live_bytes += len(data)
@@ -398,16 +399,19 @@ class Spool:
             self._delete_segment(old)
         return self._active
 
-    def _write(self, record: bytes) -> bool:
+    def _write(self, header: bytes, data: bytes) -> bool:
+        # One writev: a single system call appends the whole record, as one write would,
+        # without first copying the message behind its header.
+        length = len(header) + len(data)
         try:
-            written = os.write(self._active_fd, record)
+            written = os.writev(self._active_fd, (header, data))
         except OSError as exc:
             self._write_failed(exc)
             written = -1
-        if written == len(record):
+        if written == length:
             return True
         if written >= 0:
-            self._write_failed(OSError(f"short write ({written} of {len(record)} bytes)"))
+            self._write_failed(OSError(f"short write ({written} of {length} bytes)"))
         # Part of a record may be in the file now: start a new segment, so that the bytes
         # after ours are never read at the wrong offset (the torn record is skipped there).
         self._broken = True
@@ -646,12 +650,19 @@ class SpoolQueues:
         self._pid = -1
 
     def __call__(self, delivery: DeliveryConfig) -> MessageQueue:
+        # The memory bounds of the client bound the spool's window in memory; the disk
+        # bound is the spool's own.
+        config = replace(
+            self.config,
+            window_items=delivery.max_queue_size,
+            window_bytes=delivery.max_queue_bytes,
+        )
         previous, self._current = self._current, None
         if previous is not None and self._pid != os.getpid():
             previous.abandon()
         first = previous is None
         try:
-            self._current = Spool(self.config, self.meta)
+            self._current = Spool(config, self.meta)
         except OSError as exc:
             path = os.fspath(self.config.path)
             if first:

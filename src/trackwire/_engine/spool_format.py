@@ -28,6 +28,7 @@ __all__ = [
     "Record",
     "decode_acks",
     "encode_ack",
+    "encode_header",
     "encode_record",
     "scan_records",
 ]
@@ -61,8 +62,13 @@ class Record(NamedTuple):
 
 
 def encode_record(payload: bytes) -> bytes:
-    """Frame ``payload`` as one record (header and payload, written with a single write)."""
+    """Frame ``payload`` as one record (header and payload)."""
     return _pack_header(MAGIC, len(payload), _crc32(payload)) + payload
+
+
+def encode_header(payload: bytes) -> bytes:
+    """The header of ``payload``'s record (written with it in one ``writev``, no copy)."""
+    return _pack_header(MAGIC, len(payload), _crc32(payload))
 
 
 def scan_records(
