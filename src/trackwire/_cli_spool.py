@@ -101,21 +101,19 @@ def _replay(path: str, *, host: str | None, timeout: float) -> int:
     busy = len(spools) - len(dead)
     if busy:
         print(f"{busy} spool(s) owned by a live process: that process sends them", file=sys.stderr)
-    by_vendor: dict[str, dict[str, Any]] = {}
+    # One replay per source: a spool is sent only by a client of its own vendor and keys.
+    groups: dict[tuple[str, str], tuple[dict[str, Any], list[str]]] = {}
     for directory in dead:
         meta = spool_dir.read_meta(directory)
-        by_vendor.setdefault(str(meta.get("vendor")), meta)
+        key = (str(meta.get("vendor")), str(meta.get("identity")))
+        groups.setdefault(key, (meta, []))[1].append(directory)
     status = 0
-    for vendor, meta in by_vendor.items():
+    for (vendor, _), (meta, directories) in groups.items():
         if vendor not in _CLIENTS:
             print(f"spool of unknown vendor {vendor!r}: skipped", file=sys.stderr)
             status = 1
             continue
-        before = sum(
-            spool_dir.inspect(d).messages
-            for d in dead
-            if spool_dir.read_meta(d).get("vendor") == vendor
-        )
+        before = sum(spool_dir.inspect(d).messages for d in directories)
         sent = _send(vendor, meta, root, host=host, timeout=timeout)
         print(f"{vendor}: {before} message(s) waiting; {'all sent' if sent else 'not all sent'}")
         if not sent:

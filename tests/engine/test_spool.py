@@ -11,7 +11,7 @@ import pytest
 
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import MessageQueue, Queued
-from trackwire._engine.spool import Spool, SpoolConfig
+from trackwire._engine.spool import Spool, SpoolConfig, spool_meta
 from trackwire._engine.spool_format import HEADER_SIZE
 from trackwire.errors import ConfigError
 
@@ -360,3 +360,48 @@ def test_fsync_always_and_never(
         spool.offer(_msg(n), 0.0)
     assert len(calls) == syncs
     spool.close()
+
+
+def test_a_dead_spool_of_another_source_is_left_alone(tmp_path: Path) -> None:
+    config = SpoolConfig(path=str(tmp_path))
+    theirs = Spool(config, {"vendor": "segment", "identity": "source-a"})
+    theirs.offer(b"{}", 0.0)
+    theirs.abandon()
+    other = Spool(config, {"vendor": "segment", "identity": "source-b"})
+    assert other.directory != theirs.directory and len(other) == 0
+    other.close()
+    same = Spool(config, {"vendor": "segment", "identity": "source-a"})
+    assert same.directory == theirs.directory and len(same) == 1
+    same.close()
+
+
+@pytest.mark.parametrize(
+    ("one", "two", "same"),
+    [
+        ((("k1",), {"host": "http://a"}), (("k1",), {"host": "http://b"}), True),
+        ((("k1",), {}), (("k2",), {}), False),
+        (((), {"write_key": "k1"}), ((), {"write_key": "k2"}), False),
+        ((("k", "s1"), {}), (("k", "s2"), {}), False),  # mParticle: key and secret
+    ],
+)
+def test_identity_is_the_keys_not_the_settings(
+    one: tuple[tuple[str, ...], dict[str, str]],
+    two: tuple[tuple[str, ...], dict[str, str]],
+    same: bool,
+) -> None:
+    first = spool_meta("segment", ("trackwire.Segment", *one))
+    second = spool_meta("segment", ("trackwire.Segment", *two))
+    assert (first["identity"] == second["identity"]) is same
+    assert "k1" not in first["identity"]
+
+
+def test_meta_keeps_plain_values_only() -> None:
+    meta = spool_meta(
+        "segment",
+        ("trackwire.Segment", ("key",), {"host": "h", "on_error": print, "spool": "/x"}),
+    )
+    assert (meta["client"], meta["args"], meta["kwargs"]) == (
+        "trackwire.Segment",
+        ["key"],
+        {"host": "h"},
+    )

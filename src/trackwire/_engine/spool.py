@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import time
@@ -138,7 +139,8 @@ class Spool:
         root = os.fspath(config.path)
         os.makedirs(root, mode=0o700, exist_ok=True)
         vendor = str(meta.get("vendor", ""))
-        claimed = spool_dir.claim(root, vendor)
+        identity = meta.get("identity")
+        claimed = spool_dir.claim(root, vendor, identity if isinstance(identity, str) else None)
         if claimed:
             self.directory, self._lock_fd = claimed[0]
             spool_dir.update_meta(self.directory, meta)
@@ -712,6 +714,15 @@ def spool_meta(
     meta: dict[str, Any] = {"format": 1, "vendor": vendor}
     if made_with is not None:
         client, args, kwargs = made_with
+        # Which source the messages belong to: the positional arguments (the keys) and any
+        # key, secret or token given by name. A digest, so status output can show it.
+        secrets = [repr(arg) for arg in args] + [
+            f"{name}={value!r}"
+            for name, value in sorted(kwargs.items())
+            if any(word in name for word in ("key", "secret", "token"))
+        ]
+        digest = hashlib.sha256("\n".join([vendor, *secrets]).encode()).hexdigest()
+        meta["identity"] = digest[:16]
         meta["client"] = client
         meta["args"] = [arg if _plain(arg) else None for arg in args]
         meta["kwargs"] = {

@@ -133,15 +133,20 @@ def owner_pid(directory: str) -> int | None:
         return None
 
 
-def claim(root: str, vendor: str) -> list[tuple[str, int]]:
+def claim(root: str, vendor: str, identity: str | None = None) -> list[tuple[str, int]]:
     """Lock every spool under ``root`` of ``vendor`` that no live process owns.
+
+    Only spools with the same ``identity`` (a digest of the client's keys, see
+    :func:`~trackwire._engine.spool.spool_meta`) are taken: messages of one source are
+    never sent with another source's key.
 
     Returns ``(directory, lock fd)`` pairs; the first becomes the caller's own spool, the
     others are to be emptied into it and removed.
     """
     claimed = []
     for directory in spool_dirs(root):
-        if read_meta(directory).get("vendor") != vendor:
+        meta = read_meta(directory)
+        if meta.get("vendor") != vendor or meta.get("identity") != identity:
             continue
         fd = _try_lock(directory)
         if fd is not None:
