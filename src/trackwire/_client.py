@@ -330,7 +330,7 @@ class Client:
             ValidationError: the message (or a middleware's change) is invalid.
             MessageTooLargeError: the encoded message is over ``max_bytes``.
         """
-        if self._middleware:
+        if self._middleware.items:
             try:
                 result = self._middleware.run(message)
             except MiddlewareFailed as failure:

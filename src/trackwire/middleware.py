@@ -59,27 +59,28 @@ class MiddlewareChain:
         on_error: ``"drop"`` (default) or ``"skip"``; see the module's documentation.
     """
 
-    __slots__ = ("_items", "errors", "on_error")
+    __slots__ = ("errors", "items", "on_error")
 
     def __init__(self, items: Sequence[Middleware] = (), on_error: OnMiddlewareError = "drop"):
         if on_error not in MIDDLEWARE_ERROR_POLICIES:
             raise ConfigError(f"on_middleware_error must be 'drop' or 'skip', got {on_error!r}")
         if isinstance(items, str | bytes | dict) or not isinstance(items, Sequence):
             raise ConfigError("middleware must be a list of callables taking a message dict")
-        self._items: list[Middleware] = []
+        #: The middlewares, in order (an empty list is the cheap check of the hot path).
+        self.items: list[Middleware] = []
         self.on_error = on_error
         self.errors = 0
         for item in items:
             self.add(item)
 
     def __bool__(self) -> bool:
-        return bool(self._items)
+        return bool(self.items)
 
     def add(self, middleware: Middleware) -> None:
         """Append ``middleware`` to the chain."""
         if not callable(middleware):
             raise ConfigError("a middleware must be a callable taking and returning a message")
-        self._items.append(middleware)
+        self.items.append(middleware)
 
     def run(self, message: Message) -> Message | None:
         """Pass ``message`` through every middleware; None if one of them dropped it.
@@ -88,7 +89,7 @@ class MiddlewareChain:
             MiddlewareFailed: a middleware failed and the policy is ``drop``.
         """
         current = message
-        for middleware in self._items:
+        for middleware in self.items:
             try:
                 result = middleware(current)
             except Exception as exc:

@@ -1,7 +1,8 @@
 """Public helpers for testing code that uses trackwire, without a network.
 
-``RecordingTransport`` stands in for the HTTP transport: it records every request and answers
-from a script, so a test can assert on exactly what a client would send::
+``RecordingTransport`` stands in for the HTTP transport of any client (Segment, Amplitude,
+mParticle): it records every request and answers from a script, so a test can assert on
+exactly what a client would send::
 
     from trackwire.testing import RecordingTransport
 
@@ -58,7 +59,7 @@ class RecordingTransport:
         """Nothing is shared with the parent process: the recording stays as it was."""
 
     def bodies(self) -> list[Any]:
-        """Every request body, gunzipped when needed and decoded from JSON."""
+        """Every request body, gunzipped when needed and decoded from JSON (or form fields)."""
         with self._lock:
             requests = list(self.requests)
         decoded = []
@@ -66,9 +67,29 @@ class RecordingTransport:
             body = request.body
             if request.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
-            decoded.append(orjson.loads(body))
+            if request.headers.get("Content-Type", "").startswith("application/x-www-form"):
+                from urllib.parse import parse_qs
+
+                fields = parse_qs(body.decode())
+                decoded.append({key: values[-1] for key, values in fields.items()})
+            else:
+                decoded.append(orjson.loads(body))
         return decoded
 
     def messages(self) -> list[dict[str, Any]]:
-        """Every message of every Segment-style ``batch`` body, in order."""
-        return [message for body in self.bodies() for message in body.get("batch", ())]
+        """Every message of every request, in order, whatever the vendor.
+
+        A Segment body's ``batch``, an Amplitude body's ``events``, each batch of an
+        mParticle bulk body (a JSON array), or the body itself when it is one object.
+        """
+        found: list[dict[str, Any]] = []
+        for body in self.bodies():
+            if isinstance(body, list):
+                found.extend(body)
+            elif isinstance(body, dict) and isinstance(body.get("batch"), list):
+                found.extend(body["batch"])
+            elif isinstance(body, dict) and isinstance(body.get("events"), list):
+                found.extend(body["events"])
+            elif isinstance(body, dict):
+                found.append(body)
+        return found

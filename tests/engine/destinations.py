@@ -14,7 +14,7 @@ from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import Destination, HTTPDestination
 from trackwire._engine.retry import Outcome, classify_http
 from trackwire._engine.transport import HTTPResult
-from trackwire.segment.client import _destination as segment_destination
+from trackwire.segment.destination import destination as segment_destination
 
 
 def generic_destination(url: str) -> Destination:

@@ -89,6 +89,7 @@ def rig(destination_name: str, queue_name: str, tmp_path: Path) -> Iterator[RigF
         url: str = "http://127.0.0.1:9",
         retry: RetryConfig = FAST_RETRY,
         destination: Destination | None = None,
+        on_error: Any = None,
         **config: Any,
     ) -> Rig:
         config.setdefault("send_first_immediately", False)
@@ -106,6 +107,7 @@ def rig(destination_name: str, queue_name: str, tmp_path: Path) -> Iterator[RigF
             retry,
             transport or RecordingTransport(),
             hooks,
+            on_error,
             queue_factory=lambda c: queue(c.max_queue_size, c.max_queue_bytes, tmp_path),
         )
         made.append(engine)
@@ -180,8 +182,11 @@ def test_retry_after_replaces_the_backoff(rig: RigFactory) -> None:
 def test_retries_give_up_and_report_retry_exhausted(rig: RigFactory) -> None:
     transport = RecordingTransport(default=HTTPResult(503))
     errors: list[Any] = []
-    r = rig(transport, retry=RetryConfig(max_retries=2, initial_backoff=0.0, jitter=0))
-    r.engine._on_error = lambda error, messages: errors.append((error.reason, len(messages)))
+    r = rig(
+        transport,
+        retry=RetryConfig(max_retries=2, initial_backoff=0.0, jitter=0),
+        on_error=lambda error, messages: errors.append((error.reason, len(messages))),
+    )
     receipts = r.send(2)
     assert r.engine.flush(5)
     assert len(transport.requests) == 3

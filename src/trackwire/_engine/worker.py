@@ -1,4 +1,4 @@
-"""The delivery engine: owns the queue, the worker threads, flush, shutdown, exit and fork.
+"""The delivery engine: owns the queue, the worker threads, flush and shutdown.
 
 One :class:`Engine` per client. Callers hand it encoded messages (:meth:`Engine.submit`, the
 hot path: one lock, one append); daemon worker threads, started on first use, take batches as
@@ -19,60 +19,39 @@ Timing rules, because this is where SDKs usually lose data or hang:
 * While messages pile up behind a batch that waits out a backoff, the batch tries again every
   couple of seconds (without spending a retry), so delivery resumes soon after an outage ends
   instead of after the full backoff while new calls are refused.
-* An exit hook drains every live engine within its ``shutdown_timeout``, in parallel.
-* After ``os.fork()`` the child gets fresh locks, an empty queue and no threads (which start
-  again on first use); the parent's queued messages remain the parent's to send.
+* At exit and after ``os.fork()`` :mod:`~trackwire._engine.lifecycle` drains every engine,
+  or gives the child fresh locks, an empty queue and no threads.
 """
 
 from __future__ import annotations
 
-import atexit
-import enum
 import heapq
 import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
-
+from trackwire._engine import lifecycle
 from trackwire._engine.batcher import due, fit, next_wakeup
 from trackwire._engine.buffer import Buffer
 from trackwire._engine.destination import Destination
+from trackwire._engine.lifecycle import State
 from trackwire._engine.queue import MessageQueue, Queued
-from trackwire._engine.receipts import (
-    BatchReport,
-    Counters,
-    Hooks,
-    Receipt,
-    WarnOnce,
-    reset_receipts_after_fork,
-    settle_all,
-)
+from trackwire._engine.receipts import Hooks, Receipt
+from trackwire._engine.reporting import ErrorHandler, Reporter
 from trackwire._engine.retry import Delivered, Rejected, Retry, RetryPolicy, Split, Throttled
 from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport, gzip_body
 from trackwire.config import DeliveryConfig, RetryConfig
-from trackwire.errors import ClientClosedError, DeliveryError
+from trackwire.errors import DeliveryError
 
 __all__ = ["Engine", "ErrorHandler", "QueueFactory", "State"]
 
 logger = logging.getLogger("trackwire")
 
-ErrorHandler = Callable[[DeliveryError, list[Any]], None]
 #: Makes the engine's queue: at start and again in a forked child.
 QueueFactory = Callable[[DeliveryConfig], MessageQueue]
-
-
-class State(enum.IntEnum):
-    """The engine's lifecycle; it only moves forward, except IDLE <-> RUNNING."""
-
-    IDLE = 0  # no worker thread (none started yet, or they exited when idle)
-    RUNNING = 1  # workers are running
-    STOPPING = 2  # shutdown began: new messages are refused, workers drain
-    CLOSED = 3  # shutdown's deadline passed: workers stop, nothing more is sent
 
 
 def memory_queue(config: DeliveryConfig) -> MessageQueue:
@@ -90,11 +69,6 @@ class _Batch:
         self.retries = retries
         self.started = time.monotonic() if started is None else started
         self.first_seq = min(item.seq for item in items)
-
-
-# Every live engine, for the exit hook and the fork hook. Weak, so a client that is dropped
-# is collected (its engine then needs no draining: nothing can reach its receipts either).
-_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 class Engine:
@@ -128,7 +102,7 @@ class Engine:
         self._on_error = on_error
         self._queue_factory = queue_factory
         self._init_state()
-        _ENGINES.add(self)
+        lifecycle.register(self)
 
     def _init_state(self) -> None:
         """(Re)create every lock, queue and thread handle: at start and in a forked child."""
@@ -139,8 +113,12 @@ class Engine:
         self._settled = threading.Condition(self._lock)  # flush() waits for progress here
         self._retry_sleep = threading.Condition(self._lock)  # backoff sleeps, woken by shutdown
         self._queue = self._queue_factory(self.config)
+        # Bound once: submit() is the path every call takes.
+        self._has_room = self._queue.has_room
+        self._offer = self._queue.offer
+        self._flush_at = self.config.flush_at
         self._receipts: dict[int, Receipt] = {}
-        self._counters = Counters()
+        self._reporter = Reporter(self._destination.name, self._lock, self._hooks, self._on_error)
         self._flush_target = -1
         self._in_flight: dict[int, _Batch] = {}  # by first seq
         self._deferred: list[tuple[float, int, _Batch]] = []  # heap of (due, first seq, batch)
@@ -152,69 +130,74 @@ class Engine:
         self._abandon_at: float | None = None
         self._workers: list[threading.Thread] = []
         self._live_workers = 0
-        self._warn = WarnOnce()
 
     # ------------------------------------------------------------------ caller side
 
     def submit(self, data: bytes, receipt: Receipt) -> Receipt:
         """Queue one encoded message; never blocks on I/O, never raises for delivery trouble."""
-        evicted: list[Queued] = []
         size = len(data)
         with self._lock:
-            queue = self._queue
-            if self._state >= State.STOPPING:
-                refused: str | None = "after_close"
-            elif queue.has_room(size):
-                refused = None
+            if self._state < _STOPPING and self._has_room(size):
+                self._receipts[self._offer(data, _monotonic())] = receipt
+                self._reporter.counters.enqueued += 1
+                if self._idle and (len(self._queue) == 1 or len(self._queue) >= self._flush_at):
+                    self._wake.notify()
+                if self._state == _RUNNING:
+                    return receipt
+                refused: str | None = None
+                evicted: list[Receipt | None] = []
             else:
-                refused = self._make_room(size, evicted)
-            if refused is None:
-                self._receipts[queue.offer(data, _monotonic())] = receipt
-                self._counters.enqueued += 1
-                if self._idle:
-                    queued = len(queue)
-                    if queued == 1 or queued >= self.config.flush_at:
-                        self._wake.notify()
-            started = self._state == State.RUNNING
-            evicted_receipts = [self._receipts.pop(item.seq, None) for item in evicted]
-        if evicted:
-            self._drop(evicted_receipts, "queue_full")
-        if refused is not None:
-            self._drop([receipt], refused)
-        elif not started:
+                refused, evicted = self._make_room(size, data, receipt)
+        if refused is None:
+            if evicted:
+                self._drop(evicted, "queue_full")
             self._start()
+        else:
+            self._drop([receipt], refused)
         return receipt
 
-    def _make_room(self, size: int, evicted: list[Queued]) -> str | None:
-        """Apply the full-queue policy (lock held): a drop reason, or None once there is room.
+    def _make_room(
+        self, size: int, data: bytes, receipt: Receipt
+    ) -> tuple[str | None, list[Receipt | None]]:
+        """The slow path of :meth:`submit` (lock held): apply the full-queue policy.
 
-        With ``drop_oldest`` the evicted messages are appended to ``evicted`` for the caller
-        to settle after releasing the lock (their callbacks must not run under it).
+        Returns the drop reason (None once the message is queued) and the receipts of messages
+        evicted to make room, for the caller to settle after releasing the lock (their
+        callbacks must not run under it).
         """
+        if self._state >= _STOPPING:
+            return "after_close", []
         queue = self._queue
         if not queue.could_ever_fit(size):
-            return "queue_full"
+            return "queue_full", []
+        evicted: list[Receipt | None] = []
         policy = self.config.on_full
         if policy == "drop_oldest":
             while not queue.has_room(size):
                 item = queue.evict_oldest()
                 if item is None:
-                    return "queue_full"
-                evicted.append(item)
-            return None
-        if policy == "block":
+                    return "queue_full", evicted
+                evicted.append(self._receipts.pop(item.seq, None))
+        elif policy == "block":
             deadline = time.monotonic() + self.config.block_timeout
             self._blocked += 1
             try:
-                while not queue.has_room(size) and self._state < State.STOPPING:
+                while not queue.has_room(size) and self._state < _STOPPING:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        return "queue_full"
+                        return "queue_full", evicted
                     self._room.wait(remaining)
             finally:
                 self._blocked -= 1
-            return "after_close" if self._state >= State.STOPPING else None
-        return "queue_full"
+            if self._state >= _STOPPING:
+                return "after_close", evicted
+        elif not queue.has_room(size):
+            return "queue_full", evicted
+        self._receipts[queue.offer(data, _monotonic())] = receipt
+        self._reporter.counters.enqueued += 1
+        if self._idle:
+            self._wake.notify()
+        return None, evicted
 
     def drop(self, receipt: Receipt, reason: str, detail: str = "") -> Receipt:
         """Settle a message that will not be queued (``filtered``, ``disabled``, ...)."""
@@ -223,39 +206,7 @@ class Engine:
 
     def _drop(self, receipts: Sequence[Receipt | None], reason: str, detail: str = "") -> None:
         """Settle never-sent messages as dropped, count them, tell the hooks (no lock held)."""
-        if not receipts:
-            return
-        if reason == "after_close":
-            error: DeliveryError = ClientClosedError(
-                "after_close", "the client was shut down; create a new client to send more"
-            )
-        else:
-            error = DeliveryError(reason, detail or _DROP_TEXT.get(reason, ""))
-        settled = settle_all(receipts, error)
-        with self._lock:
-            self._counters.dropped[reason] += len(settled) + receipts.count(None)
-        if not settled:
-            return
-        if reason in _QUIET_DROPS:  # the application asked for it: not worth a warning
-            logger.debug("trackwire: %s: %s", self._destination.name, error)
-        else:
-            self._warn.warn(
-                reason,
-                "trackwire: %s: dropped %d message(s): %s",
-                self._destination.name,
-                len(settled),
-                error,
-            )
-        if self._hooks.wants("drop"):
-            self._hooks.emit(
-                BatchReport(
-                    kind="drop",
-                    count=len(settled),
-                    message_ids=[r.message_id for r in settled],
-                    reason=reason,
-                    error=error,
-                )
-            )
+        self._reporter.dropped(receipts, reason, detail)
 
     # ------------------------------------------------------------------ threads
 
@@ -486,31 +437,8 @@ class Engine:
         delay: float,
     ) -> None:
         with self._lock:
-            self._counters.retries += 1
-        logger.debug(
-            "trackwire: %s: attempt %d failed (%s); retrying in %.2fs",
-            self._destination.name,
-            attempt,
-            outcome.reason,
-            delay,
-        )
-        if self._hooks.wants("retry"):
-            self._hooks.emit(
-                BatchReport(
-                    kind="retry",
-                    count=len(items),
-                    message_ids=[self._message_id(item) for item in items],
-                    reason=outcome.reason,
-                    status=outcome.status,
-                    retry_in=delay,
-                    attempt=attempt,
-                    response=result if result.status is not None else None,
-                )
-            )
-
-    def _message_id(self, item: Queued) -> str | None:
-        receipt = self._receipts.get(item.seq)
-        return None if receipt is None else receipt.message_id
+            receipts = [self._receipts.get(item.seq) for item in items]
+        self._reporter.retrying(receipts, outcome.reason, outcome.status, result, attempt, delay)
 
     def _under_pressure(self) -> bool:
         """Messages pile up (lock held): half the queue is full or callers are blocked."""
@@ -564,49 +492,8 @@ class Engine:
             if ack:
                 self._queue.ack(items)
             receipts = [self._receipts.pop(item.seq, None) for item in items]
-        answer = response if response is not None and response.status is not None else None
-        settle_all(receipts, error, answer)
-        count = len(items)
-        with self._lock:
-            if error is None:
-                self._counters.delivered += count
-                self._counters.batches += 1
-                self._counters.bytes_sent += sent_bytes
-            else:
-                self._counters.failed[error.reason] += count
-        if error is None:
-            logger.debug("trackwire: %s: delivered %d message(s)", self._destination.name, count)
-            if self._hooks.wants("flush"):
-                ids = [None if r is None else r.message_id for r in receipts]
-                self._hooks.emit(
-                    BatchReport(kind="flush", count=count, message_ids=ids, response=answer)
-                )
-            return
-        self._warn.warn(
-            f"failed:{error.reason}",
-            "trackwire: %s: %d message(s) not delivered: %s",
-            self._destination.name,
-            count,
-            error,
-        )
-        if self._hooks.wants("error"):
-            self._hooks.emit(
-                BatchReport(
-                    kind="error",
-                    count=count,
-                    message_ids=[None if r is None else r.message_id for r in receipts],
-                    reason=error.reason,
-                    error=error,
-                    status=error.status,
-                    response=answer,
-                    last_attempt=True,
-                )
-            )
-        if self._on_error is not None:
-            try:
-                self._on_error(error, [orjson.loads(item.data) for item in items])
-            except Exception:
-                logger.exception("trackwire: on_error raised; ignored")
+        data = [item.data for item in items]
+        self._reporter.settled(receipts, data, error, response, sent_bytes)
 
     # ------------------------------------------------------------------ flush and shutdown
 
@@ -690,7 +577,7 @@ class Engine:
         )
         for thread in self._workers:
             thread.join(max(0.0, min(0.2, deadline - time.monotonic())))
-        _ENGINES.discard(self)
+        lifecycle.unregister(self)
         with self._lock:
             self._queue.close()
         if delivered_all:
@@ -711,6 +598,11 @@ class Engine:
         return self._state
 
     @property
+    def shutdown_timeout(self) -> float:
+        """Seconds the exit drain gives this engine."""
+        return self.config.shutdown_timeout
+
+    @property
     def closed(self) -> bool:
         """True after shutdown began; new messages are refused."""
         return self._state >= State.STOPPING
@@ -720,58 +612,26 @@ class Engine:
         with self._lock:
             in_flight = sum(len(batch.items) for batch in self._in_flight.values())
             in_flight += sum(len(batch.items) for _, _, batch in self._deferred)
-            return self._counters.snapshot(len(self._queue), self._queue.nbytes, in_flight)
+            return self._reporter.counters.snapshot(len(self._queue), self._queue.nbytes, in_flight)
 
     # ------------------------------------------------------------------ fork
 
     def _check_fork(self) -> None:
         # Backstop for forks that bypass os.register_at_fork (e.g. a raw fork() from C code).
         if os.getpid() != self._pid:
-            self._after_fork_in_child()
+            self.after_fork_in_child()
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
+        """Forget what the parent owns (called in a forked child): start afresh on first use."""
         self._transport.reset_after_fork()
         self._init_state()
 
 
 _monotonic = time.monotonic
+_STOPPING = State.STOPPING
+_RUNNING = State.RUNNING
 
 #: Seconds a worker with nothing to do waits before its thread ends.
 _IDLE_EXIT_SECONDS = 60.0
 #: Seconds between early attempts of a batch in backoff while messages pile up behind it.
 _PROBE_SECONDS = 2.0
-
-_DROP_TEXT = {
-    "queue_full": "the queue is full; raise max_queue_bytes or use on_full='block'",
-    "shutdown": "still queued when shutdown's time ran out; raise shutdown_timeout",
-    "filtered": "a middleware dropped the message",
-    "disabled": "not sent: the client was made with enable=False (or TRACKWIRE_DISABLE=1)",
-    "middleware_error": "a middleware failed, so the message was dropped (fail-closed)",
-}
-#: Drops the application asked for: logged at DEBUG, not warned about.
-_QUIET_DROPS = frozenset({"filtered", "disabled"})
-
-
-def _after_fork_in_child() -> None:
-    reset_receipts_after_fork()
-    for engine in list(_ENGINES):
-        engine._after_fork_in_child()
-
-
-def _shutdown_all_at_exit() -> None:
-    """Drain every live engine in parallel, each within its own ``shutdown_timeout``."""
-    engines = [engine for engine in list(_ENGINES) if not engine.closed]
-    now = time.monotonic()
-    deadlines = [now + engine.config.shutdown_timeout for engine in engines]
-    for engine, deadline in zip(engines, deadlines, strict=True):
-        engine.begin_shutdown(deadline)
-    for engine, deadline in zip(engines, deadlines, strict=True):
-        try:
-            engine.finish_shutdown(deadline)
-        except Exception:  # pragma: no cover - never let exit fail because of us
-            logger.exception("trackwire: error while draining at exit")
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_shutdown_all_at_exit)

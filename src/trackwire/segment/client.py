@@ -8,74 +8,19 @@ HTTP Basic auth, the shape Segment's own libraries send.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from trackwire._client import Client, parse_options
-from trackwire._engine.batcher import BatchLimits
-from trackwire._engine.destination import HTTPDestination
 from trackwire._engine.receipts import Receipt
-from trackwire._engine.retry import Outcome
-from trackwire._engine.transport import HTTPResult
 from trackwire.errors import ConfigError, DeliveryError, ValidationError
 from trackwire.segment import wire
-from trackwire.segment.messages import common, now_iso, object_field, text_field
+from trackwire.segment.destination import destination, resolve_host
+from trackwire.segment.messages import common, object_field, text_field
 
 __all__ = ["Segment"]
 
 Callback = Callable[[DeliveryError | None, dict[str, Any]], None]
-
-
-def _destination(write_key: str, host: str, timeout: float) -> HTTPDestination:
-    """Segment's ``/v1/batch``: HTTP Basic with the write key, which the body carries too."""
-    write_key_json = orjson.dumps(write_key)
-
-    def envelope(messages: Sequence[bytes]) -> bytes:
-        return wire.envelope(messages, write_key_json, now_iso())
-
-    def outcome(result: HTTPResult, messages: Sequence[bytes]) -> Outcome:
-        return wire.outcome(result, time.time(), len(messages))
-
-    return HTTPDestination(
-        name="segment",
-        url=host + wire.BATCH_PATH,
-        limits=BatchLimits(
-            max_count=wire.MAX_BATCH_COUNT,
-            max_bytes=wire.MAX_BATCH_BYTES,
-            overhead=wire.envelope_overhead(write_key_json),
-        ),
-        envelope=envelope,
-        outcome=outcome,
-        basic_auth=(write_key, ""),
-        timeout=timeout,
-        retry_header="X-Retry-Count",
-    )
-
-
-def _resolve_host(host: object, region: object) -> str:
-    if host is not None and region is not None:
-        raise ConfigError("pass host or region, not both")
-    if region is not None:
-        if not isinstance(region, str) or region.lower() not in wire.REGION_HOSTS:
-            raise ConfigError(
-                f"region must be one of {', '.join(wire.REGION_HOSTS)}, got {region!r}"
-            )
-        return wire.REGION_HOSTS[region.lower()]
-    if host is None:
-        return wire.DEFAULT_HOST
-    if not isinstance(host, str) or not host.startswith(("http://", "https://")):
-        raise ConfigError(f"host must be an http:// or https:// URL, got {host!r}")
-    host = host.rstrip("/")
-    if host.endswith(wire.BATCH_PATH) or host.endswith("/v1/import"):
-        raise ConfigError(
-            f"host is the API's base URL; trackwire adds {wire.BATCH_PATH}: "
-            f"pass host={host.rsplit('/v1/', 1)[0]!r}"
-        )
-    # Segment's docs give hosts both with and without /v1; the path is ours to add.
-    return host[: -len("/v1")] if host.endswith("/v1") else host
 
 
 class Segment(Client):
@@ -105,14 +50,17 @@ class Segment(Client):
     ) -> None:
         if not isinstance(write_key, str) or not write_key:
             raise ConfigError("write_key must be a non-empty str (your Segment source's key)")
-        self.host = _resolve_host(host, region)
+        self.host = resolve_host(host, region)
         shared, _ = parse_options(options, vendor="Segment", url=self.host)
-        super().__init__(_destination(write_key, self.host, shared.delivery.timeout), shared)
+        super().__init__(destination(write_key, self.host, shared.delivery.timeout), shared)
 
     def __repr__(self) -> str:
         return f"<trackwire.Segment host={self.host!r}>"
 
     # ------------------------------------------------------------------ calls
+    # Every call takes the fields all Segment messages share as keyword arguments:
+    # anonymous_id, context, integrations, timestamp (a datetime, naive = UTC, or an ISO-8601
+    # str passed through), message_id (made when not given) and callback(error, message).
 
     def identify(
         self,
@@ -127,18 +75,9 @@ class Segment(Client):
         callback: Callback | None = None,
     ) -> Receipt:
         """Record who a user is and their traits (``plan``, ``email``, ...)."""
-        message: dict[str, Any] = {"type": "identify", "traits": object_field("traits", traits)}
+        message = {"type": "identify", "traits": object_field("traits", traits)}
         return self._send(
-            common(
-                message,
-                user_id=user_id,
-                anonymous_id=anonymous_id,
-                context=context,
-                integrations=integrations,
-                timestamp=timestamp,
-                message_id=message_id,
-            ),
-            callback,
+            message, user_id, anonymous_id, context, integrations, timestamp, message_id, callback
         )
 
     def track(
@@ -155,7 +94,7 @@ class Segment(Client):
         callback: Callback | None = None,
     ) -> Receipt:
         """Record an action a user performed (``event``) with its ``properties``."""
-        message: dict[str, Any] = {
+        message = {
             "type": "track",
             "event": event if type(event) is str and event else text_field("event", event, True),
             "properties": properties
@@ -163,16 +102,7 @@ class Segment(Client):
             else object_field("properties", properties),
         }
         return self._send(
-            common(
-                message,
-                user_id=user_id,
-                anonymous_id=anonymous_id,
-                context=context,
-                integrations=integrations,
-                timestamp=timestamp,
-                message_id=message_id,
-            ),
-            callback,
+            message, user_id, anonymous_id, context, integrations, timestamp, message_id, callback
         )
 
     def page(
@@ -190,18 +120,9 @@ class Segment(Client):
         callback: Callback | None = None,
     ) -> Receipt:
         """Record a page view, with an optional ``name``, ``category`` and ``properties``."""
-        return self._view(
-            "page",
-            user_id,
-            category,
-            name,
-            properties,
-            anonymous_id,
-            context,
-            integrations,
-            timestamp,
-            message_id,
-            callback,
+        message = _view("page", category, name, properties)
+        return self._send(
+            message, user_id, anonymous_id, context, integrations, timestamp, message_id, callback
         )
 
     def screen(
@@ -219,53 +140,9 @@ class Segment(Client):
         callback: Callback | None = None,
     ) -> Receipt:
         """Record a screen view in a mobile app, like :meth:`page`."""
-        return self._view(
-            "screen",
-            user_id,
-            category,
-            name,
-            properties,
-            anonymous_id,
-            context,
-            integrations,
-            timestamp,
-            message_id,
-            callback,
-        )
-
-    def _view(
-        self,
-        kind: str,
-        user_id: object,
-        category: object,
-        name: object,
-        properties: Mapping[str, Any] | None,
-        anonymous_id: object,
-        context: Mapping[str, Any] | None,
-        integrations: Mapping[str, Any] | None,
-        timestamp: object,
-        message_id: object,
-        callback: Callback | None,
-    ) -> Receipt:
-        message: dict[str, Any] = {"type": kind}
-        page_name = text_field("name", name, required=False)
-        page_category = text_field("category", category, required=False)
-        if page_name is not None:
-            message["name"] = page_name
-        if page_category is not None:
-            message["category"] = page_category
-        message["properties"] = object_field("properties", properties)
+        message = _view("screen", category, name, properties)
         return self._send(
-            common(
-                message,
-                user_id=user_id,
-                anonymous_id=anonymous_id,
-                context=context,
-                integrations=integrations,
-                timestamp=timestamp,
-                message_id=message_id,
-            ),
-            callback,
+            message, user_id, anonymous_id, context, integrations, timestamp, message_id, callback
         )
 
     def group(
@@ -282,22 +159,13 @@ class Segment(Client):
         callback: Callback | None = None,
     ) -> Receipt:
         """Associate a user with a group (a company, team, ...) and record the group's traits."""
-        message: dict[str, Any] = {
+        message = {
             "type": "group",
             "groupId": text_field("group_id", group_id, required=True),
             "traits": object_field("traits", traits),
         }
         return self._send(
-            common(
-                message,
-                user_id=user_id,
-                anonymous_id=anonymous_id,
-                context=context,
-                integrations=integrations,
-                timestamp=timestamp,
-                message_id=message_id,
-            ),
-            callback,
+            message, user_id, anonymous_id, context, integrations, timestamp, message_id, callback
         )
 
     def alias(
@@ -312,35 +180,57 @@ class Segment(Client):
         callback: Callback | None = None,
     ) -> Receipt:
         """Tell Segment that ``previous_id`` and ``user_id`` are the same person."""
-        message: dict[str, Any] = {
+        message = {
             "type": "alias",
             "previousId": text_field("previous_id", previous_id, required=True),
             "userId": text_field("user_id", user_id, required=True),
         }
         return self._send(
-            common(
-                message,
-                user_id=message["userId"],
-                anonymous_id=None,
-                context=context,
-                integrations=integrations,
-                timestamp=timestamp,
-                message_id=message_id,
-                require_identity=False,
-            ),
-            callback,
+            message, message["userId"], None, context, integrations, timestamp, message_id, callback
         )
 
-    def _send(self, message: dict[str, Any], callback: Callback | None) -> Receipt:
-        done = None if callback is None else _callback_adapter(callback, message)
+    def _send(
+        self,
+        message: dict[str, Any],
+        user_id: object,
+        anonymous_id: object,
+        context: object,
+        integrations: object,
+        timestamp: object,
+        message_id: object,
+        callback: Callback | None,
+    ) -> Receipt:
+        common(
+            message,
+            user_id=user_id,
+            anonymous_id=anonymous_id,
+            context=context,
+            integrations=integrations,
+            timestamp=timestamp,
+            message_id=message_id,
+            require_identity=message["type"] != "alias",
+        )
         return self._enqueue(
             message,
             message_id=message["messageId"],
             max_bytes=wire.MAX_MESSAGE_BYTES,
             what="Segment message",
             recheck=_recheck,
-            callback=done,
+            callback=None if callback is None else _callback_adapter(callback, message),
         )
+
+
+def _view(kind: str, category: object, name: object, properties: object) -> dict[str, Any]:
+    """The fields of a ``page`` or ``screen`` message."""
+    message: dict[str, Any] = {"type": kind}
+    page_name = text_field("name", name, required=False)
+    page_category = text_field("category", category, required=False)
+    if page_name is not None:
+        message["name"] = page_name
+    if page_category is not None:
+        message["category"] = page_category
+    message["properties"] = object_field("properties", properties)
+    return message
 
 
 def _recheck(message: dict[str, Any]) -> None:

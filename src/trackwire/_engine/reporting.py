@@ -1,0 +1,172 @@
+"""Telling the world what became of messages: receipts, counters, hooks, logs, ``on_error``.
+
+The engine decides what happened to a batch; a :class:`Reporter` makes it known, the same way
+for every outcome, so that receipts, ``stats()``, hooks and log lines always agree. It settles
+receipts outside the engine's lock (their callbacks run user code) and takes the lock only to
+count.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import orjson
+
+from trackwire._engine.receipts import BatchReport, Counters, Hooks, Receipt, WarnOnce, settle_all
+from trackwire._engine.transport import HTTPResult
+from trackwire.errors import ClientClosedError, DeliveryError
+
+__all__ = ["DROP_REASONS", "ErrorHandler", "Reporter"]
+
+logger = logging.getLogger("trackwire")
+
+ErrorHandler = Callable[[DeliveryError, list[Any]], None]
+
+#: Why a message was never sent, with the text its receipt's error carries.
+DROP_REASONS: Final = {
+    "queue_full": "the queue is full; raise max_queue_bytes or use on_full='block'",
+    "shutdown": "still queued when shutdown's time ran out; raise shutdown_timeout",
+    "filtered": "a middleware dropped the message",
+    "disabled": "not sent: the client was made with enable=False (or TRACKWIRE_DISABLE=1)",
+    "middleware_error": "a middleware failed, so the message was dropped (fail-closed)",
+    "after_close": "the client was shut down; create a new client to send more",
+}
+#: Drops the application asked for: logged at DEBUG, not warned about.
+_QUIET_DROPS: Final = frozenset({"filtered", "disabled"})
+
+
+def _ids(receipts: Sequence[Receipt | None]) -> list[str | None]:
+    return [None if r is None else r.message_id for r in receipts]
+
+
+class Reporter:
+    """Settles, counts and reports outcomes for one engine.
+
+    Args:
+        name: the destination's name, for log lines.
+        lock: the engine's lock, which guards ``counters``.
+        hooks: the client's hooks.
+        on_error: the client's ``on_error(error, messages)``, or None.
+    """
+
+    def __init__(
+        self, name: str, lock: threading.Lock, hooks: Hooks, on_error: ErrorHandler | None
+    ) -> None:
+        self.counters = Counters()
+        self._name = name
+        self._lock = lock
+        self._hooks = hooks
+        self._on_error = on_error
+        self._warn = WarnOnce()
+
+    def dropped(self, receipts: Sequence[Receipt | None], reason: str, detail: str = "") -> None:
+        """Messages that were never sent (None entries: messages nobody holds a receipt for)."""
+        if not receipts:
+            return
+        text = detail or DROP_REASONS.get(reason, "")
+        error = (
+            ClientClosedError(reason, text)
+            if reason == "after_close"
+            else DeliveryError(reason, text)
+        )
+        settled = settle_all(receipts, error)
+        with self._lock:
+            self.counters.dropped[reason] += len(settled) + receipts.count(None)
+        if not settled:
+            return
+        if reason in _QUIET_DROPS:  # the application asked for it: not worth a warning
+            logger.debug("trackwire: %s: %s", self._name, error)
+        else:
+            message = "trackwire: %s: dropped %d message(s): %s"
+            self._warn.warn(reason, message, self._name, len(settled), error)
+        if self._hooks.wants("drop"):
+            report = BatchReport(
+                kind="drop",
+                count=len(settled),
+                message_ids=_ids(settled),
+                reason=reason,
+                error=error,
+            )
+            self._hooks.emit(report)
+
+    def retrying(
+        self,
+        receipts: Sequence[Receipt | None],
+        reason: str,
+        status: int | None,
+        result: HTTPResult,
+        attempt: int,
+        delay: float,
+    ) -> None:
+        """An attempt failed and the messages will be sent again in ``delay`` seconds."""
+        with self._lock:
+            self.counters.retries += 1
+        logger.debug(
+            "trackwire: %s: attempt %d failed (%s); retrying in %.2fs",
+            self._name,
+            attempt,
+            reason,
+            delay,
+        )
+        if self._hooks.wants("retry"):
+            report = BatchReport(
+                kind="retry",
+                count=len(receipts),
+                message_ids=_ids(receipts),
+                reason=reason,
+                status=status,
+                retry_in=delay,
+                attempt=attempt,
+                response=result if result.status is not None else None,
+            )
+            self._hooks.emit(report)
+
+    def settled(
+        self,
+        receipts: Sequence[Receipt | None],
+        data: Sequence[bytes],
+        error: DeliveryError | None,
+        response: HTTPResult | None,
+        sent_bytes: int = 0,
+    ) -> None:
+        """Messages were sent: delivered when ``error`` is None, else finally failed."""
+        answer = response if response is not None and response.status is not None else None
+        settle_all(receipts, error, answer)
+        count = len(receipts)
+        with self._lock:
+            if error is None:
+                self.counters.delivered += count
+                self.counters.batches += 1
+                self.counters.bytes_sent += sent_bytes
+            else:
+                self.counters.failed[error.reason] += count
+        if error is None:
+            logger.debug("trackwire: %s: delivered %d message(s)", self._name, count)
+            if self._hooks.wants("flush"):
+                ids = _ids(receipts)
+                self._hooks.emit(
+                    BatchReport(kind="flush", count=count, message_ids=ids, response=answer)
+                )
+            return
+        message = "trackwire: %s: %d message(s) not delivered: %s"
+        self._warn.warn(f"failed:{error.reason}", message, self._name, count, error)
+        if self._hooks.wants("error"):
+            report = BatchReport(
+                kind="error",
+                count=count,
+                message_ids=_ids(receipts),
+                reason=error.reason,
+                error=error,
+                status=error.status,
+                response=answer,
+                last_attempt=True,
+            )
+            self._hooks.emit(report)
+        if self._on_error is not None:
+            try:
+                self._on_error(error, [orjson.loads(item) for item in data])
+            except Exception:
+                logger.exception("trackwire: on_error raised; ignored")
