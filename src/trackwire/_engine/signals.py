@@ -78,10 +78,10 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _drain_then_end(signum: int) -> None:
-    from trackwire._engine.worker import _shutdown_all_at_exit
+    from trackwire._engine.lifecycle import drain_all
 
     try:
-        _shutdown_all_at_exit()
+        drain_all()
     except Exception:  # pragma: no cover - never keep the process from ending
         logger.exception("trackwire: error while draining at SIGTERM")
     finally:
