@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from trackwire.collector.app import create_app
-from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore
 from trackwire.collector.store import EventRecord, IngestResult
 
 

@@ -13,14 +13,19 @@ one or the vendor itself, so a test event never reaches a vendor by accident. Th
 command goes through trackwire's own client, exactly as an application would; the Amplitude
 and mParticle commands post the JSON directly.
 
-The command-line tools live apart from the SDK (nothing under ``trackwire`` imports this
-module), and import the collector, rich and the vendor clients only when a command needs them.
+Exit status: 0 done, 1 not delivered (or the collector could not be reached), 2 a usage error.
+
+``--help``, ``send`` and ``events`` need only trackwire's core dependencies; the collector, its
+web stack and rich are imported only by the ``collector`` command, which needs the
+``collector`` extra. Nothing under ``trackwire`` imports this module.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import re
+import shutil
 import sys
 import time
 import uuid
@@ -31,7 +36,7 @@ from typing import Any, Final
 import orjson
 
 from trackwire._version import __version__
-from trackwire.errors import TrackwireError
+from trackwire.errors import ConfigError, TrackwireError, ValidationError
 
 __all__ = ["build_parser", "main"]
 
@@ -39,12 +44,37 @@ __all__ = ["build_parser", "main"]
 DEFAULT_URL: Final = "http://127.0.0.1:8787"
 #: Where ``trackwire collector`` keeps its database unless told otherwise.
 DEFAULT_DB: Final = ".trackwire/collector.db"
+#: The one line ``trackwire collector`` prints on a core install.
+COLLECTOR_EXTRA_HINT: Final = (
+    "the collector needs the collector extra: pip install 'trackwire[collector]'"
+)
+#: Modules the collector cannot run without (all in the ``collector`` extra).
+_COLLECTOR_MODULES: Final = ("starlette", "uvicorn", "anyio")
+#: Exit statuses.
+EXIT_OK: Final = 0
+EXIT_NOT_DELIVERED: Final = 1
+EXIT_USAGE: Final = 2
 
 _SEGMENT_CALLS: Final = ("track", "identify", "page", "screen", "group", "alias")
+#: Shortest Amplitude ``user_id``/``device_id`` kept by default (Amplitude's ``min_id_length``).
+_AMPLITUDE_MIN_ID_LENGTH: Final = 5
 
 
 class _UsageError(Exception):
-    """A command-line value is wrong; printed without a traceback, exit status 2."""
+    """A command-line value is wrong; printed with the subcommand's usage, exit status 2."""
+
+
+def _collector_installed() -> bool:
+    """True when the collector extra is importable (checked without importing it)."""
+    from importlib.util import find_spec
+
+    for name in _COLLECTOR_MODULES:
+        try:
+            if find_spec(name) is None:
+                return False
+        except (ImportError, ValueError):  # a broken or blocked install counts as missing
+            return False
+    return True
 
 
 def _json_object(text: str | None, flag: str) -> dict[str, Any] | None:
@@ -59,6 +89,43 @@ def _json_object(text: str | None, flag: str) -> dict[str, Any] | None:
     return value
 
 
+def _flag(field: str) -> str:
+    """The command-line flag for a Python argument name: ``user_id`` -> ``--user-id``."""
+    return "--" + field.replace("_", "-")
+
+
+#: Python argument names the Segment client's errors may mention, and the flags that set them.
+_FIELD_NAMES: Final = re.compile(
+    r"\b(user_id|anonymous_id|previous_id|group_id|message_id|timestamp|properties|traits)\b"
+)
+
+
+#: Client options the ``send`` flags set, and those flags.
+_OPTION_FLAGS: Final = {"host": "--host", "timeout": "--timeout", "max_retries": "--retries"}
+_OPTION_NAMES: Final = re.compile(r"\b(host|timeout|max_retries)\b")
+
+
+def _config_text(exc: ConfigError) -> str:
+    """A client's ConfigError retold with the flags that set the options it names."""
+    return _OPTION_NAMES.sub(lambda match: _OPTION_FLAGS[match.group(1)], str(exc))
+
+
+def _flag_text(exc: ValidationError) -> str:
+    """A client's ValidationError retold with flags (``--user-id``) instead of field names."""
+    text = str(exc)
+    if exc.field and text.startswith(exc.field + ": "):
+        text = text[len(exc.field) + 2 :]
+    text = _FIELD_NAMES.sub(lambda match: _flag(match.group(1)), text)
+    text = text.replace("; pass a datetime or ISO string", ", like 2024-05-01T12:00:00Z")
+    if not exc.field:
+        return text
+    head, _, rest = exc.field.partition(".")
+    if not rest and text.startswith(_flag(head) + " "):
+        return text  # "--user-id or --anonymous-id is required" names its flag already
+    where = _flag(head) + (f" (at {rest})" if rest else "")
+    return f"{where}: {text}"
+
+
 # --- trackwire collector -----------------------------------------------------------------------
 
 
@@ -67,7 +134,38 @@ def _cmd_collector(args: argparse.Namespace) -> int:
     from trackwire.collector.server import serve
 
     faults = fault_config_from_arguments(args)
-    return serve(db=args.db, host=args.host, port=args.port, keys=args.keys, faults=faults)
+    return serve(
+        db=args.db,
+        host=args.host,
+        port=args.port,
+        keys=args.keys,
+        faults=faults,
+        log_level=args.log_level,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+    )
+
+
+def _port(text: str) -> int:
+    """``--port``: an integer from 0 to 65535 (argparse turns the ValueError into a usage error)."""
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
+_port.__name__ = "port"  # argparse names the type in its message: "invalid port value: '99999'"
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds."""
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError(text)
+    return value
+
+
+_seconds.__name__ = "seconds"
 
 
 # --- trackwire events --------------------------------------------------------------------------
@@ -79,21 +177,37 @@ def _get_json(url: str, timeout: float) -> Any:
     try:
         response = urllib3.request("GET", url, timeout=timeout, retries=False)
     except urllib3.exceptions.HTTPError as exc:
-        raise TrackwireError(f"cannot reach the collector at {url}: {exc}") from None
+        raise TrackwireError(
+            f"cannot reach the collector at {url}: {_network_text(exc, url)}"
+        ) from None
     if response.status != 200:
         text = response.data.decode("utf-8", "replace")[:300]
         raise TrackwireError(f"the collector answered {response.status}: {text}")
-    return orjson.loads(response.data)
+    try:
+        return orjson.loads(response.data)
+    except orjson.JSONDecodeError:
+        raise TrackwireError(f"{url} did not answer JSON; is it a trackwire collector?") from None
+
+
+def _network_text(exc: BaseException, url: str) -> str:
+    """A network error as trackwire's transport names it (``connection_refused: ...``)."""
+    from trackwire._engine.transport import describe_error, host_port
+
+    code, text = describe_error(exc, host_port(url))
+    return f"{code}: {text}"
 
 
 def _time(ms: Any) -> str:
-    if not isinstance(ms, int):
+    if not isinstance(ms, int) or isinstance(ms, bool):
         return ""
-    return datetime.fromtimestamp(ms / 1000).isoformat(sep=" ", timespec="milliseconds")
+    try:
+        return datetime.fromtimestamp(ms / 1000).strftime("%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return ""
 
 
-def _summary(payload: Any, limit: int = 60) -> str:
-    """A short view of the event's properties/traits/attributes for the table."""
+def _summary(payload: Any) -> str:
+    """A one-line view of the event's properties/traits/attributes for the table."""
     if not isinstance(payload, dict):
         return ""
     for key in ("properties", "traits", "event_properties", "user_properties"):
@@ -107,8 +221,58 @@ def _summary(payload: Any, limit: int = 60) -> str:
         value = value or payload.get("user_attributes")
     if not value:
         return ""
-    text = orjson.dumps(value).decode()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return orjson.dumps(value).decode()
+
+
+# Columns of the events table: (title, widest it grows to, narrowest it shrinks to).
+_COLUMNS: Final = (
+    ("id", 8, 2),
+    ("received", 14, 14),
+    ("vendor", 9, 3),
+    ("source", 16, 6),
+    ("type", 14, 5),
+    ("event", 24, 6),
+    ("user", 20, 6),
+    ("properties", 10_000, 10),
+)
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())  # a newline or tab in a stored value would break the row
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _table(rows: Sequence[tuple[str, ...]], width: int) -> list[str]:
+    """Rows as fixed-width text lines no wider than ``width``: wide cells are cut with ``…``.
+
+    The properties column takes what is left (and is left out when no row has any); the other
+    columns give up width widest first, each down to a readable minimum.
+    """
+    columns = list(_COLUMNS)
+    if not any(row[-1] for row in rows):
+        columns.pop()
+        rows = [row[:-1] for row in rows]
+    widths = [
+        min(cap, max([len(title)] + [len(row[i]) for row in rows]))
+        for i, (title, cap, _) in enumerate(columns)
+    ]
+    gaps = 2 * (len(widths) - 1)
+    last = len(columns) - 1
+    while sum(widths) + gaps > width:
+        if columns[last][0] == "properties" and widths[last] > columns[last][2]:
+            widths[last] -= 1
+            continue
+        candidates = [i for i, w in enumerate(widths) if w > columns[i][2]]
+        if not candidates:
+            break
+        widths[max(candidates, key=lambda i: widths[i])] -= 1
+    titles = tuple(title for title, _, _ in columns)
+    lines = []
+    for row in (titles, *rows):
+        cells = [_cut(cell, w) for cell, w in zip(row, widths, strict=True)]
+        cells[0] = cells[0].rjust(widths[0])
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    return lines
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
@@ -123,43 +287,79 @@ def _cmd_events(args: argparse.Namespace) -> int:
         "limit": args.limit,
     }
     params = urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-    body = _get_json(f"{args.url.rstrip('/')}/events?{params}", args.timeout)
-    events = body.get("events", [])
+    url = args.url.rstrip("/")
+    body = _get_json(f"{url}/events?{params}", args.timeout)
+    events = body.get("events", []) if isinstance(body, dict) else []
     if args.json:
         for event in events:
             sys.stdout.write(orjson.dumps(event).decode() + "\n")
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{len(events)} most recent events at {args.url}", title_justify="left")
-    for column in ("id", "received", "vendor", "source", "type", "event", "user", "device"):
-        table.add_column(column, justify="right" if column == "id" else "left")
-    table.add_column("properties", overflow="fold")
-    for event in events:
-        table.add_row(
+        return EXIT_OK
+    rows = [
+        (
             str(event.get("id", "")),
             _time(event.get("received_time_ms")),
             str(event.get("vendor") or ""),
             str(event.get("source") or ""),
             str(event.get("type") or ""),
             str(event.get("event_name") or ""),
-            str(event.get("user_id") or ""),
-            str(event.get("device_id") or ""),
+            str(event.get("user_id") or event.get("device_id") or ""),
             _summary(event.get("payload")),
         )
-    Console().print(table)
-    return 0
+        for event in events
+        if isinstance(event, dict)
+    ]
+    width = args.width or shutil.get_terminal_size((100, 24)).columns
+    print(f"{len(rows)} most recent events at {url}" + ("" if rows else " (none stored yet)"))
+    if rows:
+        print("\n".join(_table(rows, width)))
+    return EXIT_OK
 
 
 # --- trackwire send ----------------------------------------------------------------------------
 
 
+def _collector_counts(host: str, vendor: str, timeout: float) -> tuple[int, int] | None:
+    """(stored, duplicates) counters of ``vendor`` at a trackwire collector, or None.
+
+    Vendors answer a resent id with a plain success; only the collector's counters tell
+    whether the message was stored or recognised as a duplicate.
+    """
+    import urllib3
+
+    try:
+        response = urllib3.request(
+            "GET", host.rstrip("/") + "/stats", timeout=min(timeout, 5.0), retries=False
+        )
+        stats = orjson.loads(response.data) if response.status == 200 else None
+    except (urllib3.exceptions.HTTPError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(stats, dict):
+        return None
+    try:
+        stored = int(stats.get("stored", {}).get(vendor, {}).get("events", 0))
+        duplicates = int(stats.get("duplicates", {}).get(vendor, {}).get("events", 0))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return stored, duplicates
+
+
+def _was_duplicate(before: tuple[int, int] | None, after: tuple[int, int] | None) -> bool:
+    if before is None or after is None:
+        return False
+    return after[1] > before[1] and after[0] == before[0]
+
+
+_DUPLICATE_NOTE: Final = (
+    " (a duplicate: the collector already had this id and kept the first copy, not this one)"
+)
+
+
 def _cmd_send_segment(args: argparse.Namespace) -> int:
     from trackwire.segment.client import Segment
 
-    properties = _json_object(args.properties, "--properties")
-    traits = _json_object(args.traits, "--traits")
+    call = args.call
+    properties = _json_object(getattr(args, "properties", None), "--properties")
+    traits = _json_object(getattr(args, "traits", None), "--traits")
     client = Segment(
         args.write_key,
         host=args.host,
@@ -168,9 +368,10 @@ def _cmd_send_segment(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         connect_timeout=min(args.timeout, 5.0),
     )
+    resend = args.message_id is not None
+    before = _collector_counts(client.host, "segment", args.timeout) if resend else None
     ids: dict[str, Any] = {"timestamp": args.timestamp, "message_id": args.message_id}
     try:
-        call = args.call
         if call == "alias":
             receipt = client.alias(args.previous_id, args.user_id, **ids)
         else:
@@ -188,16 +389,19 @@ def _cmd_send_segment(args: argparse.Namespace) -> int:
         delivered = receipt.wait(args.timeout)
     finally:
         client.shutdown(timeout=0.5)
+    what = f"segment {call} messageId={receipt.message_id}"
     if delivered:
-        print(f"delivered: segment {call} messageId={receipt.message_id} to {client.host}")
-        return 0
+        after = _collector_counts(client.host, "segment", args.timeout) if resend else None
+        note = _DUPLICATE_NOTE if _was_duplicate(before, after) else ""
+        print(f"delivered: {what} to {client.host}{note}")
+        return EXIT_OK
     why = receipt.error or f"still pending after {args.timeout} s"
-    print(f"not delivered: segment {call} messageId={receipt.message_id}: {why}", file=sys.stderr)
-    return 1
+    print(f"not delivered: {what}: {why}", file=sys.stderr)
+    return EXIT_NOT_DELIVERED
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    """POST a body, print the answer, return the exit status (0 for 2xx)."""
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+    """POST a body; returns (status, body text), or raises TrackwireError when nothing answered."""
     import urllib3
 
     try:
@@ -205,14 +409,20 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int
             "POST", url, body=body, headers=headers, timeout=timeout, retries=False
         )
     except urllib3.exceptions.HTTPError as exc:
-        print(f"cannot reach {url}: {exc}", file=sys.stderr)
-        return 1
-    text = response.data.decode("utf-8", "replace")
-    print(f"HTTP {response.status} from {url}" + (f": {text}" if text else ""))
-    return 0 if 200 <= response.status < 300 else 1
+        raise TrackwireError(f"cannot reach {url}: {_network_text(exc, url)}") from None
+    return response.status, response.data.decode("utf-8", "replace")
+
+
+def _report(url: str, status: int, text: str, note: str = "") -> int:
+    line = f"HTTP {status} from {url}" + (f": {text}" if text else "") + note
+    ok = 200 <= status < 300
+    print(line, file=sys.stdout if ok else sys.stderr)
+    return EXIT_OK if ok else EXIT_NOT_DELIVERED
 
 
 def _cmd_send_amplitude(args: argparse.Namespace) -> int:
+    if not (args.user_id or args.device_id):
+        raise _UsageError("give --user-id or --device-id (Amplitude needs one of them)")
     event: dict[str, Any] = {
         "user_id": args.user_id,
         "device_id": args.device_id,
@@ -221,8 +431,6 @@ def _cmd_send_amplitude(args: argparse.Namespace) -> int:
         "library": f"trackwire-cli/{__version__}",
     }
     if args.call == "track":
-        if not args.event:
-            raise _UsageError("send amplitude track needs --event")
         event["event_type"] = args.event
         event["event_properties"] = _json_object(args.properties, "--properties")
         event["user_properties"] = _json_object(args.user_properties, "--user-properties")
@@ -230,17 +438,34 @@ def _cmd_send_amplitude(args: argparse.Namespace) -> int:
         event["event_type"] = "$identify"
         event["user_properties"] = _json_object(args.user_properties, "--user-properties") or {}
     else:
-        if not (args.group_type and args.group_value):
-            raise _UsageError("send amplitude group-identify needs --group-type and --group-value")
         event["event_type"] = "$groupidentify"
         event["groups"] = {args.group_type: args.group_value}
         props = _json_object(args.group_properties, "--group-properties") or {}
         event["group_properties"] = props
     event = {key: value for key, value in event.items() if value is not None}
     body = orjson.dumps({"api_key": args.api_key, "events": [event]})
-    path = "/batch" if args.batch else "/2/httpapi"
-    headers = {"Content-Type": "application/json"}
-    return _post(args.host.rstrip("/") + path, body, headers, args.timeout)
+    url = args.host.rstrip("/") + ("/batch" if args.batch else "/2/httpapi")
+    resend = args.insert_id is not None
+    before = _collector_counts(args.host, "amplitude", args.timeout) if resend else None
+    status, text = _post(url, body, {"Content-Type": "application/json"}, args.timeout)
+    note = ""
+    if 200 <= status < 300 and resend:
+        after = _collector_counts(args.host, "amplitude", args.timeout)
+        note = _DUPLICATE_NOTE if _was_duplicate(before, after) else ""
+    result = _report(url, status, text, note)
+    short = [
+        flag
+        for flag, value in (("--user-id", args.user_id), ("--device-id", args.device_id))
+        if value is not None and len(value) < _AMPLITUDE_MIN_ID_LENGTH
+    ]
+    if short:
+        print(
+            f"hint: Amplitude refuses a user_id or device_id shorter than "
+            f"{_AMPLITUDE_MIN_ID_LENGTH} characters (its min_id_length); use a longer "
+            + " and ".join(short),
+            file=sys.stderr,
+        )
+    return result
 
 
 def _cmd_send_mparticle(args: argparse.Namespace) -> int:
@@ -270,75 +495,176 @@ def _cmd_send_mparticle(args: argparse.Namespace) -> int:
     token = base64.b64encode(f"{args.key}:{args.secret}".encode()).decode()
     headers = {"Content-Type": "application/json", "Authorization": f"Basic {token}"}
     url = args.host.rstrip("/") + "/v2/events"
-    return _post(url, orjson.dumps(batch), headers, args.timeout)
+    status, text = _post(url, orjson.dumps(batch), headers, args.timeout)
+    return _report(url, status, text)
 
 
 # --- the parser --------------------------------------------------------------------------------
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type: a number above zero (``kind`` is int or float)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+#: Most events the collector lists in one answer (its ``/events`` limit).
+_MAX_EVENTS_LIMIT: Final = 1000
+
+
+def _events_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= _MAX_EVENTS_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be 1 to {_MAX_EVENTS_LIMIT}, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _command(
+    subcommands: Any, name: str, help: str, handler: Callable[[argparse.Namespace], int] | None
+) -> argparse.ArgumentParser:
+    """Add a subcommand whose own usage is shown with its errors."""
+    parser: argparse.ArgumentParser = subcommands.add_parser(name, help=help, description=help)
+    parser.set_defaults(handler=handler, command_parser=parser)
+    return parser
 
 
 def _add_send_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host", default=DEFAULT_URL, help=f"collector or vendor base URL (default {DEFAULT_URL})"
     )
-    parser.add_argument("--timeout", type=float, default=10.0,
-                        help="seconds to wait for delivery (default 10)")  # fmt: skip
+    parser.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=10.0,
+        help="seconds to wait for delivery (default 10)",
+    )
+
+
+_SEGMENT_HELP: Final = {
+    "track": "record an action a user performed",
+    "identify": "record who a user is and their traits",
+    "page": "record a page view",
+    "screen": "record a screen view in an app",
+    "group": "associate a user with a group and its traits",
+    "alias": "tell Segment two ids are the same person",
+}
 
 
 def _segment_parsers(send: Any) -> None:
-    segment = send.add_parser("segment", help="send a Segment call through trackwire.Segment")
+    segment = _command(send, "segment", "send a Segment call through trackwire.Segment", None)
     calls = segment.add_subparsers(dest="call", required=True, metavar="CALL")
     for call in _SEGMENT_CALLS:
-        parser = calls.add_parser(call, help=f"a Segment {call} call")
-        parser.set_defaults(handler=_cmd_send_segment)
+        parser = _command(
+            calls, call, f"a Segment {call}: {_SEGMENT_HELP[call]}", _cmd_send_segment
+        )
         parser.add_argument("--write-key", required=True, help="the source's write key")
-        parser.add_argument("--user-id", required=call == "alias", help="userId")
         if call == "alias":
-            parser.add_argument("--previous-id", required=True, help="the id being aliased")
+            parser.add_argument("--previous-id", required=True, help="the id being merged away")
+            parser.add_argument("--user-id", required=True, help="the id to keep")
         else:
-            parser.add_argument("--anonymous-id", help="anonymousId")
-        parser.add_argument("--event", required=call == "track", help="track: the event name")
-        parser.add_argument("--name", help="page/screen: the name")
-        parser.add_argument("--category", help="page/screen: the category")
-        parser.add_argument("--group-id", required=call == "group", help="group: the groupId")
-        parser.add_argument("--properties", help="track/page/screen: a JSON object")
-        parser.add_argument("--traits", help="identify/group: a JSON object")
+            parser.add_argument("--user-id", help="the user's id (this or --anonymous-id)")
+            parser.add_argument("--anonymous-id", help="an id for a user not yet known")
+        if call == "track":
+            parser.add_argument("--event", required=True, help="the event name")
+        if call in ("page", "screen"):
+            parser.add_argument("--name", help=f"the {call}'s name")
+            parser.add_argument("--category", help=f"the {call}'s category")
+        if call == "group":
+            parser.add_argument("--group-id", required=True, help="the group's id")
+        if call in ("track", "page", "screen"):
+            parser.add_argument("--properties", help='a JSON object, like \'{"plan": "pro"}\'')
+        if call in ("identify", "group"):
+            parser.add_argument("--traits", help='a JSON object, like \'{"plan": "pro"}\'')
         parser.add_argument("--timestamp", help="ISO-8601 event time (default now)")
-        parser.add_argument("--message-id", help="messageId (default a new UUID)")
-        parser.add_argument("--retries", type=int, default=2, help="retries (default 2)")
+        parser.add_argument(
+            "--message-id", help="messageId (default a new one); resend one to test de-duplication"
+        )
+        parser.add_argument(
+            "--retries",
+            type=_non_negative_int,
+            default=2,
+            help="retries after the first attempt (default 2)",
+        )
         _add_send_common(parser)
 
 
-def _vendor_send_parsers(send: Any) -> None:
-    amplitude = send.add_parser("amplitude", help="post an Amplitude event (HTTP V2 JSON)")
+def _amplitude_parsers(send: Any) -> None:
+    amplitude = _command(send, "amplitude", "post an Amplitude event (HTTP V2 JSON)", None)
     calls = amplitude.add_subparsers(dest="call", required=True, metavar="CALL")
+    helps = {
+        "track": "an event a user performed",
+        "identify": "set user properties ($identify)",
+        "group-identify": "set a group's properties ($groupidentify)",
+    }
     for call in ("track", "identify", "group-identify"):
-        parser = calls.add_parser(call, help=f"an Amplitude {call} event")
-        parser.set_defaults(handler=_cmd_send_amplitude)
-        parser.add_argument("--api-key", required=True)
-        parser.add_argument("--user-id")
-        parser.add_argument("--device-id")
-        parser.add_argument("--event", help="track: the event_type")
-        parser.add_argument("--properties", help="track: event_properties as a JSON object")
-        parser.add_argument("--user-properties",
-                            help='user_properties, e.g. \'{"$set": {"plan": "pro"}}\'')  # fmt: skip
-        parser.add_argument("--group-type")
-        parser.add_argument("--group-value")
-        parser.add_argument("--group-properties", help="group-identify: a JSON object")
-        parser.add_argument("--insert-id", help="insert_id (default a new UUID)")
-        parser.add_argument("--batch", action="store_true", help="post to /batch")
+        parser = _command(calls, call, f"an Amplitude {call}: {helps[call]}", _cmd_send_amplitude)
+        parser.add_argument("--api-key", required=True, help="the project's API key")
+        parser.add_argument("--user-id", help="the user's id, 5 characters or more")
+        parser.add_argument("--device-id", help="the device's id, 5 characters or more")
+        if call == "track":
+            parser.add_argument("--event", required=True, help="the event_type")
+            parser.add_argument("--properties", help="event_properties as a JSON object")
+        if call in ("track", "identify"):
+            parser.add_argument(
+                "--user-properties",
+                required=call == "identify",
+                help='user_properties, e.g. \'{"$set": {"plan": "pro"}}\'',
+            )
+        if call == "group-identify":
+            parser.add_argument("--group-type", required=True, help="the group type, e.g. org")
+            parser.add_argument("--group-value", required=True, help="the group, e.g. acme")
+            parser.add_argument("--group-properties", help="group_properties as a JSON object")
+        parser.add_argument(
+            "--insert-id", help="insert_id (default a new one); resend one to test de-duplication"
+        )
+        parser.add_argument(
+            "--batch", action="store_true", help="post to /batch instead of /2/httpapi"
+        )
         _add_send_common(parser)
-    mparticle = send.add_parser("mparticle", help="post an mParticle batch with one event")
+
+
+def _mparticle_parsers(send: Any) -> None:
+    mparticle = _command(send, "mparticle", "post an mParticle batch with one event", None)
     calls = mparticle.add_subparsers(dest="call", required=True, metavar="CALL")
     for call in ("event", "screen"):
-        parser = calls.add_parser(call, help=f"a {call} in a one-event batch")
-        parser.set_defaults(handler=_cmd_send_mparticle)
-        parser.add_argument("--key", required=True)
-        parser.add_argument("--secret", required=True)
-        parser.add_argument("--event", required=True, help="the event or screen name")
-        parser.add_argument("--custom-event-type", default="other")
-        parser.add_argument("--customer-id")
-        parser.add_argument("--environment", default="development",
-                            choices=("development", "production"))  # fmt: skip
+        parser = _command(calls, call, f"a {call} in a one-event batch", _cmd_send_mparticle)
+        parser.add_argument("--key", required=True, help="the input's server-to-server key")
+        parser.add_argument("--secret", required=True, help="the input's secret")
+        parser.add_argument("--event", required=True, help=f"the {call} name")
+        if call == "event":
+            parser.add_argument(
+                "--custom-event-type", default="other", help="custom_event_type (default other)"
+            )
+        parser.add_argument("--customer-id", help="user_identities.customer_id")
+        parser.add_argument(
+            "--environment",
+            default="development",
+            choices=("development", "production"),
+            help="the batch's environment (default development)",
+        )
         parser.add_argument("--attributes", help="custom_attributes as a JSON object")
         parser.add_argument("--user-attributes", help="user_attributes as a JSON object")
         _add_send_common(parser)
@@ -346,42 +672,73 @@ def _vendor_send_parsers(send: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``trackwire`` argument parser (every command and flag)."""
-    from trackwire.collector.faults import add_fault_arguments
-
-    parser = argparse.ArgumentParser(prog="trackwire", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="trackwire",
+        description="Run a local collector, look at what it stored, send test events.",
+        epilog="Exit status: 0 done, 1 not delivered, 2 a usage error. "
+        "'trackwire COMMAND --help' shows a command's options.",
+    )
     parser.add_argument("--version", action="version", version=f"trackwire {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    collector = commands.add_parser(
-        "collector", help="run a local collector for the Segment, Amplitude and mParticle APIs"
+    collector = _command(
+        commands,
+        "collector",
+        "run a local collector for the Segment, Amplitude and mParticle APIs",
+        _cmd_collector,
     )
-    collector.set_defaults(handler=_cmd_collector)
     collector.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     collector.add_argument(
-        "--port", type=int, default=8787, help="port (default 8787; 0 picks a free one)"
+        "--port", type=_port, default=8787, help="port, 0-65535 (default 8787; 0 picks a free one)"
     )
     collector.add_argument(
         "--db", default=DEFAULT_DB, help=f"SQLite database file (default {DEFAULT_DB})"
     )
     collector.add_argument("--keys", help="keys file listing the accepted sources (JSON); "
                            "without it any key is accepted, on loopback only")  # fmt: skip
-    add_fault_arguments(collector)
+    collector.add_argument("--log-level", default="info",
+                           choices=("debug", "info", "warning", "error"),
+                           help="stderr logging: info (default) logs one line per request and "
+                           "every warning; warning logs warnings and errors only")  # fmt: skip
+    collector.add_argument("--header-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                           help="close a connection that has not sent its request headers "
+                           "within this time (default 10)")  # fmt: skip
+    collector.add_argument("--body-timeout", type=_seconds, default=60.0, metavar="SECONDS",
+                           help="answer 408 and close when a request body has not arrived "
+                           "within this time (default 60)")  # fmt: skip
+    if _collector_installed():  # the fault flags live with the collector, in the extra
+        from trackwire.collector.faults import add_fault_arguments
 
-    events = commands.add_parser("events", help="list the events a collector stored")
-    events.set_defaults(handler=_cmd_events)
+        add_fault_arguments(collector)
+
+    events = _command(commands, "events", "list the events a collector stored", _cmd_events)
     events.add_argument("--url", default=DEFAULT_URL, help=f"collector URL (default {DEFAULT_URL})")
     for name in ("vendor", "source", "type", "user", "event"):
-        events.add_argument(f"--{name}", help=f"only this {name}")
-    events.add_argument("--limit", type=int, default=20, help="how many (default 20)")
-    events.add_argument("--json", action="store_true", help="one JSON object per line")
-    events.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
+        events.add_argument(f"--{name}", help=f"only events with this {name}")
+    events.add_argument(
+        "--limit",
+        type=_events_limit,
+        default=20,
+        help="how many, newest first (1-1000, default 20)",
+    )
+    events.add_argument("--json", action="store_true", help="one JSON object per line, in full")
+    events.add_argument(
+        "--width", type=_positive(int), help="table width in columns (default the terminal's)"
+    )
+    events.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=10.0,
+        help="seconds to wait for the collector (default 10)",
+    )
 
-    send = commands.add_parser("send", help="send a test event to a collector or a vendor")
+    send = _command(commands, "send", "send a test event to a collector or a vendor", None)
     vendors = send.add_subparsers(dest="vendor", required=True, metavar="VENDOR")
     _segment_parsers(vendors)
-    _vendor_send_parsers(vendors)
+    _amplitude_parsers(vendors)
+    _mparticle_parsers(vendors)
     from trackwire import _cli_spool  # trackwire spool status|replay
 
     _cli_spool.add_parser(commands)
@@ -389,20 +746,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``trackwire`` command; returns the exit status."""
+    """Run the ``trackwire`` command; returns the exit status (0 ok, 1 not delivered, 2 usage)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["collector"] and not _collector_installed():
+        print(f"trackwire collector: {COLLECTOR_EXTRA_HINT}", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return EXIT_USAGE
     args = parser.parse_args(argv)
+    command_parser: argparse.ArgumentParser = args.command_parser
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except _UsageError as exc:
-        parser.error(str(exc))
+        command_parser.error(str(exc))
+    except ValidationError as exc:  # a value the client refused: a usage error, named by flag
+        command_parser.error(_flag_text(exc))
+    except ConfigError as exc:
+        if args.command == "collector":  # the collector's own errors are its to word
+            print(f"trackwire collector: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        command_parser.error(_config_text(exc))
     except TrackwireError as exc:
         print(f"trackwire {args.command}: error: {exc}", file=sys.stderr)
-        return 2 if args.command == "collector" else 1
+        return EXIT_USAGE if args.command == "collector" else EXIT_NOT_DELIVERED
     except KeyboardInterrupt:
         return 130
-    return 0
+    return EXIT_OK  # not reached: parser.error exits
 
 
 if __name__ == "__main__":

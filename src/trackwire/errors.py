@@ -82,7 +82,9 @@ class DeliveryError(TrackwireError):
         reason: a closed-set reason: ``rejected``, ``retry_exhausted``, ``queue_full``,
             ``shutdown``, ``after_close``, ``filtered`` or ``internal``.
         status: the HTTP status of the final attempt, if there was a response.
-        detail: the vendor's message or the transport error, for humans.
+        detail: the vendor's message or, when no response arrived, the transport's
+            ``"code: text"`` (``code`` one of ``connection_refused``, ``dns``, ``tls``,
+            ``connect_timeout``, ``read_timeout``, ``connection_reset``, ``connection``).
     """
 
     def __init__(self, reason: str, detail: str = "", status: int | None = None) -> None:
@@ -90,7 +92,8 @@ class DeliveryError(TrackwireError):
         self.status = status
         self.detail = detail
         text = reason if not detail else f"{reason}: {detail}"
-        if status is not None:
+        # The detail usually starts "HTTP 404: ..." already; say the status once.
+        if status is not None and f"HTTP {status}" not in detail:
             text = f"{text} (HTTP {status})"
         super().__init__(text)
 

@@ -40,12 +40,17 @@ def basic(user: str, password: str | None = "") -> str:
     return "Basic " + base64.b64encode(raw.encode()).decode()
 
 
-class Client:
-    """Posts to and reads from one collector."""
+#: The admin token of the ``keys_file`` fixture.
+ADMIN_TOKEN = "admin-token-0123456789abcdef"
 
-    def __init__(self, collector: RunningCollector) -> None:
+
+class Client:
+    """Posts to and reads from one collector; reads send ``read_auth`` as Authorization."""
+
+    def __init__(self, collector: RunningCollector, read_auth: str | None = None) -> None:
         self.collector = collector
         self.url = collector.url
+        self.read_auth = read_auth
         self.pool = urllib3.PoolManager(retries=False, timeout=10.0)
 
     def post(
@@ -80,9 +85,12 @@ class Client:
             headers["Authorization"] = basic(key)
         return self.post(path, body, headers=headers, **kw)
 
-    def get(self, path: str, **fields: Any) -> Answer:
+    def get(self, path: str, *, auth: str | None = None, **fields: Any) -> Answer:
+        """GET with ``auth`` (default ``read_auth``; ``""`` sends none) as Authorization."""
         query = {k: str(v) for k, v in fields.items() if v is not None}
-        return Answer(self.pool.request("GET", self.url + path, fields=query))
+        auth = self.read_auth if auth is None else auth
+        headers = {"Authorization": auth} if auth else {}
+        return Answer(self.pool.request("GET", self.url + path, fields=query, headers=headers))
 
     def events(self, **filters: Any) -> list[dict[str, Any]]:
         """``/events`` items, newest first."""
@@ -116,11 +124,12 @@ def keys_file(tmp_path: Path) -> Path:
     """A keys file with one source per vendor."""
     path = tmp_path / "keys.json"
     document = {
+        "admin_tokens": [ADMIN_TOKEN],
         "sources": [
             {"name": "backend", "vendor": "segment", "write_key": "seg-key"},
             {"name": "web", "vendor": "amplitude", "api_key": "amp-key", "secret_key": "amp-s"},
             {"name": "feed", "vendor": "mparticle", "key": "mp-key", "secret": "mp-secret"},
-        ]
+        ],
     }
     path.write_bytes(orjson.dumps(document))
     return path
@@ -130,4 +139,4 @@ def keys_file(tmp_path: Path) -> Path:
 def keyed_client(tmp_path: Path, keys_file: Path) -> Iterator[Client]:
     """A client for a collector that accepts only the sources of ``keys_file``."""
     with start_collector(db=tmp_path / "keyed.db", keys=keys_file) as running:
-        yield Client(running)
+        yield Client(running, read_auth=f"Bearer {ADMIN_TOKEN}")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.collector.conftest import Client, basic
+from trackwire.collector.keys import fingerprint
 
 AUTH = {"Authorization": basic("mp-key", "mp-secret")}
 DAY_MS = 24 * 3600 * 1000
@@ -67,7 +68,7 @@ def test_events_answers_202_with_no_body_and_stores_each_event(client: Client) -
     assert custom["user_id"] == "cust-1"
     assert custom["client_time_ms"] == 1_795_380_500_000
     assert custom["dedup_key"] == "msg-Hello-0"
-    assert custom["source"] == "mp-key"
+    assert custom["source"] == fingerprint("mp-key")
     assert custom["payload"]["events"][0]["data"]["custom_attributes"] == {"n": 0}
     assert custom["payload"]["user_identities"]["email"] == "a@example.com"
     assert events["screen_view"]["event_name"] == "Home"
@@ -82,7 +83,7 @@ def test_user_attributes_are_kept_per_user(client: Client) -> None:
         headers=AUTH,
     )
 
-    user = client.collector.store.user("mparticle", "mp-key", user_id="cust-1")
+    user = client.collector.store.user("mparticle", fingerprint("mp-key"), user_id="cust-1")
     assert user is not None
     assert user.properties == {"city": "Oslo"}
 

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from tests.collector.conftest import Client, basic
+from trackwire.collector.keys import fingerprint
 from trackwire.segment.wire import MAX_BATCH_COUNT, MAX_MESSAGE_BYTES
 
 
@@ -53,7 +54,7 @@ def test_batch_with_every_call_type_is_stored_with_its_fields(client: Client) ->
     assert track["event_name"] == "Item Purchased"
     assert track["user_id"] == "user-0"
     assert track["device_id"] is None
-    assert track["source"] == "wk"
+    assert track["source"] == fingerprint("wk")
     assert track["dedup_key"] == "track-0"
     # 2026-11-22T20:48:20.002+00:00 in epoch milliseconds, exactly.
     assert track["client_time_ms"] == 1795380500002
@@ -68,10 +69,10 @@ def test_identify_traits_and_group_traits_reach_user_and_group_state(client: Cli
     client.segment("/v1/batch", _python_sdk_batch(ALL_CALLS))
     store = client.collector.store
 
-    user = store.user("segment", "wk", user_id="user-0")
+    user = store.user("segment", fingerprint("wk"), user_id="user-0")
     assert user is not None
     assert user.properties == {"plan": "pro", "email": "a@example.com"}
-    assert store.group("segment", "wk", "group", "acme") == {"employees": 40}
+    assert store.group("segment", fingerprint("wk"), "group", "acme") == {"employees": 40}
 
 
 def test_legacy_node_envelope_with_header_key_and_z_timestamps(client: Client) -> None:
@@ -95,7 +96,7 @@ def test_legacy_node_envelope_with_header_key_and_z_timestamps(client: Client) -
 
     assert answer.status == 200
     (event,) = client.events()
-    assert event["source"] == "node-key"
+    assert event["source"] == fingerprint("node-key")
     assert event["device_id"] == "anon-7"
     assert event["user_id"] is None
     assert event["client_time_ms"] == 1795380486393
@@ -107,7 +108,7 @@ def test_body_write_key_without_header_is_accepted(client: Client) -> None:
     answer = client.post("/v1/batch", body)
 
     assert answer.status == 200
-    assert client.events()[0]["source"] == "body-key"
+    assert client.events()[0]["source"] == fingerprint("body-key")
 
 
 @pytest.mark.parametrize(
@@ -121,7 +122,7 @@ def test_other_auth_spellings(client: Client, authorization: str) -> None:
     answer = client.post("/v1/batch", body, headers={"Authorization": authorization})
 
     assert answer.status == 200
-    assert client.events()[0]["source"] == "colonless"
+    assert client.events()[0]["source"] == fingerprint("colonless")
 
 
 def test_import_is_an_alias_of_batch(client: Client) -> None:
@@ -143,7 +144,7 @@ def test_single_message_routes_take_the_type_from_the_path(
     assert answer.status == 200, answer
     (event,) = client.events()
     assert event["type"] == kind
-    assert event["source"] == "single"
+    assert event["source"] == fingerprint("single")
     assert "writeKey" not in event["payload"]
 
 

@@ -15,8 +15,9 @@ import urllib3
 from tests.collector.conftest import Client, basic
 from trackwire.cli import main
 from trackwire.collector.faults import FaultConfig
+from trackwire.collector.keys import fingerprint
 from trackwire.collector.server import CollectorStartError, RunningCollector, spawn_collector
-from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore
 
 BATCH = {"batch": [{"type": "track", "userId": "cli-user", "event": "From CLI"}]}
 
@@ -147,7 +148,7 @@ def test_send_segment_goes_through_the_trackwire_client(
     assert status == 0
     assert "delivered: segment track messageId=" in capsys.readouterr().out
     (event,) = collector.store.events()
-    assert (event.source, event.event_name) == ("cli-key", "Signed Up")
+    assert (event.source, event.event_name) == (fingerprint("cli-key"), "Signed Up")
     assert event.payload["properties"] == {"plan": "pro"}
     assert event.payload["context"]["library"]["name"] == "trackwire"
 
@@ -194,7 +195,7 @@ def test_send_amplitude_and_mparticle(
     assert "HTTP 200" in capsys.readouterr().out
     names = {(e.vendor, e.event_name) for e in collector.store.events()}
     assert names == {("amplitude", "Played"), ("amplitude", "$identify"), ("mparticle", "Hello")}
-    user = collector.store.user("amplitude", "amp", user_id="user-42")
+    user = collector.store.user("amplitude", fingerprint("amp"), user_id="user-42")
     assert user is not None and user.properties == {"plan": "pro"}
 
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from trackwire.collector import schema
-from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore, schema
 from trackwire.collector.store import (
     EventRecord,
     IngestResult,

@@ -18,6 +18,7 @@ from segment.analytics import Client as SegmentClient
 
 import mparticle
 from amplitude import Amplitude, BaseEvent, Config, EventOptions, Identify, Revenue
+from trackwire.collector.keys import fingerprint
 from trackwire.collector.server import RunningCollector, start_collector
 from trackwire.collector.store import StoredEvent
 
@@ -62,7 +63,7 @@ def test_segment_analytics_python_every_call(collector: RunningCollector, gzip: 
     assert errors == []
     events = collector.store.events(vendor="segment")
     assert len(events) == 7
-    assert {e.source for e in events} == {"seg-write-key"}
+    assert {e.source for e in events} == {fingerprint("seg-write-key")}
     by_type: dict[str, list[StoredEvent]] = {}
     for event in events:
         by_type.setdefault(event.type, []).append(event)
@@ -80,9 +81,11 @@ def test_segment_analytics_python_every_call(collector: RunningCollector, gzip: 
     assert by_type["page"][0].event_name == "Pricing"
     assert by_type["screen"][0].event_name == "Home"
     assert by_type["alias"][0].payload["previousId"] == "anon-9"
-    user = collector.store.user("segment", "seg-write-key", user_id="user-1")
+    user = collector.store.user("segment", fingerprint("seg-write-key"), user_id="user-1")
     assert user is not None and user.properties == {"plan": "pro", "name": "Ada"}
-    assert collector.store.group("segment", "seg-write-key", "group", "acme") == {"employees": 40}
+    assert collector.store.group("segment", fingerprint("seg-write-key"), "group", "acme") == {
+        "employees": 40
+    }
 
 
 # --- Amplitude: amplitude-analytics ----------------------------------------------------------
@@ -147,10 +150,12 @@ def test_amplitude_analytics_track_identify_group_revenue(collector: RunningColl
     revenue = events["revenue_amount"]
     assert revenue.payload["event_properties"]["$price"] == 9.99
     assert revenue.payload["event_properties"]["$productId"] == "sku-1"
-    user = collector.store.user("amplitude", "amp-api-key", user_id="user-001")
+    user = collector.store.user("amplitude", fingerprint("amp-api-key"), user_id="user-001")
     assert user is not None
     assert user.properties == {"plan": "pro", "logins": 5, "tags": ["new"], "first": "2026"}
-    assert collector.store.group("amplitude", "amp-api-key", "org", "acme") == {"tier": "gold"}
+    assert collector.store.group("amplitude", fingerprint("amp-api-key"), "org", "acme") == {
+        "tier": "gold"
+    }
 
 
 def test_amplitude_analytics_batch_endpoint(collector: RunningCollector) -> None:
@@ -233,7 +238,7 @@ def test_mparticle_events_api_upload_and_bulk(collector: RunningCollector) -> No
     assert hello.user_id == "cust-1"
     assert hello.client_time_ms == stamp
     assert hello.dedup_key == "msg-cust-1-Hello"
-    assert hello.source == "mp-key"
+    assert hello.source == fingerprint("mp-key")
     data = hello.payload["events"][0]["data"]
     assert data["custom_attributes"] == {"button": "ok"}
     consent = hello.payload["consent_state"]
@@ -244,5 +249,5 @@ def test_mparticle_events_api_upload_and_bulk(collector: RunningCollector) -> No
         assert {(customer, t) for t in ("custom_event", "screen_view", "commerce_event")} <= kinds
     purchase = next(e for e in events if e.type == "commerce_event" and e.user_id == "cust-2")
     assert purchase.payload["events"][0]["data"]["product_action"]["total_amount"] == 41.0
-    user = collector.store.user("mparticle", "mp-key", user_id="cust-3")
+    user = collector.store.user("mparticle", fingerprint("mp-key"), user_id="cust-3")
     assert user is not None and user.properties == {"plan": "pro", "tags": ["a", "b"]}

@@ -13,6 +13,7 @@ import urllib3
 
 import trackwire
 from trackwire.collector.faults import FaultConfig
+from trackwire.collector.keys import fingerprint
 from trackwire.collector.server import RunningCollector, start_collector
 
 
@@ -61,7 +62,7 @@ def test_every_call_type_arrives_with_its_fields(collector: RunningCollector, gz
         "user-1",
     )
     assert track["payload"]["properties"] == {"revenue": 39.95}
-    assert track["source"] == "tw-key"
+    assert track["source"] == fingerprint("tw-key")
     page = by_id[receipts[2].message_id]
     assert (page["type"], page["event_name"], page["payload"]["category"]) == (
         "page",

@@ -31,14 +31,25 @@ from trackwire.amplitude.wire import (
 )
 
 __all__ = [
+    "FORM_CONTENT_TYPE",
     "IDENTIFY_SUCCESS_BODY",
     "IdentifyCheck",
     "check_group_identify_form",
     "check_identify_form",
+    "form_error_body",
 ]
 
 #: The body ``/identify`` and ``/groupidentify`` answer a success with (plain text).
 IDENTIFY_SUCCESS_BODY: Final = b"success"
+#: The only content type the form APIs take.
+FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+
+
+def form_error_body(message: str, *, too_large: bool = False) -> bytes:
+    """The plain-text body of a 400 (or, ``too_large``, 413) from ``/identify`` or
+    ``/groupidentify``."""
+    return f"Payload too large: {message}".encode() if too_large else message.encode()
+
 
 _IDENTIFY_STRINGS: Final = (*_DEVICE_STRINGS, "paying", "start_version")
 

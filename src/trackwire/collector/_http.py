@@ -10,21 +10,21 @@ still sending makes the client see a connection reset instead of the answer.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import zlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from starlette.requests import Request
-from starlette.responses import Response
+
+from trackwire.collector._values import INT64
 
 __all__ = [
     "DRAIN_LIMIT",
     "MAX_EVENTS_LIMIT",
     "BodyError",
-    "Reply",
     "basic_credentials",
     "event_filters",
     "is_json",
@@ -32,37 +32,13 @@ __all__ = [
     "read_body",
 ]
 
+#: Longest integer text ``/events`` parses (a 64-bit integer has at most 20 characters).
+_MAX_DIGITS: Final = 24
 #: Largest ``limit`` ``/events`` accepts.
 MAX_EVENTS_LIMIT: Final = 1000
 #: Most bytes of a refused body read and discarded before answering; past it the connection
 #: is closed after the answer.
 DRAIN_LIMIT: Final = 32 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A vendor route's answer, built off the event loop and sent by the route.
-
-    Attributes:
-        status: the HTTP status.
-        body: the body bytes.
-        content_type: the ``Content-Type``; default JSON.
-        headers: extra headers.
-    """
-
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def response(self) -> Response:
-        """The Starlette response for this reply."""
-        return Response(
-            self.body,
-            status_code=self.status,
-            media_type=self.content_type or None,
-            headers=dict(self.headers),
-        )
 
 
 class BodyError(Exception):
@@ -72,12 +48,16 @@ class BodyError(Exception):
         too_large: True when a size limit was exceeded (the vendors answer 413 or 400).
         close: True when the rest of the body was left unread; the answer must close the
             connection.
+        late: True when the body did not arrive within its deadline (answered 408).
     """
 
-    def __init__(self, message: str, *, too_large: bool = False, close: bool = False) -> None:
+    def __init__(
+        self, message: str, *, too_large: bool = False, close: bool = False, late: bool = False
+    ) -> None:
         super().__init__(message)
         self.too_large = too_large
         self.close = close
+        self.late = late
 
 
 async def _drain(chunks: AsyncIterator[bytes], already: int) -> bool:
@@ -90,16 +70,28 @@ async def _drain(chunks: AsyncIterator[bytes], already: int) -> bool:
     return True
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout: float | None = None) -> bytes:
     """Read the request body, decompressed, refusing more than ``limit`` bytes either way.
 
     Both the bytes on the wire and the decompressed bytes are held to ``limit``.
     ``Content-Encoding`` may be absent, ``identity``, ``gzip`` (``x-gzip``) or ``deflate``
-    (zlib-wrapped or raw).
+    (zlib-wrapped or raw). With ``timeout``, the whole body (and any draining of a refused one)
+    must arrive within that many seconds.
 
     Raises:
-        BodyError: the body is too large, its encoding is unknown, or it does not inflate.
+        BodyError: the body is too large, late, its encoding is unknown, or it does not inflate.
     """
+    if timeout is None:
+        return await _read_body(request, limit)
+    try:
+        return await asyncio.wait_for(_read_body(request, limit), timeout)
+    except asyncio.TimeoutError:
+        raise BodyError(
+            f"the request body did not arrive within {timeout:g} s", close=True, late=True
+        ) from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     # One iterator for the whole read: Starlette allows a body stream to be opened only once.
     stream = request.stream()
     declared = request.headers.get("content-length")
@@ -213,17 +205,19 @@ def event_filters(params: Mapping[str, str]) -> dict[str, Any]:
         ValueError: a number is not an integer or out of range; the message names it.
     """
 
-    def integer(name: str, low: int, high: int | None = None) -> int | None:
+    def integer(name: str, low: int, high: int = INT64.stop - 1) -> int | None:
         text = params.get(name)
         if text is None or text == "":
             return None
+        if len(text) > _MAX_DIGITS:
+            raise ValueError(f"{name} must be an integer from {low} to {high}")
         try:
             value = int(text)
         except ValueError:
-            raise ValueError(f"{name} must be an integer; got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f">= {low}"
-            raise ValueError(f"{name} must be {bound}; got {value}")
+            raise ValueError(f"{name} must be an integer; got {text[:40]!r}") from None
+        if not low <= value <= high:
+            # The value is not echoed: it may be thousands of digits long.
+            raise ValueError(f"{name} must be an integer from {low} to {high}")
         return value
 
     limit = integer("limit", 1, MAX_EVENTS_LIMIT)

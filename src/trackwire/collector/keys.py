@@ -18,6 +18,10 @@ The keys file is JSON::
       ]
     }
 
+An optional top-level ``"admin_tokens": ["..."]`` lists tokens that read every source through
+the collector's own endpoints (``Authorization: Bearer TOKEN``); a source's own credentials
+read only that source (see :meth:`Keys.reader`).
+
 Each source has a ``name`` (what ``/events`` and ``/stats`` call it), a ``vendor`` and that
 vendor's credentials: a Segment ``write_key``; an Amplitude ``api_key`` and ``secret_key`` (the
 secret authenticates the query API, which sends ``api_key:secret_key`` as HTTP Basic); an
@@ -27,6 +31,7 @@ fields are refused, so a typo (``"writekey"``) fails at start instead of locking
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import os
@@ -36,20 +41,21 @@ from typing import Any, Final
 
 import orjson
 
+from trackwire.collector.store import VENDORS
 from trackwire.errors import ConfigError
 
 __all__ = [
     "VENDORS",
     "Keys",
+    "Reader",
     "Source",
     "check_bind",
+    "fingerprint",
     "is_loopback",
     "load_keys",
     "parse_keys",
 ]
 
-#: The vendors a source can belong to.
-VENDORS: Final = ("segment", "amplitude", "mparticle")
 
 #: The credential fields each vendor's source must carry, in the order they are documented.
 _FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -80,17 +86,47 @@ class Source:
         return f"Source(name={self.name!r}, vendor={self.vendor!r}, key={self.key!r})"
 
 
+#: Shortest admin token accepted: a short token could be guessed.
+MIN_ADMIN_TOKEN_LENGTH: Final = 16
+
+
+def fingerprint(key: str) -> str:
+    """A short, non-reversible name for a key: what development mode stores events under.
+
+    Twelve hex digits of SHA-256: enough to tell a few keys apart, useless to send events with.
+    """
+    return "key-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who may read through ``/events`` and ``/stats``: every source, or one.
+
+    Attributes:
+        source: the one source readable, or None for an admin token (every source).
+    """
+
+    source: Source | None = None
+
+
 class Keys:
-    """The sources the collector accepts, looked up by key.
+    """The sources the collector accepts, looked up by key in constant time.
 
     Args:
         sources: the sources; names and keys must be unique per vendor.
+        admin_tokens: tokens that may read every source.
 
     Raises:
-        ConfigError: a name or a key appears twice for one vendor.
+        ConfigError: a name or a key appears twice for one vendor, or an admin token is short.
     """
 
-    def __init__(self, sources: Iterable[Source]) -> None:
+    def __init__(self, sources: Iterable[Source], admin_tokens: Iterable[str] = ()) -> None:
+        self.admin_tokens = tuple(admin_tokens)
+        for token in self.admin_tokens:
+            if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+                raise ConfigError(
+                    f"keys: admin tokens must be at least {MIN_ADMIN_TOKEN_LENGTH} characters"
+                )
         self._by_key: dict[tuple[str, str], Source] = {}
         names: set[tuple[str, str]] = set()
         for source in sources:
@@ -112,27 +148,54 @@ class Keys:
         """Every source, in file order."""
         return tuple(self._by_key.values())
 
+    def _find(self, vendor: str, key: str, secret: str | None = None) -> Source | None:
+        """The source whose key (and secret, unless None) match, comparing every one in
+        constant time, so the answer's timing says nothing about how much of a key was right."""
+        found = None
+        for (kind, _), source in self._by_key.items():
+            if kind != vendor:
+                continue
+            same = _same(source.key, key)
+            if secret is not None:
+                same &= _same(source.secret, secret)
+            if same:
+                found = source
+        return found
+
     def segment(self, write_key: str) -> Source | None:
         """The Segment source with this write key, or None."""
-        return self._by_key.get(("segment", write_key))
+        return self._find("segment", write_key)
 
     def amplitude(self, api_key: str) -> Source | None:
         """The Amplitude source with this API key, or None (ingestion needs no secret)."""
-        return self._by_key.get(("amplitude", api_key))
+        return self._find("amplitude", api_key)
 
     def amplitude_query(self, api_key: str, secret_key: str) -> Source | None:
         """The Amplitude source when both the API key and the secret key match, else None."""
-        source = self._by_key.get(("amplitude", api_key))
-        if source is None or not _same(source.secret, secret_key):
-            return None
-        return source
+        return self._find("amplitude", api_key, secret_key)
 
     def mparticle(self, key: str, secret: str) -> Source | None:
         """The mParticle source when both the key and the secret match, else None."""
-        source = self._by_key.get(("mparticle", key))
-        if source is None or not _same(source.secret, secret):
-            return None
-        return source
+        return self._find("mparticle", key, secret)
+
+    def reader(self, user: str, password: str) -> Reader | None:
+        """Who the credentials ``user:password`` let read, or None.
+
+        An admin token (as the user, or as a Bearer token with ``password`` empty) reads every
+        source; a Segment write key (any password), an Amplitude ``api_key:secret_key`` or an
+        mParticle ``key:secret`` reads its own source.
+        """
+        admin = False
+        for token in self.admin_tokens:
+            admin |= _same(token, user)
+        if admin:
+            return Reader()
+        source = (
+            self._find("segment", user)
+            or self._find("amplitude", user, password)
+            or self._find("mparticle", user, password)
+        )
+        return None if source is None else Reader(source)
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -143,7 +206,9 @@ class Keys:
 
 def _same(expected: str, given: str) -> bool:
     # Constant time, so the comparison does not leak how much of a secret was right.
-    return hmac.compare_digest(expected.encode(), given.encode())
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
 
 
 def parse_keys(document: Any, *, origin: str = "keys") -> Keys:
@@ -159,9 +224,12 @@ def parse_keys(document: Any, *, origin: str = "keys") -> Keys:
     """
     if not isinstance(document, dict) or not isinstance(document.get("sources"), list):
         raise ConfigError(f'{origin}: expected an object with a "sources" list')
-    extra = set(document) - {"sources"}
+    extra = set(document) - {"sources", "admin_tokens"}
     if extra:
         raise ConfigError(f"{origin}: unknown top-level field(s) {sorted(extra)}")
+    tokens = document.get("admin_tokens", [])
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+        raise ConfigError(f"{origin}: admin_tokens must be a list of non-empty strings")
     sources = []
     for index, entry in enumerate(document["sources"]):
         where = f"{origin}: sources[{index}]"
@@ -189,7 +257,7 @@ def parse_keys(document: Any, *, origin: str = "keys") -> Keys:
         sources.append(
             Source(name=name, vendor=vendor, key=key, secret=secret[0] if secret else "")
         )
-    return Keys(sources)
+    return Keys(sources, tokens)
 
 
 def load_keys(path: str | os.PathLike[str]) -> Keys:

@@ -37,12 +37,17 @@ from typing import IO, Any, Final
 
 import uvicorn
 
+from trackwire.collector._deadlines import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    header_deadline_protocol,
+)
 from trackwire.collector.app import Collector, create_app
 from trackwire.collector.faults import FaultConfig
 from trackwire.collector.keys import Keys, check_bind, load_keys
-from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore
 from trackwire.collector.store import Store
-from trackwire.errors import TrackwireError
+from trackwire.errors import ConfigError, TrackwireError
 
 __all__ = [
     "DEFAULT_PORT",
@@ -102,16 +107,44 @@ def _url(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-def _config(app: Collector, *, log: bool) -> uvicorn.Config:
+def _config(app: Collector, *, log: bool, header_timeout: float) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         lifespan="off",
         # In-process, leave the host application's logging alone.
         log_config=None if not log else uvicorn.config.LOGGING_CONFIG,
         log_level="warning",
+        # The collector writes its own line per request (access.py).
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        http=header_deadline_protocol(header_timeout),
     )
+
+
+#: ``--log-level`` names.
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+
+def configure_logging(level: str, stream: IO[str]) -> logging.Handler:
+    """Send trackwire's log records at ``level`` and above to ``stream``, one line each.
+
+    ``info`` (the CLI's default) shows one line per request and every warning; ``warning``
+    shows warnings and errors only.
+
+    Returns:
+        The handler added to the ``trackwire`` logger (remove it to undo).
+
+    Raises:
+        ConfigError: ``level`` is not one of :data:`LOG_LEVELS`.
+    """
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"log level must be one of {', '.join(LOG_LEVELS)}; got {level!r}")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("trackwire")
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    return handler
 
 
 class _Server(uvicorn.Server):
@@ -202,6 +235,8 @@ def start_collector(
     faults: FaultConfig | None = None,
     *,
     timeout: float = 10.0,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
 ) -> RunningCollector:
     """Run a collector in a background thread and return once it serves requests.
 
@@ -212,6 +247,8 @@ def start_collector(
         keys: accepted sources (a :class:`Keys` or a keys-file path); None is development mode.
         faults: faults to inject from the start.
         timeout: seconds to wait for the server to start.
+        header_timeout: seconds a connection gets to send a request's headers; then closed.
+        body_timeout: seconds a request gets to send its body; then 408 and closed.
 
     Raises:
         ConfigError: no keys and a non-loopback ``host``, or a bad keys file.
@@ -228,8 +265,10 @@ def start_collector(
             store.close()
         raise
     db_path = os.fspath(db) if isinstance(db, str | os.PathLike) else ""
-    app = create_app(store, keys=resolved, faults=faults, db_path=db_path)
-    server = _Server(_config(app, log=False))
+    app = create_app(
+        store, keys=resolved, faults=faults, db_path=db_path, body_timeout=body_timeout
+    )
+    server = _Server(_config(app, log=False, header_timeout=header_timeout))
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -265,12 +304,16 @@ def serve(
     faults: FaultConfig | None = None,
     out: IO[str] | None = None,
     err: IO[str] | None = None,
+    log_level: str = "info",
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
 ) -> int:
     """Run the collector in the foreground until SIGINT or SIGTERM (the CLI's collector).
 
     The first line written to ``out`` is the URL, then a one-line hint. A stop signal stops
     accepting connections, lets requests in flight finish (up to 10 s), closes the database
-    and returns 0. Must run in the main thread (signal handlers).
+    and returns 0. Must run in the main thread (signal handlers). Log lines (one per request at
+    ``info``, warnings at ``warning``) go to ``err`` from ``log_level`` up.
 
     Raises:
         ConfigError: no keys and a non-loopback ``host``, or a bad keys file.
@@ -280,6 +323,28 @@ def serve(
     err = err or sys.stderr
     resolved = _resolve_keys(keys)
     check_bind(host, resolved)
+    try:
+        header_deadline_protocol(header_timeout)  # refuse a bad value before opening anything
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    handler = configure_logging(log_level, err)
+    try:
+        return _serve(db, host, port, resolved, faults, out, err, header_timeout, body_timeout)
+    finally:
+        logging.getLogger("trackwire").removeHandler(handler)
+
+
+def _serve(
+    db: str | os.PathLike[str],
+    host: str,
+    port: int,
+    resolved: Keys | None,
+    faults: FaultConfig | None,
+    out: IO[str],
+    err: IO[str],
+    header_timeout: float,
+    body_timeout: float | None,
+) -> int:
     store = SQLiteStore(db)
     server: _Server | None = None
     signalled: list[int] = []
@@ -294,8 +359,10 @@ def serve(
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         sock = _bind(host, port)
-        app = create_app(store, keys=resolved, faults=faults, db_path=os.fspath(db))
-        server = _Server(_config(app, log=True))
+        app = create_app(
+            store, keys=resolved, faults=faults, db_path=os.fspath(db), body_timeout=body_timeout
+        )
+        server = _Server(_config(app, log=True, header_timeout=header_timeout))
         # A signal that came while starting stops the server as soon as it has started.
         server.should_exit = bool(signalled)
         url = _url(sock)

@@ -1,12 +1,19 @@
-"""Where the collector keeps what it receives: the ``Store`` protocol and the values it takes.
+"""Where the collector keeps what it receives: the store protocols and the values they take.
+
+Two sides, so a backend can be written (and tested) one side at a time:
+
+- :class:`EventWriter`: ``ingest``, one call per accepted request.
+- :class:`EventReader`: ``events``, ``stats``, ``user``, ``group``; the Amplitude query side
+  (export, user search, user activity, segmentation) adds its methods here.
+- :class:`Store` is both, plus ``close``: what the collector is given.
 
 The collector's HTTP handlers turn each accepted request into :class:`EventRecord` values and
-hand them to a :class:`Store` in one call. The store makes that call atomic (all of a request's
+hand them to the writer in one call. The store makes that call atomic (all of a request's
 events or none), drops duplicates by message id and by request id, resolves each event to a user
 with a stable ``amplitude_id``, and applies user- and group-property operations in arrival
 order. The query side (``/events``, stats, and later Amplitude's export, user search, user
 activity and segmentation) reads through the same protocol, so a PostgreSQL backend can replace
-SQLite (:mod:`trackwire.collector.sqlite_store`) without touching the handlers.
+SQLite (:mod:`trackwire.collector.sqlite`) without touching the handlers.
 
 Which user an event belongs to, and how operations change properties, is decided by the pure
 rules in :mod:`trackwire.collector.userprops`, shared by every backend.
@@ -16,23 +23,85 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Literal, Protocol, get_args
 
 from trackwire.collector.userprops import UserOp
-from trackwire.errors import TrackwireError
+from trackwire.errors import TrackwireError, ValidationError
 
 __all__ = [
+    "VENDORS",
+    "EventReader",
     "EventRecord",
+    "EventWriter",
     "IngestResult",
+    "SharedContext",
+    "StorageLimitError",
     "Store",
     "StoreClosedError",
+    "StoreOpenError",
     "StoredEvent",
     "UserState",
+    "Vendor",
+    "expand",
 ]
+
+#: The vendors the collector speaks for: a record's ``vendor``, a source's, a counter's.
+Vendor = Literal["segment", "amplitude", "mparticle"]
+#: :data:`Vendor`'s values, in documentation order.
+VENDORS: Final[tuple[Vendor, ...]] = get_args(Vendor)
 
 
 class StoreClosedError(TrackwireError, RuntimeError):
     """The store was closed; open a new one to keep reading or writing."""
+
+
+class StorageLimitError(ValidationError):
+    """A request would store more bytes than the store allows for one request."""
+
+
+class StoreOpenError(TrackwireError, RuntimeError):
+    """The store cannot be opened (not a database, no permission, a directory)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SharedContext:
+    """Data that several records of one request share, stored once for all of them.
+
+    Without it a request that repeats a large part per event (an mParticle batch's context, a
+    Segment batch envelope's ``context``) would be stored once per event: a 760-byte gzipped
+    request once wrote 180 MB. A record then keeps only its own part in ``payload``; readers
+    rebuild the full message with :func:`expand`.
+
+    Attributes:
+        kind: how a record's payload is rebuilt (``"mparticle_batch"``: the batch with this
+            event alone in ``events``; ``"segment_envelope"``: the envelope's ``context`` and
+            ``integrations`` under the message's own keys).
+        data: the shared data.
+    """
+
+    kind: str
+    data: Mapping[str, Any]
+
+
+def expand(kind: str, context: Mapping[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    """The full message of a record stored with a :class:`SharedContext` of ``kind``.
+
+    Raises:
+        ValueError: ``kind`` is unknown.
+    """
+    if kind == "mparticle_batch":
+        return {**context, "events": [payload]}
+    if kind == "segment_envelope":
+        # Segment merges the envelope into each message; the message's own keys win.
+        merged = dict(payload)
+        for key, shared in context.items():
+            own = payload.get(key)
+            if isinstance(own, dict) and isinstance(shared, dict):
+                merged[key] = {**shared, **own}
+            elif own is None:
+                merged[key] = shared
+        return merged
+    raise ValueError(f"unknown shared context kind {kind!r}")
 
 
 # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which
@@ -63,6 +132,8 @@ class EventRecord:
         payload_json: ``payload`` already encoded as compact JSON (``orjson.dumps``), when the
             caller has it (the collector measures Segment messages by their encoding); the
             store then keeps these bytes instead of encoding the payload a second time.
+        context: data this record shares with others of its request, stored once; ``payload``
+            is then the record's own part (see :func:`expand`).
     """
 
     vendor: str
@@ -81,6 +152,7 @@ class EventRecord:
     session_id: int | None = None
     revenue: float | None = None
     payload_json: bytes | None = None
+    context: SharedContext | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +233,8 @@ class UserState:
     last_seen_ms: int
 
 
-class Store(Protocol):
-    """Storage behind the collector; every method is safe to call from several threads."""
+class EventWriter(Protocol):
+    """The write side of a store; safe to call from several threads."""
 
     def ingest(
         self,
@@ -170,6 +242,7 @@ class Store(Protocol):
         *,
         request_key: str | None = None,
         received_time_ms: int | None = None,
+        max_bytes: int | None = None,
     ) -> IngestResult:
         """Store one request's records atomically: all that are not duplicates, or none.
 
@@ -179,16 +252,29 @@ class Store(Protocol):
                 vendor and source; a request whose key was stored before stores nothing and
                 counts every record as a duplicate.
             received_time_ms: receipt time in epoch ms; defaults to now.
+            max_bytes: the most bytes the request may store (payloads, shared contexts and
+                groups as JSON); more raises :class:`StorageLimitError` and stores nothing.
 
         Returns:
             How many records were stored and how many were duplicates.
 
         Raises:
             ValidationError: a payload, ``groups`` or user operation cannot be stored.
+            StorageLimitError: the request would store more than ``max_bytes``.
             ValueError: ``request_key`` was given for records of several vendors or sources.
             StoreClosedError: the store was closed.
         """
         ...
+
+
+class EventReader(Protocol):
+    """The read side of a store; every method is safe to call from several threads.
+
+    The Amplitude query endpoints (export, user search, user activity, segmentation) add their
+    methods here, implemented in :class:`~trackwire.collector.sqlite.SQLiteStore` with their
+    SQL in :mod:`trackwire.collector.sqlite.queries`; their routes go in
+    ``routes/amplitude_query.py``, listed in :data:`trackwire.collector.routes.REGISTRY`.
+    """
 
     def events(
         self,
@@ -244,6 +330,10 @@ class Store(Protocol):
     ) -> dict[str, Any] | None:
         """A group's properties, or ``None`` for a group never identified."""
         ...
+
+
+class Store(EventWriter, EventReader, Protocol):
+    """Storage behind the collector: both sides, and ``close``."""
 
     def close(self) -> None:
         """Release the store's connections; later calls raise :class:`StoreClosedError`."""

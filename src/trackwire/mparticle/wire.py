@@ -68,6 +68,7 @@ __all__ = [
     "event_name",
     "event_time_ms",
     "identities",
+    "message_error_body",
     "outcome",
     "request_id",
 ]
@@ -536,6 +537,17 @@ def error_body(problems: Sequence[BatchProblem], code: str = "BAD_REQUEST") -> d
             for p in problems
         ]
     }
+
+
+def message_error_body(message: str, code: str = "BAD_REQUEST") -> dict[str, Any]:
+    """mParticle's error body for a request-level problem (no batch path), e.g. a bad header.
+
+    Args:
+        message: what was wrong and how to fix it.
+        code: mParticle's error code (``BAD_REQUEST``, ``UNAUTHORIZED``, ``FORBIDDEN``,
+            ``PAYLOAD_TOO_LARGE``).
+    """
+    return {"errors": [{"code": code, "message": message}]}
 
 
 def _detail(body: bytes) -> str:

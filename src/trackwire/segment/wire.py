@@ -21,6 +21,7 @@ from trackwire._engine.transport import HTTPResult
 __all__ = [
     "BATCH_PATH",
     "DEFAULT_HOST",
+    "IMPORT_PATH",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_COUNT",
     "MAX_MESSAGE_BYTES",
@@ -28,6 +29,7 @@ __all__ = [
     "MESSAGE_TYPES",
     "REGION_HOSTS",
     "SINGLE_PATHS",
+    "SUCCESS_BODY",
     "WireError",
     "check_message",
     "envelope",
@@ -35,6 +37,7 @@ __all__ = [
     "error_body",
     "outcome",
     "parse_timestamp",
+    "size_problem",
 ]
 
 #: Largest encoded message Segment accepts, on its own or inside a batch (32 KB).
@@ -53,6 +56,10 @@ REGION_HOSTS: Final[Mapping[str, str]] = {
     "eu": "https://events.eu1.segmentapis.com",
 }
 BATCH_PATH: Final = "/v1/batch"
+#: ``/v1/batch`` under its other name (Segment's import route takes the same body).
+IMPORT_PATH: Final = "/v1/import"
+#: The body of Segment's 200 answer.
+SUCCESS_BODY: Final = b'{"success":true}'
 
 MESSAGE_TYPES: Final = ("identify", "track", "page", "screen", "group", "alias")
 #: The single-message routes and the type each one implies.
@@ -99,6 +106,21 @@ def parse_timestamp(value: str) -> datetime | None:
 
 
 _TYPES: Final = frozenset(MESSAGE_TYPES)
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type (``array``, ``object``, ``number``, ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "string"
+
+
 # What each known field must hold; checked in one pass over the message's own keys, since the
 # collector runs this for every message it receives.
 _FIELD_TYPES: Final[Mapping[str, type]] = {
@@ -119,10 +141,12 @@ def check_message(message: Mapping[str, Any], kind: str | None = None) -> WireEr
         None when Segment would accept the message, else the first problem found.
     """
     kind = kind or message.get("type")
-    if kind not in _TYPES:
+    if not isinstance(kind, str) or kind not in _TYPES:
+        # Only a string is echoed: a list or object sent as the type may be huge or deep.
+        got = repr(kind[:40]) if isinstance(kind, str) else f"a JSON {_json_type(kind)}"
         return WireError(
             "invalid_type",
-            f"type must be one of {', '.join(MESSAGE_TYPES)}; got {kind!r}",
+            f"type must be one of {', '.join(MESSAGE_TYPES)}; got {got}",
             "type",
         )
     field_types = _FIELD_TYPES
@@ -156,6 +180,21 @@ def check_message(message: Mapping[str, Any], kind: str | None = None) -> WireEr
     if kind == "group" and not _present(message.get("groupId")):
         return WireError("missing_group_id", "group needs groupId", "groupId")
     return None
+
+
+def size_problem(size: int) -> WireError | None:
+    """The error for a message of ``size`` bytes as compact JSON, if that is over the limit.
+
+    Segment measures a message by its encoding; the collector measures the compact JSON
+    (orjson, raw UTF-8), whatever whitespace or escapes the sender used.
+    """
+    if size <= MAX_MESSAGE_BYTES:
+        return None
+    return WireError(
+        "message_too_large",
+        f"Exceed payload limit: the message is {size} bytes as compact JSON; "
+        f"the limit is {MAX_MESSAGE_BYTES} bytes",
+    )
 
 
 def envelope(messages: Sequence[bytes], write_key_json: bytes, sent_at: str) -> bytes:

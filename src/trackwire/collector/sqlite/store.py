@@ -1,4 +1,4 @@
-"""The collector's embedded store: :class:`SQLiteStore`, one SQLite file in WAL mode."""
+"""The SQLite store: :class:`SQLiteStore`, one file in WAL mode (connections, transactions)."""
 
 from __future__ import annotations
 
@@ -11,26 +11,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
-
-from trackwire.collector import schema
-from trackwire.collector.sqlite_ingest import (
-    EVENT_COLUMNS,
-    USER_COLUMNS,
+from trackwire.collector._values import now_ms
+from trackwire.collector.sqlite import queries, schema
+from trackwire.collector.sqlite.ingest import (
+    Encoded,
     Ingest,
     Scope,
     attempt,
     claim_sources,
     encode_record,
     fresh_indexes,
-    now_ms,
     request_scope,
 )
 from trackwire.collector.store import (
     EventRecord,
     IngestResult,
+    StorageLimitError,
     StoreClosedError,
     StoredEvent,
+    StoreOpenError,
     UserState,
 )
 from trackwire.collector.userprops import KnownUsers
@@ -67,9 +66,21 @@ class SQLiteStore:
 
     Raises:
         schema.SchemaTooNewError: the file was written by a newer trackwire.
+        StoreOpenError: the path cannot be opened as a SQLite database.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        try:
+            self._open(path)
+        except (sqlite3.Error, OSError) as exc:
+            # One line for the CLI: "file is not a database", "unable to open database file".
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StoreOpenError(
+                f"cannot open {os.fspath(path)!s} as a collector database ({reason}); "
+                "pass --db a SQLite file path (it is created if missing)"
+            ) from exc
+
+    def _open(self, path: str | os.PathLike[str]) -> None:
         self._path = os.fspath(path)
         self._memory = self._path in ("", ":memory:")
         if not self._memory:
@@ -200,8 +211,9 @@ class SQLiteStore:
         *,
         request_key: str | None = None,
         received_time_ms: int | None = None,
+        max_bytes: int | None = None,
     ) -> IngestResult:
-        """Store one request's records atomically; see :meth:`Store.ingest`.
+        """Store one request's records atomically; see :meth:`EventWriter.ingest`.
 
         User and group properties change in record order. A record's time for first/last seen
         is its client time, else the receipt time. Duplicates change nothing, and operations
@@ -214,7 +226,17 @@ class SQLiteStore:
         scope = None if request_key is None else request_scope(records)
         # Encode before taking the lock: a bad payload fails the call with nothing written, and
         # other threads' requests are not held up by this one's JSON work.
-        encoded = [encode_record(index, record) for index, record in enumerate(records)]
+        contexts: dict[int, str] = {}
+        encoded = [encode_record(i, record, contexts) for i, record in enumerate(records)]
+        if max_bytes is not None:
+            size = sum(len(text) for text in contexts.values())
+            size += sum(len(payload) + len(groups or "") for payload, groups, _ in encoded)
+            if size > max_bytes:
+                raise StorageLimitError(
+                    "request",
+                    f"it would store {size} bytes; the collector stores at most {max_bytes} "
+                    "bytes per request: send fewer events per request",
+                )
         with self._lock:
             result, work = self._ingest(records, scope, request_key, received, encoded)
             if work is not None:
@@ -228,7 +250,7 @@ class SQLiteStore:
         scope: Scope | None,
         request_key: str | None,
         received: int,
-        encoded: Sequence[tuple[str, str | None]],
+        encoded: Sequence[Encoded],
     ) -> tuple[IngestResult, Ingest | None]:
         """:meth:`ingest` as one committed transaction; the caller holds the write lock.
 
@@ -277,6 +299,8 @@ class SQLiteStore:
         self._commits.set()
         return IngestResult(len(keep), len(records) - len(keep)), work
 
+    # --- the read side (EventReader): the SQL lives in sqlite/queries.py ---------------------
+
     def events(
         self,
         *,
@@ -290,92 +314,31 @@ class SQLiteStore:
         limit: int = 100,
         before_id: int | None = None,
     ) -> list[StoredEvent]:
-        """Stored events, newest first; see :meth:`Store.events`.
-
-        Source, type and event-name filters use indexes. The user filter has none (each index
-        slows every insert): it is checked row by row, newest first, until ``limit`` match.
+        """Stored events, newest first; see :meth:`EventReader.events`.
 
         Raises:
             ValueError: ``limit`` is negative.
         """
         if limit < 0:
             raise ValueError(f"limit must be 0 or more, got {limit}")
-        # Only these fixed clauses enter the SQL text; every value is a placeholder.
-        filters: list[tuple[str, Any]] = [
-            ("type = ?", type),
-            ("event_name = ?", event_name),
-            ("received_time_ms >= ?", since_ms),
-            ("received_time_ms < ?", until_ms),
-            ("id < ?", before_id),
-        ]
-        clauses = [clause for clause, value in filters if value is not None]
-        params = [value for _, value in filters if value is not None]
-        if user_id is not None:
-            clauses.append("(user_id = ? OR device_id = ?)")
-            params += [user_id, user_id]
         with self._reading() as conn:
-            if vendor is not None or source is not None:
-                # A filter left out matches every source: coalesce(x = NULL, true).
-                ids = [
-                    source_id
-                    for (source_id,) in conn.execute(
-                        "SELECT source_id FROM sources "
-                        "WHERE coalesce(vendor = ?, true) AND coalesce(source = ?, true)",
-                        (vendor, source),
-                    )
-                ]
-                if not ids:
-                    return []
-                # With a type or event filter the (source_id, type|event_name) indexes find the
-                # rows (in id order for one source); with the source alone a newest-first scan
-                # stops after `limit` rows, whereas an index would visit every event of the
-                # source ("+" keeps it out of the plan).
-                indexed = type is not None or event_name is not None
-                clauses.append(
-                    f"{'' if indexed else '+'}source_id IN ({', '.join('?' * len(ids))})"
-                )
-                params += ids
-            where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-            # The inner query picks ids from the indexes alone; only `limit` rows are read.
-            sql = (
-                f"SELECT {EVENT_COLUMNS} FROM events e JOIN sources s USING (source_id) "
-                f"WHERE e.id IN (SELECT id FROM events {where}ORDER BY id DESC LIMIT ?) "
-                "ORDER BY e.id DESC"
+            return queries.events(
+                conn,
+                vendor=vendor,
+                source=source,
+                type=type,
+                user_id=user_id,
+                event_name=event_name,
+                since_ms=since_ms,
+                until_ms=until_ms,
+                limit=limit,
+                before_id=before_id,
             )
-            rows = conn.execute(sql, (*params, limit)).fetchall()
-        return [
-            StoredEvent(
-                id=row[0],
-                vendor=row[1],
-                source=row[2],
-                type=row[3],
-                event_name=row[4],
-                user_id=row[5],
-                device_id=row[6],
-                amplitude_id=row[7],
-                client_time_ms=row[8],
-                received_time_ms=row[9],
-                dedup_key=row[10],
-                payload=orjson.loads(row[11]),
-            )
-            for row in rows
-        ]
 
     def stats(self) -> dict[str, Any]:
-        """Event counts in total and per vendor, source and type; see :meth:`Store.stats`."""
+        """Event counts in total and per vendor, source and type; see :meth:`EventReader.stats`."""
         with self._reading() as conn:
-            counts = conn.execute(
-                "SELECT s.vendor, s.source, c.type, c.n FROM (SELECT source_id, type, "
-                "count(*) AS n FROM events GROUP BY source_id, type) AS c "
-                "JOIN sources s USING (source_id) ORDER BY s.vendor, s.source, c.type"
-            ).fetchall()
-        return {
-            "total": sum(count for *_, count in counts),
-            "by_source": [
-                {"vendor": vendor, "source": source, "type": kind, "count": count}
-                for vendor, source, kind, count in counts
-            ],
-        }
+            return queries.stats(conn)
 
     def user(
         self,
@@ -386,43 +349,21 @@ class SQLiteStore:
         device_id: str | None = None,
         amplitude_id: int | None = None,
     ) -> UserState | None:
-        """One user; see :meth:`Store.user`."""
-        select = f"SELECT {USER_COLUMNS} FROM users u JOIN sources s ON s.source_id = u.source_id"
-        if amplitude_id is not None:
-            sql = f"{select} WHERE s.vendor = ? AND s.source = ? AND u.amplitude_id = ?"
-            key: Any = amplitude_id
-        elif user_id is not None:
-            sql = f"{select} WHERE s.vendor = ? AND s.source = ? AND u.user_id = ?"
-            key = user_id
-        elif device_id is not None:
-            sql = (
-                f"{select} JOIN devices d ON d.amplitude_id = u.amplitude_id "
-                "WHERE s.vendor = ? AND s.source = ? AND d.device_id = ?"
-            )
-            key = device_id
-        else:
+        """One user; see :meth:`EventReader.user`."""
+        if amplitude_id is None and user_id is None and device_id is None:
             raise ValueError("user() needs one of user_id, device_id or amplitude_id")
         with self._reading() as conn:
-            row = conn.execute(sql, (vendor, source, key)).fetchone()
-        if row is None:
-            return None
-        found, _, uid, device, props, first, last = row
-        return UserState(found, vendor, source, uid, device, orjson.loads(props), first, last)
+            return queries.user(
+                conn, vendor, source, user_id=user_id, device_id=device_id,
+                amplitude_id=amplitude_id,
+            )  # fmt: skip
 
     def group(
         self, vendor: str, source: str, group_type: str, group_value: str
     ) -> dict[str, Any] | None:
-        """A group's properties; see :meth:`Store.group`."""
+        """A group's properties; see :meth:`EventReader.group`."""
         with self._reading() as conn:
-            row = conn.execute(
-                "SELECT g.properties FROM groups g JOIN sources s USING (source_id) "
-                "WHERE s.vendor = ? AND s.source = ? AND g.group_type = ? AND g.group_value = ?",
-                (vendor, source, group_type, group_value),
-            ).fetchone()
-        if row is None:
-            return None
-        properties: dict[str, Any] = orjson.loads(row[0])
-        return properties
+            return queries.group(conn, vendor, source, group_type, group_value)
 
     def close(self) -> None:
         """Close every connection; idempotent. Later calls raise :class:`StoreClosedError`."""

@@ -1,18 +1,18 @@
 """One request's write inside the SQLite store's transaction: encode, resolve, write in bulk.
 
-Split from :mod:`trackwire.collector.sqlite_store`, which owns the connections and the
+Split from :mod:`trackwire.collector.sqlite.store`, which owns the connections and the
 transaction; this module is the per-request work done inside it.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
 
+from trackwire.collector._values import INT64
 from trackwire.collector.store import EventRecord
 from trackwire.collector.userprops import (
     IdentityResolver,
@@ -23,9 +23,14 @@ from trackwire.collector.userprops import (
 )
 from trackwire.errors import ValidationError
 
+#: A record as the events INSERT takes it: payload, groups and shared-context JSON text.
+Encoded = tuple[str, str | None, str | None]
 
-def encode_record(index: int, record: EventRecord) -> tuple[str, str | None]:
-    """The record's payload and groups as JSON text; refuses what cannot be stored."""
+
+def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> Encoded:
+    """The record's payload, groups and shared context as JSON text; refuses what cannot be
+    stored. ``contexts`` caches each shared context's text by identity: it is encoded once,
+    and records sharing it get the same string object (how :class:`Ingest` stores it once)."""
     if (record.group_type is None) != (record.group_value is None):
         raise ValidationError(
             f"records[{index}].group_value", "group_type and group_value go together"
@@ -36,7 +41,7 @@ def encode_record(index: int, record: EventRecord) -> tuple[str, str | None]:
         ("revenue", record.revenue),
     ):
         # JSON integers are unbounded; SQLite's are 64-bit and would fail mid-transaction.
-        if isinstance(value, int) and value not in _INT64:
+        if isinstance(value, int) and value not in INT64:
             raise ValidationError(f"records[{index}].{name}", f"{value} does not fit in 64 bits")
     if record.payload_json is not None:
         # Text, not the bytes: bytes would be stored as a BLOB, which SQLite's JSON functions
@@ -55,11 +60,21 @@ def encode_record(index: int, record: EventRecord) -> tuple[str, str | None]:
         raise ValidationError(
             f"records[{index}].groups", f"cannot be stored as JSON: {exc}"
         ) from exc
-    return payload, groups
+    context = record.context
+    shared = None
+    if context is not None:
+        shared = contexts.get(id(context))
+        if shared is None:
+            try:
+                shared = contexts[id(context)] = dumps(context.data)
+            except orjson.JSONEncodeError as exc:
+                raise ValidationError(
+                    f"records[{index}].context", f"cannot be stored as JSON: {exc}"
+                ) from exc
+    return payload, groups, shared
 
 
 Scope = tuple[str, str]
-_INT64: Final = range(-(2**63), 2**63)
 _GroupKey = tuple[int, str, str]
 USER_COLUMNS: Final = (
     "u.amplitude_id, u.source_id, u.user_id, u.device_id, u.properties, u.first_seen_ms, "
@@ -67,13 +82,34 @@ USER_COLUMNS: Final = (
 )
 EVENT_COLUMNS: Final = (
     "e.id, s.vendor, s.source, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
-    "e.client_time_ms, e.received_time_ms, e.dedup_key, e.payload"
+    "e.client_time_ms, e.received_time_ms, e.dedup_key, e.payload, c.kind, c.body"
 )
 _INSERT_EVENT: Final = (
     "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
-    "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
+    "context_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
+
+
+#: Values bound per ``IN (...)`` statement: far below SQLite's limit on host parameters.
+_IN_CHUNK: Final = 500
+
+
+def select_in(
+    conn: sqlite3.Connection, sql: str, params: Sequence[Any], values: Sequence[Any]
+) -> list[Any]:
+    """Rows of ``sql + " IN (?, ...)"`` for every value, in chunks of :data:`_IN_CHUNK`.
+
+    Each value is its own parameter. (A JSON list read with ``json_each`` looked cheaper, but
+    SQLite's JSON functions cut text at U+0000, so an id holding one was never found again
+    and its retried request failed on the unique index.)
+    """
+    rows: list[Any] = []
+    for start in range(0, len(values), _IN_CHUNK):
+        chunk = values[start : start + _IN_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows += conn.execute(f"{sql} IN ({marks})", (*params, *chunk)).fetchall()
+    return rows
 
 
 def fresh_indexes(
@@ -92,12 +128,8 @@ def fresh_indexes(
             if record.dedup_key is not None:
                 wanted.setdefault(source_id, []).append(record.dedup_key)
         for source_id, keys in wanted.items():
-            # One statement for any number of keys: the list travels as one JSON parameter.
-            rows = conn.execute(
-                "SELECT dedup_key FROM events WHERE source_id = ? "
-                "AND dedup_key IN (SELECT value FROM json_each(?))",
-                (source_id, dumps(keys)),
-            )
+            select = "SELECT dedup_key FROM events WHERE source_id = ? AND dedup_key"
+            rows = select_in(conn, select, (source_id,), keys)
             taken.update((source_id, key) for (key,) in rows)
     keep: list[int] = []
     for index, record in enumerate(records):
@@ -144,7 +176,7 @@ class Ingest:
         self,
         records: Sequence[EventRecord],
         source_ids: Sequence[int],
-        encoded: Sequence[tuple[str, str | None]],
+        encoded: Sequence[Encoded],
     ) -> None:
         """Resolve every record in order and queue its event row."""
         lookup = self._known.lookup
@@ -171,7 +203,8 @@ class Ingest:
         received = self._received
         spans = self.spans
         append = self._events.append
-        for record, source_id, hit, (payload, groups) in zip(
+        contexts: dict[int, int | None] = {}
+        for record, source_id, hit, (payload, groups, shared) in zip(
             records, source_ids, hits, encoded, strict=True
         ):
             if hit is None:
@@ -185,10 +218,19 @@ class Ingest:
                         span = spans[amplitude_id] = [first_seen_ms, last_seen_ms]
                     span[0] = min(span[0], when)
                     span[1] = max(span[1], when)
+            context_id = None
+            if shared is not None and record.context is not None:
+                context_id = contexts.get(id(shared))
+                if context_id is None:
+                    context_id = self._conn.execute(
+                        "INSERT INTO contexts (source_id, kind, body) VALUES (?, ?, ?)",
+                        (source_id, record.context.kind, shared),
+                    ).lastrowid
+                    contexts[id(shared)] = context_id
             append(
                 (source_id, record.type, record.event_name, record.user_id, record.device_id,
                  amplitude_id, record.session_id, record.client_time_ms, received,
-                 record.dedup_key, record.revenue, groups, payload)
+                 record.dedup_key, record.revenue, groups, payload, context_id)
             )  # fmt: skip
 
     def _preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
@@ -203,19 +245,21 @@ class Ingest:
         for source_id, (user_ids, device_ids) in ids.items():
             found: dict[int, UserRow] = {}
             if user_ids:
-                for row in self._conn.execute(
-                    f"SELECT {USER_COLUMNS} FROM users u WHERE u.source_id = ? "
-                    "AND u.user_id IN (SELECT value FROM json_each(?))",
-                    (source_id, dumps(list(user_ids))),
+                for row in select_in(
+                    self._conn,
+                    f"SELECT {USER_COLUMNS} FROM users u WHERE u.source_id = ? AND u.user_id",
+                    (source_id,),
+                    list(user_ids),
                 ):
                     found[row[0]] = UserRow(*row)
             devices: list[tuple[str, int]] = []
             if device_ids:
-                devices = self._conn.execute(
-                    "SELECT device_id, amplitude_id FROM devices WHERE source_id = ? "
-                    "AND device_id IN (SELECT value FROM json_each(?))",
-                    (source_id, dumps(list(device_ids))),
-                ).fetchall()
+                devices = select_in(
+                    self._conn,
+                    "SELECT device_id, amplitude_id FROM devices WHERE source_id = ? AND device_id",
+                    (source_id,),
+                    list(device_ids),
+                )
             # Devices usually belong to users already found by user id; read only the others.
             others = list({amplitude_id for _, amplitude_id in devices}.difference(found))
             if others:
@@ -315,7 +359,7 @@ def attempt(
     known: KnownUsers,
     records: Sequence[EventRecord],
     source_ids: Sequence[int],
-    encoded: Sequence[tuple[str, str | None]],
+    encoded: Sequence[Encoded],
     keep: Sequence[int],
 ) -> tuple[Ingest, int]:
     """Store the ``keep`` records; the work done and how many events the INSERT stored."""
@@ -333,10 +377,6 @@ def _user_state(user: UserRow) -> tuple[str | None, str, int, int, int]:
         user.last_seen_ms,
         user.amplitude_id,
     )
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def claim_sources(conn: sqlite3.Connection, scopes: set[Scope]) -> dict[Scope, int]:

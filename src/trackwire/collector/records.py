@@ -23,20 +23,19 @@ The mapping per vendor:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 from trackwire.amplitude import properties as amplitude_properties
-from trackwire.collector.store import EventRecord
+from trackwire.collector._values import is_int, is_number
+from trackwire.collector.store import EventRecord, SharedContext
 from trackwire.collector.userprops import UserOp
 from trackwire.mparticle import wire as mparticle_wire
 from trackwire.segment.wire import parse_timestamp
 
 __all__ = [
     "SEGMENT_GROUP_TYPE",
-    "Counters",
     "amplitude_event_record",
     "amplitude_group_identify_record",
     "amplitude_identify_record",
@@ -64,15 +63,11 @@ def _text(value: Any) -> str | None:
     """An id as text: strings as they are, numbers as their JSON text, anything else None."""
     if isinstance(value, str):
         return value or None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return None
+    return str(value) if is_number(value) else None
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
+    return float(value) if is_number(value) else None
 
 
 def _set(properties: Any) -> tuple[UserOp, ...]:
@@ -205,9 +200,7 @@ def amplitude_event_record(event: Mapping[str, Any], source: str) -> EventRecord
         event_name=event_type,
         user_id=_text(event.get("user_id")),
         device_id=_text(event.get("device_id")),
-        client_time_ms=time_ms
-        if isinstance(time_ms, int) and not isinstance(time_ms, bool)
-        else None,
+        client_time_ms=time_ms if is_int(time_ms) else None,
         dedup_key=insert_id if isinstance(insert_id, str) and insert_id else None,
         payload=event,
         user_ops=tuple(user_ops),
@@ -215,7 +208,7 @@ def amplitude_event_record(event: Mapping[str, Any], source: str) -> EventRecord
         group_value=None if group is None else group[1],
         groups=groups if isinstance(groups, Mapping) and groups else None,
         # -1 is Amplitude's "no session".
-        session_id=session if isinstance(session, int) and session >= 0 else None,
+        session_id=session if is_int(session) and session >= 0 else None,
         revenue=_amplitude_revenue(event),
     )
 
@@ -308,8 +301,9 @@ def mparticle_records(
 ) -> list[EventRecord]:
     """The records for one mParticle batch that passed ``check_batch``.
 
-    Each event becomes one record whose payload is the batch with that event alone in
-    ``events``, so every record keeps its batch's identities, device and consent. A batch
+    Each event becomes one record whose full payload is the batch with that event alone in
+    ``events``, so every record keeps its batch's identities, device and consent; the batch's
+    part is a :class:`SharedContext`, stored once. A batch
     without events becomes one ``batch`` record, so its user attributes are still kept. The
     batch's ``user_attributes`` (a ``$set``) and ``deleted_user_attributes`` (an ``$unset``)
     ride on its first record. An event without ``source_message_id`` is de-duplicated by the
@@ -343,6 +337,8 @@ def mparticle_records(
                 user_ops=user_ops,
             )
         ]
+    # The batch's context is stored once for all its events (see SharedContext).
+    shared = SharedContext("mparticle_batch", context)
     records = []
     for index, event in enumerate(events):
         key = mparticle_wire.dedup_key(event)
@@ -360,49 +356,11 @@ def mparticle_records(
                 device_id=device_id,
                 client_time_ms=mparticle_wire.event_time_ms(event),
                 dedup_key=key,
-                payload={**context, "events": [event]},
+                payload=event,
+                context=shared,
                 user_ops=user_ops if index == 0 else (),
-                session_id=session
-                if isinstance(session, int) and not isinstance(session, bool)
-                else None,
+                session_id=session if is_int(session) else None,
                 revenue=_mparticle_revenue(event),
             )
         )
     return records
-
-
-# --- counters ----------------------------------------------------------------------------------
-
-
-class Counters:
-    """Thread-safe request counters for ``/stats``: ``group -> vendor -> name -> count``.
-
-    Groups used by the collector: ``requests`` (by status), ``rejected`` (messages refused
-    inside an otherwise accepted request, by reason), ``stored`` and ``duplicates`` (by vendor,
-    name ``"events"``).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[str, dict[str, dict[str, int]]] = {}
-
-    def add(self, group: str, vendor: str, name: str, count: int = 1) -> None:
-        """Add ``count`` to one counter."""
-        if count == 0:
-            return
-        with self._lock:
-            names = self._counts.setdefault(group, {}).setdefault(vendor, {})
-            names[name] = names.get(name, 0) + count
-
-    def get(self, group: str, vendor: str, name: str) -> int:
-        """One counter's value (0 when never counted)."""
-        with self._lock:
-            return self._counts.get(group, {}).get(vendor, {}).get(name, 0)
-
-    def snapshot(self) -> dict[str, dict[str, dict[str, int]]]:
-        """A copy of every counter, sorted for stable output."""
-        with self._lock:
-            return {
-                group: {vendor: dict(sorted(names.items())) for vendor, names in sorted(v.items())}
-                for group, v in sorted(self._counts.items())
-            }

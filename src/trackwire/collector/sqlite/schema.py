@@ -162,9 +162,38 @@ _V1: Final = (
     """,
 )
 
+_V2: Final = (
+    # Data several events of one request share (an mParticle batch's context, a Segment batch
+    # envelope), stored once: copied into every event it multiplied a request's size by its
+    # event count. An event's full message is its payload expanded with its context (the
+    # ``kind`` says how; see trackwire.collector.store.expand).
+    """
+    CREATE TABLE contexts (
+        context_id INTEGER PRIMARY KEY,
+        source_id  INTEGER NOT NULL REFERENCES sources (source_id),
+        kind       TEXT NOT NULL,
+        body       TEXT NOT NULL
+    )
+    """,
+    """
+    ALTER TABLE events ADD COLUMN context_id INTEGER REFERENCES contexts (context_id)
+    """,
+    "DROP VIEW events_view",
+    """
+    CREATE VIEW events_view AS
+        SELECT e.id, s.vendor, s.source, e.type, e.event_name, e.user_id, e.device_id,
+               e.amplitude_id, e.session_id, e.client_time_ms, e.received_time_ms,
+               e.dedup_key, e.revenue, e.groups, e.payload, c.kind AS context_kind,
+               c.body AS context
+        FROM events e JOIN sources s USING (source_id)
+        LEFT JOIN contexts c ON c.context_id = e.context_id
+    """,
+)
+
 #: Every migration, in order. Append only: never edit one that has shipped.
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "sources, events, users, devices, groups, requests", _V1),
+    Migration(2, "shared request contexts, stored once", _V2),
 )
 
 _BOOTSTRAP: Final = """

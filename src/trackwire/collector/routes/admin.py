@@ -1,0 +1,153 @@
+"""The collector's own endpoints: ``GET /health``, ``/stats``, ``/events`` and, in development
+mode only, ``/_faults`` (see :mod:`trackwire.collector.faults`).
+
+In development mode (loopback only) they are open. In keyed mode each needs a credential in
+``Authorization``: an admin token from the keys file (``Bearer TOKEN``, or as the Basic user)
+reads every source; a source's own credentials as HTTP Basic (Segment ``WRITE_KEY:``, Amplitude
+``API_KEY:SECRET_KEY``, mParticle ``KEY:SECRET``) read that source only. ``/health`` without a
+credential says only that the server is up.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trackwire._version import __version__
+from trackwire.collector import _http
+from trackwire.collector._handler import Reply, json_reply
+from trackwire.collector._http import BodyError
+from trackwire.collector.faults import FaultConfig
+from trackwire.collector.keys import Reader
+from trackwire.errors import ConfigError
+
+if TYPE_CHECKING:
+    from trackwire.collector.app import Collector
+
+__all__ = ["routes"]
+
+logger = logging.getLogger("trackwire.collector")
+
+#: Largest ``/_faults`` configuration body.
+_FAULTS_BODY_LIMIT = 64 * 1024
+
+
+def routes(collector: Collector) -> list[Route]:
+    """The collector's own routes."""
+    api = _Admin(collector)
+    found = [
+        Route("/health", api.health, methods=["GET"]),
+        Route("/stats", api.stats, methods=["GET"]),
+        Route("/events", api.events, methods=["GET"]),
+    ]
+    if collector.development:
+        found.append(Route("/_faults", api.faults, methods=["GET", "POST", "DELETE"]))
+    return found
+
+
+_UNAUTHORIZED: Final = {"WWW-Authenticate": 'Basic realm="trackwire collector"'}
+
+
+def _reader(collector: Collector, request: Request) -> Reader | None:
+    """Who the request's credentials let read; every source in development mode."""
+    keys = collector.keys
+    if keys is None:
+        return Reader()
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return keys.reader(value.strip(), "")
+    try:
+        credentials = _http.basic_credentials(header) if header else None
+    except ValueError:
+        return None
+    return None if credentials is None else keys.reader(*credentials)
+
+
+def _unauthorized() -> Response:
+    text = "send an admin token (Bearer) or the source's credentials (HTTP Basic)"
+    return Reply(401, orjson.dumps({"error": text}), headers=_UNAUTHORIZED).response()
+
+
+class _Admin:
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+
+    async def health(self, request: Request) -> Response:
+        collector = self.collector
+        reader = _reader(collector, request)
+        if reader is None:
+            # Unauthenticated: that the server is up, nothing about what it holds or where.
+            return json_reply(200, {"ok": True}).response()
+        body: dict[str, Any] = {
+            "ok": True,
+            "version": __version__,
+            "mode": "development" if collector.development else "keys",
+        }
+        if reader.source is None:
+            body["db"] = collector.db_path
+            body["sources"] = 0 if collector.keys is None else len(collector.keys)
+        return json_reply(200, body).response()
+
+    async def stats(self, request: Request) -> Response:
+        collector = self.collector
+        reader = _reader(collector, request)
+        if reader is None:
+            return _unauthorized()
+        stored = await run_in_threadpool(collector.store.stats)
+        if reader.source is not None:
+            # A source sees its own stored counts; the request counters span every source.
+            mine = [
+                row
+                for row in stored["by_source"]
+                if (row["vendor"], row["source"]) == (reader.source.vendor, reader.source.name)
+            ]
+            body = {"total": sum(row["count"] for row in mine), "by_source": mine}
+            return json_reply(200, body).response()
+        body = {**stored, **collector.counters.snapshot(), "faults": collector.faults.counts()}
+        return json_reply(200, body).response()
+
+    async def events(self, request: Request) -> Response:
+        reader = _reader(self.collector, request)
+        if reader is None:
+            return _unauthorized()
+        try:
+            filters = _http.event_filters(request.query_params)
+        except ValueError as exc:
+            return json_reply(400, {"error": str(exc)}).response()
+        if reader.source is not None:
+            mine = {"vendor": reader.source.vendor, "source": reader.source.name}
+            if any(filters[name] not in (None, value) for name, value in mine.items()):
+                text = (
+                    f"this credential reads only {reader.source.vendor} source {reader.source.name}"
+                )
+                return json_reply(403, {"error": text}).response()
+            filters.update(mine)
+        found = await run_in_threadpool(functools.partial(self.collector.store.events, **filters))
+        limit = filters["limit"]
+        body = {
+            "events": [event.to_json() for event in found],
+            "next_before": found[-1].id if len(found) == limit and found else None,
+        }
+        return json_reply(200, body).response()
+
+    async def faults(self, request: Request) -> Response:
+        injector = self.collector.faults
+        if request.method == "DELETE":
+            injector.configure(FaultConfig())
+        elif request.method == "POST":
+            try:
+                raw = await _http.read_body(request, _FAULTS_BODY_LIMIT)
+                config = FaultConfig.from_json(orjson.loads(raw))
+            except (BodyError, orjson.JSONDecodeError, ConfigError) as exc:
+                return json_reply(400, {"error": str(exc)}).response()
+            injector.configure(config)
+            logger.warning("fault injection reconfigured: %s", config.to_json())
+        return json_reply(200, injector.state()).response()

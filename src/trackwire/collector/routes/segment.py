@@ -1,0 +1,199 @@
+"""Segment's Tracking API: ``POST /v1/batch`` (and ``/v1/import``) and ``/v1/{type}``.
+
+Decisions where Segment's documents leave room: a message's size is its compact JSON encoding
+(the same bytes the store keeps). A batch's invalid messages are dropped and its valid ones
+stored; the answer is still ``200`` (Segment's edge answers 200 too) and lists the rejected
+messages in ``rejected``/``errors``, which no SDK reads; ``/stats`` counts them under
+``rejected``. Above 2,500 messages Segment answers 200 and stores nothing; so does the
+collector, saying so in the body and the log. A missing or unknown write key is ``401``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trackwire.collector import _http
+from trackwire.collector._handler import Reply, handle, json_reply
+from trackwire.collector.records import segment_record
+from trackwire.collector.store import EventRecord
+from trackwire.segment import wire
+
+if TYPE_CHECKING:
+    from trackwire.collector.app import Collector
+
+__all__ = ["routes"]
+
+logger = logging.getLogger("trackwire.collector")
+
+#: Per-message errors listed in a batch answer; the rest are only counted.
+_MAX_LISTED_ERRORS: Final = 20
+
+
+def routes(collector: Collector) -> list[Route]:
+    """The Segment routes of ``collector``."""
+    api = _Segment(collector)
+    found = [
+        Route(path, functools.partial(api.post, kind=None), methods=["POST"])
+        for path in (wire.BATCH_PATH, wire.IMPORT_PATH)
+    ]
+    for path, kind in wire.SINGLE_PATHS.items():
+        found.append(Route(path, functools.partial(api.post, kind=kind), methods=["POST"]))
+    return found
+
+
+def _encode(message: Mapping[str, Any]) -> tuple[bytes, wire.WireError | None]:
+    """The message as compact JSON, or why it cannot be stored (too large, too deep).
+
+    The store keeps these same bytes: each message is encoded once, here, so a message that
+    cannot be encoded is dropped and reported alone instead of failing its whole request.
+    """
+    try:
+        encoded = orjson.dumps(message)
+    except orjson.JSONEncodeError:
+        # orjson's limit (254 levels) is far deeper than any real message.
+        return b"", wire.WireError("invalid_message", "the message is nested too deeply to store")
+    return encoded, wire.size_problem(len(encoded))
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    return Reply(status, wire.error_body(code, message))
+
+
+class _Segment:
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+
+    async def post(self, request: Request, *, kind: str | None) -> Response:
+        flow = functools.partial(
+            self.flow,
+            kind=kind,
+            authorization=request.headers.get("authorization", ""),
+            content_type=_http.media_type(request),
+        )
+        return await handle(
+            request,
+            vendor="segment",
+            limit=wire.MAX_BATCH_BYTES,
+            flow=flow,
+            too_large=lambda message: _error(
+                400, "payload_too_large", f"Exceed payload limit: {message}"
+            ),
+            bad_body=lambda message: _error(400, "invalid_request", message),
+            counters=self.collector.counters,
+            body_timeout=self.collector.body_timeout,
+        )
+
+    def source(self, authorization: str, body: Mapping[str, Any]) -> str | Reply:
+        """The source (from the Basic user, else ``writeKey`` in the body) or the error answer."""
+        key = None
+        if authorization:
+            try:
+                credentials = _http.basic_credentials(authorization)
+            except ValueError as exc:
+                return _error(401, "invalid_authorization", str(exc))
+            if credentials is not None and credentials[0]:
+                key = credentials[0]
+        body_key = body.get("writeKey")
+        if key is None and isinstance(body_key, str) and body_key:
+            key = body_key
+        if key is None:
+            return _error(
+                401,
+                "missing_write_key",
+                "no write key: send it as the HTTP Basic user name (base64 of 'KEY:') "
+                "or as writeKey in the body",
+            )
+        source = self.collector.source("segment", key)
+        if source is None:
+            return _error(401, "invalid_write_key", "unknown write key")
+        return source
+
+    def flow(self, raw: bytes, *, kind: str | None, authorization: str, content_type: str) -> Reply:
+        if not _http.is_json(content_type):
+            return _error(
+                400,
+                "invalid_content_type",
+                f"Content-Type must be application/json; got {content_type or 'none'}",
+            )
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return _error(400, "invalid_json", f"the body is not valid JSON: {exc}")
+        if not isinstance(body, dict):
+            return _error(400, "invalid_json", "the body must be a JSON object")
+        source = self.source(authorization, body)
+        if isinstance(source, Reply):
+            return source
+        if kind is None:
+            return self.batch(body, source, len(raw))
+        # The write key is a credential, not part of the message.
+        message = {k: v for k, v in body.items() if k != "writeKey"}
+        problem = wire.check_message(message, kind)
+        encoded = b""
+        if problem is None:
+            encoded, problem = _encode(message)
+        if problem is not None:
+            self.collector.counters.add("rejected", "segment", problem.code)
+            return _error(400, problem.code, problem.message)
+        result = self.collector.write(
+            "segment",
+            [segment_record(message, kind, source, payload_json=encoded)],
+            request_bytes=len(raw),
+        )
+        return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
+
+    def batch(self, body: Mapping[str, Any], source: str, size: int) -> Reply:
+        counters = self.collector.counters
+        batch = body.get("batch")
+        if not isinstance(batch, list):
+            return _error(400, "invalid_batch", "batch must be an array of messages")
+        if len(batch) > wire.MAX_BATCH_COUNT:
+            # Segment's documented quirk: 200, and the events are dropped.
+            counters.add("rejected", "segment", "too_many_messages", len(batch))
+            text = (
+                f"the batch has {len(batch)} messages; Segment accepts at most "
+                f"{wire.MAX_BATCH_COUNT} per request and drops larger batches while "
+                "answering 200: nothing was stored"
+            )
+            logger.warning("segment source %s: %s", source, text)
+            return json_reply(
+                200, {"success": True, "stored": 0, "dropped": len(batch), "message": text}
+            )
+        records: list[EventRecord] = []
+        errors: list[dict[str, Any]] = []
+        for index, message in enumerate(batch):
+            encoded = b""
+            if not isinstance(message, dict):
+                problem: wire.WireError | None = wire.WireError(
+                    "invalid_message", "a batch item must be a JSON object"
+                )
+            else:
+                problem = wire.check_message(message)
+                if problem is None:
+                    encoded, problem = _encode(message)
+            if problem is not None:
+                counters.add("rejected", "segment", problem.code)
+                errors.append({"index": index, "code": problem.code, "message": problem.message})
+                continue
+            records.append(segment_record(message, message["type"], source, payload_json=encoded))
+        result = self.collector.write("segment", records, request_bytes=size)
+        if not errors:
+            return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
+        return json_reply(
+            200,
+            {
+                "success": True,
+                "stored": len(records),
+                "rejected": len(errors),
+                "errors": errors[:_MAX_LISTED_ERRORS],
+            },
+            stored=result.stored,
+        )

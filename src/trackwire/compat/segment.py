@@ -1,0 +1,528 @@
+"""segment-analytics-python's API on trackwire: migrate by changing the import.
+
+::
+
+    import trackwire.compat.segment as analytics   # was: import segment.analytics as analytics
+
+    analytics.write_key = "YOUR_WRITE_KEY"
+    analytics.on_error = lambda error, items: print("An error occurred:", error)
+    analytics.identify("019mr8mf4r", {"email": "john@example.com", "name": "John Smith"})
+    analytics.track("f4ca124298", "Signed Up", {"plan": "Enterprise"})
+    analytics.flush()
+
+The module-level settings (``write_key``, ``host``, ``on_error``, ``debug``, ``log_handler``,
+``send``, ``sync_mode``, ``max_queue_size``, ``gzip``, ``timeout``, ``max_retries``, plus
+``upload_size``, ``upload_interval``, ``proxies`` and ``thread``) are read when the first call
+creates the default client, as the official library does. The calls take the official
+positional order — ``track(user_id, event, properties, context, timestamp, anonymous_id,
+integrations, message_id)`` and so on — and return ``(success, message)``. ``Client`` takes
+the official constructor arguments in the official order (2.4's, with
+``max_total_backoff_duration`` and ``max_rate_limit_duration``), for code that makes one
+client per write key.
+
+Underneath is :class:`trackwire.Segment`: the same validation, batching, retries, exit-time
+drain and fork safety. Differences worth knowing:
+
+- A bad argument raises :class:`CompatValidationError`, which is both trackwire's
+  ``ValidationError`` (naming the field) and the ``AssertionError`` the official library
+  raises; an oversized message raises :class:`CompatMessageTooLargeError`, also a
+  ``RuntimeError`` as there.
+- ``on_error(error, items)`` gets a :class:`trackwire.DeliveryError` and the failed messages.
+- ``sync_mode=True`` waits for each call's batch to be answered (up to ``timeout``) instead of
+  posting in the caller's thread; a failure goes to ``on_error``, it is not raised.
+- ``debug`` and ``log_handler`` apply to the ``trackwire`` logger.
+- ``timestamp`` may also be an ISO-8601 str; a naive datetime is UTC.
+- After the module-level ``shutdown()``, the next call starts a new default client.
+- OAuth (``oauth_client_id`` ...) is not supported: a write key is required.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Final
+
+from trackwire._engine.receipts import Receipt
+from trackwire._version import __version__
+from trackwire.config import RetryConfig
+from trackwire.errors import ConfigError, MessageTooLargeError, ValidationError
+from trackwire.segment.client import Segment
+
+__all__ = [
+    "Client",
+    "CompatMessageTooLargeError",
+    "CompatValidationError",
+    "alias",
+    "debug",
+    "flush",
+    "group",
+    "gzip",
+    "host",
+    "identify",
+    "join",
+    "log_handler",
+    "max_queue_size",
+    "max_retries",
+    "on_error",
+    "page",
+    "proxies",
+    "screen",
+    "send",
+    "shutdown",
+    "sync_mode",
+    "thread",
+    "timeout",
+    "track",
+    "upload_interval",
+    "upload_size",
+    "write_key",
+]
+
+Message = dict[str, Any]
+Result = tuple[bool, Message]
+ErrorHandler = Callable[[Any, list[Message]], None]
+
+
+class CompatValidationError(ValidationError, AssertionError):
+    """A bad argument: trackwire's ValidationError, and the AssertionError the official raises."""
+
+
+class CompatMessageTooLargeError(MessageTooLargeError, RuntimeError):
+    """A message over 32 KB: trackwire's error, and the RuntimeError the official raises."""
+
+
+class Client:
+    """segment-analytics-python's ``Client``, sending through :class:`trackwire.Segment`.
+
+    Arguments, defaults and their order are the official library's; ``upload_size`` and
+    ``upload_interval`` become ``flush_at`` and ``flush_interval``, ``thread`` becomes
+    ``workers`` and ``send=False`` becomes ``enable=False``.
+
+    Raises:
+        CompatValidationError: ``write_key`` is not a str.
+        ConfigError: an option is invalid, or OAuth was asked for.
+    """
+
+    class DefaultConfig:
+        """The official library's defaults."""
+
+        write_key: ClassVar[str | None] = None
+        host: ClassVar[str | None] = None
+        on_error: ClassVar[ErrorHandler | None] = None
+        debug: ClassVar[bool] = False
+        log_handler: ClassVar[logging.Handler | None] = None
+        send: ClassVar[bool] = True
+        sync_mode: ClassVar[bool] = False
+        max_queue_size: ClassVar[int] = 10_000
+        gzip: ClassVar[bool] = False
+        timeout: ClassVar[float] = 15
+        max_retries: ClassVar[int] = 10
+        proxies: ClassVar[Mapping[str, str] | str | None] = None
+        thread: ClassVar[int] = 1
+        upload_interval: ClassVar[float] = 0.5
+        upload_size: ClassVar[int] = 100
+        oauth_client_id: ClassVar[str | None] = None
+        oauth_client_key: ClassVar[str | None] = None
+        oauth_key_id: ClassVar[str | None] = None
+        oauth_auth_server: ClassVar[str] = "https://oauth2.segment.io"
+        oauth_scope: ClassVar[str] = "tracking_api:write"
+        max_total_backoff_duration: ClassVar[float] = 43_200
+        max_rate_limit_duration: ClassVar[float] = 1_800
+
+    log: ClassVar[logging.Logger] = logging.getLogger("trackwire")
+
+    def __init__(
+        self,
+        write_key: str | None = DefaultConfig.write_key,
+        host: str | None = DefaultConfig.host,
+        debug: bool = DefaultConfig.debug,
+        max_queue_size: int = DefaultConfig.max_queue_size,
+        send: bool = DefaultConfig.send,
+        on_error: ErrorHandler | None = DefaultConfig.on_error,
+        gzip: bool = DefaultConfig.gzip,
+        max_retries: int = DefaultConfig.max_retries,
+        sync_mode: bool = DefaultConfig.sync_mode,
+        timeout: float = DefaultConfig.timeout,
+        proxies: Mapping[str, str] | str | None = DefaultConfig.proxies,
+        thread: int = DefaultConfig.thread,
+        upload_size: int = DefaultConfig.upload_size,
+        upload_interval: float = DefaultConfig.upload_interval,
+        log_handler: logging.Handler | None = DefaultConfig.log_handler,
+        oauth_client_id: str | None = DefaultConfig.oauth_client_id,
+        oauth_client_key: str | None = DefaultConfig.oauth_client_key,
+        oauth_key_id: str | None = DefaultConfig.oauth_key_id,
+        oauth_auth_server: str = DefaultConfig.oauth_auth_server,
+        oauth_scope: str = DefaultConfig.oauth_scope,
+        max_total_backoff_duration: float = DefaultConfig.max_total_backoff_duration,
+        max_rate_limit_duration: float = DefaultConfig.max_rate_limit_duration,
+    ) -> None:
+        if not isinstance(write_key, str) or not write_key:
+            raise CompatValidationError(
+                "write_key",
+                f"must be your source's write key (a str), got {type(write_key).__name__}; "
+                "set analytics.write_key before the first call",
+            )
+        if oauth_client_id or oauth_client_key or oauth_key_id:
+            raise ConfigError(
+                "OAuth (oauth_client_id, oauth_client_key, oauth_key_id) is not supported by "
+                "trackwire; authenticate with the write key"
+            )
+        for name, seconds in (
+            ("max_total_backoff_duration", max_total_backoff_duration),
+            ("max_rate_limit_duration", max_rate_limit_duration),
+        ):
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+                raise ConfigError(f"{name} must be a non-negative number of seconds")
+        if log_handler is not None:
+            self.log.addHandler(log_handler)
+        self.write_key = write_key
+        self.host = host
+        self.on_error = on_error
+        self.debug = debug
+        self.send = send
+        self.sync_mode = sync_mode
+        self.gzip = gzip
+        self.timeout = timeout
+        self.proxies = proxies
+        self._segment = _Segment(
+            write_key,
+            host=host,
+            debug=debug,
+            max_queue_size=max_queue_size,
+            enable=send,
+            on_error=on_error,
+            gzip=gzip,
+            # A batch stops retrying after max_retries or max_total_backoff_duration, as there;
+            # throttling (429) is bounded by the same total (max_rate_limit_duration is checked
+            # but has no separate clock in trackwire).
+            retry=RetryConfig(max_retries=max_retries, max_elapsed=max_total_backoff_duration),
+            timeout=timeout,
+            proxies=proxies,
+            workers=thread,
+            flush_at=1 if sync_mode else upload_size,
+            flush_interval=upload_interval,
+        )
+
+    @property
+    def segment(self) -> Segment:
+        """The :class:`trackwire.Segment` client underneath (hooks, ``stats()``, receipts)."""
+        return self._segment
+
+    def identify(
+        self,
+        user_id: object = None,
+        traits: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: object = None,
+    ) -> Result:
+        """Record who a user is; returns ``(success, message)``."""
+        return self._call(
+            lambda: self._segment.identify(
+                _id(user_id),
+                traits or None,
+                anonymous_id=_id(anonymous_id),
+                context=context or None,
+                integrations=integrations or None,
+                timestamp=timestamp,
+                message_id=message_id,
+            )
+        )
+
+    def track(
+        self,
+        user_id: object = None,
+        event: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: object = None,
+    ) -> Result:
+        """Record an action a user performed; returns ``(success, message)``."""
+        return self._call(
+            lambda: self._segment.track(
+                _id(user_id),
+                event,
+                properties or None,
+                anonymous_id=_id(anonymous_id),
+                context=context or None,
+                integrations=integrations or None,
+                timestamp=timestamp,
+                message_id=message_id,
+            )
+        )
+
+    def alias(
+        self,
+        previous_id: object = None,
+        user_id: object = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: object = None,
+    ) -> Result:
+        """Say ``previous_id`` and ``user_id`` are one person; returns ``(success, message)``."""
+        return self._call(
+            lambda: self._segment.alias(
+                _id(previous_id),
+                _id(user_id),
+                context=context or None,
+                integrations=integrations or None,
+                timestamp=timestamp,
+                message_id=message_id,
+            )
+        )
+
+    def group(
+        self,
+        user_id: object = None,
+        group_id: object = None,
+        traits: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: object = None,
+    ) -> Result:
+        """Associate a user with a group; returns ``(success, message)``."""
+        return self._call(
+            lambda: self._segment.group(
+                _id(user_id),
+                _id(group_id),
+                traits or None,
+                anonymous_id=_id(anonymous_id),
+                context=context or None,
+                integrations=integrations or None,
+                timestamp=timestamp,
+                message_id=message_id,
+            )
+        )
+
+    def page(
+        self,
+        user_id: object = None,
+        category: str | None = None,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: object = None,
+    ) -> Result:
+        """Record a page view; returns ``(success, message)``."""
+        return self._call(
+            lambda: self._segment.page(
+                _id(user_id),
+                category,
+                name,
+                properties or None,
+                anonymous_id=_id(anonymous_id),
+                context=context or None,
+                integrations=integrations or None,
+                timestamp=timestamp,
+                message_id=message_id,
+            )
+        )
+
+    def screen(
+        self,
+        user_id: object = None,
+        category: str | None = None,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+        anonymous_id: object = None,
+        integrations: Mapping[str, Any] | None = None,
+        message_id: object = None,
+    ) -> Result:
+        """Record a screen view; returns ``(success, message)``."""
+        return self._call(
+            lambda: self._segment.screen(
+                _id(user_id),
+                category,
+                name,
+                properties or None,
+                anonymous_id=_id(anonymous_id),
+                context=context or None,
+                integrations=integrations or None,
+                timestamp=timestamp,
+                message_id=message_id,
+            )
+        )
+
+    def flush(self) -> None:
+        """Send everything queued and wait until each message is delivered or finally failed."""
+        self._segment.flush()
+
+    def join(self) -> None:
+        """Stop sending: what is still queued gets up to ``shutdown_timeout`` to go first."""
+        self._segment.shutdown()
+
+    def shutdown(self) -> None:
+        """Flush, then stop (``flush()`` and ``join()``)."""
+        self.flush()
+        self.join()
+
+    def _call(self, make: Callable[[], Receipt]) -> Result:
+        try:
+            receipt = make()
+        except MessageTooLargeError as exc:
+            raise CompatMessageTooLargeError(exc.size, exc.limit, "Segment message") from None
+        except ValidationError as exc:
+            raise CompatValidationError(exc.field, _message_of(exc)) from None
+        message = self._segment.last_message()
+        if self.sync_mode and self.send:
+            receipt.wait(self.timeout)
+        error = receipt.error if receipt.done else None
+        # A refused call (queue full, client closed) is False, as the official returns for a
+        # full queue; send=False settles as "disabled", which the official counts a success.
+        return error is None or error.reason == "disabled", message
+
+
+class _Segment(Segment):
+    """trackwire.Segment that keeps the message each call built, for ``(success, message)``."""
+
+    def __init__(self, write_key: str, **options: Any) -> None:
+        super().__init__(write_key, **options)
+        self._built = threading.local()
+
+    def _enqueue(self, message: dict[str, Any], **options: Any) -> Receipt:
+        self._built.message = message
+        return super()._enqueue(message, **options)
+
+    def last_message(self) -> Message:
+        """The message this thread's last call built (before middleware)."""
+        message: Message = getattr(self._built, "message", {})
+        return message
+
+
+def _id(value: object) -> object:
+    """An id as the official library takes it: any number is sent as its text."""
+    if isinstance(value, numbers.Number) and not isinstance(value, int):
+        return str(value)
+    return value
+
+
+def _message_of(exc: ValidationError) -> str:
+    text = str(exc)
+    prefix = f"{exc.field}: "
+    return text[len(prefix) :] if exc.field and text.startswith(prefix) else text
+
+
+# --- the module-level API -----------------------------------------------------------------------
+
+#: Settings read when the first call creates the default client (the official names).
+write_key: str | None = Client.DefaultConfig.write_key
+host: str | None = Client.DefaultConfig.host
+on_error: ErrorHandler | None = Client.DefaultConfig.on_error
+debug: bool = Client.DefaultConfig.debug
+log_handler: logging.Handler | None = Client.DefaultConfig.log_handler
+send: bool = Client.DefaultConfig.send
+sync_mode: bool = Client.DefaultConfig.sync_mode
+max_queue_size: int = Client.DefaultConfig.max_queue_size
+gzip: bool = Client.DefaultConfig.gzip
+timeout: float = Client.DefaultConfig.timeout
+max_retries: int = Client.DefaultConfig.max_retries
+proxies: Mapping[str, str] | str | None = Client.DefaultConfig.proxies
+thread: int = Client.DefaultConfig.thread
+upload_size: int = Client.DefaultConfig.upload_size
+upload_interval: float = Client.DefaultConfig.upload_interval
+oauth_client_id: str | None = Client.DefaultConfig.oauth_client_id
+oauth_client_key: str | None = Client.DefaultConfig.oauth_client_key
+oauth_key_id: str | None = Client.DefaultConfig.oauth_key_id
+oauth_auth_server: str = Client.DefaultConfig.oauth_auth_server
+oauth_scope: str = Client.DefaultConfig.oauth_scope
+
+#: The client the module-level calls use; created by the first call.
+default_client: Client | None = None
+VERSION: Final = __version__
+_lock = threading.Lock()
+
+
+def _default() -> Client:
+    global default_client
+    client = default_client
+    if client is not None:
+        return client
+    with _lock:  # two threads making the first call create one client
+        if default_client is None:
+            default_client = Client(
+                write_key,
+                host=host,
+                debug=debug,
+                max_queue_size=max_queue_size,
+                send=send,
+                on_error=on_error,
+                gzip=gzip,
+                max_retries=max_retries,
+                sync_mode=sync_mode,
+                timeout=timeout,
+                proxies=proxies,
+                thread=thread,
+                upload_size=upload_size,
+                upload_interval=upload_interval,
+                log_handler=log_handler,
+                oauth_client_id=oauth_client_id,
+                oauth_client_key=oauth_client_key,
+                oauth_key_id=oauth_key_id,
+                oauth_auth_server=oauth_auth_server,
+                oauth_scope=oauth_scope,
+            )
+        return default_client
+
+
+def track(*args: Any, **kwargs: Any) -> Result:
+    """Send a track call: ``track(user_id, event, properties, context, timestamp, ...)``."""
+    return _default().track(*args, **kwargs)
+
+
+def identify(*args: Any, **kwargs: Any) -> Result:
+    """Send an identify call: ``identify(user_id, traits, context, timestamp, ...)``."""
+    return _default().identify(*args, **kwargs)
+
+
+def group(*args: Any, **kwargs: Any) -> Result:
+    """Send a group call: ``group(user_id, group_id, traits, context, timestamp, ...)``."""
+    return _default().group(*args, **kwargs)
+
+
+def alias(*args: Any, **kwargs: Any) -> Result:
+    """Send an alias call: ``alias(previous_id, user_id, context, timestamp, ...)``."""
+    return _default().alias(*args, **kwargs)
+
+
+def page(*args: Any, **kwargs: Any) -> Result:
+    """Send a page call: ``page(user_id, category, name, properties, context, ...)``."""
+    return _default().page(*args, **kwargs)
+
+
+def screen(*args: Any, **kwargs: Any) -> Result:
+    """Send a screen call: ``screen(user_id, category, name, properties, context, ...)``."""
+    return _default().screen(*args, **kwargs)
+
+
+def flush() -> None:
+    """Send everything queued and wait until it is delivered or finally failed."""
+    _default().flush()
+
+
+def join() -> None:
+    """Stop the default client once its queue is sent (within its shutdown timeout)."""
+    _default().join()
+
+
+def shutdown() -> None:
+    """Flush and stop the default client; the next call starts a new one."""
+    global default_client
+    with _lock:
+        client, default_client = default_client, None
+    if client is not None:
+        client.shutdown()
