@@ -37,7 +37,7 @@ _CLIENTS: Final = {
 def add_parser(subparsers: Any) -> None:
     """Add the ``spool`` command to the ``trackwire`` parser's subcommands."""
     spool = subparsers.add_parser("spool", help="look at or replay a durable spool (spool=PATH)")
-    spool.set_defaults(handler=run)
+    spool.set_defaults(handler=run, command_parser=spool)
     actions = spool.add_subparsers(dest="action", required=True, metavar="ACTION")
     status = actions.add_parser("status", help="owner, messages waiting, corrupt records")
     status.add_argument("path", help="a spool= directory, or one spool inside it")

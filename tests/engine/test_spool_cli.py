@@ -52,5 +52,7 @@ def test_status_of_an_empty_root(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_status_of_a_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["spool", "status", str(tmp_path / "nope")]) == 1
+    with pytest.raises(SystemExit) as exited:  # a usage error, as the other commands' are
+        main(["spool", "status", str(tmp_path / "nope")])
+    assert exited.value.code == 2
     assert "not a directory" in capsys.readouterr().err

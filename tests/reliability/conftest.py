@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from trackwire.collector.server import RunningCollector, start_collector
-from trackwire.collector.sqlite_store import SQLiteStore
+from trackwire.collector.sqlite.store import SQLiteStore
 
 #: Added to a child's environment: trackwire importable, and the child's own output unbuffered.
 ROOT = Path(__file__).resolve().parents[2]
