@@ -405,3 +405,12 @@ def test_meta_keeps_plain_values_only() -> None:
         ["key"],
         {"host": "h"},
     )
+
+
+def test_a_spool_left_half_made_is_removed(tmp_path: Path) -> None:
+    half = tmp_path / ".new-0badc0de"
+    half.mkdir()
+    (half / "lock").write_text("12345\n")  # its creator died before renaming it
+    spool = _open(tmp_path)
+    assert not half.exists()
+    spool.close()

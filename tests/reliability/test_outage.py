@@ -40,7 +40,8 @@ def test_a_long_outage_waits_on_disk_and_recovers(collected: Collected, tmp_path
         tracemalloc.stop()
         stats = client.stats()
         assert not stats["dropped"] and not stats["failed"]  # nothing refused or dropped
-        assert stats["queued"] + stats["in_flight"] == EVENTS  # all still waiting
+        assert stats["queued"] + stats["in_flight"] == EVENTS  # all still waiting...
+        assert stats["spool_bytes"] > EVENTS * len(PADDING)  # ...on disk
         # 20 MB of events, ten times max_queue_size, yet none refused; memory holds the
         # window (~2 MB) and the callers' receipts (~5 MB), the rest waits on disk. (The
         # memory queue would hold all 20 MB.)

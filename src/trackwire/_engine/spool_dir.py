@@ -143,6 +143,7 @@ def claim(root: str, vendor: str, identity: str | None = None) -> list[tuple[str
     Returns ``(directory, lock fd)`` pairs; the first becomes the caller's own spool, the
     others are to be emptied into it and removed.
     """
+    _remove_unfinished(root)
     claimed = []
     for directory in spool_dirs(root):
         meta = read_meta(directory)
@@ -152,6 +153,25 @@ def claim(root: str, vendor: str, identity: str | None = None) -> list[tuple[str
         if fd is not None:
             claimed.append((directory, fd))
     return claimed
+
+
+def _remove_unfinished(root: str) -> None:
+    """Remove spools whose creator died before renaming them into place (they hold nothing).
+
+    A spool being built is locked by its creator from the start, so one whose lock can be
+    taken is abandoned. (One whose lock file does not exist yet is left alone: its creator
+    may be between ``mkdir`` and ``open``.)
+    """
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.startswith(".new-"):
+            directory = os.path.join(root, name)
+            fd = _try_lock(directory)
+            if fd is not None:
+                remove_spool(directory, fd)
 
 
 def create(root: str, meta: Mapping[str, Any]) -> tuple[str, int]:
