@@ -414,3 +414,16 @@ def test_a_spool_left_half_made_is_removed(tmp_path: Path) -> None:
     spool = _open(tmp_path)
     assert not half.exists()
     spool.close()
+
+
+def test_a_segment_removed_by_hand_is_skipped_not_a_crash(tmp_path: Path) -> None:
+    spool = _open(tmp_path, segment_bytes=HEADER_SIZE * 10)
+    for n in range(40):
+        spool.offer(_msg(n), 0.0)
+    spool.drain()
+    spool.close()
+    again = _open(tmp_path, segment_bytes=HEADER_SIZE * 10, window_items=2)
+    os.unlink(os.path.join(again.directory, _segment_files(again)[2]))
+    got = _numbers(_take_all(again))
+    assert 0 < len(got) < 40 and got == sorted(got)
+    again.close()

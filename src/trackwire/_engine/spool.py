@@ -582,13 +582,19 @@ class _Reader:
                 self._offset = 0
                 continue
             break
-        if self._fd_segment != segment.number:
-            self.close()
-            self._fd = os.open(segment.path, os.O_RDONLY)
-            self._fd_segment = segment.number
         want = min(_READ_CHUNK, segment.size - self._offset)
         while True:
-            data = os.pread(self._fd, want, self._offset)
+            try:
+                if self._fd_segment != segment.number:
+                    self.close()
+                    self._fd = os.open(segment.path, os.O_RDONLY)
+                    self._fd_segment = segment.number
+                data = os.pread(self._fd, want, self._offset)
+            except OSError as exc:
+                # The file went away or cannot be read (removed by hand, I/O error): what it
+                # still held is lost; the spool goes on with the next segment.
+                logger.warning("trackwire: spool: cannot read a segment back: %s", exc)
+                data = b""
             if not data:  # the file is shorter than we thought: nothing more in it
                 self._offset = segment.size
                 return True
@@ -609,7 +615,7 @@ class _Reader:
 
 def _unlink_files(segment: _Segment) -> None:
     for path in (segment.path, segment.ack_path):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # a file that cannot go is left, never an error
             os.unlink(path)
 
 
