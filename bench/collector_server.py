@@ -32,6 +32,7 @@ class NullStore:
         *,
         request_key: str | None = None,
         received_time_ms: int | None = None,
+        max_bytes: int | None = None,
     ) -> IngestResult:
         return IngestResult(stored=len(records), duplicates=0)
 

@@ -14,6 +14,7 @@ SRC = pathlib.Path(__file__).resolve().parent.parent / "src" / "trackwire"
 
 def test_public_names_are_pinned() -> None:
     assert trackwire.__all__ == [
+        "Amplitude",
         "BatchReport",
         "ClientClosedError",
         "ConfigError",

@@ -15,6 +15,7 @@ from __future__ import annotations
 from trackwire import _logging as _logging
 from trackwire._engine.receipts import BatchReport, Receipt
 from trackwire._version import __version__
+from trackwire.amplitude.client import Amplitude
 from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.errors import (
     ClientClosedError,
@@ -29,6 +30,7 @@ from trackwire.middleware import Middleware
 from trackwire.segment.client import Segment
 
 __all__ = [
+    "Amplitude",
     "BatchReport",
     "ClientClosedError",
     "ConfigError",

@@ -33,7 +33,8 @@ class RecordingTransport:
     Args:
         responses: results to answer with, in order; once used up, every request gets
             ``default``.
-        default: the answer after the script (200 with ``{"success": true}``).
+        default: the answer after the script: 200 with ``{"success": true, "code": 200}``,
+            a success body for every vendor (Amplitude reads ``code``).
     """
 
     def __init__(
@@ -43,7 +44,7 @@ class RecordingTransport:
     ) -> None:
         self.requests: list[HTTPRequest] = []
         self._script = list(responses)
-        self._default = default or HTTPResult(status=200, body=b'{"success":true}')
+        self._default = default or HTTPResult(status=200, body=b'{"success":true,"code":200}')
         self._lock = threading.Lock()
 
     def send(self, request: HTTPRequest) -> HTTPResult:

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from trackwire._engine.retry import Delivered, Rejected, Retry, Split
+from trackwire._engine.retry import Delivered, Rejected, Retry, Split, Throttled
 from trackwire._engine.transport import HTTPResult
 from trackwire.amplitude import wire
 from trackwire.amplitude.identify import (
@@ -522,62 +522,106 @@ def _result(status: int | None, body: object = b"", **headers: str) -> HTTPResul
 
 HTTP_DATE = email.utils.formatdate(NOW + 120, usegmt=True)
 
-OUTCOMES: list[tuple[str, HTTPResult, int, object]] = [
-    ("200", _result(200, wire.success_body(3, 10, 1)), 3, Delivered()),
-    ("no response", _result(None), 3, Retry(reason="timeout")),
+
+def _batch(n: int) -> list[bytes]:
+    """``n`` encoded events, each of its own user and device."""
+    return [
+        orjson.dumps({"event_type": "e", "user_id": f"user-{i:04d}", "device_id": f"dev-{i:04d}"})
+        for i in range(n)
+    ]
+
+
+def _of(*ids: tuple[str | None, str | None]) -> list[bytes]:
+    """Encoded events with the given (user_id, device_id) pairs."""
+    return [orjson.dumps({"event_type": "e", "user_id": u, "device_id": d}) for u, d in ids]
+
+
+THROTTLE_ERROR = "HTTP 429: Too many requests for some devices and users"
+MIXED = _of(("user-0000", None), ("user-0001", None), ("user-0000", None), (None, "dev-0009"),
+            ("user-0002", "dev-0009"))  # fmt: skip
+
+OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
+    ("200", _result(200, wire.success_body(3, 10, 1)), _batch(3), Delivered()),
+    ("no response", _result(None), _batch(3), Retry(reason="timeout")),
+    ("2xx without code", _result(202, b""), _batch(2),
+     Retry(reason="HTTP 202 without Amplitude's code 200 body", status=202)),
+    ("200 html", _result(200, b"<html>ok</html>"), _batch(2),
+     Retry(reason="HTTP 200 without Amplitude's code 200 body", status=200)),
+    ("200 with code 400 in body", _result(200, {"code": 400, "error": "Invalid API key: K"}),
+     _batch(2), Rejected(reason="HTTP 400: Invalid API key: K", status=400)),
+    ("200 with code 503 in body", _result(200, {"code": 503, "error": "busy"}), _batch(2),
+     Retry(reason="HTTP 503: busy", status=503)),
     ("400 missing field", _result(400, wire.invalid_request_body(
-        wire.check_upload({"events": [1]}))), 3,
+        wire.check_upload({"events": [1]}))), _batch(3),
      Rejected(reason="HTTP 400: Request missing required field (api_key)", status=400)),
-    ("400 invalid api key", _result(400, wire.invalid_api_key_body("K")), 3,
+    ("400 invalid api key", _result(400, wire.invalid_api_key_body("K")), _batch(3),
      Rejected(reason="HTTP 400: Invalid API key: K", status=400)),
     ("400 per event", _result(400, {"code": 400, "error": "Invalid field values on some events",
                                     "events_with_invalid_fields": {"time": [2, 0]},
                                     "events_with_missing_fields": {"event_type": [0]},
                                     "events_with_invalid_id_lengths": {"user_id": [4]},
-                                    "silenced_events": [5]}), 8,
+                                    "silenced_events": [5]}), _batch(8),
      Rejected(reason="HTTP 400: Invalid field values on some events", indices=[0, 2, 4, 5],
               resend_rest=True, status=400)),
+    ("400 collector body", _result(400, wire.invalid_request_body(wire.check_upload(
+        {"api_key": "k", "events": [{"event_type": "a", "user_id": "user-1"},
+                                    {"event_type": "b", "user_id": "u"}]}))), _batch(2),
+     Rejected(reason="HTTP 400: Invalid field values on some events", indices=[1],
+              resend_rest=True, status=400)),
     ("400 every event listed", _result(400, {"code": 400, "error": "e",
-                                             "events_with_invalid_fields": {"time": [0, 1]}}), 2,
-     Rejected(reason="HTTP 400: e", status=400)),
+                                             "events_with_invalid_fields": {"time": [0, 1]}}),
+     _batch(2), Rejected(reason="HTTP 400: e", status=400)),
     ("400 out of range index", _result(400, {"code": 400, "error": "e",
-                                             "events_with_invalid_fields": {"time": [9]}}), 2,
-     Rejected(reason="HTTP 400: e", status=400)),
-    ("400 no lists", _result(400, {"code": 400, "error": "Invalid JSON request body"}), 2,
+                                             "events_with_invalid_fields": {"time": [9]}}),
+     _batch(2), Rejected(reason="HTTP 400: e", status=400)),
+    ("400 no lists", _result(400, {"code": 400, "error": "Invalid JSON request body"}), _batch(2),
      Rejected(reason="HTTP 400: Invalid JSON request body", status=400)),
-    ("400 not json", _result(400, b"<html>bad</html>"), 2, Rejected(reason="HTTP 400", status=400)),
-    ("413 split", _result(413, wire.too_large_body()), 4,
+    ("400 not json", _result(400, b"<html>bad</html>"), _batch(2),
+     Rejected(reason="HTTP 400", status=400)),
+    ("413 split", _result(413, wire.too_large_body()), _batch(4),
      Split(reason="HTTP 413: Payload too large", status=413)),
-    ("413 lone event", _result(413, wire.too_large_body()), 1,
+    ("413 lone event", _result(413, wire.too_large_body()), _batch(1),
      Rejected(reason="HTTP 413: Payload too large", status=413)),
-    ("429 default pause", _result(429, wire.throttled_body(throttled_events=[0],
-                                                           throttled_users={"u-12345": 40})), 2,
-     Retry(reason="HTTP 429: Too many requests for some devices and users; throttled_users=1",
-           after=30.0, status=429)),
-    ("429 retry-after seconds", _result(429, {"code": 429}, **{"retry-after": "12"}), 2,
-     Retry(reason="HTTP 429: throttled", after=12.0, status=429)),
-    ("429 retry-after date", _result(429, {"code": 429}, **{"retry-after": HTTP_DATE}), 2,
-     Retry(reason="HTTP 429: throttled", after=120.0, status=429)),
-    ("429 daily quota", _result(429, wire.throttled_body(
-        throttled_events=[0], exceeded_daily_quota_devices={"d-12345": 500200})), 2,
-     Retry(reason="HTTP 429: Too many requests for some devices and users; "
-                  "exceeded_daily_quota_devices=1", after=30.0, status=429)),
-    ("403 firewall", _result(403, {"code": 403, "error": "Forbidden"}), 2,
+    ("429 one user of several", _result(429, wire.throttled_body(
+        throttled_events=[0], throttled_users={"user-0000": 40})), MIXED,
+     Throttled(reason=f"{THROTTLE_ERROR}; throttled_users=1", after=30.0, deferred=[0, 2],
+               rejected=[])),
+    ("429 one device", _result(429, wire.throttled_body(
+        throttled_events=[3], throttled_devices={"dev-0009": 40})), MIXED,
+     Throttled(reason=f"{THROTTLE_ERROR}; throttled_devices=1", after=30.0, deferred=[3, 4],
+               rejected=[])),
+    ("429 retry-after seconds", _result(429, wire.throttled_body(
+        throttled_events=[1], throttled_users={"user-0001": 40}), **{"retry-after": "12"}),
+     MIXED, Throttled(reason=f"{THROTTLE_ERROR}; throttled_users=1", after=12.0, deferred=[1],
+                      rejected=[])),
+    ("429 names nobody", _result(429, {"code": 429}, **{"retry-after": HTTP_DATE}), _batch(2),
+     Throttled(reason="HTTP 429: throttled", after=120.0, deferred=[0, 1], rejected=[])),
+    ("429 not json", _result(429, b"slow down"), _batch(3),
+     Throttled(reason="HTTP 429: throttled", after=30.0, deferred=[0, 1, 2], rejected=[])),
+    ("429 daily quota device", _result(429, wire.throttled_body(
+        throttled_events=[3, 4], exceeded_daily_quota_devices={"dev-0009": 500200})), MIXED,
+     Throttled(reason=f"{THROTTLE_ERROR}; exceeded_daily_quota_devices=1", after=30.0,
+               deferred=[], rejected=[3, 4])),
+    ("429 quota and throttle", _result(429, wire.throttled_body(
+        throttled_events=[0, 1, 2], throttled_users={"user-0000": 40, "user-0001": 35},
+        exceeded_daily_quota_users={"user-0001": 500200})), MIXED,
+     Throttled(reason=f"{THROTTLE_ERROR}; throttled_users=2; exceeded_daily_quota_users=1",
+               after=30.0, deferred=[0, 2], rejected=[1])),
+    ("403 firewall", _result(403, {"code": 403, "error": "Forbidden"}), _batch(2),
      Rejected(reason="HTTP 403: Forbidden", status=403)),
-    ("408", _result(408, {"code": 408, "error": "timeout"}), 2,
+    ("408", _result(408, {"code": 408, "error": "timeout"}), _batch(2),
      Retry(reason="HTTP 408: timeout", status=408)),
-    ("500", _result(500, {"code": 500, "error": "Internal"}), 2,
+    ("500", _result(500, {"code": 500, "error": "Internal"}), _batch(2),
      Retry(reason="HTTP 500: Internal", status=500)),
-    ("503 retry-after", _result(503, b"", **{"retry-after": "5"}), 2,
+    ("503 retry-after", _result(503, b"", **{"retry-after": "5"}), _batch(2),
      Retry(reason="HTTP 503", after=5.0, status=503)),
-    ("501", _result(501, {"code": 501, "error": "nope"}), 2,
+    ("501", _result(501, {"code": 501, "error": "nope"}), _batch(2),
      Rejected(reason="HTTP 501: nope", status=501)),
-    ("200 with error code in body", _result(200, {"code": 400}), 2, Delivered()),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("result", "size", "expected"), [c[1:] for c in OUTCOMES], ids=[c[0] for c in OUTCOMES]
+    ("result", "messages", "expected"), [c[1:] for c in OUTCOMES], ids=[c[0] for c in OUTCOMES]
 )
-def test_outcome(result: HTTPResult, size: int, expected: object) -> None:
-    assert wire.outcome(result, NOW, size) == expected
+def test_outcome(result: HTTPResult, messages: list[bytes], expected: object) -> None:
+    assert wire.outcome(result, messages, NOW) == expected

@@ -1,0 +1,701 @@
+"""The Amplitude client: ``track``, ``identify``, ``group_identify``, ``set_group``, ``revenue``.
+
+A thin layer on :class:`trackwire._client.Client`: each call turns its arguments into HTTP V2
+event dicts (:mod:`.events`), runs plugins and event middleware, and hands the event to the
+shared engine, which batches events to ``/2/httpapi`` (or ``/batch``) as
+``{"api_key", "events", "options"}`` and reads each response with :func:`.wire.outcome`.
+Delivery options, ``flush``/``shutdown``, hooks and ``stats()`` are the shared client's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+import orjson
+
+from trackwire._client import Client, parse_options
+from trackwire._engine.batcher import BatchLimits
+from trackwire._engine.destination import HTTPDestination
+from trackwire._engine.ids import new_message_id
+from trackwire._engine.receipts import BatchReport, Receipt
+from trackwire._engine.retry import Outcome
+from trackwire._engine.transport import HTTPResult
+from trackwire._version import __version__
+from trackwire.amplitude import wire
+from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
+from trackwire.amplitude.events import prepare, rename_keys
+from trackwire.amplitude.form import (
+    FORM_CONTENT_TYPE,
+    form_envelope,
+    form_outcome,
+    identification,
+)
+from trackwire.amplitude.middleware import (
+    EventMiddleware,
+    MiddlewareFailure,
+    run_event_middleware,
+)
+from trackwire.amplitude.models import (
+    BaseEvent,
+    EventCallback,
+    EventOptions,
+    GroupIdentifyEvent,
+    IdentifyEvent,
+    Plugin,
+    RevenueEvent,
+)
+from trackwire.config import RetryConfig
+from trackwire.errors import ConfigError, ValidationError
+
+__all__ = ["DEFAULT_RETRY_TIMEOUTS", "Amplitude"]
+
+logger = logging.getLogger("trackwire.amplitude")
+
+#: The Node SDK's retry schedule, in milliseconds: 12 retries, about 12.6 s in all.
+DEFAULT_RETRY_TIMEOUTS: Final = (100, 100, 200, 200, 400, 400, 800, 800, 1600, 1600, 3200, 3200)
+LIBRARY: Final = f"trackwire/{__version__}"
+_LOG_LEVELS: Final[Mapping[str, int]] = {
+    "none": logging.CRITICAL + 10,
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "verbose": logging.DEBUG,
+}
+# The vendor's own options and their defaults (Python spelling of the seeds' tables).
+_OWN: Final[Mapping[str, Any]] = {
+    "server_url": None,
+    "server_zone": "US",
+    "use_batch": False,
+    "use_identify_api": False,
+    "token_endpoint": None,
+    "min_id_length": None,
+    "opt_out": False,
+    "log_level": None,
+    "retry_timeouts": None,
+    "on_retry": None,
+    "upload_interval": 0.0,
+    "user_id": None,
+    "device_id": None,
+    "session_id": None,
+    "plan": None,
+    "ingestion_metadata": None,
+}
+# Official SDK spellings of shared options.
+_RENAMED: Final[Mapping[str, str]] = {
+    "max_cached_events": "max_queue_size",
+    "flush_queue_size": "flush_at",
+    "request_timeout": "timeout",
+    "retry_class": "retry",
+    "transport_class": "transport",
+}
+# Amplitude's own defaults for shared options: the official SDKs do not compress, and send
+# every waiting event on the next turn (the batch limit, not a count, ends a batch).
+_DEFAULTS: Final[Mapping[str, Any]] = {
+    "gzip": False,
+    "flush_at": wire.MAX_EVENTS_PER_REQUEST - 1,
+    "max_queue_size": 16_000,
+}
+# A flush interval the engine accepts for "upload_interval=0": the next turn of the worker.
+_NEXT_TURN: Final = 0.001
+
+
+def _server_url(own: Mapping[str, Any]) -> tuple[str, str]:
+    """The URL events go to, and the endpoint whose limits apply (``httpapi`` or ``batch``)."""
+    use_batch = own["use_batch"]
+    if not isinstance(use_batch, bool):
+        raise ConfigError(f"use_batch must be True or False, got {use_batch!r}")
+    endpoint = "batch" if use_batch else "httpapi"
+    url = own["server_url"]
+    if url is not None:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"server_url must be an http:// or https:// URL, got {url!r}")
+        return url, "batch" if url.rstrip("/").endswith("/batch") else endpoint
+    host = own["token_endpoint"] or os.environ.get("AMPLITUDE_TOKEN_ENDPOINT") or None
+    if host is not None:
+        if not isinstance(host, str) or not host.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"token_endpoint (or AMPLITUDE_TOKEN_ENDPOINT) must be an http(s):// URL, "
+                f"got {host!r}"
+            )
+        return host.rstrip("/") + wire.PATHS[endpoint], endpoint
+    zone = own["server_zone"]
+    if not isinstance(zone, str) or zone.upper() not in wire.SERVER_URLS:
+        raise ConfigError(f"server_zone must be 'US' or 'EU', got {zone!r}")
+    return wire.SERVER_URLS[zone.upper()][endpoint], endpoint
+
+
+def _identify_url(events_url: str) -> str:
+    """The ``/identify`` URL beside an events URL (same host, same path prefix)."""
+    for path in (wire.PATHS["httpapi"], wire.PATHS["batch"]):
+        if events_url.rstrip("/").endswith(path):
+            return events_url.rstrip("/")[: -len(path)] + wire.PATHS["identify"]
+    scheme, _, rest = events_url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}{wire.PATHS['identify']}"
+
+
+def _retry(own: Mapping[str, Any], given: Mapping[str, Any]) -> RetryConfig | None:
+    """A RetryConfig from ``retry_timeouts`` (ms), or None to keep the shared retry option."""
+    timeouts = own["retry_timeouts"]
+    if timeouts is None and ("retry" in given or "retry_class" in given or "max_retries" in given):
+        return None
+    if timeouts is not None and ("retry" in given or "retry_class" in given):
+        raise ConfigError("pass retry_timeouts or retry, not both")
+    if timeouts is None:
+        timeouts = DEFAULT_RETRY_TIMEOUTS
+    if isinstance(timeouts, str | bytes) or not isinstance(timeouts, Sequence):
+        raise ConfigError("retry_timeouts must be a list of milliseconds, e.g. [100, 200, 400]")
+    for value in timeouts:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"retry_timeouts must hold milliseconds >= 0, got {value!r}")
+    return RetryConfig(delays=tuple(value / 1000 for value in timeouts))
+
+
+def _min_id_length(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"min_id_length must be an int >= 1, got {value!r}")
+    return value
+
+
+def _envelope_parts(api_key: str, min_id_length: int | None) -> tuple[bytes, bytes]:
+    head = b'{"api_key":' + orjson.dumps(api_key) + b',"events":['
+    tail = b"]}"
+    if min_id_length is not None:
+        tail = b'],"options":' + orjson.dumps({"min_id_length": min_id_length}) + b"}"
+    return head, tail
+
+
+class Amplitude(Client):
+    """An Amplitude project: sends events in the background, in batches, as HTTP V2 does.
+
+    Args:
+        api_key: the project's API key.
+        server_url: where to send (default the HTTP V2 endpoint of ``server_zone``); use it
+            for a proxy or a local collector.
+        server_zone: ``"US"`` (default) or ``"EU"``.
+        use_batch: send to the Batch API instead (larger requests, higher per-user limits).
+        use_identify_api: send ``identify`` calls to the ``/identify`` form API (the community
+            client's way) instead of as ``$identify`` events; plugins and event middleware do
+            not run on them.
+        token_endpoint: an ingestion host instead of Amplitude's (the community client's
+            option; ``AMPLITUDE_TOKEN_ENDPOINT`` in the environment does the same).
+        min_id_length: shortest ``user_id``/``device_id`` kept (default 5); sent to Amplitude
+            as ``options.min_id_length`` when given.
+        opt_out: True sends nothing (every call's receipt says dropped). Settable later.
+        log_level: ``"none"``, ``"error"``, ``"warn"`` or ``"verbose"`` for the
+            ``trackwire.amplitude`` logger.
+        retry_timeouts: waits before each retry, in milliseconds (default the Node SDK's 12
+            waits from 100 ms to 3.2 s); ``[]`` means no retries.
+        on_retry: ``fn(response, attempt_number, is_last_retry)`` after each retry attempt:
+            the attempt's :class:`~trackwire._engine.transport.HTTPResult`, the index of the
+            retry (0 first) and whether no retry follows.
+        upload_interval: seconds events may wait to be batched; default 0, the worker's next
+            turn.
+        max_cached_events: most events held in memory (default 16,000); alias of
+            ``max_queue_size``.
+        flush_queue_size: send once this many events wait; alias of ``flush_at``.
+        request_timeout: seconds to wait for a response; alias of ``timeout``.
+        retry_class: a :class:`~trackwire.RetryConfig` (the retry policy object); alias of
+            ``retry``.
+        transport_class: a transport object; alias of ``transport``.
+        user_id: default ``user_id`` of every event that has none.
+        device_id: default ``device_id`` of every event that has none.
+        session_id: default ``session_id`` of every event that has none.
+        plan: a :class:`~.models.Plan` or dict merged into every event.
+        ingestion_metadata: an :class:`~.models.IngestionMetadata` or dict for every event.
+        **options: every shared delivery option of trackwire clients (``flush_at``,
+            ``max_queue_size``, ``on_full``, ``workers``, ``gzip``, ``timeout``, ``enable``,
+            ``debug``, ``retry``, ``transport``, ``middleware``, ``on_error``, ...).
+
+    Raises:
+        ConfigError: an option is unknown or invalid (the message names it).
+    """
+
+    def __init__(self, api_key: str, **options: Any) -> None:
+        if not isinstance(api_key, str) or not api_key:
+            raise ConfigError("api_key must be a non-empty str (your Amplitude project's key)")
+        own_values = {name: options.pop(name) for name in list(options) if name in _OWN}
+        url, endpoint = _server_url({**_OWN, **own_values})
+        interval = own_values.get("upload_interval", 0.0)
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
+            raise ConfigError(f"upload_interval must be seconds >= 0, got {interval!r}")
+        if "flush_interval" not in options:
+            options["flush_interval"] = interval or _NEXT_TURN
+        given = dict(options)
+        shared, own = parse_options(
+            {**options, **own_values},
+            vendor="Amplitude",
+            url=url,
+            own=_OWN,
+            renamed=_RENAMED,
+            defaults=_DEFAULTS,
+        )
+        retry = _retry(own, given)
+        if retry is not None:
+            from dataclasses import replace
+
+            shared = replace(shared, retry=retry)
+        self.api_key = api_key
+        self.server_url = url
+        self.min_id_length = _min_id_length(own["min_id_length"])
+        self._id_length = self.min_id_length or wire.DEFAULT_MIN_ID_LENGTH
+        self.opt_out = bool(own["opt_out"])
+        self._defaults = self._event_defaults(own)
+        log_level = own["log_level"]
+        if log_level is not None:
+            if log_level not in _LOG_LEVELS:
+                raise ConfigError(f"log_level must be one of {', '.join(_LOG_LEVELS)}")
+            logger.setLevel(_LOG_LEVELS[log_level])
+        head, tail = _envelope_parts(api_key, self.min_id_length)
+        limits = BatchLimits(
+            max_count=wire.MAX_EVENTS_PER_REQUEST - 1,
+            max_bytes=wire.MAX_REQUEST_BYTES[endpoint] - 1,
+            overhead=len(head) + len(tail),
+            separator=1,
+        )
+        self._max_event_bytes = limits.max_bytes - limits.overhead
+        destination = HTTPDestination(
+            name="amplitude",
+            url=url,
+            limits=limits,
+            envelope=lambda messages: head + b",".join(messages) + tail,
+            outcome=_outcome,
+            headers={"Accept": "*/*"},
+            timeout=shared.delivery.timeout,
+        )
+        super().__init__(destination, shared)
+        self._identify_client: Client | None = None
+        if own["use_identify_api"]:
+            self._identify_client = Client(self._form_destination(api_key, url, shared), shared)
+        self._plugins: list[Plugin] = []
+        self._event_middleware: tuple[EventMiddleware, ...] = ()
+        on_retry = own["on_retry"]
+        if on_retry is not None:
+            if not callable(on_retry):
+                raise ConfigError("on_retry must be callable as on_retry(response, n, is_last)")
+            self._watch_retries(on_retry)
+
+    def __repr__(self) -> str:
+        return f"<trackwire.Amplitude server_url={self.server_url!r}>"
+
+    @staticmethod
+    def _form_destination(api_key: str, events_url: str, shared: Any) -> HTTPDestination:
+        # URL-encoding can triple a body's size: keep the raw JSON well under the 1 MB limit.
+        limits = BatchLimits(max_count=1_000, max_bytes=300_000, overhead=64, separator=1)
+        return HTTPDestination(
+            name="amplitude-identify",
+            url=_identify_url(events_url),
+            limits=limits,
+            envelope=lambda messages: form_envelope(api_key, messages),
+            outcome=lambda result, messages: form_outcome(result, messages, time.time()),
+            headers={"Content-Type": FORM_CONTENT_TYPE},
+            timeout=shared.delivery.timeout,
+        )
+
+    # ------------------------------------------------------------------ control (both APIs)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send everything queued so far (events and form identifies) and wait for the outcome.
+
+        Returns:
+            True if everything queued before the call was settled within ``timeout``.
+        """
+        if self._identify_client is None:
+            return super().flush(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = super().flush(timeout)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._identify_client.flush(remaining) and done
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Flush within ``timeout``, then stop; also stops the ``/identify`` sender if any."""
+        if self._identify_client is None:
+            return super().shutdown(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = super().shutdown(timeout)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._identify_client.shutdown(remaining) and done
+
+    async def aflush(self, timeout: float | None = None) -> bool:
+        """:meth:`flush` for asyncio code: waits in a thread, not on the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(self.flush, timeout)
+
+    async def ashutdown(self, timeout: float | None = None) -> bool:
+        """:meth:`shutdown` for asyncio code."""
+        import asyncio
+
+        return await asyncio.to_thread(self.shutdown, timeout)
+
+    @staticmethod
+    def _event_defaults(own: Mapping[str, Any]) -> dict[str, Any]:
+        defaults: dict[str, Any] = {}
+        for name in ("user_id", "device_id", "session_id"):
+            if own[name] is not None:
+                defaults[name] = own[name]
+        for name in ("plan", "ingestion_metadata"):
+            value = own[name]
+            if value is not None:
+                to_dict = getattr(value, "to_dict", None)
+                defaults[name] = to_dict() if callable(to_dict) else dict(value)
+        # Checked once here, so that a bad default fails at construction, naming the option.
+        prepare({"event_type": "check", "device_id": "x" * 64, **defaults}, min_id_length=1)
+        return defaults
+
+    def _watch_retries(self, on_retry: Callable[[HTTPResult | None, int, bool], Any]) -> None:
+        """Call ``on_retry`` after every retry attempt, as the Node SDK does.
+
+        Retry reports carry their attempt number; the final report of a batch (delivered or
+        failed) is matched to its retries by message id, so the attempt that ended it is
+        reported too.
+        """
+        total = self.retry.retries_allowed
+        retried: dict[str | None, int] = {}
+        lock = threading.Lock()
+
+        def retry(batch: BatchReport) -> None:
+            with lock:
+                for message_id in batch.message_ids:
+                    retried[message_id] = batch.attempt
+            if batch.attempt >= 2:
+                on_retry(batch.response, batch.attempt - 2, False)
+
+        def settled(batch: BatchReport) -> None:
+            with lock:
+                attempts = [retried.pop(m) for m in batch.message_ids if m in retried]
+            if not attempts and batch.attempt < 2:
+                return  # settled on its first attempt: no retry happened
+            attempt = batch.attempt if batch.attempt >= 2 else max(attempts) + 1
+            number = attempt - 2
+            on_retry(batch.response, number, batch.kind == "error" or number >= total - 1)
+
+        self.on("retry", retry)
+        self.on("flush", settled)
+        self.on("error", settled)
+
+    # ------------------------------------------------------------------ plugins, middleware
+
+    def add(self, plugin: Plugin) -> Amplitude:
+        """Add a plugin (``execute(event)`` returns the event or None to drop it).
+
+        Plugins run in the order added, on every event, before event middleware. A plugin's
+        optional ``setup(client)`` is called now.
+        """
+        if not callable(getattr(plugin, "execute", None)):
+            raise ConfigError("a plugin needs an execute(event) method returning the event")
+        setup = getattr(plugin, "setup", None)
+        if callable(setup):
+            setup(self)
+        self._plugins.append(plugin)
+        return self
+
+    def remove(self, plugin: Plugin) -> Amplitude:
+        """Remove a plugin added with :meth:`add`."""
+        self._plugins.remove(plugin)
+        return self
+
+    def add_event_middleware(self, middleware: EventMiddleware) -> Amplitude:
+        """Run ``middleware(payload, next)`` on every later event, after those already added.
+
+        ``payload.event`` is the event dict (wire field names) and ``payload.extra`` what the
+        call passed as ``extra``. Calling ``next(payload)`` continues; not calling it drops the
+        event (reason ``filtered``); raising drops it (reason ``middleware_error``).
+        """
+        if not callable(middleware):
+            raise ConfigError("event middleware must be callable as fn(payload, next)")
+        self._event_middleware = (*self._event_middleware, middleware)
+        return self
+
+    # ------------------------------------------------------------------ calls
+
+    def track(
+        self,
+        event: BaseEvent | Mapping[str, Any] | Sequence[BaseEvent | Mapping[str, Any]],
+        *,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> Any:
+        """Queue one event (a :class:`BaseEvent` or a dict) or a list of them.
+
+        Dict keys may be the wire's (``event_type``, ``user_id``, ...), the Python spellings
+        (``product_id``) or the community client's camelCase (``eventType``, ``userId``, ...).
+
+        Args:
+            event: the event(s).
+            extra: passed to event middleware as ``payload.extra``.
+            callback: ``callback(event, code, message)`` once each event is settled; when
+                None, a :class:`BaseEvent`'s own ``callback`` is used.
+
+        Returns:
+            A :class:`~trackwire.Receipt`, or a list of them for a list of events.
+
+        Raises:
+            ValidationError: an event is invalid (the message names the field); nothing of
+                that event is queued.
+        """
+        if isinstance(event, list | tuple):
+            return [self._send(one, extra, callback) for one in event]
+        return self._send(event, extra, callback)  # type: ignore[arg-type]
+
+    log_event = track
+
+    def identify(
+        self,
+        identify: Identify | Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        event_options: EventOptions | None = None,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        user_properties: Mapping[str, Any] | None = None,
+        event_properties: Mapping[str, Any] | None = None,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> Any:
+        """Change a user's properties, sent as an ``$identify`` event.
+
+        Either an :class:`~.builders.Identify` builder with ids in ``event_options`` or the
+        keywords (``identify(Identify().set("plan", "pro"), user_id="user-123")``), or the
+        community client's shape: ``identify(user_id="user-123", user_properties={...})``,
+        a dict ``{"user_id": ..., "user_properties": {...}}``, or a list of such dicts.
+        ``user_properties`` may be plain (set) or an object of operations, not both mixed.
+
+        Returns:
+            A :class:`~trackwire.Receipt` (a list of them for a list of dicts).
+
+        Raises:
+            ValidationError: no id, an empty Identify, or operations mixed with plain
+                properties (the message explains Amplitude's ``$set`` rule).
+        """
+        if isinstance(identify, list | tuple):
+            return [self.identify(item, event_options, extra=extra, callback=callback)
+                    for item in identify]  # fmt: skip
+        event = IdentifyEvent()
+        event.load_event_options(event_options)
+        if isinstance(identify, Mapping):
+            fields = rename_keys(identify)
+            fields.pop("event_type", None)
+            for name, value in fields.items():
+                if name not in event.__dataclass_fields__:
+                    raise ValidationError(name, "is not a field of an identify")
+                setattr(event, name, value)
+        elif isinstance(identify, Identify):
+            if not identify.is_valid():
+                raise ValidationError("identify", "holds no operation; call set(), add(), ...")
+            event.user_properties = identify.user_properties
+        elif identify is not None:
+            raise ValidationError(
+                "identify", f"must be an Identify, a dict or a list, got {type(identify).__name__}"
+            )
+        if user_properties is not None:
+            if not isinstance(user_properties, Mapping):
+                raise ValidationError("user_properties", "must be a dict")
+            check_property_operations(user_properties, "user_properties")
+            event.user_properties = dict(user_properties)
+        if not event.user_properties and not event.groups:
+            raise ValidationError(
+                "user_properties", "an identify needs properties: pass an Identify or a dict"
+            )
+        self._set_ids(event, user_id, device_id, event_properties)
+        if self._identify_client is not None:
+            return self._send_form(event, callback)
+        return self._send(event, extra, callback)
+
+    def _send_form(self, event: IdentifyEvent, callback: EventCallback | None) -> Receipt:
+        """Queue an identify for the ``/identify`` form API (plugins and middleware skipped)."""
+        assert self._identify_client is not None
+        checked = prepare(event, min_id_length=self._id_length, defaults=self._defaults)
+        item = identification(checked)
+        if self.opt_out:
+            return self._identify_client._drop(None, "disabled", "opt_out")
+        settle = None if callback is None else _settle_callback(callback, event)
+        return self._identify_client._enqueue(
+            item, message_id=None, max_bytes=300_000 - 64, what="Amplitude identification",
+            callback=settle,
+        )  # fmt: skip
+
+    def group_identify(
+        self,
+        group_type: str,
+        group_name: str | list[str],
+        identify: Identify,
+        event_options: EventOptions | None = None,
+        event_properties: Mapping[str, Any] | None = None,
+        user_properties: Mapping[str, Any] | None = None,
+        *,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> Receipt:
+        """Change a group's properties (``$groupidentify``); only set/setOnce/add/append/
+        prepend/unset apply to groups.
+
+        Raises:
+            ValidationError: a bad group type or name, or an operation groups do not support.
+        """
+        _check_group(group_type, group_name)
+        if not isinstance(identify, Identify) or not identify.is_valid():
+            raise ValidationError("identify", "must be an Identify holding at least one operation")
+        event = GroupIdentifyEvent()
+        event.load_event_options(event_options)
+        event.groups = {group_type: group_name}
+        event.group_properties = identify.group_properties()
+        if event_properties is not None:
+            event.event_properties = dict(event_properties)
+        if user_properties is not None:
+            event.user_properties = dict(user_properties)
+        return self._send(event, extra, callback)
+
+    def set_group(
+        self,
+        group_type: str,
+        group_name: str | list[str],
+        event_options: EventOptions | None = None,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> Receipt:
+        """Put a user in a group: an ``$identify`` setting ``groups`` and the user property."""
+        _check_group(group_type, group_name)
+        event = IdentifyEvent()
+        event.load_event_options(event_options)
+        event.groups = {group_type: group_name}
+        event.user_properties = {"$set": {group_type: group_name}}
+        self._set_ids(event, user_id, device_id, None)
+        return self._send(event, extra, callback)
+
+    def revenue(
+        self,
+        revenue: Revenue,
+        event_options: EventOptions | None = None,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> Receipt:
+        """Record a purchase: a ``revenue_amount`` event with ``$price``, ``$quantity``, ..."""
+        if not isinstance(revenue, Revenue):
+            raise ValidationError("revenue", f"must be a Revenue, got {type(revenue).__name__}")
+        event = RevenueEvent()
+        event.load_event_options(event_options)
+        event.event_properties = revenue.event_properties()
+        self._set_ids(event, user_id, device_id, None)
+        return self._send(event, extra, callback)
+
+    @staticmethod
+    def _set_ids(
+        event: BaseEvent,
+        user_id: str | None,
+        device_id: str | None,
+        event_properties: Mapping[str, Any] | None,
+    ) -> None:
+        if user_id is not None:
+            event.user_id = user_id
+        if device_id is not None:
+            event.device_id = device_id
+        if event_properties is not None:
+            event.event_properties = dict(event_properties)
+
+    # ------------------------------------------------------------------ the one send path
+
+    def _send(
+        self, source: BaseEvent | Mapping[str, Any], extra: Any, callback: EventCallback | None
+    ) -> Receipt:
+        if self._plugins:
+            plugged = self._run_plugins(source)
+            if plugged is None:
+                return self._drop(None, "filtered", "a plugin returned None")
+            if isinstance(plugged, Receipt):
+                return plugged
+            source = plugged
+        event = prepare(source, min_id_length=self._id_length, defaults=self._defaults)
+        if "time" not in event:
+            event["time"] = int(time.time() * 1000)
+        insert_id = event.get("insert_id")
+        if insert_id is None:
+            insert_id = event["insert_id"] = new_message_id()
+        if "library" not in event:
+            event["library"] = LIBRARY
+        if self.opt_out:
+            return self._drop(insert_id, "disabled", "opt_out")
+        if self._event_middleware:
+            try:
+                changed = run_event_middleware(self._event_middleware, event, extra)
+            except MiddlewareFailure as failure:
+                logger.warning("amplitude: event dropped: %s", failure)
+                return self._drop(insert_id, "middleware_error", str(failure))
+            if changed is None:
+                return self._drop(insert_id, "filtered", "event middleware did not call next()")
+            event = prepare(changed, min_id_length=self._id_length)
+        if callback is None and isinstance(source, BaseEvent):
+            callback = source.callback
+        settle = None
+        if callback is not None:
+            settle = _settle_callback(callback, source)
+        return self._enqueue(
+            event,
+            message_id=insert_id,
+            max_bytes=self._max_event_bytes,
+            what="Amplitude event",
+            recheck=self._recheck,
+            callback=settle,
+        )
+
+    def _recheck(self, event: dict[str, Any]) -> None:
+        prepare(event, min_id_length=self._id_length)
+
+    def _run_plugins(self, source: BaseEvent | Mapping[str, Any]) -> BaseEvent | Receipt | None:
+        event = source if isinstance(source, BaseEvent) else _event_from_dict(source)
+        for plugin in self._plugins:
+            try:
+                result = plugin.execute(event)
+            except Exception as exc:
+                detail = f"plugin {type(plugin).__name__} raised {type(exc).__name__}"
+                logger.warning("amplitude: event dropped: %s", detail)
+                return self._drop(event.insert_id, "middleware_error", detail)
+            if result is None:
+                return None
+            event = result
+        return event
+
+
+def _outcome(result: HTTPResult, messages: Sequence[bytes]) -> Outcome:
+    return wire.outcome(result, messages, time.time())
+
+
+def _check_group(group_type: object, group_name: object) -> None:
+    if not isinstance(group_type, str) or not group_type:
+        raise ValidationError("group_type", "must be a non-empty str")
+    names = group_name if isinstance(group_name, list) else [group_name]
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise ValidationError("group_name", "must be a non-empty str or a list of them")
+
+
+def _event_from_dict(data: Mapping[str, Any]) -> BaseEvent:
+    fields = rename_keys(data)
+    try:
+        return BaseEvent(**fields)
+    except TypeError:
+        unknown = [name for name in fields if name not in BaseEvent.__dataclass_fields__]
+        raise ValidationError(
+            unknown[0] if unknown else "event", "is not an Amplitude HTTP V2 event field"
+        ) from None
+
+
+def _settle_callback(
+    callback: EventCallback, source: BaseEvent | Mapping[str, Any]
+) -> Callable[[Receipt], None]:
+    def settle(receipt: Receipt) -> None:
+        response = receipt.response
+        code = response.status if response is not None and response.status is not None else 0
+        message = None if receipt.ok else str(receipt.error)
+        callback(source, code, message)  # type: ignore[arg-type]
+
+    return settle
