@@ -132,7 +132,7 @@ def _send(
     args = list(meta.get("args") or [])
     kwargs: dict[str, Any] = dict(meta.get("kwargs") or {})
     if host is not None:
-        kwargs["host"] = host
+        _point_at(vendor, kwargs, host)
     kwargs.update(spool=root, handle_sigterm=False, shutdown_timeout=timeout)
     client_class = getattr(importlib.import_module(module), name)
     client = client_class(*args, **kwargs)
@@ -140,3 +140,14 @@ def _send(
         return bool(client.flush(timeout=timeout))
     finally:
         client.shutdown(timeout=5)
+
+
+def _point_at(vendor: str, kwargs: dict[str, Any], host: str) -> None:
+    """Send to ``host`` (a base URL) instead of the recorded destination."""
+    if vendor == "amplitude":  # a base URL is Amplitude's token_endpoint; the path is added
+        kwargs.pop("server_url", None)
+        kwargs.pop("server_zone", None)
+        kwargs["token_endpoint"] = host
+    else:
+        kwargs.pop("region", None)
+        kwargs["host"] = host

@@ -1,0 +1,31 @@
+"""Each vendor's client, made the same way in every child process of the reliability suite.
+
+``make_client(vendor, url, **options)`` returns the client and ``send(n)``, which tracks one
+event carrying the number ``n`` (``Collected.numbers`` reads it back from the collector).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import trackwire
+
+#: Every vendor client the suite drives.
+VENDORS = ("segment", "amplitude")
+
+
+def make_client(vendor: str, url: str, **options: Any) -> tuple[Any, Callable[[int], Any]]:
+    """The vendor's client pointed at the collector at ``url``, and its ``send(n)``."""
+    if vendor == "segment":
+        segment = trackwire.Segment("tw-key", host=url, **options)
+        return segment, lambda n: segment.track(f"user-{n % 7}", "Numbered", {"n": n})
+    if vendor == "amplitude":
+        amplitude = trackwire.Amplitude("tw-amplitude-key", token_endpoint=url, **options)
+
+        def send_amplitude(n: int) -> Any:
+            event = {"event_type": "Numbered", "user_id": f"user-{n % 7}"}
+            return amplitude.track({**event, "event_properties": {"n": n}})
+
+        return amplitude, send_amplitude
+    raise ValueError(f"unknown vendor {vendor!r}")
