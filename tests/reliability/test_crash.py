@@ -10,20 +10,24 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.conftest import Collected, run_child
+from tests.reliability.vendors import VENDORS
 from trackwire.collector.faults import FaultConfig
 
 CHILD = r"""
 import sys
-import trackwire
+from tests.reliability.vendors import make_client
 
-url, spool, start, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-client = trackwire.Segment(
-    "tw-key", host=url, spool=spool, flush_at=50, flush_interval=0.1, shutdown_timeout=30
+vendor, url, spool = sys.argv[1], sys.argv[2], sys.argv[3]
+start, stop = int(sys.argv[4]), int(sys.argv[5])
+client, send = make_client(
+    vendor, url, spool=spool, flush_at=50, flush_interval=0.1, shutdown_timeout=30
 )
 out = sys.stdout
 for n in range(start, stop):
-    client.track("user-%d" % (n % 5), "Numbered", {"n": n})
+    send(n)
     out.write("%d\n" % n)  # written only once the call returned
     out.flush()
 """
@@ -31,8 +35,12 @@ for n in range(start, stop):
 ROUNDS = 4
 
 
+@pytest.mark.parametrize("vendor", VENDORS)
 def test_sigkill_at_random_points_loses_no_returned_call(
-    collected: Collected, tmp_path: Path, spawn: Callable[..., subprocess.Popen[str]]
+    collected: Collected,
+    tmp_path: Path,
+    spawn: Callable[..., subprocess.Popen[str]],
+    vendor: str,
 ) -> None:
     rng = random.Random(12)
     spool = str(tmp_path / "spool")
@@ -41,7 +49,7 @@ def test_sigkill_at_random_points_loses_no_returned_call(
     returned: set[int] = set()
     start = 0
     for _ in range(ROUNDS):
-        child = spawn(CHILD, collected.url, spool, str(start), str(start + 100_000))
+        child = spawn(CHILD, vendor, collected.url, spool, str(start), str(start + 100_000))
         assert child.stdout is not None
         kill_after = rng.randrange(200, 1500)
         for count, line in enumerate(child.stdout, 1):
@@ -53,11 +61,11 @@ def test_sigkill_at_random_points_loses_no_returned_call(
         assert child.wait(30) == -signal.SIGKILL
         start = max(returned) + 2  # the number being sent at the kill may or may not arrive
     collected.running.app.faults.configure(FaultConfig())
-    assert len(collected.numbers("segment")) < len(returned)  # the kills left work behind
+    assert len(collected.numbers(vendor)) < len(returned)  # the kills left work behind
 
-    last = run_child(CHILD, collected.url, spool, "0", "0")  # sends nothing new: only replays
+    last = run_child(CHILD, vendor, collected.url, spool, "0", "0")  # only replays
     assert last.returncode == 0, last.stderr
-    numbers = collected.numbers("segment")
+    numbers = collected.numbers(vendor)
     assert returned <= set(numbers)
     assert set(numbers.values()) == {1}  # none twice
     assert not [name for name in os.listdir(spool) if name.startswith("spool-")]  # all settled
