@@ -114,8 +114,14 @@ def _replay(path: str, *, host: str | None, timeout: float) -> int:
             status = 1
             continue
         before = sum(spool_dir.inspect(d).messages for d in directories)
-        sent = _send(vendor, meta, root, host=host, timeout=timeout)
-        print(f"{vendor}: {before} message(s) waiting; {'all sent' if sent else 'not all sent'}")
+        flushed = _send(vendor, meta, root, host=host, timeout=timeout)
+        # What the client took over is gone from disk once sent: check, do not assume.
+        left = sum(spool_dir.inspect(d).messages for d in directories if os.path.isdir(d))
+        sent = flushed and left == 0
+        print(
+            f"{vendor}: {before} message(s) waiting; "
+            + ("all sent" if sent else f"{left} not sent (still in the spool)")
+        )
         if not sent:
             status = 1
     return status

@@ -382,6 +382,7 @@ def test_a_dead_spool_of_another_source_is_left_alone(tmp_path: Path) -> None:
         ((("k1",), {}), (("k2",), {}), False),
         (((), {"write_key": "k1"}), ((), {"write_key": "k2"}), False),
         ((("k", "s1"), {}), (("k", "s2"), {}), False),  # mParticle: key and secret
+        ((("k",), {"token_endpoint": "http://a"}), (("k",), {"token_endpoint": "http://b"}), True),
     ],
 )
 def test_identity_is_the_keys_not_the_settings(

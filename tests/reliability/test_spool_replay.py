@@ -11,35 +11,34 @@ import orjson
 import pytest
 
 from tests.reliability.conftest import Collected, run_child
+from tests.reliability.vendors import KEYS, VENDORS
 from trackwire.cli import main
 from trackwire.collector.keys import fingerprint
 
 KILLED = r"""
 import os, signal, sys
-import trackwire
+from tests.reliability.vendors import make_client
 
-client = trackwire.Segment("replay-key", host=sys.argv[1], spool=sys.argv[2], flush_interval=30)
+client, send = make_client(sys.argv[1], sys.argv[2], spool=sys.argv[3], flush_interval=30)
 for n in range(300):
-    client.track("user-1", "Numbered", {"n": n})
+    send(n)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+@pytest.mark.parametrize("vendor", VENDORS)
 def test_replay_sends_what_a_killed_process_left(
-    collected: Collected, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    collected: Collected, tmp_path: Path, capsys: pytest.CaptureFixture[str], vendor: str
 ) -> None:
     spool = str(tmp_path / "spool")
     # The recorded host refuses connections: only --host can get these events delivered.
     dead_host = "http://127.0.0.1:9"
-    child = run_child(KILLED, dead_host, spool)
+    child = run_child(KILLED, vendor, dead_host, spool)
     assert child.returncode == -signal.SIGKILL, child.stderr
     (directory,) = [name for name in os.listdir(spool) if name.startswith("spool-")]
     meta = orjson.loads(Path(spool, directory, "meta.json").read_bytes())
-    assert (meta["vendor"], meta["args"], meta["kwargs"]) == (
-        "segment",
-        ["replay-key"],
-        {"host": dead_host, "flush_interval": 30},
-    )
+    assert (meta["vendor"], meta["args"]) == (vendor, [KEYS[vendor]])
+    assert meta["kwargs"]["flush_interval"] == 30 and dead_host in meta["kwargs"].values()
     assert os.stat(Path(spool, directory, "meta.json")).st_mode & 0o077 == 0  # holds a key
 
     assert main(["spool", "status", spool, "--json"]) == 0
@@ -48,9 +47,9 @@ def test_replay_sends_what_a_killed_process_left(
 
     assert main(["spool", "replay", spool, "--host", collected.url, "--timeout", "30"]) == 0
     assert "300 message(s) waiting; all sent" in capsys.readouterr().out
-    numbers = collected.numbers("segment")
+    numbers = collected.numbers(vendor)
     assert sorted(numbers) == list(range(300))
     sources = {event.source for event in collected.store.events(limit=10)}
-    assert sources == {fingerprint("replay-key")}  # sent with the recorded key
+    assert sources == {fingerprint(KEYS[vendor])}  # sent with the recorded key
     assert main(["spool", "status", spool]) == 0
     assert "no spool" in capsys.readouterr().out

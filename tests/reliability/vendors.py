@@ -13,15 +13,17 @@ import trackwire
 
 #: Every vendor client the suite drives.
 VENDORS = ("segment", "amplitude")
+#: The key each vendor's client is made with.
+KEYS = {"segment": "tw-key", "amplitude": "tw-amplitude-key"}
 
 
 def make_client(vendor: str, url: str, **options: Any) -> tuple[Any, Callable[[int], Any]]:
     """The vendor's client pointed at the collector at ``url``, and its ``send(n)``."""
     if vendor == "segment":
-        segment = trackwire.Segment("tw-key", host=url, **options)
+        segment = trackwire.Segment(KEYS["segment"], host=url, **options)
         return segment, lambda n: segment.track(f"user-{n % 7}", "Numbered", {"n": n})
     if vendor == "amplitude":
-        amplitude = trackwire.Amplitude("tw-amplitude-key", token_endpoint=url, **options)
+        amplitude = trackwire.Amplitude(KEYS["amplitude"], token_endpoint=url, **options)
 
         def send_amplitude(n: int) -> Any:
             event = {"event_type": "Numbered", "user_id": f"user-{n % 7}"}

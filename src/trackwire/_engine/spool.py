@@ -725,7 +725,7 @@ def spool_meta(
         secrets = [repr(arg) for arg in args] + [
             f"{name}={value!r}"
             for name, value in sorted(kwargs.items())
-            if any(word in name for word in ("key", "secret", "token"))
+            if name.endswith(("key", "secret", "token"))
         ]
         digest = hashlib.sha256("\n".join([vendor, *secrets]).encode()).hexdigest()
         meta["identity"] = digest[:16]
