@@ -491,6 +491,8 @@ class Engine:
         with self._lock:
             if ack:
                 self._queue.ack(items)
+                if self._blocked:  # a durable queue frees its room at ack, not at take
+                    self._room.notify_all()
             receipts = [self._receipts.pop(item.seq, None) for item in items]
         data = [item.data for item in items]
         self._reporter.settled(receipts, data, error, response, sent_bytes)
