@@ -32,7 +32,7 @@ from typing import Any, Final
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import MessageQueue, Queued
 from trackwire._engine.spool_format import HEADER_SIZE, encode_ack, encode_header, scan_records
-from trackwire._engine.spool_sync import Syncer
+from trackwire._engine.spool_sync import Syncer, sync_directory
 from trackwire.config import DeliveryConfig
 from trackwire.errors import ConfigError
 
@@ -377,9 +377,9 @@ class Spool:
         )
         self._segments[number] = segment
         if self._syncer is not None:
-            self._syncer.watch(self._active_fd)
-        if self._fsync != "never":
-            _sync_directory(self.directory)
+            self._syncer.watch(self._active_fd, self.directory)  # file and entry, later
+        elif self._fsync == "always":
+            sync_directory(self.directory)
         return segment
 
     def _rotate(self) -> _Segment:
@@ -623,20 +623,6 @@ def _close(fd: int | None) -> None:
     if fd is not None and fd >= 0:
         with contextlib.suppress(OSError):
             os.close(fd)
-
-
-def _sync_directory(directory: str) -> None:
-    # A new file's directory entry must reach the device too, or power loss can lose the file.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class SpoolQueues:

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 
-__all__ = ["Syncer"]
+__all__ = ["Syncer", "sync_directory"]
 
 logger = logging.getLogger("trackwire")
 
@@ -33,6 +33,7 @@ class Syncer:
         self._lock = threading.Lock()  # guards the descriptors, never held during a sync
         self._current = -1
         self._retired: list[int] = []
+        self._directory: str | None = None  # a directory whose new entry needs syncing
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -54,13 +55,16 @@ class Syncer:
             return
         self._thread = thread
 
-    def watch(self, fd: int) -> None:
-        """Follow a new active segment; the previous one gets one more sync."""
+    def watch(self, fd: int, directory: str) -> None:
+        """Follow a new active segment (its file new in ``directory``); the previous one gets
+        one more sync."""
         dup = os.dup(fd)
         with self._lock:
             if self._current >= 0:
                 self._retired.append(self._current)
             self._current = dup
+            self._directory = directory
+        self.dirty = True
 
     def sync_now(self) -> None:
         """Sync what was written, in the calling thread."""
@@ -69,7 +73,10 @@ class Syncer:
             self._retired = []
             if self._current >= 0:
                 fds.append(os.dup(self._current))
+            directory, self._directory = self._directory, None
         self.dirty = False
+        if directory is not None:
+            sync_directory(directory)
         for fd in fds:
             try:
                 os.fdatasync(fd)
@@ -98,3 +105,17 @@ class Syncer:
         while not self._stop.wait(self.interval):
             if self.dirty:
                 self.sync_now()
+
+
+def sync_directory(directory: str) -> None:
+    """Force a directory's entries (a new segment file's name) to the device."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # removed meanwhile: nothing of it to keep
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot sync a directory; the file's data still is
+    finally:
+        os.close(fd)
