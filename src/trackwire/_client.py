@@ -26,7 +26,8 @@ from trackwire._engine.destination import Destination
 from trackwire._engine.encoding import encode
 from trackwire._engine.receipts import BatchReport, Hooks, Receipt
 from trackwire._engine.signals import install_sigterm_handler
-from trackwire._engine.spool import SpoolConfig, SpoolQueues, record_constructor, spool_meta
+from trackwire._engine.spool import SpoolConfig
+from trackwire._engine.spool_setup import SpoolQueues, record_constructor, spool_meta
 from trackwire._engine.transport import Transport, Urllib3Transport
 from trackwire._engine.worker import Engine, ErrorHandler, QueueFactory, memory_queue
 from trackwire._logging import enable_debug_logging

@@ -11,8 +11,9 @@ import pytest
 
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import MessageQueue, Queued
-from trackwire._engine.spool import Spool, SpoolConfig, spool_meta
+from trackwire._engine.spool import Spool, SpoolConfig
 from trackwire._engine.spool_format import HEADER_SIZE
+from trackwire._engine.spool_setup import spool_meta
 from trackwire.errors import ConfigError
 
 META = {"vendor": "segment", "settings": {"host": "http://127.0.0.1:1"}}
