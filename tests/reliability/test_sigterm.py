@@ -66,3 +66,24 @@ def test_handle_sigterm_false_leaves_the_default(collected: Collected) -> None:
 def test_only_the_main_thread_installs_it(collected: Collected) -> None:
     result = run_child(OTHER_THREAD, collected.url)
     assert (result.returncode, result.stdout) == (0, "ok\n"), result.stderr
+
+
+SECOND_SIGTERM = r"""
+import os, signal, sys
+import trackwire
+from trackwire._engine import signals
+
+client = trackwire.Segment("tw-key", host=sys.argv[1], shutdown_timeout=120)
+for n in range(10):
+    client.track("user-1", "Numbered", {"n": n})
+os.kill(os.getpid(), signal.SIGTERM)  # the drain starts, and waits for a stalled collector
+assert signals._draining
+os.kill(os.getpid(), signal.SIGTERM)  # the sender insists: end now
+signal.pause()
+"""
+
+
+def test_a_second_sigterm_ends_the_process_at_once(collected: Collected) -> None:
+    collected.running.app.faults.configure(FaultConfig(latency=60.0))
+    result = run_child(SECOND_SIGTERM, collected.url, timeout=30)  # the drain alone: 120 s
+    assert result.returncode == -signal.SIGTERM, result.stderr
