@@ -38,6 +38,15 @@ class Received:
     answered: int | None
 
 
+def _messages(decoded: Any) -> list[Any]:
+    """The messages of a body: Segment's ``{"batch": [...]}``, or a JSON array (mParticle bulk)."""
+    if isinstance(decoded, list):
+        return decoded
+    if isinstance(decoded, dict):
+        return list(decoded.get("batch", ()))
+    return []
+
+
 class Sink:
     """Start with ``with Sink() as sink:``; ``sink.url`` is the base URL."""
 
@@ -107,7 +116,7 @@ class Sink:
     def _record(self, handler: BaseHTTPRequestHandler, raw: bytes, status: int | None) -> None:
         body = gzip.decompress(raw) if handler.headers.get("Content-Encoding") == "gzip" else raw
         decoded = orjson.loads(body) if body else None
-        count = len(decoded.get("batch", ())) if isinstance(decoded, dict) else 0
+        count = len(_messages(decoded))
         with self.cond:
             if status is not None and 200 <= status < 300:
                 self.event_count += count
@@ -124,7 +133,7 @@ class Sink:
                 message
                 for request in self.requests
                 if request.answered is not None and 200 <= request.answered < 300
-                for message in request.json["batch"]
+                for message in _messages(request.json)
             ]
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -306,3 +306,62 @@ def test_the_table_never_exceeds_its_width_when_it_can_fit(width: int) -> None:
     narrowest = sum(minimum for _, _, minimum in _COLUMNS) + 2 * 7
     assert all(len(line) <= max(width, narrowest) for line in lines)
     assert len(lines) == 2
+
+
+ADMIN_TOKEN = "admin-token-0123456789abcdef0123456789"
+
+
+@pytest.fixture
+def keyed_collector(tmp_path: Path) -> Iterator[RunningCollector]:
+    keys = tmp_path / "keys.json"
+    keys.write_text(
+        '{"sources": [{"name": "backend", "vendor": "segment", "write_key": "wk-backend"},'
+        ' {"name": "web", "vendor": "segment", "write_key": "wk-web"}],'
+        f' "admin_tokens": ["{ADMIN_TOKEN}"]}}'
+    )
+    with start_collector(db=tmp_path / "keyed.db", port=0, keys=keys) as running:
+        yield running
+
+
+def _send_to(url: str, key: str, event: str, *extra: str) -> int:
+    return main(["send", "segment", "track", "--write-key", key, "--user-id", "u-1",
+                 "--event", event, "--host", url, *extra])  # fmt: skip
+
+
+def test_events_from_a_keyed_collector_need_credentials(
+    keyed_collector: RunningCollector,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TRACKWIRE_COLLECTOR_TOKEN", raising=False)
+    url = keyed_collector.url
+    assert _send_to(url, "wk-backend", "Backend Event") == 0
+    assert _send_to(url, "wk-web", "Web Event") == 0
+    capsys.readouterr()
+
+    assert main(["events", "--url", url]) == 1
+    refused = capsys.readouterr().err
+    assert main(["events", "--url", url, "--token", ADMIN_TOKEN, "--json"]) == 0
+    everything = capsys.readouterr().out
+    assert main(["events", "--url", url, "--key", "wk-web", "--json"]) == 0
+    own = capsys.readouterr().out
+    monkeypatch.setenv("TRACKWIRE_COLLECTOR_TOKEN", ADMIN_TOKEN)
+    assert main(["events", "--url", url, "--json"]) == 0
+    from_env = capsys.readouterr().out
+
+    assert "reading needs credentials: --token" in refused
+    assert ADMIN_TOKEN not in refused
+    assert "Backend Event" in everything and "Web Event" in everything
+    assert "Web Event" in own and "Backend Event" not in own
+    assert from_env == everything
+
+
+def test_a_deduplicated_resend_to_a_keyed_collector_says_so(
+    keyed_collector: RunningCollector, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = keyed_collector.url
+    assert _send_to(url, "wk-backend", "Once", "--message-id", "keyed-id-1") == 0
+    capsys.readouterr()
+    assert _send_to(url, "wk-backend", "Once", "--message-id", "keyed-id-1") == 0
+
+    assert "a duplicate: the collector already had this id" in capsys.readouterr().out

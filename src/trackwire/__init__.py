@@ -12,10 +12,11 @@ without slowing the caller and without losing events::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from trackwire import _logging as _logging
 from trackwire._engine.receipts import BatchReport, Receipt
 from trackwire._version import __version__
-from trackwire.amplitude.client import Amplitude
 from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.errors import (
     ClientClosedError,
@@ -27,7 +28,41 @@ from trackwire.errors import (
     ValidationError,
 )
 from trackwire.middleware import Middleware
-from trackwire.segment.client import Segment
+
+if TYPE_CHECKING:
+    from trackwire.amplitude.client import Amplitude
+    from trackwire.mparticle.client import MParticle
+    from trackwire.segment.client import Segment
+
+#: The vendor clients, imported on first use: ``import trackwire`` stays light, and a program
+#: that sends to one vendor never loads the others.
+_CLIENTS = {
+    "Amplitude": "trackwire.amplitude.client",
+    "MParticle": "trackwire.mparticle.client",
+    "Segment": "trackwire.segment.client",
+}
+
+
+#: Vendor packages reachable as ``trackwire.amplitude`` after a bare ``import trackwire``.
+_PACKAGES = frozenset({"amplitude", "mparticle", "segment", "testing"})
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _PACKAGES:
+        return importlib.import_module(f"trackwire.{name}")
+    module = _CLIENTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trackwire' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_CLIENTS})
+
 
 __all__ = [
     "Amplitude",
@@ -36,6 +71,7 @@ __all__ = [
     "ConfigError",
     "DeliveryConfig",
     "DeliveryError",
+    "MParticle",
     "MessageTooLargeError",
     "Middleware",
     "QueryError",

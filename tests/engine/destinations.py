@@ -14,6 +14,7 @@ from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import Destination, HTTPDestination
 from trackwire._engine.retry import Outcome, classify_http
 from trackwire._engine.transport import HTTPResult
+from trackwire.mparticle.client import destination as mparticle_destination
 from trackwire.segment.destination import destination as segment_destination
 
 
@@ -42,8 +43,10 @@ def generic_destination(url: str) -> Destination:
     )
 
 
-#: name -> factory(base_url); each sends bodies shaped ``{"batch": [...], ...}``.
+#: name -> factory(base_url); each sends bodies shaped ``{"batch": [...], ...}`` or, for
+#: mParticle's bulk endpoint, a JSON array of the messages.
 DESTINATIONS: dict[str, Callable[[str], Destination]] = {
     "generic": generic_destination,
     "segment": lambda url: segment_destination("WRITE_KEY", url, 5.0),
+    "mparticle": lambda url: mparticle_destination(url + "/v2/bulkevents", "KEY", "SECRET", 5.0),
 }

@@ -63,7 +63,9 @@ def batches(transport: RecordingTransport) -> list[list[str]]:
         body = request.body
         if request.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
-        out.append([message["event"] for message in orjson.loads(body)["batch"]])
+        decoded = orjson.loads(body)
+        messages = decoded if isinstance(decoded, list) else decoded["batch"]
+        out.append([message["event"] for message in messages])
     return out
 
 

@@ -399,8 +399,8 @@ class _Segment(Segment):
         return super()._enqueue(message, **options)
 
     def last_message(self) -> Message:
-        """The message this thread's last call built (before middleware)."""
-        message: Message = getattr(self._built, "message", {})
+        """The message this thread's last call built (before middleware), handed over once."""
+        message: Message = self._built.__dict__.pop("message", {})
         return message
 
 

@@ -1,6 +1,105 @@
-"""mParticle's Events API v2 rules, written once for the SDK and the collector.
+"""mParticle: the batch model, direct uploads, and the rules shared with the collector.
 
-:mod:`.schema` holds the enums, identity keys, consent fields and limits; :mod:`.wire` the
-batch checks, ingest helpers, response bodies and their meaning. The client builds on them in
-a later release; the collector already uses them to accept what mParticle's own SDKs send.
+Build a :class:`Batch` (one user: identities, device, attributes, consent, events) and send it
+with ``trackwire.MParticle`` (queued, packed into bulk requests in the background) or with
+:class:`EventsApi` (the official SDKs' direct calls). :mod:`.schema` holds the enums and
+limits and :mod:`.wire` the batch checks and response meanings, shared with the collector.
 """
+
+from __future__ import annotations
+
+from trackwire.mparticle.events_api import (
+    ApiException,
+    AuthenticationError,
+    Configuration,
+    EventsApi,
+)
+from trackwire.mparticle.models import (
+    AppEvent,
+    ApplicationInformation,
+    ApplicationStateTransitionEvent,
+    ApplicationTransitionType,
+    Batch,
+    BatchContext,
+    BreadcrumbEvent,
+    CCPAConsentState,
+    CommerceEvent,
+    ConsentState,
+    CrashReportEvent,
+    CustomEventType,
+    DataPlanContext,
+    DeviceInformation,
+    Environment,
+    EventBase,
+    FirstRunEvent,
+    GDPRConsentState,
+    GeoLocation,
+    IdentityChange,
+    IdentityType,
+    NetworkPerformanceEvent,
+    OptOutEvent,
+    Product,
+    ProductAction,
+    ProductActionType,
+    ProductImpression,
+    Promotion,
+    PromotionAction,
+    PromotionActionType,
+    PushMessageEvent,
+    PushRegistrationEvent,
+    ScreenViewEvent,
+    SessionEndEvent,
+    SessionStartEvent,
+    ShoppingCart,
+    UninstallEvent,
+    UserAttributeChangeEvent,
+    UserIdentities,
+    UserIdentityChangeEvent,
+)
+
+__all__ = [
+    "ApiException",
+    "AppEvent",
+    "ApplicationInformation",
+    "ApplicationStateTransitionEvent",
+    "ApplicationTransitionType",
+    "AuthenticationError",
+    "Batch",
+    "BatchContext",
+    "BreadcrumbEvent",
+    "CCPAConsentState",
+    "CommerceEvent",
+    "Configuration",
+    "ConsentState",
+    "CrashReportEvent",
+    "CustomEventType",
+    "DataPlanContext",
+    "DeviceInformation",
+    "Environment",
+    "EventBase",
+    "EventsApi",
+    "FirstRunEvent",
+    "GDPRConsentState",
+    "GeoLocation",
+    "IdentityChange",
+    "IdentityType",
+    "NetworkPerformanceEvent",
+    "OptOutEvent",
+    "Product",
+    "ProductAction",
+    "ProductActionType",
+    "ProductImpression",
+    "Promotion",
+    "PromotionAction",
+    "PromotionActionType",
+    "PushMessageEvent",
+    "PushRegistrationEvent",
+    "ScreenViewEvent",
+    "SessionEndEvent",
+    "SessionStartEvent",
+    "ShoppingCart",
+    "UninstallEvent",
+    "UserAttributeChangeEvent",
+    "UserIdentities",
+    "UserIdentityChangeEvent",
+]

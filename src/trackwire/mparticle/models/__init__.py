@@ -1,0 +1,100 @@
+"""Typed models of everything mParticle's Events API accepts, by topic.
+
+:mod:`.batch` (the batch), :mod:`.user` (identities, device, application, consent, context),
+:mod:`.events` (one class per event type), :mod:`.commerce` (commerce events and products),
+:mod:`.enums` (the restricted values), :mod:`.checks` (client-side validation).
+"""
+
+from __future__ import annotations
+
+from trackwire.mparticle.models.batch import Batch
+from trackwire.mparticle.models.commerce import (
+    CommerceEvent,
+    Product,
+    ProductAction,
+    ProductImpression,
+    Promotion,
+    PromotionAction,
+    ShoppingCart,
+)
+from trackwire.mparticle.models.enums import (
+    ApplicationTransitionType,
+    CustomEventType,
+    Environment,
+    IdentityType,
+    ProductActionType,
+    PromotionActionType,
+)
+from trackwire.mparticle.models.events import (
+    AppEvent,
+    ApplicationStateTransitionEvent,
+    BreadcrumbEvent,
+    CrashReportEvent,
+    EventBase,
+    FirstRunEvent,
+    IdentityChange,
+    NetworkPerformanceEvent,
+    OptOutEvent,
+    PushMessageEvent,
+    PushRegistrationEvent,
+    ScreenViewEvent,
+    SessionEndEvent,
+    SessionStartEvent,
+    UninstallEvent,
+    UserAttributeChangeEvent,
+    UserIdentityChangeEvent,
+)
+from trackwire.mparticle.models.user import (
+    ApplicationInformation,
+    BatchContext,
+    CCPAConsentState,
+    ConsentState,
+    DataPlanContext,
+    DeviceInformation,
+    GDPRConsentState,
+    GeoLocation,
+    UserIdentities,
+)
+
+__all__ = [
+    "AppEvent",
+    "ApplicationInformation",
+    "ApplicationStateTransitionEvent",
+    "ApplicationTransitionType",
+    "Batch",
+    "BatchContext",
+    "BreadcrumbEvent",
+    "CCPAConsentState",
+    "CommerceEvent",
+    "ConsentState",
+    "CrashReportEvent",
+    "CustomEventType",
+    "DataPlanContext",
+    "DeviceInformation",
+    "Environment",
+    "EventBase",
+    "FirstRunEvent",
+    "GDPRConsentState",
+    "GeoLocation",
+    "IdentityChange",
+    "IdentityType",
+    "NetworkPerformanceEvent",
+    "OptOutEvent",
+    "Product",
+    "ProductAction",
+    "ProductActionType",
+    "ProductImpression",
+    "Promotion",
+    "PromotionAction",
+    "PromotionActionType",
+    "PushMessageEvent",
+    "PushRegistrationEvent",
+    "ScreenViewEvent",
+    "SessionEndEvent",
+    "SessionStartEvent",
+    "ShoppingCart",
+    "UninstallEvent",
+    "UserAttributeChangeEvent",
+    "UserIdentities",
+    "UserIdentityChangeEvent",
+]
