@@ -113,6 +113,14 @@ def _replay(path: str, *, host: str | None, timeout: float) -> int:
             print(f"spool of unknown vendor {vendor!r}: skipped", file=sys.stderr)
             status = 1
             continue
+        if "args" not in meta:  # an internal route (mParticle's historical endpoint)
+            print(
+                f"{vendor}: {len(directories)} spool(s) of an internal route ({meta.get('url')}): "
+                "skipped; the next process of that client sends them",
+                file=sys.stderr,
+            )
+            status = 1
+            continue
         before = sum(spool_dir.inspect(d).messages for d in directories)
         flushed = _send(vendor, meta, root, host=host, timeout=timeout)
         # What the client took over is gone from disk once sent: check, do not assume.
@@ -154,6 +162,7 @@ def _point_at(vendor: str, kwargs: dict[str, Any], host: str) -> None:
         kwargs.pop("server_url", None)
         kwargs.pop("server_zone", None)
         kwargs["token_endpoint"] = host
-    else:
+    else:  # Segment's and mParticle's host; their region/pod would name another
         kwargs.pop("region", None)
+        kwargs.pop("pod", None)
         kwargs["host"] = host

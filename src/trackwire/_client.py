@@ -290,7 +290,8 @@ class Client:
         queue_factory = options.queue_factory
         self._spool: SpoolQueues | None = None
         if options.spool is not None:
-            meta = spool_meta(destination.name, getattr(self, "_made_with", None))
+            made_with = getattr(self, "_made_with", None)
+            meta = spool_meta(destination.name, made_with, destination)
             queue_factory = self._spool = SpoolQueues(options.spool, meta)
         self._engine = Engine(
             destination,

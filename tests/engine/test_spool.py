@@ -14,6 +14,7 @@ from trackwire._engine.queue import MessageQueue, Queued
 from trackwire._engine.spool import Spool, SpoolConfig
 from trackwire._engine.spool_format import HEADER_SIZE
 from trackwire._engine.spool_setup import spool_meta
+from trackwire._engine.transport import HTTPRequest
 from trackwire.errors import ConfigError
 
 META = {"vendor": "segment", "settings": {"host": "http://127.0.0.1:1"}}
@@ -429,3 +430,23 @@ def test_a_segment_removed_by_hand_is_skipped_not_a_crash(tmp_path: Path) -> Non
     got = _numbers(_take_all(again))
     assert 0 < len(got) < 40 and got == sorted(got)
     again.close()
+
+
+class _Route:
+    """A destination without a vendor class around it (mParticle's historical route)."""
+
+    name = "mparticle"
+
+    def __init__(self, auth: str) -> None:
+        self.auth = auth
+
+    def request(self, messages: object, retry_count: int) -> HTTPRequest:
+        return HTTPRequest("POST", "http://h/historical", {"Authorization": self.auth}, b"[]", 1)
+
+
+def test_a_route_without_a_vendor_class_is_identified_by_its_credentials() -> None:
+    one = spool_meta("mparticle", None, _Route("Basic a"))  # type: ignore[arg-type]
+    same = spool_meta("mparticle", None, _Route("Basic a"))  # type: ignore[arg-type]
+    other = spool_meta("mparticle", None, _Route("Basic b"))  # type: ignore[arg-type]
+    assert one["identity"] == same["identity"] != other["identity"]
+    assert "args" not in one and "Basic" not in str(one)

@@ -41,8 +41,8 @@ class Collected:
             for event in page:
                 payload: dict[str, Any] = event.payload
                 properties = payload.get("properties") or payload.get("event_properties") or {}
-                if "data" in payload:  # mParticle
-                    properties = payload["data"].get("custom_attributes") or {}
+                if "events" in payload:  # mParticle: a record is its batch with one event
+                    properties = payload["events"][0]["data"].get("custom_attributes") or {}
                 if "n" in properties:
                     found[int(properties["n"])] += 1
             if len(page) < 5000:

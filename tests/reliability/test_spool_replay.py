@@ -37,7 +37,7 @@ def test_replay_sends_what_a_killed_process_left(
     assert child.returncode == -signal.SIGKILL, child.stderr
     (directory,) = [name for name in os.listdir(spool) if name.startswith("spool-")]
     meta = orjson.loads(Path(spool, directory, "meta.json").read_bytes())
-    assert (meta["vendor"], meta["args"]) == (vendor, [KEYS[vendor]])
+    assert (meta["vendor"], meta["args"][0]) == (vendor, KEYS[vendor])
     assert meta["kwargs"]["flush_interval"] == 30 and dead_host in meta["kwargs"].values()
     assert os.stat(Path(spool, directory, "meta.json")).st_mode & 0o077 == 0  # holds a key
 

@@ -12,9 +12,9 @@ from typing import Any
 import trackwire
 
 #: Every vendor client the suite drives.
-VENDORS = ("segment", "amplitude")
+VENDORS = ("segment", "amplitude", "mparticle")
 #: The key each vendor's client is made with.
-KEYS = {"segment": "tw-key", "amplitude": "tw-amplitude-key"}
+KEYS = {"segment": "tw-key", "amplitude": "tw-amplitude-key", "mparticle": "tw-mparticle-key"}
 
 
 def make_client(vendor: str, url: str, **options: Any) -> tuple[Any, Callable[[int], Any]]:
@@ -30,4 +30,22 @@ def make_client(vendor: str, url: str, **options: Any) -> tuple[Any, Callable[[i
             return amplitude.track({**event, "event_properties": {"n": n}})
 
         return amplitude, send_amplitude
+    if vendor == "mparticle":
+        mparticle = trackwire.MParticle(
+            KEYS["mparticle"], "tw-secret", environment="development", host=url, **options
+        )
+
+        def send_mparticle(n: int) -> Any:
+            event = {
+                "event_type": "custom_event",
+                "data": {
+                    "event_name": "Numbered",
+                    "custom_event_type": "other",
+                    "custom_attributes": {"n": n},
+                },
+            }
+            batch = {"user_identities": {"customer_id": f"user-{n % 7}"}, "events": [event]}
+            return mparticle.upload(batch)
+
+        return mparticle, send_mparticle
     raise ValueError(f"unknown vendor {vendor!r}")

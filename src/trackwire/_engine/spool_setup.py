@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
+from trackwire._engine.destination import Destination
 from trackwire._engine.queue import MessageQueue
 from trackwire._engine.spool import Spool, SpoolConfig
 from trackwire.config import DeliveryConfig
@@ -96,15 +97,29 @@ def _plain(value: Any) -> bool:
 
 
 def spool_meta(
-    vendor: str, made_with: tuple[str, tuple[Any, ...], dict[str, Any]] | None
+    vendor: str,
+    made_with: tuple[str, tuple[Any, ...], dict[str, Any]] | None,
+    destination: Destination | None = None,
 ) -> dict[str, Any]:
     """What a spool records about its client: the vendor, and how to make the client again.
 
     ``made_with`` is ``(client class, args, kwargs)`` of the vendor client's constructor; the
     values JSON cannot hold (callables, transports, middleware) are left out, and so are the
-    spool's own options.
+    spool's own options. A client made without a vendor class (an internal route, such as
+    mParticle's historical endpoint) is identified by its ``destination``'s URL and
+    credentials instead; ``trackwire spool replay`` cannot make it again, its own next
+    process sends what it left.
     """
     meta: dict[str, Any] = {"format": 1, "vendor": vendor}
+    if made_with is None and destination is not None:
+        try:
+            request = destination.request([], 0)
+        except Exception:  # a destination that cannot build an empty request: name only
+            return meta
+        auth = request.headers.get("Authorization", "")
+        digest = hashlib.sha256("\n".join([vendor, request.url, auth]).encode()).hexdigest()
+        meta["identity"] = digest[:16]
+        meta["url"] = request.url
     if made_with is not None:
         client, args, kwargs = made_with
         # Which source the messages belong to: the positional arguments (the keys) and any
