@@ -59,6 +59,8 @@ ENDINGS = [
     # checked on the two that need trackwire's own handling.
     ("amplitude", "return", 0),
     ("amplitude", "sigterm", -signal.SIGTERM),
+    ("mparticle", "return", 0),
+    ("mparticle", "sigterm", -signal.SIGTERM),
 ]
 
 
@@ -79,6 +81,7 @@ def test_each_ending_delivers_everything(
         ("segment", "os_exit", 4),
         ("segment", "sigkill", -signal.SIGKILL),
         ("amplitude", "sigkill", -signal.SIGKILL),
+        ("mparticle", "sigkill", -signal.SIGKILL),
     ],
 )
 def test_with_a_spool_the_next_process_delivers_what_was_left(
