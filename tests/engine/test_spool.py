@@ -450,3 +450,15 @@ def test_a_route_without_a_vendor_class_is_identified_by_its_credentials() -> No
     other = spool_meta("mparticle", None, _Route("Basic b"))  # type: ignore[arg-type]
     assert one["identity"] == same["identity"] != other["identity"]
     assert "args" not in one and "Basic" not in str(one)
+
+
+def test_a_failed_write_into_an_empty_spool_is_at_the_head_at_once(tmp_path: Path) -> None:
+    spool = _open(tmp_path)
+    os.close(spool._active_fd)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), spool._active_fd)
+    spool.offer(_msg(0), 0.0)
+    head = spool.head
+    assert len(spool) == 1 and head is not None and head.data == _msg(0)
+    assert list(spool.sizes()) == [len(_msg(0))]
+    spool.ack(spool.take(1))
+    spool.close()

@@ -191,6 +191,8 @@ class Spool:
     @property
     def head(self) -> Queued | None:
         """The oldest waiting message, or None."""
+        if not self._window and self._backlog:  # never expected: the window is kept filled
+            self._refill()
         return self._window[0] if self._window else None
 
     def has_room(self, size: int) -> bool:
@@ -205,7 +207,7 @@ class Spool:
         return size <= self.config.max_bytes
 
     def offer(self, data: bytes, enqueued_at: float) -> int:
-        """Write ``data`` to the spool (one ``os.write``) and queue it; returns its seq."""
+        """Write ``data`` to the spool (one ``os.writev``) and queue it; returns its seq."""
         seq = self._next_seq
         self._next_seq = seq + 1
         item = Queued(seq, data, enqueued_at)
@@ -221,6 +223,7 @@ class Spool:
             self._unwritten.append(item)
             self._backlog += 1
             self._backlog_bytes += len(data)
+            self._refill()  # into the window at once if it is next in line
             return seq
         segment.size += length
         segment.live += 1
