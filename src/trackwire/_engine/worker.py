@@ -103,6 +103,8 @@ class Engine:
         self._queue_factory = queue_factory
         self._init_state()
         lifecycle.register(self)
+        if len(self._queue):  # a durable queue holding messages an earlier process left
+            self._start()
 
     def _init_state(self) -> None:
         """(Re)create every lock, queue and thread handle: at start and in a forked child."""
