@@ -289,7 +289,7 @@ class Client:
         self._destination = destination
         queue_factory = options.queue_factory
         self._spool: SpoolQueues | None = None
-        if options.spool is not None:
+        if options.spool is not None and self.config.enable:  # a disabled client sends nothing
             made_with = getattr(self, "_made_with", None)
             meta = spool_meta(destination.name, made_with, destination)
             queue_factory = self._spool = SpoolQueues(options.spool, meta)
