@@ -8,6 +8,7 @@
     trackwire send segment track --write-key K --user-id U --event E --properties '{"plan": "pro"}'
     trackwire send amplitude track --api-key K --user-id U --event E --properties '{...}'
     trackwire send mparticle event --key K --secret S --customer-id U --event E
+    trackwire amplitude export|search|activity|segmentation ...   (see trackwire._cli_amplitude)
 
 ``send`` talks to a local collector (``http://127.0.0.1:8787``) unless ``--host`` names another
 one or the vendor itself, so a test event never reaches a vendor by accident. The Segment
@@ -770,6 +771,10 @@ def build_parser() -> argparse.ArgumentParser:
     _segment_parsers(vendors)
     _amplitude_parsers(vendors)
     _mparticle_parsers(vendors)
+
+    from trackwire import _cli_amplitude
+
+    _cli_amplitude.add_parser(commands)
     from trackwire import _cli_spool  # trackwire spool status|replay
 
     _cli_spool.add_parser(commands)

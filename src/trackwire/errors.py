@@ -120,11 +120,35 @@ class QueryAuthError(QueryError):
 
 
 class QueryRateLimitError(QueryError):
-    """The query API throttled the call (429): wait and try again."""
+    """The query API throttled the call (429): wait and try again.
+
+    Attributes:
+        retry_after: seconds the API asked to wait (its ``Retry-After``), or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status, body)
 
 
 class QueryBadRequestError(QueryError):
-    """The query API refused the parameters (400): the message says which."""
+    """The query API refused the parameters (400): the message says which.
+
+    Attributes:
+        message: the API's own explanation (its ``error`` text), or ``""``.
+    """
+
+    def __init__(
+        self, text: str, status: int | None = None, body: str = "", message: str = ""
+    ) -> None:
+        self.message = message
+        super().__init__(text, status, body)
 
 
 class QueryServerError(QueryError):

@@ -262,3 +262,24 @@ def test_identify_through_the_form_api(collector: RunningCollector) -> None:
     assert first is not None and first.properties == {"plan": "pro", "tags": ["x"]}
     second = collector.store.user("amplitude", SOURCE, user_id="user-form-2")
     assert second is not None and second.properties == {"logins": 2}
+
+
+def test_a_client_with_a_secret_key_queries_what_it_sent(collector: RunningCollector) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    with client(collector, secret_key="secret") as amp:
+        for user in ("user-q-001", "user-q-002", "user-q-002"):
+            amp.track({"event_type": "Song Played", "user_id": user})
+        assert amp.flush(timeout=10)
+        # From yesterday to tomorrow (UTC): the test may run across midnight.
+        start = (now - timedelta(days=1)).strftime("%Y%m%d")
+        end = (now + timedelta(days=1)).strftime("%Y%m%d")
+        result = amp.event_segmentation("Song Played", start, end, metric="totals")
+        assert len(result.x_values) == 3 and sum(result.series[0]) == 3
+        uniques = amp.event_segmentation("Song Played", start, end)
+        assert uniques.collapsed(0) == 2
+        found = amp.user_search("user-q-002")
+        assert found.type == "match_user_or_device_id" and len(found.matches) == 1
+    with client(collector) as plain, pytest.raises(trackwire.ConfigError, match="secret_key"):
+        plain.user_search("user-q-002")

@@ -381,3 +381,51 @@ def _real_transport() -> Transport:
     from trackwire._engine.transport import Urllib3Transport
 
     return Urllib3Transport(connect_timeout=2, read_timeout=5)
+
+
+_EXIT_SCRIPT = """
+import sys
+from pathlib import Path
+
+import orjson
+
+from tests.engine.destinations import DESTINATIONS
+from tests.engine.queues import QUEUES
+from trackwire._engine.receipts import Hooks, Receipt
+from trackwire._engine.transport import Urllib3Transport
+from trackwire._engine.worker import Engine
+from trackwire.config import DeliveryConfig, RetryConfig
+
+destination, queue, url, tmp = sys.argv[1:5]
+config = DeliveryConfig(flush_at=1000, flush_interval=60.0, send_first_immediately=False)
+make_queue = QUEUES[queue]
+engine = Engine(
+    DESTINATIONS[destination](url),
+    config,
+    RetryConfig(initial_backoff=0.01, jitter=0),
+    Urllib3Transport(),
+    Hooks(),
+    queue_factory=lambda c: make_queue(c.max_queue_size, c.max_queue_bytes, Path(tmp)),
+)
+for i in range(50):
+    name = f"exit{i}"
+    engine.submit(orjson.dumps({"type": "track", "event": name, "messageId": name}), Receipt(name))
+# No flush, no shutdown: the exit hook must deliver all 50.
+"""
+
+
+def test_the_exit_hook_delivers_what_a_script_left_queued(
+    destination_name: str, queue_name: str, sink: Sink, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    args = [destination_name, queue_name, sink.url, str(tmp_path / "exit")]
+    done = subprocess.run(
+        [sys.executable, "-c", _EXIT_SCRIPT, *args], cwd=root, timeout=60, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert sink.wait_until(lambda: sink.event_count >= 50, timeout=10)
+    events = sorted(m["event"] for m in sink.delivered())
+    assert events == sorted(f"exit{i}" for i in range(50))

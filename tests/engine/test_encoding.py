@@ -127,3 +127,19 @@ json_values = st.recursive(
 @given(json_values)
 def test_round_trip_of_plain_json_values(value: Any) -> None:
     assert orjson.loads(encode(value)) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2025, 6, 1, 12, 0),
+        datetime(2025, 6, 1, 12, 0, 0, 123456),
+        datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc),
+        datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=timezone.utc),
+        datetime(9999, 12, 31, 23, 59, 59, 999999),
+    ],
+)
+def test_the_fast_datetime_path_writes_what_the_guarded_one_does(value: datetime) -> None:
+    from trackwire._engine.encoding import _time_text
+
+    assert encode({"t": value}) == orjson.dumps({"t": _time_text(value)})

@@ -21,7 +21,7 @@ import dataclasses
 import enum
 import math
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Final
 
@@ -39,6 +39,7 @@ SUPPORTED_TYPES: Final = (
     "str, int, float, bool, None, dict, list, tuple, set, datetime, date, Decimal, UUID, Enum "
     "or a dataclass"
 )
+_UTC: Final = timezone.utc
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
 #: Largest decimal exponent of a Decimal that is sent: beyond it no JSON reader has a number
@@ -95,6 +96,14 @@ def _dataclass_fields(value: Any) -> dict[str, Any]:
 
 
 def _default(value: Any) -> Any:
+    if type(value) is datetime:
+        # The common cases first, exactly as _time_text writes them: a naive or UTC datetime
+        # has no tzinfo code of the caller's to guard against.
+        tz = value.tzinfo
+        if tz is None:
+            return value.isoformat() + "Z"
+        if tz is _UTC:
+            return value.isoformat()[:-6] + "Z"
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise TypeError("non-finite Decimal")

@@ -142,8 +142,10 @@ class Engine:
             if self._state < _STOPPING and self._has_room(size):
                 self._receipts[self._offer(data, _monotonic())] = receipt
                 self._reporter.counters.enqueued += 1
-                if self._idle and (len(self._queue) == 1 or len(self._queue) >= self._flush_at):
-                    self._wake.notify()
+                if self._idle:
+                    queued = len(self._queue)
+                    if queued == 1 or queued >= self._flush_at:
+                        self._wake.notify()
                 if self._state == _RUNNING:
                     return receipt
                 refused: str | None = None

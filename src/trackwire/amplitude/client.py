@@ -49,6 +49,7 @@ from trackwire.amplitude.models import (
     Plugin,
     RevenueEvent,
 )
+from trackwire.amplitude.query.methods import QueryMethods
 from trackwire.config import RetryConfig
 from trackwire.errors import ConfigError, ValidationError
 
@@ -83,6 +84,8 @@ _OWN: Final[Mapping[str, Any]] = {
     "session_id": None,
     "plan": None,
     "ingestion_metadata": None,
+    "secret_key": None,
+    "query_url": None,
 }
 # Official SDK spellings of shared options.
 _RENAMED: Final[Mapping[str, str]] = {
@@ -170,7 +173,7 @@ def _envelope_parts(api_key: str, min_id_length: int | None) -> tuple[bytes, byt
     return head, tail
 
 
-class Amplitude(Client):
+class Amplitude(QueryMethods, Client):
     """An Amplitude project: sends events in the background, in batches, as HTTP V2 does.
 
     Args:
@@ -208,6 +211,11 @@ class Amplitude(Client):
         session_id: default ``session_id`` of every event that has none.
         plan: a :class:`~.models.Plan` or dict merged into every event.
         ingestion_metadata: an :class:`~.models.IngestionMetadata` or dict for every event.
+        secret_key: the project's secret key, for the query calls (:meth:`export`,
+            :meth:`user_search`, :meth:`user_activity`, :meth:`event_segmentation`).
+        query_url: the Dashboard/Export API base for those calls: by default Amplitude's for
+            ``server_zone`` when ``server_url`` is Amplitude's, else ``server_url``'s origin
+            (a client pointed at the collector queries the collector).
         **options: every shared delivery option of trackwire clients (``flush_at``,
             ``max_queue_size``, ``on_full``, ``workers``, ``gzip``, ``timeout``, ``enable``,
             ``debug``, ``retry``, ``transport``, ``middleware``, ``on_error``, ...).
@@ -269,6 +277,13 @@ class Amplitude(Client):
             timeout=shared.delivery.timeout,
         )
         super().__init__(destination, shared)
+        self._init_query(
+            api_key,
+            own["secret_key"],
+            server_url=url,
+            server_zone=own["server_zone"],
+            query_url=own["query_url"],
+        )
         self._identify_client: Client | None = None
         if own["use_identify_api"]:
             self._identify_client = Client(self._form_destination(api_key, url, shared), shared)

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol, get_args
 
+from trackwire.collector.query.reader import QueryReader
 from trackwire.collector.userprops import UserOp
 from trackwire.errors import TrackwireError, ValidationError
 
@@ -267,12 +268,12 @@ class EventWriter(Protocol):
         ...
 
 
-class EventReader(Protocol):
+class EventReader(QueryReader, Protocol):
     """The read side of a store; every method is safe to call from several threads.
 
-    The Amplitude query endpoints (export, user search, user activity, segmentation) add their
-    methods here, implemented in :class:`~trackwire.collector.sqlite.SQLiteStore` with their
-    SQL in :mod:`trackwire.collector.sqlite.queries`; their routes go in
+    It includes :class:`~trackwire.collector.query.reader.QueryReader`: the reads behind
+    Amplitude's query endpoints (export, user search, user activity, segmentation), implemented
+    for SQLite in :mod:`trackwire.collector.sqlite.amplitude_query`; their routes are in
     ``routes/amplitude_query.py``, listed in :data:`trackwire.collector.routes.REGISTRY`.
     """
 

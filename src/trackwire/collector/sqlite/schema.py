@@ -190,10 +190,22 @@ _V2: Final = (
     """,
 )
 
+_QUERY_INDEXES: Final = (
+    # Event segmentation reads, per event type and time range, only the user of each event:
+    # with amplitude_id in the index the uniques/totals queries never touch the table (a
+    # covering index), which made them several times faster; each insert writes the same
+    # number of index entries as before, a few bytes longer.
+    "DROP INDEX events_by_name_time",
+    """
+    CREATE INDEX events_by_name_time ON events (source_id, event_name, client_time_ms, amplitude_id)
+    """,
+)
+
 #: Every migration, in order. Append only: never edit one that has shipped.
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "sources, events, users, devices, groups, requests", _V1),
     Migration(2, "shared request contexts, stored once", _V2),
+    Migration(3, "query side: segmentation index covers the user", _QUERY_INDEXES),
 )
 
 _BOOTSTRAP: Final = """

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from trackwire.collector._values import now_ms
 from trackwire.collector.sqlite import queries, schema
+from trackwire.collector.sqlite.amplitude_query import SQLiteQueryReads
 from trackwire.collector.sqlite.ingest import (
     Encoded,
     Ingest,
@@ -53,7 +54,7 @@ _WRITER_PRAGMAS: Final = (
 _CHECKPOINT_INTERVAL_S: Final = 0.2
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteQueryReads):
     """The collector's embedded store: one SQLite file (or ``":memory:"``).
 
     Writes go through one connection guarded by a lock, one ``BEGIN IMMEDIATE`` transaction per

@@ -1,0 +1,309 @@
+"""The export archive, written as a stream: stored rows in, zip bytes out.
+
+Amplitude's Export API answers a zip archive holding one gzipped JSON-lines file per hour of
+server upload time, named ``<project>/<project>_<yyyy-mm-dd>_<H>#0.json.gz`` (hour not
+zero-padded). :func:`archive_chunks` produces exactly that from an iterator of rows in upload
+order, yielding bytes as it goes: the zip is written with data descriptors (no seeking back),
+so neither the archive nor an hour's file is ever held whole in memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Final
+
+import orjson
+
+from trackwire.collector.query import mapping
+from trackwire.collector.query.reader import ExportRow
+from trackwire.collector.store import expand
+
+__all__ = ["ExportRow", "archive_chunks", "export_event", "export_time", "member_name"]
+
+_HOUR_MS: Final = 3_600_000
+#: Yield to the HTTP response once this many bytes are ready.
+_CHUNK: Final = 256 * 1024
+#: Lines encoded and compressed together.
+_LINES: Final = 512
+#: Fast compression: the export is bound by it, and JSON still shrinks ~5x at level 1.
+_GZIP_LEVEL: Final = 1
+
+#: Fields Amplitude sets that the collector does not know; present and null, as in exports.
+_NULL_FIELDS: Final = (
+    "adid",
+    "amplitude_attribution_ids",
+    "amplitude_event_type",
+    "city",
+    "country",
+    "device_brand",
+    "device_carrier",
+    "device_family",
+    "device_manufacturer",
+    "device_model",
+    "device_type",
+    "dma",
+    "idfa",
+    "ip_address",
+    "language",
+    "library",
+    "location_lat",
+    "location_lng",
+    "os_name",
+    "os_version",
+    "paying",
+    "platform",
+    "region",
+    "sample_rate",
+    "start_version",
+    "user_creation_time",
+    "version_name",
+)
+_TEMPLATE: Final[dict[str, Any]] = dict.fromkeys(_NULL_FIELDS)
+#: Amplitude ingestion fields copied into the export under their export names.
+_AMPLITUDE_FIELDS: Final = {
+    "adid": "adid",
+    "idfa": "idfa",
+    "city": "city",
+    "country": "country",
+    "region": "region",
+    "dma": "dma",
+    "language": "language",
+    "platform": "platform",
+    "os_name": "os_name",
+    "os_version": "os_version",
+    "device_brand": "device_brand",
+    "device_manufacturer": "device_manufacturer",
+    "device_model": "device_model",
+    "carrier": "device_carrier",
+    "ip": "ip_address",
+    "app_version": "version_name",
+    "location_lat": "location_lat",
+    "location_lng": "location_lng",
+    "paying": "paying",
+    "start_version": "start_version",
+    "library": "library",
+}
+_AMPLITUDE_KEYS: Final = frozenset(_AMPLITUDE_FIELDS)
+#: Built-in properties (see :mod:`.mapping`) copied for other vendors, by export name.
+_BUILT_IN_FIELDS: Final = {
+    "country": "country",
+    "city": "city",
+    "region": "region",
+    "DMA": "dma",
+    "language": "language",
+    "platform": "platform",
+    "os": "os_name",
+    "device": "device_model",
+    "version": "version_name",
+    "carrier": "device_carrier",
+    "library": "library",
+}
+
+
+def export_time(ms: int) -> str:
+    """``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, as Amplitude's exports write times.
+
+    Two per exported event: built from cached pieces (the hour's date and hour, the minute and
+    second, the milliseconds) rather than by calendar arithmetic each time.
+    """
+    hour, rest = divmod(ms, _HOUR_MS)
+    prefix = _HOUR_PREFIXES.get(hour)
+    if prefix is None:
+        if len(_HOUR_PREFIXES) > 100_000:
+            _HOUR_PREFIXES.clear()
+        t = time.gmtime(hour * 3600)
+        prefix = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:"
+        _HOUR_PREFIXES[hour] = prefix
+    second, milli = divmod(rest, 1000)
+    return prefix + _MINUTE_SECOND[second] + _MILLI[milli]
+
+
+_HOUR_PREFIXES: dict[int, str] = {}
+_MINUTE_SECOND: Final = tuple(f"{s // 60:02d}:{s % 60:02d}." for s in range(3600))
+_MILLI: Final = tuple(f"{m:03d}000" for m in range(1000))
+
+
+def export_uuid(source_id: int, row_id: int) -> str:
+    """A stable UUID-shaped id of a stored row (version 8, "custom"): re-exports agree, and
+    no two rows share one. Formatted directly; :mod:`uuid` costs more than the whole event."""
+    prefix = _UUID_PREFIXES.get(source_id)
+    if prefix is None:
+        prefix = _UUID_PREFIXES[source_id] = f"{source_id & 0xFFFFFFFF:08x}-0000-8000-8000-"
+    return f"{prefix}{row_id & 0xFFFFFFFFFFFF:012x}"
+
+
+_UUID_PREFIXES: dict[int, str] = {}
+
+
+def member_name(project_id: int, hour_ms: int) -> str:
+    """The archive member of one upload hour: ``<p>/<p>_<yyyy-mm-dd>_<H>#0.json.gz``."""
+    t = time.gmtime(hour_ms // 1000)
+    day = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+    return f"{project_id}/{project_id}_{day}_{t.tm_hour}#0.json.gz"
+
+
+def _user_properties(vendor: str, type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    # isinstance(x, dict), not Mapping: decoded JSON is dicts, and the ABC check is slow.
+    if vendor == "amplitude":
+        value = payload.get("user_properties")
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            # Operations ($set, $add, ...) are shown as Amplitude shows them after applying:
+            # the $set values; the others are kept under their operation.
+            plain = {k: v for k, v in value.items() if not k.startswith("$")}
+            sets = value.get("$set")
+            return {**plain, **(sets if isinstance(sets, dict) else {})}
+        return {}
+    if vendor == "segment":
+        traits = payload.get("traits") if type == "identify" else None
+        if traits is None:
+            context = payload.get("context")
+            traits = context.get("traits") if isinstance(context, dict) else None
+        return dict(traits) if isinstance(traits, dict) else {}
+    attributes = payload.get("user_attributes")
+    return dict(attributes) if isinstance(attributes, dict) else {}
+
+
+def export_event(row: ExportRow, project_id: int) -> dict[str, Any]:
+    """The export JSON of one stored event (Amplitude's export field names, any vendor)."""
+    payload = orjson.loads(row.payload)
+    if not isinstance(payload, dict):
+        payload = {}
+    if row.context_kind is not None and row.context is not None:
+        payload = expand(row.context_kind, _context(row.context), payload)
+    received = export_time(row.received_time_ms)
+    client = received if row.client_time_ms is None else export_time(row.client_time_ms)
+    event: dict[str, Any] = _TEMPLATE.copy()
+    if row.vendor == "amplitude":
+        # Only the keys the payload has: cheaper than looking up every known field.
+        for source_key in _AMPLITUDE_KEYS.intersection(payload):
+            value = payload[source_key]
+            if value is not None:
+                event[_AMPLITUDE_FIELDS[source_key]] = value
+    else:
+        for name, value in mapping.built_ins_of(row.vendor, payload).items():
+            built_in = _BUILT_IN_FIELDS.get(name)
+            if built_in is not None:
+                event[built_in] = value
+    groups = orjson.loads(row.groups) if row.groups else {}
+    event.update(
+        {
+            "$insert_id": row.dedup_key,
+            "$schema": 12,
+            "amplitude_id": row.amplitude_id,
+            "app": project_id,
+            "client_event_time": client,
+            "client_upload_time": received,
+            "data": {},
+            "device_id": row.device_id,
+            "event_id": row.id,
+            "event_properties": mapping.event_properties_of(row.vendor, payload),
+            "event_time": client,
+            "event_type": mapping.event_type_of(row.vendor, row.type, row.event_name),
+            "group_properties": {},
+            "groups": groups,
+            "is_attribution_event": False,
+            "processed_time": received,
+            "server_received_time": received,
+            "server_upload_time": received,
+            "session_id": -1 if row.session_id is None else row.session_id,
+            "user_id": row.user_id,
+            "user_properties": _user_properties(row.vendor, row.type, payload),
+            "uuid": export_uuid(row.source_id, row.id),
+        }
+    )
+    return event
+
+
+def _context(body: str) -> dict[str, Any]:
+    """A shared context, decoded once for all the events that share it (they are adjacent)."""
+    found = _CONTEXTS.get(body)
+    if found is None:
+        if len(_CONTEXTS) >= 64:
+            _CONTEXTS.clear()
+        decoded = orjson.loads(body)
+        found = _CONTEXTS[body] = decoded if isinstance(decoded, dict) else {}
+    return found
+
+
+_CONTEXTS: dict[str, dict[str, Any]] = {}
+
+
+class _Sink:
+    """A write-only stream that hands its bytes out in chunks (the zip writes into it)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self.parts.append(bytes(data))
+            self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        self.size = 0
+        return data
+
+
+def archive_chunks(rows: Iterable[ExportRow], project_id: int) -> Iterator[bytes]:
+    """The export archive of ``rows`` (in upload-time order), as a stream of byte chunks."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        hour: int | None = None
+        member: Any = None
+        packer: gzip.GzipFile | None = None
+        lines: list[bytes] = []
+
+        def close_member() -> None:
+            if packer is not None:
+                if lines:
+                    packer.write(b"".join(lines))
+                    lines.clear()
+                packer.close()
+                member.close()
+
+        for row in rows:
+            row_hour = row.received_time_ms // _HOUR_MS
+            if row_hour != hour:
+                close_member()
+                hour = row_hour
+                # force_zip64: the size is unknown until the hour is written.
+                member = archive.open(
+                    zipfile.ZipInfo(member_name(project_id, hour * _HOUR_MS), _date(hour)),
+                    mode="w",
+                    force_zip64=True,
+                )
+                packer = gzip.GzipFile(
+                    filename="", mode="wb", fileobj=member, compresslevel=_GZIP_LEVEL, mtime=0
+                )
+            lines.append(
+                orjson.dumps(export_event(row, project_id), option=orjson.OPT_APPEND_NEWLINE)
+            )
+            if len(lines) >= _LINES:
+                assert packer is not None
+                packer.write(b"".join(lines))
+                lines.clear()
+                if sink.size >= _CHUNK:
+                    yield sink.take()
+        close_member()
+    if sink.size:
+        yield sink.take()
+
+
+def _date(hour: int) -> tuple[int, int, int, int, int, int]:
+    t = time.gmtime(hour * 3600)
+    return (max(t.tm_year, 1980), t.tm_mon, t.tm_mday, t.tm_hour, 0, 0)

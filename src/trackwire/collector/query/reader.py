@@ -1,0 +1,100 @@
+"""What the query routes need from a store: the :class:`QueryReader` protocol and its values.
+
+:class:`~trackwire.collector.store.EventReader` includes this protocol, so every store answers
+Amplitude's query API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from trackwire.collector.query.segmentation import Aggregate, Plan
+from trackwire.collector.query.users import FoundUser, UserSummary
+
+__all__ = ["ExportRow", "QueryReader", "Source"]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One stored source a query covers: the store's ``source_id`` for it, and its vendor."""
+
+    source_id: int
+    vendor: str
+
+
+# Not frozen: a frozen dataclass's __init__ costs several times a plain one, and the export
+# makes one per event.
+@dataclass(slots=True)
+class ExportRow:
+    """One stored event as the export reads it (the store's columns, payload still JSON).
+
+    ``vendor`` comes first, then the columns in the order a store selects them, so a row is
+    made as ``ExportRow(vendor, *columns)``. ``context_kind``/``context`` are the event's
+    shared request context (see :func:`trackwire.collector.store.expand`), if any.
+    """
+
+    vendor: str
+    id: int
+    source_id: int
+    type: str
+    event_name: str | None
+    user_id: str | None
+    device_id: str | None
+    amplitude_id: int | None
+    session_id: int | None
+    client_time_ms: int | None
+    received_time_ms: int
+    dedup_key: str | None
+    groups: str | None
+    payload: str | bytes
+    context_kind: str | None = None
+    context: str | None = None
+
+
+class QueryReader(Protocol):
+    """Reads behind Amplitude's query API; every method is safe to call from several threads.
+
+    A *project* is every stored source (any vendor) with one name: a keys-file source name, or
+    the key itself in development mode.
+    """
+
+    def project_sources(self, name: str) -> list[Source]:
+        """The stored sources named ``name`` (empty when nothing was stored under it)."""
+        ...
+
+    def export_has_rows(self, sources: Sequence[Source], start_ms: int, end_ms: int) -> bool:
+        """Whether any event was received in ``[start_ms, end_ms)``."""
+        ...
+
+    def export_rows(
+        self, sources: Sequence[Source], start_ms: int, end_ms: int
+    ) -> Iterator[ExportRow]:
+        """Events received in ``[start_ms, end_ms)`` in receipt order, read lazily; the
+        iterator holds a read connection until it is exhausted or closed."""
+        ...
+
+    def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
+        """Amplitude's user search: the match type and the users."""
+        ...
+
+    def user_summary(self, sources: Sequence[Source], amplitude_id: int) -> UserSummary | None:
+        """One user's state and event aggregates; None when no covered source has the id."""
+        ...
+
+    def user_events(
+        self, source: Source, amplitude_id: int, *, offset: int, limit: int, latest: bool
+    ) -> list[ExportRow]:
+        """A page of one user's events, most recent first (``latest``) or earliest first."""
+        ...
+
+    def event_exists(self, sources: Sequence[Source], event_type: str) -> bool:
+        """Whether the event type was ever stored (``_all``/``_active`` always exist)."""
+        ...
+
+    def segmentation(
+        self, sources: Sequence[Source], plan: Plan
+    ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
+        """The plan's aggregates and, for ``pct_dau``, active users per period."""
+        ...

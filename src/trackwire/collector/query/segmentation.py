@@ -1,0 +1,267 @@
+"""Event segmentation, planned and assembled without storage: periods, metrics, the answer.
+
+A store runs the query a :class:`Plan` describes and hands back :class:`Aggregate` rows (per
+period and group: events, distinct users, property sum); :func:`answer` turns them into
+Amplitude's ``{"data": {...}}``. Everything is UTC: the periods start at UTC midnight, weeks
+on Sunday (Amplitude's default), months on the 1st.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Final
+
+from trackwire.amplitude.query.params import INTERVAL_NAMES, SegmentationParams
+from trackwire.errors import ValidationError
+
+__all__ = [
+    "NONE_LABEL",
+    "Aggregate",
+    "Plan",
+    "answer",
+    "bucket_of",
+    "plan",
+]
+
+#: The label of events whose group-by property is not set, as Amplitude shows it.
+NONE_LABEL: Final = "(none)"
+_DAY_MS: Final = 86_400_000
+_HOUR_MS: Final = 3_600_000
+#: Metrics computed from one property's values (the event's ``group_by`` names it).
+PROPERTY_METRICS: Final = frozenset({"sums", "value_avg"})
+#: Metrics that count distinct users.
+USER_METRICS: Final = frozenset({"uniques", "average", "pct_dau"})
+#: Metrics the collector computes.
+SUPPORTED_METRICS: Final = frozenset({"uniques", "totals", "average", "pct_dau"}) | PROPERTY_METRICS
+#: Longest range per interval, as Amplitude allows.
+_MAX_DAYS: Final = {"hourly": 7, "daily": 365, "weekly": 365 * 2, "monthly": 365 * 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    """A property a query reads: ``kind`` ``"event"`` or ``"user"``, and its name."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to compute.
+
+    Attributes:
+        params: the checked parameters.
+        interval: ``hourly``, ``daily``, ``weekly`` or ``monthly``.
+        start_ms: first millisecond of the range (UTC midnight of ``start``).
+        end_ms: first millisecond after the range.
+        group: the group-by property, if any.
+        value: the property summed by ``sums``/``value_avg``.
+        buckets: the period keys, in order (see :func:`bucket_of`).
+        x_values: their labels.
+    """
+
+    params: SegmentationParams
+    interval: str
+    start_ms: int
+    end_ms: int
+    group: Property | None
+    value: Property | None
+    buckets: tuple[int, ...]
+    x_values: tuple[str, ...]
+
+
+def _ms(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()) * 1000
+
+
+def bucket_of(interval: str, time_ms: int) -> int:
+    """The period key of a time: hours or days since the epoch, Sunday weeks, or months
+    (``year * 12 + month - 1``). The SQL of a store computes the same keys."""
+    if interval == "hourly":
+        return time_ms // _HOUR_MS
+    days = time_ms // _DAY_MS
+    if interval == "daily":
+        return days
+    if interval == "weekly":
+        # 1970-01-01 was a Thursday; +4 makes each key start on a Sunday.
+        return (days + 4) // 7
+    when = datetime.fromtimestamp(time_ms / 1000, tz=timezone.utc)
+    return when.year * 12 + when.month - 1
+
+
+def _property(group_by: Mapping[str, Any]) -> Property:
+    return Property(str(group_by["type"]), str(group_by["value"]))
+
+
+def plan(params: SegmentationParams) -> Plan:
+    """Check what the collector can answer and lay out the periods.
+
+    Raises:
+        ValidationError: a metric, interval or range the collector does not support.
+    """
+    if params.metric not in SUPPORTED_METRICS:
+        raise ValidationError(
+            "m",
+            f"the collector computes {', '.join(sorted(SUPPORTED_METRICS))}; not {params.metric!r}",
+        )
+    interval = INTERVAL_NAMES[params.interval]
+    if interval == "realtime":
+        raise ValidationError("i", "the collector has no real-time interval; use hourly")
+    if params.days > _MAX_DAYS[interval]:
+        raise ValidationError(
+            "end", f"{interval} queries cover at most {_MAX_DAYS[interval]} days, not {params.days}"
+        )
+    event_group = params.event_group_by
+    value = None
+    group = None
+    if params.metric in PROPERTY_METRICS:
+        if event_group is None:
+            raise ValidationError(
+                "e.group_by",
+                f"{params.metric} needs the property to add up in the event's group_by",
+            )
+        value = _property(event_group)
+        if params.group_by is not None:
+            group = Property("user", params.group_by)
+    else:
+        if event_group is not None and params.group_by is not None:
+            raise ValidationError("g", "the collector groups by one property: give e.group_by or g")
+        if event_group is not None:
+            group = _property(event_group)
+        elif params.group_by is not None:
+            group = Property("user", params.group_by)
+    start_ms = _ms(params.start)
+    end_ms = _ms(params.end + timedelta(days=1))
+    buckets, labels = _periods(interval, params.start, params.end)
+    return Plan(params, interval, start_ms, end_ms, group, value, buckets, labels)
+
+
+def _periods(interval: str, start: date, end: date) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    buckets: list[int] = []
+    labels: list[str] = []
+    day = start
+    while day <= end:
+        ms = _ms(day)
+        if interval == "hourly":
+            for hour in range(24):
+                buckets.append(bucket_of(interval, ms + hour * _HOUR_MS))
+                labels.append(f"{day.isoformat()}T{hour:02d}:00:00")
+        else:
+            key = bucket_of(interval, ms)
+            if not buckets or buckets[-1] != key:
+                buckets.append(key)
+                # A period is labelled by its first day inside the range.
+                labels.append(day.isoformat())
+        day += timedelta(days=1)
+    return tuple(buckets), tuple(labels)
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """One row of a store's answer.
+
+    Attributes:
+        bucket: the period key, or None for the whole range.
+        group: the group-by value (None when ungrouped or not set).
+        events: matching events.
+        users: distinct users among them.
+        value_sum: the sum of the value property (property metrics).
+        value_count: how many events had a numeric value property.
+    """
+
+    bucket: int | None
+    group: Any
+    events: int
+    users: int
+    value_sum: float = 0.0
+    value_count: int = 0
+
+
+def _label(group: Any) -> str:
+    if group is None or group == "":
+        return NONE_LABEL
+    if isinstance(group, float) and group.is_integer():
+        return str(int(group))
+    return str(group)
+
+
+def _metric(metric: str, row: Aggregate | None, active: int | None) -> float | int:
+    if row is None:
+        return 0
+    if metric == "totals":
+        return row.events
+    if metric == "average":
+        return round(row.events / row.users, 4) if row.users else 0
+    if metric == "pct_dau":
+        return round(100.0 * row.users / active, 4) if active else 0
+    if metric == "sums":
+        value = row.value_sum
+        return int(value) if float(value).is_integer() else round(value, 6)
+    if metric == "value_avg":
+        return round(row.value_sum / row.value_count, 6) if row.value_count else 0
+    return row.users
+
+
+def answer(
+    query: Plan,
+    rows: Iterable[Aggregate],
+    active_users: Mapping[int | None, int] | None = None,
+) -> dict[str, Any]:
+    """Amplitude's ``{"data": {...}}`` from a store's aggregates.
+
+    Args:
+        query: the plan the store ran.
+        rows: per (period, group) rows and, with ``bucket`` None, per group over the range.
+        active_users: for ``pct_dau``: distinct active users per period key (None: the range).
+    """
+    by_group: dict[str, dict[int | None, Aggregate]] = {}
+    for row in rows:
+        label = _label(row.group) if query.group is not None else ""
+        cells = by_group.setdefault(label, {})
+        previous = cells.get(row.bucket)
+        if previous is not None:
+            # Two raw values with one label (1 and 1.0, NULL and ""): add them up. Users
+            # may be counted twice here, an accepted edge.
+            row = Aggregate(
+                row.bucket,
+                row.group,
+                previous.events + row.events,
+                previous.users + row.users,
+                previous.value_sum + row.value_sum,
+                previous.value_count + row.value_count,
+            )
+        cells[row.bucket] = row
+    metric = query.params.metric
+    active = active_users or {}
+    ordered: Sequence[str]
+    if query.group is None:
+        ordered = [""]
+        by_group.setdefault("", {})
+    else:
+        ordered = sorted(
+            by_group,
+            key=lambda label: (
+                -_metric(metric, by_group[label].get(None), active.get(None)),
+                label,
+            ),
+        )[: query.params.limit]
+    series = []
+    collapsed = []
+    labels: list[Any] = []
+    for label in ordered:
+        cells = by_group[label]
+        series.append([_metric(metric, cells.get(b), active.get(b)) for b in query.buckets])
+        collapsed.append(
+            [{"setId": "", "value": _metric(metric, cells.get(None), active.get(None))}]
+        )
+        labels.append(0 if query.group is None else [0, label])
+    return {
+        "data": {
+            "series": series,
+            "seriesLabels": labels,
+            "seriesCollapsed": collapsed,
+            "xValues": list(query.x_values),
+        }
+    }

@@ -1,0 +1,219 @@
+"""Amplitude's Dashboard REST and Export API, answered over what the collector stored.
+
+``GET /api/2/export``, ``/api/2/usersearch``, ``/api/2/useractivity`` and
+``/api/2/events/segmentation`` take HTTP Basic ``api_key:secret_key``: with a keys file, an
+Amplitude source's API key and secret key; in development mode any key (the API key then names
+the project). A request without Basic credentials is a 401 in every mode, as Amplitude answers.
+A query covers every event stored under the project's name (the keys-file source name, or in
+development mode the key's fingerprint: the same for a Segment write key, Amplitude API key or
+mParticle key with the same text), whichever vendor's API it came through (see
+:mod:`trackwire.collector.query.mapping`). Every answer is in UTC and says so in
+``X-Time-Zone: UTC``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from trackwire.amplitude.query import params as p
+from trackwire.collector import _http
+from trackwire.collector.query import segmentation, users
+from trackwire.collector.query.export import archive_chunks, export_event
+from trackwire.collector.query.reader import QueryReader
+from trackwire.collector.store import StoreClosedError
+from trackwire.errors import ValidationError
+
+if TYPE_CHECKING:
+    from trackwire.collector.app import Collector
+
+__all__ = ["QueryRoutes", "routes"]
+
+#: Longest export range, as Amplitude allows.
+MAX_EXPORT_DAYS: Final = 365
+_HOUR_MS: Final = 3_600_000
+_TZ: Final = {"X-Time-Zone": "UTC"}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _json(status: int, data: Any) -> Response:
+    return Response(orjson.dumps(data), status, media_type="application/json", headers=_TZ)
+
+
+def routes(collector: Collector) -> list[Route]:
+    """Amplitude's query routes, for ``collector``."""
+    return QueryRoutes(collector).routes()
+
+
+class QueryRoutes:
+    """The four query routes of a collector (its store, keys and counters)."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+        self.store: QueryReader = collector.store
+
+    def _count(self, status: int) -> None:
+        self.collector.counters.add("requests", "amplitude_query", str(status))
+
+    def routes(self) -> list[Route]:
+        """The Starlette routes."""
+        return [
+            Route("/api/2/export", self._export, methods=["GET"]),
+            Route("/api/2/usersearch", self._usersearch, methods=["GET"]),
+            Route("/api/2/useractivity", self._useractivity, methods=["GET"]),
+            Route("/api/2/events/segmentation", self._segmentation, methods=["GET"]),
+        ]
+
+    def _project(self, request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        try:
+            credentials = _http.basic_credentials(header) if header else None
+        except ValueError as exc:
+            raise _Refused(401, str(exc)) from None
+        if credentials is None or not credentials[0]:
+            raise _Refused(
+                401, "missing credentials: send HTTP Basic with the API key and the secret key"
+            )
+        api_key, secret_key = credentials
+        keys = self.collector.keys
+        if keys is None:
+            # Development mode: the name the ingestion routes store this key's events under.
+            name = self.collector.source("amplitude", api_key)
+            if name is None:  # pragma: no cover - every key is accepted in development mode
+                raise _Refused(401, "invalid API key")
+            return name
+        source = keys.amplitude_query(api_key, secret_key)
+        if source is None:
+            raise _Refused(401, "invalid API key or secret key")
+        return source.name
+
+    async def _run(
+        self, request: Request, work: Callable[[str, Mapping[str, str]], Any]
+    ) -> Response:
+        try:
+            project = self._project(request)
+            result = await run_in_threadpool(work, project, dict(request.query_params))
+        except _Refused as exc:
+            result = _json(exc.status, {"error": str(exc)})
+        except ValidationError as exc:
+            result = _json(400, {"error": str(exc)})
+        except StoreClosedError:
+            result = _json(503, {"error": "the collector is shutting down"})
+        response: Response = result if isinstance(result, Response) else _json(200, result)
+        self._count(response.status_code)
+        return response
+
+    # --- export ---------------------------------------------------------------------------------
+
+    async def _export(self, request: Request) -> Response:
+        return await self._run(request, self._export_work)
+
+    def _export_work(self, project: str, query: Mapping[str, str]) -> Response:
+        for field in ("start", "end"):
+            if field not in query:
+                raise ValidationError(field, "required: YYYYMMDDTHH (UTC)")
+        start = p.parse_hour(query["start"], "start")
+        end = p.parse_hour(query["end"], "end")
+        if end < start:
+            raise ValidationError("end", f"{query['end']} is before start {query['start']}")
+        if end - start > timedelta(days=MAX_EXPORT_DAYS):
+            raise ValidationError("end", f"an export covers at most {MAX_EXPORT_DAYS} days")
+        start_ms = int(start.timestamp()) * 1000
+        end_ms = int(end.timestamp()) * 1000 + _HOUR_MS  # the end hour is included
+        sources = self.store.project_sources(project)
+        if not self.store.export_has_rows(sources, start_ms, end_ms):
+            raise _Refused(404, "no data in the requested range")
+        project_id = sources[0].source_id
+        chunks = archive_chunks(self.store.export_rows(sources, start_ms, end_ms), project_id)
+        name = f"export-{query['start']}-{query['end']}.zip"
+        return StreamingResponse(
+            _closing(chunks),
+            media_type="application/zip",
+            headers={**_TZ, "Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    # --- users ----------------------------------------------------------------------------------
+
+    async def _usersearch(self, request: Request) -> Response:
+        return await self._run(request, self._usersearch_work)
+
+    def _usersearch_work(self, project: str, query: Mapping[str, str]) -> dict[str, Any]:
+        text = query.get("user", "")
+        if not text:
+            raise ValidationError("user", "required: an Amplitude ID, device ID, user ID or prefix")
+        match_type, found = self.store.search_users(self.store.project_sources(project), text)
+        return users.search_answer(match_type, found)
+
+    async def _useractivity(self, request: Request) -> Response:
+        return await self._run(request, self._useractivity_work)
+
+    def _useractivity_work(self, project: str, query: Mapping[str, str]) -> dict[str, Any]:
+        text = query.get("user", "")
+        if not text.isdigit():
+            raise ValidationError("user", f"required: an Amplitude ID (a number), got {text!r}")
+        offset = _int(query, "offset", 0, 0, None)
+        limit = _int(query, "limit", 1000, 1, 1000)
+        direction = query.get("direction", "latest")
+        if direction not in ("latest", "earliest"):
+            raise ValidationError("direction", f"expected latest or earliest, got {direction!r}")
+        sources = self.store.project_sources(project)
+        summary = self.store.user_summary(sources, int(text))
+        if summary is None:
+            return users.user_activity_answer(None, [])
+        source = next(s for s in sources if s.vendor == summary.vendor)
+        rows = self.store.user_events(
+            source, int(text), offset=offset, limit=limit, latest=direction == "latest"
+        )
+        project_id = sources[0].source_id
+        return users.user_activity_answer(summary, [export_event(r, project_id) for r in rows])
+
+    # --- segmentation ---------------------------------------------------------------------------
+
+    async def _segmentation(self, request: Request) -> Response:
+        return await self._run(request, self._segmentation_work)
+
+    def _segmentation_work(self, project: str, query: Mapping[str, str]) -> dict[str, Any]:
+        params = p.parse_segmentation_query(query)
+        plan = segmentation.plan(params)
+        sources = self.store.project_sources(project)
+        event_type = str(params.event["event_type"])
+        if not self.store.event_exists(sources, event_type):
+            raise ValidationError("e", f"event type {event_type!r} does not exist in this project")
+        rows, active = self.store.segmentation(sources, plan)
+        return segmentation.answer(plan, rows, active)
+
+
+def _int(query: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
+    text = query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValidationError(name, f"expected a whole number, got {text!r}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"{low} to {high}" if high is not None else f"{low} or more"
+        raise ValidationError(name, f"expected {bounds}, got {value}")
+    return value
+
+
+def _closing(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks; closes the generator chain (and its read connection) however it ends."""
+    try:
+        yield from chunks
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,81 @@
+"""The :class:`~.reader.QueryReader` methods of the SQLite store, as a mixin.
+
+The store provides ``_reading()``, a context manager lending one read connection; each method
+runs the matching function of :mod:`.sqlite_reads` or :mod:`.sqlite_segmentation` on it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+
+from trackwire.collector.query.reader import ExportRow, Source
+from trackwire.collector.query.segmentation import Aggregate, Plan
+from trackwire.collector.query.users import FoundUser, UserSummary
+from trackwire.collector.sqlite import amplitude_reads, amplitude_segmentation
+
+__all__ = ["SQLiteQueryReads"]
+
+
+class SQLiteQueryReads:
+    """Amplitude query reads for a store that lends read connections through ``_reading()``."""
+
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def project_sources(self, name: str) -> list[Source]:
+        """See :meth:`QueryReader.project_sources`."""
+        with self._reading() as conn:
+            return amplitude_reads.project_sources(conn, name)
+
+    def export_has_rows(self, sources: Sequence[Source], start_ms: int, end_ms: int) -> bool:
+        """See :meth:`QueryReader.export_has_rows`."""
+        with self._reading() as conn:
+            return amplitude_reads.export_has_rows(conn, sources, start_ms, end_ms)
+
+    def export_rows(
+        self, sources: Sequence[Source], start_ms: int, end_ms: int
+    ) -> Iterator[ExportRow]:
+        """See :meth:`QueryReader.export_rows`; one read transaction for the whole export."""
+        with self._reading() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield from amplitude_reads.export_rows(conn, sources, start_ms, end_ms)
+            finally:
+                conn.execute("COMMIT")
+
+    def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
+        """See :meth:`QueryReader.search_users`."""
+        with self._reading() as conn:
+            return amplitude_reads.search_users(conn, sources, text)
+
+    def user_summary(self, sources: Sequence[Source], amplitude_id: int) -> UserSummary | None:
+        """See :meth:`QueryReader.user_summary`."""
+        with self._reading() as conn:
+            return amplitude_reads.user_summary(conn, sources, amplitude_id)
+
+    def user_events(
+        self, source: Source, amplitude_id: int, *, offset: int, limit: int, latest: bool
+    ) -> list[ExportRow]:
+        """See :meth:`QueryReader.user_events`."""
+        with self._reading() as conn:
+            return amplitude_reads.user_events(
+                conn, source, amplitude_id, offset=offset, limit=limit, latest=latest
+            )
+
+    def event_exists(self, sources: Sequence[Source], event_type: str) -> bool:
+        """See :meth:`QueryReader.event_exists`."""
+        with self._reading() as conn:
+            return amplitude_segmentation.event_exists(conn, sources, event_type)
+
+    def segmentation(
+        self, sources: Sequence[Source], plan: Plan
+    ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
+        """See :meth:`QueryReader.segmentation`."""
+        with self._reading() as conn:
+            rows = amplitude_segmentation.segmentation_rows(conn, sources, plan)
+            active = None
+            if plan.params.metric == "pct_dau":
+                active = amplitude_segmentation.active_users(conn, sources, plan)
+        return rows, active

@@ -1,0 +1,395 @@
+"""Event segmentation in SQLite: one statement per query over the events of a source.
+
+The statement reads each vendor's rows through the mapping of :mod:`.mapping` (event type to
+stored type and name, property to JSON path), with every value as a placeholder: only fixed
+fragments chosen here enter the SQL text. Rows are picked through the ``(source_id,
+event_name, client_time_ms)`` index (time range within one event type) and aggregated per
+period and group in one pass over a materialised set, together with the per-group totals of
+the whole range.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from trackwire.collector.query import mapping
+from trackwire.collector.query.reader import Source
+from trackwire.collector.query.segmentation import (
+    PROPERTY_METRICS,
+    USER_METRICS,
+    Aggregate,
+    Plan,
+    Property,
+)
+from trackwire.errors import ValidationError
+
+__all__ = ["Source", "active_users", "event_exists", "segmentation_rows"]
+
+_NUMERIC_OPS: Final = {
+    "less": "<",
+    "less or equal": "<=",
+    "greater": ">",
+    "greater or equal": ">=",
+}
+
+
+#: Negative operators on user properties, computed as "not the positive one".
+_NEGATIONS: Final = {"is not": "is", "does not contain": "contains", "set is not": "set is"}
+
+
+@dataclass(slots=True)
+class _Sql:
+    """A SQL fragment and its parameters, built together so they cannot drift apart."""
+
+    text: str = ""
+    args: list[Any] = field(default_factory=list)
+
+
+def _text_values(values: Sequence[Any]) -> list[str]:
+    """Filter values as the text SQLite's CAST(... AS TEXT) gives stored JSON values."""
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, bool):
+            out.append("1" if value else "0")
+        elif isinstance(value, float) and value.is_integer():
+            out += [str(int(value)), str(value)]
+        elif value is None:
+            continue
+        else:
+            out.append(str(value))
+    return out
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join("?" * count) if count else "NULL"
+
+
+@dataclass(frozen=True, slots=True)
+class _Access:
+    """Where a property is: alternatives tried in order, each an expression template with
+    ``{op}`` (``->>`` for the SQL value, ``->`` for the JSON) and one placeholder, its path."""
+
+    alternatives: tuple[tuple[str, str], ...]
+
+    def _pick(self, op: str) -> _Sql:
+        parts = [template.format(op=op) for template, _ in self.alternatives]
+        args: list[Any] = [path for _, path in self.alternatives]
+        if len(parts) == 1:
+            return _Sql(parts[0], args)
+        return _Sql(f"coalesce({', '.join(parts)})", args)
+
+    def value(self) -> _Sql:
+        """The property's SQL value (text, number, or JSON text for arrays and objects)."""
+        return self._pick("->>")
+
+    def json(self) -> _Sql:
+        """The property as JSON (what ``json_each`` reads)."""
+        return self._pick("->")
+
+
+_PAYLOAD: Final = "e.payload {op} ?"
+#: The event's shared request context (an mParticle batch, a Segment envelope).
+_CONTEXT: Final = "(SELECT c.body {op} ? FROM contexts c WHERE c.context_id = e.context_id)"
+_USER: Final = "u.properties {op} ?"
+
+
+def _event_access(source: Source, kind: str, name: str) -> _Access | None:
+    """Where an event's property (or, for ``kind`` "user", a built-in property) is stored."""
+    if kind == "user":
+        path = mapping.built_in_path(source.vendor, name)
+        if path is None:
+            return None
+        if source.vendor == "amplitude":
+            return _Access(((_PAYLOAD, path),))
+        if source.vendor == "mparticle":
+            # Device and application data belong to the batch: its context (older files: the
+            # payload itself held the whole batch).
+            return _Access(((_CONTEXT, path), (_PAYLOAD, path)))
+        # Segment: the message's own context first, then its batch envelope's.
+        return _Access(((_PAYLOAD, path), (_CONTEXT, path)))
+    paths = mapping.event_property_paths(source.vendor, name)
+    return _Access(tuple((_PAYLOAD, path) for path in paths))
+
+
+def _condition(access: _Access | None, op: str, values: Sequence[Any], where: str) -> _Sql:
+    """``op`` applied to a property (None: the property is never set for this vendor)."""
+    if access is None:
+        expr, args = "NULL", []
+    else:
+        value = access.value()
+        expr, args = f"({value.text})", value.args
+    texts = _text_values(values)
+    if op in ("is", "is not"):
+        inside = f"CAST({expr} AS TEXT) IN ({_placeholders(len(texts))})"
+        sql = _Sql(inside, [*args, *texts])
+        if op == "is not":
+            sql = _Sql(f"({expr} IS NULL OR NOT {inside})", [*args, *args, *texts])
+        return sql
+    if op in ("contains", "does not contain"):
+        needles = [t.lower() for t in texts] or [""]
+        any_of = " OR ".join(f"instr(lower(CAST({expr} AS TEXT)), ?) > 0" for _ in needles)
+        any_args: list[Any] = []
+        for needle in needles:
+            any_args += [*args, needle]
+        if op == "contains":
+            return _Sql(f"({any_of})", any_args)
+        return _Sql(f"({expr} IS NULL OR NOT ({any_of}))", [*args, *any_args])
+    if op in _NUMERIC_OPS:
+        try:
+            number = float(values[0])
+        except (IndexError, TypeError, ValueError):
+            raise ValidationError(where, f"{op!r} needs one number, got {list(values)!r}") from None
+        return _Sql(
+            f"(typeof({expr}) IN ('integer', 'real') AND {expr} {_NUMERIC_OPS[op]} ?)",
+            [*args, *args, number],
+        )
+    # set is / set is not: any element of an array property (or the value itself) is listed.
+    if access is None:
+        return _Sql("0" if op == "set is" else "1")
+    document = access.json()
+    exists = (
+        f"EXISTS (SELECT 1 FROM json_each({document.text}) j "
+        f"WHERE CAST(j.value AS TEXT) IN ({_placeholders(len(texts))}))"
+    )
+    return _Sql(exists if op == "set is" else f"NOT {exists}", [*document.args, *texts])
+
+
+def _user_path(name: str) -> str | None:
+    return mapping.user_property_key(name)
+
+
+def _filter(
+    sources: Sequence[Source],
+    source: Source,
+    kind: str,
+    name: str,
+    op: str,
+    values: Sequence[Any],
+    where: str,
+) -> _Sql:
+    """A filter on one event's property, or on its user's (custom) property."""
+    if kind == "user":
+        user_path = _user_path(name)
+        if user_path is not None:
+            # The users matching the condition, found once; events then probe that set. With
+            # several vendors a person is everyone sharing a user id: a positive condition holds
+            # when any of their records matches, a negative one when none matches the positive.
+            negated = _NEGATIONS.get(op)
+            cond = _condition(_Access(((_USER, user_path),)), negated or op, values, where)
+            ids = [s.source_id for s in sources]
+            users = f"FROM users u WHERE u.source_id IN ({_placeholders(len(ids))}) AND {cond.text}"
+            if len({s.vendor for s in sources}) == 1:
+                sql = _Sql(f"e.amplitude_id IN (SELECT u.amplitude_id {users})", [*ids, *cond.args])
+            else:
+                sql = _Sql(
+                    f"(e.amplitude_id IN (SELECT u.amplitude_id {users}) "
+                    f"OR e.user_id IN (SELECT u.user_id {users} AND u.user_id IS NOT NULL))",
+                    [*ids, *cond.args, *ids, *cond.args],
+                )
+            if negated is not None:
+                sql.text = f"NOT coalesce({sql.text}, 0)"
+            return sql
+    return _condition(_event_access(source, kind, name), op, values, where)
+
+
+def _value(source: Source, prop: Property) -> _Sql:
+    """The expression of a property's value for one event (group label or summed value)."""
+    if prop.kind == "user":
+        user_path = _user_path(prop.name)
+        if user_path is not None:
+            return _Sql(
+                "(SELECT u.properties ->> ? FROM users u WHERE u.amplitude_id = e.amplitude_id)",
+                [user_path],
+            )
+    access = _event_access(source, prop.kind, prop.name)
+    return _Sql("NULL") if access is None else access.value()
+
+
+def _bucket(interval: str, t: str) -> str:
+    if interval == "hourly":
+        return f"({t} / 3600000)"
+    if interval == "daily":
+        return f"({t} / 86400000)"
+    if interval == "weekly":
+        return f"(({t} / 86400000 + 4) / 7)"
+    return (
+        f"(CAST(strftime('%Y', {t} / 1000, 'unixepoch') AS INTEGER) * 12 "
+        f"+ CAST(strftime('%m', {t} / 1000, 'unixepoch') AS INTEGER) - 1)"
+    )
+
+
+def _match(source: Source, event_type: str) -> list[_Sql]:
+    """Alternatives that select one event type's rows of a source (``_all``/``_active``:
+    every row / every active row)."""
+    if event_type == "_all":
+        return [_Sql("1")]
+    if event_type == "_active":
+        inactive = sorted(mapping.INACTIVE_TYPES.get(source.vendor, ()))
+        return [_Sql(f"e.type NOT IN ({_placeholders(len(inactive))})", list(inactive))]
+    found = []
+    for match in mapping.matches_for(source.vendor, event_type):
+        if match.event_name is None:
+            sql = _Sql("e.event_name IS NULL")
+        else:
+            sql = _Sql("e.event_name = ?", [match.event_name])
+        if match.types:
+            negate = "NOT " if match.exclude else ""
+            sql.text += f" AND e.type {negate}IN ({_placeholders(len(match.types))})"
+            sql.args += list(match.types)
+        found.append(sql)
+    return found
+
+
+def _selects(
+    sources: Sequence[Source],
+    query: Plan,
+    event_type: str,
+    *,
+    with_filters: bool,
+) -> _Sql:
+    """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL."""
+    params = query.params
+    # Who counts as one user: the amplitude_id within one vendor; across vendors the user id
+    # (each vendor resolves its own amplitude_ids), else the amplitude_id.
+    person = "e.amplitude_id"
+    if len({s.vendor for s in sources}) > 1:
+        person = (
+            "(SELECT coalesce('u:' || u.user_id, 'a:' || u.amplitude_id) FROM users u "
+            "WHERE u.amplitude_id = e.amplitude_id)"
+        )
+    parts: list[str] = []
+    args: list[Any] = []
+    for source in sources:
+        conditions: list[_Sql] = []
+        if with_filters:
+            for index, entry in enumerate(params.event.get("filters", [])):
+                conditions.append(
+                    _filter(
+                        sources,
+                        source,
+                        str(entry.get("subprop_type", "event")),
+                        str(entry["subprop_key"]),
+                        str(entry["subprop_op"]),
+                        entry["subprop_value"],
+                        f"e.filters[{index}]",
+                    )
+                )
+        for index, segment in enumerate(params.segments):
+            conditions.append(
+                _filter(
+                    sources,
+                    source,
+                    "user",
+                    str(segment["prop"]),
+                    str(segment["op"]),
+                    segment["values"],
+                    f"s[{index}]",
+                )
+            )
+        group = _value(source, query.group) if query.group and with_filters else _Sql("NULL")
+        value = _Sql("NULL")
+        if with_filters and query.value is not None and params.metric in PROPERTY_METRICS:
+            raw = _value(source, query.value)
+            # Only numbers count; the expression is evaluated twice, args given twice.
+            value = _Sql(
+                f"CASE WHEN typeof({raw.text}) IN ('integer', 'real') THEN {raw.text} END",
+                [*raw.args, *raw.args],
+            )
+        for match in _match(source, event_type):
+            # Two branches, each served by the (source_id, event_name, client_time_ms) index:
+            # events with a client time, and events without one (timed at receipt).
+            for time_column, time_sql in (
+                ("e.client_time_ms", "e.client_time_ms >= ? AND e.client_time_ms < ?"),
+                (
+                    "e.received_time_ms",
+                    # "+": keep events_by_received out of the plan; that index would visit
+                    # every event of the range, not just those of this type without a time.
+                    "e.client_time_ms IS NULL "
+                    "AND +e.received_time_ms >= ? AND +e.received_time_ms < ?",
+                ),
+            ):
+                where = ["e.source_id = ?", match.text, time_sql, *(c.text for c in conditions)]
+                parts.append(
+                    f"SELECT {_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
+                    f"{person} AS a, {value.text} AS v FROM events e "
+                    f"WHERE {' AND '.join(where)}"
+                )
+                args += [*group.args, *value.args, source.source_id, *match.args]
+                args += [query.start_ms, query.end_ms]
+                for condition in conditions:
+                    args += condition.args
+    if not parts:
+        return _Sql("SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v WHERE 0")
+    return _Sql(" UNION ALL ".join(parts), args)
+
+
+def segmentation_rows(
+    conn: sqlite3.Connection, sources: Sequence[Source], query: Plan
+) -> list[Aggregate]:
+    """Per (period, group) and per group over the range: events, users, value sum/count.
+
+    Distinct users are counted only for the metrics that show them, and the range's distinct
+    users take a second pass over the (index-only, cheap) selection; every other total of the
+    range is the sum of its periods.
+    """
+    inner = _selects(sources, query, str(query.params.event["event_type"]), with_filters=True)
+    distinct = query.params.metric in USER_METRICS
+    users = "count(DISTINCT a)" if distinct else "0"
+    rows = [
+        Aggregate(*row)
+        for row in conn.execute(
+            f"SELECT b, g, count(*), {users}, total(v), count(v) FROM ({inner.text}) GROUP BY b, g",
+            inner.args,
+        )
+    ]
+    if distinct:
+        collapsed = [
+            Aggregate(None, *row)
+            for row in conn.execute(
+                f"SELECT g, count(*), count(DISTINCT a), total(v), count(v) FROM ({inner.text}) "
+                "GROUP BY g",
+                inner.args,
+            )
+        ]
+    else:
+        sums: dict[Any, list[float]] = {}
+        for row in rows:
+            total = sums.setdefault(row.group, [0, 0, 0.0, 0])
+            total[0] += row.events
+            total[2] += row.value_sum
+            total[3] += row.value_count
+        collapsed = [
+            Aggregate(None, group, int(t[0]), 0, t[2], int(t[3])) for group, t in sums.items()
+        ]
+    return rows + collapsed
+
+
+def active_users(
+    conn: sqlite3.Connection, sources: Sequence[Source], query: Plan
+) -> dict[int | None, int]:
+    """Distinct active users per period and (key None) over the range, for ``pct_dau``."""
+    inner = _selects(sources, query, "_active", with_filters=False)
+    sql = (
+        f"WITH m AS MATERIALIZED ({inner.text}) "
+        "SELECT b, count(DISTINCT a) FROM m GROUP BY b "
+        "UNION ALL SELECT NULL, count(DISTINCT a) FROM m"
+    )
+    return {bucket: users for bucket, users in conn.execute(sql, inner.args)}
+
+
+def event_exists(conn: sqlite3.Connection, sources: Sequence[Source], event_type: str) -> bool:
+    """Whether any source ever stored this event type (``_all``/``_active`` always exist)."""
+    if event_type in ("_all", "_active"):
+        return True
+    for source in sources:
+        for match in _match(source, event_type):
+            found = conn.execute(
+                f"SELECT 1 FROM events e WHERE e.source_id = ? AND {match.text} LIMIT 1",
+                [source.source_id, *match.args],
+            ).fetchone()
+            if found is not None:
+                return True
+    return False
