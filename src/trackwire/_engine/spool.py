@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import Queued
-from trackwire._engine.spool_format import HEADER_SIZE, encode_ack, encode_header, scan_records
+from trackwire._engine.spool_format import HEADER_SIZE, encode_acks, encode_header, scan_records
 from trackwire._engine.spool_sync import Syncer, sync_directory
 from trackwire.errors import ConfigError
 
@@ -158,6 +158,9 @@ class Spool:
         self.corrupt = 0
         self.replayed = 0
         self.write_errors = 0
+        self._segment_bytes = config.segment_bytes
+        self._window_items = config.window_items
+        self._window_max_bytes = config.window_bytes
         self._active_fd = -1
         self._broken = False  # the active segment's file took a partial write or is missing
         self._replay_own()
@@ -208,43 +211,51 @@ class Spool:
 
     def offer(self, data: bytes, enqueued_at: float) -> int:
         """Write ``data`` to the spool (one ``os.writev``) and queue it; returns its seq."""
+        # The hot path (every call, under the engine's lock): attributes read once.
         seq = self._next_seq
         self._next_seq = seq + 1
-        item = Queued(seq, data, enqueued_at)
-        header = encode_header(data)
-        length = HEADER_SIZE + len(data)
+        item = _new_queued(Queued, (seq, data, enqueued_at))
+        size = len(data)
+        length = HEADER_SIZE + size
         segment = self._active
-        if self._broken or (segment.size and segment.size + length > self.config.segment_bytes):
+        if self._broken or (segment.size and segment.size + length > self._segment_bytes):
             segment = self._rotate()
         offset = segment.size
-        if self._broken or not self._write(header, data):
+        if self._broken or not self._write(encode_header(data), data):
             # The disk refused (full, read-only, I/O error): keep the message in memory
             # rather than lose it or raise into the caller; it is simply not durable.
             self._unwritten.append(item)
             self._backlog += 1
-            self._backlog_bytes += len(data)
+            self._backlog_bytes += size
             self._refill()  # into the window at once if it is next in line
             return seq
-        segment.size += length
+        segment.size = offset + length
         segment.live += 1
-        segment.live_bytes += len(data)
-        self._live_bytes += len(data)
+        segment.live_bytes += size
+        self._live_bytes += size
+        window = self._window
         if (
             not self._backlog
-            and len(self._window) < self.config.window_items
-            and self._window_bytes + len(data) <= self.config.window_bytes
+            and len(window) < self._window_items
+            and self._window_bytes + size <= self._window_max_bytes
         ):
-            self._window.append(item)
-            self._window_bytes += len(data)
+            window.append(item)
+            self._window_bytes += size
             self._where[seq] = (segment, offset)
             self._read_seq = seq + 1
-            self._reader.skip_to(segment, segment.size)
+            self._reader.skip_to(segment, offset + length)
         else:
             if not self._backlog:
                 self._reader.skip_to(segment, offset)
             self._backlog += 1
-            self._backlog_bytes += len(data)
-        self._after_write()
+            self._backlog_bytes += size
+        syncer = self._syncer
+        if syncer is not None:
+            syncer.dirty = True
+            if not syncer.started:
+                syncer.start()
+        elif self._fsync == "always":
+            self._sync()
         return seq
 
     def sizes(self) -> Iterator[int]:
@@ -261,18 +272,26 @@ class Spool:
 
     def ack(self, items: Sequence[Queued]) -> None:
         """Record that ``items`` are settled; delete segments left with nothing to send."""
-        entries: dict[_Segment, list[bytes]] = {}
+        # Runs under the engine's lock for whole batches: kept to one pass and one write
+        # per segment.
+        pop = self._where.pop
+        by_segment: dict[_Segment, list[int]] = {}
+        freed = 0
         for item in items:
-            where = self._where.pop(item.seq, None)
+            where = pop(item.seq, None)
             if where is None:
                 continue  # never written (disk error), or acknowledged already
             segment, offset = where
-            entries.setdefault(segment, []).append(encode_ack(offset))
+            offsets = by_segment.get(segment)
+            if offsets is None:
+                offsets = by_segment[segment] = []
+            offsets.append(offset)
             size = len(item.data)
             segment.live -= 1
             segment.live_bytes -= size
-            self._live_bytes -= size
-        for segment, acks in entries.items():
+            freed += size
+        self._live_bytes -= freed
+        for segment, offsets in by_segment.items():
             if segment.live <= 0 and segment is not self._active:
                 self._delete_segment(segment)
                 continue
@@ -281,7 +300,7 @@ class Spool:
                     segment.ack_fd = os.open(
                         segment.ack_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
                     )
-                os.write(segment.ack_fd, b"".join(acks))
+                os.write(segment.ack_fd, encode_acks(offsets))
             except OSError as exc:
                 # A lost acknowledgement only means the message is sent again later.
                 self.write_errors += 1
@@ -427,15 +446,6 @@ class Spool:
                 "disk accepts writes again",
                 exc,
             )
-
-    def _after_write(self) -> None:
-        syncer = self._syncer
-        if syncer is not None:
-            syncer.dirty = True
-            if not syncer.running:
-                syncer.start()
-        elif self._fsync == "always":
-            self._sync()
 
     def _sync(self) -> None:
         """Force the active segment to the device now (``fsync="always"``)."""
@@ -611,6 +621,11 @@ class _Reader:
             if record.offset not in acked:
                 self._pending.append((segment, record.offset, record.payload))
         return True
+
+
+# NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same object
+# without it, on the path every call takes.
+_new_queued = tuple.__new__
 
 
 def _unlink_files(segment: _Segment) -> None:

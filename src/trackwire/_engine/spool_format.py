@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Final, NamedTuple
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "Record",
     "decode_acks",
     "encode_ack",
+    "encode_acks",
     "encode_header",
     "encode_record",
     "scan_records",
@@ -140,6 +141,13 @@ def _resync(data: bytes, start: int, final: bool) -> int:
 def encode_ack(offset: int) -> bytes:
     """One acknowledgement entry for the record at ``offset``."""
     return _ACK.pack(offset, offset ^ _MASK)
+
+
+def encode_acks(offsets: Sequence[int]) -> bytes:
+    """Acknowledgement entries for the records at ``offsets``, in one buffer."""
+    mask = _MASK
+    values = [value for offset in offsets for value in (offset, offset ^ mask)]
+    return struct.pack(f"<{len(values)}I", *values)
 
 
 def decode_acks(data: bytes) -> Iterator[int]:

@@ -29,6 +29,7 @@ class Syncer:
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.dirty = False  # set by the writer (a plain store: no lock on the hot path)
+        self.started = False  # start() was called
         self.errors = 0
         self._lock = threading.Lock()  # guards the descriptors, never held during a sync
         self._current = -1
@@ -45,6 +46,9 @@ class Syncer:
 
     def start(self) -> None:
         """Start the thread (on the first write: none for a spool that is never written)."""
+        # A spool is never used across a fork (the child opens its own), so ``started``
+        # is enough on the hot path.
+        self.started = True
         if self.running:
             return
         self._pid = os.getpid()
