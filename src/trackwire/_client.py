@@ -21,9 +21,13 @@ from dataclasses import dataclass, field, fields
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
+from trackwire._engine import spool
 from trackwire._engine.destination import Destination
 from trackwire._engine.encoding import encode
 from trackwire._engine.receipts import BatchReport, Hooks, Receipt
+from trackwire._engine.signals import install_sigterm_handler
+from trackwire._engine.spool import SpoolConfig
+from trackwire._engine.spool_setup import SpoolQueues, record_constructor, spool_meta
 from trackwire._engine.transport import Transport, Urllib3Transport
 from trackwire._engine.worker import Engine, ErrorHandler, QueueFactory, memory_queue
 from trackwire._logging import enable_debug_logging
@@ -49,6 +53,12 @@ _CLIENT_OPTIONS: Final[Mapping[str, Any]] = {
     "middleware": (),
     "on_error": None,
     "on_middleware_error": "drop",
+    # durable delivery (trackwire._engine.spool) and the SIGTERM drain (_engine.signals)
+    "spool": None,
+    "spool_max_bytes": spool.DEFAULT_MAX_BYTES,
+    "spool_fsync": spool.DEFAULT_FSYNC,
+    "spool_fsync_interval": spool.DEFAULT_FSYNC_INTERVAL,
+    "handle_sigterm": True,
 }
 
 #: The official SDKs' spellings of trackwire's options, for the error that names the option.
@@ -89,6 +99,8 @@ class ClientOptions:
         on_error: ``fn(error, messages)`` when messages finally fail.
         on_middleware_error: ``"drop"`` (fail-closed, default) or ``"skip"``.
         queue_factory: makes the engine's queue (memory by default; the spool replaces it).
+        spool: keep the queue on disk, as this says (``spool=PATH``), or None.
+        handle_sigterm: drain at SIGTERM when the process has no handler of its own.
     """
 
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
@@ -98,6 +110,8 @@ class ClientOptions:
     on_error: ErrorHandler | None = None
     on_middleware_error: OnMiddlewareError = "drop"
     queue_factory: QueueFactory = memory_queue
+    spool: SpoolConfig | None = None
+    handle_sigterm: bool = True
 
 
 def _unknown_option(name: str, vendor: str, known: Sequence[str]) -> ConfigError:
@@ -216,6 +230,16 @@ def parse_options(
     middleware = shared["middleware"]
     if isinstance(middleware, str | bytes | Mapping) or not isinstance(middleware, Sequence):
         raise ConfigError("middleware must be a list of callables taking a message dict")
+    spool_config = None
+    if shared["spool"] is not None:
+        spool_config = SpoolConfig(
+            path=shared["spool"],
+            max_bytes=shared["spool_max_bytes"],
+            fsync=shared["spool_fsync"],
+            fsync_interval=shared["spool_fsync_interval"],
+        )
+    if not isinstance(shared["handle_sigterm"], bool):
+        raise ConfigError(f"handle_sigterm must be True or False, got {shared['handle_sigterm']!r}")
     options = ClientOptions(
         delivery=delivery.with_env_defaults(),
         retry=_retry_config(shared["retry"], shared["max_retries"]),
@@ -223,6 +247,8 @@ def parse_options(
         middleware=tuple(middleware),
         on_error=on_error,
         on_middleware_error=shared["on_middleware_error"],
+        spool=spool_config,
+        handle_sigterm=shared["handle_sigterm"],
     )
     MiddlewareChain(options.middleware, options.on_middleware_error)  # validates both
     return options, mine
@@ -239,6 +265,10 @@ class Client:
         destination: the vendor's destination (URL, limits, envelope, response rules).
         options: the shared options, from :func:`parse_options`.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        record_constructor(cls)  # for the spool's meta file (trackwire spool replay)
 
     def __init__(self, destination: Destination, options: ClientOptions) -> None:
         self.config = options.delivery
@@ -257,6 +287,12 @@ class Client:
                 pool_maxsize=self.config.workers,
             )
         self._destination = destination
+        queue_factory = options.queue_factory
+        self._spool: SpoolQueues | None = None
+        if options.spool is not None and self.config.enable:  # a disabled client sends nothing
+            made_with = getattr(self, "_made_with", None)
+            meta = spool_meta(destination.name, made_with, destination)
+            queue_factory = self._spool = SpoolQueues(options.spool, meta)
         self._engine = Engine(
             destination,
             self.config,
@@ -264,8 +300,10 @@ class Client:
             transport,
             self._hooks,
             options.on_error,
-            options.queue_factory,
+            queue_factory,
         )
+        if options.handle_sigterm:
+            install_sigterm_handler()
         self._enabled = self.config.enable
 
     # ------------------------------------------------------------------ for vendor clients
@@ -391,6 +429,8 @@ class Client:
         messages sent but not accepted (``rejected``, ``retry_exhausted``, ``shutdown``).
         """
         stats = self._engine.stats()
+        if self._spool is not None:
+            stats.update(self._spool.stats())
         if self._middleware.errors:
             stats["middleware_errors"] = self._middleware.errors
         return stats

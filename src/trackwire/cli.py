@@ -775,6 +775,9 @@ def build_parser() -> argparse.ArgumentParser:
     from trackwire import _cli_amplitude
 
     _cli_amplitude.add_parser(commands)
+    from trackwire import _cli_spool  # trackwire spool status|replay
+
+    _cli_spool.add_parser(commands)
     return parser
 
 

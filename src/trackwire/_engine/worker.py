@@ -103,6 +103,8 @@ class Engine:
         self._queue_factory = queue_factory
         self._init_state()
         lifecycle.register(self)
+        if len(self._queue):  # a durable queue holding messages an earlier process left
+            self._start()
 
     def _init_state(self) -> None:
         """(Re)create every lock, queue and thread handle: at start and in a forked child."""
@@ -493,6 +495,8 @@ class Engine:
         with self._lock:
             if ack:
                 self._queue.ack(items)
+                if self._blocked:  # a durable queue frees its room at ack, not at take
+                    self._room.notify_all()
             receipts = [self._receipts.pop(item.seq, None) for item in items]
         data = [item.data for item in items]
         self._reporter.settled(receipts, data, error, response, sent_bytes)

@@ -1,0 +1,640 @@
+"""The durable spool: the on-disk :class:`~trackwire._engine.queue.MessageQueue`.
+
+Every accepted message is appended to a segment file with one ``os.write`` on an
+``O_APPEND`` descriptor before :meth:`Spool.offer` returns: no user-space buffer, so once the
+call returned the bytes are the kernel's, and a ``kill -9`` at any instant loses none of
+them. ``fsync`` (for power loss) runs on the configured schedule. A message leaves the disk
+only when the engine acknowledges it (delivered, or finally failed); acknowledgements are
+appended to a per-segment file, in whatever order they come (batches retry, several workers
+send), and a segment is deleted once every record in it is acknowledged.
+
+Memory stays bounded during a long outage: only a window of the oldest waiting messages is
+held in memory; the rest waits on disk and is read back as the window empties.
+
+Opening a spool takes over every spool of the same vendor under the root that no live
+process owns (see :mod:`~trackwire._engine.spool_dir`) and replays what they hold: those
+messages get fresh sequence numbers and no receipt (their callers are gone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from trackwire._engine import spool_dir
+from trackwire._engine.queue import Queued
+from trackwire._engine.spool_format import HEADER_SIZE, encode_acks, encode_header, scan_records
+from trackwire._engine.spool_sync import Syncer, sync_directory
+from trackwire.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_FSYNC",
+    "DEFAULT_FSYNC_INTERVAL",
+    "DEFAULT_MAX_BYTES",
+    "FSYNC_POLICIES",
+    "Spool",
+    "SpoolConfig",
+]
+
+logger = logging.getLogger("trackwire")
+
+FSYNC_POLICIES: Final = ("never", "interval", "always")
+_READ_CHUNK: Final = 256 * 1024
+DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
+DEFAULT_FSYNC: Final = "interval"
+DEFAULT_FSYNC_INTERVAL: Final = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolConfig:
+    """Where and how a client keeps its queue on disk.
+
+    Attributes:
+        path: the spool root directory (created if missing); each process using it gets its
+            own spool inside.
+        max_bytes: most message bytes on disk, waiting or in flight (each record adds a
+            12-byte header); the client's ``on_full`` policy applies when it is reached.
+            Default 256 MiB.
+        max_items: most messages waiting, or None (default) for no count bound.
+        fsync: when written records are forced to the device, for power loss: ``"never"``
+            (the kernel decides; a crash of the process alone loses nothing anyway),
+            ``"interval"`` (default: at most ``fsync_interval`` seconds after a write) or
+            ``"always"`` (before each call returns; slow).
+        fsync_interval: seconds between syncs with ``fsync="interval"``. Default 1.
+        segment_bytes: a segment file is rotated past this size. Default 4 MiB.
+        window_bytes: most message bytes kept in memory; the rest is read back from disk.
+            A client sets it to its ``max_queue_bytes``.
+        window_items: most messages kept in memory. A client sets it to its
+            ``max_queue_size``.
+    """
+
+    path: str
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_items: int | None = None
+    fsync: str = DEFAULT_FSYNC
+    fsync_interval: float = DEFAULT_FSYNC_INTERVAL
+    segment_bytes: int = 4 * 1024 * 1024
+    window_bytes: int = 4 * 1024 * 1024
+    window_items: int = 5_000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str | os.PathLike) or not os.fspath(self.path):
+            raise ConfigError(f"spool must be a directory path, got {self.path!r}")
+        for name in ("max_bytes", "segment_bytes", "window_bytes", "window_items"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"spool_{name} must be an int >= 1, got {value!r}")
+        if self.max_items is not None and (
+            isinstance(self.max_items, bool)
+            or not isinstance(self.max_items, int)
+            or self.max_items < 1
+        ):
+            raise ConfigError(f"spool_max_items must be an int >= 1, got {self.max_items!r}")
+        if self.fsync not in FSYNC_POLICIES:
+            raise ConfigError(
+                f"spool_fsync must be one of {', '.join(FSYNC_POLICIES)}, got {self.fsync!r}"
+            )
+        interval = self.fsync_interval
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+            raise ConfigError(f"spool_fsync_interval must be seconds > 0, got {interval!r}")
+
+
+class _Segment:
+    """One segment file's bookkeeping."""
+
+    __slots__ = ("ack_fd", "ack_path", "acked", "live", "live_bytes", "number", "path", "size")
+
+    def __init__(self, directory: str, number: int) -> None:
+        self.number = number
+        self.path, self.ack_path = spool_dir.segment_paths(directory, number)
+        self.size = 0  # bytes of whole records written (or found) in the file
+        self.live = 0  # records not acknowledged
+        self.live_bytes = 0
+        self.acked: set[int] = set()  # offsets acknowledged by an earlier process
+        self.ack_fd: int | None = None
+
+
+class Spool:
+    """A :class:`~trackwire._engine.queue.MessageQueue` kept on disk. Not thread-safe.
+
+    Args:
+        config: where and how.
+        meta: what the spool records about its client when it is created (``vendor`` and the
+            destination settings ``trackwire spool replay`` needs); spools are taken over only
+            by a client of the same vendor.
+    """
+
+    def __init__(self, config: SpoolConfig, meta: Mapping[str, Any]) -> None:
+        self.config = config
+        self._fsync = config.fsync
+        root = os.fspath(config.path)
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        vendor = str(meta.get("vendor", ""))
+        identity = meta.get("identity")
+        claimed = spool_dir.claim(root, vendor, identity if isinstance(identity, str) else None)
+        if claimed:
+            self.directory, self._lock_fd = claimed[0]
+            spool_dir.update_meta(self.directory, meta)
+        else:
+            self.directory, self._lock_fd = spool_dir.create(root, meta)
+        self._segments: dict[int, _Segment] = {}
+        self._window: deque[Queued] = deque()
+        self._window_bytes = 0
+        self._where: dict[int, tuple[_Segment, int]] = {}  # seq -> record, for acks
+        self._unwritten: deque[Queued] = deque()  # accepted while the disk refused writes
+        self._backlog = 0  # waiting messages not in the window (on disk or unwritten)
+        self._backlog_bytes = 0
+        self._next_seq = 0
+        self._read_seq = 0  # seq of the next message loaded into the window
+        self._live_bytes = 0
+        # With fsync="interval", a thread of the spool's own syncs: never a caller.
+        self._syncer = Syncer(config.fsync_interval) if config.fsync == "interval" else None
+        self.corrupt = 0
+        self.replayed = 0
+        self.write_errors = 0
+        self._segment_bytes = config.segment_bytes
+        self._window_items = config.window_items
+        self._window_max_bytes = config.window_bytes
+        self._active_fd = -1
+        self._broken = False  # the active segment's file took a partial write or is missing
+        self._replay_own()
+        first = min(self._segments, default=0)
+        self._active = self._open_segment(max(self._segments, default=0) + 1)
+        self._reader = _Reader(self, first or self._active.number, 0)
+        for directory, fd in claimed[1:]:
+            self._adopt(directory, fd)
+        if self.replayed:
+            logger.info(
+                "trackwire: spool: replaying %d message(s) left by an earlier process",
+                self.replayed,
+            )
+        self._refill()
+
+    # ------------------------------------------------------------------ MessageQueue
+
+    def __len__(self) -> int:
+        return len(self._window) + self._backlog
+
+    @property
+    def nbytes(self) -> int:
+        """Message bytes waiting (in memory and on disk)."""
+        return self._window_bytes + self._backlog_bytes
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next :meth:`offer` hands out."""
+        return self._next_seq
+
+    @property
+    def head(self) -> Queued | None:
+        """The oldest waiting message, or None."""
+        if not self._window and self._backlog:  # never expected: the window is kept filled
+            self._refill()
+        return self._window[0] if self._window else None
+
+    def has_room(self, size: int) -> bool:
+        """True when a message of ``size`` bytes fits under the bounds (bytes on disk, count)."""
+        max_items = self.config.max_items
+        if max_items is not None and len(self) >= max_items:
+            return False
+        return self._live_bytes + size <= self.config.max_bytes
+
+    def could_ever_fit(self, size: int) -> bool:
+        """False when a message of ``size`` bytes is larger than the whole spool."""
+        return size <= self.config.max_bytes
+
+    def offer(self, data: bytes, enqueued_at: float) -> int:
+        """Write ``data`` to the spool (one ``os.writev``) and queue it; returns its seq."""
+        # The hot path (every call, under the engine's lock): attributes read once.
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        item = _new_queued(Queued, (seq, data, enqueued_at))
+        size = len(data)
+        length = HEADER_SIZE + size
+        segment = self._active
+        if self._broken or (segment.size and segment.size + length > self._segment_bytes):
+            segment = self._rotate()
+        offset = segment.size
+        if self._broken or not self._write(encode_header(data), data):
+            # The disk refused (full, read-only, I/O error): keep the message in memory
+            # rather than lose it or raise into the caller; it is simply not durable.
+            self._unwritten.append(item)
+            self._backlog += 1
+            self._backlog_bytes += size
+            self._refill()  # into the window at once if it is next in line
+            return seq
+        segment.size = offset + length
+        segment.live += 1
+        segment.live_bytes += size
+        self._live_bytes += size
+        window = self._window
+        if (
+            not self._backlog
+            and len(window) < self._window_items
+            and self._window_bytes + size <= self._window_max_bytes
+        ):
+            window.append(item)
+            self._window_bytes += size
+            self._where[seq] = (segment, offset)
+            self._read_seq = seq + 1
+            self._reader.skip_to(segment, offset + length)
+        else:
+            if not self._backlog:
+                self._reader.skip_to(segment, offset)
+            self._backlog += 1
+            self._backlog_bytes += size
+        syncer = self._syncer
+        if syncer is not None:
+            syncer.dirty = True
+            if not syncer.started:
+                syncer.start()
+        elif self._fsync == "always":
+            self._sync()
+        return seq
+
+    def sizes(self) -> Iterator[int]:
+        """Sizes of the waiting messages in memory, oldest first (enough for one batch)."""
+        return (len(item.data) for item in self._window)
+
+    def take(self, count: int) -> list[Queued]:
+        """Hand out the ``count`` oldest waiting messages as in flight."""
+        window = self._window
+        taken = [window.popleft() for _ in range(min(count, len(window)))]
+        self._window_bytes -= sum(len(item.data) for item in taken)
+        self._refill()
+        return taken
+
+    def ack(self, items: Sequence[Queued]) -> None:
+        """Record that ``items`` are settled; delete segments left with nothing to send."""
+        # Runs under the engine's lock for whole batches: kept to one pass and one write
+        # per segment.
+        pop = self._where.pop
+        by_segment: dict[_Segment, list[int]] = {}
+        freed = 0
+        for item in items:
+            where = pop(item.seq, None)
+            if where is None:
+                continue  # never written (disk error), or acknowledged already
+            segment, offset = where
+            offsets = by_segment.get(segment)
+            if offsets is None:
+                offsets = by_segment[segment] = []
+            offsets.append(offset)
+            size = len(item.data)
+            segment.live -= 1
+            segment.live_bytes -= size
+            freed += size
+        self._live_bytes -= freed
+        for segment, offsets in by_segment.items():
+            if segment.live <= 0 and segment is not self._active:
+                self._delete_segment(segment)
+                continue
+            try:
+                if segment.ack_fd is None:
+                    segment.ack_fd = os.open(
+                        segment.ack_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+                    )
+                os.write(segment.ack_fd, encode_acks(offsets))
+            except OSError as exc:
+                # A lost acknowledgement only means the message is sent again later.
+                self.write_errors += 1
+                logger.warning("trackwire: spool: could not record acknowledgements: %s", exc)
+
+    def release(self, items: Sequence[Queued]) -> None:
+        """Put in-flight ``items`` back at the head, in order."""
+        for item in reversed(items):
+            self._window.appendleft(item)
+            self._window_bytes += len(item.data)
+
+    def evict_oldest(self) -> Queued | None:
+        """Remove the oldest waiting message for good (acknowledged on disk)."""
+        if not self._window:
+            return None
+        item = self._window.popleft()
+        self._window_bytes -= len(item.data)
+        self.ack([item])
+        self._refill()
+        return item
+
+    def drain(self) -> list[Queued]:
+        """Take every waiting message out of memory; all of them stay on disk for next time.
+
+        Messages past the in-memory window are returned with empty ``data`` (reading them
+        back only to forget them would cost memory for nothing): the engine needs only their
+        sequence numbers, to settle their receipts.
+        """
+        drained = list(self._window)
+        for item in drained:
+            self._where.pop(item.seq, None)
+        now = time.monotonic()
+        unwritten = {item.seq: item for item in self._unwritten}
+        for seq in range(self._read_seq, self._next_seq):
+            drained.append(unwritten.get(seq) or Queued(seq, b"", now))
+        self._window.clear()
+        self._unwritten.clear()
+        self._window_bytes = self._backlog = self._backlog_bytes = 0
+        self._read_seq = self._next_seq
+        self._reader.close()
+        self._reader = _Reader(self, self._active.number, max(self._active.size, 0))
+        return drained
+
+    def close(self) -> None:
+        """Sync, close files and let go of the lock; an empty spool is removed."""
+        if self._lock_fd < 0:
+            return
+        if self._syncer is not None:
+            self._syncer.close(sync=True)
+        for segment in self._segments.values():
+            _close(segment.ack_fd)
+            segment.ack_fd = None
+        _close(self._active_fd)
+        self._active_fd = -1
+        self._reader.close()
+        lock_fd, self._lock_fd = self._lock_fd, -1
+        if self._live_bytes == 0:
+            spool_dir.remove_spool(self.directory, lock_fd)
+        else:
+            spool_dir.release(lock_fd)
+
+    def abandon(self) -> None:
+        """Close this process's descriptors without touching the files (a forked child).
+
+        The parent still owns the spool and its lock (``flock`` locks are shared with the
+        child through the inherited descriptor, and closing the child's copy keeps them).
+        """
+        if self._syncer is not None:
+            self._syncer.close(sync=False)
+        for segment in self._segments.values():
+            _close(segment.ack_fd)
+        _close(self._active_fd)
+        self._reader.close()
+        _close(self._lock_fd)
+        self._lock_fd = -1
+
+    def stats(self) -> dict[str, Any]:
+        """Disk-side counters for ``stats()``."""
+        return {
+            "spool_bytes": self._live_bytes,  # message bytes on disk, waiting or in flight
+            "spool_segments": len(self._segments),
+            "spool_corrupt": self.corrupt,
+            "spool_replayed": self.replayed,
+            "spool_write_errors": self.write_errors,
+        }
+
+    # ------------------------------------------------------------------ writing
+
+    def _open_segment(self, number: int) -> _Segment:
+        segment = _Segment(self.directory, number)
+        self._active_fd = os.open(
+            segment.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600
+        )
+        self._segments[number] = segment
+        if self._syncer is not None:
+            self._syncer.watch(self._active_fd, self.directory)  # file and entry, later
+        elif self._fsync == "always":
+            sync_directory(self.directory)
+        return segment
+
+    def _rotate(self) -> _Segment:
+        old = self._active
+        if self._fsync == "always":
+            self._sync()
+        _close(self._active_fd)
+        self._active_fd = -1
+        try:
+            self._active = self._open_segment(old.number + 1)
+            self._broken = False
+        except OSError as exc:
+            self._write_failed(exc)
+            # A placeholder with no file: writes keep failing until a later rotation works.
+            self._active = _Segment(self.directory, old.number + 1)
+            self._segments[old.number + 1] = self._active
+            self._broken = True
+        if old.live <= 0:
+            self._delete_segment(old)
+        return self._active
+
+    def _write(self, header: bytes, data: bytes) -> bool:
+        # One writev: a single system call appends the whole record, as one write would,
+        # without first copying the message behind its header.
+        length = len(header) + len(data)
+        try:
+            written = os.writev(self._active_fd, (header, data))
+        except OSError as exc:
+            self._write_failed(exc)
+            written = -1
+        if written == length:
+            return True
+        if written >= 0:
+            self._write_failed(OSError(f"short write ({written} of {length} bytes)"))
+        # Part of a record may be in the file now: start a new segment, so that the bytes
+        # after ours are never read at the wrong offset (the torn record is skipped there).
+        self._broken = True
+        return False
+
+    def _write_failed(self, exc: OSError) -> None:
+        self.write_errors += 1
+        if self.write_errors == 1 or self.write_errors % 1000 == 0:
+            logger.warning(
+                "trackwire: spool: write failed (%s); messages stay in memory only until the "
+                "disk accepts writes again",
+                exc,
+            )
+
+    def _sync(self) -> None:
+        """Force the active segment to the device now (``fsync="always"``)."""
+        if self._active_fd >= 0:
+            try:
+                os.fdatasync(self._active_fd)
+            except OSError as exc:
+                self._write_failed(exc)
+
+    def _delete_segment(self, segment: _Segment) -> None:
+        if segment is self._active:
+            return
+        self._segments.pop(segment.number, None)
+        _close(segment.ack_fd)
+        segment.ack_fd = None
+        self._reader.forget(segment)
+        _unlink_files(segment)
+
+    # ------------------------------------------------------------------ reading back
+
+    def _replay_own(self) -> None:
+        """Count what an earlier owner of this spool left (payloads stay on disk)."""
+        for number in spool_dir.list_segments(self.directory):
+            segment = _Segment(self.directory, number)
+            segment.acked = spool_dir.read_acks(segment.ack_path)
+            scan = spool_dir.scan_segment(segment.path, segment.acked)
+            self.corrupt += scan.corrupt
+            if scan.corrupt:
+                logger.warning(
+                    "trackwire: spool: skipped %d corrupt or truncated record(s) in %s",
+                    scan.corrupt,
+                    os.path.basename(segment.path),
+                )
+            segment.size = scan.size
+            segment.live = scan.live
+            segment.live_bytes = scan.payload_bytes
+            if not scan.live:
+                _unlink_files(segment)
+                continue
+            self._segments[number] = segment
+            self._live_bytes += scan.payload_bytes
+            self._backlog += scan.live
+            self._backlog_bytes += scan.payload_bytes
+            self.replayed += scan.live
+        self._next_seq = self._backlog
+
+    def _adopt(self, directory: str, lock_fd: int) -> None:
+        """Move the waiting messages of another dead spool into this one, then remove it."""
+        for number in spool_dir.list_segments(directory):
+            log, ack = spool_dir.segment_paths(directory, number)
+            acked = spool_dir.read_acks(ack)
+            for item in spool_dir.iter_segment(log):
+                if isinstance(item, int):
+                    self.corrupt += item
+                    continue
+                offset, payload = item
+                if offset in acked:
+                    continue
+                self.offer(payload, time.monotonic())
+                self.replayed += 1
+        if self._fsync != "never":
+            self._sync()  # before the originals are removed
+        spool_dir.remove_spool(directory, lock_fd)
+
+    def _refill(self) -> None:
+        """Load messages from disk into the window until it is full or nothing is left."""
+        window = self._window
+        limit_items = self.config.window_items
+        limit_bytes = self.config.window_bytes
+        now = time.monotonic()
+        while self._backlog and (
+            not window or (len(window) < limit_items and self._window_bytes < limit_bytes)
+        ):
+            unwritten = self._unwritten
+            if unwritten and unwritten[0].seq == self._read_seq:
+                item = unwritten.popleft()
+            else:
+                found = self._reader.next()
+                if found is None:
+                    if unwritten:  # out of step: trust the unwritten message's own seq
+                        item = unwritten.popleft()
+                        self._read_seq = item.seq
+                    else:
+                        logger.warning("trackwire: spool: %d record(s) missing", self._backlog)
+                        self._backlog = self._backlog_bytes = 0
+                        return
+                else:
+                    segment, offset, payload = found
+                    item = Queued(self._read_seq, payload, now)
+                    self._where[item.seq] = (segment, offset)
+            self._read_seq = item.seq + 1
+            window.append(item)
+            self._window_bytes += len(item.data)
+            self._backlog -= 1
+            self._backlog_bytes -= len(item.data)
+
+
+class _Reader:
+    """Reads live records back from the spool's segments, in order, a chunk at a time."""
+
+    __slots__ = ("_fd", "_fd_segment", "_offset", "_pending", "_segment", "_spool")
+
+    def __init__(self, spool: Spool, number: int, offset: int) -> None:
+        self._spool = spool
+        self._segment = number
+        self._offset = offset
+        self._pending: deque[tuple[_Segment, int, bytes]] = deque()
+        self._fd = -1
+        self._fd_segment = -1
+
+    def skip_to(self, segment: _Segment, offset: int) -> None:
+        """Continue reading at ``offset`` of ``segment`` (everything before is in memory)."""
+        if self._pending:
+            return  # records still to hand out: they come before anything newer
+        self._segment = segment.number
+        self._offset = offset
+
+    def forget(self, segment: _Segment) -> None:
+        """``segment`` is being deleted: close it if open."""
+        if self._fd_segment == segment.number:
+            self.close()
+
+    def close(self) -> None:
+        _close(self._fd)
+        self._fd = -1
+        self._fd_segment = -1
+
+    def next(self) -> tuple[_Segment, int, bytes] | None:
+        """The next live record ``(segment, offset, payload)``, or None at the end."""
+        while not self._pending:
+            if not self._read_chunk():
+                return None
+        return self._pending.popleft()
+
+    def _read_chunk(self) -> bool:
+        segments = self._spool._segments
+        while True:
+            segment = segments.get(self._segment)
+            if segment is None or self._offset >= segment.size:
+                later = [number for number in segments if number > self._segment]
+                if not later:
+                    return False
+                self._segment = min(later)
+                self._offset = 0
+                continue
+            break
+        want = min(_READ_CHUNK, segment.size - self._offset)
+        while True:
+            try:
+                if self._fd_segment != segment.number:
+                    self.close()
+                    self._fd = os.open(segment.path, os.O_RDONLY)
+                    self._fd_segment = segment.number
+                data = os.pread(self._fd, want, self._offset)
+            except OSError as exc:
+                # The file went away or cannot be read (removed by hand, I/O error): what it
+                # still held is lost; the spool goes on with the next segment.
+                logger.warning("trackwire: spool: cannot read a segment back: %s", exc)
+                data = b""
+            if not data:  # the file is shorter than we thought: nothing more in it
+                self._offset = segment.size
+                return True
+            final = self._offset + len(data) >= segment.size
+            records, consumed, _corrupt = scan_records(data, self._offset, final=final)
+            # Corruption was counted when the spool was opened (earlier segments) and cannot
+            # come from this process's own whole writes, so it is not counted again here.
+            if consumed or final:
+                break
+            want *= 2  # a record larger than the chunk
+        self._offset += consumed
+        acked = segment.acked
+        for record in records:
+            if record.offset not in acked:
+                self._pending.append((segment, record.offset, record.payload))
+        return True
+
+
+# NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same object
+# without it, on the path every call takes.
+_new_queued = tuple.__new__
+
+
+def _unlink_files(segment: _Segment) -> None:
+    for path in (segment.path, segment.ack_path):
+        with contextlib.suppress(OSError):  # a file that cannot go is left, never an error
+            os.unlink(path)
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None and fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)

@@ -1,0 +1,342 @@
+"""The spool's directory layout: who owns which spool, its meta file, its segments.
+
+A spool root (the ``spool=`` path) holds one directory per process that uses it::
+
+    ROOT/spool-3f9c0a1e/lock            flock'ed by the owning process; holds its pid
+    ROOT/spool-3f9c0a1e/meta.json       vendor and destination settings (for ``spool replay``)
+    ROOT/spool-3f9c0a1e/seg-00000001.log   message records (spool_format)
+    ROOT/spool-3f9c0a1e/seg-00000001.ack   acknowledged offsets in that segment
+
+The lock is an ``fcntl.flock`` on the lock file: the kernel drops it when the owner dies,
+however it dies, so a spool whose lock can be taken belongs to nobody and is taken over.
+A new spool is built under a hidden name and renamed into place with its lock already held,
+so no other process can take it over half made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from trackwire._engine.spool_format import HEADER_SIZE, decode_acks, scan_records
+
+__all__ = [
+    "SpoolInfo",
+    "claim",
+    "create",
+    "inspect",
+    "list_segments",
+    "lock_is_held",
+    "read_acks",
+    "read_meta",
+    "release",
+    "remove_spool",
+    "scan_segment",
+    "segment_paths",
+    "spool_dirs",
+]
+
+LOCK: Final = "lock"
+META: Final = "meta.json"
+_PREFIX: Final = "spool-"
+_CHUNK: Final = 1024 * 1024
+
+
+def spool_dirs(root: str) -> list[str]:
+    """The spool directories under ``root``, oldest name first (none if ``root`` is missing)."""
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    return [
+        os.path.join(root, name)
+        for name in names
+        if name.startswith(_PREFIX) and os.path.isdir(os.path.join(root, name))
+    ]
+
+
+def read_meta(directory: str) -> dict[str, Any]:
+    """The spool's meta file, or ``{}`` when it is missing or unreadable."""
+    try:
+        with open(os.path.join(directory, META), "rb") as file:
+            value = orjson.loads(file.read())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_meta(directory: str, meta: Mapping[str, Any]) -> None:
+    # Written aside and renamed, so a reader never sees half a file. 0600: it may hold a key.
+    tmp = os.path.join(directory, f".{META}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, orjson.dumps(dict(meta), option=orjson.OPT_INDENT_2))
+    finally:
+        os.close(fd)
+    os.replace(tmp, os.path.join(directory, META))
+
+
+def _try_lock(directory: str) -> int | None:
+    """Take the spool's lock without waiting: its fd, or None if another process holds it."""
+    path = os.path.join(directory, LOCK)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return None  # no lock file: being built or being removed
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # The owner may have removed the spool between our open and our lock: then we hold
+        # the lock of a file that is gone, which protects nothing.
+        if os.stat(path).st_ino != os.fstat(fd).st_ino:
+            raise OSError("lock file replaced")
+    except OSError:
+        os.close(fd)
+        return None
+    _write_pid(fd)
+    return fd
+
+
+def _write_pid(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+
+def lock_is_held(directory: str) -> bool:
+    """True when a live process owns the spool (tested by trying its lock, then letting go)."""
+    path = os.path.join(directory, LOCK)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock if we got it
+    return False
+
+
+def owner_pid(directory: str) -> int | None:
+    """The pid written in the lock file by the last owner, or None."""
+    try:
+        with open(os.path.join(directory, LOCK), "rb") as file:
+            return int(file.read().strip() or b"0") or None
+    except (OSError, ValueError):
+        return None
+
+
+def claim(root: str, vendor: str, identity: str | None = None) -> list[tuple[str, int]]:
+    """Lock every spool under ``root`` of ``vendor`` that no live process owns.
+
+    Only spools with the same ``identity`` (a digest of the client's keys, see
+    :func:`~trackwire._engine.spool.spool_meta`) are taken: messages of one source are
+    never sent with another source's key.
+
+    Returns ``(directory, lock fd)`` pairs; the first becomes the caller's own spool, the
+    others are to be emptied into it and removed.
+    """
+    _remove_unfinished(root)
+    claimed = []
+    for directory in spool_dirs(root):
+        meta = read_meta(directory)
+        if meta.get("vendor") != vendor or meta.get("identity") != identity:
+            continue
+        fd = _try_lock(directory)
+        if fd is not None:
+            claimed.append((directory, fd))
+    return claimed
+
+
+def _remove_unfinished(root: str) -> None:
+    """Remove spools whose creator died before renaming them into place (they hold nothing).
+
+    A spool being built is locked by its creator from the start, so one whose lock can be
+    taken is abandoned. (One whose lock file does not exist yet is left alone: its creator
+    may be between ``mkdir`` and ``open``.)
+    """
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.startswith(".new-"):
+            directory = os.path.join(root, name)
+            fd = _try_lock(directory)
+            if fd is not None:
+                remove_spool(directory, fd)
+
+
+def create(root: str, meta: Mapping[str, Any]) -> tuple[str, int]:
+    """Make a new spool under ``root``, locked by this process: ``(directory, lock fd)``."""
+    token = secrets.token_hex(4)
+    tmp = os.path.join(root, f".new-{token}")
+    os.mkdir(tmp, 0o700)
+    fd = os.open(os.path.join(tmp, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _write_pid(fd)
+    _write_meta(tmp, meta)
+    directory = os.path.join(root, f"{_PREFIX}{token}")
+    os.rename(tmp, directory)
+    return directory, fd
+
+
+def update_meta(directory: str, meta: Mapping[str, Any]) -> None:
+    """Replace the meta file of a spool this process owns (a takeover with newer settings)."""
+    _write_meta(directory, meta)
+
+
+def release(fd: int) -> None:
+    """Let go of a spool's lock."""
+    os.close(fd)
+
+
+def remove_spool(directory: str, fd: int) -> None:
+    """Delete an owned spool's files and directory, then its lock (last, so no one claims it)."""
+    for name in os.listdir(directory):
+        if name != LOCK:
+            _unlink(os.path.join(directory, name))
+    _unlink(os.path.join(directory, LOCK))
+    # If a file appeared (should not happen), the directory stays: harmless.
+    with contextlib.suppress(OSError):
+        os.rmdir(directory)
+    os.close(fd)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def segment_paths(directory: str, number: int) -> tuple[str, str]:
+    """The record file and acknowledgement file of segment ``number``."""
+    base = os.path.join(directory, f"seg-{number:08d}")
+    return base + ".log", base + ".ack"
+
+
+def list_segments(directory: str) -> list[int]:
+    """Segment numbers present in ``directory``, in order."""
+    numbers = []
+    for name in os.listdir(directory):
+        if name.startswith("seg-") and name.endswith(".log"):
+            try:
+                numbers.append(int(name[4:-4]))
+            except ValueError:
+                continue
+    return sorted(numbers)
+
+
+def read_acks(path: str) -> set[int]:
+    """Acknowledged record offsets stored in an acknowledgement file (empty if none)."""
+    try:
+        with open(path, "rb") as file:
+            return set(decode_acks(file.read()))
+    except FileNotFoundError:
+        return set()
+
+
+@dataclass(slots=True)
+class SegmentScan:
+    """What one pass over a segment found.
+
+    Attributes:
+        size: bytes in the file.
+        live: intact records not acknowledged.
+        live_bytes: their size on disk, headers included.
+        payload_bytes: their message bytes.
+        corrupt: corrupt or truncated stretches skipped.
+    """
+
+    size: int = 0
+    live: int = 0
+    live_bytes: int = 0
+    payload_bytes: int = 0
+    corrupt: int = 0
+
+
+def iter_segment(path: str) -> Iterator[tuple[int, bytes] | int]:
+    """Yield ``(offset, payload)`` per intact record and an int per corrupt-stretch count.
+
+    Reads a chunk at a time, so memory stays bounded whatever the segment size.
+    """
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        offset = 0
+        chunk = _CHUNK
+        while offset < size:
+            data = os.pread(file.fileno(), chunk, offset)
+            if not data:
+                break
+            final = offset + len(data) >= size
+            records, consumed, corrupt = scan_records(data, offset, final=final)
+            if corrupt:
+                yield corrupt
+            for record in records:
+                yield record.offset, record.payload
+            if consumed == 0:
+                chunk *= 2  # one record larger than the chunk
+                continue
+            offset += consumed
+            chunk = _CHUNK
+
+
+def scan_segment(path: str, acked: set[int]) -> SegmentScan:
+    """Count the live records and the corruption of one segment file."""
+    scan = SegmentScan()
+    try:
+        scan.size = os.stat(path).st_size
+    except FileNotFoundError:
+        return scan
+    for item in iter_segment(path):
+        if isinstance(item, int):
+            scan.corrupt += item
+            continue
+        offset, payload = item
+        if offset not in acked:
+            scan.live += 1
+            scan.live_bytes += HEADER_SIZE + len(payload)
+            scan.payload_bytes += len(payload)
+    return scan
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolInfo:
+    """One spool as ``trackwire spool status`` shows it."""
+
+    directory: str
+    vendor: str
+    owner_pid: int | None
+    owner_alive: bool
+    messages: int
+    bytes: int
+    corrupt: int
+    segments: int
+
+
+def inspect(directory: str) -> SpoolInfo:
+    """Read-only look at one spool: owner, what waits, how much is corrupt."""
+    total = SegmentScan()
+    segments = list_segments(directory)
+    for number in segments:
+        log, ack = segment_paths(directory, number)
+        scan = scan_segment(log, read_acks(ack))
+        total.live += scan.live
+        total.payload_bytes += scan.payload_bytes
+        total.corrupt += scan.corrupt
+    return SpoolInfo(
+        directory=directory,
+        vendor=str(read_meta(directory).get("vendor", "?")),
+        owner_pid=owner_pid(directory),
+        owner_alive=lock_is_held(directory),
+        messages=total.live,
+        bytes=total.payload_bytes,
+        corrupt=total.corrupt,
+        segments=len(segments),
+    )

@@ -1,0 +1,464 @@
+"""The on-disk spool: replay, acknowledgements out of order, bounds, memory window, takeover."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trackwire._engine import spool_dir
+from trackwire._engine.queue import MessageQueue, Queued
+from trackwire._engine.spool import Spool, SpoolConfig
+from trackwire._engine.spool_format import HEADER_SIZE
+from trackwire._engine.spool_setup import spool_meta
+from trackwire._engine.transport import HTTPRequest
+from trackwire.errors import ConfigError
+
+META = {"vendor": "segment", "settings": {"host": "http://127.0.0.1:1"}}
+
+
+def _open(root: Path, **options: object) -> Spool:
+    return Spool(SpoolConfig(path=str(root), **options), META)  # type: ignore[arg-type]
+
+
+def _msg(n: int) -> bytes:
+    return b'{"n":%d}' % n
+
+
+def _take_all(spool: Spool) -> list[Queued]:
+    out: list[Queued] = []
+    while len(spool):
+        out.extend(spool.take(7))
+    return out
+
+
+def _numbers(items: list[Queued]) -> list[int]:
+    return [int(item.data[5:-1]) for item in items]
+
+
+def _segment_files(spool: Spool) -> list[str]:
+    return sorted(name for name in os.listdir(spool.directory) if name.endswith(".log"))
+
+
+def test_is_a_message_queue(tmp_path: Path) -> None:
+    spool: MessageQueue = _open(tmp_path)
+    assert len(spool) == 0 and spool.head is None and spool.next_seq == 0
+    spool.close()
+
+
+def test_offer_take_ack_in_order(tmp_path: Path) -> None:
+    spool = _open(tmp_path)
+    seqs = [spool.offer(_msg(n), 0.0) for n in range(5)]
+    assert seqs == [0, 1, 2, 3, 4]
+    assert len(spool) == 5 and spool.nbytes == sum(len(_msg(n)) for n in range(5))
+    assert list(spool.sizes()) == [len(_msg(n)) for n in range(5)]
+    head = spool.head
+    assert head is not None and head.seq == 0
+    batch = spool.take(3)
+    assert [item.seq for item in batch] == [0, 1, 2]
+    spool.release(batch[1:])
+    assert [item.seq for item in spool.take(10)] == [1, 2, 3, 4]
+    spool.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ({"fsync": "sometimes"}, "spool_fsync"),
+        ({"max_bytes": 0}, "spool_max_bytes"),
+        ({"fsync_interval": 0}, "spool_fsync_interval"),
+        ({"segment_bytes": True}, "spool_segment_bytes"),
+    ],
+)
+def test_config_errors_name_the_option(value: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        SpoolConfig(path="x", **value)  # type: ignore[arg-type]
+
+
+def test_drained_messages_are_replayed_by_the_next_spool(tmp_path: Path) -> None:
+    spool = _open(tmp_path, segment_bytes=200)
+    for n in range(30):
+        spool.offer(_msg(n), 0.0)
+    first = spool.take(4)
+    spool.ack(first)
+    left = spool.drain()
+    assert [item.seq for item in left] == list(range(4, 30))
+    spool.close()
+
+    again = _open(tmp_path, segment_bytes=200)
+    assert again.directory == spool.directory  # taken over, not a new one
+    assert again.replayed == 26 and len(again) == 26
+    items = _take_all(again)
+    assert _numbers(items) == list(range(4, 30))
+    assert [item.seq for item in items] == list(range(26))  # fresh seqs
+    again.ack(items)
+    again.close()
+    assert spool_dir.spool_dirs(str(tmp_path)) == []  # empty: removed
+
+
+def test_in_flight_messages_not_acknowledged_are_replayed(tmp_path: Path) -> None:
+    spool = _open(tmp_path)
+    for n in range(10):
+        spool.offer(_msg(n), 0.0)
+    batch = spool.take(6)
+    spool.ack([batch[1], batch[4]])
+    spool.abandon()  # as if the process died: nothing cleaned up, lock gone with it
+
+    again = _open(tmp_path)
+    assert _numbers(_take_all(again)) == [0, 2, 3, 5, 6, 7, 8, 9]
+    again.close()
+
+
+def test_acks_out_of_order_delete_segments_only_when_complete(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    spool = _open(tmp_path, segment_bytes=HEADER_SIZE * 10)
+    for n in range(200):
+        spool.offer(_msg(n), 0.0)
+    assert len(_segment_files(spool)) > 10
+    items = _take_all(spool)
+    rng.shuffle(items)
+    for start in range(0, 180, 9):
+        spool.ack(items[start : start + 9])
+    remaining = items[180:]
+    spool.abandon()
+    again = _open(tmp_path, segment_bytes=HEADER_SIZE * 10)
+    assert sorted(_numbers(_take_all(again))) == sorted(_numbers(remaining))
+    # Only segments still holding a waiting message survived (plus the new active one).
+    assert len(_segment_files(again)) <= len(remaining) + 1
+    again.close()
+
+
+def test_segments_are_deleted_as_they_are_acknowledged(tmp_path: Path) -> None:
+    spool = _open(tmp_path, segment_bytes=HEADER_SIZE * 10)
+    for n in range(100):
+        spool.offer(_msg(n), 0.0)
+    while len(spool):
+        spool.ack(spool.take(3))
+    assert len(_segment_files(spool)) == 1  # the one still being written
+    spool.close()
+
+
+def test_acknowledging_twice_is_harmless(tmp_path: Path) -> None:
+    spool = _open(tmp_path)
+    spool.offer(_msg(1), 0.0)
+    batch = spool.take(1)
+    spool.ack(batch)
+    spool.ack(batch)
+    assert spool.stats()["spool_bytes"] == 0
+    spool.close()
+
+
+def test_memory_holds_only_a_window(tmp_path: Path) -> None:
+    spool = _open(tmp_path, window_items=10, segment_bytes=500)
+    for n in range(300):
+        spool.offer(_msg(n), 0.0)
+    assert len(spool) == 300
+    assert len(list(spool.sizes())) == 10
+    items = []
+    while len(spool):
+        batch = spool.take(4)
+        assert len(list(spool.sizes())) <= 10
+        items.extend(batch)
+        spool.ack(batch)
+    assert _numbers(items) == list(range(300))
+    assert [item.seq for item in items] == list(range(300))
+    spool.close()
+
+
+def test_window_by_bytes(tmp_path: Path) -> None:
+    spool = _open(tmp_path, window_bytes=100)
+    for n in range(50):
+        spool.offer(b"%050d" % n, 0.0)
+    assert sum(spool.sizes()) <= 100 + 50
+    assert [int(item.data) for item in _take_all(spool)] == list(range(50))
+    spool.close()
+
+
+def test_new_messages_queue_behind_the_backlog(tmp_path: Path) -> None:
+    first = _open(tmp_path)
+    for n in range(20):
+        first.offer(_msg(n), 0.0)
+    first.drain()
+    first.close()
+    spool = _open(tmp_path, window_items=5)
+    for n in range(20, 30):
+        assert spool.offer(_msg(n), 0.0) == n  # seqs continue after the replayed ones
+    items = _take_all(spool)
+    assert _numbers(items) == list(range(30))
+    assert [item.seq for item in items] == list(range(30))
+    spool.close()
+
+
+def test_bound_on_disk_and_evict_oldest(tmp_path: Path) -> None:
+    size = len(_msg(0))
+    spool = _open(tmp_path, max_bytes=3 * size)
+    for n in range(3):
+        assert spool.has_room(size)
+        spool.offer(_msg(n), 0.0)
+    assert not spool.has_room(1)
+    assert spool.could_ever_fit(3 * size) and not spool.could_ever_fit(3 * size + 1)
+    evicted = spool.evict_oldest()
+    assert evicted is not None and evicted.data == _msg(0)
+    assert spool.has_room(size) and not spool.has_room(size + 1)
+    in_flight = spool.take(2)
+    assert not spool.has_room(size + 1)  # in flight still counts: it is on disk
+    spool.ack(in_flight)
+    assert spool.has_room(3 * size)
+    spool.abandon()
+    again = _open(tmp_path)
+    assert len(again) == 0  # the evicted one is gone for good
+    again.close()
+
+
+def test_count_bound(tmp_path: Path) -> None:
+    spool = _open(tmp_path, max_items=2)
+    spool.offer(_msg(1), 0.0)
+    spool.offer(_msg(2), 0.0)
+    assert not spool.has_room(1)
+    spool.take(1)
+    assert spool.has_room(1)  # counts waiting messages, as the memory queue does
+    spool.close()
+
+
+def test_evict_from_an_empty_spool(tmp_path: Path) -> None:
+    spool = _open(tmp_path)
+    assert spool.evict_oldest() is None
+    spool.close()
+
+
+def test_drain_returns_seqs_past_the_window_without_reading_them(tmp_path: Path) -> None:
+    spool = _open(tmp_path, window_items=3)
+    for n in range(10):
+        spool.offer(_msg(n), 0.0)
+    left = spool.drain()
+    assert [item.seq for item in left] == list(range(10))
+    assert [item.data for item in left[:3]] == [_msg(n) for n in range(3)]
+    assert len(spool) == 0
+    spool.close()
+    again = _open(tmp_path)
+    assert _numbers(_take_all(again)) == list(range(10))
+    again.close()
+
+
+def test_corrupt_records_are_skipped_and_counted(tmp_path: Path) -> None:
+    spool = _open(tmp_path)
+    for n in range(10):
+        spool.offer(_msg(n), 0.0)
+    spool.abandon()
+    (segment,) = _segment_files(spool)
+    path = os.path.join(spool.directory, segment)
+    data = bytearray(Path(path).read_bytes())
+    data[HEADER_SIZE + 2] ^= 0xFF  # first record's payload
+    Path(path).write_bytes(bytes(data[:-3]))  # and the last one torn
+    again = _open(tmp_path)
+    assert again.corrupt == 2
+    assert _numbers(_take_all(again)) == list(range(1, 9))
+    again.close()
+
+
+def test_a_failed_write_keeps_the_message_in_memory_in_order(tmp_path: Path) -> None:
+    spool = _open(tmp_path, window_items=2)
+    for n in range(4):
+        spool.offer(_msg(n), 0.0)
+    os.close(spool._active_fd)  # the next write fails (EBADF), as a full disk would
+    os.dup2(os.open(os.devnull, os.O_RDONLY), spool._active_fd)
+    spool.offer(_msg(4), 0.0)
+    for n in range(5, 8):
+        spool.offer(_msg(n), 0.0)  # a new segment is opened: durable again
+    assert spool.write_errors >= 1
+    items = _take_all(spool)
+    assert _numbers(items) == list(range(8))
+    assert [item.seq for item in items] == list(range(8))
+    spool.ack(items)
+    spool.close()
+
+
+def test_each_live_spool_has_its_own_directory(tmp_path: Path) -> None:
+    one, two = _open(tmp_path), _open(tmp_path)
+    assert one.directory != two.directory
+    assert spool_dir.lock_is_held(one.directory)
+    info = spool_dir.inspect(one.directory)
+    assert info.owner_pid == os.getpid() and info.owner_alive and info.vendor == "segment"
+    one.close()
+    two.close()
+
+
+def test_dead_spools_of_another_vendor_are_left_alone(tmp_path: Path) -> None:
+    other = Spool(SpoolConfig(path=str(tmp_path)), {"vendor": "amplitude"})
+    other.offer(b"{}", 0.0)
+    other.abandon()
+    mine = _open(tmp_path)
+    assert mine.directory != other.directory and len(mine) == 0
+    mine.close()
+    assert os.path.isdir(other.directory)
+
+
+def test_several_dead_spools_are_all_taken_over(tmp_path: Path) -> None:
+    dead = []
+    for k in range(3):
+        spool = _open(tmp_path)
+        dead.append(spool)
+        for n in range(5):
+            spool.offer(_msg(10 * k + n), 0.0)
+    for spool in dead:
+        spool.abandon()
+    heir = _open(tmp_path)
+    assert heir.replayed == 15
+    expected = sorted(10 * k + n for k in range(3) for n in range(5))
+    assert sorted(_numbers(_take_all(heir))) == expected
+    assert spool_dir.spool_dirs(str(tmp_path)) == [heir.directory]
+    heir.close()
+
+
+@pytest.fixture
+def many_sizes() -> Iterator[list[int]]:
+    yield [1, 10, 100, 1000, 10_000]
+
+
+def test_sizes_round_trip(tmp_path: Path, many_sizes: list[int]) -> None:
+    spool = _open(tmp_path, segment_bytes=4096, window_bytes=2048)
+    payloads = [bytes([65 + i]) * size for i, size in enumerate(many_sizes)]
+    for payload in payloads:
+        spool.offer(payload, 0.0)
+    spool.drain()
+    spool.close()
+    again = _open(tmp_path, segment_bytes=4096, window_bytes=2048)
+    assert [item.data for item in _take_all(again)] == payloads
+    again.close()
+
+
+def test_fsync_interval_syncs_in_a_thread_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    synced = threading.Event()
+    threads: list[str] = []
+
+    def fake_fdatasync(fd: int) -> None:
+        threads.append(threading.current_thread().name)
+        synced.set()
+
+    monkeypatch.setattr(os, "fdatasync", fake_fdatasync)
+    spool = _open(tmp_path, fsync="interval", fsync_interval=0.01)
+    spool.offer(_msg(1), 0.0)
+    assert not threads  # the call itself never syncs
+    assert synced.wait(10)
+    assert set(threads) == {"trackwire-spool-sync"}
+    spool.close()
+
+
+@pytest.mark.parametrize(("policy", "syncs"), [("always", 3), ("never", 0)])
+def test_fsync_always_and_never(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, syncs: int
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(os, "fdatasync", calls.append)
+    spool = _open(tmp_path, fsync=policy)
+    for n in range(3):
+        spool.offer(_msg(n), 0.0)
+    assert len(calls) == syncs
+    spool.close()
+
+
+def test_a_dead_spool_of_another_source_is_left_alone(tmp_path: Path) -> None:
+    config = SpoolConfig(path=str(tmp_path))
+    theirs = Spool(config, {"vendor": "segment", "identity": "source-a"})
+    theirs.offer(b"{}", 0.0)
+    theirs.abandon()
+    other = Spool(config, {"vendor": "segment", "identity": "source-b"})
+    assert other.directory != theirs.directory and len(other) == 0
+    other.close()
+    same = Spool(config, {"vendor": "segment", "identity": "source-a"})
+    assert same.directory == theirs.directory and len(same) == 1
+    same.close()
+
+
+@pytest.mark.parametrize(
+    ("one", "two", "same"),
+    [
+        ((("k1",), {"host": "http://a"}), (("k1",), {"host": "http://b"}), True),
+        ((("k1",), {}), (("k2",), {}), False),
+        (((), {"write_key": "k1"}), ((), {"write_key": "k2"}), False),
+        ((("k", "s1"), {}), (("k", "s2"), {}), False),  # mParticle: key and secret
+        ((("k",), {"token_endpoint": "http://a"}), (("k",), {"token_endpoint": "http://b"}), True),
+    ],
+)
+def test_identity_is_the_keys_not_the_settings(
+    one: tuple[tuple[str, ...], dict[str, str]],
+    two: tuple[tuple[str, ...], dict[str, str]],
+    same: bool,
+) -> None:
+    first = spool_meta("segment", ("trackwire.Segment", *one))
+    second = spool_meta("segment", ("trackwire.Segment", *two))
+    assert (first["identity"] == second["identity"]) is same
+    assert "k1" not in first["identity"]
+
+
+def test_meta_keeps_plain_values_only() -> None:
+    meta = spool_meta(
+        "segment",
+        ("trackwire.Segment", ("key",), {"host": "h", "on_error": print, "spool": "/x"}),
+    )
+    assert (meta["client"], meta["args"], meta["kwargs"]) == (
+        "trackwire.Segment",
+        ["key"],
+        {"host": "h"},
+    )
+
+
+def test_a_spool_left_half_made_is_removed(tmp_path: Path) -> None:
+    half = tmp_path / ".new-0badc0de"
+    half.mkdir()
+    (half / "lock").write_text("12345\n")  # its creator died before renaming it
+    spool = _open(tmp_path)
+    assert not half.exists()
+    spool.close()
+
+
+def test_a_segment_removed_by_hand_is_skipped_not_a_crash(tmp_path: Path) -> None:
+    spool = _open(tmp_path, segment_bytes=HEADER_SIZE * 10)
+    for n in range(40):
+        spool.offer(_msg(n), 0.0)
+    spool.drain()
+    spool.close()
+    again = _open(tmp_path, segment_bytes=HEADER_SIZE * 10, window_items=2)
+    os.unlink(os.path.join(again.directory, _segment_files(again)[2]))
+    got = _numbers(_take_all(again))
+    assert 0 < len(got) < 40 and got == sorted(got)
+    again.close()
+
+
+class _Route:
+    """A destination without a vendor class around it (mParticle's historical route)."""
+
+    name = "mparticle"
+
+    def __init__(self, auth: str) -> None:
+        self.auth = auth
+
+    def request(self, messages: object, retry_count: int) -> HTTPRequest:
+        return HTTPRequest("POST", "http://h/historical", {"Authorization": self.auth}, b"[]", 1)
+
+
+def test_a_route_without_a_vendor_class_is_identified_by_its_credentials() -> None:
+    one = spool_meta("mparticle", None, _Route("Basic a"))  # type: ignore[arg-type]
+    same = spool_meta("mparticle", None, _Route("Basic a"))  # type: ignore[arg-type]
+    other = spool_meta("mparticle", None, _Route("Basic b"))  # type: ignore[arg-type]
+    assert one["identity"] == same["identity"] != other["identity"]
+    assert "args" not in one and "Basic" not in str(one)
+
+
+def test_a_failed_write_into_an_empty_spool_is_at_the_head_at_once(tmp_path: Path) -> None:
+    spool = _open(tmp_path)
+    os.close(spool._active_fd)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), spool._active_fd)
+    spool.offer(_msg(0), 0.0)
+    head = spool.head
+    assert len(spool) == 1 and head is not None and head.data == _msg(0)
+    assert list(spool.sizes()) == [len(_msg(0))]
+    spool.ack(spool.take(1))
+    spool.close()

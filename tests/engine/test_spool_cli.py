@@ -1,0 +1,58 @@
+"""``trackwire spool status``: owner, liveness, what waits, corruption."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from trackwire._engine.spool import Spool, SpoolConfig
+from trackwire.cli import main
+
+
+def _spool_with(root: Path, count: int) -> Spool:
+    spool = Spool(SpoolConfig(path=str(root)), {"vendor": "segment", "settings": {}})
+    for n in range(count):
+        spool.offer(b'{"n":%d}' % n, 0.0)
+    return spool
+
+
+def test_status_shows_a_live_owner_and_a_dead_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live = _spool_with(tmp_path, 3)
+    dead = _spool_with(tmp_path, 5)
+    dead.abandon()
+    with open(os.path.join(dead.directory, "seg-00000001.log"), "ab") as file:
+        file.write(b"TWr1\x05")  # a torn record, as a crash mid-write leaves
+    assert main(["spool", "status", str(tmp_path), "--json"]) == 0
+    lines = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_name = {line["spool"]: line for line in lines}
+    mine = by_name[os.path.basename(live.directory)]
+    assert (mine["owner_pid"], mine["owner_alive"], mine["messages"]) == (os.getpid(), True, 3)
+    theirs = by_name[os.path.basename(dead.directory)]
+    assert (theirs["owner_alive"], theirs["messages"], theirs["corrupt"]) == (False, 5, 1)
+    assert theirs["bytes"] == sum(len(b'{"n":%d}' % n) for n in range(5))
+    live.close()
+
+
+def test_status_of_one_spool_in_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spool = _spool_with(tmp_path, 2)
+    assert main(["spool", "status", spool.directory]) == 0
+    out = capsys.readouterr().out
+    assert "segment" in out and "(alive)" in out and "waiting 2 message(s)" in out
+    spool.close()
+
+
+def test_status_of_an_empty_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spool", "status", str(tmp_path)]) == 0
+    assert "no spool" in capsys.readouterr().out
+
+
+def test_status_of_a_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:  # a usage error, as the other commands' are
+        main(["spool", "status", str(tmp_path / "nope")])
+    assert exited.value.code == 2
+    assert "not a directory" in capsys.readouterr().err

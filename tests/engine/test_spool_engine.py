@@ -1,0 +1,70 @@
+"""The spool under the engine, through a client: what differs from the memory queue."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import trackwire
+from tests.sink import Sink
+
+
+def test_a_caller_blocked_on_a_full_spool_resumes_when_a_batch_is_acknowledged(
+    sink: Sink, tmp_path: Path
+) -> None:
+    # Room on disk is freed when a batch is acknowledged, not when it is taken: a blocked
+    # caller must be woken then, not at the end of its block_timeout (60 s here).
+    client = trackwire.Segment(
+        "k",
+        host=sink.url,
+        spool=str(tmp_path),
+        spool_max_bytes=2000,
+        on_full="block",
+        block_timeout=60,
+        flush_at=100,
+        flush_interval=0.05,
+        send_first_immediately=False,
+        handle_sigterm=False,
+    )
+    done = threading.Event()
+
+    def calls() -> None:
+        for n in range(30):  # ~200 bytes each: three times the spool
+            client.track("user-1", "Numbered", {"n": n})
+        done.set()
+
+    threading.Thread(target=calls, daemon=True).start()
+    try:
+        assert done.wait(30), "a caller stayed blocked after room was freed"
+        assert client.flush(timeout=30)
+        assert client.stats()["dropped"] == {}
+    finally:
+        client.shutdown(timeout=5)
+
+
+def test_messages_left_by_an_earlier_client_are_sent_without_a_new_call(
+    sink: Sink, tmp_path: Path
+) -> None:
+    spool = str(tmp_path / "spool")
+    first = trackwire.Segment(
+        "k",
+        host="http://127.0.0.1:9",
+        spool=spool,
+        flush_interval=3600,
+        send_first_immediately=False,
+        handle_sigterm=False,
+    )
+    for n in range(20):
+        first.track("user-1", "Numbered", {"n": n})
+    first.shutdown(timeout=0)  # nothing sent: all 20 stay on disk
+    assert first.stats()["dropped"] == {"shutdown": 20}
+
+    heir = trackwire.Segment("k", host=sink.url, spool=spool, handle_sigterm=False)
+    try:
+        assert heir.stats()["spool_replayed"] == 20
+        # No call, no flush: the worker starts on its own for what was replayed.
+        assert sink.wait_until(lambda: len(sink.delivered()) >= 20, timeout=20)
+        numbers = sorted(message["properties"]["n"] for message in sink.delivered())
+        assert numbers == list(range(20))
+    finally:
+        heir.shutdown(timeout=5)

@@ -1,0 +1,55 @@
+"""``trackwire spool replay``: what a killed process left is sent by the command, through the
+vendor client the spool recorded; ``status`` reports it before and nothing after."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.reliability.conftest import Collected, run_child
+from tests.reliability.vendors import KEYS, VENDORS
+from trackwire.cli import main
+from trackwire.collector.keys import fingerprint
+
+KILLED = r"""
+import os, signal, sys
+from tests.reliability.vendors import make_client
+
+client, send = make_client(sys.argv[1], sys.argv[2], spool=sys.argv[3], flush_interval=30)
+for n in range(300):
+    send(n)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_replay_sends_what_a_killed_process_left(
+    collected: Collected, tmp_path: Path, capsys: pytest.CaptureFixture[str], vendor: str
+) -> None:
+    spool = str(tmp_path / "spool")
+    # The recorded host refuses connections: only --host can get these events delivered.
+    dead_host = "http://127.0.0.1:9"
+    child = run_child(KILLED, vendor, dead_host, spool)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    (directory,) = [name for name in os.listdir(spool) if name.startswith("spool-")]
+    meta = orjson.loads(Path(spool, directory, "meta.json").read_bytes())
+    assert (meta["vendor"], meta["args"][0]) == (vendor, KEYS[vendor])
+    assert meta["kwargs"]["flush_interval"] == 30 and dead_host in meta["kwargs"].values()
+    assert os.stat(Path(spool, directory, "meta.json")).st_mode & 0o077 == 0  # holds a key
+
+    assert main(["spool", "status", spool, "--json"]) == 0
+    status = orjson.loads(capsys.readouterr().out)
+    assert (status["owner_alive"], status["messages"]) == (False, 300)
+
+    assert main(["spool", "replay", spool, "--host", collected.url, "--timeout", "30"]) == 0
+    assert "300 message(s) waiting; all sent" in capsys.readouterr().out
+    numbers = collected.numbers(vendor)
+    assert sorted(numbers) == list(range(300))
+    sources = {event.source for event in collected.store.events(limit=10)}
+    assert sources == {fingerprint(KEYS[vendor])}  # sent with the recorded key
+    assert main(["spool", "status", spool]) == 0
+    assert "no spool" in capsys.readouterr().out
