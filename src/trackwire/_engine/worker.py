@@ -440,8 +440,8 @@ class Engine:
         attempt: int,
         delay: float,
     ) -> None:
-        with self._lock:
-            receipts = [self._receipts.get(item.seq) for item in items]
+        get = self._receipts.get  # atomic reads: no lock needed (see _finish)
+        receipts = [get(item.seq) for item in items]
         self._reporter.retrying(receipts, outcome.reason, outcome.status, result, attempt, delay)
 
     def _under_pressure(self) -> bool:
@@ -492,12 +492,15 @@ class Engine:
         """
         if not items:
             return
-        with self._lock:
-            if ack:
+        if ack:
+            with self._lock:
                 self._queue.ack(items)
                 if self._blocked:  # a durable queue frees its room at ack, not at take
                     self._room.notify_all()
-            receipts = [self._receipts.pop(item.seq, None) for item in items]
+        # Not under the lock: dict.pop is atomic, and submit() only ever adds other keys. A
+        # long hold here would make every caller wait for a whole batch's bookkeeping.
+        pop = self._receipts.pop
+        receipts = [pop(item.seq, None) for item in items]
         data = [item.data for item in items]
         self._reporter.settled(receipts, data, error, response, sent_bytes)
 
