@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Final
 
 from trackwire._engine import spool_dir
@@ -277,19 +278,30 @@ class Spool:
         pop = self._where.pop
         by_segment: dict[_Segment, list[int]] = {}
         freed = 0
-        for item in items:
-            where = pop(item.seq, None)
+        current: _Segment | None = None
+        offsets: list[int] = []
+        live = 0
+        wheres = map(pop, [item.seq for item in items], repeat(None))
+        for item, where in zip(items, wheres, strict=True):
             if where is None:
                 continue  # never written (disk error), or acknowledged already
             segment, offset = where
-            offsets = by_segment.get(segment)
-            if offsets is None:
-                offsets = by_segment[segment] = []
+            if segment is not current:  # batches are mostly runs of one segment
+                if current is not None:
+                    current.live -= live
+                segment_offsets = by_segment.get(segment)
+                if segment_offsets is None:
+                    segment_offsets = by_segment[segment] = []
+                offsets = segment_offsets
+                current = segment
+                live = 0
             offsets.append(offset)
+            live += 1
             size = len(item.data)
-            segment.live -= 1
             segment.live_bytes -= size
             freed += size
+        if current is not None:
+            current.live -= live
         self._live_bytes -= freed
         for segment, offsets in by_segment.items():
             if segment.live <= 0 and segment is not self._active:
