@@ -136,7 +136,7 @@ PROPERTY_OBJECTS: list[tuple[str, dict[str, Any], str | None]] = [
     ("operations", {"$set": {"plan": "pro"}, "$add": {"n": 1}}, None),
     ("mixed", {"$add": {"n": 1}, "plan": "pro"}, "move plain properties inside $set"),
     ("op not an object", {"$set": "pro"}, "$set must map"),
-    ("add not a number", {"$add": {"n": "1"}}, "$add values must be numbers"),
+    ("add not a number", {"$add": {"n": "one"}}, "$add values must be numbers"),
 ]
 
 

@@ -181,7 +181,7 @@ EVENT_CASES: list[tuple[str, dict[str, Any], dict[str, set[str]]]] = [
     ("mixed ops", _event(user_properties={"$append": {"i": "Music"}, "plan": "paid"}),
      {"invalid": {"user_properties"}}),
     ("op not object", _event(user_properties={"$set": "a"}), {"invalid": {"user_properties"}}),
-    ("add not number", _event(user_properties={"$add": {"n": "1"}}),
+    ("add not number", _event(user_properties={"$add": {"n": "one"}}),
      {"invalid": {"user_properties"}}),
     ("clearAll dash", _event(user_properties={"$clearAll": "-"}), {}),
     ("group ops", _event(event_type="$groupidentify", group_properties={"$prepend": {"a": 1}}),

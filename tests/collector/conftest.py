@@ -140,3 +140,16 @@ def keyed_client(tmp_path: Path, keys_file: Path) -> Iterator[Client]:
     """A client for a collector that accepts only the sources of ``keys_file``."""
     with start_collector(db=tmp_path / "keyed.db", keys=keys_file) as running:
         yield Client(running, read_auth=f"Bearer {ADMIN_TOKEN}")
+
+
+def skew_corrected_ms(payload: Mapping[str, Any]) -> int:
+    """Segment's event time for a stored message: receivedAt - (sentAt - originalTimestamp)."""
+    from datetime import datetime, timedelta, timezone
+
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    corrected = at(payload["receivedAt"]) - (
+        at(payload["sentAt"]) - at(payload["originalTimestamp"])
+    )
+    return (corrected - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(milliseconds=1)

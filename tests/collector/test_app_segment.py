@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.collector.conftest import Client, basic
+from tests.collector.conftest import Client, basic, skew_corrected_ms
 from trackwire.collector.keys import fingerprint
 from trackwire.segment.wire import MAX_BATCH_COUNT, MAX_MESSAGE_BYTES
 
@@ -57,7 +57,11 @@ def test_batch_with_every_call_type_is_stored_with_its_fields(client: Client) ->
     assert track["source"] == fingerprint("wk")
     assert track["dedup_key"] == "track-0"
     # 2026-11-22T20:48:20.002+00:00 in epoch milliseconds, exactly.
-    assert track["client_time_ms"] == 1795380500002
+    # Segment keeps the client's time as originalTimestamp and corrects timestamp for the
+    # client's clock skew (the test's sentAt is days before receipt).
+    assert track["payload"]["originalTimestamp"] == "2026-11-22T20:48:20.002+00:00"
+    assert track["payload"]["sentAt"] == "2026-11-22T20:48:22.002763+00:00"
+    assert track["client_time_ms"] == skew_corrected_ms(track["payload"])
     assert track["payload"]["properties"] == {"revenue": 39.95, "sku": "A1"}
     assert events["page"]["event_name"] == "Pricing"
     assert events["screen"]["event_name"] == "Home"
@@ -99,7 +103,8 @@ def test_legacy_node_envelope_with_header_key_and_z_timestamps(client: Client) -
     assert event["source"] == fingerprint("node-key")
     assert event["device_id"] == "anon-7"
     assert event["user_id"] is None
-    assert event["client_time_ms"] == 1795380486393
+    assert event["payload"]["originalTimestamp"].startswith("2026-11-22T20:48:06.393")
+    assert event["client_time_ms"] == skew_corrected_ms(event["payload"])
 
 
 def test_body_write_key_without_header_is_accepted(client: Client) -> None:

@@ -42,7 +42,10 @@ CASES: list[tuple[str, dict[str, Any], list[UserOp], dict[str, Any]]] = [
     ("add-int", {"n": 2}, [("$add", {"n": 3})], {"n": 5}),
     ("add-negative", {"n": 2}, [("$add", {"n": -5})], {"n": -3}),
     ("add-float", {"n": 2}, [("$add", {"n": 0.5})], {"n": 2.5}),
-    ("add-non-numeric-amount", {"n": 2}, [("$add", {"n": "3"})], {"n": 2}),
+    ("add-non-numeric-amount", {"n": 2}, [("$add", {"n": "three"})], {"n": 2}),
+    # Amplitude's browser SDK documents numbers written as strings for $add.
+    ("add-numeric-string", {"n": 2}, [("$add", {"n": "3"})], {"n": 5}),
+    ("add-numeric-string-float", {}, [("$add", {"n": " -1.5 "})], {"n": -1.5}),
     ("add-bool-amount", {"n": 2}, [("$add", {"n": True})], {"n": 2}),
     ("add-non-numeric-missing", {}, [("$add", {"n": "x"})], {}),
     ("add-to-string", {"n": "two"}, [("$add", {"n": 1})], {"n": "two"}),

@@ -158,7 +158,10 @@ def comparable(event: StoredEvent) -> dict[str, Any]:
     context = {k: v for k, v in payload.pop("context", {}).items() if k != "library"}
     if context:
         payload["context"] = context
-    timestamp = payload.pop("timestamp", None)
+    # The collector corrects `timestamp` for clock skew (as Segment does); what the application
+    # sent is kept as `originalTimestamp`.
+    payload.pop("timestamp", None)
+    timestamp = payload.pop("originalTimestamp", None)
     if timestamp is not None:  # an explicit time must arrive as that instant
         instant = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
         if instant.year < 2025:

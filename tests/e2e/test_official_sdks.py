@@ -18,6 +18,7 @@ from segment.analytics import Client as SegmentClient
 
 import mparticle
 from amplitude import Amplitude, BaseEvent, Config, EventOptions, Identify, Revenue
+from tests.collector.conftest import skew_corrected_ms
 from trackwire.collector.keys import fingerprint
 from trackwire.collector.server import RunningCollector, start_collector
 from trackwire.collector.store import StoredEvent
@@ -69,7 +70,8 @@ def test_segment_analytics_python_every_call(collector: RunningCollector, gzip: 
         by_type.setdefault(event.type, []).append(event)
     assert sorted(by_type) == ["alias", "group", "identify", "page", "screen", "track"]
     identify = by_type["identify"][0]
-    assert identify.client_time_ms == 1795380500002
+    assert identify.payload["originalTimestamp"].startswith("2026-11-22T20:48:20.002")
+    assert identify.client_time_ms == skew_corrected_ms(identify.payload)
     tracks = {e.event_name: e for e in by_type["track"]}
     purchased = tracks["Item Purchased"]
     assert purchased.dedup_key == "msg-track"

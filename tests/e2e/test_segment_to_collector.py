@@ -12,6 +12,7 @@ import pytest
 import urllib3
 
 import trackwire
+from tests.collector.conftest import skew_corrected_ms
 from trackwire.collector.faults import FaultConfig
 from trackwire.collector.keys import fingerprint
 from trackwire.collector.server import RunningCollector, start_collector
@@ -53,7 +54,8 @@ def test_every_call_type_arrives_with_its_fields(collector: RunningCollector, gz
     assert set(by_id) == {r.message_id for r in receipts}
     identify = by_id[receipts[0].message_id]
     assert identify["type"] == "identify"
-    assert identify["client_time_ms"] == 1795380486393
+    assert identify["payload"]["originalTimestamp"].startswith("2026-11-22T20:48:06.393")
+    assert identify["client_time_ms"] == skew_corrected_ms(identify["payload"])
     assert identify["payload"]["traits"] == {"plan": "pro"}
     track = by_id["m-track"]
     assert (track["type"], track["event_name"], track["user_id"]) == (

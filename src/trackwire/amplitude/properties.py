@@ -9,6 +9,8 @@ objects into the operations it applies to its stored profiles.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -16,6 +18,7 @@ __all__ = [
     "GROUP_PROPERTY_OPERATIONS",
     "OPERATION_ORDER",
     "USER_PROPERTY_OPERATIONS",
+    "add_amount",
     "parse_group_properties",
     "parse_user_properties",
 ]
@@ -50,11 +53,36 @@ def _operations_problem(properties: Mapping[str, Any], allowed: Sequence[str]) -
         if op != "$clearAll" and not isinstance(properties[op], dict):
             return f"{op} must map property names to values"
     add = properties.get("$add")
-    # JSON numbers only: bool is an int subclass in Python, never a number in JSON terms.
-    if isinstance(add, dict) and not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in add.values()
-    ):
-        return "$add values must be numbers"
+    if isinstance(add, dict) and not all(add_amount(v) is not None for v in add.values()):
+        return "$add values must be numbers (or numbers written as strings)"
+    return None
+
+
+#: Longest numeric string ``$add`` reads; a longer one is not a plausible increment.
+_MAX_NUMBER_TEXT: Final = 40
+_NUMBER: Final = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def add_amount(value: Any) -> int | float | None:
+    """The increment a ``$add`` value stands for, or None when it is not one.
+
+    A JSON number (``true`` is not one), or a number written as a string (``"5"``, ``"-2.5"``),
+    which Amplitude's browser SDK documents as accepted. Infinite or NaN values are refused.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str) and len(value) <= _MAX_NUMBER_TEXT:
+        text = value.strip()
+        if not _NUMBER.fullmatch(text):
+            return None
+        if text.lstrip("+-").isdigit():
+            return int(text)
+        number = float(text)
+        return number if math.isfinite(number) else None
     return None
 
 

@@ -15,10 +15,10 @@ The mapping per vendor:
 - **Amplitude**: ``type`` is ``event``, ``identify`` (``$identify``) or ``groupidentify``
   (``$groupidentify``); the event name is ``event_type``; ``insert_id`` de-duplicates;
   ``user_properties`` become operations (unless ``$skip_user_properties_sync``); a
-  ``$groupidentify`` applies ``group_properties`` to its first ``groups`` entry.
+  ``$groupidentify`` applies ``group_properties`` to every group its ``groups`` lists.
 - **mParticle**: one record per event, ``type`` = ``event_type``; a batch without events is one
   ``batch`` record, so its user attributes and identities are still kept. ``user_attributes``
-  are a ``$set`` on the user, carried by the batch's first record.
+  are a ``$set`` on the user, applied once per batch (by its first stored record).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 from trackwire.amplitude import properties as amplitude_properties
+from trackwire.amplitude import wire as amplitude_wire
 from trackwire.collector._values import is_int, is_number
 from trackwire.collector.store import EventRecord, SharedContext
 from trackwire.collector.userprops import UserOp
@@ -78,15 +79,24 @@ def _set(properties: Any) -> tuple[UserOp, ...]:
 
 
 def segment_record(
-    message: Mapping[str, Any], kind: str, source: str, *, payload_json: bytes | None = None
+    message: Mapping[str, Any],
+    kind: str,
+    source: str,
+    *,
+    payload_json: bytes | None = None,
+    context: SharedContext | None = None,
 ) -> EventRecord:
     """The record for one Segment message that passed ``check_message``.
 
+    ``messageId`` is unique across every Segment source (Segment's de-duplication "is not
+    scoped to a source or workspace"). An alias links ``previousId`` to ``userId``.
+
     Args:
-        message: the message as received (camelCase keys).
+        message: the message as stored (camelCase keys; enriched, see :func:`segment_enrich`).
         kind: its type (from the route, or the message's ``type`` inside a batch).
         source: the source it is stored under.
         payload_json: ``message`` encoded as compact JSON, when the caller already has it.
+        context: the batch envelope's ``context``/``integrations``, shared by its messages.
     """
     # Runs once per stored Segment event (the collector's hot path): keep it to lookups, and
     # build the record positionally (keywords cost a third of the call here).
@@ -129,6 +139,11 @@ def segment_record(
         None,
         revenue,
         payload_json,
+        context,
+        "*",
+        (),
+        False,
+        _text(get("previousId")) if kind == "alias" else None,
     )
 
 
@@ -153,34 +168,48 @@ def _amplitude_revenue(event: Mapping[str, Any]) -> float | None:
     return None
 
 
-def _first_group(groups: Any) -> tuple[str, str] | None:
-    """The first ``(group_type, group_value)`` of a ``groups`` object (a list value: its first)."""
+def _listed_groups(groups: Any) -> list[tuple[str, str]]:
+    """Every ``(group_type, group_value)`` of a ``groups`` object, in order.
+
+    A type may list several values. Amplitude ignores types past :data:`MAX_GROUP_TYPES` and
+    values past :data:`MAX_GROUP_VALUES` per type, so those are left out too.
+    """
     if not isinstance(groups, Mapping):
-        return None
-    for group_type, value in groups.items():
-        if isinstance(value, list):
-            value = value[0] if value else None
-        if isinstance(value, str) and value:
-            return str(group_type), value
-    return None
+        return []
+    found: list[tuple[str, str]] = []
+    for group_type, value in list(groups.items())[: amplitude_wire.MAX_GROUP_TYPES]:
+        values = value if isinstance(value, list) else [value]
+        for item in values[: amplitude_wire.MAX_GROUP_VALUES]:
+            if isinstance(item, str) and item:
+                found.append((str(group_type), item))
+    return found
 
 
-def amplitude_event_record(event: Mapping[str, Any], source: str) -> EventRecord:
+def amplitude_event_record(
+    event: Mapping[str, Any], source: str, *, endpoint: str = "httpapi"
+) -> EventRecord:
     """The record for one ``/2/httpapi`` or ``/batch`` event that passed ``check_upload``.
 
+    ``insert_id`` de-duplicates as each endpoint documents it: on HTTP V2 per app and per
+    ``device_id`` when the event has one (two devices may send the same ``insert_id``), on the
+    Batch API against any ``insert_id`` of the app. (The documents do not say whether the two
+    endpoints see each other's ids; an SDK retries on the endpoint it used, so they are kept
+    apart: a Batch event is checked against events without a device scope only.)
+
     ``$identify`` events carry their ``user_properties`` operations; ``$groupidentify`` events
-    apply ``group_properties`` to their first group (the official SDKs send exactly one);
+    apply ``group_properties`` to every group they list (several types, and several values of
+    one type; the official SDKs send one, hand-written requests may send more);
     ordinary events apply plain ``user_properties`` as Amplitude does, unless
     ``$skip_user_properties_sync`` is true.
     """
     event_type = event["event_type"]
     kind = {"$identify": "identify", "$groupidentify": "groupidentify"}.get(event_type, "event")
     user_ops: Sequence[UserOp] = ()
-    group: tuple[str, str] | None = None
+    targets: list[tuple[str, str]] = []
     if kind == "groupidentify":
-        group = _first_group(event.get("groups"))
+        targets = _listed_groups(event.get("groups"))
         group_properties = event.get("group_properties")
-        if group is not None and isinstance(group_properties, Mapping):
+        if targets and isinstance(group_properties, Mapping):
             user_ops = amplitude_properties.parse_group_properties(group_properties)
     else:
         user_properties = event.get("user_properties")
@@ -193,23 +222,26 @@ def amplitude_event_record(event: Mapping[str, Any], source: str) -> EventRecord
     session = event.get("session_id")
     groups = event.get("groups")
     insert_id = event.get("insert_id")
+    device_id = _text(event.get("device_id"))
     return EventRecord(
         vendor="amplitude",
         source=source,
         type=kind,
         event_name=event_type,
         user_id=_text(event.get("user_id")),
-        device_id=_text(event.get("device_id")),
+        device_id=device_id,
         client_time_ms=time_ms if is_int(time_ms) else None,
         dedup_key=insert_id if isinstance(insert_id, str) and insert_id else None,
         payload=event,
         user_ops=tuple(user_ops),
-        group_type=None if group is None else group[0],
-        group_value=None if group is None else group[1],
+        group_type=targets[0][0] if targets else None,
+        group_value=targets[0][1] if targets else None,
+        more_groups=tuple(targets[1:]),
         groups=groups if isinstance(groups, Mapping) and groups else None,
         # -1 is Amplitude's "no session".
         session_id=session if is_int(session) and session >= 0 else None,
         revenue=_amplitude_revenue(event),
+        dedup_scope=f"device:{device_id}" if endpoint == "httpapi" and device_id else None,
     )
 
 
@@ -303,13 +335,13 @@ def mparticle_records(
 
     Each event becomes one record whose full payload is the batch with that event alone in
     ``events``, so every record keeps its batch's identities, device and consent; the batch's
-    part is a :class:`SharedContext`, stored once. A batch
-    without events becomes one ``batch`` record, so its user attributes are still kept. The
-    batch's ``user_attributes`` (a ``$set``) and ``deleted_user_attributes`` (an ``$unset``)
-    ride on its first record. An event without ``source_message_id`` is de-duplicated by the
-    batch's ``source_request_id`` and its position, so a retried bulk request stores nothing
-    twice. On the historical endpoint the payload's ``source_info.is_historical`` is set, as
-    mParticle does.
+    part is a :class:`SharedContext`, stored once. A batch without events becomes one
+    ``batch`` record, so its user attributes are still kept. The batch's ``user_attributes``
+    (a ``$set``) and ``deleted_user_attributes`` (an ``$unset``) ride on each of its records
+    and are applied once, by the first one stored. An event without ``source_message_id`` is
+    de-duplicated by the batch's ``source_request_id`` and its position, so a retried bulk
+    request stores nothing twice. On the historical endpoint the payload's
+    ``source_info.is_historical`` is set, as mParticle does.
     """
     context = {key: value for key, value in batch.items() if key != "events"}
     if historical:
@@ -358,7 +390,10 @@ def mparticle_records(
                 dedup_key=key,
                 payload=event,
                 context=shared,
-                user_ops=user_ops if index == 0 else (),
+                # Every record carries the batch's changes, applied once by the first of them
+                # stored: a batch whose first event is a duplicate still applies them.
+                user_ops=user_ops,
+                ops_once=True,
                 session_id=session if is_int(session) else None,
                 revenue=_mparticle_revenue(event),
             )

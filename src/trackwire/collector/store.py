@@ -34,6 +34,7 @@ __all__ = [
     "EventReader",
     "EventRecord",
     "EventWriter",
+    "IdentityLink",
     "IngestResult",
     "SharedContext",
     "StorageLimitError",
@@ -135,6 +136,16 @@ class EventRecord:
             store then keeps these bytes instead of encoding the payload a second time.
         context: data this record shares with others of its request, stored once; ``payload``
             is then the record's own part (see :func:`expand`).
+        dedup_scope: where ``dedup_key`` is unique: None is the record's source; ``"*"`` every
+            source of its vendor (Segment's ``messageId``); any other text a part of its source
+            (Amplitude HTTP V2: ``"device:<device_id>"``).
+        more_groups: further ``(group_type, group_value)`` pairs ``user_ops`` apply to, after
+            ``group_type``/``group_value`` (an Amplitude ``$groupidentify`` listing several).
+        ops_once: ``user_ops`` is one object shared by several records of a request (an
+            mParticle batch's user attribute changes): it is applied once, by the first of
+            those records that is stored, whichever of them are duplicates.
+        alias_of: for an alias (Segment ``previousId``): the earlier id, anonymous or not, that
+            ``user_id`` now stands for; its user's history and properties join ``user_id``'s.
     """
 
     vendor: str
@@ -154,6 +165,10 @@ class EventRecord:
     revenue: float | None = None
     payload_json: bytes | None = None
     context: SharedContext | None = None
+    dedup_scope: str | None = None
+    more_groups: Sequence[tuple[str, str]] = ()
+    ops_once: bool = False
+    alias_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +247,23 @@ class UserState:
     properties: dict[str, Any]
     first_seen_ms: int
     last_seen_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityLink:
+    """An alias: an earlier id that a user id now stands for (Segment ``alias``).
+
+    Attributes:
+        previous_id: the earlier id (an anonymous id, or an earlier user id).
+        user_id: the user id it stands for.
+        amplitude_id: the store's id of that user; the earlier id's events were moved to it.
+        linked_ms: when the alias was received, epoch ms.
+    """
+
+    previous_id: str
+    user_id: str | None
+    amplitude_id: int
+    linked_ms: int
 
 
 class EventWriter(Protocol):
@@ -330,6 +362,15 @@ class EventReader(QueryReader, Protocol):
         self, vendor: str, source: str, group_type: str, group_value: str
     ) -> dict[str, Any] | None:
         """A group's properties, or ``None`` for a group never identified."""
+        ...
+
+    def links(self, vendor: str, source: str, *, user_id: str | None = None) -> list[IdentityLink]:
+        """The aliases of one source, oldest first; only those of ``user_id`` when given.
+
+        An alias's earlier id leads to its user from then on (later events with that anonymous
+        id resolve to the user), and the events stored under it before were moved to the user,
+        so user activity and uniques already count them; the links say which ids were joined.
+        """
         ...
 
 

@@ -29,6 +29,8 @@ from typing import Any, Final
 
 import orjson
 
+from trackwire.amplitude.properties import add_amount
+from trackwire.collector._values import is_number
 from trackwire.errors import ValidationError
 
 __all__ = [
@@ -44,11 +46,6 @@ __all__ = [
 
 #: One operation: its name and its argument, normally ``{property: value}``.
 UserOp = tuple[str, Mapping[str, Any]]
-
-
-def _is_number(value: Any) -> bool:
-    # JSON has no separate boolean-as-number; True must never count as 1.
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -84,11 +81,13 @@ def _set_once(props: dict[str, Any], args: Mapping[str, Any]) -> None:
 
 
 def _add(props: dict[str, Any], args: Mapping[str, Any]) -> None:
-    for key, amount in args.items():
-        if not _is_number(amount):
-            continue  # Amplitude's $add takes numbers only; anything else is not an increment.
+    for key, value in args.items():
+        # Numbers, or numbers written as strings (Amplitude's browser SDK documents "5").
+        amount = add_amount(value)
+        if amount is None:
+            continue  # anything else is not an increment
         current = props.get(key, 0)
-        if _is_number(current):
+        if is_number(current):
             props[key] = current + amount
         # A non-numeric current value is left alone rather than overwritten by the increment.
 
@@ -277,6 +276,10 @@ class Row:
         self._text = None
         self.changed = True
 
+    def properties(self) -> dict[str, Any]:
+        """The current properties (a copy)."""
+        return dict(orjson.loads(self._text) if self._text is not None else self._value)
+
     def properties_text(self) -> str:
         """The properties as JSON text (the stored text itself when nothing changed them).
 
@@ -405,6 +408,35 @@ class IdentityResolver:
                 user.changed = True
         user.seen(when_ms)
         return user
+
+    def link(self, source_id: int, user: UserRow, previous_id: str) -> UserRow | None:
+        """Make ``previous_id`` (an anonymous id or an earlier user id) lead to ``user``.
+
+        From then on an event whose device is ``previous_id`` belongs to ``user``. When another
+        user held that id, its properties join ``user``'s (``user``'s own values win: they are
+        the newer ones) and its seen span widens ``user``'s.
+
+        Returns:
+            The other user whose history now belongs to ``user`` (the caller moves its events
+            and devices), or None.
+        """
+        scope = self._scope(source_id)
+        previous = scope.by_user_id.get(previous_id) or scope.by_device.get(previous_id)
+        if scope.by_device.get(previous_id) is not user:
+            scope.by_device[previous_id] = user
+            scope.moved_devices[previous_id] = user
+        if previous is None or previous is user:
+            return None
+        for device, owner in list(scope.by_device.items()):
+            if owner is previous:
+                scope.by_device[device] = user
+                scope.moved_devices[device] = user
+        inherited = previous.properties()
+        if inherited:
+            user.apply([("$setOnce", inherited)])
+        user.seen(previous.first_seen_ms)
+        user.seen(previous.last_seen_ms)
+        return previous
 
     def _new(
         self, source_id: int, user_id: str | None, device_id: str | None, when_ms: int

@@ -7,10 +7,11 @@ collector uses the same functions to accept or refuse what arrives, so the two c
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 import orjson
@@ -30,8 +31,10 @@ __all__ = [
     "REGION_HOSTS",
     "SINGLE_PATHS",
     "SUCCESS_BODY",
+    "Enrichment",
     "WireError",
     "check_message",
+    "enrich",
     "envelope",
     "envelope_overhead",
     "error_body",
@@ -195,6 +198,81 @@ def size_problem(size: int) -> WireError | None:
         f"Exceed payload limit: the message is {size} bytes as compact JSON; "
         f"the limit is {MAX_MESSAGE_BYTES} bytes",
     )
+
+
+def _iso(when: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and ``Z``, as Segment writes its timestamps."""
+    if when.tzinfo is not timezone.utc:
+        when = when.astimezone(timezone.utc)
+    # "...+00:00" -> "...Z"; isoformat is the cheapest formatter (this runs per message).
+    return when.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+class Enrichment:
+    """The fields Segment's servers add to every message of one request (spec: common fields).
+
+    ``receivedAt`` is the server's clock; ``sentAt`` the client's at send time (the batch
+    envelope's, else the message's own); ``originalTimestamp`` the client's ``timestamp`` as
+    sent; and ``timestamp`` is corrected for the client's clock skew:
+    ``receivedAt - (sentAt - originalTimestamp)``. Without a client ``timestamp`` the event
+    happened at ``receivedAt``; without a usable ``sentAt`` the client's time is kept.
+
+    Built once per request (the collector's hot path): the envelope's times are parsed once.
+
+    Args:
+        received_at: when the request arrived (aware datetime).
+        sent_at: the envelope's ``sentAt``, if it had one.
+    """
+
+    __slots__ = ("_received", "_received_text", "_sent_text", "_shift")
+
+    def __init__(self, *, received_at: datetime, sent_at: str | None) -> None:
+        # To the millisecond, as written: the stored fields then give back the stored time.
+        received = _aware(received_at)
+        self._received = received.replace(microsecond=received.microsecond // 1000 * 1000)
+        self._received_text = _iso(self._received)
+        self._sent_text, self._shift = self._sent(sent_at)
+
+    def _sent(self, sent_at: Any) -> tuple[str | None, timedelta | None]:
+        sent = parse_timestamp(sent_at) if isinstance(sent_at, str) else None
+        if sent is None:
+            return None, None
+        try:
+            return sent_at, self._received - _aware(sent)
+        except OverflowError:
+            return sent_at, None
+
+    def apply(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """The message with Segment's server fields (a new dict; ``message`` is not changed)."""
+        enriched = dict(message)
+        enriched["receivedAt"] = self._received_text
+        sent_text, shift = self._sent_text, self._shift
+        if sent_text is None:
+            sent_text, shift = self._sent(message.get("sentAt"))
+        if sent_text is not None:
+            enriched["sentAt"] = sent_text
+        original_text = message.get("timestamp")
+        original = parse_timestamp(original_text) if isinstance(original_text, str) else None
+        if original is None:
+            enriched["timestamp"] = self._received_text
+            return enriched
+        enriched["originalTimestamp"] = original_text
+        if shift is not None:
+            # A skew past the calendar's edge keeps the client's time.
+            with contextlib.suppress(OverflowError):
+                enriched["timestamp"] = _iso(_aware(original) + shift)
+        return enriched
+
+
+def enrich(
+    message: Mapping[str, Any], *, received_at: datetime, sent_at: str | None
+) -> dict[str, Any]:
+    """One message with the fields Segment's servers add; see :class:`Enrichment`."""
+    return Enrichment(received_at=received_at, sent_at=sent_at).apply(message)
 
 
 def envelope(messages: Sequence[bytes], write_key_json: bytes, sent_at: str) -> bytes:

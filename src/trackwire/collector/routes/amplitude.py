@@ -91,7 +91,9 @@ class _Amplitude:
                 "rejected", "amplitude", "invalid_event", len(check.invalid_indices)
             )
             return json_reply(400, wire.invalid_request_body(check))
-        records = [amplitude_event_record(event, source) for event in body["events"]]
+        records = [
+            amplitude_event_record(event, source, endpoint=endpoint) for event in body["events"]
+        ]
         result = self.collector.write("amplitude", records, request_bytes=len(raw))
         return json_reply(
             200, wire.success_body(len(records), len(raw), now_ms()), stored=result.stored

@@ -1,5 +1,13 @@
 """Segment's Tracking API: ``POST /v1/batch`` (and ``/v1/import``) and ``/v1/{type}``.
 
+Each message is stored as Segment keeps it: the batch envelope's ``context`` and
+``integrations`` merged in (the message's own keys win; stored once per request, see
+:class:`~trackwire.collector.store.SharedContext`), with ``receivedAt``, ``sentAt``,
+``originalTimestamp`` and the skew-corrected ``timestamp`` (:func:`trackwire.segment.wire.enrich`),
+which is also the event's time. ``messageId`` de-duplicates across every Segment source, as
+Segment's does; Segment keeps ids "at least 24 hours", the collector forever (stricter, and
+what its warehouses do).
+
 Decisions where Segment's documents leave room: a message's size is its compact JSON encoding
 (the same bytes the store keeps). A batch's invalid messages are dropped and its valid ones
 stored; the answer is still ``200`` (Segment's edge answers 200 too) and lists the rejected
@@ -13,6 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -23,7 +32,7 @@ from starlette.routing import Route
 from trackwire.collector import _http
 from trackwire.collector._handler import Reply, handle, json_reply
 from trackwire.collector.records import segment_record
-from trackwire.collector.store import EventRecord
+from trackwire.collector.store import EventRecord, SharedContext
 from trackwire.segment import wire
 
 if TYPE_CHECKING:
@@ -49,18 +58,37 @@ def routes(collector: Collector) -> list[Route]:
     return found
 
 
-def _encode(message: Mapping[str, Any]) -> tuple[bytes, wire.WireError | None]:
-    """The message as compact JSON, or why it cannot be stored (too large, too deep).
+_TOO_DEEP: Final = wire.WireError("invalid_message", "the message is nested too deeply to store")
 
-    The store keeps these same bytes: each message is encoded once, here, so a message that
-    cannot be encoded is dropped and reported alone instead of failing its whole request.
+
+def _prepare(
+    message: Mapping[str, Any], *, measure: bool, enrichment: wire.Enrichment
+) -> tuple[dict[str, Any], bytes] | wire.WireError:
+    """The message as stored (with Segment's server fields) and its compact JSON, or why it
+    cannot be stored (too large as sent, too deep).
+
+    Everything is encoded here, once, so a message that cannot be encoded is dropped and
+    reported alone instead of failing its whole request; the store keeps these bytes.
     """
     try:
-        encoded = orjson.dumps(message)
+        if measure:
+            # Segment measures the message as sent, before its server fields are added.
+            problem = wire.size_problem(len(orjson.dumps(message)))
+            if problem is not None:
+                return problem
+        enriched = enrichment.apply(message)
+        return enriched, orjson.dumps(enriched)
     except orjson.JSONEncodeError:
         # orjson's limit (254 levels) is far deeper than any real message.
-        return b"", wire.WireError("invalid_message", "the message is nested too deeply to store")
-    return encoded, wire.size_problem(len(encoded))
+        return _TOO_DEEP
+
+
+def _envelope(body: Mapping[str, Any]) -> SharedContext | None:
+    """The batch envelope's ``context`` and ``integrations``, merged into every message."""
+    shared = {
+        key: body[key] for key in ("context", "integrations") if isinstance(body.get(key), dict)
+    }
+    return SharedContext("segment_envelope", shared) if shared else None
 
 
 def _error(status: int, code: str, message: str) -> Reply:
@@ -136,16 +164,18 @@ class _Segment:
             return self.batch(body, source, len(raw))
         # The write key is a credential, not part of the message.
         message = {k: v for k, v in body.items() if k != "writeKey"}
-        problem = wire.check_message(message, kind)
-        encoded = b""
-        if problem is None:
-            encoded, problem = _encode(message)
-        if problem is not None:
-            self.collector.counters.add("rejected", "segment", problem.code)
-            return _error(400, problem.code, problem.message)
+        prepared = wire.check_message(message, kind) or _prepare(
+            message,
+            measure=len(raw) > wire.MAX_MESSAGE_BYTES,
+            enrichment=wire.Enrichment(received_at=datetime.now(timezone.utc), sent_at=None),
+        )
+        if isinstance(prepared, wire.WireError):
+            self.collector.counters.add("rejected", "segment", prepared.code)
+            return _error(400, prepared.code, prepared.message)
+        stored, encoded = prepared
         result = self.collector.write(
             "segment",
-            [segment_record(message, kind, source, payload_json=encoded)],
+            [segment_record(stored, kind, source, payload_json=encoded)],
             request_bytes=len(raw),
         )
         return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
@@ -169,21 +199,28 @@ class _Segment:
             )
         records: list[EventRecord] = []
         errors: list[dict[str, Any]] = []
+        sent_at = body.get("sentAt")
+        enrichment = wire.Enrichment(
+            received_at=datetime.now(timezone.utc),
+            sent_at=sent_at if isinstance(sent_at, str) else None,
+        )
+        shared = _envelope(body)
+        measure = size > wire.MAX_MESSAGE_BYTES
         for index, message in enumerate(batch):
-            encoded = b""
+            prepared: tuple[dict[str, Any], bytes] | wire.WireError
             if not isinstance(message, dict):
-                problem: wire.WireError | None = wire.WireError(
-                    "invalid_message", "a batch item must be a JSON object"
-                )
+                prepared = wire.WireError("invalid_message", "a batch item must be a JSON object")
             else:
                 problem = wire.check_message(message)
-                if problem is None:
-                    encoded, problem = _encode(message)
-            if problem is not None:
-                counters.add("rejected", "segment", problem.code)
-                errors.append({"index": index, "code": problem.code, "message": problem.message})
+                prepared = problem or _prepare(message, measure=measure, enrichment=enrichment)
+            if isinstance(prepared, wire.WireError):
+                counters.add("rejected", "segment", prepared.code)
+                errors.append({"index": index, "code": prepared.code, "message": prepared.message})
                 continue
-            records.append(segment_record(message, message["type"], source, payload_json=encoded))
+            stored, encoded = prepared
+            records.append(
+                segment_record(stored, stored["type"], source, payload_json=encoded, context=shared)
+            )
         result = self.collector.write("segment", records, request_bytes=size)
         if not errors:
             return Reply(200, wire.SUCCESS_BODY, stored=result.stored)

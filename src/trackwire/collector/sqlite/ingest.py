@@ -87,7 +87,8 @@ EVENT_COLUMNS: Final = (
 _INSERT_EVENT: Final = (
     "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
     "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
-    "context_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    "context_id, dedup_scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
 )
 
 
@@ -112,6 +113,18 @@ def select_in(
     return rows
 
 
+def dedup_scope(record: EventRecord, source_id: int) -> str:
+    """The scope the record's ``dedup_key`` is unique in (see :attr:`EventRecord.dedup_scope`):
+    its source (``"12"``), its vendor (``"segment:*"``) or a part of its source
+    (``"12:device:D"``)."""
+    scope = record.dedup_scope
+    if scope is None:
+        return str(source_id)
+    if scope == "*":
+        return f"{record.vendor}:*"
+    return f"{source_id}:{scope}"
+
+
 def fresh_indexes(
     conn: sqlite3.Connection,
     records: Sequence[EventRecord],
@@ -120,21 +133,25 @@ def fresh_indexes(
     check_stored: bool,
 ) -> list[int]:
     """Indexes of the records whose message id is not repeated earlier in the call and, with
-    ``check_stored``, not stored by an earlier request either."""
-    taken: set[tuple[int, str]] = set()
+    ``check_stored``, not stored by an earlier request either (each in its scope)."""
+    taken: set[tuple[str, str]] = set()
     if check_stored:
-        wanted: dict[int, list[str]] = {}
+        wanted: dict[str, list[str]] = {}
         for record, source_id in zip(records, source_ids, strict=True):
             if record.dedup_key is not None:
-                wanted.setdefault(source_id, []).append(record.dedup_key)
-        for source_id, keys in wanted.items():
-            select = "SELECT dedup_key FROM events WHERE source_id = ? AND dedup_key"
-            rows = select_in(conn, select, (source_id,), keys)
-            taken.update((source_id, key) for (key,) in rows)
+                wanted.setdefault(dedup_scope(record, source_id), []).append(record.dedup_key)
+        for scope, keys in wanted.items():
+            # The IS NOT NULL lets SQLite use the partial unique index.
+            select = (
+                "SELECT dedup_key FROM events WHERE dedup_key IS NOT NULL "
+                "AND dedup_scope = ? AND dedup_key"
+            )
+            rows = select_in(conn, select, (scope,), keys)
+            taken.update((scope, key) for (key,) in rows)
     keep: list[int] = []
     for index, record in enumerate(records):
         if record.dedup_key is not None:
-            full = (source_ids[index], record.dedup_key)
+            full = (dedup_scope(record, source_ids[index]), record.dedup_key)
             if full in taken:
                 continue
             taken.add(full)
@@ -163,6 +180,10 @@ class Ingest:
         self._events: list[tuple[Any, ...]] = []
         #: Known users whose span this request widened on the short path: id -> [first, last].
         self.spans: dict[int, list[int]] = {}
+        #: (user, merged-away user) amplitude ids from aliases: the second's events move.
+        self.merges: list[tuple[int, int]] = []
+        #: identity_links rows: (source_id, previous_id, user_id, amplitude_id, linked_ms).
+        self.links: list[tuple[int, str, str | None, int, int]] = []
 
     def _allocate_id(self) -> int:
         if not self._next_id:
@@ -177,13 +198,26 @@ class Ingest:
         records: Sequence[EventRecord],
         source_ids: Sequence[int],
         encoded: Sequence[Encoded],
+        insert: Sequence[bool] | None = None,
     ) -> None:
-        """Resolve every record in order and queue its event row."""
+        """Resolve every record in order and queue its event row (unless ``insert`` says the
+        record only applies its operations)."""
         lookup = self._known.lookup
         hits: list[tuple[int, int, int] | None] = []
+        # Operations shared by several records (ops_once) apply with the first stored one.
+        claimed: set[int] = set()
+        with_ops: list[bool] = []
         for record, source_id in zip(records, source_ids, strict=True):
+            ops = bool(record.user_ops)
+            if ops and record.ops_once:
+                ops = id(record.user_ops) not in claimed
+                claimed.add(id(record.user_ops))
+            with_ops.append(ops)
             hit = None
-            if not record.user_ops and record.group_type is None:
+            if insert is not None and not insert[len(hits)]:
+                hits.append(None)  # operations only: resolved in full, no event row
+                continue
+            if not ops and record.group_type is None and record.alias_of is None:
                 hit = lookup(source_id, record.user_id, record.device_id)
             hits.append(hit)
         self._preload(
@@ -204,11 +238,13 @@ class Ingest:
         spans = self.spans
         append = self._events.append
         contexts: dict[int, int | None] = {}
-        for record, source_id, hit, (payload, groups, shared) in zip(
-            records, source_ids, hits, encoded, strict=True
+        for index, (record, source_id, hit, ops, (payload, groups, shared)) in enumerate(
+            zip(records, source_ids, hits, with_ops, encoded, strict=True)
         ):
             if hit is None:
-                amplitude_id = self._resolve(record, source_id)
+                amplitude_id = self._resolve(record, source_id, apply_ops=ops)
+                if insert is not None and not insert[index]:
+                    continue
             else:
                 amplitude_id, first_seen_ms, last_seen_ms = hit
                 when = received if record.client_time_ms is None else record.client_time_ms
@@ -230,7 +266,8 @@ class Ingest:
             append(
                 (source_id, record.type, record.event_name, record.user_id, record.device_id,
                  amplitude_id, record.session_id, record.client_time_ms, received,
-                 record.dedup_key, record.revenue, groups, payload, context_id)
+                 record.dedup_key, record.revenue, groups, payload, context_id,
+                 None if record.dedup_key is None else dedup_scope(record, source_id))
             )  # fmt: skip
 
     def _preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
@@ -242,6 +279,10 @@ class Ingest:
                 user_ids.add(record.user_id)
             if record.device_id is not None:
                 device_ids.add(record.device_id)
+            if record.alias_of is not None:
+                # An alias's earlier id may be a user id or a device (anonymous) id.
+                user_ids.add(record.alias_of)
+                device_ids.add(record.alias_of)
         for source_id, (user_ids, device_ids) in ids.items():
             found: dict[int, UserRow] = {}
             if user_ids:
@@ -287,15 +328,26 @@ class Ingest:
         group.seen(when_ms)
         return group
 
-    def _resolve(self, record: EventRecord, source_id: int) -> int | None:
+    def _resolve(
+        self, record: EventRecord, source_id: int, *, apply_ops: bool = True
+    ) -> int | None:
         """Resolve the record's user in full and apply its operations; its ``amplitude_id``."""
         when = self._received if record.client_time_ms is None else record.client_time_ms
         user = self.users.resolve(source_id, record.user_id, record.device_id, when)
-        target: Row | None = user
+        if record.alias_of is not None and user is not None:
+            previous = self.users.link(source_id, user, record.alias_of)
+            if previous is not None:
+                self.merges.append((user.amplitude_id, previous.amplitude_id))
+            self.links.append(
+                (source_id, record.alias_of, record.user_id, user.amplitude_id, self._received)
+            )
+        targets: list[Row] = [] if user is None else [user]
         if record.group_type is not None and record.group_value is not None:
-            target = self._group((source_id, record.group_type, record.group_value), when)
-        if record.user_ops and target is not None:
-            target.apply(record.user_ops)
+            pairs = [(record.group_type, record.group_value), *record.more_groups]
+            targets = [self._group((source_id, kind, value), when) for kind, value in pairs]
+        if record.user_ops and apply_ops:
+            for target in targets:
+                target.apply(record.user_ops)
         return None if user is None else user.amplitude_id
 
     def write(self) -> int:
@@ -345,10 +397,24 @@ class Ingest:
             ],
         )
         inserted: int = conn.executemany(_INSERT_EVENT, self._events).rowcount
+        # After the events: those of this request resolved before an alias move too.
+        conn.executemany("UPDATE events SET amplitude_id = ? WHERE amplitude_id = ?", self.merges)
+        conn.executemany("UPDATE devices SET amplitude_id = ? WHERE amplitude_id = ?", self.merges)
+        conn.executemany(
+            "INSERT INTO identity_links (source_id, previous_id, user_id, amplitude_id, "
+            "linked_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, previous_id) DO UPDATE "
+            "SET user_id = excluded.user_id, amplitude_id = excluded.amplitude_id, "
+            "linked_ms = excluded.linked_ms",
+            self.links,
+        )
         return inserted
 
     def learn(self) -> None:
         """Teach the store's :class:`KnownUsers` what this request committed."""
+        if self.merges:
+            # Users merged by an alias: cached device and user entries may point at either.
+            self._known.clear()
+            return
         spans = {amplitude_id: (first, last) for amplitude_id, (first, last) in self.spans.items()}
         self._known.learn(self.users.users(), self.users.devices(), spans)
 
@@ -362,9 +428,26 @@ def attempt(
     encoded: Sequence[Encoded],
     keep: Sequence[int],
 ) -> tuple[Ingest, int]:
-    """Store the ``keep`` records; the work done and how many events the INSERT stored."""
+    """Store the ``keep`` records; the work done and how many events the INSERT stored.
+
+    A batch's shared operations (``ops_once``) whose records are all duplicates are still
+    applied, once, in their place: a new batch's user changes count whichever of its events
+    were already stored.
+    """
+    kept = set(keep)
+    carried = {id(records[i].user_ops) for i in keep if records[i].ops_once}
+    extra: dict[int, int] = {}
+    for index, record in enumerate(records):
+        if record.ops_once and record.user_ops and id(record.user_ops) not in carried:
+            extra.setdefault(id(record.user_ops), index)
+    chosen = sorted(kept.union(extra.values())) if extra else list(keep)
     work = Ingest(conn, received_ms, known)
-    work.run([records[i] for i in keep], [source_ids[i] for i in keep], [encoded[i] for i in keep])
+    work.run(
+        [records[i] for i in chosen],
+        [source_ids[i] for i in chosen],
+        [encoded[i] for i in chosen],
+        [i in kept for i in chosen] if extra else None,
+    )
     return work, work.write()
 
 

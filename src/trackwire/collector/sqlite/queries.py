@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from trackwire.collector.sqlite.ingest import EVENT_COLUMNS, USER_COLUMNS
-from trackwire.collector.store import StoredEvent, UserState, expand
+from trackwire.collector.store import IdentityLink, StoredEvent, UserState, expand
 
-__all__ = ["events", "group", "source_ids", "stats", "user"]
+__all__ = ["events", "group", "links", "source_ids", "stats", "user"]
 
 
 def source_ids(conn: sqlite3.Connection, vendor: str | None, source: str | None) -> list[int]:
@@ -166,3 +166,15 @@ def group(
         return None
     properties: dict[str, Any] = orjson.loads(row[0])
     return properties
+
+
+def links(
+    conn: sqlite3.Connection, vendor: str, source: str, *, user_id: str | None
+) -> list[IdentityLink]:
+    """The aliases of one source (only ``user_id``'s when given), oldest first."""
+    sql = (
+        "SELECT l.previous_id, l.user_id, l.amplitude_id, l.linked_ms FROM identity_links l "
+        "JOIN sources s USING (source_id) WHERE s.vendor = ? AND s.source = ? "
+        "AND coalesce(l.user_id = ?, true) ORDER BY l.linked_ms, l.previous_id"
+    )
+    return [IdentityLink(*row) for row in conn.execute(sql, (vendor, source, user_id))]

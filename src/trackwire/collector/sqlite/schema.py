@@ -190,6 +190,35 @@ _V2: Final = (
     """,
 )
 
+_V3: Final = (
+    # De-duplication scopes differ by vendor: Segment's messageId is not scoped to a source,
+    # Amplitude's HTTP V2 insert_id is scoped to the event's device. The unique key becomes
+    # (dedup_scope, dedup_key); events stored before keep their source as their scope.
+    "ALTER TABLE events ADD COLUMN dedup_scope TEXT",
+    "UPDATE events SET dedup_scope = CAST(source_id AS TEXT) WHERE dedup_key IS NOT NULL",
+    "DROP INDEX events_dedup",
+    """
+    CREATE UNIQUE INDEX events_dedup ON events (dedup_scope, dedup_key)
+        WHERE dedup_key IS NOT NULL
+    """,
+    # Segment alias: the earlier id (anonymous or not) that a user id now stands for, so the
+    # query side can find a user's anonymous history (the events themselves are moved too).
+    """
+    CREATE TABLE identity_links (
+        source_id    INTEGER NOT NULL REFERENCES sources (source_id),
+        previous_id  TEXT NOT NULL,
+        user_id      TEXT,
+        amplitude_id INTEGER NOT NULL REFERENCES users (amplitude_id),
+        linked_ms    INTEGER NOT NULL,
+        PRIMARY KEY (source_id, previous_id)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE INDEX identity_links_by_user ON identity_links (amplitude_id)
+    """,
+)
+
+
 _QUERY_INDEXES: Final = (
     # Event segmentation reads, per event type and time range, only the user of each event:
     # with amplitude_id in the index the uniques/totals queries never touch the table (a
@@ -205,7 +234,8 @@ _QUERY_INDEXES: Final = (
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "sources, events, users, devices, groups, requests", _V1),
     Migration(2, "shared request contexts, stored once", _V2),
-    Migration(3, "query side: segmentation index covers the user", _QUERY_INDEXES),
+    Migration(3, "de-duplication scopes, identity links", _V3),
+    Migration(4, "query side: segmentation index covers the user", _QUERY_INDEXES),
 )
 
 _BOOTSTRAP: Final = """

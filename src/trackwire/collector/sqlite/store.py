@@ -26,6 +26,7 @@ from trackwire.collector.sqlite.ingest import (
 )
 from trackwire.collector.store import (
     EventRecord,
+    IdentityLink,
     IngestResult,
     StorageLimitError,
     StoreClosedError,
@@ -365,6 +366,11 @@ class SQLiteStore(SQLiteQueryReads):
         """A group's properties; see :meth:`EventReader.group`."""
         with self._reading() as conn:
             return queries.group(conn, vendor, source, group_type, group_value)
+
+    def links(self, vendor: str, source: str, *, user_id: str | None = None) -> list[IdentityLink]:
+        """The aliases of one source; see :meth:`EventReader.links`."""
+        with self._reading() as conn:
+            return queries.links(conn, vendor, source, user_id=user_id)
 
     def close(self) -> None:
         """Close every connection; idempotent. Later calls raise :class:`StoreClosedError`."""
