@@ -462,3 +462,14 @@ def test_a_failed_write_into_an_empty_spool_is_at_the_head_at_once(tmp_path: Pat
     assert list(spool.sizes()) == [len(_msg(0))]
     spool.ack(spool.take(1))
     spool.close()
+
+
+def test_a_spool_that_fails_to_open_lets_go_of_its_lock(tmp_path: Path) -> None:
+    dead = _open(tmp_path)
+    dead.offer(_msg(1), 0.0)
+    dead.abandon()
+    # The next segment's name is taken by a directory: opening it for writing fails.
+    os.mkdir(os.path.join(dead.directory, "seg-00000002.log"))
+    with pytest.raises(OSError):
+        _open(tmp_path)
+    assert not spool_dir.lock_is_held(dead.directory)  # free for the next process

@@ -164,12 +164,20 @@ class Spool:
         self._window_max_bytes = config.window_bytes
         self._active_fd = -1
         self._broken = False  # the active segment's file took a partial write or is missing
-        self._replay_own()
-        first = min(self._segments, default=0)
-        self._active = self._open_segment(max(self._segments, default=0) + 1)
-        self._reader = _Reader(self, first or self._active.number, 0)
-        for directory, fd in claimed[1:]:
-            self._adopt(directory, fd)
+        try:
+            self._replay_own()
+            first = min(self._segments, default=0)
+            self._active = self._open_segment(max(self._segments, default=0) + 1)
+            self._reader = _Reader(self, first or self._active.number, 0)
+            for index, (directory, fd) in enumerate(claimed[1:], 1):
+                self._adopt(directory, fd)
+                claimed[index] = (directory, -1)  # removed, lock let go
+        except BaseException:
+            # Let go of every spool claimed, so the next process can take them over.
+            _close(self._active_fd)
+            for _, fd in [(self.directory, self._lock_fd), *claimed[1:]]:
+                _close(fd)
+            raise
         if self.replayed:
             logger.info(
                 "trackwire: spool: replaying %d message(s) left by an earlier process",
