@@ -167,7 +167,7 @@ class Spool:
         try:
             self._replay_own()
             first = min(self._segments, default=0)
-            self._active = self._open_segment(max(self._segments, default=0) + 1)
+            self._active = self._open_segment(self._highest + 1)
             self._reader = _Reader(self, first or self._active.number, 0)
             for index, (directory, fd) in enumerate(claimed[1:], 1):
                 self._adopt(directory, fd)
@@ -488,10 +488,19 @@ class Spool:
 
     def _replay_own(self) -> None:
         """Count what an earlier owner of this spool left (payloads stay on disk)."""
-        for number in spool_dir.list_segments(self.directory):
+        numbers = spool_dir.list_segments(self.directory)
+        self._highest = max(numbers, default=0)  # new segments are numbered after every file
+        for number in numbers:
             segment = _Segment(self.directory, number)
             segment.acked = spool_dir.read_acks(segment.ack_path)
             scan = spool_dir.scan_segment(segment.path, segment.acked)
+            if scan.unreadable:
+                self.corrupt += 1
+                logger.warning(
+                    "trackwire: spool: cannot read %s; left in place, skipped",
+                    os.path.basename(segment.path),
+                )
+                continue
             self.corrupt += scan.corrupt
             if scan.corrupt:
                 logger.warning(
@@ -517,15 +526,19 @@ class Spool:
         for number in spool_dir.list_segments(directory):
             log, ack = spool_dir.segment_paths(directory, number)
             acked = spool_dir.read_acks(ack)
-            for item in spool_dir.iter_segment(log):
-                if isinstance(item, int):
-                    self.corrupt += item
-                    continue
-                offset, payload = item
-                if offset in acked:
-                    continue
-                self.offer(payload, time.monotonic())
-                self.replayed += 1
+            try:
+                for item in spool_dir.iter_segment(log):
+                    if isinstance(item, int):
+                        self.corrupt += item
+                        continue
+                    offset, payload = item
+                    if offset in acked:
+                        continue
+                    self.offer(payload, time.monotonic())
+                    self.replayed += 1
+            except OSError as exc:  # unreadable: what was read is kept, the rest is lost
+                self.corrupt += 1
+                logger.warning("trackwire: spool: cannot read a spool being taken over: %s", exc)
         if self._fsync != "never":
             self._sync()  # before the originals are removed
         spool_dir.remove_spool(directory, lock_fd)
