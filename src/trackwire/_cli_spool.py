@@ -36,7 +36,12 @@ _CLIENTS: Final = {
 
 def add_parser(subparsers: Any) -> None:
     """Add the ``spool`` command to the ``trackwire`` parser's subcommands."""
-    spool = subparsers.add_parser("spool", help="look at or replay a durable spool (spool=PATH)")
+    spool = subparsers.add_parser(
+        "spool",
+        help="look at or replay a durable spool (spool=PATH)",
+        description="Look at a client's durable spool (the spool= directory), or send what "
+        "processes that died left in it.",
+    )
     spool.set_defaults(handler=run, command_parser=spool)
     actions = spool.add_subparsers(dest="action", required=True, metavar="ACTION")
     status = actions.add_parser("status", help="owner, messages waiting, corrupt records")

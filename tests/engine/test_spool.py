@@ -462,3 +462,43 @@ def test_a_failed_write_into_an_empty_spool_is_at_the_head_at_once(tmp_path: Pat
     assert list(spool.sizes()) == [len(_msg(0))]
     spool.ack(spool.take(1))
     spool.close()
+
+
+def test_an_unreadable_segment_is_skipped_not_a_failure(tmp_path: Path) -> None:
+    dead = _open(tmp_path)
+    dead.offer(_msg(1), 0.0)
+    dead.abandon()
+    os.mkdir(os.path.join(dead.directory, "seg-00000002.log"))  # a "segment" one cannot read
+    again = _open(tmp_path)
+    assert again.directory == dead.directory
+    assert again.corrupt == 1 and _numbers(_take_all(again)) == [1]
+    again.close()
+
+
+def test_a_spool_that_fails_to_open_lets_go_of_its_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = _open(tmp_path)
+    dead.offer(_msg(1), 0.0)
+    dead.abandon()
+
+    def refuse(self: Spool, number: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Spool, "_open_segment", refuse)
+    with pytest.raises(OSError):
+        _open(tmp_path)
+    assert not spool_dir.lock_is_held(dead.directory)  # free for the next process
+
+
+def test_an_unreadable_segment_in_a_spool_taken_over_is_skipped(tmp_path: Path) -> None:
+    first, second = _open(tmp_path), _open(tmp_path)
+    first.offer(_msg(1), 0.0)
+    second.offer(_msg(2), 0.0)
+    for spool in (first, second):
+        spool.abandon()
+    os.mkdir(os.path.join(second.directory, "seg-00000005.log"))
+    heir = _open(tmp_path)
+    assert sorted(_numbers(_take_all(heir))) == [1, 2]
+    assert heir.corrupt == 1
+    heir.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 import trackwire
 from tests.sink import Sink
 
@@ -68,3 +70,39 @@ def test_messages_left_by_an_earlier_client_are_sent_without_a_new_call(
         assert numbers == list(range(20))
     finally:
         heir.shutdown(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"spool": ""}, "spool"),
+        ({"spool": 42}, "spool"),
+        ({"spool": "x", "spool_fsync": "sometimes"}, "spool_fsync"),
+        ({"spool": "x", "spool_max_bytes": 0}, "spool_max_bytes"),
+        ({"spool": "x", "spool_fsync_interval": -1}, "spool_fsync_interval"),
+        ({"handle_sigterm": "yes"}, "handle_sigterm"),
+        ({"spol": "x"}, "spool"),  # did you mean
+    ],
+)
+def test_bad_spool_options_name_the_option(options: dict[str, object], named: str) -> None:
+    with pytest.raises(trackwire.ConfigError, match=named):
+        trackwire.Segment("k", **options)  # type: ignore[arg-type]
+
+
+def test_a_spool_path_that_cannot_be_used_is_a_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(trackwire.ConfigError, match="spool"):
+        trackwire.Segment("k", spool=blocker / "spool", handle_sigterm=False)
+
+
+def test_a_path_object_works_and_stats_show_the_spool(sink: Sink, tmp_path: Path) -> None:
+    client = trackwire.Segment("k", host=sink.url, spool=tmp_path / "spool", handle_sigterm=False)
+    try:
+        client.track("user-1", "Numbered", {"n": 1})
+        assert client.flush(timeout=10)
+        stats = client.stats()
+        assert stats["spool_bytes"] == 0 and stats["spool_corrupt"] == 0
+    finally:
+        client.shutdown(timeout=5)
+    assert list((tmp_path / "spool").iterdir()) == []  # all sent: the spool was removed

@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Final
 
 from trackwire._engine import spool_dir
@@ -163,12 +164,20 @@ class Spool:
         self._window_max_bytes = config.window_bytes
         self._active_fd = -1
         self._broken = False  # the active segment's file took a partial write or is missing
-        self._replay_own()
-        first = min(self._segments, default=0)
-        self._active = self._open_segment(max(self._segments, default=0) + 1)
-        self._reader = _Reader(self, first or self._active.number, 0)
-        for directory, fd in claimed[1:]:
-            self._adopt(directory, fd)
+        try:
+            self._replay_own()
+            first = min(self._segments, default=0)
+            self._active = self._open_segment(self._highest + 1)
+            self._reader = _Reader(self, first or self._active.number, 0)
+            for index, (directory, fd) in enumerate(claimed[1:], 1):
+                self._adopt(directory, fd)
+                claimed[index] = (directory, -1)  # removed, lock let go
+        except BaseException:
+            # Let go of every spool claimed, so the next process can take them over.
+            _close(self._active_fd)
+            for _, fd in [(self.directory, self._lock_fd), *claimed[1:]]:
+                _close(fd)
+            raise
         if self.replayed:
             logger.info(
                 "trackwire: spool: replaying %d message(s) left by an earlier process",
@@ -277,19 +286,30 @@ class Spool:
         pop = self._where.pop
         by_segment: dict[_Segment, list[int]] = {}
         freed = 0
-        for item in items:
-            where = pop(item.seq, None)
+        current: _Segment | None = None
+        offsets: list[int] = []
+        live = 0
+        wheres = map(pop, [item.seq for item in items], repeat(None))
+        for item, where in zip(items, wheres, strict=True):
             if where is None:
                 continue  # never written (disk error), or acknowledged already
             segment, offset = where
-            offsets = by_segment.get(segment)
-            if offsets is None:
-                offsets = by_segment[segment] = []
+            if segment is not current:  # batches are mostly runs of one segment
+                if current is not None:
+                    current.live -= live
+                segment_offsets = by_segment.get(segment)
+                if segment_offsets is None:
+                    segment_offsets = by_segment[segment] = []
+                offsets = segment_offsets
+                current = segment
+                live = 0
             offsets.append(offset)
+            live += 1
             size = len(item.data)
-            segment.live -= 1
             segment.live_bytes -= size
             freed += size
+        if current is not None:
+            current.live -= live
         self._live_bytes -= freed
         for segment, offsets in by_segment.items():
             if segment.live <= 0 and segment is not self._active:
@@ -468,10 +488,19 @@ class Spool:
 
     def _replay_own(self) -> None:
         """Count what an earlier owner of this spool left (payloads stay on disk)."""
-        for number in spool_dir.list_segments(self.directory):
+        numbers = spool_dir.list_segments(self.directory)
+        self._highest = max(numbers, default=0)  # new segments are numbered after every file
+        for number in numbers:
             segment = _Segment(self.directory, number)
             segment.acked = spool_dir.read_acks(segment.ack_path)
             scan = spool_dir.scan_segment(segment.path, segment.acked)
+            if scan.unreadable:
+                self.corrupt += 1
+                logger.warning(
+                    "trackwire: spool: cannot read %s; left in place, skipped",
+                    os.path.basename(segment.path),
+                )
+                continue
             self.corrupt += scan.corrupt
             if scan.corrupt:
                 logger.warning(
@@ -497,15 +526,19 @@ class Spool:
         for number in spool_dir.list_segments(directory):
             log, ack = spool_dir.segment_paths(directory, number)
             acked = spool_dir.read_acks(ack)
-            for item in spool_dir.iter_segment(log):
-                if isinstance(item, int):
-                    self.corrupt += item
-                    continue
-                offset, payload = item
-                if offset in acked:
-                    continue
-                self.offer(payload, time.monotonic())
-                self.replayed += 1
+            try:
+                for item in spool_dir.iter_segment(log):
+                    if isinstance(item, int):
+                        self.corrupt += item
+                        continue
+                    offset, payload = item
+                    if offset in acked:
+                        continue
+                    self.offer(payload, time.monotonic())
+                    self.replayed += 1
+            except OSError as exc:  # unreadable: what was read is kept, the rest is lost
+                self.corrupt += 1
+                logger.warning("trackwire: spool: cannot read a spool being taken over: %s", exc)
         if self._fsync != "never":
             self._sync()  # before the originals are removed
         spool_dir.remove_spool(directory, lock_fd)

@@ -211,7 +211,7 @@ def remove_spool(directory: str, fd: int) -> None:
 
 
 def _unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):  # gone already, or not a file: left, never an error
         os.unlink(path)
 
 
@@ -238,7 +238,7 @@ def read_acks(path: str) -> set[int]:
     try:
         with open(path, "rb") as file:
             return set(decode_acks(file.read()))
-    except FileNotFoundError:
+    except OSError:  # none yet, or unreadable: the records are sent again (at least once)
         return set()
 
 
@@ -252,6 +252,7 @@ class SegmentScan:
         live_bytes: their size on disk, headers included.
         payload_bytes: their message bytes.
         corrupt: corrupt or truncated stretches skipped.
+        unreadable: the file could not be read at all.
     """
 
     size: int = 0
@@ -259,6 +260,7 @@ class SegmentScan:
     live_bytes: int = 0
     payload_bytes: int = 0
     corrupt: int = 0
+    unreadable: bool = False
 
 
 def iter_segment(path: str) -> Iterator[tuple[int, bytes] | int]:
@@ -292,17 +294,18 @@ def scan_segment(path: str, acked: set[int]) -> SegmentScan:
     scan = SegmentScan()
     try:
         scan.size = os.stat(path).st_size
-    except FileNotFoundError:
-        return scan
-    for item in iter_segment(path):
-        if isinstance(item, int):
-            scan.corrupt += item
-            continue
-        offset, payload = item
-        if offset not in acked:
-            scan.live += 1
-            scan.live_bytes += HEADER_SIZE + len(payload)
-            scan.payload_bytes += len(payload)
+        for item in iter_segment(path):
+            if isinstance(item, int):
+                scan.corrupt += item
+                continue
+            offset, payload = item
+            if offset not in acked:
+                scan.live += 1
+                scan.live_bytes += HEADER_SIZE + len(payload)
+                scan.payload_bytes += len(payload)
+    except OSError:
+        # Unreadable (not a file, an I/O error, removed meanwhile): nothing in it is usable.
+        return SegmentScan(unreadable=True)
     return scan
 
 

@@ -72,13 +72,14 @@ class Syncer:
 
     def sync_now(self) -> None:
         """Sync what was written, in the calling thread."""
+        # Cleared first: a write from now on marks the spool dirty again for the next round.
+        self.dirty = False
         with self._lock:
             fds = self._retired
             self._retired = []
             if self._current >= 0:
                 fds.append(os.dup(self._current))
             directory, self._directory = self._directory, None
-        self.dirty = False
         if directory is not None:
             sync_directory(directory)
         for fd in fds:
