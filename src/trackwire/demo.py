@@ -1,9 +1,12 @@
-"""``make demo``: a local collector, a realistic stream of Segment calls, and what arrived.
+"""``make demo``: a local collector, realistic streams from all three vendors, and what arrived.
 
 Starts a collector on a free loopback port with its database under ``.trackwire/``, sends a
 day of a small shop's events through :class:`trackwire.Segment` (identify, page, screen,
-track, group and alias, some with historical timestamps), flushes, and prints what the client
-counted and what the collector stored. Needs the ``collector`` extra.
+track, group and alias, some with historical timestamps), a music app's through
+:class:`trackwire.Amplitude` (events, identify operations, revenue) and a store's batches
+through :class:`trackwire.MParticle`; flushes, prints what the clients counted and what the
+collector stored, and asks the collector Amplitude's segmentation question back. Needs the
+``collector`` extra.
 """
 
 from __future__ import annotations
@@ -90,6 +93,60 @@ def send_stream(analytics: trackwire.Segment, users: int, rng: random.Random) ->
     return calls
 
 
+def send_amplitude(url: str, rng: random.Random) -> tuple[int, bool, Any]:
+    """A music app's plays, identifies and purchases; returns (calls, all delivered, answer)."""
+    from trackwire.amplitude import EventOptions, Identify, Revenue
+
+    calls = 0
+    with trackwire.Amplitude(
+        "demo-amplitude-key", server_url=url + "/2/httpapi", secret_key="demo-secret"
+    ) as amp:
+        for index in range(50):
+            user_id = f"listener-{index:03d}"
+            amp.identify(
+                Identify().set("plan", rng.choice(PLANS)).add("sessions", 1),
+                EventOptions(user_id=user_id),
+            )
+            calls += 1
+            for _ in range(rng.randint(1, 5)):
+                genre = rng.choice(["jazz", "rock", "folk"])
+                amp.track({"event_type": "Song Played", "user_id": user_id,
+                           "event_properties": {"genre": genre}})  # fmt: skip
+                calls += 1
+            if index % 4 == 0:
+                amp.revenue(Revenue(price=9.99, quantity=1, product_id="premium"), user_id=user_id)
+                calls += 1
+        delivered = amp.flush(timeout=30)
+        today = datetime.now(timezone.utc).strftime("%Y%m%d")
+        answer = amp.event_segmentation(
+            "Song Played",
+            today,
+            today,
+            metric="totals",
+            group_by={"type": "event", "value": "genre"},
+        )
+    return calls, delivered, answer
+
+
+def send_mparticle(url: str, rng: random.Random) -> tuple[int, bool]:
+    """A store's batches: identities, attributes, a screen view and a custom event each."""
+    from trackwire import mparticle as mp
+
+    with trackwire.MParticle(
+        "demo-mparticle-key", "demo-secret", environment="development", host=url
+    ) as client:
+        for index in range(40):
+            batch = mp.Batch(user_identities=mp.UserIdentities(customer_id=f"customer-{index}"))
+            batch.user_attributes = {"tier": rng.choice(["bronze", "silver", "gold"])}
+            batch.add_event(mp.ScreenViewEvent(screen_name="Catalog"))
+            batch.add_event(
+                mp.AppEvent("Wishlist Added", mp.CustomEventType.transaction,
+                            custom_attributes={"sku": rng.choice(PRODUCTS)["product_id"]})
+            )  # fmt: skip
+            client.upload(batch)
+        return 40, client.flush(timeout=30)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the process exit status."""
     try:
@@ -118,6 +175,16 @@ def main(argv: list[str] | None = None) -> int:
             f"flushed in {elapsed * 1000:.0f} ms: delivered={stats['delivered']} "
             f"failed={sum(stats['failed'].values())} dropped={sum(stats['dropped'].values())}"
         )
+        amplitude_calls, amplitude_ok, answer = send_amplitude(collector.url, rng=random.Random(8))
+        console.print(f"sent {amplitude_calls} Amplitude calls: all delivered={amplitude_ok}")
+        mparticle_batches, mparticle_ok = send_mparticle(collector.url, rng=random.Random(9))
+        console.print(
+            f"uploaded {mparticle_batches} mParticle batches: all delivered={mparticle_ok}"
+        )
+        plays = ", ".join(
+            f"{answer.label(i)}={answer.collapsed(i):g}" for i in range(len(answer.series))
+        )
+        console.print(f"Amplitude segmentation, Song Played today by genre: {plays}")
         summary = collector.store.stats()
         table = Table(title="What the collector stored (all runs)")
         for column in ("vendor", "source", "type", "count"):
@@ -138,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         "\nKeep a collector running and look at it:\n"
         f"  .venv/bin/trackwire collector --db {DB_PATH}\n"
         "  .venv/bin/trackwire events --url http://127.0.0.1:8787 --type track\n"
-        "  curl http://127.0.0.1:8787/stats"
+        "  curl http://127.0.0.1:8787/stats\n"
+        "  .venv/bin/trackwire amplitude segmentation --help"
     )
-    ok = delivered_all and stored_now == calls
+    ok = delivered_all and amplitude_ok and mparticle_ok and bool(answer.series)
     if not ok:
         console.print("[red]not everything sent was stored[/]")
     return 0 if ok else 1
