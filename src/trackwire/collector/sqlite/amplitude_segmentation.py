@@ -73,13 +73,24 @@ class _Access:
     ``{op}`` (``->>`` for the SQL value, ``->`` for the JSON) and one placeholder, its path."""
 
     alternatives: tuple[tuple[str, str], ...]
+    #: The path in the event's ``props`` column, for an event property: read there first (the
+    #: segmentation index holds it), the alternatives only where the column is NULL.
+    column: str | None = None
 
     def _pick(self, op: str) -> _Sql:
         parts = [template.format(op=op) for template, _ in self.alternatives]
         args: list[Any] = [path for _, path in self.alternatives]
-        if len(parts) == 1:
-            return _Sql(parts[0], args)
-        return _Sql(f"coalesce({', '.join(parts)})", args)
+        sql = (
+            _Sql(parts[0], args) if len(parts) == 1 else _Sql(f"coalesce({', '.join(parts)})", args)
+        )
+        if self.column is None:
+            return sql
+        # CASE, not coalesce: a property absent from the column must not be looked up in the
+        # payload (that would read the table row, which the index spares).
+        return _Sql(
+            f"CASE WHEN e.props IS NULL THEN {sql.text} ELSE e.props {op} ? END",
+            [*sql.args, self.column],
+        )
 
     def value(self) -> _Sql:
         """The property's SQL value (text, number, or JSON text for arrays and objects)."""
@@ -111,7 +122,9 @@ def _event_access(source: Source, kind: str, name: str) -> _Access | None:
         # Segment: the message's own context first, then its batch envelope's.
         return _Access(((_PAYLOAD, path), (_CONTEXT, path)))
     paths = mapping.event_property_paths(source.vendor, name)
-    return _Access(tuple((_PAYLOAD, path) for path in paths))
+    return _Access(
+        tuple((_PAYLOAD, path) for path in paths), column=mapping.column_property_path(name)
+    )
 
 
 def _condition(access: _Access | None, op: str, values: Sequence[Any], where: str) -> _Sql:
