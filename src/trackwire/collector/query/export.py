@@ -92,7 +92,6 @@ _AMPLITUDE_FIELDS: Final = {
     "start_version": "start_version",
     "library": "library",
 }
-_AMPLITUDE_KEYS: Final = frozenset(_AMPLITUDE_FIELDS)
 #: Built-in properties (see :mod:`.mapping`) copied for other vendors, by export name.
 _BUILT_IN_FIELDS: Final = {
     "country": "country",
@@ -215,23 +214,28 @@ _REST: Final = (
 )
 
 
-def _line_format(present: frozenset[str]) -> tuple[tuple[str, ...], bytes]:
-    """The line format for events carrying these ingestion fields: which fields fill its
-    first ``%s`` slots, in order, and the format (the others are written as null)."""
-    found = _FORMATS.get(present)
+def _line_format(top: Mapping[str, Any]) -> tuple[tuple[str, ...], bytes]:
+    """The line format for events with the top-level keys of ``top``: which ingestion fields
+    fill its first ``%s`` slots, in order, and the format (the other fields are null).
+
+    Cached by the keys as they come (events of one SDK share them): hashing that tuple costs
+    less than finding the known fields among them.
+    """
+    shape = tuple(top)
+    found = _FORMATS.get(shape)
     if found is None:
-        by_export = {v: k for k, v in _AMPLITUDE_FIELDS.items() if k in present}
+        by_export = {v: k for k, v in _AMPLITUDE_FIELDS.items() if k in top}
         keys = tuple(by_export[name] for name in _NULL_FIELDS if name in by_export)
         head = ",".join(
             f'"{name}":%s' if name in by_export else f'"{name}":null' for name in _NULL_FIELDS
         )
         if len(_FORMATS) >= 1024:  # hostile inputs cannot grow it without bound
             _FORMATS.clear()
-        found = _FORMATS[present] = (keys, b"{" + head.encode() + b"," + _REST)
+        found = _FORMATS[shape] = (keys, b"{" + head.encode() + b"," + _REST)
     return found
 
 
-_FORMATS: dict[frozenset[str], tuple[tuple[str, ...], bytes]] = {}
+_FORMATS: dict[tuple[str, ...], tuple[tuple[str, ...], bytes]] = {}
 _dumps: Final = orjson.dumps
 
 
@@ -260,7 +264,7 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     else:
         top = _built_in_sources(vendor, payload)
         properties = mapping.event_properties_of(vendor, payload)
-    keys, line = _line_format(_AMPLITUDE_KEYS.intersection(top))
+    keys, line = _line_format(top)
     groups = _dumps(orjson.loads(row.groups)) if row.groups else b"{}"
     session = -1 if row.session_id is None else row.session_id
     return line % (
