@@ -24,7 +24,8 @@ LONG = "x" * mapping.PROPERTIES_COLUMN_MAX
 @pytest.mark.parametrize(
     ("vendor", "payload", "column"),
     [
-        ("amplitude", {"event_properties": {"genre": "rock", "n": 1.5}}, '{"genre":"rock","n":1.5}'),
+        ("amplitude", {"event_properties": {"genre": "rock", "n": 1.5}},
+         '{"genre":"rock","n":1.5}'),
         ("amplitude", {"event_type": "A"}, "{}"),
         ("amplitude", {"event_properties": "not an object"}, "{}"),
         ("amplitude", {"event_properties": {}}, "{}"),
