@@ -3,9 +3,10 @@
 The statement reads each vendor's rows through the mapping of :mod:`.mapping` (event type to
 stored type and name, property to JSON path), with every value as a placeholder: only fixed
 fragments chosen here enter the SQL text. Rows are picked through the ``(source_id,
-event_name, client_time_ms)`` index (time range within one event type) and aggregated per
-period and group in one pass over a materialised set, together with the per-group totals of
-the whole range.
+event_name, client_time_ms, amplitude_id, props)`` index (time range within one event type) and
+aggregated per period and group in one pass, together with the per-group totals of the whole
+range. Event properties are read from the short ``props`` column where the store kept one (in
+the index: the table is not read) and from the payload elsewhere, in separate branches.
 """
 
 from __future__ import annotations
