@@ -105,14 +105,24 @@ def records(events: int, users: int, seed: int = 7) -> Iterator[tuple[int, list[
 
 def build(path: Path, events: int, users: int, setup: tuple[str, ...] = ()) -> float:
     """Write the database (after running ``setup`` on it); events/s through ``ingest``."""
+    return build_timed(path, events, users, setup)[0]
+
+
+def build_timed(
+    path: Path, events: int, users: int, setup: tuple[str, ...] = ()
+) -> tuple[float, float]:
+    """:func:`build`, also giving events per CPU second of this process (the machine is
+    shared: wall time includes waiting for a core)."""
     with SQLiteStore(path) as store:
         for statement in setup:
             store._writer.execute(statement)
         started = time.perf_counter()
+        cpu = time.process_time()
         for received, batch in records(events, users):
             store.ingest(batch, received_time_ms=received)
         elapsed = time.perf_counter() - started
-    return events / elapsed
+        cpu = time.process_time() - cpu
+    return events / elapsed, events / cpu
 
 
 def cpu_seconds(pid: int) -> float:
@@ -251,19 +261,26 @@ _INDEX_VARIANTS: Final = (
 )  # fmt: skip
 
 
-def ingest_cost(work: Path, events: int, users: int, rows: list[tuple[str, str]]) -> None:
-    """Ingest into fresh databases with each index variant, interleaved, median of 3."""
-    rates: dict[str, list[float]] = {label: [] for label, _ in _INDEX_VARIANTS}
-    for run in range(3):
-        for label, setup in _INDEX_VARIANTS:
+def ingest_cost(
+    work: Path, events: int, users: int, rows: list[tuple[str, str]], runs: int = 5
+) -> None:
+    """Ingest into fresh databases with each index variant, interleaved, median of ``runs``."""
+    rates: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in _INDEX_VARIANTS}
+    for run in range(runs):
+        # Rotated order: no variant always runs first (or right after the same neighbour).
+        shift = run % len(_INDEX_VARIANTS)
+        for label, setup in _INDEX_VARIANTS[shift:] + _INDEX_VARIANTS[:shift]:
             path = work / f"ingest-{run}.db"
-            rates[label].append(build(path, events, users, setup))
+            rates[label].append(build_timed(path, events, users, setup))
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
     for label, found in rates.items():
+        wall = statistics.median(rate for rate, _ in found)
+        cpu = statistics.median(rate for _, rate in found)
         rows.append((
             f"ingest through the store's writer, {label}",
-            f"{statistics.median(found):,.0f} events/s (median of 3 x {events:,})",
+            f"{wall:,.0f} events/s, {cpu:,.0f} per CPU second "
+            f"(medians of {runs} x {events:,}, interleaved)",
         ))  # fmt: skip
         print(rows[-1])
 
@@ -275,7 +292,19 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="database to build or reuse")
     parser.add_argument("--ingest-events", type=int, default=100_000)
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--ingest-runs", type=int, default=5)
+    parser.add_argument(
+        "--ingest-only", action="store_true",
+        help="only the ingest measurement (run it with another checkout's src on PYTHONPATH "
+             "to compare code versions)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.ingest_only:
+        work = Path(tempfile.mkdtemp(prefix="tw-query-bench-"))
+        only: list[tuple[str, str]] = []
+        ingest_cost(work, args.ingest_events, args.users, only, args.ingest_runs)
+        work.rmdir()
+        return
     work = Path(tempfile.mkdtemp(prefix="tw-query-bench-"))
     db = args.db or work / "query.db"
     rows: list[tuple[str, str]] = []
@@ -293,7 +322,7 @@ def main() -> None:
         spawned.stop()
     export_memory(db, rows)
     if not args.skip_ingest:
-        ingest_cost(work, args.ingest_events, args.users, rows)
+        ingest_cost(work, args.ingest_events, args.users, rows, args.ingest_runs)
 
     print()
     print("| measurement | result |")

@@ -15,9 +15,11 @@ from trackwire.amplitude.query import iter_export_events
 from trackwire.amplitude.query.params import segmentation_params
 from trackwire.collector.query import mapping
 from trackwire.collector.query.export import (
+    _NULL_FIELDS,
     ExportRow,
     archive_chunks,
     export_event,
+    export_line,
     export_time,
     member_name,
 )
@@ -280,3 +282,51 @@ def test_archive_streams_one_member_per_hour() -> None:
 def test_archive_of_nothing_is_an_empty_zip() -> None:
     data = b"".join(archive_chunks(iter([]), 3))
     assert zipfile.ZipFile(io.BytesIO(data)).namelist() == []
+
+
+def test_export_line_keys_in_export_order_unknown_fields_null() -> None:
+    payload = {
+        "platform": "Web", "carrier": "Orange", "ip": "1.2.3.4", "app_version": "2.1",
+        "user_properties": {"$set": {"plan": "pro"}, "$add": {"n": 1}, "age": 3},
+    }  # fmt: skip
+    line = export_line(_row(7, "amplitude", "event", "A", payload), project_id=3)
+    event = orjson.loads(line)
+    assert list(event)[: len(_NULL_FIELDS)] == list(_NULL_FIELDS)
+    assert list(event)[len(_NULL_FIELDS) :] == [
+        "$insert_id", "$schema", "amplitude_id", "app", "client_event_time",
+        "client_upload_time", "data", "device_id", "event_id", "event_properties", "event_time",
+        "event_type", "group_properties", "groups", "is_attribution_event", "processed_time",
+        "server_received_time", "server_upload_time", "session_id", "user_id",
+        "user_properties", "uuid",
+    ]  # fmt: skip
+    assert (event["platform"], event["device_carrier"], event["ip_address"]) == (
+        "Web",
+        "Orange",
+        "1.2.3.4",
+    )
+    assert event["version_name"] == "2.1"
+    assert event["country"] is None and event["device_type"] is None
+    assert event["user_properties"] == {"age": 3, "plan": "pro"}
+    assert orjson.dumps(event) == line  # compact, as orjson writes it
+    assert export_event(_row(7, "amplitude", "event", "A", payload), 3) == event
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"country": "FR"},
+        {"country": "FR", "city": None, "paying": True, "location_lat": 1.5},
+        {"city": "Lyon", "country": "FR"},  # another key order: another cached format
+        {"event_properties": {"s": 'a"b\n\u2028é\x01'}, "groups": {"x": 1}},
+    ],
+)
+def test_export_line_is_the_events_json(payload: dict[str, object]) -> None:
+    row = _row(9, "amplitude", "event", "A", payload)
+    row.groups = '{"org": ["a", "b"]}'
+    event = export_event(row, 3)
+    assert event["groups"] == {"org": ["a", "b"]}
+    for key, value in payload.items():
+        if key in ("country", "city", "paying", "location_lat"):
+            assert event[key] == value
+    assert export_line(row, 3) == orjson.dumps(event)

@@ -21,7 +21,14 @@ from trackwire.collector.query import mapping
 from trackwire.collector.query.reader import ExportRow
 from trackwire.collector.store import expand
 
-__all__ = ["ExportRow", "archive_chunks", "export_event", "export_time", "member_name"]
+__all__ = [
+    "ExportRow",
+    "archive_chunks",
+    "export_event",
+    "export_line",
+    "export_time",
+    "member_name",
+]
 
 _HOUR_MS: Final = 3_600_000
 #: Yield to the HTTP response once this many bytes are ready.
@@ -61,7 +68,6 @@ _NULL_FIELDS: Final = (
     "user_creation_time",
     "version_name",
 )
-_TEMPLATE: Final[dict[str, Any]] = dict.fromkeys(_NULL_FIELDS)
 #: Amplitude ingestion fields copied into the export under their export names.
 _AMPLITUDE_FIELDS: Final = {
     "adid": "adid",
@@ -86,7 +92,6 @@ _AMPLITUDE_FIELDS: Final = {
     "start_version": "start_version",
     "library": "library",
 }
-_AMPLITUDE_KEYS: Final = frozenset(_AMPLITUDE_FIELDS)
 #: Built-in properties (see :mod:`.mapping`) copied for other vendors, by export name.
 _BUILT_IN_FIELDS: Final = {
     "country": "country",
@@ -104,7 +109,12 @@ _BUILT_IN_FIELDS: Final = {
 
 
 def export_time(ms: int) -> str:
-    """``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, as Amplitude's exports write times.
+    """``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, as Amplitude's exports write times."""
+    return _time(ms).decode()
+
+
+def _time(ms: int) -> bytes:
+    """:func:`export_time` as bytes (what :func:`export_line` writes).
 
     Two per exported event: built from cached pieces (the hour's date and hour, the minute and
     second, the milliseconds) rather than by calendar arithmetic each time.
@@ -115,27 +125,34 @@ def export_time(ms: int) -> str:
         if len(_HOUR_PREFIXES) > 100_000:
             _HOUR_PREFIXES.clear()
         t = time.gmtime(hour * 3600)
-        prefix = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:"
+        prefix = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:".encode()
         _HOUR_PREFIXES[hour] = prefix
     second, milli = divmod(rest, 1000)
     return prefix + _MINUTE_SECOND[second] + _MILLI[milli]
 
 
-_HOUR_PREFIXES: dict[int, str] = {}
-_MINUTE_SECOND: Final = tuple(f"{s // 60:02d}:{s % 60:02d}." for s in range(3600))
-_MILLI: Final = tuple(f"{m:03d}000" for m in range(1000))
+_HOUR_PREFIXES: dict[int, bytes] = {}
+_MINUTE_SECOND: Final = tuple(f"{s // 60:02d}:{s % 60:02d}.".encode() for s in range(3600))
+_MILLI: Final = tuple(f"{m:03d}000".encode() for m in range(1000))
 
 
 def export_uuid(source_id: int, row_id: int) -> str:
     """A stable UUID-shaped id of a stored row (version 8, "custom"): re-exports agree, and
-    no two rows share one. Formatted directly; :mod:`uuid` costs more than the whole event."""
+    no two rows share one."""
+    return _uuid(source_id, row_id).decode()
+
+
+def _uuid(source_id: int, row_id: int) -> bytes:
+    """:func:`export_uuid` as bytes; formatted directly (:mod:`uuid` costs more than the
+    whole event)."""
     prefix = _UUID_PREFIXES.get(source_id)
     if prefix is None:
-        prefix = _UUID_PREFIXES[source_id] = f"{source_id & 0xFFFFFFFF:08x}-0000-8000-8000-"
-    return f"{prefix}{row_id & 0xFFFFFFFFFFFF:012x}"
+        prefix = f"{source_id & 0xFFFFFFFF:08x}-0000-8000-8000-".encode()
+        _UUID_PREFIXES[source_id] = prefix
+    return b"%s%012x" % (prefix, row_id & 0xFFFFFFFFFFFF)
 
 
-_UUID_PREFIXES: dict[int, str] = {}
+_UUID_PREFIXES: dict[int, bytes] = {}
 
 
 def member_name(project_id: int, hour_ms: int) -> str:
@@ -168,54 +185,114 @@ def _user_properties(vendor: str, type: str, payload: Mapping[str, Any]) -> dict
     return dict(attributes) if isinstance(attributes, dict) else {}
 
 
-def export_event(row: ExportRow, project_id: int) -> dict[str, Any]:
-    """The export JSON of one stored event (Amplitude's export field names, any vendor)."""
+def _built_in_sources(vendor: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Another vendor's built-in properties, keyed by Amplitude's ingestion field names (so
+    :func:`export_event` reads every vendor's the same way)."""
+    return {
+        _BUILT_IN_SOURCES[name]: value
+        for name, value in mapping.built_ins_of(vendor, payload).items()
+        if name in _BUILT_IN_SOURCES
+    }
+
+
+#: Built-in property name -> the Amplitude ingestion field that lands in the same export field.
+_BUILT_IN_SOURCES: Final = {
+    name: next(k for k, v in _AMPLITUDE_FIELDS.items() if v == export_name)
+    for name, export_name in _BUILT_IN_FIELDS.items()
+}
+
+
+#: The export fields after the top-level ones, in the export's key order, as a format (see
+#: :func:`export_line`): constants written out, the event's own values as ``%s``/``%d``.
+_REST: Final = (
+    b'"$insert_id":%s,"$schema":12,"amplitude_id":%s,"app":%d,"client_event_time":"%s",'
+    b'"client_upload_time":"%s","data":{},"device_id":%s,"event_id":%d,"event_properties":%s,'
+    b'"event_time":"%s","event_type":%s,"group_properties":{},"groups":%s,'
+    b'"is_attribution_event":false,"processed_time":"%s","server_received_time":"%s",'
+    b'"server_upload_time":"%s","session_id":%d,"user_id":%s,"user_properties":%s,'
+    b'"uuid":"%s"}'
+)
+
+
+def _line_format(top: Mapping[str, Any]) -> tuple[tuple[str, ...], bytes]:
+    """The line format for events with the top-level keys of ``top``: which ingestion fields
+    fill its first ``%s`` slots, in order, and the format (the other fields are null).
+
+    Cached by the keys as they come (events of one SDK share them): hashing that tuple costs
+    less than finding the known fields among them.
+    """
+    shape = tuple(top)
+    found = _FORMATS.get(shape)
+    if found is None:
+        by_export = {v: k for k, v in _AMPLITUDE_FIELDS.items() if k in top}
+        keys = tuple(by_export[name] for name in _NULL_FIELDS if name in by_export)
+        head = ",".join(
+            f'"{name}":%s' if name in by_export else f'"{name}":null' for name in _NULL_FIELDS
+        )
+        if len(_FORMATS) >= 1024:  # hostile inputs cannot grow it without bound
+            _FORMATS.clear()
+        found = _FORMATS[shape] = (keys, b"{" + head.encode() + b"," + _REST)
+    return found
+
+
+_FORMATS: dict[tuple[str, ...], tuple[tuple[str, ...], bytes]] = {}
+_dumps: Final = orjson.dumps
+
+
+def export_line(row: ExportRow, project_id: int) -> bytes:
+    """The export JSON of one stored event (Amplitude's export field names, any vendor), as
+    compact JSON bytes without a newline.
+
+    The export's hot path, once per exported event. Building a ~50-key dict per event cost
+    more than everything else together, so the line is a cached format per set of top-level
+    fields present, filled with each value's JSON: keys in the order of :data:`_NULL_FIELDS`
+    then the event's own fields, unknown fields present and null.
+    """
     payload = orjson.loads(row.payload)
-    if not isinstance(payload, dict):
+    if type(payload) is not dict:
         payload = {}
+    vendor = row.vendor
     if row.context_kind is not None and row.context is not None:
         payload = expand(row.context_kind, _context(row.context), payload)
-    received = export_time(row.received_time_ms)
-    client = received if row.client_time_ms is None else export_time(row.client_time_ms)
-    event: dict[str, Any] = _TEMPLATE.copy()
-    if row.vendor == "amplitude":
-        # Only the keys the payload has: cheaper than looking up every known field.
-        for source_key in _AMPLITUDE_KEYS.intersection(payload):
-            value = payload[source_key]
-            if value is not None:
-                event[_AMPLITUDE_FIELDS[source_key]] = value
+    received = _time(row.received_time_ms)
+    client = received if row.client_time_ms is None else _time(row.client_time_ms)
+    if vendor == "amplitude":
+        top = payload
+        properties = payload.get("event_properties")
+        if type(properties) is not dict:
+            properties = {}
     else:
-        for name, value in mapping.built_ins_of(row.vendor, payload).items():
-            built_in = _BUILT_IN_FIELDS.get(name)
-            if built_in is not None:
-                event[built_in] = value
-    groups = orjson.loads(row.groups) if row.groups else {}
-    event.update(
-        {
-            "$insert_id": row.dedup_key,
-            "$schema": 12,
-            "amplitude_id": row.amplitude_id,
-            "app": project_id,
-            "client_event_time": client,
-            "client_upload_time": received,
-            "data": {},
-            "device_id": row.device_id,
-            "event_id": row.id,
-            "event_properties": mapping.event_properties_of(row.vendor, payload),
-            "event_time": client,
-            "event_type": mapping.event_type_of(row.vendor, row.type, row.event_name),
-            "group_properties": {},
-            "groups": groups,
-            "is_attribution_event": False,
-            "processed_time": received,
-            "server_received_time": received,
-            "server_upload_time": received,
-            "session_id": -1 if row.session_id is None else row.session_id,
-            "user_id": row.user_id,
-            "user_properties": _user_properties(row.vendor, row.type, payload),
-            "uuid": export_uuid(row.source_id, row.id),
-        }
+        top = _built_in_sources(vendor, payload)
+        properties = mapping.event_properties_of(vendor, payload)
+    keys, line = _line_format(top)
+    groups = _dumps(orjson.loads(row.groups)) if row.groups else b"{}"
+    session = -1 if row.session_id is None else row.session_id
+    return line % (
+        *[_dumps(top[key]) for key in keys],
+        _dumps(row.dedup_key),
+        _dumps(row.amplitude_id),
+        project_id,
+        client,
+        received,
+        _dumps(row.device_id),
+        row.id,
+        _dumps(properties),
+        client,
+        _dumps(mapping.event_type_of(vendor, row.type, row.event_name)),
+        groups,
+        received,
+        received,
+        received,
+        session,
+        _dumps(row.user_id),
+        _dumps(_user_properties(vendor, row.type, payload)),
+        _uuid(row.source_id, row.id),
     )
+
+
+def export_event(row: ExportRow, project_id: int) -> dict[str, Any]:
+    """The export JSON of one stored event, decoded (see :func:`export_line`)."""
+    event: dict[str, Any] = orjson.loads(export_line(row, project_id))
     return event
 
 
@@ -271,7 +348,7 @@ def archive_chunks(rows: Iterable[ExportRow], project_id: int) -> Iterator[bytes
         def close_member() -> None:
             if packer is not None:
                 if lines:
-                    packer.write(b"".join(lines))
+                    packer.write(b"\n".join(lines) + b"\n")
                     lines.clear()
                 packer.close()
                 member.close()
@@ -290,12 +367,10 @@ def archive_chunks(rows: Iterable[ExportRow], project_id: int) -> Iterator[bytes
                 packer = gzip.GzipFile(
                     filename="", mode="wb", fileobj=member, compresslevel=_GZIP_LEVEL, mtime=0
                 )
-            lines.append(
-                orjson.dumps(export_event(row, project_id), option=orjson.OPT_APPEND_NEWLINE)
-            )
+            lines.append(export_line(row, project_id))
             if len(lines) >= _LINES:
                 assert packer is not None
-                packer.write(b"".join(lines))
+                packer.write(b"\n".join(lines) + b"\n")
                 lines.clear()
                 if sink.size >= _CHUNK:
                     yield sink.take()

@@ -32,13 +32,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 __all__ = [
     "BUILT_IN_PROPERTIES",
     "INACTIVE_TYPES",
+    "PROPERTIES_COLUMN_MAX",
     "EventMatch",
+    "column_property_path",
     "event_property_paths",
     "event_type_of",
     "matches_for",
+    "properties_column",
     "user_property_key",
 ]
 
@@ -164,6 +169,42 @@ _EVENT_PROPERTIES: Final[Mapping[str, tuple[str, ...]]] = {
 def _key(name: str) -> str:
     # A JSON path member in double quotes: names with spaces or dots stay one member.
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+#: Longest event-properties JSON a store keeps beside the payload (see
+#: :func:`properties_column`): past it, the queries read the payload instead, so large property
+#: sets do not bloat the segmentation index.
+PROPERTIES_COLUMN_MAX: Final = 512
+
+
+def properties_column(vendor: str, payload: Mapping[str, Any]) -> str | None:
+    """The event properties of a message as a store keeps them beside its payload, for the
+    queries: compact JSON (``{}`` when it has none), or None when queries must read the payload
+    itself (properties longer than :data:`PROPERTIES_COLUMN_MAX`, an older mParticle payload
+    holding its whole batch, an unknown vendor).
+
+    A property read from this JSON at ``$."<name>"`` is what :func:`event_property_paths`
+    finds in the payload.
+    """
+    if vendor == "amplitude":
+        value = payload.get("event_properties")
+    elif vendor == "segment":
+        value = payload.get("properties")
+    elif vendor == "mparticle" and "events" not in payload:
+        data = payload.get("data")
+        value = data.get("custom_attributes") if type(data) is dict else None
+    else:
+        return None
+    if type(value) is not dict or not value:
+        return "{}"
+    # Keys are always text here (decoded JSON); orjson output is what the payload holds.
+    text = orjson.dumps(value)
+    return text.decode() if len(text) <= PROPERTIES_COLUMN_MAX else None
+
+
+def column_property_path(name: str) -> str:
+    """The JSON path of an event property inside :func:`properties_column`'s JSON."""
+    return f"$.{_key(name)}"
 
 
 def event_property_paths(vendor: str, name: str) -> tuple[str, ...]:

@@ -132,8 +132,7 @@ def user_data(summary: UserSummary | None) -> dict[str, Any]:
     }
 
 
-def user_activity_answer(
-    summary: UserSummary | None, events: Sequence[dict[str, Any]]
-) -> dict[str, Any]:
-    """``{"userData": {...}, "events": [...]}``."""
+def user_activity_answer(summary: UserSummary | None, events: Sequence[Any]) -> dict[str, Any]:
+    """``{"userData": {...}, "events": [...]}``; the events as export dicts or as their
+    encoded JSON (``orjson.Fragment``)."""
     return {"userData": user_data(summary), "events": list(events)}

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from trackwire.amplitude.query import params as p
 from trackwire.collector import _http
 from trackwire.collector.query import segmentation, users
-from trackwire.collector.query.export import archive_chunks, export_event
+from trackwire.collector.query.export import archive_chunks, export_line
 from trackwire.collector.query.reader import QueryReader
 from trackwire.collector.store import StoreClosedError
 from trackwire.errors import ValidationError
@@ -177,7 +177,10 @@ class QueryRoutes:
             source, int(text), offset=offset, limit=limit, latest=direction == "latest"
         )
         project_id = sources[0].source_id
-        return users.user_activity_answer(summary, [export_event(r, project_id) for r in rows])
+        # Each event as its export JSON, embedded as is: the response is encoded once, and no
+        # event is built as a dict only to be encoded again.
+        events = [orjson.Fragment(export_line(r, project_id)) for r in rows]
+        return users.user_activity_answer(summary, events)
 
     # --- segmentation ---------------------------------------------------------------------------
 

@@ -3,9 +3,10 @@
 The statement reads each vendor's rows through the mapping of :mod:`.mapping` (event type to
 stored type and name, property to JSON path), with every value as a placeholder: only fixed
 fragments chosen here enter the SQL text. Rows are picked through the ``(source_id,
-event_name, client_time_ms)`` index (time range within one event type) and aggregated per
-period and group in one pass over a materialised set, together with the per-group totals of
-the whole range.
+event_name, client_time_ms, amplitude_id, props)`` index (time range within one event type) and
+aggregated per period and group in one pass, together with the per-group totals of the whole
+range. Event properties are read from the short ``props`` column where the store kept one (in
+the index: the table is not read) and from the payload elsewhere, in separate branches.
 """
 
 from __future__ import annotations
@@ -91,13 +92,16 @@ class _Access:
 
 
 _PAYLOAD: Final = "e.payload {op} ?"
+#: The event's own properties, kept short beside the payload (NULL: read the payload).
+_PROPS: Final = "e.props {op} ?"
 #: The event's shared request context (an mParticle batch, a Segment envelope).
 _CONTEXT: Final = "(SELECT c.body {op} ? FROM contexts c WHERE c.context_id = e.context_id)"
 _USER: Final = "u.properties {op} ?"
 
 
-def _event_access(source: Source, kind: str, name: str) -> _Access | None:
-    """Where an event's property (or, for ``kind`` "user", a built-in property) is stored."""
+def _event_access(source: Source, kind: str, name: str, props: bool) -> _Access | None:
+    """Where an event's property (or, for ``kind`` "user", a built-in property) is stored;
+    ``props``: in the rows whose ``props`` column is set (else in those where it is NULL)."""
     if kind == "user":
         path = mapping.built_in_path(source.vendor, name)
         if path is None:
@@ -110,6 +114,8 @@ def _event_access(source: Source, kind: str, name: str) -> _Access | None:
             return _Access(((_CONTEXT, path), (_PAYLOAD, path)))
         # Segment: the message's own context first, then its batch envelope's.
         return _Access(((_PAYLOAD, path), (_CONTEXT, path)))
+    if props:
+        return _Access(((_PROPS, mapping.column_property_path(name)),))
     paths = mapping.event_property_paths(source.vendor, name)
     return _Access(tuple((_PAYLOAD, path) for path in paths))
 
@@ -169,8 +175,10 @@ def _filter(
     op: str,
     values: Sequence[Any],
     where: str,
+    props: bool,
 ) -> _Sql:
-    """A filter on one event's property, or on its user's (custom) property."""
+    """A filter on one event's property, or on its user's (custom) property (``props``: see
+    :func:`_event_access`)."""
     if kind == "user":
         user_path = _user_path(name)
         if user_path is not None:
@@ -192,10 +200,10 @@ def _filter(
             if negated is not None:
                 sql.text = f"NOT coalesce({sql.text}, 0)"
             return sql
-    return _condition(_event_access(source, kind, name), op, values, where)
+    return _condition(_event_access(source, kind, name, props), op, values, where)
 
 
-def _value(source: Source, prop: Property) -> _Sql:
+def _value(source: Source, prop: Property, props: bool) -> _Sql:
     """The expression of a property's value for one event (group label or summed value)."""
     if prop.kind == "user":
         user_path = _user_path(prop.name)
@@ -204,7 +212,7 @@ def _value(source: Source, prop: Property) -> _Sql:
                 "(SELECT u.properties ->> ? FROM users u WHERE u.amplitude_id = e.amplitude_id)",
                 [user_path],
             )
-    access = _event_access(source, prop.kind, prop.name)
+    access = _event_access(source, prop.kind, prop.name, props)
     return _Sql("NULL") if access is None else access.value()
 
 
@@ -243,6 +251,61 @@ def _match(source: Source, event_type: str) -> list[_Sql]:
     return found
 
 
+@dataclass(slots=True)
+class _Columns:
+    """One source's filter conditions, group and value expressions."""
+
+    conditions: list[_Sql]
+    group: _Sql
+    value: _Sql
+
+
+def _columns(
+    sources: Sequence[Source], source: Source, query: Plan, *, with_filters: bool, props: bool
+) -> _Columns:
+    """The expressions of one source's rows; ``props``: for the rows whose event properties
+    are in their ``props`` column (else for those where it is NULL)."""
+    params = query.params
+    conditions: list[_Sql] = []
+    if with_filters:
+        for index, entry in enumerate(params.event.get("filters", [])):
+            conditions.append(
+                _filter(
+                    sources,
+                    source,
+                    str(entry.get("subprop_type", "event")),
+                    str(entry["subprop_key"]),
+                    str(entry["subprop_op"]),
+                    entry["subprop_value"],
+                    f"e.filters[{index}]",
+                    props,
+                )
+            )
+    for index, segment in enumerate(params.segments):
+        conditions.append(
+            _filter(
+                sources,
+                source,
+                "user",
+                str(segment["prop"]),
+                str(segment["op"]),
+                segment["values"],
+                f"s[{index}]",
+                props,
+            )
+        )
+    group = _value(source, query.group, props) if query.group and with_filters else _Sql("NULL")
+    value = _Sql("NULL")
+    if with_filters and query.value is not None and params.metric in PROPERTY_METRICS:
+        raw = _value(source, query.value, props)
+        # Only numbers count; the expression is evaluated twice, args given twice.
+        value = _Sql(
+            f"CASE WHEN typeof({raw.text}) IN ('integer', 'real') THEN {raw.text} END",
+            [*raw.args, *raw.args],
+        )
+    return _Columns(conditions, group, value)
+
+
 def _selects(
     sources: Sequence[Source],
     query: Plan,
@@ -251,7 +314,6 @@ def _selects(
     with_filters: bool,
 ) -> _Sql:
     """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL."""
-    params = query.params
     # Who counts as one user: the amplitude_id within one vendor; across vendors the user id
     # (each vendor resolves its own amplitude_ids), else the amplitude_id.
     person = "e.amplitude_id"
@@ -263,64 +325,46 @@ def _selects(
     parts: list[str] = []
     args: list[Any] = []
     for source in sources:
-        conditions: list[_Sql] = []
-        if with_filters:
-            for index, entry in enumerate(params.event.get("filters", [])):
-                conditions.append(
-                    _filter(
-                        sources,
-                        source,
-                        str(entry.get("subprop_type", "event")),
-                        str(entry["subprop_key"]),
-                        str(entry["subprop_op"]),
-                        entry["subprop_value"],
-                        f"e.filters[{index}]",
+        short = _columns(sources, source, query, with_filters=with_filters, props=True)
+        long = _columns(sources, source, query, with_filters=with_filters, props=False)
+        # A query reading event properties runs as two branches: rows with their properties in
+        # the props column read only the segmentation index (which ends with that column);
+        # the others (long property sets, older rows) read their payload from the table. One
+        # payload reference in a single branch would read every row's payload.
+        variants = (
+            [(None, long)]
+            if short == long
+            else [("e.props IS NOT NULL", short), ("e.props IS NULL", long)]
+        )
+        for split, columns in variants:
+            conditions = columns.conditions
+            group, value = columns.group, columns.value
+            for match in _match(source, event_type):
+                # Two branches, each served by the (source_id, event_name, client_time_ms)
+                # index: events with a client time, and events without one (timed at receipt).
+                for time_column, time_sql in (
+                    ("e.client_time_ms", "e.client_time_ms >= ? AND e.client_time_ms < ?"),
+                    (
+                        "e.received_time_ms",
+                        # "+": keep events_by_received out of the plan; that index would visit
+                        # every event of the range, not just those of this type without a time.
+                        "e.client_time_ms IS NULL "
+                        "AND +e.received_time_ms >= ? AND +e.received_time_ms < ?",
+                    ),
+                ):
+                    where = ["e.source_id = ?", match.text, time_sql]
+                    if split is not None:
+                        where.append(split)
+                    where += [c.text for c in conditions]
+                    parts.append(
+                        f"SELECT {_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
+                        f"{person} AS a, {value.text} AS v FROM events e "
+                        f"WHERE {' AND '.join(where)}"
                     )
-                )
-        for index, segment in enumerate(params.segments):
-            conditions.append(
-                _filter(
-                    sources,
-                    source,
-                    "user",
-                    str(segment["prop"]),
-                    str(segment["op"]),
-                    segment["values"],
-                    f"s[{index}]",
-                )
-            )
-        group = _value(source, query.group) if query.group and with_filters else _Sql("NULL")
-        value = _Sql("NULL")
-        if with_filters and query.value is not None and params.metric in PROPERTY_METRICS:
-            raw = _value(source, query.value)
-            # Only numbers count; the expression is evaluated twice, args given twice.
-            value = _Sql(
-                f"CASE WHEN typeof({raw.text}) IN ('integer', 'real') THEN {raw.text} END",
-                [*raw.args, *raw.args],
-            )
-        for match in _match(source, event_type):
-            # Two branches, each served by the (source_id, event_name, client_time_ms) index:
-            # events with a client time, and events without one (timed at receipt).
-            for time_column, time_sql in (
-                ("e.client_time_ms", "e.client_time_ms >= ? AND e.client_time_ms < ?"),
-                (
-                    "e.received_time_ms",
-                    # "+": keep events_by_received out of the plan; that index would visit
-                    # every event of the range, not just those of this type without a time.
-                    "e.client_time_ms IS NULL "
-                    "AND +e.received_time_ms >= ? AND +e.received_time_ms < ?",
-                ),
-            ):
-                where = ["e.source_id = ?", match.text, time_sql, *(c.text for c in conditions)]
-                parts.append(
-                    f"SELECT {_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
-                    f"{person} AS a, {value.text} AS v FROM events e "
-                    f"WHERE {' AND '.join(where)}"
-                )
-                args += [*group.args, *value.args, source.source_id, *match.args]
-                args += [query.start_ms, query.end_ms]
-                for condition in conditions:
-                    args += condition.args
+                    args += [*group.args, *value.args, source.source_id, *match.args]
+                    args += [query.start_ms, query.end_ms]
+                    for condition in conditions:
+                        args += condition.args
     if not parts:
         return _Sql("SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v WHERE 0")
     return _Sql(" UNION ALL ".join(parts), args)

@@ -13,6 +13,7 @@ from typing import Any, Final
 import orjson
 
 from trackwire.collector._values import INT64
+from trackwire.collector.query.mapping import properties_column
 from trackwire.collector.store import EventRecord
 from trackwire.collector.userprops import (
     IdentityResolver,
@@ -23,8 +24,9 @@ from trackwire.collector.userprops import (
 )
 from trackwire.errors import ValidationError
 
-#: A record as the events INSERT takes it: payload, groups and shared-context JSON text.
-Encoded = tuple[str, str | None, str | None]
+#: A record as the events INSERT takes it: payload, groups, shared-context and event-properties
+#: JSON text (see :func:`trackwire.collector.query.mapping.properties_column`).
+Encoded = tuple[str, str | None, str | None, str | None]
 
 
 def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> Encoded:
@@ -71,7 +73,7 @@ def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> 
                 raise ValidationError(
                     f"records[{index}].context", f"cannot be stored as JSON: {exc}"
                 ) from exc
-    return payload, groups, shared
+    return payload, groups, shared, properties_column(record.vendor, record.payload)
 
 
 Scope = tuple[str, str]
@@ -87,7 +89,7 @@ EVENT_COLUMNS: Final = (
 _INSERT_EVENT: Final = (
     "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
     "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
-    "context_id, dedup_scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "context_id, dedup_scope, props) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT DO NOTHING"
 )
 
@@ -238,7 +240,7 @@ class Ingest:
         spans = self.spans
         append = self._events.append
         contexts: dict[int, int | None] = {}
-        for index, (record, source_id, hit, ops, (payload, groups, shared)) in enumerate(
+        for index, (record, source_id, hit, ops, (payload, groups, shared, props)) in enumerate(
             zip(records, source_ids, hits, with_ops, encoded, strict=True)
         ):
             if hit is None:
@@ -267,7 +269,7 @@ class Ingest:
                 (source_id, record.type, record.event_name, record.user_id, record.device_id,
                  amplitude_id, record.session_id, record.client_time_ms, received,
                  record.dedup_key, record.revenue, groups, payload, context_id,
-                 None if record.dedup_key is None else dedup_scope(record, source_id))
+                 None if record.dedup_key is None else dedup_scope(record, source_id), props)
             )  # fmt: skip
 
     def _preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:

@@ -232,7 +232,7 @@ class SQLiteStore(SQLiteQueryReads):
         encoded = [encode_record(i, record, contexts) for i, record in enumerate(records)]
         if max_bytes is not None:
             size = sum(len(text) for text in contexts.values())
-            size += sum(len(payload) + len(groups or "") for payload, groups, _ in encoded)
+            size += sum(len(payload) + len(groups or "") for payload, groups, _, _ in encoded)
             if size > max_bytes:
                 raise StorageLimitError(
                     "request",
