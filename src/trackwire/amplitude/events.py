@@ -55,6 +55,7 @@ _PROPERTY_OBJECTS: Final = frozenset(
     ("event_properties", "user_properties", "group_properties", "groups")
 )
 _OTHER, _STRING, _OBJECT = 0, 1, 2
+_CONTAINERS: Final = frozenset((dict, list))
 
 
 def _spec() -> dict[str, tuple[str, type, int]]:
@@ -131,17 +132,24 @@ def prepare(
             deeper than 40 levels, or identify operations mixed with plain properties.
     """
     items: Iterable[tuple[str, Any]]
-    if isinstance(source, BaseEvent):
-        items = source.to_dict().items()
+    if type(source) is dict:  # the common call, tested first: no ABC isinstance
+        items = source.items()
+        event: dict[str, Any] = {}  # the caller's dict stays as it was
+        group_identify = False
+    elif isinstance(source, BaseEvent):
+        # to_dict() gives a new dict of the set fields under their wire names: it is checked
+        # in place (each key written back to itself), no second dict.
+        event = source.to_dict()
+        items = event.items()
         group_identify = isinstance(source, GroupIdentifyEvent)
     elif isinstance(source, Mapping):
         items = source.items()
+        event = {}
         group_identify = False
     else:
         raise ValidationError(
             "event", f"must be a BaseEvent or a dict, got {type(source).__name__}"
         )
-    event: dict[str, Any] = {}
     spec = _SPEC
     # One pass over the event's own keys: this runs in the caller's thread for every event.
     for key, value in items:
@@ -187,9 +195,16 @@ def prepare(
 
 def _too_deep(container: Any, budget: int) -> bool:
     """Whether ``container`` (a dict or list) holds more than ``budget`` further levels."""
-    for item in container.values() if type(container) is dict else container:
+    values = container.values() if type(container) is dict else container
+    # Most property objects hold no container at all: answered by one pass in C (type() of
+    # each value against the two container types) before any Python loop.
+    if _CONTAINERS.isdisjoint(map(type, values)):
+        return False
+    if budget == 0:
+        return True
+    for item in values:
         kind = type(item)
-        if (kind is dict or kind is list) and (budget == 0 or _too_deep(item, budget - 1)):
+        if (kind is dict or kind is list) and _too_deep(item, budget - 1):
             return True
     return False
 
