@@ -55,7 +55,6 @@ _PROPERTY_OBJECTS: Final = frozenset(
     ("event_properties", "user_properties", "group_properties", "groups")
 )
 _OTHER, _STRING, _OBJECT = 0, 1, 2
-_CONTAINERS: Final = frozenset((dict, list))
 
 
 def _spec() -> dict[str, tuple[str, type, int]]:
@@ -195,16 +194,9 @@ def prepare(
 
 def _too_deep(container: Any, budget: int) -> bool:
     """Whether ``container`` (a dict or list) holds more than ``budget`` further levels."""
-    values = container.values() if type(container) is dict else container
-    # Most property objects hold no container at all: answered by one pass in C (type() of
-    # each value against the two container types) before any Python loop.
-    if _CONTAINERS.isdisjoint(map(type, values)):
-        return False
-    if budget == 0:
-        return True
-    for item in values:
+    for item in container.values() if type(container) is dict else container:
         kind = type(item)
-        if (kind is dict or kind is list) and _too_deep(item, budget - 1):
+        if (kind is dict or kind is list) and (budget == 0 or _too_deep(item, budget - 1)):
             return True
     return False
 

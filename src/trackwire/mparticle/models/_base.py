@@ -121,13 +121,14 @@ class Model:
 
 _PLAIN, _INSTANT, _DURATION = 0, 1, 2
 _SCALARS: Final = frozenset({str, int, float, bool})
+_FLAT_VALUES: Final = _SCALARS | {type(None)}
 _PLANS: dict[type[Model], tuple[tuple[str, str, int], ...]] = {}
 
 
 def _flat(mapping: dict[Any, Any]) -> bool:
     """True when every key is a str and every value a plain scalar or None."""
     for key, item in mapping.items():
-        if type(key) is not str or (item is not None and type(item) not in _SCALARS):
+        if type(key) is not str or type(item) not in _FLAT_VALUES:
             return False
     return True
 
