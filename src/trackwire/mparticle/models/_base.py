@@ -116,7 +116,10 @@ class Model:
         Raises:
             ValidationError: a value has the wrong type or cannot be sent as JSON.
         """
-        return _converter(type(self))(self, path)
+        convert = _CONVERTERS.get(type(self))  # made once per class, then only looked up
+        if convert is None:
+            convert = _converter(type(self))
+        return convert(self, path)
 
 
 _PLAIN, _INSTANT, _DURATION = 0, 1, 2
