@@ -345,3 +345,46 @@ def test_prepare_errors_name_the_field(source: Any, field: str, text: str) -> No
         prepare(source, min_id_length=5)
     assert info.value.field == field
     assert text in str(info.value)
+
+
+def _nested_lists(levels: int) -> dict[str, Any]:
+    # A dict, then lists and dicts in turn: every container is a level.
+    value: Any = ["leaf"]
+    for level in range(levels - 2):
+        value = {"x": value} if level % 2 else [1, value]
+    return {"a": value, "flat": "text"}
+
+
+DEPTHS: list[tuple[str, Any, bool]] = [
+    ("flat", {"a": 1, "b": "two", "c": None}, True),
+    ("empty", {}, True),
+    ("40 dicts", _nested(40), True),
+    ("41 dicts", _nested(41), False),
+    ("40 mixed levels", _nested_lists(40), True),
+    ("41 mixed levels", _nested_lists(41), False),
+    ("deep branch after shallow ones", {"a": [1], "b": {"c": 2}, "z": _nested(40)}, False),
+    ("tuple is not a level", {"a": ({"b": 1},)}, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("properties", "accepted"), [c[1:] for c in DEPTHS], ids=[c[0] for c in DEPTHS]
+)
+def test_properties_nesting_limit(properties: dict[str, Any], accepted: bool) -> None:
+    source = {"event_type": "e", "user_id": "user-1", "event_properties": properties}
+    if accepted:
+        assert prepare(source, min_id_length=5)["event_properties"] is properties
+    else:
+        with pytest.raises(ValidationError, match="deeper than 40"):
+            prepare(source, min_id_length=5)
+
+
+def test_event_object_is_checked_like_its_dict() -> None:
+    event = BaseEvent(
+        "e", user_id="user-1", product_id="p-1", plan=Plan(branch="main"), event_properties={"a": 1}
+    )
+    assert prepare(event, min_id_length=5) == prepare(event.to_dict(), min_id_length=5)
+    event.price = "free"  # type: ignore[assignment]
+    with pytest.raises(ValidationError) as info:
+        prepare(event, min_id_length=5)
+    assert info.value.field == "price"

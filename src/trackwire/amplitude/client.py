@@ -102,6 +102,8 @@ _DEFAULTS: Final[Mapping[str, Any]] = {
     "flush_at": wire.MAX_EVENTS_PER_REQUEST - 1,
     "max_queue_size": 16_000,
 }
+_WHAT: Final = "Amplitude event"
+_time_ns: Final = time.time_ns
 # A flush interval the engine accepts for "upload_interval=0": the next turn of the worker.
 _NEXT_TURN: Final = 0.001
 
@@ -288,6 +290,8 @@ class Amplitude(QueryMethods, Client):
         if own["use_identify_api"]:
             self._identify_client = Client(self._form_destination(api_key, url, shared), shared)
         self._plugins: list[Plugin] = []
+        # Bound once: _send passes it on every call.
+        self._recheck_event = self._recheck
         self._event_middleware: tuple[EventMiddleware, ...] = ()
         on_retry = own["on_retry"]
         if on_retry is not None:
@@ -632,7 +636,7 @@ class Amplitude(QueryMethods, Client):
             source = plugged
         event = prepare(source, min_id_length=self._id_length, defaults=self._defaults)
         if "time" not in event:
-            event["time"] = int(time.time() * 1000)
+            event["time"] = _time_ns() // 1_000_000
         insert_id = event.get("insert_id")
         if insert_id is None:
             insert_id = event["insert_id"] = new_message_id()
@@ -651,16 +655,13 @@ class Amplitude(QueryMethods, Client):
             event = prepare(changed, min_id_length=self._id_length)
         if callback is None and isinstance(source, BaseEvent):
             callback = source.callback
-        settle = None
-        if callback is not None:
-            settle = _settle_callback(callback, source)
         return self._enqueue(
             event,
             message_id=insert_id,
             max_bytes=self._max_event_bytes,
-            what="Amplitude event",
-            recheck=self._recheck,
-            callback=settle,
+            what=_WHAT,
+            recheck=self._recheck_event,
+            callback=None if callback is None else _settle_callback(callback, source),
         )
 
     def _recheck(self, event: dict[str, Any]) -> None:

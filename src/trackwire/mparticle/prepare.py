@@ -119,14 +119,23 @@ def is_historical(built: Mapping[str, Any], now: float | None = None) -> bool:
         ValidationError: the batch mixes events older than 30 days with events too recent for
             the historical endpoint (72 hours) or without a timestamp: upload them apart.
     """
+    events = built.get("events")
+    if not events:
+        return False
     clock_ms = int((time.time() if now is None else now) * 1000)
     cutoff = clock_ms - REALTIME_MAX_AGE_MS
+    # One pass that stops at the first old event; almost every batch has none.
+    for event in events:
+        data = event.get("data") if type(event) is dict else None
+        stamp = data.get("timestamp_unixtime_ms") if type(data) is dict else None
+        if type(stamp) is int and stamp < cutoff:
+            break
+    else:
+        return False
     stamps = []
-    for event in built.get("events") or ():
+    for event in events:
         data = event.get("data") if type(event) is dict else None
         stamps.append(data.get("timestamp_unixtime_ms") if type(data) is dict else None)
-    if not any(type(stamp) is int and stamp < cutoff for stamp in stamps):
-        return False
     recent = [s for s in stamps if not isinstance(s, int) or s > clock_ms - HISTORICAL_MIN_AGE_MS]
     if recent:
         raise ValidationError(

@@ -116,18 +116,22 @@ class Model:
         Raises:
             ValidationError: a value has the wrong type or cannot be sent as JSON.
         """
-        return _converter(type(self))(self, path)
+        convert = _CONVERTERS.get(type(self))  # made once per class, then only looked up
+        if convert is None:
+            convert = _converter(type(self))
+        return convert(self, path)
 
 
 _PLAIN, _INSTANT, _DURATION = 0, 1, 2
 _SCALARS: Final = frozenset({str, int, float, bool})
+_FLAT_VALUES: Final = _SCALARS | {type(None)}
 _PLANS: dict[type[Model], tuple[tuple[str, str, int], ...]] = {}
 
 
 def _flat(mapping: dict[Any, Any]) -> bool:
     """True when every key is a str and every value a plain scalar or None."""
     for key, item in mapping.items():
-        if type(key) is not str or (item is not None and type(item) not in _SCALARS):
+        if type(key) is not str or type(item) not in _FLAT_VALUES:
             return False
     return True
 
