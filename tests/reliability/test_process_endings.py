@@ -18,7 +18,7 @@ from trackwire.collector.faults import FaultConfig
 EVENTS = 1000
 
 CHILD = r"""
-import os, signal, sys, time
+import os, signal, sys, threading
 from tests.reliability.vendors import make_client
 
 vendor, mode, url = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -38,9 +38,7 @@ elif mode == "exception":
     raise RuntimeError("unhandled, on purpose")
 elif mode in ("sigint", "sigterm"):
     os.kill(os.getpid(), signal.SIGINT if mode == "sigint" else signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # the process ends while it waits here
-        time.sleep(0.01)
+    threading.Event().wait(60)  # the process ends while it waits here
     sys.exit(99)
 elif mode == "os_exit":
     os._exit(4)

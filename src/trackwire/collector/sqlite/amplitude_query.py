@@ -7,7 +7,7 @@ runs the matching function of :mod:`.sqlite_reads` or :mod:`.sqlite_segmentation
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
 from trackwire.collector.query.reader import ExportRow, Source
@@ -21,8 +21,8 @@ __all__ = ["SQLiteQueryReads"]
 class SQLiteQueryReads:
     """Amplitude query reads for a store that lends read connections through ``_reading()``."""
 
-    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
+    #: Lends one read connection; the store this is mixed into provides it.
+    _reading: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
     def project_sources(self, name: str) -> list[Source]:
         """See :meth:`QueryReader.project_sources`."""
