@@ -11,10 +11,10 @@
     trackwire amplitude export|search|activity|segmentation ...   (see trackwire._cli_amplitude)
     trackwire spool status|replay PATH                            (see trackwire._cli_spool)
 
-``send`` (:mod:`trackwire._cli_send`) talks to a local collector (``http://127.0.0.1:8787``) unless ``--host`` names another
-one or the vendor itself, so a test event never reaches a vendor by accident. The Segment
-command goes through trackwire's own client, exactly as an application would; the Amplitude
-and mParticle commands post the JSON directly.
+``send`` (:mod:`trackwire._cli_send`) talks to a local collector (``http://127.0.0.1:8787``)
+unless ``--host`` names another one or the vendor itself, so a test event never reaches a
+vendor by accident. The Segment command goes through trackwire's own client, exactly as an
+application would; the Amplitude and mParticle commands post the JSON directly.
 
 Exit status: 0 done, 1 not delivered (or the collector could not be reached), 2 a usage error.
 

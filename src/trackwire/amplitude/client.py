@@ -10,13 +10,10 @@ Delivery options, ``flush``/``shutdown``, hooks and ``stats()`` are the shared c
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
-
-import orjson
 
 from trackwire._client import Client, parse_options
 from trackwire._engine.batcher import BatchLimits
@@ -26,6 +23,7 @@ from trackwire._engine.receipts import BatchReport, Receipt
 from trackwire._engine.retry import Outcome
 from trackwire._engine.transport import HTTPResult
 from trackwire._version import __version__
+from trackwire.amplitude import options as amplitude_options
 from trackwire.amplitude import wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
 from trackwire.amplitude.events import prepare, rename_keys
@@ -50,129 +48,15 @@ from trackwire.amplitude.models import (
     RevenueEvent,
 )
 from trackwire.amplitude.query.methods import QueryMethods
-from trackwire.config import RetryConfig
 from trackwire.errors import ConfigError, ValidationError
 
-__all__ = ["DEFAULT_RETRY_TIMEOUTS", "Amplitude"]
+__all__ = ["Amplitude"]
 
 logger = logging.getLogger("trackwire.amplitude")
 
-#: The Node SDK's retry schedule, in milliseconds: 12 retries, about 12.6 s in all.
-DEFAULT_RETRY_TIMEOUTS: Final = (100, 100, 200, 200, 400, 400, 800, 800, 1600, 1600, 3200, 3200)
 LIBRARY: Final = f"trackwire/{__version__}"
-_LOG_LEVELS: Final[Mapping[str, int]] = {
-    "none": logging.CRITICAL + 10,
-    "error": logging.ERROR,
-    "warn": logging.WARNING,
-    "verbose": logging.DEBUG,
-}
-# The vendor's own options and their defaults (Python spelling of the seeds' tables).
-_OWN: Final[Mapping[str, Any]] = {
-    "server_url": None,
-    "server_zone": "US",
-    "use_batch": False,
-    "use_identify_api": False,
-    "token_endpoint": None,
-    "min_id_length": None,
-    "opt_out": False,
-    "log_level": None,
-    "retry_timeouts": None,
-    "on_retry": None,
-    "upload_interval": 0.0,
-    "user_id": None,
-    "device_id": None,
-    "session_id": None,
-    "plan": None,
-    "ingestion_metadata": None,
-    "secret_key": None,
-    "query_url": None,
-}
-# Official SDK spellings of shared options.
-_RENAMED: Final[Mapping[str, str]] = {
-    "max_cached_events": "max_queue_size",
-    "flush_queue_size": "flush_at",
-    "request_timeout": "timeout",
-    "retry_class": "retry",
-    "transport_class": "transport",
-}
-# Amplitude's own defaults for shared options: the official SDKs do not compress, and send
-# every waiting event on the next turn (the batch limit, not a count, ends a batch).
-_DEFAULTS: Final[Mapping[str, Any]] = {
-    "gzip": False,
-    "flush_at": wire.MAX_EVENTS_PER_REQUEST - 1,
-    "max_queue_size": 16_000,
-}
 _WHAT: Final = "Amplitude event"
 _time_ns: Final = time.time_ns
-# A flush interval the engine accepts for "upload_interval=0": the next turn of the worker.
-_NEXT_TURN: Final = 0.001
-
-
-def _server_url(own: Mapping[str, Any]) -> tuple[str, str]:
-    """The URL events go to, and the endpoint whose limits apply (``httpapi`` or ``batch``)."""
-    use_batch = own["use_batch"]
-    if not isinstance(use_batch, bool):
-        raise ConfigError(f"use_batch must be True or False, got {use_batch!r}")
-    endpoint = "batch" if use_batch else "httpapi"
-    url = own["server_url"]
-    if url is not None:
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"server_url must be an http:// or https:// URL, got {url!r}")
-        return url, "batch" if url.rstrip("/").endswith("/batch") else endpoint
-    host = own["token_endpoint"] or os.environ.get("AMPLITUDE_TOKEN_ENDPOINT") or None
-    if host is not None:
-        if not isinstance(host, str) or not host.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"token_endpoint (or AMPLITUDE_TOKEN_ENDPOINT) must be an http(s):// URL, "
-                f"got {host!r}"
-            )
-        return host.rstrip("/") + wire.PATHS[endpoint], endpoint
-    zone = own["server_zone"]
-    if not isinstance(zone, str) or zone.upper() not in wire.SERVER_URLS:
-        raise ConfigError(f"server_zone must be 'US' or 'EU', got {zone!r}")
-    return wire.SERVER_URLS[zone.upper()][endpoint], endpoint
-
-
-def _identify_url(events_url: str) -> str:
-    """The ``/identify`` URL beside an events URL (same host, same path prefix)."""
-    for path in (wire.PATHS["httpapi"], wire.PATHS["batch"]):
-        if events_url.rstrip("/").endswith(path):
-            return events_url.rstrip("/")[: -len(path)] + wire.PATHS["identify"]
-    scheme, _, rest = events_url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}{wire.PATHS['identify']}"
-
-
-def _retry(own: Mapping[str, Any], given: Mapping[str, Any]) -> RetryConfig | None:
-    """A RetryConfig from ``retry_timeouts`` (ms), or None to keep the shared retry option."""
-    timeouts = own["retry_timeouts"]
-    if timeouts is None and ("retry" in given or "retry_class" in given or "max_retries" in given):
-        return None
-    if timeouts is not None and ("retry" in given or "retry_class" in given):
-        raise ConfigError("pass retry_timeouts or retry, not both")
-    if timeouts is None:
-        timeouts = DEFAULT_RETRY_TIMEOUTS
-    if isinstance(timeouts, str | bytes) or not isinstance(timeouts, Sequence):
-        raise ConfigError("retry_timeouts must be a list of milliseconds, e.g. [100, 200, 400]")
-    for value in timeouts:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"retry_timeouts must hold milliseconds >= 0, got {value!r}")
-    return RetryConfig(delays=tuple(value / 1000 for value in timeouts))
-
-
-def _min_id_length(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"min_id_length must be an int >= 1, got {value!r}")
-    return value
-
-
-def _envelope_parts(api_key: str, min_id_length: int | None) -> tuple[bytes, bytes]:
-    head = b'{"api_key":' + orjson.dumps(api_key) + b',"events":['
-    tail = b"]}"
-    if min_id_length is not None:
-        tail = b'],"options":' + orjson.dumps({"min_id_length": min_id_length}) + b"}"
-    return head, tail
 
 
 class Amplitude(QueryMethods, Client):
@@ -229,39 +113,43 @@ class Amplitude(QueryMethods, Client):
     def __init__(self, api_key: str, **options: Any) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ConfigError("api_key must be a non-empty str (your Amplitude project's key)")
-        own_values = {name: options.pop(name) for name in list(options) if name in _OWN}
-        url, endpoint = _server_url({**_OWN, **own_values})
+        own_values = {
+            name: options.pop(name) for name in list(options) if name in amplitude_options.OWN
+        }
+        url, endpoint = amplitude_options.server_url({**amplitude_options.OWN, **own_values})
         interval = own_values.get("upload_interval", 0.0)
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
             raise ConfigError(f"upload_interval must be seconds >= 0, got {interval!r}")
         if "flush_interval" not in options:
-            options["flush_interval"] = interval or _NEXT_TURN
+            options["flush_interval"] = interval or amplitude_options.NEXT_TURN
         given = dict(options)
         shared, own = parse_options(
             {**options, **own_values},
             vendor="Amplitude",
             url=url,
-            own=_OWN,
-            renamed=_RENAMED,
-            defaults=_DEFAULTS,
+            own=amplitude_options.OWN,
+            renamed=amplitude_options.RENAMED,
+            defaults=amplitude_options.DEFAULTS,
         )
-        retry = _retry(own, given)
+        retry = amplitude_options.retry_config(own, given)
         if retry is not None:
             from dataclasses import replace
 
             shared = replace(shared, retry=retry)
         self.api_key = api_key
         self.server_url = url
-        self.min_id_length = _min_id_length(own["min_id_length"])
+        self.min_id_length = amplitude_options.min_id_length(own["min_id_length"])
         self._id_length = self.min_id_length or wire.DEFAULT_MIN_ID_LENGTH
         self.opt_out = bool(own["opt_out"])
         self._defaults = self._event_defaults(own)
         log_level = own["log_level"]
         if log_level is not None:
-            if log_level not in _LOG_LEVELS:
-                raise ConfigError(f"log_level must be one of {', '.join(_LOG_LEVELS)}")
-            logger.setLevel(_LOG_LEVELS[log_level])
-        head, tail = _envelope_parts(api_key, self.min_id_length)
+            if log_level not in amplitude_options.LOG_LEVELS:
+                raise ConfigError(
+                    f"log_level must be one of {', '.join(amplitude_options.LOG_LEVELS)}"
+                )
+            logger.setLevel(amplitude_options.LOG_LEVELS[log_level])
+        head, tail = amplitude_options.envelope_parts(api_key, self.min_id_length)
         limits = BatchLimits(
             max_count=wire.MAX_EVENTS_PER_REQUEST - 1,
             max_bytes=wire.MAX_REQUEST_BYTES[endpoint] - 1,
@@ -308,7 +196,7 @@ class Amplitude(QueryMethods, Client):
         limits = BatchLimits(max_count=1_000, max_bytes=300_000, overhead=64, separator=1)
         return HTTPDestination(
             name="amplitude-identify",
-            url=_identify_url(events_url),
+            url=amplitude_options.identify_url(events_url),
             limits=limits,
             envelope=lambda messages: form_envelope(api_key, messages),
             outcome=lambda result, messages: form_outcome(result, messages, time.time()),

@@ -1,0 +1,148 @@
+"""The Amplitude client's own options: their defaults, spellings and resolution.
+
+The seeds' option table in Python spelling (:data:`OWN`), the official SDKs' names for shared
+options (:data:`RENAMED`), Amplitude's defaults for shared ones (:data:`DEFAULTS`), and the
+functions that turn what a user passed into the URL, retry schedule and envelope the client
+sends with.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import orjson
+
+from trackwire.amplitude import wire
+from trackwire.config import RetryConfig
+from trackwire.errors import ConfigError
+
+__all__ = [
+    "DEFAULTS",
+    "DEFAULT_RETRY_TIMEOUTS",
+    "LOG_LEVELS",
+    "NEXT_TURN",
+    "OWN",
+    "RENAMED",
+    "envelope_parts",
+    "identify_url",
+    "min_id_length",
+    "retry_config",
+    "server_url",
+]
+
+#: The Node SDK's retry schedule, in milliseconds: 12 retries, about 12.6 s in all.
+DEFAULT_RETRY_TIMEOUTS: Final = (100, 100, 200, 200, 400, 400, 800, 800, 1600, 1600, 3200, 3200)
+LOG_LEVELS: Final[Mapping[str, int]] = {
+    "none": logging.CRITICAL + 10,
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "verbose": logging.DEBUG,
+}
+# The vendor's own options and their defaults (Python spelling of the seeds' tables).
+OWN: Final[Mapping[str, Any]] = {
+    "server_url": None,
+    "server_zone": "US",
+    "use_batch": False,
+    "use_identify_api": False,
+    "token_endpoint": None,
+    "min_id_length": None,
+    "opt_out": False,
+    "log_level": None,
+    "retry_timeouts": None,
+    "on_retry": None,
+    "upload_interval": 0.0,
+    "user_id": None,
+    "device_id": None,
+    "session_id": None,
+    "plan": None,
+    "ingestion_metadata": None,
+    "secret_key": None,
+    "query_url": None,
+}
+# Official SDK spellings of shared options.
+RENAMED: Final[Mapping[str, str]] = {
+    "max_cached_events": "max_queue_size",
+    "flush_queue_size": "flush_at",
+    "request_timeout": "timeout",
+    "retry_class": "retry",
+    "transport_class": "transport",
+}
+# Amplitude's own defaults for shared options: the official SDKs do not compress, and send
+# every waiting event on the next turn (the batch limit, not a count, ends a batch).
+DEFAULTS: Final[Mapping[str, Any]] = {
+    "gzip": False,
+    "flush_at": wire.MAX_EVENTS_PER_REQUEST - 1,
+    "max_queue_size": 16_000,
+}
+# A flush interval the engine accepts for "upload_interval=0": the next turn of the worker.
+NEXT_TURN: Final = 0.001
+
+
+def server_url(own: Mapping[str, Any]) -> tuple[str, str]:
+    """The URL events go to, and the endpoint whose limits apply (``httpapi`` or ``batch``)."""
+    use_batch = own["use_batch"]
+    if not isinstance(use_batch, bool):
+        raise ConfigError(f"use_batch must be True or False, got {use_batch!r}")
+    endpoint = "batch" if use_batch else "httpapi"
+    url = own["server_url"]
+    if url is not None:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"server_url must be an http:// or https:// URL, got {url!r}")
+        return url, "batch" if url.rstrip("/").endswith("/batch") else endpoint
+    host = own["token_endpoint"] or os.environ.get("AMPLITUDE_TOKEN_ENDPOINT") or None
+    if host is not None:
+        if not isinstance(host, str) or not host.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"token_endpoint (or AMPLITUDE_TOKEN_ENDPOINT) must be an http(s):// URL, "
+                f"got {host!r}"
+            )
+        return host.rstrip("/") + wire.PATHS[endpoint], endpoint
+    zone = own["server_zone"]
+    if not isinstance(zone, str) or zone.upper() not in wire.SERVER_URLS:
+        raise ConfigError(f"server_zone must be 'US' or 'EU', got {zone!r}")
+    return wire.SERVER_URLS[zone.upper()][endpoint], endpoint
+
+
+def identify_url(events_url: str) -> str:
+    """The ``/identify`` URL beside an events URL (same host, same path prefix)."""
+    for path in (wire.PATHS["httpapi"], wire.PATHS["batch"]):
+        if events_url.rstrip("/").endswith(path):
+            return events_url.rstrip("/")[: -len(path)] + wire.PATHS["identify"]
+    scheme, _, rest = events_url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}{wire.PATHS['identify']}"
+
+
+def retry_config(own: Mapping[str, Any], given: Mapping[str, Any]) -> RetryConfig | None:
+    """A RetryConfig from ``retry_timeouts`` (ms), or None to keep the shared retry option."""
+    timeouts = own["retry_timeouts"]
+    if timeouts is None and ("retry" in given or "retry_class" in given or "max_retries" in given):
+        return None
+    if timeouts is not None and ("retry" in given or "retry_class" in given):
+        raise ConfigError("pass retry_timeouts or retry, not both")
+    if timeouts is None:
+        timeouts = DEFAULT_RETRY_TIMEOUTS
+    if isinstance(timeouts, str | bytes) or not isinstance(timeouts, Sequence):
+        raise ConfigError("retry_timeouts must be a list of milliseconds, e.g. [100, 200, 400]")
+    for value in timeouts:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"retry_timeouts must hold milliseconds >= 0, got {value!r}")
+    return RetryConfig(delays=tuple(value / 1000 for value in timeouts))
+
+
+def min_id_length(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"min_id_length must be an int >= 1, got {value!r}")
+    return value
+
+
+def envelope_parts(api_key: str, min_id_length: int | None) -> tuple[bytes, bytes]:
+    head = b'{"api_key":' + orjson.dumps(api_key) + b',"events":['
+    tail = b"]}"
+    if min_id_length is not None:
+        tail = b'],"options":' + orjson.dumps({"min_id_length": min_id_length}) + b"}"
+    return head, tail
