@@ -23,7 +23,7 @@ from tests.e2e.helpers import timed
 from tests.engine.destinations import DESTINATIONS
 from tests.engine.queues import QUEUES
 from tests.sink import Action, Sink
-from trackwire._engine import worker
+from trackwire._engine import delivery
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import Destination
 from trackwire._engine.receipts import BatchReport, Hooks, Receipt
@@ -306,7 +306,7 @@ def test_a_batch_in_backoff_tries_again_early_when_messages_pile_up(
 ) -> None:
     # An outage ends while the batch sleeps in a 60 s backoff: with the queue filling up, the
     # batch probes again (without spending a retry) and delivery resumes.
-    monkeypatch.setattr(worker, "_PROBE_SECONDS", 0.05)
+    monkeypatch.setattr(delivery, "_PROBE_SECONDS", 0.05)
     transport = RecordingTransport([HTTPResult(503)])
     r = rig(transport, retry=RetryConfig(initial_backoff=60, jitter=0), max_queue_size=10)
     first = r.send(1, "a")

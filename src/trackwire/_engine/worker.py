@@ -2,8 +2,9 @@
 
 One :class:`Engine` per client. Callers hand it encoded messages (:meth:`Engine.submit`, the
 hot path: one lock, one append); daemon worker threads, started on first use, take batches as
-the triggers in :mod:`~trackwire._engine.batcher` say, send them through the transport, and
-settle every message's receipt with the outcome the destination reads from the response.
+the triggers in :mod:`~trackwire._engine.batcher` say, and deliver each one as
+:mod:`~trackwire._engine.delivery` does: send it, read the destination's outcome, retry or
+settle every message's receipt.
 
 The engine knows no vendor: a :class:`~trackwire._engine.destination.Destination` says what a
 request looks like and what a response means, a
@@ -36,13 +37,14 @@ from typing import Any
 from trackwire._engine import lifecycle
 from trackwire._engine.batcher import due, fit, next_wakeup
 from trackwire._engine.buffer import Buffer
+from trackwire._engine.delivery import Batch, BatchDelivery
 from trackwire._engine.destination import Destination
 from trackwire._engine.lifecycle import State
-from trackwire._engine.queue import MessageQueue, Queued
+from trackwire._engine.queue import MessageQueue
 from trackwire._engine.receipts import Hooks, Receipt
 from trackwire._engine.reporting import ErrorHandler, Reporter
-from trackwire._engine.retry import Delivered, Rejected, Retry, RetryPolicy, Split, Throttled
-from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport, gzip_body
+from trackwire._engine.retry import RetryPolicy
+from trackwire._engine.transport import Transport
 from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.errors import DeliveryError
 
@@ -59,19 +61,7 @@ def memory_queue(config: DeliveryConfig) -> MessageQueue:
     return Buffer(config.max_queue_size, config.max_queue_bytes)
 
 
-class _Batch:
-    """Messages sent together, with their retry state (they may wait while deferred)."""
-
-    __slots__ = ("first_seq", "items", "retries", "started")
-
-    def __init__(self, items: list[Queued], retries: int = 0, started: float | None = None) -> None:
-        self.items = items
-        self.retries = retries
-        self.started = time.monotonic() if started is None else started
-        self.first_seq = min(item.seq for item in items)
-
-
-class Engine:
+class Engine(BatchDelivery):
     """Queues, batches and delivers encoded messages for one destination.
 
     Args:
@@ -122,8 +112,8 @@ class Engine:
         self._receipts: dict[int, Receipt] = {}
         self._reporter = Reporter(self._destination.name, self._lock, self._hooks, self._on_error)
         self._flush_target = -1
-        self._in_flight: dict[int, _Batch] = {}  # by first seq
-        self._deferred: list[tuple[float, int, _Batch]] = []  # heap of (due, first seq, batch)
+        self._in_flight: dict[int, Batch] = {}  # by first seq
+        self._deferred: list[tuple[float, int, Batch]] = []  # heap of (due, first seq, batch)
         self._max_count = self._destination.limits.max_count
         self._first_pending = self.config.send_first_immediately
         self._idle = 0
@@ -267,7 +257,7 @@ class Engine:
             if self._live_workers <= 0 and self._state == State.RUNNING:
                 self._state = State.IDLE
 
-    def _next_batch(self, pid: int, *, wait: bool) -> _Batch | None:
+    def _next_batch(self, pid: int, *, wait: bool) -> Batch | None:
         """Wait (lock held) until a batch is due and take it; None when the worker must stop."""
         config = self.config
         while True:
@@ -297,7 +287,7 @@ class Engine:
                     limits = type(limits)(
                         self._max_count, limits.max_bytes, limits.overhead, limits.separator
                     )
-                batch = _Batch(queue.take(fit(queue.sizes(), limits)))
+                batch = Batch(queue.take(fit(queue.sizes(), limits)))
                 self._first_pending = False
                 self._in_flight[batch.first_seq] = batch
                 if self._blocked:
@@ -318,191 +308,6 @@ class Engine:
                 # Idle for long: let the thread end, so a client that is dropped without
                 # shutdown() is collected instead of leaking a thread (submit restarts it).
                 return None
-
-    # ------------------------------------------------------------------ delivery
-
-    def _deliver(self, batch: _Batch) -> None:
-        """Send one batch to the end (splitting as told), then mark it no longer in flight."""
-        try:
-            parts = [batch]
-            while parts:
-                self._send(parts.pop(), parts)
-        except Exception as exc:  # a bug, a hook or transport raising: never lose the batch
-            logger.exception("trackwire: %s: delivery failed unexpectedly", self._destination.name)
-            self._finish(batch.items, DeliveryError("internal", repr(exc)))
-        finally:
-            with self._lock:
-                self._in_flight.pop(batch.first_seq, None)
-                self._settled.notify_all()
-
-    def _attempt(self, items: Sequence[Queued], retries: int) -> tuple[HTTPRequest, HTTPResult]:
-        request = self._destination.request([item.data for item in items], retries)
-        if self.config.gzip:
-            request = HTTPRequest(
-                request.method,
-                request.url,
-                {**request.headers, "Content-Encoding": "gzip"},
-                gzip_body(request.body, self.config.gzip_level),
-                request.timeout,
-            )
-        return request, self._transport.send(request)
-
-    def _send(self, batch: _Batch, parts: list[_Batch]) -> None:
-        destination = self._destination
-        pending = batch.items
-        resume_at: float | None = None  # end of the backoff a probe is running inside
-        while pending:
-            request, result = self._attempt(pending, batch.retries)
-            outcome = destination.outcome(result, [item.data for item in pending])
-            if isinstance(outcome, Delivered):
-                self._finish(pending, None, result, sent_bytes=len(request.body))
-                return
-            if isinstance(outcome, Split):
-                half = len(pending) // 2
-                logger.debug(
-                    "trackwire: %s: splitting a batch of %d", destination.name, len(pending)
-                )
-                with self._lock:
-                    self._max_count = max(1, min(self._max_count, half))
-                parts.append(_Batch(pending[half:], batch.retries, batch.started))
-                parts.append(_Batch(pending[:half], batch.retries, batch.started))
-                return
-            if isinstance(outcome, Rejected):
-                error = DeliveryError("rejected", outcome.reason, outcome.status)
-                if outcome.indices is None:
-                    self._finish(pending, error, result)
-                    return
-                bad = {i for i in outcome.indices if 0 <= i < len(pending)}
-                self._finish([item for i, item in enumerate(pending) if i in bad], error, result)
-                rest = [item for i, item in enumerate(pending) if i not in bad]
-                if not outcome.resend_rest or not bad:
-                    self._finish(rest, None, result, sent_bytes=len(request.body))
-                    return
-                pending = rest
-                continue
-            if isinstance(outcome, Throttled):
-                pending = self._throttled(batch, pending, outcome, result)
-                continue
-            # Retry: the batch may succeed later.
-            now = time.monotonic()
-            probing = resume_at is not None and now < resume_at
-            if not probing:
-                delay = self._policy.next_delay(batch.retries, now - batch.started, outcome.after)
-                if delay is None:
-                    error = DeliveryError("retry_exhausted", outcome.reason, outcome.status)
-                    self._finish(pending, error, result)
-                    return
-                batch.retries += 1
-                resume_at = now + delay
-                self._report_retry(pending, outcome, result, batch.retries, delay)
-            assert resume_at is not None
-            woke = self._sleep_until(resume_at, may_probe=outcome.after is None)
-            if not woke:
-                error = DeliveryError("shutdown", f"gave up at shutdown after: {outcome.reason}")
-                self._finish(pending, error, result, ack=False)
-                return
-
-    def _throttled(
-        self, batch: _Batch, pending: list[Queued], outcome: Throttled, result: HTTPResult
-    ) -> list[Queued]:
-        """Fail the rejected, defer the throttled; returns what is to be sent again now."""
-        count = len(pending)
-        rejected = {i for i in outcome.rejected if 0 <= i < count}
-        waiting = (
-            set(range(count)) - rejected
-            if outcome.deferred is None
-            else {i for i in outcome.deferred if 0 <= i < count} - rejected
-        )
-        error = DeliveryError("rejected", outcome.reason, outcome.status)
-        self._finish([item for i, item in enumerate(pending) if i in rejected], error, result)
-        deferred = [item for i, item in enumerate(pending) if i in waiting]
-        if deferred:
-            elapsed = time.monotonic() - batch.started
-            delay = self._policy.next_delay(batch.retries, elapsed, outcome.after)
-            if delay is None:
-                error = DeliveryError("retry_exhausted", outcome.reason, outcome.status)
-                self._finish(deferred, error, result)
-            else:
-                later = _Batch(deferred, batch.retries + 1, batch.started)
-                self._report_retry(deferred, outcome, result, later.retries, delay)
-                with self._lock:
-                    heapq.heappush(
-                        self._deferred, (time.monotonic() + delay, later.first_seq, later)
-                    )
-                    self._wake.notify()
-        return [item for i, item in enumerate(pending) if i not in rejected and i not in waiting]
-
-    def _report_retry(
-        self,
-        items: Sequence[Queued],
-        outcome: Retry | Throttled,
-        result: HTTPResult,
-        attempt: int,
-        delay: float,
-    ) -> None:
-        get = self._receipts.get  # atomic reads: no lock needed (see _finish)
-        receipts = [get(item.seq) for item in items]
-        self._reporter.retrying(receipts, outcome.reason, outcome.status, result, attempt, delay)
-
-    def _under_pressure(self) -> bool:
-        """Messages pile up (lock held): half the queue is full or callers are blocked."""
-        queue = self._queue
-        return (
-            self._blocked > 0
-            or not queue.has_room(0)
-            or len(queue) * 2 >= self.config.max_queue_size
-            or queue.nbytes * 2 >= self.config.max_queue_bytes
-        )
-
-    def _sleep_until(self, resume_at: float, *, may_probe: bool) -> bool:
-        """Wait until ``resume_at`` for a retry; False if shutdown's deadline comes first.
-
-        With ``may_probe`` (no ``Retry-After`` to honour), returns early after
-        ``_PROBE_SECONDS`` when messages pile up, so the batch tries again sooner.
-        """
-        next_probe = time.monotonic() + _PROBE_SECONDS
-        with self._lock:
-            while True:
-                if self._state == State.CLOSED or (
-                    self._abandon_at is not None and resume_at > self._abandon_at
-                ):
-                    return False
-                now = time.monotonic()
-                if now >= resume_at:
-                    return True
-                if may_probe and now >= next_probe:
-                    if self._under_pressure():
-                        return True
-                    next_probe = now + _PROBE_SECONDS
-                wake_at = min(resume_at, next_probe) if may_probe else resume_at
-                self._retry_sleep.wait(wake_at - now)
-
-    def _finish(
-        self,
-        items: Sequence[Queued],
-        error: DeliveryError | None,
-        response: HTTPResult | None = None,
-        *,
-        sent_bytes: int = 0,
-        ack: bool = True,
-    ) -> None:
-        """Settle ``items`` with ``error`` (None = delivered); count and report what changed.
-
-        ``ack=False`` leaves the messages in a durable queue (to be sent by a later process).
-        """
-        if not items:
-            return
-        if ack:
-            with self._lock:
-                self._queue.ack(items)
-                if self._blocked:  # a durable queue frees its room at ack, not at take
-                    self._room.notify_all()
-        # Not under the lock: dict.pop is atomic, and submit() only ever adds other keys. A
-        # long hold here would make every caller wait for a whole batch's bookkeeping.
-        pop = self._receipts.pop
-        receipts = [pop(item.seq, None) for item in items]
-        data = [item.data for item in items]
-        self._reporter.settled(receipts, data, error, response, sent_bytes)
 
     # ------------------------------------------------------------------ flush and shutdown
 
@@ -642,5 +447,3 @@ _RUNNING = State.RUNNING
 
 #: Seconds a worker with nothing to do waits before its thread ends.
 _IDLE_EXIT_SECONDS = 60.0
-#: Seconds between early attempts of a batch in backoff while messages pile up behind it.
-_PROBE_SECONDS = 2.0
