@@ -21,17 +21,22 @@ from dataclasses import dataclass, field, fields
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-from trackwire._engine import spool
 from trackwire._engine.destination import Destination
 from trackwire._engine.encoding import encode
 from trackwire._engine.receipts import BatchReport, Hooks, Receipt
 from trackwire._engine.signals import install_sigterm_handler
-from trackwire._engine.spool import SpoolConfig
 from trackwire._engine.spool_setup import SpoolQueues, record_constructor, spool_meta
 from trackwire._engine.transport import Transport, Urllib3Transport
 from trackwire._engine.worker import Engine, ErrorHandler, QueueFactory, memory_queue
 from trackwire._logging import enable_debug_logging
-from trackwire.config import DeliveryConfig, RetryConfig
+from trackwire.config import (
+    DEFAULT_FSYNC,
+    DEFAULT_FSYNC_INTERVAL,
+    DEFAULT_SPOOL_MAX_BYTES,
+    DeliveryConfig,
+    RetryConfig,
+    SpoolConfig,
+)
 from trackwire.errors import ConfigError, MessageTooLargeError
 from trackwire.middleware import Middleware, MiddlewareChain, MiddlewareFailed, OnMiddlewareError
 
@@ -55,9 +60,9 @@ _CLIENT_OPTIONS: Final[Mapping[str, Any]] = {
     "on_middleware_error": "drop",
     # durable delivery (trackwire._engine.spool) and the SIGTERM drain (_engine.signals)
     "spool": None,
-    "spool_max_bytes": spool.DEFAULT_MAX_BYTES,
-    "spool_fsync": spool.DEFAULT_FSYNC,
-    "spool_fsync_interval": spool.DEFAULT_FSYNC_INTERVAL,
+    "spool_max_bytes": DEFAULT_SPOOL_MAX_BYTES,
+    "spool_fsync": DEFAULT_FSYNC,
+    "spool_fsync_interval": DEFAULT_FSYNC_INTERVAL,
     "handle_sigterm": True,
 }
 

@@ -24,7 +24,6 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Final
 
@@ -32,78 +31,13 @@ from trackwire._engine import spool_dir
 from trackwire._engine.queue import Queued
 from trackwire._engine.spool_format import HEADER_SIZE, encode_acks, encode_header, scan_records
 from trackwire._engine.spool_sync import Syncer, sync_directory
-from trackwire.errors import ConfigError
+from trackwire.config import SpoolConfig
 
-__all__ = [
-    "DEFAULT_FSYNC",
-    "DEFAULT_FSYNC_INTERVAL",
-    "DEFAULT_MAX_BYTES",
-    "FSYNC_POLICIES",
-    "Spool",
-    "SpoolConfig",
-]
+__all__ = ["Spool", "SpoolConfig"]
 
 logger = logging.getLogger("trackwire")
 
-FSYNC_POLICIES: Final = ("never", "interval", "always")
 _READ_CHUNK: Final = 256 * 1024
-DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
-DEFAULT_FSYNC: Final = "interval"
-DEFAULT_FSYNC_INTERVAL: Final = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class SpoolConfig:
-    """Where and how a client keeps its queue on disk.
-
-    Attributes:
-        path: the spool root directory (created if missing); each process using it gets its
-            own spool inside.
-        max_bytes: most message bytes on disk, waiting or in flight (each record adds a
-            12-byte header); the client's ``on_full`` policy applies when it is reached.
-            Default 256 MiB.
-        max_items: most messages waiting, or None (default) for no count bound.
-        fsync: when written records are forced to the device, for power loss: ``"never"``
-            (the kernel decides; a crash of the process alone loses nothing anyway),
-            ``"interval"`` (default: at most ``fsync_interval`` seconds after a write) or
-            ``"always"`` (before each call returns; slow).
-        fsync_interval: seconds between syncs with ``fsync="interval"``. Default 1.
-        segment_bytes: a segment file is rotated past this size. Default 4 MiB.
-        window_bytes: most message bytes kept in memory; the rest is read back from disk.
-            A client sets it to its ``max_queue_bytes``.
-        window_items: most messages kept in memory. A client sets it to its
-            ``max_queue_size``.
-    """
-
-    path: str
-    max_bytes: int = DEFAULT_MAX_BYTES
-    max_items: int | None = None
-    fsync: str = DEFAULT_FSYNC
-    fsync_interval: float = DEFAULT_FSYNC_INTERVAL
-    segment_bytes: int = 4 * 1024 * 1024
-    window_bytes: int = 4 * 1024 * 1024
-    window_items: int = 5_000
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.path, str | os.PathLike) or not os.fspath(self.path):
-            raise ConfigError(f"spool must be a directory path, got {self.path!r}")
-        for name in ("max_bytes", "segment_bytes", "window_bytes", "window_items"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"spool_{name} must be an int >= 1, got {value!r}")
-        if self.max_items is not None and (
-            isinstance(self.max_items, bool)
-            or not isinstance(self.max_items, int)
-            or self.max_items < 1
-        ):
-            raise ConfigError(f"spool_max_items must be an int >= 1, got {self.max_items!r}")
-        if self.fsync not in FSYNC_POLICIES:
-            raise ConfigError(
-                f"spool_fsync must be one of {', '.join(FSYNC_POLICIES)}, got {self.fsync!r}"
-            )
-        interval = self.fsync_interval
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-            raise ConfigError(f"spool_fsync_interval must be seconds > 0, got {interval!r}")
 
 
 class _Segment:
