@@ -11,7 +11,7 @@ import pytest
 
 from trackwire._engine.retry import Delivered, Rejected, Retry, Split, Throttled
 from trackwire._engine.transport import HTTPResult
-from trackwire.amplitude import wire
+from trackwire.amplitude import responses, wire
 from trackwire.amplitude.identify import (
     IDENTIFY_SUCCESS_BODY,
     check_group_identify_form,
@@ -624,4 +624,4 @@ OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
     ("result", "messages", "expected"), [c[1:] for c in OUTCOMES], ids=[c[0] for c in OUTCOMES]
 )
 def test_outcome(result: HTTPResult, messages: list[bytes], expected: object) -> None:
-    assert wire.outcome(result, messages, NOW) == expected
+    assert responses.outcome(result, messages, NOW) == expected

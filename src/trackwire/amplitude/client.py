@@ -3,7 +3,7 @@
 A thin layer on :class:`trackwire._client.Client`: each call turns its arguments into HTTP V2
 event dicts (:mod:`.events`), runs plugins and event middleware, and hands the event to the
 shared engine, which batches events to ``/2/httpapi`` (or ``/batch``) as
-``{"api_key", "events", "options"}`` and reads each response with :func:`.wire.outcome`.
+``{"api_key", "events", "options"}`` and reads each response with :func:`.responses.outcome`.
 Delivery options, ``flush``/``shutdown``, hooks and ``stats()`` are the shared client's.
 """
 
@@ -24,7 +24,7 @@ from trackwire._engine.retry import Outcome
 from trackwire._engine.transport import HTTPResult
 from trackwire._version import __version__
 from trackwire.amplitude import options as amplitude_options
-from trackwire.amplitude import wire
+from trackwire.amplitude import responses, wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
 from trackwire.amplitude.events import prepare, rename_keys
 from trackwire.amplitude.form import (
@@ -571,7 +571,7 @@ class Amplitude(QueryMethods, Client):
 
 
 def _outcome(result: HTTPResult, messages: Sequence[bytes]) -> Outcome:
-    return wire.outcome(result, messages, time.time())
+    return responses.outcome(result, messages, time.time())
 
 
 def _check_group(group_type: object, group_name: object) -> None:
