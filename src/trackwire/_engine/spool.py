@@ -18,41 +18,24 @@ messages get fresh sequence numbers and no receipt (their callers are gone).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import repeat
-from typing import Any, Final
+from typing import Any
 
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import Queued
-from trackwire._engine.spool_format import HEADER_SIZE, encode_acks, encode_header, scan_records
+from trackwire._engine.spool_format import HEADER_SIZE, encode_acks, encode_header
+from trackwire._engine.spool_segments import Reader, Segment, close_fd, unlink_files
 from trackwire._engine.spool_sync import Syncer, sync_directory
 from trackwire.config import SpoolConfig
 
 __all__ = ["Spool", "SpoolConfig"]
 
 logger = logging.getLogger("trackwire")
-
-_READ_CHUNK: Final = 256 * 1024
-
-
-class _Segment:
-    """One segment file's bookkeeping."""
-
-    __slots__ = ("ack_fd", "ack_path", "acked", "live", "live_bytes", "number", "path", "size")
-
-    def __init__(self, directory: str, number: int) -> None:
-        self.number = number
-        self.path, self.ack_path = spool_dir.segment_paths(directory, number)
-        self.size = 0  # bytes of whole records written (or found) in the file
-        self.live = 0  # records not acknowledged
-        self.live_bytes = 0
-        self.acked: set[int] = set()  # offsets acknowledged by an earlier process
-        self.ack_fd: int | None = None
 
 
 class Spool:
@@ -78,10 +61,10 @@ class Spool:
             spool_dir.update_meta(self.directory, meta)
         else:
             self.directory, self._lock_fd = spool_dir.create(root, meta)
-        self._segments: dict[int, _Segment] = {}
+        self._segments: dict[int, Segment] = {}
         self._window: deque[Queued] = deque()
         self._window_bytes = 0
-        self._where: dict[int, tuple[_Segment, int]] = {}  # seq -> record, for acks
+        self._where: dict[int, tuple[Segment, int]] = {}  # seq -> record, for acks
         self._unwritten: deque[Queued] = deque()  # accepted while the disk refused writes
         self._backlog = 0  # waiting messages not in the window (on disk or unwritten)
         self._backlog_bytes = 0
@@ -102,15 +85,15 @@ class Spool:
             self._replay_own()
             first = min(self._segments, default=0)
             self._active = self._open_segment(self._highest + 1)
-            self._reader = _Reader(self, first or self._active.number, 0)
+            self._reader = Reader(self._segments, first or self._active.number, 0)
             for index, (directory, fd) in enumerate(claimed[1:], 1):
                 self._adopt(directory, fd)
                 claimed[index] = (directory, -1)  # removed, lock let go
         except BaseException:
             # Let go of every spool claimed, so the next process can take them over.
-            _close(self._active_fd)
+            close_fd(self._active_fd)
             for _, fd in [(self.directory, self._lock_fd), *claimed[1:]]:
-                _close(fd)
+                close_fd(fd)
             raise
         if self.replayed:
             logger.info(
@@ -218,9 +201,9 @@ class Spool:
         # Runs under the engine's lock for whole batches: kept to one pass and one write
         # per segment.
         pop = self._where.pop
-        by_segment: dict[_Segment, list[int]] = {}
+        by_segment: dict[Segment, list[int]] = {}
         freed = 0
-        current: _Segment | None = None
+        current: Segment | None = None
         offsets: list[int] = []
         live = 0
         wheres = map(pop, [item.seq for item in items], repeat(None))
@@ -295,7 +278,7 @@ class Spool:
         self._window_bytes = self._backlog = self._backlog_bytes = 0
         self._read_seq = self._next_seq
         self._reader.close()
-        self._reader = _Reader(self, self._active.number, max(self._active.size, 0))
+        self._reader = Reader(self._segments, self._active.number, max(self._active.size, 0))
         return drained
 
     def close(self) -> None:
@@ -305,9 +288,9 @@ class Spool:
         if self._syncer is not None:
             self._syncer.close(sync=True)
         for segment in self._segments.values():
-            _close(segment.ack_fd)
+            close_fd(segment.ack_fd)
             segment.ack_fd = None
-        _close(self._active_fd)
+        close_fd(self._active_fd)
         self._active_fd = -1
         self._reader.close()
         lock_fd, self._lock_fd = self._lock_fd, -1
@@ -325,10 +308,10 @@ class Spool:
         if self._syncer is not None:
             self._syncer.close(sync=False)
         for segment in self._segments.values():
-            _close(segment.ack_fd)
-        _close(self._active_fd)
+            close_fd(segment.ack_fd)
+        close_fd(self._active_fd)
         self._reader.close()
-        _close(self._lock_fd)
+        close_fd(self._lock_fd)
         self._lock_fd = -1
 
     def stats(self) -> dict[str, Any]:
@@ -343,8 +326,8 @@ class Spool:
 
     # ------------------------------------------------------------------ writing
 
-    def _open_segment(self, number: int) -> _Segment:
-        segment = _Segment(self.directory, number)
+    def _open_segment(self, number: int) -> Segment:
+        segment = Segment(self.directory, number)
         self._active_fd = os.open(
             segment.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600
         )
@@ -355,11 +338,11 @@ class Spool:
             sync_directory(self.directory)
         return segment
 
-    def _rotate(self) -> _Segment:
+    def _rotate(self) -> Segment:
         old = self._active
         if self._fsync == "always":
             self._sync()
-        _close(self._active_fd)
+        close_fd(self._active_fd)
         self._active_fd = -1
         try:
             self._active = self._open_segment(old.number + 1)
@@ -367,7 +350,7 @@ class Spool:
         except OSError as exc:
             self._write_failed(exc)
             # A placeholder with no file: writes keep failing until a later rotation works.
-            self._active = _Segment(self.directory, old.number + 1)
+            self._active = Segment(self.directory, old.number + 1)
             self._segments[old.number + 1] = self._active
             self._broken = True
         if old.live <= 0:
@@ -409,14 +392,14 @@ class Spool:
             except OSError as exc:
                 self._write_failed(exc)
 
-    def _delete_segment(self, segment: _Segment) -> None:
+    def _delete_segment(self, segment: Segment) -> None:
         if segment is self._active:
             return
         self._segments.pop(segment.number, None)
-        _close(segment.ack_fd)
+        close_fd(segment.ack_fd)
         segment.ack_fd = None
         self._reader.forget(segment)
-        _unlink_files(segment)
+        unlink_files(segment)
 
     # ------------------------------------------------------------------ reading back
 
@@ -425,7 +408,7 @@ class Spool:
         numbers = spool_dir.list_segments(self.directory)
         self._highest = max(numbers, default=0)  # new segments are numbered after every file
         for number in numbers:
-            segment = _Segment(self.directory, number)
+            segment = Segment(self.directory, number)
             segment.acked = spool_dir.read_acks(segment.ack_path)
             scan = spool_dir.scan_segment(segment.path, segment.acked)
             if scan.unreadable:
@@ -446,7 +429,7 @@ class Spool:
             segment.live = scan.live
             segment.live_bytes = scan.payload_bytes
             if not scan.live:
-                _unlink_files(segment)
+                unlink_files(segment)
                 continue
             self._segments[number] = segment
             self._live_bytes += scan.payload_bytes
@@ -510,98 +493,6 @@ class Spool:
             self._backlog_bytes -= len(item.data)
 
 
-class _Reader:
-    """Reads live records back from the spool's segments, in order, a chunk at a time."""
-
-    __slots__ = ("_fd", "_fd_segment", "_offset", "_pending", "_segment", "_spool")
-
-    def __init__(self, spool: Spool, number: int, offset: int) -> None:
-        self._spool = spool
-        self._segment = number
-        self._offset = offset
-        self._pending: deque[tuple[_Segment, int, bytes]] = deque()
-        self._fd = -1
-        self._fd_segment = -1
-
-    def skip_to(self, segment: _Segment, offset: int) -> None:
-        """Continue reading at ``offset`` of ``segment`` (everything before is in memory)."""
-        if self._pending:
-            return  # records still to hand out: they come before anything newer
-        self._segment = segment.number
-        self._offset = offset
-
-    def forget(self, segment: _Segment) -> None:
-        """``segment`` is being deleted: close it if open."""
-        if self._fd_segment == segment.number:
-            self.close()
-
-    def close(self) -> None:
-        _close(self._fd)
-        self._fd = -1
-        self._fd_segment = -1
-
-    def next(self) -> tuple[_Segment, int, bytes] | None:
-        """The next live record ``(segment, offset, payload)``, or None at the end."""
-        while not self._pending:
-            if not self._read_chunk():
-                return None
-        return self._pending.popleft()
-
-    def _read_chunk(self) -> bool:
-        segments = self._spool._segments
-        while True:
-            segment = segments.get(self._segment)
-            if segment is None or self._offset >= segment.size:
-                later = [number for number in segments if number > self._segment]
-                if not later:
-                    return False
-                self._segment = min(later)
-                self._offset = 0
-                continue
-            break
-        want = min(_READ_CHUNK, segment.size - self._offset)
-        while True:
-            try:
-                if self._fd_segment != segment.number:
-                    self.close()
-                    self._fd = os.open(segment.path, os.O_RDONLY)
-                    self._fd_segment = segment.number
-                data = os.pread(self._fd, want, self._offset)
-            except OSError as exc:
-                # The file went away or cannot be read (removed by hand, I/O error): what it
-                # still held is lost; the spool goes on with the next segment.
-                logger.warning("trackwire: spool: cannot read a segment back: %s", exc)
-                data = b""
-            if not data:  # the file is shorter than we thought: nothing more in it
-                self._offset = segment.size
-                return True
-            final = self._offset + len(data) >= segment.size
-            records, consumed, _corrupt = scan_records(data, self._offset, final=final)
-            # Corruption was counted when the spool was opened (earlier segments) and cannot
-            # come from this process's own whole writes, so it is not counted again here.
-            if consumed or final:
-                break
-            want *= 2  # a record larger than the chunk
-        self._offset += consumed
-        acked = segment.acked
-        for record in records:
-            if record.offset not in acked:
-                self._pending.append((segment, record.offset, record.payload))
-        return True
-
-
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same object
 # without it, on the path every call takes.
 _new_queued = tuple.__new__
-
-
-def _unlink_files(segment: _Segment) -> None:
-    for path in (segment.path, segment.ack_path):
-        with contextlib.suppress(OSError):  # a file that cannot go is left, never an error
-            os.unlink(path)
-
-
-def _close(fd: int | None) -> None:
-    if fd is not None and fd >= 0:
-        with contextlib.suppress(OSError):
-            os.close(fd)
