@@ -26,7 +26,7 @@ from trackwire._version import __version__
 from trackwire.amplitude import options as amplitude_options
 from trackwire.amplitude import responses, wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
-from trackwire.amplitude.events import prepare, rename_keys
+from trackwire.amplitude.events import check_group, event_from_dict, prepare, rename_keys
 from trackwire.amplitude.form import (
     FORM_CONTENT_TYPE,
     form_envelope,
@@ -444,7 +444,7 @@ class Amplitude(QueryMethods, Client):
         Raises:
             ValidationError: a bad group type or name, or an operation groups do not support.
         """
-        _check_group(group_type, group_name)
+        check_group(group_type, group_name)
         if not isinstance(identify, Identify) or not identify.is_valid():
             raise ValidationError("identify", "must be an Identify holding at least one operation")
         event = GroupIdentifyEvent()
@@ -469,7 +469,7 @@ class Amplitude(QueryMethods, Client):
         callback: EventCallback | None = None,
     ) -> Receipt:
         """Put a user in a group: an ``$identify`` setting ``groups`` and the user property."""
-        _check_group(group_type, group_name)
+        check_group(group_type, group_name)
         event = IdentifyEvent()
         event.load_event_options(event_options)
         event.groups = {group_type: group_name}
@@ -556,7 +556,7 @@ class Amplitude(QueryMethods, Client):
         prepare(event, min_id_length=self._id_length)
 
     def _run_plugins(self, source: BaseEvent | Mapping[str, Any]) -> BaseEvent | Receipt | None:
-        event = source if isinstance(source, BaseEvent) else _event_from_dict(source)
+        event = source if isinstance(source, BaseEvent) else event_from_dict(source)
         for plugin in self._plugins:
             try:
                 result = plugin.execute(event)
@@ -572,25 +572,6 @@ class Amplitude(QueryMethods, Client):
 
 def _outcome(result: HTTPResult, messages: Sequence[bytes]) -> Outcome:
     return responses.outcome(result, messages, time.time())
-
-
-def _check_group(group_type: object, group_name: object) -> None:
-    if not isinstance(group_type, str) or not group_type:
-        raise ValidationError("group_type", "must be a non-empty str")
-    names = group_name if isinstance(group_name, list) else [group_name]
-    if not names or not all(isinstance(name, str) and name for name in names):
-        raise ValidationError("group_name", "must be a non-empty str or a list of them")
-
-
-def _event_from_dict(data: Mapping[str, Any]) -> BaseEvent:
-    fields = rename_keys(data)
-    try:
-        return BaseEvent(**fields)
-    except TypeError:
-        unknown = [name for name in fields if name not in BaseEvent.__dataclass_fields__]
-        raise ValidationError(
-            unknown[0] if unknown else "event", "is not an Amplitude HTTP V2 event field"
-        ) from None
 
 
 def _settle_callback(

@@ -26,7 +26,7 @@ from trackwire.amplitude.wire import (
 )
 from trackwire.errors import ValidationError
 
-__all__ = ["CAMEL_CASE", "prepare", "rename_keys"]
+__all__ = ["CAMEL_CASE", "check_group", "event_from_dict", "prepare", "rename_keys"]
 
 logger = logging.getLogger("trackwire")
 
@@ -222,3 +222,24 @@ def _check_object(name: str, value: Mapping[str, Any]) -> dict[str, Any]:
     elif name == "group_properties":
         check_property_operations(value, name, GROUP_PROPERTY_OPERATIONS)
     return value
+
+
+def check_group(group_type: object, group_name: object) -> None:
+    """Refuse a group type that is not a non-empty str, or names that are not (a list of) them."""
+    if not isinstance(group_type, str) or not group_type:
+        raise ValidationError("group_type", "must be a non-empty str")
+    names = group_name if isinstance(group_name, list) else [group_name]
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise ValidationError("group_name", "must be a non-empty str or a list of them")
+
+
+def event_from_dict(data: Mapping[str, Any]) -> BaseEvent:
+    """A :class:`BaseEvent` from a dict (camelCase keys too); an unknown field is refused."""
+    fields = rename_keys(data)
+    try:
+        return BaseEvent(**fields)
+    except TypeError:
+        unknown = [name for name in fields if name not in BaseEvent.__dataclass_fields__]
+        raise ValidationError(
+            unknown[0] if unknown else "event", "is not an Amplitude HTTP V2 event field"
+        ) from None
