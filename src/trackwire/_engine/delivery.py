@@ -82,8 +82,8 @@ class BatchDelivery:
                 self._in_flight.pop(batch.first_seq, None)
                 self._settled.notify_all()
 
-    def _attempt(self, items: Sequence[Queued], retries: int) -> tuple[HTTPRequest, HTTPResult]:
-        request = self._destination.request([item.data for item in items], retries)
+    def _attempt(self, data: Sequence[bytes], retries: int) -> tuple[HTTPRequest, HTTPResult]:
+        request = self._destination.request(data, retries)
         if self.config.gzip:
             request = HTTPRequest(
                 request.method,
@@ -99,8 +99,9 @@ class BatchDelivery:
         pending = batch.items
         resume_at: float | None = None  # end of the backoff a probe is running inside
         while pending:
-            request, result = self._attempt(pending, batch.retries)
-            outcome = destination.outcome(result, [item.data for item in pending])
+            data = [item.data for item in pending]  # once per attempt: request and outcome
+            request, result = self._attempt(data, batch.retries)
+            outcome = destination.outcome(result, data)
             if isinstance(outcome, Delivered):
                 self._finish(pending, None, result, sent_bytes=len(request.body))
                 return
