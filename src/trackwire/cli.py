@@ -411,7 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=_port, default=8787, help="port, 0-65535 (default 8787; 0 picks a free one)"
     )
     collector.add_argument(
-        "--db", default=DEFAULT_DB, help=f"SQLite database file (default {DEFAULT_DB})"
+        "--db",
+        default=DEFAULT_DB,
+        help=f"SQLite file, sqlite:///PATH or postgresql://USER@HOST/DB (default {DEFAULT_DB})",
     )
     collector.add_argument("--keys", help="keys file listing the accepted sources (JSON); "
                            "without it any key is accepted, on loopback only")  # fmt: skip

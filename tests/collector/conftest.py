@@ -153,3 +153,7 @@ def skew_corrected_ms(payload: Mapping[str, Any]) -> int:
         at(payload["sentAt"]) - at(payload["originalTimestamp"])
     )
     return (corrected - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(milliseconds=1)
+
+
+# The store contract's fixtures (store, store_url, pg_server, pg_url): see store_fixtures.py.
+from tests.collector.store_fixtures import pg_server, pg_url, store, store_url  # noqa: E402, F401

@@ -1,4 +1,9 @@
-"""The SQLite store: atomic ingest, de-duplication, queries, users, groups, threads, migrations."""
+"""The store contract: atomic ingest, de-duplication, queries, users, groups, threads.
+
+Every test taking the ``store`` fixture runs over SQLite and PostgreSQL
+(:mod:`tests.collector.store_fixtures`); the SQLite file's own behaviour (pragmas, WAL,
+checkpoints, its migrations) is tested on :class:`SQLiteStore` directly.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ from trackwire.collector.sqlite import SQLiteStore, schema
 from trackwire.collector.store import (
     EventRecord,
     IngestResult,
+    Store,
     StoreClosedError,
     UserState,
 )
@@ -56,13 +62,7 @@ def rec(
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    with SQLiteStore(tmp_path / "collector.db") as opened:
-        yield opened
-
-
-def count(store: SQLiteStore) -> int:
+def count(store: Store) -> int:
     total: int = store.stats()["total"]
     return total
 
@@ -70,7 +70,7 @@ def count(store: SQLiteStore) -> int:
 # --- ingest and listing ----------------------------------------------------------------------
 
 
-def test_round_trip(store: SQLiteStore) -> None:
+def test_round_trip(store: Store) -> None:
     payload = {"type": "track", "event": "Played", "properties": {"n": 1, "l": [1.5, None]}}
     result = store.ingest(
         [rec(event="Played", device="anon", key="m1", payload=payload, time=123)],
@@ -104,12 +104,12 @@ def test_round_trip(store: SQLiteStore) -> None:
     }
 
 
-def test_empty_request_stores_nothing(store: SQLiteStore) -> None:
+def test_empty_request_stores_nothing(store: Store) -> None:
     assert store.ingest([]) == IngestResult(0, 0)
     assert count(store) == 0
 
 
-def test_received_time_defaults_to_now(store: SQLiteStore) -> None:
+def test_received_time_defaults_to_now(store: Store) -> None:
     store.ingest([rec()])
     [event] = store.events()
     assert event.received_time_ms > 1_600_000_000_000
@@ -135,7 +135,7 @@ def test_wal_mode_and_pragmas(tmp_path: Path) -> None:
 # --- atomicity ---------------------------------------------------------------------------------
 
 
-def test_unstorable_payload_stores_nothing(store: SQLiteStore) -> None:
+def test_unstorable_payload_stores_nothing(store: Store) -> None:
     records = [rec(key="a"), rec(key="b", payload={"bad": {1, 2}}), rec(key="c")]
     with pytest.raises(ValidationError) as info:
         store.ingest(records)
@@ -144,14 +144,14 @@ def test_unstorable_payload_stores_nothing(store: SQLiteStore) -> None:
     assert store.user("segment", SEG_KEY, user_id="u1") is None
 
 
-def test_unstorable_groups_stores_nothing(store: SQLiteStore) -> None:
+def test_unstorable_groups_stores_nothing(store: Store) -> None:
     with pytest.raises(ValidationError) as info:
         store.ingest([rec(), rec(groups={"org": object()})])
     assert info.value.field == "records[1].groups"
     assert count(store) == 0
 
 
-def test_failure_after_rows_were_written_rolls_everything_back(store: SQLiteStore) -> None:
+def test_failure_after_rows_were_written_rolls_everything_back(store: Store) -> None:
     # A lone surrogate cannot be encoded for SQLite: the events INSERT fails on the third row,
     # after two events, the users, their devices and the request key were written.
     records = [
@@ -180,7 +180,7 @@ def test_failure_after_rows_were_written_rolls_everything_back(store: SQLiteStor
     ],
 )
 def test_integers_beyond_64_bits_are_refused(
-    store: SQLiteStore, extra: dict[str, Any], field: str
+    store: Store, extra: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(ValidationError) as info:
         store.ingest([rec(), rec(**extra)])
@@ -190,7 +190,7 @@ def test_integers_beyond_64_bits_are_refused(
     assert store.events()[0].client_time_ms == 2**63 - 1
 
 
-def test_bad_operation_mid_request_rolls_back(store: SQLiteStore) -> None:
+def test_bad_operation_mid_request_rolls_back(store: Store) -> None:
     records = [rec(key="a", ops=[("$set", {"x": 1})]), rec(key="b", ops=[("$nope", {"x": 1})])]
     with pytest.raises(ValidationError):
         store.ingest(records)
@@ -198,13 +198,13 @@ def test_bad_operation_mid_request_rolls_back(store: SQLiteStore) -> None:
     assert store.user("segment", SEG_KEY, user_id="u1") is None
 
 
-def test_group_value_without_type_is_refused(store: SQLiteStore) -> None:
+def test_group_value_without_type_is_refused(store: Store) -> None:
     with pytest.raises(ValidationError):
         store.ingest([rec(group_value="acme")])
     assert count(store) == 0
 
 
-def test_store_usable_after_a_failed_request(store: SQLiteStore) -> None:
+def test_store_usable_after_a_failed_request(store: Store) -> None:
     with pytest.raises(UnicodeEncodeError):
         store.ingest([rec(event="\udfff", payload={})])
     assert store.ingest([rec()]) == IngestResult(1, 0)
@@ -213,25 +213,25 @@ def test_store_usable_after_a_failed_request(store: SQLiteStore) -> None:
 # --- de-duplication ----------------------------------------------------------------------------
 
 
-def test_dedup_within_one_call(store: SQLiteStore) -> None:
+def test_dedup_within_one_call(store: Store) -> None:
     result = store.ingest([rec(key="m1"), rec(key="m1"), rec(key="m2"), rec(key="m1")])
     assert result == IngestResult(stored=2, duplicates=2)
     assert [e.dedup_key for e in store.events()] == ["m2", "m1"]
 
 
-def test_dedup_across_calls(store: SQLiteStore) -> None:
+def test_dedup_across_calls(store: Store) -> None:
     store.ingest([rec(key="m1"), rec(key="m2")])
     assert store.ingest([rec(key="m2"), rec(key="m3")]) == IngestResult(1, 1)
     assert count(store) == 3
 
 
-def test_dedup_is_scoped_by_vendor_and_source(store: SQLiteStore) -> None:
+def test_dedup_is_scoped_by_vendor_and_source(store: Store) -> None:
     store.ingest([rec(key="m1")])
     assert store.ingest([rec(key="m1", source="other")]) == IngestResult(1, 0)
     assert store.ingest([rec(key="m1", vendor="amplitude", source=SEG_KEY)]) == IngestResult(1, 0)
 
 
-def test_one_call_may_mix_sources(store: SQLiteStore) -> None:
+def test_one_call_may_mix_sources(store: Store) -> None:
     records = [
         rec(source="s1", key="m1", ops=[("$set", {"a": 1})]),
         rec(source="s2", key="m1", ops=[("$set", {"a": 2})]),
@@ -245,12 +245,12 @@ def test_one_call_may_mix_sources(store: SQLiteStore) -> None:
     assert [e.source for e in store.events()] == ["s2", "s1"]
 
 
-def test_records_without_key_are_never_duplicates(store: SQLiteStore) -> None:
+def test_records_without_key_are_never_duplicates(store: Store) -> None:
     assert store.ingest([rec(), rec()]) == IngestResult(2, 0)
     assert store.ingest([rec()]) == IngestResult(1, 0)
 
 
-def test_duplicates_do_not_apply_operations_again(store: SQLiteStore) -> None:
+def test_duplicates_do_not_apply_operations_again(store: Store) -> None:
     add = [("$add", {"logins": 1})]
     store.ingest([rec(key="m1", ops=add), rec(key="m1", ops=add)])
     store.ingest([rec(key="m1", ops=add)])
@@ -258,7 +258,7 @@ def test_duplicates_do_not_apply_operations_again(store: SQLiteStore) -> None:
     assert user is not None and user.properties == {"logins": 1}
 
 
-def test_request_key_dedups_a_whole_request(store: SQLiteStore) -> None:
+def test_request_key_dedups_a_whole_request(store: Store) -> None:
     batch = [rec(vendor="mparticle", source="mp", key=None), rec(vendor="mparticle", source="mp")]
     assert store.ingest(batch, request_key="r1") == IngestResult(2, 0)
     assert store.ingest(batch, request_key="r1") == IngestResult(0, 2)
@@ -268,7 +268,7 @@ def test_request_key_dedups_a_whole_request(store: SQLiteStore) -> None:
     assert count(store) == 5
 
 
-def test_request_key_needs_one_source(store: SQLiteStore) -> None:
+def test_request_key_needs_one_source(store: Store) -> None:
     with pytest.raises(ValueError, match="same vendor and source"):
         store.ingest([rec(), rec(source="other")], request_key="r1")
 
@@ -277,7 +277,7 @@ def test_request_key_needs_one_source(store: SQLiteStore) -> None:
 
 
 @pytest.fixture
-def mixed(store: SQLiteStore) -> SQLiteStore:
+def mixed(store: Store) -> Store:
     store.ingest(
         [
             rec(event="A", user="u1", time=10),
@@ -300,7 +300,7 @@ def names(events: Sequence[Any]) -> list[tuple[str, str | None]]:
     return [(e.type, e.event_name) for e in events]
 
 
-def test_newest_first(mixed: SQLiteStore) -> None:
+def test_newest_first(mixed: Store) -> None:
     events = mixed.events()
     assert [e.id for e in events] == sorted((e.id for e in events), reverse=True)
     assert names(events) == [
@@ -333,11 +333,11 @@ def test_newest_first(mixed: SQLiteStore) -> None:
         ({"limit": 0}, []),
     ],
 )
-def test_filters(mixed: SQLiteStore, filters: dict[str, Any], expected: list[Any]) -> None:
+def test_filters(mixed: Store, filters: dict[str, Any], expected: list[Any]) -> None:
     assert names(mixed.events(**filters)) == expected
 
 
-def test_before_id_pages_through_everything(store: SQLiteStore) -> None:
+def test_before_id_pages_through_everything(store: Store) -> None:
     for start in range(0, 23, 5):
         store.ingest([rec(event=f"e{i}", type="track") for i in range(start, min(start + 5, 23))])
         store.ingest([rec(event="other", type="page")])
@@ -352,12 +352,12 @@ def test_before_id_pages_through_everything(store: SQLiteStore) -> None:
     assert seen == [f"e{i}" for i in reversed(range(23))]
 
 
-def test_negative_limit_is_refused(store: SQLiteStore) -> None:
+def test_negative_limit_is_refused(store: Store) -> None:
     with pytest.raises(ValueError):
         store.events(limit=-1)
 
 
-def test_stats(mixed: SQLiteStore) -> None:
+def test_stats(mixed: Store) -> None:
     assert mixed.stats() == {
         "total": 5,
         "by_source": [
@@ -368,7 +368,7 @@ def test_stats(mixed: SQLiteStore) -> None:
     }
 
 
-def test_stats_of_an_empty_store(store: SQLiteStore) -> None:
+def test_stats_of_an_empty_store(store: Store) -> None:
     assert store.stats() == {"total": 0, "by_source": []}
 
 
@@ -392,7 +392,7 @@ def test_amplitude_ids_are_stable_across_calls_and_reopen(tmp_path: Path) -> Non
         assert u1 is not None and u1.amplitude_id == ids["u1"]
 
 
-def test_user_state(store: SQLiteStore) -> None:
+def test_user_state(store: Store) -> None:
     store.ingest(
         [
             rec(user="u1", device="d1", time=500, ops=[("$set", {"plan": "pro"})]),
@@ -414,7 +414,7 @@ def test_user_state(store: SQLiteStore) -> None:
     )
 
 
-def test_user_lookup_by_each_id(store: SQLiteStore) -> None:
+def test_user_lookup_by_each_id(store: Store) -> None:
     store.ingest([rec(user="u1", device="d1")])
     by_user = store.user("segment", SEG_KEY, user_id="u1")
     assert by_user is not None
@@ -427,7 +427,7 @@ def test_user_lookup_by_each_id(store: SQLiteStore) -> None:
         store.user("segment", SEG_KEY)
 
 
-def test_anonymous_device_becomes_the_user_who_logs_in(store: SQLiteStore) -> None:
+def test_anonymous_device_becomes_the_user_who_logs_in(store: Store) -> None:
     store.ingest([rec(user=None, device="d1", ops=[("$set", {"ref": "ad"})])])
     store.ingest([rec(user="u1", device="d1", ops=[("$set", {"plan": "pro"})])])
     store.ingest([rec(user=None, device="d1")])
@@ -437,7 +437,7 @@ def test_anonymous_device_becomes_the_user_who_logs_in(store: SQLiteStore) -> No
     assert user is not None and user.properties == {"ref": "ad", "plan": "pro"}
 
 
-def test_known_user_on_a_new_device_keeps_its_id(store: SQLiteStore) -> None:
+def test_known_user_on_a_new_device_keeps_its_id(store: Store) -> None:
     store.ingest([rec(user="u1", device="d1")])
     store.ingest([rec(user=None, device="d2")])
     store.ingest([rec(user="u1", device="d2")])
@@ -450,7 +450,7 @@ def test_known_user_on_a_new_device_keeps_its_id(store: SQLiteStore) -> None:
     assert store.user("segment", SEG_KEY, device_id="d2") == u1
 
 
-def test_known_user_span_widens_both_ways(store: SQLiteStore) -> None:
+def test_known_user_span_widens_both_ways(store: Store) -> None:
     store.ingest([rec(time=500)])
     # Later requests find u1 among the users the store knows and only widen its span.
     store.ingest([rec(time=700), rec(time=600)])
@@ -461,7 +461,7 @@ def test_known_user_span_widens_both_ways(store: SQLiteStore) -> None:
 
 
 def test_known_user_whose_device_another_event_touches_is_resolved_in_order(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     store.ingest([rec(device="d1"), rec(device="d2")])  # u1 last seen on d2
     # The anonymous d1 event leads to u1 and moves its last device to d1; the u1 event on d2
@@ -481,7 +481,7 @@ def test_another_writer_on_the_file_invalidates_known_users(tmp_path: Path) -> N
         assert first.user("segment", SEG_KEY, device_id="d1") == u1
 
 
-def test_failed_request_teaches_nothing_about_users(store: SQLiteStore) -> None:
+def test_failed_request_teaches_nothing_about_users(store: Store) -> None:
     with pytest.raises(UnicodeEncodeError):
         store.ingest([rec(user="new", key="a"), rec(key="b", event="\ud800", payload={})])
     store.ingest([rec(user="new", key="a")])
@@ -533,13 +533,13 @@ def test_known_users_change_nothing_observable(tmp_path: Path, seed: int) -> Non
     assert state(tmp_path / "kept.db") == state(tmp_path / "fresh.db")
 
 
-def test_event_without_ids_has_no_user(store: SQLiteStore) -> None:
+def test_event_without_ids_has_no_user(store: Store) -> None:
     store.ingest([rec(user=None, device=None, ops=[("$set", {"a": 1})])])
     [event] = store.events()
     assert event.amplitude_id is None
 
 
-def test_operations_apply_in_arrival_order_across_records_and_calls(store: SQLiteStore) -> None:
+def test_operations_apply_in_arrival_order_across_records_and_calls(store: Store) -> None:
     store.ingest(
         [
             rec(ops=[("$set", {"tags": ["a"]}), ("$append", {"tags": "b"})]),
@@ -554,7 +554,7 @@ def test_operations_apply_in_arrival_order_across_records_and_calls(store: SQLit
     assert cleared is not None and cleared.properties == {}
 
 
-def test_users_are_scoped_by_source(store: SQLiteStore) -> None:
+def test_users_are_scoped_by_source(store: Store) -> None:
     store.ingest([rec(source="s1", ops=[("$set", {"a": 1})])])
     store.ingest([rec(source="s2", ops=[("$set", {"a": 2})])])
     one = store.user("segment", "s1", user_id="u1")
@@ -567,7 +567,7 @@ def test_users_are_scoped_by_source(store: SQLiteStore) -> None:
 # --- groups ------------------------------------------------------------------------------------
 
 
-def test_group_operations_change_the_group_not_the_user(store: SQLiteStore) -> None:
+def test_group_operations_change_the_group_not_the_user(store: Store) -> None:
     group = {"group_type": "org", "group_value": "acme"}
     store.ingest(
         [
@@ -584,7 +584,7 @@ def test_group_operations_change_the_group_not_the_user(store: SQLiteStore) -> N
     assert user is not None and user.properties == {}
 
 
-def test_group_identify_without_user(store: SQLiteStore) -> None:
+def test_group_identify_without_user(store: Store) -> None:
     store.ingest(
         [
             rec(vendor="amplitude", type="groupidentify", user=None, event=None,

@@ -45,8 +45,8 @@ from trackwire.collector._deadlines import (
 from trackwire.collector.app import Collector, create_app
 from trackwire.collector.faults import FaultConfig
 from trackwire.collector.keys import Keys, check_bind, load_keys
-from trackwire.collector.sqlite import SQLiteStore
 from trackwire.collector.store import Store
+from trackwire.collector.store_factory import display_url, open_store
 from trackwire.errors import ConfigError, TrackwireError
 
 __all__ = [
@@ -257,14 +257,14 @@ def start_collector(
     resolved = _resolve_keys(keys)
     check_bind(host, resolved)
     own_store = isinstance(db, str | os.PathLike)
-    store: Store = SQLiteStore(db) if isinstance(db, str | os.PathLike) else db
+    store: Store = open_store(db) if isinstance(db, str | os.PathLike) else db
     try:
         sock = _bind(host, port)
     except BaseException:
         if own_store:
             store.close()
         raise
-    db_path = os.fspath(db) if isinstance(db, str | os.PathLike) else ""
+    db_path = display_url(db) if isinstance(db, str | os.PathLike) else ""
     app = create_app(
         store, keys=resolved, faults=faults, db_path=db_path, body_timeout=body_timeout
     )
@@ -345,7 +345,7 @@ def _serve(
     header_timeout: float,
     body_timeout: float | None,
 ) -> int:
-    store = SQLiteStore(db)
+    store = open_store(db)
     server: _Server | None = None
     signalled: list[int] = []
 
@@ -360,7 +360,7 @@ def _serve(
     try:
         sock = _bind(host, port)
         app = create_app(
-            store, keys=resolved, faults=faults, db_path=os.fspath(db), body_timeout=body_timeout
+            store, keys=resolved, faults=faults, db_path=display_url(db), body_timeout=body_timeout
         )
         server = _Server(_config(app, log=True, header_timeout=header_timeout))
         # A signal that came while starting stops the server as soon as it has started.
@@ -368,7 +368,7 @@ def _serve(
         url = _url(sock)
         print(url, file=out, flush=True)
         print(
-            f"trackwire collector {url} storing into {os.fspath(db)}; "
+            f"trackwire collector {url} storing into {display_url(db)}; "
             f"look with: trackwire events --url {url}  (Ctrl+C stops)",
             file=out,
             flush=True,

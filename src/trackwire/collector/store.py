@@ -41,6 +41,7 @@ __all__ = [
     "Store",
     "StoreClosedError",
     "StoreOpenError",
+    "StoreUnavailableError",
     "StoredEvent",
     "UserState",
     "Vendor",
@@ -55,6 +56,13 @@ VENDORS: Final[tuple[Vendor, ...]] = get_args(Vendor)
 
 class StoreClosedError(TrackwireError, RuntimeError):
     """The store was closed; open a new one to keep reading or writing."""
+
+
+class StoreUnavailableError(StoreClosedError):
+    """The database server cannot be reached now; the request stored nothing (try again).
+
+    A :class:`StoreClosedError`, so the routes answer 503, which every SDK retries.
+    """
 
 
 class StorageLimitError(ValidationError):

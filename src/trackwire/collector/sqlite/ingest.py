@@ -1,7 +1,8 @@
-"""One request's write inside the SQLite store's transaction: encode, resolve, write in bulk.
+"""The SQLite side of one request's write: :class:`SQLiteIngestSQL` and the source rows.
 
-Split from :mod:`trackwire.collector.sqlite.store`, which owns the connections and the
-transaction; this module is the per-request work done inside it.
+The per-request work itself (duplicates, identity, operations) is dialect-free and lives in
+:mod:`trackwire.collector.store_ingest`; :mod:`trackwire.collector.sqlite.store` owns the
+connections and the transaction. This module holds the SQL that work needs in SQLite.
 """
 
 from __future__ import annotations
@@ -10,74 +11,36 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
-import orjson
-
-from trackwire.collector._values import INT64
-from trackwire.collector.query.mapping import properties_column
-from trackwire.collector.store import EventRecord
-from trackwire.collector.userprops import (
-    IdentityResolver,
-    KnownUsers,
-    Row,
-    UserRow,
-    dumps,
+from trackwire.collector.store_ingest import (
+    Encoded,
+    GroupKey,
+    Ingest,
+    Scope,
+    Writes,
+    attempt,
+    dedup_scope,
+    encode_record,
+    fresh_indexes,
+    request_scope,
 )
-from trackwire.errors import ValidationError
+from trackwire.collector.userprops import UserRow, dumps
 
-#: A record as the events INSERT takes it: payload, groups, shared-context and event-properties
-#: JSON text (see :func:`trackwire.collector.query.mapping.properties_column`).
-Encoded = tuple[str, str | None, str | None, str | None]
+__all__ = [
+    "EVENT_COLUMNS",
+    "USER_COLUMNS",
+    "Encoded",
+    "Ingest",
+    "SQLiteIngestSQL",
+    "Scope",
+    "attempt",
+    "claim_sources",
+    "dedup_scope",
+    "encode_record",
+    "fresh_indexes",
+    "request_scope",
+    "select_in",
+]
 
-
-def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> Encoded:
-    """The record's payload, groups and shared context as JSON text; refuses what cannot be
-    stored. ``contexts`` caches each shared context's text by identity: it is encoded once,
-    and records sharing it get the same string object (how :class:`Ingest` stores it once)."""
-    if (record.group_type is None) != (record.group_value is None):
-        raise ValidationError(
-            f"records[{index}].group_value", "group_type and group_value go together"
-        )
-    for name, value in (
-        ("client_time_ms", record.client_time_ms),
-        ("session_id", record.session_id),
-        ("revenue", record.revenue),
-    ):
-        # JSON integers are unbounded; SQLite's are 64-bit and would fail mid-transaction.
-        if isinstance(value, int) and value not in INT64:
-            raise ValidationError(f"records[{index}].{name}", f"{value} does not fit in 64 bits")
-    if record.payload_json is not None:
-        # Text, not the bytes: bytes would be stored as a BLOB, which SQLite's JSON functions
-        # read as its binary JSONB format rather than as JSON text.
-        payload = record.payload_json.decode()
-    else:
-        try:
-            payload = dumps(record.payload)
-        except orjson.JSONEncodeError as exc:
-            raise ValidationError(
-                f"records[{index}].payload", f"cannot be stored as JSON: {exc}"
-            ) from exc
-    try:
-        groups = None if record.groups is None else dumps(record.groups)
-    except orjson.JSONEncodeError as exc:
-        raise ValidationError(
-            f"records[{index}].groups", f"cannot be stored as JSON: {exc}"
-        ) from exc
-    context = record.context
-    shared = None
-    if context is not None:
-        shared = contexts.get(id(context))
-        if shared is None:
-            try:
-                shared = contexts[id(context)] = dumps(context.data)
-            except orjson.JSONEncodeError as exc:
-                raise ValidationError(
-                    f"records[{index}].context", f"cannot be stored as JSON: {exc}"
-                ) from exc
-    return payload, groups, shared, properties_column(record.vendor, record.payload)
-
-
-Scope = tuple[str, str]
-_GroupKey = tuple[int, str, str]
 USER_COLUMNS: Final = (
     "u.amplitude_id, u.source_id, u.user_id, u.device_id, u.properties, u.first_seen_ms, "
     "u.last_seen_ms"
@@ -115,79 +78,19 @@ def select_in(
     return rows
 
 
-def dedup_scope(record: EventRecord, source_id: int) -> str:
-    """The scope the record's ``dedup_key`` is unique in (see :attr:`EventRecord.dedup_scope`):
-    its source (``"12"``), its vendor (``"segment:*"``) or a part of its source
-    (``"12:device:D"``)."""
-    scope = record.dedup_scope
-    if scope is None:
-        return str(source_id)
-    if scope == "*":
-        return f"{record.vendor}:*"
-    return f"{source_id}:{scope}"
+class SQLiteIngestSQL:
+    """The reads and the write of one request, on the writer inside its transaction.
 
-
-def fresh_indexes(
-    conn: sqlite3.Connection,
-    records: Sequence[EventRecord],
-    source_ids: Sequence[int],
-    *,
-    check_stored: bool,
-) -> list[int]:
-    """Indexes of the records whose message id is not repeated earlier in the call and, with
-    ``check_stored``, not stored by an earlier request either (each in its scope)."""
-    taken: set[tuple[str, str]] = set()
-    if check_stored:
-        wanted: dict[str, list[str]] = {}
-        for record, source_id in zip(records, source_ids, strict=True):
-            if record.dedup_key is not None:
-                wanted.setdefault(dedup_scope(record, source_id), []).append(record.dedup_key)
-        for scope, keys in wanted.items():
-            # The IS NOT NULL lets SQLite use the partial unique index.
-            select = (
-                "SELECT dedup_key FROM events WHERE dedup_key IS NOT NULL "
-                "AND dedup_scope = ? AND dedup_key"
-            )
-            rows = select_in(conn, select, (scope,), keys)
-            taken.update((scope, key) for (key,) in rows)
-    keep: list[int] = []
-    for index, record in enumerate(records):
-        if record.dedup_key is not None:
-            full = (dedup_scope(record, source_ids[index]), record.dedup_key)
-            if full in taken:
-                continue
-            taken.add(full)
-        keep.append(index)
-    return keep
-
-
-class Ingest:
-    """One request inside the write transaction: resolve, apply, then write in bulk.
-
-    Everything is decided in memory first, so a request costs a fixed handful of statements
-    however many events and users it carries. Events of users the store already knows
-    (:class:`KnownUsers`) that change nothing but the user's seen span take a short path: no
-    query, no row object, at most one ``min``/``max`` update per user. The others are resolved
-    by an :class:`IdentityResolver` over the users their ids can reach, preloaded with one
-    query per id kind.
+    Args:
+        conn: the writer, inside ``BEGIN IMMEDIATE``.
     """
 
-    def __init__(self, conn: sqlite3.Connection, received_ms: int, known: KnownUsers) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._received = received_ms
-        self._known = known
         self._next_id = 0
-        self.users = IdentityResolver(self._allocate_id)
-        self._groups: dict[_GroupKey, Row] = {}
-        self._events: list[tuple[Any, ...]] = []
-        #: Known users whose span this request widened on the short path: id -> [first, last].
-        self.spans: dict[int, list[int]] = {}
-        #: (user, merged-away user) amplitude ids from aliases: the second's events move.
-        self.merges: list[tuple[int, int]] = []
-        #: identity_links rows: (source_id, previous_id, user_id, amplitude_id, linked_ms).
-        self.links: list[tuple[int, str, str | None, int, int]] = []
 
-    def _allocate_id(self) -> int:
+    def next_amplitude_id(self) -> int:
+        """One more than the largest id stored or handed out in this transaction."""
         if not self._next_id:
             # Safe under BEGIN IMMEDIATE: no other writer can take an id until we commit.
             row = self._conn.execute("SELECT coalesce(max(amplitude_id), 0) FROM users").fetchone()
@@ -195,197 +98,93 @@ class Ingest:
         self._next_id += 1
         return self._next_id - 1
 
-    def run(
-        self,
-        records: Sequence[EventRecord],
-        source_ids: Sequence[int],
-        encoded: Sequence[Encoded],
-        insert: Sequence[bool] | None = None,
-    ) -> None:
-        """Resolve every record in order and queue its event row (unless ``insert`` says the
-        record only applies its operations)."""
-        lookup = self._known.lookup
-        hits: list[tuple[int, int, int] | None] = []
-        # Operations shared by several records (ops_once) apply with the first stored one.
-        claimed: set[int] = set()
-        with_ops: list[bool] = []
-        for record, source_id in zip(records, source_ids, strict=True):
-            ops = bool(record.user_ops)
-            if ops and record.ops_once:
-                ops = id(record.user_ops) not in claimed
-                claimed.add(id(record.user_ops))
-            with_ops.append(ops)
-            hit = None
-            if insert is not None and not insert[len(hits)]:
-                hits.append(None)  # operations only: resolved in full, no event row
-                continue
-            if not ops and record.group_type is None and record.alias_of is None:
-                hit = lookup(source_id, record.user_id, record.device_id)
-            hits.append(hit)
-        self._preload(
-            [r for r, hit in zip(records, hits, strict=True) if hit is None],
-            [s for s, hit in zip(source_ids, hits, strict=True) if hit is None],
+    def stored_keys(self, scope: str, keys: Sequence[str]) -> list[str]:
+        """See :meth:`IngestSQL.stored_keys`."""
+        # The IS NOT NULL lets SQLite use the partial unique index.
+        select = (
+            "SELECT dedup_key FROM events WHERE dedup_key IS NOT NULL "
+            "AND dedup_scope = ? AND dedup_key"
         )
-        # A known user that the full resolution reaches too (through an id of another event)
-        # may change under it, so the short path would miss the order of events; such events
-        # are resolved in full. Their ids all lead to that user, already preloaded.
-        resolver = self.users
-        for index, hit in enumerate(hits):
-            if hit is not None:
-                reached = resolver.get(hit[0])
-                if reached is not None:
-                    hits[index] = None
-                    resolver.remember(reached, device_id=records[index].device_id)
-        received = self._received
-        spans = self.spans
-        append = self._events.append
-        contexts: dict[int, int | None] = {}
-        for index, (record, source_id, hit, ops, (payload, groups, shared, props)) in enumerate(
-            zip(records, source_ids, hits, with_ops, encoded, strict=True)
-        ):
-            if hit is None:
-                amplitude_id = self._resolve(record, source_id, apply_ops=ops)
-                if insert is not None and not insert[index]:
-                    continue
-            else:
-                amplitude_id, first_seen_ms, last_seen_ms = hit
-                when = received if record.client_time_ms is None else record.client_time_ms
-                if not first_seen_ms <= when <= last_seen_ms:
-                    span = spans.get(amplitude_id)
-                    if span is None:
-                        span = spans[amplitude_id] = [first_seen_ms, last_seen_ms]
-                    span[0] = min(span[0], when)
-                    span[1] = max(span[1], when)
-            context_id = None
-            if shared is not None and record.context is not None:
-                context_id = contexts.get(id(shared))
-                if context_id is None:
-                    context_id = self._conn.execute(
-                        "INSERT INTO contexts (source_id, kind, body) VALUES (?, ?, ?)",
-                        (source_id, record.context.kind, shared),
-                    ).lastrowid
-                    contexts[id(shared)] = context_id
-            append(
-                (source_id, record.type, record.event_name, record.user_id, record.device_id,
-                 amplitude_id, record.session_id, record.client_time_ms, received,
-                 record.dedup_key, record.revenue, groups, payload, context_id,
-                 None if record.dedup_key is None else dedup_scope(record, source_id), props)
-            )  # fmt: skip
+        return [key for (key,) in select_in(self._conn, select, (scope,), keys)]
 
-    def _preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
-        """Load every stored user the records' user ids and device ids can reach."""
-        ids: dict[int, tuple[set[str], set[str]]] = {}
-        for record, source_id in zip(records, source_ids, strict=True):
-            user_ids, device_ids = ids.setdefault(source_id, (set(), set()))
-            if record.user_id is not None:
-                user_ids.add(record.user_id)
-            if record.device_id is not None:
-                device_ids.add(record.device_id)
-            if record.alias_of is not None:
-                # An alias's earlier id may be a user id or a device (anonymous) id.
-                user_ids.add(record.alias_of)
-                device_ids.add(record.alias_of)
-        for source_id, (user_ids, device_ids) in ids.items():
-            found: dict[int, UserRow] = {}
-            if user_ids:
-                for row in select_in(
-                    self._conn,
-                    f"SELECT {USER_COLUMNS} FROM users u WHERE u.source_id = ? AND u.user_id",
-                    (source_id,),
-                    list(user_ids),
-                ):
-                    found[row[0]] = UserRow(*row)
-            devices: list[tuple[str, int]] = []
-            if device_ids:
-                devices = select_in(
-                    self._conn,
-                    "SELECT device_id, amplitude_id FROM devices WHERE source_id = ? AND device_id",
-                    (source_id,),
-                    list(device_ids),
-                )
-            # Devices usually belong to users already found by user id; read only the others.
-            others = list({amplitude_id for _, amplitude_id in devices}.difference(found))
-            if others:
-                for row in self._conn.execute(
-                    f"SELECT {USER_COLUMNS} FROM users u "
-                    "WHERE u.amplitude_id IN (SELECT value FROM json_each(?))",
-                    (dumps(others),),
-                ):
-                    found[row[0]] = UserRow(*row)
-            for user in found.values():
-                self.users.remember(user)
-            for device_id, amplitude_id in devices:
-                self.users.remember(found[amplitude_id], device_id=device_id)
-
-    def _group(self, key: _GroupKey, when_ms: int) -> Row:
-        group = self._groups.get(key)
-        if group is None:
-            row = self._conn.execute(
-                "SELECT properties, first_seen_ms, last_seen_ms FROM groups "
-                "WHERE source_id = ? AND group_type = ? AND group_value = ?",
-                key,
-            ).fetchone()
-            group = Row("{}", when_ms, when_ms, is_new=True) if row is None else Row(*row)
-            self._groups[key] = group
-        group.seen(when_ms)
-        return group
-
-    def _resolve(
-        self, record: EventRecord, source_id: int, *, apply_ops: bool = True
-    ) -> int | None:
-        """Resolve the record's user in full and apply its operations; its ``amplitude_id``."""
-        when = self._received if record.client_time_ms is None else record.client_time_ms
-        user = self.users.resolve(source_id, record.user_id, record.device_id, when)
-        if record.alias_of is not None and user is not None:
-            previous = self.users.link(source_id, user, record.alias_of)
-            if previous is not None:
-                self.merges.append((user.amplitude_id, previous.amplitude_id))
-            self.links.append(
-                (source_id, record.alias_of, record.user_id, user.amplitude_id, self._received)
+    def users_by_user_id(self, source_id: int, user_ids: Sequence[str]) -> list[UserRow]:
+        """See :meth:`IngestSQL.users_by_user_id`."""
+        return [
+            UserRow(*row)
+            for row in select_in(
+                self._conn,
+                f"SELECT {USER_COLUMNS} FROM users u WHERE u.source_id = ? AND u.user_id",
+                (source_id,),
+                user_ids,
             )
-        targets: list[Row] = [] if user is None else [user]
-        if record.group_type is not None and record.group_value is not None:
-            pairs = [(record.group_type, record.group_value), *record.more_groups]
-            targets = [self._group((source_id, kind, value), when) for kind, value in pairs]
-        if record.user_ops and apply_ops:
-            for target in targets:
-                target.apply(record.user_ops)
-        return None if user is None else user.amplitude_id
+        ]
 
-    def write(self) -> int:
-        """Write users, devices and groups, then the events that reference them.
+    def devices(self, source_id: int, device_ids: Sequence[str]) -> list[tuple[str, int]]:
+        """See :meth:`IngestSQL.devices`."""
+        return select_in(
+            self._conn,
+            "SELECT device_id, amplitude_id FROM devices WHERE source_id = ? AND device_id",
+            (source_id,),
+            device_ids,
+        )
 
-        Returns:
-            How many events were inserted: fewer than were added when some of their message
-            ids were already stored.
-        """
+    def users_by_amplitude_id(self, amplitude_ids: Sequence[int]) -> list[UserRow]:
+        """See :meth:`IngestSQL.users_by_amplitude_id`."""
+        rows = self._conn.execute(
+            f"SELECT {USER_COLUMNS} FROM users u "
+            "WHERE u.amplitude_id IN (SELECT value FROM json_each(?))",
+            (dumps(list(amplitude_ids)),),
+        )
+        return [UserRow(*row) for row in rows]
+
+    def group(self, key: GroupKey) -> tuple[str, int, int] | None:
+        """See :meth:`IngestSQL.group`."""
+        row: tuple[str, int, int] | None = self._conn.execute(
+            "SELECT properties, first_seen_ms, last_seen_ms FROM groups "
+            "WHERE source_id = ? AND group_type = ? AND group_value = ?",
+            key,
+        ).fetchone()
+        return row
+
+    def insert_context(self, source_id: int, kind: str, body: str) -> int:
+        """See :meth:`IngestSQL.insert_context`."""
+        context_id = self._conn.execute(
+            "INSERT INTO contexts (source_id, kind, body) VALUES (?, ?, ?)",
+            (source_id, kind, body),
+        ).lastrowid
+        assert context_id is not None  # an INSERT into a rowid table always has one
+        return context_id
+
+    def write(self, writes: Writes) -> int:
+        """See :meth:`IngestSQL.write`."""
         conn = self._conn
-        users = self.users.changed_users()
         conn.executemany(
             "INSERT INTO users (user_id, source_id, device_id, properties, first_seen_ms, "
             "last_seen_ms, amplitude_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(u.user_id, u.source_id, *_user_state(u)) for u in users if u.is_new],
-        )
+            [
+                (u.user_id, u.source_id, u.device_id, u.properties_text(), u.first_seen_ms,
+                 u.last_seen_ms, u.amplitude_id)
+                for u in writes.new_users
+            ],
+        )  # fmt: skip
         # Leaving user_id out of the common UPDATE spares its unique index the rewrite.
         conn.executemany(
-            "UPDATE users SET user_id = ? WHERE amplitude_id = ?",
-            [(u.user_id, u.amplitude_id) for u in users if u.claimed and not u.is_new],
+            "UPDATE users SET user_id = ? WHERE amplitude_id = ?", writes.claimed_users
         )
         conn.executemany(
             "UPDATE users SET device_id = ?, properties = ?, first_seen_ms = ?, "
             "last_seen_ms = ? WHERE amplitude_id = ?",
-            [_user_state(u) for u in users if not u.is_new],
+            writes.changed_users,
         )
-        # min/max rather than the values: the spans came from the cache, not from the rows.
         conn.executemany(
             "UPDATE users SET first_seen_ms = min(first_seen_ms, ?), "
             "last_seen_ms = max(last_seen_ms, ?) WHERE amplitude_id = ?",
-            [(first, last, amplitude_id) for amplitude_id, (first, last) in self.spans.items()],
+            writes.spans,
         )
         conn.executemany(
             "INSERT INTO devices (source_id, device_id, amplitude_id) VALUES (?, ?, ?) "
             "ON CONFLICT (source_id, device_id) DO UPDATE SET amplitude_id = excluded.amplitude_id",
-            list(self.users.moved_devices()),
+            writes.devices,
         )
         conn.executemany(
             "INSERT INTO groups (source_id, group_type, group_value, properties, first_seen_ms, "
@@ -393,75 +192,22 @@ class Ingest:
             "ON CONFLICT (source_id, group_type, group_value) DO UPDATE SET "
             "properties = excluded.properties, first_seen_ms = excluded.first_seen_ms, "
             "last_seen_ms = excluded.last_seen_ms",
-            [
-                (*k, g.properties_text(), g.first_seen_ms, g.last_seen_ms)
-                for k, g in self._groups.items()
-            ],
+            writes.groups,
         )
-        inserted: int = conn.executemany(_INSERT_EVENT, self._events).rowcount
+        inserted: int = conn.executemany(_INSERT_EVENT, writes.events).rowcount
         # After the events: those of this request resolved before an alias move too.
-        conn.executemany("UPDATE events SET amplitude_id = ? WHERE amplitude_id = ?", self.merges)
-        conn.executemany("UPDATE devices SET amplitude_id = ? WHERE amplitude_id = ?", self.merges)
+        conn.executemany("UPDATE events SET amplitude_id = ? WHERE amplitude_id = ?", writes.merges)
+        conn.executemany(
+            "UPDATE devices SET amplitude_id = ? WHERE amplitude_id = ?", writes.merges
+        )
         conn.executemany(
             "INSERT INTO identity_links (source_id, previous_id, user_id, amplitude_id, "
             "linked_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, previous_id) DO UPDATE "
             "SET user_id = excluded.user_id, amplitude_id = excluded.amplitude_id, "
             "linked_ms = excluded.linked_ms",
-            self.links,
+            writes.links,
         )
         return inserted
-
-    def learn(self) -> None:
-        """Teach the store's :class:`KnownUsers` what this request committed."""
-        if self.merges:
-            # Users merged by an alias: cached device and user entries may point at either.
-            self._known.clear()
-            return
-        spans = {amplitude_id: (first, last) for amplitude_id, (first, last) in self.spans.items()}
-        self._known.learn(self.users.users(), self.users.devices(), spans)
-
-
-def attempt(
-    conn: sqlite3.Connection,
-    received_ms: int,
-    known: KnownUsers,
-    records: Sequence[EventRecord],
-    source_ids: Sequence[int],
-    encoded: Sequence[Encoded],
-    keep: Sequence[int],
-) -> tuple[Ingest, int]:
-    """Store the ``keep`` records; the work done and how many events the INSERT stored.
-
-    A batch's shared operations (``ops_once``) whose records are all duplicates are still
-    applied, once, in their place: a new batch's user changes count whichever of its events
-    were already stored.
-    """
-    kept = set(keep)
-    carried = {id(records[i].user_ops) for i in keep if records[i].ops_once}
-    extra: dict[int, int] = {}
-    for index, record in enumerate(records):
-        if record.ops_once and record.user_ops and id(record.user_ops) not in carried:
-            extra.setdefault(id(record.user_ops), index)
-    chosen = sorted(kept.union(extra.values())) if extra else list(keep)
-    work = Ingest(conn, received_ms, known)
-    work.run(
-        [records[i] for i in chosen],
-        [source_ids[i] for i in chosen],
-        [encoded[i] for i in chosen],
-        [i in kept for i in chosen] if extra else None,
-    )
-    return work, work.write()
-
-
-def _user_state(user: UserRow) -> tuple[str | None, str, int, int, int]:
-    """The user's columns in the order the user INSERT (after its first two) and UPDATE use."""
-    return (
-        user.device_id,
-        user.properties_text(),
-        user.first_seen_ms,
-        user.last_seen_ms,
-        user.amplitude_id,
-    )
 
 
 def claim_sources(conn: sqlite3.Connection, scopes: set[Scope]) -> dict[Scope, int]:
@@ -471,10 +217,3 @@ def claim_sources(conn: sqlite3.Connection, scopes: set[Scope]) -> dict[Scope, i
     )
     select = "SELECT source_id FROM sources WHERE vendor = ? AND source = ?"
     return {scope: conn.execute(select, scope).fetchone()[0] for scope in scopes}
-
-
-def request_scope(records: Sequence[EventRecord]) -> Scope:
-    scopes = {(record.vendor, record.source) for record in records}
-    if len(scopes) != 1:
-        raise ValueError("request_key needs every record to have the same vendor and source")
-    return scopes.pop()

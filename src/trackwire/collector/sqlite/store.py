@@ -14,16 +14,7 @@ from typing import Any, Final
 from trackwire.collector._values import now_ms
 from trackwire.collector.sqlite import queries, schema
 from trackwire.collector.sqlite.amplitude_query import SQLiteQueryReads
-from trackwire.collector.sqlite.ingest import (
-    Encoded,
-    Ingest,
-    Scope,
-    attempt,
-    claim_sources,
-    encode_record,
-    fresh_indexes,
-    request_scope,
-)
+from trackwire.collector.sqlite.ingest import SQLiteIngestSQL, claim_sources
 from trackwire.collector.store import (
     EventRecord,
     IdentityLink,
@@ -33,6 +24,15 @@ from trackwire.collector.store import (
     StoredEvent,
     StoreOpenError,
     UserState,
+)
+from trackwire.collector.store_ingest import (
+    Encoded,
+    Ingest,
+    Scope,
+    attempt,
+    encode_record,
+    fresh_indexes,
+    request_scope,
 )
 from trackwire.collector.userprops import KnownUsers
 
@@ -278,17 +278,19 @@ class SQLiteStore(SQLiteQueryReads):
                 source_ids: Sequence[int] = [*sources.values()] * len(records)
             else:
                 source_ids = [sources[(r.vendor, r.source)] for r in records]
-            keep = fresh_indexes(conn, records, source_ids, check_stored=False)
+            sql = SQLiteIngestSQL(conn)
+            keep = fresh_indexes(sql, records, source_ids, check_stored=False)
             # Retries are rare: assume no message id was stored by an earlier request and let
             # the events INSERT find out, since it probes the unique index anyway. If some
             # were, undo the attempt (their operations must not apply) and plan again.
             conn.execute("SAVEPOINT attempt")
             known = self._known
-            work, inserted = attempt(conn, received, known, records, source_ids, encoded, keep)
+            work, inserted = attempt(sql, received, known, records, source_ids, encoded, keep)
             if inserted != len(keep):
                 conn.execute("ROLLBACK TO attempt")
-                keep = fresh_indexes(conn, records, source_ids, check_stored=True)
-                work, inserted = attempt(conn, received, known, records, source_ids, encoded, keep)
+                sql = SQLiteIngestSQL(conn)  # ids handed out in the attempt were rolled back
+                keep = fresh_indexes(sql, records, source_ids, check_stored=True)
+                work, inserted = attempt(sql, received, known, records, source_ids, encoded, keep)
                 if inserted != len(keep):
                     # Cannot happen while we hold the write lock; refuse rather than miscount.
                     raise sqlite3.IntegrityError(f"expected {len(keep)} events, got {inserted}")

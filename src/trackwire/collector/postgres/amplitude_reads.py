@@ -1,0 +1,215 @@
+"""The query side's reads in PostgreSQL: the sources of a project, export rows, users.
+
+Ported from :mod:`trackwire.collector.sqlite.amplitude_reads` (owned with the query engine):
+the same functions, arguments and answers, in PostgreSQL's dialect. Ordering follows SQLite's:
+text compares bytewise (the columns are ``COLLATE "C"``) and a missing client time sorts
+first ascending, last descending.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
+
+import orjson
+
+from trackwire.collector.postgres.ingest import Conn
+from trackwire.collector.query.reader import ExportRow, Source
+from trackwire.collector.query.users import FoundUser, UserSummary
+from trackwire.collector.store import expand
+
+__all__ = [
+    "MAX_MATCHES",
+    "export_has_rows",
+    "export_rows",
+    "project_sources",
+    "search_users",
+    "user_events",
+    "user_summary",
+]
+
+#: Most users a prefix search returns (as the SQLite store).
+MAX_MATCHES: Final = 1000
+_EXPORT_COLUMNS: Final = (
+    "e.id, e.source_id, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
+    "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload, "
+    "c.kind, c.body"
+)
+_EVENTS_WITH_CONTEXT: Final = "events e LEFT JOIN contexts c ON c.context_id = e.context_id"
+#: SQLite's NULL order: smallest.
+_ORDER: Final = {"ASC": "ASC NULLS FIRST", "DESC": "DESC NULLS LAST"}
+
+
+def project_sources(conn: Conn, name: str) -> list[Source]:
+    """Every stored source (any vendor) named ``name``: what one project's queries cover."""
+    rows = conn.execute(
+        "SELECT source_id, vendor FROM sources WHERE md5(source) = md5(%s) AND source = %s "
+        "ORDER BY source_id",
+        (name, name),
+    )
+    return [Source(source_id, vendor) for source_id, vendor in rows]
+
+
+def export_has_rows(conn: Conn, sources: Sequence[Source], start_ms: int, end_ms: int) -> bool:
+    """Whether any event was received in ``[start_ms, end_ms)``."""
+    if not sources:
+        return False
+    found = conn.execute(
+        "SELECT 1 FROM events WHERE source_id = ANY(%s) "
+        "AND received_time_ms >= %s AND received_time_ms < %s LIMIT 1",
+        ([s.source_id for s in sources], start_ms, end_ms),
+    ).fetchone()
+    return found is not None
+
+
+def export_rows(
+    conn: Conn, sources: Sequence[Source], start_ms: int, end_ms: int
+) -> Iterator[ExportRow]:
+    """Events received in ``[start_ms, end_ms)``, in receipt order, read as they are consumed.
+
+    One server-side cursor per source walks ``events_by_received`` in order, and the cursors
+    are merged; the caller holds a transaction around the whole export.
+    """
+
+    def rows(source: Source) -> Iterator[ExportRow]:
+        with conn.cursor(name=f"export_{source.source_id}") as cursor:
+            cursor.itersize = 2000
+            cursor.execute(
+                f"SELECT {_EXPORT_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.source_id = %s "
+                "AND e.received_time_ms >= %s AND e.received_time_ms < %s "
+                "ORDER BY e.received_time_ms, e.id",
+                (source.source_id, start_ms, end_ms),
+            )
+            vendor = source.vendor
+            for row in cursor:
+                yield ExportRow(vendor, *row)
+
+    if len(sources) == 1:
+        yield from rows(sources[0])
+        return
+    yield from heapq.merge(
+        *(rows(s) for s in sources), key=lambda row: (row.received_time_ms, row.id)
+    )
+
+
+def _found(rows: Sequence[tuple[int, str | None, int]]) -> list[FoundUser]:
+    return [FoundUser(amplitude_id, user_id, last) for amplitude_id, user_id, last in rows]
+
+
+def search_users(conn: Conn, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
+    """Amplitude's user search: exact user or device id, then Amplitude ID, then user-id prefix.
+
+    Returns:
+        The match type and the users (empty with ``nomatch``).
+    """
+    if not sources or not text:
+        return "nomatch", []
+    ids = [s.source_id for s in sources]
+    exact = conn.execute(
+        "SELECT u.amplitude_id, u.user_id, u.last_seen_ms FROM users u "
+        "WHERE u.source_id = ANY(%s) AND u.user_id IS NOT NULL "
+        "AND md5(u.user_id) = md5(%s) AND u.user_id = %s "
+        "UNION SELECT u.amplitude_id, u.user_id, u.last_seen_ms FROM devices d "
+        "JOIN users u ON u.amplitude_id = d.amplitude_id "
+        "WHERE d.source_id = ANY(%s) AND md5(d.device_id) = md5(%s) AND d.device_id = %s "
+        "ORDER BY 3 DESC",
+        (ids, text, text, ids, text, text),
+    ).fetchall()
+    if exact:
+        return "match_user_or_device_id", _found(exact)
+    if text.isdigit() and int(text) < 2**63:
+        by_id = conn.execute(
+            "SELECT u.amplitude_id, u.user_id, u.last_seen_ms FROM users u "
+            "WHERE u.source_id = ANY(%s) AND u.amplitude_id = %s",
+            (ids, int(text)),
+        ).fetchall()
+        if by_id:
+            return "match_amplitude_id", _found(by_id)
+    prefix = conn.execute(
+        "SELECT u.amplitude_id, u.user_id, u.last_seen_ms FROM users u "
+        "WHERE u.source_id = ANY(%s) AND u.user_id >= %s AND u.user_id < %s "
+        "ORDER BY u.user_id LIMIT %s",
+        (ids, text, text + "\U0010ffff", MAX_MATCHES),
+    ).fetchall()
+    if prefix:
+        return "match_user_prefix", _found(prefix)
+    return "nomatch", []
+
+
+def user_summary(conn: Conn, sources: Sequence[Source], amplitude_id: int) -> UserSummary | None:
+    """The user's state and event aggregates, or None for an id no covered source has."""
+    vendors = {s.source_id: s.vendor for s in sources}
+    if not vendors:
+        return None
+    user = conn.execute(
+        "SELECT source_id, user_id, device_id, properties FROM users "
+        "WHERE amplitude_id = %s AND source_id = ANY(%s)",
+        (amplitude_id, list(vendors)),
+    ).fetchone()
+    if user is None:
+        return None
+    source_id, user_id, device_id, properties = user
+    t = "coalesce(client_time_ms, received_time_ms)"
+    totals = conn.execute(
+        "SELECT count(*), count(DISTINCT session_id), count(revenue), "
+        f"coalesce(sum(revenue), 0.0), min({t}), max({t}) FROM events WHERE amplitude_id = %s",
+        (amplitude_id,),
+    ).fetchone()
+    assert totals is not None
+    count, sessions, purchases, revenue, first, last = totals
+    devices = [
+        d
+        for (d,) in conn.execute(
+            "SELECT device_id FROM devices WHERE amplitude_id = %s ORDER BY device_id",
+            (amplitude_id,),
+        )
+    ]
+    if device_id is not None and device_id not in devices:
+        devices.append(device_id)
+
+    def payload_at(order: str) -> dict[str, Any]:
+        row = conn.execute(
+            f"SELECT e.payload, c.kind, c.body FROM {_EVENTS_WITH_CONTEXT} "
+            f"WHERE e.amplitude_id = %s ORDER BY e.client_time_ms {_ORDER[order]}, "
+            f"e.id {order} LIMIT 1",
+            (amplitude_id,),
+        ).fetchone()
+        if row is None:
+            return {}
+        value: dict[str, Any] = orjson.loads(row[0])
+        if not isinstance(value, dict):
+            return {}
+        if row[1] is not None and row[2] is not None:
+            value = expand(row[1], orjson.loads(row[2]), value)
+        return value
+
+    return UserSummary(
+        amplitude_id=amplitude_id,
+        vendor=vendors[source_id],
+        user_id=user_id,
+        device_id=device_id,
+        device_ids=devices,
+        properties=orjson.loads(properties),
+        num_events=count,
+        num_sessions=sessions,
+        purchases=purchases,
+        revenue=float(revenue),
+        first_ms=first,
+        last_ms=last,
+        first_payload=payload_at("ASC"),
+        last_payload=payload_at("DESC"),
+    )
+
+
+def user_events(
+    conn: Conn, source: Source, amplitude_id: int, *, offset: int, limit: int, latest: bool
+) -> list[ExportRow]:
+    """One user's events, most recent first (or earliest first), a page at a time."""
+    order = "DESC" if latest else "ASC"
+    rows = conn.execute(
+        f"SELECT {_EXPORT_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.amplitude_id = %s "
+        f"ORDER BY e.client_time_ms {_ORDER[order]}, e.id {order} LIMIT %s OFFSET %s",
+        (amplitude_id, limit, offset),
+    ).fetchall()
+    return [ExportRow(source.vendor, *row) for row in rows]

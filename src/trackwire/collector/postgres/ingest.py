@@ -1,0 +1,186 @@
+"""The PostgreSQL side of one request's write: :class:`PostgresIngestSQL`.
+
+The work itself is :mod:`trackwire.collector.store_ingest`; this module is the SQL it needs,
+run on one connection inside the request's transaction. Unique keys over client text are
+indexed by ``md5`` (see :mod:`.schema`), so every lookup by such a key compares the hash, for
+the index, and the text, for the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import psycopg
+
+from trackwire.collector.store_ingest import GroupKey, Writes
+from trackwire.collector.userprops import UserRow
+
+__all__ = ["EVENT_COLUMNS", "USER_COLUMNS", "PostgresIngestSQL"]
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+USER_COLUMNS: Final = (
+    "u.amplitude_id, u.source_id, u.user_id, u.device_id, u.properties, u.first_seen_ms, "
+    "u.last_seen_ms"
+)
+EVENT_COLUMNS: Final = (
+    "e.id, s.vendor, s.source, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
+    "e.client_time_ms, e.received_time_ms, e.dedup_key, e.payload, c.kind, c.body"
+)
+#: ``column`` is one of the texts in the array parameter, found through its md5 index.
+_HASHED_IN: Final = "md5({0}) IN (SELECT md5(k) FROM unnest(%s::text[]) k) AND {0} = ANY(%s)"
+_INSERT_EVENT: Final = (
+    "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
+    "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
+    "context_id, dedup_scope, props) VALUES "
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+
+
+class PostgresIngestSQL:
+    """The reads and the write of one request, inside its transaction.
+
+    The store holds the transaction-level advisory lock of every source the request writes,
+    so the users, devices and groups read here cannot change before the commit.
+
+    Args:
+        conn: the request's connection, inside its transaction.
+    """
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    def next_amplitude_id(self) -> int:
+        """The next value of the ``amplitude_ids`` sequence (shared by every collector)."""
+        row = self._conn.execute("SELECT nextval('amplitude_ids')").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def stored_keys(self, scope: str, keys: Sequence[str]) -> list[str]:
+        """See :meth:`IngestSQL.stored_keys`."""
+        keys = list(keys)
+        rows = self._conn.execute(
+            "SELECT dedup_key FROM events WHERE dedup_key IS NOT NULL "
+            "AND md5(dedup_scope) = md5(%s) AND dedup_scope = %s AND "
+            + _HASHED_IN.format("dedup_key"),
+            (scope, scope, keys, keys),
+        )
+        return [key for (key,) in rows]
+
+    def users_by_user_id(self, source_id: int, user_ids: Sequence[str]) -> list[UserRow]:
+        """See :meth:`IngestSQL.users_by_user_id`."""
+        ids = list(user_ids)
+        rows = self._conn.execute(
+            f"SELECT {USER_COLUMNS} FROM users u WHERE u.source_id = %s "
+            "AND u.user_id IS NOT NULL AND " + _HASHED_IN.format("u.user_id"),
+            (source_id, ids, ids),
+        )
+        return [UserRow(*row) for row in rows]
+
+    def devices(self, source_id: int, device_ids: Sequence[str]) -> list[tuple[str, int]]:
+        """See :meth:`IngestSQL.devices`."""
+        ids = list(device_ids)
+        rows = self._conn.execute(
+            "SELECT device_id, amplitude_id FROM devices WHERE source_id = %s AND "
+            + _HASHED_IN.format("device_id"),
+            (source_id, ids, ids),
+        )
+        return [(device_id, amplitude_id) for device_id, amplitude_id in rows]
+
+    def users_by_amplitude_id(self, amplitude_ids: Sequence[int]) -> list[UserRow]:
+        """See :meth:`IngestSQL.users_by_amplitude_id`."""
+        rows = self._conn.execute(
+            f"SELECT {USER_COLUMNS} FROM users u WHERE u.amplitude_id = ANY(%s)",
+            (list(amplitude_ids),),
+        )
+        return [UserRow(*row) for row in rows]
+
+    def group(self, key: GroupKey) -> tuple[str, int, int] | None:
+        """See :meth:`IngestSQL.group`."""
+        source_id, group_type, group_value = key
+        row = self._conn.execute(
+            "SELECT properties, first_seen_ms, last_seen_ms FROM groups WHERE source_id = %s "
+            "AND md5(group_type) = md5(%s) AND md5(group_value) = md5(%s) "
+            "AND group_type = %s AND group_value = %s",
+            (source_id, group_type, group_value, group_type, group_value),
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def insert_context(self, source_id: int, kind: str, body: str) -> int:
+        """See :meth:`IngestSQL.insert_context`."""
+        row = self._conn.execute(
+            "INSERT INTO contexts (source_id, kind, body) VALUES (%s, %s, %s) RETURNING context_id",
+            (source_id, kind, body),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def write(self, writes: Writes) -> int:
+        """See :meth:`IngestSQL.write`."""
+        with self._conn.cursor() as cur:
+            if writes.new_users:
+                cur.executemany(
+                    "INSERT INTO users (user_id, source_id, device_id, properties, "
+                    "first_seen_ms, last_seen_ms, amplitude_id) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (u.user_id, u.source_id, u.device_id, u.properties_text(),
+                         u.first_seen_ms, u.last_seen_ms, u.amplitude_id)
+                        for u in writes.new_users
+                    ],
+                )  # fmt: skip
+            if writes.claimed_users:
+                cur.executemany(
+                    "UPDATE users SET user_id = %s WHERE amplitude_id = %s", writes.claimed_users
+                )
+            if writes.changed_users:
+                cur.executemany(
+                    "UPDATE users SET device_id = %s, properties = %s, first_seen_ms = %s, "
+                    "last_seen_ms = %s WHERE amplitude_id = %s",
+                    writes.changed_users,
+                )
+            if writes.spans:
+                cur.executemany(
+                    "UPDATE users SET first_seen_ms = least(first_seen_ms, %s), "
+                    "last_seen_ms = greatest(last_seen_ms, %s) WHERE amplitude_id = %s",
+                    writes.spans,
+                )
+            if writes.devices:
+                cur.executemany(
+                    "INSERT INTO devices (source_id, device_id, amplitude_id) "
+                    "VALUES (%s, %s, %s) ON CONFLICT (source_id, md5(device_id)) "
+                    "DO UPDATE SET amplitude_id = excluded.amplitude_id",
+                    writes.devices,
+                )
+            if writes.groups:
+                cur.executemany(
+                    "INSERT INTO groups (source_id, group_type, group_value, properties, "
+                    "first_seen_ms, last_seen_ms) VALUES (%s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (source_id, md5(group_type), md5(group_value)) DO UPDATE SET "
+                    "properties = excluded.properties, first_seen_ms = excluded.first_seen_ms, "
+                    "last_seen_ms = excluded.last_seen_ms",
+                    writes.groups,
+                )
+            inserted = 0
+            if writes.events:
+                cur.executemany(_INSERT_EVENT, writes.events)
+                inserted = cur.rowcount
+            if writes.merges:
+                # After the events: those of this request resolved before an alias move too.
+                cur.executemany(
+                    "UPDATE events SET amplitude_id = %s WHERE amplitude_id = %s", writes.merges
+                )
+                cur.executemany(
+                    "UPDATE devices SET amplitude_id = %s WHERE amplitude_id = %s", writes.merges
+                )
+            if writes.links:
+                cur.executemany(
+                    "INSERT INTO identity_links (source_id, previous_id, user_id, amplitude_id, "
+                    "linked_ms) VALUES (%s, %s, %s, %s, %s) "
+                    "ON CONFLICT (source_id, md5(previous_id)) DO UPDATE "
+                    "SET user_id = excluded.user_id, amplitude_id = excluded.amplitude_id, "
+                    "linked_ms = excluded.linked_ms",
+                    writes.links,
+                )
+        return inserted

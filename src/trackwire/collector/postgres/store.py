@@ -1,0 +1,342 @@
+"""The PostgreSQL store: :class:`PostgresStore`, a connection pool over one database.
+
+Several collector processes may share the database. What keeps them from losing or doubling
+anything is the database, never a lock in one process:
+
+- one transaction per request, so a request is stored whole or not at all;
+- a transaction-level advisory lock per source the request writes, taken before any read:
+  the user, device and group state of a source changes one request at a time across every
+  collector, so operations apply in arrival order (no ``$add`` lost, no half-applied
+  ``$unset``) and alias merges cannot interleave;
+- the unique indexes on message ids (``events_dedup``) and request ids (``requests_key``):
+  a message id racing in from two sources' collectors is stored once, the loser sees it as a
+  duplicate;
+- ``amplitude_ids`` and identity columns: ids from sequences.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+
+import psycopg
+import psycopg_pool
+
+from trackwire.collector._values import now_ms
+from trackwire.collector.postgres import queries, schema
+from trackwire.collector.postgres.amplitude_query import PostgresQueryReads
+from trackwire.collector.postgres.ingest import Conn, PostgresIngestSQL
+from trackwire.collector.store import (
+    EventRecord,
+    IdentityLink,
+    IngestResult,
+    StorageLimitError,
+    StoreClosedError,
+    StoredEvent,
+    StoreOpenError,
+    StoreUnavailableError,
+    UserState,
+)
+from trackwire.collector.store_ingest import (
+    Encoded,
+    Scope,
+    attempt,
+    encode_record,
+    fresh_indexes,
+    request_scope,
+)
+from trackwire.collector.userprops import KnownUsers
+from trackwire.errors import ValidationError
+
+__all__ = ["PostgresStore"]
+
+logger = logging.getLogger("trackwire.collector")
+
+#: Connections per collector process: requests run in a thread pool of about this size.
+_POOL_SIZE: Final = 8
+#: Seconds to wait for a connection, at start and per request.
+_CONNECT_TIMEOUT_S: Final = 10.0
+#: Advisory lock keys of sources: this plus the source id (far from the migration lock).
+_SOURCE_LOCK_BASE: Final = 1 << 40
+#: Attempts at a request whose message ids another collector stores at the same moment.
+_ATTEMPTS: Final = 5
+
+
+class _Again(Exception):
+    """Some message id was stored by another transaction meanwhile: plan the request again."""
+
+
+class PostgresStore(PostgresQueryReads):
+    """The collector's store on a PostgreSQL server (15 or later).
+
+    Args:
+        url: a libpq URL, ``postgresql://user[:password]@host[:port]/database[?options]``.
+        pool_size: the most connections this store opens.
+
+    Raises:
+        StoreOpenError: the server cannot be reached or the database opened.
+        schema.SchemaTooNewError: the database was written by a newer trackwire.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = _POOL_SIZE) -> None:
+        self._closed = False
+        self._lock = threading.Lock()  # guards only this object's source-id cache
+        self._sources: dict[Scope, int] = {}
+        self._pool: psycopg_pool.ConnectionPool[Conn] = psycopg_pool.ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            open=False,
+            timeout=_CONNECT_TIMEOUT_S,
+            name="trackwire-store",
+        )
+        try:
+            # One plain connection first: an unreachable server fails at once, with libpq's
+            # reason, rather than after the pool's retries.
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                self._version = schema.migrate(conn)
+            self._pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            self._pool.close()
+            raise StoreOpenError(
+                f"cannot open the PostgreSQL database ({_reason(exc)}); pass --db "
+                "postgresql://USER@HOST:PORT/DATABASE of a running server"
+            ) from exc
+        except BaseException:
+            self._pool.close()
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the database (the number of migrations applied)."""
+        return self._version
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[Conn]:
+        """Lend one pooled connection; database trouble becomes StoreUnavailableError."""
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg_pool.PoolClosed as exc:
+            raise StoreClosedError("the store is closed") from exc
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise StoreUnavailableError(f"the database is unavailable ({_reason(exc)})") from exc
+
+    _reading = _connection
+
+    # --- the write side ---------------------------------------------------------------------
+
+    def ingest(
+        self,
+        records: Sequence[EventRecord],
+        *,
+        request_key: str | None = None,
+        received_time_ms: int | None = None,
+        max_bytes: int | None = None,
+    ) -> IngestResult:
+        """Store one request's records atomically; see :meth:`EventWriter.ingest`."""
+        received = now_ms() if received_time_ms is None else received_time_ms
+        if not records:
+            return IngestResult(0, 0)
+        scope = None if request_key is None else request_scope(records)
+        contexts: dict[int, str] = {}
+        encoded = [encode_record(i, record, contexts) for i, record in enumerate(records)]
+        _refuse_nul(records, request_key)
+        if max_bytes is not None:
+            size = sum(len(text) for text in contexts.values())
+            size += sum(len(payload) + len(groups or "") for payload, groups, _, _ in encoded)
+            if size > max_bytes:
+                raise StorageLimitError(
+                    "request",
+                    f"it would store {size} bytes; the collector stores at most {max_bytes} "
+                    "bytes per request: send fewer events per request",
+                )
+        with self._connection() as conn:
+            sources = self._source_ids(conn, {(r.vendor, r.source) for r in records})
+            source_ids = [sources[(r.vendor, r.source)] for r in records]
+            with conn.transaction():
+                for source_id in sorted(set(source_ids)):
+                    conn.execute(
+                        "SELECT pg_advisory_xact_lock(%s)", (_SOURCE_LOCK_BASE + source_id,)
+                    )
+                if scope is not None:
+                    claimed = conn.execute(
+                        "INSERT INTO requests (source_id, request_key, received_time_ms) "
+                        "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                        (sources[scope], request_key, received),
+                    ).rowcount
+                    if not claimed:
+                        return IngestResult(0, len(records))
+                kept = self._attempts(conn, records, source_ids, encoded, received)
+        return IngestResult(kept, len(records) - kept)
+
+    def _attempts(
+        self,
+        conn: Conn,
+        records: Sequence[EventRecord],
+        source_ids: Sequence[int],
+        encoded: Sequence[Encoded],
+        received: int,
+    ) -> int:
+        """Plan and write the request in a savepoint, again while another collector stores
+        one of its message ids at the same moment; how many records were stored."""
+        check_stored = False
+        for _ in range(_ATTEMPTS):
+            sql = PostgresIngestSQL(conn)
+            keep = fresh_indexes(sql, records, source_ids, check_stored=check_stored)
+            try:
+                with conn.transaction():
+                    # Other collectors change users too: nothing cached survives a request.
+                    _, inserted = attempt(
+                        sql, received, KnownUsers(), records, source_ids, encoded, keep
+                    )
+                    if inserted != len(keep):
+                        raise _Again
+            except _Again:
+                check_stored = True
+                continue
+            return len(keep)
+        raise StoreUnavailableError(
+            f"message ids kept being stored by other collectors over {_ATTEMPTS} attempts"
+        )
+
+    def _source_ids(self, conn: Conn, scopes: set[Scope]) -> dict[Scope, int]:
+        """Source ids, creating missing rows in their own short transaction: a source row is
+        never deleted, so it need not wait for the request (nor hold it up for others)."""
+        with self._lock:
+            found = {scope: self._sources[scope] for scope in scopes if scope in self._sources}
+        missing = sorted(scopes.difference(found))
+        if missing:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO sources (vendor, source) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    missing,
+                )
+            for vendor, source in missing:
+                row = conn.execute(
+                    "SELECT source_id FROM sources WHERE vendor = %s AND md5(source) = md5(%s) "
+                    "AND source = %s",
+                    (vendor, source, source),
+                ).fetchone()
+                assert row is not None
+                found[(vendor, source)] = int(row[0])
+            with self._lock:
+                self._sources.update(found)
+        return found
+
+    # --- the read side (EventReader): the SQL lives in postgres/queries.py -------------------
+
+    def events(
+        self,
+        *,
+        vendor: str | None = None,
+        source: str | None = None,
+        type: str | None = None,
+        user_id: str | None = None,
+        event_name: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[StoredEvent]:
+        """Stored events, newest first; see :meth:`EventReader.events`.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        if limit < 0:
+            raise ValueError(f"limit must be 0 or more, got {limit}")
+        with self._reading() as conn:
+            return queries.events(
+                conn,
+                vendor=vendor,
+                source=source,
+                type=type,
+                user_id=user_id,
+                event_name=event_name,
+                since_ms=since_ms,
+                until_ms=until_ms,
+                limit=limit,
+                before_id=before_id,
+            )
+
+    def stats(self) -> dict[str, Any]:
+        """Event counts in total and per vendor, source and type; see :meth:`EventReader.stats`."""
+        with self._reading() as conn:
+            return queries.stats(conn)
+
+    def user(
+        self,
+        vendor: str,
+        source: str,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        amplitude_id: int | None = None,
+    ) -> UserState | None:
+        """One user; see :meth:`EventReader.user`."""
+        if amplitude_id is None and user_id is None and device_id is None:
+            raise ValueError("user() needs one of user_id, device_id or amplitude_id")
+        with self._reading() as conn:
+            return queries.user(
+                conn, vendor, source, user_id=user_id, device_id=device_id,
+                amplitude_id=amplitude_id,
+            )  # fmt: skip
+
+    def group(
+        self, vendor: str, source: str, group_type: str, group_value: str
+    ) -> dict[str, Any] | None:
+        """A group's properties; see :meth:`EventReader.group`."""
+        with self._reading() as conn:
+            return queries.group(conn, vendor, source, group_type, group_value)
+
+    def links(self, vendor: str, source: str, *, user_id: str | None = None) -> list[IdentityLink]:
+        """The aliases of one source; see :meth:`EventReader.links`."""
+        with self._reading() as conn:
+            return queries.links(conn, vendor, source, user_id=user_id)
+
+    def close(self) -> None:
+        """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a driver error, without the connection string."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _refuse_nul(records: Sequence[EventRecord], request_key: str | None) -> None:
+    """PostgreSQL text cannot hold U+0000: refuse it with the field's name, before writing.
+
+    (Payloads are JSON text, which escapes U+0000 as ``\\u0000``: they are storable.)
+    """
+    if request_key is not None and "\x00" in request_key:
+        raise ValidationError("request_key", "contains U+0000, which PostgreSQL cannot store")
+    for index, record in enumerate(records):
+        for name in ("source", "type", "event_name", "user_id", "device_id", "dedup_key",
+                     "dedup_scope", "group_type", "group_value", "alias_of"):  # fmt: skip
+            value = getattr(record, name)
+            if isinstance(value, str) and "\x00" in value:
+                raise ValidationError(
+                    f"records[{index}].{name}",
+                    "contains U+0000, which the PostgreSQL store cannot keep: remove it",
+                )
+        for _, value in record.more_groups:
+            if "\x00" in value:
+                raise ValidationError(f"records[{index}].groups", "contains U+0000")
