@@ -1,23 +1,19 @@
 """The :class:`~trackwire.collector.query.reader.QueryReader` methods of the PostgreSQL store.
 
 The store provides ``_reading()``, lending one pooled connection; each method runs the matching
-function of :mod:`.amplitude_reads` on it. Which event type means which stored rows comes from
-the dialect-free :mod:`trackwire.collector.query.mapping`, as for SQLite.
+function of :mod:`.amplitude_reads` or :mod:`.amplitude_segmentation` on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
 
-from trackwire.collector.postgres import amplitude_reads
+from trackwire.collector.postgres import amplitude_reads, amplitude_segmentation
 from trackwire.collector.postgres.ingest import Conn
-from trackwire.collector.query import mapping
 from trackwire.collector.query.reader import ExportRow, Source
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
-from trackwire.errors import ValidationError
 
 __all__ = ["PostgresQueryReads"]
 
@@ -68,36 +64,16 @@ class PostgresQueryReads:
 
     def event_exists(self, sources: Sequence[Source], event_type: str) -> bool:
         """See :meth:`QueryReader.event_exists`."""
-        if event_type in ("_all", "_active"):
-            return True
         with self._reading() as conn:
-            for source in sources:
-                for match in mapping.matches_for(source.vendor, event_type):
-                    sql = "SELECT 1 FROM events e WHERE e.source_id = %s AND "
-                    args: list[Any] = [source.source_id]
-                    if match.event_name is None:
-                        sql += "e.event_name IS NULL"
-                    else:
-                        sql += "md5(e.event_name) = md5(%s) AND e.event_name = %s"
-                        args += [match.event_name, match.event_name]
-                    if match.types:
-                        sql += f" AND e.type {'<>' if match.exclude else '='} "
-                        sql += "ALL(%s)" if match.exclude else "ANY(%s)"
-                        args.append(list(match.types))
-                    if conn.execute(sql + " LIMIT 1", args).fetchone() is not None:
-                        return True
-        return False
+            return amplitude_segmentation.event_exists(conn, sources, event_type)
 
     def segmentation(
         self, sources: Sequence[Source], plan: Plan
     ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
-        """Not yet on PostgreSQL: refused with a clear error (the route answers 400).
-
-        Raises:
-            ValidationError: always, naming the store to use for segmentation today.
-        """
-        raise ValidationError(
-            "store",
-            "event segmentation is not available on the PostgreSQL store yet; "
-            "run a collector with a SQLite --db for segmentation queries",
-        )
+        """See :meth:`QueryReader.segmentation`."""
+        with self._reading() as conn:
+            rows = amplitude_segmentation.segmentation_rows(conn, sources, plan)
+            active = None
+            if plan.params.metric == "pct_dau":
+                active = amplitude_segmentation.active_users(conn, sources, plan)
+        return rows, active

@@ -144,9 +144,65 @@ _V1: Final = (
     """,
 )
 
+_QUERY_FUNCTIONS: Final = (
+    # Stored JSON text as jsonb. jsonb cannot hold U+0000, which JSON text may escape
+    # ("\u0000"); such text is read with U+FFFD in its place rather than failing the query.
+    r"""
+    CREATE FUNCTION tw_json(t text) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT (CASE WHEN strpos(t, '\u0000') > 0 THEN replace(t, '\u0000', '\ufffd')
+                ELSE t END)::jsonb
+    $$
+    """,
+    # A JSON value as text, as the query side compares it (SQLite's CAST(j ->> p AS TEXT)):
+    # strings and numbers as written, true/false as 1/0, arrays and objects as JSON.
+    """
+    CREATE FUNCTION tw_text(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CASE jsonb_typeof(j)
+            WHEN 'string' THEN j #>> '{}'
+            WHEN 'number' THEN j #>> '{}'
+            WHEN 'boolean' THEN CASE WHEN j = 'true'::jsonb THEN '1' ELSE '0' END
+            WHEN 'null' THEN NULL
+            ELSE j::text END
+    $$
+    """,
+    # A JSON value as a number where the query side counts it as one (SQLite's ->> gives
+    # true/false as 1/0); numbers beyond a double are infinite, as SQLite reads them.
+    """
+    CREATE FUNCTION tw_number(j jsonb) RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CASE jsonb_typeof(j)
+            WHEN 'number' THEN CASE
+                WHEN j::numeric > 1.7976931348623157e308 THEN 'Infinity'::float8
+                WHEN j::numeric < -1.7976931348623157e308 THEN '-Infinity'::float8
+                WHEN abs(j::numeric) < 2.2250738585072014e-308 THEN 0::float8
+                ELSE j::numeric::float8 END
+            WHEN 'boolean' THEN CASE WHEN j = 'true'::jsonb THEN 1::float8 ELSE 0::float8 END
+            END
+    $$
+    """,
+    # A group-by value as SQLite's ->> groups it: true/false are the numbers 1/0.
+    """
+    CREATE FUNCTION tw_scalar(j jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CASE jsonb_typeof(j)
+            WHEN 'boolean' THEN CASE WHEN j = 'true'::jsonb THEN '1'::jsonb ELSE '0'::jsonb END
+            ELSE j END
+    $$
+    """,
+    # The members a "set is" filter looks at (SQLite's json_each): an array's elements, an
+    # object's values, or a scalar itself.
+    """
+    CREATE FUNCTION tw_items(j jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CASE jsonb_typeof(j)
+            WHEN 'array' THEN j
+            WHEN 'object' THEN coalesce((SELECT jsonb_agg(v.value) FROM jsonb_each(j) v), '[]')
+            ELSE jsonb_build_array(j) END
+    $$
+    """,
+)
+
 #: Every migration, in order. Append only: never edit one that has shipped.
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "sources, events, users, devices, groups, requests, contexts, links", _V1),
+    Migration(2, "query side: JSON value functions", _QUERY_FUNCTIONS),
 )
 
 _BOOTSTRAP: Final = """

@@ -191,11 +191,15 @@ class PostgresStore(PostgresQueryReads):
         received: int,
     ) -> int:
         """Plan and write the request in a savepoint, again while another collector stores
-        one of its message ids at the same moment; how many records were stored."""
-        check_stored = False
+        one of its message ids at the same moment; how many records were stored.
+
+        Stored message ids are looked up first (SQLite instead lets the INSERT find them): an
+        attempt rolled back here would still have spent sequence values, leaving gaps in the
+        ids of users and events.
+        """
         for _ in range(_ATTEMPTS):
             sql = PostgresIngestSQL(conn)
-            keep = fresh_indexes(sql, records, source_ids, check_stored=check_stored)
+            keep = fresh_indexes(sql, records, source_ids, check_stored=True)
             try:
                 with conn.transaction():
                     # Other collectors change users too: nothing cached survives a request.
@@ -205,7 +209,6 @@ class PostgresStore(PostgresQueryReads):
                     if inserted != len(keep):
                         raise _Again
             except _Again:
-                check_stored = True
                 continue
             return len(keep)
         raise StoreUnavailableError(

@@ -1,0 +1,439 @@
+"""Event segmentation in PostgreSQL: one statement per query over the events of a source.
+
+A port of :mod:`trackwire.collector.sqlite.amplitude_segmentation` (owned with the query engine)
+with the same plan, branches and answers. What differs is only how a JSON property is read:
+SQLite's ``->>`` gives an SQL scalar, here every property stays ``jsonb`` (JSON ``null`` made
+SQL ``NULL``) and the schema's functions give SQLite's readings of it: ``tw_text`` (what
+``CAST(... AS TEXT)`` compares), ``tw_number`` (what counts as a number) and ``tw_items``
+(what ``json_each`` lists). Group labels come back as JSON and are turned into the scalars
+SQLite returns by :func:`_scalar`. Paths are the dialect-free ones of
+:mod:`trackwire.collector.query.mapping`, converted by :func:`pg_path`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from trackwire.collector.postgres.ingest import Conn
+from trackwire.collector.query import mapping
+from trackwire.collector.query.reader import Source
+from trackwire.collector.query.segmentation import (
+    PROPERTY_METRICS,
+    USER_METRICS,
+    Aggregate,
+    Plan,
+    Property,
+)
+from trackwire.errors import ValidationError
+
+__all__ = ["active_users", "event_exists", "pg_path", "segmentation_rows"]
+
+_NUMERIC_OPS: Final = {
+    "less": "<",
+    "less or equal": "<=",
+    "greater": ">",
+    "greater or equal": ">=",
+}
+#: Negative operators on user properties, computed as "not the positive one".
+_NEGATIONS: Final = {"is not": "is", "does not contain": "contains", "set is not": "set is"}
+
+
+@dataclass(slots=True)
+class _Sql:
+    """A SQL fragment and its parameters, built together so they cannot drift apart."""
+
+    text: str = ""
+    args: list[Any] = field(default_factory=list)
+
+
+def pg_path(path: str) -> list[str]:
+    """A JSON path of :mod:`~trackwire.collector.query.mapping` (``$.a."b c"[0]``) as the
+    ``text[]`` that ``#>`` takes (``{a, "b c", 0}``).
+
+    Raises:
+        ValueError: not such a path.
+    """
+    if not path.startswith("$"):
+        raise ValueError(f"not a JSON path: {path!r}")
+    parts: list[str] = []
+    i = 1
+    while i < len(path):
+        char = path[i]
+        if char == "[":
+            end = path.index("]", i)
+            parts.append(path[i + 1 : end])
+            i = end + 1
+        elif char == "." and path[i + 1 : i + 2] == '"':
+            i += 2
+            member: list[str] = []
+            while path[i] != '"':
+                if path[i] == "\\":
+                    i += 1
+                member.append(path[i])
+                i += 1
+            parts.append("".join(member))
+            i += 1
+        elif char == ".":
+            end = i + 1
+            while end < len(path) and path[end] not in ".[":
+                end += 1
+            parts.append(path[i + 1 : end])
+            i = end
+        else:
+            raise ValueError(f"not a JSON path: {path!r}")
+    return parts
+
+
+def _text_values(values: Sequence[Any]) -> list[str]:
+    """Filter values as :func:`tw_text` gives stored JSON values (as SQLite's CAST)."""
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, bool):
+            out.append("1" if value else "0")
+        elif isinstance(value, float) and value.is_integer():
+            out += [str(int(value)), str(value)]
+        elif value is None:
+            continue
+        else:
+            out.append(str(value))
+    return out
+
+
+#: Where a property is read: a jsonb document expression and a path placeholder.
+_PAYLOAD: Final = "tw_json(e.payload) #> %s::text[]"
+_PROPS: Final = "tw_json(e.props) #> %s::text[]"
+_CONTEXT: Final = (
+    "(SELECT tw_json(c.body) #> %s::text[] FROM contexts c WHERE c.context_id = e.context_id)"
+)
+_USER: Final = "tw_json(u.properties) #> %s::text[]"
+
+
+@dataclass(frozen=True, slots=True)
+class _Access:
+    """Where a property is: alternatives tried in order, each a template and its path."""
+
+    alternatives: tuple[tuple[str, str], ...]
+
+    def value(self) -> _Sql:
+        """The property as jsonb, JSON ``null`` as SQL ``NULL``."""
+        parts = [f"nullif({template}, 'null'::jsonb)" for template, _ in self.alternatives]
+        args: list[Any] = [pg_path(path) for _, path in self.alternatives]
+        if len(parts) == 1:
+            return _Sql(parts[0], args)
+        return _Sql(f"coalesce({', '.join(parts)})", args)
+
+
+def _event_access(source: Source, kind: str, name: str, props: bool) -> _Access | None:
+    """Where an event's property (or, for ``kind`` "user", a built-in property) is stored;
+    ``props``: in the rows whose ``props`` column is set (else in those where it is NULL)."""
+    if kind == "user":
+        path = mapping.built_in_path(source.vendor, name)
+        if path is None:
+            return None
+        if source.vendor == "amplitude":
+            return _Access(((_PAYLOAD, path),))
+        if source.vendor == "mparticle":
+            return _Access(((_CONTEXT, path), (_PAYLOAD, path)))
+        return _Access(((_PAYLOAD, path), (_CONTEXT, path)))
+    if props:
+        return _Access(((_PROPS, mapping.column_property_path(name)),))
+    paths = mapping.event_property_paths(source.vendor, name)
+    return _Access(tuple((_PAYLOAD, path) for path in paths))
+
+
+def _condition(access: _Access | None, op: str, values: Sequence[Any], where: str) -> _Sql:
+    """``op`` applied to a property (None: the property is never set for this vendor)."""
+    if access is None:
+        expr, args = "NULL::jsonb", []
+    else:
+        value = access.value()
+        expr, args = f"({value.text})", value.args
+    texts = _text_values(values)
+    if op in ("is", "is not"):
+        # No value listed: SQLite's "IN (NULL)" is unknown, matching nothing either way.
+        inside = f"tw_text({expr}) = ANY(%s)" if texts else "NULL::boolean"
+        inside_args = [*args, texts] if texts else []
+        if op == "is":
+            return _Sql(inside, inside_args)
+        return _Sql(f"({expr} IS NULL OR NOT {inside})", [*args, *inside_args])
+    if op in ("contains", "does not contain"):
+        needles = [t.lower() for t in texts] or [""]
+        any_of = " OR ".join(f"strpos(lower(tw_text({expr})), %s) > 0" for _ in needles)
+        any_args: list[Any] = []
+        for needle in needles:
+            any_args += [*args, needle]
+        if op == "contains":
+            return _Sql(f"({any_of})", any_args)
+        return _Sql(f"({expr} IS NULL OR NOT ({any_of}))", [*args, *any_args])
+    if op in _NUMERIC_OPS:
+        try:
+            number = float(values[0])
+        except (IndexError, TypeError, ValueError):
+            raise ValidationError(where, f"{op!r} needs one number, got {list(values)!r}") from None
+        return _Sql(f"(tw_number({expr}) {_NUMERIC_OPS[op]} %s)", [*args, number])
+    # set is / set is not: any element of an array property (or the value itself) is listed.
+    if access is None:
+        return _Sql("false" if op == "set is" else "true")
+    exists = (
+        f"EXISTS (SELECT 1 FROM jsonb_array_elements(tw_items({expr})) j "
+        "WHERE tw_text(j) = ANY(%s))"
+    )
+    return _Sql(exists if op == "set is" else f"NOT {exists}", [*args, texts])
+
+
+def _filter(
+    sources: Sequence[Source],
+    source: Source,
+    kind: str,
+    name: str,
+    op: str,
+    values: Sequence[Any],
+    where: str,
+    props: bool,
+) -> _Sql:
+    """A filter on one event's property, or on its user's (custom) property."""
+    if kind == "user":
+        user_path = mapping.user_property_key(name)
+        if user_path is not None:
+            negated = _NEGATIONS.get(op)
+            cond = _condition(_Access(((_USER, user_path),)), negated or op, values, where)
+            ids = [s.source_id for s in sources]
+            users = f"FROM users u WHERE u.source_id = ANY(%s) AND {cond.text}"
+            if len({s.vendor for s in sources}) == 1:
+                sql = _Sql(f"e.amplitude_id IN (SELECT u.amplitude_id {users})", [ids, *cond.args])
+            else:
+                sql = _Sql(
+                    f"(e.amplitude_id IN (SELECT u.amplitude_id {users}) "
+                    f"OR e.user_id IN (SELECT u.user_id {users} AND u.user_id IS NOT NULL))",
+                    [ids, *cond.args, ids, *cond.args],
+                )
+            if negated is not None:
+                sql.text = f"NOT coalesce({sql.text}, false)"
+            return sql
+    return _condition(_event_access(source, kind, name, props), op, values, where)
+
+
+def _value(source: Source, prop: Property, props: bool) -> _Sql:
+    """The jsonb expression of a property's value for one event (group label or value)."""
+    if prop.kind == "user":
+        user_path = mapping.user_property_key(prop.name)
+        if user_path is not None:
+            return _Sql(
+                f"(SELECT nullif({_USER}, 'null'::jsonb) FROM users u "
+                "WHERE u.amplitude_id = e.amplitude_id)",
+                [pg_path(user_path)],
+            )
+    access = _event_access(source, prop.kind, prop.name, props)
+    return _Sql("NULL::jsonb") if access is None else access.value()
+
+
+def _bucket(interval: str, t: str) -> str:
+    if interval == "hourly":
+        return f"({t} / 3600000)"
+    if interval == "daily":
+        return f"({t} / 86400000)"
+    if interval == "weekly":
+        return f"(({t} / 86400000 + 4) / 7)"
+    utc = f"(to_timestamp({t} / 1000) AT TIME ZONE 'UTC')"
+    return f"(extract(year FROM {utc})::bigint * 12 + extract(month FROM {utc})::bigint - 1)"
+
+
+def _match(source: Source, event_type: str) -> list[_Sql]:
+    """Alternatives that select one event type's rows of a source."""
+    if event_type == "_all":
+        return [_Sql("true")]
+    if event_type == "_active":
+        inactive = sorted(mapping.INACTIVE_TYPES.get(source.vendor, ()))
+        return [_Sql("e.type <> ALL(%s)", [inactive])]
+    found = []
+    for match in mapping.matches_for(source.vendor, event_type):
+        if match.event_name is None:
+            sql = _Sql("e.event_name IS NULL")
+        else:
+            sql = _Sql(
+                "md5(e.event_name) = md5(%s) AND e.event_name = %s",
+                [match.event_name, match.event_name],
+            )
+        if match.types:
+            sql.text += " AND e.type <> ALL(%s)" if match.exclude else " AND e.type = ANY(%s)"
+            sql.args.append(list(match.types))
+        found.append(sql)
+    return found
+
+
+@dataclass(slots=True)
+class _Columns:
+    """One source's filter conditions, group and value expressions."""
+
+    conditions: list[_Sql]
+    group: _Sql
+    value: _Sql
+
+
+def _columns(
+    sources: Sequence[Source], source: Source, query: Plan, *, with_filters: bool, props: bool
+) -> _Columns:
+    """The expressions of one source's rows (see the SQLite module)."""
+    params = query.params
+    conditions: list[_Sql] = []
+    if with_filters:
+        for index, entry in enumerate(params.event.get("filters", [])):
+            conditions.append(
+                _filter(
+                    sources,
+                    source,
+                    str(entry.get("subprop_type", "event")),
+                    str(entry["subprop_key"]),
+                    str(entry["subprop_op"]),
+                    entry["subprop_value"],
+                    f"e.filters[{index}]",
+                    props,
+                )
+            )
+    for index, segment in enumerate(params.segments):
+        conditions.append(
+            _filter(
+                sources,
+                source,
+                "user",
+                str(segment["prop"]),
+                str(segment["op"]),
+                segment["values"],
+                f"s[{index}]",
+                props,
+            )
+        )
+    group = _value(source, query.group, props) if query.group and with_filters else _Sql("NULL")
+    value = _Sql("NULL::float8")
+    if with_filters and query.value is not None and params.metric in PROPERTY_METRICS:
+        raw = _value(source, query.value, props)
+        value = _Sql(f"tw_number({raw.text})", raw.args)
+    return _Columns(conditions, group, value)
+
+
+def _selects(
+    sources: Sequence[Source], query: Plan, event_type: str, *, with_filters: bool
+) -> _Sql:
+    """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL."""
+    person = "e.amplitude_id"
+    if len({s.vendor for s in sources}) > 1:
+        person = (
+            "(SELECT coalesce('u:' || u.user_id, 'a:' || u.amplitude_id::text) FROM users u "
+            "WHERE u.amplitude_id = e.amplitude_id)"
+        )
+    parts: list[str] = []
+    args: list[Any] = []
+    for source in sources:
+        short = _columns(sources, source, query, with_filters=with_filters, props=True)
+        long = _columns(sources, source, query, with_filters=with_filters, props=False)
+        variants = (
+            [(None, long)]
+            if short == long
+            else [("e.props IS NOT NULL", short), ("e.props IS NULL", long)]
+        )
+        for split, columns in variants:
+            conditions = columns.conditions
+            group, value = columns.group, columns.value
+            for match in _match(source, event_type):
+                for time_column, time_sql in (
+                    ("e.client_time_ms", "e.client_time_ms >= %s AND e.client_time_ms < %s"),
+                    (
+                        "e.received_time_ms",
+                        "e.client_time_ms IS NULL "
+                        "AND e.received_time_ms >= %s AND e.received_time_ms < %s",
+                    ),
+                ):
+                    where = ["e.source_id = %s", match.text, time_sql]
+                    if split is not None:
+                        where.append(split)
+                    where += [c.text for c in conditions]
+                    parts.append(
+                        f"SELECT {_bucket(query.interval, time_column)} AS b, "
+                        f"tw_scalar(({group.text})::jsonb) AS g, {person} AS a, {value.text} AS v "
+                        f"FROM events e WHERE {' AND '.join(where)}"
+                    )
+                    args += [*group.args, *value.args, source.source_id, *match.args]
+                    args += [query.start_ms, query.end_ms]
+                    for condition in conditions:
+                        args += condition.args
+    if not parts:
+        return _Sql(
+            "SELECT NULL::bigint AS b, NULL::jsonb AS g, NULL::bigint AS a, NULL::float8 AS v "
+            "WHERE false"
+        )
+    return _Sql(" UNION ALL ".join(parts), args)
+
+
+def _scalar(value: Any) -> Any:
+    """A JSON group label as SQLite's ``->>`` gives it: true/false as 1/0, arrays and objects
+    as JSON text, everything else itself."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, list | dict):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def segmentation_rows(conn: Conn, sources: Sequence[Source], query: Plan) -> list[Aggregate]:
+    """Per (period, group) and per group over the range: events, users, value sum/count."""
+    inner = _selects(sources, query, str(query.params.event["event_type"]), with_filters=True)
+    distinct = query.params.metric in USER_METRICS
+    users = "count(DISTINCT a)" if distinct else "0"
+    rows = [
+        Aggregate(b, _scalar(g), n, u, float(s), c)
+        for b, g, n, u, s, c in conn.execute(
+            f"SELECT b, g, count(*), {users}, coalesce(sum(v), 0.0), count(v) "
+            f"FROM ({inner.text}) q GROUP BY b, g",
+            inner.args,
+        )
+    ]
+    if distinct:
+        collapsed = [
+            Aggregate(None, _scalar(g), n, u, float(s), c)
+            for g, n, u, s, c in conn.execute(
+                "SELECT g, count(*), count(DISTINCT a), coalesce(sum(v), 0.0), count(v) "
+                f"FROM ({inner.text}) q GROUP BY g",
+                inner.args,
+            )
+        ]
+    else:
+        sums: dict[Any, list[float]] = {}
+        for row in rows:
+            total = sums.setdefault(row.group, [0, 0, 0.0, 0])
+            total[0] += row.events
+            total[2] += row.value_sum
+            total[3] += row.value_count
+        collapsed = [
+            Aggregate(None, group, int(t[0]), 0, t[2], int(t[3])) for group, t in sums.items()
+        ]
+    return rows + collapsed
+
+
+def active_users(conn: Conn, sources: Sequence[Source], query: Plan) -> dict[int | None, int]:
+    """Distinct active users per period and (key None) over the range, for ``pct_dau``."""
+    inner = _selects(sources, query, "_active", with_filters=False)
+    sql = (
+        f"WITH m AS MATERIALIZED ({inner.text}) "
+        "SELECT b, count(DISTINCT a) FROM m GROUP BY b "
+        "UNION ALL SELECT NULL, count(DISTINCT a) FROM m"
+    )
+    return {bucket: users for bucket, users in conn.execute(sql, inner.args)}
+
+
+def event_exists(conn: Conn, sources: Sequence[Source], event_type: str) -> bool:
+    """Whether any source ever stored this event type (``_all``/``_active`` always exist)."""
+    if event_type in ("_all", "_active"):
+        return True
+    for source in sources:
+        for match in _match(source, event_type):
+            found = conn.execute(
+                f"SELECT 1 FROM events e WHERE e.source_id = %s AND {match.text} LIMIT 1",
+                [source.source_id, *match.args],
+            ).fetchone()
+            if found is not None:
+                return True
+    return False
