@@ -127,6 +127,26 @@ class PostgresServer:
             conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")  # type: ignore[arg-type]
         return self.url(name)
 
+    def emptied(self, url: str) -> str:
+        """Empty every table of a collector database (ids start again at 1); its URL.
+
+        Cheaper than a new database for each test: the schema is migrated once.
+        """
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            tables = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'schema_migrations'"
+                )
+            ]
+            if tables:
+                conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")  # type: ignore[arg-type]
+                conn.execute("ALTER SEQUENCE IF EXISTS amplitude_ids RESTART")
+        return url
+
     def stop(self) -> None:
         """Stop the server by its PID (a fast shutdown) and remove its folder."""
         if self.process.poll() is None:

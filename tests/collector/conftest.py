@@ -156,4 +156,10 @@ def skew_corrected_ms(payload: Mapping[str, Any]) -> int:
 
 
 # The store contract's fixtures (store, store_url, pg_server, pg_url): see store_fixtures.py.
-from tests.collector.store_fixtures import pg_server, pg_url, store, store_url  # noqa: E402, F401
+from tests.collector.store_fixtures import (  # noqa: E402, F401
+    pg_reused_url,
+    pg_server,
+    pg_url,
+    store,
+    store_url,
+)

@@ -34,10 +34,19 @@ def pg_server() -> Iterator[PostgresServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def pg_reused_url(pg_server: PostgresServer) -> str:
+    """One database for the contract's tests, migrated once."""
+    url = pg_server.new_database()
+    open_store(url).close()
+    return url
+
+
 @pytest.fixture
-def pg_url(pg_server: PostgresServer) -> str:
-    """The URL of a new, empty database on the session's server."""
-    return pg_server.new_database()
+def pg_url(pg_server: PostgresServer, pg_reused_url: str) -> str:
+    """The URL of an empty, migrated database on the session's server (emptied per test);
+    tests that need a database of their own call ``pg_server.new_database()``."""
+    return pg_server.emptied(pg_reused_url)
 
 
 @pytest.fixture(params=STORES)

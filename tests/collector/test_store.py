@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from trackwire.collector.store import (
     StoreClosedError,
     UserState,
 )
+from trackwire.collector.store_factory import open_store
 from trackwire.collector.userprops import UserOp
 from trackwire.errors import ValidationError
 
@@ -375,15 +377,14 @@ def test_stats_of_an_empty_store(store: Store) -> None:
 # --- users -------------------------------------------------------------------------------------
 
 
-def test_amplitude_ids_are_stable_across_calls_and_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    with SQLiteStore(path) as first:
+def test_amplitude_ids_are_stable_across_calls_and_reopen(store_url: str) -> None:
+    with closing(open_store(store_url)) as first:
         first.ingest([rec(user="u1"), rec(user="u2")])
         first.ingest([rec(user="u1")])
         ids = {e.user_id: e.amplitude_id for e in first.events()}
         assert len(set(ids.values())) == 2
         assert all(e.amplitude_id == ids[e.user_id] for e in first.events())
-    with SQLiteStore(path) as again:
+    with closing(open_store(store_url)) as again:
         again.ingest([rec(user="u2"), rec(user="u3")])
         latest = {e.user_id: e.amplitude_id for e in again.events(limit=2)}
         assert latest["u2"] == ids["u2"]
@@ -608,9 +609,15 @@ def test_event_groups_are_kept(tmp_path: Path) -> None:
 # --- threads -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("where", ["file", "memory"])
-def test_concurrent_ingest_and_reads(tmp_path: Path, where: str) -> None:
-    store = SQLiteStore(tmp_path / "c.db" if where == "file" else ":memory:")
+def test_concurrent_ingest_and_reads(store_url: str) -> None:
+    _concurrent_ingest_and_reads(open_store(store_url))
+
+
+def test_concurrent_ingest_and_reads_in_memory() -> None:
+    _concurrent_ingest_and_reads(SQLiteStore(":memory:"))
+
+
+def _concurrent_ingest_and_reads(store: Store) -> None:
     threads, requests, size = 6, 15, 40
     errors: list[BaseException] = []
     start = threading.Barrier(threads + 1)
@@ -664,8 +671,8 @@ def test_concurrent_ingest_and_reads(tmp_path: Path, where: str) -> None:
 # --- lifecycle and migrations ------------------------------------------------------------------
 
 
-def test_closed_store_refuses_calls(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "c.db")
+def test_closed_store_refuses_calls(store_url: str) -> None:
+    store = open_store(store_url)
     store.events()  # opens a reader
     store.close()
     store.close()  # idempotent
