@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from tests.collector.conftest import Client, basic
-from trackwire.collector import app as collector_app
+from trackwire.collector import vendors
 
 MP_AUTH = {"Authorization": basic("mp-key", "mp-secret")}
 
@@ -66,7 +66,7 @@ def test_batch_context_is_stored_once_not_per_event(client: Client) -> None:
 def test_request_past_the_storage_bound_stores_nothing_and_says_why(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(collector_app, "MIN_STORE_BYTES", 1_000)
+    monkeypatch.setattr(vendors, "MIN_STORE_BYTES", 1_000)
     client.collector.app.store_factor = 0.5
     mp = client.post("/v2/events", _bulk(1, 40, 0)[0], headers=MP_AUTH)
     batch = {"batch": [{"type": "track", "userId": f"u{i}", "event": "E"} for i in range(40)]}

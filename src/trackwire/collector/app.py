@@ -21,7 +21,7 @@ moves bytes. Each route module documents its decisions where the vendor's docume
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -30,16 +30,16 @@ from trackwire.collector._deadlines import DEFAULT_BODY_TIMEOUT
 from trackwire.collector.access import AccessLog
 from trackwire.collector.counters import RequestCounters
 from trackwire.collector.faults import FaultConfig, FaultInjector, FaultMiddleware
-from trackwire.collector.keys import Keys, fingerprint
+from trackwire.collector.keys import Keys
 from trackwire.collector.store import EventRecord, IngestResult, Store, Vendor
+from trackwire.collector.vendors import (
+    DEFAULT_STORE_FACTOR,
+    MIN_STORE_BYTES,
+    Ingestion,
+    vendor_api,
+)
 
 __all__ = ["DEFAULT_STORE_FACTOR", "MIN_STORE_BYTES", "Collector", "create_app"]
-
-#: A request may store at most this many times its decompressed size. Shared batch data is
-#: stored once, so a request stores about its own size plus a few columns per event.
-DEFAULT_STORE_FACTOR: Final = 4.0
-#: The per-request bound never goes below this (a tiny request with many tiny events).
-MIN_STORE_BYTES: Final = 1024 * 1024
 
 
 class Collector:
@@ -73,14 +73,26 @@ class Collector:
         store_factor: float = DEFAULT_STORE_FACTOR,
     ) -> None:
         self.store = store
-        self.store_factor = store_factor
+        self._store_factor = store_factor
         self.body_timeout = body_timeout
         self.keys = keys
         self.faults = faults if isinstance(faults, FaultInjector) else FaultInjector(faults)
         self.counters = RequestCounters()
         self.db_path = db_path
+        self._ingestions: dict[Vendor, Ingestion] = {}
         self.starlette = Starlette(routes=routes.build(self))
         self._asgi = AccessLog(FaultMiddleware(self.starlette, self.faults))
+
+    @property
+    def store_factor(self) -> float:
+        """A request may store at most this many times its decompressed size."""
+        return self._store_factor
+
+    @store_factor.setter
+    def store_factor(self, value: float) -> None:
+        self._store_factor = value
+        for ingestion in self._ingestions.values():
+            ingestion.store_factor = value
 
     @property
     def development(self) -> bool:
@@ -91,27 +103,27 @@ class Collector:
         """The ASGI entry point."""
         await self._asgi(scope, receive, send)
 
+    def ingestion(self, vendor: Vendor) -> Ingestion:
+        """The view of this collector that ``vendor``'s ingestion routes get (see
+        :mod:`trackwire.collector.vendors`)."""
+        ingestion = self._ingestions.get(vendor)
+        if ingestion is None:
+            api = vendor_api(vendor)
+            ingestion = self._ingestions[vendor] = Ingestion(
+                vendor,
+                api.find,
+                self.store,
+                self.keys,
+                self.counters,
+                self.body_timeout,
+                self._store_factor,
+            )
+        return ingestion
+
     def source(self, vendor: Vendor, key: str, secret: str | None = None) -> str | None:
-        """The name events sent with ``key`` are stored under, or None for an unknown key.
-
-        In development mode every key is accepted and named by :func:`~.keys.fingerprint`.
-
-        Args:
-            vendor: the vendor whose key it is.
-            key: the Segment write key, Amplitude API key or mParticle key.
-            secret: the mParticle secret (checked in keyed mode); unused for the others.
-        """
-        if self.keys is None:
-            # Development mode: stored under a fingerprint, so /stats, /events and logs never
-            # show a key someone could send with.
-            return fingerprint(key)
-        if vendor == "segment":
-            found = self.keys.segment(key)
-        elif vendor == "amplitude":
-            found = self.keys.amplitude(key)
-        else:
-            found = self.keys.mparticle(key, secret or "")
-        return None if found is None else found.name
+        """The name events sent with ``key`` to ``vendor`` are stored under, or None for an
+        unknown key (see :meth:`Ingestion.source`)."""
+        return self.ingestion(vendor).source(key, secret)
 
     def write(
         self,
@@ -121,25 +133,12 @@ class Collector:
         *,
         request_bytes: int = 0,
     ) -> IngestResult:
-        """Store one request's records (see :meth:`EventWriter.ingest`) and count the result.
-
-        Args:
-            vendor: the vendor the request came to.
-            records: its records.
-            request_key: the request's de-duplication key, if any.
-            request_bytes: the decompressed request size; the request may store at most
-                ``store_factor`` times that (at least :data:`MIN_STORE_BYTES`).
+        """Store one request's records and count the result (see :meth:`Ingestion.write`).
 
         Raises:
             StorageLimitError: the request would store more than its bound.
         """
-        if not records:
-            return IngestResult(0, 0)
-        bound = max(MIN_STORE_BYTES, int(self.store_factor * request_bytes))
-        result = self.store.ingest(records, request_key=request_key, max_bytes=bound)
-        self.counters.add("stored", vendor, "events", result.stored)
-        self.counters.add("duplicates", vendor, "events", result.duplicates)
-        return result
+        return self.ingestion(vendor).write(records, request_key, request_bytes=request_bytes)
 
 
 def create_app(

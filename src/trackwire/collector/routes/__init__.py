@@ -1,15 +1,18 @@
 """The collector's routes, one module per API, and the registry that composes them.
 
-Each module has ``routes(collector) -> list[Route]`` and answers through the shared handler
-(:func:`trackwire.collector._handler.handle`). To add an API (the Amplitude query endpoints go
-in ``routes/amplitude_query.py``), write its module and add it to :data:`REGISTRY`.
+The vendors' ingestion APIs are listed in :data:`trackwire.collector.vendors.VENDOR_APIS`: each
+gets an :class:`~trackwire.collector.vendors.Ingestion` bound to its vendor, not the whole
+collector. The other modules here have ``routes(collector) -> list[Route]`` and answer through
+the shared handler (:func:`trackwire.collector._handler.handle`); to add one, write its module
+and add it to :data:`REGISTRY`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from trackwire.collector.routes import admin, amplitude, amplitude_query, mparticle, segment
+from trackwire.collector.routes import admin, amplitude_query
+from trackwire.collector.vendors import VENDOR_APIS
 
 if TYPE_CHECKING:
     from starlette.routing import Route
@@ -18,10 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = ["REGISTRY", "build"]
 
-#: Every route module, in matching order; each has ``routes(collector) -> list[Route]``.
-REGISTRY: Final = (segment, amplitude, mparticle, amplitude_query, admin)
+#: The collector's other route modules, after the vendors' ingestion APIs, in matching order;
+#: each has ``routes(collector) -> list[Route]``.
+REGISTRY: Final = (amplitude_query, admin)
 
 
 def build(collector: Collector) -> list[Route]:
-    """Every route of every registered module, for ``collector``."""
-    return [route for module in REGISTRY for route in module.routes(collector)]
+    """Every route: each vendor ingestion API's, then each registered module's."""
+    found = [route for api in VENDOR_APIS for route in api.routes(collector.ingestion(api.vendor))]
+    return found + [route for module in REGISTRY for route in module.routes(collector)]

@@ -27,14 +27,14 @@ from trackwire.collector.records import (
 )
 
 if TYPE_CHECKING:
-    from trackwire.collector.app import Collector
+    from trackwire.collector.vendors import Ingestion
 
 __all__ = ["routes"]
 
 
-def routes(collector: Collector) -> list[Route]:
-    """The Amplitude ingestion routes of ``collector``."""
-    api = _Amplitude(collector)
+def routes(ingestion: Ingestion) -> list[Route]:
+    """The Amplitude ingestion routes, storing through ``ingestion``."""
+    api = _Amplitude(ingestion)
     found = [
         Route(wire.PATHS[endpoint], functools.partial(api.upload, endpoint=endpoint),
               methods=["POST"])
@@ -48,8 +48,8 @@ def routes(collector: Collector) -> list[Route]:
 
 
 class _Amplitude:
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
+    def __init__(self, ingestion: Ingestion) -> None:
+        self.ingestion = ingestion
 
     async def upload(self, request: Request, *, endpoint: str) -> Response:
         flow = functools.partial(
@@ -62,8 +62,8 @@ class _Amplitude:
             flow=flow,
             too_large=lambda _message: json_reply(413, wire.too_large_body()),
             bad_body=lambda message: json_reply(400, wire.error_body(400, message)),
-            counters=self.collector.counters,
-            body_timeout=self.collector.body_timeout,
+            counters=self.ingestion.counters,
+            body_timeout=self.ingestion.body_timeout,
         )
 
     def upload_flow(self, raw: bytes, *, endpoint: str, content_type: str) -> Reply:
@@ -78,7 +78,7 @@ class _Amplitude:
         api_key = body.get("api_key") if isinstance(body, dict) else None
         source = None
         if isinstance(api_key, str) and api_key:
-            source = self.collector.source("amplitude", api_key)
+            source = self.ingestion.source(api_key)
             if source is None:
                 return json_reply(400, wire.invalid_api_key_body(api_key))
         if check.error is not None:
@@ -87,14 +87,14 @@ class _Amplitude:
         if check.invalid_indices:
             # Amplitude's 400 means nothing was ingested: the official SDKs resend the valid
             # events, so storing them now would store them twice.
-            self.collector.counters.add(
+            self.ingestion.counters.add(
                 "rejected", "amplitude", "invalid_event", len(check.invalid_indices)
             )
             return json_reply(400, wire.invalid_request_body(check))
         records = [
             amplitude_event_record(event, source, endpoint=endpoint) for event in body["events"]
         ]
-        result = self.collector.write("amplitude", records, request_bytes=len(raw))
+        result = self.ingestion.write(records, request_bytes=len(raw))
         return json_reply(
             200, wire.success_body(len(records), len(raw), now_ms()), stored=result.stored
         )
@@ -113,8 +113,8 @@ class _Amplitude:
                 413, identify.form_error_body(message, too_large=True)
             ),
             bad_body=lambda message: text_reply(400, identify.form_error_body(message)),
-            counters=self.collector.counters,
-            body_timeout=self.collector.body_timeout,
+            counters=self.ingestion.counters,
+            body_timeout=self.ingestion.body_timeout,
         )
 
     def form_flow(self, raw: bytes, *, group: bool, content_type: str) -> Reply:
@@ -139,14 +139,13 @@ class _Amplitude:
             else identify.check_identify_form(fields)
         )
         api_key = fields.get("api_key", "")
-        source = self.collector.source("amplitude", api_key) if api_key else None
+        source = self.ingestion.source(api_key) if api_key else None
         if api_key and source is None:
             return text_reply(400, identify.form_error_body(f"invalid api_key: {api_key}"))
         if check.error is not None or source is None:
             return text_reply(400, identify.form_error_body(check.error or "missing api_key"))
         build = amplitude_group_identify_record if group else amplitude_identify_record
-        result = self.collector.write(
-            "amplitude",
+        result = self.ingestion.write(
             [build(item, source) for item in check.identifications],
             request_bytes=len(raw),
         )

@@ -25,16 +25,16 @@ from trackwire.collector.store import EventRecord
 from trackwire.mparticle import schema, wire
 
 if TYPE_CHECKING:
-    from trackwire.collector.app import Collector
+    from trackwire.collector.vendors import Ingestion
 
 __all__ = ["routes"]
 
 logger = logging.getLogger("trackwire.collector")
 
 
-def routes(collector: Collector) -> list[Route]:
-    """The mParticle routes of ``collector``."""
-    api = _MParticle(collector)
+def routes(ingestion: Ingestion) -> list[Route]:
+    """The mParticle routes, storing through ``ingestion``."""
+    api = _MParticle(ingestion)
     paths = {
         wire.EVENTS_PATH: (False, False),
         wire.BULK_PATH: (True, False),
@@ -52,8 +52,8 @@ def _error(status: int, code: str, message: str) -> Reply:
 
 
 class _MParticle:
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
+    def __init__(self, ingestion: Ingestion) -> None:
+        self.ingestion = ingestion
 
     async def post(self, request: Request, *, bulk: bool, historical: bool) -> Response:
         flow = functools.partial(
@@ -70,8 +70,8 @@ class _MParticle:
             flow=flow,
             too_large=lambda message: _error(413, "PAYLOAD_TOO_LARGE", message),
             bad_body=lambda message: _error(400, "BAD_REQUEST", message),
-            counters=self.collector.counters,
-            body_timeout=self.collector.body_timeout,
+            counters=self.ingestion.counters,
+            body_timeout=self.ingestion.body_timeout,
         )
 
     def source(self, authorization: str) -> str | Reply:
@@ -86,7 +86,7 @@ class _MParticle:
                 "send the API key and secret as HTTP Basic credentials (base64 of 'KEY:SECRET')",
             )
         key, secret = credentials
-        source = self.collector.source("mparticle", key, secret)
+        source = self.ingestion.source(key, secret)
         if source is None:
             return _error(403, "FORBIDDEN", "unknown API key or wrong secret")
         return source
@@ -117,8 +117,7 @@ class _MParticle:
             if len(raw) > schema.MAX_BATCH_BYTES:
                 problems = wire.check_sizes(len(raw), [len(raw)])
                 return json_reply(413, wire.error_body(problems, "PAYLOAD_TOO_LARGE"))
-            result = self.collector.write(
-                "mparticle",
+            result = self.ingestion.write(
                 mparticle_records(body, source, historical=historical),
                 wire.request_id(body),
                 request_bytes=len(raw),
@@ -137,7 +136,7 @@ class _MParticle:
                 records.extend(mparticle_records(batch, source, historical=historical))
         if bad:
             # mParticle answers 202 to a bulk request whose batches partly fail.
-            self.collector.counters.add("rejected", "mparticle", "invalid_batch", len(bad))
+            self.ingestion.counters.add("rejected", "mparticle", "invalid_batch", len(bad))
             logger.info("mparticle source %s: dropped invalid batches %s", source, sorted(bad))
-        result = self.collector.write("mparticle", records, request_bytes=len(raw))
+        result = self.ingestion.write(records, request_bytes=len(raw))
         return Reply(wire.ACCEPTED_STATUS, wire.accepted_body(), "", stored=result.stored)

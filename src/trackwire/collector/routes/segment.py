@@ -36,7 +36,7 @@ from trackwire.collector.store import EventRecord, SharedContext
 from trackwire.segment import wire
 
 if TYPE_CHECKING:
-    from trackwire.collector.app import Collector
+    from trackwire.collector.vendors import Ingestion
 
 __all__ = ["routes"]
 
@@ -46,9 +46,9 @@ logger = logging.getLogger("trackwire.collector")
 _MAX_LISTED_ERRORS: Final = 20
 
 
-def routes(collector: Collector) -> list[Route]:
-    """The Segment routes of ``collector``."""
-    api = _Segment(collector)
+def routes(ingestion: Ingestion) -> list[Route]:
+    """The Segment routes, storing through ``ingestion``."""
+    api = _Segment(ingestion)
     found = [
         Route(path, functools.partial(api.post, kind=None), methods=["POST"])
         for path in (wire.BATCH_PATH, wire.IMPORT_PATH)
@@ -96,8 +96,8 @@ def _error(status: int, code: str, message: str) -> Reply:
 
 
 class _Segment:
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
+    def __init__(self, ingestion: Ingestion) -> None:
+        self.ingestion = ingestion
 
     async def post(self, request: Request, *, kind: str | None) -> Response:
         flow = functools.partial(
@@ -115,8 +115,8 @@ class _Segment:
                 400, "payload_too_large", f"Exceed payload limit: {message}"
             ),
             bad_body=lambda message: _error(400, "invalid_request", message),
-            counters=self.collector.counters,
-            body_timeout=self.collector.body_timeout,
+            counters=self.ingestion.counters,
+            body_timeout=self.ingestion.body_timeout,
         )
 
     def source(self, authorization: str, body: Mapping[str, Any]) -> str | Reply:
@@ -139,7 +139,7 @@ class _Segment:
                 "no write key: send it as the HTTP Basic user name (base64 of 'KEY:') "
                 "or as writeKey in the body",
             )
-        source = self.collector.source("segment", key)
+        source = self.ingestion.source(key)
         if source is None:
             return _error(401, "invalid_write_key", "unknown write key")
         return source
@@ -170,18 +170,17 @@ class _Segment:
             enrichment=wire.Enrichment(received_at=datetime.now(timezone.utc), sent_at=None),
         )
         if isinstance(prepared, wire.WireError):
-            self.collector.counters.add("rejected", "segment", prepared.code)
+            self.ingestion.counters.add("rejected", "segment", prepared.code)
             return _error(400, prepared.code, prepared.message)
         stored, encoded = prepared
-        result = self.collector.write(
-            "segment",
+        result = self.ingestion.write(
             [segment_record(stored, kind, source, payload_json=encoded)],
             request_bytes=len(raw),
         )
         return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
 
     def batch(self, body: Mapping[str, Any], source: str, size: int) -> Reply:
-        counters = self.collector.counters
+        counters = self.ingestion.counters
         batch = body.get("batch")
         if not isinstance(batch, list):
             return _error(400, "invalid_batch", "batch must be an array of messages")
@@ -221,7 +220,7 @@ class _Segment:
             records.append(
                 segment_record(stored, stored["type"], source, payload_json=encoded, context=shared)
             )
-        result = self.collector.write("segment", records, request_bytes=size)
+        result = self.ingestion.write(records, request_bytes=size)
         if not errors:
             return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
         return json_reply(
