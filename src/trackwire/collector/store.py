@@ -2,18 +2,22 @@
 
 Two sides, so a backend can be written (and tested) one side at a time:
 
-- :class:`EventWriter`: ``ingest``, one call per accepted request.
-- :class:`EventReader`: ``events``, ``stats``, ``user``, ``group``; the Amplitude query side
-  (export, user search, user activity, segmentation) adds its methods here.
-- :class:`Store` is both, plus ``close``: what the collector is given.
+- :class:`EventWriter` (also named :data:`IngestStore`): ``ingest``, one call per accepted
+  request: events, de-duplication, user and group state, identity links.
+- :class:`EventReader` (also named :data:`QueryStore`): ``events``, ``stats``, ``user``,
+  ``group``, ``links`` and the Amplitude query side (export, user search, user activity,
+  segmentation) of :class:`~trackwire.collector.query.reader.QueryReader`.
+- :class:`Store` is both, plus ``close``: what the collector is given, by
+  :func:`trackwire.collector.store_factory.open_store`.
 
 The collector's HTTP handlers turn each accepted request into :class:`EventRecord` values and
 hand them to the writer in one call. The store makes that call atomic (all of a request's
 events or none), drops duplicates by message id and by request id, resolves each event to a user
 with a stable ``amplitude_id``, and applies user- and group-property operations in arrival
 order. The query side (``/events``, stats, and later Amplitude's export, user search, user
-activity and segmentation) reads through the same protocol, so a PostgreSQL backend can replace
-SQLite (:mod:`trackwire.collector.sqlite`) without touching the handlers.
+activity and segmentation) reads through the same protocol: the SQLite store
+(:mod:`trackwire.collector.sqlite`) and the PostgreSQL store (:mod:`trackwire.collector.postgres`)
+answer the same, and nothing outside those two packages names a dialect.
 
 Which user an event belongs to, and how operations change properties, is decided by the pure
 rules in :mod:`trackwire.collector.userprops`, shared by every backend.
@@ -36,6 +40,8 @@ __all__ = [
     "EventWriter",
     "IdentityLink",
     "IngestResult",
+    "IngestStore",
+    "QueryStore",
     "SharedContext",
     "StorageLimitError",
     "Store",
@@ -313,7 +319,8 @@ class EventReader(QueryReader, Protocol):
 
     It includes :class:`~trackwire.collector.query.reader.QueryReader`: the reads behind
     Amplitude's query endpoints (export, user search, user activity, segmentation), implemented
-    for SQLite in :mod:`trackwire.collector.sqlite.amplitude_query`; their routes are in
+    by each store package (``amplitude_query``, ``amplitude_reads``, ``amplitude_segmentation``);
+    their routes are in
     ``routes/amplitude_query.py``, listed in :data:`trackwire.collector.routes.REGISTRY`.
     """
 
@@ -388,3 +395,9 @@ class Store(EventWriter, EventReader, Protocol):
     def close(self) -> None:
         """Release the store's connections; later calls raise :class:`StoreClosedError`."""
         ...
+
+
+#: The ingest side of a store (the name the store seam uses): :class:`EventWriter`.
+IngestStore = EventWriter
+#: The query side of a store (the name the store seam uses): :class:`EventReader`.
+QueryStore = EventReader

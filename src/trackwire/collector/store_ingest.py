@@ -61,8 +61,8 @@ def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> 
         if isinstance(value, int) and value not in INT64:
             raise ValidationError(f"records[{index}].{name}", f"{value} does not fit in 64 bits")
     if record.payload_json is not None:
-        # Text, not the bytes: bytes would be stored as a BLOB, which SQLite's JSON functions
-        # read as its binary JSONB format rather than as JSON text.
+        # Text, not the bytes: every store keeps JSON as text (bytes would become a binary
+        # column that the stores' JSON functions do not read as JSON text).
         payload = record.payload_json.decode()
     else:
         try:
