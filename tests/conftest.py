@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socketserver
 import sys
 import threading
@@ -35,3 +36,20 @@ def sink() -> Iterator[Sink]:
     server.server.handle_error = handle_error  # type: ignore[method-assign]
     with server:
         yield server
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line counting the tests that ran against a real PostgreSQL (they skip, saying what
+    is missing, where no server is installed)."""
+    outcomes: dict[str, set[str]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            keywords = getattr(report, "keywords", {})
+            if re.search(r"[\[-]postgres[\]-]", nodeid) or "postgres" in keywords:
+                if outcome == "passed" and getattr(report, "when", "call") != "call":
+                    continue
+                outcomes.setdefault(outcome, set()).add(nodeid)
+    if outcomes:
+        counts = ", ".join(f"{len(ids)} {name}" for name, ids in sorted(outcomes.items()))
+        terminalreporter.write_line(f"PostgreSQL tests: {counts}")
