@@ -8,12 +8,24 @@ stored per second, and request latency (p50, p99). The SQLite run is checked: th
 ``/stats`` must count every event sent.
 
 Run on its own with ``python bench/collector_ingest.py``; ``bench/run.py`` includes it.
+
+``python bench/collector_ingest.py --scale`` runs the several-vendors scenario of issue 15
+instead (:func:`measure_scale`): 8 concurrent clients post Segment, Amplitude and mParticle
+requests (unique ids, 20,000 users) to real ``trackwire collector`` processes — SQLite, then
+PostgreSQL with one and with two collectors — and it reports events stored per second of the
+collectors' own CPU time (the load generator shares the cores), per tenth of the run as the
+database grows, and where a store's CPU goes (:func:`cpu_split`). ``--write`` appends the
+section to ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import datetime as dt
+import json
+import os
+import random
 import statistics
 import subprocess
 import sys
@@ -198,6 +210,335 @@ def section(result: dict[str, Any]) -> list[str]:
     ]
 
 
+# --- issue 15: three vendors, 8 clients, SQLite and PostgreSQL, CPU-time rates ---------------
+
+SCALE_CLIENTS = 8
+SCALE_USERS = 20_000
+EVENTS_PER_REQUEST = 400
+AMPLITUDE_KEY = "bench-amplitude-key-0123456789ab"
+MPARTICLE_KEY, MPARTICLE_SECRET = "bench-mparticle-key", "bench-mparticle-secret"
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the processes (all their threads), from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    """``pid`` and its direct children (a PostgreSQL server: the postmaster and backends)."""
+    found = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _request(vendor: str, number: int, time_ms: int) -> tuple[str, bytes, dict[str, str]]:
+    """Request ``number`` of a vendor: path, body, headers; every id unique."""
+    rnd = random.Random(number)
+    users = [f"user-{rnd.randrange(SCALE_USERS)}" for _ in range(EVENTS_PER_REQUEST)]
+    props = [
+        {"sku": f"sku-{rnd.randrange(97)}", "price": rnd.randrange(100) + 0.99,
+         "gift": rnd.random() < 0.5, "tags": ["summer", "sale"]}
+        for _ in range(EVENTS_PER_REQUEST)
+    ]  # fmt: skip
+    if vendor == "segment":
+        token = base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
+        batch = [
+            {"type": "track", "event": f"Event {i % 12}", "userId": user, "properties": p,
+             "messageId": str(uuid.uuid4()),
+             "timestamp": dt.datetime.fromtimestamp((time_ms + i) / 1000, dt.timezone.utc)
+             .isoformat(timespec="milliseconds"),
+             "context": {"library": {"name": "trackwire", "version": "0.1.0"}}}
+            for i, (user, p) in enumerate(zip(users, props, strict=True))
+        ]  # fmt: skip
+        return "/v1/batch", orjson.dumps({"batch": batch}), {"Authorization": f"Basic {token}"}
+    if vendor == "amplitude":
+        events = [
+            {"event_type": f"Event {i % 12}", "user_id": user, "device_id": f"d-{user}",
+             "insert_id": str(uuid.uuid4()), "time": time_ms + i, "event_properties": p,
+             "platform": "Web", "country": "NL"}
+            for i, (user, p) in enumerate(zip(users, props, strict=True))
+        ]  # fmt: skip
+        return "/batch", orjson.dumps({"api_key": AMPLITUDE_KEY, "events": events}), {}
+    batches = []
+    for b in range(EVENTS_PER_REQUEST // 20):
+        events = [
+            {"event_type": "custom_event",
+             "data": {"event_name": f"Event {i % 12}", "custom_event_type": "other",
+                      # mParticle attributes are scalars: the list is left out.
+                      "custom_attributes": {k: v for k, v in props[b * 20 + i].items()
+                                            if k != "tags"},
+                      "timestamp_unixtime_ms": time_ms + i,
+                      "source_message_id": str(uuid.uuid4())}}
+            for i in range(20)
+        ]  # fmt: skip
+        batches.append(
+            {"environment": "production", "source_request_id": str(uuid.uuid4()),
+             "user_identities": {"customer_id": users[b * 20]},
+             "device_info": {"platform": "Android"}, "events": events}
+        )  # fmt: skip
+    token = base64.b64encode(f"{MPARTICLE_KEY}:{MPARTICLE_SECRET}".encode()).decode()
+    return "/v2/bulkevents", orjson.dumps(batches), {"Authorization": f"Basic {token}"}
+
+
+def _drive(urls: list[str], events: int, server_pids: list[int]) -> dict[str, Any]:
+    """Post ``events`` from :data:`SCALE_CLIENTS` threads spread over ``urls``; the rates."""
+    import urllib3
+
+    requests = events // EVENTS_PER_REQUEST
+    lock = threading.Lock()
+    state = {"next": 0, "done": 0}
+    failures: list[str] = []
+    marks: list[tuple[int, float, float]] = []
+    start_ms = 1_767_225_600_000
+
+    def client(index: int) -> None:
+        pool = urllib3.PoolManager(maxsize=1, retries=False, timeout=120.0)
+        url = urls[index % len(urls)]
+        while True:
+            with lock:
+                number = state["next"]
+                if number >= requests or failures:
+                    return
+                state["next"] += 1
+            vendor = ("segment", "amplitude", "mparticle")[number % 3]
+            path, body, headers = _request(vendor, number, start_ms + number * 1_000)
+            response = pool.request(
+                "POST", url + path, body=body,
+                headers={"Content-Type": "application/json", **headers},
+            )  # fmt: skip
+            if response.status not in (200, 202):
+                failures.append(f"{vendor} HTTP {response.status}: {response.data[:200]!r}")
+            with lock:
+                state["done"] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(SCALE_CLIENTS)]
+    cpu0, wall0 = _cpu_seconds(server_pids), time.perf_counter()
+    for thread in threads:
+        thread.start()
+    step = max(1, requests // 10)
+    next_mark = step
+    while any(thread.is_alive() for thread in threads):
+        time.sleep(0.2)  # a benchmark's progress sampling, not a test
+        if state["done"] >= next_mark:
+            marks.append((state["done"], time.perf_counter(), _cpu_seconds(server_pids)))
+            next_mark += step
+    for thread in threads:
+        thread.join()
+    wall, cpu = time.perf_counter() - wall0, _cpu_seconds(server_pids) - cpu0
+    if failures:
+        raise RuntimeError(failures[0])
+    tenths = []
+    previous = (0, wall0, cpu0)
+    for mark in marks:
+        done = (mark[0] - previous[0]) * EVENTS_PER_REQUEST
+        tenths.append(round(done / max(mark[2] - previous[2], 1e-9)))
+        previous = mark
+    return {
+        "events": requests * EVENTS_PER_REQUEST,
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "per_wall_s": round(requests * EVENTS_PER_REQUEST / wall),
+        "per_cpu_s": round(requests * EVENTS_PER_REQUEST / cpu),
+        "per_cpu_s_by_tenth": tenths,
+    }
+
+
+def _stored(url: str) -> int:
+    import urllib3
+
+    stats = orjson.loads(urllib3.request("GET", f"{url}/stats").data)
+    return int(stats.get("store", stats).get("total", 0))
+
+
+def measure_scale(events: int) -> dict[str, Any]:
+    """SQLite (one collector), PostgreSQL (one collector, then two) over the same load."""
+    sys.path.insert(0, str(BENCH.parent))
+    from tests.pg_server import PostgresServer, find_binaries
+
+    from trackwire.collector.server import spawn_collector
+
+    results: dict[str, Any] = {"load_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as tmp, spawn_collector(Path(tmp) / "scale.db") as one:
+        run = _drive([one.url], events, [one.process.pid])
+        run["stored"] = _stored(one.url)
+        run["file_mb"] = round((Path(tmp) / "scale.db").stat().st_size / 1e6)
+        results["sqlite"] = run
+    binaries, missing = find_binaries()
+    if binaries is None:
+        results["postgres_missing"] = missing
+        return results
+    server = PostgresServer(binaries)
+    try:
+        for count in (1, 2):
+            url = server.new_database()
+            collectors = [spawn_collector(url) for _ in range(count)]
+            try:
+                pids = [c.process.pid for c in collectors]
+                run = _drive([c.url for c in collectors], events, pids)
+                run["server_cpu_s"] = round(_cpu_seconds(_children(server.process.pid)), 1)
+                run["stored"] = _stored(collectors[0].url)
+                results[f"postgres_{count}"] = run
+            finally:
+                for collector in collectors:
+                    collector.stop()
+    finally:
+        server.stop()
+    results["load_after"] = os.getloadavg()
+    return results
+
+
+def cpu_split(events: int = 60_000) -> dict[str, float]:
+    """Microseconds of CPU per event, by part, measured in this process on SQLite.
+
+    Each part is the difference between two runs of the same requests: parsing and
+    enrichment (the vendor's checks, Segment's enrichment, building records, re-encoding) is
+    the record builders alone; user resolution is the store with and without user ids;
+    de-duplication with and without message ids; index maintenance with and without the
+    query indexes.
+    """
+    sys.path.insert(0, str(BENCH.parent))
+    import sqlite3
+
+    from trackwire.collector.records import segment_record
+    from trackwire.collector.sqlite import SQLiteStore
+    from trackwire.segment import wire as segment_wire
+
+    bodies = [_request("segment", n, 1_767_225_600_000 + n) for n in range(events // 400)]
+    received = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
+
+    def parse() -> list[list[Any]]:
+        out = []
+        for _, body, _ in bodies:
+            envelope = orjson.loads(body)
+            records = []
+            for message in envelope["batch"]:
+                enriched = segment_wire.enrich(message, received_at=received, sent_at=None)
+                records.append(segment_record(enriched, "track", "bench", payload_json=None))
+            out.append(records)
+        return out
+
+    def timed(work: Any) -> float:
+        t0 = time.process_time()
+        work()
+        return (time.process_time() - t0) * 1e6 / events
+
+    split = {"parse_enrich_records": timed(parse)}
+    prepared = parse()
+
+    def store_run(mutate: Any = None, drop_indexes: bool = False) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "split.db"
+            store = SQLiteStore(path)
+            if drop_indexes:
+                conn = sqlite3.connect(path)
+                for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
+                    "AND name <> 'events_dedup' AND sql IS NOT NULL"
+                ).fetchall():
+                    conn.execute(f"DROP INDEX {name}")
+                conn.close()
+            batches = [[mutate(r) if mutate else r for r in rs] for rs in prepared]
+            try:
+                return timed(lambda: [store.ingest(b) for b in batches])
+            finally:
+                store.close()
+
+    import dataclasses
+
+    full = store_run()
+    split["store_total"] = full
+    split["user_resolution"] = full - store_run(
+        lambda r: dataclasses.replace(r, user_id=None, device_id=None)
+    )
+    split["deduplication"] = full - store_run(lambda r: dataclasses.replace(r, dedup_key=None))
+    split["index_maintenance"] = full - store_run(drop_indexes=True)
+    return {key: round(value, 2) for key, value in split.items()}
+
+
+def scale_section(result: dict[str, Any], split: dict[str, float]) -> list[str]:
+    """The RESULTS.md section for issue 15."""
+    rows = [("SQLite, 1 collector", result.get("sqlite"))]
+    rows += [
+        (f"PostgreSQL 15, {n} collector{'s' if n > 1 else ''}", result.get(f"postgres_{n}"))
+        for n in (1, 2)
+    ]
+    table = [
+        "| store | events | stored | events/s (wall) | collectors' CPU s | events per "
+        "collector CPU-second | same, by tenth of the run | PostgreSQL server CPU s |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for label, run in rows:
+        if run is None:
+            continue
+        table.append(
+            f"| {label} | {run['events']:,} | {run['stored']:,} | {run['per_wall_s']:,} | "
+            f"{run['cpu_s']} | **{run['per_cpu_s']:,}** | "
+            f"{' '.join(f'{t / 1000:.0f}k' for t in run['per_cpu_s_by_tenth'])} | "
+            f"{run.get('server_cpu_s', '—')} |"
+        )
+    sqlite = result.get("sqlite", {})
+    met = sqlite.get("per_cpu_s", 0) >= 40_000
+    lost = [label for label, run in rows if run is not None and run["stored"] != run["events"]]
+    load = ", ".join(f"{x:.2f}" for x in result["load_before"])
+    return [
+        "## Collector ingest at scale (issue 15)",
+        "",
+        f"{SCALE_CLIENTS} concurrent clients post requests of {EVENTS_PER_REQUEST} events, "
+        "taking turns between Segment `/v1/batch`, Amplitude `/batch` and mParticle "
+        f"`/v2/bulkevents` (unique ids, {SCALE_USERS:,} users), to real `trackwire collector` "
+        "processes. Rates are per second of the collectors' own CPU time (user + system, all "
+        "threads, from /proc), so the load generator sharing the 2 cores does not blur them. "
+        f"Load average before the run: {load}. Command: "
+        f"`python bench/collector_ingest.py --scale --events {sqlite.get('events', 0)}`.",
+        "",
+        *table,
+        "",
+        f"Target ≥ 40,000 events per collector CPU-second into SQLite: "
+        f"**{'met' if met else 'missed'}** ({sqlite.get('per_cpu_s', 0):,}). "
+        + (f"**Events missing: {', '.join(lost)}.**" if lost else "Every event sent was stored."),
+        "",
+        "Where one SQLite collector's CPU goes, microseconds per event (Segment events, "
+        "measured in-process by differences, `cpu_split`):",
+        "",
+        "| part | µs/event |",
+        "|---|---:|",
+        *(f"| {name.replace('_', ' ')} | {value} |" for name, value in split.items()),
+        "",
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", action="store_true", help="the issue-15 scenario")
+    parser.add_argument("--events", type=int, default=2_000_000, help="events per store run")
+    parser.add_argument("--write", action="store_true", help="append to bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    if not args.scale:
+        print("\n".join(section(measure())))
+        return
+    result = measure_scale(args.events)
+    split = cpu_split()
+    print(json.dumps({"result": result, "split": split}, indent=1))
+    lines = scale_section(result, split)
+    print("\n".join(lines))
+    if args.write:
+        with (BENCH / "RESULTS.md").open("a", encoding="utf-8") as out:
+            out.write("\n" + "\n".join(lines))
+
+
 if __name__ == "__main__":
-    outcome = measure()
-    print("\n".join(section(outcome)))
+    main()
