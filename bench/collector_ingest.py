@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import functools
 import json
 import os
 import random
@@ -521,12 +522,99 @@ def scale_section(result: dict[str, Any], split: dict[str, float]) -> list[str]:
     ]
 
 
+def scan_rates(events: int = 300_000) -> dict[str, dict[str, float]]:
+    """Rows per second one segmentation query reads, on SQLite and on PostgreSQL.
+
+    ``events`` Amplitude events over 30 days are stored in each (through the store API), then
+    three queries over the whole range are timed, best of three: totals of one event type
+    per day, the same grouped by an event property, and uniques of every event per day. The
+    rate is the events the query covers divided by its time: the figure that says how far a
+    row store's raw-event queries go (docs/collector-at-scale.md).
+    """
+    sys.path.insert(0, str(BENCH.parent))
+    from tests.pg_server import PostgresServer, find_binaries
+
+    from trackwire.amplitude.query.params import segmentation_params
+    from trackwire.collector.query.segmentation import plan
+    from trackwire.collector.store import EventRecord
+    from trackwire.collector.store_factory import open_store
+
+    rnd = random.Random(1)
+    start = 1_767_225_600_000
+    requests = []
+    for number in range(events // 1000):
+        requests.append(
+            [
+                EventRecord(
+                    "amplitude", "scan", "event", f"Event {rnd.randrange(12)}",
+                    f"user-{rnd.randrange(SCALE_USERS)}", None,
+                    start + rnd.randrange(30 * 86_400_000), f"{number}-{i}",
+                    {"event_type": "x", "event_properties": {"sku": f"sku-{rnd.randrange(97)}"}},
+                )
+                for i in range(1000)
+            ]
+        )  # fmt: skip
+    queries = {
+        "totals, one event, by day": segmentation_params(
+            "Event 3", "20260101", "20260130", metric="totals"
+        ),
+        "totals by event property": segmentation_params(
+            "Event 3",
+            "20260101",
+            "20260130",
+            metric="totals",
+            group_by={"type": "event", "value": "sku"},
+        ),
+        "uniques of every event, by day": segmentation_params(
+            "_all", "20260101", "20260130", metric="uniques"
+        ),
+    }
+    covered = {"totals, one event, by day": events / 12, "totals by event property": events / 12}
+    covered["uniques of every event, by day"] = events
+    out: dict[str, dict[str, float]] = {}
+    binaries, _ = find_binaries()
+    server = PostgresServer(binaries) if binaries else None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            urls = {"SQLite": str(Path(tmp) / "scan.db")}
+            if server is not None:
+                urls["PostgreSQL"] = server.new_database()
+            for name, url in urls.items():
+                store = open_store(url)
+                try:
+                    for records in requests:
+                        store.ingest(records, received_time_ms=start)
+                    sources = store.project_sources("scan")
+                    rates = {}
+                    for label, params in queries.items():
+                        query = functools.partial(store.segmentation, sources, plan(params))
+                        best = min(_timed(query) for _ in range(3))
+                        rates[label] = round(covered[label] / best)
+                    out[name] = rates
+                finally:
+                    store.close()
+    finally:
+        if server is not None:
+            server.stop()
+    return out
+
+
+def _timed(work: Any) -> float:
+    t0 = time.perf_counter()
+    work()
+    return time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", action="store_true", help="the issue-15 scenario")
     parser.add_argument("--events", type=int, default=2_000_000, help="events per store run")
     parser.add_argument("--write", action="store_true", help="append to bench/RESULTS.md")
+    parser.add_argument("--scan", action="store_true", help="segmentation rows/s per store")
     args = parser.parse_args(argv)
+    if args.scan:
+        print(json.dumps(scan_rates(), indent=1))
+        return
     if not args.scale:
         print("\n".join(section(measure())))
         return

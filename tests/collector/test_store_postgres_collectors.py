@@ -44,7 +44,11 @@ def collectors(database: str) -> Iterator[list[SpawnedCollector]]:
     try:
         # Started together: both run the migrations on a new database at the same time.
         with ThreadPoolExecutor(2) as pool:
-            started += pool.map(lambda _: spawn_collector(database), range(2))
+            futures = [pool.submit(spawn_collector, database) for _ in range(2)]
+        failed = [f.exception() for f in futures if f.exception() is not None]
+        started += [f.result() for f in futures if f.exception() is None]
+        if failed:
+            raise failed[0]  # type: ignore[misc]
         yield started
     finally:
         for collector in started:
@@ -183,47 +187,58 @@ def test_raced_anonymous_then_known_user_is_one_user(
     assert len(ids) == 1
 
 
+KILLED_KEY = "killed-mid-request-key"
+LOST = [{"type": "track", "userId": "k", "event": "Lost", "messageId": f"m{i}"} for i in range(20)]
+
+
 def test_collector_killed_mid_request_leaves_nothing_and_the_retry_lands(
     database: str, collectors: list[SpawnedCollector], store: PostgresStore
 ) -> None:
-    victim = spawn_collector(database)
-    key = "killed-mid-request-key"
-    auth = {"Authorization": basic(key)}
+    auth = {"Authorization": basic(KILLED_KEY)}
+    with spawn_collector(database) as victim:
+        answer = _kill_mid_request(victim, database, auth)
+    assert answer and not isinstance(answer[0], int), "the killed request was not acknowledged"
+    source = fingerprint(KILLED_KEY)
+    assert [e.event_name for e in store.events(source=source)] == ["Kept"]
+    # The client retries on the other collector: the whole request lands, once.
+    assert _post(collectors[0].url, "/v1/batch", {"batch": LOST}, auth) == 200
+    assert _post(collectors[1].url, "/v1/batch", {"batch": LOST}, auth) == 200
+    assert len(store.events(source=source, event_name="Lost", limit=100)) == 20
+
+
+def _kill_mid_request(
+    victim: SpawnedCollector, database: str, auth: dict[str, str]
+) -> list[BaseException | int]:
+    """Post LOST to ``victim`` while its source's lock is held, kill it while the request
+    waits inside its transaction; what the client saw."""
     batch = {"batch": [{"type": "track", "userId": "k", "event": "Kept", "messageId": "first"}]}
     assert _post(victim.url, "/v1/batch", batch, auth) == 200
-    source = fingerprint(key)
+    answer: list[BaseException | int] = []
+
+    def post() -> None:
+        try:
+            answer.append(_post(victim.url, "/v1/batch", {"batch": LOST}, auth))
+        except Exception as exc:  # the victim dies under it: the connection drops
+            answer.append(exc)
+
     with psycopg.connect(database, autocommit=True) as blocker:
         row = blocker.execute(
-            "SELECT source_id FROM sources WHERE vendor = 'segment' AND source = %s", (source,)
+            "SELECT source_id FROM sources WHERE vendor = 'segment' AND source = %s",
+            (fingerprint(KILLED_KEY),),
         ).fetchone()
         assert row is not None
         # Hold the source's write lock: the victim's next request waits inside its transaction.
         blocker.execute("SELECT pg_advisory_lock(%s)", ((1 << 40) + row[0],))
-        messages = [
-            {"type": "track", "userId": "k", "event": "Lost", "messageId": f"m{i}"}
-            for i in range(20)
-        ]
-        answer: list[BaseException | int] = []
-
-        def post() -> None:
-            try:
-                answer.append(_post(victim.url, "/v1/batch", {"batch": messages}, auth))
-            except Exception as exc:  # the victim dies under it: the connection drops
-                answer.append(exc)
-
         sender = threading.Thread(target=post)
         sender.start()
-        _wait_for_lock_waiter(blocker)
-        victim.process.kill()
-        victim.process.wait(30)
-        blocker.execute("SELECT pg_advisory_unlock_all()")
-        sender.join(30)
-    assert answer and not isinstance(answer[0], int), "the killed request was not acknowledged"
-    assert [e.event_name for e in store.events(source=source)] == ["Kept"]
-    # The client retries on the other collector: the whole request lands, once.
-    assert _post(collectors[0].url, "/v1/batch", {"batch": messages}, auth) == 200
-    assert _post(collectors[1].url, "/v1/batch", {"batch": messages}, auth) == 200
-    assert len(store.events(source=source, event_name="Lost", limit=100)) == 20
+        try:
+            _wait_for_lock_waiter(blocker)
+            victim.process.kill()
+            victim.process.wait(30)
+        finally:
+            blocker.execute("SELECT pg_advisory_unlock_all()")
+            sender.join(30)
+    return answer
 
 
 def _wait_for_lock_waiter(conn: psycopg.Connection[Any], deadline_s: float = 30.0) -> None:
