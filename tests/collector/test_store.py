@@ -772,3 +772,15 @@ def test_background_checkpoint_copies_commits_into_the_database_file(tmp_path: P
     finally:
         store.close()
     assert store._checkpointer is not None and not store._checkpointer.is_alive()
+
+
+@pytest.mark.parametrize("odd", ["id-\x00-nul", "\ufffeid", "\ufffe", 'q"\\\x00'])
+def test_ids_holding_nul_or_the_escape_mark_round_trip(store: Store, odd: str) -> None:
+    record = rec(user=odd, device=odd, key=odd, event=odd, group_type=odd, group_value=odd)
+    assert store.ingest([record, rec(user="plain")]) == IngestResult(2, 0)
+    assert store.ingest([record]) == IngestResult(0, 1)  # the retry finds the id again
+    event = store.events(user_id=odd)[0]
+    assert (event.user_id, event.device_id, event.dedup_key, event.event_name) == (odd,) * 4
+    user = store.user("segment", SEG_KEY, user_id=odd)
+    assert user is not None and user.user_id == odd
+    assert store.user("segment", SEG_KEY, device_id=odd) == user

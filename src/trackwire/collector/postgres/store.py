@@ -26,7 +26,7 @@ import psycopg
 import psycopg_pool
 
 from trackwire.collector._values import now_ms
-from trackwire.collector.postgres import queries, schema
+from trackwire.collector.postgres import queries, schema, text
 from trackwire.collector.postgres.amplitude_query import PostgresQueryReads
 from trackwire.collector.postgres.ingest import Conn, PostgresIngestSQL
 from trackwire.collector.store import (
@@ -49,7 +49,6 @@ from trackwire.collector.store_ingest import (
     request_scope,
 )
 from trackwire.collector.userprops import KnownUsers
-from trackwire.errors import ValidationError
 
 __all__ = ["PostgresStore"]
 
@@ -90,6 +89,7 @@ class PostgresStore(PostgresQueryReads):
             min_size=1,
             max_size=pool_size,
             kwargs={"autocommit": True},
+            configure=text.configure,
             open=False,
             timeout=_CONNECT_TIMEOUT_S,
             name="trackwire-store",
@@ -98,6 +98,7 @@ class PostgresStore(PostgresQueryReads):
             # One plain connection first: an unreachable server fails at once, with libpq's
             # reason, rather than after the pool's retries.
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                text.configure(conn)
                 self._version = schema.migrate(conn)
             self._pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
@@ -153,7 +154,6 @@ class PostgresStore(PostgresQueryReads):
         scope = None if request_key is None else request_scope(records)
         contexts: dict[int, str] = {}
         encoded = [encode_record(i, record, contexts) for i, record in enumerate(records)]
-        _refuse_nul(records, request_key)
         if max_bytes is not None:
             size = sum(len(text) for text in contexts.values())
             size += sum(len(payload) + len(groups or "") for payload, groups, _, _ in encoded)
@@ -320,26 +320,5 @@ class PostgresStore(PostgresQueryReads):
 
 def _reason(exc: BaseException) -> str:
     """The first line of a driver error, without the connection string."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def _refuse_nul(records: Sequence[EventRecord], request_key: str | None) -> None:
-    """PostgreSQL text cannot hold U+0000: refuse it with the field's name, before writing.
-
-    (Payloads are JSON text, which escapes U+0000 as ``\\u0000``: they are storable.)
-    """
-    if request_key is not None and "\x00" in request_key:
-        raise ValidationError("request_key", "contains U+0000, which PostgreSQL cannot store")
-    for index, record in enumerate(records):
-        for name in ("source", "type", "event_name", "user_id", "device_id", "dedup_key",
-                     "dedup_scope", "group_type", "group_value", "alias_of"):  # fmt: skip
-            value = getattr(record, name)
-            if isinstance(value, str) and "\x00" in value:
-                raise ValidationError(
-                    f"records[{index}].{name}",
-                    "contains U+0000, which the PostgreSQL store cannot keep: remove it",
-                )
-        for _, value in record.more_groups:
-            if "\x00" in value:
-                raise ValidationError(f"records[{index}].groups", "contains U+0000")
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
