@@ -272,3 +272,25 @@ def test_stores_opening_a_new_database_at_once_migrate_it_once(pg_server: Postgr
         applied = [v for (v,) in conn.execute("SELECT version FROM schema_migrations")]
     assert len(versions) == 1
     assert sorted(applied) == list(range(1, versions.pop() + 1))
+
+
+def test_lost_database_connections_answer_503_then_recover(pg_url: str) -> None:
+    from trackwire.collector.server import start_collector
+
+    auth = {"Authorization": basic("lost-connection-key")}
+    batch = {"batch": [{"type": "track", "userId": "u", "event": "E", "messageId": "one"}]}
+    with start_collector(db=pg_url) as running, psycopg.connect(pg_url, autocommit=True) as admin:
+        assert _post(running.url, "/v1/batch", batch, auth) == 200
+        # The database drops every connection of the collector (a restart, a failover).
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        again = {"batch": [{"type": "track", "userId": "u", "event": "E", "messageId": "two"}]}
+        statuses = [_post(running.url, "/v1/batch", again, auth) for _ in range(3)]
+        stats = orjson.loads(urllib3.request("GET", running.url + "/stats").data)
+    assert statuses[0] == 503, statuses  # nothing stored, and said so: the SDKs retry
+    assert 200 in statuses
+    assert set(statuses) <= {200, 503}
+    assert stats["total"] == 2
+    assert stats["rejected"]["segment"]["store_unavailable"] >= 1

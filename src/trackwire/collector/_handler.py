@@ -22,7 +22,12 @@ from starlette.responses import Response
 from trackwire.collector import _http
 from trackwire.collector._http import BodyError
 from trackwire.collector.counters import RequestCounters
-from trackwire.collector.store import StorageLimitError, StoreClosedError, Vendor
+from trackwire.collector.store import (
+    StorageLimitError,
+    StoreClosedError,
+    StoreUnavailableError,
+    Vendor,
+)
 from trackwire.errors import ValidationError
 
 __all__ = ["STORED_STATE", "Flow", "Reply", "handle", "json_reply", "text_reply"]
@@ -32,6 +37,8 @@ STORED_STATE = "trackwire.stored"
 
 #: The body of the 503 answered while the store is closing.
 _SHUTTING_DOWN = b'{"error":"the collector is shutting down"}'
+#: The body of the 503 answered while the database cannot be reached (nothing was stored).
+_UNAVAILABLE = b'{"error":"the collector cannot reach its database; nothing was stored, retry"}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +126,9 @@ async def handle(
             reply = too_large(str(exc))
         except ValidationError as exc:
             reply = bad_body(f"cannot store the request: {exc}")
+        except StoreUnavailableError:
+            counters.add("rejected", vendor, "store_unavailable")
+            reply = Reply(503, _UNAVAILABLE)
         except StoreClosedError:
             reply = Reply(503, _SHUTTING_DOWN)
     counters.add("requests", vendor, str(reply.status))
