@@ -63,6 +63,10 @@ def test_unreachable_postgresql_is_a_store_open_error() -> None:
     [
         ("postgresql://u:secret@h:5432/db", "postgresql://u@h:5432/db"),
         ("postgresql://u@h/db", "postgresql://u@h/db"),
+        (
+            "postgresql://u@h/db?password=secret&sslmode=require",
+            "postgresql://u@h/db?sslmode=require",
+        ),
         ("c.db", "c.db"),
     ],
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from trackwire.collector.store import Store
 from trackwire.errors import ConfigError
@@ -80,15 +80,17 @@ def open_store(url: str | os.PathLike[str]) -> Store:
 
 
 def display_url(url: str | os.PathLike[str]) -> str:
-    """The ``--db`` value fit for a log line or ``/health``: a URL's password left out."""
+    """The ``--db`` value fit for a log line or ``/health``: a URL's password (in its
+    user part or as a ``password`` parameter) left out."""
     text = os.fspath(url)
     if _SCHEME.match(text) is None:
         return text
     parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"]
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        netloc = (f"{parts.username}@" if parts.username else "") + host
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))
