@@ -28,8 +28,10 @@ EVENT_COLUMNS: Final = (
     "e.id, s.vendor, s.source, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
     "e.client_time_ms, e.received_time_ms, e.dedup_key, e.payload, c.kind, c.body"
 )
-#: ``column`` is one of the texts in the array parameter, found through its md5 index.
-_HASHED_IN: Final = "md5({0}) IN (SELECT md5(k) FROM unnest(%s::text[]) k) AND {0} = ANY(%s)"
+#: The wanted texts as a table driving one lookup each (LATERAL ... LIMIT 1): one probe of an
+#: md5 expression index per text, however large the table grows. (A join let the planner
+#: hash a whole source's rows instead, which grew with the table.)
+_WANTED: Final = "unnest(%s::text[]) AS w(v), LATERAL"
 _INSERT_EVENT: Final = (
     "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
     "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
@@ -59,32 +61,32 @@ class PostgresIngestSQL:
 
     def stored_keys(self, scope: str, keys: Sequence[str]) -> list[str]:
         """See :meth:`IngestSQL.stored_keys`."""
-        keys = list(keys)
         rows = self._conn.execute(
-            "SELECT dedup_key FROM events WHERE dedup_key IS NOT NULL "
-            "AND md5(dedup_scope) = md5(%s) AND dedup_scope = %s AND "
-            + _HASHED_IN.format("dedup_key"),
-            (scope, scope, keys, keys),
+            f"SELECT x.dedup_key FROM {_WANTED} (SELECT e.dedup_key FROM events e "
+            "WHERE md5(e.dedup_scope) = md5(%s) AND md5(e.dedup_key) = md5(w.v) "
+            "AND e.dedup_key IS NOT NULL AND e.dedup_scope = %s AND e.dedup_key = w.v "
+            "LIMIT 1) x",
+            (list(keys), scope, scope),
         )
         return [key for (key,) in rows]
 
     def users_by_user_id(self, source_id: int, user_ids: Sequence[str]) -> list[UserRow]:
         """See :meth:`IngestSQL.users_by_user_id`."""
-        ids = list(user_ids)
         rows = self._conn.execute(
-            f"SELECT {USER_COLUMNS} FROM users u WHERE u.source_id = %s "
-            "AND u.user_id IS NOT NULL AND " + _HASHED_IN.format("u.user_id"),
-            (source_id, ids, ids),
+            f"SELECT {USER_COLUMNS} FROM {_WANTED} (SELECT * FROM users x WHERE x.source_id = %s "
+            "AND md5(x.user_id) = md5(w.v) AND x.user_id IS NOT NULL AND x.user_id = w.v "
+            "LIMIT 1) u",
+            (list(user_ids), source_id),
         )
         return [UserRow(*row) for row in rows]
 
     def devices(self, source_id: int, device_ids: Sequence[str]) -> list[tuple[str, int]]:
         """See :meth:`IngestSQL.devices`."""
-        ids = list(device_ids)
         rows = self._conn.execute(
-            "SELECT device_id, amplitude_id FROM devices WHERE source_id = %s AND "
-            + _HASHED_IN.format("device_id"),
-            (source_id, ids, ids),
+            f"SELECT d.device_id, d.amplitude_id FROM {_WANTED} (SELECT * FROM devices x "
+            "WHERE x.source_id = %s AND md5(x.device_id) = md5(w.v) AND x.device_id = w.v "
+            "LIMIT 1) d",
+            (list(device_ids), source_id),
         )
         return [(device_id, amplitude_id) for device_id, amplitude_id in rows]
 
