@@ -35,11 +35,23 @@ def events(
         ("e.received_time_ms >= %s", since_ms),
         ("e.received_time_ms < %s", until_ms),
         ("e.id < %s", before_id),
-        ("s.vendor = %s", vendor),
-        ("s.source = %s", source),
     ]
     clauses = [clause for clause, value in filters if value is not None]
     params: list[Any] = [value for _, value in filters if value is not None]
+    if vendor is not None or source is not None:
+        # The source ids first, so the (source_id, type, id) index can serve the listing.
+        ids = [
+            source_id
+            for (source_id,) in conn.execute(
+                "SELECT source_id FROM sources WHERE (%s::text IS NULL OR vendor = %s) "
+                "AND (%s::text IS NULL OR source = %s)",
+                (vendor, vendor, source, source),
+            )
+        ]
+        if not ids:
+            return []
+        clauses.append("e.source_id = ANY(%s)")
+        params.append(ids)
     if event_name is not None:
         clauses.append("md5(e.event_name) = md5(%s) AND e.event_name = %s")
         params += [event_name, event_name]
