@@ -1,9 +1,16 @@
-"""The client layer every vendor shares: options, middleware, hooks, engine, enable switch.
+"""The client layer every vendor shares: options, middleware, hooks, lanes, enable switch.
 
 A vendor client (``trackwire.Segment``, ``trackwire.Amplitude``, ``trackwire.MParticle``) is a
 :class:`Client` that adds only its calls, its message rules and its destination. Everything a
 user does with a client besides sending — ``flush``, ``shutdown``, ``with``/``async with``,
 hooks, middleware, ``stats()`` — is written and documented here, once.
+
+A client sends through one or more **lanes**: a :class:`Lane` is a destination and the engine
+that delivers to it. Every client has its main lane (the vendor's destination); a vendor with
+a second endpoint (Amplitude's ``/identify`` form API, mParticle's historical endpoint) or a
+client that feeds several vendors adds more with :meth:`Client.add_lane`. All lanes of a client
+share its delivery options, transport, hooks, middleware and ``stats()``, and ``flush`` and
+``shutdown`` give them one deadline between them.
 
 Options are declared once too: :func:`parse_options` reads every shared delivery option from
 the keyword arguments a client was given (the frozen :class:`~trackwire.config.DeliveryConfig`
@@ -16,14 +23,17 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Final, TypeVar
 
 from trackwire._engine.destination import Destination
 from trackwire._engine.encoding import encode
-from trackwire._engine.receipts import BatchReport, Hooks, Receipt
+from trackwire._engine.receipts import BatchReport, HookName, Hooks, Receipt
 from trackwire._engine.signals import install_sigterm_handler
 from trackwire._engine.spool_setup import SpoolQueues, record_constructor, spool_meta
 from trackwire._engine.transport import Transport, Urllib3Transport
@@ -40,7 +50,7 @@ from trackwire.config import (
 from trackwire.errors import ConfigError, MessageTooLargeError
 from trackwire.middleware import Middleware, MiddlewareChain, MiddlewareFailed, OnMiddlewareError
 
-__all__ = ["Client", "ClientOptions", "parse_options"]
+__all__ = ["MAIN_LANE", "Client", "ClientOptions", "Lane", "parse_options"]
 
 logger = logging.getLogger("trackwire")
 
@@ -259,15 +269,61 @@ def parse_options(
     return options, mine
 
 
+#: The name of the lane every client has: its vendor's own destination.
+MAIN_LANE: Final = "main"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Lane:
+    """One destination of a client and the engine that delivers to it.
+
+    Made by :class:`Client` (the main lane) and :meth:`Client.add_lane`; a vendor client keeps
+    the lanes it adds and passes one to :meth:`Client._enqueue`.
+
+    Attributes:
+        name: the lane's name, unique in its client (its counters are ``stats()[name]``).
+        destination: where its messages go (URL, limits, envelope, response rules).
+        engine: its queue, batcher and workers.
+    """
+
+    name: str
+    destination: Destination
+    engine: Engine
+
+
+class _SharedTransport:
+    """The client's transport as each lane's engine sees it: the client closes it, once.
+
+    An engine closes its transport when it finishes shutting down; with several lanes on one
+    transport the first to finish would close it under the others, so the client closes the
+    real one after every lane finished. A fork resets it once per child, not once per lane.
+    """
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.send = inner.send
+        self._pid = os.getpid()
+
+    def close(self) -> None:
+        """Nothing: :meth:`Client.shutdown` closes the transport after the last lane."""
+
+    def reset_after_fork(self) -> None:
+        # Fork handlers run in the child's only thread: no lock needed for this check.
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self.inner.reset_after_fork()
+
+
 class Client:
     """What every trackwire client does besides its vendor's calls.
 
     Sending happens in the background: each call validates and encodes its message in the
-    caller's thread, queues it and returns a :class:`~trackwire.Receipt` at once; worker
-    threads send batches, retry transient failures and settle the receipts.
+    caller's thread, queues it on a lane and returns a :class:`~trackwire.Receipt` at once;
+    worker threads send batches, retry transient failures and settle the receipts.
 
     Args:
-        destination: the vendor's destination (URL, limits, envelope, response rules).
+        destination: the vendor's destination (URL, limits, envelope, response rules); the
+            main lane sends to it.
         options: the shared options, from :func:`parse_options`.
     """
 
@@ -280,6 +336,7 @@ class Client:
         self.retry = options.retry
         if self.config.debug:
             enable_debug_logging()
+        self._options = options
         self._middleware = MiddlewareChain(options.middleware, options.on_middleware_error)
         self._hooks = Hooks()
         transport = options.transport
@@ -291,25 +348,78 @@ class Client:
                 ca_certs=self.config.ca_certs,
                 pool_maxsize=self.config.workers,
             )
+        self._transport = _SharedTransport(transport)
         self._destination = destination
-        queue_factory = options.queue_factory
         self._spool: SpoolQueues | None = None
-        if options.spool is not None and self.config.enable:  # a disabled client sends nothing
-            made_with = getattr(self, "_made_with", None)
-            meta = spool_meta(destination.name, made_with, destination)
-            queue_factory = self._spool = SpoolQueues(options.spool, meta)
-        self._engine = Engine(
-            destination,
-            self.config,
-            self.retry,
-            transport,
-            self._hooks,
-            options.on_error,
-            queue_factory,
-        )
+        self._lanes_lock = threading.Lock()
+        self._lanes: dict[str, Lane] = {}
+        self._lane_spools: dict[str, SpoolQueues] = {}
+        made_with = getattr(self, "_made_with", None)
+        self._main = self._make_lane(MAIN_LANE, destination, made_with)
+        self._engine = self._main.engine
         if options.handle_sigterm:
             install_sigterm_handler()
         self._enabled = self.config.enable
+
+    def _make_lane(
+        self,
+        name: str,
+        destination: Destination,
+        made_with: tuple[str, tuple[Any, ...], dict[str, Any]] | None,
+    ) -> Lane:
+        queue_factory = self._options.queue_factory
+        spool: SpoolQueues | None = None
+        if self._options.spool is not None and self.config.enable:  # disabled: nothing to keep
+            # A lane other than the main one has no constructor of its own to record: its
+            # spool is told apart by its destination's URL and credentials (spool_meta).
+            meta = spool_meta(destination.name, made_with, destination)
+            queue_factory = spool = SpoolQueues(self._options.spool, meta)
+        engine = Engine(
+            destination,
+            self.config,
+            self.retry,
+            self._transport,
+            self._hooks,
+            self._options.on_error,
+            queue_factory,
+        )
+        lane = Lane(name, destination, engine)
+        if name == MAIN_LANE:
+            self._spool = spool
+        elif spool is not None:
+            self._lane_spools[name] = spool
+        self._lanes[name] = lane
+        return lane
+
+    def add_lane(self, name: str, destination: Destination) -> Lane:
+        """Add a lane: a second destination that shares this client's options and controls.
+
+        Its messages go through the same middleware (when queued with
+        :meth:`_enqueue`), its deliveries fire the same hooks, ``flush`` and ``shutdown`` cover
+        it within the same deadline, and ``stats()[name]`` holds its counters. With a spool,
+        the lane keeps a spool of its own beside the main one.
+
+        Args:
+            name: unique in this client; ``"main"`` is the vendor's own destination.
+            destination: where the lane's messages go.
+
+        Returns:
+            The new lane, to pass to :meth:`_enqueue`.
+
+        Raises:
+            ConfigError: the name is taken, or the client is shut down.
+        """
+        with self._lanes_lock:
+            if name in self._lanes:
+                raise ConfigError(f"this client already has a lane named {name!r}")
+            if self.closed:
+                raise ConfigError(f"cannot add lane {name!r}: the client is shut down")
+            return self._make_lane(name, destination, None)
+
+    @property
+    def lanes(self) -> Mapping[str, Lane]:
+        """Every lane of this client by name, the main lane first (a read-only view)."""
+        return MappingProxyType(self._lanes)
 
     # ------------------------------------------------------------------ for vendor clients
 
@@ -322,6 +432,7 @@ class Client:
         what: str,
         recheck: Callable[[Message], None] | None = None,
         callback: Callable[[Receipt], None] | None = None,
+        lane: Lane | None = None,
     ) -> Receipt:
         """Run the middleware, encode ``message`` once and queue it; returns its receipt.
 
@@ -332,6 +443,7 @@ class Client:
             what: the message's name in a size error (``"Segment message"``).
             recheck: validates the message again after a middleware changed it.
             callback: called with the receipt once it is settled.
+            lane: the lane to queue it on (default the main lane).
 
         Raises:
             ValidationError: the message (or a middleware's change) is invalid.
@@ -353,9 +465,10 @@ class Client:
         receipt = Receipt(message_id)
         if callback is not None:
             receipt.add_done_callback(callback)
+        engine = self._engine if lane is None else lane.engine
         if self._enabled:
-            return self._engine.submit(data, receipt)
-        return self._engine.drop(receipt, "disabled")
+            return engine.submit(data, receipt)
+        return engine.drop(receipt, "disabled")
 
     def _dropped(
         self,
@@ -378,47 +491,72 @@ class Client:
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued so far and wait until it is delivered or finally failed.
 
+        Every lane is flushed within the one ``timeout``.
+
         Args:
             timeout: seconds to wait at most; None waits until done.
 
         Returns:
             True if everything queued before the call was settled in time.
         """
-        return self._engine.flush(timeout)
+        lanes = list(self._lanes.values())
+        if len(lanes) == 1:
+            return self._engine.flush(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = True
+        for lane in lanes:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done = lane.engine.flush(left) and done
+        return done
 
     async def aflush(self, timeout: float | None = None) -> bool:
         """:meth:`flush` for asyncio code: waits in a thread, not on the event loop."""
         import asyncio  # lazily: importing asyncio costs more than all of trackwire
 
-        return await asyncio.to_thread(self._engine.flush, timeout)
+        return await asyncio.to_thread(self.flush, timeout)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Flush within ``timeout`` (default ``shutdown_timeout``), then stop the workers.
 
-        Calls made afterwards are refused: their receipts fail with reason ``after_close``.
-        Messages still undelivered at the deadline fail with reason ``shutdown``.
+        Every lane drains at once, toward the one deadline. Calls made afterwards are refused:
+        their receipts fail with reason ``after_close``. Messages still undelivered at the
+        deadline fail with reason ``shutdown``. The transport is closed once every lane
+        delivered everything (a custom transport's ``close()`` is called then too).
 
         Returns:
             True if everything was delivered or settled before the deadline.
         """
-        return self._engine.shutdown(timeout)
+        if timeout is None:
+            timeout = self.config.shutdown_timeout
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._lanes_lock:  # no lane is added while the others stop
+            lanes = list(self._lanes.values())
+            for lane in lanes:
+                lane.engine.begin_shutdown(deadline)
+        done = True
+        for lane in lanes:
+            done = lane.engine.finish_shutdown(deadline) and done
+        if done:
+            # Closed only when nothing is left in flight, as one engine did on its own.
+            self._transport.inner.close()
+        return done
 
     async def ashutdown(self, timeout: float | None = None) -> bool:
         """:meth:`shutdown` for asyncio code: waits in a thread, not on the event loop."""
         import asyncio
 
-        return await asyncio.to_thread(self._engine.shutdown, timeout)
+        return await asyncio.to_thread(self.shutdown, timeout)
 
     @property
     def closed(self) -> bool:
         """True once :meth:`shutdown` began."""
         return self._engine.closed
 
-    def on(self, hook: str, fn: Callable[[BatchReport], None]) -> None:
+    def on(self, hook: HookName, fn: Callable[[BatchReport], None]) -> None:
         """Call ``fn(report)`` on ``"flush"``, ``"retry"``, ``"error"`` or ``"drop"``.
 
         Hooks run in the worker thread (or the caller's, for drops at the call site); an
-        exception in one is logged and ignored.
+        exception in one is logged and ignored. They fire for every lane.
         """
         self._hooks.add(hook, fn)
 
@@ -432,10 +570,17 @@ class Client:
         ``dropped`` counts messages never sent, by reason (``queue_full``, ``after_close``,
         ``shutdown``, ``filtered``, ``middleware_error``, ``disabled``); ``failed`` counts
         messages sent but not accepted (``rejected``, ``retry_exhausted``, ``shutdown``).
+        The top level counts the main lane; another lane's counters are under its name
+        (``stats()["historical"]`` for mParticle's historical endpoint).
         """
         stats = self._engine.stats()
         if self._spool is not None:
             stats.update(self._spool.stats())
+        for name, lane in list(self._lanes.items()):
+            if name != MAIN_LANE:
+                stats[name] = lane.engine.stats()
+                if name in self._lane_spools:
+                    stats[name].update(self._lane_spools[name].stats())
         if self._middleware.errors:
             stats["middleware_errors"] = self._middleware.errors
         return stats

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from trackwire._client import Client, parse_options
+from trackwire._client import Client, Lane, parse_options
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
 from trackwire._engine.ids import new_message_id
@@ -57,6 +57,10 @@ logger = logging.getLogger("trackwire.amplitude")
 LIBRARY: Final = f"trackwire/{__version__}"
 _WHAT: Final = "Amplitude event"
 _time_ns: Final = time.time_ns
+#: The lane of ``identify`` calls when ``use_identify_api=True`` (``stats()["identify"]``).
+_IDENTIFY_LANE: Final = "identify"
+# URL-encoding can triple a body's size: keep the raw JSON of a form well under the 1 MB limit.
+_FORM_MAX_BYTES: Final = 300_000
 
 
 class Amplitude(QueryMethods, Client):
@@ -174,9 +178,12 @@ class Amplitude(QueryMethods, Client):
             server_zone=own["server_zone"],
             query_url=own["query_url"],
         )
-        self._identify_client: Client | None = None
+        # identify() sends to the /identify form API on a lane of its own when asked to.
+        self._identify_lane: Lane | None = None
         if own["use_identify_api"]:
-            self._identify_client = Client(self._form_destination(api_key, url, shared), shared)
+            self._identify_lane = self.add_lane(
+                _IDENTIFY_LANE, self._form_destination(api_key, url, shared)
+            )
         self._plugins: list[Plugin] = []
         # Bound once: _send passes it on every call.
         self._recheck_event = self._recheck
@@ -192,8 +199,7 @@ class Amplitude(QueryMethods, Client):
 
     @staticmethod
     def _form_destination(api_key: str, events_url: str, shared: Any) -> HTTPDestination:
-        # URL-encoding can triple a body's size: keep the raw JSON well under the 1 MB limit.
-        limits = BatchLimits(max_count=1_000, max_bytes=300_000, overhead=64, separator=1)
+        limits = BatchLimits(max_count=1_000, max_bytes=_FORM_MAX_BYTES, overhead=64, separator=1)
         return HTTPDestination(
             name="amplitude-identify",
             url=amplitude_options.identify_url(events_url),
@@ -203,42 +209,6 @@ class Amplitude(QueryMethods, Client):
             headers={"Content-Type": FORM_CONTENT_TYPE},
             timeout=shared.delivery.timeout,
         )
-
-    # ------------------------------------------------------------------ control (both APIs)
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Send everything queued so far (events and form identifies) and wait for the outcome.
-
-        Returns:
-            True if everything queued before the call was settled within ``timeout``.
-        """
-        if self._identify_client is None:
-            return super().flush(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        done = super().flush(timeout)
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self._identify_client.flush(remaining) and done
-
-    def shutdown(self, timeout: float | None = None) -> bool:
-        """Flush within ``timeout``, then stop; also stops the ``/identify`` sender if any."""
-        if self._identify_client is None:
-            return super().shutdown(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        done = super().shutdown(timeout)
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self._identify_client.shutdown(remaining) and done
-
-    async def aflush(self, timeout: float | None = None) -> bool:
-        """:meth:`flush` for asyncio code: waits in a thread, not on the event loop."""
-        import asyncio
-
-        return await asyncio.to_thread(self.flush, timeout)
-
-    async def ashutdown(self, timeout: float | None = None) -> bool:
-        """:meth:`shutdown` for asyncio code."""
-        import asyncio
-
-        return await asyncio.to_thread(self.shutdown, timeout)
 
     @staticmethod
     def _event_defaults(own: Mapping[str, Any]) -> dict[str, Any]:
@@ -409,21 +379,23 @@ class Amplitude(QueryMethods, Client):
                 "user_properties", "an identify needs properties: pass an Identify or a dict"
             )
         self._set_ids(event, user_id, device_id, event_properties)
-        if self._identify_client is not None:
-            return self._send_form(event, callback)
+        if self._identify_lane is not None:
+            return self._send_form(self._identify_lane, event, callback)
         return self._send(event, extra, callback)
 
-    def _send_form(self, event: IdentifyEvent, callback: EventCallback | None) -> Receipt:
-        """Queue an identify for the ``/identify`` form API (plugins and middleware skipped)."""
-        assert self._identify_client is not None
+    def _send_form(
+        self, lane: Lane, event: IdentifyEvent, callback: EventCallback | None
+    ) -> Receipt:
+        """Queue an identify for the ``/identify`` form API (plugins and event middleware
+        skipped; the client's ``middleware`` runs, as on every lane)."""
         checked = prepare(event, min_id_length=self._id_length, defaults=self._defaults)
         item = identification(checked)
         if self.opt_out:
-            return self._identify_client._drop(None, "disabled", "opt_out")
+            return self._drop(None, "disabled", "opt_out")
         settle = None if callback is None else _settle_callback(callback, event)
-        return self._identify_client._enqueue(
-            item, message_id=None, max_bytes=300_000 - 64, what="Amplitude identification",
-            callback=settle,
+        return self._enqueue(
+            item, message_id=None, max_bytes=_FORM_MAX_BYTES - 64,
+            what="Amplitude identification", callback=settle, lane=lane,
         )  # fmt: skip
 
     def group_identify(
