@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import pytest
@@ -24,6 +24,7 @@ from trackwire.amplitude.properties import (
     parse_group_properties,
     parse_user_properties,
 )
+from trackwire.errors import ValidationError
 
 NOW = 1_767_225_600.0
 
@@ -47,8 +48,8 @@ def test_server_urls_per_zone() -> None:
     assert wire.SERVER_URLS["EU"]["identify"] == "https://api.eu.amplitude.com/identify"
     assert wire.SERVER_URLS["EU"]["groupidentify"] == "https://api.eu.amplitude.com/groupidentify"
     assert wire.DASHBOARD_URLS == {
-        "US": "https://amplitude.com/api/2",
-        "EU": "https://analytics.eu.amplitude.com/api/2",
+        "US": "https://amplitude.com",
+        "EU": "https://analytics.eu.amplitude.com",
     }
 
 
@@ -194,6 +195,36 @@ EVENT_CASES: list[tuple[str, dict[str, Any], dict[str, set[str]]]] = [
     ("several problems", _event(event_type=..., user_id="ab", time="x"),
      {"missing": {"event_type"}, "length": {"user_id"}, "invalid": {"time"}}),
 ]  # fmt: skip
+
+
+# Cases where the SDK knowingly differs from what Amplitude's server does with an event: it
+# removes a short id before sending (the official SDKs' rule) and refuses an unknown key (a
+# misspelling would otherwise be lost silently).
+_SDK_DIFFERS: Final = {
+    "short user_id",
+    "short device_id",
+    "unknown field ignored",
+    "several problems",
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [case[1:] for case in EVENT_CASES if case[0] not in _SDK_DIFFERS],
+    ids=[case[0] for case in EVENT_CASES if case[0] not in _SDK_DIFFERS],
+)
+def test_the_sdk_applies_the_same_rules(
+    event: dict[str, Any], expected: dict[str, set[str]]
+) -> None:
+    """One rule set: what the collector refuses the client refuses, naming the same field."""
+    from trackwire.amplitude.events import prepare
+
+    if not expected:
+        prepare(event, min_id_length=wire.DEFAULT_MIN_ID_LENGTH)
+        return
+    with pytest.raises(ValidationError) as raised:
+        prepare(event, min_id_length=wire.DEFAULT_MIN_ID_LENGTH)
+    assert raised.value.field in set().union(*expected.values())
 
 
 @pytest.mark.parametrize(

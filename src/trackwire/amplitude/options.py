@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -82,7 +83,13 @@ NEXT_TURN: Final = 0.001
 
 
 def server_url(own: Mapping[str, Any]) -> tuple[str, str]:
-    """The URL events go to, and the endpoint whose limits apply (``httpapi`` or ``batch``)."""
+    """The URL events go to, and the endpoint whose limits apply (``httpapi`` or ``batch``).
+
+    A ``server_url`` that is an origin only (``http://127.0.0.1:8787``, no path) gets the
+    endpoint's documented path appended (``/2/httpapi``, or ``/batch`` with ``use_batch``):
+    sent as given, every event would be answered 404 and seen only in ``stats()``.
+    A URL with a path is used as given (a proxy may route any path).
+    """
     use_batch = own["use_batch"]
     if not isinstance(use_batch, bool):
         raise ConfigError(f"use_batch must be True or False, got {use_batch!r}")
@@ -91,6 +98,11 @@ def server_url(own: Mapping[str, Any]) -> tuple[str, str]:
     if url is not None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"server_url must be an http:// or https:// URL, got {url!r}")
+        parts = urlsplit(url)
+        if not parts.netloc:
+            raise ConfigError(f"server_url must name a host, got {url!r}")
+        if parts.path in ("", "/") and not parts.query:
+            return url.rstrip("/") + wire.PATHS[endpoint], endpoint
         return url, "batch" if url.rstrip("/").endswith("/batch") else endpoint
     host = own["token_endpoint"] or os.environ.get("AMPLITUDE_TOKEN_ENDPOINT") or None
     if host is not None:
