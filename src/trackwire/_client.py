@@ -459,6 +459,26 @@ class Client:
             if recheck is not None:
                 recheck(result)
             message = result
+        return self._submit(
+            message, message_id=message_id, max_bytes=max_bytes, what=what, callback=callback,
+            lane=lane,
+        )  # fmt: skip
+
+    def _submit(
+        self,
+        message: Message,
+        *,
+        message_id: str | None,
+        max_bytes: int,
+        what: str,
+        callback: Callable[[Receipt], None] | None = None,
+        lane: Lane | None = None,
+    ) -> Receipt:
+        """Encode ``message`` once and queue it, its middleware already run; its receipt.
+
+        For a vendor client that runs the client's middleware itself, inside a chain of its
+        own (Amplitude's plugins and event middleware): see :meth:`_enqueue` for the rest.
+        """
         data = encode(message)
         if len(data) > max_bytes:
             raise MessageTooLargeError(len(data), max_bytes, what)
@@ -482,9 +502,16 @@ class Client:
             receipt.add_done_callback(callback)
         return self._engine.drop(receipt, reason, detail)
 
-    def _drop(self, message_id: str | None, reason: str, detail: str = "") -> Receipt:
-        """Settle a message that will not be sent (``filtered``, ...): counted and reported."""
-        return self._dropped(message_id, reason, detail, None)
+    def _drop(
+        self,
+        message_id: str | None,
+        reason: str,
+        detail: str = "",
+        callback: Callable[[Receipt], None] | None = None,
+    ) -> Receipt:
+        """Settle a message that will not be sent (``filtered``, ...): counted and reported;
+        ``callback`` (the call's own) is called with the settled receipt."""
+        return self._dropped(message_id, reason, detail, callback)
 
     # ------------------------------------------------------------------ control
 

@@ -26,18 +26,14 @@ from trackwire._version import __version__
 from trackwire.amplitude import options as amplitude_options
 from trackwire.amplitude import responses, wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
-from trackwire.amplitude.events import check_group, event_from_dict, prepare, rename_keys
+from trackwire.amplitude.events import check_group, prepare, rename_keys, to_wire
 from trackwire.amplitude.form import (
     FORM_CONTENT_TYPE,
     form_envelope,
     form_outcome,
     identification,
 )
-from trackwire.amplitude.middleware import (
-    EventMiddleware,
-    MiddlewareFailure,
-    run_event_middleware,
-)
+from trackwire.amplitude.middleware import EventMiddleware
 from trackwire.amplitude.models import (
     BaseEvent,
     EventCallback,
@@ -47,8 +43,17 @@ from trackwire.amplitude.models import (
     Plugin,
     RevenueEvent,
 )
+from trackwire.amplitude.pipeline import (
+    Dropped,
+    Stage,
+    event_middleware_stage,
+    plugin_stage,
+    run_stages,
+    shared_chain_stage,
+)
 from trackwire.amplitude.query.methods import QueryMethods
 from trackwire.errors import ConfigError, ValidationError
+from trackwire.middleware import Middleware
 
 __all__ = ["Amplitude"]
 
@@ -185,9 +190,9 @@ class Amplitude(QueryMethods, Client):
                 _IDENTIFY_LANE, self._form_destination(api_key, url, shared)
             )
         self._plugins: list[Plugin] = []
-        # Bound once: _send passes it on every call.
-        self._recheck_event = self._recheck
         self._event_middleware: tuple[EventMiddleware, ...] = ()
+        self._stages: tuple[Stage, ...] = ()
+        self._restage()
         on_retry = own["on_retry"]
         if on_retry is not None:
             if not callable(on_retry):
@@ -270,11 +275,13 @@ class Amplitude(QueryMethods, Client):
         if callable(setup):
             setup(self)
         self._plugins.append(plugin)
+        self._restage()
         return self
 
     def remove(self, plugin: Plugin) -> Amplitude:
         """Remove a plugin added with :meth:`add`."""
         self._plugins.remove(plugin)
+        self._restage()
         return self
 
     def add_event_middleware(self, middleware: EventMiddleware) -> Amplitude:
@@ -287,7 +294,14 @@ class Amplitude(QueryMethods, Client):
         if not callable(middleware):
             raise ConfigError("event middleware must be callable as fn(payload, next)")
         self._event_middleware = (*self._event_middleware, middleware)
+        self._restage()
         return self
+
+    def add_middleware(self, middleware: Middleware) -> None:
+        """Run ``middleware(event_dict)`` on every later event, after plugins and event
+        middleware (and after the shared middleware already added)."""
+        super().add_middleware(middleware)
+        self._restage()
 
     # ------------------------------------------------------------------ calls
 
@@ -484,62 +498,51 @@ class Amplitude(QueryMethods, Client):
 
     # ------------------------------------------------------------------ the one send path
 
+    def _restage(self) -> None:
+        """Rebuild the chain from what is installed now (only non-empty stages)."""
+        stages: list[Stage] = []
+        if self._plugins:
+            stages.append(plugin_stage(self._plugins))
+        if self._event_middleware:
+            stages.append(event_middleware_stage(self._event_middleware))
+        if self._middleware.items:
+            stages.append(shared_chain_stage(self._middleware))
+        self._stages = tuple(stages)
+
     def _send(
         self, source: BaseEvent | Mapping[str, Any], extra: Any, callback: EventCallback | None
     ) -> Receipt:
-        if self._plugins:
-            plugged = self._run_plugins(source)
-            if plugged is None:
-                return self._drop(None, "filtered", "a plugin returned None")
-            if isinstance(plugged, Receipt):
-                return plugged
-            source = plugged
-        event = prepare(source, min_id_length=self._id_length, defaults=self._defaults)
-        if "time" not in event:
+        if callback is None and isinstance(source, BaseEvent):
+            callback = source.callback
+        settle = None if callback is None else _settle_callback(callback, source)
+        # The caller's object is never changed: the chain works on a new wire dict.
+        event = to_wire(source)
+        for key, value in self._defaults.items():
+            if event.get(key) is None:
+                event[key] = value
+        if event.get("time") is None:
             event["time"] = _time_ns() // 1_000_000
         insert_id = event.get("insert_id")
         if insert_id is None:
             insert_id = event["insert_id"] = new_message_id()
-        if "library" not in event:
+        if event.get("library") is None:
             event["library"] = LIBRARY
         if self.opt_out:
-            return self._drop(insert_id, "disabled", "opt_out")
-        if self._event_middleware:
-            try:
-                changed = run_event_middleware(self._event_middleware, event, extra)
-            except MiddlewareFailure as failure:
-                logger.warning("amplitude: event dropped: %s", failure)
-                return self._drop(insert_id, "middleware_error", str(failure))
-            if changed is None:
-                return self._drop(insert_id, "filtered", "event middleware did not call next()")
-            event = prepare(changed, min_id_length=self._id_length)
-        if callback is None and isinstance(source, BaseEvent):
-            callback = source.callback
-        return self._enqueue(
+            return self._drop(insert_id, "disabled", "opt_out", settle)
+        if self._stages:
+            result = run_stages(self._stages, event, extra)
+            if isinstance(result, Dropped):
+                return self._drop(insert_id, result.reason, result.detail, settle)
+            event = result
+        # Checked once, after the last step that could change the event.
+        event = prepare(event, min_id_length=self._id_length)
+        return self._submit(
             event,
-            message_id=insert_id,
+            message_id=event.get("insert_id", insert_id),
             max_bytes=self._max_event_bytes,
             what=_WHAT,
-            recheck=self._recheck_event,
-            callback=None if callback is None else _settle_callback(callback, source),
+            callback=settle,
         )
-
-    def _recheck(self, event: dict[str, Any]) -> None:
-        prepare(event, min_id_length=self._id_length)
-
-    def _run_plugins(self, source: BaseEvent | Mapping[str, Any]) -> BaseEvent | Receipt | None:
-        event = source if isinstance(source, BaseEvent) else event_from_dict(source)
-        for plugin in self._plugins:
-            try:
-                result = plugin.execute(event)
-            except Exception as exc:
-                detail = f"plugin {type(plugin).__name__} raised {type(exc).__name__}"
-                logger.warning("amplitude: event dropped: %s", detail)
-                return self._drop(event.insert_id, "middleware_error", detail)
-            if result is None:
-                return None
-            event = result
-        return event
 
 
 def _outcome(result: HTTPResult, messages: Sequence[bytes]) -> Outcome:
