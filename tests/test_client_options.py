@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
 from typing import Any
 
 import pytest
@@ -118,3 +121,109 @@ def test_proxies_mapping_picks_the_scheme_of_the_host() -> None:
         url="https://api.segment.io",
     )
     assert shared.delivery.proxy == "http://proxy:3128"
+
+
+@pytest.mark.parametrize(
+    ("proxies", "expected"),
+    [
+        ({"http": "http://plain:1"}, None),  # no entry for https: no proxy, not the http one
+        ({"http": "http://plain:1", "all": "http://every:2"}, "http://every:2"),
+        ({}, None),
+    ],
+)
+def test_proxies_without_the_hosts_scheme(proxies: dict[str, str], expected: str | None) -> None:
+    shared, _ = parse_options({"proxies": proxies}, vendor="Segment", url="https://api.segment.io")
+    assert shared.delivery.proxy == expected
+
+
+def test_debug_turns_on_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("trackwire")
+    level, handlers = logger.level, list(logger.handlers)
+    try:
+        logger.setLevel(logging.WARNING)
+        make(debug=False).shutdown()
+        assert not logger.isEnabledFor(logging.DEBUG)
+        client = make(debug=True)
+        assert logger.isEnabledFor(logging.DEBUG)
+        assert any(isinstance(h, logging.StreamHandler) for h in logger.handlers)
+        with caplog.at_level(logging.DEBUG, logger="trackwire"):
+            client.track(user_id="u", event="E")
+            assert client.flush(timeout=10)
+        assert any(record.levelno == logging.DEBUG for record in caplog.records)
+        client.shutdown()
+    finally:
+        logger.setLevel(level)
+        for handler in logger.handlers[:]:
+            if handler not in handlers:
+                logger.removeHandler(handler)
+
+
+def test_the_default_retry_count() -> None:
+    assert trackwire.RetryConfig().max_retries == 10
+    client = make()
+    assert client.retry == trackwire.RetryConfig()
+    assert client.retry.retries_allowed == 10
+    client.shutdown()
+    shared, _ = parse_options({"max_retries": 3}, vendor="Segment")
+    assert shared.retry.retries_allowed == 3
+
+
+def test_ashutdown_returns_a_bool() -> None:
+    release = threading.Event()
+
+    class Stuck(RecordingTransport):
+        def send(self, request: Any) -> Any:
+            release.wait(30)
+            return super().send(request)
+
+    async def main() -> tuple[object, object]:
+        done = make()
+        done.track(user_id="u", event="E")
+        stuck = make(transport=Stuck())
+        stuck.track(user_id="u", event="E")
+        return await done.ashutdown(10), await stuck.ashutdown(0.2)
+
+    try:
+        finished, gave_up = asyncio.run(main())
+    finally:
+        release.set()
+    assert finished is True and gave_up is False
+
+
+def test_shutdown_closes_a_custom_transport() -> None:
+    closed: list[int] = []
+
+    class Closing(RecordingTransport):
+        def close(self) -> None:
+            closed.append(1)
+
+    client = trackwire.MParticle("KEY", "SECRET", transport=Closing(), handle_sigterm=False)
+    assert client.shutdown(timeout=5)
+    assert closed == [1]
+
+
+def test_the_per_call_callback_fires_when_middleware_drops_or_fails_the_message() -> None:
+    from trackwire import mparticle as mp
+
+    def middleware(batch: dict[str, Any]) -> dict[str, Any] | None:
+        if batch["user_attributes"]["kind"] == "fail":
+            raise RuntimeError("bug")
+        return None if batch["user_attributes"]["kind"] == "drop" else batch
+
+    transport = RecordingTransport()
+    client = trackwire.MParticle("KEY", "SECRET", transport=transport, middleware=[middleware])
+    settled: list[tuple[str, str | None]] = []
+    for kind in ("drop", "fail"):
+        batch = mp.Batch(
+            "development",
+            user_identities=mp.UserIdentities(customer_id="c-1"),
+            user_attributes={"kind": kind},
+        )
+        client.upload(
+            batch,
+            callback=lambda receipt, kind=kind: settled.append(
+                (kind, receipt.error.reason if receipt.error else None)
+            ),
+        )
+    assert settled == [("drop", "filtered"), ("fail", "middleware_error")]
+    assert client.shutdown(timeout=5) and transport.requests == []

@@ -648,6 +648,13 @@ OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
      Retry(reason="HTTP 503", after=5.0, status=503)),
     ("501", _result(501, {"code": 501, "error": "nope"}), _batch(2),
      Rejected(reason="HTTP 501: nope", status=501)),
+    ("400 in and out of range", _result(400, {"code": 400, "error": "e",
+                                              "events_with_invalid_fields": {"time": [0, 7]},
+                                              "silenced_events": [-1, 2]}),
+     _batch(2), Rejected(reason="HTTP 400: e", indices=[0], resend_rest=True, status=400)),
+    ("429 throttled events all out of range", _result(429, wire.throttled_body(
+        throttled_events=[2, 5, -1])), _batch(2),
+     Throttled(reason=THROTTLE_ERROR, after=30.0, deferred=[0, 1], rejected=[])),
 ]  # fmt: skip
 
 

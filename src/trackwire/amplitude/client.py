@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, overload
 
 from trackwire._client import Client, Lane, parse_options
 from trackwire._engine.batcher import BatchLimits
@@ -305,13 +305,31 @@ class Amplitude(QueryMethods, Client):
 
     # ------------------------------------------------------------------ calls
 
+    @overload
+    def track(
+        self,
+        event: BaseEvent | Mapping[str, Any],
+        *,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> Receipt: ...
+
+    @overload
+    def track(
+        self,
+        event: Sequence[BaseEvent | Mapping[str, Any]],
+        *,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> list[Receipt]: ...
+
     def track(
         self,
         event: BaseEvent | Mapping[str, Any] | Sequence[BaseEvent | Mapping[str, Any]],
         *,
         extra: Any = None,
         callback: EventCallback | None = None,
-    ) -> Any:
+    ) -> Receipt | list[Receipt]:
         """Queue one event (a :class:`BaseEvent` or a dict) or a list of them.
 
         Dict keys may be the wire's (``event_type``, ``user_id``, ...), the Python spellings
@@ -332,9 +350,41 @@ class Amplitude(QueryMethods, Client):
         """
         if isinstance(event, list | tuple):
             return [self._send(one, extra, callback) for one in event]
-        return self._send(event, extra, callback)  # type: ignore[arg-type]
+        if isinstance(event, BaseEvent | Mapping):
+            return self._send(event, extra, callback)
+        raise ValidationError(
+            "event", f"must be a BaseEvent, a dict or a list of them, got {type(event).__name__}"
+        )
 
     log_event = track
+
+    @overload
+    def identify(
+        self,
+        identify: Identify | Mapping[str, Any] | None = None,
+        event_options: EventOptions | None = None,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        user_properties: Mapping[str, Any] | None = None,
+        event_properties: Mapping[str, Any] | None = None,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> Receipt: ...
+
+    @overload
+    def identify(
+        self,
+        identify: Sequence[Mapping[str, Any]],
+        event_options: EventOptions | None = None,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        user_properties: Mapping[str, Any] | None = None,
+        event_properties: Mapping[str, Any] | None = None,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> list[Receipt]: ...
 
     def identify(
         self,
@@ -347,7 +397,7 @@ class Amplitude(QueryMethods, Client):
         event_properties: Mapping[str, Any] | None = None,
         extra: Any = None,
         callback: EventCallback | None = None,
-    ) -> Any:
+    ) -> Receipt | list[Receipt]:
         """Change a user's properties, sent as an ``$identify`` event.
 
         Either an :class:`~.builders.Identify` builder with ids in ``event_options`` or the
