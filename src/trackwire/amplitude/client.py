@@ -10,16 +10,17 @@ Delivery options, ``flush``/``shutdown``, hooks and ``stats()`` are the shared c
 from __future__ import annotations
 
 import logging
-import threading
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, overload
+from datetime import date, datetime
+from typing import IO, TYPE_CHECKING, Any, Final, overload
 
 from trackwire._client import Client, Lane, parse_options
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
 from trackwire._engine.ids import new_message_id
-from trackwire._engine.receipts import BatchReport, Receipt
+from trackwire._engine.receipts import Receipt
 from trackwire._engine.retry import Outcome
 from trackwire._engine.transport import HTTPResult
 from trackwire._version import __version__
@@ -27,12 +28,7 @@ from trackwire.amplitude import options as amplitude_options
 from trackwire.amplitude import responses, wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
 from trackwire.amplitude.events import check_group, prepare, rename_keys, to_wire
-from trackwire.amplitude.form import (
-    FORM_CONTENT_TYPE,
-    form_envelope,
-    form_outcome,
-    identification,
-)
+from trackwire.amplitude.form import identification
 from trackwire.amplitude.middleware import EventMiddleware
 from trackwire.amplitude.models import (
     BaseEvent,
@@ -51,8 +47,18 @@ from trackwire.amplitude.pipeline import (
     run_stages,
     shared_chain_stage,
 )
-from trackwire.amplitude.query.methods import QueryMethods
+from trackwire.amplitude.retries import watch_retries
 from trackwire.errors import ConfigError, ValidationError
+
+if TYPE_CHECKING:  # the query package is imported only by a client given a secret_key
+    from trackwire.amplitude.query import AmplitudeQuery
+    from trackwire.amplitude.query.client import Progress
+    from trackwire.amplitude.query.results import (
+        ExportResult,
+        Segmentation,
+        UserActivity,
+        UserSearch,
+    )
 from trackwire.middleware import Middleware
 
 __all__ = ["Amplitude"]
@@ -64,11 +70,9 @@ _WHAT: Final = "Amplitude event"
 _time_ns: Final = time.time_ns
 #: The lane of ``identify`` calls when ``use_identify_api=True`` (``stats()["identify"]``).
 _IDENTIFY_LANE: Final = "identify"
-# URL-encoding can triple a body's size: keep the raw JSON of a form well under the 1 MB limit.
-_FORM_MAX_BYTES: Final = 300_000
 
 
-class Amplitude(QueryMethods, Client):
+class Amplitude(Client):
     """An Amplitude project: sends events in the background, in batches, as HTTP V2 does.
 
     Args:
@@ -106,8 +110,9 @@ class Amplitude(QueryMethods, Client):
         session_id: default ``session_id`` of every event that has none.
         plan: a :class:`~.models.Plan` or dict merged into every event.
         ingestion_metadata: an :class:`~.models.IngestionMetadata` or dict for every event.
-        secret_key: the project's secret key, for the query calls (:meth:`export`,
-            :meth:`user_search`, :meth:`user_activity`, :meth:`event_segmentation`).
+        secret_key: the project's secret key, for the query calls: :attr:`query` (every
+            Dashboard and Export API call), and :meth:`export`, :meth:`user_search`,
+            :meth:`user_activity`, :meth:`event_segmentation` on the client itself.
         query_url: the Dashboard/Export API base for those calls: by default Amplitude's for
             ``server_zone`` when ``server_url`` is Amplitude's, else ``server_url``'s origin
             (a client pointed at the collector queries the collector).
@@ -176,18 +181,24 @@ class Amplitude(QueryMethods, Client):
             timeout=shared.delivery.timeout,
         )
         super().__init__(destination, shared)
-        self._init_query(
-            api_key,
-            own["secret_key"],
-            server_url=url,
-            server_zone=own["server_zone"],
-            query_url=own["query_url"],
-        )
+        self._query: AmplitudeQuery | None = None
+        if own["secret_key"]:
+            from trackwire.amplitude.query import AmplitudeQuery  # only a querying client needs it
+
+            # Made now, so that bad query settings fail at construction, where they were given.
+            self._query = AmplitudeQuery(
+                api_key,
+                own["secret_key"],
+                query_url=own["query_url"],
+                server_zone=own["server_zone"],
+                server_url=url,
+            )
         # identify() sends to the /identify form API on a lane of its own when asked to.
         self._identify_lane: Lane | None = None
         if own["use_identify_api"]:
             self._identify_lane = self.add_lane(
-                _IDENTIFY_LANE, self._form_destination(api_key, url, shared)
+                _IDENTIFY_LANE,
+                amplitude_options.form_destination(api_key, url, shared.delivery.timeout),
             )
         self._plugins: list[Plugin] = []
         self._event_middleware: tuple[EventMiddleware, ...] = ()
@@ -197,23 +208,59 @@ class Amplitude(QueryMethods, Client):
         if on_retry is not None:
             if not callable(on_retry):
                 raise ConfigError("on_retry must be callable as on_retry(response, n, is_last)")
-            self._watch_retries(on_retry)
+            watch_retries(self, on_retry)
 
     def __repr__(self) -> str:
         return f"<trackwire.Amplitude server_url={self.server_url!r}>"
 
-    @staticmethod
-    def _form_destination(api_key: str, events_url: str, shared: Any) -> HTTPDestination:
-        limits = BatchLimits(max_count=1_000, max_bytes=_FORM_MAX_BYTES, overhead=64, separator=1)
-        return HTTPDestination(
-            name="amplitude-identify",
-            url=amplitude_options.identify_url(events_url),
-            limits=limits,
-            envelope=lambda messages: form_envelope(api_key, messages),
-            outcome=lambda result, messages: form_outcome(result, messages, time.time()),
-            headers={"Content-Type": FORM_CONTENT_TYPE},
-            timeout=shared.delivery.timeout,
+    # ------------------------------------------------------------------ the query side
+
+    @property
+    def query(self) -> AmplitudeQuery:
+        """The Dashboard REST and Export API client of this project (``amp.query.export(...)``).
+
+        Raises:
+            ConfigError: the client was made without ``secret_key``.
+        """
+        if self._query is None:
+            raise ConfigError(
+                "secret_key is required for Amplitude's query APIs (export, user search, user "
+                "activity, event segmentation): create the client with secret_key='...' (the "
+                "project's secret key, in Amplitude's project settings)"
+            )
+        return self._query
+
+    def export(
+        self,
+        start: datetime | str,
+        end: datetime | str,
+        dest: str | os.PathLike[str] | IO[bytes],
+        *,
+        progress: Progress | None = None,
+    ) -> ExportResult:
+        """``amp.query.export(...)``: see :meth:`.AmplitudeQuery.export`."""
+        return self.query.export(start, end, dest, progress=progress)
+
+    def user_search(self, user: str | int) -> UserSearch:
+        """``amp.query.user_search(user)``: see :meth:`.AmplitudeQuery.user_search`."""
+        return self.query.user_search(user)
+
+    def user_activity(
+        self, amplitude_id: int | str, *, offset: int = 0, limit: int = 1000,
+        direction: str = "latest",
+    ) -> UserActivity:  # fmt: skip
+        """``amp.query.user_activity(...)``: see :meth:`.AmplitudeQuery.user_activity`."""
+        return self.query.user_activity(
+            amplitude_id, offset=offset, limit=limit, direction=direction
         )
+
+    def event_segmentation(
+        self, event: str | Mapping[str, Any], start: date | datetime | str,
+        end: date | datetime | str, **parameters: Any,
+    ) -> Segmentation:  # fmt: skip
+        """``amp.query.event_segmentation(...)``: see :meth:`.AmplitudeQuery.event_segmentation`
+        for the parameters (``metric``, ``interval``, ``group_by``, ``segments``, ``limit``)."""
+        return self.query.event_segmentation(event, start, end, **parameters)
 
     @staticmethod
     def _event_defaults(own: Mapping[str, Any]) -> dict[str, Any]:
@@ -229,37 +276,6 @@ class Amplitude(QueryMethods, Client):
         # Checked once here, so that a bad default fails at construction, naming the option.
         prepare({"event_type": "check", "device_id": "x" * 64, **defaults}, min_id_length=1)
         return defaults
-
-    def _watch_retries(self, on_retry: Callable[[HTTPResult | None, int, bool], Any]) -> None:
-        """Call ``on_retry`` after every retry attempt, as the Node SDK does.
-
-        Retry reports carry their attempt number; the final report of a batch (delivered or
-        failed) is matched to its retries by message id, so the attempt that ended it is
-        reported too.
-        """
-        total = self.retry.retries_allowed
-        retried: dict[str | None, int] = {}
-        lock = threading.Lock()
-
-        def retry(batch: BatchReport) -> None:
-            with lock:
-                for message_id in batch.message_ids:
-                    retried[message_id] = batch.attempt
-            if batch.attempt >= 2:
-                on_retry(batch.response, batch.attempt - 2, False)
-
-        def settled(batch: BatchReport) -> None:
-            with lock:
-                attempts = [retried.pop(m) for m in batch.message_ids if m in retried]
-            if not attempts and batch.attempt < 2:
-                return  # settled on its first attempt: no retry happened
-            attempt = batch.attempt if batch.attempt >= 2 else max(attempts) + 1
-            number = attempt - 2
-            on_retry(batch.response, number, batch.kind == "error" or number >= total - 1)
-
-        self.on("retry", retry)
-        self.on("flush", settled)
-        self.on("error", settled)
 
     # ------------------------------------------------------------------ plugins, middleware
 
@@ -458,7 +474,7 @@ class Amplitude(QueryMethods, Client):
             return self._drop(None, "disabled", "opt_out")
         settle = None if callback is None else _settle_callback(callback, event)
         return self._enqueue(
-            item, message_id=None, max_bytes=_FORM_MAX_BYTES - 64,
+            item, message_id=None, max_bytes=amplitude_options.FORM_MAX_BYTES - 64,
             what="Amplitude identification", callback=settle, lane=lane,
         )  # fmt: skip
 

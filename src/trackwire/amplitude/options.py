@@ -10,24 +10,30 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import orjson
 
+from trackwire._engine.batcher import BatchLimits
+from trackwire._engine.destination import HTTPDestination
 from trackwire.amplitude import wire
+from trackwire.amplitude.form import FORM_CONTENT_TYPE, form_envelope, form_outcome
 from trackwire.config import RetryConfig
 from trackwire.errors import ConfigError
 
 __all__ = [
     "DEFAULTS",
     "DEFAULT_RETRY_TIMEOUTS",
+    "FORM_MAX_BYTES",
     "LOG_LEVELS",
     "NEXT_TURN",
     "OWN",
     "RENAMED",
     "envelope_parts",
+    "form_destination",
     "identify_url",
     "min_id_length",
     "retry_config",
@@ -125,6 +131,25 @@ def identify_url(events_url: str) -> str:
             return events_url.rstrip("/")[: -len(path)] + wire.PATHS["identify"]
     scheme, _, rest = events_url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}{wire.PATHS['identify']}"
+
+
+#: Largest raw JSON of one ``/identify`` form body: URL-encoding can triple a body's size, so
+#: it is kept well under the API's 1 MB limit.
+FORM_MAX_BYTES: Final = 300_000
+
+
+def form_destination(api_key: str, events_url: str, timeout: float | None) -> HTTPDestination:
+    """The ``/identify`` form API beside ``events_url``: the lane ``use_identify_api`` adds."""
+    limits = BatchLimits(max_count=1_000, max_bytes=FORM_MAX_BYTES, overhead=64, separator=1)
+    return HTTPDestination(
+        name="amplitude-identify",
+        url=identify_url(events_url),
+        limits=limits,
+        envelope=lambda messages: form_envelope(api_key, messages),
+        outcome=lambda result, messages: form_outcome(result, messages, time.time()),
+        headers={"Content-Type": FORM_CONTENT_TYPE},
+        timeout=timeout,
+    )
 
 
 def retry_config(own: Mapping[str, Any], given: Mapping[str, Any]) -> RetryConfig | None:
