@@ -139,3 +139,21 @@ def test_a_forked_child_resets_the_transport_once_for_all_lanes() -> None:
     assert resets == "1"
     assert transport.resets == 0  # the parent keeps its pool
     client.shutdown(timeout=5)
+
+
+def test_a_spooled_client_records_its_replay_spec(tmp_path: Any) -> None:
+    import json
+
+    import trackwire
+
+    client = trackwire.MParticle(
+        "KEY", "SECRET", environment="development", spool=str(tmp_path), handle_sigterm=False,
+        transport=RecordingTransport(), on_error=lambda error, messages: None, flush_at=5,
+    )  # fmt: skip
+    (meta_file,) = tmp_path.rglob("meta.json")  # while it runs (an empty spool goes at exit)
+    meta = json.loads(meta_file.read_text())
+    client.shutdown(timeout=5)
+    assert meta["client"] == "trackwire.mparticle.client.MParticle"
+    assert meta["args"] == ["KEY", "SECRET"]
+    # what replay passes again: the caller's plain options, not callables or the spool's own
+    assert meta["kwargs"] == {"environment": "development", "flush_at": 5}

@@ -29,13 +29,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from trackwire._engine.destination import Destination
 from trackwire._engine.encoding import encode
 from trackwire._engine.receipts import BatchReport, HookName, Hooks, Receipt
 from trackwire._engine.signals import install_sigterm_handler
-from trackwire._engine.spool_setup import SpoolQueues, record_constructor, spool_meta
+from trackwire._engine.spool_setup import SpoolQueues, spool_meta
 from trackwire._engine.transport import Transport, Urllib3Transport
 from trackwire._engine.worker import Engine, ErrorHandler, QueueFactory, memory_queue
 from trackwire._logging import enable_debug_logging
@@ -50,7 +50,7 @@ from trackwire.config import (
 from trackwire.errors import ConfigError, MessageTooLargeError
 from trackwire.middleware import Middleware, MiddlewareChain, MiddlewareFailed, OnMiddlewareError
 
-__all__ = ["MAIN_LANE", "Client", "ClientOptions", "Lane", "parse_options"]
+__all__ = ["MAIN_LANE", "Client", "ClientOptions", "Lane", "ReplaySpec", "parse_options"]
 
 logger = logging.getLogger("trackwire")
 
@@ -269,6 +269,31 @@ def parse_options(
     return options, mine
 
 
+class ReplaySpec(NamedTuple):
+    """How to make a vendor client again, for ``trackwire spool replay``.
+
+    A vendor client builds it from its own constructor's arguments (:meth:`of`) and passes it
+    to :class:`Client`; the spool writes it to its meta file (``client``, ``args``,
+    ``kwargs``; values JSON cannot hold, such as callables, are left out there) and replay
+    calls ``client(*args, **kwargs)`` with the spool's path.
+
+    Attributes:
+        client: the class's import path (``"trackwire.amplitude.client.Amplitude"``).
+        args: the positional arguments (the keys).
+        kwargs: the keyword arguments the caller gave.
+    """
+
+    client: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+    @classmethod
+    def of(cls, client: type, *args: Any, **kwargs: Any) -> ReplaySpec:
+        """The spec of ``client(*args, **kwargs)``; keyword arguments left None are omitted."""
+        given = {name: value for name, value in kwargs.items() if value is not None}
+        return cls(f"{client.__module__}.{client.__qualname__}", args, given)
+
+
 #: The name of the lane every client has: its vendor's own destination.
 MAIN_LANE: Final = "main"
 
@@ -325,13 +350,14 @@ class Client:
         destination: the vendor's destination (URL, limits, envelope, response rules); the
             main lane sends to it.
         options: the shared options, from :func:`parse_options`.
+        replay: how to make this client again, written to a spool's meta file so that
+            ``trackwire spool replay`` can send what a dead process left; None when it cannot
+            be made again (the spool is then told apart by its destination).
     """
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        record_constructor(cls)  # for the spool's meta file (trackwire spool replay)
-
-    def __init__(self, destination: Destination, options: ClientOptions) -> None:
+    def __init__(
+        self, destination: Destination, options: ClientOptions, *, replay: ReplaySpec | None = None
+    ) -> None:
         self.config = options.delivery
         self.retry = options.retry
         if self.config.debug:
@@ -354,8 +380,7 @@ class Client:
         self._lanes_lock = threading.Lock()
         self._lanes: dict[str, Lane] = {}
         self._lane_spools: dict[str, SpoolQueues] = {}
-        made_with = getattr(self, "_made_with", None)
-        self._main = self._make_lane(MAIN_LANE, destination, made_with)
+        self._main = self._make_lane(MAIN_LANE, destination, replay)
         self._engine = self._main.engine
         if options.handle_sigterm:
             install_sigterm_handler()
@@ -365,14 +390,14 @@ class Client:
         self,
         name: str,
         destination: Destination,
-        made_with: tuple[str, tuple[Any, ...], dict[str, Any]] | None,
+        replay: ReplaySpec | None,
     ) -> Lane:
         queue_factory = self._options.queue_factory
         spool: SpoolQueues | None = None
         if self._options.spool is not None and self.config.enable:  # disabled: nothing to keep
             # A lane other than the main one has no constructor of its own to record: its
             # spool is told apart by its destination's URL and credentials (spool_meta).
-            meta = spool_meta(destination.name, made_with, destination)
+            meta = spool_meta(destination.name, replay, destination)
             queue_factory = spool = SpoolQueues(self._options.spool, meta)
         engine = Engine(
             destination,

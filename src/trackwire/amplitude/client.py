@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, Any, Final, overload
 
-from trackwire._client import Client, Lane, parse_options
+from trackwire._client import Client, Lane, ReplaySpec, parse_options
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
 from trackwire._engine.ids import new_message_id
@@ -127,6 +127,7 @@ class Amplitude(Client):
     def __init__(self, api_key: str, **options: Any) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ConfigError("api_key must be a non-empty str (your Amplitude project's key)")
+        replay = ReplaySpec.of(Amplitude, api_key, **options)
         own_values = {
             name: options.pop(name) for name in list(options) if name in amplitude_options.OWN
         }
@@ -180,7 +181,7 @@ class Amplitude(Client):
             headers={"Accept": "*/*"},
             timeout=shared.delivery.timeout,
         )
-        super().__init__(destination, shared)
+        super().__init__(destination, shared, replay=replay)
         self._query: AmplitudeQuery | None = None
         if own["secret_key"]:
             from trackwire.amplitude.query import AmplitudeQuery  # only a querying client needs it

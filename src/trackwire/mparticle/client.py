@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from trackwire._client import Client, Lane, parse_options
+from trackwire._client import Client, Lane, ReplaySpec, parse_options
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
 from trackwire._engine.receipts import Receipt
@@ -126,7 +126,12 @@ class MParticle(Client):
             options, vendor="MParticle", url=self.host + path, defaults=_DEFAULTS
         )
         timeout = shared.delivery.timeout
-        super().__init__(destination(self.host + path, api_key, api_secret, timeout), shared)
+        replay = ReplaySpec.of(
+            MParticle, api_key, api_secret, environment=environment, host=host, pod=pod,
+            historical=historical or None, **options,
+        )  # fmt: skip
+        main = destination(self.host + path, api_key, api_secret, timeout)
+        super().__init__(main, shared, replay=replay)
         self.environment = environment
         self._historical_only = historical
         self._credentials = (api_key, api_secret)

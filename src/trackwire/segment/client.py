@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from trackwire._client import Client, parse_options
+from trackwire._client import Client, ReplaySpec, parse_options
 from trackwire._engine.receipts import Receipt
 from trackwire.errors import ConfigError, DeliveryError, ValidationError
 from trackwire.segment import wire
@@ -52,7 +52,10 @@ class Segment(Client):
             raise ConfigError("write_key must be a non-empty str (your Segment source's key)")
         self.host = resolve_host(host, region)
         shared, _ = parse_options(options, vendor="Segment", url=self.host)
-        super().__init__(destination(write_key, self.host, shared.delivery.timeout), shared)
+        replay = ReplaySpec.of(Segment, write_key, host=host, region=region, **options)
+        super().__init__(
+            destination(write_key, self.host, shared.delivery.timeout), shared, replay=replay
+        )
 
     def __repr__(self) -> str:
         return f"<trackwire.Segment host={self.host!r}>"
