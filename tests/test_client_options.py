@@ -227,3 +227,44 @@ def test_the_per_call_callback_fires_when_middleware_drops_or_fails_the_message(
         )
     assert settled == [("drop", "filtered"), ("fail", "middleware_error")]
     assert client.shutdown(timeout=5) and transport.requests == []
+
+
+def test_typed_options_name_exactly_what_the_clients_take() -> None:
+    from trackwire._client import _CLIENT_OPTIONS, _DELIVERY_OPTIONS
+    from trackwire.amplitude import options as amplitude_options
+    from trackwire.config import AmplitudeOptions, SegmentOptions, SharedOptions
+
+    shared = set(SharedOptions.__optional_keys__)
+    assert shared == {*_DELIVERY_OPTIONS, *_CLIENT_OPTIONS}
+    assert set(AmplitudeOptions.__optional_keys__) - shared == set(amplitude_options.OWN)
+    assert set(SegmentOptions.__optional_keys__) - shared == {"host", "region"}
+
+
+@pytest.mark.parametrize(
+    ("vendor", "given", "expected"),
+    [
+        ("segment", {"upload_size": 5, "send": False, "thread": 2},
+         {"flush_at": 5, "enable": False, "workers": 2}),
+        ("segment", {"flushInterval": 2500, "disable": True},
+         {"flush_interval": 2.5, "enable": False}),
+        ("amplitude", {"flush_interval_millis": 50, "flush_max_retries": 1},
+         {"flush_interval": 0.05, "max_retries": 1}),
+        ("amplitude", {"flush_at": 3, "gzip": True}, {"flush_at": 3, "gzip": True}),
+        ("amplitude", {"flush_interval_millis": "soon"}, {"flush_interval": "soon"}),
+    ],
+)  # fmt: skip
+def test_official_spellings_translate_for_the_compat_modules(
+    vendor: str, given: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    from trackwire._official_options import translate
+
+    assert translate(vendor, given) == expected
+
+
+def test_an_official_spelling_and_trackwires_name_together_are_refused() -> None:
+    from trackwire._official_options import translate
+
+    with pytest.raises(trackwire.ConfigError, match="flush_at and upload_size set the same"):
+        translate("segment", {"upload_size": 5, "flush_at": 6})
+    with pytest.raises(trackwire.ConfigError, match="vendor must be one of"):
+        translate("posthog", {})

@@ -76,8 +76,13 @@ _CLIENT_OPTIONS: Final[Mapping[str, Any]] = {
     "handle_sigterm": True,
 }
 
-#: The official SDKs' spellings of trackwire's options, for the error that names the option.
+#: The official SDKs' spellings of trackwire's options, for the error that names the option
+#: (the compat modules accept them: trackwire._official_options.translate).
 _OFFICIAL_SPELLINGS: Final[Mapping[str, str]] = {
+    "max_cached_events": "max_queue_size",
+    "flush_max_retries": "max_retries",
+    "retry_class": "retry",
+    "transport_class": "transport",
     "upload_size": "flush_at",
     "upload_interval": "flush_interval",
     "flushAt": "flush_at",

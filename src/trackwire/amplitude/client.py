@@ -51,6 +51,8 @@ from trackwire.amplitude.retries import watch_retries
 from trackwire.errors import ConfigError, ValidationError
 
 if TYPE_CHECKING:  # the query package is imported only by a client given a secret_key
+    from typing_extensions import Unpack  # typing.Unpack from 3.11; annotations only
+
     from trackwire.amplitude.query import AmplitudeQuery
     from trackwire.amplitude.query.client import Progress
     from trackwire.amplitude.query.results import (
@@ -59,6 +61,7 @@ if TYPE_CHECKING:  # the query package is imported only by a client given a secr
         UserActivity,
         UserSearch,
     )
+    from trackwire.config import AmplitudeOptions
 from trackwire.middleware import Middleware
 
 __all__ = ["Amplitude"]
@@ -98,13 +101,6 @@ class Amplitude(Client):
             retry (0 first) and whether no retry follows.
         upload_interval: seconds events may wait to be batched; default 0, the worker's next
             turn.
-        max_cached_events: most events held in memory (default 16,000); alias of
-            ``max_queue_size``.
-        flush_queue_size: send once this many events wait; alias of ``flush_at``.
-        request_timeout: seconds to wait for a response; alias of ``timeout``.
-        retry_class: a :class:`~trackwire.RetryConfig` (the retry policy object); alias of
-            ``retry``.
-        transport_class: a transport object; alias of ``transport``.
         user_id: default ``user_id`` of every event that has none.
         device_id: default ``device_id`` of every event that has none.
         session_id: default ``session_id`` of every event that has none.
@@ -116,17 +112,22 @@ class Amplitude(Client):
         query_url: the Dashboard/Export API base for those calls: by default Amplitude's for
             ``server_zone`` when ``server_url`` is Amplitude's, else ``server_url``'s origin
             (a client pointed at the collector queries the collector).
-        **options: every shared delivery option of trackwire clients (``flush_at``,
+        **typed: every shared delivery option of trackwire clients (``flush_at``,
             ``max_queue_size``, ``on_full``, ``workers``, ``gzip``, ``timeout``, ``enable``,
-            ``debug``, ``retry``, ``transport``, ``middleware``, ``on_error``, ...).
+            ``debug``, ``retry``, ``transport``, ``middleware``, ``on_error``, ...), typed by
+            :class:`trackwire.config.AmplitudeOptions` so that mypy catches a wrong one.
+            ``max_queue_size`` defaults to 16,000 here, as the official SDK's cache. The
+            official SDKs' spellings (``flush_queue_size``, ``max_cached_events``, ...) are
+            refused with trackwire's name; ``trackwire.compat`` accepts them.
 
     Raises:
         ConfigError: an option is unknown or invalid (the message names it).
     """
 
-    def __init__(self, api_key: str, **options: Any) -> None:
+    def __init__(self, api_key: str, **typed: Unpack[AmplitudeOptions]) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ConfigError("api_key must be a non-empty str (your Amplitude project's key)")
+        options: dict[str, Any] = dict(typed)
         replay = ReplaySpec.of(Amplitude, api_key, **options)
         own_values = {
             name: options.pop(name) for name in list(options) if name in amplitude_options.OWN
@@ -137,16 +138,15 @@ class Amplitude(Client):
             raise ConfigError(f"upload_interval must be seconds >= 0, got {interval!r}")
         if "flush_interval" not in options:
             options["flush_interval"] = interval or amplitude_options.NEXT_TURN
-        given = dict(options)
+        passed = dict(options)
         shared, own = parse_options(
             {**options, **own_values},
             vendor="Amplitude",
             url=url,
             own=amplitude_options.OWN,
-            renamed=amplitude_options.RENAMED,
             defaults=amplitude_options.DEFAULTS,
         )
-        retry = amplitude_options.retry_config(own, given)
+        retry = amplitude_options.retry_config(own, passed)
         if retry is not None:
             from dataclasses import replace
 

@@ -1,9 +1,8 @@
 """The Amplitude client's own options: their defaults, spellings and resolution.
 
-The seeds' option table in Python spelling (:data:`OWN`), the official SDKs' names for shared
-options (:data:`RENAMED`), Amplitude's defaults for shared ones (:data:`DEFAULTS`), and the
-functions that turn what a user passed into the URL, retry schedule and envelope the client
-sends with.
+The seeds' option table in Python spelling (:data:`OWN`), Amplitude's defaults for shared ones
+(:data:`DEFAULTS`), and the functions that turn what a user passed into the URL, retry
+schedule, envelope and ``/identify`` destination the client sends with.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ __all__ = [
     "LOG_LEVELS",
     "NEXT_TURN",
     "OWN",
-    "RENAMED",
     "envelope_parts",
     "form_destination",
     "identify_url",
@@ -68,14 +66,6 @@ OWN: Final[Mapping[str, Any]] = {
     "ingestion_metadata": None,
     "secret_key": None,
     "query_url": None,
-}
-# Official SDK spellings of shared options.
-RENAMED: Final[Mapping[str, str]] = {
-    "max_cached_events": "max_queue_size",
-    "flush_queue_size": "flush_at",
-    "request_timeout": "timeout",
-    "retry_class": "retry",
-    "transport_class": "transport",
 }
 # Amplitude's own defaults for shared options: the official SDKs do not compress, and send
 # every waiting event on the next turn (the batch limit, not a count, ends a batch).
@@ -155,9 +145,9 @@ def form_destination(api_key: str, events_url: str, timeout: float | None) -> HT
 def retry_config(own: Mapping[str, Any], given: Mapping[str, Any]) -> RetryConfig | None:
     """A RetryConfig from ``retry_timeouts`` (ms), or None to keep the shared retry option."""
     timeouts = own["retry_timeouts"]
-    if timeouts is None and ("retry" in given or "retry_class" in given or "max_retries" in given):
+    if timeouts is None and ("retry" in given or "max_retries" in given):
         return None
-    if timeouts is not None and ("retry" in given or "retry_class" in given):
+    if timeouts is not None and "retry" in given:
         raise ConfigError("pass retry_timeouts or retry, not both")
     if timeouts is None:
         timeouts = DEFAULT_RETRY_TIMEOUTS

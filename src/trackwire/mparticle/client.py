@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from trackwire._client import Client, Lane, ReplaySpec, parse_options
 from trackwire._engine.batcher import BatchLimits
@@ -36,6 +36,11 @@ from trackwire.mparticle.schema import (
     MAX_BULK_BATCHES,
     MAX_REQUEST_BYTES,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from 3.11; annotations only
+
+    from trackwire.config import SharedOptions
 
 __all__ = ["MParticle", "bulk_envelope", "bulk_outcome", "destination"]
 
@@ -112,7 +117,7 @@ class MParticle(Client):
         host: str | None = None,
         pod: str | None = None,
         historical: bool = False,
-        **options: Any,
+        **options: Unpack[SharedOptions],
     ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ConfigError("api_key must be a non-empty str (your mParticle input's key)")
@@ -123,7 +128,7 @@ class MParticle(Client):
         self.host = resolve_base_url(host, pod)
         path = wire.HISTORICAL_PATH if historical else wire.BULK_PATH
         shared, _ = parse_options(
-            options, vendor="MParticle", url=self.host + path, defaults=_DEFAULTS
+            dict(options), vendor="MParticle", url=self.host + path, defaults=_DEFAULTS
         )
         timeout = shared.delivery.timeout
         replay = ReplaySpec.of(
