@@ -27,7 +27,7 @@ from trackwire._version import __version__
 from trackwire.amplitude import options as amplitude_options
 from trackwire.amplitude import responses, wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
-from trackwire.amplitude.events import check_group, prepare, rename_keys, to_wire
+from trackwire.amplitude.events import check, check_group, prepare, rename_keys, to_wire
 from trackwire.amplitude.form import identification
 from trackwire.amplitude.middleware import EventMiddleware
 from trackwire.amplitude.models import (
@@ -602,7 +602,7 @@ class Amplitude(Client):
                 return self._drop(insert_id, result.reason, result.detail, settle)
             event = result
         # Checked once, after the last step that could change the event.
-        event = prepare(event, min_id_length=self._id_length)
+        event = check(event, min_id_length=self._id_length)
         return self._submit(
             event,
             message_id=event.get("insert_id", insert_id),

@@ -28,7 +28,15 @@ from trackwire.amplitude.wire import (
 )
 from trackwire.errors import ValidationError
 
-__all__ = ["CAMEL_CASE", "check_group", "event_from_dict", "prepare", "rename_keys", "to_wire"]
+__all__ = [
+    "CAMEL_CASE",
+    "check",
+    "check_group",
+    "event_from_dict",
+    "prepare",
+    "rename_keys",
+    "to_wire",
+]
 
 logger = logging.getLogger("trackwire")
 
@@ -128,6 +136,21 @@ def prepare(
         for key, value in defaults.items():
             if event.get(key) is None:
                 event[key] = value
+    group_identify = isinstance(source, GroupIdentifyEvent)
+    return check(event, min_id_length=min_id_length, group_identify=group_identify)
+
+
+def check(
+    event: dict[str, Any], *, min_id_length: int, group_identify: bool = False
+) -> dict[str, Any]:
+    """Check a wire dict the client made (:func:`prepare` without the copy), in place.
+
+    Short ids are removed, a group identify without ids gets a throw-away device id, long
+    strings are truncated; ``event`` is returned.
+
+    Raises:
+        ValidationError: as :func:`prepare`.
+    """
     if "user_id" in event:
         _remove_short_id(event, "user_id", min_id_length)
     if "device_id" in event:
@@ -135,7 +158,7 @@ def prepare(
     if (
         "user_id" not in event
         and "device_id" not in event
-        and (isinstance(source, GroupIdentifyEvent) or event.get("event_type") == "$groupidentify")
+        and (group_identify or event.get("event_type") == "$groupidentify")
     ):
         # A group identify concerns no user; Amplitude still wants an id, so the SDKs send
         # a throw-away device id.
