@@ -244,7 +244,9 @@ def _id_problem(value: object, min_length: int) -> str | None:
 
 def _too_deep(container: Any, budget: int) -> bool:
     """Whether ``container`` (a dict or list) holds more than ``budget`` further levels."""
-    for item in container.values() if type(container) is dict else container:
+    if type(container) is dict or isinstance(container, Mapping):
+        container = container.values()
+    for item in container:
         kind = type(item)
         if kind is dict or kind is list:
             if budget == 0:
@@ -373,6 +375,11 @@ def check_event(
                 detail = f"is longer than {MAX_STRING_LENGTH} characters (truncated)"
                 problems.append(Problem("long", name, detail))
         elif expected is dict:
+            if name == "event_properties":  # the common object: its depth is its only rule
+                if _too_deep(value, MAX_NESTING_DEPTH - 1):
+                    detail = f"nests deeper than {MAX_NESTING_DEPTH} levels"
+                    problems.append(Problem("invalid", name, detail))
+                continue
             found = _value_problem(name, value)
             if found is not None:
                 problems.append(Problem("invalid", name, found))
