@@ -48,6 +48,7 @@ from trackwire.amplitude.pipeline import (
     shared_chain_stage,
 )
 from trackwire.amplitude.retries import watch_retries
+from trackwire.amplitude.wire import check_event
 from trackwire.errors import ConfigError, ValidationError
 
 if TYPE_CHECKING:  # the query package is imported only by a client given a secret_key
@@ -584,15 +585,18 @@ class Amplitude(Client):
         settle = None if callback is None else _settle_callback(callback, source)
         # The caller's object is never changed: the chain works on a new wire dict.
         event = to_wire(source)
-        for key, value in self._defaults.items():
-            if event.get(key) is None:
-                event[key] = value
-        if event.get("time") is None:
+        if self._defaults:
+            for key, value in self._defaults.items():
+                if key not in event:
+                    event[key] = value
+        # to_wire left out None values: "in" is the test (cheaper than a get per field).
+        if "time" not in event:
             event["time"] = _time_ns() // 1_000_000
-        insert_id = event.get("insert_id")
-        if insert_id is None:
+        if "insert_id" in event:
+            insert_id = event["insert_id"]
+        else:
             insert_id = event["insert_id"] = new_message_id()
-        if event.get("library") is None:
+        if "library" not in event:
             event["library"] = LIBRARY
         if self.opt_out:
             return self._drop(insert_id, "disabled", "opt_out", settle)
@@ -602,7 +606,8 @@ class Amplitude(Client):
                 return self._drop(insert_id, result.reason, result.detail, settle)
             event = result
         # Checked once, after the last step that could change the event.
-        event = check(event, min_id_length=self._id_length)
+        if check_event(event, min_id_length=self._id_length):  # usually no problem at all
+            event = check(event, min_id_length=self._id_length)  # fixes ids, raises, truncates
         return self._submit(
             event,
             message_id=event.get("insert_id", insert_id),

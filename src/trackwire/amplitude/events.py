@@ -102,11 +102,6 @@ def _error(problem: Problem) -> ValidationError:
     return ValidationError(problem.field, problem.detail)
 
 
-def _removed(event: dict[str, Any], name: str, min_id_length: int) -> None:
-    logger.warning("amplitude: %s shorter than min_id_length=%d removed", name, min_id_length)
-    del event[name]
-
-
 def prepare(
     source: BaseEvent | Mapping[str, Any],
     *,
@@ -146,32 +141,43 @@ def check(
     Raises:
         ValidationError: as :func:`prepare`.
     """
-    # The official SDKs' rule: a short id is removed (with a warning); the event may still go
-    # by its other id. Inline: this runs for every event in the caller's thread.
-    user_id = event.get("user_id")
-    if user_id.__class__ is str and len(user_id) < min_id_length:
-        _removed(event, "user_id", min_id_length)
-    device_id = event.get("device_id")
-    if device_id.__class__ is str and len(device_id) < min_id_length:
-        _removed(event, "device_id", min_id_length)
+    problems = check_event(event, min_id_length=min_id_length)
+    if not problems:  # the common case: one pass over the event's keys, nothing else
+        return event
+    if _fix_ids(event, min_id_length, group_identify):
+        problems = check_event(event, min_id_length=min_id_length)
+    refused = [problem for problem in problems if problem.kind != "long"]
+    if refused:
+        raise _error(refused[0])
+    for name in truncate_long_strings(event, problems):
+        logger.warning("amplitude: %s longer than %d characters truncated", name, MAX_STRING_LENGTH)
+    return event
+
+
+def _fix_ids(event: dict[str, Any], min_id_length: int, group_identify: bool) -> bool:
+    """Apply the SDK's own id rules to an event with a problem; True if it changed.
+
+    The official SDKs' rule: an id shorter than ``min_id_length`` (blocked or not) is removed
+    with a warning, and the event may still go by its other id. A group identify concerns no
+    user, but Amplitude still wants an id, so the SDKs send a throw-away device id.
+    """
+    changed = False
+    for name in ("user_id", "device_id"):
+        value = event.get(name)
+        if value is not None and value.__class__ is str and len(value) < min_id_length:
+            logger.warning(
+                "amplitude: %s shorter than min_id_length=%d removed", name, min_id_length
+            )
+            del event[name]
+            changed = True
     if (
-        "user_id" not in event
-        and "device_id" not in event
+        not event.get("user_id")
+        and not event.get("device_id")
         and (group_identify or event.get("event_type") == "$groupidentify")
     ):
-        # A group identify concerns no user; Amplitude still wants an id, so the SDKs send
-        # a throw-away device id.
         event["device_id"] = new_message_id()
-    problems = check_event(event, min_id_length=min_id_length)
-    if problems:
-        refused = [problem for problem in problems if problem.kind != "long"]
-        if refused:
-            raise _error(refused[0])
-        for name in truncate_long_strings(event, problems):
-            logger.warning(
-                "amplitude: %s longer than %d characters truncated", name, MAX_STRING_LENGTH
-            )
-    return event
+        changed = True
+    return changed
 
 
 def check_group(group_type: object, group_name: object) -> None:
