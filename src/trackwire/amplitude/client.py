@@ -79,10 +79,19 @@ _IDENTIFY_LANE: Final = "identify"
 class Amplitude(Client):
     """An Amplitude project: sends events in the background, in batches, as HTTP V2 does.
 
+    Each event is checked by Amplitude's rule set (:func:`trackwire.amplitude.wire.
+    check_event`, the collector's too) once, after plugins and middleware: what Amplitude
+    would refuse raises :class:`~trackwire.ValidationError` naming the field, an id shorter
+    than ``min_id_length`` is removed with a warning, and a top-level string over 1,024
+    characters is truncated with a warning, as amplitude-analytics does (a value cut short
+    is better than an event lost).
+
     Args:
         api_key: the project's API key.
         server_url: where to send (default the HTTP V2 endpoint of ``server_zone``); use it
-            for a proxy or a local collector.
+            for a proxy or a local collector. An origin without a path
+            (``"http://127.0.0.1:8787"``) gets the endpoint's path appended (``/2/httpapi``,
+            or ``/batch`` with ``use_batch``); a URL with a path is used as given.
         server_zone: ``"US"`` (default) or ``"EU"``.
         use_batch: send to the Batch API instead (larger requests, higher per-user limits).
         use_identify_api: send ``identify`` calls to the ``/identify`` form API (the community

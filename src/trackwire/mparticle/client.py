@@ -169,7 +169,8 @@ class MParticle(Client):
             ValidationError: the batch breaks a rule or a limit (the error names the field).
             MessageTooLargeError: the encoded batch is over mParticle's 128 KB.
         """
-        built = build(batch, environment=self.environment)
+        # Checked once: here, or after the middleware when there is any (the recheck below).
+        built = build(batch, environment=self.environment, check=not self._middleware.items)
         lane = None
         # After shutdown the main queue refuses (after_close); no lane is added then.
         if not self._historical_only and not self.closed and is_historical(built):
