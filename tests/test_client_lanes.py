@@ -157,3 +157,23 @@ def test_a_spooled_client_records_its_replay_spec(tmp_path: Any) -> None:
     assert meta["args"] == ["KEY", "SECRET"]
     # what replay passes again: the caller's plain options, not callables or the spool's own
     assert meta["kwargs"] == {"environment": "development", "flush_at": 5}
+
+
+def test_a_lane_may_batch_and_retry_on_options_of_its_own() -> None:
+    from dataclasses import replace
+
+    from trackwire.config import RetryConfig
+
+    client, transport = make(flush_at=100, flush_interval=60.0, send_first_immediately=False)
+    eager = client.add_lane(
+        "eager",
+        destination("eager"),
+        delivery=replace(client.config, flush_at=1, gzip=False),
+        retry=RetryConfig(max_retries=0),
+    )
+    assert eager.engine.config.flush_at == 1 and client.config.flush_at == 100
+    receipt = send(client, {"n": 1}, eager)
+    assert receipt.wait(10) and receipt.ok  # sent at once: the lane's flush_at, not the client's
+    assert [request.url for request in transport.requests] == ["http://127.0.0.1:9/eager"]
+    assert transport.requests[0].headers.get("Content-Encoding") != "gzip"
+    assert client.shutdown(timeout=10)

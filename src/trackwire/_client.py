@@ -396,6 +396,8 @@ class Client:
         name: str,
         destination: Destination,
         replay: ReplaySpec | None,
+        delivery: DeliveryConfig | None = None,
+        retry: RetryConfig | None = None,
     ) -> Lane:
         queue_factory = self._options.queue_factory
         spool: SpoolQueues | None = None
@@ -406,8 +408,8 @@ class Client:
             queue_factory = spool = SpoolQueues(self._options.spool, meta)
         engine = Engine(
             destination,
-            self.config,
-            self.retry,
+            delivery or self.config,
+            retry or self.retry,
             self._transport,
             self._hooks,
             self._options.on_error,
@@ -421,17 +423,28 @@ class Client:
         self._lanes[name] = lane
         return lane
 
-    def add_lane(self, name: str, destination: Destination) -> Lane:
+    def add_lane(
+        self,
+        name: str,
+        destination: Destination,
+        *,
+        delivery: DeliveryConfig | None = None,
+        retry: RetryConfig | None = None,
+    ) -> Lane:
         """Add a lane: a second destination that shares this client's options and controls.
 
         Its messages go through the same middleware (when queued with
         :meth:`_enqueue`), its deliveries fire the same hooks, ``flush`` and ``shutdown`` cover
         it within the same deadline, and ``stats()[name]`` holds its counters. With a spool,
-        the lane keeps a spool of its own beside the main one.
+        the lane keeps a spool of its own beside the main one. The transport (its connection
+        pool) is the client's: its timeouts, proxy and CA bundle apply to every lane.
 
         Args:
             name: unique in this client; ``"main"`` is the vendor's own destination.
             destination: where the lane's messages go.
+            delivery: the lane's batching and queue options when they differ from the
+                client's (a fan-out lane with its vendor's ``flush_at`` or ``gzip``).
+            retry: the lane's retry options when they differ from the client's.
 
         Returns:
             The new lane, to pass to :meth:`_enqueue`.
@@ -444,7 +457,7 @@ class Client:
                 raise ConfigError(f"this client already has a lane named {name!r}")
             if self.closed:
                 raise ConfigError(f"cannot add lane {name!r}: the client is shut down")
-            return self._make_lane(name, destination, None)
+            return self._make_lane(name, destination, None, delivery, retry)
 
     @property
     def lanes(self) -> Mapping[str, Lane]:
