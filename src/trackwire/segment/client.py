@@ -9,7 +9,7 @@ HTTP Basic auth, the shape Segment's own libraries send.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trackwire._client import Client, ReplaySpec, parse_options
 from trackwire._engine.receipts import Receipt
@@ -17,6 +17,11 @@ from trackwire.errors import ConfigError, DeliveryError, ValidationError
 from trackwire.segment import wire
 from trackwire.segment.destination import destination, resolve_host
 from trackwire.segment.messages import common, object_field, text_field
+
+if TYPE_CHECKING:  # typing.Unpack from 3.11; used in annotations only
+    from typing_extensions import Unpack
+
+    from trackwire.config import SharedOptions
 
 __all__ = ["Segment"]
 
@@ -46,7 +51,7 @@ class Segment(Client):
         *,
         host: str | None = None,
         region: str | None = None,
-        **options: Any,
+        **options: Unpack[SharedOptions],
     ) -> None:
         if not isinstance(write_key, str) or not write_key:
             raise ConfigError("write_key must be a non-empty str (your Segment source's key)")
