@@ -230,7 +230,7 @@ def test_the_per_call_callback_fires_when_middleware_drops_or_fails_the_message(
 
 
 def test_typed_options_name_exactly_what_the_clients_take() -> None:
-    from trackwire._client import _CLIENT_OPTIONS, _DELIVERY_OPTIONS
+    from trackwire._options import _CLIENT_OPTIONS, _DELIVERY_OPTIONS
     from trackwire.amplitude import options as amplitude_options
     from trackwire.config import AmplitudeOptions, SegmentOptions, SharedOptions
 
