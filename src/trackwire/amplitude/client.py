@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, Any, Final, overload
 
@@ -21,12 +21,11 @@ from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
 from trackwire._engine.ids import new_message_id
 from trackwire._engine.receipts import Receipt
-from trackwire._engine.retry import Outcome
-from trackwire._engine.transport import HTTPResult
 from trackwire._version import __version__
 from trackwire.amplitude import options as amplitude_options
 from trackwire.amplitude import responses, wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
+from trackwire.amplitude.callbacks import event_callback, watch_retries
 from trackwire.amplitude.events import check, check_group, prepare, rename_keys, to_wire
 from trackwire.amplitude.form import identification
 from trackwire.amplitude.middleware import EventMiddleware
@@ -47,7 +46,6 @@ from trackwire.amplitude.pipeline import (
     run_stages,
     shared_chain_stage,
 )
-from trackwire.amplitude.retries import watch_retries
 from trackwire.amplitude.wire import check_event
 from trackwire.errors import ConfigError, ValidationError
 
@@ -166,7 +164,7 @@ class Amplitude(Client):
         self.min_id_length = amplitude_options.min_id_length(own["min_id_length"])
         self._id_length = self.min_id_length or wire.DEFAULT_MIN_ID_LENGTH
         self.opt_out = bool(own["opt_out"])
-        self._defaults = self._event_defaults(own)
+        self._defaults = amplitude_options.event_defaults(own)
         log_level = own["log_level"]
         if log_level is not None:
             if log_level not in amplitude_options.LOG_LEVELS:
@@ -187,7 +185,7 @@ class Amplitude(Client):
             url=url,
             limits=limits,
             envelope=lambda messages: head + b",".join(messages) + tail,
-            outcome=_outcome,
+            outcome=responses.outcome_now,
             headers={"Accept": "*/*"},
             timeout=shared.delivery.timeout,
         )
@@ -272,21 +270,6 @@ class Amplitude(Client):
         """``amp.query.event_segmentation(...)``: see :meth:`.AmplitudeQuery.event_segmentation`
         for the parameters (``metric``, ``interval``, ``group_by``, ``segments``, ``limit``)."""
         return self.query.event_segmentation(event, start, end, **parameters)
-
-    @staticmethod
-    def _event_defaults(own: Mapping[str, Any]) -> dict[str, Any]:
-        defaults: dict[str, Any] = {}
-        for name in ("user_id", "device_id", "session_id"):
-            if own[name] is not None:
-                defaults[name] = own[name]
-        for name in ("plan", "ingestion_metadata"):
-            value = own[name]
-            if value is not None:
-                to_dict = getattr(value, "to_dict", None)
-                defaults[name] = to_dict() if callable(to_dict) else dict(value)
-        # Checked once here, so that a bad default fails at construction, naming the option.
-        prepare({"event_type": "check", "device_id": "x" * 64, **defaults}, min_id_length=1)
-        return defaults
 
     # ------------------------------------------------------------------ plugins, middleware
 
@@ -483,7 +466,7 @@ class Amplitude(Client):
         item = identification(checked)
         if self.opt_out:
             return self._drop(None, "disabled", "opt_out")
-        settle = None if callback is None else _settle_callback(callback, event)
+        settle = None if callback is None else event_callback(callback, event)
         return self._enqueue(
             item, message_id=None, max_bytes=amplitude_options.FORM_MAX_BYTES - 64,
             what="Amplitude identification", callback=settle, lane=lane,
@@ -591,7 +574,7 @@ class Amplitude(Client):
     ) -> Receipt:
         if callback is None and isinstance(source, BaseEvent):
             callback = source.callback
-        settle = None if callback is None else _settle_callback(callback, source)
+        settle = None if callback is None else event_callback(callback, source)
         # The caller's object is never changed: the chain works on a new wire dict.
         event = to_wire(source)
         if self._defaults:
@@ -624,19 +607,3 @@ class Amplitude(Client):
             what=_WHAT,
             callback=settle,
         )
-
-
-def _outcome(result: HTTPResult, messages: Sequence[bytes]) -> Outcome:
-    return responses.outcome(result, messages, time.time())
-
-
-def _settle_callback(
-    callback: EventCallback, source: BaseEvent | Mapping[str, Any]
-) -> Callable[[Receipt], None]:
-    def settle(receipt: Receipt) -> None:
-        response = receipt.response
-        code = response.status if response is not None and response.status is not None else 0
-        message = None if receipt.ok else str(receipt.error)
-        callback(source, code, message)  # type: ignore[arg-type]
-
-    return settle

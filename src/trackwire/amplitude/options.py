@@ -19,6 +19,7 @@ import orjson
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
 from trackwire.amplitude import wire
+from trackwire.amplitude.events import prepare
 from trackwire.amplitude.form import FORM_CONTENT_TYPE, form_envelope, form_outcome
 from trackwire.config import RetryConfig
 from trackwire.errors import ConfigError
@@ -31,6 +32,7 @@ __all__ = [
     "NEXT_TURN",
     "OWN",
     "envelope_parts",
+    "event_defaults",
     "form_destination",
     "identify_url",
     "min_id_length",
@@ -173,3 +175,23 @@ def envelope_parts(api_key: str, min_id_length: int | None) -> tuple[bytes, byte
     if min_id_length is not None:
         tail = b'],"options":' + orjson.dumps({"min_id_length": min_id_length}) + b"}"
     return head, tail
+
+
+def event_defaults(own: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a client adds to every event that lacks them: default ids, plan, metadata.
+
+    Raises:
+        ValidationError: a default is invalid (checked once here, so that it fails at
+            construction, naming the option).
+    """
+    defaults: dict[str, Any] = {}
+    for name in ("user_id", "device_id", "session_id"):
+        if own[name] is not None:
+            defaults[name] = own[name]
+    for name in ("plan", "ingestion_metadata"):
+        value = own[name]
+        if value is not None:
+            to_dict = getattr(value, "to_dict", None)
+            defaults[name] = to_dict() if callable(to_dict) else dict(value)
+    prepare({"event_type": "check", "device_id": "x" * 64, **defaults}, min_id_length=1)
+    return defaults

@@ -1,16 +1,21 @@
-"""``on_retry``: the Node SDK's callback after every retry attempt, from the client's hooks."""
+"""The official SDKs' callbacks, from the client's receipts and hooks.
+
+``callback(event, code, message)`` once each event is settled (both SDKs), and ``on_retry``
+(the Node SDK's ``fn(response, attempt, is_last)`` after every retry attempt).
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from trackwire._client import Client
-from trackwire._engine.receipts import BatchReport
+from trackwire._engine.receipts import BatchReport, Receipt
 from trackwire._engine.transport import HTTPResult
+from trackwire.amplitude.models import BaseEvent, EventCallback
 
-__all__ = ["OnRetry", "watch_retries"]
+__all__ = ["OnRetry", "event_callback", "watch_retries"]
 
 #: ``fn(response, retry_number, is_last_retry)``.
 OnRetry = Callable[[HTTPResult | None, int, bool], Any]
@@ -46,3 +51,21 @@ def watch_retries(client: Client, on_retry: OnRetry) -> None:
     client.on("retry", retry)
     client.on("flush", settled)
     client.on("error", settled)
+
+
+def event_callback(
+    callback: EventCallback, source: BaseEvent | Mapping[str, Any]
+) -> Callable[[Receipt], None]:
+    """A receipt callback calling ``callback(event, code, message)`` as the SDKs do.
+
+    ``event`` is what the caller passed, ``code`` the HTTP status of the final attempt (0 when
+    none arrived or the event was never sent), ``message`` None on success, else the error.
+    """
+
+    def settle(receipt: Receipt) -> None:
+        response = receipt.response
+        code = response.status if response is not None and response.status is not None else 0
+        message = None if receipt.ok else str(receipt.error)
+        callback(source, code, message)  # type: ignore[arg-type]
+
+    return settle
