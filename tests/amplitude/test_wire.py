@@ -11,7 +11,7 @@ import pytest
 
 from trackwire._engine.retry import Delivered, Rejected, Retry, Split, Throttled
 from trackwire._engine.transport import HTTPResult
-from trackwire.amplitude import responses, wire
+from trackwire.amplitude import properties, responses, wire
 from trackwire.amplitude.identify import (
     IDENTIFY_SUCCESS_BODY,
     check_group_identify_form,
@@ -192,6 +192,7 @@ EVENT_CASES: list[tuple[str, dict[str, Any], dict[str, set[str]]]] = [
     ("too deep", _event(event_properties=_deep(41)), {"invalid": {"event_properties"}}),
     ("deep but fine", _event(event_properties=_deep(40)), {}),
     ("unknown field ignored", _event(some_new_field={"x": 1}), {}),
+    ("long string truncated, not refused", _event(platform="p" * 1025), {}),
     ("several problems", _event(event_type=..., user_id="ab", time="x"),
      {"missing": {"event_type"}, "length": {"user_id"}, "invalid": {"time"}}),
 ]  # fmt: skip
@@ -663,3 +664,34 @@ OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
 )
 def test_outcome(result: HTTPResult, messages: list[bytes], expected: object) -> None:
     assert responses.outcome(result, messages, NOW) == expected
+
+
+def test_check_event_names_each_problem_with_its_kind_and_fix() -> None:
+    event = {
+        "event_type": "e" * 1025,
+        "user_id": "abc",
+        "device_id": "null-device",
+        "time": "now",
+        "usr_id": "x",
+        "user_properties": {"$add": {"n": 1}, "plan": "pro"},
+    }
+    problems = {(p.kind, p.field): p.detail for p in wire.check_event(event, min_id_length=5)}
+    assert problems == {
+        ("long", "event_type"): "is longer than 1024 characters (truncated)",
+        ("length", "user_id"): "is shorter than min_id_length=5",
+        ("invalid", "time"): "must be an int, got str",
+        ("unknown", "usr_id"): "is not an Amplitude HTTP V2 event field",
+        ("invalid", "user_properties"): (
+            "mixes operations with plain properties; " + properties.SET_RULE
+        ),
+    }
+    blocked = wire.check_event({"event_type": "e", "device_id": "Undefined"})
+    assert [(p.kind, p.field) for p in blocked] == [("invalid", "device_id")]
+    assert wire.check_event({"event_type": "e", "user_id": "user-1"}) == []
+
+
+def test_truncate_long_strings_cuts_only_what_check_event_reported() -> None:
+    event = {"event_type": "e" * 2000, "user_id": "user-1", "platform": "p" * 1024}
+    cut = wire.truncate_long_strings(event, wire.check_event(event))
+    assert cut == ["event_type"]
+    assert len(event["event_type"]) == 1024 and len(event["platform"]) == 1024

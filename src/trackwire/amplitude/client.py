@@ -48,6 +48,7 @@ from trackwire.amplitude.pipeline import (
 )
 from trackwire.amplitude.wire import check_event
 from trackwire.errors import ConfigError, ValidationError
+from trackwire.middleware import Middleware
 
 if TYPE_CHECKING:  # the query package is imported only by a client given a secret_key
     from typing_extensions import Unpack  # typing.Unpack from 3.11; annotations only
@@ -61,7 +62,6 @@ if TYPE_CHECKING:  # the query package is imported only by a client given a secr
         UserSearch,
     )
     from trackwire.config import AmplitudeOptions
-from trackwire.middleware import Middleware
 
 __all__ = ["Amplitude"]
 
