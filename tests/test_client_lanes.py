@@ -123,9 +123,25 @@ def test_a_transport_without_everything_is_still_closed_at_shutdown() -> None:
     assert closed == [True]
 
 
+class SendAndReset:
+    """A user's transport with ``send`` and ``reset_after_fork`` but no ``close``."""
+
+    def __init__(self) -> None:
+        self.resets = 0
+
+    def send(self, request: Any) -> HTTPResult:
+        return HTTPResult(status=200)
+
+    def reset_after_fork(self) -> None:
+        self.resets += 1
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_forked_child_resets_the_transport_once_for_all_lanes() -> None:
-    client, transport = make()
+@pytest.mark.parametrize("kind", [CountingTransport, SendAndReset])
+def test_a_forked_child_resets_the_transport_once_for_all_lanes(kind: type) -> None:
+    transport = kind()
+    shared, _ = parse_options({"transport": transport, "handle_sigterm": False}, vendor="Test")
+    client = Client(destination("main"), shared)
     client.add_lane("side", destination("side"))
     read, write = os.pipe()
     pid = os.fork()
