@@ -9,8 +9,9 @@ A client sends through one or more **lanes**: a :class:`Lane` is a destination a
 that delivers to it. Every client has its main lane (the vendor's destination); a vendor with
 a second endpoint (Amplitude's ``/identify`` form API, mParticle's historical endpoint) or a
 client that feeds several vendors adds more with :meth:`Client.add_lane`. All lanes of a client
-share its delivery options, transport, hooks, middleware and ``stats()``, and ``flush`` and
-``shutdown`` give them one deadline between them.
+share its transport, hooks, middleware, enable switch and ``stats()`` (and, unless a lane is
+given its own, its delivery and retry options), and ``flush`` and ``shutdown`` give them one
+deadline between them.
 
 Options are declared once too, in :mod:`trackwire._options` (:func:`parse_options`, re-exported
 here for the vendor clients).
