@@ -9,14 +9,19 @@ HTTP Basic auth, the shape Segment's own libraries send.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trackwire._client import Client, parse_options
+from trackwire._client import Client, ReplaySpec, parse_options
 from trackwire._engine.receipts import Receipt
 from trackwire.errors import ConfigError, DeliveryError, ValidationError
 from trackwire.segment import wire
 from trackwire.segment.destination import destination, resolve_host
 from trackwire.segment.messages import common, object_field, text_field
+
+if TYPE_CHECKING:  # typing.Unpack from 3.11; used in annotations only
+    from typing_extensions import Unpack
+
+    from trackwire.config import SharedOptions
 
 __all__ = ["Segment"]
 
@@ -46,13 +51,16 @@ class Segment(Client):
         *,
         host: str | None = None,
         region: str | None = None,
-        **options: Any,
+        **options: Unpack[SharedOptions],
     ) -> None:
         if not isinstance(write_key, str) or not write_key:
             raise ConfigError("write_key must be a non-empty str (your Segment source's key)")
         self.host = resolve_host(host, region)
         shared, _ = parse_options(options, vendor="Segment", url=self.host)
-        super().__init__(destination(write_key, self.host, shared.delivery.timeout), shared)
+        replay = ReplaySpec.of(Segment, write_key, host=host, region=region, **options)
+        super().__init__(
+            destination(write_key, self.host, shared.delivery.timeout), shared, replay=replay
+        )
 
     def __repr__(self) -> str:
         return f"<trackwire.Segment host={self.host!r}>"
