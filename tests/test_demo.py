@@ -22,4 +22,4 @@ def test_the_demo_delivers_every_vendor_and_queries_back(tmp_path: Path) -> None
     assert "Amplitude calls: all delivered=True" in done.stdout
     assert "mParticle batches: all delivered=True" in done.stdout
     assert "Song Played today by genre: jazz=" in done.stdout
-    assert (tmp_path / ".trackwire" / "demo.db").exists()
+    assert (tmp_path / ".trackwire" / "collector.db").exists()

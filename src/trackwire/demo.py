@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import trackwire
+from trackwire.cli._common import DEFAULT_DB
 
-DB_PATH = Path(".trackwire") / "demo.db"
+#: The collector's own default database: ``trackwire collector`` afterwards shows the demo's data.
+DB_PATH = Path(DEFAULT_DB)
 PRODUCTS = [
     {"product_id": "sku-1001", "name": "Trail Running Shoes", "price": 129.0, "category": "Shoes"},
     {"product_id": "sku-2002", "name": "Rain Jacket", "price": 89.5, "category": "Outerwear"},
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"stored {stored_now} new events this run ({summary['total']} in all)")
     console.print(
         "\nKeep a collector running and look at it:\n"
-        f"  .venv/bin/trackwire collector --db {DB_PATH}\n"
+        "  .venv/bin/trackwire collector\n"
         "  .venv/bin/trackwire events --url http://127.0.0.1:8787 --type track\n"
         "  curl http://127.0.0.1:8787/stats\n"
         "  .venv/bin/trackwire amplitude segmentation --help"
