@@ -118,6 +118,25 @@ def test_usage_errors_name_the_flag_before_any_request(
     assert "--m:" not in error and "--i:" not in error and "e.group_by" not in error
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--fault-rate", "2"], "error: --fault-rate: must be a number from 0 to 1; got 2.0"),
+        (["--fault-rate-status", "99"], "error: --fault-rate-status: a status must be an integer"),
+        (["--fault-latency", "-1"], "error: --fault-latency: must be a number of seconds >= 0"),
+        (["--fault-status", "x=500"], "error: --fault-status: fault status 'x=500': the path"),
+    ],
+)
+def test_fault_flags_are_named_as_flags(
+    flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _usage_error(["collector", "--port", "0", "--db", str(tmp_path / "f.db"), *flags], capsys)
+
+    assert message in err
+    assert "failure_rate" not in err and "failure_status" not in err
+    assert not (tmp_path / "f.db").exists()  # refused before the collector started
+
+
 def test_a_query_to_nothing_says_connection_refused(capsys: pytest.CaptureFixture[str]) -> None:
     url = _closed_url()
 

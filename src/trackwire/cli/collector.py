@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any, Final
 
-from trackwire.cli._common import DEFAULT_DB, add_command, port_flag, positive
+from trackwire.cli._common import DEFAULT_DB, UsageError, add_command, port_flag, positive
+from trackwire.errors import ConfigError
 
 __all__ = ["EXTRA_HINT", "installed", "register"]
 
@@ -17,6 +18,15 @@ __all__ = ["EXTRA_HINT", "installed", "register"]
 EXTRA_HINT: Final = "the collector needs the collector extra: pip install 'trackwire[collector]'"
 #: Modules the collector cannot run without (all in the ``collector`` extra).
 _MODULES: Final = ("starlette", "uvicorn", "anyio")
+#: The fault flags: flag -> (FaultConfig field, argparse dest).
+_FAULT_FLAGS: Final = {
+    "--fault-rate": ("failure_rate", "fault_rate"),
+    "--fault-rate-status": ("failure_status", "fault_rate_status"),
+    "--fault-drop-rate": ("drop_rate", "fault_drop_rate"),
+    "--fault-latency": ("latency", "fault_latency"),
+    "--fault-retry-after": ("retry_after", "fault_retry_after"),
+    "--fault-seed": ("seed", "fault_seed"),
+}
 
 
 def installed() -> bool:
@@ -32,9 +42,26 @@ def installed() -> bool:
     return True
 
 
+def _faults(args: argparse.Namespace) -> Any:
+    """The FaultConfig the ``--fault-*`` flags describe; a bad value is a usage error naming
+    its flag (each flag is checked on its own, so the error is known to be that flag's)."""
+    from trackwire.collector.faults import FaultConfig, fault_config_from_arguments
+
+    for flag, (name, dest) in _FAULT_FLAGS.items():
+        try:
+            FaultConfig(**{name: getattr(args, dest)})
+        except ConfigError as exc:
+            text = str(exc).removeprefix(f"{name}: ").removeprefix(f"{name} ")
+            raise UsageError(f"{flag}: {text}") from None
+    try:
+        return fault_config_from_arguments(args)
+    except ConfigError as exc:  # the only flag left: the status sequences
+        text = str(exc).removeprefix("fault statuses: ")
+        raise UsageError(f"--fault-status: {text}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; returns the exit status."""
-    from trackwire.collector.faults import fault_config_from_arguments
     from trackwire.collector.server import serve
 
     return serve(
@@ -42,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         keys=args.keys,
-        faults=fault_config_from_arguments(args),
+        faults=_faults(args),
         log_level=args.log_level,
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
