@@ -191,6 +191,22 @@ def test_output_cut_short_by_its_reader_ends_quietly(
     assert status == 141
 
 
+def test_events_says_none_match_when_filters_found_nothing(
+    collector: RunningCollector, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with trackwire.Segment("filter-key", host=collector.url) as segment:
+        segment.track(user_id="user-1", event="Only Segment")
+
+    assert main(["events", "--url", collector.url, "--vendor", "amplitude"]) == 0
+    filtered = capsys.readouterr().out
+    assert main(["events", "--url", collector.url]) == 0
+    everything = capsys.readouterr().out
+
+    assert "0 most recent events" in filtered and "(none match)" in filtered
+    assert "none stored yet" not in filtered
+    assert "Only Segment" in everything
+
+
 def test_export_to_stdout_writes_the_archive_and_talks_on_stderr(
     collector: RunningCollector,
 ) -> None:

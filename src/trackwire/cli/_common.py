@@ -30,14 +30,18 @@ __all__ = [
     "add_command",
     "basic_auth",
     "count_flag",
+    "cut",
     "flag_text",
+    "get_json",
     "json_object",
     "network_text",
     "non_negative_int",
     "plain_table",
     "port_flag",
     "positive",
+    "read_headers",
     "url_flag",
+    "write_lines",
 ]
 
 #: Where ``send``, ``events`` and the query commands go unless told otherwise: this machine.
