@@ -16,8 +16,10 @@ variables. Every flag is checked before a request is made. Output is plain text 
 chart whose series differ by their bar's character, so they read the same piped); ``--json``
 prints the API's JSON; the export's progress goes to stderr.
 
-A new query command (funnels, retention, ...) is one more ``_add_<name>`` parser and
-``_<name>`` runner registered in :data:`_RUNNERS`.
+A new query command (funnels, retention, users, revenue LTV) is one ``_add_<name>(calls)``
+called from :func:`register` (its parser: :func:`_common` flags plus its own, each checked by a
+flag type, and ``field_flags`` naming the API's parameters by flag) and a runner that calls the
+client through :func:`_ask`, which tells network failures as the other commands do.
 """
 
 from __future__ import annotations
