@@ -175,6 +175,15 @@ def options_markdown() -> str:
     return "\n".join(parts)
 
 
+#: A Sphinx role before a code span in rendered docstrings (``:class:`~x.Y``` reads ``x.Y``).
+_ROLE = re.compile(r":(?:class|meth|func|data|mod|attr|exc|obj):(<code[^>]*>)~?")
+
+
+def on_page_content(html: str, **_: Any) -> str:
+    """MkDocs event: the docstrings' Sphinx roles shown as plain code, not as ``:class:``."""
+    return _ROLE.sub(r"\1", html)
+
+
 def on_page_markdown(markdown: str, **_: Any) -> str:
     """MkDocs event: put the generated parts where a page asks for them."""
     if MARKER in markdown:
@@ -187,4 +196,10 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
     return markdown
 
 
-__all__ = ["CHANGELOG_MARKER", "MARKER", "on_page_markdown", "options_markdown"]
+__all__ = [
+    "CHANGELOG_MARKER",
+    "MARKER",
+    "on_page_content",
+    "on_page_markdown",
+    "options_markdown",
+]

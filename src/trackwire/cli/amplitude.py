@@ -184,7 +184,7 @@ def _add_segmentation(calls: Any) -> None:
     )
     segmentation.set_defaults(field_flags=_SEGMENTATION_FLAGS)
     _common(segmentation)
-    segmentation.add_argument("event", help="event type (or _active, _all)")
+    segmentation.add_argument("event", metavar="EVENT", help="event type (or _active, _all)")
     segmentation.add_argument("--start", required=True, help="first day, YYYYMMDD")
     segmentation.add_argument("--end", required=True, help="last day, YYYYMMDD, included")
     segmentation.add_argument(
