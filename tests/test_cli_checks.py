@@ -137,6 +137,22 @@ def test_fault_flags_are_named_as_flags(
     assert not (tmp_path / "f.db").exists()  # refused before the collector started
 
 
+def test_send_to_the_default_url_with_no_collector_says_how_to_start_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackwire.cli import send
+
+    url = _closed_url()  # stands in for the default URL, where nothing listens in this test
+    monkeypatch.setattr(send, "DEFAULT_URL", url)
+    status = main(["send", "segment", "track", "--write-key", "k", "--user-id", "u",
+                   "--event", "E", "--retries", "0", "--host", url])  # fmt: skip
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "connection_refused: nothing listens at" in err
+    assert "hint: no collector runs here: start one with 'trackwire collector'" in err
+
+
 def test_a_query_to_nothing_says_connection_refused(capsys: pytest.CaptureFixture[str]) -> None:
     url = _closed_url()
 

@@ -144,6 +144,8 @@ def _deliver(
         return EXIT_OK
     why = receipt.error or f"still pending after {args.timeout:g} s"
     print(f"not delivered: {what}: {why}", file=sys.stderr)
+    if args.host == DEFAULT_URL and "connection_refused" in str(why):
+        print("hint: no collector runs here: start one with 'trackwire collector'", file=sys.stderr)
     return EXIT_NOT_DELIVERED
 
 
