@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck unit bench clean
+.PHONY: test demo lint typecheck unit docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench docs/hooks examples
+	$(BIN)/ruff format --check src tests bench docs/hooks examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -24,7 +24,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q -n auto
 
-test: lint typecheck unit
+# The documentation site, warnings as errors (mkdocs.yml: strict), into build/site.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
+test: lint typecheck docs unit
 
 demo: $(STAMP)
 	$(BIN)/python -m trackwire.demo
@@ -33,4 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .trackwire .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .trackwire .pytest_cache .mypy_cache .ruff_cache build dist
