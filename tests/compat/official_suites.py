@@ -133,7 +133,12 @@ trackwire.segment.wire.DEFAULT_HOST = URL
 if os.environ["OFFICIAL_SUITE_PACKAGE"] == "mparticle":
     import mparticle.configuration  # the shim: trackwire.compat.mparticle.configuration
 
+    assert mparticle.__name__ == "trackwire.compat.mparticle", mparticle.__file__
     mparticle.configuration.DEFAULT_HOST = URL + "/v2"
+else:
+    import segment.analytics
+
+    assert segment.analytics.__name__ == "trackwire.compat.segment", segment.analytics
 # segment-analytics-python's tests import the `mock` backport; the standard library's is it.
 sys.modules.setdefault("mock", unittest.mock)
 """

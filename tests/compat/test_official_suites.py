@@ -71,3 +71,17 @@ def test_segment_analytics_python_suite(
     assert result.not_passed() == {}, result.output
     # The calls the tests made arrived at the collector over HTTP.
     assert collector.store.events()
+
+
+def test_mparticle_suite(
+    collector: RunningCollector,
+    tmp_path: Path,
+    pytestconfig: pytest.Config,
+    record_property: pytest.RecordProperty,
+) -> None:
+    tests = _tests(suites.MPARTICLE, pytestconfig)
+    files = sorted(path.name for path in tests.glob("test_*.py"))
+    result = suites.run_suite(suites.MPARTICLE, tests, tmp_path, collector.url, files)
+    _report(record_property, "mparticle", result, "test_")
+    assert len(files) >= 40 and result.total("test_") >= 60
+    assert result.not_passed() == {}, result.output
