@@ -186,8 +186,10 @@ def fetch(dist: Distribution, cache: Path) -> Path | str:
             binary = (
                 ["--only-binary", ":all:"] if dist.kind == "wheel" else ["--no-binary", ":all:"]
             )
+            # Short network timeouts: an unreachable index means a skip, not a long wait.
             command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                       *binary, "-d", str(downloads), f"{dist.name}=={dist.version}"]  # fmt: skip
+                       "--timeout", "10", "--retries", "1", *binary, "-d", str(downloads),
+                       f"{dist.name}=={dist.version}"]  # fmt: skip
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=180)
             except subprocess.TimeoutExpired:
