@@ -233,3 +233,41 @@ def test_plugins_run_in_the_official_order_and_destinations_get_copies(
 def test_a_custom_storage_provider_is_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="storage_provider"):
         compat.Config(storage_provider=object())
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [{4: "4"}, {"t": ["4", [5, 6]]}, {"t": ["4", set()]}, {"t": ["4", {"ok": True}]},
+     {"t": ["a", "c", 3, True]}, {"t": {"nested": {"deep": 1.5}}}, {"t": object()}],
+    ids=["int key", "nested list", "set in list", "object in list", "scalars", "objects",
+         "object value"],
+)  # fmt: skip
+def test_property_values_are_accepted_or_refused_as_the_official_does(properties: Any) -> None:
+    def build(m: Any) -> Any:
+        event = m.BaseEvent("E", user_id="user-1")
+        event["event_properties"] = properties
+        return event
+
+    theirs, ours = both(build)
+
+    assert ("event_properties" in ours) == ("event_properties" in theirs)
+
+
+def test_event_options_read_and_write_as_the_official_ones() -> None:
+    def build(m: Any) -> Any:
+        options = m.EventOptions(user_id="test_user_id")
+        options.retry += 1
+        options["id_device"] = "x"
+        options["time"] = 98.6
+        options.event_id = 10
+        return options
+
+    theirs, ours = both(build)
+
+    assert ours.retry == theirs.retry == 1
+    assert str(ours) == str(theirs) == '{"event_id": 10, "user_id": "test_user_id"}'
+    assert ours["id_device"] is None and "time" not in ours
+    assert [type(e).__name__ for e in both(lambda m: m.RevenueEvent())] == [
+        "RevenueEvent", "RevenueEvent"
+    ]  # fmt: skip
+    assert ours.get_event_body() == {"user_id": "test_user_id", "event_id": 10}
