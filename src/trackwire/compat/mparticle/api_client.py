@@ -116,6 +116,9 @@ class ApiClient:
         receipts = [client.upload(payload) for payload in payloads]
         if callback is not None:
             return UploadHandle(receipts, lambda: callback(self._answer(receipts, http_info)))
+        # flush(0) asks the worker to send what is queued now, without waiting out the
+        # batching interval; each call then waits for its own batches only.
+        client.flush(0)
         deadline = time.monotonic() + self.configuration.sync_timeout
         for receipt in receipts:
             receipt.wait(max(0.0, deadline - time.monotonic()))
