@@ -13,6 +13,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -271,3 +272,16 @@ def test_event_options_read_and_write_as_the_official_ones() -> None:
         "RevenueEvent", "RevenueEvent"
     ]  # fmt: skip
     assert ours.get_event_body() == {"user_id": "test_user_id", "event_id": 10}
+
+
+def test_trackwire_options_reach_the_client_underneath(
+    collector: RunningCollector, tmp_path: Path
+) -> None:
+    config = compat.Config(server_url=collector.url + "/2/httpapi")
+    client = compat.Amplitude("compat-spool", config, trackwire_options={"spool": tmp_path})
+    client.track(compat.BaseEvent("Spooled", user_id="amp-spool-1"))
+    [future] = client.flush()
+
+    assert future.result(10) is True
+    assert "spool_bytes" in client.native.stats()
+    client.shutdown()

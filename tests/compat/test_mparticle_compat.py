@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -174,3 +175,16 @@ def test_sanitize_for_serialization_drops_none_fields_and_renames_customerid() -
 
     assert mparticle.ApiClient.sanitize_for_serialization(identities) == {"customer_id": "c-1"}
     assert identities.to_dict()["customerid"] == "c-1"  # to_dict keeps the official name
+
+
+def test_trackwire_options_reach_the_client_underneath(
+    collector: RunningCollector, tmp_path: Path
+) -> None:
+    config = configuration(collector.url)
+    config.trackwire_options = {"spool": tmp_path}
+    api = mparticle.EventsApi(config)
+    api.upload_events(sample(mparticle, "spool-1"))
+
+    assert "spool_bytes" in api.api_client.client.stats()
+    assert len(stored_for(collector, "spool-1")) == 1
+    api.api_client.close(5)

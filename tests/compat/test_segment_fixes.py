@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
 import trackwire.compat.segment as analytics
+from trackwire.collector.server import start_collector
 from trackwire.errors import ConfigError
 
 
@@ -88,3 +90,24 @@ def test_with_no_route_the_first_failed_attempt_is_logged_with_its_reason(
     assert lines, [r.getMessage() for r in caplog.records]
     assert "connection_refused" in lines[0] and url.removeprefix("http://") in lines[0]
     assert not any("wk-secret-42" in r.getMessage() for r in caplog.records)
+
+
+def test_trackwire_options_reach_the_engine_a_spool_carries_events_over_a_restart(
+    tmp_path: Path,
+) -> None:
+    spool = tmp_path / "spool"
+    offline = analytics.Client(
+        "spool-key", host=closed_port_url(), trackwire_options={"spool": spool}
+    )
+    offline.track("spool-user", "Queued Offline")
+    offline.segment.shutdown(timeout=0.2)  # the process ends with the event still on disk
+
+    with start_collector() as collector:
+        online = analytics.Client(
+            "spool-key", host=collector.url, trackwire_options={"spool": spool}
+        )
+        online.flush()
+        online.shutdown()
+        events = [e.payload.get("event") for e in collector.store.events()]
+
+    assert events == ["Queued Offline"]

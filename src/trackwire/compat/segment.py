@@ -77,6 +77,7 @@ __all__ = [
     "thread",
     "timeout",
     "track",
+    "trackwire_options",
     "upload_interval",
     "upload_size",
     "write_key",
@@ -104,6 +105,10 @@ class Client:
     Arguments, defaults and their order are the official library's; ``upload_size`` and
     ``upload_interval`` become ``flush_at`` and ``flush_interval``, ``thread`` becomes
     ``workers`` and ``send=False`` becomes ``enable=False``.
+
+    ``trackwire_options`` (keyword only, not an official argument) passes further options to
+    :class:`trackwire.Segment`, e.g. ``{"spool": "/var/lib/app/segment-spool"}`` for a disk
+    queue that survives restarts.
 
     Raises:
         CompatValidationError: ``write_key`` is not a str.
@@ -162,6 +167,8 @@ class Client:
         oauth_scope: str = DefaultConfig.oauth_scope,
         max_total_backoff_duration: float = DefaultConfig.max_total_backoff_duration,
         max_rate_limit_duration: float = DefaultConfig.max_rate_limit_duration,
+        *,
+        trackwire_options: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(write_key, str) or not write_key:
             raise CompatValidationError(
@@ -215,6 +222,7 @@ class Client:
             workers=thread,
             flush_at=1 if sync_mode else upload_size,
             flush_interval=upload_interval,
+            **dict(trackwire_options or {}),
         )
         self.max_queue_size = max_queue_size
         self._retries = _RetryLog(max_retries)
@@ -530,6 +538,8 @@ oauth_client_key: str | None = Client.DefaultConfig.oauth_client_key
 oauth_key_id: str | None = Client.DefaultConfig.oauth_key_id
 oauth_auth_server: str = Client.DefaultConfig.oauth_auth_server
 oauth_scope: str = Client.DefaultConfig.oauth_scope
+#: Further :class:`trackwire.Segment` options for the default client (not an official setting).
+trackwire_options: Mapping[str, Any] | None = None
 
 #: The client the module-level calls use; created by the first call.
 default_client: Client | None = None
@@ -565,6 +575,7 @@ def _default() -> Client:
                 oauth_key_id=oauth_key_id,
                 oauth_auth_server=oauth_auth_server,
                 oauth_scope=oauth_scope,
+                trackwire_options=trackwire_options,
             )
         return default_client
 

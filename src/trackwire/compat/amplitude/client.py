@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from trackwire.amplitude.client import Amplitude as NativeAmplitude
@@ -46,12 +47,20 @@ class Amplitude:
     Args:
         api_key: the project's API key.
         configuration: a :class:`Config`; the official defaults when None.
+        trackwire_options: (keyword only, not an official argument) further
+            :class:`trackwire.Amplitude` options, e.g. ``{"spool": PATH}`` for a disk queue.
 
     Raises:
         ConfigError: an option trackwire cannot honour (the message names it).
     """
 
-    def __init__(self, api_key: str, configuration: Config | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        configuration: Config | None = None,
+        *,
+        trackwire_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.configuration = configuration or Config()
         self.configuration.api_key = api_key
         config = self.configuration
@@ -67,6 +76,7 @@ class Amplitude:
             flush_interval=config.flush_interval_millis / 1000,
             max_retries=config.flush_max_retries,
             min_id_length=config.min_id_length,
+            **dict(trackwire_options or {}),
         )
         self._plugins: dict[constants.PluginType, list[Plugin]] = {
             kind: [] for kind in constants.PluginType

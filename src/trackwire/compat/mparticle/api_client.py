@@ -95,6 +95,7 @@ class ApiClient:
                     ca_certs=config.ssl_ca_cert,
                     debug=config.debug,
                     flush_interval=_NEXT_TURN,
+                    **config.trackwire_options,
                 )
             return self._client
 

@@ -39,6 +39,8 @@ class Configuration:
         max_retries: retries of a failed request (network, 429, 5xx), default 3.
         sync_timeout: the most seconds a call without ``callback`` waits for its answer,
             retries included (default 60); the batch stays queued if it is exceeded.
+        trackwire_options: further :class:`trackwire.MParticle` options (e.g.
+            ``{"spool": PATH}`` for a disk queue), read when the first upload is made.
     """
 
     def __init__(self) -> None:
@@ -68,6 +70,7 @@ class Configuration:
         self.connect_timeout = 5.0
         self.max_retries = 3
         self.sync_timeout = 60.0
+        self.trackwire_options: dict[str, Any] = {}
 
     @property
     def logger_file(self) -> str | None:
