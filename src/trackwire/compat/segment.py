@@ -34,6 +34,10 @@ drain and fork safety. Differences worth knowing:
 - ``timestamp`` may also be an ISO-8601 str; a naive datetime is UTC.
 - After the module-level ``shutdown()``, the next call starts a new default client.
 - OAuth (``oauth_client_id`` ...) is not supported: a write key is required.
+- ``flush()`` waits as the official does, but says on the ``trackwire`` logger what it
+  waits for; a batch's first failed attempt is logged with its reason.
+- ``trackwire_options`` (``Client`` keyword, or the module setting) passes options with no
+  official name, e.g. ``{"spool": path}``, to :class:`trackwire.Segment`.
 """
 
 from __future__ import annotations
