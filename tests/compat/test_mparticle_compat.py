@@ -188,3 +188,19 @@ def test_trackwire_options_reach_the_client_underneath(
     assert "spool_bytes" in api.api_client.client.stats()
     assert len(stored_for(collector, "spool-1")) == 1
     api.api_client.close(5)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [({"big": "x" * 5000}, "5000 characters"), ({str(i): "v" for i in range(150)}, "150")],
+)
+def test_attributes_mparticle_would_drop_silently_are_refused_by_name(
+    attributes: dict[str, str], message: str
+) -> None:
+    batch = sample(mparticle)
+    batch.events = [mparticle.AppEvent(event_name="E", custom_attributes=attributes)]
+    api = mparticle.EventsApi(configuration(closed_port_url()))
+
+    with pytest.raises(ValueError, match=message) as raised:
+        api.upload_events(batch)
+    assert "custom_attributes" in str(raised.value)
