@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -111,3 +113,25 @@ def test_trackwire_options_reach_the_engine_a_spool_carries_events_over_a_restar
         events = [e.payload.get("event") for e in collector.store.events()]
 
     assert events == ["Queued Offline"]
+
+
+def test_events_queued_when_the_process_exits_are_delivered() -> None:
+    script = (
+        "import sys\n"
+        "import trackwire.compat.segment as analytics\n"
+        "analytics.write_key = 'exit-key'\n"
+        "analytics.host = sys.argv[1]\n"
+        "analytics.upload_interval = 60\n"  # nothing is sent before the exit
+        "for n in range(50):\n"
+        "    analytics.track('exit-user', 'At Exit', {'n': n})\n"
+    )
+    with start_collector() as collector:
+        done = subprocess.run(
+            [sys.executable, "-c", script, collector.url], capture_output=True, timeout=60
+        )
+        events = [
+            e.payload for e in collector.store.events() if e.payload.get("event") == "At Exit"
+        ]
+
+    assert done.returncode == 0, done.stderr
+    assert sorted(e["properties"]["n"] for e in events) == list(range(50))
