@@ -141,6 +141,8 @@ def test_missing_credentials_are_named_at_the_first_upload() -> None:
         api.upload_events(sample(mparticle))
     with pytest.raises(ValidationError, match="body"):
         api.upload_events(None)
+    with pytest.raises(ValidationError, match="empty list"):
+        api.bulk_upload_events([])
     with pytest.raises(TypeError, match="timeout_ms"):
         api.upload_events(sample(mparticle), timeout_ms=3)
 

@@ -89,4 +89,6 @@ def _batches(body: Any) -> list[Any]:
         raise ValidationError("body", "Missing the required parameter `body` (a list of Batch)")
     if isinstance(body, Model) or not isinstance(body, list | tuple):
         raise ValidationError("body", f"must be a list of Batch, got {type(body).__name__}")
+    if not body:
+        raise ValidationError("body", "is an empty list; pass at least one Batch")
     return list(body)
