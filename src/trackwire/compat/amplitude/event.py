@@ -215,10 +215,11 @@ class EventOptions:
 
     def _fill(self, values: Mapping[str, Any], keys: Iterable[str]) -> None:
         keys = tuple(keys)
+        self.__dict__.update(dict.fromkeys(keys))
         for key in keys:
-            self.__dict__[key] = None
-        for key in keys:
-            self[key] = values.get(key)
+            value = values.get(key)
+            if value is not None:  # None needs no check: it is what the field holds already
+                self[key] = value
         self.event_callback = values.get("callback")
         self._retry = 0
 
@@ -240,8 +241,9 @@ class EventOptions:
         as objects, Enum property values unwrapped, None properties left out, strings cut to
         1024 characters (a property object over 1024 keys becomes ``{}``, logged)."""
         body: dict[str, Any] = {}
+        fields = self.__dict__
         for key, (wire_name, _) in EVENT_KEY_MAPPING.items():
-            value = self[key]
+            value = fields.get(key)
             if value is not None:
                 body[wire_name] = value
         if "plan" in body:
@@ -255,7 +257,7 @@ class EventOptions:
                     for key, value in body[name].items()
                     if value is not None
                 }
-        result: dict[str, Any] = utils.truncate(copy.deepcopy(body))
+        result: dict[str, Any] = utils.truncated_copy(body)
         return result
 
     def _verify_property(self, key: str, value: Any) -> bool:
@@ -315,7 +317,9 @@ class BaseEvent(EventOptions):
         self.event_type = values["event_type"]
         for key in _EVENT_ONLY[1:]:
             self.__dict__[key] = None
-            self[key] = values.get(key)
+            value = values.get(key)
+            if value is not None:
+                self[key] = value
 
 
 class IdentifyEvent(BaseEvent):
