@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from trackwire import _client
+from trackwire import _options
 from trackwire.amplitude import options as amplitude_options
 
 HOOK = Path(__file__).resolve().parent.parent / "docs" / "hooks" / "generated.py"
@@ -26,7 +26,7 @@ def hook() -> ModuleType:
 def test_every_option_of_every_client_is_in_the_reference(hook: ModuleType) -> None:
     page = hook.options_markdown()
 
-    options = [*_client._DELIVERY_OPTIONS, *_client._CLIENT_OPTIONS, *amplitude_options.OWN]
+    options = [*_options._DELIVERY_OPTIONS, *_options._CLIENT_OPTIONS, *amplitude_options.OWN]
     options += ["host", "region", "pod", "environment", "historical"]
     missing = [name for name in options if f"| `{name}` |" not in page]
     assert missing == []
@@ -37,7 +37,7 @@ def test_every_option_of_every_client_is_in_the_reference(hook: ModuleType) -> N
 def test_an_option_no_docstring_describes_stops_the_build(
     hook: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_client, "_CLIENT_OPTIONS", {**_client._CLIENT_OPTIONS, "new_knob": 1})
+    monkeypatch.setattr(_options, "_CLIENT_OPTIONS", {**_options._CLIENT_OPTIONS, "new_knob": 1})
 
     with pytest.raises(ValueError, match="new_knob"):
         hook.options_markdown()

@@ -97,7 +97,7 @@ def _row(name: str, default: Any, text: str, env: str | None) -> str:
 
 
 def _shared_rows() -> Iterator[tuple[str, Any, str, str | None]]:
-    from trackwire import _client, config
+    from trackwire import _options, config
 
     described = {
         **_section(config.RetryConfig.__doc__, "Attributes"),
@@ -106,7 +106,7 @@ def _shared_rows() -> Iterator[tuple[str, Any, str, str | None]]:
     }
     spool = _section(config.SpoolConfig.__doc__, "Attributes")
     env = _environment_names(config.__doc__)
-    options = {**_client._DELIVERY_OPTIONS, **_client._CLIENT_OPTIONS}
+    options = {**_options._DELIVERY_OPTIONS, **_options._CLIENT_OPTIONS}
     missing = []
     for name, default in options.items():
         text = described.get(name)
@@ -162,9 +162,8 @@ def options_markdown() -> str:
         "### Amplitude's own options\n",
         "Amplitude's defaults for shared options differ: "
         + ", ".join(f"`{k}={v!r}`" for k, v in amplitude_options.DEFAULTS.items())
-        + ". The official SDKs' spellings are accepted too: "
-        + ", ".join(f"`{k}` → `{v}`" for k, v in amplitude_options.RENAMED.items())
-        + ".\n",
+        + ". The official SDKs' option names (`flush_queue_size`, `server_zone`, …) are taken "
+        "by `trackwire.compat.amplitude`'s `Config`.\n",
         _table(_own_rows(Amplitude, amplitude_options.OWN)),
         "### mParticle's own options\n",
         "mParticle's defaults for shared options differ: "
