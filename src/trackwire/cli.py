@@ -129,9 +129,11 @@ def _flag_text(exc: ValidationError) -> str:
 
 def _cmd_collector(args: argparse.Namespace) -> int:
     from trackwire.collector.faults import fault_config_from_arguments
+    from trackwire.collector.plan import load_plan
     from trackwire.collector.server import serve
 
     faults = fault_config_from_arguments(args)
+    plan = None if args.plan is None else load_plan(args.plan)
     return serve(
         db=args.db,
         host=args.host,
@@ -141,6 +143,8 @@ def _cmd_collector(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
+        plan=plan,
+        plan_mode=args.plan_mode,
     )
 
 
@@ -425,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     collector.add_argument("--body-timeout", type=_seconds, default=60.0, metavar="SECONDS",
                            help="answer 408 and close when a request body has not arrived "
                            "within this time (default 60)")  # fmt: skip
+    collector.add_argument("--plan", metavar="FILE",
+                           help="tracking plan (JSON or YAML) every event is checked against; "
+                           "violations are listed by /events and /_test/violations")  # fmt: skip
+    collector.add_argument("--plan-mode", choices=("record", "enforce"), default="record",
+                           help="record (default): store events breaking the plan, list "
+                           "why; enforce: keep them out of the store (see /_test/bad)")  # fmt: skip
     if _collector_installed():  # the fault flags live with the collector, in the extra
         from trackwire.collector.faults import add_fault_arguments
 

@@ -132,8 +132,15 @@ class _Admin:
             filters.update(mine)
         found = await run_in_threadpool(functools.partial(self.collector.store.events, **filters))
         limit = filters["limit"]
+        inspection = self.collector.inspection
+        listed = [event.to_json() for event in found]
+        if inspection.plan is not None:
+            # Recomputed on every listing: a violation is a function of the plan and the event.
+            for item, event in zip(listed, found, strict=True):
+                problems = inspection.violations(event.vendor, event.type, event.payload)
+                item["violations"] = [violation.to_json() for violation in problems]
         body = {
-            "events": [event.to_json() for event in found],
+            "events": listed,
             "next_before": found[-1].id if len(found) == limit and found else None,
         }
         return json_reply(200, body).response()
