@@ -34,6 +34,7 @@ from trackwire.collector.inspection import Inspection, RefusalRecorder
 from trackwire.collector.keys import Keys, fingerprint
 from trackwire.collector.plan import PlanMode, TrackingPlan
 from trackwire.collector.store import EventRecord, IngestResult, Store, Vendor
+from trackwire.collector.viewer.auth import Sessions
 
 __all__ = ["DEFAULT_STORE_FACTOR", "MIN_STORE_BYTES", "Collector", "create_app"]
 
@@ -64,6 +65,7 @@ class Collector:
         keys: the accepted sources, or None in development mode.
         faults: the fault injector; reconfigure it at any time.
         counters: request, rejection and storage counters shown by ``/stats``.
+        sessions: the web page's sign-in sessions (keyed mode).
         inspection: the tracking plan, the refused requests and events, and the arrival signal
             behind the ``/_test`` endpoints (see :mod:`.inspection`).
         starlette: the inner Starlette application (without fault injection).
@@ -88,6 +90,7 @@ class Collector:
         self.faults = faults if isinstance(faults, FaultInjector) else FaultInjector(faults)
         self.counters = RequestCounters()
         self.db_path = db_path
+        self.sessions = Sessions()
         self.inspection = Inspection(
             plan=plan, plan_mode=plan_mode, keep_bodies=keys is None, counters=self.counters
         )

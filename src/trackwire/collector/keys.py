@@ -206,10 +206,10 @@ class Keys:
             admin |= _same(token, user)
         if admin:
             return Reader()
-        by_token = None
-        for source in self._by_key.values():
-            if source.read_token and _same(source.read_token, user):
-                by_token = source
+        by_token: Source | None = None
+        for candidate in self._by_key.values():
+            if candidate.read_token and _same(candidate.read_token, user):
+                by_token = candidate
         segment = self._find("segment", user)
         if segment is not None and not segment.write_key_reads:
             segment = None

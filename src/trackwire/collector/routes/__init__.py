@@ -16,6 +16,7 @@ from trackwire.collector.routes import (
     mparticle,
     segment,
     testing,
+    viewer,
 )
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["REGISTRY", "build"]
 
 #: Every route module, in matching order; each has ``routes(collector) -> list[Route]``.
-REGISTRY: Final = (segment, amplitude, mparticle, amplitude_query, admin, testing)
+REGISTRY: Final = (segment, amplitude, mparticle, amplitude_query, admin, testing, viewer)
 
 
 def build(collector: Collector) -> list[Route]:

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from trackwire.collector._handler import json_reply
 from trackwire.collector.matching import Expectation, nearest
 from trackwire.collector.store import StoredEvent
+from trackwire.collector.viewer.auth import csrf_ok
 
 if TYPE_CHECKING:
     from trackwire.collector.app import Collector
@@ -130,6 +131,8 @@ class _TestRoutes:
         return store if isinstance(store, ResettableStore) else None
 
     async def reset(self, request: Request) -> Response:
+        if not csrf_ok(self.collector, request):
+            return json_reply(403, {"error": "a page of another origin cannot reset"}).response()
         store = self._store()
         if store is None:
             return json_reply(409, {"error": "this collector's store cannot be reset"}).response()
