@@ -315,7 +315,8 @@ ADMIN_TOKEN = "admin-token-0123456789abcdef0123456789"
 def keyed_collector(tmp_path: Path) -> Iterator[RunningCollector]:
     keys = tmp_path / "keys.json"
     keys.write_text(
-        '{"sources": [{"name": "backend", "vendor": "segment", "write_key": "wk-backend", "write_key_reads": true},'
+        '{"sources": [{"name": "backend", "vendor": "segment", "write_key": "wk-backend",'
+        ' "write_key_reads": true},'
         ' {"name": "web", "vendor": "segment", "write_key": "wk-web", "write_key_reads": true}],'
         f' "admin_tokens": ["{ADMIN_TOKEN}"]}}'
     )
