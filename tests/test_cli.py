@@ -326,8 +326,9 @@ ADMIN_TOKEN = "admin-token-0123456789abcdef0123456789"
 def keyed_collector(tmp_path: Path) -> Iterator[RunningCollector]:
     keys = tmp_path / "keys.json"
     keys.write_text(
-        '{"sources": [{"name": "backend", "vendor": "segment", "write_key": "wk-backend"},'
-        ' {"name": "web", "vendor": "segment", "write_key": "wk-web"}],'
+        '{"sources": [{"name": "backend", "vendor": "segment", "write_key": "wk-backend",'
+        ' "write_key_reads": true},'
+        ' {"name": "web", "vendor": "segment", "write_key": "wk-web", "write_key_reads": true}],'
         f' "admin_tokens": ["{ADMIN_TOKEN}"]}}'
     )
     with start_collector(db=tmp_path / "keyed.db", port=0, keys=keys) as running:

@@ -62,8 +62,10 @@ def _faults(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; returns the exit status."""
+    from trackwire.collector.plan import load_plan
     from trackwire.collector.server import serve
 
+    plan = None if args.plan is None else load_plan(args.plan)
     return serve(
         db=args.db,
         host=args.host,
@@ -73,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
+        plan=plan,
+        plan_mode=args.plan_mode,
     )
 
 
@@ -125,6 +129,19 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help="answer 408 and close when a request body has not arrived within this time "
         "(default 60)",
+    )
+    parser.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="tracking plan (JSON or YAML) every event is checked against; violations are "
+        "listed by /events and /_test/violations",
+    )
+    parser.add_argument(
+        "--plan-mode",
+        choices=("record", "enforce"),
+        default="record",
+        help="record (default): store events breaking the plan, list why; enforce: keep them "
+        "out of the store (see /_test/bad)",
     )
     if here:  # the fault flags live with the collector, in the extra
         from trackwire.collector.faults import add_fault_arguments

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from trackwire.collector.routes import admin, amplitude, amplitude_query, mparticle, segment
+from trackwire.collector.routes import (
+    admin,
+    amplitude,
+    amplitude_query,
+    mparticle,
+    segment,
+    testing,
+    viewer,
+)
 
 if TYPE_CHECKING:
     from starlette.routing import Route
@@ -19,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["REGISTRY", "build"]
 
 #: Every route module, in matching order; each has ``routes(collector) -> list[Route]``.
-REGISTRY: Final = (segment, amplitude, mparticle, amplitude_query, admin)
+REGISTRY: Final = (segment, amplitude, mparticle, amplitude_query, admin, testing, viewer)
 
 
 def build(collector: Collector) -> list[Route]:
