@@ -32,7 +32,7 @@ browser:
 	  else echo "no chromium and no root to install it: the browser tests will skip"; fi; }
 
 unit: $(STAMP) browser
-	$(BIN)/pytest -q -n auto
+	$(BIN)/pytest -q -n auto --dist loadgroup
 
 # The documentation site, warnings as errors (mkdocs.yml: strict), into build/site.
 docs: $(STAMP)

@@ -36,7 +36,9 @@ def _chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API runs, its thread has a running asyncio
+# loop, and tests of other modules that call asyncio.run() in the same worker would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = _chromium()
     if executable is None:

@@ -18,6 +18,9 @@ from tests.browser.conftest import Page
 from trackwire.collector.server import RunningCollector, start_collector
 from trackwire.mparticle import AppEvent, Batch, UserIdentities
 
+#: One worker runs every browser test (``--dist loadgroup``), so Chromium starts once per run.
+pytestmark = pytest.mark.xdist_group("browser")
+
 HTTP = urllib3.PoolManager(retries=False, timeout=15.0)
 ADMIN = "admin-token-0123456789abcdef"
 WEB_READ = "web-read-token-0123456789"
