@@ -489,6 +489,12 @@ class FanOut:
         for route in self._routes:
             route.client.on(hook, lambda report, name=route.name: fn(name, report))
 
+    def add_middleware(self, middleware: Callable[[dict[str, Any]], Any]) -> None:
+        """Add ``middleware`` to every destination's client (it sees each vendor's own
+        message shape; see :mod:`trackwire.middleware`)."""
+        for route in self._routes:
+            route.client.add_middleware(middleware)
+
     def stats(self) -> dict[str, dict[str, Any]]:
         """Each destination's client counters (see the clients' ``stats()``), plus
         ``skipped`` (calls not sent there, by reason) and ``refused`` (calls its client
