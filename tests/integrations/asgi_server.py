@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from typing import Annotated
 
 import uvicorn
 from fastapi import Depends, FastAPI
@@ -32,7 +33,7 @@ app.add_middleware(RequestContextMiddleware)
 
 
 @app.get("/play/{n}")
-def play(n: int, analytics: trackwire.Segment = Depends(get_client)) -> dict[str, str]:
+def play(n: int, analytics: Annotated[trackwire.Segment, Depends(get_client)]) -> dict[str, str]:
     receipt = analytics.track("user-1", "Played", {"n": n})
     return {"message_id": str(receipt.message_id)}
 

@@ -15,9 +15,9 @@ if not settings.configured:
     settings.configure(**django_project.SETTINGS)
     django.setup()
 
-from django.test import Client  # noqa: E402  (needs the settings above)
+from django.test import Client
 
-from trackwire.integrations import django as integration  # noqa: E402
+from trackwire.integrations import django as integration
 
 
 def test_a_view_call_carries_the_request_context() -> None:
@@ -48,9 +48,7 @@ def _in_child(queue: multiprocessing.Queue[object], parent_client_id: int) -> No
 def test_each_forked_worker_builds_and_drains_its_own_client() -> None:
     parent = integration.get_client()
     queue: multiprocessing.Queue[object] = multiprocessing.get_context("fork").Queue()
-    child = multiprocessing.get_context("fork").Process(
-        target=_in_child, args=(queue, id(parent))
-    )
+    child = multiprocessing.get_context("fork").Process(target=_in_child, args=(queue, id(parent)))
     child.start()
     rebuilt, pid, drained, sent = queue.get(timeout=30)  # type: ignore[misc]
     child.join(30)

@@ -5,12 +5,13 @@ nothing queued."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
 import urllib3
 from fastapi import Depends, FastAPI
@@ -46,7 +47,7 @@ def test_fastapi_lifespan_dependency_and_request_context() -> None:
     app.add_middleware(RequestContextMiddleware)
 
     @app.get("/buy")
-    def buy(analytics: trackwire.Segment = Depends(get_client)) -> dict[str, bool]:
+    def buy(analytics: Annotated[trackwire.Segment, Depends(get_client)]) -> dict[str, bool]:
         analytics.track("user-1", "Bought")
         return {"ok": True}
 

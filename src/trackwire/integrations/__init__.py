@@ -13,3 +13,9 @@ a client, so that the client is built in the process that uses it, after any for
 - :mod:`.gunicorn`: server hooks for pre-fork servers (and the uWSGI recipe).
 - :mod:`.context`: the request context (ip, user agent, page) the web integrations add.
 """
+
+from __future__ import annotations
+
+from trackwire.integrations._process import ClientLike, ProcessClient
+
+__all__ = ["ClientLike", "ProcessClient"]

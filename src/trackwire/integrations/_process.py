@@ -12,12 +12,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["ClientLike", "ProcessClient"]
+__all__ = ["ClientLike", "ProcessClient", "build_all", "shutdown_all"]
 
 logger = logging.getLogger("trackwire")
+
+# Every ProcessClient, so a server hook can build or drain them all without being told which
+# (gunicorn's post_fork and worker_exit, uWSGI's postfork and atexit). Weak: a dropped holder
+# needs neither.
+_HOLDERS: weakref.WeakSet[ProcessClient] = weakref.WeakSet()
 
 
 @runtime_checkable
@@ -53,6 +60,7 @@ class ProcessClient:
         self._client: Any = None
         self._pid = 0
         self._lock = threading.Lock()
+        _HOLDERS.add(self)
 
     def get(self) -> Any:
         """This process's client, built now if this process has none yet."""
@@ -88,3 +96,26 @@ class ProcessClient:
         if not done:
             logger.warning("trackwire: the client did not drain within %s s", timeout)
         return done
+
+
+def build_all() -> None:
+    """Build every holder's client in this process (a pre-fork server's ``post_fork``)."""
+    for holder in list(_HOLDERS):
+        try:
+            holder.get()
+        except Exception:
+            logger.exception("trackwire: building a client after fork failed")
+
+
+def shutdown_all(timeout: float = 10.0) -> bool:
+    """Drain every client built in this process within one ``timeout`` (a worker's exit).
+
+    Returns:
+        True if every client delivered or settled everything in time.
+    """
+    deadline = time.monotonic() + timeout
+    done = True
+    for holder in list(_HOLDERS):
+        left = max(0.0, deadline - time.monotonic())
+        done = holder.shutdown(left) and done
+    return done

@@ -11,7 +11,7 @@ request context.
     app.add_middleware(RequestContextMiddleware)
 
     @app.post("/signup")
-    def signup(analytics: trackwire.Segment = Depends(get_client)) -> dict[str, str]:
+    def signup(analytics: Annotated[trackwire.Segment, Depends(get_client)]) -> dict[str, str]:
         analytics.track("user-1", "Signed Up")  # returns at once; sent in the background
         return {"ok": "yes"}
 
