@@ -18,6 +18,7 @@ app.conf.update(
         "data_folder_in": os.path.join(_ROOT, "queue"),
         "data_folder_out": os.path.join(_ROOT, "queue"),
         "processed_folder": os.path.join(_ROOT, "processed"),
+        "control_folder": os.path.join(_ROOT, "control"),
         "polling_interval": 0.05,
     },
     result_backend=f"file://{os.path.join(_ROOT, 'results')}",

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def celery_env(tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for folder in ("queue", "processed", "results"):
+    for folder in ("queue", "processed", "results", "control"):
         (tmp_path / folder).mkdir()
     monkeypatch.setenv("CELERY_TEST_DIR", str(tmp_path))
     monkeypatch.setenv("SINK_URL", sink.url)
