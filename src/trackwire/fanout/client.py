@@ -134,7 +134,7 @@ class _Route:
 
 def _integration_enabled(integrations: object, name: str) -> bool:
     """Segment's ``integrations`` object: ``{"Amplitude": False}`` or ``{"All": False}``."""
-    if not isinstance(integrations, Mapping) or not integrations:
+    if not integrations or not isinstance(integrations, Mapping):
         return True
     if name in integrations:
         return integrations[name] is not False
@@ -243,7 +243,6 @@ class FanOut:
                 "FanOut needs at least one client: segment=, amplitude= or mparticle="
             )
         self._lock = threading.Lock()
-        self._calls = 0
 
     def __repr__(self) -> str:
         return f"<trackwire.FanOut {', '.join(self.destinations)}>"
@@ -419,8 +418,6 @@ class FanOut:
                 )
                 continue
             results[route.name] = joined_receipt(message_id, receipts)
-        with self._lock:
-            self._calls += 1
         if refusals and len(refusals) == len(results) and not skipped:
             raise refusals[0]  # nobody took it: a caller mistake, said at the call site
         return FanOutReceipt(message_id, results, skipped)

@@ -114,8 +114,8 @@ _REVENUE_FIELDS: Final = (
 def _context_value(context: Mapping[str, Any], path: tuple[str, ...]) -> str | None:
     value: Any = context
     for part in path:
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value if isinstance(value, str) and value else None
+        value = value.get(part) if type(value) is dict or isinstance(value, Mapping) else None
+    return value if type(value) is str and value else None
 
 
 def _view_name(message: Mapping[str, Any]) -> str:
@@ -142,11 +142,12 @@ def amplitude_events(
         base["user_id"] = message["userId"]
     if message.get("anonymousId") is not None:
         base["device_id"] = message["anonymousId"]
-    context = message.get("context") or {}
-    for path, field in _AMPLITUDE_CONTEXT:
-        value = _context_value(context, path)
-        if value is not None:
-            base[field] = value
+    context = message.get("context")
+    if context:  # most server-side calls carry none: skip the twelve lookups
+        for path, field in _AMPLITUDE_CONTEXT:
+            value = _context_value(context, path)
+            if value is not None:
+                base[field] = value
     message_id = message["messageId"]
     if kind == "track":
         event = {**base, "event_type": message["event"], "insert_id": message_id}

@@ -8,6 +8,7 @@ anything is queued for any vendor.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -38,6 +39,8 @@ def _id(name: str, value: object, *, required: bool) -> str | None:
 def _object(name: str, value: object) -> dict[str, Any]:
     if value is None:
         return {}
+    if type(value) is dict:  # the common case, without an ABC check
+        return dict(value)
     if not isinstance(value, Mapping):
         raise ValidationError(name, f"must be a dict, got {type(value).__name__}")
     return dict(value)
@@ -51,10 +54,27 @@ def _text(name: str, value: object) -> str | None:
     return value
 
 
+# (millisecond, text) of the last "now" made: calls in the same millisecond share it.
+_last_now: tuple[int, str] = (-1, "")
+# (text, milliseconds) of the last timestamp read: every vendor of one call reads the same one.
+_last_read: tuple[str, int] = ("", 0)
+
+
+def _now() -> str:
+    global _last_now
+    millis = time.time_ns() // 1_000_000
+    cached, text = _last_now
+    if millis != cached:
+        second, ms = divmod(millis, 1000)
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{ms:03d}Z"
+        _last_now = (millis, text)
+    return text
+
+
 def _timestamp(value: object) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``; naive datetimes are UTC; now when None."""
     if value is None:
-        value = datetime.now(timezone.utc)
+        return _now()
     if isinstance(value, str):
         timestamp_ms(value)  # refused here, at the call site, when no vendor could read it
         return value
@@ -74,6 +94,10 @@ def timestamp_ms(text: str) -> int:
     Raises:
         ValidationError: the text is not an ISO-8601 date and time.
     """
+    global _last_read
+    cached, millis = _last_read
+    if text == cached:
+        return millis
     try:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
@@ -82,7 +106,9 @@ def timestamp_ms(text: str) -> int:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
+    millis = int(parsed.timestamp() * 1000)
+    _last_read = (text, millis)
+    return millis
 
 
 def build_message(
