@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from trackwire._engine.receipts import BatchReport, Receipt
 from trackwire.errors import ConfigError, DeliveryError, TrackwireError
@@ -28,6 +28,11 @@ from trackwire.fanout.mappings import (
 )
 from trackwire.fanout.receipt import FanOutReceipt, failed_receipt, joined_receipt
 from trackwire.fanout.spec import CALL_TYPES, build_message
+
+if TYPE_CHECKING:
+    from trackwire.amplitude.client import Amplitude
+    from trackwire.mparticle.client import MParticle
+    from trackwire.segment.client import Segment
 
 __all__ = ["FanOut"]
 
@@ -207,14 +212,16 @@ class FanOut:
     def __init__(
         self,
         *,
-        segment: Any = None,
-        amplitude: Any = None,
-        mparticle: Any = None,
+        segment: Segment | None = None,
+        amplitude: Amplitude | None = None,
+        mparticle: MParticle | None = None,
         mappings: Mapping[str, object] | None = None,
         filters: Mapping[str, object] | None = None,
         group_type: str = "group",
     ) -> None:
-        clients = {"segment": segment, "amplitude": amplitude, "mparticle": mparticle}
+        clients: dict[str, Any] = {
+            "segment": segment, "amplitude": amplitude, "mparticle": mparticle,
+        }  # fmt: skip
         mappings = mappings or {}
         filters = filters or {}
         for option, given in (("mappings", mappings), ("filters", filters)):
