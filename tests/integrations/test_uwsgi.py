@@ -4,7 +4,6 @@ client in each worker and drains it when the workers end."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -46,11 +45,12 @@ def test_workers_build_their_client_after_fork_and_drain_at_exit(
     ready.bind(str(tmp_path / "ready.sock"))
     ready.listen(4)
     listen = str(tmp_path / "http.sock")
+    fifo = str(tmp_path / "master.fifo")
     env = {**os.environ, "SINK_URL": sink.url, "READY_SOCKET": str(tmp_path / "ready.sock"),
            "PYTHONPATH": str(ROOT)}  # fmt: skip
     server = subprocess.Popen(
-        [str(UWSGI), "--master", "--processes", "2", "--enable-threads", "--die-on-term",
-         "--need-app", "--disable-logging", "--http-socket", listen,
+        [str(UWSGI), "--master", "--processes", "2", "--enable-threads",
+         "--need-app", "--disable-logging", "--http-socket", listen, "--master-fifo", fifo,
          "--module", "tests.integrations.uwsgi_app:app", "--home", str(UWSGI.parent.parent)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
@@ -60,7 +60,8 @@ def test_workers_build_their_client_after_fork_and_drain_at_exit(
         assert all(answer["built"] for answer in answers)
         assert {answer["pid"] for answer in answers} <= workers
         assert sink.requests == []  # still queued in the workers
-        server.send_signal(signal.SIGTERM)
+        with open(fifo, "w") as control:
+            control.write("q")  # the master FIFO's graceful shutdown
         server.wait(timeout=60)
     finally:
         ready.close()

@@ -34,6 +34,10 @@ cannot send in the background), and drain at worker exit::
 
     postfork(warm_up)
     uwsgi.atexit = drain
+
+Stop uWSGI gracefully (``--master-fifo`` and its ``q`` command, or ``SIGHUP`` for a graceful
+reload) so each worker runs ``uwsgi.atexit``: ``SIGINT``, and ``SIGTERM`` with
+``--die-on-term``, kill the workers after a short grace that a drain under load can outlast.
 """
 
 from __future__ import annotations
