@@ -3,6 +3,8 @@ request context.
 
 ::
 
+    from typing import Annotated
+
     from fastapi import Depends, FastAPI
     import trackwire
     from trackwire.integrations.starlette import RequestContextMiddleware, get_client, lifespan
