@@ -21,7 +21,7 @@ screen    ``Viewed <name> Screen``          a ``screen_view`` (unnamed: ``Loaded
           (unnamed: ``Loaded a Screen``)    Screen``)
 group     ``$identify`` setting ``groups``  user attribute ``<group_type>`` = groupId
           ``{<group_type>: groupId}`` and   (mParticle has no groups; group traits are
-          the user property, then          not sent)
+          the user property, then           not sent)
           ``$groupidentify`` with
           ``group_properties``
           ``{"$set": traits}``
