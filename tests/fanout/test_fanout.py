@@ -299,3 +299,21 @@ def test_await_receipt_and_async_with(transports: dict[str, RecordingTransport])
 def test_bad_options_say_what_to_do(options: dict[str, Any], text: str) -> None:
     with pytest.raises(ConfigError, match=text):
         trackwire.FanOut(**options)
+
+
+def test_a_segment_mapping_and_done_callbacks(transports: dict[str, RecordingTransport]) -> None:
+    def scrub(msg: dict[str, Any]) -> dict[str, Any]:
+        traits = {k: v for k, v in msg.get("traits", {}).items() if k != "email"}
+        return {**msg, "traits": traits}
+
+    fanout = make(transports, mappings={"segment": {"identify": scrub}})
+    done: list[bool] = []
+    receipt = fanout.identify("user-1", {"email": "a@b.io", "plan": "pro"})
+    receipt.add_done_callback(lambda r: done.append(r.ok))
+    assert fanout.shutdown(timeout=10)
+    assert done == [True] and receipt.done
+    [segment] = transports["segment"].messages()
+    assert segment["traits"] == {"plan": "pro"} and segment["messageId"] == receipt.message_id
+    [amplitude] = transports["amplitude"].messages()
+    assert amplitude["user_properties"] == {"$set": {"email": "a@b.io", "plan": "pro"}}
+    assert amplitude["insert_id"] == receipt.message_id
