@@ -47,6 +47,12 @@ def test_build_makes_a_wheel_and_an_sdist_that_twine_accepts(dist: Path) -> None
     names = zipfile.ZipFile(wheel).namelist()
     assert "trackwire/py.typed" in names
     assert "trackwire/cli/__main__.py" in names
+    # The collector's web page ships in the wheel: nothing to build, nothing fetched.
+    for static in ("index.html", "app.js", "app.css"):
+        assert f"trackwire/collector/viewer/static/{static}" in names
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    plugins = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "trackwire = trackwire.pytest_plugin" in plugins
     assert not any(name.startswith(("tests/", "bench/", "docs/")) for name in names)
 
 
