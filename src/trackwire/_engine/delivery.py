@@ -15,6 +15,8 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from itertools import repeat
+from operator import itemgetter
 
 from trackwire._engine.destination import Destination
 from trackwire._engine.lifecycle import State
@@ -30,6 +32,10 @@ __all__ = ["Batch", "BatchDelivery"]
 
 logger = logging.getLogger("trackwire")
 
+# Fields of a Queued, read in C: a batch holds thousands of messages.
+_seq = itemgetter(0)
+_data = itemgetter(1)
+
 #: Seconds between early attempts of a batch in backoff while messages pile up behind it.
 _PROBE_SECONDS = 2.0
 
@@ -43,7 +49,7 @@ class Batch:
         self.items = items
         self.retries = retries
         self.started = time.monotonic() if started is None else started
-        self.first_seq = min(item.seq for item in items)
+        self.first_seq = min(map(_seq, items))
 
 
 class BatchDelivery:
@@ -99,7 +105,7 @@ class BatchDelivery:
         pending = batch.items
         resume_at: float | None = None  # end of the backoff a probe is running inside
         while pending:
-            data = [item.data for item in pending]  # once per attempt: request and outcome
+            data = list(map(_data, pending))  # once per attempt: request and outcome
             request, result = self._attempt(data, batch.retries)
             outcome = destination.outcome(result, data)
             if isinstance(outcome, Delivered):
@@ -247,7 +253,5 @@ class BatchDelivery:
                     self._room.notify_all()
         # Not under the lock: dict.pop is atomic, and submit() only ever adds other keys. A
         # long hold here would make every caller wait for a whole batch's bookkeeping.
-        pop = self._receipts.pop
-        receipts = [pop(item.seq, None) for item in items]
-        data = [item.data for item in items]
-        self._reporter.settled(receipts, data, error, response, sent_bytes)
+        receipts = list(map(self._receipts.pop, map(_seq, items), repeat(None)))
+        self._reporter.settled(receipts, items, error, response, sent_bytes)

@@ -111,6 +111,7 @@ class Engine(BatchDelivery):
         self._flush_at = self.config.flush_at
         self._receipts: dict[int, Receipt] = {}
         self._reporter = Reporter(self._destination.name, self._lock, self._hooks, self._on_error)
+        self._counters = self._reporter.counters
         self._flush_target = -1
         self._in_flight: dict[int, Batch] = {}  # by first seq
         self._deferred: list[tuple[float, int, Batch]] = []  # heap of (due, first seq, batch)
@@ -127,11 +128,26 @@ class Engine(BatchDelivery):
 
     def submit(self, data: bytes, receipt: Receipt) -> Receipt:
         """Queue one encoded message; never blocks on I/O, never raises for delivery trouble."""
+        # The path nearly every call takes: a running engine with room. One short lock hold,
+        # no call but the queue's two; everything else is in _submit_slow.
+        with self._lock:
+            if self._state is _RUNNING and self._has_room(len(data)):
+                self._receipts[self._offer(data, _monotonic())] = receipt
+                self._counters.enqueued += 1
+                if self._idle:
+                    queued = len(self._queue)
+                    if queued == 1 or queued >= self._flush_at:
+                        self._wake.notify()
+                return receipt
+        return self._submit_slow(data, receipt)
+
+    def _submit_slow(self, data: bytes, receipt: Receipt) -> Receipt:
+        """:meth:`submit` when the engine is not running yet, is closing, or the queue is full."""
         size = len(data)
         with self._lock:
             if self._state < _STOPPING and self._has_room(size):
                 self._receipts[self._offer(data, _monotonic())] = receipt
-                self._reporter.counters.enqueued += 1
+                self._counters.enqueued += 1
                 if self._idle:
                     queued = len(self._queue)
                     if queued == 1 or queued >= self._flush_at:
@@ -188,7 +204,7 @@ class Engine(BatchDelivery):
         elif not queue.has_room(size):
             return "queue_full", evicted
         self._receipts[queue.offer(data, _monotonic())] = receipt
-        self._reporter.counters.enqueued += 1
+        self._counters.enqueued += 1
         if self._idle:
             self._wake.notify()
         return None, evicted
