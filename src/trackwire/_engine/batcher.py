@@ -40,12 +40,27 @@ def fit(sizes: Iterable[int], limits: BatchLimits) -> int:
     """
     # k messages take overhead + (s1 + sep) + ... + (sk + sep) - sep bytes. The running sums
     # of (size + sep) only grow, so the count that fits is a bisection of them; accumulate,
-    # map and bisect run in C, which matters at thousands of messages per batch.
+    # map and bisect run in C, which matters at thousands of messages per batch. Sizes are
+    # read in chunks, so a batch that fills on bytes does not read the whole count limit.
     separator = limits.separator
-    running = list(accumulate(map(add, islice(sizes, limits.max_count), repeat(separator))))
-    if not running:
-        return 0
-    return max(1, bisect_right(running, limits.max_bytes - limits.overhead + separator))
+    budget = limits.max_bytes - limits.overhead + separator
+    remaining = islice(sizes, limits.max_count)
+    count = 0
+    total = 0
+    while True:
+        running = list(
+            accumulate(map(add, islice(remaining, _CHUNK), repeat(separator)), initial=total)
+        )
+        fitting = bisect_right(running, budget, 1) - 1
+        count += fitting
+        if fitting < len(running) - 1 or len(running) <= _CHUNK:
+            break
+        total = running[-1]
+    return max(count, 1) if (count or len(running) > 1) else 0
+
+
+#: Messages read at a time by :func:`fit`.
+_CHUNK = 256
 
 
 def due(

@@ -116,8 +116,15 @@ class Receipt:
                 if self._callbacks is None:
                     self._callbacks = []
                 self._callbacks.append(fn)
-                return
-        _run_callback(fn, self)
+                queued = True
+            else:
+                queued = False
+        if not queued:
+            _run_callback(fn, self)
+        elif self._state != _PENDING:
+            # Settled while the callback was being added: the settler may have looked for
+            # callbacks before this one was there. _wake runs each callback exactly once.
+            self._wake()
 
     def __await__(self) -> Generator[Any, None, bool]:
         """``await receipt`` waits without blocking the event loop and returns :attr:`ok`."""
@@ -171,18 +178,16 @@ def settle_all(
     settled: list[Receipt] = []
     append = settled.append
     for receipt in receipts:
-        if receipt is None or receipt._state != _PENDING:
+        if receipt is None or receipt._state:  # _PENDING is 0
             continue
-        if receipt._event is None and receipt._callbacks is None:
-            receipt._error = error
-            receipt.response = response
-            receipt._state = state
-            # Re-check after publishing: a waiter that installed itself in between is woken.
-            if receipt._event is not None or receipt._callbacks is not None:
-                receipt._wake()
-            append(receipt)
-        elif receipt._settle(error, response):
-            append(receipt)
+        receipt._error = error
+        receipt.response = response
+        receipt._state = state
+        # Looked at after publishing the state: a waiter installs itself first and reads the
+        # state after, so one of the two always sees the other.
+        if receipt._event is not None or receipt._callbacks is not None:
+            receipt._wake()
+        append(receipt)
     return settled
 
 
