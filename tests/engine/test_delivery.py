@@ -2,8 +2,9 @@
 
 Every test drives an :class:`~trackwire._engine.worker.Engine` directly with a destination
 whose answers are scripted as outcome values, so the test says exactly which outcome the
-engine sees. Each was checked by hand against a one-line mutation of ``_engine/delivery.py``
-(named in its docstring): the test fails with the mutation and passes without it.
+engine sees. Each was checked by hand against a one-line mutation of the delivery code
+(``_engine/delivery.py``, or the engine's side of it in ``_engine/worker.py``; named in its
+docstring): the test fails with the mutation and passes without it.
 """
 
 from __future__ import annotations
@@ -249,7 +250,7 @@ def quick_probes(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_early_retry_against_a_retry_after_even_when_messages_pile_up(
     rigs: list[Rig],
 ) -> None:
-    """Mutation: ``may_probe=outcome.after is None`` -> ``may_probe=True`` in ``_send``."""
+    """Mutation: ``... if outcome.after is None else None`` -> ``... else _PROBE_SECONDS``."""
     script = Script([Retry("HTTP 429", after=30.0, status=429)])
     rig = make(rigs, script, retry=SLOW_RETRY, max_queue_size=10)
     rig.send(1, "a")
@@ -261,7 +262,7 @@ def test_no_early_retry_against_a_retry_after_even_when_messages_pile_up(
 
 @pytest.mark.usefixtures("quick_probes")
 def test_no_early_retry_while_the_queue_stays_short(rigs: list[Rig]) -> None:
-    """Mutation: ``if self._under_pressure():`` -> ``if True:`` in ``_sleep_until``."""
+    """Mutation: ``if self._under_pressure():`` -> ``if True:`` in ``wait_for_retry``."""
     script = Script([Retry("HTTP 503", status=503)])
     rig = make(rigs, script, retry=SLOW_RETRY, max_queue_size=10)
     rig.send(1, "a")

@@ -2,9 +2,10 @@
 
 One :class:`Engine` per client. Callers hand it encoded messages (:meth:`Engine.submit`, the
 hot path: one lock, one append); daemon worker threads, started on first use, take batches as
-the triggers in :mod:`~trackwire._engine.batcher` say, and deliver each one as
-:mod:`~trackwire._engine.delivery` does: send it, read the destination's outcome, retry or
-settle every message's receipt.
+the triggers in :mod:`~trackwire._engine.batcher` say, and hand each one to the engine's
+:class:`~trackwire._engine.delivery.Sender`, which sends it, reads the destination's outcome,
+retries or settles every message's receipt. The sender changes the engine's state only through
+the engine's ``BatchHost`` methods (``settle``, ``defer``, ``wait_for_retry``, ...).
 
 The engine knows no vendor: a :class:`~trackwire._engine.destination.Destination` says what a
 request looks like and what a response means, a
@@ -32,19 +33,21 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from trackwire._engine import lifecycle
 from trackwire._engine.batcher import due, fit, next_wakeup
 from trackwire._engine.buffer import Buffer
-from trackwire._engine.delivery import Batch, BatchDelivery
+from trackwire._engine.delivery import Batch, Sender
 from trackwire._engine.destination import Destination
 from trackwire._engine.lifecycle import State
-from trackwire._engine.queue import MessageQueue
+from trackwire._engine.queue import MessageQueue, Queued
 from trackwire._engine.receipts import Hooks, Receipt
 from trackwire._engine.reporting import ErrorHandler, Reporter
-from trackwire._engine.retry import RetryPolicy
-from trackwire._engine.transport import Transport
+from trackwire._engine.retry import Retry, RetryPolicy, Throttled
+from trackwire._engine.transport import HTTPResult, Transport
 from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.errors import DeliveryError
 
@@ -61,7 +64,7 @@ def memory_queue(config: DeliveryConfig) -> MessageQueue:
     return Buffer(config.max_queue_size, config.max_queue_bytes)
 
 
-class Engine(BatchDelivery):
+class Engine:
     """Queues, batches and delivers encoded messages for one destination.
 
     Args:
@@ -86,8 +89,10 @@ class Engine(BatchDelivery):
     ) -> None:
         self.config = config
         self._destination = destination
-        self._policy = RetryPolicy(retry)
         self._transport = transport
+        # Delivering a batch is the sender's job; it changes the engine's state only through
+        # the BatchHost methods below (settle, defer, wait_for_retry, ...).
+        self._sender = Sender(destination, transport, RetryPolicy(retry), config, self)
         self._hooks = hooks
         self._on_error = on_error
         self._queue_factory = queue_factory
@@ -260,9 +265,9 @@ class Engine(BatchDelivery):
                         exited = True
                         self._worker_exited(pid)
                         return
-                self._deliver(batch)
+                self._sender.deliver(batch)
         finally:
-            if not exited:  # pragma: no cover - _deliver catches everything
+            if not exited:  # pragma: no cover - Sender.deliver catches everything
                 with self._lock:
                     self._worker_exited(pid)
 
@@ -325,6 +330,99 @@ class Engine(BatchDelivery):
                 # shutdown() is collected instead of leaking a thread (submit restarts it).
                 return None
 
+    # ------------------------------------------------------------------ for the sender
+    # The BatchHost interface (trackwire._engine.delivery): how delivering a batch changes
+    # the engine's state. Each takes the lock only as long as the state change needs.
+
+    def settle(
+        self,
+        items: Sequence[Queued],
+        error: DeliveryError | None,
+        response: HTTPResult | None = None,
+        *,
+        sent_bytes: int = 0,
+        ack: bool = True,
+    ) -> None:
+        """Settle ``items`` with ``error`` (None = delivered); count and report what changed.
+
+        ``ack=False`` leaves the messages in a durable queue (to be sent by a later process).
+        """
+        if not items:
+            return
+        if ack:
+            with self._lock:
+                self._queue.ack(items)
+                if self._blocked:  # a durable queue frees its room at ack, not at take
+                    self._room.notify_all()
+        # Not under the lock: dict.pop is atomic, and submit() only ever adds other keys. A
+        # long hold here would make every caller wait for a whole batch's bookkeeping.
+        receipts = list(map(self._receipts.pop, map(_seq, items), repeat(None)))
+        self._reporter.settled(receipts, items, error, response, sent_bytes)
+
+    def report_retry(
+        self,
+        items: Sequence[Queued],
+        outcome: Retry | Throttled,
+        result: HTTPResult,
+        attempt: int,
+        delay: float,
+    ) -> None:
+        """Count the retry and tell the hooks; the messages' receipts stay pending."""
+        get = self._receipts.get  # atomic reads: no lock needed (see settle)
+        receipts = [get(item.seq) for item in items]
+        self._reporter.retrying(receipts, outcome.reason, outcome.status, result, attempt, delay)
+
+    def defer(self, batch: Batch, delay: float) -> None:
+        """Hold ``batch`` for ``delay`` seconds; a worker takes it again when it is due."""
+        with self._lock:
+            heapq.heappush(self._deferred, (time.monotonic() + delay, batch.first_seq, batch))
+            self._wake.notify()
+
+    def limit_batch_count(self, count: int) -> None:
+        """Take at most ``count`` messages per batch from now on (never more than before)."""
+        with self._lock:
+            self._max_count = min(self._max_count, count)
+
+    def batch_done(self, batch: Batch) -> None:
+        """``batch`` is out of flight: wake flush() and shutdown() to look again."""
+        with self._lock:
+            self._in_flight.pop(batch.first_seq, None)
+            self._settled.notify_all()
+
+    def wait_for_retry(self, resume_at: float, probe_every: float | None) -> bool:
+        """Wait until ``resume_at`` for a retry; False if shutdown's deadline comes first.
+
+        With ``probe_every`` (the sender passes it when no ``Retry-After`` is to be honoured),
+        returns early every ``probe_every`` seconds if messages pile up, so the batch tries
+        again sooner.
+        """
+        next_probe = None if probe_every is None else time.monotonic() + probe_every
+        with self._lock:
+            while True:
+                if self._state == State.CLOSED or (
+                    self._abandon_at is not None and resume_at > self._abandon_at
+                ):
+                    return False
+                now = time.monotonic()
+                if now >= resume_at:
+                    return True
+                if next_probe is not None and probe_every is not None and now >= next_probe:
+                    if self._under_pressure():
+                        return True
+                    next_probe = now + probe_every
+                wake_at = resume_at if next_probe is None else min(resume_at, next_probe)
+                self._retry_sleep.wait(wake_at - now)
+
+    def _under_pressure(self) -> bool:
+        """Messages pile up (lock held): half the queue is full or callers are blocked."""
+        queue = self._queue
+        return (
+            self._blocked > 0
+            or not queue.has_room(0)
+            or len(queue) * 2 >= self.config.max_queue_size
+            or queue.nbytes * 2 >= self.config.max_queue_bytes
+        )
+
     # ------------------------------------------------------------------ flush and shutdown
 
     def _low_watermark(self) -> int:
@@ -370,7 +468,7 @@ class Engine(BatchDelivery):
                 batch = self._next_batch(self._pid, wait=False)
             if batch is None:
                 return
-            self._deliver(batch)
+            self._sender.deliver(batch)
 
     def begin_shutdown(self, deadline: float) -> None:
         """Refuse new messages and ask workers to send everything by ``deadline``."""
@@ -400,7 +498,7 @@ class Engine(BatchDelivery):
             self._wake.notify_all()
             self._retry_sleep.notify_all()
         self._drop(leftover_receipts, "shutdown")
-        self._finish(
+        self.settle(
             in_flight,
             DeliveryError("shutdown", "still being sent when shutdown's time ran out"),
             ack=False,
@@ -458,6 +556,7 @@ class Engine(BatchDelivery):
 
 
 _monotonic = time.monotonic
+_seq = itemgetter(0)  # Queued.seq, read in C: a batch holds thousands of messages
 _STOPPING = State.STOPPING
 _RUNNING = State.RUNNING
 
