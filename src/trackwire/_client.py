@@ -27,7 +27,7 @@ from trackwire._engine.receipts import BatchReport, Hooks, Receipt
 from trackwire._engine.signals import install_sigterm_handler
 from trackwire._engine.spool_setup import SpoolQueues, record_constructor, spool_meta
 from trackwire._engine.transport import Transport, Urllib3Transport
-from trackwire._engine.worker import Engine, ErrorHandler, QueueFactory, memory_queue
+from trackwire._engine.worker import Engine, ErrorHandler, QueueFactory, receipt_queue
 from trackwire._logging import enable_debug_logging
 from trackwire.config import (
     DEFAULT_FSYNC,
@@ -114,7 +114,7 @@ class ClientOptions:
     middleware: tuple[Middleware, ...] = ()
     on_error: ErrorHandler | None = None
     on_middleware_error: OnMiddlewareError = "drop"
-    queue_factory: QueueFactory = memory_queue
+    queue_factory: QueueFactory = receipt_queue
     spool: SpoolConfig | None = None
     handle_sigterm: bool = True
 

@@ -175,3 +175,19 @@ def test_ids_are_unique_and_timestamps_are_utc_milliseconds() -> None:
         stamp = message["timestamp"]
         assert len(stamp) == 24 and stamp.endswith("Z")
         assert wire.parse_timestamp(stamp) is not None
+
+
+def test_a_subclass_that_reads_every_message_dict_still_gets_it() -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Watching(trackwire.Segment):
+        def _enqueue(self, message: dict[str, Any], **options: Any) -> Any:
+            seen.append(message)
+            return super()._enqueue(message, **options)
+
+    transport = RecordingTransport()
+    segment = Watching("WRITE_KEY", transport=transport, send_first_immediately=False)
+    segment.track(user_id="u", event="E", properties={"a": 1})
+    assert segment.flush(5)
+    assert [m["event"] for m in seen] == ["E"]
+    assert transport.messages()[0]["messageId"] == seen[0]["messageId"]

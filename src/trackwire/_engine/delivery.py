@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from operator import itemgetter
+from operator import attrgetter
 from typing import Protocol
 
 from trackwire._engine.destination import Destination
-from trackwire._engine.queue import Queued
+from trackwire._engine.queue import QueuedItem
 from trackwire._engine.retry import Delivered, Rejected, Retry, RetryPolicy, Split, Throttled
 from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport, gzip_body
 from trackwire.config import DeliveryConfig
@@ -28,9 +28,9 @@ __all__ = ["Batch", "BatchHost", "Sender"]
 
 logger = logging.getLogger("trackwire")
 
-# Fields of a Queued, read in C: a batch holds thousands of messages.
-_seq = itemgetter(0)
-_data = itemgetter(1)
+# Fields of a queued message, read in C: a batch holds thousands of messages.
+_seq = attrgetter("seq")
+_data = attrgetter("data")
 
 #: Seconds between early attempts of a batch in backoff while messages pile up behind it.
 _PROBE_SECONDS = 2.0
@@ -41,7 +41,9 @@ class Batch:
 
     __slots__ = ("first_seq", "items", "retries", "started")
 
-    def __init__(self, items: list[Queued], retries: int = 0, started: float | None = None) -> None:
+    def __init__(
+        self, items: Sequence[QueuedItem], retries: int = 0, started: float | None = None
+    ) -> None:
         self.items = items
         self.retries = retries
         self.started = time.monotonic() if started is None else started
@@ -53,7 +55,7 @@ class BatchHost(Protocol):
 
     def settle(
         self,
-        items: Sequence[Queued],
+        items: Sequence[QueuedItem],
         error: DeliveryError | None,
         response: HTTPResult | None = None,
         *,
@@ -65,7 +67,7 @@ class BatchHost(Protocol):
 
     def report_retry(
         self,
-        items: Sequence[Queued],
+        items: Sequence[QueuedItem],
         outcome: Retry | Throttled,
         result: HTTPResult,
         attempt: int,
@@ -206,8 +208,8 @@ class Sender:
                 return
 
     def _throttled(
-        self, batch: Batch, pending: list[Queued], outcome: Throttled, result: HTTPResult
-    ) -> list[Queued]:
+        self, batch: Batch, pending: Sequence[QueuedItem], outcome: Throttled, result: HTTPResult
+    ) -> Sequence[QueuedItem]:
         """Fail the rejected, defer the throttled; returns what is to be sent again now."""
         count = len(pending)
         rejected = {i for i in outcome.rejected if 0 <= i < count}

@@ -56,7 +56,26 @@ class Receipt:
             ``insert_id``), or None when the vendor has none.
     """
 
-    __slots__ = ("_callbacks", "_error", "_event", "_state", "message_id", "response")
+    __slots__ = (
+        "_callbacks",
+        "_error",
+        "_event",
+        "_state",
+        "data",
+        "enqueued_at",
+        "message_id",
+        "response",
+        "seq",
+    )
+
+    # In the default in-memory queue a receipt is also its message's entry, so a call makes
+    # one object, not a receipt and a queue item kept apart by a dict: set when queued there
+    # (trackwire._engine.buffer.ReceiptQueue), never read otherwise. A receipt the caller
+    # keeps after delivery keeps its encoded message too (bytes it would hold anyway while
+    # queued); the engine keeps none once the message is settled.
+    seq: int
+    data: bytes
+    enqueued_at: float
 
     def __init__(self, message_id: str | None = None) -> None:
         self.message_id = message_id

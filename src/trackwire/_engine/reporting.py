@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import orjson
 
-from trackwire._engine.queue import Queued
+from trackwire._engine.queue import QueuedItem
 from trackwire._engine.receipts import BatchReport, Counters, Hooks, Receipt, WarnOnce, settle_all
 from trackwire._engine.transport import HTTPResult
 from trackwire.errors import ClientClosedError, DeliveryError
@@ -128,7 +128,7 @@ class Reporter:
     def settled(
         self,
         receipts: Sequence[Receipt | None],
-        items: Sequence[Queued],
+        items: Sequence[QueuedItem],
         error: DeliveryError | None,
         response: HTTPResult | None,
         sent_bytes: int = 0,

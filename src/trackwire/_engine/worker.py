@@ -34,16 +34,16 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from itertools import repeat
-from operator import itemgetter
-from typing import Any
+from operator import attrgetter
+from typing import Any, cast
 
 from trackwire._engine import lifecycle
 from trackwire._engine.batcher import due, fit, next_wakeup
-from trackwire._engine.buffer import Buffer
+from trackwire._engine.buffer import Buffer, ReceiptQueue
 from trackwire._engine.delivery import Batch, Sender
 from trackwire._engine.destination import Destination
 from trackwire._engine.lifecycle import State
-from trackwire._engine.queue import MessageQueue, Queued
+from trackwire._engine.queue import MessageQueue, Queued, QueuedItem
 from trackwire._engine.receipts import Hooks, Receipt
 from trackwire._engine.reporting import ErrorHandler, Reporter
 from trackwire._engine.retry import Retry, RetryPolicy, Throttled
@@ -51,16 +51,24 @@ from trackwire._engine.transport import HTTPResult, Transport
 from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.errors import DeliveryError
 
-__all__ = ["Engine", "ErrorHandler", "QueueFactory", "State"]
+__all__ = ["Engine", "ErrorHandler", "QueueFactory", "State", "memory_queue", "receipt_queue"]
 
 logger = logging.getLogger("trackwire")
 
-#: Makes the engine's queue: at start and again in a forked child.
-QueueFactory = Callable[[DeliveryConfig], MessageQueue]
+#: Makes the engine's queue: at start and again in a forked child. A
+#: :class:`~trackwire._engine.buffer.ReceiptQueue` keeps each call's receipt as its entry; any
+#: other :class:`~trackwire._engine.queue.MessageQueue` (the spool) hands out sequence numbers
+#: and the engine keeps the receipts beside it, by seq.
+QueueFactory = Callable[[DeliveryConfig], "MessageQueue | ReceiptQueue"]
+
+
+def receipt_queue(config: DeliveryConfig) -> ReceiptQueue:
+    """The default queue: bounded memory, as the config says, whose entries are the receipts."""
+    return ReceiptQueue(config.max_queue_size, config.max_queue_bytes)
 
 
 def memory_queue(config: DeliveryConfig) -> MessageQueue:
-    """The default queue: bounded memory, as the config says."""
+    """Bounded memory as a plain :class:`~trackwire._engine.queue.MessageQueue` (a fallback)."""
     return Buffer(config.max_queue_size, config.max_queue_bytes)
 
 
@@ -85,7 +93,7 @@ class Engine:
         transport: Transport,
         hooks: Hooks,
         on_error: ErrorHandler | None = None,
-        queue_factory: QueueFactory = memory_queue,
+        queue_factory: QueueFactory = receipt_queue,
     ) -> None:
         self.config = config
         self._destination = destination
@@ -110,11 +118,12 @@ class Engine:
         self._settled = threading.Condition(self._lock)  # flush() waits for progress here
         self._retry_sleep = threading.Condition(self._lock)  # backoff sleeps, woken by shutdown
         self._queue = self._queue_factory(self.config)
-        # Bound once: submit() is the path every call takes.
-        self._has_room = self._queue.has_room
-        self._offer = self._queue.offer
-        self._flush_at = self.config.flush_at
+        # Receipts of a MessageQueue's messages, by seq (a ReceiptQueue's entries are theirs).
         self._receipts: dict[int, Receipt] = {}
+        # Bound once: submit() is the path every call takes.
+        queue = self._queue
+        self._try_put = queue.try_put if isinstance(queue, ReceiptQueue) else self._offer
+        self._flush_at = self.config.flush_at
         self._reporter = Reporter(self._destination.name, self._lock, self._hooks, self._on_error)
         self._counters = self._reporter.counters
         self._flush_target = -1
@@ -133,11 +142,10 @@ class Engine:
 
     def submit(self, data: bytes, receipt: Receipt) -> Receipt:
         """Queue one encoded message; never blocks on I/O, never raises for delivery trouble."""
-        # The path nearly every call takes: a running engine with room. One short lock hold,
-        # no call but the queue's two; everything else is in _submit_slow.
+        # The path nearly every call takes: a running engine with room. One short lock hold
+        # and one call into the queue; everything else is in _submit_slow.
         with self._lock:
-            if self._state is _RUNNING and self._has_room(len(data)):
-                self._receipts[self._offer(data, _monotonic())] = receipt
+            if self._state is _RUNNING and self._try_put(receipt, data, _monotonic()):
                 self._counters.enqueued += 1
                 if self._idle:
                     queued = len(self._queue)
@@ -146,12 +154,42 @@ class Engine:
                 return receipt
         return self._submit_slow(data, receipt)
 
+    def _offer(self, receipt: Receipt, data: bytes, enqueued_at: float) -> bool:
+        """Queue into a MessageQueue if there is room (lock held); the receipt waits by seq."""
+        queue = self._queue
+        assert not isinstance(queue, ReceiptQueue)
+        if not queue.has_room(len(data)):
+            return False
+        self._receipts[queue.offer(data, enqueued_at)] = receipt
+        return True
+
+    def _put(self, receipt: Receipt, data: bytes) -> None:
+        """Queue a message the caller made room for (lock held)."""
+        queue = self._queue
+        if isinstance(queue, ReceiptQueue):
+            queue.put(receipt, data, _monotonic())
+        else:
+            self._receipts[queue.offer(data, _monotonic())] = receipt
+
+    def _receipts_of(
+        self, items: Sequence[QueuedItem], *, keep: bool = False
+    ) -> list[Receipt | None]:
+        """The receipts of ``items``, forgotten by the engine unless ``keep`` (no lock needed).
+
+        A ReceiptQueue's entries are their receipts; a MessageQueue's are looked up by seq
+        (dict.pop and dict.get are atomic, and submit() only ever adds other keys).
+        """
+        if isinstance(self._queue, ReceiptQueue):
+            return cast("list[Receipt | None]", list(items))
+        lookup = self._receipts.get if keep else self._receipts.pop
+        return list(map(lookup, map(_seq, items), repeat(None)))
+
     def _submit_slow(self, data: bytes, receipt: Receipt) -> Receipt:
         """:meth:`submit` when the engine is not running yet, is closing, or the queue is full."""
         size = len(data)
         with self._lock:
-            if self._state < _STOPPING and self._has_room(size):
-                self._receipts[self._offer(data, _monotonic())] = receipt
+            if self._state < _STOPPING and self._queue.has_room(size):
+                self._put(receipt, data)
                 self._counters.enqueued += 1
                 if self._idle:
                     queued = len(self._queue)
@@ -192,7 +230,7 @@ class Engine:
                 item = queue.evict_oldest()
                 if item is None:
                     return "queue_full", evicted
-                evicted.append(self._receipts.pop(item.seq, None))
+                evicted += self._receipts_of([item])
         elif policy == "block":
             deadline = time.monotonic() + self.config.block_timeout
             self._blocked += 1
@@ -208,7 +246,7 @@ class Engine:
                 return "after_close", evicted
         elif not queue.has_room(size):
             return "queue_full", evicted
-        self._receipts[queue.offer(data, _monotonic())] = receipt
+        self._put(receipt, data)
         self._counters.enqueued += 1
         if self._idle:
             self._wake.notify()
@@ -336,7 +374,7 @@ class Engine:
 
     def settle(
         self,
-        items: Sequence[Queued],
+        items: Sequence[QueuedItem],
         error: DeliveryError | None,
         response: HTTPResult | None = None,
         *,
@@ -351,25 +389,24 @@ class Engine:
             return
         if ack:
             with self._lock:
-                self._queue.ack(items)
+                # A MessageQueue only ever hands out its own Queued items.
+                self._queue.ack(cast("Sequence[Queued]", items))
                 if self._blocked:  # a durable queue frees its room at ack, not at take
                     self._room.notify_all()
-        # Not under the lock: dict.pop is atomic, and submit() only ever adds other keys. A
-        # long hold here would make every caller wait for a whole batch's bookkeeping.
-        receipts = list(map(self._receipts.pop, map(_seq, items), repeat(None)))
-        self._reporter.settled(receipts, items, error, response, sent_bytes)
+        # Not under the lock: a long hold here would make every caller wait for a whole
+        # batch's bookkeeping.
+        self._reporter.settled(self._receipts_of(items), items, error, response, sent_bytes)
 
     def report_retry(
         self,
-        items: Sequence[Queued],
+        items: Sequence[QueuedItem],
         outcome: Retry | Throttled,
         result: HTTPResult,
         attempt: int,
         delay: float,
     ) -> None:
         """Count the retry and tell the hooks; the messages' receipts stay pending."""
-        get = self._receipts.get  # atomic reads: no lock needed (see settle)
-        receipts = [get(item.seq) for item in items]
+        receipts = self._receipts_of(items, keep=True)
         self._reporter.retrying(receipts, outcome.reason, outcome.status, result, attempt, delay)
 
     def defer(self, batch: Batch, delay: float) -> None:
@@ -490,10 +527,10 @@ class Engine:
         delivered_all = self._wait_settled(target, deadline)
         with self._lock:
             self._state = State.CLOSED
-            leftovers = self._queue.drain()
+            leftovers: list[QueuedItem] = list(self._queue.drain())
             leftovers += [item for _, _, batch in self._deferred for item in batch.items]
             self._deferred.clear()
-            leftover_receipts = [self._receipts.pop(item.seq, None) for item in leftovers]
+            leftover_receipts = self._receipts_of(leftovers)
             in_flight = [item for batch in self._in_flight.values() for item in batch.items]
             self._wake.notify_all()
             self._retry_sleep.notify_all()
@@ -556,7 +593,7 @@ class Engine:
 
 
 _monotonic = time.monotonic
-_seq = itemgetter(0)  # Queued.seq, read in C: a batch holds thousands of messages
+_seq = attrgetter("seq")  # read in C: a batch holds thousands of messages
 _STOPPING = State.STOPPING
 _RUNNING = State.RUNNING
 

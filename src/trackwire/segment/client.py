@@ -57,6 +57,9 @@ class Segment(Client):
         shared, _ = parse_options(options, vendor="Segment", url=self.host)
         super().__init__(destination(write_key, self.host, shared.delivery.timeout), shared)
         self._submit = self._engine.submit  # bound once: the fast path of track()
+        # A subclass that sees every message dict through _enqueue (trackwire.compat's
+        # Segment client keeps the last one) gets it: the fast path builds no dict.
+        self._splice = type(self)._enqueue is Client._enqueue
 
     def __repr__(self) -> str:
         return f"<trackwire.Segment host={self.host!r}>"
@@ -111,6 +114,7 @@ class Segment(Client):
             and message_id is None
             and callback is None
             and self._enabled
+            and self._splice
             and not self._middleware.items
         ):
             # The common call: spliced from pre-encoded pieces (trackwire.segment.fast).
