@@ -160,19 +160,24 @@ class ReceiptQueue:
         self._items.append(receipt)
         self.nbytes += len(data)
 
-    def try_put(self, receipt: Receipt, data: bytes, enqueued_at: float) -> bool:
-        """:meth:`put` if there is room (one call on the path every message takes)."""
+    def try_put(self, receipt: Receipt, data: bytes, enqueued_at: float) -> int:
+        """:meth:`put` if there is room: the messages now waiting, or 0 when full.
+
+        One call on the path every message takes, which also tells the engine whether the
+        count trigger fired.
+        """
         items = self._items
         size = len(data)
-        if len(items) >= self.max_items or self.nbytes + size > self.max_bytes:
-            return False
+        waiting = len(items)
+        if waiting >= self.max_items or self.nbytes + size > self.max_bytes:
+            return 0
         receipt.seq = self.next_seq
         self.next_seq += 1
         receipt.data = data
         receipt.enqueued_at = enqueued_at
         items.append(receipt)
         self.nbytes += size
-        return True
+        return waiting + 1
 
     def sizes(self) -> Iterator[int]:
         """Encoded sizes from the oldest message on (for :func:`~trackwire._engine.batcher.fit`)."""

@@ -145,23 +145,26 @@ class Engine:
         # The path nearly every call takes: a running engine with room. One short lock hold
         # and one call into the queue; everything else is in _submit_slow.
         with self._lock:
-            if self._state is _RUNNING and self._try_put(receipt, data, _monotonic()):
-                self._counters.enqueued += 1
-                if self._idle:
-                    queued = len(self._queue)
-                    if queued == 1 or queued >= self._flush_at:
+            if self._state is _RUNNING:
+                queued = self._try_put(receipt, data, _monotonic())
+                if queued:
+                    self._counters.enqueued += 1
+                    if self._idle and (queued == 1 or queued >= self._flush_at):
                         self._wake.notify()
-                return receipt
+                    return receipt
         return self._submit_slow(data, receipt)
 
-    def _offer(self, receipt: Receipt, data: bytes, enqueued_at: float) -> bool:
-        """Queue into a MessageQueue if there is room (lock held); the receipt waits by seq."""
+    def _offer(self, receipt: Receipt, data: bytes, enqueued_at: float) -> int:
+        """Queue into a MessageQueue if there is room (lock held); the receipt waits by seq.
+
+        Returns the messages now waiting, or 0 when there is no room (as ReceiptQueue.try_put).
+        """
         queue = self._queue
         assert not isinstance(queue, ReceiptQueue)
         if not queue.has_room(len(data)):
-            return False
+            return 0
         self._receipts[queue.offer(data, enqueued_at)] = receipt
-        return True
+        return len(queue)
 
     def _put(self, receipt: Receipt, data: bytes) -> None:
         """Queue a message the caller made room for (lock held)."""

@@ -26,6 +26,7 @@ from trackwire.segment.messages import LIBRARY
 __all__ = ["encode_track"]
 
 _dumps = orjson.dumps
+_time = time.time
 _JSONEncodeError = orjson.JSONEncodeError
 
 #: What follows ``userId``: the library context, then the timestamp's opening quote.
@@ -77,6 +78,11 @@ def encode_track(
     if props.find(b"null") != -1 and has_non_finite(properties):
         return None
     message_id = new_message_id()
+    # _stamp(), inlined: this runs on every call.
+    millis = int(_time() * 1000)
+    cached_millis, stamp = _last_stamp
+    if millis != cached_millis:
+        stamp = _stamp()
     data = b"".join(
         (
             _TRACK_HEAD,
@@ -86,7 +92,7 @@ def encode_track(
             _USER_ID,
             user_json,
             _CONTEXT,
-            _stamp(),
+            stamp,
             _ID,
             message_id.encode(),
             _END,
