@@ -9,7 +9,6 @@ docstring): the test fails with the mutation and passes without it.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -285,56 +284,3 @@ def test_an_early_retry_spends_no_retry_when_messages_pile_up(rigs: list[Rig]) -
     assert first[0].ok and all(r.ok for r in more)
     assert script.events()[:2] == [["a0"], ["a0"]]
     assert len(rig.retries()) == 1
-
-
-# ---------------------------------------------------------------- flush helps send
-
-
-class FirstRequestWaits(Script):
-    """The first request (a worker's) is answered only once a second one arrives."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.second_arrived = threading.Event()
-        self.threads: list[str] = []
-
-    def send(self, request: HTTPRequest) -> HTTPResult:
-        self.threads.append(threading.current_thread().name)
-        if len(self.threads) == 1:
-            self.second_arrived.wait(10)
-        else:
-            self.second_arrived.set()
-        return super().send(request)
-
-
-def test_flush_without_a_deadline_sends_beside_a_busy_worker() -> None:
-    script = FirstRequestWaits()
-    script.destination.limits = BatchLimits(max_count=2, max_bytes=100_000, overhead=12)
-    rig = Rig(script, flush_at=2)
-    try:
-        receipts = rig.send(6)
-        assert rig.engine.flush()
-        assert all(r.ok for r in receipts)
-        # Both sent, side by side: the first request was answered only once the second came.
-        assert threading.current_thread().name in script.threads
-        assert any(name.startswith("trackwire-") for name in script.threads)
-        assert sorted(e for batch in script.events() for e in batch) == [f"m{i}" for i in range(6)]
-    finally:
-        script.second_arrived.set()
-        rig.engine.shutdown(1)
-
-
-def test_flush_with_a_deadline_only_waits() -> None:
-    script = FirstRequestWaits()
-    script.destination.limits = BatchLimits(max_count=2, max_bytes=100_000, overhead=12)
-    rig = Rig(script, flush_at=2)
-    try:
-        rig.send(6)
-        assert rig.engine.flush(0.2) is False  # the worker's request is still unanswered
-        assert script.threads == [script.threads[0]]
-        script.second_arrived.set()
-        assert rig.engine.flush(5)
-        assert all(name.startswith("trackwire-") for name in script.threads)
-    finally:
-        script.second_arrived.set()
-        rig.engine.shutdown(1)

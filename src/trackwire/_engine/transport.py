@@ -236,8 +236,7 @@ class Urllib3Transport:
         read_timeout: seconds to wait for the response (a request's own ``timeout`` overrides it).
         proxy: an ``http://`` or ``https://`` proxy URL for every request, or None.
         ca_certs: path of a CA bundle to verify servers against, or None for the system's.
-        pool_maxsize: connections kept per host for the worker threads (one each); the pool
-            keeps one more, for a thread that flushes and sends beside them.
+        pool_maxsize: connections kept per host (one per worker thread is enough).
     """
 
     def __init__(
@@ -269,8 +268,7 @@ class Urllib3Transport:
     def _make_pool(self) -> urllib3.PoolManager:
         import urllib3
 
-        # One connection more than the workers: flush() may send beside them.
-        options: dict[str, object] = {"maxsize": self._pool_maxsize + 1, "retries": False}
+        options: dict[str, object] = {"maxsize": self._pool_maxsize, "retries": False}
         if self._ca_certs:
             options["ca_certs"] = self._ca_certs
         if self._proxy:

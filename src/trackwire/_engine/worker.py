@@ -319,21 +319,6 @@ class Engine:
             if self._live_workers <= 0 and self._state == State.RUNNING:
                 self._state = State.IDLE
 
-    def _take_batch(self) -> Batch:
-        """Take as many waiting messages as fit in one request (lock held, queue not empty)."""
-        queue = self._queue
-        limits = self._destination.limits
-        if self._max_count < limits.max_count:
-            limits = type(limits)(
-                self._max_count, limits.max_bytes, limits.overhead, limits.separator
-            )
-        batch = Batch(queue.take(fit(queue.sizes(), limits)))
-        self._first_pending = False
-        self._in_flight[batch.first_seq] = batch
-        if self._blocked:
-            self._room.notify_all()
-        return batch
-
     def _next_batch(self, pid: int, *, wait: bool) -> Batch | None:
         """Wait (lock held) until a batch is due and take it; None when the worker must stop."""
         config = self.config
@@ -359,7 +344,17 @@ class Engine:
                 flush_requested=flush_requested or not wait,
                 first_message_pending=self._first_pending,
             ):
-                return self._take_batch()
+                limits = self._destination.limits
+                if self._max_count < limits.max_count:
+                    limits = type(limits)(
+                        self._max_count, limits.max_bytes, limits.overhead, limits.separator
+                    )
+                batch = Batch(queue.take(fit(queue.sizes(), limits)))
+                self._first_pending = False
+                self._in_flight[batch.first_seq] = batch
+                if self._blocked:
+                    self._room.notify_all()
+                return batch
             if stopping or not wait:
                 return None
             timeout = next_wakeup(oldest_age, config.flush_interval)
@@ -495,28 +490,7 @@ class Engine:
             inline = not self._workers_alive()
         if inline:
             self._drain_inline(deadline)
-        elif deadline is None:
-            self._help_send(target)
         return self._wait_settled(target, deadline)
-
-    def _help_send(self, target: int) -> None:
-        """Send batches in the flushing thread beside the workers, up to message ``target``.
-
-        A flush without a deadline waits for the backlog anyway: sending part of it from
-        here keeps a second request in flight while a worker compresses or waits for an
-        answer. Only without a deadline, because a request under way cannot be cut short;
-        only from the queue, because a deferred batch waits for its time (``Retry-After``).
-        """
-        pid = self._pid
-        while True:
-            with self._lock:
-                head = self._queue.head
-                if pid != self._pid or self._state != _RUNNING or head is None:
-                    return
-                if head.seq > target:
-                    return
-                batch = self._take_batch()
-            self._sender.deliver(batch)
 
     def _wait_settled(self, target: int, deadline: float | None) -> bool:
         with self._lock:
