@@ -3,9 +3,10 @@
 Most calls in a busy process look alike: a plain ``user_id``, an event or a name, a dict of
 properties, and nothing else. For those the client need not build the message dict and have
 it encoded whole: the constant parts (``"type"``, ``context.library``) are encoded once, the
-timestamp text is shared by every call in the same millisecond, and only the caller's values
-go through the encoder. The bytes are exactly those :func:`~trackwire._engine.encoding.encode`
-would write for the message :mod:`~trackwire.segment.messages` builds (same keys, same order).
+timestamp text is shared by every call in the same millisecond
+(:func:`~trackwire.segment.messages.now_iso_bytes`), and only the caller's values go through
+the encoder. The bytes are exactly those :func:`~trackwire._engine.encoding.encode` would
+write for the message :mod:`~trackwire.segment.messages` builds (same keys, same order).
 
 Anything unusual (another argument given, a value the encoder refuses, a ``null`` that may be
 a NaN) returns None, and the client takes the general path, which validates everything and
@@ -14,19 +15,17 @@ names the offending field in its error.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Final
 
 import orjson
 
 from trackwire._engine.encoding import ORJSON_DEFAULT, ORJSON_OPTIONS, has_non_finite
 from trackwire._engine.ids import new_message_id
-from trackwire.segment.messages import LIBRARY
+from trackwire.segment.messages import LIBRARY, now_iso_bytes
 
 __all__ = ["encode_track"]
 
 _dumps = orjson.dumps
-_time = time.time
 _JSONEncodeError = orjson.JSONEncodeError
 
 #: What follows ``userId``: the library context, then the timestamp's opening quote.
@@ -38,22 +37,6 @@ _TRACK_HEAD: Final = b'{"type":"track","event":'
 _PROPERTIES: Final = b',"properties":'
 _USER_ID: Final = b',"userId":'
 _EMPTY: Final = b"{}"
-
-# (millisecond, the timestamp's bytes): every call within one millisecond shares the text.
-_last_stamp: tuple[int, bytes] = (-1, b"")
-
-
-def _stamp() -> bytes:
-    """The current UTC time as ISO-8601 bytes with milliseconds and ``Z``."""
-    global _last_stamp
-    millis = int(time.time() * 1000)
-    cached_millis, text = _last_stamp
-    if millis == cached_millis:
-        return text
-    second, ms = divmod(millis, 1000)
-    text = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{ms:03d}Z").encode()
-    _last_stamp = (millis, text)
-    return text
 
 
 def encode_track(
@@ -78,11 +61,6 @@ def encode_track(
     if props.find(b"null") != -1 and has_non_finite(properties):
         return None
     message_id = new_message_id()
-    # _stamp(), inlined: this runs on every call.
-    millis = int(_time() * 1000)
-    cached_millis, stamp = _last_stamp
-    if millis != cached_millis:
-        stamp = _stamp()
     data = b"".join(
         (
             _TRACK_HEAD,
@@ -92,7 +70,7 @@ def encode_track(
             _USER_ID,
             user_json,
             _CONTEXT,
-            stamp,
+            now_iso_bytes(),
             _ID,
             message_id.encode(),
             _END,
