@@ -63,7 +63,7 @@ def general_path(user_id: str, event: str, properties: Any, sent: bytes) -> byte
     return encode(message)
 
 
-PROPERTIES = [
+PROPERTIES: list[dict[str, Any] | None] = [
     None,
     {},
     {"revenue": 39.95, "currency": "USD", "count": 3, "gift": False},
