@@ -59,7 +59,7 @@ logger = logging.getLogger("trackwire")
 #: :class:`~trackwire._engine.buffer.ReceiptQueue` keeps each call's receipt as its entry; any
 #: other :class:`~trackwire._engine.queue.MessageQueue` (the spool) hands out sequence numbers
 #: and the engine keeps the receipts beside it, by seq.
-QueueFactory = Callable[[DeliveryConfig], "MessageQueue | ReceiptQueue"]
+QueueFactory = Callable[[DeliveryConfig], MessageQueue | ReceiptQueue]
 
 
 def receipt_queue(config: DeliveryConfig) -> ReceiptQueue:
