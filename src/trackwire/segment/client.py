@@ -16,6 +16,7 @@ from trackwire._engine.receipts import Receipt
 from trackwire.errors import ConfigError, DeliveryError, ValidationError
 from trackwire.segment import wire
 from trackwire.segment.destination import destination, resolve_host
+from trackwire.segment.fast import encode_track
 from trackwire.segment.messages import common, object_field, text_field
 
 if TYPE_CHECKING:  # typing.Unpack from 3.11; used in annotations only
@@ -26,6 +27,8 @@ if TYPE_CHECKING:  # typing.Unpack from 3.11; used in annotations only
 __all__ = ["Segment"]
 
 Callback = Callable[[DeliveryError | None, dict[str, Any]], None]
+
+_MAX_MESSAGE_BYTES = wire.MAX_MESSAGE_BYTES
 
 
 class Segment(Client):
@@ -61,6 +64,10 @@ class Segment(Client):
         super().__init__(
             destination(write_key, self.host, shared.delivery.timeout), shared, replay=replay
         )
+        self._fast_submit = self._engine.submit  # bound once: the fast path of track()
+        # A subclass that sees every message dict through _enqueue (trackwire.compat's
+        # Segment client keeps the last one) gets it: the fast path builds no dict.
+        self._splice = type(self)._enqueue is Client._enqueue
 
     def __repr__(self) -> str:
         return f"<trackwire.Segment host={self.host!r}>"
@@ -102,6 +109,28 @@ class Segment(Client):
         callback: Callback | None = None,
     ) -> Receipt:
         """Record an action a user performed (``event``) with its ``properties``."""
+        if (
+            type(user_id) is str
+            and user_id
+            and type(event) is str
+            and event
+            and (properties is None or type(properties) is dict)
+            and anonymous_id is None
+            and context is None
+            and integrations is None
+            and timestamp is None
+            and message_id is None
+            and callback is None
+            and self._enabled
+            and self._splice
+            and not self._middleware.items
+        ):
+            # The common call: spliced from pre-encoded pieces (trackwire.segment.fast).
+            encoded = encode_track(user_id, event, properties)
+            if encoded is not None:
+                made_id, data = encoded
+                if len(data) <= _MAX_MESSAGE_BYTES:
+                    return self._fast_submit(data, Receipt(made_id))
         message = {
             "type": "track",
             "event": event if type(event) is str and event else text_field("event", event, True),
