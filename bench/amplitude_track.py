@@ -41,6 +41,7 @@ EVENT = "Order Completed"
 POOL = 1_000
 SDK_LABELS = {
     "trackwire": "trackwire (dict)",
+    "trackwire-before": "trackwire before (dict)",
     "trackwire-event": "trackwire (BaseEvent)",
     "official": OFFICIAL,
 }
@@ -193,8 +194,12 @@ def _read(stream: IO[str], what: str) -> dict[str, Any]:
     return json.loads(line)  # type: ignore[no-any-return]
 
 
-def measure(sdk: str, calls: int) -> dict[str, Any]:
-    """One sink process, one SDK process: what both saw, as one row."""
+def measure(sdk: str, calls: int, source: str | None = None) -> dict[str, Any]:
+    """One sink process, one SDK process: what both saw, as one row.
+
+    ``source`` is another checkout's ``src`` directory to import trackwire from (the code
+    before a change, for a before/after table measured in the same run).
+    """
     this = str(Path(__file__).resolve())
     sink = subprocess.Popen([sys.executable, this, "sink"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
@@ -212,7 +217,10 @@ def measure(sdk: str, calls: int) -> dict[str, Any]:
             "--calls",
             str(calls),
         ]
-        worker = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        env = dict(os.environ)
+        if source is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
+        worker = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
         assert worker.stdout is not None
         output = worker.stdout.read()
         _, status, usage = os.wait4(worker.pid, 0)
@@ -244,6 +252,14 @@ def measure(sdk: str, calls: int) -> dict[str, Any]:
         "peak_rss_mib": usage.ru_maxrss / 1024,
         "cpu_process_s": usage.ru_utime + usage.ru_stime,
     }
+
+
+def _loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as file:
+            return file.read().split()[0]
+    except OSError:
+        return "unknown"
 
 
 def _ratio(ours: float, theirs: float, lower_is_better: bool) -> str:
@@ -297,6 +313,11 @@ def main() -> None:
     parser.add_argument("--sdk", choices=tuple(SDK_LABELS), default="trackwire")
     parser.add_argument("--url", default="")
     parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument(
+        "--before",
+        metavar="SRC",
+        help="also measure trackwire imported from SRC (e.g. an exported older commit's src/)",
+    )
     args = parser.parse_args()
     if args.mode == "sink":
         run_sink()
@@ -305,7 +326,13 @@ def main() -> None:
         run_worker(args.sdk, args.url, args.calls)
         return
     ensure_venv()
-    rows = {sdk: measure(sdk, args.calls) for sdk in ("trackwire", "trackwire-event", "official")}
+    load = _loadavg()
+    rows = {"trackwire": measure("trackwire", args.calls)}
+    if args.before:
+        rows["trackwire-before"] = measure("trackwire", args.calls, args.before)
+    rows["trackwire-event"] = measure("trackwire-event", args.calls)
+    rows["official"] = measure("official", args.calls)
+    print(f"load average: {load} at the start, {_loadavg()} at the end", file=sys.stderr)
     print(json.dumps(rows, indent=1), file=sys.stderr)
     print(table(rows))
 

@@ -236,7 +236,9 @@ def _line(stream: IO[str], what: str) -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def measure(sdk: str, scenario: str) -> dict[str, Any]:
+def measure(sdk: str, scenario: str, source: str | None = None) -> dict[str, Any]:
+    """One sink process, one SDK process; ``source`` is another checkout's ``src`` directory
+    to import trackwire from (the code before a change, for a before/after in one run)."""
     calls, per_batch = SCENARIOS[scenario]
     me = [sys.executable, str(Path(__file__).resolve())]
     sink = subprocess.Popen(
@@ -248,7 +250,10 @@ def measure(sdk: str, scenario: str) -> dict[str, Any]:
         command = [*me, "--worker", sdk, "--url", url, "--scenario", scenario]
         (BENCH / "out").mkdir(exist_ok=True)
         log = open(BENCH / "out" / f"mparticle-{sdk}-{scenario}.log", "w", encoding="utf-8")  # noqa: SIM115
-        worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        env = dict(os.environ)
+        if source is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
+        worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         assert worker.stdout is not None
         output = worker.stdout.read()
         _, status, usage = os.wait4(worker.pid, 0)
@@ -300,17 +305,25 @@ def table(rows: dict[tuple[str, str], dict[str, Any]]) -> str:
     lines = []
     for scenario, (calls, per_batch) in SCENARIOS.items():
         ours, theirs = rows[("trackwire", scenario)], rows[("official", scenario)]
+        before = rows.get(("trackwire-before", scenario))
         lines += [
             f"### {scenario}: {calls:,} uploads of {per_batch} event(s) per batch",
             "",
-            "| measure | trackwire | official `mparticle` 0.16.1 | ratio |",
-            "| --- | ---: | ---: | ---: |",
+            "| measure | trackwire | official `mparticle` 0.16.1 | ratio |"
+            + (" trackwire before | ratio before |" if before else ""),
+            "| --- | ---: | ---: | ---: |" + (" ---: | ---: |" if before else ""),
         ]
 
         for name, key, digits, lower_is_better in MEASURES:
-            lines.append(_row(name, ours[key], theirs[key], digits, lower_is_better))
-        lines.append(f"| HTTP requests | {ours['requests']:,} | {theirs['requests']:,} | |")
-        lines.append(f"| events lost | {ours['lost_events']:,} | {theirs['lost_events']:,} | |")
+            row = _row(name, ours[key], theirs[key], digits, lower_is_better)
+            if before:
+                old = _row(name, before[key], theirs[key], digits, lower_is_better)
+                row += " " + " | ".join(old.split(" | ")[1:2] + old.split(" | ")[3:])
+            lines.append(row)
+        counts = [("HTTP requests", "requests"), ("events lost", "lost_events")]
+        for name, key in counts:
+            extra = f" {before[key]:,} | |" if before else ""
+            lines.append(f"| {name} | {ours[key]:,} | {theirs[key]:,} | |{extra}")
         lines.append("")
     return "\n".join(lines)
 
@@ -322,6 +335,11 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", choices=tuple(SCENARIOS), help="one scenario only")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--before",
+        metavar="SRC",
+        help="also measure trackwire imported from SRC (e.g. an exported older commit's src/)",
+    )
     args = parser.parse_args()
     if args.sink:
         run_sink()
@@ -333,9 +351,12 @@ def main() -> None:
     ensure_venv()
     rows = {}
     for scenario in [args.scenario] if args.scenario else list(SCENARIOS):
-        for sdk in ("trackwire", "official"):
+        for sdk in ("trackwire", "trackwire-before", "official"):
+            if sdk == "trackwire-before" and not args.before:
+                continue
             print(f"bench: {sdk} {scenario}", file=sys.stderr, flush=True)
-            rows[(sdk, scenario)] = measure(sdk, scenario)
+            source = args.before if sdk == "trackwire-before" else None
+            rows[(sdk, scenario)] = measure(sdk.removesuffix("-before"), scenario, source)
     if args.json:
         args.json.write_text(json.dumps({f"{k[0]} {k[1]}": v for k, v in rows.items()}, indent=1))
     if not args.scenario:

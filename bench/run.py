@@ -17,6 +17,8 @@ Every measurement runs ``--repeat`` times (3 by default), the SDKs taking turns,
 report shows the median, because a shared machine is noisy. It writes ``bench/RESULTS.md``
 and ``bench/out/results.json``; nothing here is a test.
 ``--profile`` instead runs trackwire's call loop under cProfile and prints the top costs.
+``--before-ref GIT_REF`` instead compares trackwire at an earlier commit, trackwire now and the
+official SDK (big queue, taking turns, in one run) and rewrites only the before/after section.
 """
 
 from __future__ import annotations
@@ -238,9 +240,17 @@ def measure(
     max_queue_size: int | None = None,
     gzip: str = "default",
     profile: bool = False,
+    source: Path | None = None,
 ) -> Measurement:
-    """Start a sink process, run one SDK process against it, collect what both saw."""
+    """Start a sink process, run one SDK process against it, collect what both saw.
+
+    ``source``: a ``src`` directory of another checkout of trackwire, put first on the SDK
+    process's path (the "before" of a before/after comparison).
+    """
     OUT.mkdir(exist_ok=True)
+    sdk_env = child_env()
+    if source is not None:
+        sdk_env["PYTHONPATH"] = str(source)
     sink = subprocess.Popen(
         [sys.executable, str(BENCH / "sink_server.py")],
         stdin=subprocess.PIPE,
@@ -260,7 +270,7 @@ def measure(
         log_name = f"{label}-{sdk}.log".replace(" ", "_").replace("=", "")
         with open(OUT / log_name, "w", encoding="utf-8") as log:
             worker = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=log, text=True, env=child_env()
+                command, stdout=subprocess.PIPE, stderr=log, text=True, env=sdk_env
             )
             assert worker.stdout is not None
             output = worker.stdout.read()
@@ -591,6 +601,176 @@ def write_report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- before/after
+
+#: RESULTS.md's before/after section sits between these lines; ``--before-ref`` rewrites it.
+BEFORE_AFTER_START = "<!-- before/after (bench/run.py --before-ref): start -->"
+BEFORE_AFTER_END = "<!-- before/after (bench/run.py --before-ref): end -->"
+
+
+def export_source(ref: str, into: Path) -> Path:
+    """Write ``src/`` as it was at git ``ref`` under ``into``; returns that ``src`` directory."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    source = into / "src"
+    probe = subprocess.run(
+        [sys.executable, "-c", "import trackwire; print(trackwire.__file__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**child_env(), "PYTHONPATH": str(source)},
+    ).stdout.strip()
+    if not Path(probe).resolve().is_relative_to(source.resolve()):
+        raise SystemExit(f"bench: the {ref} checkout is not the trackwire that gets imported")
+    return source
+
+
+def _load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
+def run_before_after(ref: str, calls: int, repeat: int) -> dict[str, Any]:
+    """trackwire at ``ref``, trackwire now and the official SDK, taking turns, in one run."""
+    import tempfile
+
+    revision = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", ref],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": [], "official": []}
+    with tempfile.TemporaryDirectory(prefix="trackwire-before-") as tmp:
+        source = export_source(ref, Path(tmp))
+        for round_ in range(1, repeat + 1):
+            for name in ("before", "after", "official"):
+                load_start = _load()
+                row = measure(
+                    f"before-after-{name}-run{round_}",
+                    "official" if name == "official" else "trackwire",
+                    calls,
+                    max_queue_size=LARGE_QUEUE,
+                    source=source if name == "before" else None,
+                ).row()
+                row["load_start"], row["load_end"] = load_start, _load()
+                runs[name].append(row)
+                print(
+                    f"bench: run {round_}/{repeat} {name}: {row['mean_us']:.2f} µs/call mean, "
+                    f"{row['events_per_s']:,.0f} events/s (load {load_start:.2f})",
+                    flush=True,
+                )
+    return {
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "before": revision,
+        "after": head,
+        "calls": calls,
+        "machine": machine(),
+        "runs": runs,
+    }
+
+
+def before_after_section(results: dict[str, Any]) -> list[str]:
+    """The before/after table: every run's numbers, and the ratios of each round."""
+    runs = results["runs"]
+    info = results["machine"]
+    before, after = results["before"], results["after"]
+    lines = [
+        BEFORE_AFTER_START,
+        "## Segment caller cost and delivery, before and after (issue 16)",
+        "",
+        f"trackwire at `{before}` (before) and at `{after}` (after) against {OFFICIAL}, "
+        f"{results['calls']:,} `track` calls with six mixed properties from one thread, "
+        f"`max_queue_size={LARGE_QUEUE:_}`, each measurement a fresh process against its own "
+        "sink process, the three taking turns in one run of `bench/run.py` "
+        f"({results['generated']}; {info['cpu']}, {info['usable_cores']} usable cores, "
+        f"{info['python']}). Load average (1 min) at the start and end of each measurement.",
+        "",
+        "| round | code | load | mean µs | p50 µs | p99 µs | events/s | caller vs official "
+        "| delivery vs official |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for index, official in enumerate(runs["official"]):
+        for name in ("before", "after", "official"):
+            row = runs[name][index]
+            caller = official["mean_us"] / row["mean_us"] if row["mean_us"] > 0 else 0.0
+            delivery = row["events_per_s"] / official["events_per_s"]
+            label = OFFICIAL if name == "official" else f"trackwire {name}"
+            lines.append(
+                f"| {index + 1} | {label} | {row['load_start']:.2f}–{row['load_end']:.2f} | "
+                f"{row['mean_us']:.2f} | {row['p50_us']:.2f} | {row['p99_us']:.2f} | "
+                f"{row['events_per_s']:,.0f} | "
+                + ("—" if name == "official" else f"{caller:.1f}×")
+                + " | "
+                + ("—" if name == "official" else f"{delivery:.1f}×")
+                + " |"
+            )
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(row[key] for row in runs[name])
+
+    lines += [
+        "",
+        "| median of the rounds | trackwire before | trackwire after | official |",
+        "|---|---:|---:|---:|",
+    ]
+    for key, title, digits in (
+        ("mean_us", "caller cost, mean (µs)", 2),
+        ("p50_us", "caller cost, p50 (µs)", 2),
+        ("p99_us", "caller cost, p99 (µs)", 2),
+        ("events_per_s", "delivered events/s", 0),
+        ("cpu_window_s", "CPU s, first call → delivered", 2),
+        ("loss", "loss (sent − received)", 0),
+    ):
+        values = [_n(median(name, key), digits) for name in ("before", "after", "official")]
+        lines.append(f"| {title} | {' | '.join(values)} |")
+    ratios = {
+        name: (
+            median("official", "mean_us") / median(name, "mean_us"),
+            median(name, "events_per_s") / median("official", "events_per_s"),
+        )
+        for name in ("before", "after")
+    }
+    lines += [
+        "",
+        f"Ratios of the medians: caller cost {ratios['before'][0]:.1f}× before, "
+        f"{ratios['after'][0]:.1f}× after (target ≥ {TARGET_CALLER_RATIO:g}×); delivery "
+        f"{ratios['before'][1]:.1f}× before, {ratios['after'][1]:.1f}× after (target ≥ "
+        f"{TARGET_DELIVERY_RATIO:g}×).",
+        "",
+        "Repeat with (`--calls` and `--repeat` as you like; it needs the git history):",
+        "",
+        "```",
+        f"python bench/run.py --before-ref {before} --repeat {len(runs['official'])}",
+        "```",
+        BEFORE_AFTER_END,
+    ]
+    return lines
+
+
+def write_before_after(results: dict[str, Any]) -> None:
+    """Put the before/after section into RESULTS.md, replacing the previous one."""
+    report = BENCH / "RESULTS.md"
+    text = report.read_text(encoding="utf-8") if report.exists() else ""
+    section = "\n".join(before_after_section(results))
+    if BEFORE_AFTER_START in text and BEFORE_AFTER_END in text:
+        head, rest = text.split(BEFORE_AFTER_START, 1)
+        text = head + section + rest.split(BEFORE_AFTER_END, 1)[1]
+    elif KEEP_MARKER in text:
+        head, rest = text.split(KEEP_MARKER, 1)
+        text = f"{head}{KEEP_MARKER}\n\n{section}\n{rest}"
+    else:
+        text = f"{text.rstrip()}\n\n{KEEP_MARKER}\n\n{section}\n"
+    report.write_text(text, encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -647,9 +827,21 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="profile trackwire's call loop and print it"
     )
+    parser.add_argument(
+        "--before-ref",
+        metavar="GIT_REF",
+        help="only compare trackwire at GIT_REF, trackwire now and the official SDK "
+        "(big queue), and write the before/after section of RESULTS.md",
+    )
     args = parser.parse_args()
     ensure_bench_venv()
     OUT.mkdir(exist_ok=True)
+    if args.before_ref:
+        compared = run_before_after(args.before_ref, args.calls, args.repeat)
+        (OUT / "before_after.json").write_text(json.dumps(compared, indent=2) + "\n")
+        write_before_after(compared)
+        print("bench: wrote the before/after section of bench/RESULTS.md")
+        return
     if args.profile:
         row = measure("profile", "trackwire", args.calls, max_queue_size=LARGE_QUEUE, profile=True)
         text = row.worker["profile"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -86,8 +87,10 @@ def test_every_module_the_collector_imports_is_declared() -> None:
 
     declared = {"orjson", "urllib3"}
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    import_names = {"pyyaml": "yaml"}  # distributions imported under another name
     for requirement in project["optional-dependencies"]["collector"]:
-        declared.add(requirement.split(">")[0].split("=")[0].split("[")[0].strip().lower())
+        name = requirement.split(">")[0].split("=")[0].split("[")[0].strip().lower()
+        declared.add(import_names.get(name, name))
     imported: set[str] = set()
     for path in (ROOT / "src" / "trackwire" / "collector").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -107,3 +110,28 @@ def test_every_module_the_collector_imports_is_declared() -> None:
 def collector(tmp_path: Path) -> Iterator[RunningCollector]:
     with start_collector(db=tmp_path / "core.db", port=0) as running:
         yield running
+
+
+def test_collector_help_works_without_the_collector_extra() -> None:
+    result = run_core("collector", "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert "--port" in result.stdout and "--db" in result.stdout
+    assert "pip install 'trackwire[collector]'" in result.stdout
+
+
+def test_the_query_commands_print_plain_text_without_rich(collector: RunningCollector) -> None:
+    import trackwire
+
+    with trackwire.Amplitude("core-amp", server_url=collector.url + "/2/httpapi") as amp:
+        amp.track({"event_type": "Core Played", "user_id": "core-listener"})
+    keys = ["--url", collector.url, "--api-key", "core-amp", "--secret-key", "s"]
+    search = run_core("amplitude", "search", "core-listener", *keys)
+    today = datetime.now(timezone.utc).strftime("%Y%m%d")
+    chart = run_core("amplitude", "segmentation", "Core Played", "--start", today,
+                     "--end", today, "--metric", "totals", *keys)  # fmt: skip
+
+    assert search.returncode == 0, search.stderr
+    assert "core-listener" in search.stdout and "match_user_or_device_id" in search.stdout
+    assert chart.returncode == 0, chart.stderr
+    assert "whole range" in chart.stdout and "█" in chart.stdout

@@ -15,11 +15,12 @@ def test_the_demo_delivers_every_vendor_and_queries_back(tmp_path: Path) -> None
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, "COLUMNS": "200"},  # rich wraps at 80 columns when not a terminal
+        env={**os.environ, "COLUMNS": "80"},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "delivered=1703 failed=0 dropped=0" in done.stdout
-    assert "Amplitude calls: all delivered=True" in done.stdout
-    assert "mParticle batches: all delivered=True" in done.stdout
+    assert "Amplitude: 204 calls: all delivered=True" in done.stdout
+    assert "mParticle: 40 batches: all delivered=True" in done.stdout
+    assert all(len(line) <= 80 for line in done.stdout.splitlines()), done.stdout
     assert "Song Played today by genre: jazz=" in done.stdout
-    assert (tmp_path / ".trackwire" / "demo.db").exists()
+    assert (tmp_path / ".trackwire" / "collector.db").exists()

@@ -31,6 +31,7 @@ from trackwire.middleware import Middleware
 
 if TYPE_CHECKING:
     from trackwire.amplitude.client import Amplitude
+    from trackwire.fanout import FanOut
     from trackwire.mparticle.client import MParticle
     from trackwire.segment.client import Segment
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 #: that sends to one vendor never loads the others.
 _CLIENTS = {
     "Amplitude": "trackwire.amplitude.client",
+    "FanOut": "trackwire.fanout",
     "MParticle": "trackwire.mparticle.client",
     "Segment": "trackwire.segment.client",
 }
@@ -71,6 +73,7 @@ __all__ = [
     "ConfigError",
     "DeliveryConfig",
     "DeliveryError",
+    "FanOut",
     "MParticle",
     "MessageTooLargeError",
     "Middleware",

@@ -1,285 +1,148 @@
-"""The client layer every vendor shares: options, middleware, hooks, engine, enable switch.
+"""The client layer every vendor shares: options, middleware, hooks, lanes, enable switch.
 
 A vendor client (``trackwire.Segment``, ``trackwire.Amplitude``, ``trackwire.MParticle``) is a
 :class:`Client` that adds only its calls, its message rules and its destination. Everything a
 user does with a client besides sending — ``flush``, ``shutdown``, ``with``/``async with``,
 hooks, middleware, ``stats()`` — is written and documented here, once.
 
-Options are declared once too: :func:`parse_options` reads every shared delivery option from
-the keyword arguments a client was given (the frozen :class:`~trackwire.config.DeliveryConfig`
-and :class:`~trackwire.config.RetryConfig` hold their defaults and validate them), hands the
-vendor's own options back, and refuses anything else with a did-you-mean — including the
-official SDKs' spellings, with trackwire's name for them.
+A client sends through one or more **lanes**: a :class:`Lane` is a destination and the engine
+that delivers to it. Every client has its main lane (the vendor's destination); a vendor with
+a second endpoint (Amplitude's ``/identify`` form API, mParticle's historical endpoint) or a
+client that feeds several vendors adds more with :meth:`Client.add_lane`. All lanes of a client
+share its transport, hooks, middleware, enable switch and ``stats()`` (and, unless a lane is
+given its own, its delivery and retry options), and ``flush`` and ``shutdown`` give them one
+deadline between them.
+
+Options are declared once too, in :mod:`trackwire._options` (:func:`parse_options`, re-exported
+here for the vendor clients).
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from types import TracebackType
-from typing import Any, Final, TypeVar
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType, TracebackType
+from typing import Any, Final, NamedTuple, TypeVar
 
 from trackwire._engine.destination import Destination
 from trackwire._engine.encoding import encode
-from trackwire._engine.receipts import BatchReport, Hooks, Receipt
+from trackwire._engine.receipts import BatchReport, HookName, Hooks, Receipt
 from trackwire._engine.signals import install_sigterm_handler
-from trackwire._engine.spool_setup import SpoolQueues, record_constructor, spool_meta
+from trackwire._engine.spool_setup import SpoolQueues, spool_meta
 from trackwire._engine.transport import Transport, Urllib3Transport
-from trackwire._engine.worker import Engine, ErrorHandler, QueueFactory, memory_queue
+from trackwire._engine.worker import Engine
 from trackwire._logging import enable_debug_logging
-from trackwire.config import (
-    DEFAULT_FSYNC,
-    DEFAULT_FSYNC_INTERVAL,
-    DEFAULT_SPOOL_MAX_BYTES,
-    DeliveryConfig,
-    RetryConfig,
-    SpoolConfig,
-)
+from trackwire._options import ClientOptions, parse_options
+from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.errors import ConfigError, MessageTooLargeError
-from trackwire.middleware import Middleware, MiddlewareChain, MiddlewareFailed, OnMiddlewareError
+from trackwire.middleware import Middleware, MiddlewareChain, MiddlewareFailed
 
-__all__ = ["Client", "ClientOptions", "parse_options"]
+__all__ = ["MAIN_LANE", "Client", "ClientOptions", "Lane", "ReplaySpec", "parse_options"]
 
 logger = logging.getLogger("trackwire")
 
 Message = dict[str, Any]
 _C = TypeVar("_C", bound="Client")
 
-#: Delivery options every client takes, with their defaults (DeliveryConfig is the source).
-_DELIVERY_OPTIONS: Final = {f.name: f.default for f in fields(DeliveryConfig) if f.name != "proxy"}
-#: The other options every client takes.
-_CLIENT_OPTIONS: Final[Mapping[str, Any]] = {
-    "proxies": None,
-    "max_retries": 10,  # RetryConfig().max_retries
-    "retry": None,
-    "transport": None,
-    "middleware": (),
-    "on_error": None,
-    "on_middleware_error": "drop",
-    # durable delivery (trackwire._engine.spool) and the SIGTERM drain (_engine.signals)
-    "spool": None,
-    "spool_max_bytes": DEFAULT_SPOOL_MAX_BYTES,
-    "spool_fsync": DEFAULT_FSYNC,
-    "spool_fsync_interval": DEFAULT_FSYNC_INTERVAL,
-    "handle_sigterm": True,
-}
 
-#: The official SDKs' spellings of trackwire's options, for the error that names the option.
-_OFFICIAL_SPELLINGS: Final[Mapping[str, str]] = {
-    "upload_size": "flush_at",
-    "upload_interval": "flush_interval",
-    "flushAt": "flush_at",
-    "flushInterval": "flush_interval",
-    "flush_queue_size": "flush_at",
-    "flush_interval_millis": "flush_interval (seconds, not milliseconds)",
-    "flushIntervalMillis": "flush_interval (seconds, not milliseconds)",
-    "maxQueueSize": "max_queue_size",
-    "max_queue": "max_queue_size",
-    "send": "enable",
-    "sync_mode": "flush() after the call (trackwire always sends in the background)",
-    "thread": "workers",
-    "threads": "workers",
-    "maxRetries": "max_retries",
-    "retries": "max_retries",
-    "request_timeout": "timeout",
-    "proxy": "proxies",
-    "errorHandler": "on_error",
-    "error_handler": "on_error",
-    "host_url": "host",
-    "disable": "enable=False",
-}
+class ReplaySpec(NamedTuple):
+    """How to make a vendor client again, for ``trackwire spool replay``.
 
-
-@dataclass(frozen=True, slots=True)
-class ClientOptions:
-    """The shared options of a client, validated.
+    A vendor client builds it from its own constructor's arguments (:meth:`of`) and passes it
+    to :class:`Client`; the spool writes it to its meta file (``client``, ``args``,
+    ``kwargs``; values JSON cannot hold, such as callables, are left out there) and replay
+    calls ``client(*args, **kwargs)`` with the spool's path.
 
     Attributes:
-        delivery: how messages are buffered, batched and sent.
-        retry: when a failed batch is tried again.
-        transport: the transport to send through, or None for the default urllib3 pool.
-        middleware: run on every message before it is encoded.
-        on_error: ``fn(error, messages)`` when messages finally fail.
-        on_middleware_error: ``"drop"`` (fail-closed, default) or ``"skip"``.
-        queue_factory: makes the engine's queue (memory by default; the spool replaces it).
-        spool: keep the queue on disk, as this says (``spool=PATH``), or None.
-        handle_sigterm: drain at SIGTERM when the process has no handler of its own.
+        client: the class's import path (``"trackwire.amplitude.client.Amplitude"``).
+        args: the positional arguments (the keys).
+        kwargs: the keyword arguments the caller gave.
     """
 
-    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
-    retry: RetryConfig = field(default_factory=RetryConfig)
-    transport: Transport | None = None
-    middleware: tuple[Middleware, ...] = ()
-    on_error: ErrorHandler | None = None
-    on_middleware_error: OnMiddlewareError = "drop"
-    queue_factory: QueueFactory = memory_queue
-    spool: SpoolConfig | None = None
-    handle_sigterm: bool = True
+    client: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+    @classmethod
+    def of(cls, client: type, *args: Any, **kwargs: Any) -> ReplaySpec:
+        """The spec of ``client(*args, **kwargs)``; keyword arguments left None are omitted."""
+        given = {name: value for name, value in kwargs.items() if value is not None}
+        return cls(f"{client.__module__}.{client.__qualname__}", args, given)
 
 
-def _unknown_option(name: str, vendor: str, known: Sequence[str]) -> ConfigError:
-    if name in _OFFICIAL_SPELLINGS:
-        return ConfigError(
-            f"unknown option {name!r} for {vendor}: trackwire calls it {_OFFICIAL_SPELLINGS[name]}"
-        )
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ConfigError(f"unknown option {name!r} for {vendor}{hint}")
+#: The name of the lane every client has: its vendor's own destination.
+MAIN_LANE: Final = "main"
 
 
-def _proxy(proxies: object, url: str | None) -> str | None:
-    """A proxy URL from ``proxies``: a URL, or a ``{"https": url}`` mapping as requests takes."""
-    if proxies is None or isinstance(proxies, str):
-        return proxies
-    if isinstance(proxies, Mapping):
-        scheme = (url or "https://").split(":", 1)[0]
-        chosen = proxies.get(scheme) or proxies.get("all")
-        if chosen is not None and not isinstance(chosen, str):
-            raise ConfigError("proxies values must be proxy URLs (str)")
-        return chosen
-    raise ConfigError(
-        f"proxies must be a proxy URL or a mapping like {{'https': url}}, "
-        f"got {type(proxies).__name__}"
-    )
+@dataclass(frozen=True, slots=True, eq=False)
+class Lane:
+    """One destination of a client and the engine that delivers to it.
+
+    Made by :class:`Client` (the main lane) and :meth:`Client.add_lane`; a vendor client keeps
+    the lanes it adds and passes one to :meth:`Client._enqueue`.
+
+    Attributes:
+        name: the lane's name, unique in its client (its counters are ``stats()[name]``).
+        destination: where its messages go (URL, limits, envelope, response rules).
+        engine: its queue, batcher and workers.
+    """
+
+    name: str
+    destination: Destination
+    engine: Engine
 
 
-def _retry_config(retry: object, max_retries: object) -> RetryConfig:
-    if retry is None:
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-            raise ConfigError(f"max_retries must be an int, got {type(max_retries).__name__}")
-        return RetryConfig(max_retries=max_retries)
-    if isinstance(retry, RetryConfig):
-        return retry
-    raise ConfigError(
-        f"retry must be a trackwire.RetryConfig, got {type(retry).__name__}: "
-        "pass retry=trackwire.RetryConfig(max_retries=5, initial_backoff=1.0, ...)"
-    )
+class _SharedTransport:
+    """The client's transport as each lane's engine sees it: the client closes it, once.
 
+    An engine closes its transport when it finishes shutting down; with several lanes on one
+    transport the first to finish would close it under the others, so the client closes the
+    real one after every lane finished. A fork resets it once per child, not once per lane.
+    """
 
-class _SendOnlyTransport:
-    """A user's transport that has ``send`` but not all of the protocol: the rest is a no-op."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
         self.send = inner.send
+        self._pid = os.getpid()
 
     def close(self) -> None:
-        close = getattr(self._inner, "close", None)
-        if callable(close):
-            close()
+        """Nothing: :meth:`Client.shutdown` closes the transport after the last lane."""
 
     def reset_after_fork(self) -> None:
-        reset = getattr(self._inner, "reset_after_fork", None)
-        if callable(reset):
-            reset()
-
-
-def _transport(transport: object) -> Transport | None:
-    if transport is None or isinstance(transport, Transport):
-        return transport
-    if callable(getattr(transport, "send", None)):
-        return _SendOnlyTransport(transport)
-    raise ConfigError(
-        "transport must have send(request) -> HTTPResult (and may have close() and "
-        "reset_after_fork()); see trackwire.testing.RecordingTransport"
-    )
-
-
-def parse_options(
-    kwargs: Mapping[str, Any],
-    *,
-    vendor: str,
-    url: str | None = None,
-    own: Mapping[str, Any] | None = None,
-    renamed: Mapping[str, str] | None = None,
-    defaults: Mapping[str, Any] | None = None,
-) -> tuple[ClientOptions, dict[str, Any]]:
-    """Split a client's keyword arguments into the shared options and the vendor's own.
-
-    Args:
-        kwargs: the keyword arguments the client was given.
-        vendor: the client's name, for error messages (``"Segment"``).
-        url: the URL requests go to (picks the entry of a ``proxies`` mapping).
-        own: the vendor's own option names with their defaults.
-        renamed: spellings the vendor accepts for a shared or own option (``upload_interval``
-            -> ``flush_interval`` for Amplitude, whose SDK documents it).
-        defaults: the vendor's defaults for shared options (Amplitude flushes sooner).
-
-    Returns:
-        The validated shared options, and every own option (given or default).
-
-    Raises:
-        ConfigError: an option is unknown, of the wrong type or out of range.
-    """
-    own = own or {}
-    renamed = renamed or {}
-    shared: dict[str, Any] = {**_DELIVERY_OPTIONS, **_CLIENT_OPTIONS, **(defaults or {})}
-    mine: dict[str, Any] = dict(own)
-    for given, value in kwargs.items():
-        name = renamed.get(given, given)
-        if name in own:
-            mine[name] = value
-        elif name in shared:
-            shared[name] = value
-        else:
-            known = sorted({*shared, *own, *renamed})
-            raise _unknown_option(given, vendor, known)
-    delivery_values = {name: shared[name] for name in _DELIVERY_OPTIONS}
-    delivery = DeliveryConfig(proxy=_proxy(shared["proxies"], url), **delivery_values)
-    transport = _transport(shared["transport"])
-    on_error = shared["on_error"]
-    if on_error is not None and not callable(on_error):
-        raise ConfigError("on_error must be callable as on_error(error, messages)")
-    middleware = shared["middleware"]
-    if isinstance(middleware, str | bytes | Mapping) or not isinstance(middleware, Sequence):
-        raise ConfigError("middleware must be a list of callables taking a message dict")
-    spool_config = None
-    if shared["spool"] is not None:
-        spool_config = SpoolConfig(
-            path=shared["spool"],
-            max_bytes=shared["spool_max_bytes"],
-            fsync=shared["spool_fsync"],
-            fsync_interval=shared["spool_fsync_interval"],
-        )
-    if not isinstance(shared["handle_sigterm"], bool):
-        raise ConfigError(f"handle_sigterm must be True or False, got {shared['handle_sigterm']!r}")
-    options = ClientOptions(
-        delivery=delivery.with_env_defaults(),
-        retry=_retry_config(shared["retry"], shared["max_retries"]),
-        transport=transport,
-        middleware=tuple(middleware),
-        on_error=on_error,
-        on_middleware_error=shared["on_middleware_error"],
-        spool=spool_config,
-        handle_sigterm=shared["handle_sigterm"],
-    )
-    MiddlewareChain(options.middleware, options.on_middleware_error)  # validates both
-    return options, mine
+        # Fork handlers run in the child's only thread: no lock needed for this check.
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self.inner.reset_after_fork()
 
 
 class Client:
     """What every trackwire client does besides its vendor's calls.
 
     Sending happens in the background: each call validates and encodes its message in the
-    caller's thread, queues it and returns a :class:`~trackwire.Receipt` at once; worker
-    threads send batches, retry transient failures and settle the receipts.
+    caller's thread, queues it on a lane and returns a :class:`~trackwire.Receipt` at once;
+    worker threads send batches, retry transient failures and settle the receipts.
 
     Args:
-        destination: the vendor's destination (URL, limits, envelope, response rules).
+        destination: the vendor's destination (URL, limits, envelope, response rules); the
+            main lane sends to it.
         options: the shared options, from :func:`parse_options`.
+        replay: how to make this client again, written to a spool's meta file so that
+            ``trackwire spool replay`` can send what a dead process left; None when it cannot
+            be made again (the spool is then told apart by its destination).
     """
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        record_constructor(cls)  # for the spool's meta file (trackwire spool replay)
-
-    def __init__(self, destination: Destination, options: ClientOptions) -> None:
+    def __init__(
+        self, destination: Destination, options: ClientOptions, *, replay: ReplaySpec | None = None
+    ) -> None:
         self.config = options.delivery
         self.retry = options.retry
         if self.config.debug:
             enable_debug_logging()
+        self._options = options
         self._middleware = MiddlewareChain(options.middleware, options.on_middleware_error)
         self._hooks = Hooks()
         transport = options.transport
@@ -291,25 +154,90 @@ class Client:
                 ca_certs=self.config.ca_certs,
                 pool_maxsize=self.config.workers,
             )
+        self._transport = _SharedTransport(transport)
         self._destination = destination
-        queue_factory = options.queue_factory
         self._spool: SpoolQueues | None = None
-        if options.spool is not None and self.config.enable:  # a disabled client sends nothing
-            made_with = getattr(self, "_made_with", None)
-            meta = spool_meta(destination.name, made_with, destination)
-            queue_factory = self._spool = SpoolQueues(options.spool, meta)
-        self._engine = Engine(
-            destination,
-            self.config,
-            self.retry,
-            transport,
-            self._hooks,
-            options.on_error,
-            queue_factory,
-        )
+        self._lanes_lock = threading.Lock()
+        self._lanes: dict[str, Lane] = {}
+        self._lane_spools: dict[str, SpoolQueues] = {}
+        self._main = self._make_lane(MAIN_LANE, destination, replay)
+        self._engine = self._main.engine
         if options.handle_sigterm:
             install_sigterm_handler()
         self._enabled = self.config.enable
+
+    def _make_lane(
+        self,
+        name: str,
+        destination: Destination,
+        replay: ReplaySpec | None,
+        delivery: DeliveryConfig | None = None,
+        retry: RetryConfig | None = None,
+    ) -> Lane:
+        queue_factory = self._options.queue_factory
+        spool: SpoolQueues | None = None
+        if self._options.spool is not None and self.config.enable:  # disabled: nothing to keep
+            # A lane other than the main one has no constructor of its own to record: its
+            # spool is told apart by its destination's URL and credentials (spool_meta).
+            meta = spool_meta(destination.name, replay, destination)
+            queue_factory = spool = SpoolQueues(self._options.spool, meta)
+        engine = Engine(
+            destination,
+            delivery or self.config,
+            retry or self.retry,
+            self._transport,
+            self._hooks,
+            self._options.on_error,
+            queue_factory,
+        )
+        lane = Lane(name, destination, engine)
+        if name == MAIN_LANE:
+            self._spool = spool
+        elif spool is not None:
+            self._lane_spools[name] = spool
+        self._lanes[name] = lane
+        return lane
+
+    def add_lane(
+        self,
+        name: str,
+        destination: Destination,
+        *,
+        delivery: DeliveryConfig | None = None,
+        retry: RetryConfig | None = None,
+    ) -> Lane:
+        """Add a lane: a second destination that shares this client's options and controls.
+
+        Its messages go through the same middleware (when queued with
+        :meth:`_enqueue`), its deliveries fire the same hooks, ``flush`` and ``shutdown`` cover
+        it within the same deadline, and ``stats()[name]`` holds its counters. With a spool,
+        the lane keeps a spool of its own beside the main one. The transport (its connection
+        pool) is the client's: its timeouts, proxy and CA bundle apply to every lane.
+
+        Args:
+            name: unique in this client; ``"main"`` is the vendor's own destination.
+            destination: where the lane's messages go.
+            delivery: the lane's batching and queue options when they differ from the
+                client's (a fan-out lane with its vendor's ``flush_at`` or ``gzip``).
+            retry: the lane's retry options when they differ from the client's.
+
+        Returns:
+            The new lane, to pass to :meth:`_enqueue`.
+
+        Raises:
+            ConfigError: the name is taken, or the client is shut down.
+        """
+        with self._lanes_lock:
+            if name in self._lanes:
+                raise ConfigError(f"this client already has a lane named {name!r}")
+            if self.closed:
+                raise ConfigError(f"cannot add lane {name!r}: the client is shut down")
+            return self._make_lane(name, destination, None, delivery, retry)
+
+    @property
+    def lanes(self) -> Mapping[str, Lane]:
+        """Every lane of this client by name, the main lane first (a read-only view)."""
+        return MappingProxyType(self._lanes)
 
     # ------------------------------------------------------------------ for vendor clients
 
@@ -322,6 +250,7 @@ class Client:
         what: str,
         recheck: Callable[[Message], None] | None = None,
         callback: Callable[[Receipt], None] | None = None,
+        lane: Lane | None = None,
     ) -> Receipt:
         """Run the middleware, encode ``message`` once and queue it; returns its receipt.
 
@@ -332,6 +261,7 @@ class Client:
             what: the message's name in a size error (``"Segment message"``).
             recheck: validates the message again after a middleware changed it.
             callback: called with the receipt once it is settled.
+            lane: the lane to queue it on (default the main lane).
 
         Raises:
             ValidationError: the message (or a middleware's change) is invalid.
@@ -347,15 +277,36 @@ class Client:
             if recheck is not None:
                 recheck(result)
             message = result
+        return self._submit(
+            message, message_id=message_id, max_bytes=max_bytes, what=what, callback=callback,
+            lane=lane,
+        )  # fmt: skip
+
+    def _submit(
+        self,
+        message: Message,
+        *,
+        message_id: str | None,
+        max_bytes: int,
+        what: str,
+        callback: Callable[[Receipt], None] | None = None,
+        lane: Lane | None = None,
+    ) -> Receipt:
+        """Encode ``message`` once and queue it, its middleware already run; its receipt.
+
+        For a vendor client that runs the client's middleware itself, inside a chain of its
+        own (Amplitude's plugins and event middleware): see :meth:`_enqueue` for the rest.
+        """
         data = encode(message)
         if len(data) > max_bytes:
             raise MessageTooLargeError(len(data), max_bytes, what)
         receipt = Receipt(message_id)
         if callback is not None:
             receipt.add_done_callback(callback)
+        engine = self._engine if lane is None else lane.engine
         if self._enabled:
-            return self._engine.submit(data, receipt)
-        return self._engine.drop(receipt, "disabled")
+            return engine.submit(data, receipt)
+        return engine.drop(receipt, "disabled")
 
     def _dropped(
         self,
@@ -369,14 +320,23 @@ class Client:
             receipt.add_done_callback(callback)
         return self._engine.drop(receipt, reason, detail)
 
-    def _drop(self, message_id: str | None, reason: str, detail: str = "") -> Receipt:
-        """Settle a message that will not be sent (``filtered``, ...): counted and reported."""
-        return self._dropped(message_id, reason, detail, None)
+    def _drop(
+        self,
+        message_id: str | None,
+        reason: str,
+        detail: str = "",
+        callback: Callable[[Receipt], None] | None = None,
+    ) -> Receipt:
+        """Settle a message that will not be sent (``filtered``, ...): counted and reported;
+        ``callback`` (the call's own) is called with the settled receipt."""
+        return self._dropped(message_id, reason, detail, callback)
 
     # ------------------------------------------------------------------ control
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued so far and wait until it is delivered or finally failed.
+
+        Every lane is flushed within the one ``timeout``.
 
         Args:
             timeout: seconds to wait at most; None waits until done.
@@ -384,41 +344,64 @@ class Client:
         Returns:
             True if everything queued before the call was settled in time.
         """
-        return self._engine.flush(timeout)
+        lanes = list(self._lanes.values())
+        if len(lanes) == 1:
+            return self._engine.flush(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = True
+        for lane in lanes:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done = lane.engine.flush(left) and done
+        return done
 
     async def aflush(self, timeout: float | None = None) -> bool:
         """:meth:`flush` for asyncio code: waits in a thread, not on the event loop."""
         import asyncio  # lazily: importing asyncio costs more than all of trackwire
 
-        return await asyncio.to_thread(self._engine.flush, timeout)
+        return await asyncio.to_thread(self.flush, timeout)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Flush within ``timeout`` (default ``shutdown_timeout``), then stop the workers.
 
-        Calls made afterwards are refused: their receipts fail with reason ``after_close``.
-        Messages still undelivered at the deadline fail with reason ``shutdown``.
+        Every lane drains at once, toward the one deadline. Calls made afterwards are refused:
+        their receipts fail with reason ``after_close``. Messages still undelivered at the
+        deadline fail with reason ``shutdown``. The transport is closed once every lane
+        delivered everything (a custom transport's ``close()`` is called then too).
 
         Returns:
             True if everything was delivered or settled before the deadline.
         """
-        return self._engine.shutdown(timeout)
+        if timeout is None:
+            timeout = self.config.shutdown_timeout
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._lanes_lock:  # no lane is added while the others stop
+            lanes = list(self._lanes.values())
+            for lane in lanes:
+                lane.engine.begin_shutdown(deadline)
+        done = True
+        for lane in lanes:
+            done = lane.engine.finish_shutdown(deadline) and done
+        if done:
+            # Closed only when nothing is left in flight, as one engine did on its own.
+            self._transport.inner.close()
+        return done
 
     async def ashutdown(self, timeout: float | None = None) -> bool:
         """:meth:`shutdown` for asyncio code: waits in a thread, not on the event loop."""
         import asyncio
 
-        return await asyncio.to_thread(self._engine.shutdown, timeout)
+        return await asyncio.to_thread(self.shutdown, timeout)
 
     @property
     def closed(self) -> bool:
         """True once :meth:`shutdown` began."""
         return self._engine.closed
 
-    def on(self, hook: str, fn: Callable[[BatchReport], None]) -> None:
+    def on(self, hook: HookName, fn: Callable[[BatchReport], None]) -> None:
         """Call ``fn(report)`` on ``"flush"``, ``"retry"``, ``"error"`` or ``"drop"``.
 
         Hooks run in the worker thread (or the caller's, for drops at the call site); an
-        exception in one is logged and ignored.
+        exception in one is logged and ignored. They fire for every lane.
         """
         self._hooks.add(hook, fn)
 
@@ -432,10 +415,17 @@ class Client:
         ``dropped`` counts messages never sent, by reason (``queue_full``, ``after_close``,
         ``shutdown``, ``filtered``, ``middleware_error``, ``disabled``); ``failed`` counts
         messages sent but not accepted (``rejected``, ``retry_exhausted``, ``shutdown``).
+        The top level counts the main lane; another lane's counters are under its name
+        (``stats()["historical"]`` for mParticle's historical endpoint).
         """
         stats = self._engine.stats()
         if self._spool is not None:
             stats.update(self._spool.stats())
+        for name, lane in list(self._lanes.items()):
+            if name != MAIN_LANE:
+                stats[name] = lane.engine.stats()
+                if name in self._lane_spools:
+                    stats[name].update(self._lane_spools[name].stats())
         if self._middleware.errors:
             stats["middleware_errors"] = self._middleware.errors
         return stats

@@ -17,8 +17,9 @@ Environment variables (read only by :func:`DeliveryConfig.from_env_defaults`, ne
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypedDict
 
 from trackwire.errors import ConfigError
 
@@ -28,9 +29,12 @@ __all__ = [
     "DEFAULT_SPOOL_MAX_BYTES",
     "FSYNC_POLICIES",
     "FULL_POLICIES",
+    "AmplitudeOptions",
     "DeliveryConfig",
     "OnFull",
     "RetryConfig",
+    "SegmentOptions",
+    "SharedOptions",
     "SpoolConfig",
 ]
 
@@ -246,3 +250,83 @@ class SpoolConfig:
         interval = self.fsync_interval
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
             raise ConfigError(f"spool_fsync_interval must be seconds > 0, got {interval!r}")
+
+
+# --- typed options of the public signatures ----------------------------------------------------
+#
+# ``**options: Unpack[AmplitudeOptions]`` on a client's ``__init__`` lets mypy and an IDE catch a
+# misspelt or mistyped option where it is written; at run time :func:`trackwire._client.
+# parse_options` checks the same names and values again, with a did-you-mean.
+
+
+class SharedOptions(TypedDict, total=False):
+    """The options every trackwire client takes (:class:`DeliveryConfig` documents most).
+
+    ``proxies`` is a proxy URL or a ``{"https": url}`` mapping (a scheme the mapping lacks
+    goes direct, unless an ``"all"`` entry names a proxy); ``max_retries`` and ``retry`` (a
+    :class:`RetryConfig`) shape retries; ``transport`` replaces the urllib3 pool (an object with
+    ``send(request)``); ``middleware`` runs on every message; ``on_error(error, messages)``
+    hears final failures; ``spool`` keeps the queue on disk under that directory.
+    """
+
+    flush_at: int
+    flush_interval: float
+    max_queue_size: int
+    max_queue_bytes: int
+    on_full: OnFull
+    block_timeout: float
+    workers: int
+    send_first_immediately: bool
+    shutdown_timeout: float
+    gzip: bool
+    gzip_level: int
+    timeout: float
+    connect_timeout: float
+    ca_certs: str | None
+    enable: bool
+    debug: bool
+    proxies: str | Mapping[str, str] | None
+    max_retries: int
+    retry: RetryConfig | None
+    transport: Any
+    middleware: Sequence[Callable[[dict[str, Any]], dict[str, Any] | None]]
+    on_error: Callable[[Any, list[Any]], None] | None
+    on_middleware_error: Literal["drop", "skip"]
+    spool: str | os.PathLike[str] | None
+    spool_max_bytes: int
+    spool_fsync: Literal["never", "interval", "always"]
+    spool_fsync_interval: float
+    handle_sigterm: bool
+
+
+class SegmentOptions(SharedOptions, total=False):
+    """``trackwire.Segment``'s keyword options: the shared ones, ``host`` and ``region``."""
+
+    host: str | None
+    region: str | None
+
+
+class AmplitudeOptions(SharedOptions, total=False):
+    """``trackwire.Amplitude``'s keyword options: the shared ones and Amplitude's own.
+
+    See :class:`trackwire.Amplitude` for each one's meaning.
+    """
+
+    server_url: str | None
+    server_zone: Literal["US", "EU", "us", "eu"]
+    use_batch: bool
+    use_identify_api: bool
+    token_endpoint: str | None
+    min_id_length: int | None
+    opt_out: bool
+    log_level: Literal["none", "error", "warn", "verbose"] | None
+    retry_timeouts: Sequence[float] | None
+    on_retry: Callable[[Any, int, bool], Any] | None
+    upload_interval: float
+    user_id: str | None
+    device_id: str | None
+    session_id: int | None
+    plan: Any
+    ingestion_metadata: Any
+    secret_key: str | None
+    query_url: str | None

@@ -18,9 +18,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import trackwire
+import orjson
 
-DB_PATH = Path(".trackwire") / "demo.db"
+import trackwire
+from trackwire.cli._common import DEFAULT_DB
+
+#: The collector's own default database: ``trackwire collector`` afterwards shows the demo's data.
+DB_PATH = Path(DEFAULT_DB)
 PRODUCTS = [
     {"product_id": "sku-1001", "name": "Trail Running Shoes", "price": 129.0, "category": "Shoes"},
     {"product_id": "sku-2002", "name": "Rain Jacket", "price": 89.5, "category": "Outerwear"},
@@ -28,6 +32,8 @@ PRODUCTS = [
     {"product_id": "sku-4004", "name": "Headlamp", "price": 39.95, "category": "Gear"},
 ]
 PLANS = ["free", "pro", "enterprise"]
+#: Output width: lines are made to fit, never wrapped by the terminal.
+_WIDTH = 80
 
 
 def send_stream(analytics: trackwire.Segment, users: int, rng: random.Random) -> int:
@@ -157,11 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("the demo needs the collector extra: pip install 'trackwire[collector]'")
         return 2
-    console = Console()
+    console = Console(width=_WIDTH)
+
+    def say(line: str) -> None:
+        print(line, flush=True)  # plain lines, short enough not to wrap in 80 columns
+
     DB_PATH.parent.mkdir(parents=True, exist_ok=True)
     with start_collector(db=DB_PATH) as collector:
         before = collector.store.stats()["total"]
-        console.print(f"[bold]collector[/] listening on {collector.url}, storing in {DB_PATH}")
+        say(f"collector: {collector.url}, storing in {DB_PATH}")
         received: list[int] = []
         with trackwire.Segment("demo-write-key", host=collector.url, flush_at=50) as analytics:
             analytics.on("flush", lambda report: received.append(report.count))
@@ -170,47 +180,47 @@ def main(argv: list[str] | None = None) -> int:
             delivered_all = analytics.flush(timeout=30)
             elapsed = time.perf_counter() - started
             stats = analytics.stats()
-        console.print(
-            f"sent {calls} Segment calls in {len(received)} batches, "
-            f"flushed in {elapsed * 1000:.0f} ms: delivered={stats['delivered']} "
-            f"failed={sum(stats['failed'].values())} dropped={sum(stats['dropped'].values())}"
+        say(
+            f"Segment: {calls} calls in {len(received)} batches, flushed in {elapsed * 1000:.0f} ms"
+        )
+        say(
+            f"  delivered={stats['delivered']} failed={sum(stats['failed'].values())} "
+            f"dropped={sum(stats['dropped'].values())}"
         )
         amplitude_calls, amplitude_ok, answer = send_amplitude(collector.url, rng=random.Random(8))
-        console.print(f"sent {amplitude_calls} Amplitude calls: all delivered={amplitude_ok}")
+        say(f"Amplitude: {amplitude_calls} calls: all delivered={amplitude_ok}")
         mparticle_batches, mparticle_ok = send_mparticle(collector.url, rng=random.Random(9))
-        console.print(
-            f"uploaded {mparticle_batches} mParticle batches: all delivered={mparticle_ok}"
-        )
+        say(f"mParticle: {mparticle_batches} batches: all delivered={mparticle_ok}")
         plays = ", ".join(
             f"{answer.label(i)}={answer.collapsed(i):g}" for i in range(len(answer.series))
         )
-        console.print(f"Amplitude segmentation, Song Played today by genre: {plays}")
+        say(f"Amplitude segmentation, Song Played today by genre: {plays}")
         summary = collector.store.stats()
-        table = Table(title="What the collector stored (all runs)")
+        table = Table(title="Stored (all runs)")
         for column in ("vendor", "source", "type", "count"):
             table.add_column(column, justify="right" if column == "count" else "left")
         for row in summary["by_source"]:
             table.add_row(row["vendor"], row["source"], row["type"], str(row["count"]))
         console.print(table)
         latest = collector.store.events(vendor="segment", type="track", limit=3)
+        say("Latest Segment tracks:")
         for event in latest:
             payload: dict[str, Any] = event.payload
-            console.print(
-                f"  {event.event_name:<16} user={event.user_id} "
-                f"properties={payload.get('properties')}"
-            )
+            properties = orjson.dumps(payload.get("properties")).decode()
+            line = f"  {event.event_name:<15} {event.user_id}  {properties}"
+            say(line if len(line) <= _WIDTH else line[: _WIDTH - 1] + "…")
         stored_now = summary["total"] - before
-        console.print(f"stored {stored_now} new events this run ({summary['total']} in all)")
-    console.print(
+        say(f"stored {stored_now} new events this run ({summary['total']} in all)")
+    say(
         "\nKeep a collector running and look at it:\n"
-        f"  .venv/bin/trackwire collector --db {DB_PATH}\n"
+        "  .venv/bin/trackwire collector\n"
         "  .venv/bin/trackwire events --url http://127.0.0.1:8787 --type track\n"
         "  curl http://127.0.0.1:8787/stats\n"
         "  .venv/bin/trackwire amplitude segmentation --help"
     )
     ok = delivered_all and amplitude_ok and mparticle_ok and bool(answer.series)
     if not ok:
-        console.print("[red]not everything sent was stored[/]")
+        say("not everything sent was stored")
     return 0 if ok else 1
 
 

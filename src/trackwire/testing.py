@@ -11,6 +11,11 @@ exactly what a client would send::
     analytics.track(user_id="u1", event="Signed Up")
     analytics.flush()
     assert transport.messages()[0]["event"] == "Signed Up"
+
+To test against a real server instead (what arrived, after retries, de-duplication and the
+vendor's own checks, or with an official SDK), use the ``trackwire_collector`` pytest fixture of
+:mod:`trackwire.pytest_plugin`: a collector per test session, reset before each test, with
+assertions such as ``trackwire_collector.expect(vendor="amplitude", event_type="Signed Up")``.
 """
 
 from __future__ import annotations

@@ -251,3 +251,157 @@ def test_empty_retry_timeouts_means_no_retry() -> None:
         receipt = amp.track({"event_type": "a", "user_id": "user-1"})
         amp.flush(timeout=10)
     assert receipt.error is not None and len(transport.requests) == 1
+
+
+# --- the one chain: plugins, event middleware, shared middleware ---------------------------------
+
+
+def _collect(calls: list[tuple[Any, int, str | None]]) -> Any:
+    def callback(event: Any, code: int, message: str | None) -> None:
+        calls.append((event, code, message))
+
+    return callback
+
+
+def test_the_per_call_callback_fires_when_middleware_drops_or_fails_the_event(
+    amp: trackwire.Amplitude, transport: RecordingTransport
+) -> None:
+    def drop_b(payload: Any, next: Any) -> None:
+        if payload.event["event_type"] != "b":
+            next(payload)
+
+    def fail_c(event: dict[str, Any]) -> dict[str, Any]:
+        if event["event_type"] == "c":
+            raise RuntimeError("bug")
+        return event
+
+    amp.add_event_middleware(drop_b)
+    amp.add_middleware(fail_c)
+    calls: list[tuple[Any, int, str | None]] = []
+    for name in ("b", "c"):
+        receipt = amp.track({"event_type": name, "user_id": "user-1"}, callback=_collect(calls))
+        assert receipt.done and not receipt.ok
+    assert [(event["event_type"], code) for event, code, _ in calls] == [("b", 0), ("c", 0)]
+    assert "filtered" in str(calls[0][2]) and "middleware_error" in str(calls[1][2])
+    assert amp.stats()["dropped"] == {"filtered": 1, "middleware_error": 1}
+    assert amp.flush(timeout=10) and transport.requests == []
+
+
+def test_the_chain_runs_plugins_then_event_middleware_then_shared_middleware(
+    amp: trackwire.Amplitude, transport: RecordingTransport
+) -> None:
+    order: list[str] = []
+
+    class Tag:
+        def execute(self, event: BaseEvent) -> BaseEvent:
+            order.append("plugin")
+            event.event_properties = {"by": ["plugin"]}
+            return event
+
+    def event_middleware(payload: Any, next: Any) -> None:
+        order.append("event middleware")
+        payload.event["event_properties"]["by"].append("event middleware")
+        next(payload)
+
+    def shared(event: dict[str, Any]) -> dict[str, Any]:
+        order.append("middleware")
+        event["event_properties"]["by"].append("middleware")
+        return event
+
+    amp.add_middleware(shared)
+    amp.add_event_middleware(event_middleware)
+    amp.add(Tag())
+    source = {"event_type": "a", "user_id": "user-1"}
+    amp.track(source)
+    assert amp.flush(timeout=10)
+    assert order == ["plugin", "event middleware", "middleware"]
+    (event,) = sent(transport)
+    assert event["event_properties"] == {"by": ["plugin", "event middleware", "middleware"]}
+    assert source == {"event_type": "a", "user_id": "user-1"}  # the caller's dict untouched
+
+
+def test_the_event_is_checked_after_the_last_middleware(
+    amp: trackwire.Amplitude, transport: RecordingTransport
+) -> None:
+    amp.add_middleware(lambda event: {**event, "time": "now"})
+    with pytest.raises(trackwire.ValidationError) as raised:
+        amp.track({"event_type": "a", "user_id": "user-1"})
+    assert raised.value.field == "time"
+
+
+def test_a_plugin_is_given_an_event_object_only_when_installed(
+    amp: trackwire.Amplitude, transport: RecordingTransport
+) -> None:
+    seen: list[Any] = []
+
+    class Spy:
+        def execute(self, event: BaseEvent) -> BaseEvent:
+            seen.append(event)
+            return event
+
+    amp.track({"event_type": "a", "user_id": "user-1", "productId": "p-1"})
+    amp.add(Spy())
+    amp.track({"event_type": "b", "user_id": "user-1", "productId": "p-2"})
+    assert amp.flush(timeout=10)
+    assert [type(event) for event in seen] == [BaseEvent]
+    assert seen[0].product_id == "p-2"
+    assert [event.get("productId") for event in sent(transport)] == ["p-1", "p-2"]
+
+
+# --- ids and keys, refused or removed on the client side --------------------------------------
+
+
+def test_a_short_device_id_is_removed_and_a_blocked_one_refused(
+    amp: trackwire.Amplitude, transport: RecordingTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="trackwire"):
+        amp.track({"event_type": "a", "user_id": "user-1", "device_id": "abc"})
+    assert "device_id shorter than min_id_length=5 removed" in caplog.text
+    with pytest.raises(trackwire.ValidationError) as raised:
+        amp.track({"event_type": "a", "user_id": "user-1", "device_id": "Undefined"})
+    assert raised.value.field == "device_id" and "refuses" in str(raised.value)
+    assert amp.flush(timeout=10)
+    (event,) = sent(transport)
+    assert "device_id" not in event and event["user_id"] == "user-1"
+
+
+def test_an_unknown_key_of_a_dict_event_is_named(amp: trackwire.Amplitude) -> None:
+    with pytest.raises(trackwire.ValidationError) as raised:
+        amp.track({"event_type": "a", "user_id": "user-1", "evnt_properties": {"k": 1}})
+    assert raised.value.field == "evnt_properties"
+    assert "did you mean 'event_properties'?" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"server_url": "http://127.0.0.1:9"}, "http://127.0.0.1:9/2/httpapi"),
+        ({"server_url": "http://127.0.0.1:9/"}, "http://127.0.0.1:9/2/httpapi"),
+        ({"server_url": "http://127.0.0.1:9", "use_batch": True}, "http://127.0.0.1:9/batch"),
+        ({"server_url": "http://127.0.0.1:9/proxy"}, "http://127.0.0.1:9/proxy"),
+    ],
+)
+def test_a_server_url_without_a_path_gets_the_endpoint_path(
+    transport: RecordingTransport, given: dict[str, Any], expected: str
+) -> None:
+    with trackwire.Amplitude(KEY, transport=transport, **given) as amp:
+        assert amp.server_url == expected
+        amp.track({"event_type": "a", "user_id": "user-1"})
+        assert amp.flush(timeout=10)
+    assert [request.url for request in transport.requests] == [expected]
+
+
+def test_identify_api_lane_shares_flush_stats_and_shutdown() -> None:
+    transport = RecordingTransport(default=OK)
+    amp = trackwire.Amplitude(KEY, transport=transport, use_identify_api=True)
+    amp.track({"event_type": "a", "user_id": "user-1"})
+    receipt = amp.identify(user_id="user-1", user_properties={"plan": "pro"})
+    assert amp.flush(timeout=10) and receipt.ok
+    assert sorted(request.url.rsplit("/", 1)[1] for request in transport.requests) == [
+        "httpapi",
+        "identify",
+    ]
+    assert amp.stats()["delivered"] == 1 and amp.stats()["identify"]["delivered"] == 1
+    assert amp.shutdown(timeout=10)
+    late = amp.identify(user_id="user-1", user_properties={"plan": "pro"})
+    assert late.error is not None and late.error.reason == "after_close"

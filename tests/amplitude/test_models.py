@@ -300,7 +300,6 @@ PREPARE_ERRORS: list[tuple[str, Any, str, str]] = [
     ("bool as number", {"event_type": "e", "user_id": "user-1", "price": True}, "price", "number"),
     ("id not str", {"event_type": "e", "user_id": 12345}, "user_id", "must be a str"),
     ("blocked id", {"event_type": "e", "user_id": "undefined"}, "user_id", "refuses"),
-    ("long string", {"event_type": "e" * 1025, "user_id": "user-1"}, "event_type", "1024"),
     (
         "deep nesting",
         {"event_type": "e", "user_id": "user-1", "event_properties": _nested(45)},
@@ -388,3 +387,19 @@ def test_event_object_is_checked_like_its_dict() -> None:
     with pytest.raises(ValidationError) as info:
         prepare(event, min_id_length=5)
     assert info.value.field == "price"
+
+
+def test_long_top_level_strings_are_truncated_with_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = {"event_type": "e" * 1025, "user_id": "u" * 2000, "platform": "p" * 1024}
+    with caplog.at_level(logging.WARNING, logger="trackwire"):
+        event = prepare(source, min_id_length=5)
+    assert event["event_type"] == "e" * 1024
+    assert event["user_id"] == "u" * 1024
+    assert event["platform"] == "p" * 1024  # at the limit: kept whole
+    assert len(source["event_type"]) == 1025  # the caller's dict is untouched
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "event_type longer than 1024 characters truncated" in logged
+    assert "user_id longer than 1024" in logged and "platform" not in logged
+    assert "eeee" not in logged  # the value never reaches a log line

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import email.utils
 import json
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import pytest
 
 from trackwire._engine.retry import Delivered, Rejected, Retry, Split, Throttled
 from trackwire._engine.transport import HTTPResult
-from trackwire.amplitude import responses, wire
+from trackwire.amplitude import properties, responses, wire
 from trackwire.amplitude.identify import (
     IDENTIFY_SUCCESS_BODY,
     check_group_identify_form,
@@ -24,6 +24,7 @@ from trackwire.amplitude.properties import (
     parse_group_properties,
     parse_user_properties,
 )
+from trackwire.errors import ValidationError
 
 NOW = 1_767_225_600.0
 
@@ -47,8 +48,8 @@ def test_server_urls_per_zone() -> None:
     assert wire.SERVER_URLS["EU"]["identify"] == "https://api.eu.amplitude.com/identify"
     assert wire.SERVER_URLS["EU"]["groupidentify"] == "https://api.eu.amplitude.com/groupidentify"
     assert wire.DASHBOARD_URLS == {
-        "US": "https://amplitude.com/api/2",
-        "EU": "https://analytics.eu.amplitude.com/api/2",
+        "US": "https://amplitude.com",
+        "EU": "https://analytics.eu.amplitude.com",
     }
 
 
@@ -191,9 +192,40 @@ EVENT_CASES: list[tuple[str, dict[str, Any], dict[str, set[str]]]] = [
     ("too deep", _event(event_properties=_deep(41)), {"invalid": {"event_properties"}}),
     ("deep but fine", _event(event_properties=_deep(40)), {}),
     ("unknown field ignored", _event(some_new_field={"x": 1}), {}),
+    ("long string truncated, not refused", _event(platform="p" * 1025), {}),
     ("several problems", _event(event_type=..., user_id="ab", time="x"),
      {"missing": {"event_type"}, "length": {"user_id"}, "invalid": {"time"}}),
 ]  # fmt: skip
+
+
+# Cases where the SDK knowingly differs from what Amplitude's server does with an event: it
+# removes a short id before sending (the official SDKs' rule) and refuses an unknown key (a
+# misspelling would otherwise be lost silently).
+_SDK_DIFFERS: Final = {
+    "short user_id",
+    "short device_id",
+    "unknown field ignored",
+    "several problems",
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [case[1:] for case in EVENT_CASES if case[0] not in _SDK_DIFFERS],
+    ids=[case[0] for case in EVENT_CASES if case[0] not in _SDK_DIFFERS],
+)
+def test_the_sdk_applies_the_same_rules(
+    event: dict[str, Any], expected: dict[str, set[str]]
+) -> None:
+    """One rule set: what the collector refuses the client refuses, naming the same field."""
+    from trackwire.amplitude.events import prepare
+
+    if not expected:
+        prepare(event, min_id_length=wire.DEFAULT_MIN_ID_LENGTH)
+        return
+    with pytest.raises(ValidationError) as raised:
+        prepare(event, min_id_length=wire.DEFAULT_MIN_ID_LENGTH)
+    assert raised.value.field in set().union(*expected.values())
 
 
 @pytest.mark.parametrize(
@@ -617,6 +649,13 @@ OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
      Retry(reason="HTTP 503", after=5.0, status=503)),
     ("501", _result(501, {"code": 501, "error": "nope"}), _batch(2),
      Rejected(reason="HTTP 501: nope", status=501)),
+    ("400 in and out of range", _result(400, {"code": 400, "error": "e",
+                                              "events_with_invalid_fields": {"time": [0, 7]},
+                                              "silenced_events": [-1, 2]}),
+     _batch(2), Rejected(reason="HTTP 400: e", indices=[0], resend_rest=True, status=400)),
+    ("429 throttled events all out of range", _result(429, wire.throttled_body(
+        throttled_events=[2, 5, -1])), _batch(2),
+     Throttled(reason=THROTTLE_ERROR, after=30.0, deferred=[0, 1], rejected=[])),
 ]  # fmt: skip
 
 
@@ -625,3 +664,34 @@ OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
 )
 def test_outcome(result: HTTPResult, messages: list[bytes], expected: object) -> None:
     assert responses.outcome(result, messages, NOW) == expected
+
+
+def test_check_event_names_each_problem_with_its_kind_and_fix() -> None:
+    event = {
+        "event_type": "e" * 1025,
+        "user_id": "abc",
+        "device_id": "null-device",
+        "time": "now",
+        "usr_id": "x",
+        "user_properties": {"$add": {"n": 1}, "plan": "pro"},
+    }
+    problems = {(p.kind, p.field): p.detail for p in wire.check_event(event, min_id_length=5)}
+    assert problems == {
+        ("long", "event_type"): "is longer than 1024 characters (truncated)",
+        ("length", "user_id"): "is shorter than min_id_length=5",
+        ("invalid", "time"): "must be an int, got str",
+        ("unknown", "usr_id"): "is not an Amplitude HTTP V2 event field",
+        ("invalid", "user_properties"): (
+            "mixes operations with plain properties; " + properties.SET_RULE
+        ),
+    }
+    blocked = wire.check_event({"event_type": "e", "device_id": "Undefined"})
+    assert [(p.kind, p.field) for p in blocked] == [("invalid", "device_id")]
+    assert wire.check_event({"event_type": "e", "user_id": "user-1"}) == []
+
+
+def test_truncate_long_strings_cuts_only_what_check_event_reported() -> None:
+    event = {"event_type": "e" * 2000, "user_id": "user-1", "platform": "p" * 1024}
+    cut = wire.truncate_long_strings(event, wire.check_event(event))
+    assert cut == ["event_type"]
+    assert len(event["event_type"]) == 1024 and len(event["platform"]) == 1024

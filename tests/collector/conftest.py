@@ -126,7 +126,13 @@ def keys_file(tmp_path: Path) -> Path:
     document = {
         "admin_tokens": [ADMIN_TOKEN],
         "sources": [
-            {"name": "backend", "vendor": "segment", "write_key": "seg-key"},
+            {
+                "name": "backend",
+                "vendor": "segment",
+                "write_key": "seg-key",
+                "write_key_reads": True,
+                "read_token": "backend-read-token-0123",
+            },
             {"name": "web", "vendor": "amplitude", "api_key": "amp-key", "secret_key": "amp-s"},
             {"name": "feed", "vendor": "mparticle", "key": "mp-key", "secret": "mp-secret"},
         ],

@@ -192,7 +192,7 @@ def test_send_amplitude_and_mparticle(
     ])  # fmt: skip
 
     assert (amplitude, identify, mparticle) == (0, 0, 0)
-    assert "HTTP 200" in capsys.readouterr().out
+    assert "(HTTP 200)" in capsys.readouterr().out
     names = {(e.vendor, e.event_name) for e in collector.store.events()}
     assert names == {("amplitude", "Played"), ("amplitude", "$identify"), ("mparticle", "Hello")}
     user = collector.store.user("amplitude", fingerprint("amp"), user_id="user-42")

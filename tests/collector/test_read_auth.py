@@ -55,6 +55,8 @@ def test_admin_token_reads_every_source(keyed_client: Client, auth: str) -> None
     ("auth", "vendor", "name"),
     [
         (basic("seg-key"), "segment", "backend"),
+        ("Bearer backend-read-token-0123", "segment", "backend"),
+        (basic("backend-read-token-0123"), "segment", "backend"),
         (basic("amp-key", "amp-s"), "amplitude", "web"),
         (basic("mp-key", "mp-secret"), "mparticle", "feed"),
     ],
@@ -116,3 +118,46 @@ def test_bad_admin_tokens_are_refused_at_start(tokens: object) -> None:
 
     with pytest.raises(ConfigError, match="admin"):
         parse_keys(document)
+
+
+def test_a_segment_write_key_reads_only_where_the_keys_file_says_so() -> None:
+    """A write key is public (it ships in browser code): reading with it is opt-in."""
+    document = {
+        "sources": [
+            {"name": "web", "vendor": "segment", "write_key": "public-wk"},
+            {"name": "old", "vendor": "segment", "write_key": "old-wk", "write_key_reads": True},
+            {
+                "name": "tokened",
+                "vendor": "segment",
+                "write_key": "wk-3",
+                "read_token": "tokened-read-0123456789",
+            },
+        ]
+    }
+    keys = parse_keys(document)
+    assert keys.reader("public-wk", "") is None
+    old = keys.reader("old-wk", "")
+    assert old is not None and old.source is not None and old.source.name == "old"
+    tokened = keys.reader("tokened-read-0123456789", "")
+    assert tokened is not None and tokened.source is not None and tokened.source.name == "tokened"
+    assert keys.reader("wk-3", "") is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ({"read_token": "short"}, "read_token must be at least 16 characters"),
+        ({"read_token": 5}, "read_token must be a string"),
+        ({"write_key_reads": "yes"}, "write_key_reads must be true or false"),
+    ],
+)
+def test_read_options_are_checked(entry: dict[str, object], words: str) -> None:
+    source = {"name": "s", "vendor": "segment", "write_key": "k", **entry}
+    with pytest.raises(ConfigError, match=words):
+        parse_keys({"sources": [source]})
+
+
+def test_write_key_reads_is_a_segment_option_only() -> None:
+    source = {"name": "a", "vendor": "amplitude", "api_key": "k", "secret_key": "s"}
+    with pytest.raises(ConfigError, match="unknown field"):
+        parse_keys({"sources": [{**source, "write_key_reads": True}]})

@@ -784,3 +784,19 @@ def test_ids_holding_nul_or_the_escape_mark_round_trip(store: Store, odd: str) -
     user = store.user("segment", SEG_KEY, user_id=odd)
     assert user is not None and user.user_id == odd
     assert store.user("segment", SEG_KEY, device_id=odd) == user
+
+
+def test_reset_forgets_everything_and_ids_start_again(store: Store) -> None:
+    from trackwire.collector.routes.testing import ResettableStore
+
+    assert isinstance(store, ResettableStore)
+    store.ingest([rec(user="u1", key="k1"), rec(user="u2", event="Other")])
+    assert store.event_counts() == [
+        {"vendor": "segment", "source": SEG_KEY, "type": "track", "event": name, "count": 1}
+        for name in ("Item Purchased", "Other")
+    ]
+    store.reset()
+    assert store.stats() == {"total": 0, "by_source": []}
+    assert store.user("segment", SEG_KEY, user_id="u1") is None
+    assert store.ingest([rec(user="u1", key="k1")]) == IngestResult(1, 0)  # k1 is new again
+    assert [e.amplitude_id for e in store.events()] == [1]

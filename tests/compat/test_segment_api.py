@@ -62,8 +62,10 @@ def test_positional_order_matches_the_official_client(method: str) -> None:
 
 
 def test_client_constructor_matches_the_official_client() -> None:
-    ours = inspect.signature(analytics.Client.__init__).parameters
+    ours = dict(inspect.signature(analytics.Client.__init__).parameters)
     theirs = inspect.signature(OfficialClient.__init__).parameters
+    # One keyword-only addition: further trackwire options (spool, ...), never positional.
+    assert ours.pop("trackwire_options").kind is inspect.Parameter.KEYWORD_ONLY
 
     assert list(ours) == list(theirs)
     assert {n: p.default for n, p in ours.items()} == {n: p.default for n, p in theirs.items()}

@@ -19,6 +19,7 @@ import urllib3
 
 import trackwire
 from trackwire._engine.transport import HTTPResult
+from trackwire._official_options import translate
 from trackwire.amplitude import wire
 from trackwire.collector.server import RunningCollector, start_collector
 from trackwire.testing import RecordingTransport
@@ -91,14 +92,16 @@ def test_option_errors_name_the_option(options: dict[str, Any], text: str) -> No
 
 
 def test_official_option_spellings_map_to_trackwire_options() -> None:
+    official = {"max_cached_events": 123, "flush_queue_size": 7, "request_timeout": 2.5}
+    for name in official:  # the native client names trackwire's option instead
+        with pytest.raises(trackwire.ConfigError, match=f"unknown option '{name}'.*calls it"):
+            trackwire.Amplitude(KEY, transport=RecordingTransport(default=OK), **{name: 1})
+    options = translate("amplitude", {**official, "flushIntervalMillis": 3000})
     amp = trackwire.Amplitude(
         KEY,
         transport=RecordingTransport(default=OK),
-        max_cached_events=123,
-        flush_queue_size=7,
-        request_timeout=2.5,
-        upload_interval=3,
         retry_timeouts=[100, 200],
+        **options,
     )
     try:
         assert (amp.config.max_queue_size, amp.config.flush_at) == (123, 7)

@@ -283,3 +283,16 @@ def test_a_client_with_a_secret_key_queries_what_it_sent(collector: RunningColle
         assert found.type == "match_user_or_device_id" and len(found.matches) == 1
     with client(collector) as plain, pytest.raises(trackwire.ConfigError, match="secret_key"):
         plain.user_search("user-q-002")
+
+
+def test_a_server_url_that_is_an_origin_reaches_the_collector(
+    collector: RunningCollector,
+) -> None:
+    """``server_url="http://127.0.0.1:PORT"`` (no path) must not have every event 404'd."""
+    with trackwire.Amplitude(KEY, server_url=collector.url) as amp:
+        receipt = amp.track({"event_type": "Origin Only", "user_id": "user-origin-1"})
+        assert amp.flush(timeout=10)
+    assert receipt.ok, receipt.error
+    assert [e["event_name"] for e in events_of(collector.url, user_id="user-origin-1")] == [
+        "Origin Only"
+    ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trackwire._engine.batcher import BatchLimits, due, fit, next_wakeup
 from trackwire.segment import wire
@@ -89,3 +91,37 @@ def test_next_wakeup() -> None:
     assert next_wakeup(None, 10.0) is None
     assert next_wakeup(4.0, 10.0) == 6.0
     assert next_wakeup(12.0, 10.0) == 0.0
+
+
+def _fit_reference(sizes: list[int], limits: BatchLimits) -> int:
+    """The rule written plainly: add messages in order while the body stays within limits."""
+    total = limits.overhead
+    count = 0
+    for size in sizes:
+        added = size if count == 0 else size + limits.separator
+        if count and (count >= limits.max_count or total + added > limits.max_bytes):
+            break
+        total += added
+        count += 1
+    return count
+
+
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=3_000), max_size=1_200),
+    max_count=st.integers(min_value=1, max_value=700),
+    max_bytes=st.integers(min_value=1, max_value=400_000),
+    overhead=st.integers(min_value=0, max_value=100),
+    separator=st.integers(min_value=0, max_value=2),
+)
+@settings(max_examples=150, deadline=None)
+def test_fit_agrees_with_the_plain_rule(
+    sizes: list[int], max_count: int, max_bytes: int, overhead: int, separator: int
+) -> None:
+    limits = BatchLimits(max_count, max_bytes, overhead, separator)
+    assert fit(iter(sizes), limits) == _fit_reference(sizes, limits)
+
+
+def test_fit_reads_no_further_than_a_chunk_past_a_full_batch() -> None:
+    sizes = iter([100_000] * 10_000)
+    assert fit(sizes, SEGMENT) == 4
+    assert len(list(sizes)) >= 10_000 - 300

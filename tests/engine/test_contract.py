@@ -21,7 +21,7 @@ import pytest
 
 from tests.e2e.helpers import timed
 from tests.engine.destinations import DESTINATIONS
-from tests.engine.queues import QUEUES
+from tests.engine.queues import ENGINE_QUEUES
 from tests.sink import Action, Sink
 from trackwire._engine import delivery
 from trackwire._engine.batcher import BatchLimits
@@ -77,7 +77,7 @@ def destination_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=sorted(QUEUES))
+@pytest.fixture(params=sorted(ENGINE_QUEUES))
 def queue_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -102,7 +102,7 @@ def rig(destination_name: str, queue_name: str, tmp_path: Path) -> Iterator[RigF
         reports: list[BatchReport] = []
         for name in ("flush", "retry", "error", "drop"):
             hooks.add(name, reports.append)
-        queue = QUEUES[queue_name]
+        queue = ENGINE_QUEUES[queue_name]
         engine = Engine(
             destination or DESTINATIONS[destination_name](url),
             delivery,
@@ -390,7 +390,7 @@ from pathlib import Path
 import orjson
 
 from tests.engine.destinations import DESTINATIONS
-from tests.engine.queues import QUEUES
+from tests.engine.queues import ENGINE_QUEUES
 from trackwire._engine.receipts import Hooks, Receipt
 from trackwire._engine.transport import Urllib3Transport
 from trackwire._engine.worker import Engine
@@ -398,7 +398,7 @@ from trackwire.config import DeliveryConfig, RetryConfig
 
 destination, queue, url, tmp = sys.argv[1:5]
 config = DeliveryConfig(flush_at=1000, flush_interval=60.0, send_first_immediately=False)
-make_queue = QUEUES[queue]
+make_queue = ENGINE_QUEUES[queue]
 engine = Engine(
     DESTINATIONS[destination](url),
     config,

@@ -162,3 +162,45 @@ def test_no_retries_when_max_retries_is_zero() -> None:
 def test_invalid_retry_config_is_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         RetryConfig(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "plain", "segment"),
+    [
+        (200, False, False),
+        (400, False, False),
+        (404, False, False),
+        (408, True, True),
+        (410, False, True),
+        (413, False, False),
+        (429, True, True),
+        (460, False, True),
+        (500, True, True),
+        (501, False, False),
+        (503, True, True),
+        (505, False, False),
+        (599, True, True),
+        (600, False, False),
+    ],
+)
+def test_retryable_statuses_are_the_http_rule_plus_the_vendors_own(
+    status: int, plain: bool, segment: bool
+) -> None:
+    from trackwire._engine.retry import is_retryable_status, retryable_statuses
+    from trackwire.segment import wire
+
+    assert is_retryable_status(status) is plain
+    assert retryable_statuses(())(status) is plain
+    assert wire.is_retryable(status) is segment
+
+
+def test_basic_auth_is_built_by_urllib3_and_refuses_what_it_cannot_carry() -> None:
+    import base64
+
+    from trackwire._engine.destination import basic_auth_header
+    from trackwire.errors import ConfigError
+
+    assert basic_auth_header("KEY", "") == "Basic " + base64.b64encode(b"KEY:").decode()
+    assert basic_auth_header("a:b", "s3cr3t") == "Basic " + base64.b64encode(b"a:b:s3cr3t").decode()
+    with pytest.raises(ConfigError, match="key or secret"):
+        basic_auth_header("key-\u2603", "")

@@ -144,3 +144,29 @@ def test_old_batches_take_the_historical_route_until_shutdown() -> None:
     client.shutdown()
     late = client.upload(batch(timestamp_unixtime_ms=old))
     assert late.done and late.error is not None and late.error.reason == "after_close"
+
+
+def test_a_batch_is_checked_once_after_the_last_middleware() -> None:
+    def name_the_user(built: dict[str, Any]) -> dict[str, Any]:
+        built["user_identities"] = {"customer_id": "from-middleware"}
+        return built
+
+    client, transport = make(middleware=[name_the_user])
+    anonymous = Batch(events=[AppEvent("Hi")])  # no user: refused without the middleware
+    receipt = client.upload(anonymous)
+    assert client.flush(timeout=5) and receipt.ok
+    (sent,) = orjson.loads(transport.requests[0].body)
+    assert sent["user_identities"] == {"customer_id": "from-middleware"}
+
+    def break_it(built: dict[str, Any]) -> dict[str, Any]:
+        built["environment"] = "staging"
+        return built
+
+    client.add_middleware(break_it)
+    with pytest.raises(ValidationError, match="environment"):
+        client.upload(batch())
+    plain, _ = make()
+    with pytest.raises(ValidationError):
+        plain.upload(anonymous)
+    client.shutdown()
+    plain.shutdown()

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Sequence
+from itertools import repeat, starmap
+from operator import attrgetter, itemgetter
 
-from trackwire._engine.queue import Queued
+from trackwire._engine.queue import Queued, QueuedItem
+from trackwire._engine.receipts import Receipt
 
-__all__ = ["Buffer", "Queued"]
+__all__ = ["Buffer", "Queued", "ReceiptQueue"]
+
+_data = itemgetter(1)  # Queued.data, read in C
 
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same object
 # without it, on the path every call takes.
@@ -66,13 +71,14 @@ class Buffer:
 
     def sizes(self) -> Iterator[int]:
         """Encoded sizes from the oldest message on (for :func:`~trackwire._engine.batcher.fit`)."""
-        return (len(item.data) for item in self._items)
+        return map(len, map(_data, self._items))
 
     def take(self, count: int) -> list[Queued]:
         """Remove and return the ``count`` oldest messages."""
-        popleft = self._items.popleft
-        taken = [popleft() for _ in range(min(count, len(self._items)))]
-        self.nbytes -= sum(len(item.data) for item in taken)
+        # C-level loops (starmap, map): a batch holds thousands of messages.
+        count = min(count, len(self._items))
+        taken = list(starmap(self._items.popleft, repeat((), count)))
+        self.nbytes -= sum(map(len, map(_data, taken)))
         return taken
 
     def ack(self, items: Sequence[Queued]) -> None:
@@ -92,6 +98,110 @@ class Buffer:
         return item
 
     def drain(self) -> list[Queued]:
+        """Remove and return everything."""
+        taken = list(self._items)
+        self._items.clear()
+        self.nbytes = 0
+        return taken
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+_data_of = attrgetter("data")  # a receipt's message, read in C
+
+
+class ReceiptQueue:
+    """The default in-memory queue: each entry is the call's receipt itself.
+
+    The same bounds and order as :class:`Buffer`, but a queued message is its
+    :class:`~trackwire._engine.receipts.Receipt` (which carries ``seq``, ``data`` and
+    ``enqueued_at`` while queued): a call makes one object instead of a receipt, a
+    :class:`Queued` and a dict entry linking the two, which the worker would look up again to
+    settle it. Fewer objects per call also means less work for the garbage collector, which
+    visits every live container. Not thread-safe: the engine guards it with its lock.
+
+    Args:
+        max_items: most messages held.
+        max_bytes: most encoded bytes held.
+    """
+
+    __slots__ = ("_items", "max_bytes", "max_items", "nbytes", "next_seq")
+
+    def __init__(self, max_items: int, max_bytes: int) -> None:
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.next_seq = 0
+        self._items: deque[Receipt] = deque()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def head(self) -> Receipt | None:
+        """The oldest waiting message, or None."""
+        return self._items[0] if self._items else None
+
+    def has_room(self, size: int) -> bool:
+        """True when a message of ``size`` bytes fits under both bounds."""
+        return len(self._items) < self.max_items and self.nbytes + size <= self.max_bytes
+
+    def could_ever_fit(self, size: int) -> bool:
+        """False when a message of ``size`` bytes is larger than the whole byte bound."""
+        return size <= self.max_bytes
+
+    def put(self, receipt: Receipt, data: bytes, enqueued_at: float) -> None:
+        """Queue ``data`` as ``receipt``'s entry at the tail (the caller checked the room)."""
+        receipt.seq = self.next_seq
+        self.next_seq += 1
+        receipt.data = data
+        receipt.enqueued_at = enqueued_at
+        self._items.append(receipt)
+        self.nbytes += len(data)
+
+    def try_put(self, receipt: Receipt, data: bytes, enqueued_at: float) -> int:
+        """:meth:`put` if there is room: the messages now waiting, or 0 when full.
+
+        One call on the path every message takes, which also tells the engine whether the
+        count trigger fired.
+        """
+        items = self._items
+        size = len(data)
+        waiting = len(items)
+        if waiting >= self.max_items or self.nbytes + size > self.max_bytes:
+            return 0
+        receipt.seq = self.next_seq
+        self.next_seq += 1
+        receipt.data = data
+        receipt.enqueued_at = enqueued_at
+        items.append(receipt)
+        self.nbytes += size
+        return waiting + 1
+
+    def sizes(self) -> Iterator[int]:
+        """Encoded sizes from the oldest message on (for :func:`~trackwire._engine.batcher.fit`)."""
+        return map(len, map(_data_of, self._items))
+
+    def take(self, count: int) -> list[Receipt]:
+        """Remove and return the ``count`` oldest messages."""
+        count = min(count, len(self._items))
+        taken = list(starmap(self._items.popleft, repeat((), count)))
+        self.nbytes -= sum(map(len, map(_data_of, taken)))
+        return taken
+
+    def ack(self, items: Sequence[QueuedItem]) -> None:
+        """Nothing to do: taken messages are already out of memory's way."""
+
+    def evict_oldest(self) -> Receipt | None:
+        """Remove and return the oldest message, or None when empty."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        self.nbytes -= len(item.data)
+        return item
+
+    def drain(self) -> list[Receipt]:
         """Remove and return everything."""
         taken = list(self._items)
         self._items.clear()

@@ -9,7 +9,6 @@ response. Nothing vendor-specific lives here or in the engine.
 
 from __future__ import annotations
 
-import base64
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, Protocol
@@ -18,6 +17,7 @@ from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.retry import Outcome
 from trackwire._engine.transport import HTTPRequest, HTTPResult
 from trackwire._version import __version__
+from trackwire.errors import ConfigError
 
 __all__ = ["USER_AGENT", "Destination", "HTTPDestination", "basic_auth_header"]
 
@@ -48,9 +48,23 @@ class Destination(Protocol):
 
 
 def basic_auth_header(user: str, password: str) -> str:
-    """The ``Authorization`` value for HTTP Basic ``user:password``."""
-    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
+    """The ``Authorization`` value for HTTP Basic ``user:password`` (urllib3 builds it).
+
+    The one builder for every vendor's client, the query client and the CLI.
+
+    Raises:
+        ConfigError: a character of the key or secret cannot be sent (urllib3 encodes the
+            credentials as Latin-1, as requests does; vendors' keys are ASCII).
+    """
+    from urllib3.util import make_headers  # here: keeps urllib3 out of `import trackwire`
+
+    try:
+        return make_headers(basic_auth=f"{user}:{password}")["authorization"]
+    except UnicodeEncodeError:
+        raise ConfigError(
+            "the key or secret holds a character HTTP Basic auth cannot carry; "
+            "copy the key again from the vendor's settings (keys are ASCII)"
+        ) from None
 
 
 class HTTPDestination:

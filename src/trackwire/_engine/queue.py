@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Protocol
 
-__all__ = ["MessageQueue", "Queued"]
+__all__ = ["MessageQueue", "Queued", "QueuedItem"]
 
 
 class Queued(NamedTuple):
@@ -38,6 +38,26 @@ class Queued(NamedTuple):
     seq: int
     data: bytes
     enqueued_at: float
+
+
+class QueuedItem(Protocol):
+    """What the engine reads of a waiting message: a :class:`Queued`, or a receipt that is its
+    own entry (the default in-memory :class:`~trackwire._engine.buffer.ReceiptQueue`)."""
+
+    @property
+    def seq(self) -> int:
+        """Position in the order of acceptance."""
+        ...
+
+    @property
+    def data(self) -> bytes:
+        """The encoded message."""
+        ...
+
+    @property
+    def enqueued_at(self) -> float:
+        """``time.monotonic()`` when it was accepted."""
+        ...
 
 
 class MessageQueue(Protocol):

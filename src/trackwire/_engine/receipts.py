@@ -20,8 +20,13 @@ from trackwire.errors import DeliveryError
 
 if TYPE_CHECKING:
     import asyncio
+    from typing import TypeAlias
 
     from trackwire._engine.transport import HTTPResult
+
+    # A settled receipt's outcome: (error, response); error None means delivered. One tuple
+    # is shared by every receipt settled together, so settling a message is a single store.
+    _Outcome: TypeAlias = tuple[DeliveryError | None, HTTPResult | None]
 
 __all__ = [
     "BatchReport",
@@ -35,10 +40,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("trackwire")
-
-_PENDING: Final = 0
-_DELIVERED: Final = 1
-_FAILED: Final = 2
 
 # Guards the rare, slow path of a receipt: installing a waiter or a callback. Settling only
 # takes it when someone installed one, so the hot path never touches a lock.
@@ -56,36 +57,50 @@ class Receipt:
             ``insert_id``), or None when the vendor has none.
     """
 
-    __slots__ = ("_callbacks", "_error", "_event", "_state", "message_id", "response")
+    __slots__ = ("_callbacks", "_event", "_outcome", "data", "enqueued_at", "message_id", "seq")
+
+    # In the default in-memory queue a receipt is also its message's entry, so a call makes
+    # one object, not a receipt and a queue item kept apart by a dict: set when queued there
+    # (trackwire._engine.buffer.ReceiptQueue), never read otherwise. A receipt the caller
+    # keeps after delivery keeps its encoded message too (bytes it would hold anyway while
+    # queued); the engine keeps none once the message is settled.
+    seq: int
+    data: bytes
+    enqueued_at: float
 
     def __init__(self, message_id: str | None = None) -> None:
         self.message_id = message_id
-        self._state = _PENDING
-        self._error: DeliveryError | None = None
+        self._outcome: _Outcome | None = None
         self._event: threading.Event | None = None
         self._callbacks: list[Callable[[Receipt], None]] | None = None
-        #: The vendor's answer to the final attempt of this message's batch, once settled
-        #: (None when no response arrived or the message was never sent).
-        self.response: HTTPResult | None = None
 
     def __repr__(self) -> str:
-        state = ("pending", "delivered", "failed")[self._state]
+        state = "pending" if self._outcome is None else "delivered" if self.ok else "failed"
         return f"<Receipt {self.message_id} {state}>"
 
     @property
     def done(self) -> bool:
         """True once the message was delivered or finally failed."""
-        return self._state != _PENDING
+        return self._outcome is not None
 
     @property
     def ok(self) -> bool:
         """True once the message was delivered; False while pending or after a failure."""
-        return self._state == _DELIVERED
+        outcome = self._outcome
+        return outcome is not None and outcome[0] is None
 
     @property
     def error(self) -> DeliveryError | None:
         """Why the message failed (``error.reason`` is from a closed set), or None."""
-        return self._error
+        outcome = self._outcome
+        return None if outcome is None else outcome[0]
+
+    @property
+    def response(self) -> HTTPResult | None:
+        """The vendor's answer to the final attempt of this message's batch, once settled
+        (None when no response arrived or the message was never sent)."""
+        outcome = self._outcome
+        return None if outcome is None else outcome[1]
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the message is settled or ``timeout`` seconds pass.
@@ -94,16 +109,16 @@ class Receipt:
             True if the message was delivered; False if it failed or is still pending
             (check :attr:`done`).
         """
-        if self._state == _PENDING:
+        if self._outcome is None:
             with _waiters_lock:
                 if self._event is None:
                     self._event = threading.Event()
                 event = self._event
             # Re-read after publishing the event: the settler reads the event after
-            # publishing the state, so one of the two always sees the other.
-            if self._state == _PENDING:
+            # publishing the outcome, so one of the two always sees the other.
+            if self._outcome is None:
                 event.wait(timeout)
-        return self._state == _DELIVERED
+        return self.ok
 
     def add_done_callback(self, fn: Callable[[Receipt], None]) -> None:
         """Call ``fn(receipt)`` once the receipt is settled (at once if it already is).
@@ -112,16 +127,23 @@ class Receipt:
         exceptions it raises are logged and swallowed.
         """
         with _waiters_lock:
-            if self._state == _PENDING:
+            if self._outcome is None:
                 if self._callbacks is None:
                     self._callbacks = []
                 self._callbacks.append(fn)
-                return
-        _run_callback(fn, self)
+                queued = True
+            else:
+                queued = False
+        if not queued:
+            _run_callback(fn, self)
+        elif self._outcome is not None:
+            # Settled while the callback was being added: the settler may have looked for
+            # callbacks before this one was there. _wake runs each callback exactly once.
+            self._wake()
 
     def __await__(self) -> Generator[Any, None, bool]:
         """``await receipt`` waits without blocking the event loop and returns :attr:`ok`."""
-        if self._state == _PENDING:
+        if self._outcome is None:
             import asyncio  # here, not at the top: importing asyncio costs ~50 ms
 
             loop = asyncio.get_running_loop()
@@ -132,19 +154,11 @@ class Receipt:
 
             self.add_done_callback(wake)
             yield from future.__await__()
-        return self._state == _DELIVERED
+        return self.ok
 
     def _settle(self, error: DeliveryError | None, response: HTTPResult | None = None) -> bool:
         """Settle once: delivered when ``error`` is None. Returns False if already settled."""
-        if self._state != _PENDING:
-            return False
-        self._error = error
-        self.response = response
-        self._state = _DELIVERED if error is None else _FAILED
-        if self._event is None and self._callbacks is None:
-            return True
-        self._wake()
-        return True
+        return bool(settle_all((self,), error, response))
 
     def _wake(self) -> None:
         """Release waiters and run callbacks, once (the receipt is already settled)."""
@@ -163,26 +177,21 @@ def settle_all(
 ) -> list[Receipt]:
     """Settle each receipt (None entries are skipped); returns the receipts that changed.
 
-    The worker settles thousands of receipts per batch: this does in one loop what
-    :meth:`Receipt._settle` does per call, and only takes the slow path for a receipt that
-    someone waits on or has callbacks.
+    The worker settles thousands of receipts per batch: each is one store of an outcome
+    shared by the whole batch, plus the slow path for a receipt someone waits on.
     """
-    state = _DELIVERED if error is None else _FAILED
+    outcome: _Outcome = (error, response)
     settled: list[Receipt] = []
     append = settled.append
     for receipt in receipts:
-        if receipt is None or receipt._state != _PENDING:
+        if receipt is None or receipt._outcome is not None:
             continue
-        if receipt._event is None and receipt._callbacks is None:
-            receipt._error = error
-            receipt.response = response
-            receipt._state = state
-            # Re-check after publishing: a waiter that installed itself in between is woken.
-            if receipt._event is not None or receipt._callbacks is not None:
-                receipt._wake()
-            append(receipt)
-        elif receipt._settle(error, response):
-            append(receipt)
+        receipt._outcome = outcome
+        # Looked at after publishing the outcome: a waiter installs itself first and reads
+        # the outcome after, so one of the two always sees the other.
+        if receipt._event is not None or receipt._callbacks is not None:
+            receipt._wake()
+        append(receipt)
     return settled
 
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import orjson
 
+from trackwire._engine.queue import QueuedItem
 from trackwire._engine.receipts import BatchReport, Counters, Hooks, Receipt, WarnOnce, settle_all
 from trackwire._engine.transport import HTTPResult
 from trackwire.errors import ClientClosedError, DeliveryError
@@ -127,7 +128,7 @@ class Reporter:
     def settled(
         self,
         receipts: Sequence[Receipt | None],
-        data: Sequence[bytes],
+        items: Sequence[QueuedItem],
         error: DeliveryError | None,
         response: HTTPResult | None,
         sent_bytes: int = 0,
@@ -167,6 +168,6 @@ class Reporter:
             self._hooks.emit(report)
         if self._on_error is not None:
             try:
-                self._on_error(error, [orjson.loads(item) for item in data])
+                self._on_error(error, [orjson.loads(item.data) for item in items])
             except Exception:
                 logger.exception("trackwire: on_error raised; ignored")

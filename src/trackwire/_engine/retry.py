@@ -26,6 +26,7 @@ __all__ = [
     "classify_http",
     "is_retryable_status",
     "parse_retry_after",
+    "retryable_statuses",
 ]
 
 
@@ -196,6 +197,20 @@ def is_retryable_status(status: int) -> bool:
     if status in RETRYABLE_4XX:
         return True
     return 500 <= status <= 599 and status not in NEVER_RETRY_5XX
+
+
+def retryable_statuses(also: Collection[int]) -> Callable[[int], bool]:
+    """The plain HTTP rule (:func:`is_retryable_status`) plus a vendor's own statuses.
+
+    A vendor's ``wire`` module names only what it adds (Segment: its load balancers' 410 and
+    460), so the HTTP meaning of "try again later" is written once, here.
+    """
+    extra = frozenset(also)
+
+    def is_retryable(status: int) -> bool:
+        return status in extra or is_retryable_status(status)
+
+    return is_retryable
 
 
 def classify_http(

@@ -2,9 +2,10 @@
 
 One :class:`Engine` per client. Callers hand it encoded messages (:meth:`Engine.submit`, the
 hot path: one lock, one append); daemon worker threads, started on first use, take batches as
-the triggers in :mod:`~trackwire._engine.batcher` say, and deliver each one as
-:mod:`~trackwire._engine.delivery` does: send it, read the destination's outcome, retry or
-settle every message's receipt.
+the triggers in :mod:`~trackwire._engine.batcher` say, and hand each one to the engine's
+:class:`~trackwire._engine.delivery.Sender`, which sends it, reads the destination's outcome,
+retries or settles every message's receipt. The sender changes the engine's state only through
+the engine's ``BatchHost`` methods (``settle``, ``defer``, ``wait_for_retry``, ...).
 
 The engine knows no vendor: a :class:`~trackwire._engine.destination.Destination` says what a
 request looks like and what a response means, a
@@ -32,36 +33,46 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from itertools import repeat
+from operator import attrgetter
+from typing import Any, cast
 
 from trackwire._engine import lifecycle
 from trackwire._engine.batcher import due, fit, next_wakeup
-from trackwire._engine.buffer import Buffer
-from trackwire._engine.delivery import Batch, BatchDelivery
+from trackwire._engine.buffer import Buffer, ReceiptQueue
+from trackwire._engine.delivery import Batch, Sender
 from trackwire._engine.destination import Destination
 from trackwire._engine.lifecycle import State
-from trackwire._engine.queue import MessageQueue
+from trackwire._engine.queue import MessageQueue, Queued, QueuedItem
 from trackwire._engine.receipts import Hooks, Receipt
 from trackwire._engine.reporting import ErrorHandler, Reporter
-from trackwire._engine.retry import RetryPolicy
-from trackwire._engine.transport import Transport
+from trackwire._engine.retry import Retry, RetryPolicy, Throttled
+from trackwire._engine.transport import HTTPResult, Transport
 from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.errors import DeliveryError
 
-__all__ = ["Engine", "ErrorHandler", "QueueFactory", "State"]
+__all__ = ["Engine", "ErrorHandler", "QueueFactory", "State", "memory_queue", "receipt_queue"]
 
 logger = logging.getLogger("trackwire")
 
-#: Makes the engine's queue: at start and again in a forked child.
-QueueFactory = Callable[[DeliveryConfig], MessageQueue]
+#: Makes the engine's queue: at start and again in a forked child. A
+#: :class:`~trackwire._engine.buffer.ReceiptQueue` keeps each call's receipt as its entry; any
+#: other :class:`~trackwire._engine.queue.MessageQueue` (the spool) hands out sequence numbers
+#: and the engine keeps the receipts beside it, by seq.
+QueueFactory = Callable[[DeliveryConfig], MessageQueue | ReceiptQueue]
+
+
+def receipt_queue(config: DeliveryConfig) -> ReceiptQueue:
+    """The default queue: bounded memory, as the config says, whose entries are the receipts."""
+    return ReceiptQueue(config.max_queue_size, config.max_queue_bytes)
 
 
 def memory_queue(config: DeliveryConfig) -> MessageQueue:
-    """The default queue: bounded memory, as the config says."""
+    """Bounded memory as a plain :class:`~trackwire._engine.queue.MessageQueue` (a fallback)."""
     return Buffer(config.max_queue_size, config.max_queue_bytes)
 
 
-class Engine(BatchDelivery):
+class Engine:
     """Queues, batches and delivers encoded messages for one destination.
 
     Args:
@@ -82,12 +93,14 @@ class Engine(BatchDelivery):
         transport: Transport,
         hooks: Hooks,
         on_error: ErrorHandler | None = None,
-        queue_factory: QueueFactory = memory_queue,
+        queue_factory: QueueFactory = receipt_queue,
     ) -> None:
         self.config = config
         self._destination = destination
-        self._policy = RetryPolicy(retry)
         self._transport = transport
+        # Delivering a batch is the sender's job; it changes the engine's state only through
+        # the BatchHost methods below (settle, defer, wait_for_retry, ...).
+        self._sender = Sender(destination, transport, RetryPolicy(retry), config, self)
         self._hooks = hooks
         self._on_error = on_error
         self._queue_factory = queue_factory
@@ -105,12 +118,14 @@ class Engine(BatchDelivery):
         self._settled = threading.Condition(self._lock)  # flush() waits for progress here
         self._retry_sleep = threading.Condition(self._lock)  # backoff sleeps, woken by shutdown
         self._queue = self._queue_factory(self.config)
-        # Bound once: submit() is the path every call takes.
-        self._has_room = self._queue.has_room
-        self._offer = self._queue.offer
-        self._flush_at = self.config.flush_at
+        # Receipts of a MessageQueue's messages, by seq (a ReceiptQueue's entries are theirs).
         self._receipts: dict[int, Receipt] = {}
+        # Bound once: submit() is the path every call takes.
+        queue = self._queue
+        self._try_put = queue.try_put if isinstance(queue, ReceiptQueue) else self._offer
+        self._flush_at = self.config.flush_at
         self._reporter = Reporter(self._destination.name, self._lock, self._hooks, self._on_error)
+        self._counters = self._reporter.counters
         self._flush_target = -1
         self._in_flight: dict[int, Batch] = {}  # by first seq
         self._deferred: list[tuple[float, int, Batch]] = []  # heap of (due, first seq, batch)
@@ -127,11 +142,58 @@ class Engine(BatchDelivery):
 
     def submit(self, data: bytes, receipt: Receipt) -> Receipt:
         """Queue one encoded message; never blocks on I/O, never raises for delivery trouble."""
+        # The path nearly every call takes: a running engine with room. One short lock hold
+        # and one call into the queue; everything else is in _submit_slow.
+        with self._lock:
+            if self._state is _RUNNING:
+                queued = self._try_put(receipt, data, _monotonic())
+                if queued:
+                    self._counters.enqueued += 1
+                    if self._idle and (queued == 1 or queued >= self._flush_at):
+                        self._wake.notify()
+                    return receipt
+        return self._submit_slow(data, receipt)
+
+    def _offer(self, receipt: Receipt, data: bytes, enqueued_at: float) -> int:
+        """Queue into a MessageQueue if there is room (lock held); the receipt waits by seq.
+
+        Returns the messages now waiting, or 0 when there is no room (as ReceiptQueue.try_put).
+        """
+        queue = self._queue
+        assert not isinstance(queue, ReceiptQueue)
+        if not queue.has_room(len(data)):
+            return 0
+        self._receipts[queue.offer(data, enqueued_at)] = receipt
+        return len(queue)
+
+    def _put(self, receipt: Receipt, data: bytes) -> None:
+        """Queue a message the caller made room for (lock held)."""
+        queue = self._queue
+        if isinstance(queue, ReceiptQueue):
+            queue.put(receipt, data, _monotonic())
+        else:
+            self._receipts[queue.offer(data, _monotonic())] = receipt
+
+    def _receipts_of(
+        self, items: Sequence[QueuedItem], *, keep: bool = False
+    ) -> list[Receipt | None]:
+        """The receipts of ``items``, forgotten by the engine unless ``keep`` (no lock needed).
+
+        A ReceiptQueue's entries are their receipts; a MessageQueue's are looked up by seq
+        (dict.pop and dict.get are atomic, and submit() only ever adds other keys).
+        """
+        if isinstance(self._queue, ReceiptQueue):
+            return cast("list[Receipt | None]", list(items))
+        lookup = self._receipts.get if keep else self._receipts.pop
+        return list(map(lookup, map(_seq, items), repeat(None)))
+
+    def _submit_slow(self, data: bytes, receipt: Receipt) -> Receipt:
+        """:meth:`submit` when the engine is not running yet, is closing, or the queue is full."""
         size = len(data)
         with self._lock:
-            if self._state < _STOPPING and self._has_room(size):
-                self._receipts[self._offer(data, _monotonic())] = receipt
-                self._reporter.counters.enqueued += 1
+            if self._state < _STOPPING and self._queue.has_room(size):
+                self._put(receipt, data)
+                self._counters.enqueued += 1
                 if self._idle:
                     queued = len(self._queue)
                     if queued == 1 or queued >= self._flush_at:
@@ -171,7 +233,7 @@ class Engine(BatchDelivery):
                 item = queue.evict_oldest()
                 if item is None:
                     return "queue_full", evicted
-                evicted.append(self._receipts.pop(item.seq, None))
+                evicted += self._receipts_of([item])
         elif policy == "block":
             deadline = time.monotonic() + self.config.block_timeout
             self._blocked += 1
@@ -187,8 +249,8 @@ class Engine(BatchDelivery):
                 return "after_close", evicted
         elif not queue.has_room(size):
             return "queue_full", evicted
-        self._receipts[queue.offer(data, _monotonic())] = receipt
-        self._reporter.counters.enqueued += 1
+        self._put(receipt, data)
+        self._counters.enqueued += 1
         if self._idle:
             self._wake.notify()
         return None, evicted
@@ -244,9 +306,9 @@ class Engine(BatchDelivery):
                         exited = True
                         self._worker_exited(pid)
                         return
-                self._deliver(batch)
+                self._sender.deliver(batch)
         finally:
-            if not exited:  # pragma: no cover - _deliver catches everything
+            if not exited:  # pragma: no cover - Sender.deliver catches everything
                 with self._lock:
                     self._worker_exited(pid)
 
@@ -309,6 +371,98 @@ class Engine(BatchDelivery):
                 # shutdown() is collected instead of leaking a thread (submit restarts it).
                 return None
 
+    # ------------------------------------------------------------------ for the sender
+    # The BatchHost interface (trackwire._engine.delivery): how delivering a batch changes
+    # the engine's state. Each takes the lock only as long as the state change needs.
+
+    def settle(
+        self,
+        items: Sequence[QueuedItem],
+        error: DeliveryError | None,
+        response: HTTPResult | None = None,
+        *,
+        sent_bytes: int = 0,
+        ack: bool = True,
+    ) -> None:
+        """Settle ``items`` with ``error`` (None = delivered); count and report what changed.
+
+        ``ack=False`` leaves the messages in a durable queue (to be sent by a later process).
+        """
+        if not items:
+            return
+        if ack:
+            with self._lock:
+                # A MessageQueue only ever hands out its own Queued items.
+                self._queue.ack(cast("Sequence[Queued]", items))
+                if self._blocked:  # a durable queue frees its room at ack, not at take
+                    self._room.notify_all()
+        # Not under the lock: a long hold here would make every caller wait for a whole
+        # batch's bookkeeping.
+        self._reporter.settled(self._receipts_of(items), items, error, response, sent_bytes)
+
+    def report_retry(
+        self,
+        items: Sequence[QueuedItem],
+        outcome: Retry | Throttled,
+        result: HTTPResult,
+        attempt: int,
+        delay: float,
+    ) -> None:
+        """Count the retry and tell the hooks; the messages' receipts stay pending."""
+        receipts = self._receipts_of(items, keep=True)
+        self._reporter.retrying(receipts, outcome.reason, outcome.status, result, attempt, delay)
+
+    def defer(self, batch: Batch, delay: float) -> None:
+        """Hold ``batch`` for ``delay`` seconds; a worker takes it again when it is due."""
+        with self._lock:
+            heapq.heappush(self._deferred, (time.monotonic() + delay, batch.first_seq, batch))
+            self._wake.notify()
+
+    def limit_batch_count(self, count: int) -> None:
+        """Take at most ``count`` messages per batch from now on (never more than before)."""
+        with self._lock:
+            self._max_count = min(self._max_count, count)
+
+    def batch_done(self, batch: Batch) -> None:
+        """``batch`` is out of flight: wake flush() and shutdown() to look again."""
+        with self._lock:
+            self._in_flight.pop(batch.first_seq, None)
+            self._settled.notify_all()
+
+    def wait_for_retry(self, resume_at: float, probe_every: float | None) -> bool:
+        """Wait until ``resume_at`` for a retry; False if shutdown's deadline comes first.
+
+        With ``probe_every`` (the sender passes it when no ``Retry-After`` is to be honoured),
+        returns early every ``probe_every`` seconds if messages pile up, so the batch tries
+        again sooner.
+        """
+        next_probe = None if probe_every is None else time.monotonic() + probe_every
+        with self._lock:
+            while True:
+                if self._state == State.CLOSED or (
+                    self._abandon_at is not None and resume_at > self._abandon_at
+                ):
+                    return False
+                now = time.monotonic()
+                if now >= resume_at:
+                    return True
+                if next_probe is not None and probe_every is not None and now >= next_probe:
+                    if self._under_pressure():
+                        return True
+                    next_probe = now + probe_every
+                wake_at = resume_at if next_probe is None else min(resume_at, next_probe)
+                self._retry_sleep.wait(wake_at - now)
+
+    def _under_pressure(self) -> bool:
+        """Messages pile up (lock held): half the queue is full or callers are blocked."""
+        queue = self._queue
+        return (
+            self._blocked > 0
+            or not queue.has_room(0)
+            or len(queue) * 2 >= self.config.max_queue_size
+            or queue.nbytes * 2 >= self.config.max_queue_bytes
+        )
+
     # ------------------------------------------------------------------ flush and shutdown
 
     def _low_watermark(self) -> int:
@@ -354,7 +508,7 @@ class Engine(BatchDelivery):
                 batch = self._next_batch(self._pid, wait=False)
             if batch is None:
                 return
-            self._deliver(batch)
+            self._sender.deliver(batch)
 
     def begin_shutdown(self, deadline: float) -> None:
         """Refuse new messages and ask workers to send everything by ``deadline``."""
@@ -376,15 +530,15 @@ class Engine(BatchDelivery):
         delivered_all = self._wait_settled(target, deadline)
         with self._lock:
             self._state = State.CLOSED
-            leftovers = self._queue.drain()
+            leftovers: list[QueuedItem] = list(self._queue.drain())
             leftovers += [item for _, _, batch in self._deferred for item in batch.items]
             self._deferred.clear()
-            leftover_receipts = [self._receipts.pop(item.seq, None) for item in leftovers]
+            leftover_receipts = self._receipts_of(leftovers)
             in_flight = [item for batch in self._in_flight.values() for item in batch.items]
             self._wake.notify_all()
             self._retry_sleep.notify_all()
         self._drop(leftover_receipts, "shutdown")
-        self._finish(
+        self.settle(
             in_flight,
             DeliveryError("shutdown", "still being sent when shutdown's time ran out"),
             ack=False,
@@ -442,6 +596,7 @@ class Engine(BatchDelivery):
 
 
 _monotonic = time.monotonic
+_seq = attrgetter("seq")  # read in C: a batch holds thousands of messages
 _STOPPING = State.STOPPING
 _RUNNING = State.RUNNING
 

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from trackwire.amplitude.properties import (
     GROUP_PROPERTY_OPERATIONS,
+    SET_RULE,
     USER_PROPERTY_OPERATIONS,
     _operations_problem,
 )
@@ -21,10 +22,6 @@ from trackwire.errors import ValidationError
 __all__ = ["Identify", "Revenue", "check_property_operations"]
 
 _UNSET_VALUE: Final = "-"
-_SET_RULE: Final = (
-    "once any operation ($set, $add, ...) is used, every key must be an operation: "
-    "move plain properties inside $set, e.g. {'$set': {'plan': 'pro'}, '$add': {'logins': 1}}"
-)
 
 
 def _number(value: object) -> bool:
@@ -47,7 +44,7 @@ def check_property_operations(
     if problem is None:
         return
     if problem.startswith("mixes"):
-        raise ValidationError(field, f"mixes operations with plain properties; {_SET_RULE}")
+        raise ValidationError(field, f"mixes operations with plain properties; {SET_RULE}")
     raise ValidationError(field, problem)
 
 

@@ -10,34 +10,25 @@ Delivery options, ``flush``/``shutdown``, hooks and ``stats()`` are the shared c
 from __future__ import annotations
 
 import logging
-import threading
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import IO, TYPE_CHECKING, Any, Final, overload
 
-from trackwire._client import Client, parse_options
+from trackwire._client import Client, Lane, ReplaySpec, parse_options
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
 from trackwire._engine.ids import new_message_id
-from trackwire._engine.receipts import BatchReport, Receipt
-from trackwire._engine.retry import Outcome
-from trackwire._engine.transport import HTTPResult
+from trackwire._engine.receipts import Receipt
 from trackwire._version import __version__
 from trackwire.amplitude import options as amplitude_options
 from trackwire.amplitude import responses, wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
-from trackwire.amplitude.events import check_group, event_from_dict, prepare, rename_keys
-from trackwire.amplitude.form import (
-    FORM_CONTENT_TYPE,
-    form_envelope,
-    form_outcome,
-    identification,
-)
-from trackwire.amplitude.middleware import (
-    EventMiddleware,
-    MiddlewareFailure,
-    run_event_middleware,
-)
+from trackwire.amplitude.callbacks import event_callback, watch_retries
+from trackwire.amplitude.events import check, check_group, prepare, rename_keys, to_wire
+from trackwire.amplitude.form import identification
+from trackwire.amplitude.middleware import EventMiddleware
 from trackwire.amplitude.models import (
     BaseEvent,
     EventCallback,
@@ -47,8 +38,30 @@ from trackwire.amplitude.models import (
     Plugin,
     RevenueEvent,
 )
-from trackwire.amplitude.query.methods import QueryMethods
+from trackwire.amplitude.pipeline import (
+    Dropped,
+    Stage,
+    event_middleware_stage,
+    plugin_stage,
+    run_stages,
+    shared_chain_stage,
+)
+from trackwire.amplitude.wire import check_event
 from trackwire.errors import ConfigError, ValidationError
+from trackwire.middleware import Middleware
+
+if TYPE_CHECKING:  # the query package is imported only by a client given a secret_key
+    from typing_extensions import Unpack  # typing.Unpack from 3.11; annotations only
+
+    from trackwire.amplitude.query import AmplitudeQuery
+    from trackwire.amplitude.query.client import Progress
+    from trackwire.amplitude.query.results import (
+        ExportResult,
+        Segmentation,
+        UserActivity,
+        UserSearch,
+    )
+    from trackwire.config import AmplitudeOptions
 
 __all__ = ["Amplitude"]
 
@@ -57,15 +70,26 @@ logger = logging.getLogger("trackwire.amplitude")
 LIBRARY: Final = f"trackwire/{__version__}"
 _WHAT: Final = "Amplitude event"
 _time_ns: Final = time.time_ns
+#: The lane of ``identify`` calls when ``use_identify_api=True`` (``stats()["identify"]``).
+_IDENTIFY_LANE: Final = "identify"
 
 
-class Amplitude(QueryMethods, Client):
+class Amplitude(Client):
     """An Amplitude project: sends events in the background, in batches, as HTTP V2 does.
+
+    Each event is checked by Amplitude's rule set (:func:`trackwire.amplitude.wire.
+    check_event`, the collector's too) once, after plugins and middleware: what Amplitude
+    would refuse raises :class:`~trackwire.ValidationError` naming the field, an id shorter
+    than ``min_id_length`` is removed with a warning, and a top-level string over 1,024
+    characters is truncated with a warning, as amplitude-analytics does (a value cut short
+    is better than an event lost).
 
     Args:
         api_key: the project's API key.
         server_url: where to send (default the HTTP V2 endpoint of ``server_zone``); use it
-            for a proxy or a local collector.
+            for a proxy or a local collector. An origin without a path
+            (``"http://127.0.0.1:8787"``) gets the endpoint's path appended (``/2/httpapi``,
+            or ``/batch`` with ``use_batch``); a URL with a path is used as given.
         server_zone: ``"US"`` (default) or ``"EU"``.
         use_batch: send to the Batch API instead (larger requests, higher per-user limits).
         use_identify_api: send ``identify`` calls to the ``/identify`` form API (the community
@@ -85,34 +109,34 @@ class Amplitude(QueryMethods, Client):
             retry (0 first) and whether no retry follows.
         upload_interval: seconds events may wait to be batched; default 0, the worker's next
             turn.
-        max_cached_events: most events held in memory (default 16,000); alias of
-            ``max_queue_size``.
-        flush_queue_size: send once this many events wait; alias of ``flush_at``.
-        request_timeout: seconds to wait for a response; alias of ``timeout``.
-        retry_class: a :class:`~trackwire.RetryConfig` (the retry policy object); alias of
-            ``retry``.
-        transport_class: a transport object; alias of ``transport``.
         user_id: default ``user_id`` of every event that has none.
         device_id: default ``device_id`` of every event that has none.
         session_id: default ``session_id`` of every event that has none.
         plan: a :class:`~.models.Plan` or dict merged into every event.
         ingestion_metadata: an :class:`~.models.IngestionMetadata` or dict for every event.
-        secret_key: the project's secret key, for the query calls (:meth:`export`,
-            :meth:`user_search`, :meth:`user_activity`, :meth:`event_segmentation`).
+        secret_key: the project's secret key, for the query calls: :attr:`query` (every
+            Dashboard and Export API call), and :meth:`export`, :meth:`user_search`,
+            :meth:`user_activity`, :meth:`event_segmentation` on the client itself.
         query_url: the Dashboard/Export API base for those calls: by default Amplitude's for
             ``server_zone`` when ``server_url`` is Amplitude's, else ``server_url``'s origin
             (a client pointed at the collector queries the collector).
-        **options: every shared delivery option of trackwire clients (``flush_at``,
+        **typed: every shared delivery option of trackwire clients (``flush_at``,
             ``max_queue_size``, ``on_full``, ``workers``, ``gzip``, ``timeout``, ``enable``,
-            ``debug``, ``retry``, ``transport``, ``middleware``, ``on_error``, ...).
+            ``debug``, ``retry``, ``transport``, ``middleware``, ``on_error``, ...), typed by
+            :class:`trackwire.config.AmplitudeOptions` so that mypy catches a wrong one.
+            ``max_queue_size`` defaults to 16,000 here, as the official SDK's cache. The
+            official SDKs' spellings (``flush_queue_size``, ``max_cached_events``, ...) are
+            refused with trackwire's name; ``trackwire.compat`` accepts them.
 
     Raises:
         ConfigError: an option is unknown or invalid (the message names it).
     """
 
-    def __init__(self, api_key: str, **options: Any) -> None:
+    def __init__(self, api_key: str, **typed: Unpack[AmplitudeOptions]) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ConfigError("api_key must be a non-empty str (your Amplitude project's key)")
+        options: dict[str, Any] = dict(typed)
+        replay = ReplaySpec.of(Amplitude, api_key, **options)
         own_values = {
             name: options.pop(name) for name in list(options) if name in amplitude_options.OWN
         }
@@ -122,16 +146,15 @@ class Amplitude(QueryMethods, Client):
             raise ConfigError(f"upload_interval must be seconds >= 0, got {interval!r}")
         if "flush_interval" not in options:
             options["flush_interval"] = interval or amplitude_options.NEXT_TURN
-        given = dict(options)
+        passed = dict(options)
         shared, own = parse_options(
             {**options, **own_values},
             vendor="Amplitude",
             url=url,
             own=amplitude_options.OWN,
-            renamed=amplitude_options.RENAMED,
             defaults=amplitude_options.DEFAULTS,
         )
-        retry = amplitude_options.retry_config(own, given)
+        retry = amplitude_options.retry_config(own, passed)
         if retry is not None:
             from dataclasses import replace
 
@@ -141,7 +164,7 @@ class Amplitude(QueryMethods, Client):
         self.min_id_length = amplitude_options.min_id_length(own["min_id_length"])
         self._id_length = self.min_id_length or wire.DEFAULT_MIN_ID_LENGTH
         self.opt_out = bool(own["opt_out"])
-        self._defaults = self._event_defaults(own)
+        self._defaults = amplitude_options.event_defaults(own)
         log_level = own["log_level"]
         if log_level is not None:
             if log_level not in amplitude_options.LOG_LEVELS:
@@ -162,129 +185,91 @@ class Amplitude(QueryMethods, Client):
             url=url,
             limits=limits,
             envelope=lambda messages: head + b",".join(messages) + tail,
-            outcome=_outcome,
+            outcome=responses.outcome_now,
             headers={"Accept": "*/*"},
             timeout=shared.delivery.timeout,
         )
-        super().__init__(destination, shared)
-        self._init_query(
-            api_key,
-            own["secret_key"],
-            server_url=url,
-            server_zone=own["server_zone"],
-            query_url=own["query_url"],
-        )
-        self._identify_client: Client | None = None
+        super().__init__(destination, shared, replay=replay)
+        self._query: AmplitudeQuery | None = None
+        if own["secret_key"]:
+            from trackwire.amplitude.query import AmplitudeQuery  # only a querying client needs it
+
+            # Made now, so that bad query settings fail at construction, where they were given.
+            self._query = AmplitudeQuery(
+                api_key,
+                own["secret_key"],
+                query_url=own["query_url"],
+                server_zone=own["server_zone"],
+                server_url=url,
+            )
+        # identify() sends to the /identify form API on a lane of its own when asked to.
+        self._identify_lane: Lane | None = None
         if own["use_identify_api"]:
-            self._identify_client = Client(self._form_destination(api_key, url, shared), shared)
+            self._identify_lane = self.add_lane(
+                _IDENTIFY_LANE,
+                amplitude_options.form_destination(api_key, url, shared.delivery.timeout),
+            )
         self._plugins: list[Plugin] = []
-        # Bound once: _send passes it on every call.
-        self._recheck_event = self._recheck
         self._event_middleware: tuple[EventMiddleware, ...] = ()
+        self._stages: tuple[Stage, ...] = ()
+        self._restage()
         on_retry = own["on_retry"]
         if on_retry is not None:
             if not callable(on_retry):
                 raise ConfigError("on_retry must be callable as on_retry(response, n, is_last)")
-            self._watch_retries(on_retry)
+            watch_retries(self, on_retry)
 
     def __repr__(self) -> str:
         return f"<trackwire.Amplitude server_url={self.server_url!r}>"
 
-    @staticmethod
-    def _form_destination(api_key: str, events_url: str, shared: Any) -> HTTPDestination:
-        # URL-encoding can triple a body's size: keep the raw JSON well under the 1 MB limit.
-        limits = BatchLimits(max_count=1_000, max_bytes=300_000, overhead=64, separator=1)
-        return HTTPDestination(
-            name="amplitude-identify",
-            url=amplitude_options.identify_url(events_url),
-            limits=limits,
-            envelope=lambda messages: form_envelope(api_key, messages),
-            outcome=lambda result, messages: form_outcome(result, messages, time.time()),
-            headers={"Content-Type": FORM_CONTENT_TYPE},
-            timeout=shared.delivery.timeout,
+    # ------------------------------------------------------------------ the query side
+
+    @property
+    def query(self) -> AmplitudeQuery:
+        """The Dashboard REST and Export API client of this project (``amp.query.export(...)``).
+
+        Raises:
+            ConfigError: the client was made without ``secret_key``.
+        """
+        if self._query is None:
+            raise ConfigError(
+                "secret_key is required for Amplitude's query APIs (export, user search, user "
+                "activity, event segmentation): create the client with secret_key='...' (the "
+                "project's secret key, in Amplitude's project settings)"
+            )
+        return self._query
+
+    def export(
+        self,
+        start: datetime | str,
+        end: datetime | str,
+        dest: str | os.PathLike[str] | IO[bytes],
+        *,
+        progress: Progress | None = None,
+    ) -> ExportResult:
+        """``amp.query.export(...)``: see :meth:`.AmplitudeQuery.export`."""
+        return self.query.export(start, end, dest, progress=progress)
+
+    def user_search(self, user: str | int) -> UserSearch:
+        """``amp.query.user_search(user)``: see :meth:`.AmplitudeQuery.user_search`."""
+        return self.query.user_search(user)
+
+    def user_activity(
+        self, amplitude_id: int | str, *, offset: int = 0, limit: int = 1000,
+        direction: str = "latest",
+    ) -> UserActivity:  # fmt: skip
+        """``amp.query.user_activity(...)``: see :meth:`.AmplitudeQuery.user_activity`."""
+        return self.query.user_activity(
+            amplitude_id, offset=offset, limit=limit, direction=direction
         )
 
-    # ------------------------------------------------------------------ control (both APIs)
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Send everything queued so far (events and form identifies) and wait for the outcome.
-
-        Returns:
-            True if everything queued before the call was settled within ``timeout``.
-        """
-        if self._identify_client is None:
-            return super().flush(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        done = super().flush(timeout)
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self._identify_client.flush(remaining) and done
-
-    def shutdown(self, timeout: float | None = None) -> bool:
-        """Flush within ``timeout``, then stop; also stops the ``/identify`` sender if any."""
-        if self._identify_client is None:
-            return super().shutdown(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        done = super().shutdown(timeout)
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self._identify_client.shutdown(remaining) and done
-
-    async def aflush(self, timeout: float | None = None) -> bool:
-        """:meth:`flush` for asyncio code: waits in a thread, not on the event loop."""
-        import asyncio
-
-        return await asyncio.to_thread(self.flush, timeout)
-
-    async def ashutdown(self, timeout: float | None = None) -> bool:
-        """:meth:`shutdown` for asyncio code."""
-        import asyncio
-
-        return await asyncio.to_thread(self.shutdown, timeout)
-
-    @staticmethod
-    def _event_defaults(own: Mapping[str, Any]) -> dict[str, Any]:
-        defaults: dict[str, Any] = {}
-        for name in ("user_id", "device_id", "session_id"):
-            if own[name] is not None:
-                defaults[name] = own[name]
-        for name in ("plan", "ingestion_metadata"):
-            value = own[name]
-            if value is not None:
-                to_dict = getattr(value, "to_dict", None)
-                defaults[name] = to_dict() if callable(to_dict) else dict(value)
-        # Checked once here, so that a bad default fails at construction, naming the option.
-        prepare({"event_type": "check", "device_id": "x" * 64, **defaults}, min_id_length=1)
-        return defaults
-
-    def _watch_retries(self, on_retry: Callable[[HTTPResult | None, int, bool], Any]) -> None:
-        """Call ``on_retry`` after every retry attempt, as the Node SDK does.
-
-        Retry reports carry their attempt number; the final report of a batch (delivered or
-        failed) is matched to its retries by message id, so the attempt that ended it is
-        reported too.
-        """
-        total = self.retry.retries_allowed
-        retried: dict[str | None, int] = {}
-        lock = threading.Lock()
-
-        def retry(batch: BatchReport) -> None:
-            with lock:
-                for message_id in batch.message_ids:
-                    retried[message_id] = batch.attempt
-            if batch.attempt >= 2:
-                on_retry(batch.response, batch.attempt - 2, False)
-
-        def settled(batch: BatchReport) -> None:
-            with lock:
-                attempts = [retried.pop(m) for m in batch.message_ids if m in retried]
-            if not attempts and batch.attempt < 2:
-                return  # settled on its first attempt: no retry happened
-            attempt = batch.attempt if batch.attempt >= 2 else max(attempts) + 1
-            number = attempt - 2
-            on_retry(batch.response, number, batch.kind == "error" or number >= total - 1)
-
-        self.on("retry", retry)
-        self.on("flush", settled)
-        self.on("error", settled)
+    def event_segmentation(
+        self, event: str | Mapping[str, Any], start: date | datetime | str,
+        end: date | datetime | str, **parameters: Any,
+    ) -> Segmentation:  # fmt: skip
+        """``amp.query.event_segmentation(...)``: see :meth:`.AmplitudeQuery.event_segmentation`
+        for the parameters (``metric``, ``interval``, ``group_by``, ``segments``, ``limit``)."""
+        return self.query.event_segmentation(event, start, end, **parameters)
 
     # ------------------------------------------------------------------ plugins, middleware
 
@@ -300,11 +285,13 @@ class Amplitude(QueryMethods, Client):
         if callable(setup):
             setup(self)
         self._plugins.append(plugin)
+        self._restage()
         return self
 
     def remove(self, plugin: Plugin) -> Amplitude:
         """Remove a plugin added with :meth:`add`."""
         self._plugins.remove(plugin)
+        self._restage()
         return self
 
     def add_event_middleware(self, middleware: EventMiddleware) -> Amplitude:
@@ -317,9 +304,34 @@ class Amplitude(QueryMethods, Client):
         if not callable(middleware):
             raise ConfigError("event middleware must be callable as fn(payload, next)")
         self._event_middleware = (*self._event_middleware, middleware)
+        self._restage()
         return self
 
+    def add_middleware(self, middleware: Middleware) -> None:
+        """Run ``middleware(event_dict)`` on every later event, after plugins and event
+        middleware (and after the shared middleware already added)."""
+        super().add_middleware(middleware)
+        self._restage()
+
     # ------------------------------------------------------------------ calls
+
+    @overload
+    def track(
+        self,
+        event: BaseEvent | Mapping[str, Any],
+        *,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> Receipt: ...
+
+    @overload
+    def track(
+        self,
+        event: Sequence[BaseEvent | Mapping[str, Any]],
+        *,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> list[Receipt]: ...
 
     def track(
         self,
@@ -327,7 +339,7 @@ class Amplitude(QueryMethods, Client):
         *,
         extra: Any = None,
         callback: EventCallback | None = None,
-    ) -> Any:
+    ) -> Receipt | list[Receipt]:
         """Queue one event (a :class:`BaseEvent` or a dict) or a list of them.
 
         Dict keys may be the wire's (``event_type``, ``user_id``, ...), the Python spellings
@@ -348,9 +360,41 @@ class Amplitude(QueryMethods, Client):
         """
         if isinstance(event, list | tuple):
             return [self._send(one, extra, callback) for one in event]
-        return self._send(event, extra, callback)  # type: ignore[arg-type]
+        if isinstance(event, BaseEvent | Mapping):
+            return self._send(event, extra, callback)
+        raise ValidationError(
+            "event", f"must be a BaseEvent, a dict or a list of them, got {type(event).__name__}"
+        )
 
     log_event = track
+
+    @overload
+    def identify(
+        self,
+        identify: Identify | Mapping[str, Any] | None = None,
+        event_options: EventOptions | None = None,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        user_properties: Mapping[str, Any] | None = None,
+        event_properties: Mapping[str, Any] | None = None,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> Receipt: ...
+
+    @overload
+    def identify(
+        self,
+        identify: Sequence[Mapping[str, Any]],
+        event_options: EventOptions | None = None,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        user_properties: Mapping[str, Any] | None = None,
+        event_properties: Mapping[str, Any] | None = None,
+        extra: Any = None,
+        callback: EventCallback | None = None,
+    ) -> list[Receipt]: ...
 
     def identify(
         self,
@@ -363,7 +407,7 @@ class Amplitude(QueryMethods, Client):
         event_properties: Mapping[str, Any] | None = None,
         extra: Any = None,
         callback: EventCallback | None = None,
-    ) -> Any:
+    ) -> Receipt | list[Receipt]:
         """Change a user's properties, sent as an ``$identify`` event.
 
         Either an :class:`~.builders.Identify` builder with ids in ``event_options`` or the
@@ -409,21 +453,23 @@ class Amplitude(QueryMethods, Client):
                 "user_properties", "an identify needs properties: pass an Identify or a dict"
             )
         self._set_ids(event, user_id, device_id, event_properties)
-        if self._identify_client is not None:
-            return self._send_form(event, callback)
+        if self._identify_lane is not None:
+            return self._send_form(self._identify_lane, event, callback)
         return self._send(event, extra, callback)
 
-    def _send_form(self, event: IdentifyEvent, callback: EventCallback | None) -> Receipt:
-        """Queue an identify for the ``/identify`` form API (plugins and middleware skipped)."""
-        assert self._identify_client is not None
+    def _send_form(
+        self, lane: Lane, event: IdentifyEvent, callback: EventCallback | None
+    ) -> Receipt:
+        """Queue an identify for the ``/identify`` form API (plugins and event middleware
+        skipped; the client's ``middleware`` runs, as on every lane)."""
         checked = prepare(event, min_id_length=self._id_length, defaults=self._defaults)
         item = identification(checked)
         if self.opt_out:
-            return self._identify_client._drop(None, "disabled", "opt_out")
-        settle = None if callback is None else _settle_callback(callback, event)
-        return self._identify_client._enqueue(
-            item, message_id=None, max_bytes=300_000 - 64, what="Amplitude identification",
-            callback=settle,
+            return self._drop(None, "disabled", "opt_out")
+        settle = None if callback is None else event_callback(callback, event)
+        return self._enqueue(
+            item, message_id=None, max_bytes=amplitude_options.FORM_MAX_BYTES - 64,
+            what="Amplitude identification", callback=settle, lane=lane,
         )  # fmt: skip
 
     def group_identify(
@@ -512,75 +558,52 @@ class Amplitude(QueryMethods, Client):
 
     # ------------------------------------------------------------------ the one send path
 
+    def _restage(self) -> None:
+        """Rebuild the chain from what is installed now (only non-empty stages)."""
+        stages: list[Stage] = []
+        if self._plugins:
+            stages.append(plugin_stage(self._plugins))
+        if self._event_middleware:
+            stages.append(event_middleware_stage(self._event_middleware))
+        if self._middleware.items:
+            stages.append(shared_chain_stage(self._middleware))
+        self._stages = tuple(stages)
+
     def _send(
         self, source: BaseEvent | Mapping[str, Any], extra: Any, callback: EventCallback | None
     ) -> Receipt:
-        if self._plugins:
-            plugged = self._run_plugins(source)
-            if plugged is None:
-                return self._drop(None, "filtered", "a plugin returned None")
-            if isinstance(plugged, Receipt):
-                return plugged
-            source = plugged
-        event = prepare(source, min_id_length=self._id_length, defaults=self._defaults)
+        if callback is None and isinstance(source, BaseEvent):
+            callback = source.callback
+        settle = None if callback is None else event_callback(callback, source)
+        # The caller's object is never changed: the chain works on a new wire dict.
+        event = to_wire(source)
+        if self._defaults:
+            for key, value in self._defaults.items():
+                if key not in event:
+                    event[key] = value
+        # to_wire left out None values: "in" is the test (cheaper than a get per field).
         if "time" not in event:
             event["time"] = _time_ns() // 1_000_000
-        insert_id = event.get("insert_id")
-        if insert_id is None:
+        if "insert_id" in event:
+            insert_id = event["insert_id"]
+        else:
             insert_id = event["insert_id"] = new_message_id()
         if "library" not in event:
             event["library"] = LIBRARY
         if self.opt_out:
-            return self._drop(insert_id, "disabled", "opt_out")
-        if self._event_middleware:
-            try:
-                changed = run_event_middleware(self._event_middleware, event, extra)
-            except MiddlewareFailure as failure:
-                logger.warning("amplitude: event dropped: %s", failure)
-                return self._drop(insert_id, "middleware_error", str(failure))
-            if changed is None:
-                return self._drop(insert_id, "filtered", "event middleware did not call next()")
-            event = prepare(changed, min_id_length=self._id_length)
-        if callback is None and isinstance(source, BaseEvent):
-            callback = source.callback
-        return self._enqueue(
+            return self._drop(insert_id, "disabled", "opt_out", settle)
+        if self._stages:
+            result = run_stages(self._stages, event, extra)
+            if isinstance(result, Dropped):
+                return self._drop(insert_id, result.reason, result.detail, settle)
+            event = result
+        # Checked once, after the last step that could change the event.
+        if check_event(event, min_id_length=self._id_length):  # usually no problem at all
+            event = check(event, min_id_length=self._id_length)  # fixes ids, raises, truncates
+        return self._submit(
             event,
-            message_id=insert_id,
+            message_id=event.get("insert_id", insert_id),
             max_bytes=self._max_event_bytes,
             what=_WHAT,
-            recheck=self._recheck_event,
-            callback=None if callback is None else _settle_callback(callback, source),
+            callback=settle,
         )
-
-    def _recheck(self, event: dict[str, Any]) -> None:
-        prepare(event, min_id_length=self._id_length)
-
-    def _run_plugins(self, source: BaseEvent | Mapping[str, Any]) -> BaseEvent | Receipt | None:
-        event = source if isinstance(source, BaseEvent) else event_from_dict(source)
-        for plugin in self._plugins:
-            try:
-                result = plugin.execute(event)
-            except Exception as exc:
-                detail = f"plugin {type(plugin).__name__} raised {type(exc).__name__}"
-                logger.warning("amplitude: event dropped: %s", detail)
-                return self._drop(event.insert_id, "middleware_error", detail)
-            if result is None:
-                return None
-            event = result
-        return event
-
-
-def _outcome(result: HTTPResult, messages: Sequence[bytes]) -> Outcome:
-    return responses.outcome(result, messages, time.time())
-
-
-def _settle_callback(
-    callback: EventCallback, source: BaseEvent | Mapping[str, Any]
-) -> Callable[[Receipt], None]:
-    def settle(receipt: Receipt) -> None:
-        response = receipt.response
-        code = response.status if response is not None and response.status is not None else 0
-        message = None if receipt.ok else str(receipt.error)
-        callback(source, code, message)  # type: ignore[arg-type]
-
-    return settle

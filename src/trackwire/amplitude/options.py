@@ -1,32 +1,39 @@
 """The Amplitude client's own options: their defaults, spellings and resolution.
 
-The seeds' option table in Python spelling (:data:`OWN`), the official SDKs' names for shared
-options (:data:`RENAMED`), Amplitude's defaults for shared ones (:data:`DEFAULTS`), and the
-functions that turn what a user passed into the URL, retry schedule and envelope the client
-sends with.
+The seeds' option table in Python spelling (:data:`OWN`), Amplitude's defaults for shared ones
+(:data:`DEFAULTS`), and the functions that turn what a user passed into the URL, retry
+schedule, envelope and ``/identify`` destination the client sends with.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import orjson
 
+from trackwire._engine.batcher import BatchLimits
+from trackwire._engine.destination import HTTPDestination
 from trackwire.amplitude import wire
+from trackwire.amplitude.events import prepare
+from trackwire.amplitude.form import FORM_CONTENT_TYPE, form_envelope, form_outcome
 from trackwire.config import RetryConfig
 from trackwire.errors import ConfigError
 
 __all__ = [
     "DEFAULTS",
     "DEFAULT_RETRY_TIMEOUTS",
+    "FORM_MAX_BYTES",
     "LOG_LEVELS",
     "NEXT_TURN",
     "OWN",
-    "RENAMED",
     "envelope_parts",
+    "event_defaults",
+    "form_destination",
     "identify_url",
     "min_id_length",
     "retry_config",
@@ -62,14 +69,6 @@ OWN: Final[Mapping[str, Any]] = {
     "secret_key": None,
     "query_url": None,
 }
-# Official SDK spellings of shared options.
-RENAMED: Final[Mapping[str, str]] = {
-    "max_cached_events": "max_queue_size",
-    "flush_queue_size": "flush_at",
-    "request_timeout": "timeout",
-    "retry_class": "retry",
-    "transport_class": "transport",
-}
 # Amplitude's own defaults for shared options: the official SDKs do not compress, and send
 # every waiting event on the next turn (the batch limit, not a count, ends a batch).
 DEFAULTS: Final[Mapping[str, Any]] = {
@@ -82,7 +81,13 @@ NEXT_TURN: Final = 0.001
 
 
 def server_url(own: Mapping[str, Any]) -> tuple[str, str]:
-    """The URL events go to, and the endpoint whose limits apply (``httpapi`` or ``batch``)."""
+    """The URL events go to, and the endpoint whose limits apply (``httpapi`` or ``batch``).
+
+    A ``server_url`` that is an origin only (``http://127.0.0.1:8787``, no path) gets the
+    endpoint's documented path appended (``/2/httpapi``, or ``/batch`` with ``use_batch``):
+    sent as given, every event would be answered 404 and seen only in ``stats()``.
+    A URL with a path is used as given (a proxy may route any path).
+    """
     use_batch = own["use_batch"]
     if not isinstance(use_batch, bool):
         raise ConfigError(f"use_batch must be True or False, got {use_batch!r}")
@@ -91,6 +96,11 @@ def server_url(own: Mapping[str, Any]) -> tuple[str, str]:
     if url is not None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"server_url must be an http:// or https:// URL, got {url!r}")
+        parts = urlsplit(url)
+        if not parts.netloc:
+            raise ConfigError(f"server_url must name a host, got {url!r}")
+        if parts.path in ("", "/") and not parts.query:
+            return url.rstrip("/") + wire.PATHS[endpoint], endpoint
         return url, "batch" if url.rstrip("/").endswith("/batch") else endpoint
     host = own["token_endpoint"] or os.environ.get("AMPLITUDE_TOKEN_ENDPOINT") or None
     if host is not None:
@@ -115,12 +125,31 @@ def identify_url(events_url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}{wire.PATHS['identify']}"
 
 
+#: Largest raw JSON of one ``/identify`` form body: URL-encoding can triple a body's size, so
+#: it is kept well under the API's 1 MB limit.
+FORM_MAX_BYTES: Final = 300_000
+
+
+def form_destination(api_key: str, events_url: str, timeout: float | None) -> HTTPDestination:
+    """The ``/identify`` form API beside ``events_url``: the lane ``use_identify_api`` adds."""
+    limits = BatchLimits(max_count=1_000, max_bytes=FORM_MAX_BYTES, overhead=64, separator=1)
+    return HTTPDestination(
+        name="amplitude-identify",
+        url=identify_url(events_url),
+        limits=limits,
+        envelope=lambda messages: form_envelope(api_key, messages),
+        outcome=lambda result, messages: form_outcome(result, messages, time.time()),
+        headers={"Content-Type": FORM_CONTENT_TYPE},
+        timeout=timeout,
+    )
+
+
 def retry_config(own: Mapping[str, Any], given: Mapping[str, Any]) -> RetryConfig | None:
     """A RetryConfig from ``retry_timeouts`` (ms), or None to keep the shared retry option."""
     timeouts = own["retry_timeouts"]
-    if timeouts is None and ("retry" in given or "retry_class" in given or "max_retries" in given):
+    if timeouts is None and ("retry" in given or "max_retries" in given):
         return None
-    if timeouts is not None and ("retry" in given or "retry_class" in given):
+    if timeouts is not None and "retry" in given:
         raise ConfigError("pass retry_timeouts or retry, not both")
     if timeouts is None:
         timeouts = DEFAULT_RETRY_TIMEOUTS
@@ -146,3 +175,23 @@ def envelope_parts(api_key: str, min_id_length: int | None) -> tuple[bytes, byte
     if min_id_length is not None:
         tail = b'],"options":' + orjson.dumps({"min_id_length": min_id_length}) + b"}"
     return head, tail
+
+
+def event_defaults(own: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a client adds to every event that lacks them: default ids, plan, metadata.
+
+    Raises:
+        ValidationError: a default is invalid (checked once here, so that it fails at
+            construction, naming the option).
+    """
+    defaults: dict[str, Any] = {}
+    for name in ("user_id", "device_id", "session_id"):
+        if own[name] is not None:
+            defaults[name] = own[name]
+    for name in ("plan", "ingestion_metadata"):
+        value = own[name]
+        if value is not None:
+            to_dict = getattr(value, "to_dict", None)
+            defaults[name] = to_dict() if callable(to_dict) else dict(value)
+    prepare({"event_type": "check", "device_id": "x" * 64, **defaults}, min_id_length=1)
+    return defaults

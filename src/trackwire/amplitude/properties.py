@@ -17,6 +17,7 @@ from typing import Any, Final
 __all__ = [
     "GROUP_PROPERTY_OPERATIONS",
     "OPERATION_ORDER",
+    "SET_RULE",
     "USER_PROPERTY_OPERATIONS",
     "add_amount",
     "parse_group_properties",
@@ -38,6 +39,13 @@ OPERATION_ORDER: Final = (
     "$clearAll", "$unset", "$setOnce", "$set", "$add", "$append", "$prepend", "$preInsert",
     "$postInsert", "$remove",
 )  # fmt: skip
+
+
+#: How to fix operations mixed with plain properties (Amplitude refuses such an object).
+SET_RULE: Final = (
+    "once any operation ($set, $add, ...) is used, every key must be an operation: "
+    "move plain properties inside $set, e.g. {'$set': {'plan': 'pro'}, '$add': {'logins': 1}}"
+)
 
 
 def _operations_problem(properties: Mapping[str, Any], allowed: Sequence[str]) -> str | None:

@@ -6,6 +6,7 @@ outcome values: delivered, rejected by index, split, throttled per user and devi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ from trackwire._engine.retry import parse_retry_after as _parse_retry_after
 from trackwire._engine.transport import HTTPResult
 from trackwire.amplitude.wire import THROTTLE_BACKOFF_SECONDS, _is_type
 
-__all__ = ["outcome"]
+__all__ = ["outcome", "outcome_now"]
 
 
 def _decode(body: bytes) -> dict[str, Any]:
@@ -170,3 +171,8 @@ def outcome(result: HTTPResult, messages: Sequence[bytes], now: float) -> Outcom
         return _rejected_400(body, size)
     error = str(body.get("error") or "")
     return classify_http(status, result.error, retry_after, now, size, error)
+
+
+def outcome_now(result: HTTPResult, messages: Sequence[bytes]) -> Outcome:
+    """:func:`outcome` at the current time: the client's destination reads responses with it."""
+    return outcome(result, messages, time.time())

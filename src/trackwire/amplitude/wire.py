@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from trackwire.amplitude.properties import (
     GROUP_PROPERTY_OPERATIONS,
+    SET_RULE,
     USER_PROPERTY_OPERATIONS,
     _operations_problem,
 )
@@ -34,11 +35,15 @@ __all__ = [
     "MAX_PROPERTY_KEYS",
     "MAX_REQUEST_BYTES",
     "MAX_STRING_LENGTH",
+    "NOT_REFUSED",
     "PATHS",
     "SERVER_URLS",
     "THROTTLE_BACKOFF_SECONDS",
+    "Problem",
+    "ProblemKind",
     "UploadCheck",
     "UploadError",
+    "check_event",
     "check_upload",
     "error_body",
     "invalid_api_key_body",
@@ -46,6 +51,7 @@ __all__ = [
     "success_body",
     "throttled_body",
     "too_large_body",
+    "truncate_long_strings",
 ]
 
 #: The ingestion routes by name; both event endpoints share one request schema.
@@ -61,10 +67,11 @@ SERVER_URLS: Final[Mapping[str, Mapping[str, str]]] = {
     zone: {name: host + path for name, path in PATHS.items()}
     for zone, host in _INGEST_HOSTS.items()
 }
-#: Dashboard REST / Export API bases by server zone (HTTP Basic ``api_key:secret_key``).
+#: Dashboard REST / Export API origins by server zone (HTTP Basic ``api_key:secret_key``);
+#: the query client adds each API's path (``/api/2/export``, ``/api/2/events/segmentation``).
 DASHBOARD_URLS: Final[Mapping[str, str]] = {
-    "US": "https://amplitude.com/api/2",
-    "EU": "https://analytics.eu.amplitude.com/api/2",
+    "US": "https://amplitude.com",
+    "EU": "https://analytics.eu.amplitude.com",
 }
 
 #: Most events in one request (either endpoint); more is answered with 413.
@@ -194,7 +201,7 @@ def _is_type(value: object, expected: type[object]) -> bool:
     return isinstance(value, expected)
 
 
-def _depth(value: object, limit: int) -> int:
+def _depth(value: object, limit: int) -> int:  # the identify form API's check
     """Nesting depth of objects/arrays in ``value``, counting stops once past ``limit``."""
     stack: list[tuple[object, int]] = [(value, 1)]
     deepest = 0
@@ -235,45 +242,179 @@ def _id_problem(value: object, min_length: int) -> str | None:
     return None
 
 
-def _value_ok(name: str, value: Any) -> bool:
+def _too_deep(container: Any, budget: int) -> bool:
+    """Whether ``container`` (a dict or list) holds more than ``budget`` further levels."""
+    if type(container) is dict or isinstance(container, Mapping):
+        container = container.values()
+    for item in container:
+        kind = type(item)
+        if kind is dict or kind is list:
+            if budget == 0:
+                return True
+            # Two levels per call: properties nest one level deep far more often than two,
+            # and a call per nested object cost more than reading its few items (this runs
+            # in the SDK caller's thread for every event).
+            for inner in item.values() if kind is dict else item:
+                kind = type(inner)
+                if (kind is dict or kind is list) and (budget == 1 or _too_deep(inner, budget - 2)):
+                    return True
+    return False
+
+
+#: A problem's kind: what Amplitude's 400 body would list it under (``invalid``, ``missing``,
+#: ``length``), ``unknown`` for a key that is no event field (Amplitude ignores it; the SDK
+#: refuses it, since it is almost always a misspelling), or ``long`` for a string over
+#: :data:`MAX_STRING_LENGTH` (Amplitude truncates it; so does the SDK, with a log line).
+ProblemKind = Literal["invalid", "missing", "length", "unknown", "long"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one event, as :func:`check_event` finds it.
+
+    Attributes:
+        kind: see :data:`ProblemKind`.
+        field: the wire field name (or the unknown key).
+        detail: what is wrong and what to do, for an error message; never the value itself.
+    """
+
+    kind: ProblemKind
+    field: str
+    detail: str
+
+
+#: Kinds that do not make Amplitude refuse an event.
+NOT_REFUSED: Final = frozenset(("unknown", "long"))
+
+_TYPE_NAMES: Final[Mapping[type, str]] = {
+    str: "a str", int: "an int", float: "a number", bool: "a bool", dict: "a dict",
+}  # fmt: skip
+_IDS: Final = frozenset(("user_id", "device_id"))
+_BLOCKED_DETAIL: Final = "is a value Amplitude refuses as an id (e.g. 'null', '0')"
+
+
+def _type_ok(value: object, expected: type[object]) -> bool:
+    if isinstance(value, bool):  # bool is an int subclass in Python, never a number in JSON
+        return expected is bool
+    if expected is float:
+        return isinstance(value, int | float)
+    if expected is dict:
+        return isinstance(value, Mapping)
+    return isinstance(value, expected)
+
+
+def _value_problem(name: str, value: Any) -> str | None:
     """Deeper rules for an event field whose JSON type is already right."""
-    if name in _PROPERTY_OBJECTS and _depth(value, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH:
-        return False
-    if name == "user_properties":
-        return _operations_problem(value, USER_PROPERTY_OPERATIONS) is None
-    if name == "group_properties":
-        return _operations_problem(value, GROUP_PROPERTY_OPERATIONS) is None
-    if name == "groups":
-        return _groups_ok(value)
-    if name in _STRING_SUBFIELDS:
-        return all(
-            value.get(key) is None or isinstance(value[key], str) for key in _STRING_SUBFIELDS[name]
+    if name in _PROPERTY_OBJECTS:
+        if _too_deep(value, MAX_NESTING_DEPTH - 1):
+            return f"nests deeper than {MAX_NESTING_DEPTH} levels"
+        allowed = (
+            USER_PROPERTY_OPERATIONS
+            if name == "user_properties"
+            else GROUP_PROPERTY_OPERATIONS
+            if name == "group_properties"
+            else None
         )
-    return True
+        if allowed is not None:
+            problem = _operations_problem(value, allowed)
+            if problem is not None and problem.startswith("mixes"):
+                return f"mixes operations with plain properties; {SET_RULE}"
+            return problem
+        return None
+    if name == "groups":
+        return None if _groups_ok(value) else "must map group types to a str or a list of str"
+    if name in _STRING_SUBFIELDS:
+        for key in _STRING_SUBFIELDS[name]:
+            if value.get(key) is not None and not isinstance(value[key], str):
+                return f"{key} must be a str"
+    return None
+
+
+def check_event(
+    event: Mapping[str, Any], *, min_id_length: int = DEFAULT_MIN_ID_LENGTH
+) -> list[Problem]:
+    """Everything wrong with one HTTP V2 / Batch event under its wire field names: the one
+    rule set the SDK (before sending), the collector (on receipt) and the CLI apply.
+
+    ``None`` values count as absent, and so do empty ids and an empty ``event_type`` (the
+    SDKs omit unset fields; hand-written JSON often sends null or ""). A string field over
+    :data:`MAX_STRING_LENGTH` characters is reported as ``long``: Amplitude truncates it and
+    so does trackwire's client (the official SDK's behaviour; losing an event to a long URL
+    is worse than a truncated value). An event may have several problems; an empty list
+    means Amplitude would ingest it.
+
+    Args:
+        event: the event object.
+        min_id_length: ids shorter than this are a ``length`` problem.
+    """
+    problems: list[Problem] = []
+    fields = EVENT_FIELDS
+    for name, value in event.items():
+        if value is None:
+            continue
+        expected = fields.get(name)
+        if expected is None:
+            problems.append(Problem("unknown", name, "is not an Amplitude HTTP V2 event field"))
+            continue
+        if value.__class__ is not expected and not _type_ok(value, expected):
+            detail = f"must be {_TYPE_NAMES[expected]}, got {type(value).__name__}"
+            problems.append(Problem("invalid", name, detail))
+            continue
+        if expected is str:
+            if name in _IDS:
+                if value == "":
+                    continue
+                if value.lower() in BLOCKED_IDS:
+                    problems.append(Problem("invalid", name, _BLOCKED_DETAIL))
+                    continue
+                if len(value) < min_id_length:
+                    detail = f"is shorter than min_id_length={min_id_length}"
+                    problems.append(Problem("length", name, detail))
+                    continue
+            if len(value) > MAX_STRING_LENGTH:
+                detail = f"is longer than {MAX_STRING_LENGTH} characters (truncated)"
+                problems.append(Problem("long", name, detail))
+        elif expected is dict:
+            if name == "event_properties":  # the common object: its depth is its only rule
+                if _too_deep(value, MAX_NESTING_DEPTH - 1):
+                    detail = f"nests deeper than {MAX_NESTING_DEPTH} levels"
+                    problems.append(Problem("invalid", name, detail))
+                continue
+            found = _value_problem(name, value)
+            if found is not None:
+                problems.append(Problem("invalid", name, found))
+    if not event.get("event_type"):
+        problems.append(Problem("missing", "event_type", "is required (the event's name)"))
+    if not event.get("user_id") and not event.get("device_id"):
+        problems.append(
+            Problem(
+                "missing",
+                "user_id",
+                f"an event needs a user_id or a device_id of at least {min_id_length} characters",
+            )
+        )
+    return problems
+
+
+def truncate_long_strings(event: dict[str, Any], problems: Sequence[Problem]) -> list[str]:
+    """Cut every string field :func:`check_event` reported ``long`` to the limit, in place.
+
+    Returns:
+        The names of the fields cut (for the log line; never their values).
+    """
+    cut = [problem.field for problem in problems if problem.kind == "long"]
+    for name in cut:
+        event[name] = event[name][:MAX_STRING_LENGTH]
+    return cut
 
 
 def _event_problems(event: Mapping[str, Any], min_length: int) -> list[tuple[str, str]]:
-    """(kind, field) pairs for one event; kind is ``invalid``, ``missing`` or ``length``."""
-    problems: list[tuple[str, str]] = []
-    if not _present(event.get("event_type")):
-        problems.append(("missing", "event_type"))
-    ids = [name for name in ("user_id", "device_id") if _present(event.get(name))]
-    if not ids:
-        problems.append(("missing", "user_id"))
-    for name in ids:
-        kind = _id_problem(event[name], min_length)
-        if kind is not None:
-            problems.append((kind, name))
-    for name, expected in EVENT_FIELDS.items():
-        value = event.get(name)
-        if value is None or name in ("user_id", "device_id"):
-            continue
-        if not _is_type(value, expected):
-            problems.append(("invalid", name))
-            continue
-        if not _value_ok(name, value):
-            problems.append(("invalid", name))
-    return problems
+    """(kind, field) pairs of the problems Amplitude refuses an event for."""
+    return [
+        (problem.kind, problem.field)
+        for problem in check_event(event, min_id_length=min_length)
+        if problem.kind not in NOT_REFUSED
+    ]
 
 
 def _request_error(

@@ -30,7 +30,9 @@ from trackwire.collector._deadlines import DEFAULT_BODY_TIMEOUT
 from trackwire.collector.access import AccessLog
 from trackwire.collector.counters import RequestCounters
 from trackwire.collector.faults import FaultConfig, FaultInjector, FaultMiddleware
+from trackwire.collector.inspection import Inspection, RefusalRecorder
 from trackwire.collector.keys import Keys
+from trackwire.collector.plan import PlanMode, TrackingPlan
 from trackwire.collector.store import EventRecord, IngestResult, Store, Vendor
 from trackwire.collector.vendors import (
     DEFAULT_STORE_FACTOR,
@@ -38,6 +40,7 @@ from trackwire.collector.vendors import (
     Ingestion,
     vendor_api,
 )
+from trackwire.collector.viewer.auth import Sessions
 
 __all__ = ["DEFAULT_STORE_FACTOR", "MIN_STORE_BYTES", "Collector", "create_app"]
 
@@ -53,12 +56,18 @@ class Collector:
         body_timeout: seconds a request's body may take to arrive (then 408); None: no limit.
         store_factor: a request may store at most this many times its decompressed size
             (at least :data:`MIN_STORE_BYTES`); past it the vendor's "too large" answer.
+        plan: a tracking plan every event is checked against (see :mod:`.plan`).
+        plan_mode: ``"record"`` stores events that break the plan and lists their violations;
+            ``"enforce"`` keeps them out of the store, among the refused.
 
     Attributes:
         store: the store.
         keys: the accepted sources, or None in development mode.
         faults: the fault injector; reconfigure it at any time.
         counters: request, rejection and storage counters shown by ``/stats``.
+        sessions: the web page's sign-in sessions (keyed mode).
+        inspection: the tracking plan, the refused requests and events, and the arrival signal
+            behind the ``/_test`` endpoints (see :mod:`.inspection`).
         starlette: the inner Starlette application (without fault injection).
     """
 
@@ -71,6 +80,8 @@ class Collector:
         db_path: str = "",
         body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
         store_factor: float = DEFAULT_STORE_FACTOR,
+        plan: TrackingPlan | None = None,
+        plan_mode: PlanMode = "record",
     ) -> None:
         self.store = store
         self._store_factor = store_factor
@@ -79,9 +90,14 @@ class Collector:
         self.faults = faults if isinstance(faults, FaultInjector) else FaultInjector(faults)
         self.counters = RequestCounters()
         self.db_path = db_path
+        self.sessions = Sessions()
+        self.inspection = Inspection(
+            plan=plan, plan_mode=plan_mode, keep_bodies=keys is None, counters=self.counters
+        )
         self._ingestions: dict[Vendor, Ingestion] = {}
         self.starlette = Starlette(routes=routes.build(self))
-        self._asgi = AccessLog(FaultMiddleware(self.starlette, self.faults))
+        recorder = RefusalRecorder(self.starlette, self.inspection.refused)
+        self._asgi = AccessLog(FaultMiddleware(recorder, self.faults))
 
     @property
     def store_factor(self) -> float:
@@ -117,6 +133,7 @@ class Collector:
                 self.counters,
                 self.body_timeout,
                 self._store_factor,
+                inspection=self.inspection,
             )
         return ingestion
 
@@ -148,10 +165,20 @@ def create_app(
     faults: FaultConfig | FaultInjector | None = None,
     db_path: str = "",
     body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+    plan: TrackingPlan | None = None,
+    plan_mode: PlanMode = "record",
 ) -> Collector:
     """Build the collector application (see :class:`Collector` for the arguments).
 
     The result is an ASGI application: run it under uvicorn, or use
     :func:`trackwire.collector.server.start_collector` to get it running on a free port.
     """
-    return Collector(store, keys=keys, faults=faults, db_path=db_path, body_timeout=body_timeout)
+    return Collector(
+        store,
+        keys=keys,
+        faults=faults,
+        db_path=db_path,
+        body_timeout=body_timeout,
+        plan=plan,
+        plan_mode=plan_mode,
+    )

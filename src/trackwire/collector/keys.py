@@ -19,8 +19,14 @@ The keys file is JSON::
     }
 
 An optional top-level ``"admin_tokens": ["..."]`` lists tokens that read every source through
-the collector's own endpoints (``Authorization: Bearer TOKEN``); a source's own credentials
-read only that source (see :meth:`Keys.reader`).
+the collector's own endpoints (``Authorization: Bearer TOKEN``) and sign in to its web page.
+
+Reading one source (``/events``, ``/stats``, the web page) takes that source's ``read_token``
+(optional, at least 16 characters; ``Bearer TOKEN``), or its credentials when they include a
+secret: an Amplitude ``api_key:secret_key``, an mParticle ``key:secret`` (HTTP Basic). A Segment
+write key is public — it ships in browser and mobile code — so it reads its source only when
+the source says ``"write_key_reads": true`` (for scripts written before read tokens existed);
+see :meth:`Keys.reader`.
 
 Each source has a ``name`` (what ``/events`` and ``/stats`` call it), a ``vendor`` and that
 vendor's credentials: a Segment ``write_key``; an Amplitude ``api_key`` and ``secret_key`` (the
@@ -74,12 +80,16 @@ class Source:
         vendor: ``"segment"``, ``"amplitude"`` or ``"mparticle"``.
         key: the public key (Segment write key, Amplitude API key, mParticle key).
         secret: the secret (Amplitude secret key, mParticle secret); ``""`` for Segment.
+        read_token: a token that reads this source only; ``""`` for none.
+        write_key_reads: a Segment source whose write key may also read it.
     """
 
     name: str
     vendor: str
     key: str
     secret: str = ""
+    read_token: str = ""
+    write_key_reads: bool = False
 
     def __repr__(self) -> str:
         # Never print a secret into a log or a test failure.
@@ -135,6 +145,11 @@ class Keys:
                     f"keys: two {source.vendor} sources are named {source.name!r}; "
                     "names must be unique per vendor"
                 )
+            if source.read_token and len(source.read_token) < MIN_ADMIN_TOKEN_LENGTH:
+                raise ConfigError(
+                    f"keys: {source.vendor} source {source.name!r}: read_token must be at "
+                    f"least {MIN_ADMIN_TOKEN_LENGTH} characters"
+                )
             if (source.vendor, source.key) in self._by_key:
                 raise ConfigError(
                     f"keys: {source.vendor} sources {source.name!r} and "
@@ -182,16 +197,25 @@ class Keys:
         """Who the credentials ``user:password`` let read, or None.
 
         An admin token (as the user, or as a Bearer token with ``password`` empty) reads every
-        source; a Segment write key (any password), an Amplitude ``api_key:secret_key`` or an
-        mParticle ``key:secret`` reads its own source.
+        source; a source's ``read_token`` (the same way), an Amplitude ``api_key:secret_key`` or
+        an mParticle ``key:secret`` reads its own source, and so does a Segment write key (any
+        password) of a source with ``write_key_reads``.
         """
         admin = False
         for token in self.admin_tokens:
             admin |= _same(token, user)
         if admin:
             return Reader()
+        by_token: Source | None = None
+        for candidate in self._by_key.values():
+            if candidate.read_token and _same(candidate.read_token, user):
+                by_token = candidate
+        segment = self._find("segment", user)
+        if segment is not None and not segment.write_key_reads:
+            segment = None
         source = (
-            self._find("segment", user)
+            by_token
+            or segment
             or self._find("amplitude", user, password)
             or self._find("mparticle", user, password)
         )
@@ -241,12 +265,20 @@ def parse_keys(document: Any, *, origin: str = "keys") -> Keys:
                 f"{where}: vendor must be one of {', '.join(VENDORS)}; got {vendor!r}"
             )
         fields = _FIELDS[vendor]
-        unknown = set(entry) - {"name", "vendor", *fields}
+        optional = {"read_token", *(("write_key_reads",) if vendor == "segment" else ())}
+        unknown = set(entry) - {"name", "vendor", *fields, *optional}
         if unknown:
             raise ConfigError(
                 f"{where}: unknown field(s) {sorted(unknown)} for a {vendor} source "
-                f"(expected name, vendor, {', '.join(fields)})"
+                f"(expected name, vendor, {', '.join(fields)}; optional "
+                f"{', '.join(sorted(optional))})"
             )
+        read_token = entry.get("read_token", "")
+        if not isinstance(read_token, str):
+            raise ConfigError(f"{where}: read_token must be a string")
+        write_key_reads = entry.get("write_key_reads", False)
+        if not isinstance(write_key_reads, bool):
+            raise ConfigError(f"{where}: write_key_reads must be true or false")
         values = []
         for field in ("name", *fields):
             value = entry.get(field)
@@ -255,7 +287,14 @@ def parse_keys(document: Any, *, origin: str = "keys") -> Keys:
             values.append(value)
         name, key, *secret = values
         sources.append(
-            Source(name=name, vendor=vendor, key=key, secret=secret[0] if secret else "")
+            Source(
+                name=name,
+                vendor=vendor,
+                key=key,
+                secret=secret[0] if secret else "",
+                read_token=read_token,
+                write_key_reads=write_key_reads,
+            )
         )
     return Keys(sources, tokens)
 

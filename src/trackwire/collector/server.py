@@ -45,6 +45,7 @@ from trackwire.collector._deadlines import (
 from trackwire.collector.app import Collector, create_app
 from trackwire.collector.faults import FaultConfig
 from trackwire.collector.keys import Keys, check_bind, load_keys
+from trackwire.collector.plan import PlanMode, TrackingPlan
 from trackwire.collector.store import Store
 from trackwire.collector.store_factory import display_url, open_store
 from trackwire.errors import ConfigError, TrackwireError
@@ -237,6 +238,8 @@ def start_collector(
     timeout: float = 10.0,
     header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+    plan: TrackingPlan | None = None,
+    plan_mode: PlanMode = "record",
 ) -> RunningCollector:
     """Run a collector in a background thread and return once it serves requests.
 
@@ -249,6 +252,8 @@ def start_collector(
         timeout: seconds to wait for the server to start.
         header_timeout: seconds a connection gets to send a request's headers; then closed.
         body_timeout: seconds a request gets to send its body; then 408 and closed.
+        plan: a tracking plan every event is checked against (:mod:`.plan`).
+        plan_mode: ``"record"`` (store and list violations) or ``"enforce"`` (refuse them).
 
     Raises:
         ConfigError: no keys and a non-loopback ``host``, or a bad keys file.
@@ -266,7 +271,13 @@ def start_collector(
         raise
     db_path = display_url(db) if isinstance(db, str | os.PathLike) else ""
     app = create_app(
-        store, keys=resolved, faults=faults, db_path=db_path, body_timeout=body_timeout
+        store,
+        keys=resolved,
+        faults=faults,
+        db_path=db_path,
+        body_timeout=body_timeout,
+        plan=plan,
+        plan_mode=plan_mode,
     )
     server = _Server(_config(app, log=False, header_timeout=header_timeout))
     failure: list[BaseException] = []
@@ -307,6 +318,8 @@ def serve(
     log_level: str = "info",
     header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+    plan: TrackingPlan | None = None,
+    plan_mode: PlanMode = "record",
 ) -> int:
     """Run the collector in the foreground until SIGINT or SIGTERM (the CLI's collector).
 
@@ -329,7 +342,18 @@ def serve(
         raise ConfigError(str(exc)) from None
     handler = configure_logging(log_level, err)
     try:
-        return _serve(db, host, port, resolved, faults, out, err, header_timeout, body_timeout)
+        return _serve(
+            db,
+            host,
+            port,
+            resolved,
+            faults,
+            out,
+            err,
+            header_timeout,
+            body_timeout,
+            (plan, plan_mode),
+        )
     finally:
         logging.getLogger("trackwire").removeHandler(handler)
 
@@ -344,7 +368,9 @@ def _serve(
     err: IO[str],
     header_timeout: float,
     body_timeout: float | None,
+    checked: tuple[TrackingPlan | None, PlanMode] = (None, "record"),
 ) -> int:
+    plan, plan_mode = checked
     store = open_store(db)
     server: _Server | None = None
     signalled: list[int] = []
@@ -360,7 +386,13 @@ def _serve(
     try:
         sock = _bind(host, port)
         app = create_app(
-            store, keys=resolved, faults=faults, db_path=display_url(db), body_timeout=body_timeout
+            store,
+            keys=resolved,
+            faults=faults,
+            db_path=display_url(db),
+            body_timeout=body_timeout,
+            plan=plan,
+            plan_mode=plan_mode,
         )
         server = _Server(_config(app, log=True, header_timeout=header_timeout))
         # A signal that came while starting stops the server as soon as it has started.
@@ -377,6 +409,13 @@ def _serve(
             print(
                 "trackwire collector: development mode, no keys file: any key is accepted "
                 "(loopback only); /_faults is enabled",
+                file=err,
+                flush=True,
+            )
+        if plan is not None:
+            print(
+                f"trackwire collector: checking events against {plan.source} "
+                f"({len(plan.event_names)} planned events, {plan_mode} mode)",
                 file=err,
                 flush=True,
             )

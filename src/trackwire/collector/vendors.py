@@ -24,6 +24,8 @@ from trackwire.collector.store import EventRecord, EventWriter, IngestResult, Ve
 if TYPE_CHECKING:
     from starlette.routing import Route
 
+    from trackwire.collector.inspection import Inspection
+
 __all__ = [
     "DEFAULT_STORE_FACTOR",
     "MIN_STORE_BYTES",
@@ -68,6 +70,8 @@ class Ingestion:
         counters: the collector's request counters.
         body_timeout: seconds a request's body may take to arrive; None: no limit.
         store_factor: a request may store this many times its size (see :meth:`write`).
+        inspection: the tracking plan's gate and the arrival signal (see
+            :mod:`trackwire.collector.inspection`); None checks nothing.
 
     Attributes:
         vendor: the vendor.
@@ -85,6 +89,8 @@ class Ingestion:
         counters: RequestCounters,
         body_timeout: float | None,
         store_factor: float = DEFAULT_STORE_FACTOR,
+        *,
+        inspection: Inspection | None = None,
     ) -> None:
         self.vendor: Vendor = vendor
         self._find = find
@@ -93,6 +99,7 @@ class Ingestion:
         self.counters = counters
         self.body_timeout = body_timeout
         self.store_factor = store_factor
+        self._inspection = inspection
 
     def source(self, key: str, secret: str | None = None) -> str | None:
         """The name events sent with ``key`` are stored under, or None for an unknown key.
@@ -123,10 +130,15 @@ class Ingestion:
         Raises:
             StorageLimitError: the request would store more than its bound.
         """
+        if self._inspection is not None:
+            # The tracking plan's check; in enforce mode it keeps violating events out.
+            records = self._inspection.gate(self.vendor, records)
         if not records:
             return IngestResult(0, 0)
         bound = max(MIN_STORE_BYTES, int(self.store_factor * request_bytes))
         result = self._writer.ingest(records, request_key=request_key, max_bytes=bound)
+        if self._inspection is not None:
+            self._inspection.stored(result)
         self.counters.add("stored", self.vendor, "events", result.stored)
         self.counters.add("duplicates", self.vendor, "events", result.duplicates)
         return result

@@ -34,6 +34,10 @@ drain and fork safety. Differences worth knowing:
 - ``timestamp`` may also be an ISO-8601 str; a naive datetime is UTC.
 - After the module-level ``shutdown()``, the next call starts a new default client.
 - OAuth (``oauth_client_id`` ...) is not supported: a write key is required.
+- ``flush()`` waits as the official does, but says on the ``trackwire`` logger what it
+  waits for; a batch's first failed attempt is logged with its reason.
+- ``trackwire_options`` (``Client`` keyword, or the module setting) passes options with no
+  official name, e.g. ``{"spool": path}``, to :class:`trackwire.Segment`.
 """
 
 from __future__ import annotations
@@ -41,10 +45,11 @@ from __future__ import annotations
 import logging
 import numbers
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final
 
-from trackwire._engine.receipts import Receipt
+from trackwire._engine.receipts import BatchReport, Receipt
 from trackwire._version import __version__
 from trackwire.config import RetryConfig
 from trackwire.errors import ConfigError, MessageTooLargeError, ValidationError
@@ -54,6 +59,7 @@ __all__ = [
     "Client",
     "CompatMessageTooLargeError",
     "CompatValidationError",
+    "QueueView",
     "alias",
     "debug",
     "flush",
@@ -75,6 +81,7 @@ __all__ = [
     "thread",
     "timeout",
     "track",
+    "trackwire_options",
     "upload_interval",
     "upload_size",
     "write_key",
@@ -83,6 +90,9 @@ __all__ = [
 Message = dict[str, Any]
 Result = tuple[bool, Message]
 ErrorHandler = Callable[[Any, list[Message]], None]
+_IDS: Final = ("userId", "anonymousId")
+# How often a waiting flush() says what it waits for.
+_FLUSH_REPORT_EVERY: Final = 5.0
 
 
 class CompatValidationError(ValidationError, AssertionError):
@@ -99,6 +109,10 @@ class Client:
     Arguments, defaults and their order are the official library's; ``upload_size`` and
     ``upload_interval`` become ``flush_at`` and ``flush_interval``, ``thread`` becomes
     ``workers`` and ``send=False`` becomes ``enable=False``.
+
+    ``trackwire_options`` (keyword only, not an official argument) passes further options to
+    :class:`trackwire.Segment`, e.g. ``{"spool": "/var/lib/app/segment-spool"}`` for a disk
+    queue that survives restarts.
 
     Raises:
         CompatValidationError: ``write_key`` is not a str.
@@ -157,6 +171,8 @@ class Client:
         oauth_scope: str = DefaultConfig.oauth_scope,
         max_total_backoff_duration: float = DefaultConfig.max_total_backoff_duration,
         max_rate_limit_duration: float = DefaultConfig.max_rate_limit_duration,
+        *,
+        trackwire_options: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(write_key, str) or not write_key:
             raise CompatValidationError(
@@ -175,6 +191,13 @@ class Client:
         ):
             if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
                 raise ConfigError(f"{name} must be a non-negative number of seconds")
+        if on_error is not None and not callable(on_error):
+            if on_error:
+                raise ConfigError(
+                    f"on_error must be callable as on_error(error, items), got {on_error!r}"
+                )
+            # The official library treats any falsy value (its own tests set False) as "none".
+            on_error = None
         if log_handler is not None:
             self.log.addHandler(log_handler)
         self.write_key = write_key
@@ -203,7 +226,11 @@ class Client:
             workers=thread,
             flush_at=1 if sync_mode else upload_size,
             flush_interval=upload_interval,
+            **dict(trackwire_options or {}),
         )
+        self.max_queue_size = max_queue_size
+        self._retries = _RetryLog(max_retries)
+        self._segment.on("retry", self._retries.note)
 
     @property
     def segment(self) -> Segment:
@@ -358,9 +385,29 @@ class Client:
             )
         )
 
+    @property
+    def queue(self) -> QueueView:
+        """The queue of messages waiting to be sent (``empty()``, ``qsize()``, ``maxsize``)."""
+        return QueueView(self._segment, self.max_queue_size)
+
     def flush(self) -> None:
-        """Send everything queued and wait until each message is delivered or finally failed."""
-        self._segment.flush()
+        """Send everything queued and wait until each message is delivered or finally failed.
+
+        As the official library's, this waits as long as retries go on (up to ``max_retries``
+        attempts with backoff). While it waits it says why on the ``trackwire`` logger every
+        few seconds: what is left and what the last attempt met (a refused connection, a
+        status), so a process with no route to the API does not hang in silence.
+        """
+        started = time.monotonic()
+        while not self._segment.flush(timeout=_FLUSH_REPORT_EVERY):
+            stats = self._segment.stats()
+            waiting = stats["queued"] + stats["in_flight"]
+            self.log.warning(
+                "segment flush() has waited %.0f s for %d message(s): %s",
+                time.monotonic() - started,
+                waiting,
+                self._retries.describe(),
+            )
 
     def join(self) -> None:
         """Stop sending: what is still queued gets up to ``shutdown_timeout`` to go first."""
@@ -379,6 +426,9 @@ class Client:
         except ValidationError as exc:
             raise CompatValidationError(exc.field, _message_of(exc)) from None
         message = self._segment.last_message()
+        # The official message names both ids even when one is None (the API accepts either).
+        for key in ("previousId", "userId") if message.get("type") == "alias" else _IDS:
+            message.setdefault(key, None)
         if self.sync_mode and self.send:
             receipt.wait(self.timeout)
         error = receipt.error if receipt.done else None
@@ -402,6 +452,58 @@ class _Segment(Segment):
         """The message this thread's last call built (before middleware), handed over once."""
         message: Message = self._built.__dict__.pop("message", {})
         return message
+
+
+class QueueView:
+    """The official ``client.queue``'s read side, answered from the engine's counters."""
+
+    def __init__(self, segment: Segment, maxsize: int) -> None:
+        self._segment = segment
+        self.maxsize = maxsize
+
+    def qsize(self) -> int:
+        """Messages queued and not yet taken into a batch."""
+        return int(self._segment.stats()["queued"])
+
+    def empty(self) -> bool:
+        """True when no message waits to be taken into a batch."""
+        return self.qsize() == 0
+
+    def full(self) -> bool:
+        """True when the next call would be refused for a full queue."""
+        return self.qsize() >= self.maxsize
+
+
+class _RetryLog:
+    """Remembers the last failed attempt, and says the first one of each batch out loud."""
+
+    def __init__(self, max_retries: int) -> None:
+        self._max_retries = max_retries
+        self._last: BatchReport | None = None
+
+    def note(self, report: BatchReport) -> None:
+        """The engine's ``retry`` hook: keep the report; warn on a batch's first failure."""
+        self._last = report
+        level = logging.WARNING if report.attempt == 1 else logging.DEBUG
+        Client.log.log(
+            level,
+            "segment: %d message(s) not delivered (attempt %d of %d): %s; retrying in %.1f s",
+            report.count,
+            report.attempt,
+            self._max_retries + 1,
+            report.reason,
+            report.retry_in or 0.0,
+        )
+
+    def describe(self) -> str:
+        """The last failed attempt in words, for the flush() progress line."""
+        last = self._last
+        if last is None:
+            return "no attempt has failed yet (a response is awaited)"
+        return (
+            f"attempt {last.attempt} of {self._max_retries + 1} failed: {last.reason}; "
+            f"the next in {last.retry_in or 0.0:.1f} s"
+        )
 
 
 def _id(value: object) -> object:
@@ -440,6 +542,8 @@ oauth_client_key: str | None = Client.DefaultConfig.oauth_client_key
 oauth_key_id: str | None = Client.DefaultConfig.oauth_key_id
 oauth_auth_server: str = Client.DefaultConfig.oauth_auth_server
 oauth_scope: str = Client.DefaultConfig.oauth_scope
+#: Further :class:`trackwire.Segment` options for the default client (not an official setting).
+trackwire_options: Mapping[str, Any] | None = None
 
 #: The client the module-level calls use; created by the first call.
 default_client: Client | None = None
@@ -475,6 +579,7 @@ def _default() -> Client:
                 oauth_key_id=oauth_key_id,
                 oauth_auth_server=oauth_auth_server,
                 oauth_scope=oauth_scope,
+                trackwire_options=trackwire_options,
             )
         return default_client
 

@@ -6,9 +6,10 @@ idempotent, encodes it once and queues the bytes. The worker packs up to 100 que
 within mParticle's 256 KB request limit, into each ``/v2/bulkevents`` request.
 
 Batches with events older than 30 days belong on ``/v2/bulkevents/historical``, and one request
-goes to one endpoint, so they travel through a second internal queue to that endpoint, made on
-the first old batch; flush, shutdown, hooks and middleware cover both. ``historical=True``
-makes a backfill client that sends every batch there.
+goes to one endpoint, so they travel on a second lane of the client (see
+:class:`trackwire._client.Lane`), added on the first old batch; flush, shutdown, hooks,
+middleware and ``stats()["historical"]`` cover it as they cover the main one.
+``historical=True`` makes a backfill client that sends every batch there.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from trackwire._client import Client, parse_options
+from trackwire._client import Client, Lane, ReplaySpec, parse_options
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
-from trackwire._engine.receipts import BatchReport, Receipt
+from trackwire._engine.receipts import Receipt
 from trackwire._engine.retry import Outcome
 from trackwire._engine.transport import HTTPResult
 from trackwire.errors import ConfigError
-from trackwire.middleware import Middleware
 from trackwire.mparticle import wire
 from trackwire.mparticle.models import Batch
 from trackwire.mparticle.models.checks import check_built
@@ -37,20 +37,26 @@ from trackwire.mparticle.schema import (
     MAX_REQUEST_BYTES,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from 3.11; annotations only
+
+    from trackwire.config import SharedOptions
+
 __all__ = ["MParticle", "bulk_envelope", "bulk_outcome", "destination"]
 
 # mParticle documents no compressed requests and neither official SDK sends one: gzip is off.
 # One bulk request holds up to 100 batches; waiting for 100 fills one.
 _DEFAULTS: Final[Mapping[str, Any]] = {"gzip": False, "flush_at": MAX_BULK_BATCHES}
 # A bulk body is "[" + batches joined by "," + "]".
+#: The lane of batches with events older than 30 days (``stats()["historical"]``).
+_HISTORICAL: Final = "historical"
 _LIMITS: Final = BatchLimits(
     max_count=MAX_BULK_BATCHES, max_bytes=MAX_REQUEST_BYTES, overhead=2, separator=1
 )
 
 
-def bulk_envelope(batches: Sequence[bytes]) -> bytes:
-    """The ``/v2/bulkevents`` body: a JSON array of the already-encoded batches."""
-    return b"[" + b",".join(batches) + b"]"
+#: The ``/v2/bulkevents`` body (kept under this name for callers of the client module).
+bulk_envelope: Final = wire.bulk_body
 
 
 def bulk_outcome(result: HTTPResult, batches: Sequence[bytes]) -> Outcome:
@@ -111,7 +117,7 @@ class MParticle(Client):
         host: str | None = None,
         pod: str | None = None,
         historical: bool = False,
-        **options: Any,
+        **options: Unpack[SharedOptions],
     ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ConfigError("api_key must be a non-empty str (your mParticle input's key)")
@@ -122,19 +128,19 @@ class MParticle(Client):
         self.host = resolve_base_url(host, pod)
         path = wire.HISTORICAL_PATH if historical else wire.BULK_PATH
         shared, _ = parse_options(
-            options, vendor="MParticle", url=self.host + path, defaults=_DEFAULTS
+            dict(options), vendor="MParticle", url=self.host + path, defaults=_DEFAULTS
         )
         timeout = shared.delivery.timeout
-        super().__init__(destination(self.host + path, api_key, api_secret, timeout), shared)
+        replay = ReplaySpec.of(
+            MParticle, api_key, api_secret, environment=environment, host=host, pod=pod,
+            historical=historical or None, **options,
+        )  # fmt: skip
+        main = destination(self.host + path, api_key, api_secret, timeout)
+        super().__init__(main, shared, replay=replay)
         self.environment = environment
         self._historical_only = historical
         self._credentials = (api_key, api_secret)
-        self._options = shared
-        self._old: Client | None = None
-        self._old_lock = threading.Lock()
-        # What was added after construction, for the historical route made later.
-        self._hook_fns: list[tuple[str, Callable[[BatchReport], None]]] = []
-        self._added_middleware: list[Middleware] = []
+        self._historical_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<trackwire.MParticle {self.host} environment={self.environment}>"
@@ -163,86 +169,37 @@ class MParticle(Client):
             ValidationError: the batch breaks a rule or a limit (the error names the field).
             MessageTooLargeError: the encoded batch is over mParticle's 128 KB.
         """
-        built = build(batch, environment=self.environment)
-        client: Client = self
-        # After shutdown the main queue refuses (after_close); no new route is made then.
+        # Checked once: here, or after the middleware when there is any (the recheck below).
+        built = build(batch, environment=self.environment, check=not self._middleware.items)
+        lane = None
+        # After shutdown the main queue refuses (after_close); no lane is added then.
         if not self._historical_only and not self.closed and is_historical(built):
-            client = self._historical_route()
-        return client._enqueue(
+            lane = self._historical_lane()
+        return self._enqueue(
             built,
             message_id=built["source_request_id"],
             max_bytes=MAX_BATCH_BYTES,
             what="mParticle batch",
             recheck=check_built,
             callback=callback,
+            lane=lane,
         )
 
-    def _historical_route(self) -> Client:
-        with self._old_lock:
-            if self._old is None:
+    def _historical_lane(self) -> Lane | None:
+        """The lane to ``/v2/bulkevents/historical``, added on the first old batch.
+
+        None once the client is shut down: the main lane then refuses the batch.
+        """
+        lane = self.lanes.get(_HISTORICAL)
+        if lane is not None:
+            return lane
+        with self._historical_lock:
+            lane = self.lanes.get(_HISTORICAL)
+            if lane is None:
                 url = self.host + wire.HISTORICAL_PATH
-                route = destination(url, *self._credentials, self._options.delivery.timeout)
-                old = Client(route, self._options)
-                for hook, fn in self._hook_fns:
-                    old.on(hook, fn)
-                for middleware in self._added_middleware:
-                    old.add_middleware(middleware)
-                self._old = old
-            return self._old
-
-    # The historical route is part of this client: every control below covers it too.
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Send everything queued so far and wait until it is delivered or finally failed."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        done = super().flush(timeout)
-        old = self._old
-        if old is not None:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            done = old.flush(left) and done
-        return done
-
-    async def aflush(self, timeout: float | None = None) -> bool:
-        """:meth:`flush` for asyncio code: waits in a thread, not on the event loop."""
-        import asyncio
-
-        return await asyncio.to_thread(self.flush, timeout)
-
-    def shutdown(self, timeout: float | None = None) -> bool:
-        """Flush within ``timeout`` (default ``shutdown_timeout``), then stop the workers."""
-        deadline = time.monotonic() + (self.config.shutdown_timeout if timeout is None else timeout)
-        done = super().shutdown(timeout)
-        with self._old_lock:
-            old = self._old
-        if old is not None:
-            done = old.shutdown(max(0.0, deadline - time.monotonic())) and done
-        return done
-
-    async def ashutdown(self, timeout: float | None = None) -> bool:
-        """:meth:`shutdown` for asyncio code: waits in a thread, not on the event loop."""
-        import asyncio
-
-        return await asyncio.to_thread(self.shutdown, timeout)
-
-    def on(self, hook: str, fn: Callable[[BatchReport], None]) -> None:
-        """Call ``fn(report)`` on ``"flush"``, ``"retry"``, ``"error"`` or ``"drop"``."""
-        super().on(hook, fn)
-        with self._old_lock:
-            self._hook_fns.append((hook, fn))
-            if self._old is not None:
-                self._old.on(hook, fn)
-
-    def add_middleware(self, middleware: Middleware) -> None:
-        """Run ``middleware`` on every later batch (a dict), after those already added."""
-        super().add_middleware(middleware)
-        with self._old_lock:
-            self._added_middleware.append(middleware)
-            if self._old is not None:
-                self._old.add_middleware(middleware)
-
-    def stats(self) -> dict[str, Any]:
-        """The shared counters; ``historical`` holds the historical route's, once it exists."""
-        stats = super().stats()
-        if self._old is not None:
-            stats["historical"] = self._old.stats()
-        return stats
+                route = destination(url, *self._credentials, self.config.timeout)
+                try:
+                    lane = self.add_lane(_HISTORICAL, route)
+                except ConfigError:  # shut down since the caller looked
+                    return None
+            return lane

@@ -277,7 +277,7 @@ class EventsApi:
         return None
 
     def _send(self, path: str, bodies: list[bytes], *, bulk: bool) -> HTTPResult:
-        body = b"[" + b",".join(bodies) + b"]" if bulk else bodies[0]
+        body = wire.bulk_body(bodies) if bulk else bodies[0]
         url = self._base + path
         started = time.monotonic()
         retries = 0

@@ -72,7 +72,11 @@ def fill_ids(built: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(
-    batch: Batch | Mapping[str, Any], *, environment: str | None = None, path: str = ""
+    batch: Batch | Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    path: str = "",
+    check: bool = True,
 ) -> dict[str, Any]:
     """The validated JSON object of ``batch``, with its ids filled.
 
@@ -80,6 +84,8 @@ def build(
         batch: a :class:`Batch`, or a batch already in mParticle's JSON shape.
         environment: used when the batch sets none (a client's default).
         path: prefix of field names in errors (``[3]`` in a bulk upload).
+        check: False when the caller checks later, after the last step that may change the
+            batch (a client with middleware): each batch is checked once.
 
     Raises:
         ValidationError: the batch breaks a rule or a limit; the error names the field.
@@ -96,7 +102,8 @@ def build(
         raise ValidationError(path, f"must be a Batch or a dict, got {type(batch).__name__}")
     if not built.get("environment") and environment is not None:
         built["environment"] = environment
-    check_built(built, path)
+    if check:
+        check_built(built, path)
     return fill_ids(built)
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "POD_URLS",
     "BatchProblem",
     "accepted_body",
+    "bulk_body",
     "check_batch",
     "check_bulk",
     "check_sizes",
@@ -88,6 +89,15 @@ BULK_PATH: Final = "/v2/bulkevents"
 HISTORICAL_PATH: Final = "/v2/bulkevents/historical"
 #: The status of every success; mParticle sends no body with it.
 ACCEPTED_STATUS: Final = 202
+
+
+def bulk_body(batches: Sequence[bytes]) -> bytes:
+    """A ``/v2/bulkevents`` (or historical) body: a JSON array of already-encoded batches.
+
+    Its size is ``2 + sum(len(batch)) + len(batches) - 1``: the engine's batch limits count
+    the same brackets and commas.
+    """
+    return b"[" + b",".join(batches) + b"]"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,18 +9,26 @@ HTTP Basic auth, the shape Segment's own libraries send.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trackwire._client import Client, parse_options
+from trackwire._client import Client, ReplaySpec, parse_options
 from trackwire._engine.receipts import Receipt
 from trackwire.errors import ConfigError, DeliveryError, ValidationError
 from trackwire.segment import wire
 from trackwire.segment.destination import destination, resolve_host
+from trackwire.segment.fast import encode_track
 from trackwire.segment.messages import common, object_field, text_field
+
+if TYPE_CHECKING:  # typing.Unpack from 3.11; used in annotations only
+    from typing_extensions import Unpack
+
+    from trackwire.config import SharedOptions
 
 __all__ = ["Segment"]
 
 Callback = Callable[[DeliveryError | None, dict[str, Any]], None]
+
+_MAX_MESSAGE_BYTES = wire.MAX_MESSAGE_BYTES
 
 
 class Segment(Client):
@@ -46,13 +54,20 @@ class Segment(Client):
         *,
         host: str | None = None,
         region: str | None = None,
-        **options: Any,
+        **options: Unpack[SharedOptions],
     ) -> None:
         if not isinstance(write_key, str) or not write_key:
             raise ConfigError("write_key must be a non-empty str (your Segment source's key)")
         self.host = resolve_host(host, region)
         shared, _ = parse_options(options, vendor="Segment", url=self.host)
-        super().__init__(destination(write_key, self.host, shared.delivery.timeout), shared)
+        replay = ReplaySpec.of(Segment, write_key, host=host, region=region, **options)
+        super().__init__(
+            destination(write_key, self.host, shared.delivery.timeout), shared, replay=replay
+        )
+        self._fast_submit = self._engine.submit  # bound once: the fast path of track()
+        # A subclass that sees every message dict through _enqueue (trackwire.compat's
+        # Segment client keeps the last one) gets it: the fast path builds no dict.
+        self._splice = type(self)._enqueue is Client._enqueue
 
     def __repr__(self) -> str:
         return f"<trackwire.Segment host={self.host!r}>"
@@ -94,6 +109,28 @@ class Segment(Client):
         callback: Callback | None = None,
     ) -> Receipt:
         """Record an action a user performed (``event``) with its ``properties``."""
+        if (
+            type(user_id) is str
+            and user_id
+            and type(event) is str
+            and event
+            and (properties is None or type(properties) is dict)
+            and anonymous_id is None
+            and context is None
+            and integrations is None
+            and timestamp is None
+            and message_id is None
+            and callback is None
+            and self._enabled
+            and self._splice
+            and not self._middleware.items
+        ):
+            # The common call: spliced from pre-encoded pieces (trackwire.segment.fast).
+            encoded = encode_track(user_id, event, properties)
+            if encoded is not None:
+                made_id, data = encoded
+                if len(data) <= _MAX_MESSAGE_BYTES:
+                    return self._fast_submit(data, Receipt(made_id))
         message = {
             "type": "track",
             "event": event if type(event) is str and event else text_field("event", event, True),

@@ -31,6 +31,7 @@ __all__ = [
     "format_timestamp",
     "new_message_id",
     "now_iso",
+    "now_iso_bytes",
     "object_field",
     "timestamp_field",
 ]
@@ -51,20 +52,25 @@ def plain_str(value: str) -> str:
 
 
 # (millisecond, text) of the last timestamp made: most calls in a busy process share one.
-_last_timestamp: tuple[int, str] = (-1, "")
+_last_timestamp: tuple[int, bytes] = (-1, b"")
 
 
-def now_iso() -> str:
-    """The current UTC time as ISO-8601 with milliseconds and ``Z``."""
+def now_iso_bytes() -> bytes:
+    """The current UTC time as ISO-8601 with milliseconds and ``Z``, as ASCII bytes."""
     global _last_timestamp
     millis = int(time.time() * 1000)
     cached_millis, text = _last_timestamp
     if millis == cached_millis:
         return text
     second, ms = divmod(millis, 1000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{ms:03d}Z"
+    text = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{ms:03d}Z").encode()
     _last_timestamp = (millis, text)
     return text
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO-8601 with milliseconds and ``Z``."""
+    return now_iso_bytes().decode()
 
 
 def format_timestamp(value: datetime) -> str:

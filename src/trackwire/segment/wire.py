@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import orjson
 
-from trackwire._engine.retry import Outcome, classify_http
+from trackwire._engine.retry import Outcome, classify_http, retryable_statuses
 from trackwire._engine.transport import HTTPResult
 
 __all__ = [
@@ -320,14 +320,12 @@ def _detail(body: bytes) -> str:
     return ""
 
 
-#: Segment's retry matrix adds 410 and 460 (its load balancers' transient answers) to the
-#: plain HTTP meaning of "try again later".
-RETRYABLE_STATUSES: Final = frozenset({408, 410, 429, 460})
+#: What Segment's retry matrix adds (its load balancers' transient answers) to the plain HTTP
+#: meaning of "try again later" (408, 429, 5xx but 501/505; ``_engine.retry``).
+RETRYABLE_EXTRA: Final = frozenset({410, 460})
 
-
-def is_retryable(status: int) -> bool:
-    """True for the statuses Segment's libraries retry: 408, 410, 429, 460, 5xx but 501/505."""
-    return status in RETRYABLE_STATUSES or (500 <= status <= 599 and status not in (501, 505))
+#: True for the statuses Segment's libraries retry: 408, 410, 429, 460, 5xx but 501/505.
+is_retryable: Final = retryable_statuses(RETRYABLE_EXTRA)
 
 
 def outcome(result: HTTPResult, now: float, batch_size: int) -> Outcome:

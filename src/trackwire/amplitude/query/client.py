@@ -19,6 +19,7 @@ import orjson
 import urllib3
 
 from trackwire._version import __version__
+from trackwire.amplitude import wire
 from trackwire.amplitude.query import params as p
 from trackwire.amplitude.query.results import (
     ExportResult,
@@ -40,11 +41,8 @@ from trackwire.errors import (
 
 __all__ = ["DASHBOARD_URLS", "DEFAULT_TIMEOUT", "AmplitudeQuery", "default_query_url"]
 
-#: Amplitude's Dashboard REST and Export API base by server zone.
-DASHBOARD_URLS: Final[Mapping[str, str]] = {
-    "US": "https://amplitude.com",
-    "EU": "https://analytics.eu.amplitude.com",
-}
+# Amplitude's Dashboard REST and Export API origin by server zone (written once, in wire).
+DASHBOARD_URLS: Final = wire.DASHBOARD_URLS
 #: Seconds to wait for a query answer (segmentation over a year can take a while).
 DEFAULT_TIMEOUT: Final = 60.0
 _CHUNK: Final = 64 * 1024

@@ -17,7 +17,6 @@ anything is the database, never a lock in one process:
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
@@ -82,8 +81,6 @@ class PostgresStore(PostgresQueryReads):
 
     def __init__(self, url: str, *, pool_size: int = _POOL_SIZE) -> None:
         self._closed = False
-        self._lock = threading.Lock()  # guards only this object's source-id cache
-        self._sources: dict[Scope, int] = {}
         self._pool: psycopg_pool.ConnectionPool[Conn] = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -217,9 +214,9 @@ class PostgresStore(PostgresQueryReads):
 
     def _source_ids(self, conn: Conn, scopes: set[Scope]) -> dict[Scope, int]:
         """Source ids, creating missing rows in their own short transaction: a source row is
-        never deleted, so it need not wait for the request (nor hold it up for others)."""
-        with self._lock:
-            found = {scope: self._sources[scope] for scope in scopes if scope in self._sources}
+        never deleted while events refer to it, so it need not wait for the request. (Not
+        cached: another collector's ``reset`` may renumber them.)"""
+        found = self._find_sources(conn, scopes)
         missing = sorted(scopes.difference(found))
         if missing:
             with conn.cursor() as cur:
@@ -227,16 +224,20 @@ class PostgresStore(PostgresQueryReads):
                     "INSERT INTO sources (vendor, source) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                     missing,
                 )
-            for vendor, source in missing:
-                row = conn.execute(
-                    "SELECT source_id FROM sources WHERE vendor = %s AND md5(source) = md5(%s) "
-                    "AND source = %s",
-                    (vendor, source, source),
-                ).fetchone()
-                assert row is not None
+            found.update(self._find_sources(conn, set(missing)))
+        return found
+
+    @staticmethod
+    def _find_sources(conn: Conn, scopes: set[Scope]) -> dict[Scope, int]:
+        found: dict[Scope, int] = {}
+        for vendor, source in scopes:
+            row = conn.execute(
+                "SELECT source_id FROM sources WHERE vendor = %s AND md5(source) = md5(%s) "
+                "AND source = %s",
+                (vendor, source, source),
+            ).fetchone()
+            if row is not None:
                 found[(vendor, source)] = int(row[0])
-            with self._lock:
-                self._sources.update(found)
         return found
 
     # --- the read side (EventReader): the SQL lives in postgres/queries.py -------------------
@@ -309,6 +310,40 @@ class PostgresStore(PostgresQueryReads):
         """The aliases of one source; see :meth:`EventReader.links`."""
         with self._reading() as conn:
             return queries.links(conn, vendor, source, user_id=user_id)
+
+    # --- the test endpoints (routes/testing.py) ---------------------------------------------
+
+    def reset(self) -> None:
+        """Delete every stored row (events, users, devices, groups, links, request keys).
+
+        The schema and its version stay; ids start again from 1. Every collector sharing the
+        database sees the empty store.
+        """
+        with self._connection() as conn, conn.transaction():
+            tables = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename <> 'schema_migrations'"
+                )
+            ]
+            # Table names come from the catalog, never from a request.
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+            conn.execute("ALTER SEQUENCE amplitude_ids RESTART")
+
+    def event_counts(self) -> list[dict[str, Any]]:
+        """Stored events by vendor, source, type and event name."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT s.vendor, s.source, c.type, c.event_name, c.n FROM (SELECT source_id, "
+                "type, event_name, count(*) AS n FROM events "
+                "GROUP BY source_id, type, event_name) AS c JOIN sources s USING (source_id) "
+                "ORDER BY s.vendor, s.source, c.type, c.event_name"
+            ).fetchall()
+        return [
+            {"vendor": vendor, "source": source, "type": kind, "event": name, "count": count}
+            for vendor, source, kind, name, count in rows
+        ]
 
     def close(self) -> None:
         """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""

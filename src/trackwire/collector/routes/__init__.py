@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from trackwire.collector.routes import admin, amplitude_query
+from trackwire.collector.routes import admin, amplitude_query, testing, viewer
 from trackwire.collector.vendors import VENDOR_APIS
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ __all__ = ["REGISTRY", "build"]
 
 #: The collector's other route modules, after the vendors' ingestion APIs, in matching order;
 #: each has ``routes(collector) -> list[Route]``.
-REGISTRY: Final = (amplitude_query, admin)
+REGISTRY: Final = (amplitude_query, admin, testing, viewer)
 
 
 def build(collector: Collector) -> list[Route]:

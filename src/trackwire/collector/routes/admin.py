@@ -26,6 +26,7 @@ from trackwire.collector._handler import Reply, json_reply
 from trackwire.collector._http import BodyError
 from trackwire.collector.faults import FaultConfig
 from trackwire.collector.keys import Reader
+from trackwire.collector.viewer.auth import PAGE_HEADER, csrf_ok, reader_for
 from trackwire.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -56,24 +57,16 @@ _UNAUTHORIZED: Final = {"WWW-Authenticate": 'Basic realm="trackwire collector"'}
 
 
 def _reader(collector: Collector, request: Request) -> Reader | None:
-    """Who the request's credentials let read; every source in development mode."""
-    keys = collector.keys
-    if keys is None:
-        return Reader()
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return keys.reader(value.strip(), "")
-    try:
-        credentials = _http.basic_credentials(header) if header else None
-    except ValueError:
-        return None
-    return None if credentials is None else keys.reader(*credentials)
+    """Who the request's credentials (or the web page's session) let read."""
+    return reader_for(collector, request)
 
 
-def _unauthorized() -> Response:
+def _unauthorized(request: Request) -> Response:
     text = "send an admin token (Bearer) or the source's credentials (HTTP Basic)"
-    return Reply(401, orjson.dumps({"error": text}), headers=_UNAUTHORIZED).response()
+    # The web page handles a 401 itself; a Basic challenge would make the browser open its
+    # own password dialog over it.
+    headers = {} if request.headers.get(PAGE_HEADER) else _UNAUTHORIZED
+    return Reply(401, orjson.dumps({"error": text}), headers=headers).response()
 
 
 class _Admin:
@@ -100,7 +93,7 @@ class _Admin:
         collector = self.collector
         reader = _reader(collector, request)
         if reader is None:
-            return _unauthorized()
+            return _unauthorized(request)
         stored = await run_in_threadpool(collector.store.stats)
         if reader.source is not None:
             # A source sees its own stored counts; the request counters span every source.
@@ -117,7 +110,7 @@ class _Admin:
     async def events(self, request: Request) -> Response:
         reader = _reader(self.collector, request)
         if reader is None:
-            return _unauthorized()
+            return _unauthorized(request)
         try:
             filters = _http.event_filters(request.query_params)
         except ValueError as exc:
@@ -132,14 +125,25 @@ class _Admin:
             filters.update(mine)
         found = await run_in_threadpool(functools.partial(self.collector.store.events, **filters))
         limit = filters["limit"]
+        inspection = self.collector.inspection
+        listed = [event.to_json() for event in found]
+        if inspection.plan is not None:
+            # Recomputed on every listing: a violation is a function of the plan and the event.
+            for item, event in zip(listed, found, strict=True):
+                problems = inspection.violations(event.vendor, event.type, event.payload)
+                item["violations"] = [violation.to_json() for violation in problems]
         body = {
-            "events": [event.to_json() for event in found],
+            "events": listed,
             "next_before": found[-1].id if len(found) == limit and found else None,
         }
         return json_reply(200, body).response()
 
     async def faults(self, request: Request) -> Response:
         injector = self.collector.faults
+        if request.method != "GET" and not csrf_ok(self.collector, request):
+            return json_reply(
+                403, {"error": "a page of another origin cannot change faults"}
+            ).response()
         if request.method == "DELETE":
             injector.configure(FaultConfig())
         elif request.method == "POST":

@@ -29,6 +29,7 @@ from trackwire.collector.query import segmentation, users
 from trackwire.collector.query.export import archive_chunks, export_line
 from trackwire.collector.query.reader import QueryReader
 from trackwire.collector.store import StoreClosedError
+from trackwire.collector.viewer.auth import reader_for
 from trackwire.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -40,6 +41,11 @@ __all__ = ["QueryRoutes", "routes"]
 MAX_EXPORT_DAYS: Final = 365
 _HOUR_MS: Final = 3_600_000
 _TZ: Final = {"X-Time-Zone": "UTC"}
+
+
+#: The header the collector's web page names the Amplitude source to query with (it signs in
+#: with a session, not with the source's API and secret keys).
+SOURCE_HEADER: Final = "x-trackwire-source"
 
 
 class _Refused(Exception):
@@ -78,6 +84,18 @@ class QueryRoutes:
 
     def _project(self, request: Request) -> str:
         header = request.headers.get("authorization", "")
+        named = request.headers.get(SOURCE_HEADER)
+        if not header and named:
+            # The web page: its session (or development mode) names the source to query.
+            reader = reader_for(self.collector, request)
+            if reader is None:
+                raise _Refused(401, "sign in to the collector's page first")
+            if reader.source is not None and (reader.source.vendor, reader.source.name) != (
+                "amplitude",
+                named,
+            ):
+                raise _Refused(403, "this sign-in reads only its own source")
+            return named
         try:
             credentials = _http.basic_credentials(header) if header else None
         except ValueError as exc:

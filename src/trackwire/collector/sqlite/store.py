@@ -374,6 +374,50 @@ class SQLiteStore(SQLiteQueryReads):
         with self._reading() as conn:
             return queries.links(conn, vendor, source, user_id=user_id)
 
+    # --- the test endpoints (routes/testing.py) ---------------------------------------------
+
+    def reset(self) -> None:
+        """Delete every stored row (events, users, devices, groups, links, request keys).
+
+        The schema and its version stay; Amplitude ids start again from 1.
+        """
+        with self._lock:
+            self._check_open()
+            conn = self._writer
+            tables = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT IN ('schema_migrations') AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in tables:
+                    # Table names come from the schema itself, never from a request.
+                    conn.execute(f'DELETE FROM "{table}"')
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            self._known.clear()
+        self._commits.set()
+
+    def event_counts(self) -> list[dict[str, Any]]:
+        """Stored events by vendor, source, type and event name."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT s.vendor, s.source, c.type, c.event_name, c.n FROM (SELECT source_id, "
+                "type, event_name, count(*) AS n FROM events "
+                "GROUP BY source_id, type, event_name) AS c JOIN sources s USING (source_id) "
+                "ORDER BY s.vendor, s.source, c.type, c.event_name"
+            ).fetchall()
+        return [
+            {"vendor": vendor, "source": source, "type": kind, "event": name, "count": count}
+            for vendor, source, kind, name, count in rows
+        ]
+
     def close(self) -> None:
         """Close every connection; idempotent. Later calls raise :class:`StoreClosedError`."""
         with self._lock, self._pool_lock:
