@@ -275,3 +275,15 @@ def test_revenue_from_the_python_sdk_revenue_event(client: Client) -> None:
     (stored,) = client.events()
     assert stored["event_name"] == "revenue_amount"
     assert stored["payload"]["event_properties"]["$productId"] == "sku-1"
+
+
+def test_an_over_long_string_field_is_stored_cut_as_amplitude_keeps_it(client: Client) -> None:
+    """The one rule (amplitude/wire.py): over 1,024 characters is truncated, not refused."""
+    long_platform = "p" * 2000
+    event = {**_event(7), "platform": long_platform}
+
+    answer = client.post("/2/httpapi", _upload([event]), content_type="application/json")
+
+    assert answer.status == 200
+    (stored,) = client.events(vendor="amplitude")
+    assert stored["payload"]["platform"] == "p" * 1024

@@ -45,6 +45,7 @@ __all__ = [
     "UploadError",
     "check_event",
     "check_upload",
+    "cut_long_strings",
     "error_body",
     "invalid_api_key_body",
     "invalid_request_body",
@@ -403,6 +404,23 @@ def truncate_long_strings(event: dict[str, Any], problems: Sequence[Problem]) ->
         The names of the fields cut (for the log line; never their values).
     """
     cut = [problem.field for problem in problems if problem.kind == "long"]
+    for name in cut:
+        event[name] = event[name][:MAX_STRING_LENGTH]
+    return cut
+
+
+def cut_long_strings(event: dict[str, Any]) -> list[str]:
+    """Cut every top-level string field longer than :data:`MAX_STRING_LENGTH`, in place, as
+    Amplitude does on receipt; the collector stores what Amplitude would keep.
+
+    Returns:
+        The names of the fields cut.
+    """
+    cut = [
+        name
+        for name, value in event.items()
+        if value.__class__ is str and len(value) > MAX_STRING_LENGTH and name in EVENT_FIELDS
+    ]
     for name in cut:
         event[name] = event[name][:MAX_STRING_LENGTH]
     return cut

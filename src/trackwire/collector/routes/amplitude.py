@@ -91,6 +91,8 @@ class _Amplitude:
                 "rejected", "amplitude", "invalid_event", len(check.invalid_indices)
             )
             return json_reply(400, wire.invalid_request_body(check))
+        for event in body["events"]:
+            wire.cut_long_strings(event)  # what Amplitude keeps of an over-long field
         records = [
             amplitude_event_record(event, source, endpoint=endpoint) for event in body["events"]
         ]
