@@ -72,7 +72,7 @@ def _with(entry: dict[str, Any]) -> dict[str, Any]:
         (_with({"name": "a", "vendor": "mparticle", "key": "k", "secret": 5}), "secret must be"),
         (
             {"sources": [DOCUMENT["sources"][0], {**DOCUMENT["sources"][0], "write_key": "o"}]},
-            "two segment sources are named 'backend'",
+            "two sources (segment and segment) are named 'backend'",
         ),
         (
             {"sources": [DOCUMENT["sources"][0], {**DOCUMENT["sources"][0], "name": "other"}]},
@@ -98,7 +98,8 @@ def test_unreadable_and_non_json_files(tmp_path: Path) -> None:
         load_keys(bad)
 
 
-def test_the_same_name_may_be_used_by_two_vendors() -> None:
+def test_a_name_is_one_source_whatever_the_vendor() -> None:
+    """A name is a source's identity: two vendors sharing one mixed their users in queries."""
     document = {
         "sources": [
             {"name": "prod", "vendor": "segment", "write_key": "k"},
@@ -106,8 +107,13 @@ def test_the_same_name_may_be_used_by_two_vendors() -> None:
         ]
     }
 
-    keys = parse_keys(document)
+    with pytest.raises(
+        ConfigError, match=r"two sources \(segment and amplitude\) are named 'prod'"
+    ):
+        parse_keys(document)
 
+    document["sources"][1]["name"] = "prod-amplitude"
+    keys = parse_keys(document)
     assert keys.segment("k") is not None and keys.amplitude("k") is not None
 
 

@@ -31,7 +31,8 @@ see :meth:`Keys.reader`.
 Each source has a ``name`` (what ``/events`` and ``/stats`` call it), a ``vendor`` and that
 vendor's credentials: a Segment ``write_key``; an Amplitude ``api_key`` and ``secret_key`` (the
 secret authenticates the query API, which sends ``api_key:secret_key`` as HTTP Basic); an
-mParticle ``key`` and ``secret``. Names are unique within a vendor, and so are keys. Unknown
+mParticle ``key`` and ``secret``. Names are unique across the file (a name is the source's one
+identity: what ``/events`` lists and what the query API answers for), keys within a vendor. Unknown
 fields are refused, so a typo (``"writekey"``) fails at start instead of locking a source out.
 """
 
@@ -123,7 +124,7 @@ class Keys:
     """The sources the collector accepts, looked up by key in constant time.
 
     Args:
-        sources: the sources; names and keys must be unique per vendor.
+        sources: the sources; names must be unique, keys unique per vendor.
         admin_tokens: tokens that may read every source.
 
     Raises:
@@ -138,12 +139,16 @@ class Keys:
                     f"keys: admin tokens must be at least {MIN_ADMIN_TOKEN_LENGTH} characters"
                 )
         self._by_key: dict[tuple[str, str], Source] = {}
-        names: set[tuple[str, str]] = set()
+        names: dict[str, str] = {}
         for source in sources:
-            if (source.vendor, source.name) in names:
+            if source.name in names:
+                # A name is a source's one identity: /events, /stats and the web page list
+                # events by it, and Amplitude's query side answers for every source of that
+                # name (its project). Two vendors' sources sharing a name mixed their users.
                 raise ConfigError(
-                    f"keys: two {source.vendor} sources are named {source.name!r}; "
-                    "names must be unique per vendor"
+                    f"keys: two sources ({names[source.name]} and {source.vendor}) are named "
+                    f"{source.name!r}; give each source its own name (the query API answers "
+                    "for everything stored under one name)"
                 )
             if source.read_token and len(source.read_token) < MIN_ADMIN_TOKEN_LENGTH:
                 raise ConfigError(
@@ -155,7 +160,7 @@ class Keys:
                     f"keys: {source.vendor} sources {source.name!r} and "
                     f"{self._by_key[(source.vendor, source.key)].name!r} share a key"
                 )
-            names.add((source.vendor, source.name))
+            names[source.name] = source.vendor
             self._by_key[(source.vendor, source.key)] = source
 
     @property
