@@ -126,10 +126,18 @@ def _replay(path: str, *, host: str | None, timeout: float) -> int:
             )
             status = 1
             continue
-        before = sum(spool_dir.inspect(d).messages for d in directories)
-        flushed = _send(vendor, meta, root, host=host, timeout=timeout)
-        # What the client took over is gone from disk once sent: check, do not assume.
-        left = sum(spool_dir.inspect(d).messages for d in directories if os.path.isdir(d))
+        before = left = sum(spool_dir.inspect(d).messages for d in directories)
+        flushed = True
+        # One client per round: it drains the first dead spool in place and copies the
+        # others into it while the disk has room; on a full disk each round frees the room
+        # the next one needs, so rounds go on while they make progress.
+        for _ in directories:
+            flushed = _send(vendor, meta, root, host=host, timeout=timeout)
+            # What the client took over is gone from disk once sent: check, do not assume.
+            still = sum(spool_dir.inspect(d).messages for d in directories if os.path.isdir(d))
+            progress, left = still < left, still
+            if not (flushed and progress and left):
+                break
         sent = flushed and left == 0
         print(
             f"{vendor}: {before} message(s) waiting; "

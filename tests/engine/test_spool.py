@@ -493,10 +493,10 @@ def test_a_spool_that_fails_to_open_lets_go_of_its_lock(
     dead.offer(_msg(1), 0.0)
     dead.abandon()
 
-    def refuse(self: Spool, number: int) -> None:
-        raise OSError(28, "No space left on device")
+    def refuse(self: Spool) -> None:
+        raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(Spool, "_open_segment", refuse)
+    monkeypatch.setattr(Spool, "_replay_own", refuse)
     with pytest.raises(OSError):
         _open(tmp_path)
     assert not spool_dir.lock_is_held(dead.directory)  # free for the next process

@@ -57,8 +57,12 @@ class Spool:
         identity = meta.get("identity")
         claimed = spool_dir.claim(root, vendor, identity if isinstance(identity, str) else None)
         if claimed:
+            # Taken over in place: a full disk (no room for a new spool) still drains it.
             self.directory, self._lock_fd = claimed[0]
-            spool_dir.update_meta(self.directory, meta)
+            try:
+                spool_dir.update_meta(self.directory, meta)
+            except OSError as exc:  # no room for the new meta: the old one names the same source
+                logger.warning("trackwire: spool: kept the old meta file (%s)", exc.strerror)
         else:
             self.directory, self._lock_fd = spool_dir.create(root, meta)
         self._segments: dict[int, Segment] = {}
@@ -76,6 +80,8 @@ class Spool:
         self.corrupt = 0
         self.replayed = 0
         self.write_errors = 0
+        self.memory_only = 0  # messages accepted while the disk refused them (not durable)
+        self._failing: _Failing | None = None  # the current stretch of refused writes
         self._segment_bytes = config.segment_bytes
         self._window_items = config.window_items
         self._window_max_bytes = config.window_bytes
@@ -84,11 +90,13 @@ class Spool:
         try:
             self._replay_own()
             first = min(self._segments, default=0)
-            self._active = self._open_segment(self._highest + 1)
+            self._active = self._open_active(self._highest + 1)
             self._reader = Reader(self._segments, first or self._active.number, 0)
             for index, (directory, fd) in enumerate(claimed[1:], 1):
-                self._adopt(directory, fd)
-                claimed[index] = (directory, -1)  # removed, lock let go
+                claimed[index] = (directory, -1)  # removed, or kept and its lock let go
+                if self._broken or not self._adopt(directory, fd):
+                    # No room to copy it: it stays as it is, for a later takeover.
+                    spool_dir.release(fd)
         except BaseException:
             # Let go of every spool claimed, so the next process can take them over.
             close_fd(self._active_fd)
@@ -151,10 +159,13 @@ class Spool:
             # The disk refused (full, read-only, I/O error): keep the message in memory
             # rather than lose it or raise into the caller; it is simply not durable.
             self._unwritten.append(item)
+            self.memory_only += 1
             self._backlog += 1
             self._backlog_bytes += size
             self._refill()  # into the window at once if it is next in line
             return seq
+        if self._failing is not None:
+            self._writes_work_again()
         segment.size = offset + length
         segment.live += 1
         segment.live_bytes += size
@@ -240,8 +251,7 @@ class Spool:
                 os.write(segment.ack_fd, encode_acks(offsets))
             except OSError as exc:
                 # A lost acknowledgement only means the message is sent again later.
-                self.write_errors += 1
-                logger.warning("trackwire: spool: could not record acknowledgements: %s", exc)
+                self._write_failed(exc)
 
     def release(self, items: Sequence[Queued]) -> None:
         """Put in-flight ``items`` back at the head, in order."""
@@ -287,6 +297,7 @@ class Spool:
             return
         if self._syncer is not None:
             self._syncer.close(sync=True)
+        self._report_failing("closing after")
         for segment in self._segments.values():
             close_fd(segment.ack_fd)
             segment.ack_fd = None
@@ -307,9 +318,13 @@ class Spool:
         """
         if self._syncer is not None:
             self._syncer.close(sync=False)
+        # Each descriptor is forgotten as it is closed: closing it twice could close a
+        # descriptor the process has opened since under the same number.
         for segment in self._segments.values():
             close_fd(segment.ack_fd)
+            segment.ack_fd = None
         close_fd(self._active_fd)
+        self._active_fd = -1
         self._reader.close()
         close_fd(self._lock_fd)
         self._lock_fd = -1
@@ -322,9 +337,24 @@ class Spool:
             "spool_corrupt": self.corrupt,
             "spool_replayed": self.replayed,
             "spool_write_errors": self.write_errors,
+            "spool_memory_only": self.memory_only,
         }
 
     # ------------------------------------------------------------------ writing
+
+    def _open_active(self, number: int) -> Segment:
+        """The first segment of this process, or a placeholder when none can be made.
+
+        With a placeholder (a full disk), the spool still drains what is on disk; new
+        messages wait in memory until a rotation manages to open a file.
+        """
+        try:
+            return self._open_segment(number)
+        except OSError as exc:
+            self._write_failed(exc)
+            self._broken = True
+            placeholder = self._segments[number] = Segment(self.directory, number)
+            return placeholder
 
     def _open_segment(self, number: int) -> Segment:
         segment = Segment(self.directory, number)
@@ -376,13 +406,34 @@ class Spool:
         return False
 
     def _write_failed(self, exc: OSError) -> None:
+        """Count a refused write; the first of a stretch is said at once, loudly."""
         self.write_errors += 1
-        if self.write_errors == 1 or self.write_errors % 1000 == 0:
-            logger.warning(
-                "trackwire: spool: write failed (%s); messages stay in memory only until the "
-                "disk accepts writes again",
-                exc,
-            )
+        if self._failing is not None:
+            return
+        self._failing = _Failing(self.write_errors - 1, self.memory_only)
+        logger.error(
+            "trackwire: spool: cannot write to the spool in %s (%s): new messages are kept in "
+            "memory only (NOT durable) until the disk accepts writes again; stats() counts "
+            "them (spool_write_errors, spool_memory_only)",
+            os.path.dirname(self.directory),
+            exc.strerror or exc,
+        )
+
+    def _writes_work_again(self) -> None:
+        """A write succeeded after a stretch of failures: say how much the stretch cost."""
+        self._report_failing("writes work again after")
+        self._failing = None
+
+    def _report_failing(self, what: str) -> None:
+        failing = self._failing
+        if failing is None:
+            return
+        logger.warning(
+            "trackwire: spool: %s %d failed write(s); %d message(s) were kept in memory only",
+            what,
+            self.write_errors - failing.errors_before,
+            self.memory_only - failing.memory_only_before,
+        )
 
     def _sync(self) -> None:
         """Force the active segment to the device now (``fsync="always"``)."""
@@ -438,8 +489,13 @@ class Spool:
             self.replayed += scan.live
         self._next_seq = self._backlog
 
-    def _adopt(self, directory: str, lock_fd: int) -> None:
-        """Move the waiting messages of another dead spool into this one, then remove it."""
+    def _adopt(self, directory: str, lock_fd: int) -> bool:
+        """Move the waiting messages of another dead spool into this one, then remove it.
+
+        Returns False, the other spool left in place, when this one could not write them
+        all (a full disk): what was copied until then may be sent twice (at least once).
+        """
+        errors = self.write_errors
         for number in spool_dir.list_segments(directory):
             log, ack = spool_dir.segment_paths(directory, number)
             acked = spool_dir.read_acks(ack)
@@ -453,12 +509,19 @@ class Spool:
                         continue
                     self.offer(payload, time.monotonic())
                     self.replayed += 1
+                    if self.write_errors != errors:
+                        logger.warning(
+                            "trackwire: spool: no room to take over %s; left for later",
+                            os.path.basename(directory),
+                        )
+                        return False
             except OSError as exc:  # unreadable: what was read is kept, the rest is lost
                 self.corrupt += 1
                 logger.warning("trackwire: spool: cannot read a spool being taken over: %s", exc)
         if self._fsync != "never":
             self._sync()  # before the originals are removed
         spool_dir.remove_spool(directory, lock_fd)
+        return True
 
     def _refill(self) -> None:
         """Load messages from disk into the window until it is full or nothing is left."""
@@ -491,6 +554,16 @@ class Spool:
             self._window_bytes += len(item.data)
             self._backlog -= 1
             self._backlog_bytes -= len(item.data)
+
+
+class _Failing:
+    """A stretch of refused writes: the counters when it began, for its summary line."""
+
+    __slots__ = ("errors_before", "memory_only_before")
+
+    def __init__(self, errors_before: int, memory_only_before: int) -> None:
+        self.errors_before = errors_before
+        self.memory_only_before = memory_only_before
 
 
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same object

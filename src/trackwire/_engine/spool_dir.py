@@ -77,10 +77,14 @@ def _write_meta(directory: str, meta: Mapping[str, Any]) -> None:
     tmp = os.path.join(directory, f".{META}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, orjson.dumps(dict(meta), option=orjson.OPT_INDENT_2))
-    finally:
-        os.close(fd)
-    os.replace(tmp, os.path.join(directory, META))
+        try:
+            os.write(fd, orjson.dumps(dict(meta), option=orjson.OPT_INDENT_2))
+        finally:
+            os.close(fd)
+        os.replace(tmp, os.path.join(directory, META))
+    except OSError:
+        _unlink(tmp)  # a full disk: the old meta stays whole, the half-written copy goes
+        raise
 
 
 def _try_lock(directory: str) -> int | None:
@@ -104,8 +108,12 @@ def _try_lock(directory: str) -> int | None:
 
 
 def _write_pid(fd: int) -> None:
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    # Written over the old pid, then cut: no new block needed, so it works on a full disk
+    # too. The pid is only for people (``spool status``); the lock is what counts.
+    data = f"{os.getpid()}\n".encode()
+    with contextlib.suppress(OSError):
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
 
 
 def lock_is_held(directory: str) -> bool:
@@ -179,12 +187,24 @@ def create(root: str, meta: Mapping[str, Any]) -> tuple[str, int]:
     token = secrets.token_hex(4)
     tmp = os.path.join(root, f".new-{token}")
     os.mkdir(tmp, 0o700)
-    fd = os.open(os.path.join(tmp, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    _write_pid(fd)
-    _write_meta(tmp, meta)
-    directory = os.path.join(root, f"{_PREFIX}{token}")
-    os.rename(tmp, directory)
+    fd = -1
+    try:
+        fd = os.open(os.path.join(tmp, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _write_pid(fd)
+        _write_meta(tmp, meta)
+        directory = os.path.join(root, f"{_PREFIX}{token}")
+        os.rename(tmp, directory)
+    except OSError:
+        # A full disk fails here: leave nothing behind (a directory without a lock file is
+        # never cleaned up by others, since its creator might still be making it).
+        for name in os.listdir(tmp):
+            _unlink(os.path.join(tmp, name))
+        with contextlib.suppress(OSError):
+            os.rmdir(tmp)
+        if fd >= 0:
+            os.close(fd)
+        raise
     return directory, fd
 
 

@@ -8,6 +8,7 @@ by a client of the same source.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import logging
@@ -44,6 +45,7 @@ class SpoolQueues:
         self.meta = dict(meta)
         self._current: Spool | None = None
         self._pid = -1
+        self.fallbacks = 0  # times a spool could not start and memory was used instead
 
     def __call__(self, delivery: DeliveryConfig) -> MessageQueue:
         # The memory bounds of the client bound the spool's window in memory; the disk
@@ -61,13 +63,20 @@ class SpoolQueues:
             self._current = Spool(config, self.meta)
         except OSError as exc:
             path = os.fspath(self.config.path)
-            if first:
+            if first and exc.errno not in _DISK_TROUBLE:  # a mistake: caught at boot
                 raise ConfigError(
                     f"spool: cannot keep a spool in {path!r} ({exc.strerror or exc}); "
                     "pass a writable directory"
                 ) from None
-            # A forked child that cannot open its own spool still sends, from memory.
-            logger.warning("trackwire: spool: cannot open a spool (%s); using memory", exc)
+            # A full disk (or a forked child that cannot open its own spool) must not stop
+            # the application: it still sends, from memory, and says so once, loudly.
+            self.fallbacks += 1
+            logger.error(
+                "trackwire: spool: cannot start a spool in %r (%s): this client keeps its "
+                "queue in memory only, so its messages are NOT durable",
+                path,
+                exc.strerror or exc,
+            )
             from trackwire._engine.worker import memory_queue
 
             return memory_queue(delivery)
@@ -75,9 +84,16 @@ class SpoolQueues:
         return self._current
 
     def stats(self) -> dict[str, Any]:
-        """The current spool's counters (empty when none is open)."""
-        return {} if self._current is None else self._current.stats()
+        """The current spool's counters (only ``spool_fallbacks`` when none is open)."""
+        stats: dict[str, Any] = {"spool_fallbacks": self.fallbacks}
+        if self._current is not None:
+            stats.update(self._current.stats())
+        return stats
 
+
+#: Errors that say the disk is in trouble (full, over quota, failing), not that the path is
+#: wrong: a client starts with memory then, rather than the application failing to boot.
+_DISK_TROUBLE: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
 
 #: Options never written to a spool's meta file: the spool's own, and the process's.
 _NOT_RECORDED: Final = frozenset(
