@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -512,4 +514,189 @@ def test_an_unreadable_segment_in_a_spool_taken_over_is_skipped(tmp_path: Path) 
     heir = _open(tmp_path)
     assert sorted(_numbers(_take_all(heir))) == [1, 2]
     assert heir.corrupt == 1
+    heir.close()
+
+
+class _FdWatch:
+    """Records the descriptors opened and closed through ``os``, to catch a stray close."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.opened: set[int] = set()
+        self.stray: list[int] = []
+        real_open, real_dup, real_close = os.open, os.dup, os.close
+
+        def watched_open(*args: Any, **kwargs: Any) -> int:
+            fd = real_open(*args, **kwargs)
+            self.opened.add(fd)
+            return fd
+
+        def watched_dup(fd: int) -> int:
+            new = real_dup(fd)
+            self.opened.add(new)
+            return new
+
+        def watched_close(fd: int) -> None:
+            if fd not in self.opened:
+                self.stray.append(fd)
+            self.opened.discard(fd)
+            real_close(fd)
+
+        monkeypatch.setattr(os, "open", watched_open)
+        monkeypatch.setattr(os, "dup", watched_dup)
+        monkeypatch.setattr(os, "close", watched_close)
+
+
+def _refuse_new_segments(monkeypatch: pytest.MonkeyPatch, refusing: list[bool]) -> None:
+    real_open = os.open
+
+    def open_or_refuse(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if refusing[0] and str(path).endswith(".log") and flags & os.O_CREAT:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_or_refuse)
+
+
+@pytest.mark.parametrize("fsync", ["never", "always", "interval"])
+def test_a_rotation_that_cannot_open_the_next_segment_keeps_messages_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: str
+) -> None:
+    refusing = [False]
+    _refuse_new_segments(monkeypatch, refusing)
+    watch = _FdWatch(monkeypatch)  # opened after the spool's own fd 0..2 checks below
+    size = HEADER_SIZE + len(_msg(0))
+    spool = _open(tmp_path, segment_bytes=3 * size, fsync=fsync, window_items=4)
+    for n in range(3):  # segment 1 full
+        spool.offer(_msg(n), 0.0)
+    refusing[0] = True
+    for n in range(3, 7):  # each needs a new segment, and none can be made
+        spool.offer(_msg(n), 0.0)
+    assert (spool.write_errors, spool.memory_only) == (4, 4)
+    assert len(spool) == 7 and spool.nbytes == sum(len(_msg(n)) for n in range(7))
+    stats = spool.stats()
+    assert (stats["spool_segments"], stats["spool_bytes"]) == (1, 3 * len(_msg(0)))
+    assert _segment_files(spool) == ["seg-00000001.log"]
+    refusing[0] = False
+    for n in range(7, 9):  # the disk has room again: durable again, in a new segment
+        spool.offer(_msg(n), 0.0)
+    assert (spool.write_errors, spool.memory_only) == (4, 4)
+    assert spool.stats()["spool_bytes"] == 5 * len(_msg(0))
+    items = _take_all(spool)
+    assert _numbers(items) == list(range(9))
+    assert [item.seq for item in items] == list(range(9))
+    spool.ack(items)
+    assert spool.stats()["spool_bytes"] == 0
+    spool.close()
+    assert spool_dir.spool_dirs(str(tmp_path)) == []
+    assert watch.stray == []  # nothing closed that the spool did not open (fd 0 above all)
+
+
+def test_a_spool_that_starts_without_a_segment_closes_no_stray_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = _open(tmp_path)
+    dead.offer(_msg(1), 0.0)
+    dead.abandon()
+    dead.abandon()  # twice: must not close what the process opened since
+    _refuse_new_segments(monkeypatch, [True])
+    watch = _FdWatch(monkeypatch)
+    heir = _open(tmp_path)
+    assert heir.write_errors == 1 and heir.stats()["spool_segments"] == 1
+    heir.offer(_msg(2), 0.0)
+    assert (heir.write_errors, heir.memory_only) == (2, 1)
+    items = _take_all(heir)
+    assert _numbers(items) == [1, 2]
+    heir.ack(items)
+    heir.close()
+    heir.abandon()
+    assert watch.stray == []
+    assert spool_dir.spool_dirs(str(tmp_path)) == []
+
+
+def test_a_short_write_is_one_write_error_and_one_corrupt_record_for_the_next_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = _open(tmp_path)
+    spool.offer(_msg(0), 0.0)
+    real_writev = os.writev
+
+    def half(fd: int, buffers: Any) -> int:
+        data = b"".join(buffers)
+        return real_writev(fd, [data[: len(data) // 2]])
+
+    monkeypatch.setattr(os, "writev", half)
+    spool.offer(_msg(1), 0.0)  # torn on disk, kept in memory
+    monkeypatch.setattr(os, "writev", real_writev)
+    spool.offer(_msg(2), 0.0)  # a new segment: the torn bytes are never read at our offsets
+    assert (spool.write_errors, spool.memory_only, spool.corrupt) == (1, 1, 0)
+    assert _numbers(_take_all(spool)) == [0, 1, 2]
+    spool.abandon()  # dies: 0 and 2 are on disk, 1 was in memory only
+    again = _open(tmp_path)
+    assert (again.corrupt, again.write_errors, again.replayed) == (1, 0, 2)
+    assert again.stats()["spool_corrupt"] == 1
+    assert _numbers(_take_all(again)) == [0, 2]
+    again.close()
+
+
+def test_a_failed_acknowledgement_is_one_write_error_and_the_message_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = _open(tmp_path)
+    for n in range(3):
+        spool.offer(_msg(n), 0.0)
+    items = _take_all(spool)
+    real_write = os.write
+
+    def refuse_acks(fd: int, data: Any) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "write", refuse_acks)
+    spool.ack(items[:2])
+    assert spool.write_errors == 1 and spool.memory_only == 0
+    monkeypatch.setattr(os, "write", real_write)
+    spool.ack(items[2:])
+    assert spool.write_errors == 1
+    spool.abandon()
+    again = _open(tmp_path)
+    assert _numbers(_take_all(again)) == [0, 1]  # at least once: the lost acks resend them
+    again.close()
+
+
+def test_fsync_interval_syncs_a_second_write_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced_sizes: list[int] = []
+    changed = threading.Condition()
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        real(fd)
+        with changed:
+            synced_sizes.append(os.fstat(fd).st_size)  # what this sync made durable
+            changed.notify_all()
+
+    def wait_for_sync_of(size: int) -> bool:
+        with changed:
+            return changed.wait_for(lambda: size in synced_sizes, timeout=10)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    spool = _open(tmp_path, fsync="interval", fsync_interval=0.01)
+    record = HEADER_SIZE + len(_msg(1))
+    spool.offer(_msg(1), 0.0)
+    assert wait_for_sync_of(record)
+    spool.offer(_msg(2), 0.0)  # after the first sync: it must be synced by a later round
+    assert wait_for_sync_of(2 * record)
+    spool.close()
+
+
+def test_taking_over_a_spool_rewrites_its_meta(tmp_path: Path) -> None:
+    old = Spool(SpoolConfig(path=str(tmp_path)), {**META, "settings": {"host": "old"}})
+    old.offer(_msg(1), 0.0)
+    old.abandon()
+    new_meta = {**META, "settings": {"host": "new"}}
+    heir = Spool(SpoolConfig(path=str(tmp_path)), new_meta)
+    assert heir.directory == old.directory
+    assert spool_dir.read_meta(heir.directory) == new_meta
+    mode = os.stat(os.path.join(heir.directory, spool_dir.META)).st_mode
+    assert mode & 0o077 == 0
     heir.close()

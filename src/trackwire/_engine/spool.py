@@ -333,7 +333,8 @@ class Spool:
         """Disk-side counters for ``stats()``."""
         return {
             "spool_bytes": self._live_bytes,  # message bytes on disk, waiting or in flight
-            "spool_segments": len(self._segments),
+            # A placeholder for a segment that could not be made (a full disk) is no file.
+            "spool_segments": len(self._segments) - (self._active_fd < 0),
             "spool_corrupt": self.corrupt,
             "spool_replayed": self.replayed,
             "spool_write_errors": self.write_errors,

@@ -25,7 +25,12 @@ from typing import Any, Final
 
 import orjson
 
-from trackwire._engine.spool_format import HEADER_SIZE, decode_acks, scan_records
+from trackwire._engine.spool_format import (
+    HEADER_SIZE,
+    decode_acks,
+    ends_in_corrupt,
+    scan_records,
+)
 
 __all__ = [
     "SpoolInfo",
@@ -292,12 +297,16 @@ def iter_segment(path: str) -> Iterator[tuple[int, bytes] | int]:
         size = os.fstat(file.fileno()).st_size
         offset = 0
         chunk = _CHUNK
+        in_corrupt = False  # a corrupt stretch runs on from the previous chunk
         while offset < size:
             data = os.pread(file.fileno(), chunk, offset)
             if not data:
                 break
             final = offset + len(data) >= size
-            records, consumed, corrupt = scan_records(data, offset, final=final)
+            records, consumed, corrupt = scan_records(
+                data, offset, final=final, in_corrupt=in_corrupt
+            )
+            in_corrupt = ends_in_corrupt(records, offset, consumed, in_corrupt=in_corrupt)
             if corrupt:
                 yield corrupt
             for record in records:
