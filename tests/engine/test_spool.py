@@ -597,7 +597,12 @@ def test_a_spool_that_starts_without_a_segment_closes_no_stray_descriptor(
     dead = _open(tmp_path)
     dead.offer(_msg(1), 0.0)
     dead.abandon()
-    dead.abandon()  # twice: must not close what the process opened since
+    # The numbers it freed are handed out again: abandoning twice must not close them.
+    sentinels = [os.open(os.devnull, os.O_RDONLY) for _ in range(4)]
+    dead.abandon()
+    for fd in sentinels:
+        os.fstat(fd)  # still open
+        os.close(fd)
     _refuse_new_segments(monkeypatch, [True])
     watch = _FdWatch(monkeypatch)
     heir = _open(tmp_path)
