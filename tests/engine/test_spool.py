@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import MessageQueue, Queued
 from trackwire._engine.spool import Spool, SpoolConfig
 from trackwire._engine.spool_format import HEADER_SIZE
+from trackwire._engine.spool_secrets import MissingSecret, fingerprint, reveal_secrets
 from trackwire._engine.spool_setup import spool_meta
 from trackwire._engine.transport import HTTPRequest
 from trackwire.errors import ConfigError
@@ -411,16 +413,42 @@ def test_identity_is_the_keys_not_the_settings(
     assert "k1" not in first["identity"]
 
 
-def test_meta_keeps_plain_values_only() -> None:
+def test_meta_keeps_plain_values_only_and_no_key_in_clear() -> None:
     meta = spool_meta(
         "segment",
-        ("trackwire.Segment", ("key",), {"host": "h", "on_error": print, "spool": "/x"}),
+        (
+            "trackwire.Segment",
+            ("wk-123456",),
+            {"host": "h", "on_error": print, "spool": "/x", "proxy_token": "tok-987"},
+        ),
     )
-    assert (meta["client"], meta["args"], meta["kwargs"]) == (
+    salt = meta["salt"]
+    assert (meta["format"], meta["client"], meta["args"], meta["kwargs"]) == (
+        2,
         "trackwire.Segment",
-        ["key"],
-        {"host": "h"},
+        [{"secret": "write_key", "fingerprint": fingerprint(salt, "wk-123456")}],
+        {
+            "host": "h",
+            "proxy_token": {"secret": "proxy_token", "fingerprint": fingerprint(salt, "tok-987")},
+        },
     )
+    text = orjson.dumps(meta)
+    assert b"wk-123456" not in text and b"tok-987" not in text
+
+
+def test_keys_are_given_again_at_replay_and_checked_against_the_fingerprint() -> None:
+    meta = spool_meta("mparticle", ("trackwire.MParticle", ("the-key", "the-secret"), {}))
+    env = {"TRACKWIRE_API_KEY": "the-key", "TRACKWIRE_API_SECRET": "the-secret"}
+    assert reveal_secrets(meta, env) == (["the-key", "the-secret"], {})
+    with pytest.raises(MissingSecret, match="set TRACKWIRE_API_SECRET"):
+        reveal_secrets(meta, {"TRACKWIRE_API_KEY": "the-key"})
+    with pytest.raises(MissingSecret, match="TRACKWIRE_API_KEY is not the api_key"):
+        reveal_secrets(meta, {**env, "TRACKWIRE_API_KEY": "another-key"})
+
+
+def test_a_meta_file_of_format_1_is_read_as_it_is() -> None:
+    old = {"format": 1, "vendor": "segment", "args": ["k"], "kwargs": {"host": "h"}}
+    assert reveal_secrets(old, {}) == (["k"], {"host": "h"})
 
 
 def test_a_spool_left_half_made_is_removed(tmp_path: Path) -> None:
@@ -705,3 +733,38 @@ def test_taking_over_a_spool_rewrites_its_meta(tmp_path: Path) -> None:
     mode = os.stat(os.path.join(heir.directory, spool_dir.META)).st_mode
     assert mode & 0o077 == 0
     heir.close()
+
+
+def test_a_spool_path_that_is_a_link_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(ConfigError, match="symbolic link") as refused:
+        _open(link)
+    assert str(link) in str(refused.value) and str(real) in str(refused.value)
+    assert list(real.iterdir()) == []  # nothing made through the link
+
+
+def test_a_world_writable_spool_root_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    root.mkdir()
+    root.chmod(0o1777)  # even with the sticky bit, anyone may plant a spool in it
+    with pytest.raises(ConfigError, match="writable by every user") as refused:
+        _open(root)
+    assert f"chmod o-w {root}" in str(refused.value)
+    root.chmod(0o700)
+    _open(root).close()  # the fix it names works
+
+
+def test_a_link_planted_among_the_spools_is_ignored(tmp_path: Path) -> None:
+    elsewhere = _open(tmp_path / "elsewhere")
+    elsewhere.offer(_msg(1), 0.0)
+    elsewhere.abandon()
+    root = tmp_path / "root"
+    root.mkdir(mode=0o700)
+    (root / "spool-0badc0de").symlink_to(elsewhere.directory)
+    spool = _open(root)
+    assert spool.replayed == 0 and spool_dir.spool_dirs(str(root)) == [spool.directory]
+    spool.close()
+    assert spool_dir.inspect(elsewhere.directory).messages == 1  # left alone

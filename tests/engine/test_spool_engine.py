@@ -106,3 +106,10 @@ def test_a_path_object_works_and_stats_show_the_spool(sink: Sink, tmp_path: Path
     finally:
         client.shutdown(timeout=5)
     assert list((tmp_path / "spool").iterdir()) == []  # all sent: the spool was removed
+
+
+def test_a_client_on_a_linked_spool_path_fails_at_construction(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(trackwire.ConfigError, match="symbolic link"):
+        trackwire.Segment("k", spool=tmp_path / "link", handle_sigterm=False)

@@ -207,6 +207,7 @@ def test_replay_drains_full_spools_in_place(
     second.shutdown(timeout=0)
     assert len(spool_dir.spool_dirs(str(spool))) == 2
     FullDisk(spool, monkeypatch)
+    monkeypatch.setenv("TRACKWIRE_WRITE_KEY", "k")  # the spool keeps no key in clear
     assert main(["spool", "replay", str(spool), "--host", sink.url, "--timeout", "20"]) == 0
     assert "10 message(s) waiting; all sent" in capsys.readouterr().out
     assert _numbers(sink) == list(range(10))

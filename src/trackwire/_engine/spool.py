@@ -52,7 +52,7 @@ class Spool:
         self.config = config
         self._fsync = config.fsync
         root = os.fspath(config.path)
-        os.makedirs(root, mode=0o700, exist_ok=True)
+        spool_dir.open_root(root)  # a link or a world-writable root is refused
         vendor = str(meta.get("vendor", ""))
         identity = meta.get("identity")
         claimed = spool_dir.claim(root, vendor, identity if isinstance(identity, str) else None)

@@ -7,6 +7,11 @@ A spool root (the ``spool=`` path) holds one directory per process that uses it:
     ROOT/spool-3f9c0a1e/seg-00000001.log   message records (spool_format)
     ROOT/spool-3f9c0a1e/seg-00000001.ack   acknowledged offsets in that segment
 
+The root is refused (:class:`~trackwire.errors.ConfigError`) when it is a symbolic link or
+writable by every user (a pre-existing ``chmod 777`` directory, even with the sticky bit): whoever
+can re-point the link or plant a ``spool-*`` directory in it could read the messages, or have
+forged ones sent with the source's key. Entries inside the root that are links are ignored.
+
 The lock is an ``fcntl.flock`` on the lock file: the kernel drops it when the owner dies,
 however it dies, so a spool whose lock can be taken belongs to nobody and is taken over.
 A new spool is built under a hidden name and renamed into place with its lock already held,
@@ -19,6 +24,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -31,6 +37,7 @@ from trackwire._engine.spool_format import (
     ends_in_corrupt,
     scan_records,
 )
+from trackwire.errors import ConfigError
 
 __all__ = [
     "SpoolInfo",
@@ -39,6 +46,7 @@ __all__ = [
     "inspect",
     "list_segments",
     "lock_is_held",
+    "open_root",
     "read_acks",
     "read_meta",
     "release",
@@ -54,16 +62,43 @@ _PREFIX: Final = "spool-"
 _CHUNK: Final = 1024 * 1024
 
 
+def open_root(root: str) -> None:
+    """Make the spool root (``0700``) if missing, and refuse one that is unsafe to use.
+
+    Raises:
+        ConfigError: ``root`` is a symbolic link, not a directory, or writable by every user.
+        OSError: it cannot be made (a full disk, no permission).
+    """
+    if os.path.islink(root):
+        raise ConfigError(
+            f"spool path {root!r} is a symbolic link: whoever can re-point it chooses where "
+            f"the messages go; pass the real directory ({os.path.realpath(root)!r})"
+        )
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    info = os.lstat(root)
+    if stat.S_ISLNK(info.st_mode):  # made a link since the check above
+        raise ConfigError(f"spool path {root!r} is a symbolic link; pass the real directory")
+    if info.st_mode & stat.S_IWOTH:
+        raise ConfigError(
+            f"spool path {root!r} is writable by every user (mode "
+            f"{stat.S_IMODE(info.st_mode):o}): another user could plant spools whose messages "
+            f"are sent with your key; run `chmod o-w {root}` or pass a private directory"
+        )
+
+
 def spool_dirs(root: str) -> list[str]:
-    """The spool directories under ``root``, oldest name first (none if ``root`` is missing)."""
+    """The spool directories under ``root``, oldest name first (none if ``root`` is missing).
+
+    Links are left out: a spool directory is always made here, never linked in.
+    """
     try:
-        names = sorted(os.listdir(root))
+        entries = sorted(os.scandir(root), key=lambda entry: entry.name)
     except FileNotFoundError:
         return []
     return [
-        os.path.join(root, name)
-        for name in names
-        if name.startswith(_PREFIX) and os.path.isdir(os.path.join(root, name))
+        entry.path
+        for entry in entries
+        if entry.name.startswith(_PREFIX) and entry.is_dir(follow_symlinks=False)
     ]
 
 

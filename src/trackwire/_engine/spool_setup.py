@@ -20,6 +20,7 @@ from typing import Any, Final
 from trackwire._engine.destination import Destination
 from trackwire._engine.queue import MessageQueue
 from trackwire._engine.spool import Spool, SpoolConfig
+from trackwire._engine.spool_secrets import hide_secrets
 from trackwire.config import DeliveryConfig
 from trackwire.errors import ConfigError
 
@@ -148,12 +149,15 @@ def spool_meta(
         digest = hashlib.sha256("\n".join([vendor, *secrets]).encode()).hexdigest()
         meta["identity"] = digest[:16]
         meta["client"] = client
-        meta["args"] = [arg if _plain(arg) else None for arg in args]
-        meta["kwargs"] = {
+        plain_args = [arg if _plain(arg) else None for arg in args]
+        plain_kwargs = {
             name: value
             for name, value in kwargs.items()
             if name not in _NOT_RECORDED and _plain(value)
         }
+        # No key in clear: a fingerprint, the key given again at replay (spool_secrets).
+        meta["format"] = 2
+        meta["salt"], meta["args"], meta["kwargs"] = hide_secrets(client, plain_args, plain_kwargs)
     return meta
 
 
