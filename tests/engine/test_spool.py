@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
+from trackwire._engine import spool as spool_module
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import MessageQueue, Queued
 from trackwire._engine.spool import Spool, SpoolConfig
@@ -768,3 +769,53 @@ def test_a_link_planted_among_the_spools_is_ignored(tmp_path: Path) -> None:
     assert spool.replayed == 0 and spool_dir.spool_dirs(str(root)) == [spool.directory]
     spool.close()
     assert spool_dir.inspect(elsewhere.directory).messages == 1  # left alone
+
+
+def test_a_spool_whose_owner_dies_meanwhile_is_taken_over_while_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_module, "TAKEOVER_INTERVAL", 0.0)  # look at every turn
+    running = _open(tmp_path)
+    running.offer(_msg(0), 0.0)
+    first, second = _open(tmp_path), _open(tmp_path)
+    for n in range(1, 4):
+        first.offer(_msg(n), 0.0)
+    second.offer(_msg(4), 0.0)
+    assert running.head is not None and running.replayed == 0  # both owners alive
+    first.abandon()
+    second.abandon()
+    assert running.head is not None and running.replayed in (1, 3)  # one dead spool a look
+    assert running.head is not None and running.replayed == 4
+    assert spool_dir.spool_dirs(str(tmp_path)) == [running.directory]
+    items = _take_all(running)
+    assert sorted(_numbers(items)) == [0, 1, 2, 3, 4]
+    assert _numbers(items)[0] == 0  # the running spool's own come first
+    running.ack(items)
+    running.close()
+    assert spool_dir.spool_dirs(str(tmp_path)) == []
+
+
+def test_a_running_spool_looks_for_dead_ones_only_every_interval(tmp_path: Path) -> None:
+    running = _open(tmp_path)
+    other = _open(tmp_path)
+    other.offer(_msg(1), 0.0)
+    other.abandon()
+    assert running.head is None and running.replayed == 0  # next look in 30 s, not now
+    assert spool_dir.inspect(other.directory).messages == 1
+    running.close()
+
+
+def test_no_takeover_while_running_on_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refusing = [True]
+    running_root = tmp_path
+    dead = _open(running_root)
+    dead.offer(_msg(1), 0.0)
+    _refuse_new_segments(monkeypatch, refusing)
+    running = _open(running_root)  # a new spool, but no segment file: no room
+    dead.abandon()
+    monkeypatch.setattr(spool_module, "TAKEOVER_INTERVAL", 0.0)
+    assert running.head is None and running.replayed == 0  # copying would only fill memory
+    assert spool_dir.inspect(dead.directory).messages == 1
+    running.close()

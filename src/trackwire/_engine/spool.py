@@ -13,7 +13,9 @@ held in memory; the rest waits on disk and is read back as the window empties.
 
 Opening a spool takes over every spool of the same vendor under the root that no live
 process owns (see :mod:`~trackwire._engine.spool_dir`) and replays what they hold: those
-messages get fresh sequence numbers and no receipt (their callers are gone).
+messages get fresh sequence numbers and no receipt (their callers are gone). A spool that
+keeps running looks again every :data:`TAKEOVER_INTERVAL` seconds while its client is busy
+(a worker process, a forked child or a neighbour that died meanwhile), one dead spool a time.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import repeat
-from typing import Any
+from typing import Any, Final
 
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import Queued
@@ -36,6 +38,10 @@ from trackwire.config import SpoolConfig
 __all__ = ["Spool", "SpoolConfig"]
 
 logger = logging.getLogger("trackwire")
+
+#: Seconds between two looks for dead spools to take over while running. A look costs a
+#: directory listing; taking one over copies its messages under the engine's lock.
+TAKEOVER_INTERVAL: Final = 30.0
 
 
 class Spool:
@@ -55,7 +61,9 @@ class Spool:
         spool_dir.open_root(root)  # a link or a world-writable root is refused
         vendor = str(meta.get("vendor", ""))
         identity = meta.get("identity")
-        claimed = spool_dir.claim(root, vendor, identity if isinstance(identity, str) else None)
+        self._source = (root, vendor, identity if isinstance(identity, str) else None)
+        self._next_takeover = time.monotonic() + TAKEOVER_INTERVAL
+        claimed = spool_dir.claim(*self._source)
         if claimed:
             # Taken over in place: a full disk (no room for a new spool) still drains it.
             self.directory, self._lock_fd = claimed[0]
@@ -127,7 +135,13 @@ class Spool:
 
     @property
     def head(self) -> Queued | None:
-        """The oldest waiting message, or None."""
+        """The oldest waiting message, or None.
+
+        The worker reads it each time it looks for work: the spool's moment to take over
+        the spools that died since it looked last (every :data:`TAKEOVER_INTERVAL`).
+        """
+        if time.monotonic() >= self._next_takeover:
+            self._take_over_dead()
         if not self._window and self._backlog:  # never expected: the window is kept filled
             self._refill()
         return self._window[0] if self._window else None
@@ -523,6 +537,27 @@ class Spool:
             self._sync()  # before the originals are removed
         spool_dir.remove_spool(directory, lock_fd)
         return True
+
+    def _take_over_dead(self) -> None:
+        """Adopt one spool of the same source whose owner died while this one runs."""
+        self._next_takeover = time.monotonic() + TAKEOVER_INTERVAL
+        if self._broken or self._lock_fd < 0:
+            return  # no room to copy into (a full disk), or closed
+        try:
+            claimed = spool_dir.claim(*self._source)
+        except OSError as exc:  # the root cannot be listed now: try again next time
+            logger.warning("trackwire: spool: cannot look for dead spools: %s", exc.strerror)
+            return
+        before = self.replayed
+        for index, (directory, fd) in enumerate(claimed):
+            # One a round bounds the time the engine's lock is held for it.
+            if index or not self._adopt(directory, fd):
+                spool_dir.release(fd)
+        if self.replayed > before:
+            logger.info(
+                "trackwire: spool: took over %d message(s) left by a process that died",
+                self.replayed - before,
+            )
 
     def _refill(self) -> None:
         """Load messages from disk into the window until it is full or nothing is left."""
