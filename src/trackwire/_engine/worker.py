@@ -394,6 +394,7 @@ class Engine(BatchDelivery):
         lifecycle.unregister(self)
         with self._lock:
             self._queue.close()
+        self._reporter.summarize()
         if delivered_all:
             self._transport.close()
         return delivered_all
