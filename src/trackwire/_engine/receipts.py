@@ -333,7 +333,8 @@ class WarnOnce:
             held = self._held.pop(key, 0)
             self._summaries.pop(key, None)
         if held:
-            logger.warning(message + " (and %d more message(s) since the last warning)", *args, held)
+            more = " (and %d more message(s) since the last warning)"
+            logger.warning(message + more, *args, held)
         else:
             logger.warning(message, *args)
 

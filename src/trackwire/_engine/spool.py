@@ -101,10 +101,10 @@ class Spool:
             self._active = self._open_active(self._highest + 1)
             self._reader = Reader(self._segments, first or self._active.number, 0)
             for index, (directory, fd) in enumerate(claimed[1:], 1):
-                claimed[index] = (directory, -1)  # removed, or kept and its lock let go
                 if self._broken or not self._adopt(directory, fd):
                     # No room to copy it: it stays as it is, for a later takeover.
                     spool_dir.release(fd)
+                claimed[index] = (directory, -1)  # removed, or kept and its lock let go
         except BaseException:
             # Let go of every spool claimed, so the next process can take them over.
             close_fd(self._active_fd)
@@ -551,8 +551,13 @@ class Spool:
         before = self.replayed
         for index, (directory, fd) in enumerate(claimed):
             # One a round bounds the time the engine's lock is held for it.
-            if index or not self._adopt(directory, fd):
-                spool_dir.release(fd)
+            try:
+                adopted = not index and self._adopt(directory, fd)
+            except OSError as exc:  # this runs in the worker: never let it fail there
+                logger.warning("trackwire: spool: cannot take over a dead spool: %s", exc)
+                adopted = False
+            if not adopted:
+                close_fd(fd)  # its lock let go: the spool stays, for a later look
         if self.replayed > before:
             logger.info(
                 "trackwire: spool: took over %d message(s) left by a process that died",

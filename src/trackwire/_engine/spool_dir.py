@@ -229,8 +229,12 @@ def create(root: str, meta: Mapping[str, Any]) -> tuple[str, int]:
     os.mkdir(tmp, 0o700)
     fd = -1
     try:
-        fd = os.open(os.path.join(tmp, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        # Locked under another name, then renamed: a lock file that can be seen is always
+        # held already, so a process cleaning up half-made spools never takes this one.
+        unnamed = os.path.join(tmp, f".{LOCK}.new")
+        fd = os.open(unnamed, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(unnamed, os.path.join(tmp, LOCK))
         _write_pid(fd)
         _write_meta(tmp, meta)
         directory = os.path.join(root, f"{_PREFIX}{token}")
@@ -238,9 +242,9 @@ def create(root: str, meta: Mapping[str, Any]) -> tuple[str, int]:
     except OSError:
         # A full disk fails here: leave nothing behind (a directory without a lock file is
         # never cleaned up by others, since its creator might still be making it).
-        for name in os.listdir(tmp):
-            _unlink(os.path.join(tmp, name))
         with contextlib.suppress(OSError):
+            for name in os.listdir(tmp):
+                _unlink(os.path.join(tmp, name))
             os.rmdir(tmp)
         if fd >= 0:
             os.close(fd)
@@ -260,9 +264,10 @@ def release(fd: int) -> None:
 
 def remove_spool(directory: str, fd: int) -> None:
     """Delete an owned spool's files and directory, then its lock (last, so no one claims it)."""
-    for name in os.listdir(directory):
-        if name != LOCK:
-            _unlink(os.path.join(directory, name))
+    with contextlib.suppress(OSError):  # unlistable: removed meanwhile, or not ours to list
+        for name in os.listdir(directory):
+            if name != LOCK:
+                _unlink(os.path.join(directory, name))
     _unlink(os.path.join(directory, LOCK))
     # If a file appeared (should not happen), the directory stays: harmless.
     with contextlib.suppress(OSError):
