@@ -8,7 +8,9 @@ file (format 2) stores each key of the client's constructor as a placeholder::
 
 The fingerprint is an HMAC-SHA256 of the key under a random salt kept in the same file: it
 proves that the key given to ``trackwire spool replay`` (from ``TRACKWIRE_WRITE_KEY``, see
-:func:`env_name`) is the one the messages were queued with, and is useless for guessing it.
+:func:`env_name`) is the one the messages were queued with. Like the spool's identity digest,
+it can only confirm a guess: a vendor's random key cannot be recovered from it (a short,
+guessable one could be, as from any digest).
 A client that takes over a dead spool needs no placeholder resolved: it has its own key, and
 the spool's identity digest already matched it. Meta files of format 1 hold the keys in clear
 and are still read as they are.

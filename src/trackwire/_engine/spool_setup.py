@@ -62,6 +62,15 @@ class SpoolQueues:
         first = previous is None
         try:
             self._current = Spool(config, self.meta)
+        except ConfigError as exc:
+            if first:
+                raise
+            # A forked child whose root became unsafe since the parent's start: memory.
+            logger.error("trackwire: spool: %s; this process keeps its queue in memory", exc)
+            self.fallbacks += 1
+            from trackwire._engine.worker import memory_queue
+
+            return memory_queue(delivery)
         except OSError as exc:
             path = os.fspath(self.config.path)
             if first and exc.errno not in _DISK_TROUBLE:  # a mistake: caught at boot
