@@ -19,6 +19,7 @@ import pytest
 import trackwire
 from tests.sink import Sink
 from trackwire._engine import spool_dir
+from trackwire._engine.spool import Spool, SpoolConfig
 from trackwire.cli import main
 
 DEAD_HOST = "http://127.0.0.1:9"
@@ -212,3 +213,31 @@ def test_replay_drains_full_spools_in_place(
     assert "10 message(s) waiting; all sent" in capsys.readouterr().out
     assert _numbers(sink) == list(range(10))
     assert spool_dir.spool_dirs(str(spool)) == []
+
+
+def test_every_write_refused_is_counted_and_said_once(
+    spool: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # New files can still be made, but no byte goes in them (a quota on blocks, a dying
+    # device): each message tries a fresh segment, fails, and waits in memory.
+    queue = Spool(SpoolConfig(path=str(spool), window_items=10), {"vendor": "segment"})
+    caplog.set_level(logging.WARNING, logger="trackwire")
+
+    def refuse(fd: int, buffers: Any) -> int:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "writev", refuse)
+    for n in range(500):
+        queue.offer(b'{"n":%d}' % n, 0.0)
+    stats = queue.stats()
+    assert (stats["spool_write_errors"], stats["spool_memory_only"]) == (500, 500)
+    assert stats["spool_segments"] <= 1  # the empty files tried are not left behind
+    assert len([name for name in os.listdir(queue.directory) if name.endswith(".log")]) <= 1
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "NOT durable" in lines[0]  # once, not per write
+    assert len(queue) == 500
+    queue.close()
+    assert caplog.records[-1].getMessage() == (
+        "trackwire: spool: closing after 500 failed write(s); "
+        "500 message(s) were kept in memory only"
+    )
