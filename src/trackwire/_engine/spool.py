@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import Queued
+from trackwire._engine.spool_failures import WriteFailures
 from trackwire._engine.spool_format import HEADER_SIZE, encode_acks, encode_header
 from trackwire._engine.spool_segments import Reader, Segment, close_fd, unlink_files
 from trackwire._engine.spool_sync import Syncer, sync_directory
@@ -87,9 +88,7 @@ class Spool:
         self._syncer = Syncer(config.fsync_interval) if config.fsync == "interval" else None
         self.corrupt = 0
         self.replayed = 0
-        self.write_errors = 0
-        self.memory_only = 0  # messages accepted while the disk refused them (not durable)
-        self._failing: _Failing | None = None  # the current stretch of refused writes
+        self.failures = WriteFailures(root)
         self._segment_bytes = config.segment_bytes
         self._window_items = config.window_items
         self._window_max_bytes = config.window_bytes
@@ -173,13 +172,13 @@ class Spool:
             # The disk refused (full, read-only, I/O error): keep the message in memory
             # rather than lose it or raise into the caller; it is simply not durable.
             self._unwritten.append(item)
-            self.memory_only += 1
+            self.failures.memory_only += 1
             self._backlog += 1
             self._backlog_bytes += size
             self._refill()  # into the window at once if it is next in line
             return seq
-        if self._failing is not None:
-            self._writes_work_again()
+        if self.failures.failing:
+            self.failures.work_again()
         segment.size = offset + length
         segment.live += 1
         segment.live_bytes += size
@@ -265,7 +264,9 @@ class Spool:
                 os.write(segment.ack_fd, encode_acks(offsets))
             except OSError as exc:
                 # A lost acknowledgement only means the message is sent again later.
-                self._write_failed(exc)
+                self.failures.ack_failed(exc)
+            else:
+                self.failures.acks_work()
 
     def release(self, items: Sequence[Queued]) -> None:
         """Put in-flight ``items`` back at the head, in order."""
@@ -311,7 +312,7 @@ class Spool:
             return
         if self._syncer is not None:
             self._syncer.close(sync=True)
-        self._report_failing("closing after")
+        self.failures.summarize("closing after")
         for segment in self._segments.values():
             close_fd(segment.ack_fd)
             segment.ack_fd = None
@@ -343,6 +344,16 @@ class Spool:
         close_fd(self._lock_fd)
         self._lock_fd = -1
 
+    @property
+    def write_errors(self) -> int:
+        """Writes the disk refused (records, segments, syncs, acknowledgements)."""
+        return self.failures.errors
+
+    @property
+    def memory_only(self) -> int:
+        """Messages accepted while the disk refused them: in memory only, not durable."""
+        return self.failures.memory_only
+
     def stats(self) -> dict[str, Any]:
         """Disk-side counters for ``stats()``."""
         return {
@@ -351,8 +362,8 @@ class Spool:
             "spool_segments": len(self._segments) - (self._active_fd < 0),
             "spool_corrupt": self.corrupt,
             "spool_replayed": self.replayed,
-            "spool_write_errors": self.write_errors,
-            "spool_memory_only": self.memory_only,
+            "spool_write_errors": self.failures.errors,
+            "spool_memory_only": self.failures.memory_only,
         }
 
     # ------------------------------------------------------------------ writing
@@ -366,7 +377,7 @@ class Spool:
         try:
             return self._open_segment(number)
         except OSError as exc:
-            self._write_failed(exc)
+            self.failures.failed(exc)
             self._broken = True
             placeholder = self._segments[number] = Segment(self.directory, number)
             return placeholder
@@ -393,7 +404,7 @@ class Spool:
             self._active = self._open_segment(old.number + 1)
             self._broken = False
         except OSError as exc:
-            self._write_failed(exc)
+            self.failures.failed(exc)
             # A placeholder with no file: writes keep failing until a later rotation works.
             self._active = Segment(self.directory, old.number + 1)
             self._segments[old.number + 1] = self._active
@@ -409,46 +420,16 @@ class Spool:
         try:
             written = os.writev(self._active_fd, (header, data))
         except OSError as exc:
-            self._write_failed(exc)
+            self.failures.failed(exc)
             written = -1
         if written == length:
             return True
         if written >= 0:
-            self._write_failed(OSError(f"short write ({written} of {length} bytes)"))
+            self.failures.failed(OSError(f"short write ({written} of {length} bytes)"))
         # Part of a record may be in the file now: start a new segment, so that the bytes
         # after ours are never read at the wrong offset (the torn record is skipped there).
         self._broken = True
         return False
-
-    def _write_failed(self, exc: OSError) -> None:
-        """Count a refused write; the first of a stretch is said at once, loudly."""
-        self.write_errors += 1
-        if self._failing is not None:
-            return
-        self._failing = _Failing(self.write_errors - 1, self.memory_only)
-        logger.error(
-            "trackwire: spool: cannot write to the spool in %s (%s): new messages are kept in "
-            "memory only (NOT durable) until the disk accepts writes again; stats() counts "
-            "them (spool_write_errors, spool_memory_only)",
-            os.path.dirname(self.directory),
-            exc.strerror or exc,
-        )
-
-    def _writes_work_again(self) -> None:
-        """A write succeeded after a stretch of failures: say how much the stretch cost."""
-        self._report_failing("writes work again after")
-        self._failing = None
-
-    def _report_failing(self, what: str) -> None:
-        failing = self._failing
-        if failing is None:
-            return
-        logger.warning(
-            "trackwire: spool: %s %d failed write(s); %d message(s) were kept in memory only",
-            what,
-            self.write_errors - failing.errors_before,
-            self.memory_only - failing.memory_only_before,
-        )
 
     def _sync(self) -> None:
         """Force the active segment to the device now (``fsync="always"``)."""
@@ -456,7 +437,7 @@ class Spool:
             try:
                 os.fdatasync(self._active_fd)
             except OSError as exc:
-                self._write_failed(exc)
+                self.failures.failed(exc)
 
     def _delete_segment(self, segment: Segment) -> None:
         if segment is self._active:
@@ -510,7 +491,7 @@ class Spool:
         Returns False, the other spool left in place, when this one could not write them
         all (a full disk): what was copied until then may be sent twice (at least once).
         """
-        errors = self.write_errors
+        errors = self.failures.errors
         for number in spool_dir.list_segments(directory):
             log, ack = spool_dir.segment_paths(directory, number)
             acked = spool_dir.read_acks(ack)
@@ -524,7 +505,7 @@ class Spool:
                         continue
                     self.offer(payload, time.monotonic())
                     self.replayed += 1
-                    if self.write_errors != errors:
+                    if self.failures.errors != errors:
                         logger.warning(
                             "trackwire: spool: no room to take over %s; left for later",
                             os.path.basename(directory),
@@ -595,16 +576,6 @@ class Spool:
             self._window_bytes += len(item.data)
             self._backlog -= 1
             self._backlog_bytes -= len(item.data)
-
-
-class _Failing:
-    """A stretch of refused writes: the counters when it began, for its summary line."""
-
-    __slots__ = ("errors_before", "memory_only_before")
-
-    def __init__(self, errors_before: int, memory_only_before: int) -> None:
-        self.errors_before = errors_before
-        self.memory_only_before = memory_only_before
 
 
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same object
