@@ -24,6 +24,9 @@ from trackwire.cli import main
 
 DEAD_HOST = "http://127.0.0.1:9"
 
+# The injection tells the spool's files by their descriptors' paths in /proc (Linux).
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+
 
 class FullDisk:
     """Refuses with ENOSPC every new file and every write under ``root`` while ``full``."""
