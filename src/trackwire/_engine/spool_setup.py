@@ -21,6 +21,7 @@ from trackwire._engine.destination import Destination
 from trackwire._engine.queue import MessageQueue
 from trackwire._engine.spool import Spool, SpoolConfig
 from trackwire._engine.spool_secrets import hide_secrets
+from trackwire._engine.worker import memory_queue
 from trackwire.config import DeliveryConfig
 from trackwire.errors import ConfigError
 
@@ -65,12 +66,8 @@ class SpoolQueues:
         except ConfigError as exc:
             if first:
                 raise
-            # A forked child whose root became unsafe since the parent's start: memory.
-            logger.error("trackwire: spool: %s; this process keeps its queue in memory", exc)
-            self.fallbacks += 1
-            from trackwire._engine.worker import memory_queue
-
-            return memory_queue(delivery)
+            # A forked child whose root became unsafe since the parent's start.
+            return self._in_memory(delivery, str(exc))
         except OSError as exc:
             path = os.fspath(self.config.path)
             if first and exc.errno not in _DISK_TROUBLE:  # a mistake: caught at boot
@@ -79,19 +76,22 @@ class SpoolQueues:
                     "pass a writable directory"
                 ) from None
             # A full disk (or a forked child that cannot open its own spool) must not stop
-            # the application: it still sends, from memory, and says so once, loudly.
-            self.fallbacks += 1
-            logger.error(
-                "trackwire: spool: cannot start a spool in %r (%s): this client keeps its "
-                "queue in memory only, so its messages are NOT durable",
-                path,
-                exc.strerror or exc,
+            # the application: it still sends, from memory.
+            return self._in_memory(
+                delivery, f"cannot start a spool in {path!r} ({exc.strerror or exc})"
             )
-            from trackwire._engine.worker import memory_queue
-
-            return memory_queue(delivery)
         self._pid = os.getpid()
         return self._current
+
+    def _in_memory(self, delivery: DeliveryConfig, why: str) -> MessageQueue:
+        """The memory queue instead of a spool, said once, loudly (the caller's start)."""
+        self.fallbacks += 1
+        logger.error(
+            "trackwire: spool: %s: this client keeps its queue in memory only, so its "
+            "messages are NOT durable",
+            why,
+        )
+        return memory_queue(delivery)
 
     def stats(self) -> dict[str, Any]:
         """The current spool's counters (only ``spool_fallbacks`` when none is open)."""
