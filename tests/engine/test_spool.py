@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import random
 import threading
@@ -97,6 +98,9 @@ def test_drained_messages_are_replayed_by_the_next_spool(tmp_path: Path) -> None
     again = _open(tmp_path, segment_bytes=200)
     assert again.directory == spool.directory  # taken over, not a new one
     assert again.replayed == 26 and len(again) == 26
+    assert again.nbytes == sum(len(_msg(n)) for n in range(4, 30))
+    files = _segment_files(again)  # every one holds a message still, or is the new active one
+    assert again.stats()["spool_segments"] == len(files)
     items = _take_all(again)
     assert _numbers(items) == list(range(4, 30))
     assert [item.seq for item in items] == list(range(26))  # fresh seqs
@@ -208,6 +212,7 @@ def test_bound_on_disk_and_evict_oldest(tmp_path: Path) -> None:
     assert spool.could_ever_fit(3 * size) and not spool.could_ever_fit(3 * size + 1)
     evicted = spool.evict_oldest()
     assert evicted is not None and evicted.data == _msg(0)
+    assert len(spool) == 2 and spool.nbytes == 2 * size
     assert spool.has_room(size) and not spool.has_room(size + 1)
     in_flight = spool.take(2)
     assert not spool.has_room(size + 1)  # in flight still counts: it is on disk
@@ -447,6 +452,24 @@ def test_keys_are_given_again_at_replay_and_checked_against_the_fingerprint() ->
         reveal_secrets(meta, {**env, "TRACKWIRE_API_KEY": "another-key"})
 
 
+class MadeWith:
+    """A client whose second positional argument is a setting, not a key."""
+
+    def __init__(self, write_key: str, host: str, retries: int = 3) -> None:
+        self.args = (write_key, host, retries)
+
+
+def test_a_positional_setting_stays_in_clear() -> None:
+    client = f"{__name__}.MadeWith"
+    meta = spool_meta("segment", (client, ("wk-1", "http://h", 5), {"api_token": 7}))
+    salt = meta["salt"]
+    placeholder = {"secret": "write_key", "fingerprint": fingerprint(salt, "wk-1")}
+    assert meta["args"] == [placeholder, "http://h", 5]
+    assert meta["kwargs"] == {"api_token": 7}  # not a str: no key, kept as it is
+    env = {"TRACKWIRE_WRITE_KEY": "wk-1"}
+    assert reveal_secrets(meta, env) == (["wk-1", "http://h", 5], {"api_token": 7})
+
+
 def test_a_meta_file_of_format_1_is_read_as_it_is() -> None:
     old = {"format": 1, "vendor": "segment", "args": ["k"], "kwargs": {"host": "h"}}
     assert reveal_secrets(old, {}) == (["k"], {"host": "h"})
@@ -647,8 +670,9 @@ def test_a_spool_that_starts_without_a_segment_closes_no_stray_descriptor(
     assert spool_dir.spool_dirs(str(tmp_path)) == []
 
 
+@pytest.mark.parametrize("written", [0.5, 0.0])
 def test_a_short_write_is_one_write_error_and_one_corrupt_record_for_the_next_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written: float
 ) -> None:
     spool = _open(tmp_path)
     spool.offer(_msg(0), 0.0)
@@ -656,7 +680,9 @@ def test_a_short_write_is_one_write_error_and_one_corrupt_record_for_the_next_pr
 
     def half(fd: int, buffers: Any) -> int:
         data = b"".join(buffers)
-        return real_writev(fd, [data[: len(data) // 2]])
+        if not written:
+            return 0  # nothing written, and no error either
+        return real_writev(fd, [data[: int(len(data) * written)]])
 
     monkeypatch.setattr(os, "writev", half)
     spool.offer(_msg(1), 0.0)  # torn on disk, kept in memory
@@ -666,17 +692,19 @@ def test_a_short_write_is_one_write_error_and_one_corrupt_record_for_the_next_pr
     assert _numbers(_take_all(spool)) == [0, 1, 2]
     spool.abandon()  # dies: 0 and 2 are on disk, 1 was in memory only
     again = _open(tmp_path)
-    assert (again.corrupt, again.write_errors, again.replayed) == (1, 0, 2)
-    assert again.stats()["spool_corrupt"] == 1
+    torn = 1 if written else 0
+    assert (again.corrupt, again.write_errors, again.replayed) == (torn, 0, 2)
+    assert again.stats()["spool_corrupt"] == torn
     assert _numbers(_take_all(again)) == [0, 2]
     again.close()
 
 
 def test_a_failed_acknowledgement_is_one_write_error_and_the_message_comes_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="trackwire")
     spool = _open(tmp_path)
-    for n in range(3):
+    for n in range(4):
         spool.offer(_msg(n), 0.0)
     items = _take_all(spool)
     real_write = os.write
@@ -685,14 +713,20 @@ def test_a_failed_acknowledgement_is_one_write_error_and_the_message_comes_back(
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(os, "write", refuse_acks)
-    spool.ack(items[:2])
-    assert spool.write_errors == 1 and spool.memory_only == 0
+    spool.ack(items[:1])
+    spool.ack(items[1:2])
+    assert spool.write_errors == 2 and spool.memory_only == 0
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "may be sent again" in said[0]  # once for the stretch
     monkeypatch.setattr(os, "write", real_write)
-    spool.ack(items[2:])
-    assert spool.write_errors == 1
+    spool.ack(items[2:3])
+    monkeypatch.setattr(os, "write", refuse_acks)
+    spool.ack(items[3:])  # a new stretch: said again
+    assert spool.write_errors == 3 and len(caplog.records) == 2
+    monkeypatch.setattr(os, "write", real_write)
     spool.abandon()
     again = _open(tmp_path)
-    assert _numbers(_take_all(again)) == [0, 1]  # at least once: the lost acks resend them
+    assert _numbers(_take_all(again)) == [0, 1, 3]  # at least once: lost acks resend them
     again.close()
 
 

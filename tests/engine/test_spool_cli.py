@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from trackwire._engine import spool_dir
 from trackwire._engine.spool import Spool, SpoolConfig
 from trackwire.cli import main
 
@@ -56,3 +57,14 @@ def test_status_of_a_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[
         main(["spool", "status", str(tmp_path / "nope")])
     assert exited.value.code == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_replay_skips_a_spool_of_an_unknown_vendor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead = Spool(SpoolConfig(path=str(tmp_path)), {"vendor": "nobody", "args": []})
+    dead.offer(b'{"n":1}', 0.0)
+    dead.abandon()
+    assert main(["spool", "replay", str(tmp_path), "--timeout", "1"]) == 1
+    assert "spool of unknown vendor 'nobody': skipped" in capsys.readouterr().err
+    assert spool_dir.inspect(dead.directory).messages == 1  # left as it was

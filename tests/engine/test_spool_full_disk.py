@@ -181,16 +181,28 @@ def test_writes_that_work_again_end_the_stretch_with_a_summary(
         client.track("user-1", "Numbered", {"n": 1})
         disk.full = False
         client.track("user-1", "Numbered", {"n": 2})
+        client.track("user-1", "Numbered", {"n": 3})
         stats = client.stats()
         assert (stats["spool_write_errors"], stats["spool_memory_only"]) == (2, 2)
         lines = [r.getMessage() for r in caplog.records]
         assert sum("NOT durable" in line for line in lines) == 1
-        assert (
+        summary = (
             "trackwire: spool: writes work again after 2 failed write(s); "
             "2 message(s) were kept in memory only"
-        ) in lines
+        )
+        assert lines.count(summary) == 1
+        disk.full = True  # a second stretch is said again, and summed up on its own
+        client.track("user-1", "Numbered", {"n": 4})
+        disk.full = False
+        client.track("user-1", "Numbered", {"n": 5})
+        lines = [r.getMessage() for r in caplog.records]
+        assert sum("NOT durable" in line for line in lines) == 2
+        assert lines[-1] == (
+            "trackwire: spool: writes work again after 1 failed write(s); "
+            "1 message(s) were kept in memory only"
+        )
         assert client.flush(timeout=10)
-        assert _numbers(sink) == [0, 1, 2]
+        assert _numbers(sink) == [0, 1, 2, 3, 4, 5]
     finally:
         client.shutdown(timeout=5)
 

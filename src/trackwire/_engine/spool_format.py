@@ -130,7 +130,7 @@ def scan_records(
 
 
 def ends_in_corrupt(
-    records: Sequence[Record], base: int, consumed: int, *, in_corrupt: bool = False
+    records: Sequence[Record], base: int, consumed: int, *, in_corrupt: bool
 ) -> bool:
     """Whether a chunk scanned by :func:`scan_records` stopped inside a corrupt stretch.
 
