@@ -66,7 +66,9 @@ def test_offer_take_ack_in_order(tmp_path: Path) -> None:
     assert head is not None and head.seq == 0
     batch = spool.take(3)
     assert [item.seq for item in batch] == [0, 1, 2]
+    assert spool.nbytes == sum(len(_msg(n)) for n in range(3, 5))  # in flight: not waiting
     spool.release(batch[1:])
+    assert spool.nbytes == sum(len(_msg(n)) for n in range(1, 5))
     assert [item.seq for item in spool.take(10)] == [1, 2, 3, 4]
     spool.close()
 
@@ -853,3 +855,33 @@ def test_no_takeover_while_running_on_a_full_disk(
     assert running.head is None and running.replayed == 0  # copying would only fill memory
     assert spool_dir.inspect(dead.directory).messages == 1
     running.close()
+
+
+def test_a_spool_that_cannot_be_copied_whole_is_left_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _open(tmp_path), _open(tmp_path)
+    for n in range(3):
+        first.offer(_msg(n), 0.0)
+        second.offer(_msg(10 + n), 0.0)
+    first.abandon()
+    second.abandon()
+    real_writev = os.writev
+    writes = [0]
+
+    def second_write_refused(fd: int, buffers: Any) -> int:
+        writes[0] += 1
+        if writes[0] >= 2:  # the disk fills up in the middle of the copy
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_writev(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", second_write_refused)
+    heir = _open(tmp_path)  # takes one over in place, copies the other into it
+    monkeypatch.setattr(os, "writev", real_writev)
+    (source,) = {first.directory, second.directory} - {heir.directory}
+    # Its own three, and two copied: one on disk, one in memory when the disk filled up.
+    assert (heir.replayed, heir.write_errors, heir.memory_only) == (5, 1, 1)
+    assert spool_dir.inspect(source).messages == 3  # kept whole, for a later look
+    assert not spool_dir.lock_is_held(source)  # and free to be taken
+    assert len(_take_all(heir)) == 5  # what was copied may be sent twice: at least once
+    heir.close()

@@ -194,3 +194,27 @@ def test_a_segment_read_in_chunks_counts_a_cut_corrupt_stretch_once(
     assert [item for item in items if isinstance(item, int)] == [1]
     scan = spool_dir.scan_segment(str(path), set())
     assert (scan.live, scan.corrupt) == (2, 1)
+
+
+@pytest.mark.parametrize("chunk", [13, 16, 29])
+def test_a_corrupt_stretch_longer_than_a_chunk_is_one_corrupt_record(chunk: int) -> None:
+    first, second = encode_record(b'{"a":1}'), encode_record(b'{"b":2}')
+    data = first + b"\x07" * 100 + second  # whole chunks of nothing but garbage
+    found: list[bytes] = []
+    corrupt = 0
+    offset = 0
+    in_corrupt = False
+    size = chunk
+    while offset < len(data):
+        piece = data[offset : offset + size]
+        final = offset + len(piece) >= len(data)
+        records, consumed, count = scan_records(piece, offset, final=final, in_corrupt=in_corrupt)
+        in_corrupt = ends_in_corrupt(records, offset, consumed, in_corrupt=in_corrupt)
+        corrupt += count
+        found.extend(record.payload for record in records)
+        if consumed == 0:
+            size *= 2
+            continue
+        offset += consumed
+        size = chunk
+    assert (found, corrupt) == ([b'{"a":1}', b'{"b":2}'], 1)

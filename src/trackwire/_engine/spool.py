@@ -181,7 +181,6 @@ class Spool:
             self.failures.work_again()
         segment.size = offset + length
         segment.live += 1
-        segment.live_bytes += size
         self._live_bytes += size
         window = self._window
         if (
@@ -246,9 +245,7 @@ class Spool:
                 live = 0
             offsets.append(offset)
             live += 1
-            size = len(item.data)
-            segment.live_bytes -= size
-            freed += size
+            freed += len(item.data)
         if current is not None:
             current.live -= live
         self._live_bytes -= freed
@@ -474,7 +471,6 @@ class Spool:
                 )
             segment.size = scan.size
             segment.live = scan.live
-            segment.live_bytes = scan.payload_bytes
             if not scan.live:
                 unlink_files(segment)
                 continue
