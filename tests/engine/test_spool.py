@@ -885,3 +885,32 @@ def test_a_spool_that_cannot_be_copied_whole_is_left_in_place(
     assert not spool_dir.lock_is_held(source)  # and free to be taken
     assert len(_take_all(heir)) == 5  # what was copied may be sent twice: at least once
     heir.close()
+
+
+def test_one_acknowledgement_spanning_segments_deletes_each_of_them(tmp_path: Path) -> None:
+    record = HEADER_SIZE + len(_msg(0))
+    spool = _open(tmp_path, segment_bytes=3 * record, window_items=100)
+    for n in range(10):  # segments 1-3 full, the 10th message opens segment 4
+        spool.offer(_msg(n), 0.0)
+    assert _segment_files(spool) == [f"seg-0000000{n}.log" for n in (1, 2, 3, 4)]
+    spool.ack(spool.take(10))  # one call, four segments
+    assert _segment_files(spool) == ["seg-00000004.log"]  # the active one stays
+    assert spool.stats()["spool_segments"] == 1 and spool.stats()["spool_bytes"] == 0
+    spool.close()
+
+
+def test_corrupt_records_are_counted_in_spools_taken_over_and_copied(tmp_path: Path) -> None:
+    dead = [_open(tmp_path), _open(tmp_path)]
+    for spool in dead:
+        for n in range(3):
+            spool.offer(_msg(n), 0.0)
+        spool.abandon()
+        path = os.path.join(spool.directory, "seg-00000001.log")
+        data = bytearray(Path(path).read_bytes())
+        data[HEADER_SIZE + 2] ^= 0xFF  # the first record's payload
+        Path(path).write_bytes(bytes(data))
+    heir = _open(tmp_path)  # one taken over in place, one copied: one corrupt record each
+    assert (heir.corrupt, heir.replayed) == (2, 4)
+    assert heir.stats()["spool_corrupt"] == 2
+    assert sorted(_numbers(_take_all(heir))) == [1, 1, 2, 2]
+    heir.close()
