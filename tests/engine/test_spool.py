@@ -914,3 +914,16 @@ def test_corrupt_records_are_counted_in_spools_taken_over_and_copied(tmp_path: P
     assert heir.stats()["spool_corrupt"] == 2
     assert sorted(_numbers(_take_all(heir))) == [1, 1, 2, 2]
     heir.close()
+
+
+def test_acknowledged_records_are_not_copied_from_a_spool_taken_over(tmp_path: Path) -> None:
+    dead = [_open(tmp_path), _open(tmp_path)]
+    for spool in dead:
+        for n in range(3):
+            spool.offer(_msg(n), 0.0)
+        spool.ack(spool.take(1))  # message 0 was delivered before the owner died
+        spool.abandon()
+    heir = _open(tmp_path)  # one taken over in place, one copied
+    assert heir.replayed == 4
+    assert sorted(_numbers(_take_all(heir))) == [1, 1, 2, 2]
+    heir.close()

@@ -68,3 +68,16 @@ def test_replay_skips_a_spool_of_an_unknown_vendor(
     assert main(["spool", "replay", str(tmp_path), "--timeout", "1"]) == 1
     assert "spool of unknown vendor 'nobody': skipped" in capsys.readouterr().err
     assert spool_dir.inspect(dead.directory).messages == 1  # left as it was
+
+
+def test_replay_leaves_a_spool_of_an_internal_route_to_its_client(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meta = {"vendor": "mparticle", "identity": "0123456789abcdef", "url": "http://h/historical"}
+    dead = Spool(SpoolConfig(path=str(tmp_path)), meta)
+    dead.offer(b'{"n":1}', 0.0)
+    dead.abandon()
+    assert main(["spool", "replay", str(tmp_path), "--timeout", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "1 spool(s) of an internal route (http://h/historical): skipped" in err
+    assert spool_dir.inspect(dead.directory).messages == 1
