@@ -43,6 +43,9 @@ logger = logging.getLogger("trackwire")
 #: Seconds between two looks for dead spools to take over while running. A look costs a
 #: directory listing; taking one over copies its messages under the engine's lock.
 TAKEOVER_INTERVAL: Final = 30.0
+#: Message bytes copied from a dead spool per look while running (about 10 ms of copying);
+#: a larger spool is copied over several looks, one per turn of the worker.
+TAKEOVER_BUDGET: Final = 1024 * 1024
 
 
 class Spool:
@@ -341,15 +344,6 @@ class Spool:
         close_fd(self._lock_fd)
         self._lock_fd = -1
 
-    @property
-    def write_errors(self) -> int:
-        """Writes the disk refused (records, segments, syncs, acknowledgements)."""
-        return self.failures.errors
-
-    @property
-    def memory_only(self) -> int:
-        """Messages accepted while the disk refused them: in memory only, not durable."""
-        return self.failures.memory_only
 
     def stats(self) -> dict[str, Any]:
         """Disk-side counters for ``stats()``."""
@@ -481,24 +475,33 @@ class Spool:
             self.replayed += scan.live
         self._next_seq = self._backlog
 
-    def _adopt(self, directory: str, lock_fd: int) -> bool:
-        """Move the waiting messages of another dead spool into this one, then remove it.
+    def _adopt(self, directory: str, lock_fd: int, budget: int | None = None) -> bool:
+        """Copy the waiting messages of a dead spool into this one; True once it is removed.
 
-        Returns False, the other spool left in place, when this one could not write them
-        all (a full disk): what was copied until then may be sent twice (at least once).
+        False when it stays (its lock to be let go by the caller): ``budget`` bytes (None: no
+        limit) were copied, or this spool cannot write (a full disk). What was copied is
+        settled there (segments copied whole removed, the rest acknowledged), so the next
+        look goes on where this one stopped (at least once, if that cannot be written).
         """
         errors = self.failures.errors
+        corrupt = 0  # counted once, when the spool is taken whole (a partial look re-reads)
+        finished: list[tuple[str, str]] = []  # segments copied whole: (log, ack)
+        spent = 0
         for number in spool_dir.list_segments(directory):
             log, ack = spool_dir.segment_paths(directory, number)
             acked = spool_dir.read_acks(ack)
+            copied: list[int] = []  # offsets copied from this segment
             try:
                 for item in spool_dir.iter_segment(log):
                     if isinstance(item, int):
-                        self.corrupt += item
+                        corrupt += item
                         continue
                     offset, payload = item
                     if offset in acked:
                         continue
+                    if budget is not None and spent >= budget:
+                        self._settle_copied(finished, ack, copied)
+                        return False
                     self.offer(payload, time.monotonic())
                     self.replayed += 1
                     if self.failures.errors != errors:
@@ -506,14 +509,28 @@ class Spool:
                             "trackwire: spool: no room to take over %s; left for later",
                             os.path.basename(directory),
                         )
+                        self._settle_copied(finished, ack, copied)  # without the refused one
                         return False
+                    copied.append(offset)
+                    spent += len(payload)
             except OSError as exc:  # unreadable: what was read is kept, the rest is lost
-                self.corrupt += 1
+                corrupt += 1
                 logger.warning("trackwire: spool: cannot read a spool being taken over: %s", exc)
+            finished.append((log, ack))
+        self.corrupt += corrupt
         if self._fsync != "never":
             self._sync()  # before the originals are removed
         spool_dir.remove_spool(directory, lock_fd)
         return True
+
+    def _settle_copied(self, finished: list[tuple[str, str]], ack: str, copied: list[int]) -> None:
+        """Settle in a spool left in place what was copied from it (see :meth:`_adopt`)."""
+        if self._fsync != "never":
+            self._sync()  # the copies reach the device before the originals are let go
+        try:
+            spool_dir.settle_copied(finished, ack, copied)
+        except OSError as exc:
+            self.failures.ack_failed(exc)
 
     def _take_over_dead(self) -> None:
         """Adopt one spool of the same source whose owner died while this one runs."""
@@ -527,14 +544,18 @@ class Spool:
             return
         before = self.replayed
         for index, (directory, fd) in enumerate(claimed):
-            # One a round bounds the time the engine's lock is held for it.
+            # One spool and TAKEOVER_BUDGET bytes a look bound the time the engine's lock is
+            # held for it (callers wait meanwhile); what is left is copied at the next looks.
             try:
-                adopted = not index and self._adopt(directory, fd)
+                adopted = not index and self._adopt(directory, fd, TAKEOVER_BUDGET)
             except OSError as exc:  # this runs in the worker: never let it fail there
                 logger.warning("trackwire: spool: cannot take over a dead spool: %s", exc)
                 adopted = False
             if not adopted:
                 close_fd(fd)  # its lock let go: the spool stays, for a later look
+        if len(claimed) > 1 or (claimed and self.replayed - before > 0 and not self._broken):
+            # More to copy: look again at the worker's next turn, not in 30 s.
+            self._next_takeover = 0.0
         if self.replayed > before:
             logger.info(
                 "trackwire: spool: took over %d message(s) left by a process that died",

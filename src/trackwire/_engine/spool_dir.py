@@ -34,6 +34,7 @@ import orjson
 from trackwire._engine.spool_format import (
     HEADER_SIZE,
     decode_acks,
+    encode_acks,
     ends_in_corrupt,
     scan_records,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "remove_spool",
     "scan_segment",
     "segment_paths",
+    "settle_copied",
     "spool_dirs",
 ]
 
@@ -273,6 +275,24 @@ def remove_spool(directory: str, fd: int) -> None:
     with contextlib.suppress(OSError):
         os.rmdir(directory)
     os.close(fd)
+
+
+def settle_copied(finished: list[tuple[str, str]], ack: str, copied: list[int]) -> None:
+    """In an owned spool whose records were partly copied elsewhere: remove the segments
+    copied whole (``(log, ack)`` paths) and acknowledge ``copied`` offsets in ``ack``.
+
+    Raises:
+        OSError: the acknowledgements could not be written (those records are sent twice).
+    """
+    for paths in finished:
+        for path in paths:
+            _unlink(path)
+    if copied:
+        fd = os.open(ack, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, encode_acks(copied))
+        finally:
+            os.close(fd)
 
 
 def _unlink(path: str) -> None:
