@@ -947,13 +947,27 @@ def test_a_large_dead_spool_is_copied_a_budget_a_look(
     running = _open(tmp_path)  # its first look is due at once...
     monkeypatch.setattr(spool_module, "TAKEOVER_INTERVAL", 3600.0)  # ...the next not by time
     dead = _dead_spool_of_seven(tmp_path)
+    read: list[tuple[str, int]] = []  # every record the looks read from the dead spool
+    real_iter = spool_dir.iter_segment
+
+    def iter_segment(path: str, start: int = 0) -> Iterator[tuple[int, bytes] | int]:
+        for item in real_iter(path, start):
+            if not isinstance(item, int):
+                read.append((os.path.basename(path), item[0]))
+            yield item
+
     left = []
     for _ in range(4):
-        assert running.head is not None
+        with monkeypatch.context() as looking:
+            looking.setattr(spool_dir, "iter_segment", iter_segment)
+            assert running.head is not None
         left.append(
             spool_dir.inspect(dead.directory).messages if os.path.isdir(dead.directory) else 0
         )
     assert running.replayed == 7 and left == [5, 3, 1, 0]  # each next look came at once
+    # A look goes on where the previous one stopped: nothing is read twice (but the record
+    # a look stopped at, which it did not copy).
+    assert len(read) == 7 + 3 and len(set(read)) == 7
     assert not os.path.isdir(dead.directory)
     assert _numbers(_take_all(running)) == list(range(7))
     running.close()

@@ -43,9 +43,10 @@ logger = logging.getLogger("trackwire")
 #: Seconds between two looks for dead spools to take over while running. A look costs a
 #: directory listing; taking one over copies its messages under the engine's lock.
 TAKEOVER_INTERVAL: Final = 30.0
-#: Message bytes copied from a dead spool per look while running (about 10 ms of copying);
-#: a larger spool is copied over several looks, one per turn of the worker.
-TAKEOVER_BUDGET: Final = 1024 * 1024
+#: Message bytes copied from a dead spool per look while running (callers wait for the
+#: engine's lock meanwhile: ~10 ms on a 2-core machine); a larger spool takes several looks,
+#: one per turn of the worker.
+TAKEOVER_BUDGET: Final = 256 * 1024
 
 
 class Spool:
@@ -67,6 +68,7 @@ class Spool:
         identity = meta.get("identity")
         self._source = (root, vendor, identity if isinstance(identity, str) else None)
         self._next_takeover = time.monotonic() + TAKEOVER_INTERVAL
+        self._resume: tuple[str, int, int, int] | None = None  # (spool, segment, offset, corrupt)
         claimed = spool_dir.claim(*self._source)
         if claimed:
             # Taken over in place: a full disk (no room for a new spool) still drains it.
@@ -344,7 +346,6 @@ class Spool:
         close_fd(self._lock_fd)
         self._lock_fd = -1
 
-
     def stats(self) -> dict[str, Any]:
         """Disk-side counters for ``stats()``."""
         return {
@@ -484,7 +485,11 @@ class Spool:
         look goes on where this one stopped (at least once, if that cannot be written).
         """
         errors = self.failures.errors
-        corrupt = 0  # counted once, when the spool is taken whole (a partial look re-reads)
+        # Where the previous look at this spool stopped: everything before is settled there,
+        # so it is not read again (corruption is counted once, when the spool is taken whole).
+        resume = self._resume if self._resume and self._resume[0] == directory else None
+        _, first, start, corrupt = resume or (directory, -1, 0, 0)
+        self._resume = None
         finished: list[tuple[str, str]] = []  # segments copied whole: (log, ack)
         spent = 0
         for number in spool_dir.list_segments(directory):
@@ -492,7 +497,7 @@ class Spool:
             acked = spool_dir.read_acks(ack)
             copied: list[int] = []  # offsets copied from this segment
             try:
-                for item in spool_dir.iter_segment(log):
+                for item in spool_dir.iter_segment(log, start if number == first else 0):
                     if isinstance(item, int):
                         corrupt += item
                         continue
@@ -501,6 +506,7 @@ class Spool:
                         continue
                     if budget is not None and spent >= budget:
                         self._settle_copied(finished, ack, copied)
+                        self._resume = (directory, number, offset, corrupt)
                         return False
                     self.offer(payload, time.monotonic())
                     self.replayed += 1
@@ -510,6 +516,7 @@ class Spool:
                             os.path.basename(directory),
                         )
                         self._settle_copied(finished, ack, copied)  # without the refused one
+                        self._resume = (directory, number, offset, corrupt)
                         return False
                     copied.append(offset)
                     spent += len(payload)

@@ -348,14 +348,15 @@ class SegmentScan:
     unreadable: bool = False
 
 
-def iter_segment(path: str) -> Iterator[tuple[int, bytes] | int]:
+def iter_segment(path: str, start: int = 0) -> Iterator[tuple[int, bytes] | int]:
     """Yield ``(offset, payload)`` per intact record and an int per corrupt-stretch count.
 
-    Reads a chunk at a time, so memory stays bounded whatever the segment size.
+    Reads a chunk at a time from ``start`` (a record's offset), so memory stays bounded
+    whatever the segment size.
     """
     with open(path, "rb") as file:
         size = os.fstat(file.fileno()).st_size
-        offset = 0
+        offset = start
         chunk = _CHUNK
         in_corrupt = False  # a corrupt stretch runs on from the previous chunk
         while offset < size:
