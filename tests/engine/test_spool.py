@@ -168,11 +168,13 @@ def test_memory_holds_only_a_window(tmp_path: Path) -> None:
     for n in range(300):
         spool.offer(_msg(n), 0.0)
     assert len(spool) == 300
+    assert spool.nbytes == sum(len(_msg(n)) for n in range(300))
     assert len(list(spool.sizes())) == 10
     items = []
     while len(spool):
         batch = spool.take(4)
         assert len(list(spool.sizes())) <= 10
+        assert spool.nbytes == sum(len(_msg(n)) for n in range(len(items) + 4, 300))
         items.extend(batch)
         spool.ack(batch)
     assert _numbers(items) == list(range(300))
@@ -988,3 +990,27 @@ def test_a_process_dying_in_the_middle_of_a_copy_leaves_each_message_once(
     heir = _open(tmp_path)
     assert sorted(_numbers(_take_all(heir))) == list(range(7))  # once each
     heir.close()
+
+
+def test_after_a_torn_write_acknowledgements_name_the_right_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = _open(tmp_path)
+    spool.offer(_msg(0), 0.0)
+    real_writev = os.writev
+
+    def torn(fd: int, buffers: Any) -> int:
+        data = b"".join(buffers)
+        return real_writev(fd, [data[:5]])
+
+    monkeypatch.setattr(os, "writev", torn)
+    spool.offer(_msg(1), 0.0)
+    monkeypatch.setattr(os, "writev", real_writev)
+    for n in range(2, 5):
+        spool.offer(_msg(n), 0.0)
+    spool.ack(_take_all(spool))  # all delivered
+    spool.abandon()
+    again = _open(tmp_path)
+    # Nothing is sent twice, and the segment with the torn bytes went with its last record.
+    assert (again.replayed, again.corrupt, len(spool_dir.spool_dirs(str(tmp_path)))) == (0, 0, 1)
+    again.close()
