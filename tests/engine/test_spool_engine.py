@@ -9,6 +9,7 @@ import pytest
 
 import trackwire
 from tests.sink import Sink
+from trackwire._engine import spool as spool_module
 
 
 def test_a_caller_blocked_on_a_full_spool_resumes_when_a_batch_is_acknowledged(
@@ -106,3 +107,41 @@ def test_a_path_object_works_and_stats_show_the_spool(sink: Sink, tmp_path: Path
     finally:
         client.shutdown(timeout=5)
     assert list((tmp_path / "spool").iterdir()) == []  # all sent: the spool was removed
+
+
+def test_a_client_on_a_linked_spool_path_fails_at_construction(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(trackwire.ConfigError, match="symbolic link"):
+        trackwire.Segment("k", spool=tmp_path / "link", handle_sigterm=False)
+
+
+def test_a_spool_left_by_a_client_that_died_meanwhile_is_sent_by_a_running_one(
+    sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_module, "TAKEOVER_INTERVAL", 0.0)  # look at every turn
+    spool = str(tmp_path / "spool")
+    running = trackwire.Segment(
+        "k", host=sink.url, spool=spool, flush_interval=0.05, handle_sigterm=False
+    )
+    try:
+        running.track("user-1", "Numbered", {"n": 0})
+        assert running.flush(timeout=10)
+        neighbour = trackwire.Segment(
+            "k",
+            host="http://127.0.0.1:9",
+            spool=spool,
+            flush_interval=3600,
+            send_first_immediately=False,
+            handle_sigterm=False,
+        )
+        for n in range(1, 6):
+            neighbour.track("user-1", "Numbered", {"n": n})
+        neighbour.shutdown(timeout=0)  # gone, its five messages left on disk
+        running.track("user-1", "Numbered", {"n": 6})  # the running client's worker looks
+        assert sink.wait_until(lambda: len(sink.delivered()) >= 7, timeout=20)
+        numbers = sorted(message["properties"]["n"] for message in sink.delivered())
+        assert numbers == list(range(7))
+        assert running.stats()["spool_replayed"] == 5
+    finally:
+        running.shutdown(timeout=5)

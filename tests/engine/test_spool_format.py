@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from trackwire._engine import spool_dir
 from trackwire._engine.spool_format import (
     ACK_SIZE,
     HEADER_SIZE,
     MAGIC,
     decode_acks,
     encode_ack,
+    encode_acks,
+    encode_header,
     encode_record,
+    ends_in_corrupt,
     scan_records,
 )
 
@@ -122,3 +128,93 @@ def test_chunked_scan_matches_whole_scan(chunk: int) -> None:
 def test_acks(data: bytes, expected: list[int]) -> None:
     assert list(decode_acks(data)) == expected
     assert ACK_SIZE == 8
+
+
+def test_golden_bytes_of_a_record() -> None:
+    # Spools outlive processes and versions: these bytes must read the same forever.
+    record = bytes.fromhex("54 57 72 31 07 00 00 00 7e 3b 4b d4") + b'{"n":1}'
+    assert encode_record(b'{"n":1}') == record  # magic "TWr1" | length LE | crc32 LE | payload
+    assert encode_header(b'{"n":1}') == record[:HEADER_SIZE]
+    (found,), consumed, corrupt = scan_records(record)
+    assert (found.offset, found.payload, found.end, consumed, corrupt) == (0, b'{"n":1}', 19, 19, 0)
+
+
+def test_golden_bytes_of_acknowledgements() -> None:
+    # offset u32 LE, then its bitwise complement
+    golden = bytes.fromhex("00000000 ffffffff 13000000 ecffffff 04030201 fbfcfdfe")
+    assert encode_acks([0, 19, 0x01020304]) == golden
+    assert b"".join(encode_ack(n) for n in (0, 19, 0x01020304)) == golden
+    assert list(decode_acks(golden)) == [0, 19, 0x01020304]
+
+
+def _scan_in_two(data: bytes, cut: int) -> tuple[list[bytes], int]:
+    """Scan ``data`` as a reader does, the first chunk ending at ``cut``."""
+    found: list[bytes] = []
+    corrupt = 0
+    offset = 0
+    in_corrupt = False
+    chunk = cut
+    while offset < len(data):
+        piece = data[offset : offset + chunk]
+        final = offset + len(piece) >= len(data)
+        records, consumed, count = scan_records(piece, offset, final=final, in_corrupt=in_corrupt)
+        in_corrupt = ends_in_corrupt(records, offset, consumed, in_corrupt=in_corrupt)
+        corrupt += count
+        found.extend(record.payload for record in records)
+        if consumed == 0:
+            chunk *= 2
+            continue
+        offset += consumed
+        chunk = len(data)
+    return found, corrupt
+
+
+def test_a_chunk_cut_anywhere_in_a_corrupt_stretch_or_the_next_magic_counts_it_once() -> None:
+    first, second = encode_record(b'{"a":1}'), encode_record(b'{"b":2}')
+    garbage = b"\x00garbage\xffTW"  # ends like the start of a magic, to mislead
+    data = first + garbage + second
+    assert scan_records(data)[2] == 1
+    # Every cut from inside the first record to past the second record's magic.
+    for cut in range(1, len(first) + len(garbage) + len(MAGIC) + 2):
+        assert _scan_in_two(data, cut) == ([b'{"a":1}', b'{"b":2}'], 1), cut
+
+
+def test_a_segment_read_in_chunks_counts_a_cut_corrupt_stretch_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = encode_record(b'{"a":1}'), encode_record(b'{"b":2}')
+    garbage = b"\x01" * 40
+    path = tmp_path / "seg-00000001.log"
+    path.write_bytes(first + garbage + second)
+    # The read chunk ends two bytes into the second record's magic.
+    monkeypatch.setattr(spool_dir, "_CHUNK", len(first) + len(garbage) + 2)
+    items = list(spool_dir.iter_segment(str(path)))
+    records = [item for item in items if not isinstance(item, int)]
+    assert records == [(0, b'{"a":1}'), (len(first) + len(garbage), b'{"b":2}')]
+    assert [item for item in items if isinstance(item, int)] == [1]
+    scan = spool_dir.scan_segment(str(path), set())
+    assert (scan.live, scan.corrupt) == (2, 1)
+
+
+@pytest.mark.parametrize("chunk", [13, 16, 29])
+def test_a_corrupt_stretch_longer_than_a_chunk_is_one_corrupt_record(chunk: int) -> None:
+    first, second = encode_record(b'{"a":1}'), encode_record(b'{"b":2}')
+    data = first + b"\x07" * 100 + second  # whole chunks of nothing but garbage
+    found: list[bytes] = []
+    corrupt = 0
+    offset = 0
+    in_corrupt = False
+    size = chunk
+    while offset < len(data):
+        piece = data[offset : offset + size]
+        final = offset + len(piece) >= len(data)
+        records, consumed, count = scan_records(piece, offset, final=final, in_corrupt=in_corrupt)
+        in_corrupt = ends_in_corrupt(records, offset, consumed, in_corrupt=in_corrupt)
+        corrupt += count
+        found.extend(record.payload for record in records)
+        if consumed == 0:
+            size *= 2
+            continue
+        offset += consumed
+        size = chunk
+    assert (found, corrupt) == ([b'{"a":1}', b'{"b":2}'], 1)

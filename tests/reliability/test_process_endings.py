@@ -21,6 +21,10 @@ CHILD = r"""
 import os, signal, sys, threading
 from tests.reliability.vendors import make_client
 
+# A shell that ignores SIGINT (a background job) passes SIG_IGN on, and Python then installs
+# no KeyboardInterrupt handler: the child restores the default one itself, so the SIGINT
+# ending is the same whoever started the suite.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 vendor, mode, url = sys.argv[1], sys.argv[2], sys.argv[3]
 spool = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
 count = int(sys.argv[5]) if len(sys.argv) > 5 else 1000

@@ -26,9 +26,21 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+#: The environment ``spool replay`` reads each vendor's keys from (no key is kept in clear).
+REPLAY_ENV = {
+    "segment": {"TRACKWIRE_WRITE_KEY": KEYS["segment"]},
+    "amplitude": {"TRACKWIRE_API_KEY": KEYS["amplitude"]},
+    "mparticle": {"TRACKWIRE_API_KEY": KEYS["mparticle"], "TRACKWIRE_API_SECRET": "tw-secret"},
+}
+
+
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_replay_sends_what_a_killed_process_left(
-    collected: Collected, tmp_path: Path, capsys: pytest.CaptureFixture[str], vendor: str
+    collected: Collected,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    vendor: str,
 ) -> None:
     spool = str(tmp_path / "spool")
     # The recorded host refuses connections: only --host can get these events delivered.
@@ -36,16 +48,30 @@ def test_replay_sends_what_a_killed_process_left(
     child = run_child(KILLED, vendor, dead_host, spool)
     assert child.returncode == -signal.SIGKILL, child.stderr
     (directory,) = [name for name in os.listdir(spool) if name.startswith("spool-")]
-    meta = orjson.loads(Path(spool, directory, "meta.json").read_bytes())
-    assert (meta["vendor"], meta["args"][0]) == (vendor, KEYS[vendor])
+    raw = Path(spool, directory, "meta.json").read_bytes()
+    meta = orjson.loads(raw)
+    assert (meta["vendor"], meta["args"][0]["secret"]) == (
+        vendor,
+        "api_key" if vendor != "segment" else "write_key",
+    )
+    assert KEYS[vendor].encode() not in raw and b"tw-secret" not in raw  # no key in clear
     assert meta["kwargs"]["flush_interval"] == 30 and dead_host in meta["kwargs"].values()
-    assert os.stat(Path(spool, directory, "meta.json")).st_mode & 0o077 == 0  # holds a key
+    assert os.stat(Path(spool, directory, "meta.json")).st_mode & 0o077 == 0
 
     assert main(["spool", "status", spool, "--json"]) == 0
     status = orjson.loads(capsys.readouterr().out)
     assert (status["owner_alive"], status["messages"]) == (False, 300)
 
-    assert main(["spool", "replay", spool, "--host", collected.url, "--timeout", "30"]) == 0
+    for name in REPLAY_ENV[vendor]:
+        monkeypatch.delenv(name, raising=False)
+    replay = ["spool", "replay", spool, "--host", collected.url, "--timeout", "30"]
+    assert main(replay) == 1  # no key given: nothing sent, and the fix named
+    missing = next(iter(REPLAY_ENV[vendor]))
+    assert f"set {missing}" in capsys.readouterr().err
+    assert len(collected.numbers(vendor)) == 0
+    for name, value in REPLAY_ENV[vendor].items():
+        monkeypatch.setenv(name, value)
+    assert main(replay) == 0
     assert "300 message(s) waiting; all sent" in capsys.readouterr().out
     numbers = collected.numbers(vendor)
     assert sorted(numbers) == list(range(300))

@@ -310,25 +310,47 @@ class Counters:
 
 
 class WarnOnce:
-    """Logs a warning at most once per ``interval`` seconds per key, counting what it held back."""
+    """Logs a warning at most once per ``interval`` seconds per key; what it holds back is
+    counted in messages, not lines, and said by the next line of that key or by
+    :meth:`summarize` (so a last burst never vanishes under the limit)."""
 
     def __init__(self, interval: float = 60.0) -> None:
         self._interval = interval
         self._last: dict[str, float] = {}
-        self._held: Counter[str] = Counter()
+        self._held: Counter[str] = Counter()  # messages in the lines held back, per key
+        self._summaries: dict[str, str] = {}  # per held key: "... %d more message(s) ..."
         self._lock = threading.Lock()
 
-    def warn(self, key: str, message: str, *args: object) -> None:
-        """Log ``message % args`` unless ``key`` was logged less than ``interval`` ago."""
+    def warn(
+        self, key: str, message: str, *args: object, count: int = 1, summary: str = ""
+    ) -> None:
+        """Log ``message % args`` unless ``key`` was logged less than ``interval`` ago.
+
+        Args:
+            count: how many messages the line is about (what a held-back line adds up).
+            summary: the line :meth:`summarize` logs for what was held back, with one ``%d``
+                for the count (default: the key and the count).
+        """
         now = time.monotonic()
         with self._lock:
             last = self._last.get(key)
             if last is not None and now - last < self._interval:
-                self._held[key] += 1
+                self._held[key] += count
+                self._summaries[key] = summary or f"trackwire: {key}: %d more message(s)"
                 return
             self._last[key] = now
             held = self._held.pop(key, 0)
+            self._summaries.pop(key, None)
         if held:
-            logger.warning(message + " (%d more since the last warning)", *args, held)
+            more = " (and %d more message(s) since the last warning)"
+            logger.warning(message + more, *args, held)
         else:
             logger.warning(message, *args)
+
+    def summarize(self) -> None:
+        """Log what was held back and not said yet (at shutdown), one line per key."""
+        with self._lock:
+            held = [(self._summaries.pop(key, ""), count) for key, count in self._held.items()]
+            self._held.clear()
+        for summary, count in held:
+            logger.warning(summary + " since the last warning", count)

@@ -82,7 +82,16 @@ class Reporter:
             logger.debug("trackwire: %s: %s", self._name, error)
         else:
             message = "trackwire: %s: dropped %d message(s): %s"
-            self._warn.warn(reason, message, self._name, len(settled), error)
+            summary = f"trackwire: {self._name}: dropped %d more message(s) ({reason})"
+            self._warn.warn(
+                reason,
+                message,
+                self._name,
+                len(settled),
+                error,
+                count=len(settled),
+                summary=summary,
+            )
         if self._hooks.wants("drop"):
             report = BatchReport(
                 kind="drop",
@@ -92,6 +101,10 @@ class Reporter:
                 error=error,
             )
             self._hooks.emit(report)
+
+    def summarize(self) -> None:
+        """Log what the warning rate limit held back and has not said yet (at shutdown)."""
+        self._warn.summarize()
 
     def retrying(
         self,
@@ -153,7 +166,9 @@ class Reporter:
                 )
             return
         message = "trackwire: %s: %d message(s) not delivered: %s"
-        self._warn.warn(f"failed:{error.reason}", message, self._name, count, error)
+        summary = f"trackwire: {self._name}: %d more message(s) not delivered ({error.reason})"
+        key = f"failed:{error.reason}"
+        self._warn.warn(key, message, self._name, count, error, count=count, summary=summary)
         if self._hooks.wants("error"):
             report = BatchReport(
                 kind="error",

@@ -13,7 +13,9 @@ held in memory; the rest waits on disk and is read back as the window empties.
 
 Opening a spool takes over every spool of the same vendor under the root that no live
 process owns (see :mod:`~trackwire._engine.spool_dir`) and replays what they hold: those
-messages get fresh sequence numbers and no receipt (their callers are gone).
+messages get fresh sequence numbers and no receipt (their callers are gone). A spool that
+keeps running looks again every :data:`TAKEOVER_INTERVAL` seconds while its client is busy
+(a worker process, a forked child or a neighbour that died meanwhile), one dead spool a time.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import repeat
-from typing import Any
+from typing import Any, Final
 
 from trackwire._engine import spool_dir
 from trackwire._engine.queue import Queued
+from trackwire._engine.spool_failures import WriteFailures
 from trackwire._engine.spool_format import HEADER_SIZE, encode_acks, encode_header
 from trackwire._engine.spool_segments import Reader, Segment, close_fd, unlink_files
 from trackwire._engine.spool_sync import Syncer, sync_directory
@@ -36,6 +39,14 @@ from trackwire.config import SpoolConfig
 __all__ = ["Spool", "SpoolConfig"]
 
 logger = logging.getLogger("trackwire")
+
+#: Seconds between two looks for dead spools to take over while running. A look costs a
+#: directory listing; taking one over copies its messages under the engine's lock.
+TAKEOVER_INTERVAL: Final = 30.0
+#: Message bytes copied from a dead spool per look while running (callers wait for the
+#: engine's lock meanwhile: ~10 ms on a 2-core machine); a larger spool takes several looks,
+#: one per turn of the worker.
+TAKEOVER_BUDGET: Final = 256 * 1024
 
 
 class Spool:
@@ -52,13 +63,20 @@ class Spool:
         self.config = config
         self._fsync = config.fsync
         root = os.fspath(config.path)
-        os.makedirs(root, mode=0o700, exist_ok=True)
+        spool_dir.open_root(root)  # a link or a world-writable root is refused
         vendor = str(meta.get("vendor", ""))
         identity = meta.get("identity")
-        claimed = spool_dir.claim(root, vendor, identity if isinstance(identity, str) else None)
+        self._source = (root, vendor, identity if isinstance(identity, str) else None)
+        self._next_takeover = time.monotonic() + TAKEOVER_INTERVAL
+        self._resume: tuple[str, int, int, int] | None = None  # (spool, segment, offset, corrupt)
+        claimed = spool_dir.claim(*self._source)
         if claimed:
+            # Taken over in place: a full disk (no room for a new spool) still drains it.
             self.directory, self._lock_fd = claimed[0]
-            spool_dir.update_meta(self.directory, meta)
+            try:
+                spool_dir.update_meta(self.directory, meta)
+            except OSError as exc:  # no room for the new meta: the old one names the same source
+                logger.warning("trackwire: spool: kept the old meta file (%s)", exc.strerror)
         else:
             self.directory, self._lock_fd = spool_dir.create(root, meta)
         self._segments: dict[int, Segment] = {}
@@ -75,7 +93,7 @@ class Spool:
         self._syncer = Syncer(config.fsync_interval) if config.fsync == "interval" else None
         self.corrupt = 0
         self.replayed = 0
-        self.write_errors = 0
+        self.failures = WriteFailures(root)
         self._segment_bytes = config.segment_bytes
         self._window_items = config.window_items
         self._window_max_bytes = config.window_bytes
@@ -84,11 +102,13 @@ class Spool:
         try:
             self._replay_own()
             first = min(self._segments, default=0)
-            self._active = self._open_segment(self._highest + 1)
+            self._active = self._open_active(self._highest + 1)
             self._reader = Reader(self._segments, first or self._active.number, 0)
             for index, (directory, fd) in enumerate(claimed[1:], 1):
-                self._adopt(directory, fd)
-                claimed[index] = (directory, -1)  # removed, lock let go
+                if self._broken or not self._adopt(directory, fd):
+                    # No room to copy it: it stays as it is, for a later takeover.
+                    spool_dir.release(fd)
+                claimed[index] = (directory, -1)  # removed, or kept and its lock let go
         except BaseException:
             # Let go of every spool claimed, so the next process can take them over.
             close_fd(self._active_fd)
@@ -119,7 +139,13 @@ class Spool:
 
     @property
     def head(self) -> Queued | None:
-        """The oldest waiting message, or None."""
+        """The oldest waiting message, or None.
+
+        The worker reads it each time it looks for work: the spool's moment to take over
+        the spools that died since it looked last (every :data:`TAKEOVER_INTERVAL`).
+        """
+        if time.monotonic() >= self._next_takeover:
+            self._take_over_dead()
         if not self._window and self._backlog:  # never expected: the window is kept filled
             self._refill()
         return self._window[0] if self._window else None
@@ -151,13 +177,15 @@ class Spool:
             # The disk refused (full, read-only, I/O error): keep the message in memory
             # rather than lose it or raise into the caller; it is simply not durable.
             self._unwritten.append(item)
+            self.failures.memory_only += 1
             self._backlog += 1
             self._backlog_bytes += size
             self._refill()  # into the window at once if it is next in line
             return seq
+        if self.failures.failing:
+            self.failures.work_again()
         segment.size = offset + length
         segment.live += 1
-        segment.live_bytes += size
         self._live_bytes += size
         window = self._window
         if (
@@ -222,9 +250,7 @@ class Spool:
                 live = 0
             offsets.append(offset)
             live += 1
-            size = len(item.data)
-            segment.live_bytes -= size
-            freed += size
+            freed += len(item.data)
         if current is not None:
             current.live -= live
         self._live_bytes -= freed
@@ -240,8 +266,9 @@ class Spool:
                 os.write(segment.ack_fd, encode_acks(offsets))
             except OSError as exc:
                 # A lost acknowledgement only means the message is sent again later.
-                self.write_errors += 1
-                logger.warning("trackwire: spool: could not record acknowledgements: %s", exc)
+                self.failures.ack_failed(exc)
+            else:
+                self.failures.acks_work()
 
     def release(self, items: Sequence[Queued]) -> None:
         """Put in-flight ``items`` back at the head, in order."""
@@ -287,6 +314,7 @@ class Spool:
             return
         if self._syncer is not None:
             self._syncer.close(sync=True)
+        self.failures.summarize("closing after")
         for segment in self._segments.values():
             close_fd(segment.ack_fd)
             segment.ack_fd = None
@@ -307,9 +335,13 @@ class Spool:
         """
         if self._syncer is not None:
             self._syncer.close(sync=False)
+        # Each descriptor is forgotten as it is closed: closing it twice could close a
+        # descriptor the process has opened since under the same number.
         for segment in self._segments.values():
             close_fd(segment.ack_fd)
+            segment.ack_fd = None
         close_fd(self._active_fd)
+        self._active_fd = -1
         self._reader.close()
         close_fd(self._lock_fd)
         self._lock_fd = -1
@@ -318,13 +350,29 @@ class Spool:
         """Disk-side counters for ``stats()``."""
         return {
             "spool_bytes": self._live_bytes,  # message bytes on disk, waiting or in flight
-            "spool_segments": len(self._segments),
+            # A placeholder for a segment that could not be made (a full disk) is no file.
+            "spool_segments": len(self._segments) - (self._active_fd < 0),
             "spool_corrupt": self.corrupt,
             "spool_replayed": self.replayed,
-            "spool_write_errors": self.write_errors,
+            "spool_write_errors": self.failures.errors,
+            "spool_memory_only": self.failures.memory_only,
         }
 
     # ------------------------------------------------------------------ writing
+
+    def _open_active(self, number: int) -> Segment:
+        """The first segment of this process, or a placeholder when none can be made.
+
+        With a placeholder (a full disk), the spool still drains what is on disk; new
+        messages wait in memory until a rotation manages to open a file.
+        """
+        try:
+            return self._open_segment(number)
+        except OSError as exc:
+            self.failures.failed(exc)
+            self._broken = True
+            placeholder = self._segments[number] = Segment(self.directory, number)
+            return placeholder
 
     def _open_segment(self, number: int) -> Segment:
         segment = Segment(self.directory, number)
@@ -348,7 +396,7 @@ class Spool:
             self._active = self._open_segment(old.number + 1)
             self._broken = False
         except OSError as exc:
-            self._write_failed(exc)
+            self.failures.failed(exc)
             # A placeholder with no file: writes keep failing until a later rotation works.
             self._active = Segment(self.directory, old.number + 1)
             self._segments[old.number + 1] = self._active
@@ -364,25 +412,16 @@ class Spool:
         try:
             written = os.writev(self._active_fd, (header, data))
         except OSError as exc:
-            self._write_failed(exc)
+            self.failures.failed(exc)
             written = -1
         if written == length:
             return True
         if written >= 0:
-            self._write_failed(OSError(f"short write ({written} of {length} bytes)"))
+            self.failures.failed(OSError(f"short write ({written} of {length} bytes)"))
         # Part of a record may be in the file now: start a new segment, so that the bytes
         # after ours are never read at the wrong offset (the torn record is skipped there).
         self._broken = True
         return False
-
-    def _write_failed(self, exc: OSError) -> None:
-        self.write_errors += 1
-        if self.write_errors == 1 or self.write_errors % 1000 == 0:
-            logger.warning(
-                "trackwire: spool: write failed (%s); messages stay in memory only until the "
-                "disk accepts writes again",
-                exc,
-            )
 
     def _sync(self) -> None:
         """Force the active segment to the device now (``fsync="always"``)."""
@@ -390,7 +429,7 @@ class Spool:
             try:
                 os.fdatasync(self._active_fd)
             except OSError as exc:
-                self._write_failed(exc)
+                self.failures.failed(exc)
 
     def _delete_segment(self, segment: Segment) -> None:
         if segment is self._active:
@@ -427,7 +466,6 @@ class Spool:
                 )
             segment.size = scan.size
             segment.live = scan.live
-            segment.live_bytes = scan.payload_bytes
             if not scan.live:
                 unlink_files(segment)
                 continue
@@ -438,27 +476,98 @@ class Spool:
             self.replayed += scan.live
         self._next_seq = self._backlog
 
-    def _adopt(self, directory: str, lock_fd: int) -> None:
-        """Move the waiting messages of another dead spool into this one, then remove it."""
+    def _adopt(self, directory: str, lock_fd: int, budget: int | None = None) -> bool:
+        """Copy the waiting messages of a dead spool into this one; True once it is removed.
+
+        False when it stays (its lock to be let go by the caller): ``budget`` bytes (None: no
+        limit) were copied, or this spool cannot write (a full disk). What was copied is
+        settled there (segments copied whole removed, the rest acknowledged), so the next
+        look goes on where this one stopped (at least once, if that cannot be written).
+        """
+        errors = self.failures.errors
+        # Where the previous look at this spool stopped: everything before is settled there,
+        # so it is not read again (corruption is counted once, when the spool is taken whole).
+        resume = self._resume if self._resume and self._resume[0] == directory else None
+        _, first, start, corrupt = resume or (directory, -1, 0, 0)
+        self._resume = None
+        finished: list[tuple[str, str]] = []  # segments copied whole: (log, ack)
+        spent = 0
         for number in spool_dir.list_segments(directory):
             log, ack = spool_dir.segment_paths(directory, number)
             acked = spool_dir.read_acks(ack)
+            copied: list[int] = []  # offsets copied from this segment
             try:
-                for item in spool_dir.iter_segment(log):
+                for item in spool_dir.iter_segment(log, start if number == first else 0):
                     if isinstance(item, int):
-                        self.corrupt += item
+                        corrupt += item
                         continue
                     offset, payload = item
                     if offset in acked:
                         continue
+                    if budget is not None and spent >= budget:
+                        self._settle_copied(finished, ack, copied)
+                        self._resume = (directory, number, offset, corrupt)
+                        return False
                     self.offer(payload, time.monotonic())
                     self.replayed += 1
+                    if self.failures.errors != errors:
+                        logger.warning(
+                            "trackwire: spool: no room to take over %s; left for later",
+                            os.path.basename(directory),
+                        )
+                        self._settle_copied(finished, ack, copied)  # without the refused one
+                        self._resume = (directory, number, offset, corrupt)
+                        return False
+                    copied.append(offset)
+                    spent += len(payload)
             except OSError as exc:  # unreadable: what was read is kept, the rest is lost
-                self.corrupt += 1
+                corrupt += 1
                 logger.warning("trackwire: spool: cannot read a spool being taken over: %s", exc)
+            finished.append((log, ack))
+        self.corrupt += corrupt
         if self._fsync != "never":
             self._sync()  # before the originals are removed
         spool_dir.remove_spool(directory, lock_fd)
+        return True
+
+    def _settle_copied(self, finished: list[tuple[str, str]], ack: str, copied: list[int]) -> None:
+        """Settle in a spool left in place what was copied from it (see :meth:`_adopt`)."""
+        if self._fsync != "never":
+            self._sync()  # the copies reach the device before the originals are let go
+        try:
+            spool_dir.settle_copied(finished, ack, copied)
+        except OSError as exc:
+            self.failures.ack_failed(exc)
+
+    def _take_over_dead(self) -> None:
+        """Adopt one spool of the same source whose owner died while this one runs."""
+        self._next_takeover = time.monotonic() + TAKEOVER_INTERVAL
+        if self._broken or self._lock_fd < 0:
+            return  # no room to copy into (a full disk), or closed
+        try:
+            claimed = spool_dir.claim(*self._source)
+        except OSError as exc:  # the root cannot be listed now: try again next time
+            logger.warning("trackwire: spool: cannot look for dead spools: %s", exc.strerror)
+            return
+        before = self.replayed
+        for index, (directory, fd) in enumerate(claimed):
+            # One spool and TAKEOVER_BUDGET bytes a look bound the time the engine's lock is
+            # held for it (callers wait meanwhile); what is left is copied at the next looks.
+            try:
+                adopted = not index and self._adopt(directory, fd, TAKEOVER_BUDGET)
+            except OSError as exc:  # this runs in the worker: never let it fail there
+                logger.warning("trackwire: spool: cannot take over a dead spool: %s", exc)
+                adopted = False
+            if not adopted:
+                close_fd(fd)  # its lock let go: the spool stays, for a later look
+        if len(claimed) > 1 or (claimed and self.replayed - before > 0 and not self._broken):
+            # More to copy: look again at the worker's next turn, not in 30 s.
+            self._next_takeover = 0.0
+        if self.replayed > before:
+            logger.info(
+                "trackwire: spool: took over %d message(s) left by a process that died",
+                self.replayed - before,
+            )
 
     def _refill(self) -> None:
         """Load messages from disk into the window until it is full or nothing is left."""

@@ -7,6 +7,11 @@ A spool root (the ``spool=`` path) holds one directory per process that uses it:
     ROOT/spool-3f9c0a1e/seg-00000001.log   message records (spool_format)
     ROOT/spool-3f9c0a1e/seg-00000001.ack   acknowledged offsets in that segment
 
+The root is refused (:class:`~trackwire.errors.ConfigError`) when it is a symbolic link or
+writable by every user (a pre-existing ``chmod 777`` directory, even with the sticky bit): whoever
+can re-point the link or plant a ``spool-*`` directory in it could read the messages, or have
+forged ones sent with the source's key. Entries inside the root that are links are ignored.
+
 The lock is an ``fcntl.flock`` on the lock file: the kernel drops it when the owner dies,
 however it dies, so a spool whose lock can be taken belongs to nobody and is taken over.
 A new spool is built under a hidden name and renamed into place with its lock already held,
@@ -19,13 +24,21 @@ import contextlib
 import fcntl
 import os
 import secrets
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
 
-from trackwire._engine.spool_format import HEADER_SIZE, decode_acks, scan_records
+from trackwire._engine.spool_format import (
+    HEADER_SIZE,
+    decode_acks,
+    encode_acks,
+    ends_in_corrupt,
+    scan_records,
+)
+from trackwire.errors import ConfigError
 
 __all__ = [
     "SpoolInfo",
@@ -34,12 +47,14 @@ __all__ = [
     "inspect",
     "list_segments",
     "lock_is_held",
+    "open_root",
     "read_acks",
     "read_meta",
     "release",
     "remove_spool",
     "scan_segment",
     "segment_paths",
+    "settle_copied",
     "spool_dirs",
 ]
 
@@ -49,16 +64,43 @@ _PREFIX: Final = "spool-"
 _CHUNK: Final = 1024 * 1024
 
 
+def open_root(root: str) -> None:
+    """Make the spool root (``0700``) if missing, and refuse one that is unsafe to use.
+
+    Raises:
+        ConfigError: ``root`` is a symbolic link, not a directory, or writable by every user.
+        OSError: it cannot be made (a full disk, no permission).
+    """
+    if os.path.islink(root):
+        raise ConfigError(
+            f"spool path {root!r} is a symbolic link: whoever can re-point it chooses where "
+            f"the messages go; pass the real directory ({os.path.realpath(root)!r})"
+        )
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    info = os.lstat(root)
+    if stat.S_ISLNK(info.st_mode):  # made a link since the check above
+        raise ConfigError(f"spool path {root!r} is a symbolic link; pass the real directory")
+    if info.st_mode & stat.S_IWOTH:
+        raise ConfigError(
+            f"spool path {root!r} is writable by every user (mode "
+            f"{stat.S_IMODE(info.st_mode):o}): another user could plant spools whose messages "
+            f"are sent with your key; run `chmod o-w {root}` or pass a private directory"
+        )
+
+
 def spool_dirs(root: str) -> list[str]:
-    """The spool directories under ``root``, oldest name first (none if ``root`` is missing)."""
+    """The spool directories under ``root``, oldest name first (none if ``root`` is missing).
+
+    Links are left out: a spool directory is always made here, never linked in.
+    """
     try:
-        names = sorted(os.listdir(root))
+        entries = sorted(os.scandir(root), key=lambda entry: entry.name)
     except FileNotFoundError:
         return []
     return [
-        os.path.join(root, name)
-        for name in names
-        if name.startswith(_PREFIX) and os.path.isdir(os.path.join(root, name))
+        entry.path
+        for entry in entries
+        if entry.name.startswith(_PREFIX) and entry.is_dir(follow_symlinks=False)
     ]
 
 
@@ -77,10 +119,14 @@ def _write_meta(directory: str, meta: Mapping[str, Any]) -> None:
     tmp = os.path.join(directory, f".{META}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, orjson.dumps(dict(meta), option=orjson.OPT_INDENT_2))
-    finally:
-        os.close(fd)
-    os.replace(tmp, os.path.join(directory, META))
+        try:
+            os.write(fd, orjson.dumps(dict(meta), option=orjson.OPT_INDENT_2))
+        finally:
+            os.close(fd)
+        os.replace(tmp, os.path.join(directory, META))
+    except OSError:
+        _unlink(tmp)  # a full disk: the old meta stays whole, the half-written copy goes
+        raise
 
 
 def _try_lock(directory: str) -> int | None:
@@ -104,8 +150,12 @@ def _try_lock(directory: str) -> int | None:
 
 
 def _write_pid(fd: int) -> None:
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    # Written over the old pid, then cut: no new block needed, so it works on a full disk
+    # too. The pid is only for people (``spool status``); the lock is what counts.
+    data = f"{os.getpid()}\n".encode()
+    with contextlib.suppress(OSError):
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
 
 
 def lock_is_held(directory: str) -> bool:
@@ -179,12 +229,28 @@ def create(root: str, meta: Mapping[str, Any]) -> tuple[str, int]:
     token = secrets.token_hex(4)
     tmp = os.path.join(root, f".new-{token}")
     os.mkdir(tmp, 0o700)
-    fd = os.open(os.path.join(tmp, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    _write_pid(fd)
-    _write_meta(tmp, meta)
-    directory = os.path.join(root, f"{_PREFIX}{token}")
-    os.rename(tmp, directory)
+    fd = -1
+    try:
+        # Locked under another name, then renamed: a lock file that can be seen is always
+        # held already, so a process cleaning up half-made spools never takes this one.
+        unnamed = os.path.join(tmp, f".{LOCK}.new")
+        fd = os.open(unnamed, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(unnamed, os.path.join(tmp, LOCK))
+        _write_pid(fd)
+        _write_meta(tmp, meta)
+        directory = os.path.join(root, f"{_PREFIX}{token}")
+        os.rename(tmp, directory)
+    except OSError:
+        # A full disk fails here: leave nothing behind (a directory without a lock file is
+        # never cleaned up by others, since its creator might still be making it).
+        with contextlib.suppress(OSError):
+            for name in os.listdir(tmp):
+                _unlink(os.path.join(tmp, name))
+            os.rmdir(tmp)
+        if fd >= 0:
+            os.close(fd)
+        raise
     return directory, fd
 
 
@@ -200,14 +266,33 @@ def release(fd: int) -> None:
 
 def remove_spool(directory: str, fd: int) -> None:
     """Delete an owned spool's files and directory, then its lock (last, so no one claims it)."""
-    for name in os.listdir(directory):
-        if name != LOCK:
-            _unlink(os.path.join(directory, name))
+    with contextlib.suppress(OSError):  # unlistable: removed meanwhile, or not ours to list
+        for name in os.listdir(directory):
+            if name != LOCK:
+                _unlink(os.path.join(directory, name))
     _unlink(os.path.join(directory, LOCK))
     # If a file appeared (should not happen), the directory stays: harmless.
     with contextlib.suppress(OSError):
         os.rmdir(directory)
     os.close(fd)
+
+
+def settle_copied(finished: list[tuple[str, str]], ack: str, copied: list[int]) -> None:
+    """In an owned spool whose records were partly copied elsewhere: remove the segments
+    copied whole (``(log, ack)`` paths) and acknowledge ``copied`` offsets in ``ack``.
+
+    Raises:
+        OSError: the acknowledgements could not be written (those records are sent twice).
+    """
+    for paths in finished:
+        for path in paths:
+            _unlink(path)
+    if copied:
+        fd = os.open(ack, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, encode_acks(copied))
+        finally:
+            os.close(fd)
 
 
 def _unlink(path: str) -> None:
@@ -263,21 +348,26 @@ class SegmentScan:
     unreadable: bool = False
 
 
-def iter_segment(path: str) -> Iterator[tuple[int, bytes] | int]:
+def iter_segment(path: str, start: int = 0) -> Iterator[tuple[int, bytes] | int]:
     """Yield ``(offset, payload)`` per intact record and an int per corrupt-stretch count.
 
-    Reads a chunk at a time, so memory stays bounded whatever the segment size.
+    Reads a chunk at a time from ``start`` (a record's offset), so memory stays bounded
+    whatever the segment size.
     """
     with open(path, "rb") as file:
         size = os.fstat(file.fileno()).st_size
-        offset = 0
+        offset = start
         chunk = _CHUNK
+        in_corrupt = False  # a corrupt stretch runs on from the previous chunk
         while offset < size:
             data = os.pread(file.fileno(), chunk, offset)
             if not data:
                 break
             final = offset + len(data) >= size
-            records, consumed, corrupt = scan_records(data, offset, final=final)
+            records, consumed, corrupt = scan_records(
+                data, offset, final=final, in_corrupt=in_corrupt
+            )
+            in_corrupt = ends_in_corrupt(records, offset, consumed, in_corrupt=in_corrupt)
             if corrupt:
                 yield corrupt
             for record in records:

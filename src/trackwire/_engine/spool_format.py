@@ -31,6 +31,7 @@ __all__ = [
     "encode_acks",
     "encode_header",
     "encode_record",
+    "ends_in_corrupt",
     "scan_records",
 ]
 
@@ -73,7 +74,7 @@ def encode_header(payload: bytes) -> bytes:
 
 
 def scan_records(
-    data: bytes, base: int = 0, *, final: bool = True
+    data: bytes, base: int = 0, *, final: bool = True, in_corrupt: bool = False
 ) -> tuple[list[Record], int, int]:
     """Read the records in ``data``, which starts at segment offset ``base``.
 
@@ -83,6 +84,8 @@ def scan_records(
         final: ``data`` reaches the end of the segment, so a record cut short is corrupt
             (a crash in the middle of a write); when False it may just continue past the
             chunk, and scanning stops before it.
+        in_corrupt: ``data`` continues a corrupt stretch the previous chunk counted already
+            (see :func:`ends_in_corrupt`), so its first bad bytes are not counted again.
 
     Returns:
         ``(records, consumed, corrupt)``: the intact records, how many bytes of ``data`` were
@@ -93,7 +96,7 @@ def scan_records(
     corrupt = 0
     pos = 0
     size = len(data)
-    in_garbage = False  # consecutive bad bytes count as one corrupt record
+    in_garbage = in_corrupt  # consecutive bad bytes count as one corrupt record
     while pos < size:
         if size - pos < HEADER_SIZE:
             if not final:
@@ -124,6 +127,20 @@ def scan_records(
         in_garbage = True
         pos = _resync(data, pos + 1, final)
     return records, pos, corrupt
+
+
+def ends_in_corrupt(
+    records: Sequence[Record], base: int, consumed: int, *, in_corrupt: bool
+) -> bool:
+    """Whether a chunk scanned by :func:`scan_records` stopped inside a corrupt stretch.
+
+    Pass the answer as ``in_corrupt`` when scanning the next chunk: a stretch that a chunk's
+    end cuts (up to the first bytes of the next record's magic) is then one corrupt record,
+    not two.
+    """
+    if records:
+        return base + consumed > records[-1].end  # bytes skipped after the last good record
+    return in_corrupt or consumed > 0  # nothing good: whatever was passed over was bad
 
 
 def _resync(data: bytes, start: int, final: bool) -> int:

@@ -27,14 +27,13 @@ _READ_CHUNK: Final = 256 * 1024
 class Segment:
     """One segment file's bookkeeping."""
 
-    __slots__ = ("ack_fd", "ack_path", "acked", "live", "live_bytes", "number", "path", "size")
+    __slots__ = ("ack_fd", "ack_path", "acked", "live", "number", "path", "size")
 
     def __init__(self, directory: str, number: int) -> None:
         self.number = number
         self.path, self.ack_path = spool_dir.segment_paths(directory, number)
         self.size = 0  # bytes of whole records written (or found) in the file
         self.live = 0  # records not acknowledged
-        self.live_bytes = 0
         self.acked: set[int] = set()  # offsets acknowledged by an earlier process
         self.ack_fd: int | None = None
 

@@ -8,6 +8,7 @@ by a client of the same source.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import logging
@@ -19,6 +20,8 @@ from typing import Any, Final
 from trackwire._engine.destination import Destination
 from trackwire._engine.queue import MessageQueue
 from trackwire._engine.spool import Spool, SpoolConfig
+from trackwire._engine.spool_secrets import hide_secrets
+from trackwire._engine.worker import memory_queue
 from trackwire.config import DeliveryConfig
 from trackwire.errors import ConfigError
 
@@ -44,6 +47,7 @@ class SpoolQueues:
         self.meta = dict(meta)
         self._current: Spool | None = None
         self._pid = -1
+        self.fallbacks = 0  # times a spool could not start and memory was used instead
 
     def __call__(self, delivery: DeliveryConfig) -> MessageQueue:
         # The memory bounds of the client bound the spool's window in memory; the disk
@@ -59,25 +63,47 @@ class SpoolQueues:
         first = previous is None
         try:
             self._current = Spool(config, self.meta)
+        except ConfigError as exc:
+            if first:
+                raise
+            # A forked child whose root became unsafe since the parent's start.
+            return self._in_memory(delivery, str(exc))
         except OSError as exc:
             path = os.fspath(self.config.path)
-            if first:
+            if first and exc.errno not in _DISK_TROUBLE:  # a mistake: caught at boot
                 raise ConfigError(
                     f"spool: cannot keep a spool in {path!r} ({exc.strerror or exc}); "
                     "pass a writable directory"
                 ) from None
-            # A forked child that cannot open its own spool still sends, from memory.
-            logger.warning("trackwire: spool: cannot open a spool (%s); using memory", exc)
-            from trackwire._engine.worker import memory_queue
-
-            return memory_queue(delivery)
+            # A full disk (or a forked child that cannot open its own spool) must not stop
+            # the application: it still sends, from memory.
+            return self._in_memory(
+                delivery, f"cannot start a spool in {path!r} ({exc.strerror or exc})"
+            )
         self._pid = os.getpid()
         return self._current
 
-    def stats(self) -> dict[str, Any]:
-        """The current spool's counters (empty when none is open)."""
-        return {} if self._current is None else self._current.stats()
+    def _in_memory(self, delivery: DeliveryConfig, why: str) -> MessageQueue:
+        """The memory queue instead of a spool, said once, loudly (the caller's start)."""
+        self.fallbacks += 1
+        logger.error(
+            "trackwire: spool: %s: this client keeps its queue in memory only, so its "
+            "messages are NOT durable",
+            why,
+        )
+        return memory_queue(delivery)
 
+    def stats(self) -> dict[str, Any]:
+        """The current spool's counters (only ``spool_fallbacks`` when none is open)."""
+        stats: dict[str, Any] = {"spool_fallbacks": self.fallbacks}
+        if self._current is not None:
+            stats.update(self._current.stats())
+        return stats
+
+
+#: Errors that say the disk is in trouble (full, over quota, failing), not that the path is
+#: wrong: a client starts with memory then, rather than the application failing to boot.
+_DISK_TROUBLE: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
 
 #: Options never written to a spool's meta file: the spool's own, and the process's.
 _NOT_RECORDED: Final = frozenset(
@@ -132,12 +158,15 @@ def spool_meta(
         digest = hashlib.sha256("\n".join([vendor, *secrets]).encode()).hexdigest()
         meta["identity"] = digest[:16]
         meta["client"] = client
-        meta["args"] = [arg if _plain(arg) else None for arg in args]
-        meta["kwargs"] = {
+        plain_args = [arg if _plain(arg) else None for arg in args]
+        plain_kwargs = {
             name: value
             for name, value in kwargs.items()
             if name not in _NOT_RECORDED and _plain(value)
         }
+        # No key in clear: a fingerprint, the key given again at replay (spool_secrets).
+        meta["format"] = 2
+        meta["salt"], meta["args"], meta["kwargs"] = hide_secrets(client, plain_args, plain_kwargs)
     return meta
 
 

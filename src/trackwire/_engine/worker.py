@@ -548,6 +548,7 @@ class Engine:
         lifecycle.unregister(self)
         with self._lock:
             self._queue.close()
+        self._reporter.summarize()
         if delivered_all:
             self._transport.close()
         return delivered_all

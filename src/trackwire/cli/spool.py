@@ -8,7 +8,9 @@
 ``PATH`` is a client's ``spool=`` directory (every spool under it) or one spool inside it.
 ``replay`` takes over the spools no live process owns and sends their messages through the
 vendor's own client, built from the settings the spool recorded when it was created
-(``--host`` sends them elsewhere, e.g. to a local collector to look at them first).
+(``--host`` sends them elsewhere, e.g. to a local collector to look at them first). A spool
+keeps no key in clear: ``replay`` reads each from the environment (``TRACKWIRE_WRITE_KEY``,
+``TRACKWIRE_API_KEY``, ``TRACKWIRE_API_SECRET``) and checks it against the spool's fingerprint.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Final
 import orjson
 
 from trackwire._engine import spool_dir
+from trackwire._engine.spool_secrets import MissingSecret, reveal_secrets
 from trackwire.errors import ConfigError
 
 __all__ = ["add_parser", "run"]
@@ -47,7 +50,13 @@ def add_parser(subparsers: Any) -> None:
     status = actions.add_parser("status", help="owner, messages waiting, corrupt records")
     status.add_argument("path", help="a spool= directory, or one spool inside it")
     status.add_argument("--json", action="store_true", help="one JSON object per spool")
-    replay = actions.add_parser("replay", help="send what dead processes left in the spools")
+    replay = actions.add_parser(
+        "replay",
+        help="send what dead processes left in the spools",
+        description="Send what dead processes left in the spools. Spools keep no key in "
+        "clear: set the client's keys in TRACKWIRE_WRITE_KEY (Segment), TRACKWIRE_API_KEY "
+        "(Amplitude, mParticle) and TRACKWIRE_API_SECRET (mParticle).",
+    )
     replay.add_argument("path", help="a spool= directory, or one spool inside it")
     replay.add_argument("--host", help="send to this URL instead of the recorded host")
     replay.add_argument(
@@ -126,10 +135,24 @@ def _replay(path: str, *, host: str | None, timeout: float) -> int:
             )
             status = 1
             continue
-        before = sum(spool_dir.inspect(d).messages for d in directories)
-        flushed = _send(vendor, meta, root, host=host, timeout=timeout)
-        # What the client took over is gone from disk once sent: check, do not assume.
-        left = sum(spool_dir.inspect(d).messages for d in directories if os.path.isdir(d))
+        before = left = sum(spool_dir.inspect(d).messages for d in directories)
+        try:
+            reveal_secrets(meta)
+        except MissingSecret as exc:
+            print(f"{vendor}: {len(directories)} spool(s) not sent: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        flushed = True
+        # One client per round: it drains the first dead spool in place and copies the
+        # others into it while the disk has room; on a full disk each round frees the room
+        # the next one needs, so rounds go on while they make progress.
+        for _ in directories:
+            flushed = _send(vendor, meta, root, host=host, timeout=timeout)
+            # What the client took over is gone from disk once sent: check, do not assume.
+            still = sum(spool_dir.inspect(d).messages for d in directories if os.path.isdir(d))
+            progress, left = still < left, still
+            if not (flushed and progress and left):
+                break
         sent = flushed and left == 0
         print(
             f"{vendor}: {before} message(s) waiting; "
@@ -148,8 +171,7 @@ def _send(
     recorded = str(meta.get("client", ""))
     if recorded.startswith("trackwire.") and "." in recorded:
         module, _, name = recorded.rpartition(".")  # the exact class the spool was made by
-    args = list(meta.get("args") or [])
-    kwargs: dict[str, Any] = dict(meta.get("kwargs") or {})
+    args, kwargs = reveal_secrets(meta)  # keys from the environment (meta format 2)
     if host is not None:
         _point_at(vendor, kwargs, host)
     kwargs.update(spool=root, handle_sigterm=False, shutdown_timeout=timeout)
