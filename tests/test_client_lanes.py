@@ -167,10 +167,15 @@ def test_a_spooled_client_records_its_replay_spec(tmp_path: Any) -> None:
         transport=RecordingTransport(), on_error=lambda error, messages: None, flush_at=5,
     )  # fmt: skip
     (meta_file,) = tmp_path.rglob("meta.json")  # while it runs (an empty spool goes at exit)
-    meta = json.loads(meta_file.read_text())
+    text = meta_file.read_text()
+    meta = json.loads(text)
     client.shutdown(timeout=5)
     assert meta["client"] == "trackwire.mparticle.client.MParticle"
-    assert meta["args"] == ["KEY", "SECRET"]
+    # The keys are recorded as keyed fingerprints, never in clear (replay takes them from the
+    # environment and checks them against these).
+    assert len(meta["args"]) == 2
+    assert all(set(arg) == {"secret", "fingerprint"} for arg in meta["args"])
+    assert '"KEY"' not in text and '"SECRET"' not in text
     # what replay passes again: the caller's plain options, not callables or the spool's own
     assert meta["kwargs"] == {"environment": "development", "flush_at": 5}
 

@@ -128,7 +128,9 @@ def test_script_with_a_dead_endpoint_exits_within_shutdown_timeout(
 
     # CLOCK_MONOTONIC is system-wide on the platforms that run this suite.
     body_done = float(proc.stdout.strip())
-    assert exited - body_done < 1.0 + 0.75, exited - body_done
+    # Giving up is what is tested: 1,000 retries would take minutes. The margin is for a
+    # loaded machine (interpreter exit and process reaping), not a performance bound.
+    assert exited - body_done < 1.0 + 4.0, exited - body_done
     if endpoint == "always-503":
         assert len(sink.requests) >= 2, "the exit hook should have kept retrying"
         assert sink.event_count == 0
