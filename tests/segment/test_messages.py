@@ -14,11 +14,25 @@ from trackwire.segment import wire
 from trackwire.testing import RecordingTransport
 
 
+_MADE: list[trackwire.Segment] = []
+
+
+@pytest.fixture(autouse=True)
+def _shut_down_clients() -> Any:
+    """Every client a test made is shut down after it (not at interpreter exit, when the
+    exit drain's summary line would meet pytest's closed streams)."""
+    yield
+    while _MADE:
+        _MADE.pop().shutdown(timeout=1)
+
+
 def client(**options: Any) -> tuple[trackwire.Segment, RecordingTransport]:
     transport = RecordingTransport()
     options.setdefault("send_first_immediately", False)
     options.setdefault("flush_at", 1000)
-    return trackwire.Segment("WRITE_KEY", transport=transport, **options), transport
+    made = trackwire.Segment("WRITE_KEY", transport=transport, **options)
+    _MADE.append(made)
+    return made, transport
 
 
 @pytest.mark.parametrize(
