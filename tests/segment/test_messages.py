@@ -13,7 +13,6 @@ from trackwire.errors import ConfigError, MessageTooLargeError, ValidationError
 from trackwire.segment import wire
 from trackwire.testing import RecordingTransport
 
-
 _MADE: list[trackwire.Segment] = []
 
 
