@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 
+from trackwire.collector.query.limits import DEFAULT_TIME_LIMIT_S
 from trackwire.collector.query.reader import ExportRow, Source
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
 from trackwire.collector.sqlite import amplitude_reads, amplitude_segmentation
+from trackwire.collector.sqlite.amplitude_functions import prepared
 
 __all__ = ["SQLiteQueryReads"]
 
@@ -23,6 +25,14 @@ class SQLiteQueryReads:
 
     #: Lends one read connection; the store this is mixed into provides it.
     _reading: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    #: Seconds one query statement may run before it is cancelled (None: no limit).
+    query_time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
+
+    @contextmanager
+    def _querying(self) -> Iterator[sqlite3.Connection]:
+        """A read connection with the query functions and the time limit in force."""
+        with self._reading() as conn, prepared(conn, self.query_time_limit_s) as ready:
+            yield ready
 
     def project_sources(self, name: str) -> list[Source]:
         """See :meth:`QueryReader.project_sources`."""
@@ -66,14 +76,14 @@ class SQLiteQueryReads:
 
     def event_exists(self, sources: Sequence[Source], event_type: str) -> bool:
         """See :meth:`QueryReader.event_exists`."""
-        with self._reading() as conn:
+        with self._querying() as conn:
             return amplitude_segmentation.event_exists(conn, sources, event_type)
 
     def segmentation(
         self, sources: Sequence[Source], plan: Plan
     ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
         """See :meth:`QueryReader.segmentation`."""
-        with self._reading() as conn:
+        with self._querying() as conn:
             rows = amplitude_segmentation.segmentation_rows(conn, sources, plan)
             active = None
             if plan.params.metric == "pct_dau":

@@ -25,6 +25,8 @@ from trackwire.collector.query.segmentation import (
     Plan,
     Property,
 )
+from trackwire.collector.query.values import filter_needles, filter_texts
+from trackwire.collector.sqlite.amplitude_functions import ELEMENT, FOLDED, TEXT
 from trackwire.errors import ValidationError
 
 __all__ = ["Source", "active_users", "event_exists", "segmentation_rows"]
@@ -49,21 +51,6 @@ class _Sql:
     args: list[Any] = field(default_factory=list)
 
 
-def _text_values(values: Sequence[Any]) -> list[str]:
-    """Filter values as the text SQLite's CAST(... AS TEXT) gives stored JSON values."""
-    out: list[str] = []
-    for value in values:
-        if isinstance(value, bool):
-            out.append("1" if value else "0")
-        elif isinstance(value, float) and value.is_integer():
-            out += [str(int(value)), str(value)]
-        elif value is None:
-            continue
-        else:
-            out.append(str(value))
-    return out
-
-
 def _placeholders(count: int) -> str:
     return ", ".join("?" * count) if count else "NULL"
 
@@ -80,6 +67,9 @@ class _Access:
         args: list[Any] = [path for _, path in self.alternatives]
         if len(parts) == 1:
             return _Sql(parts[0], args)
+        if op == "->":
+            # A JSON null is the text 'null' here; the next place may still hold the value.
+            parts = [f"nullif({part}, 'null')" for part in parts]
         return _Sql(f"coalesce({', '.join(parts)})", args)
 
     def value(self) -> _Sql:
@@ -89,6 +79,13 @@ class _Access:
     def json(self) -> _Sql:
         """The property as JSON (what ``json_each`` reads)."""
         return self._pick("->")
+
+    def text(self, function: str = TEXT) -> _Sql:
+        """The property's canonical text (see :mod:`~trackwire.collector.query.values`):
+        ``true``/``false`` for booleans, whole numbers without a fraction; ``function``
+        :data:`FOLDED` gives it case folded."""
+        document = self.json()
+        return _Sql(f"{function}({document.text})", document.args)
 
 
 _PAYLOAD: Final = "e.payload {op} ?"
@@ -121,44 +118,52 @@ def _event_access(source: Source, kind: str, name: str, props: bool) -> _Access 
 
 
 def _condition(access: _Access | None, op: str, values: Sequence[Any], where: str) -> _Sql:
-    """``op`` applied to a property (None: the property is never set for this vendor)."""
-    if access is None:
-        expr, args = "NULL", []
-    else:
-        value = access.value()
-        expr, args = f"({value.text})", value.args
-    texts = _text_values(values)
-    if op in ("is", "is not"):
-        inside = f"CAST({expr} AS TEXT) IN ({_placeholders(len(texts))})"
-        sql = _Sql(inside, [*args, *texts])
-        if op == "is not":
-            sql = _Sql(f"({expr} IS NULL OR NOT {inside})", [*args, *args, *texts])
-        return sql
-    if op in ("contains", "does not contain"):
-        needles = [t.lower() for t in texts] or [""]
-        any_of = " OR ".join(f"instr(lower(CAST({expr} AS TEXT)), ?) > 0" for _ in needles)
-        any_args: list[Any] = []
-        for needle in needles:
-            any_args += [*args, needle]
-        if op == "contains":
-            return _Sql(f"({any_of})", any_args)
-        return _Sql(f"({expr} IS NULL OR NOT ({any_of}))", [*args, *any_args])
+    """``op`` applied to a property (None: the property is never set for this vendor).
+
+    Values compare as Amplitude's text (:func:`filter_texts`); ``contains`` compares case
+    folded text on both sides, for every script.
+    """
     if op in _NUMERIC_OPS:
         try:
             number = float(values[0])
-        except (IndexError, TypeError, ValueError):
+        except (IndexError, TypeError, ValueError, OverflowError):
             raise ValidationError(where, f"{op!r} needs one number, got {list(values)!r}") from None
+        if access is None:
+            return _Sql("0")
+        value = access.value()
+        expr = f"({value.text})"
         return _Sql(
             f"(typeof({expr}) IN ('integer', 'real') AND {expr} {_NUMERIC_OPS[op]} ?)",
-            [*args, *args, number],
+            [*value.args, *value.args, number],
         )
+    if op in ("contains", "does not contain"):
+        if access is None:
+            return _Sql("0" if op == "contains" else "1")
+        folded = access.text(FOLDED)
+        needles = filter_needles(values) or [""]
+        any_of = " OR ".join(f"instr({folded.text}, ?) > 0" for _ in needles)
+        any_args: list[Any] = []
+        for needle in needles:
+            any_args += [*folded.args, needle]
+        if op == "contains":
+            return _Sql(f"({any_of})", any_args)
+        return _Sql(f"({folded.text} IS NULL OR NOT ({any_of}))", [*folded.args, *any_args])
+    texts = filter_texts(values)
+    if op in ("is", "is not"):
+        if access is None:
+            return _Sql("0" if op == "is" else "1")
+        text = access.text()
+        inside = f"{text.text} IN ({_placeholders(len(texts))})"
+        if op == "is":
+            return _Sql(inside, [*text.args, *texts])
+        return _Sql(f"NOT coalesce({inside}, 0)", [*text.args, *texts])
     # set is / set is not: any element of an array property (or the value itself) is listed.
     if access is None:
         return _Sql("0" if op == "set is" else "1")
     document = access.json()
     exists = (
         f"EXISTS (SELECT 1 FROM json_each({document.text}) j "
-        f"WHERE CAST(j.value AS TEXT) IN ({_placeholders(len(texts))}))"
+        f"WHERE {ELEMENT}(j.type, j.value) IN ({_placeholders(len(texts))}))"
     )
     return _Sql(exists if op == "set is" else f"NOT {exists}", [*document.args, *texts])
 
@@ -205,6 +210,24 @@ def _filter(
 
 def _value(source: Source, prop: Property, props: bool) -> _Sql:
     """The expression of a property's value for one event (group label or summed value)."""
+    if prop.kind == "user":
+        user_path = _user_path(prop.name)
+        if user_path is not None:
+            return _Sql(
+                f"(SELECT nullif({TEXT}(u.properties -> ?), '') FROM users u "
+                "WHERE u.amplitude_id = e.amplitude_id)",
+                [user_path],
+            )
+    access = _event_access(source, prop.kind, prop.name, props)
+    if access is None:
+        return _Sql("NULL")
+    # One group per label: null and "" are both "(none)", 1 and 1.0 both "1".
+    text = access.text()
+    return _Sql(f"nullif({text.text}, '')", text.args)
+
+
+def _number(source: Source, prop: Property, props: bool) -> _Sql:
+    """The expression of a property's SQL value (numbers stay numbers: ``sums``)."""
     if prop.kind == "user":
         user_path = _user_path(prop.name)
         if user_path is not None:
@@ -297,7 +320,7 @@ def _columns(
     group = _value(source, query.group, props) if query.group and with_filters else _Sql("NULL")
     value = _Sql("NULL")
     if with_filters and query.value is not None and params.metric in PROPERTY_METRICS:
-        raw = _value(source, query.value, props)
+        raw = _number(source, query.value, props)
         # Only numbers count; the expression is evaluated twice, args given twice.
         value = _Sql(
             f"CASE WHEN typeof({raw.text}) IN ('integer', 'real') THEN {raw.text} END",
