@@ -51,9 +51,9 @@ class Api:
         self.url = collector.url
         self.pool = urllib3.PoolManager(retries=False, timeout=30.0)
 
-    def send(self, events: Sequence[Mapping[str, Any]]) -> None:
+    def send(self, events: Sequence[Mapping[str, Any]], key: str = KEY) -> None:
         """Post events through HTTP V2 (in one request) and check they were all stored."""
-        body = orjson.dumps({"api_key": KEY, "events": list(events)})
+        body = orjson.dumps({"api_key": key, "events": list(events)})
         response = self.pool.request(
             "POST", self.url + "/2/httpapi", body=body,
             headers={"Content-Type": "application/json"},
@@ -108,3 +108,23 @@ def event(
     if user_props is not None:
         body["user_properties"] = dict(user_props)
     return body
+
+
+def export_range() -> dict[str, str]:
+    """An export range around now (the export selects by receipt time)."""
+    from datetime import timedelta
+
+    now = datetime.now(timezone.utc)
+    start, end = now - timedelta(hours=2), now + timedelta(hours=2)
+    return {"start": start.strftime("%Y%m%dT%H"), "end": end.strftime("%Y%m%dT%H")}
+
+
+def exported(api: Api) -> list[dict[str, Any]]:
+    """Every event of an export around now, in archive order."""
+    import io
+
+    from trackwire.amplitude.query import iter_export_events
+
+    response = api.get("/api/2/export", **export_range())
+    assert response.status == 200, response.data[:300]
+    return list(iter_export_events(io.BytesIO(response.data)))

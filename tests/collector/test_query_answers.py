@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
-from tests.collector.query_support import Api, api, event, ms, query_collector, query_store
+from tests.collector.query_support import (
+    Api,
+    api,
+    event,
+    exported,
+    ms,
+    query_collector,
+    query_store,
+)
 
 __all__ = ["api", "query_collector", "query_store"]
 
@@ -118,3 +127,124 @@ def test_pct_dau_with_zero_active_users_is_zero(api: Api) -> None:
     )  # fmt: skip
     assert data["series"] == [[0, 0]]
     assert data["seriesCollapsed"] == [[{"setId": "", "value": 0}]]
+
+
+@pytest.fixture
+def week(api: Api) -> Api:
+    """Plays and Buys over 2026-01-03..07: Plays 1, 2, 0, 4, 3 events a day (users p0..)."""
+    plays = {3: 1, 4: 2, 5: 0, 6: 4, 7: 3}
+    events = []
+    n = 0
+    for day, count in plays.items():
+        for k in range(count):
+            events.append(event("Play", f"user-p{k}", ms(day), n, props={"price": day}))
+            n += 1
+    events += [event("Buy", "user-b0", ms(5), 100), event("Buy", "user-b1", ms(5), 101)]
+    api.send(events)
+    return api
+
+
+def test_e2_is_a_second_series(week: Api) -> None:
+    data = week.data(
+        "/api/2/events/segmentation", e={"event_type": "Play"}, e2={"event_type": "Buy"},
+        m="totals", start="20260104", end="20260106",
+    )  # fmt: skip
+    assert data["series"] == [[2, 0, 4], [0, 2, 0]]
+    assert data["seriesLabels"] == [0, 1]
+    assert data["seriesCollapsed"] == [[{"setId": "", "value": 6}], [{"setId": "", "value": 2}]]
+
+
+def test_e2_of_an_unknown_event_names_e2(week: Api) -> None:
+    status, error = week.error(
+        "/api/2/events/segmentation", e={"event_type": "Play"}, e2={"event_type": "Nope"},
+        start="20260104", end="20260106",
+    )  # fmt: skip
+    assert status == 400 and "e2" in error
+
+
+@pytest.mark.parametrize(
+    ("fields", "series"),
+    [
+        # Each day covers itself and the day before (the 3rd lies before the range).
+        ({"m": "totals", "rollingWindow": "2"}, [[3, 2, 4, 7]]),
+        ({"m": "totals", "rollingWindow": "1"}, [[2, 0, 4, 3]]),
+        ({"m": "totals", "rollingAverage": "2"}, [[1.5, 1, 2, 3.5]]),
+        # Uniques over three days (the 2nd has none): (0+1+2)/3, (1+2+0)/3, (2+0+4)/3, (0+4+3)/3.
+        ({"m": "uniques", "rollingAverage": "3"}, [[1, 1, 2, 2.3333]]),
+        ({"m": "totals", "n": "active"}, [[2, 0, 4, 3]]),
+        ({"m": "totals", "n": "any"}, [[2, 0, 4, 3]]),
+    ],
+)
+def test_n_and_rolling_windows(week: Api, fields: dict[str, str], series: list[Any]) -> None:
+    data = week.data(
+        "/api/2/events/segmentation", e={"event_type": "Play"}, start="20260104", end="20260107",
+        **fields,
+    )  # fmt: skip
+    assert data["series"] == series
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"n": "new"}, "n"),
+        ({"rollingWindow": "2"}, "rollingWindow"),  # distinct users per window: refused
+        ({"rollingWindow": "0", "m": "totals"}, "rollingWindow"),
+        ({"rollingAverage": "x"}, "rollingAverage"),
+        ({"rollingAverage": "2", "rollingWindow": "2", "m": "totals"}, "rollingAverage"),
+        ({"m": "formula"}, "m"),
+    ],
+)
+def test_unsupported_options_are_400s_naming_the_parameter(
+    week: Api, fields: dict[str, str], field: str
+) -> None:
+    status, error = week.error(
+        "/api/2/events/segmentation", e={"event_type": "Play"}, start="20260104", end="20260107",
+        **fields,
+    )  # fmt: skip
+    assert status == 400
+    assert field in error
+
+
+def test_exported_events_carry_the_users_properties(api: Api) -> None:
+    api.send(
+        [
+            event("Play", "user-1", ms(5, 10), 1, user_props={"$set": {"plan": "free"}}),
+            event("Play", "user-1", ms(5, 11), 2),
+            event("Play", "user-1", ms(5, 12), 3, user_props={"$set": {"plan": "pro"}}),
+            event("Play", "user-2", ms(5, 12), 4),
+        ]
+    )
+    found = {e["$insert_id"]: e["user_properties"] for e in exported(api)}
+    # The first event keeps what it set; the others show the user's properties.
+    assert found == {"i-1": {"plan": "free"}, "i-2": {"plan": "pro"}, "i-3": {"plan": "pro"},
+                     "i-4": {}}  # fmt: skip
+
+
+def test_export_reads_in_pages_every_event_once(api: Api, query_store: Any) -> None:
+    query_store.export_page_size = 2
+    api.send([event("Play", f"user-{n % 3}", ms(5), n) for n in range(7)])
+    api.send([event("Buy", "user-9", ms(5), 7)])
+    ids = [e["$insert_id"] for e in exported(api)]
+    assert sorted(ids) == sorted(f"i-{n}" for n in range(8))
+    assert len(ids) == 8
+
+
+def test_user_search_by_device_and_amplitude_id_prefix(api: Api) -> None:
+    # Another project's ten users take Amplitude IDs 1 to 10; this one's are 11 and 12.
+    api.send([event("Play", f"other-{n}", ms(5), n) for n in range(10)], key="other-key")
+    api.send(
+        [
+            event("Play", "alice-1", ms(5), 1, device_id="dev-apple-1"),
+            event("Play", "bob-22", ms(5), 2, device_id="dev-banana-2"),
+        ]
+    )
+
+    def search(text: str) -> tuple[str, list[Any]]:
+        found = orjson.loads(api.get("/api/2/usersearch", user=text).data)
+        return found["type"], [(m["user_id"], m["amplitude_id"]) for m in found["matches"]]
+
+    assert search("dev-ban") == ("match_user_prefix", [("bob-22", 12)])
+    assert search("dev-apple-1") == ("match_user_or_device_id", [("alice-1", 11)])
+    assert search("12") == ("match_amplitude_id", [("bob-22", 12)])
+    assert search("1") == ("match_user_prefix", [("alice-1", 11), ("bob-22", 12)])
+    assert search("zzz") == ("nomatch", [])

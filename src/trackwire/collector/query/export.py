@@ -185,6 +185,22 @@ def _user_properties(vendor: str, type: str, payload: Mapping[str, Any]) -> dict
     return dict(attributes) if isinstance(attributes, dict) else {}
 
 
+def _exported_user_properties(own: dict[str, Any], current: str | None) -> bytes:
+    """The ``user_properties`` of an exported event: the user's properties (as stored now),
+    with what the event itself set on top (its values at the time of the event).
+
+    Amplitude exports the user's properties on every event, not only on identifies.
+    """
+    if not current or current == "{}":
+        return _dumps(own)
+    if not own:
+        return current.encode()
+    state = orjson.loads(current)
+    if type(state) is not dict:
+        return _dumps(own)
+    return _dumps({**state, **own})
+
+
 def _built_in_sources(vendor: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """Another vendor's built-in properties, keyed by Amplitude's ingestion field names (so
     :func:`export_event` reads every vendor's the same way)."""
@@ -285,7 +301,7 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
         received,
         session,
         _dumps(row.user_id),
-        _dumps(_user_properties(vendor, row.type, payload)),
+        _exported_user_properties(_user_properties(vendor, row.type, payload), row.user_properties),
         _uuid(row.source_id, row.id),
     )
 

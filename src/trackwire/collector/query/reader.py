@@ -32,7 +32,8 @@ class ExportRow:
 
     ``vendor`` comes first, then the columns in the order a store selects them, so a row is
     made as ``ExportRow(vendor, *columns)``. ``context_kind``/``context`` are the event's
-    shared request context (see :func:`trackwire.collector.store.expand`), if any.
+    shared request context (see :func:`trackwire.collector.store.expand`), if any;
+    ``user_properties`` the JSON of the user's properties now (None: no user).
     """
 
     vendor: str
@@ -51,6 +52,7 @@ class ExportRow:
     payload: str | bytes
     context_kind: str | None = None
     context: str | None = None
+    user_properties: str | None = None
 
 
 class QueryReader(Protocol):
@@ -71,8 +73,8 @@ class QueryReader(Protocol):
     def export_rows(
         self, sources: Sequence[Source], start_ms: int, end_ms: int
     ) -> Iterator[ExportRow]:
-        """Events received in ``[start_ms, end_ms)`` in receipt order, read lazily; the
-        iterator holds a read connection until it is exhausted or closed."""
+        """Events received in ``[start_ms, end_ms)`` in receipt order, read lazily, a page at
+        a time: no read transaction lasts the whole export."""
         ...
 
     def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:

@@ -13,7 +13,7 @@ mParticle key with the same text), whichever vendor's API it came through (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,7 +27,8 @@ from trackwire.amplitude.query import params as p
 from trackwire.collector import _http
 from trackwire.collector.query import segmentation, users
 from trackwire.collector.query.export import archive_chunks, export_line
-from trackwire.collector.query.reader import QueryReader
+from trackwire.collector.query.limits import QueryTimeoutError
+from trackwire.collector.query.reader import QueryReader, Source
 from trackwire.collector.store import StoreClosedError
 from trackwire.errors import ValidationError
 
@@ -39,6 +40,8 @@ __all__ = ["QueryRoutes", "routes"]
 #: Longest export range, as Amplitude allows.
 MAX_EXPORT_DAYS: Final = 365
 _HOUR_MS: Final = 3_600_000
+#: Largest ``offset`` of user activity (SQLite's integers end at 2**63 - 1).
+_MAX_OFFSET: Final = 10**12
 _TZ: Final = {"X-Time-Zone": "UTC"}
 
 
@@ -109,6 +112,8 @@ class QueryRoutes:
             result = _json(exc.status, {"error": str(exc)})
         except ValidationError as exc:
             result = _json(400, {"error": str(exc)})
+        except QueryTimeoutError as exc:
+            result = _json(503, {"error": str(exc)})
         except StoreClosedError:
             result = _json(503, {"error": "the collector is shutting down"})
         response: Response = result if isinstance(result, Response) else _json(200, result)
@@ -161,10 +166,14 @@ class QueryRoutes:
 
     def _useractivity_work(self, project: str, query: Mapping[str, str]) -> dict[str, Any]:
         text = query.get("user", "")
-        if not text.isdigit():
-            raise ValidationError("user", f"required: an Amplitude ID (a number), got {text!r}")
-        offset = _int(query, "offset", 0, 0, None)
-        limit = _int(query, "limit", 1000, 1, 1000)
+        if not text.isascii() or not text.isdigit():
+            raise ValidationError(
+                "user", f"required: an Amplitude ID (a number), got {text[:40]!r}"
+            )
+        if len(text) > 18:
+            raise ValidationError("user", f"no Amplitude ID has {len(text)} digits")
+        offset = p.query_int(query, "offset", 0, 0, _MAX_OFFSET)
+        limit = p.query_int(query, "limit", 1000, 1, 1000)
         direction = query.get("direction", "latest")
         if direction not in ("latest", "earliest"):
             raise ValidationError("direction", f"expected latest or earliest, got {direction!r}")
@@ -191,25 +200,36 @@ class QueryRoutes:
         params = p.parse_segmentation_query(query)
         plan = segmentation.plan(params)
         sources = self.store.project_sources(project)
-        event_type = str(params.event["event_type"])
+        answers = [self._series(sources, plan, "e", 0)]
+        second = segmentation.second_plan(plan)
+        if second is not None:
+            answers.append(self._series(sources, second, "e2", 1))
+        return segmentation.combine(answers)
+
+    def _series(
+        self, sources: Sequence[Source], plan: segmentation.Plan, field: str, index: int
+    ) -> dict[str, Any]:
+        """One event's answer (``field`` names its parameter in errors)."""
+        event_type = str(plan.params.event["event_type"])
         if not self.store.event_exists(sources, event_type):
-            raise ValidationError("e", f"event type {event_type!r} does not exist in this project")
+            raise ValidationError(
+                field, f"event type {event_type!r} does not exist in this project"
+            )
         rows, active = self.store.segmentation(sources, plan)
-        return segmentation.answer(plan, rows, active)
-
-
-def _int(query: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
-    text = query.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValidationError(name, f"expected a whole number, got {text!r}") from None
-    if value < low or (high is not None and value > high):
-        bounds = f"{low} to {high}" if high is not None else f"{low} or more"
-        raise ValidationError(name, f"expected {bounds}, got {value}")
-    return value
+        lead = segmentation.lead_plan(plan)
+        lead_rows: list[segmentation.Aggregate] = []
+        lead_active = None
+        if lead is not None:
+            lead_rows, lead_active = self.store.segmentation(sources, lead)
+        return segmentation.answer(
+            plan,
+            rows,
+            active,
+            lead=lead,
+            lead_rows=lead_rows,
+            lead_active=lead_active,
+            event_index=index,
+        )
 
 
 def _closing(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -6,6 +6,7 @@ runs the matching function of :mod:`.sqlite_reads` or :mod:`.sqlite_segmentation
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -27,6 +28,8 @@ class SQLiteQueryReads:
     _reading: Callable[[], AbstractContextManager[sqlite3.Connection]]
     #: Seconds one query statement may run before it is cancelled (None: no limit).
     query_time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
+    #: Events an export reads per page (per short read transaction).
+    export_page_size: int = amplitude_reads.EXPORT_PAGE
 
     @contextmanager
     def _querying(self) -> Iterator[sqlite3.Connection]:
@@ -47,13 +50,27 @@ class SQLiteQueryReads:
     def export_rows(
         self, sources: Sequence[Source], start_ms: int, end_ms: int
     ) -> Iterator[ExportRow]:
-        """See :meth:`QueryReader.export_rows`; one read transaction for the whole export."""
-        with self._reading() as conn:
-            conn.execute("BEGIN")
-            try:
-                yield from amplitude_reads.export_rows(conn, sources, start_ms, end_ms)
-            finally:
-                conn.execute("COMMIT")
+        """See :meth:`QueryReader.export_rows`: one cursor per source, merged in receipt
+        order; each reads keyset pages, a short read transaction per page."""
+
+        def rows(source: Source) -> Iterator[ExportRow]:
+            after: tuple[int, int] | None = None
+            while True:
+                with self._reading() as conn:
+                    page = amplitude_reads.export_page(
+                        conn, source, after, end_ms, start_ms, self.export_page_size
+                    )
+                yield from page
+                if len(page) < self.export_page_size:
+                    return
+                after = (page[-1].received_time_ms, page[-1].id)
+
+        if len(sources) == 1:
+            yield from rows(sources[0])
+            return
+        yield from heapq.merge(
+            *(rows(s) for s in sources), key=lambda row: (row.received_time_ms, row.id)
+        )
 
     def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
         """See :meth:`QueryReader.search_users`."""
