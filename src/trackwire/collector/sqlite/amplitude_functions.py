@@ -18,7 +18,7 @@ from typing import Final
 from trackwire.collector.query import values
 from trackwire.collector.query.limits import QueryTimeoutError
 
-__all__ = ["ELEMENT", "FOLDED", "TEXT", "prepared"]
+__all__ = ["ELEMENT", "FOLDED", "STEPS", "TEXT", "prepared"]
 
 #: ``tw_text(json)``: the canonical text of a JSON value (see :func:`values.canonical_json`).
 TEXT: Final = "tw_text"
@@ -27,7 +27,7 @@ FOLDED: Final = "tw_folded"
 #: ``tw_element(type, value)``: the canonical text of a ``json_each`` element.
 ELEMENT: Final = "tw_element"
 #: Virtual-machine steps between two deadline checks (a few milliseconds of work).
-_STEPS: Final = 20_000
+STEPS: Final = 20_000
 
 
 def _folded(raw: str | bytes | None) -> str | None:
@@ -41,9 +41,12 @@ def _install(conn: sqlite3.Connection) -> None:
 
 
 @contextmanager
-def prepared(conn: sqlite3.Connection, time_limit_s: float | None) -> Iterator[sqlite3.Connection]:
+def prepared(
+    conn: sqlite3.Connection, time_limit_s: float | None, steps: int = STEPS
+) -> Iterator[sqlite3.Connection]:
     """``conn`` with the value functions registered and, while the block runs, statements
-    interrupted after ``time_limit_s`` seconds (None: no limit).
+    interrupted after ``time_limit_s`` seconds (None: no limit), checked every ``steps``
+    virtual-machine steps.
 
     Raises:
         QueryTimeoutError: a statement ran past the limit (it was cancelled).
@@ -57,7 +60,7 @@ def prepared(conn: sqlite3.Connection, time_limit_s: float | None) -> Iterator[s
     def expired() -> bool:
         return time.monotonic() >= deadline
 
-    conn.set_progress_handler(expired, _STEPS)
+    conn.set_progress_handler(expired, steps)
     try:
         yield conn
     except sqlite3.OperationalError as exc:

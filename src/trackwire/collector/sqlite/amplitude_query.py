@@ -16,7 +16,7 @@ from trackwire.collector.query.reader import ExportRow, Source
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
 from trackwire.collector.sqlite import amplitude_reads, amplitude_segmentation
-from trackwire.collector.sqlite.amplitude_functions import prepared
+from trackwire.collector.sqlite.amplitude_functions import STEPS, prepared
 
 __all__ = ["SQLiteQueryReads"]
 
@@ -28,13 +28,18 @@ class SQLiteQueryReads:
     _reading: Callable[[], AbstractContextManager[sqlite3.Connection]]
     #: Seconds one query statement may run before it is cancelled (None: no limit).
     query_time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
+    #: Virtual-machine steps between two checks of that limit.
+    query_progress_steps: int = STEPS
     #: Events an export reads per page (per short read transaction).
     export_page_size: int = amplitude_reads.EXPORT_PAGE
 
     @contextmanager
     def _querying(self) -> Iterator[sqlite3.Connection]:
         """A read connection with the query functions and the time limit in force."""
-        with self._reading() as conn, prepared(conn, self.query_time_limit_s) as ready:
+        with (
+            self._reading() as conn,
+            prepared(conn, self.query_time_limit_s, self.query_progress_steps) as ready,
+        ):
             yield ready
 
     def project_sources(self, name: str) -> list[Source]:
