@@ -7,10 +7,10 @@ whose known fields get any value. Kept to a few seconds (``FUZZ_EXAMPLES`` runs 
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -67,7 +67,7 @@ _segment = st.fixed_dictionaries(
 
 
 def _encoded(value: Any) -> str:
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 _segmentation = st.fixed_dictionaries(

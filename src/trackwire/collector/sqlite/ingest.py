@@ -303,8 +303,19 @@ class Ingest:
                     (source_id,),
                     list(device_ids),
                 )
+            # User ids an alias replaced: their events now go to the linked user.
+            links: list[tuple[str, int]] = []
+            if user_ids:
+                links = select_in(
+                    self._conn,
+                    "SELECT previous_id, amplitude_id FROM identity_links "
+                    "WHERE source_id = ? AND previous_id",
+                    (source_id,),
+                    list(user_ids),
+                )
             # Devices usually belong to users already found by user id; read only the others.
-            others = list({amplitude_id for _, amplitude_id in devices}.difference(found))
+            reached = {amplitude_id for _, amplitude_id in devices}
+            others = list(reached.union(a for _, a in links).difference(found))
             if others:
                 for row in self._conn.execute(
                     f"SELECT {USER_COLUMNS} FROM users u "
@@ -316,6 +327,9 @@ class Ingest:
                 self.users.remember(user)
             for device_id, amplitude_id in devices:
                 self.users.remember(found[amplitude_id], device_id=device_id)
+            for previous_id, amplitude_id in links:
+                if amplitude_id in found:
+                    self.users.remember(found[amplitude_id], linked_id=previous_id)
 
     def _group(self, key: _GroupKey, when_ms: int) -> Row:
         group = self._groups.get(key)
