@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
 
-__all__ = ["ExportRow", "QueryReader", "Source"]
+__all__ = ["ExportRow", "Hit", "QueryReader", "Source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,26 @@ class Source:
 
     source_id: int
     vendor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One event a funnel, retention, user count or LTV reads (see
+    :meth:`QueryReader.event_hits`).
+
+    Attributes:
+        person: who did it (the store's user key: one per person across vendors).
+        time_ms: the event time (client time, else receipt time).
+        group: the group-by value's canonical text (None: not set, or no group-by).
+        first_seen_ms: the user's first-seen time (None: no user).
+        revenue: the event's revenue (None: none).
+    """
+
+    person: Any
+    time_ms: int
+    group: Any
+    first_seen_ms: int | None
+    revenue: float | None
 
 
 # Not frozen: a frozen dataclass's __init__ costs several times a plain one, and the export
@@ -99,4 +119,9 @@ class QueryReader(Protocol):
         self, sources: Sequence[Source], plan: Plan
     ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
         """The plan's aggregates and, for ``pct_dau``, active users per period."""
+        ...
+
+    def event_hits(self, sources: Sequence[Source], plan: Plan) -> list[Hit]:
+        """Every event the plan selects (its event, filters, segments and group-by, in
+        ``[plan.start_ms, plan.end_ms)``), in time order."""
         ...

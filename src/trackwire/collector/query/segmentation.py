@@ -23,6 +23,7 @@ __all__ = [
     "answer",
     "bucket_of",
     "combine",
+    "layout",
     "lead_plan",
     "plan",
     "second_plan",
@@ -129,13 +130,14 @@ def plan(params: SegmentationParams) -> Plan:
         )
     if params.event2 is not None:
         try:
-            _layout(replace(params, event=params.event2, event2=None), interval)
+            layout(replace(params, event=params.event2, event2=None), interval)
         except ValidationError as exc:
             raise ValidationError("e2", str(exc)) from None
-    return _layout(params, interval)
+    return layout(params, interval)
 
 
-def _layout(params: SegmentationParams, interval: str) -> Plan:
+def layout(params: SegmentationParams, interval: str) -> Plan:
+    """The plan of checked parameters (no range or metric check: see :func:`plan`)."""
     event_group = params.event_group_by
     value = None
     group = None
@@ -166,7 +168,7 @@ def second_plan(query: Plan) -> Plan | None:
     event2 = query.params.event2
     if event2 is None:
         return None
-    return _layout(replace(query.params, event=event2, event2=None), query.interval)
+    return layout(replace(query.params, event=event2, event2=None), query.interval)
 
 
 def lead_plan(query: Plan) -> Plan | None:
@@ -195,7 +197,7 @@ def lead_plan(query: Plan) -> Plan | None:
     if lead_start.year < 1970 or lead_end < lead_start:
         return None
     lead = replace(params, start=lead_start, end=lead_end, event2=None)
-    return _layout(lead, query.interval)
+    return layout(lead, query.interval)
 
 
 def _first_day(interval: str, bucket: int) -> date:

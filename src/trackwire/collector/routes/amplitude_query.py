@@ -1,7 +1,8 @@
 """Amplitude's Dashboard REST and Export API, answered over what the collector stored.
 
-``GET /api/2/export``, ``/api/2/usersearch``, ``/api/2/useractivity`` and
-``/api/2/events/segmentation`` take HTTP Basic ``api_key:secret_key``: with a keys file, an
+``GET /api/2/export``, ``/api/2/usersearch``, ``/api/2/useractivity``,
+``/api/2/events/segmentation``, ``/api/2/funnels``, ``/api/2/retention``, ``/api/2/users`` and
+``/api/2/revenue/ltv`` take HTTP Basic ``api_key:secret_key``: with a keys file, an
 Amplitude source's API key and secret key; in development mode any key (the API key then names
 the project). A request without Basic credentials is a 401 in every mode, as Amplitude answers.
 A query covers every event stored under the project's name (the keys-file source name, or in
@@ -23,9 +24,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from trackwire.amplitude.query import charts as c
 from trackwire.amplitude.query import params as p
 from trackwire.collector import _http
-from trackwire.collector.query import segmentation, users
+from trackwire.collector.query import charts, segmentation, users
 from trackwire.collector.query.export import archive_chunks, export_line
 from trackwire.collector.query.limits import QueryTimeoutError
 from trackwire.collector.query.reader import QueryReader, Source
@@ -77,6 +79,10 @@ class QueryRoutes:
             Route("/api/2/usersearch", self._usersearch, methods=["GET"]),
             Route("/api/2/useractivity", self._useractivity, methods=["GET"]),
             Route("/api/2/events/segmentation", self._segmentation, methods=["GET"]),
+            Route("/api/2/funnels", self._funnels, methods=["GET"]),
+            Route("/api/2/retention", self._retention, methods=["GET"]),
+            Route("/api/2/users", self._users, methods=["GET"]),
+            Route("/api/2/revenue/ltv", self._ltv, methods=["GET"]),
         ]
 
     def _project(self, request: Request) -> str:
@@ -230,6 +236,38 @@ class QueryRoutes:
             lead_active=lead_active,
             event_index=index,
         )
+
+    # --- charts beyond segmentation -------------------------------------------------------------
+
+    async def _funnels(self, request: Request) -> Response:
+        steps = request.query_params.getlist("e")
+
+        def work(project: str, query: Mapping[str, str]) -> dict[str, Any]:
+            params = c.parse_funnel_query(query, steps)
+            return charts.funnel(self.store, self.store.project_sources(project), params)
+
+        return await self._run(request, work)
+
+    async def _retention(self, request: Request) -> Response:
+        def work(project: str, query: Mapping[str, str]) -> dict[str, Any]:
+            params = c.parse_retention_query(query)
+            return charts.retention_chart(self.store, self.store.project_sources(project), params)
+
+        return await self._run(request, work)
+
+    async def _users(self, request: Request) -> Response:
+        def work(project: str, query: Mapping[str, str]) -> dict[str, Any]:
+            params = c.parse_users_query(query)
+            return charts.users(self.store, self.store.project_sources(project), params)
+
+        return await self._run(request, work)
+
+    async def _ltv(self, request: Request) -> Response:
+        def work(project: str, query: Mapping[str, str]) -> dict[str, Any]:
+            params = c.parse_ltv_query(query)
+            return charts.revenue_ltv(self.store, self.store.project_sources(project), params)
+
+        return await self._run(request, work)
 
 
 def _closing(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 
 from trackwire.collector.query.limits import DEFAULT_TIME_LIMIT_S
-from trackwire.collector.query.reader import ExportRow, Source
+from trackwire.collector.query.reader import ExportRow, Hit, Source
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
 from trackwire.collector.sqlite import amplitude_reads, amplitude_segmentation
@@ -111,3 +111,8 @@ class SQLiteQueryReads:
             if plan.params.metric == "pct_dau":
                 active = amplitude_segmentation.active_users(conn, sources, plan)
         return rows, active
+
+    def event_hits(self, sources: Sequence[Source], plan: Plan) -> list[Hit]:
+        """See :meth:`QueryReader.event_hits`."""
+        with self._querying() as conn:
+            return amplitude_segmentation.event_hits(conn, sources, plan)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from trackwire.collector.query import mapping
-from trackwire.collector.query.reader import Source
+from trackwire.collector.query.reader import Hit, Source
 from trackwire.collector.query.segmentation import (
     PROPERTY_METRICS,
     USER_METRICS,
@@ -29,7 +29,7 @@ from trackwire.collector.query.values import filter_needles, filter_texts
 from trackwire.collector.sqlite.amplitude_functions import ELEMENT, FOLDED, TEXT
 from trackwire.errors import ValidationError
 
-__all__ = ["Source", "active_users", "event_exists", "segmentation_rows"]
+__all__ = ["Source", "active_users", "event_exists", "event_hits", "segmentation_rows"]
 
 _NUMERIC_OPS: Final = {
     "less": "<",
@@ -335,8 +335,11 @@ def _selects(
     event_type: str,
     *,
     with_filters: bool,
+    hits: bool = False,
 ) -> _Sql:
-    """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL."""
+    """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL;
+    ``hits`` adds ``t`` (the event time), ``f`` (its user's first-seen time) and ``r`` (its
+    revenue)."""
     # Who counts as one user: the amplitude_id within one vendor; across vendors the user id
     # (each vendor resolves its own amplitude_ids), else the amplitude_id.
     person = "e.amplitude_id"
@@ -379,9 +382,15 @@ def _selects(
                     if split is not None:
                         where.append(split)
                     where += [c.text for c in conditions]
+                    extra = ""
+                    if hits:
+                        extra = (
+                            f", {time_column} AS t, (SELECT u.first_seen_ms FROM users u "
+                            "WHERE u.amplitude_id = e.amplitude_id) AS f, e.revenue AS r"
+                        )
                     parts.append(
                         f"SELECT {_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
-                        f"{person} AS a, {value.text} AS v FROM events e "
+                        f"{person} AS a, {value.text} AS v{extra} FROM events e "
                         f"WHERE {' AND '.join(where)}"
                     )
                     args += [*group.args, *value.args, source.source_id, *match.args]
@@ -389,7 +398,8 @@ def _selects(
                     for condition in conditions:
                         args += condition.args
     if not parts:
-        return _Sql("SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v WHERE 0")
+        extra = ", NULL AS t, NULL AS f, NULL AS r" if hits else ""
+        return _Sql(f"SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v{extra} WHERE 0")
     return _Sql(" UNION ALL ".join(parts), args)
 
 
@@ -445,6 +455,19 @@ def active_users(
         "UNION ALL SELECT NULL, count(DISTINCT a) FROM m"
     )
     return {bucket: users for bucket, users in conn.execute(sql, inner.args)}
+
+
+def event_hits(conn: sqlite3.Connection, sources: Sequence[Source], query: Plan) -> list[Hit]:
+    """Every matching event of the plan (its event type, filters and segments, in its time
+    range) as a :class:`Hit`, in time order: what funnels, retention, new users and LTV are
+    computed from."""
+    inner = _selects(
+        sources, query, str(query.params.event["event_type"]), with_filters=True, hits=True
+    )
+    return [
+        Hit(*row)
+        for row in conn.execute(f"SELECT a, t, g, f, r FROM ({inner.text}) ORDER BY t", inner.args)
+    ]
 
 
 def event_exists(conn: sqlite3.Connection, sources: Sequence[Source], event_type: str) -> bool:
