@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.collector.query_support import Api, api, event, ms, query_collector, query_store
+from tests.collector.query_support import AUTH, Api, api, event, ms, query_collector, query_store
 
 __all__ = ["api", "query_collector", "query_store"]
 
@@ -87,7 +87,31 @@ _segmentation = st.fixed_dictionaries(
         "rollingAverage": st.sampled_from(["2"]) | _text,
     },
 )  # fmt: skip
+_day = st.sampled_from(["20260105", "20260107"]) | _text
+_chart_common = {
+    "start": _day, "end": _day, "i": st.sampled_from(["1", "7", "30"]) | _text, "g": _text,
+    "s": (st.lists(_segment, max_size=2) | _json).map(_encoded),
+}  # fmt: skip
 _others = st.one_of(
+    st.tuples(
+        st.just("/api/2/retention"),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                **_chart_common,
+                "se": (_event | _json).map(_encoded),
+                "re": (_event | _json).map(_encoded),
+                "rm": st.sampled_from(["n-day", "rolling", "bracket"]) | _text,
+                "rb": (st.lists(st.lists(st.integers(-2, 40), max_size=3), max_size=3) | _json).map(
+                    _encoded
+                ),
+            },
+        ),
+    ),
+    st.tuples(
+        st.sampled_from(["/api/2/users", "/api/2/revenue/ltv"]),
+        st.fixed_dictionaries({}, optional={**_chart_common, "m": _text}),
+    ),
     st.tuples(st.just("/api/2/usersearch"), st.fixed_dictionaries({"user": _text})),
     st.tuples(
         st.just("/api/2/useractivity"),
@@ -122,8 +146,13 @@ def played(api: Api) -> Api:
     return api
 
 
-def _check(api: Api, path: str, fields: dict[str, str]) -> None:
-    response = api.get(path, **fields)
+def _check(api: Api, path: str, fields: dict[str, str] | list[tuple[str, str]]) -> None:
+    if isinstance(fields, list):
+        response = api.pool.request(
+            "GET", api.url + path, fields=fields, headers={"Authorization": AUTH}
+        )
+    else:
+        response = api.get(path, **fields)
     assert response.status < 500 or response.status == 503, (path, fields, response.data[:300])
     if response.status == 503:
         # Only a cancelled (too slow) query answers 503, saying so.
@@ -134,6 +163,28 @@ def _check(api: Api, path: str, fields: dict[str, str]) -> None:
 @given(fields=_segmentation)
 def test_segmentation_never_fails(played: Api, fields: dict[str, str]) -> None:
     _check(played, "/api/2/events/segmentation", fields)
+
+
+_funnel = st.tuples(
+    st.lists((_event | _json).map(_encoded), max_size=4),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            **_chart_common,
+            "mode": st.sampled_from(["ordered", "unordered", "sequential"]) | _text,
+            "n": st.sampled_from(["active", "new"]) | _text,
+            "cs": st.sampled_from(["60", "86400"]) | _text,
+            "limit": _text,
+        },
+    ),
+)
+
+
+@FUZZ
+@given(request=_funnel)
+def test_funnels_never_fail(played: Api, request: tuple[list[str], dict[str, str]]) -> None:
+    steps, fields = request
+    _check(played, "/api/2/funnels", [*(("e", e) for e in steps), *fields.items()])
 
 
 @FUZZ
