@@ -168,7 +168,49 @@ def run_queries(url: str, pid: int, events: int, rows: list[tuple[str, str]], wo
             "segmentation: pct_dau per day (reads every active event)": (
                 lambda: query.event_segmentation("Song Played", start, end, metric="pct_dau")
             ),
+            "segmentation: uniques of every active user per day": (
+                lambda: query.event_segmentation("_active", start, end)
+            ),
+            "segmentation: totals grouped by a user property": lambda: query.event_segmentation(
+                "Song Played", start, end, metric="totals", group_by="gp:plan",
+            ),
+            "segmentation: average per user": (
+                lambda: query.event_segmentation("Song Played", start, end, metric="average")
+            ),
+            "segmentation: sums of an event property": lambda: query.event_segmentation(
+                {"event_type": "Song Played", "group_by": [{"type": "event", "value": "price"}]},
+                start, end, metric="sums",
+            ),
+            "segmentation: uniques, contains filter on an event property": (
+                lambda: query.event_segmentation(
+                    {"event_type": "Song Played", "filters": [
+                        {"subprop_type": "event", "subprop_key": "genre",
+                         "subprop_op": "contains", "subprop_value": ["RO"]}]},
+                    start, end,
+                )
+            ),
+            "segmentation: uniques weekly, rolling average of 2": lambda: query.event_segmentation(
+                "Song Played", start, end, interval="weekly", rolling_average=2,
+            ),
         }  # fmt: skip
+        charts: dict[str, Callable[[], Any]] = {
+            "funnel: Search -> Song Played -> Purchase, 30 days": lambda: query.funnels(
+                ["Search", "Song Played", "Purchase"], start, end
+            ),
+            "retention: Login -> Song Played, n-day": lambda: query.retention(
+                "Login", "Song Played", start, end
+            ),
+            "users: active per day": lambda: query.users(start, end),
+            "revenue LTV (ARPU)": lambda: query.revenue_ltv(start, end),
+        }
+        for name, call in charts.items():
+            median, best, cpu, _ = timed(call, runs=3, pid=pid)
+            rows.append((
+                name,
+                f"{median * 1000:,.0f} ms (best {best * 1000:,.0f}); collector CPU "
+                f"{cpu * 1000:,.0f} ms",
+            ))  # fmt: skip
+            print(rows[-1])
         for name, call in cases.items():
             median, best, cpu, result = timed(call, runs=3, pid=pid)
             total = sum(result.series[0])
