@@ -6,6 +6,7 @@ back through the query API.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import orjson
@@ -248,3 +249,28 @@ def test_user_search_by_device_and_amplitude_id_prefix(api: Api) -> None:
     assert search("12") == ("match_amplitude_id", [("bob-22", 12)])
     assert search("1") == ("match_user_prefix", [("alice-1", 11), ("bob-22", 12)])
     assert search("zzz") == ("nomatch", [])
+
+
+def test_a_long_export_does_not_hold_back_checkpoints(api: Api, query_store: Any) -> None:
+    """Between two pages the export holds no read transaction: a checkpoint can copy every
+    frame of the WAL (a whole-export transaction would pin the older frames)."""
+    query_store.export_page_size = 2
+    api.send([event("Play", f"user-{n}", ms(5), n) for n in range(6)])
+    sources = query_store.project_sources(query_store_project(query_store))
+    rows = query_store.export_rows(sources, 0, 2**62)
+    first = next(rows)
+    api.send([event("Play", "user-9", ms(5), 9)])
+    conn = sqlite3.connect(query_store._path)
+    try:
+        busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        conn.close()
+    assert (busy, copied) == (0, frames)
+    assert 1 + len(list(rows)) == 7
+    assert first.amplitude_id is not None
+
+
+def query_store_project(store: Any) -> str:
+    """The project name the ``api`` fixture's events are stored under."""
+    (name,) = [row[0] for row in store._writer.execute("SELECT source FROM sources")]
+    return str(name)
