@@ -30,6 +30,8 @@ class SQLiteQueryReads:
     query_time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
     #: Virtual-machine steps between two checks of that limit.
     query_progress_steps: int = STEPS
+    #: Whether segmentation reads the rollups kept at ingest where they answer the same.
+    use_rollups: bool = True
     #: Events an export reads per page (per short read transaction).
     export_page_size: int = amplitude_reads.EXPORT_PAGE
 
@@ -106,10 +108,11 @@ class SQLiteQueryReads:
     ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
         """See :meth:`QueryReader.segmentation`."""
         with self._querying() as conn:
-            rows = amplitude_segmentation.segmentation_rows(conn, sources, plan)
+            rollups = self.use_rollups
+            rows = amplitude_segmentation.segmentation_rows(conn, sources, plan, rollups=rollups)
             active = None
             if plan.params.metric == "pct_dau":
-                active = amplitude_segmentation.active_users(conn, sources, plan)
+                active = amplitude_segmentation.active_users(conn, sources, plan, rollups=rollups)
         return rows, active
 
     def event_hits(self, sources: Sequence[Source], plan: Plan) -> list[Hit]:

@@ -403,16 +403,49 @@ def _selects(
     return _Sql(" UNION ALL ".join(parts), args)
 
 
+def _rollup(sources: Sequence[Source], query: Plan, *, with_filters: bool = True) -> _Sql | None:
+    """``SELECT b, a`` of ``_active`` users from the ``active_days`` rollup, when it gives the
+    same answer as the events: daily or longer periods, no segment, no filter or group-by, and
+    one vendor (whose ``amplitude_id`` is the person). None otherwise."""
+    params = query.params
+    if (
+        query.interval == "hourly"
+        or params.segments
+        or len({s.vendor for s in sources}) != 1
+        or (with_filters and (params.event.get("filters") or query.group is not None))
+    ):
+        return None
+    day_ms = 86_400_000
+    ids = [s.source_id for s in sources]
+    return _Sql(
+        f"SELECT {_bucket(query.interval, f'(r.day * {day_ms})')} AS b, r.amplitude_id AS a "
+        f"FROM active_days r WHERE r.source_id IN ({_placeholders(len(ids))}) "
+        "AND r.day >= ? AND r.day < ?",
+        [*ids, query.start_ms // day_ms, query.end_ms // day_ms],
+    )
+
+
 def segmentation_rows(
-    conn: sqlite3.Connection, sources: Sequence[Source], query: Plan
+    conn: sqlite3.Connection, sources: Sequence[Source], query: Plan, *, rollups: bool = True
 ) -> list[Aggregate]:
     """Per (period, group) and per group over the range: events, users, value sum/count.
 
     Distinct users are counted only for the metrics that show them, and the range's distinct
     users take a second pass over the (index-only, cheap) selection; every other total of the
-    range is the sum of its periods.
+    range is the sum of its periods. Uniques of ``_active`` read the ``active_days`` rollup
+    when it answers the same (``rollups``; see :func:`_rollup`).
     """
-    inner = _selects(sources, query, str(query.params.event["event_type"]), with_filters=True)
+    event_type = str(query.params.event["event_type"])
+    if rollups and event_type == "_active" and query.params.metric in ("uniques", "pct_dau"):
+        rollup = _rollup(sources, query)
+        if rollup is not None:
+            sql = (
+                f"WITH m AS MATERIALIZED ({rollup.text}) "
+                "SELECT b, NULL, 0, count(DISTINCT a), 0.0, 0 FROM m GROUP BY b "
+                "UNION ALL SELECT NULL, NULL, 0, count(DISTINCT a), 0.0, 0 FROM m"
+            )
+            return [Aggregate(*row) for row in conn.execute(sql, rollup.args)]
+    inner = _selects(sources, query, event_type, with_filters=True)
     distinct = query.params.metric in USER_METRICS
     users = "count(DISTINCT a)" if distinct else "0"
     rows = [
@@ -445,10 +478,13 @@ def segmentation_rows(
 
 
 def active_users(
-    conn: sqlite3.Connection, sources: Sequence[Source], query: Plan
+    conn: sqlite3.Connection, sources: Sequence[Source], query: Plan, *, rollups: bool = True
 ) -> dict[int | None, int]:
-    """Distinct active users per period and (key None) over the range, for ``pct_dau``."""
-    inner = _selects(sources, query, "_active", with_filters=False)
+    """Distinct active users per period and (key None) over the range, for ``pct_dau`` (from
+    the ``active_days`` rollup when it answers the same)."""
+    inner = _rollup(sources, query, with_filters=False) if rollups else None
+    if inner is None:
+        inner = _selects(sources, query, "_active", with_filters=False)
     sql = (
         f"WITH m AS MATERIALIZED ({inner.text}) "
         "SELECT b, count(DISTINCT a) FROM m GROUP BY b "
