@@ -221,3 +221,9 @@ def test_revenue_ltv(paying: Api, m: str, jan5: dict[str, float]) -> None:
     assert {k: cell[k] for k in jan5} == jan5
     assert (cell["count"], cell["paid"], cell["total_amount"]) == (2, 1, 15)
     assert series["values"]["2026-01-06"]["count"] == 1
+
+
+def test_active_users_grouped_by_a_user_property(shop: Api) -> None:
+    data = shop.data("/api/2/users", g="gp:plan", **RANGE)
+    assert data["seriesMeta"] == ["(none)", "pro"]
+    assert data["series"] == [[3, 1, 1], [2, 1, 0]]

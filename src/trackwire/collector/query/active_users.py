@@ -14,9 +14,9 @@ from typing import Any
 from trackwire.amplitude.query.charts import UsersParams
 from trackwire.collector.query.periods import interval_name, label_of, period_of
 from trackwire.collector.query.reader import Hit
-from trackwire.collector.query.segmentation import Plan
+from trackwire.collector.query.segmentation import Aggregate, Plan
 
-__all__ = ["users_answer"]
+__all__ = ["active_answer", "users_answer"]
 
 
 def users_answer(params: UsersParams, plan: Plan, hits: Sequence[Hit]) -> dict[str, Any]:
@@ -46,6 +46,27 @@ def users_answer(params: UsersParams, plan: Plan, hits: Sequence[Hit]) -> dict[s
     return {
         "data": {
             "series": [[len(cells[label].get(b, ())) for b in plan.buckets] for label in ordered],
+            "seriesMeta": ordered,
+            "xValues": list(plan.x_values),
+        }
+    }
+
+
+def active_answer(params: UsersParams, plan: Plan, rows: Sequence[Aggregate]) -> dict[str, Any]:
+    """The active-users answer from the store's segmentation of ``_active`` (uniques)."""
+    cells: dict[str, dict[int | None, int]] = {}
+    for row in rows:
+        label = label_of(row.group) if params.group_by is not None else ""
+        periods = cells.setdefault(label, {})
+        periods[row.bucket] = periods.get(row.bucket, 0) + row.users
+    if params.group_by is None:
+        cells.setdefault("", {})
+        ordered = [""]
+    else:
+        ordered = sorted(cells, key=lambda label: (-cells[label].get(None, 0), label))
+    return {
+        "data": {
+            "series": [[cells[label].get(b, 0) for b in plan.buckets] for label in ordered],
             "seriesMeta": ordered,
             "xValues": list(plan.x_values),
         }

@@ -70,11 +70,15 @@ def retention_chart(
 
 
 def users(store: QueryReader, sources: Sequence[Source], params: UsersParams) -> dict[str, Any]:
-    """``/api/2/users``."""
+    """``/api/2/users``: active users are the uniques of ``_active`` (the store's segmentation,
+    rollups included); new users come from every active event's user."""
     plan = event_plan(
         _ACTIVE, params.start, params.end, interval=params.interval,
         segments=params.segments, group_by=params.group_by,
     )  # fmt: skip
+    if params.metric == "active":
+        rows, _ = store.segmentation(sources, plan)
+        return active_users.active_answer(params, plan, rows)
     return active_users.users_answer(params, plan, store.event_hits(sources, plan))
 
 
