@@ -44,7 +44,10 @@ def funnel(store: QueryReader, sources: Sequence[Source], params: FunnelParams) 
                 extra_ms=0 if index == 0 else params.conversion_s * 1000,
             )
         )  # fmt: skip
-    hits = [store.event_hits(sources, plan) for plan in plans]
+    hits = [
+        store.event_hits(sources, plan, first_seen=params.new_users and index == 0)
+        for index, plan in enumerate(plans)
+    ]
     return funnels.funnel_answer(params, plans, hits)
 
 
@@ -64,7 +67,7 @@ def retention_chart(
     return retention.retention_answer(
         params,
         start_plan,
-        store.event_hits(sources, start_plan),
+        store.event_hits(sources, start_plan, first_seen=start_event is not params.start_event),
         store.event_hits(sources, return_plan),
     )
 
@@ -79,7 +82,7 @@ def users(store: QueryReader, sources: Sequence[Source], params: UsersParams) ->
     if params.metric == "active":
         rows, _ = store.segmentation(sources, plan)
         return active_users.active_answer(params, plan, rows)
-    return active_users.users_answer(params, plan, store.event_hits(sources, plan))
+    return active_users.users_answer(params, plan, store.event_hits(sources, plan, first_seen=True))
 
 
 def revenue_ltv(store: QueryReader, sources: Sequence[Source], params: LtvParams) -> dict[str, Any]:
@@ -92,5 +95,6 @@ def revenue_ltv(store: QueryReader, sources: Sequence[Source], params: LtvParams
         {"event_type": "_all"}, params.start, params.end, interval=params.interval,
         extra_ms=ltv.REVENUE_DAYS * DAY_MS,
     )  # fmt: skip
-    revenue = [hit for hit in store.event_hits(sources, revenue_plan) if hit.revenue]
-    return ltv.ltv_answer(params, plan, store.event_hits(sources, plan), revenue)
+    revenue = store.event_hits(sources, revenue_plan, paying=True)
+    active = store.event_hits(sources, plan, first_seen=True)
+    return ltv.ltv_answer(params, plan, active, revenue)

@@ -121,7 +121,15 @@ class QueryReader(Protocol):
         """The plan's aggregates and, for ``pct_dau``, active users per period."""
         ...
 
-    def event_hits(self, sources: Sequence[Source], plan: Plan) -> list[Hit]:
+    def event_hits(
+        self,
+        sources: Sequence[Source],
+        plan: Plan,
+        *,
+        first_seen: bool = False,
+        paying: bool = False,
+    ) -> list[Hit]:
         """Every event the plan selects (its event, filters, segments and group-by, in
-        ``[plan.start_ms, plan.end_ms)``), in time order."""
+        ``[plan.start_ms, plan.end_ms)``), in time order; ``first_seen``: with the users'
+        first-seen times (else None); ``paying``: only the events with revenue."""
         ...

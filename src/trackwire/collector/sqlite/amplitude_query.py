@@ -115,7 +115,16 @@ class SQLiteQueryReads:
                 active = amplitude_segmentation.active_users(conn, sources, plan, rollups=rollups)
         return rows, active
 
-    def event_hits(self, sources: Sequence[Source], plan: Plan) -> list[Hit]:
+    def event_hits(
+        self,
+        sources: Sequence[Source],
+        plan: Plan,
+        *,
+        first_seen: bool = False,
+        paying: bool = False,
+    ) -> list[Hit]:
         """See :meth:`QueryReader.event_hits`."""
         with self._querying() as conn:
-            return amplitude_segmentation.event_hits(conn, sources, plan)
+            return amplitude_segmentation.event_hits(
+                conn, sources, plan, first_seen=first_seen, paying=paying
+            )

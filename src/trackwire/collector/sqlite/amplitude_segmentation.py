@@ -336,10 +336,12 @@ def _selects(
     *,
     with_filters: bool,
     hits: bool = False,
+    first_seen: bool = True,
+    paying: bool = False,
 ) -> _Sql:
     """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL;
-    ``hits`` adds ``t`` (the event time), ``f`` (its user's first-seen time) and ``r`` (its
-    revenue)."""
+    ``hits`` adds ``t`` (the event time), ``f`` (its user's first-seen time, when
+    ``first_seen``) and ``r`` (its revenue); ``paying`` keeps only events with revenue."""
     # Who counts as one user: the amplitude_id within one vendor; across vendors the user id
     # (each vendor resolves its own amplitude_ids), else the amplitude_id.
     person = "e.amplitude_id"
@@ -379,15 +381,20 @@ def _selects(
                     ),
                 ):
                     where = ["e.source_id = ?", match.text, time_sql]
+                    if paying:
+                        where.append("e.revenue IS NOT NULL")
                     if split is not None:
                         where.append(split)
                     where += [c.text for c in conditions]
                     extra = ""
                     if hits:
-                        extra = (
-                            f", {time_column} AS t, (SELECT u.first_seen_ms FROM users u "
-                            "WHERE u.amplitude_id = e.amplitude_id) AS f, e.revenue AS r"
+                        seen = (
+                            "(SELECT u.first_seen_ms FROM users u "
+                            "WHERE u.amplitude_id = e.amplitude_id)"
+                            if first_seen
+                            else "NULL"
                         )
+                        extra = f", {time_column} AS t, {seen} AS f, e.revenue AS r"
                     parts.append(
                         f"SELECT {_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
                         f"{person} AS a, {value.text} AS v{extra} FROM events e "
@@ -493,13 +500,21 @@ def active_users(
     return {bucket: users for bucket, users in conn.execute(sql, inner.args)}
 
 
-def event_hits(conn: sqlite3.Connection, sources: Sequence[Source], query: Plan) -> list[Hit]:
+def event_hits(
+    conn: sqlite3.Connection,
+    sources: Sequence[Source],
+    query: Plan,
+    *,
+    first_seen: bool = False,
+    paying: bool = False,
+) -> list[Hit]:
     """Every matching event of the plan (its event type, filters and segments, in its time
     range) as a :class:`Hit`, in time order: what funnels, retention, new users and LTV are
-    computed from."""
+    computed from (see :meth:`QueryReader.event_hits`)."""
     inner = _selects(
-        sources, query, str(query.params.event["event_type"]), with_filters=True, hits=True
-    )
+        sources, query, str(query.params.event["event_type"]), with_filters=True, hits=True,
+        first_seen=first_seen, paying=paying,
+    )  # fmt: skip
     return [
         Hit(*row)
         for row in conn.execute(f"SELECT a, t, g, f, r FROM ({inner.text}) ORDER BY t", inner.args)
