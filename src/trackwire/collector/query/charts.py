@@ -25,7 +25,7 @@ def _known(
     store: QueryReader, sources: Sequence[Source], event: Mapping[str, Any], field: str
 ) -> None:
     event_type = str(event["event_type"])
-    if event_type in ("_new",):
+    if event_type == "_new":
         return
     if not store.event_exists(sources, event_type):
         raise ValidationError(field, f"event type {event_type!r} does not exist in this project")
@@ -60,10 +60,17 @@ def retention_chart(
     start_event = params.start_event
     if start_event.get("event_type") == "_new":
         start_event = {**start_event, "event_type": "_active"}
-    common = {"interval": params.interval, "segments": params.segments,
-              "group_by": params.group_by}  # fmt: skip
-    start_plan = event_plan(start_event, params.start, params.end, **common)  # type: ignore[arg-type]
-    return_plan = event_plan(params.return_event, params.start, params.end, **common)  # type: ignore[arg-type]
+    start_plan, return_plan = (
+        event_plan(
+            event,
+            params.start,
+            params.end,
+            interval=params.interval,
+            segments=params.segments,
+            group_by=params.group_by,
+        )
+        for event in (start_event, params.return_event)
+    )
     return retention.retention_answer(
         params,
         start_plan,
