@@ -132,6 +132,8 @@ def _time(ms: int) -> bytes:
 
 
 _HOUR_PREFIXES: dict[int, bytes] = {}
+#: The last receipt time formatted (a pair replaced whole: safe across threads).
+_last_received: tuple[int, bytes] = (-1, b"")
 _MINUTE_SECOND: Final = tuple(f"{s // 60:02d}:{s % 60:02d}.".encode() for s in range(3600))
 _MILLI: Final = tuple(f"{m:03d}000".encode() for m in range(1000))
 
@@ -270,7 +272,14 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     vendor = row.vendor
     if row.context_kind is not None and row.context is not None:
         payload = expand(row.context_kind, _context(row.context), payload)
-    received = _time(row.received_time_ms)
+    global _last_received
+    # The events of one request share their receipt time: format it once for them.
+    last = _last_received
+    if last[0] == row.received_time_ms:
+        received = last[1]
+    else:
+        received = _time(row.received_time_ms)
+        _last_received = (row.received_time_ms, received)
     client = received if row.client_time_ms is None else _time(row.client_time_ms)
     if vendor == "amplitude":
         top = payload
