@@ -300,6 +300,9 @@ _INDEX_VARIANTS: Final = (
         "CREATE INDEX events_by_name_time ON events (source_id, event_name, client_time_ms)",
     )),
     ("without the 3 indexes only queries read", tuple(f"DROP INDEX {i}" for i in QUERY_INDEXES)),
+    ("without the active-days rollup (its triggers dropped)", (
+        "DROP TRIGGER active_days_on_insert", "DROP TRIGGER active_days_on_move",
+    )),
 )  # fmt: skip
 
 
