@@ -83,3 +83,19 @@ def test_rollups_answer_the_same(
     without = answer()
     assert with_rollups == without
     assert sum(with_rollups["data"]["series"][0]) > 0
+
+
+def test_no_vendor_stores_an_active_event_under_another_vendors_inactive_type() -> None:
+    """The rollup trigger tells inactive rows by type alone (see amplitude_rollups)."""
+    from trackwire.collector.query.mapping import INACTIVE_TYPES
+    from trackwire.collector.sqlite.amplitude_rollups import INACTIVE
+    from trackwire.mparticle.wire import EVENT_TYPES
+
+    active = {
+        "amplitude": {"event"},
+        "segment": {"track", "page", "screen"},
+        "mparticle": set(EVENT_TYPES),
+    }
+    for vendor, types in active.items():
+        assert not types & INACTIVE, vendor
+        assert not types & INACTIVE_TYPES[vendor], vendor

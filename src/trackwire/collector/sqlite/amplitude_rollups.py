@@ -17,7 +17,7 @@ from typing import Final
 
 from trackwire.collector.query.mapping import INACTIVE_TYPES
 
-__all__ = ["ACTIVE_DAYS"]
+__all__ = ["ACTIVE_DAYS", "INACTIVE"]
 
 
 def _quoted(values: frozenset[str]) -> str:
@@ -26,15 +26,12 @@ def _quoted(values: frozenset[str]) -> str:
     return ", ".join(f"'{value}'" for value in sorted(values))
 
 
-#: The row's type is inactive for its source's vendor (``{row}``: the row's name).
-_INACTIVE: Final = (
-    "EXISTS (SELECT 1 FROM sources s WHERE s.source_id = {row}.source_id AND ("
-    + " OR ".join(
-        f"(s.vendor = '{vendor}' AND {{row}}.type IN ({_quoted(types)}))"
-        for vendor, types in sorted(INACTIVE_TYPES.items())
-    )
-    + "))"
-)
+#: Every vendor's inactive types together. No vendor stores an active event under a type
+#: another vendor calls inactive (a test holds this), so the trigger needs no lookup of the
+#: row's vendor: it runs on every insert, and a lookup there cost a quarter of ingest CPU.
+INACTIVE: Final = frozenset().union(*INACTIVE_TYPES.values())
+#: The row's type is inactive (``{row}``: the row's name).
+_INACTIVE: Final = f"{{row}}.type IN ({_quoted(INACTIVE)})"
 _DAY: Final = "coalesce({row}.client_time_ms, {row}.received_time_ms) / 86400000"
 
 #: Migration statements: the table, its back-fill from stored events, the triggers.
