@@ -1,23 +1,25 @@
 """Rollups the query side keeps at ingest: who was active on which day.
 
 ``active_days`` holds one row per (source, UTC day, user) with at least one active event that
-day, maintained by triggers on ``events`` (an insert adds its day; an alias merge that moves a
-user's events moves their days), so the ingest code does not change and no path that writes
-events can forget it. Uniques of ``_active`` and ``pct_dau``'s active users read it instead of
-every active event: about a third of the rows at the benchmark's scale, index only.
+day. The store's ingest adds the days of each request's new events with :func:`roll_up`, one
+statement after its insert (a trigger per inserted row cost a quarter of ingest CPU); a
+trigger moves the days of a user whose events an alias merge moves (rare, one update each).
+Uniques of ``_active`` and ``pct_dau``'s active users read it instead of every active event:
+about a third of the rows at the benchmark's scale, index only.
 
 The day is the segmentation's: the client time, else the receipt time, divided by 86,400,000
-as SQLite divides. Inactive types (identify, group, alias, an mParticle batch) never count, as
-:data:`~trackwire.collector.query.mapping.INACTIVE_TYPES` says per vendor.
+as SQLite divides. Inactive types (identify, group, alias, an mParticle batch) never count (see
+:data:`INACTIVE`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Final
 
 from trackwire.collector.query.mapping import INACTIVE_TYPES
 
-__all__ = ["ACTIVE_DAYS", "INACTIVE"]
+__all__ = ["ACTIVE_DAYS", "INACTIVE", "last_event_id", "roll_up"]
 
 
 def _quoted(values: frozenset[str]) -> str:
@@ -34,7 +36,28 @@ INACTIVE: Final = frozenset().union(*INACTIVE_TYPES.values())
 _INACTIVE: Final = f"{{row}}.type IN ({_quoted(INACTIVE)})"
 _DAY: Final = "coalesce({row}.client_time_ms, {row}.received_time_ms) / 86400000"
 
-#: Migration statements: the table, its back-fill from stored events, the triggers.
+#: The active days of the events stored after a given id.
+_ROLL_UP: Final = f"""
+    INSERT OR IGNORE INTO active_days (source_id, day, amplitude_id)
+    SELECT e.source_id, {_DAY.format(row="e")}, e.amplitude_id
+    FROM events e WHERE e.id > ? AND e.amplitude_id IS NOT NULL
+        AND NOT {_INACTIVE.format(row="e")}
+"""
+
+
+def last_event_id(conn: sqlite3.Connection) -> int:
+    """The highest event id stored (0 for none); read before inserting a request's events."""
+    row = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
+    return int(row[0])
+
+
+def roll_up(conn: sqlite3.Connection, after_id: int) -> None:
+    """Add the active days of the events stored after ``after_id`` (in the same transaction
+    as their insert)."""
+    conn.execute(_ROLL_UP, (after_id,))
+
+
+#: Migration statements: the table, its back-fill from stored events, the move trigger.
 ACTIVE_DAYS: Final = (
     """
     CREATE TABLE active_days (
@@ -48,14 +71,6 @@ ACTIVE_DAYS: Final = (
     INSERT OR IGNORE INTO active_days (source_id, day, amplitude_id)
     SELECT e.source_id, {_DAY.format(row="e")}, e.amplitude_id
     FROM events e WHERE e.amplitude_id IS NOT NULL AND NOT {_INACTIVE.format(row="e")}
-    """,
-    f"""
-    CREATE TRIGGER active_days_on_insert AFTER INSERT ON events
-    WHEN NEW.amplitude_id IS NOT NULL AND NOT {_INACTIVE.format(row="NEW")}
-    BEGIN
-        INSERT OR IGNORE INTO active_days (source_id, day, amplitude_id)
-        VALUES (NEW.source_id, {_DAY.format(row="NEW")}, NEW.amplitude_id);
-    END
     """,
     # A merge moves every event of the old user in one statement: each moved row takes its
     # own day from the old user (a key lookup) and gives it to the new one.

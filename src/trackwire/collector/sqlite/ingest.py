@@ -14,6 +14,7 @@ import orjson
 
 from trackwire.collector._values import INT64
 from trackwire.collector.query.mapping import properties_column
+from trackwire.collector.sqlite import amplitude_rollups
 from trackwire.collector.store import EventRecord
 from trackwire.collector.userprops import (
     IdentityResolver,
@@ -412,7 +413,9 @@ class Ingest:
                 for k, g in self._groups.items()
             ],
         )
+        before = amplitude_rollups.last_event_id(conn)
         inserted: int = conn.executemany(_INSERT_EVENT, self._events).rowcount
+        amplitude_rollups.roll_up(conn, before)  # the query side's active users per day
         # After the events: those of this request resolved before an alias move too.
         conn.executemany("UPDATE events SET amplitude_id = ? WHERE amplitude_id = ?", self.merges)
         conn.executemany("UPDATE devices SET amplitude_id = ? WHERE amplitude_id = ?", self.merges)
