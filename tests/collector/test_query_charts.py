@@ -227,3 +227,15 @@ def test_active_users_grouped_by_a_user_property(shop: Api) -> None:
     data = shop.data("/api/2/users", g="gp:plan", **RANGE)
     assert data["seriesMeta"] == ["(none)", "pro"]
     assert data["series"] == [[3, 1, 1], [2, 1, 0]]
+
+
+def test_a_chart_over_too_many_events_is_refused(
+    shop: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackwire.collector.sqlite import amplitude_segmentation
+
+    monkeypatch.setattr(amplitude_segmentation, "MAX_HITS", 2)
+    status, error = shop.error("/api/2/retention", se={"event_type": "Signup"},
+                               re={"event_type": "Buy"}, **RANGE)  # fmt: skip
+    assert status == 400
+    assert "narrow" in error

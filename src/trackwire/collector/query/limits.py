@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["DEFAULT_TIME_LIMIT_S", "QueryTimeoutError"]
+__all__ = ["DEFAULT_TIME_LIMIT_S", "MAX_HITS", "QueryTimeoutError"]
 
 #: Seconds one query may run before the store cancels it. Every query of the benchmark at a
 #: million events takes well under a second; a minute-long query is a request to refuse.
 DEFAULT_TIME_LIMIT_S: Final = 20.0
+
+
+#: Most events one chart (funnel, retention, users, LTV) reads per event of the request: its
+#: work after the store's is in Python, in memory, so a range holding more is refused.
+MAX_HITS: Final = 3_000_000
 
 
 class QueryTimeoutError(Exception):

@@ -131,5 +131,9 @@ class QueryReader(Protocol):
     ) -> list[Hit]:
         """Every event the plan selects (its event, filters, segments and group-by, in
         ``[plan.start_ms, plan.end_ms)``), in time order; ``first_seen``: with the users'
-        first-seen times (else None); ``paying``: only the events with revenue."""
+        first-seen times (else None); ``paying``: only the events with revenue.
+
+        Raises:
+            ValidationError: more than :data:`~.limits.MAX_HITS` events (narrow the range).
+        """
         ...

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from trackwire.collector.query import mapping
+from trackwire.collector.query.limits import MAX_HITS
 from trackwire.collector.query.reader import Hit, Source
 from trackwire.collector.query.segmentation import (
     PROPERTY_METRICS,
@@ -515,10 +516,14 @@ def event_hits(
         sources, query, str(query.params.event["event_type"]), with_filters=True, hits=True,
         first_seen=first_seen, paying=paying,
     )  # fmt: skip
-    return [
-        Hit(*row)
-        for row in conn.execute(f"SELECT a, t, g, f, r FROM ({inner.text}) ORDER BY t", inner.args)
-    ]
+    rows = conn.execute(
+        f"SELECT a, t, g, f, r FROM ({inner.text}) ORDER BY t LIMIT ?", [*inner.args, MAX_HITS + 1]
+    ).fetchall()
+    if len(rows) > MAX_HITS:
+        raise ValidationError(
+            "start", f"the range holds more than {MAX_HITS:,} such events; narrow it"
+        )
+    return [Hit(*row) for row in rows]
 
 
 def event_exists(conn: sqlite3.Connection, sources: Sequence[Source], event_type: str) -> bool:
