@@ -194,6 +194,7 @@ def test_n_and_rolling_windows(week: Api, fields: dict[str, str], series: list[A
         ({"rollingAverage": "x"}, "rollingAverage"),
         ({"rollingAverage": "2", "rollingWindow": "2", "m": "totals"}, "rollingAverage"),
         ({"m": "formula"}, "m"),
+        ({"g": "gp:plan", "g2": "country"}, "g2"),
     ],
 )
 def test_unsupported_options_are_400s_naming_the_parameter(

@@ -434,6 +434,9 @@ def parse_segmentation_query(query: Mapping[str, str]) -> SegmentationParams:
     """
     if "e" not in query:
         raise ValidationError("e", "required: the event, as JSON")
+    if query.get("g2"):
+        # Answering as if it were absent would be a plausible wrong answer.
+        raise ValidationError("g2", "the collector groups by one property: give g only")
     event = _json_param(query["e"], "e")
     event2 = _json_param(query["e2"], "e2") if query.get("e2") else None
     segments = _json_param(query["s"], "s") if "s" in query else []
