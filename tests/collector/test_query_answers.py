@@ -173,6 +173,9 @@ def test_e2_of_an_unknown_event_names_e2(week: Api) -> None:
         ({"m": "totals", "rollingAverage": "2"}, [[1.5, 1, 2, 3.5]]),
         # Uniques over three days (the 2nd has none): (0+1+2)/3, (1+2+0)/3, (2+0+4)/3, (0+4+3)/3.
         ({"m": "uniques", "rollingAverage": "3"}, [[1, 1, 2, 2.3333]]),
+        # Distinct users of each two-day window: p0 | p0 p1, p0 p1 | -, - | p0..p3, p0..p3 | p0..p2.
+        ({"m": "uniques", "rollingWindow": "2"}, [[2, 2, 4, 4]]),
+        ({"m": "average", "rollingWindow": "2"}, [[1.5, 1, 1, 1.75]]),
         ({"m": "totals", "n": "active"}, [[2, 0, 4, 3]]),
         ({"m": "totals", "n": "any"}, [[2, 0, 4, 3]]),
     ],
@@ -189,7 +192,7 @@ def test_n_and_rolling_windows(week: Api, fields: dict[str, str], series: list[A
     ("fields", "field"),
     [
         ({"n": "new"}, "n"),
-        ({"rollingWindow": "2"}, "rollingWindow"),  # distinct users per window: refused
+        ({"rollingWindow": "2", "m": "pct_dau"}, "rollingWindow"),
         ({"rollingWindow": "0", "m": "totals"}, "rollingWindow"),
         ({"rollingAverage": "x"}, "rollingAverage"),
         ({"rollingAverage": "2", "rollingWindow": "2", "m": "totals"}, "rollingAverage"),

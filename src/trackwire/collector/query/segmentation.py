@@ -25,8 +25,10 @@ __all__ = [
     "combine",
     "layout",
     "lead_plan",
+    "needs_events",
     "plan",
     "second_plan",
+    "window_answer",
 ]
 
 #: The label of events whose group-by property is not set, as Amplitude shows it.
@@ -39,9 +41,11 @@ PROPERTY_METRICS: Final = frozenset({"sums", "value_avg"})
 USER_METRICS: Final = frozenset({"uniques", "average", "pct_dau"})
 #: Metrics the collector computes.
 SUPPORTED_METRICS: Final = frozenset({"uniques", "totals", "average", "pct_dau"}) | PROPERTY_METRICS
-#: Metrics a ``rollingWindow`` adds up over its window. Distinct users over a window would
-#: need every user of every period, which the aggregates do not carry: refused with a 400.
+#: Metrics a ``rollingWindow`` adds up over its window from the store's aggregates.
 ROLLING_WINDOW_METRICS: Final = frozenset({"totals", "sums", "value_avg"})
+#: Metrics whose window needs the distinct users of several periods: computed from the
+#: events themselves (:func:`window_answer`). ``pct_dau`` over a window is refused (400).
+ROLLING_USER_METRICS: Final = frozenset({"uniques", "average"})
 #: Longest range per interval, as Amplitude allows.
 _MAX_DAYS: Final = {"hourly": 7, "daily": 365, "weekly": 365 * 2, "monthly": 365 * 3}
 
@@ -122,11 +126,12 @@ def plan(params: SegmentationParams) -> Plan:
         )
     if params.start.year < 1970 or params.end.year > 9000:
         raise ValidationError("start", "the range must lie between 1970 and 9000")
-    if params.rolling_window is not None and params.metric not in ROLLING_WINDOW_METRICS:
+    rolled = ROLLING_WINDOW_METRICS | ROLLING_USER_METRICS
+    if params.rolling_window is not None and params.metric not in rolled:
         raise ValidationError(
             "rollingWindow",
-            f"the collector rolls {', '.join(sorted(ROLLING_WINDOW_METRICS))} over a window, "
-            f"not {params.metric} (distinct users per window); use rollingAverage instead",
+            f"the collector rolls {', '.join(sorted(rolled))} over a window, not "
+            f"{params.metric}; use rollingAverage instead",
         )
     if params.event2 is not None:
         try:
@@ -410,3 +415,65 @@ def combine(answers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             data[key] += part["data"][key]
     data["xValues"] = answers[0]["data"]["xValues"]
     return {"data": data}
+
+
+def needs_events(query: Plan) -> bool:
+    """Whether the answer needs the events themselves (distinct users over a rolling window)
+    rather than the store's aggregates: see :func:`window_answer`."""
+    return query.params.rolling_window is not None and query.params.metric in ROLLING_USER_METRICS
+
+
+def window_answer(
+    query: Plan, lead: Plan | None, hits: Iterable[Any], *, event_index: int = 0
+) -> dict[str, Any]:
+    """``uniques``/``average`` over a ``rollingWindow`` from the event's hits (see
+    :class:`~.reader.Hit`) from the lead's start (or the range's) to the range's end: each
+    value counts the distinct users of its window of periods, ending with its own."""
+    params = query.params
+    span = params.rolling_window or 1
+    buckets = [*(lead.buckets if lead is not None else ()), *query.buckets]
+    users: dict[str, dict[int, set[Any]]] = {}
+    events: dict[str, dict[int, int]] = {}
+    range_users: dict[str, set[Any]] = {}
+    range_events: dict[str, int] = {}
+    for hit in hits:
+        label = _label(hit.group) if query.group is not None else ""
+        bucket = bucket_of(query.interval, hit.time_ms)
+        users.setdefault(label, {}).setdefault(bucket, set()).add(hit.person)
+        counts = events.setdefault(label, {})
+        counts[bucket] = counts.get(bucket, 0) + 1
+        if query.start_ms <= hit.time_ms < query.end_ms:
+            range_users.setdefault(label, set()).add(hit.person)
+            range_events[label] = range_events.get(label, 0) + 1
+
+    def value(people: int, count: int) -> float | int:
+        if params.metric == "average":
+            return round(count / people, 4) if people else 0
+        return people
+
+    labels = list(users) if query.group is not None else [""]
+    collapsed = {
+        label: value(len(range_users.get(label, ())), range_events.get(label, 0))
+        for label in labels
+    }
+    ordered = sorted(labels, key=lambda label: (-collapsed[label], label))[: params.limit]
+    first = len(buckets) - len(query.buckets)
+    series = []
+    for label in ordered:
+        mine, counts = users.get(label, {}), events.get(label, {})
+        row = []
+        for i in range(first, len(buckets)):
+            window = buckets[max(0, i - span + 1) : i + 1]
+            people: set[Any] = set().union(*(mine.get(b, set()) for b in window))
+            row.append(value(len(people), sum(counts.get(b, 0) for b in window)))
+        series.append(row)
+    return {
+        "data": {
+            "series": series,
+            "seriesLabels": [
+                event_index if query.group is None else [event_index, label] for label in ordered
+            ],
+            "seriesCollapsed": [[{"setId": "", "value": collapsed[label]}] for label in ordered],
+            "xValues": list(query.x_values),
+        }
+    }

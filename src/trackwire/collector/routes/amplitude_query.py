@@ -15,6 +15,7 @@ mParticle key with the same text), whichever vendor's API it came through (see
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -221,8 +222,12 @@ class QueryRoutes:
             raise ValidationError(
                 field, f"event type {event_type!r} does not exist in this project"
             )
-        rows, active = self.store.segmentation(sources, plan)
         lead = segmentation.lead_plan(plan)
+        if segmentation.needs_events(plan):
+            start_ms = plan.start_ms if lead is None else lead.start_ms
+            hits = self.store.event_hits(sources, replace(plan, start_ms=start_ms))
+            return segmentation.window_answer(plan, lead, hits, event_index=index)
+        rows, active = self.store.segmentation(sources, plan)
         lead_rows: list[segmentation.Aggregate] = []
         lead_active = None
         if lead is not None:
