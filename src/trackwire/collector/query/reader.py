@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
@@ -24,10 +24,12 @@ class Source:
     vendor: str
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One event a funnel, retention, user count or LTV reads (see
     :meth:`QueryReader.event_hits`).
+
+    A named tuple: charts read hundreds of thousands of them, and a tuple is made several
+    times faster than a frozen dataclass.
 
     Attributes:
         person: who did it (the store's user key: one per person across vendors).

@@ -523,7 +523,7 @@ def event_hits(
         raise ValidationError(
             "start", f"the range holds more than {MAX_HITS:,} such events; narrow it"
         )
-    return [Hit(*row) for row in rows]
+    return list(map(Hit._make, rows))
 
 
 def event_exists(conn: sqlite3.Connection, sources: Sequence[Source], event_type: str) -> bool:
