@@ -45,15 +45,17 @@ def query_collector(query_store: Store) -> Iterator[RunningCollector]:
 
 
 class Api:
-    """Sends Amplitude events to a collector and reads its query API."""
+    """Sends Amplitude events to a collector and reads its query API, as project ``key``."""
 
-    def __init__(self, collector: RunningCollector) -> None:
+    def __init__(self, collector: RunningCollector, key: str = KEY) -> None:
         self.url = collector.url
+        self.key = key
+        self.auth = "Basic " + base64.b64encode(f"{key}:secret".encode()).decode()
         self.pool = urllib3.PoolManager(retries=False, timeout=30.0)
 
-    def send(self, events: Sequence[Mapping[str, Any]], key: str = KEY) -> None:
+    def send(self, events: Sequence[Mapping[str, Any]], key: str | None = None) -> None:
         """Post events through HTTP V2 (in one request) and check they were all stored."""
-        body = orjson.dumps({"api_key": key, "events": list(events)})
+        body = orjson.dumps({"api_key": key or self.key, "events": list(events)})
         response = self.pool.request(
             "POST", self.url + "/2/httpapi", body=body,
             headers={"Content-Type": "application/json"},
@@ -66,7 +68,7 @@ class Api:
             k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in fields.items()
         }
         return self.pool.request(
-            "GET", self.url + path, fields=query, headers={"Authorization": AUTH}
+            "GET", self.url + path, fields=query, headers={"Authorization": self.auth}
         )
 
     def data(self, path: str, **fields: Any) -> Any:
@@ -86,6 +88,21 @@ class Api:
 def api(query_collector: RunningCollector) -> Api:
     """An :class:`Api` for ``query_collector``."""
     return Api(query_collector)
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One store for a test module's read-only datasets (each under its own project key);
+    parametrise it like :func:`query_store`."""
+    with SQLiteStore(tmp_path_factory.mktemp("shared") / "query.db") as store:
+        yield store
+
+
+@pytest.fixture(scope="module")
+def shared_collector(shared_store: Store) -> Iterator[RunningCollector]:
+    """A development-mode collector over ``shared_store``."""
+    with start_collector(db=shared_store) as running:
+        yield running
 
 
 def event(

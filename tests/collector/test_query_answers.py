@@ -21,9 +21,12 @@ from tests.collector.query_support import (
     ms,
     query_collector,
     query_store,
+    shared_collector,
+    shared_store,
 )
+from trackwire.collector.server import RunningCollector
 
-__all__ = ["api", "query_collector", "query_store"]
+__all__ = ["api", "query_collector", "query_store", "shared_collector", "shared_store"]
 
 DAY = {"start": "20260105", "end": "20260105"}
 
@@ -39,9 +42,10 @@ def _series(api: Api, e: dict[str, Any], **fields: Any) -> list[list[Any]]:
     return series
 
 
-@pytest.fixture
-def cafe(api: Api) -> Api:
-    """Five users playing songs whose names and moods are in several scripts and cases."""
+@pytest.fixture(scope="module")
+def cafe(shared_collector: RunningCollector) -> Api:
+    """Six users playing songs whose names are in several scripts and cases."""
+    api = Api(shared_collector, "cafe-key")
     names = ["CAFÉ NOIR", "café crème", "Élodie", "straße", "plain", None]
     api.send(
         [
@@ -131,9 +135,10 @@ def test_pct_dau_with_zero_active_users_is_zero(api: Api) -> None:
     assert data["seriesCollapsed"] == [[{"setId": "", "value": 0}]]
 
 
-@pytest.fixture
-def week(api: Api) -> Api:
+@pytest.fixture(scope="module")
+def week(shared_collector: RunningCollector) -> Api:
     """Plays and Buys over 2026-01-03..07: Plays 1, 2, 0, 4, 3 events a day (users p0..)."""
+    api = Api(shared_collector, "week-key")
     plays = {3: 1, 4: 2, 5: 0, 6: 4, 7: 3}
     events = []
     n = 0

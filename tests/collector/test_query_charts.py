@@ -8,25 +8,25 @@ import orjson
 import pytest
 
 from tests.collector.query_support import (
-    AUTH,
     Api,
-    api,
     event,
     ms,
-    query_collector,
-    query_store,
+    shared_collector,
+    shared_store,
 )
+from trackwire.collector.server import RunningCollector
 
-__all__ = ["api", "query_collector", "query_store"]
+__all__ = ["shared_collector", "shared_store"]
 
 RANGE = {"start": "20260105", "end": "20260107"}
 MIN = 60_000
 DAY = 86_400_000
 
 
-@pytest.fixture
-def shop(api: Api) -> Api:
+@pytest.fixture(scope="module")
+def shop(shared_collector: RunningCollector) -> Api:
     """Six users through Signup -> Cart -> Buy (see each line)."""
+    api = Api(shared_collector, "shop-key")
     pro = {"$set": {"plan": "pro"}}
     api.send([event("Other", "user-f", ms(1, 9), 99)])  # f was first seen before the range
     api.send(
@@ -66,7 +66,7 @@ def _funnel(api: Api, **fields: Any) -> list[dict[str, Any]]:
     response = api.pool.request(
         "GET", api.url + "/api/2/funnels",
         fields=[*(("e", _text(e)) for e in STEPS), *{**RANGE, **fields}.items()],
-        headers={"Authorization": AUTH},
+        headers={"Authorization": api.auth},
     )  # fmt: skip
     assert response.status == 200, response.data[:400]
     data: list[dict[str, Any]] = orjson.loads(response.data)["data"]
@@ -120,14 +120,15 @@ def test_funnel_refusals_name_the_parameter(shop: Api, fields: dict[str, str], f
     response = shop.pool.request(
         "GET", shop.url + "/api/2/funnels",
         fields=[("e", _text(STEPS[0])), *{**RANGE, **fields}.items()],
-        headers={"Authorization": AUTH},
+        headers={"Authorization": shop.auth},
     )  # fmt: skip
     assert response.status == 400
     assert field in orjson.loads(response.data)["error"]
 
 
-@pytest.fixture
-def returning(api: Api) -> Api:
+@pytest.fixture(scope="module")
+def returning(shared_collector: RunningCollector) -> Api:
+    api = Api(shared_collector, "returning-key")
     api.send(
         [
             event("Signup", "user-r1", ms(5, 9), 1),
@@ -189,8 +190,9 @@ def test_active_and_new_users(returning: Api, m: str, series: list[list[int]]) -
                     "xValues": ["2026-01-05", "2026-01-06", "2026-01-07"]}  # fmt: skip
 
 
-@pytest.fixture
-def paying(api: Api) -> Api:
+@pytest.fixture(scope="module")
+def paying(shared_collector: RunningCollector) -> Api:
+    api = Api(shared_collector, "paying-key")
     api.send(
         [
             event("Play", "user-v1", ms(5, 10), 1),

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.collector.query_support import AUTH, Api, api, event, ms, query_collector, query_store
+from tests.collector.query_support import Api, event, ms, shared_collector, shared_store
+from trackwire.collector.server import RunningCollector
 
-__all__ = ["api", "query_collector", "query_store"]
+__all__ = ["shared_collector", "shared_store"]
 
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")),
@@ -133,8 +134,9 @@ _others = st.one_of(
 )
 
 
-@pytest.fixture
-def played(api: Api) -> Api:
+@pytest.fixture(scope="module")
+def played(shared_collector: RunningCollector) -> Api:
+    api = Api(shared_collector, "fuzz-key")
     api.send(
         [
             event("Play", f"user-{n}", ms(5, n), n,
@@ -149,7 +151,7 @@ def played(api: Api) -> Api:
 def _check(api: Api, path: str, fields: dict[str, str] | list[tuple[str, str]]) -> None:
     if isinstance(fields, list):
         response = api.pool.request(
-            "GET", api.url + path, fields=fields, headers={"Authorization": AUTH}
+            "GET", api.url + path, fields=fields, headers={"Authorization": api.auth}
         )
     else:
         response = api.get(path, **fields)

@@ -9,21 +9,22 @@ import pytest
 
 from tests.collector.query_support import (
     Api,
-    api,
     event,
     ms,
-    query_collector,
-    query_store,
+    shared_collector,
+    shared_store,
 )
+from trackwire.collector.server import RunningCollector
 
-__all__ = ["api", "query_collector", "query_store"]
+__all__ = ["shared_collector", "shared_store"]
 
 SEG = "/api/2/events/segmentation"
 DAYS = {"start": "20260105", "end": "20260105"}
 
 
-@pytest.fixture
-def played(api: Api) -> Api:
+@pytest.fixture(scope="module")
+def played(shared_collector: RunningCollector) -> Api:
+    api = Api(shared_collector, "hostile-key")
     api.send([event("Play", f"user-{n}", ms(5), n, props={"a": n}) for n in range(3)])
     return api
 
@@ -79,13 +80,15 @@ def test_user_search_of_odd_text_is_an_answer(played: Api, user: str) -> None:
     assert response.status == 200, response.data
 
 
-def test_a_query_past_its_time_limit_is_cancelled_with_a_503(played: Api, query_store: Any) -> None:
+def test_a_query_past_its_time_limit_is_cancelled_with_a_503(
+    played: Api, shared_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # No time at all, checked at every step: the first statement is interrupted.
-    query_store.query_time_limit_s = 0.0
-    query_store.query_progress_steps = 1
+    monkeypatch.setattr(shared_store, "query_time_limit_s", 0.0)
+    monkeypatch.setattr(shared_store, "query_progress_steps", 1)
     status, error = played.error(SEG, e={"event_type": "Play"}, **DAYS)
     assert status == 503
     assert "time limit" in error
     # The connection is usable again once the limit allows the query.
-    query_store.query_time_limit_s = 30.0
+    monkeypatch.setattr(shared_store, "query_time_limit_s", 30.0)
     assert played.data(SEG, e={"event_type": "Play"}, **DAYS)["series"] == [[3]]
