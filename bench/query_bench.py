@@ -35,7 +35,7 @@ from typing import Any, Final
 from trackwire.amplitude.query import AmplitudeQuery
 from trackwire.collector.keys import fingerprint
 from trackwire.collector.server import spawn_collector
-from trackwire.collector.sqlite import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore, amplitude_rollups
 from trackwire.collector.store import EventRecord
 
 KEY = "bench-project"
@@ -55,6 +55,8 @@ GENRES = ("rock", "pop", "jazz", "classical", "hip-hop", "electronic")
 PLANS = ("free", "pro", "team")
 COUNTRIES = ("US", "FR", "DE", "NL", "JP", "BR")
 QUERY_INDEXES = ("events_by_user_time", "events_by_name_time", "events_by_received")
+#: A setup entry that skips the active-days rollup at ingest instead of running SQL.
+NO_ROLLUP: Final = "-- no rollup"
 
 
 def records(events: int, users: int, seed: int = 7) -> Iterator[tuple[int, list[EventRecord]]]:
@@ -115,13 +117,18 @@ def build_timed(
     shared: wall time includes waiting for a core)."""
     with SQLiteStore(path) as store:
         for statement in setup:
-            store._writer.execute(statement)
+            if statement != NO_ROLLUP:
+                store._writer.execute(statement)
+        roll_up = amplitude_rollups.roll_up
+        if NO_ROLLUP in setup:
+            amplitude_rollups.roll_up = lambda conn, after_id: None
         started = time.perf_counter()
         cpu = time.process_time()
         for received, batch in records(events, users):
             store.ingest(batch, received_time_ms=received)
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu
+        amplitude_rollups.roll_up = roll_up
     return events / elapsed, events / cpu
 
 
@@ -168,7 +175,49 @@ def run_queries(url: str, pid: int, events: int, rows: list[tuple[str, str]], wo
             "segmentation: pct_dau per day (reads every active event)": (
                 lambda: query.event_segmentation("Song Played", start, end, metric="pct_dau")
             ),
+            "segmentation: uniques of every active user per day": (
+                lambda: query.event_segmentation("_active", start, end)
+            ),
+            "segmentation: totals grouped by a user property": lambda: query.event_segmentation(
+                "Song Played", start, end, metric="totals", group_by="gp:plan",
+            ),
+            "segmentation: average per user": (
+                lambda: query.event_segmentation("Song Played", start, end, metric="average")
+            ),
+            "segmentation: sums of an event property": lambda: query.event_segmentation(
+                {"event_type": "Song Played", "group_by": [{"type": "event", "value": "price"}]},
+                start, end, metric="sums",
+            ),
+            "segmentation: uniques, contains filter on an event property": (
+                lambda: query.event_segmentation(
+                    {"event_type": "Song Played", "filters": [
+                        {"subprop_type": "event", "subprop_key": "genre",
+                         "subprop_op": "contains", "subprop_value": ["RO"]}]},
+                    start, end,
+                )
+            ),
+            "segmentation: uniques weekly, rolling average of 2": lambda: query.event_segmentation(
+                "Song Played", start, end, interval="weekly", rolling_average=2,
+            ),
         }  # fmt: skip
+        charts: dict[str, Callable[[], Any]] = {
+            "funnel: Search -> Song Played -> Purchase, 30 days": lambda: query.funnels(
+                ["Search", "Song Played", "Purchase"], start, end
+            ),
+            "retention: Login -> Song Played, n-day": lambda: query.retention(
+                "Login", "Song Played", start, end
+            ),
+            "users: active per day": lambda: query.users(start, end),
+            "revenue LTV (ARPU)": lambda: query.revenue_ltv(start, end),
+        }
+        for name, call in charts.items():
+            median, best, cpu, _ = timed(call, runs=3, pid=pid)
+            rows.append((
+                name,
+                f"{median * 1000:,.0f} ms (best {best * 1000:,.0f}); collector CPU "
+                f"{cpu * 1000:,.0f} ms",
+            ))  # fmt: skip
+            print(rows[-1])
         for name, call in cases.items():
             median, best, cpu, result = timed(call, runs=3, pid=pid)
             total = sum(result.series[0])
@@ -210,7 +259,7 @@ def run_queries(url: str, pid: int, events: int, rows: list[tuple[str, str]], wo
 _EXPORT_CHILD = """
 import sys, time
 from trackwire.collector.query.export import archive_chunks
-from trackwire.collector.sqlite import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore, amplitude_rollups
 db, key, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 with SQLiteStore(db) as store:
     sources = store.project_sources(key)
@@ -258,6 +307,8 @@ _INDEX_VARIANTS: Final = (
         "CREATE INDEX events_by_name_time ON events (source_id, event_name, client_time_ms)",
     )),
     ("without the 3 indexes only queries read", tuple(f"DROP INDEX {i}" for i in QUERY_INDEXES)),
+    # The rollup's statement is skipped (see build_timed): what it costs ingest.
+    ("without the active-days rollup", (NO_ROLLUP,)),
 )  # fmt: skip
 
 

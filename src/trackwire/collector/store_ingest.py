@@ -170,6 +170,10 @@ class IngestSQL(Protocol):
         """The stored users with these amplitude ids."""
         ...
 
+    def linked(self, source_id: int, previous_ids: Sequence[str]) -> list[tuple[str, int]]:
+        """``(previous_id, amplitude_id)`` of the source's aliases among these earlier ids."""
+        ...
+
     def group(self, key: GroupKey) -> tuple[str, int, int] | None:
         """A stored group's ``(properties, first_seen_ms, last_seen_ms)``, or None."""
         ...
@@ -331,8 +335,11 @@ class Ingest:
                 for user in sql.users_by_user_id(source_id, list(user_ids)):
                     found[user.amplitude_id] = user
             devices = sql.devices(source_id, list(device_ids)) if device_ids else []
+            # User ids an alias replaced: their events now go to the linked user.
+            links = sql.linked(source_id, list(user_ids)) if user_ids else []
             # Devices usually belong to users already found by user id; read only the others.
-            others = list({amplitude_id for _, amplitude_id in devices}.difference(found))
+            reached = {amplitude_id for _, amplitude_id in devices}
+            others = list(reached.union(a for _, a in links).difference(found))
             if others:
                 for user in sql.users_by_amplitude_id(others):
                     found[user.amplitude_id] = user
@@ -340,6 +347,9 @@ class Ingest:
                 self.users.remember(user)
             for device_id, amplitude_id in devices:
                 self.users.remember(found[amplitude_id], device_id=device_id)
+            for previous_id, amplitude_id in links:
+                if amplitude_id in found:
+                    self.users.remember(found[amplitude_id], linked_id=previous_id)
 
     def _group(self, key: GroupKey, when_ms: int) -> Row:
         group = self._groups.get(key)

@@ -330,12 +330,14 @@ class UserRow(Row):
 class _Scope:
     """The users of one source, keyed the two ways events find them."""
 
-    __slots__ = ("by_device", "by_user_id", "moved_devices")
+    __slots__ = ("by_device", "by_user_id", "linked", "moved_devices")
 
     def __init__(self) -> None:
         self.by_user_id: dict[str, UserRow] = {}
         self.by_device: dict[str, UserRow] = {}
         self.moved_devices: dict[str, UserRow] = {}
+        #: Earlier ids an alias linked to a user: an event carrying one is that user's.
+        self.linked: dict[str, UserRow] = {}
 
 
 class IdentityResolver:
@@ -360,8 +362,11 @@ class IdentityResolver:
             scope = self._scopes[source_id] = _Scope()
         return scope
 
-    def remember(self, user: UserRow, *, device_id: str | None = None) -> None:
-        """Register a stored user, and optionally a device whose last user it is.
+    def remember(
+        self, user: UserRow, *, device_id: str | None = None, linked_id: str | None = None
+    ) -> None:
+        """Register a stored user, and optionally a device whose last user it is, or an
+        earlier id an alias linked to it.
 
         The same user may be remembered more than once (found by id and by device); the first
         copy is kept, so the request works on one object per user.
@@ -372,6 +377,8 @@ class IdentityResolver:
             scope.by_user_id[user.user_id] = user
         if device_id is not None:
             scope.by_device[device_id] = user
+        if linked_id is not None:
+            scope.linked[linked_id] = user
 
     def resolve(
         self, source_id: int, user_id: str | None, device_id: str | None, when_ms: int
@@ -383,7 +390,8 @@ class IdentityResolver:
         """
         scope = self._scope(source_id)
         if user_id is not None:
-            user = scope.by_user_id.get(user_id)
+            # An id an alias replaced stays the linked user's (a later request may carry it).
+            user = scope.linked.get(user_id) or scope.by_user_id.get(user_id)
             if user is None:
                 anonymous = None if device_id is None else scope.by_device.get(device_id)
                 if anonymous is not None and anonymous.user_id is None:
@@ -422,6 +430,7 @@ class IdentityResolver:
         """
         scope = self._scope(source_id)
         previous = scope.by_user_id.get(previous_id) or scope.by_device.get(previous_id)
+        scope.linked[previous_id] = user
         if scope.by_device.get(previous_id) is not user:
             scope.by_device[previous_id] = user
             scope.moved_devices[previous_id] = user
@@ -431,6 +440,12 @@ class IdentityResolver:
             if owner is previous:
                 scope.by_device[device] = user
                 scope.moved_devices[device] = user
+        if previous.user_id == previous_id:
+            # The earlier user id now names ``user``: the merged-away row gives it up, so no
+            # lookup by that id (stored or cached) finds the old row again.
+            previous.user_id = None
+            previous.claimed = previous.changed = True
+            scope.by_user_id.pop(previous_id, None)
         inherited = previous.properties()
         if inherited:
             user.apply([("$setOnce", inherited)])

@@ -1,6 +1,7 @@
-"""Amplitude's query side: export, user search, user activity and event segmentation.
+"""Amplitude's query side: export, user search, user activity, event segmentation, funnels,
+retention, active/new users and revenue LTV.
 
-:class:`AmplitudeQuery` is the stand-alone client; :class:`QueryMethods` gives the same four
+:class:`AmplitudeQuery` is the stand-alone client; :class:`QueryMethods` gives the same
 calls to a client that holds an :class:`AmplitudeQuery` (the Amplitude client, when it is given
 a ``secret_key``). Parameters and response types live in :mod:`.params` and :mod:`.results`,
 shared with the collector, which answers the same API over what it stored.
@@ -8,6 +9,7 @@ shared with the collector, which answers the same API over what it stored.
 
 from __future__ import annotations
 
+from trackwire.amplitude.query.chart_results import ActiveUsers, Funnel, Retention, RevenueLtv
 from trackwire.amplitude.query.client import DASHBOARD_URLS, AmplitudeQuery, default_query_url
 from trackwire.amplitude.query.export import iter_export_events
 from trackwire.amplitude.query.methods import QueryMethods
@@ -28,9 +30,13 @@ __all__ = [
     "MATCH_TYPES",
     "METRICS",
     "OPERATORS",
+    "ActiveUsers",
     "AmplitudeQuery",
     "ExportResult",
+    "Funnel",
     "QueryMethods",
+    "Retention",
+    "RevenueLtv",
     "Segmentation",
     "UserActivity",
     "UserData",

@@ -20,7 +20,18 @@ import urllib3
 
 from trackwire._version import __version__
 from trackwire.amplitude import wire
+from trackwire.amplitude.query import charts as c
 from trackwire.amplitude.query import params as p
+from trackwire.amplitude.query.chart_results import (
+    ActiveUsers,
+    Funnel,
+    Retention,
+    RevenueLtv,
+    parse_funnel,
+    parse_retention,
+    parse_revenue_ltv,
+    parse_users,
+)
 from trackwire.amplitude.query.results import (
     ExportResult,
     Segmentation,
@@ -47,6 +58,9 @@ DASHBOARD_URLS: Final = wire.DASHBOARD_URLS
 DEFAULT_TIMEOUT: Final = 60.0
 _CHUNK: Final = 64 * 1024
 _EMPTY_ZIP: Final = b"PK\x05\x06" + b"\x00" * 18
+
+#: A query string: a mapping, or pairs when a name repeats (a funnel's ``e``).
+Query = Mapping[str, str] | Sequence[tuple[str, str]]
 
 #: Progress callback of :meth:`AmplitudeQuery.export`: bytes so far, total bytes (None if
 #: the server did not say).
@@ -208,10 +222,10 @@ class AmplitudeQuery:
 
     # --- HTTP -----------------------------------------------------------------------------------
 
-    def _url(self, path: str, query: Mapping[str, str]) -> str:
+    def _url(self, path: str, query: Query) -> str:
         return f"{self.query_url}{path}?{urllib.parse.urlencode(query)}"
 
-    def _open(self, path: str, query: Mapping[str, str], what: str) -> urllib3.BaseHTTPResponse:
+    def _open(self, path: str, query: Query, what: str) -> urllib3.BaseHTTPResponse:
         try:
             return self._pool.request(
                 "GET", self._url(path, query), headers=self._headers, preload_content=False
@@ -219,7 +233,7 @@ class AmplitudeQuery:
         except urllib3.exceptions.HTTPError as exc:
             raise QueryServerError(f"{what}: cannot reach {self.query_url}: {exc}") from exc
 
-    def _get_json(self, path: str, query: Mapping[str, str], what: str) -> Any:
+    def _get_json(self, path: str, query: Query, what: str) -> Any:
         response = self._open(path, query, what)
         try:
             body = response.read()
@@ -392,6 +406,10 @@ class AmplitudeQuery:
         group_by: str | Mapping[str, Any] | None = None,
         segments: Sequence[Mapping[str, Any]] = (),
         limit: int = 100,
+        event2: str | Mapping[str, Any] | None = None,
+        user_type: str = "any",
+        rolling_window: int | None = None,
+        rolling_average: int | None = None,
     ) -> Segmentation:
         """Metrics of one event over days (see :func:`~.params.segmentation_params`).
 
@@ -406,6 +424,10 @@ class AmplitudeQuery:
                 ``{"type": "event", "value": "<event property>"}``.
             segments: ``[{"prop": "gp:plan", "op": "is", "values": ["pro"]}]``.
             limit: at most this many groups.
+            event2: ``e2``, a second event answered as a second series (labels 1, ...).
+            user_type: ``n``: ``"any"`` or ``"active"``.
+            rolling_window: ``rollingWindow``: each value covers this many periods.
+            rolling_average: ``rollingAverage``: each value averages this many periods.
 
         Raises:
             ValidationError: a parameter is invalid (checked before any request).
@@ -421,6 +443,107 @@ class AmplitudeQuery:
             group_by=group_by,
             segments=segments,
             limit=limit,
+            event2=event2,
+            user_type=user_type,
+            rolling_window=rolling_window,
+            rolling_average=rolling_average,
         )
         body = self._get_json("/api/2/events/segmentation", query.query(), "event_segmentation")
         return parse_segmentation(body)
+
+    def funnels(
+        self,
+        events: Sequence[str | Mapping[str, Any]],
+        start: date | datetime | str,
+        end: date | datetime | str,
+        *,
+        mode: str = "ordered",
+        new_users: bool = False,
+        conversion_window_s: int = c.DEFAULT_CONVERSION_S,
+        interval: int | str = "daily",
+        segments: Sequence[Mapping[str, Any]] = (),
+        group_by: str | None = None,
+        limit: int = 100,
+    ) -> Funnel:
+        """A funnel over ``events`` (the steps in order; see :func:`~.charts.funnel_params`).
+
+        Raises:
+            ValidationError: a parameter is invalid (checked before any request).
+            QueryError: the API refused or failed.
+        """
+        query = c.funnel_params(
+            events, start, end, mode=mode, new_users=new_users,
+            conversion_window_s=conversion_window_s, interval=interval, segments=segments,
+            group_by=group_by, limit=limit,
+        )  # fmt: skip
+        return parse_funnel(self._get_json("/api/2/funnels", query.query(), "funnels"))
+
+    def retention(
+        self,
+        start_event: str | Mapping[str, Any],
+        return_event: str | Mapping[str, Any],
+        start: date | datetime | str,
+        end: date | datetime | str,
+        *,
+        mode: str = "n-day",
+        brackets: Sequence[Sequence[int]] | None = None,
+        interval: int | str = "daily",
+        segments: Sequence[Mapping[str, Any]] = (),
+        group_by: str | None = None,
+    ) -> Retention:
+        """Retention from ``start_event`` (``"_new"``: new users) to ``return_event`` (see
+        :func:`~.charts.retention_params`).
+
+        Raises:
+            ValidationError: a parameter is invalid (checked before any request).
+            QueryError: the API refused or failed.
+        """
+        query = c.retention_params(
+            start_event, return_event, start, end, mode=mode,
+            brackets=None if brackets is None else [list(b) for b in brackets],
+            interval=interval, segments=segments, group_by=group_by,
+        )  # fmt: skip
+        return parse_retention(self._get_json("/api/2/retention", query.query(), "retention"))
+
+    def users(
+        self,
+        start: date | datetime | str,
+        end: date | datetime | str,
+        *,
+        metric: str = "active",
+        interval: int | str = "daily",
+        segments: Sequence[Mapping[str, Any]] = (),
+        group_by: str | None = None,
+    ) -> ActiveUsers:
+        """Active (``metric="active"``) or new users per day, week or month.
+
+        Raises:
+            ValidationError: a parameter is invalid (checked before any request).
+            QueryError: the API refused or failed.
+        """
+        query = c.users_params(
+            start, end, metric=metric, interval=interval, segments=segments, group_by=group_by
+        )
+        return parse_users(self._get_json("/api/2/users", query.query(), "users"))
+
+    def revenue_ltv(
+        self,
+        start: date | datetime | str,
+        end: date | datetime | str,
+        *,
+        metric: int | str = 0,
+        interval: int | str = "daily",
+        segments: Sequence[Mapping[str, Any]] = (),
+        group_by: str | None = None,
+    ) -> RevenueLtv:
+        """Lifetime value of the users new in the range (``metric``: 0/``"arpu"``,
+        1/``"arppu"``, 2/``"total"``, 3/``"paying"``).
+
+        Raises:
+            ValidationError: a parameter is invalid (checked before any request).
+            QueryError: the API refused or failed.
+        """
+        query = c.ltv_params(
+            start, end, metric=metric, interval=interval, segments=segments, group_by=group_by
+        )
+        return parse_revenue_ltv(self._get_json("/api/2/revenue/ltv", query.query(), "revenue_ltv"))

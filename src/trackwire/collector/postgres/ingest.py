@@ -90,6 +90,16 @@ class PostgresIngestSQL:
         )
         return [(device_id, amplitude_id) for device_id, amplitude_id in rows]
 
+    def linked(self, source_id: int, previous_ids: Sequence[str]) -> list[tuple[str, int]]:
+        """See :meth:`IngestSQL.linked`."""
+        rows = self._conn.execute(
+            f"SELECT l.previous_id, l.amplitude_id FROM {_WANTED} (SELECT * FROM identity_links x "
+            "WHERE x.source_id = %s AND md5(x.previous_id) = md5(w.v) AND x.previous_id = w.v "
+            "LIMIT 1) l",
+            (list(previous_ids), source_id),
+        )
+        return [(previous_id, amplitude_id) for previous_id, amplitude_id in rows]
+
     def users_by_amplitude_id(self, amplitude_ids: Sequence[int]) -> list[UserRow]:
         """See :meth:`IngestSQL.users_by_amplitude_id`."""
         rows = self._conn.execute(

@@ -132,6 +132,8 @@ def _time(ms: int) -> bytes:
 
 
 _HOUR_PREFIXES: dict[int, bytes] = {}
+#: The last receipt time formatted (a pair replaced whole: safe across threads).
+_last_received: tuple[int, bytes] = (-1, b"")
 _MINUTE_SECOND: Final = tuple(f"{s // 60:02d}:{s % 60:02d}.".encode() for s in range(3600))
 _MILLI: Final = tuple(f"{m:03d}000".encode() for m in range(1000))
 
@@ -183,6 +185,22 @@ def _user_properties(vendor: str, type: str, payload: Mapping[str, Any]) -> dict
         return dict(traits) if isinstance(traits, dict) else {}
     attributes = payload.get("user_attributes")
     return dict(attributes) if isinstance(attributes, dict) else {}
+
+
+def _exported_user_properties(own: dict[str, Any], current: str | None) -> bytes:
+    """The ``user_properties`` of an exported event: the user's properties (as stored now),
+    with what the event itself set on top (its values at the time of the event).
+
+    Amplitude exports the user's properties on every event, not only on identifies.
+    """
+    if not current or current == "{}":
+        return _dumps(own)
+    if not own:
+        return current.encode()
+    state = orjson.loads(current)
+    if type(state) is not dict:
+        return _dumps(own)
+    return _dumps({**state, **own})
 
 
 def _built_in_sources(vendor: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -254,7 +272,14 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     vendor = row.vendor
     if row.context_kind is not None and row.context is not None:
         payload = expand(row.context_kind, _context(row.context), payload)
-    received = _time(row.received_time_ms)
+    global _last_received
+    # The events of one request share their receipt time: format it once for them.
+    last = _last_received
+    if last[0] == row.received_time_ms:
+        received = last[1]
+    else:
+        received = _time(row.received_time_ms)
+        _last_received = (row.received_time_ms, received)
     client = received if row.client_time_ms is None else _time(row.client_time_ms)
     if vendor == "amplitude":
         top = payload
@@ -285,7 +310,7 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
         received,
         session,
         _dumps(row.user_id),
-        _dumps(_user_properties(vendor, row.type, payload)),
+        _exported_user_properties(_user_properties(vendor, row.type, payload), row.user_properties),
         _uuid(row.source_id, row.id),
     )
 

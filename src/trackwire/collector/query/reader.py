@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
 
-__all__ = ["ExportRow", "QueryReader", "Source"]
+__all__ = ["ExportRow", "Hit", "QueryReader", "Source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,28 @@ class Source:
     vendor: str
 
 
+class Hit(NamedTuple):
+    """One event a funnel, retention, user count or LTV reads (see
+    :meth:`QueryReader.event_hits`).
+
+    A named tuple: charts read hundreds of thousands of them, and a tuple is made several
+    times faster than a frozen dataclass.
+
+    Attributes:
+        person: who did it (the store's user key: one per person across vendors).
+        time_ms: the event time (client time, else receipt time).
+        group: the group-by value's canonical text (None: not set, or no group-by).
+        first_seen_ms: the user's first-seen time (None: no user).
+        revenue: the event's revenue (None: none).
+    """
+
+    person: Any
+    time_ms: int
+    group: Any
+    first_seen_ms: int | None
+    revenue: float | None
+
+
 # Not frozen: a frozen dataclass's __init__ costs several times a plain one, and the export
 # makes one per event.
 @dataclass(slots=True)
@@ -32,7 +54,8 @@ class ExportRow:
 
     ``vendor`` comes first, then the columns in the order a store selects them, so a row is
     made as ``ExportRow(vendor, *columns)``. ``context_kind``/``context`` are the event's
-    shared request context (see :func:`trackwire.collector.store.expand`), if any.
+    shared request context (see :func:`trackwire.collector.store.expand`), if any;
+    ``user_properties`` the JSON of the user's properties now (None: no user).
     """
 
     vendor: str
@@ -51,6 +74,7 @@ class ExportRow:
     payload: str | bytes
     context_kind: str | None = None
     context: str | None = None
+    user_properties: str | None = None
 
 
 class QueryReader(Protocol):
@@ -71,8 +95,8 @@ class QueryReader(Protocol):
     def export_rows(
         self, sources: Sequence[Source], start_ms: int, end_ms: int
     ) -> Iterator[ExportRow]:
-        """Events received in ``[start_ms, end_ms)`` in receipt order, read lazily; the
-        iterator holds a read connection until it is exhausted or closed."""
+        """Events received in ``[start_ms, end_ms)`` in receipt order, read lazily, a page at
+        a time: no read transaction lasts the whole export."""
         ...
 
     def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
@@ -97,4 +121,21 @@ class QueryReader(Protocol):
         self, sources: Sequence[Source], plan: Plan
     ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
         """The plan's aggregates and, for ``pct_dau``, active users per period."""
+        ...
+
+    def event_hits(
+        self,
+        sources: Sequence[Source],
+        plan: Plan,
+        *,
+        first_seen: bool = False,
+        paying: bool = False,
+    ) -> list[Hit]:
+        """Every event the plan selects (its event, filters, segments and group-by, in
+        ``[plan.start_ms, plan.end_ms)``), in time order; ``first_seen``: with the users'
+        first-seen times (else None); ``paying``: only the events with revenue.
+
+        Raises:
+            ValidationError: more than :data:`~.limits.MAX_HITS` events (narrow the range).
+        """
         ...

@@ -9,7 +9,7 @@ on Sunday (Amplitude's default), months on the 1st.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final
 
@@ -22,7 +22,13 @@ __all__ = [
     "Plan",
     "answer",
     "bucket_of",
+    "combine",
+    "layout",
+    "lead_plan",
+    "needs_events",
     "plan",
+    "second_plan",
+    "window_answer",
 ]
 
 #: The label of events whose group-by property is not set, as Amplitude shows it.
@@ -35,6 +41,11 @@ PROPERTY_METRICS: Final = frozenset({"sums", "value_avg"})
 USER_METRICS: Final = frozenset({"uniques", "average", "pct_dau"})
 #: Metrics the collector computes.
 SUPPORTED_METRICS: Final = frozenset({"uniques", "totals", "average", "pct_dau"}) | PROPERTY_METRICS
+#: Metrics a ``rollingWindow`` adds up over its window from the store's aggregates.
+ROLLING_WINDOW_METRICS: Final = frozenset({"totals", "sums", "value_avg"})
+#: Metrics whose window needs the distinct users of several periods: computed from the
+#: events themselves (:func:`window_answer`). ``pct_dau`` over a window is refused (400).
+ROLLING_USER_METRICS: Final = frozenset({"uniques", "average"})
 #: Longest range per interval, as Amplitude allows.
 _MAX_DAYS: Final = {"hourly": 7, "daily": 365, "weekly": 365 * 2, "monthly": 365 * 3}
 
@@ -113,6 +124,25 @@ def plan(params: SegmentationParams) -> Plan:
         raise ValidationError(
             "end", f"{interval} queries cover at most {_MAX_DAYS[interval]} days, not {params.days}"
         )
+    if params.start.year < 1970 or params.end.year > 9000:
+        raise ValidationError("start", "the range must lie between 1970 and 9000")
+    rolled = ROLLING_WINDOW_METRICS | ROLLING_USER_METRICS
+    if params.rolling_window is not None and params.metric not in rolled:
+        raise ValidationError(
+            "rollingWindow",
+            f"the collector rolls {', '.join(sorted(rolled))} over a window, not "
+            f"{params.metric}; use rollingAverage instead",
+        )
+    if params.event2 is not None:
+        try:
+            layout(replace(params, event=params.event2, event2=None), interval)
+        except ValidationError as exc:
+            raise ValidationError("e2", str(exc)) from None
+    return layout(params, interval)
+
+
+def layout(params: SegmentationParams, interval: str) -> Plan:
+    """The plan of checked parameters (no range or metric check: see :func:`plan`)."""
     event_group = params.event_group_by
     value = None
     group = None
@@ -136,6 +166,50 @@ def plan(params: SegmentationParams) -> Plan:
     end_ms = _ms(params.end + timedelta(days=1))
     buckets, labels = _periods(interval, params.start, params.end)
     return Plan(params, interval, start_ms, end_ms, group, value, buckets, labels)
+
+
+def second_plan(query: Plan) -> Plan | None:
+    """The plan of ``e2`` (the same query for the second event), or None without one."""
+    event2 = query.params.event2
+    if event2 is None:
+        return None
+    return layout(replace(query.params, event=event2, event2=None), query.interval)
+
+
+def lead_plan(query: Plan) -> Plan | None:
+    """The periods before the range a rolling value reaches back to (``rollingWindow`` or
+    ``rollingAverage`` of N: the N - 1 periods before the first), or None when there are none.
+    """
+    params = query.params
+    span = params.rolling_window or params.rolling_average or 1
+    if span <= 1:
+        return None
+    first = query.buckets[0]
+    if query.interval == "hourly":
+        lead_start = params.start - timedelta(days=-(-(span - 1) // 24))
+    elif query.interval == "daily":
+        lead_start = params.start - timedelta(days=span - 1)
+    elif query.interval == "weekly":
+        lead_start = date(1970, 1, 1) + timedelta(days=(first - (span - 1)) * 7 - 4)
+    else:
+        year, month = divmod(first - (span - 1), 12)
+        lead_start = date(year, month + 1, 1)
+    if query.interval in ("weekly", "monthly"):
+        # The lead ends where the first period (which may begin before the range) begins.
+        lead_end = _first_day(query.interval, first) - timedelta(days=1)
+    else:
+        lead_end = params.start - timedelta(days=1)
+    if lead_start.year < 1970 or lead_end < lead_start:
+        return None
+    lead = replace(params, start=lead_start, end=lead_end, event2=None)
+    return layout(lead, query.interval)
+
+
+def _first_day(interval: str, bucket: int) -> date:
+    if interval == "weekly":
+        return date(1970, 1, 1) + timedelta(days=bucket * 7 - 4)
+    year, month = divmod(bucket, 12)
+    return date(year, month + 1, 1)
 
 
 def _periods(interval: str, start: date, end: date) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -204,26 +278,16 @@ def _metric(metric: str, row: Aggregate | None, active: int | None) -> float | i
     return row.users
 
 
-def answer(
-    query: Plan,
-    rows: Iterable[Aggregate],
-    active_users: Mapping[int | None, int] | None = None,
-) -> dict[str, Any]:
-    """Amplitude's ``{"data": {...}}`` from a store's aggregates.
-
-    Args:
-        query: the plan the store ran.
-        rows: per (period, group) rows and, with ``bucket`` None, per group over the range.
-        active_users: for ``pct_dau``: distinct active users per period key (None: the range).
-    """
+def _cells(query: Plan, rows: Iterable[Aggregate]) -> dict[str, dict[int | None, Aggregate]]:
+    """The rows by label, then by period (None: the whole range)."""
     by_group: dict[str, dict[int | None, Aggregate]] = {}
     for row in rows:
         label = _label(row.group) if query.group is not None else ""
         cells = by_group.setdefault(label, {})
         previous = cells.get(row.bucket)
         if previous is not None:
-            # Two raw values with one label (1 and 1.0, NULL and ""): add them up. Users
-            # may be counted twice here, an accepted edge.
+            # Two raw values with one label that a store kept apart (a store groups by the
+            # canonical text, so this is rare): add them up.
             row = Aggregate(
                 row.bucket,
                 row.group,
@@ -233,8 +297,84 @@ def answer(
                 previous.value_count + row.value_count,
             )
         cells[row.bucket] = row
+    return by_group
+
+
+def _window(rows: Sequence[Aggregate | None]) -> Aggregate | None:
+    """The rows of a rolling window added up (events and values; users are not additive)."""
+    present = [row for row in rows if row is not None]
+    if not present:
+        return None
+    return Aggregate(
+        None,
+        present[-1].group,
+        sum(row.events for row in present),
+        0,
+        sum(row.value_sum for row in present),
+        sum(row.value_count for row in present),
+    )
+
+
+def _rolled(
+    query: Plan,
+    cells: Mapping[int | None, Aggregate],
+    lead: Plan | None,
+    active: Mapping[int | None, int],
+) -> list[float | int]:
+    """One group's values per period, rolled over ``rollingWindow``/``rollingAverage``."""
+    params = query.params
+    metric = params.metric
+    buckets = [*(lead.buckets if lead is not None else ()), *query.buckets]
+    first = len(buckets) - len(query.buckets)
+    if params.rolling_window is not None:
+        span = params.rolling_window
+        return [
+            _metric(
+                metric, _window([cells.get(b) for b in buckets[max(0, i - span + 1) : i + 1]]), None
+            )
+            for i in range(first, len(buckets))
+        ]
+    values = [_metric(metric, cells.get(b), active.get(b)) for b in buckets]
+    if params.rolling_average is None:
+        return values[first:]
+    span = params.rolling_average
+    out: list[float | int] = []
+    for i in range(first, len(buckets)):
+        window = values[max(0, i - span + 1) : i + 1]
+        mean = sum(window) / span
+        out.append(int(mean) if float(mean).is_integer() else round(mean, 4))
+    return out
+
+
+def answer(
+    query: Plan,
+    rows: Iterable[Aggregate],
+    active_users: Mapping[int | None, int] | None = None,
+    *,
+    lead: Plan | None = None,
+    lead_rows: Iterable[Aggregate] = (),
+    lead_active: Mapping[int | None, int] | None = None,
+    event_index: int = 0,
+) -> dict[str, Any]:
+    """Amplitude's ``{"data": {...}}`` from a store's aggregates.
+
+    Args:
+        query: the plan the store ran.
+        rows: per (period, group) rows and, with ``bucket`` None, per group over the range.
+        active_users: for ``pct_dau``: distinct active users per period key (None: the range).
+        lead: with a rolling window or average, the plan of the periods before the range
+            (:func:`lead_plan`); ``lead_rows``/``lead_active`` are its store's answer.
+        event_index: 0 for ``e``, 1 for ``e2``: the first part of each series label.
+    """
+    by_group = _cells(query, rows)
+    lead_groups = _cells(query, (row for row in lead_rows if row.bucket is not None))
+    for label, cells in lead_groups.items():
+        mine = by_group.setdefault(label, {})
+        for bucket, row in cells.items():
+            mine.setdefault(bucket, row)
     metric = query.params.metric
-    active = active_users or {}
+    active = {**(lead_active or {}), **(active_users or {})}
+    active[None] = (active_users or {}).get(None, 0)
     ordered: Sequence[str]
     if query.group is None:
         ordered = [""]
@@ -252,16 +392,88 @@ def answer(
     labels: list[Any] = []
     for label in ordered:
         cells = by_group[label]
-        series.append([_metric(metric, cells.get(b), active.get(b)) for b in query.buckets])
+        series.append(_rolled(query, cells, lead, active))
         collapsed.append(
             [{"setId": "", "value": _metric(metric, cells.get(None), active.get(None))}]
         )
-        labels.append(0 if query.group is None else [0, label])
+        labels.append(event_index if query.group is None else [event_index, label])
     return {
         "data": {
             "series": series,
             "seriesLabels": labels,
             "seriesCollapsed": collapsed,
+            "xValues": list(query.x_values),
+        }
+    }
+
+
+def combine(answers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One answer holding the series of several events' answers (``e`` then ``e2``)."""
+    data: dict[str, Any] = {"series": [], "seriesLabels": [], "seriesCollapsed": []}
+    for part in answers:
+        for key in ("series", "seriesLabels", "seriesCollapsed"):
+            data[key] += part["data"][key]
+    data["xValues"] = answers[0]["data"]["xValues"]
+    return {"data": data}
+
+
+def needs_events(query: Plan) -> bool:
+    """Whether the answer needs the events themselves (distinct users over a rolling window)
+    rather than the store's aggregates: see :func:`window_answer`."""
+    return query.params.rolling_window is not None and query.params.metric in ROLLING_USER_METRICS
+
+
+def window_answer(
+    query: Plan, lead: Plan | None, hits: Iterable[Any], *, event_index: int = 0
+) -> dict[str, Any]:
+    """``uniques``/``average`` over a ``rollingWindow`` from the event's hits (see
+    :class:`~.reader.Hit`) from the lead's start (or the range's) to the range's end: each
+    value counts the distinct users of its window of periods, ending with its own."""
+    params = query.params
+    span = params.rolling_window or 1
+    buckets = [*(lead.buckets if lead is not None else ()), *query.buckets]
+    users: dict[str, dict[int, set[Any]]] = {}
+    events: dict[str, dict[int, int]] = {}
+    range_users: dict[str, set[Any]] = {}
+    range_events: dict[str, int] = {}
+    for hit in hits:
+        label = _label(hit.group) if query.group is not None else ""
+        bucket = bucket_of(query.interval, hit.time_ms)
+        users.setdefault(label, {}).setdefault(bucket, set()).add(hit.person)
+        counts = events.setdefault(label, {})
+        counts[bucket] = counts.get(bucket, 0) + 1
+        if query.start_ms <= hit.time_ms < query.end_ms:
+            range_users.setdefault(label, set()).add(hit.person)
+            range_events[label] = range_events.get(label, 0) + 1
+
+    def value(people: int, count: int) -> float | int:
+        if params.metric == "average":
+            return round(count / people, 4) if people else 0
+        return people
+
+    labels = list(users) if query.group is not None else [""]
+    collapsed = {
+        label: value(len(range_users.get(label, ())), range_events.get(label, 0))
+        for label in labels
+    }
+    ordered = sorted(labels, key=lambda label: (-collapsed[label], label))[: params.limit]
+    first = len(buckets) - len(query.buckets)
+    series = []
+    for label in ordered:
+        mine, counts = users.get(label, {}), events.get(label, {})
+        row = []
+        for i in range(first, len(buckets)):
+            window = buckets[max(0, i - span + 1) : i + 1]
+            people: set[Any] = set().union(*(mine.get(b, set()) for b in window))
+            row.append(value(len(people), sum(counts.get(b, 0) for b in window)))
+        series.append(row)
+    return {
+        "data": {
+            "series": series,
+            "seriesLabels": [
+                event_index if query.group is None else [event_index, label] for label in ordered
+            ],
+            "seriesCollapsed": [[{"setId": "", "value": collapsed[label]}] for label in ordered],
             "xValues": list(query.x_values),
         }
     }

@@ -1,7 +1,8 @@
 """Amplitude's Dashboard REST and Export API, answered over what the collector stored.
 
-``GET /api/2/export``, ``/api/2/usersearch``, ``/api/2/useractivity`` and
-``/api/2/events/segmentation`` take HTTP Basic ``api_key:secret_key``: with a keys file, an
+``GET /api/2/export``, ``/api/2/usersearch``, ``/api/2/useractivity``,
+``/api/2/events/segmentation``, ``/api/2/funnels``, ``/api/2/retention``, ``/api/2/users`` and
+``/api/2/revenue/ltv`` take HTTP Basic ``api_key:secret_key``: with a keys file, an
 Amplitude source's API key and secret key; in development mode any key (the API key then names
 the project). A request without Basic credentials is a 401 in every mode, as Amplitude answers.
 A query covers every event stored under the project's name (the keys-file source name, or in
@@ -13,7 +14,8 @@ mParticle key with the same text), whichever vendor's API it came through (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -23,11 +25,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from trackwire.amplitude.query import charts as c
 from trackwire.amplitude.query import params as p
 from trackwire.collector import _http
-from trackwire.collector.query import segmentation, users
+from trackwire.collector.query import charts, segmentation, users
 from trackwire.collector.query.export import archive_chunks, export_line
-from trackwire.collector.query.reader import QueryReader
+from trackwire.collector.query.limits import QueryTimeoutError
+from trackwire.collector.query.reader import QueryReader, Source
 from trackwire.collector.store import StoreClosedError
 from trackwire.collector.viewer.auth import reader_for
 from trackwire.errors import ValidationError
@@ -40,6 +44,8 @@ __all__ = ["QueryRoutes", "routes"]
 #: Longest export range, as Amplitude allows.
 MAX_EXPORT_DAYS: Final = 365
 _HOUR_MS: Final = 3_600_000
+#: Largest ``offset`` of user activity (SQLite's integers end at 2**63 - 1).
+_MAX_OFFSET: Final = 10**12
 _TZ: Final = {"X-Time-Zone": "UTC"}
 
 
@@ -80,6 +86,10 @@ class QueryRoutes:
             Route("/api/2/usersearch", self._usersearch, methods=["GET"]),
             Route("/api/2/useractivity", self._useractivity, methods=["GET"]),
             Route("/api/2/events/segmentation", self._segmentation, methods=["GET"]),
+            Route("/api/2/funnels", self._funnels, methods=["GET"]),
+            Route("/api/2/retention", self._retention, methods=["GET"]),
+            Route("/api/2/users", self._users, methods=["GET"]),
+            Route("/api/2/revenue/ltv", self._ltv, methods=["GET"]),
         ]
 
     def _project(self, request: Request) -> str:
@@ -127,6 +137,8 @@ class QueryRoutes:
             result = _json(exc.status, {"error": str(exc)})
         except ValidationError as exc:
             result = _json(400, {"error": str(exc)})
+        except QueryTimeoutError as exc:
+            result = _json(503, {"error": str(exc)})
         except StoreClosedError:
             result = _json(503, {"error": "the collector is shutting down"})
         response: Response = result if isinstance(result, Response) else _json(200, result)
@@ -179,10 +191,14 @@ class QueryRoutes:
 
     def _useractivity_work(self, project: str, query: Mapping[str, str]) -> dict[str, Any]:
         text = query.get("user", "")
-        if not text.isdigit():
-            raise ValidationError("user", f"required: an Amplitude ID (a number), got {text!r}")
-        offset = _int(query, "offset", 0, 0, None)
-        limit = _int(query, "limit", 1000, 1, 1000)
+        if not text.isascii() or not text.isdigit():
+            raise ValidationError(
+                "user", f"required: an Amplitude ID (a number), got {text[:40]!r}"
+            )
+        if len(text) > 18:
+            raise ValidationError("user", f"no Amplitude ID has {len(text)} digits")
+        offset = p.query_int(query, "offset", 0, 0, _MAX_OFFSET)
+        limit = p.query_int(query, "limit", 1000, 1, 1000)
         direction = query.get("direction", "latest")
         if direction not in ("latest", "earliest"):
             raise ValidationError("direction", f"expected latest or earliest, got {direction!r}")
@@ -209,25 +225,72 @@ class QueryRoutes:
         params = p.parse_segmentation_query(query)
         plan = segmentation.plan(params)
         sources = self.store.project_sources(project)
-        event_type = str(params.event["event_type"])
+        answers = [self._series(sources, plan, "e", 0)]
+        second = segmentation.second_plan(plan)
+        if second is not None:
+            answers.append(self._series(sources, second, "e2", 1))
+        return segmentation.combine(answers)
+
+    def _series(
+        self, sources: Sequence[Source], plan: segmentation.Plan, field: str, index: int
+    ) -> dict[str, Any]:
+        """One event's answer (``field`` names its parameter in errors)."""
+        event_type = str(plan.params.event["event_type"])
         if not self.store.event_exists(sources, event_type):
-            raise ValidationError("e", f"event type {event_type!r} does not exist in this project")
+            raise ValidationError(
+                field, f"event type {event_type!r} does not exist in this project"
+            )
+        lead = segmentation.lead_plan(plan)
+        if segmentation.needs_events(plan):
+            start_ms = plan.start_ms if lead is None else lead.start_ms
+            hits = self.store.event_hits(sources, replace(plan, start_ms=start_ms))
+            return segmentation.window_answer(plan, lead, hits, event_index=index)
         rows, active = self.store.segmentation(sources, plan)
-        return segmentation.answer(plan, rows, active)
+        lead_rows: list[segmentation.Aggregate] = []
+        lead_active = None
+        if lead is not None:
+            lead_rows, lead_active = self.store.segmentation(sources, lead)
+        return segmentation.answer(
+            plan,
+            rows,
+            active,
+            lead=lead,
+            lead_rows=lead_rows,
+            lead_active=lead_active,
+            event_index=index,
+        )
 
+    # --- charts beyond segmentation -------------------------------------------------------------
 
-def _int(query: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
-    text = query.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValidationError(name, f"expected a whole number, got {text!r}") from None
-    if value < low or (high is not None and value > high):
-        bounds = f"{low} to {high}" if high is not None else f"{low} or more"
-        raise ValidationError(name, f"expected {bounds}, got {value}")
-    return value
+    async def _funnels(self, request: Request) -> Response:
+        steps = request.query_params.getlist("e")
+
+        def work(project: str, query: Mapping[str, str]) -> dict[str, Any]:
+            params = c.parse_funnel_query(query, steps)
+            return charts.funnel(self.store, self.store.project_sources(project), params)
+
+        return await self._run(request, work)
+
+    async def _retention(self, request: Request) -> Response:
+        def work(project: str, query: Mapping[str, str]) -> dict[str, Any]:
+            params = c.parse_retention_query(query)
+            return charts.retention_chart(self.store, self.store.project_sources(project), params)
+
+        return await self._run(request, work)
+
+    async def _users(self, request: Request) -> Response:
+        def work(project: str, query: Mapping[str, str]) -> dict[str, Any]:
+            params = c.parse_users_query(query)
+            return charts.users(self.store, self.store.project_sources(project), params)
+
+        return await self._run(request, work)
+
+    async def _ltv(self, request: Request) -> Response:
+        def work(project: str, query: Mapping[str, str]) -> dict[str, Any]:
+            params = c.parse_ltv_query(query)
+            return charts.revenue_ltv(self.store, self.store.project_sources(project), params)
+
+        return await self._run(request, work)
 
 
 def _closing(chunks: Iterator[bytes]) -> Iterator[bytes]:

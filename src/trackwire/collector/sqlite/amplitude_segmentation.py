@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from trackwire.collector.query import mapping
-from trackwire.collector.query.reader import Source
+from trackwire.collector.query.limits import MAX_HITS
+from trackwire.collector.query.reader import Hit, Source
 from trackwire.collector.query.segmentation import (
     PROPERTY_METRICS,
     USER_METRICS,
@@ -25,9 +26,11 @@ from trackwire.collector.query.segmentation import (
     Plan,
     Property,
 )
+from trackwire.collector.query.values import filter_needles, filter_texts
+from trackwire.collector.sqlite.amplitude_functions import ELEMENT, FOLDED, TEXT
 from trackwire.errors import ValidationError
 
-__all__ = ["Source", "active_users", "event_exists", "segmentation_rows"]
+__all__ = ["Source", "active_users", "event_exists", "event_hits", "segmentation_rows"]
 
 _NUMERIC_OPS: Final = {
     "less": "<",
@@ -49,21 +52,6 @@ class _Sql:
     args: list[Any] = field(default_factory=list)
 
 
-def _text_values(values: Sequence[Any]) -> list[str]:
-    """Filter values as the text SQLite's CAST(... AS TEXT) gives stored JSON values."""
-    out: list[str] = []
-    for value in values:
-        if isinstance(value, bool):
-            out.append("1" if value else "0")
-        elif isinstance(value, float) and value.is_integer():
-            out += [str(int(value)), str(value)]
-        elif value is None:
-            continue
-        else:
-            out.append(str(value))
-    return out
-
-
 def _placeholders(count: int) -> str:
     return ", ".join("?" * count) if count else "NULL"
 
@@ -80,6 +68,9 @@ class _Access:
         args: list[Any] = [path for _, path in self.alternatives]
         if len(parts) == 1:
             return _Sql(parts[0], args)
+        if op == "->":
+            # A JSON null is the text 'null' here; the next place may still hold the value.
+            parts = [f"nullif({part}, 'null')" for part in parts]
         return _Sql(f"coalesce({', '.join(parts)})", args)
 
     def value(self) -> _Sql:
@@ -89,6 +80,13 @@ class _Access:
     def json(self) -> _Sql:
         """The property as JSON (what ``json_each`` reads)."""
         return self._pick("->")
+
+    def text(self, function: str = TEXT) -> _Sql:
+        """The property's canonical text (see :mod:`~trackwire.collector.query.values`):
+        ``true``/``false`` for booleans, whole numbers without a fraction; ``function``
+        :data:`FOLDED` gives it case folded."""
+        document = self.json()
+        return _Sql(f"{function}({document.text})", document.args)
 
 
 _PAYLOAD: Final = "e.payload {op} ?"
@@ -121,44 +119,52 @@ def _event_access(source: Source, kind: str, name: str, props: bool) -> _Access 
 
 
 def _condition(access: _Access | None, op: str, values: Sequence[Any], where: str) -> _Sql:
-    """``op`` applied to a property (None: the property is never set for this vendor)."""
-    if access is None:
-        expr, args = "NULL", []
-    else:
-        value = access.value()
-        expr, args = f"({value.text})", value.args
-    texts = _text_values(values)
-    if op in ("is", "is not"):
-        inside = f"CAST({expr} AS TEXT) IN ({_placeholders(len(texts))})"
-        sql = _Sql(inside, [*args, *texts])
-        if op == "is not":
-            sql = _Sql(f"({expr} IS NULL OR NOT {inside})", [*args, *args, *texts])
-        return sql
-    if op in ("contains", "does not contain"):
-        needles = [t.lower() for t in texts] or [""]
-        any_of = " OR ".join(f"instr(lower(CAST({expr} AS TEXT)), ?) > 0" for _ in needles)
-        any_args: list[Any] = []
-        for needle in needles:
-            any_args += [*args, needle]
-        if op == "contains":
-            return _Sql(f"({any_of})", any_args)
-        return _Sql(f"({expr} IS NULL OR NOT ({any_of}))", [*args, *any_args])
+    """``op`` applied to a property (None: the property is never set for this vendor).
+
+    Values compare as Amplitude's text (:func:`filter_texts`); ``contains`` compares case
+    folded text on both sides, for every script.
+    """
     if op in _NUMERIC_OPS:
         try:
             number = float(values[0])
-        except (IndexError, TypeError, ValueError):
+        except (IndexError, TypeError, ValueError, OverflowError):
             raise ValidationError(where, f"{op!r} needs one number, got {list(values)!r}") from None
+        if access is None:
+            return _Sql("0")
+        value = access.value()
+        expr = f"({value.text})"
         return _Sql(
             f"(typeof({expr}) IN ('integer', 'real') AND {expr} {_NUMERIC_OPS[op]} ?)",
-            [*args, *args, number],
+            [*value.args, *value.args, number],
         )
+    if op in ("contains", "does not contain"):
+        if access is None:
+            return _Sql("0" if op == "contains" else "1")
+        folded = access.text(FOLDED)
+        needles = filter_needles(values) or [""]
+        any_of = " OR ".join(f"instr({folded.text}, ?) > 0" for _ in needles)
+        any_args: list[Any] = []
+        for needle in needles:
+            any_args += [*folded.args, needle]
+        if op == "contains":
+            return _Sql(f"({any_of})", any_args)
+        return _Sql(f"({folded.text} IS NULL OR NOT ({any_of}))", [*folded.args, *any_args])
+    texts = filter_texts(values)
+    if op in ("is", "is not"):
+        if access is None:
+            return _Sql("0" if op == "is" else "1")
+        text = access.text()
+        inside = f"{text.text} IN ({_placeholders(len(texts))})"
+        if op == "is":
+            return _Sql(inside, [*text.args, *texts])
+        return _Sql(f"NOT coalesce({inside}, 0)", [*text.args, *texts])
     # set is / set is not: any element of an array property (or the value itself) is listed.
     if access is None:
         return _Sql("0" if op == "set is" else "1")
     document = access.json()
     exists = (
         f"EXISTS (SELECT 1 FROM json_each({document.text}) j "
-        f"WHERE CAST(j.value AS TEXT) IN ({_placeholders(len(texts))}))"
+        f"WHERE {ELEMENT}(j.type, j.value) IN ({_placeholders(len(texts))}))"
     )
     return _Sql(exists if op == "set is" else f"NOT {exists}", [*document.args, *texts])
 
@@ -205,6 +211,24 @@ def _filter(
 
 def _value(source: Source, prop: Property, props: bool) -> _Sql:
     """The expression of a property's value for one event (group label or summed value)."""
+    if prop.kind == "user":
+        user_path = _user_path(prop.name)
+        if user_path is not None:
+            return _Sql(
+                f"(SELECT nullif({TEXT}(u.properties -> ?), '') FROM users u "
+                "WHERE u.amplitude_id = e.amplitude_id)",
+                [user_path],
+            )
+    access = _event_access(source, prop.kind, prop.name, props)
+    if access is None:
+        return _Sql("NULL")
+    # One group per label: null and "" are both "(none)", 1 and 1.0 both "1".
+    text = access.text()
+    return _Sql(f"nullif({text.text}, '')", text.args)
+
+
+def _number(source: Source, prop: Property, props: bool) -> _Sql:
+    """The expression of a property's SQL value (numbers stay numbers: ``sums``)."""
     if prop.kind == "user":
         user_path = _user_path(prop.name)
         if user_path is not None:
@@ -297,7 +321,7 @@ def _columns(
     group = _value(source, query.group, props) if query.group and with_filters else _Sql("NULL")
     value = _Sql("NULL")
     if with_filters and query.value is not None and params.metric in PROPERTY_METRICS:
-        raw = _value(source, query.value, props)
+        raw = _number(source, query.value, props)
         # Only numbers count; the expression is evaluated twice, args given twice.
         value = _Sql(
             f"CASE WHEN typeof({raw.text}) IN ('integer', 'real') THEN {raw.text} END",
@@ -312,8 +336,13 @@ def _selects(
     event_type: str,
     *,
     with_filters: bool,
+    hits: bool = False,
+    first_seen: bool = True,
+    paying: bool = False,
 ) -> _Sql:
-    """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL."""
+    """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL;
+    ``hits`` adds ``t`` (the event time), ``f`` (its user's first-seen time, when
+    ``first_seen``) and ``r`` (its revenue); ``paying`` keeps only events with revenue."""
     # Who counts as one user: the amplitude_id within one vendor; across vendors the user id
     # (each vendor resolves its own amplitude_ids), else the amplitude_id.
     person = "e.amplitude_id"
@@ -353,12 +382,23 @@ def _selects(
                     ),
                 ):
                     where = ["e.source_id = ?", match.text, time_sql]
+                    if paying:
+                        where.append("e.revenue IS NOT NULL")
                     if split is not None:
                         where.append(split)
                     where += [c.text for c in conditions]
+                    extra = ""
+                    if hits:
+                        seen = (
+                            "(SELECT u.first_seen_ms FROM users u "
+                            "WHERE u.amplitude_id = e.amplitude_id)"
+                            if first_seen
+                            else "NULL"
+                        )
+                        extra = f", {time_column} AS t, {seen} AS f, e.revenue AS r"
                     parts.append(
                         f"SELECT {_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
-                        f"{person} AS a, {value.text} AS v FROM events e "
+                        f"{person} AS a, {value.text} AS v{extra} FROM events e "
                         f"WHERE {' AND '.join(where)}"
                     )
                     args += [*group.args, *value.args, source.source_id, *match.args]
@@ -366,20 +406,54 @@ def _selects(
                     for condition in conditions:
                         args += condition.args
     if not parts:
-        return _Sql("SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v WHERE 0")
+        extra = ", NULL AS t, NULL AS f, NULL AS r" if hits else ""
+        return _Sql(f"SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v{extra} WHERE 0")
     return _Sql(" UNION ALL ".join(parts), args)
 
 
+def _rollup(sources: Sequence[Source], query: Plan, *, with_filters: bool = True) -> _Sql | None:
+    """``SELECT b, a`` of ``_active`` users from the ``active_days`` rollup, when it gives the
+    same answer as the events: daily or longer periods, no segment, no filter or group-by, and
+    one vendor (whose ``amplitude_id`` is the person). None otherwise."""
+    params = query.params
+    if (
+        query.interval == "hourly"
+        or params.segments
+        or len({s.vendor for s in sources}) != 1
+        or (with_filters and (params.event.get("filters") or query.group is not None))
+    ):
+        return None
+    day_ms = 86_400_000
+    ids = [s.source_id for s in sources]
+    return _Sql(
+        f"SELECT {_bucket(query.interval, f'(r.day * {day_ms})')} AS b, r.amplitude_id AS a "
+        f"FROM active_days r WHERE r.source_id IN ({_placeholders(len(ids))}) "
+        "AND r.day >= ? AND r.day < ?",
+        [*ids, query.start_ms // day_ms, query.end_ms // day_ms],
+    )
+
+
 def segmentation_rows(
-    conn: sqlite3.Connection, sources: Sequence[Source], query: Plan
+    conn: sqlite3.Connection, sources: Sequence[Source], query: Plan, *, rollups: bool = True
 ) -> list[Aggregate]:
     """Per (period, group) and per group over the range: events, users, value sum/count.
 
     Distinct users are counted only for the metrics that show them, and the range's distinct
     users take a second pass over the (index-only, cheap) selection; every other total of the
-    range is the sum of its periods.
+    range is the sum of its periods. Uniques of ``_active`` read the ``active_days`` rollup
+    when it answers the same (``rollups``; see :func:`_rollup`).
     """
-    inner = _selects(sources, query, str(query.params.event["event_type"]), with_filters=True)
+    event_type = str(query.params.event["event_type"])
+    if rollups and event_type == "_active" and query.params.metric in ("uniques", "pct_dau"):
+        rollup = _rollup(sources, query)
+        if rollup is not None:
+            sql = (
+                f"WITH m AS MATERIALIZED ({rollup.text}) "
+                "SELECT b, NULL, 0, count(DISTINCT a), 0.0, 0 FROM m GROUP BY b "
+                "UNION ALL SELECT NULL, NULL, 0, count(DISTINCT a), 0.0, 0 FROM m"
+            )
+            return [Aggregate(*row) for row in conn.execute(sql, rollup.args)]
+    inner = _selects(sources, query, event_type, with_filters=True)
     distinct = query.params.metric in USER_METRICS
     users = "count(DISTINCT a)" if distinct else "0"
     rows = [
@@ -412,16 +486,44 @@ def segmentation_rows(
 
 
 def active_users(
-    conn: sqlite3.Connection, sources: Sequence[Source], query: Plan
+    conn: sqlite3.Connection, sources: Sequence[Source], query: Plan, *, rollups: bool = True
 ) -> dict[int | None, int]:
-    """Distinct active users per period and (key None) over the range, for ``pct_dau``."""
-    inner = _selects(sources, query, "_active", with_filters=False)
+    """Distinct active users per period and (key None) over the range, for ``pct_dau`` (from
+    the ``active_days`` rollup when it answers the same)."""
+    inner = _rollup(sources, query, with_filters=False) if rollups else None
+    if inner is None:
+        inner = _selects(sources, query, "_active", with_filters=False)
     sql = (
         f"WITH m AS MATERIALIZED ({inner.text}) "
         "SELECT b, count(DISTINCT a) FROM m GROUP BY b "
         "UNION ALL SELECT NULL, count(DISTINCT a) FROM m"
     )
     return {bucket: users for bucket, users in conn.execute(sql, inner.args)}
+
+
+def event_hits(
+    conn: sqlite3.Connection,
+    sources: Sequence[Source],
+    query: Plan,
+    *,
+    first_seen: bool = False,
+    paying: bool = False,
+) -> list[Hit]:
+    """Every matching event of the plan (its event type, filters and segments, in its time
+    range) as a :class:`Hit`, in time order: what funnels, retention, new users and LTV are
+    computed from (see :meth:`QueryReader.event_hits`)."""
+    inner = _selects(
+        sources, query, str(query.params.event["event_type"]), with_filters=True, hits=True,
+        first_seen=first_seen, paying=paying,
+    )  # fmt: skip
+    rows = conn.execute(
+        f"SELECT a, t, g, f, r FROM ({inner.text}) ORDER BY t LIMIT ?", [*inner.args, MAX_HITS + 1]
+    ).fetchall()
+    if len(rows) > MAX_HITS:
+        raise ValidationError(
+            "start", f"the range holds more than {MAX_HITS:,} such events; narrow it"
+        )
+    return list(map(Hit._make, rows))
 
 
 def event_exists(conn: sqlite3.Connection, sources: Sequence[Source], event_type: str) -> bool:

@@ -23,6 +23,7 @@ from trackwire.collector.store_ingest import (
     fresh_indexes,
     request_scope,
 )
+from trackwire.collector.sqlite import amplitude_rollups
 from trackwire.collector.userprops import UserRow, dumps
 
 __all__ = [
@@ -137,6 +138,16 @@ class SQLiteIngestSQL:
         )
         return [UserRow(*row) for row in rows]
 
+    def linked(self, source_id: int, previous_ids: Sequence[str]) -> list[tuple[str, int]]:
+        """See :meth:`IngestSQL.linked`."""
+        return select_in(
+            self._conn,
+            "SELECT previous_id, amplitude_id FROM identity_links "
+            "WHERE source_id = ? AND previous_id",
+            (source_id,),
+            previous_ids,
+        )
+
     def group(self, key: GroupKey) -> tuple[str, int, int] | None:
         """See :meth:`IngestSQL.group`."""
         row: tuple[str, int, int] | None = self._conn.execute(
@@ -194,7 +205,9 @@ class SQLiteIngestSQL:
             "last_seen_ms = excluded.last_seen_ms",
             writes.groups,
         )
+        before = amplitude_rollups.last_event_id(conn)
         inserted: int = conn.executemany(_INSERT_EVENT, writes.events).rowcount
+        amplitude_rollups.roll_up(conn, before)  # the query side's active users per day
         # After the events: those of this request resolved before an alias move too.
         conn.executemany("UPDATE events SET amplitude_id = ? WHERE amplitude_id = ?", writes.merges)
         conn.executemany(

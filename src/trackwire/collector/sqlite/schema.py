@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from trackwire.collector.sqlite import amplitude_rollups
 from trackwire.errors import TrackwireError
 
 __all__ = ["MIGRATIONS", "Migration", "SchemaTooNewError", "current_version", "migrate"]
@@ -252,6 +253,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(3, "de-duplication scopes, identity links", _V3),
     Migration(4, "query side: segmentation index covers the user", _QUERY_INDEXES),
     Migration(5, "query side: event properties in the segmentation index", _PROPERTIES),
+    Migration(6, "query side: active users per day (rollup)", amplitude_rollups.ACTIVE_DAYS),
 )
 
 _BOOTSTRAP: Final = """

@@ -1,0 +1,147 @@
+"""Shared pieces of the query tests: a store fixture, a collector on it, and small helpers.
+
+Every query test takes its store from :func:`query_store`, so the same tests can run over
+each store the collector has (parametrise that fixture).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import urllib3
+
+from trackwire.collector.server import RunningCollector, start_collector
+from trackwire.collector.sqlite import SQLiteStore
+from trackwire.collector.store import Store
+
+KEY = "query-key"
+AUTH = "Basic " + base64.b64encode(f"{KEY}:secret".encode()).decode()
+
+
+def ms(day: int, hour: int = 12, minute: int = 0, month: int = 1) -> int:
+    """Epoch ms of 2026-<month>-<day> <hour>:<minute> UTC."""
+    when = datetime(2026, month, day, hour, minute, tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
+@pytest.fixture
+def query_store(tmp_path: Path) -> Iterator[Store]:
+    """The store the query tests run over (today SQLite; parametrise for more)."""
+    with SQLiteStore(tmp_path / "query.db") as store:
+        yield store
+
+
+@pytest.fixture
+def query_collector(query_store: Store) -> Iterator[RunningCollector]:
+    """A development-mode collector on 127.0.0.1 over ``query_store``."""
+    with start_collector(db=query_store) as running:
+        yield running
+
+
+class Api:
+    """Sends Amplitude events to a collector and reads its query API, as project ``key``."""
+
+    def __init__(self, collector: RunningCollector, key: str = KEY) -> None:
+        self.url = collector.url
+        self.key = key
+        self.auth = "Basic " + base64.b64encode(f"{key}:secret".encode()).decode()
+        self.pool = urllib3.PoolManager(retries=False, timeout=30.0)
+
+    def send(self, events: Sequence[Mapping[str, Any]], key: str | None = None) -> None:
+        """Post events through HTTP V2 (in one request) and check they were all stored."""
+        body = orjson.dumps({"api_key": key or self.key, "events": list(events)})
+        response = self.pool.request(
+            "POST", self.url + "/2/httpapi", body=body,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        assert response.status == 200, response.data
+
+    def get(self, path: str, **fields: Any) -> urllib3.BaseHTTPResponse:
+        """GET a query route with the project's credentials; dict/list values as JSON."""
+        query = {
+            k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in fields.items()
+        }
+        return self.pool.request(
+            "GET", self.url + path, fields=query, headers={"Authorization": self.auth}
+        )
+
+    def data(self, path: str, **fields: Any) -> Any:
+        """The ``data`` of a 200 answer."""
+        response = self.get(path, **fields)
+        assert response.status == 200, (response.status, response.data[:500])
+        return orjson.loads(response.data)["data"]
+
+    def error(self, path: str, **fields: Any) -> tuple[int, str]:
+        """The status and error text of an answer that is not a 200."""
+        response = self.get(path, **fields)
+        assert response.status != 200, response.data[:300]
+        return response.status, str(orjson.loads(response.data).get("error", ""))
+
+
+@pytest.fixture
+def api(query_collector: RunningCollector) -> Api:
+    """An :class:`Api` for ``query_collector``."""
+    return Api(query_collector)
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One store for a test module's read-only datasets (each under its own project key);
+    parametrise it like :func:`query_store`."""
+    with SQLiteStore(tmp_path_factory.mktemp("shared") / "query.db") as store:
+        yield store
+
+
+@pytest.fixture(scope="module")
+def shared_collector(shared_store: Store) -> Iterator[RunningCollector]:
+    """A development-mode collector over ``shared_store``."""
+    with start_collector(db=shared_store) as running:
+        yield running
+
+
+def event(
+    event_type: str,
+    user: str,
+    time_ms: int,
+    n: int,
+    *,
+    props: Mapping[str, Any] | None = None,
+    user_props: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """An Amplitude HTTP V2 event."""
+    body: dict[str, Any] = {
+        "event_type": event_type, "user_id": user, "time": time_ms, "insert_id": f"i-{n}",
+        **fields,
+    }  # fmt: skip
+    if props is not None:
+        body["event_properties"] = dict(props)
+    if user_props is not None:
+        body["user_properties"] = dict(user_props)
+    return body
+
+
+def export_range() -> dict[str, str]:
+    """An export range around now (the export selects by receipt time)."""
+    from datetime import timedelta
+
+    now = datetime.now(timezone.utc)
+    start, end = now - timedelta(hours=2), now + timedelta(hours=2)
+    return {"start": start.strftime("%Y%m%dT%H"), "end": end.strftime("%Y%m%dT%H")}
+
+
+def exported(api: Api) -> list[dict[str, Any]]:
+    """Every event of an export around now, in archive order."""
+    import io
+
+    from trackwire.amplitude.query import iter_export_events
+
+    response = api.get("/api/2/export", **export_range())
+    assert response.status == 200, response.data[:300]
+    return list(iter_export_events(io.BytesIO(response.data)))
