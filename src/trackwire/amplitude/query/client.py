@@ -8,8 +8,8 @@ unlike ``track()``, a query's caller is waiting for the answer.
 
 from __future__ import annotations
 
-import base64
 import os
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -18,6 +18,8 @@ from typing import IO, Any, Final
 import orjson
 import urllib3
 
+from trackwire._engine.destination import basic_auth_header
+from trackwire._engine.retry import parse_retry_after
 from trackwire._version import __version__
 from trackwire.amplitude import wire
 from trackwire.amplitude.query import charts as c
@@ -109,13 +111,6 @@ def _message(body: bytes) -> str:
     return body.decode("utf-8", "replace").strip()[:500]
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
-
-
 def raise_for_status(status: int, body: bytes, headers: Mapping[str, str], what: str) -> None:
     """Raise the trackwire error for a non-2xx answer to ``what`` (a call name)."""
     if 200 <= status < 300:
@@ -131,7 +126,7 @@ def raise_for_status(status: int, body: bytes, headers: Mapping[str, str], what:
             body=raw,
         )
     if status == 429:
-        after = _retry_after(headers.get("retry-after"))
+        after = parse_retry_after(headers.get("retry-after"), time.time())
         raise QueryRateLimitError(
             f"{what}: HTTP 429, rate limited{detail}"
             + (f"; retry after {after:g} s" if after is not None else ""),
@@ -198,9 +193,8 @@ class AmplitudeQuery:
             raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.query_url = query_url.rstrip("/")
         self.timeout = float(timeout)
-        token = base64.b64encode(f"{api_key}:{secret_key}".encode()).decode("ascii")
         self._headers = {
-            "Authorization": f"Basic {token}",
+            "Authorization": basic_auth_header(api_key, secret_key),
             "User-Agent": f"trackwire/{__version__}",
             "Accept": "application/json",
         }

@@ -8,10 +8,10 @@ the official package lacks (it could wait forever on a silent server).
 
 from __future__ import annotations
 
-import base64
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
+from trackwire._engine.destination import basic_auth_header
 from trackwire._logging import enable_debug_logging
 
 if TYPE_CHECKING:
@@ -110,8 +110,7 @@ class Configuration:
 
     def get_basic_auth_token(self) -> str:
         """The ``Authorization`` header value for the key and secret."""
-        pair = f"{self.api_key}:{self.api_secret}".encode()
-        return "Basic " + base64.b64encode(pair).decode("ascii")
+        return basic_auth_header(str(self.api_key), str(self.api_secret))
 
     def auth_settings(self) -> dict[str, dict[str, Any]]:
         """The official auth table: HTTP Basic in the ``Authorization`` header."""
