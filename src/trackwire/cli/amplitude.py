@@ -16,10 +16,11 @@ variables. Every flag is checked before a request is made. Output is plain text 
 chart whose series differ by their bar's character, so they read the same piped); ``--json``
 prints the API's JSON; the export's progress goes to stderr.
 
-A new query command (funnels, retention, users, revenue LTV) is one ``_add_<name>(calls)``
-called from :func:`register` (its parser: :func:`_common` flags plus its own, each checked by a
-flag type, and ``field_flags`` naming the API's parameters by flag) and a runner that calls the
-client through :func:`_ask`, which tells network failures as the other commands do.
+The charts (funnels, retention, active and new users, revenue LTV) are in
+:mod:`trackwire.cli.amplitude_charts`. A query command is one ``_add_<name>(calls)`` called from
+:func:`register` (its parser: :func:`common_flags` plus its own, each checked by a flag type, and
+``field_flags`` naming the API's parameters by flag) and a runner that calls the client through
+:func:`ask`, which tells network failures as the other commands do.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ from trackwire.cli._common import (
     url_flag,
     write_lines,
 )
+from trackwire.cli.amplitude_charts import register_charts
 from trackwire.errors import QueryError, TrackwireError
 
 if TYPE_CHECKING:
     from trackwire.amplitude.query import AmplitudeQuery, Segmentation, UserActivity, UserSearch
 
-__all__ = ["register"]
+__all__ = ["ask", "common_flags", "print_json", "register"]
 
 #: Metrics both Amplitude and the collector compute (``formula`` and ``histogram`` are
 #: Amplitude's only).
@@ -104,7 +106,7 @@ def register(commands: Any) -> None:
     amplitude = add_command(
         commands,
         "amplitude",
-        "query Amplitude's API (export, user search and activity, segmentation)",
+        "query Amplitude's API (export, users, segmentation, funnels, retention, LTV)",
         None,
     )
     calls = amplitude.add_subparsers(dest="call", metavar="CALL")
@@ -112,6 +114,7 @@ def register(commands: Any) -> None:
     _add_search(calls)
     _add_activity(calls)
     _add_segmentation(calls)
+    register_charts(calls)
 
 
 def _server(text: str) -> str:
@@ -122,7 +125,8 @@ def _server(text: str) -> str:
 _server.__name__ = "URL"
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def common_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags every query command takes: server, keys, timeout."""
     parser.add_argument(
         "--url",
         type=_server,
@@ -147,7 +151,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _add_export(calls: Any) -> None:
     export = add_command(calls, "export", "download raw events as a zip archive", _export)
     export.set_defaults(field_flags=_EXPORT_FLAGS)
-    _common(export)
+    common_flags(export)
     export.add_argument("--start", required=True, help="first hour, YYYYMMDDTHH (UTC)")
     export.add_argument("--end", required=True, help="last hour, YYYYMMDDTHH (UTC), included")
     export.add_argument(
@@ -157,14 +161,14 @@ def _add_export(calls: Any) -> None:
 
 def _add_search(calls: Any) -> None:
     search = add_command(calls, "search", "find users by id, device id or id prefix", _search)
-    _common(search)
+    common_flags(search)
     search.add_argument("user", help="Amplitude ID, device ID, user ID or user ID prefix")
     search.add_argument("--json", action="store_true", help="print the API's JSON")
 
 
 def _add_activity(calls: Any) -> None:
     activity = add_command(calls, "activity", "a user's summary and recent events", _activity)
-    _common(activity)
+    common_flags(activity)
     activity.add_argument(
         "amplitude_id", type=non_negative_int, help="the user's Amplitude ID (see search)"
     )
@@ -183,7 +187,7 @@ def _add_segmentation(calls: Any) -> None:
         calls, "segmentation", "an event's metric over days, charted", _segmentation
     )
     segmentation.set_defaults(field_flags=_SEGMENTATION_FLAGS)
-    _common(segmentation)
+    common_flags(segmentation)
     segmentation.add_argument("event", metavar="EVENT", help="event type (or _active, _all)")
     segmentation.add_argument("--start", required=True, help="first day, YYYYMMDD")
     segmentation.add_argument("--end", required=True, help="last day, YYYYMMDD, included")
@@ -228,7 +232,7 @@ def _client(args: argparse.Namespace) -> AmplitudeQuery:
     return AmplitudeQuery(args.api_key, args.secret_key, query_url=url, timeout=args.timeout)
 
 
-def _ask(args: argparse.Namespace, call: Callable[[AmplitudeQuery], int]) -> int:
+def ask(args: argparse.Namespace, call: Callable[[AmplitudeQuery], int]) -> int:
     """Run one call; a network failure is told as ``send`` and ``events`` tell it."""
     import urllib3
 
@@ -243,7 +247,8 @@ def _ask(args: argparse.Namespace, call: Callable[[AmplitudeQuery], int]) -> int
             raise
 
 
-def _print_json(data: Any) -> int:
+def print_json(data: Any) -> int:
+    """Print the API's JSON answer, indented."""
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     return EXIT_OK
 
@@ -267,7 +272,7 @@ def _export(args: argparse.Namespace) -> int:
             raise UsageError(f"-o: cannot write in {folder}")
     dest: str | IO[bytes] = sys.stdout.buffer if to_stdout else args.output
     progress = _Progress(f"export {args.start}..{args.end}")
-    result = _ask(args, lambda client: _download(client, args, dest, progress))
+    result = ask(args, lambda client: _download(client, args, dest, progress))
     progress.done()
     where = "stdout" if to_stdout else args.output
     # With -o - the archive is stdout; the summary goes to stderr beside the progress.
@@ -313,13 +318,13 @@ class _Progress:
 
 
 def _search(args: argparse.Namespace) -> int:
-    result = _ask(args, lambda client: _show_search(client.user_search(args.user), args.json))
+    result = ask(args, lambda client: _show_search(client.user_search(args.user), args.json))
     return result
 
 
 def _show_search(result: UserSearch, as_json: bool) -> int:
     if as_json:
-        return _print_json(result.raw)
+        return print_json(result.raw)
     if not result.matches:
         print(f"no match ({result.type})")
         return EXIT_OK
@@ -340,9 +345,9 @@ def _activity(args: argparse.Namespace) -> int:
             limit=args.limit,
             direction="earliest" if args.earliest else "latest",
         )
-        return _print_json(activity.raw) if args.json else _show_activity(activity)
+        return print_json(activity.raw) if args.json else _show_activity(activity)
 
-    return _ask(args, call)
+    return ask(args, call)
 
 
 def cell(value: Any) -> str:
@@ -402,11 +407,11 @@ def _segmentation(args: argparse.Namespace) -> int:
             limit=args.limit,
         )
         if args.json:
-            return _print_json(result.raw)
+            return print_json(result.raw)
         write_lines(chart(result, f"{args.event}: {args.metric}, {args.interval} (UTC)"))
         return EXIT_OK
 
-    return _ask(args, call)
+    return ask(args, call)
 
 
 def _number(value: float) -> str:
