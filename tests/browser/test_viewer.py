@@ -164,7 +164,10 @@ def test_user_page_shows_properties_after_each_identify(
     assert len(steps) == 2
     assert '"free"' in steps[0] and '"pro"' in steps[1]
     assert "device device-42" in page.inner_text("#identities")
-    assert "Song Played" in page.inner_text('table[aria-label="The user\'s events, newest first"]')
+    # The timeline is the user-activity query's answer.
+    page.wait_for_selector('table[aria-label="The user\'s activity, newest first"]')
+    activity = page.inner_text('table[aria-label="The user\'s activity, newest first"]')
+    assert "Song Played" in activity and "$identify" in activity
     assert view.errors == []
 
 

@@ -387,8 +387,34 @@ async function renderUser() {
         propertiesTable(change.properties, "Properties after this change"))))
       : el("p", { class: "muted", text: "No operation changed them." }),
     el("h3", { text: "Activity" }),
-    el("table", { class: "events", "aria-label": "The user's events, newest first" },
-      el("tbody", {}, data.events.map(eventRow))));
+    el("div", { id: "activity" },
+      el("table", { class: "events", "aria-label": "The user's events, newest first" },
+        el("tbody", {}, data.events.map(eventRow)))));
+  showActivity(user);
+}
+
+// The timeline as the user-activity query answers it (/api/2/useractivity), when the query
+// side knows the user; the store's own listing above stays otherwise.
+async function showActivity(user) {
+  try {
+    const query = new URLSearchParams({ user: String(user.amplitude_id), limit: "200" });
+    const answer = await api(`/api/2/useractivity?${query}`,
+      { headers: { "X-Trackwire-Source": user.source } });
+    if (!answer.events || !answer.events.length) return;
+    const rows = answer.events.map((event) => el("tr", {},
+      el("td", { text: String(event.event_time || "") }),
+      el("td", { class: "event-name", text: String(event.event_type || "") }),
+      el("td", { text: JSON.stringify(event.event_properties || {}) })));
+    const summary = answer.userData || {};
+    document.getElementById("activity").replaceChildren(
+      el("p", { class: "muted", text: `${summary.num_events ?? answer.events.length} events, ${summary.num_sessions ?? 0} sessions (the user-activity query)` }),
+      el("table", { class: "activity", "aria-label": "The user's activity, newest first" },
+        el("thead", {}, el("tr", {}, ["Time (UTC)", "Event", "Properties"]
+          .map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, rows)));
+  } catch (error) {
+    // The store's listing is already shown.
+  }
 }
 
 // --- charts ------------------------------------------------------------------------------------
