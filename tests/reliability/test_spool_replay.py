@@ -79,3 +79,30 @@ def test_replay_sends_what_a_killed_process_left(
     assert sources == {fingerprint(KEYS[vendor])}  # sent with the recorded key
     assert main(["spool", "status", spool]) == 0
     assert "no spool" in capsys.readouterr().out
+
+
+def test_replay_to_a_dead_host_says_why_and_gives_up_at_its_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = str(tmp_path / "spool")
+    dead_host = "http://127.0.0.1:9"
+    child = run_child(KILLED, "segment", dead_host, spool)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    for name, value in REPLAY_ENV["segment"].items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["spool", "replay", spool, "--timeout", "6"]) == 1
+
+    captured = capsys.readouterr()
+    # Not silence: what the attempts meet, while they go on and when it gives up.
+    assert "segment: still sending; the last attempt met" in captured.err
+    assert "segment: gave up after 6 s:" in captured.err
+    assert "connection_refused" in captured.err
+    assert "300 not sent (still in the spool)" in captured.out
+
+
+def test_replay_checks_its_host_flag(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["spool", "replay", str(tmp_path), "--host", "not-a-url"])
+    assert info.value.code == 2
+    assert "expected an http:// or https:// URL" in capsys.readouterr().err

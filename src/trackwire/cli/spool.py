@@ -19,13 +19,18 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Any, Final
+import time
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from trackwire._engine import spool_dir
 from trackwire._engine.spool_secrets import MissingSecret, reveal_secrets
+from trackwire.cli._common import url_flag
 from trackwire.errors import ConfigError
+
+if TYPE_CHECKING:
+    from trackwire._engine.receipts import BatchReport
 
 __all__ = ["add_parser", "run"]
 
@@ -58,7 +63,9 @@ def add_parser(subparsers: Any) -> None:
         "(Amplitude, mParticle) and TRACKWIRE_API_SECRET (mParticle).",
     )
     replay.add_argument("path", help="a spool= directory, or one spool inside it")
-    replay.add_argument("--host", help="send to this URL instead of the recorded host")
+    replay.add_argument(
+        "--host", type=url_flag, help="send to this URL instead of the recorded host"
+    )
     replay.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to spend sending (default 60)"
     )
@@ -177,10 +184,39 @@ def _send(
     kwargs.update(spool=root, handle_sigterm=False, shutdown_timeout=timeout)
     client_class = getattr(importlib.import_module(module), name)
     client = client_class(*args, **kwargs)
+    seen = _Attempts()
+    client.on("retry", seen.report)
+    client.on("error", seen.report)
     try:
-        return bool(client.flush(timeout=timeout))
+        # Flush in short steps, saying what the attempts meet, so a dead host is not silence.
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if client.flush(timeout=min(_PROGRESS_EVERY, max(left, 0.0))):
+                return True
+            if time.monotonic() >= deadline:
+                if seen.last:
+                    print(f"{vendor}: gave up after {timeout:g} s: {seen.last}", file=sys.stderr)
+                return False
+            if seen.last:
+                print(f"{vendor}: still sending; the last attempt met {seen.last}", file=sys.stderr)
     finally:
         client.shutdown(timeout=5)
+
+
+#: Seconds between two progress lines while a replay keeps failing.
+_PROGRESS_EVERY: Final = 5.0
+
+
+class _Attempts:
+    """The last failed attempt's reason (a hook: ``retry`` and ``error`` reports)."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def report(self, report: BatchReport) -> None:
+        status = f"HTTP {report.status}: " if report.status is not None else ""
+        self.last = f"{status}{report.reason or 'no reason given'}"
 
 
 def _point_at(vendor: str, kwargs: dict[str, Any], host: str) -> None:
