@@ -281,3 +281,20 @@ def test_opted_out_and_disabled_clients_send_nothing() -> None:
     finally:
         opted.shutdown()
         disabled.shutdown()
+
+
+def test_a_subclass_that_overrides_the_send_path_sees_every_event() -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Recording(trackwire.Amplitude):
+        def _submit(self, message: dict[str, Any], **options: Any) -> trackwire.Receipt:
+            seen.append(message)
+            return super()._submit(message, **options)
+
+    amp = Recording(KEY, transport=RecordingTransport(default=OK), send_first_immediately=False)
+    try:
+        assert amp._fast_encode is None
+        amp.track({"event_type": "Open", "user_id": "user-1"})
+        assert [event["event_type"] for event in seen] == ["Open"]
+    finally:
+        amp.shutdown()

@@ -223,7 +223,7 @@ class Amplitude(Client):
         # a subclass that overrides the send path sees every event there instead.
         self._fast_encode = (
             track_encoder(LIBRARY, self._id_length, self._max_event_bytes, _clock_ms)
-            if type(self)._send is Amplitude._send
+            if type(self)._send is Amplitude._send and type(self)._submit is Client._submit
             else None
         )
         self._fast_submit = self._engine.submit  # bound once: the fast path of track()
