@@ -104,6 +104,16 @@ FAST_EVENTS: dict[str, Any] = {
         "event_properties": nested(40),
     },
     "longest name": {"event_type": "e" * wire.MAX_STRING_LENGTH, "user_id": "user-1"},
+    "session id": {"event_type": "Open", "user_id": "user-1", "session_id": 1_767_225_600_000},
+    "time given": {"event_type": "Open", "user_id": "user-1", "time": 1_600_000_000_000},
+    "insert id given": {"insert_id": "mine-123", "event_type": "Open", "user_id": "user-1"},
+    "time and insert id given": {
+        "event_type": "Open",
+        "time": 1_600_000_000_000,
+        "user_id": "user-1",
+        "insert_id": "mine-123",
+        "session_id": -1,
+    },
 }
 
 
@@ -117,11 +127,12 @@ def test_the_fast_path_writes_what_the_general_path_writes(
     before = repr(event)
     receipts = [fast.track(event), general.track(event)]
     assert repr(event) == before  # the caller's dict is never changed
-    assert [r.message_id for r in receipts] == [INSERT_ID, INSERT_ID]
+    insert_id = event.get("insert_id", INSERT_ID)
+    assert [r.message_id for r in receipts] == [insert_id, insert_id]
     sent_fast, sent_general = bodies((fast, general), transports)
     assert sent_fast == sent_general
     (sent,) = orjson.loads(sent_fast)["events"]
-    assert (sent["time"], sent["insert_id"]) == (NOW_MS, INSERT_ID)
+    assert (sent["time"], sent["insert_id"]) == (event.get("time", NOW_MS), insert_id)
     assert sent["library"] == f"trackwire/{trackwire.__version__}"
 
 
@@ -142,9 +153,14 @@ SENT_BY_THE_GENERAL_PATH: dict[str, Any] = {
     "short user id removed": {"event_type": "Open", "user_id": "abc", "device_id": "device-1"},
     "a None left out": {"event_type": "Open", "user_id": None, "device_id": "device-1"},
     "camelCase key": {"eventType": "Open", "userId": "user-1"},
-    "another field": {"event_type": "Open", "user_id": "user-1", "session_id": 12},
-    "time given": {"event_type": "Open", "user_id": "user-1", "time": 1_600_000_000_000},
-    "insert id given": {"event_type": "Open", "user_id": "user-1", "insert_id": "mine-123"},
+    "another field": {"event_type": "Open", "user_id": "user-1", "platform": "Web"},
+    "empty insert id": {"event_type": "Open", "user_id": "user-1", "insert_id": ""},
+    "long insert id truncated": {
+        "event_type": "Open",
+        "user_id": "user-1",
+        "insert_id": "i" * 1025,
+    },
+    "a None among the rarer fields": {"event_type": "Open", "user_id": "user-1", "time": None},
     "long name truncated": {"event_type": "e" * (wire.MAX_STRING_LENGTH + 1), "user_id": "user-1"},
     "long id truncated": {"event_type": "Open", "user_id": "u" * (wire.MAX_STRING_LENGTH + 5)},
 }
@@ -169,6 +185,11 @@ def test_events_the_fast_path_declines_are_sent_by_the_general_path(
 
 REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "blocked id": ({"event_type": "Open", "user_id": "null"}, "user_id"),
+    "session id a bool": (
+        {"event_type": "Open", "user_id": "user-1", "session_id": True},
+        "session_id",
+    ),
+    "time a float": ({"event_type": "Open", "user_id": "user-1", "time": 1.6e12}, "time"),
     "blocked id in capitals": ({"event_type": "Open", "user_id": "UNDEFINED"}, "user_id"),
     "blocked device id": (
         {"event_type": "Open", "device_id": "00000000-0000-0000-0000-000000000000"},

@@ -1,11 +1,13 @@
 """The common Amplitude event encoded straight to bytes, the client's additions spliced on.
 
 Most events in a busy process look alike: an ``event_type``, a ``user_id`` (or a
-``device_id``), a dict of ``event_properties``, and nothing else. For those the client need
+``device_id``), a dict of ``event_properties``, perhaps a ``session_id``, their own ``time``
+or ``insert_id``, and nothing else. For those the client need
 not copy the event, run the whole rule set (:func:`~trackwire.amplitude.wire.check_event`)
 over it and encode the copy: the few rules such an event can break are checked here directly,
-the caller's dict is encoded as it is, and what the client adds (``time``, ``insert_id``,
-``library``, in that order, after the caller's keys) is spliced in before the closing brace.
+the caller's dict is encoded as it is, and what the client adds (``time`` and ``insert_id``
+unless given, then ``library``, in that order, after the caller's keys) is spliced in before
+the closing brace.
 The bytes are exactly those :func:`~trackwire._engine.encoding.encode` writes for the event
 the general path builds (same keys, same order).
 
@@ -34,7 +36,9 @@ from trackwire.amplitude.wire import (
 __all__ = ["FAST_FIELDS", "Encoded", "track_encoder"]
 
 #: The only fields an event may have to take the fast path (no None values among them).
-FAST_FIELDS: Final = frozenset(("event_type", "user_id", "device_id", "event_properties"))
+FAST_FIELDS: Final = frozenset(
+    ("event_type", "user_id", "device_id", "event_properties", "session_id", "time", "insert_id")
+)
 
 #: An event's ``insert_id`` and encoded bytes, or None for the general path.
 Encoded = tuple[str, bytes] | None
@@ -55,7 +59,11 @@ def track_encoder(
             (which raises :class:`~trackwire.errors.MessageTooLargeError`).
         clock_ms: the current time in epoch milliseconds (the client's ``time`` field).
     """
-    tail = b',"time":%d,"insert_id":"%s","library":' + _dumps(library) + b"}"
+    library_tail = b',"library":' + _dumps(library) + b"}"
+    # What the client appends, by what the caller left out: time and insert_id, one or none.
+    tail = b',"time":%d,"insert_id":"%s"' + library_tail
+    time_tail = b',"time":%d' + library_tail
+    id_tail = b',"insert_id":"%s"' + library_tail
     fields = FAST_FIELDS
     blocked = BLOCKED_IDS
     longest = MAX_STRING_LENGTH
@@ -93,10 +101,27 @@ def track_encoder(
         properties = event.get("event_properties")
         if properties is not None and properties.__class__ is not dict:
             return None
-        # A key holding None: the general path leaves it out of the event it sends.
         present = 1 + (user_id is not None) + (device_id is not None) + (properties is not None)
-        if len(event) != present:
-            return None
+        if len(event) != present:  # the rarer fields, or a key holding None (left out)
+            session_id = event.get("session_id")
+            if session_id is not None:
+                if session_id.__class__ is not int:
+                    return None
+                present += 1
+            stamp = event.get("time")
+            if stamp is not None:
+                if stamp.__class__ is not int:
+                    return None
+                present += 1
+            given_id = event.get("insert_id")
+            if given_id is not None:
+                if given_id.__class__ is not str or not 0 < len(given_id) <= longest:
+                    return None
+                present += 1
+            if len(event) != present:
+                return None  # a None: the general path leaves it out of the event it sends
+        else:
+            stamp = given_id = None
         try:
             data = _dumps(event, default=ORJSON_DEFAULT, option=ORJSON_OPTIONS)
         except _JSONEncodeError:  # a value the encoder refuses, a lone surrogate in a str
@@ -107,8 +132,15 @@ def track_encoder(
             return None
         if data.find(b"null") != -1 and has_non_finite(event):
             return None
-        insert_id = new_message_id()
-        encoded = data[:-1] + tail % (clock_ms(), insert_id.encode())
+        if given_id is None:
+            insert_id = new_message_id()
+            if stamp is None:
+                encoded = data[:-1] + tail % (clock_ms(), insert_id.encode())
+            else:
+                encoded = data[:-1] + id_tail % insert_id.encode()
+        else:
+            insert_id = given_id
+            encoded = data[:-1] + (time_tail % clock_ms() if stamp is None else library_tail)
         if len(encoded) > max_bytes:
             return None
         return insert_id, encoded
