@@ -110,13 +110,17 @@ def make_properties(i: int) -> dict[str, Any]:
     return properties
 
 
-def make_track(sdk: str, url: str) -> tuple[Any, Callable[[str, dict[str, Any]], Any]]:
-    """The client with its defaults, and a function making one track call."""
+def make_track(
+    sdk: str, url: str, max_queue_size: int | None = None
+) -> tuple[Any, Callable[[str, dict[str, Any]], Any]]:
+    """The client with its defaults (``max_queue_size`` aside), and a function making one
+    track call."""
     if sdk.startswith("trackwire"):
         import trackwire
         from trackwire.amplitude import BaseEvent as TwEvent
 
-        client = trackwire.Amplitude(API_KEY, server_url=url + "/2/httpapi")
+        queue = {} if max_queue_size is None else {"max_queue_size": max_queue_size}
+        client = trackwire.Amplitude(API_KEY, server_url=url + "/2/httpapi", **queue)
         track = client.track
         if sdk == "trackwire":
             return client, lambda user, props: track(
@@ -134,11 +138,11 @@ def make_track(sdk: str, url: str) -> tuple[Any, Callable[[str, dict[str, Any]],
     )
 
 
-def run_worker(sdk: str, url: str, calls: int) -> None:
+def run_worker(sdk: str, url: str, calls: int, max_queue_size: int | None = None) -> None:
     from segment_track import cpu_seconds, peak_rss_kib, summarize, timer_overhead_ns
 
     overhead = timer_overhead_ns(calls)
-    client, track = make_track(sdk, url)
+    client, track = make_track(sdk, url, max_queue_size)
     users = [f"user-{i}" for i in range(POOL)]
     props = [make_properties(i) for i in range(POOL)]
     samples = array("q", bytes(8 * calls))
@@ -194,7 +198,9 @@ def _read(stream: IO[str], what: str) -> dict[str, Any]:
     return json.loads(line)  # type: ignore[no-any-return]
 
 
-def measure(sdk: str, calls: int, source: str | None = None) -> dict[str, Any]:
+def measure(
+    sdk: str, calls: int, source: str | None = None, max_queue_size: int | None = None
+) -> dict[str, Any]:
     """One sink process, one SDK process: what both saw, as one row.
 
     ``source`` is another checkout's ``src`` directory to import trackwire from (the code
@@ -217,6 +223,8 @@ def measure(sdk: str, calls: int, source: str | None = None) -> dict[str, Any]:
             "--calls",
             str(calls),
         ]
+        if max_queue_size is not None:
+            command += ["--max-queue-size", str(max_queue_size)]
         env = dict(os.environ)
         if source is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
@@ -318,19 +326,25 @@ def main() -> None:
         metavar="SRC",
         help="also measure trackwire imported from SRC (e.g. an exported older commit's src/)",
     )
+    parser.add_argument(
+        "--max-queue-size",
+        type=int,
+        help="trackwire's queue bound (default the SDK's 16,000); the official SDK has none",
+    )
     args = parser.parse_args()
     if args.mode == "sink":
         run_sink()
         return
     if args.mode == "worker":
-        run_worker(args.sdk, args.url, args.calls)
+        run_worker(args.sdk, args.url, args.calls, args.max_queue_size)
         return
     ensure_venv()
     load = _loadavg()
-    rows = {"trackwire": measure("trackwire", args.calls)}
+    queue = args.max_queue_size
+    rows = {"trackwire": measure("trackwire", args.calls, max_queue_size=queue)}
     if args.before:
-        rows["trackwire-before"] = measure("trackwire", args.calls, args.before)
-    rows["trackwire-event"] = measure("trackwire-event", args.calls)
+        rows["trackwire-before"] = measure("trackwire", args.calls, args.before, queue)
+    rows["trackwire-event"] = measure("trackwire-event", args.calls, max_queue_size=queue)
     rows["official"] = measure("official", args.calls)
     print(f"load average: {load} at the start, {_loadavg()} at the end", file=sys.stderr)
     print(json.dumps(rows, indent=1), file=sys.stderr)

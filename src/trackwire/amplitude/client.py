@@ -27,6 +27,7 @@ from trackwire.amplitude import responses, wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
 from trackwire.amplitude.callbacks import event_callback, watch_retries
 from trackwire.amplitude.events import check, check_group, prepare, rename_keys, to_wire
+from trackwire.amplitude.fast import track_encoder
 from trackwire.amplitude.form import identification
 from trackwire.amplitude.middleware import EventMiddleware
 from trackwire.amplitude.models import (
@@ -72,6 +73,11 @@ _WHAT: Final = "Amplitude event"
 _time_ns: Final = time.time_ns
 #: The lane of ``identify`` calls when ``use_identify_api=True`` (``stats()["identify"]``).
 _IDENTIFY_LANE: Final = "identify"
+
+
+def _clock_ms() -> int:
+    """Now in epoch milliseconds: the ``time`` the client gives an event that has none."""
+    return _time_ns() // 1_000_000
 
 
 class Amplitude(Client):
@@ -213,6 +219,14 @@ class Amplitude(Client):
         self._event_middleware: tuple[EventMiddleware, ...] = ()
         self._stages: tuple[Stage, ...] = ()
         self._restage()
+        # The common track() call, spliced from pre-encoded pieces (trackwire.amplitude.fast);
+        # a subclass that overrides the send path sees every event there instead.
+        self._fast_encode = (
+            track_encoder(LIBRARY, self._id_length, self._max_event_bytes, _clock_ms)
+            if type(self)._send is Amplitude._send and type(self)._submit is Client._submit
+            else None
+        )
+        self._fast_submit = self._engine.submit  # bound once: the fast path of track()
         on_retry = own["on_retry"]
         if on_retry is not None:
             if not callable(on_retry):
@@ -358,6 +372,27 @@ class Amplitude(Client):
             ValidationError: an event is invalid (the message names the field); nothing of
                 that event is queued.
         """
+        encode = self._fast_encode
+        if (
+            encode is not None
+            and callback is None
+            and not self._stages
+            and self._enabled
+            and not self.opt_out
+            and not self._defaults
+        ):
+            # No plugin, middleware, callback or default can see or change the event: the
+            # common event is checked and encoded in one step, else the general path decides.
+            kind = type(event)
+            encoded = (
+                encode(event)  # type: ignore[arg-type]
+                if kind is dict
+                else encode(event.to_dict())  # type: ignore[union-attr]
+                if kind is BaseEvent and event.callback is None  # type: ignore[union-attr]
+                else None
+            )
+            if encoded is not None:
+                return self._fast_submit(encoded[1], Receipt(encoded[0]))
         if isinstance(event, list | tuple):
             return [self._send(one, extra, callback) for one in event]
         if isinstance(event, BaseEvent | Mapping):

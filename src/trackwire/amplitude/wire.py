@@ -49,6 +49,7 @@ __all__ = [
     "error_body",
     "invalid_api_key_body",
     "invalid_request_body",
+    "properties_too_deep",
     "success_body",
     "throttled_body",
     "too_large_body",
@@ -262,6 +263,12 @@ def _too_deep(container: Any, budget: int) -> bool:
     return False
 
 
+def properties_too_deep(properties: Any) -> bool:
+    """Whether ``event_properties`` nest deeper than :data:`MAX_NESTING_DEPTH` levels (the
+    rule :func:`check_event` applies to them)."""
+    return _too_deep(properties, MAX_NESTING_DEPTH - 1)
+
+
 #: A problem's kind: what Amplitude's 400 body would list it under (``invalid``, ``missing``,
 #: ``length``), ``unknown`` for a key that is no event field (Amplitude ignores it; the SDK
 #: refuses it, since it is almost always a misspelling), or ``long`` for a string over
@@ -377,7 +384,7 @@ def check_event(
                 problems.append(Problem("long", name, detail))
         elif expected is dict:
             if name == "event_properties":  # the common object: its depth is its only rule
-                if _too_deep(value, MAX_NESTING_DEPTH - 1):
+                if properties_too_deep(value):
                     detail = f"nests deeper than {MAX_NESTING_DEPTH} levels"
                     problems.append(Problem("invalid", name, detail))
                 continue
