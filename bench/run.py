@@ -631,8 +631,12 @@ def _load() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
-def run_before_after(ref: str, calls: int, repeat: int) -> dict[str, Any]:
-    """trackwire at ``ref``, trackwire now and the official SDK, taking turns, in one run."""
+def run_before_after(ref: str, calls: int, repeat: int, also_gzip: bool = False) -> dict[str, Any]:
+    """trackwire at ``ref``, trackwire now and the official SDK, taking turns, in one run.
+
+    ``also_gzip``: also trackwire now with ``gzip_level=1`` (``"after-gzip"``), to tell what
+    compression costs apart from the rest of a change.
+    """
     import tempfile
 
     revision = subprocess.run(
@@ -647,17 +651,19 @@ def run_before_after(ref: str, calls: int, repeat: int) -> dict[str, Any]:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": [], "official": []}
+    names = ("before", "after", *(("after-gzip",) if also_gzip else ()), "official")
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="trackwire-before-") as tmp:
         source = export_source(ref, Path(tmp))
         for round_ in range(1, repeat + 1):
-            for name in ("before", "after", "official"):
+            for name in names:
                 load_start = _load()
                 row = measure(
                     f"before-after-{name}-run{round_}",
                     "official" if name == "official" else "trackwire",
                     calls,
                     max_queue_size=LARGE_QUEUE,
+                    gzip="1" if name == "after-gzip" else "default",
                     source=source if name == "before" else None,
                 ).row()
                 row["load_start"], row["load_end"] = load_start, _load()
@@ -677,19 +683,32 @@ def run_before_after(ref: str, calls: int, repeat: int) -> dict[str, Any]:
     }
 
 
-def before_after_section(results: dict[str, Any]) -> list[str]:
+def _markers(section: str | None) -> tuple[str, str]:
+    """The comment lines around a before/after section (the default one, or a named one)."""
+    if section is None:
+        return BEFORE_AFTER_START, BEFORE_AFTER_END
+    return (
+        f"<!-- before/after (bench/run.py --section {section!r}): start -->",
+        f"<!-- before/after (bench/run.py --section {section!r}): end -->",
+    )
+
+
+def before_after_section(results: dict[str, Any], section: str | None = None) -> list[str]:
     """The before/after table: every run's numbers, and the ratios of each round."""
     runs = results["runs"]
     info = results["machine"]
     before, after = results["before"], results["after"]
+    start, end = _markers(section)
+    trackwires = [name for name in runs if name != "official"]
+    labels = {"after-gzip": "trackwire after, gzip_level=1"}
     lines = [
-        BEFORE_AFTER_START,
-        "## Segment caller cost and delivery, before and after (issue 16)",
+        start,
+        f"## {section or 'Segment caller cost and delivery, before and after (issue 16)'}",
         "",
         f"trackwire at `{before}` (before) and at `{after}` (after) against {OFFICIAL}, "
         f"{results['calls']:,} `track` calls with six mixed properties from one thread, "
         f"`max_queue_size={LARGE_QUEUE:_}`, each measurement a fresh process against its own "
-        "sink process, the three taking turns in one run of `bench/run.py` "
+        "sink process, all taking turns in one run of `bench/run.py` "
         f"({results['generated']}; {info['cpu']}, {info['usable_cores']} usable cores, "
         f"{info['python']}). Load average (1 min) at the start and end of each measurement.",
         "",
@@ -698,11 +717,11 @@ def before_after_section(results: dict[str, Any]) -> list[str]:
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for index, official in enumerate(runs["official"]):
-        for name in ("before", "after", "official"):
+        for name in runs:
             row = runs[name][index]
             caller = official["mean_us"] / row["mean_us"] if row["mean_us"] > 0 else 0.0
             delivery = row["events_per_s"] / official["events_per_s"]
-            label = OFFICIAL if name == "official" else f"trackwire {name}"
+            label = OFFICIAL if name == "official" else labels.get(name, f"trackwire {name}")
             lines.append(
                 f"| {index + 1} | {label} | {row['load_start']:.2f}–{row['load_end']:.2f} | "
                 f"{row['mean_us']:.2f} | {row['p50_us']:.2f} | {row['p99_us']:.2f} | "
@@ -718,8 +737,10 @@ def before_after_section(results: dict[str, Any]) -> list[str]:
 
     lines += [
         "",
-        "| median of the rounds | trackwire before | trackwire after | official |",
-        "|---|---:|---:|---:|",
+        "| median of the rounds | "
+        + " | ".join(labels.get(name, f"trackwire {name}") for name in trackwires)
+        + " | official |",
+        "|---|" + "---:|" * len(runs),
     ]
     for key, title, digits in (
         ("mean_us", "caller cost, mean (µs)", 2),
@@ -729,40 +750,54 @@ def before_after_section(results: dict[str, Any]) -> list[str]:
         ("cpu_window_s", "CPU s, first call → delivered", 2),
         ("loss", "loss (sent − received)", 0),
     ):
-        values = [_n(median(name, key), digits) for name in ("before", "after", "official")]
+        values = [_n(median(name, key), digits) for name in runs]
         lines.append(f"| {title} | {' | '.join(values)} |")
     ratios = {
         name: (
             median("official", "mean_us") / median(name, "mean_us"),
             median(name, "events_per_s") / median("official", "events_per_s"),
         )
-        for name in ("before", "after")
+        for name in trackwires
     }
     lines += [
         "",
         f"Ratios of the medians: caller cost {ratios['before'][0]:.1f}× before, "
         f"{ratios['after'][0]:.1f}× after (target ≥ {TARGET_CALLER_RATIO:g}×); delivery "
         f"{ratios['before'][1]:.1f}× before, {ratios['after'][1]:.1f}× after (target ≥ "
-        f"{TARGET_DELIVERY_RATIO:g}×).",
+        f"{TARGET_DELIVERY_RATIO:g}×)"
+        + (
+            f"; with gzip_level=1 after: caller {ratios['after-gzip'][0]:.1f}×, delivery "
+            f"{ratios['after-gzip'][1]:.1f}×."
+            if "after-gzip" in ratios
+            else "."
+        ),
         "",
         "Repeat with (`--calls` and `--repeat` as you like; it needs the git history):",
         "",
         "```",
-        f"python bench/run.py --before-ref {before} --repeat {len(runs['official'])}",
+        f"python bench/run.py --before-ref {before} --repeat {len(runs['official'])}"
+        + (" --also-gzip" if "after-gzip" in runs else "")
+        + (f" --section {section!r}" if section else ""),
         "```",
-        BEFORE_AFTER_END,
+        end,
     ]
     return lines
 
 
-def write_before_after(results: dict[str, Any]) -> None:
-    """Put the before/after section into RESULTS.md, replacing the previous one."""
+def write_before_after(results: dict[str, Any], section_title: str | None = None) -> None:
+    """Put the before/after section into RESULTS.md, replacing the previous one.
+
+    A named section (``--section``) replaces its own earlier version, or is added at the end.
+    """
     report = BENCH / "RESULTS.md"
     text = report.read_text(encoding="utf-8") if report.exists() else ""
-    section = "\n".join(before_after_section(results))
-    if BEFORE_AFTER_START in text and BEFORE_AFTER_END in text:
-        head, rest = text.split(BEFORE_AFTER_START, 1)
-        text = head + section + rest.split(BEFORE_AFTER_END, 1)[1]
+    section = "\n".join(before_after_section(results, section_title))
+    start, end = _markers(section_title)
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
+    elif section_title is not None:
+        text = f"{text.rstrip()}\n\n{section}\n"
     elif KEEP_MARKER in text:
         head, rest = text.split(KEEP_MARKER, 1)
         text = f"{head}{KEEP_MARKER}\n\n{section}\n{rest}"
@@ -833,13 +868,24 @@ def main() -> None:
         help="only compare trackwire at GIT_REF, trackwire now and the official SDK "
         "(big queue), and write the before/after section of RESULTS.md",
     )
+    parser.add_argument(
+        "--also-gzip",
+        action="store_true",
+        help="with --before-ref: also measure trackwire now with gzip_level=1",
+    )
+    parser.add_argument(
+        "--section",
+        metavar="TITLE",
+        help="with --before-ref: write a section of this title (added at the end of "
+        "RESULTS.md the first time) instead of the default before/after section",
+    )
     args = parser.parse_args()
     ensure_bench_venv()
     OUT.mkdir(exist_ok=True)
     if args.before_ref:
-        compared = run_before_after(args.before_ref, args.calls, args.repeat)
+        compared = run_before_after(args.before_ref, args.calls, args.repeat, args.also_gzip)
         (OUT / "before_after.json").write_text(json.dumps(compared, indent=2) + "\n")
-        write_before_after(compared)
+        write_before_after(compared, args.section)
         print("bench: wrote the before/after section of bench/RESULTS.md")
         return
     if args.profile:

@@ -59,6 +59,8 @@ def make_client(sdk: str, url: str, max_queue_size: int | None, gzip: str) -> An
         if gzip == "off":
             options["gzip"] = False
         elif gzip != "default":
+            # A level turns gzip on (whatever the default is).
+            options["gzip"] = True
             options["gzip_level"] = int(gzip)
         return trackwire.Segment(WRITE_KEY, host=url, **options)
     from segment.analytics import Client

@@ -346,3 +346,21 @@ def test_a_failing_middleware_drops_its_message_by_default() -> None:
     assert fine.ok
     assert analytics.stats()["dropped"] == {"middleware_error": 2}
     assert [r.reason for r in reports] == ["middleware_error", "middleware_error"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 5])
+def test_the_batch_envelope_holds_every_message_in_order(count: int) -> None:
+    import orjson
+
+    messages = [orjson.dumps({"n": n}) for n in range(count)]
+    sent_at = "2026-11-22T20:48:06.393Z"
+    body = wire.envelope(messages, b'"KEY"', sent_at)
+    assert orjson.loads(body) == {
+        "batch": [{"n": n} for n in range(count)],
+        "sentAt": sent_at,
+        "writeKey": "KEY",
+    }
+    assert len(body) == wire.envelope_overhead(b'"KEY"') + sum(map(len, messages)) + max(
+        0, count - 1
+    )
+    assert messages == [orjson.dumps({"n": n}) for n in range(count)]  # not changed in place
