@@ -26,6 +26,7 @@ from typing import Final
 
 import psycopg
 
+from trackwire.collector.postgres import casefold
 from trackwire.collector.sqlite.schema import Migration, SchemaTooNewError
 
 __all__ = ["MIGRATIONS", "MIGRATION_LOCK", "current_version", "migrate"]
@@ -199,10 +200,82 @@ _QUERY_FUNCTIONS: Final = (
     """,
 )
 
+
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal (the tables hold no quote; doubled all the same)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fold_body() -> str:
+    folded = f"translate(t, {_literal(casefold.SINGLE_FROM)}, {_literal(casefold.SINGLE_TO)})"
+    for source, target in casefold.MULTI:
+        folded = f"replace({folded}, {_literal(source)}, {_literal(target)})"
+    return folded
+
+
+_VALUE_TEXT: Final = (
+    # A JSON number as Amplitude's text (trackwire.collector.query.values): whole numbers
+    # without a fraction (3.0 is "3"), integers as written, other numbers as the shortest text
+    # that reads back as the same double (PostgreSQL's float8 output, Python's repr).
+    """
+    CREATE FUNCTION tw_number_text(n numeric) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+        SELECT CASE
+            WHEN n = trunc(n) AND abs(n) < 9007199254740992 THEN trunc(n)::text
+            WHEN scale(n) = 0 OR abs(n) > 1.7976931348623157e308 THEN n::text
+            WHEN abs(n) < 2.5e-324 THEN '0'
+            ELSE n::float8::text END
+    $$
+    """,
+    # Arrays and objects as compact JSON, as the SQLite side writes them (orjson). jsonb keeps
+    # an object's keys in its own order (shorter first), not as received.
+    """
+    CREATE FUNCTION tw_compact(j jsonb) RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+    BEGIN
+        CASE jsonb_typeof(j)
+            WHEN 'array' THEN
+                RETURN '[' || coalesce((SELECT string_agg(tw_compact(x), ',' ORDER BY n)
+                                        FROM jsonb_array_elements(j) WITH ORDINALITY a(x, n)),
+                                       '') || ']';
+            WHEN 'object' THEN
+                RETURN '{' || coalesce((SELECT string_agg(to_jsonb(k)::text || ':'
+                                                          || tw_compact(v), ',')
+                                        FROM jsonb_each(j) o(k, v)), '') || '}';
+            WHEN 'number' THEN RETURN tw_number_text(j::numeric);
+            ELSE RETURN j::text;
+        END CASE;
+    END
+    $$
+    """,
+    # A JSON value as Amplitude's text: strings themselves, numbers as above, booleans
+    # true/false, arrays and objects compact JSON (SQLite: values.canonical_json).
+    """
+    CREATE OR REPLACE FUNCTION tw_text(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE
+    PARALLEL SAFE AS $$
+        SELECT CASE jsonb_typeof(j)
+            WHEN 'string' THEN j #>> '{}'
+            WHEN 'number' THEN tw_number_text(j::numeric)
+            WHEN 'boolean' THEN j::text
+            WHEN 'null' THEN NULL
+            ELSE tw_compact(j) END
+    $$
+    """,
+    # Text case folded for every script (SQLite: str.casefold); ASCII-only text, the usual
+    # case, takes lower() alone.
+    f"""
+    CREATE FUNCTION tw_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CASE WHEN octet_length(t) = length(t) THEN lower(t COLLATE "C")
+            ELSE {_fold_body()} END
+    $$
+    """,
+)
+
 #: Every migration, in order. Append only: never edit one that has shipped.
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "sources, events, users, devices, groups, requests, contexts, links", _V1),
     Migration(2, "query side: JSON value functions", _QUERY_FUNCTIONS),
+    Migration(3, "query side: values as Amplitude's text, unicode case folding", _VALUE_TEXT),
 )
 
 _BOOTSTRAP: Final = """
