@@ -227,8 +227,10 @@ _VALUE_TEXT: Final = (
             ELSE n::float8::text END
     $$
     """,
-    # Arrays and objects as compact JSON, as the SQLite side writes them (orjson). jsonb keeps
-    # an object's keys in its own order (shorter first), not as received.
+    # Arrays and objects as compact JSON, as the SQLite side writes them (orjson), numbers
+    # inside as stored (2.0 stays 2.0). Where jsonb cannot keep what was received, the texts
+    # differ: an object's keys come in jsonb's order (shorter first), and a number written
+    # with an exponent inside an array comes without it.
     """
     CREATE FUNCTION tw_compact(j jsonb) RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     AS $$
@@ -242,7 +244,6 @@ _VALUE_TEXT: Final = (
                 RETURN '{' || coalesce((SELECT string_agg(to_jsonb(k)::text || ':'
                                                           || tw_compact(v), ',')
                                         FROM jsonb_each(j) o(k, v)), '') || '}';
-            WHEN 'number' THEN RETURN tw_number_text(j::numeric);
             ELSE RETURN j::text;
         END CASE;
     END
