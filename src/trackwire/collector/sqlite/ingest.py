@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
+from trackwire.collector.sqlite import amplitude_rollups
 from trackwire.collector.store_ingest import (
     Encoded,
     GroupKey,
@@ -23,7 +24,6 @@ from trackwire.collector.store_ingest import (
     fresh_indexes,
     request_scope,
 )
-from trackwire.collector.sqlite import amplitude_rollups
 from trackwire.collector.userprops import UserRow, dumps
 
 __all__ = [
