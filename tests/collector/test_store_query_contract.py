@@ -367,8 +367,15 @@ def test_casefold_tables_match_python() -> None:
 
 
 def test_unicode_folding_in_postgres(stores: list[Store]) -> None:
-    # tw_fold gives str.casefold for text mixing scripts, ASCII and many-character foldings.
+    # tw_fold gives str.casefold for every character of the tables, alone and in text mixing
+    # scripts, ASCII and many-character foldings.
     texts = ["CAFÉ NOIR", "Straße ẞ", "ΣΊΣΥΦΟΣ", "ǅemal", "İstanbul", "ﬁle", "plain ASCII"]
+    texts += list(casefold.SINGLE_FROM) + [source for source, _ in casefold.MULTI]
+    texts += ["x" + "".join(casefold.SINGLE_FROM[i::40]) + "ß" for i in range(40)]
     with stores[1]._reading() as conn:  # type: ignore[attr-defined]
-        folded = [conn.execute("SELECT tw_fold(%s)", (t,)).fetchone()[0] for t in texts]
-    assert folded == [t.casefold() for t in texts]
+        row = conn.execute(
+            "SELECT array_agg(tw_fold(x) ORDER BY n) FROM unnest(%s::text[]) "
+            "WITH ORDINALITY u(x, n)",
+            (texts,),
+        ).fetchone()
+    assert row[0] == [t.casefold() for t in texts]

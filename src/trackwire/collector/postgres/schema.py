@@ -206,11 +206,32 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _fold_body() -> str:
-    folded = f"translate(t, {_literal(casefold.SINGLE_FROM)}, {_literal(casefold.SINGLE_TO)})"
+#: Characters per ``translate`` step of :func:`_fold_steps`: ``translate`` scans its whole
+#: list for every character of the text, so a short list per script is much faster.
+_FOLD_BLOCK: Final = 128
+
+
+def _fold_steps() -> str:
+    """The PL/pgSQL statements folding ``r`` (already ASCII-folded): per block of the
+    one-character table, a ``translate`` run only when the text holds one of its characters
+    (a cached regular expression tells), then the many-character foldings likewise."""
+    pairs = [(a, b) for a, b in zip(casefold.SINGLE_FROM, casefold.SINGLE_TO, strict=True)]
+    wide = [(a, b) for a, b in pairs if not a.isascii()]
+    steps = []
+    for start in range(0, len(wide), _FOLD_BLOCK):
+        block = wide[start : start + _FOLD_BLOCK]
+        sources = "".join(a for a, _ in block)
+        targets = "".join(b for _, b in block)
+        steps.append(
+            f"IF r ~ {_literal('[' + sources + ']')} THEN "
+            f"r := translate(r, {_literal(sources)}, {_literal(targets)}); END IF;"
+        )
+    folded = "r"
     for source, target in casefold.MULTI:
         folded = f"replace({folded}, {_literal(source)}, {_literal(target)})"
-    return folded
+    many = "".join(source for source, _ in casefold.MULTI)
+    steps.append(f"IF r ~ {_literal('[' + many + ']')} THEN r := {folded}; END IF;")
+    return "\n        ".join(steps)
 
 
 _VALUE_TEXT: Final = (
@@ -262,15 +283,28 @@ _VALUE_TEXT: Final = (
             ELSE tw_compact(j) END
     $$
     """,
-    # Text case folded for every script (SQLite: str.casefold); ASCII-only text, the usual
-    # case, takes lower() alone.
+    # Text case folded for every script (SQLite: str.casefold). ASCII-only text, the usual
+    # case, takes lower() alone (under "C" it folds ASCII letters only, in any text); other
+    # text then goes through the tables of trackwire.collector.postgres.casefold.
     f"""
+    CREATE FUNCTION tw_fold_tables(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE
+    PARALLEL SAFE AS $$
+    DECLARE
+        r text := lower(t COLLATE "C");
+    BEGIN
+        {_fold_steps()}
+        RETURN r;
+    END
+    $$
+    """,
+    """
     CREATE FUNCTION tw_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         SELECT CASE WHEN octet_length(t) = length(t) THEN lower(t COLLATE "C")
-            ELSE {_fold_body()} END
+            ELSE tw_fold_tables(t) END
     $$
     """,
 )
+
 
 #: Every migration, in order. Append only: never edit one that has shipped.
 MIGRATIONS: Final[tuple[Migration, ...]] = (
