@@ -15,7 +15,6 @@ from tests.collector.query_support import (
     ms,
     query_collector,
     query_store,
-    sqlite_only,
 )
 
 __all__ = ["api", "query_collector", "query_store"]
@@ -61,8 +60,6 @@ QUERIES = [
 ]
 
 
-# The rollups are SQLite's: PostgreSQL reads the events.
-@sqlite_only()
 @pytest.mark.parametrize("fields", QUERIES)
 @pytest.mark.parametrize("key", ["query-key", SEGMENT_KEY])
 def test_rollups_answer_the_same(

@@ -32,6 +32,8 @@ class PostgresQueryReads:
     _reading: Callable[[], AbstractContextManager[Conn]]
     #: Seconds one query statement may run before the server cancels it (None: no limit).
     query_time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
+    #: Whether segmentation reads the rollups kept at ingest where they answer the same.
+    use_rollups: bool = True
     #: Events an export reads per page (per short statement).
     export_page_size: int = amplitude_reads.EXPORT_PAGE
 
@@ -123,10 +125,11 @@ class PostgresQueryReads:
     ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
         """See :meth:`QueryReader.segmentation`."""
         with self._querying() as conn:
-            rows = amplitude_segmentation.segmentation_rows(conn, sources, plan)
+            rollups = self.use_rollups
+            rows = amplitude_segmentation.segmentation_rows(conn, sources, plan, rollups=rollups)
             active = None
             if plan.params.metric == "pct_dau":
-                active = amplitude_segmentation.active_users(conn, sources, plan)
+                active = amplitude_segmentation.active_users(conn, sources, plan, rollups=rollups)
         return rows, active
 
     def event_hits(

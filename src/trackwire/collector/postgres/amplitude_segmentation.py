@@ -392,8 +392,41 @@ def _selects(
     return _Sql(" UNION ALL ".join(parts), args)
 
 
-def segmentation_rows(conn: Conn, sources: Sequence[Source], query: Plan) -> list[Aggregate]:
-    """Per (period, group) and per group over the range: events, users, value sum/count."""
+def _rollup(sources: Sequence[Source], query: Plan, *, with_filters: bool = True) -> _Sql | None:
+    """``SELECT b, a`` of ``_active`` users from the ``active_days`` rollup, when it gives the
+    same answer as the events (as SQLite's: daily or longer periods, no segment, no filter or
+    group-by, one vendor). None otherwise."""
+    params = query.params
+    if (
+        query.interval == "hourly"
+        or params.segments
+        or len({s.vendor for s in sources}) != 1
+        or (with_filters and (params.event.get("filters") or query.group is not None))
+    ):
+        return None
+    day_ms = 86_400_000
+    return _Sql(
+        f"SELECT {_bucket(query.interval, f'(r.day * {day_ms})')} AS b, r.amplitude_id AS a "
+        "FROM active_days r WHERE r.source_id = ANY(%s) AND r.day >= %s AND r.day < %s",
+        [[s.source_id for s in sources], query.start_ms // day_ms, query.end_ms // day_ms],
+    )
+
+
+def segmentation_rows(
+    conn: Conn, sources: Sequence[Source], query: Plan, *, rollups: bool = True
+) -> list[Aggregate]:
+    """Per (period, group) and per group over the range: events, users, value sum/count;
+    uniques of ``_active`` from the ``active_days`` rollup when it answers the same."""
+    event_type = str(query.params.event["event_type"])
+    if rollups and event_type == "_active" and query.params.metric in ("uniques", "pct_dau"):
+        rollup = _rollup(sources, query)
+        if rollup is not None:
+            sql = (
+                f"WITH m AS MATERIALIZED ({rollup.text}) "
+                "SELECT b, NULL, 0, count(DISTINCT a), 0.0, 0 FROM m GROUP BY b "
+                "UNION ALL SELECT NULL, NULL, 0, count(DISTINCT a), 0.0, 0 FROM m"
+            )
+            return [Aggregate(*row) for row in conn.execute(sql, rollup.args)]
     inner = _selects(sources, query, str(query.params.event["event_type"]), with_filters=True)
     distinct = query.params.metric in USER_METRICS
     users = "count(DISTINCT a)" if distinct else "0"
@@ -427,9 +460,14 @@ def segmentation_rows(conn: Conn, sources: Sequence[Source], query: Plan) -> lis
     return rows + collapsed
 
 
-def active_users(conn: Conn, sources: Sequence[Source], query: Plan) -> dict[int | None, int]:
-    """Distinct active users per period and (key None) over the range, for ``pct_dau``."""
-    inner = _selects(sources, query, "_active", with_filters=False)
+def active_users(
+    conn: Conn, sources: Sequence[Source], query: Plan, *, rollups: bool = True
+) -> dict[int | None, int]:
+    """Distinct active users per period and (key None) over the range, for ``pct_dau`` (from
+    the ``active_days`` rollup when it answers the same)."""
+    inner = _rollup(sources, query, with_filters=False) if rollups else None
+    if inner is None:
+        inner = _selects(sources, query, "_active", with_filters=False)
     sql = (
         f"WITH m AS MATERIALIZED ({inner.text}) "
         "SELECT b, count(DISTINCT a) FROM m GROUP BY b "

@@ -27,6 +27,7 @@ from typing import Final
 import psycopg
 
 from trackwire.collector.postgres import casefold
+from trackwire.collector.sqlite.amplitude_rollups import INACTIVE
 from trackwire.collector.sqlite.schema import Migration, SchemaTooNewError
 
 __all__ = ["MIGRATIONS", "MIGRATION_LOCK", "current_version", "migrate"]
@@ -306,11 +307,76 @@ _VALUE_TEXT: Final = (
 )
 
 
+#: The row's type is inactive (``{row}``: the row's name); fixed names from the mapping.
+_INACTIVE_ROW: Final = "{row}.type IN (" + ", ".join(f"'{t}'" for t in sorted(INACTIVE)) + ")"
+_DAY: Final = "coalesce({row}.client_time_ms, {row}.received_time_ms) / 86400000"
+
+_ACTIVE_DAYS: Final = (
+    # Who was active on which UTC day, as SQLite's active_days (sqlite/amplitude_rollups.py):
+    # uniques of _active and pct_dau read it instead of every active event.
+    """
+    CREATE TABLE active_days (
+        source_id    BIGINT NOT NULL,
+        day          BIGINT NOT NULL,
+        amplitude_id BIGINT NOT NULL,
+        PRIMARY KEY (source_id, day, amplitude_id)
+    )
+    """,
+    f"""
+    INSERT INTO active_days (source_id, day, amplitude_id)
+    SELECT DISTINCT e.source_id, {_DAY.format(row="e")}, e.amplitude_id
+    FROM events e WHERE e.amplitude_id IS NOT NULL AND NOT {_INACTIVE_ROW.format(row="e")}
+    ON CONFLICT DO NOTHING
+    """,
+    # One statement-level trigger per insert statement: the new rows' days in one insert.
+    f"""
+    CREATE FUNCTION tw_active_days_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO active_days (source_id, day, amplitude_id)
+        SELECT DISTINCT n.source_id, {_DAY.format(row="n")}, n.amplitude_id
+        FROM new_rows n
+        WHERE n.amplitude_id IS NOT NULL AND NOT {_INACTIVE_ROW.format(row="n")}
+        ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER active_days_on_insert AFTER INSERT ON events
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION tw_active_days_on_insert()
+    """,
+    # An alias merge moves every event of the old user in one statement: the old user's days
+    # go, the new user's come.
+    f"""
+    CREATE FUNCTION tw_active_days_on_move() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM active_days a USING old_rows o
+        WHERE a.source_id = o.source_id AND a.day = {_DAY.format(row="o")}
+            AND a.amplitude_id = o.amplitude_id;
+        INSERT INTO active_days (source_id, day, amplitude_id)
+        SELECT DISTINCT n.source_id, {_DAY.format(row="n")}, n.amplitude_id
+        FROM new_rows n
+        WHERE n.amplitude_id IS NOT NULL AND NOT {_INACTIVE_ROW.format(row="n")}
+        ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER active_days_on_move AFTER UPDATE ON events
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION tw_active_days_on_move()
+    """,
+)
+
+
 #: Every migration, in order. Append only: never edit one that has shipped.
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "sources, events, users, devices, groups, requests, contexts, links", _V1),
     Migration(2, "query side: JSON value functions", _QUERY_FUNCTIONS),
     Migration(3, "query side: values as Amplitude's text, unicode case folding", _VALUE_TEXT),
+    Migration(4, "query side: the active-days rollup", _ACTIVE_DAYS),
 )
 
 _BOOTSTRAP: Final = """
