@@ -8,7 +8,9 @@ SQL ``NULL``) and the schema's functions give the readings of
 value's canonical text, compared and grouped), ``tw_fold`` (that text case folded in every
 script, for ``contains``), ``tw_number`` (what counts as a number) and ``tw_items`` (what
 ``json_each`` lists). Paths are the dialect-free ones of
-:mod:`trackwire.collector.query.mapping`, converted by :func:`pg_path`.
+:mod:`trackwire.collector.query.mapping`, converted by :func:`pg_path`. Uniques of ``_active``
+read the ``active_days`` rollup (kept by triggers, see :mod:`.schema`) where SQLite reads its
+own.
 """
 
 from __future__ import annotations

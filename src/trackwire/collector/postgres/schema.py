@@ -284,6 +284,8 @@ _VALUE_TEXT: Final = (
             ELSE tw_compact(j) END
     $$
     """,
+    # Group labels are tw_text now (booleans true/false): SQLite's old 1/0 reading goes.
+    "DROP FUNCTION tw_scalar(jsonb)",
     # Text case folded for every script (SQLite: str.casefold). ASCII-only text, the usual
     # case, takes lower() alone (under "C" it folds ASCII letters only, in any text); other
     # text then goes through the tables of trackwire.collector.postgres.casefold.
