@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+# The PostgreSQL server of the store tests (one per session and xdist worker), for every
+# package: see tests/collector/store_fixtures.py.
+from tests.collector.store_fixtures import pg_reused_url, pg_server, pg_url  # noqa: F401
 from tests.sink import Sink
 
 

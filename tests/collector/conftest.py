@@ -161,11 +161,7 @@ def skew_corrected_ms(payload: Mapping[str, Any]) -> int:
     return (corrected - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(milliseconds=1)
 
 
-# The store contract's fixtures (store, store_url, pg_server, pg_url): see store_fixtures.py.
-from tests.collector.store_fixtures import (  # noqa: E402, F401
-    pg_reused_url,
-    pg_server,
-    pg_url,
-    store,
-    store_url,
-)
+# The store contract's fixtures (store, store_url): see store_fixtures.py. Its PostgreSQL
+# server fixtures (pg_server, pg_url) are the root conftest's: the query tests of other
+# packages share the one server.
+from tests.collector.store_fixtures import store, store_url  # noqa: E402, F401

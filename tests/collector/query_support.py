@@ -1,7 +1,7 @@
 """Shared pieces of the query tests: a store fixture, a collector on it, and small helpers.
 
-Every query test takes its store from :func:`query_store`, so the same tests can run over
-each store the collector has (parametrise that fixture).
+Every query test takes its store from :func:`query_store` or :func:`shared_store`, both
+parametrised over SQLite and PostgreSQL, so the same tests hold both stores to the same answers.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import urllib3
 from trackwire.collector.server import RunningCollector, start_collector
 from trackwire.collector.sqlite import SQLiteStore
 from trackwire.collector.store import Store
+from trackwire.collector.store_factory import open_store
 
 KEY = "query-key"
 AUTH = "Basic " + base64.b64encode(f"{KEY}:secret".encode()).decode()
@@ -30,11 +31,33 @@ def ms(day: int, hour: int = 12, minute: int = 0, month: int = 1) -> int:
     return int(when.timestamp() * 1000)
 
 
-@pytest.fixture
-def query_store(tmp_path: Path) -> Iterator[Store]:
-    """The store the query tests run over (today SQLite; parametrise for more)."""
-    with SQLiteStore(tmp_path / "query.db") as store:
-        yield store
+#: The stores every query test runs over (PostgreSQL tests skip where no server is installed).
+STORES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=STORES)
+def query_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The store a query test runs over: a new SQLite file, then an empty PostgreSQL
+    database. Knobs one store alone has are tested under :func:`sqlite_only`."""
+    if request.param == "sqlite":
+        with SQLiteStore(tmp_path / "query.db") as store:
+            yield store
+        return
+    opened = open_store(request.getfixturevalue("pg_url"))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def sqlite_only(fixture: str = "query_store") -> pytest.MarkDecorator:
+    """Run a test of SQLite's own machinery (rollups, WAL, progress handler) on SQLite alone:
+    ``fixture`` (``query_store`` or ``shared_store``) takes only its SQLite parameter. The
+    PostgreSQL store has its own tests of its equivalents."""
+    return pytest.mark.parametrize(fixture, ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -90,12 +113,21 @@ def api(query_collector: RunningCollector) -> Api:
     return Api(query_collector)
 
 
-@pytest.fixture(scope="module")
-def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """One store for a test module's read-only datasets (each under its own project key);
-    parametrise it like :func:`query_store`."""
-    with SQLiteStore(tmp_path_factory.mktemp("shared") / "query.db") as store:
-        yield store
+@pytest.fixture(scope="module", params=STORES)
+def shared_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    """One store per kind for a test module's read-only datasets (each under its own project
+    key): a SQLite file, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        with SQLiteStore(tmp_path_factory.mktemp("shared") / "query.db") as store:
+            yield store
+        return
+    opened = open_store(request.getfixturevalue("pg_server").new_database())
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from tests.collector.query_support import (
     query_store,
     shared_collector,
     shared_store,
+    sqlite_only,
 )
 from trackwire.collector.server import RunningCollector
 
@@ -261,6 +262,8 @@ def test_user_search_by_device_and_amplitude_id_prefix(api: Api) -> None:
     assert search("zzz") == ("nomatch", [])
 
 
+# PostgreSQL's export paging has its own test (test_query_postgres.py).
+@sqlite_only()
 def test_a_long_export_does_not_hold_back_checkpoints(api: Api, query_store: Any) -> None:
     """Between two pages the export holds no read transaction: a checkpoint can copy every
     frame of the WAL (a whole-export transaction would pin the older frames)."""

@@ -234,9 +234,11 @@ def test_active_users_grouped_by_a_user_property(shop: Api) -> None:
 def test_a_chart_over_too_many_events_is_refused(
     shop: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trackwire.collector.sqlite import amplitude_segmentation
+    from trackwire.collector.postgres import amplitude_segmentation as postgres
+    from trackwire.collector.sqlite import amplitude_segmentation as sqlite
 
-    monkeypatch.setattr(amplitude_segmentation, "MAX_HITS", 2)
+    for store in (sqlite, postgres):
+        monkeypatch.setattr(store, "MAX_HITS", 2)
     status, error = shop.error("/api/2/retention", se={"event_type": "Signup"},
                                re={"event_type": "Buy"}, **RANGE)  # fmt: skip
     assert status == 400

@@ -13,6 +13,7 @@ from tests.collector.query_support import (
     ms,
     shared_collector,
     shared_store,
+    sqlite_only,
 )
 from trackwire.collector.server import RunningCollector
 
@@ -80,6 +81,8 @@ def test_user_search_of_odd_text_is_an_answer(played: Api, user: str) -> None:
     assert response.status == 200, response.data
 
 
+# PostgreSQL's statement_timeout has its own test (test_query_postgres.py).
+@sqlite_only("shared_store")
 def test_a_query_past_its_time_limit_is_cancelled_with_a_503(
     played: Api, shared_store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,13 +12,23 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from trackwire.amplitude.query.charts import (
+    funnel_params,
+    ltv_params,
+    retention_params,
+    users_params,
+)
 from trackwire.amplitude.query.params import segmentation_params
-from trackwire.collector.query.reader import Source
+from trackwire.collector.postgres import casefold
+from trackwire.collector.query import charts
+from trackwire.collector.query.reader import Hit, Source
 from trackwire.collector.query.segmentation import Aggregate, plan
+from trackwire.collector.routes.amplitude_query import QueryRoutes
 from trackwire.collector.store import EventRecord, SharedContext, Store
 from trackwire.collector.store_factory import open_store
 
@@ -27,7 +37,12 @@ pytestmark = pytest.mark.postgres
 PROJECT = "proj"
 DAY = 86_400_000
 START = 1_767_225_600_000  # 2026-01-01 UTC
-VALUES: list[Any] = ["rock", "Jazz", "élan", 1, 2, 2.5, 3.0, True, False, None, [1, "a"], {"k": 1}]
+VALUES: list[Any] = [
+    "rock", "Jazz", "élan", 1, 2, 2.5, 3.0, True, False, None, [1, "a"], {"k": 1},
+    # The value rules: unicode case folding, "" and null one group, 1 and 1.0 one group,
+    # numbers' text (1e-07), nested arrays, strings that read as numbers or booleans.
+    "CAFÉ NOIR", "Straße", "STRASSE", "", 1.0, 1e-07, "3", "true", [[2.0, True], None],
+]  # fmt: skip
 
 
 def _history(seed: int) -> list[tuple[list[EventRecord], str | None, int]]:
@@ -191,7 +206,25 @@ FILTERS: list[tuple[str, str, str, list[Any]]] = [
     ("user", "plan", "is not", ["pro"]),
     ("user", "country", "is", ["FR"]),
     ("user", "platform", "contains", ["io"]),
+    ("event", "genre", "contains", ["café"]),
+    ("event", "genre", "contains", ["ss"]),
+    ("event", "genre", "contains", ["ẞ", "É"]),
+    ("event", "genre", "does not contain", ["strasse"]),
+    ("event", "genre", "is", ["true"]),
+    ("event", "genre", "is", [True]),
+    ("event", "genre", "is not", [""]),
+    ("event", "price", "is", ["3.0"]),
+    ("event", "price", "is", [3.0, 1e-07]),
+    ("event", "price", "contains", ["E-"]),
+    ("event", "tags", "set is", [True, 2]),
+    ("event", "tags", "set is", ["[2.0,true]"]),
+    ("event", "x", "is", ['{"k":1}']),
 ]
+#: Filters whose answer must not be empty: each proves a rule on both stores.
+NON_EMPTY: set[tuple[str, str]] = {
+    ("genre", "café"), ("genre", "ss"), ("genre", "ẞ"), ("genre", "true"), ("genre", True),
+    ("price", "3.0"), ("price", 3.0), ("tags", True), ("tags", "[2.0,true]"), ("x", '{"k":1}'),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("query", PLANS, ids=lambda q: f"{q['event']}-{q['metric']}")
@@ -228,6 +261,8 @@ def test_segmentation_filters(stores: list[Store], entry: tuple[str, str, str, l
         params = segmentation_params(event, "20260101", "20260112", segments=segments)
         answers = [s.segmentation(sources, plan(params)) for s in stores]
         assert _rows(answers[0][0]) == _rows(answers[1][0])
+        if (key, values[0]) in NON_EMPTY and op in ("is", "contains", "set is"):
+            assert answers[0][0], "the filter matched nothing: it proves nothing"
 
 
 def test_event_exists(stores: list[Store]) -> None:
@@ -235,3 +270,112 @@ def test_event_exists(stores: list[Store]) -> None:
     for event_type in ("Song Played", "Viewed Home Page", "Nope", "_all", "$identify"):
         _same([s.event_exists(sources, event_type) for s in stores])
     assert stores[0].event_exists([Source(999, "segment")], "Song Played") is False
+
+
+def test_group_labels_follow_the_value_rules(stores: list[Store]) -> None:
+    sources = stores[0].project_sources(PROJECT)
+    params = segmentation_params(
+        "_all", "20260101", "20260112", metric="totals",
+        group_by={"type": "event", "value": "genre"},
+    )  # fmt: skip
+    answers = [s.segmentation(sources, plan(params))[0] for s in stores]
+    assert _rows(answers[0]) == _rows(answers[1])
+    labels = {row.group for row in answers[1]}
+    # Booleans read true/false, "" joins null, 1.0 is "1"; never 1/0 for a boolean.
+    assert {"true", "false", "CAFÉ NOIR", "1", None} <= labels
+    assert "" not in labels and "1.0" not in labels
+
+
+def _series(store: Store, **query: str) -> Any:
+    """An answer of /api/2/events/segmentation, computed as the route does (e2, rolling)."""
+    routes = QueryRoutes(SimpleNamespace(store=store))  # type: ignore[arg-type]
+    return routes._segmentation_work(PROJECT, {"start": "20260101", "end": "20260112", **query})
+
+
+SERIES: list[dict[str, str]] = [
+    {"e": '{"event_type": "Song Played"}', "e2": '{"event_type": "Song Liked"}', "m": "totals"},
+    {"e": '{"event_type": "_active"}', "e2": '{"event_type": "Song Played"}'},
+    {"e": '{"event_type": "_active"}', "rollingWindow": "3"},
+    {"e": '{"event_type": "Song Played"}', "m": "totals", "rollingAverage": "4"},
+    {"e": '{"event_type": "_all"}', "n": "active", "rollingWindow": "2"},
+    {"e": '{"event_type": "_all", "group_by": [{"type": "event", "value": "genre"}]}',
+     "rollingWindow": "2"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("query", SERIES, ids=lambda q: "-".join(sorted(q)))
+def test_second_event_and_rolling_series(stores: list[Store], query: dict[str, str]) -> None:
+    answers = [_series(s, **query) for s in stores]
+    _same(answers)
+    assert any(any(v for v in row) for row in answers[0]["data"]["series"]), "all zero"
+
+
+def _hits(hits: list[Hit]) -> list[Hit]:
+    # Events at the same time come in no particular order.
+    return sorted(hits, key=repr)
+
+
+def test_event_hits(stores: list[Store]) -> None:
+    sources = stores[0].project_sources(PROJECT)
+    for event, options in (
+        ({"event_type": "_active"}, {"first_seen": True}),
+        ({"event_type": "_all"}, {"paying": True}),
+        ({"event_type": "Song Played", "group_by": [{"type": "event", "value": "genre"}]}, {}),
+        ({"event_type": "_all", "filters": [{"subprop_type": "event", "subprop_key": "genre",
+          "subprop_op": "contains", "subprop_value": ["CAFÉ"]}]}, {}),
+    ):  # fmt: skip
+        query = plan(segmentation_params(event, "20260101", "20260112"))
+        answers = [_hits(s.event_hits(sources, query, **options)) for s in stores]
+        _same(answers)
+        assert answers[0], f"{event} {options} selected nothing: it tests nothing"
+
+
+CHARTS: list[tuple[Any, Any]] = [
+    (charts.funnel, funnel_params(["Song Played", "Song Liked"], "20260101", "20260112")),
+    (charts.funnel, funnel_params(["Viewed Home Page", "Song Played"], "20260101", "20260112",
+                                  mode="unordered", conversion_window_s=3 * 86_400)),
+    (charts.funnel, funnel_params(["_active", "Song Played"], "20260101", "20260112",
+                                  new_users=True, group_by="country")),
+    (charts.retention_chart, retention_params("_active", "Song Played", "20260101", "20260112")),
+    (charts.retention_chart, retention_params("_new", "_all", "20260101", "20260112",
+                                              mode="rolling")),
+    (charts.retention_chart, retention_params("Song Played", "_active", "20260101", "20260112",
+                                              mode="bracket", brackets=[[0, 2], [2, 5]])),
+    (charts.users, users_params("20260101", "20260112")),
+    (charts.users, users_params("20260101", "20260112", metric="new", interval="weekly")),
+    (charts.revenue_ltv, ltv_params("20260101", "20260112")),
+    (charts.revenue_ltv, ltv_params("20260101", "20260112", metric="total", group_by="country")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("chart", CHARTS, ids=lambda c: f"{c[0].__name__}-{c[1]}"[:60])
+def test_charts(stores: list[Store], chart: tuple[Any, Any]) -> None:
+    compute, params = chart
+    sources = stores[0].project_sources(PROJECT)
+    _same([compute(s, sources, params) for s in stores])
+
+
+def test_casefold_tables_match_python() -> None:
+    # The tables PostgreSQL folds with (written out once) are str.casefold's, per character.
+    for source, target in zip(casefold.SINGLE_FROM, casefold.SINGLE_TO, strict=True):
+        assert source.casefold() == target
+    for source, target in casefold.MULTI:
+        assert source.casefold() == target
+    tabled = set(casefold.SINGLE_FROM) | {source for source, _ in casefold.MULTI}
+    untabled = (chr(c) for c in range(0x2FFFF) if not 0xD800 <= c < 0xE000)
+    assert all(c in tabled or c.casefold() == c for c in untabled)
+
+
+def test_unicode_folding_in_postgres(stores: list[Store]) -> None:
+    # tw_fold gives str.casefold for every character of the tables, alone and in text mixing
+    # scripts, ASCII and many-character foldings.
+    texts = ["CAFÉ NOIR", "Straße ẞ", "ΣΊΣΥΦΟΣ", "ǅemal", "İstanbul", "ﬁle", "plain ASCII"]
+    texts += list(casefold.SINGLE_FROM) + [source for source, _ in casefold.MULTI]
+    texts += ["x" + "".join(casefold.SINGLE_FROM[i::40]) + "ß" for i in range(40)]
+    with stores[1]._reading() as conn:  # type: ignore[attr-defined]
+        row = conn.execute(
+            "SELECT array_agg(tw_fold(x) ORDER BY n) FROM unnest(%s::text[]) "
+            "WITH ORDINALITY u(x, n)",
+            (texts,),
+        ).fetchone()
+    assert row[0] == [t.casefold() for t in texts]

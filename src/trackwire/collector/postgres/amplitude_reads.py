@@ -8,8 +8,7 @@ first ascending, last descending.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
@@ -20,23 +19,33 @@ from trackwire.collector.query.users import FoundUser, UserSummary
 from trackwire.collector.store import expand
 
 __all__ = [
+    "EXPORT_PAGE",
     "MAX_MATCHES",
     "export_has_rows",
-    "export_rows",
+    "export_page",
     "project_sources",
     "search_users",
     "user_events",
     "user_summary",
 ]
 
+#: Largest integer a BIGINT holds.
+_MAX_ID: Final = 2**63 - 1
 #: Most users a prefix search returns (as the SQLite store).
 MAX_MATCHES: Final = 1000
 _EXPORT_COLUMNS: Final = (
     "e.id, e.source_id, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
     "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload, "
-    "c.kind, c.body"
+    "c.kind, c.body, u.properties"
 )
-_EVENTS_WITH_CONTEXT: Final = "events e LEFT JOIN contexts c ON c.context_id = e.context_id"
+#: Each event with its shared request context and its user's properties (exported on every
+#: event, as Amplitude does).
+_EVENTS_WITH_CONTEXT: Final = (
+    "events e LEFT JOIN contexts c ON c.context_id = e.context_id "
+    "LEFT JOIN users u ON u.amplitude_id = e.amplitude_id"
+)
+#: Events read per export page: one short statement (its own transaction) each.
+EXPORT_PAGE: Final = 5000
 #: SQLite's NULL order: smallest.
 _ORDER: Final = {"ASC": "ASC NULLS FIRST", "DESC": "DESC NULLS LAST"}
 
@@ -63,42 +72,56 @@ def export_has_rows(conn: Conn, sources: Sequence[Source], start_ms: int, end_ms
     return found is not None
 
 
-def export_rows(
-    conn: Conn, sources: Sequence[Source], start_ms: int, end_ms: int
-) -> Iterator[ExportRow]:
-    """Events received in ``[start_ms, end_ms)``, in receipt order, read as they are consumed.
+def export_page(
+    conn: Conn,
+    source: Source,
+    after: tuple[int, int] | None,
+    end_ms: int,
+    start_ms: int,
+    limit: int = EXPORT_PAGE,
+) -> list[ExportRow]:
+    """Up to ``limit`` events of a source received in ``[start_ms, end_ms)``, in receipt order
+    (``received_time_ms``, ``id``), strictly after the key ``after`` (None: from the start).
 
-    One server-side cursor per source walks ``events_by_received`` in order, and the cursors
-    are merged; the caller holds a transaction around the whole export.
+    A keyset page on ``events_by_received``: the export reads page after page, each in its
+    own short statement, so no snapshot is held for the whole export (a long one keeps vacuum
+    from reclaiming what ingestion updates meanwhile).
     """
-
-    def rows(source: Source) -> Iterator[ExportRow]:
-        with conn.cursor(name=f"export_{source.source_id}") as cursor:
-            cursor.itersize = 2000
-            cursor.execute(
-                f"SELECT {_EXPORT_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.source_id = %s "
-                "AND e.received_time_ms >= %s AND e.received_time_ms < %s "
-                "ORDER BY e.received_time_ms, e.id",
-                (source.source_id, start_ms, end_ms),
-            )
-            vendor = source.vendor
-            for row in cursor:
-                yield ExportRow(vendor, *row)
-
-    if len(sources) == 1:
-        yield from rows(sources[0])
-        return
-    yield from heapq.merge(
-        *(rows(s) for s in sources), key=lambda row: (row.received_time_ms, row.id)
-    )
+    if after is None:
+        low, since, last_id = start_ms, start_ms - 1, -1
+    else:
+        low, (since, last_id) = after[0], after
+    rows = conn.execute(
+        f"SELECT {_EXPORT_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.source_id = %s "
+        "AND e.received_time_ms >= %s AND e.received_time_ms < %s "
+        "AND (e.received_time_ms, e.id) > (%s, %s) "
+        "ORDER BY e.received_time_ms, e.id LIMIT %s",
+        (source.source_id, low, end_ms, since, last_id, limit),
+    ).fetchall()
+    vendor = source.vendor
+    return [ExportRow(vendor, *row) for row in rows]
 
 
 def _found(rows: Sequence[tuple[int, str | None, int]]) -> list[FoundUser]:
     return [FoundUser(amplitude_id, user_id, last) for amplitude_id, user_id, last in rows]
 
 
+def _amplitude_id_ranges(prefix: str) -> list[tuple[int, int]]:
+    """The ``[low, high)`` ranges of the Amplitude IDs written with these leading digits (one
+    per length up to 19 digits), so a prefix search is a few primary-key range reads."""
+    if not prefix or not prefix.isascii() or not prefix.isdigit() or len(prefix) > 18:
+        return []
+    head = int(prefix)
+    if head == 0:
+        return []  # no id is written with a leading zero
+    ranges = [(head * 10**extra, (head + 1) * 10**extra) for extra in range(19 - len(prefix) + 1)]
+    return [(low, min(high, _MAX_ID)) for low, high in ranges if low <= _MAX_ID]
+
+
 def search_users(conn: Conn, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
-    """Amplitude's user search: exact user or device id, then Amplitude ID, then user-id prefix.
+    """Amplitude's user search: an exact user or device id, then an exact Amplitude ID, then
+    prefixes of user ids, device ids and Amplitude IDs (in that order, at most
+    :data:`MAX_MATCHES` users, all answered as ``match_user_prefix``), as the SQLite store.
 
     Returns:
         The match type and the users (empty with ``nomatch``).
@@ -106,11 +129,12 @@ def search_users(conn: Conn, sources: Sequence[Source], text: str) -> tuple[str,
     if not sources or not text:
         return "nomatch", []
     ids = [s.source_id for s in sources]
+    columns = "u.amplitude_id, u.user_id, u.last_seen_ms"
     exact = conn.execute(
-        "SELECT u.amplitude_id, u.user_id, u.last_seen_ms FROM users u "
+        f"SELECT {columns} FROM users u "
         "WHERE u.source_id = ANY(%s) AND u.user_id IS NOT NULL "
         "AND md5(u.user_id) = md5(%s) AND u.user_id = %s "
-        "UNION SELECT u.amplitude_id, u.user_id, u.last_seen_ms FROM devices d "
+        f"UNION SELECT {columns} FROM devices d "
         "JOIN users u ON u.amplitude_id = d.amplitude_id "
         "WHERE d.source_id = ANY(%s) AND md5(d.device_id) = md5(%s) AND d.device_id = %s "
         "ORDER BY 3 DESC",
@@ -118,22 +142,40 @@ def search_users(conn: Conn, sources: Sequence[Source], text: str) -> tuple[str,
     ).fetchall()
     if exact:
         return "match_user_or_device_id", _found(exact)
-    if text.isdigit() and int(text) < 2**63:
+    if text.isascii() and text.isdigit() and len(text) <= 18:
         by_id = conn.execute(
-            "SELECT u.amplitude_id, u.user_id, u.last_seen_ms FROM users u "
-            "WHERE u.source_id = ANY(%s) AND u.amplitude_id = %s",
+            f"SELECT {columns} FROM users u WHERE u.source_id = ANY(%s) AND u.amplitude_id = %s",
             (ids, int(text)),
         ).fetchall()
         if by_id:
             return "match_amplitude_id", _found(by_id)
-    prefix = conn.execute(
-        "SELECT u.amplitude_id, u.user_id, u.last_seen_ms FROM users u "
-        "WHERE u.source_id = ANY(%s) AND u.user_id >= %s AND u.user_id < %s "
-        "ORDER BY u.user_id LIMIT %s",
-        (ids, text, text + "\U0010ffff", MAX_MATCHES),
-    ).fetchall()
-    if prefix:
-        return "match_user_prefix", _found(prefix)
+    found: dict[int, tuple[int, str | None, int]] = {}
+    high = text + "\U0010ffff"
+    for row in conn.execute(
+        f"SELECT {columns} FROM users u WHERE u.source_id = ANY(%s) "
+        "AND u.user_id >= %s AND u.user_id < %s ORDER BY u.user_id LIMIT %s",
+        (ids, text, high, MAX_MATCHES),
+    ):
+        found.setdefault(row[0], row)
+    if len(found) < MAX_MATCHES:
+        for row in conn.execute(
+            f"SELECT {columns} FROM devices d JOIN users u ON u.amplitude_id = d.amplitude_id "
+            "WHERE d.source_id = ANY(%s) AND d.device_id >= %s AND d.device_id < %s "
+            "ORDER BY d.device_id LIMIT %s",
+            (ids, text, high, MAX_MATCHES),
+        ):
+            found.setdefault(row[0], row)
+    for low, top in _amplitude_id_ranges(text):
+        if len(found) >= MAX_MATCHES:
+            break
+        for row in conn.execute(
+            f"SELECT {columns} FROM users u WHERE u.source_id = ANY(%s) "
+            "AND u.amplitude_id >= %s AND u.amplitude_id < %s ORDER BY u.amplitude_id LIMIT %s",
+            (ids, low, top, MAX_MATCHES),
+        ):
+            found.setdefault(row[0], row)
+    if found:
+        return "match_user_prefix", _found(list(found.values())[:MAX_MATCHES])
     return "nomatch", []
 
 

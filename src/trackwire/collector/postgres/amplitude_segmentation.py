@@ -3,11 +3,14 @@
 A port of :mod:`trackwire.collector.sqlite.amplitude_segmentation` (owned with the query engine)
 with the same plan, branches and answers. What differs is only how a JSON property is read:
 SQLite's ``->>`` gives an SQL scalar, here every property stays ``jsonb`` (JSON ``null`` made
-SQL ``NULL``) and the schema's functions give SQLite's readings of it: ``tw_text`` (what
-``CAST(... AS TEXT)`` compares), ``tw_number`` (what counts as a number) and ``tw_items``
-(what ``json_each`` lists). Group labels come back as JSON and are turned into the scalars
-SQLite returns by :func:`_scalar`. Paths are the dialect-free ones of
-:mod:`trackwire.collector.query.mapping`, converted by :func:`pg_path`.
+SQL ``NULL``) and the schema's functions give the readings of
+:mod:`trackwire.collector.query.values` that SQLite registers in Python: ``tw_text`` (a
+value's canonical text, compared and grouped), ``tw_fold`` (that text case folded in every
+script, for ``contains``), ``tw_number`` (what counts as a number) and ``tw_items`` (what
+``json_each`` lists). Paths are the dialect-free ones of
+:mod:`trackwire.collector.query.mapping`, converted by :func:`pg_path`. Uniques of ``_active``
+read the ``active_days`` rollup (kept by triggers, see :mod:`.schema`) where SQLite reads its
+own.
 """
 
 from __future__ import annotations
@@ -16,11 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import orjson
-
 from trackwire.collector.postgres.ingest import Conn
 from trackwire.collector.query import mapping
-from trackwire.collector.query.reader import Source
+from trackwire.collector.query.limits import MAX_HITS
+from trackwire.collector.query.reader import Hit, Source
 from trackwire.collector.query.segmentation import (
     PROPERTY_METRICS,
     USER_METRICS,
@@ -28,9 +30,10 @@ from trackwire.collector.query.segmentation import (
     Plan,
     Property,
 )
+from trackwire.collector.query.values import filter_needles, filter_texts
 from trackwire.errors import ValidationError
 
-__all__ = ["active_users", "event_exists", "pg_path", "segmentation_rows"]
+__all__ = ["active_users", "event_exists", "event_hits", "pg_path", "segmentation_rows"]
 
 _NUMERIC_OPS: Final = {
     "less": "<",
@@ -88,21 +91,6 @@ def pg_path(path: str) -> list[str]:
     return parts
 
 
-def _text_values(values: Sequence[Any]) -> list[str]:
-    """Filter values as :func:`tw_text` gives stored JSON values (as SQLite's CAST)."""
-    out: list[str] = []
-    for value in values:
-        if isinstance(value, bool):
-            out.append("1" if value else "0")
-        elif isinstance(value, float) and value.is_integer():
-            out += [str(int(value)), str(value)]
-        elif value is None:
-            continue
-        else:
-            out.append(str(value))
-    return out
-
-
 #: Where a property is read: a jsonb document expression and a path placeholder.
 _PAYLOAD: Final = "tw_json(e.payload) #> %s::text[]"
 _PROPS: Final = "tw_json(e.props) #> %s::text[]"
@@ -146,43 +134,51 @@ def _event_access(source: Source, kind: str, name: str, props: bool) -> _Access 
 
 
 def _condition(access: _Access | None, op: str, values: Sequence[Any], where: str) -> _Sql:
-    """``op`` applied to a property (None: the property is never set for this vendor)."""
-    if access is None:
-        expr, args = "NULL::jsonb", []
-    else:
-        value = access.value()
-        expr, args = f"({value.text})", value.args
-    texts = _text_values(values)
-    if op in ("is", "is not"):
-        # No value listed: SQLite's "IN (NULL)" is unknown, matching nothing either way.
-        inside = f"tw_text({expr}) = ANY(%s)" if texts else "NULL::boolean"
-        inside_args = [*args, texts] if texts else []
-        if op == "is":
-            return _Sql(inside, inside_args)
-        return _Sql(f"({expr} IS NULL OR NOT {inside})", [*args, *inside_args])
-    if op in ("contains", "does not contain"):
-        needles = [t.lower() for t in texts] or [""]
-        any_of = " OR ".join(f"strpos(lower(tw_text({expr})), %s) > 0" for _ in needles)
-        any_args: list[Any] = []
-        for needle in needles:
-            any_args += [*args, needle]
-        if op == "contains":
-            return _Sql(f"({any_of})", any_args)
-        return _Sql(f"({expr} IS NULL OR NOT ({any_of}))", [*args, *any_args])
+    """``op`` applied to a property (None: the property is never set for this vendor).
+
+    Values compare as Amplitude's text (:func:`filter_texts`); ``contains`` compares case
+    folded text on both sides, for every script.
+    """
     if op in _NUMERIC_OPS:
         try:
             number = float(values[0])
-        except (IndexError, TypeError, ValueError):
+        except (IndexError, TypeError, ValueError, OverflowError):
             raise ValidationError(where, f"{op!r} needs one number, got {list(values)!r}") from None
-        return _Sql(f"(tw_number({expr}) {_NUMERIC_OPS[op]} %s)", [*args, number])
+        if access is None:
+            return _Sql("false")
+        value = access.value()
+        return _Sql(f"(tw_number({value.text}) {_NUMERIC_OPS[op]} %s)", [*value.args, number])
+    if op in ("contains", "does not contain"):
+        if access is None:
+            return _Sql("false" if op == "contains" else "true")
+        value = access.value()
+        folded = f"tw_fold(tw_text({value.text}))"
+        needles = filter_needles(values) or [""]
+        any_of = " OR ".join(f"strpos({folded}, %s) > 0" for _ in needles)
+        any_args: list[Any] = []
+        for needle in needles:
+            any_args += [*value.args, needle]
+        if op == "contains":
+            return _Sql(f"({any_of})", any_args)
+        return _Sql(f"({value.text} IS NULL OR NOT ({any_of}))", [*value.args, *any_args])
+    texts = filter_texts(values)
+    if op in ("is", "is not"):
+        if access is None:
+            return _Sql("false" if op == "is" else "true")
+        value = access.value()
+        inside = f"tw_text({value.text}) = ANY(%s)"
+        if op == "is":
+            return _Sql(inside, [*value.args, texts])
+        return _Sql(f"NOT coalesce({inside}, false)", [*value.args, texts])
     # set is / set is not: any element of an array property (or the value itself) is listed.
     if access is None:
         return _Sql("false" if op == "set is" else "true")
+    value = access.value()
     exists = (
-        f"EXISTS (SELECT 1 FROM jsonb_array_elements(tw_items({expr})) j "
+        f"EXISTS (SELECT 1 FROM jsonb_array_elements(tw_items({value.text})) j "
         "WHERE tw_text(j) = ANY(%s))"
     )
-    return _Sql(exists if op == "set is" else f"NOT {exists}", [*args, texts])
+    return _Sql(exists if op == "set is" else f"NOT {exists}", [*value.args, texts])
 
 
 def _filter(
@@ -217,8 +213,8 @@ def _filter(
     return _condition(_event_access(source, kind, name, props), op, values, where)
 
 
-def _value(source: Source, prop: Property, props: bool) -> _Sql:
-    """The jsonb expression of a property's value for one event (group label or value)."""
+def _json(source: Source, prop: Property, props: bool) -> _Sql:
+    """The jsonb expression of a property's value for one event (NULL: not set)."""
     if prop.kind == "user":
         user_path = mapping.user_property_key(prop.name)
         if user_path is not None:
@@ -229,6 +225,13 @@ def _value(source: Source, prop: Property, props: bool) -> _Sql:
             )
     access = _event_access(source, prop.kind, prop.name, props)
     return _Sql("NULL::jsonb") if access is None else access.value()
+
+
+def _value(source: Source, prop: Property, props: bool) -> _Sql:
+    """The group label of a property for one event: its canonical text, one group per label
+    (null and "" are both "(none)", 1 and 1.0 both "1")."""
+    value = _json(source, prop, props)
+    return _Sql(f"nullif(tw_text({value.text}), '')", value.args)
 
 
 def _bucket(interval: str, t: str) -> str:
@@ -307,18 +310,29 @@ def _columns(
                 props,
             )
         )
-    group = _value(source, query.group, props) if query.group and with_filters else _Sql("NULL")
+    group = (
+        _value(source, query.group, props) if query.group and with_filters else _Sql("NULL::text")
+    )
     value = _Sql("NULL::float8")
     if with_filters and query.value is not None and params.metric in PROPERTY_METRICS:
-        raw = _value(source, query.value, props)
+        raw = _json(source, query.value, props)
         value = _Sql(f"tw_number({raw.text})", raw.args)
     return _Columns(conditions, group, value)
 
 
 def _selects(
-    sources: Sequence[Source], query: Plan, event_type: str, *, with_filters: bool
+    sources: Sequence[Source],
+    query: Plan,
+    event_type: str,
+    *,
+    with_filters: bool,
+    hits: bool = False,
+    first_seen: bool = True,
+    paying: bool = False,
 ) -> _Sql:
-    """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL."""
+    """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL;
+    ``hits`` adds ``t`` (the event time), ``f`` (its user's first-seen time, when
+    ``first_seen``) and ``r`` (its revenue); ``paying`` keeps only events with revenue."""
     person = "e.amplitude_id"
     if len({s.vendor for s in sources}) > 1:
         person = (
@@ -348,12 +362,23 @@ def _selects(
                     ),
                 ):
                     where = ["e.source_id = %s", match.text, time_sql]
+                    if paying:
+                        where.append("e.revenue IS NOT NULL")
                     if split is not None:
                         where.append(split)
                     where += [c.text for c in conditions]
+                    extra = ""
+                    if hits:
+                        seen = (
+                            "(SELECT u.first_seen_ms FROM users u "
+                            "WHERE u.amplitude_id = e.amplitude_id)"
+                            if first_seen
+                            else "NULL::bigint"
+                        )
+                        extra = f", {time_column} AS t, {seen} AS f, e.revenue AS r"
                     parts.append(
                         f"SELECT {_bucket(query.interval, time_column)} AS b, "
-                        f"tw_scalar(({group.text})::jsonb) AS g, {person} AS a, {value.text} AS v "
+                        f"({group.text})::text AS g, {person} AS a, {value.text} AS v{extra} "
                         f"FROM events e WHERE {' AND '.join(where)}"
                     )
                     args += [*group.args, *value.args, source.source_id, *match.args]
@@ -361,30 +386,54 @@ def _selects(
                     for condition in conditions:
                         args += condition.args
     if not parts:
+        extra = ", NULL::bigint AS t, NULL::bigint AS f, NULL::float8 AS r" if hits else ""
         return _Sql(
-            "SELECT NULL::bigint AS b, NULL::jsonb AS g, NULL::bigint AS a, NULL::float8 AS v "
-            "WHERE false"
+            "SELECT NULL::bigint AS b, NULL::text AS g, NULL::bigint AS a, NULL::float8 AS v"
+            f"{extra} WHERE false"
         )
     return _Sql(" UNION ALL ".join(parts), args)
 
 
-def _scalar(value: Any) -> Any:
-    """A JSON group label as SQLite's ``->>`` gives it: true/false as 1/0, arrays and objects
-    as JSON text, everything else itself."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, list | dict):
-        return orjson.dumps(value).decode()
-    return value
+def _rollup(sources: Sequence[Source], query: Plan, *, with_filters: bool = True) -> _Sql | None:
+    """``SELECT b, a`` of ``_active`` users from the ``active_days`` rollup, when it gives the
+    same answer as the events (as SQLite's: daily or longer periods, no segment, no filter or
+    group-by, one vendor). None otherwise."""
+    params = query.params
+    if (
+        query.interval == "hourly"
+        or params.segments
+        or len({s.vendor for s in sources}) != 1
+        or (with_filters and (params.event.get("filters") or query.group is not None))
+    ):
+        return None
+    day_ms = 86_400_000
+    return _Sql(
+        f"SELECT {_bucket(query.interval, f'(r.day * {day_ms})')} AS b, r.amplitude_id AS a "
+        "FROM active_days r WHERE r.source_id = ANY(%s) AND r.day >= %s AND r.day < %s",
+        [[s.source_id for s in sources], query.start_ms // day_ms, query.end_ms // day_ms],
+    )
 
 
-def segmentation_rows(conn: Conn, sources: Sequence[Source], query: Plan) -> list[Aggregate]:
-    """Per (period, group) and per group over the range: events, users, value sum/count."""
+def segmentation_rows(
+    conn: Conn, sources: Sequence[Source], query: Plan, *, rollups: bool = True
+) -> list[Aggregate]:
+    """Per (period, group) and per group over the range: events, users, value sum/count;
+    uniques of ``_active`` from the ``active_days`` rollup when it answers the same."""
+    event_type = str(query.params.event["event_type"])
+    if rollups and event_type == "_active" and query.params.metric in ("uniques", "pct_dau"):
+        rollup = _rollup(sources, query)
+        if rollup is not None:
+            sql = (
+                f"WITH m AS MATERIALIZED ({rollup.text}) "
+                "SELECT b, NULL, 0, count(DISTINCT a), 0.0, 0 FROM m GROUP BY b "
+                "UNION ALL SELECT NULL, NULL, 0, count(DISTINCT a), 0.0, 0 FROM m"
+            )
+            return [Aggregate(*row) for row in conn.execute(sql, rollup.args)]
     inner = _selects(sources, query, str(query.params.event["event_type"]), with_filters=True)
     distinct = query.params.metric in USER_METRICS
     users = "count(DISTINCT a)" if distinct else "0"
     rows = [
-        Aggregate(b, _scalar(g), n, u, float(s), c)
+        Aggregate(b, g, n, u, float(s), c)
         for b, g, n, u, s, c in conn.execute(
             f"SELECT b, g, count(*), {users}, coalesce(sum(v), 0.0), count(v) "
             f"FROM ({inner.text}) q GROUP BY b, g",
@@ -393,7 +442,7 @@ def segmentation_rows(conn: Conn, sources: Sequence[Source], query: Plan) -> lis
     ]
     if distinct:
         collapsed = [
-            Aggregate(None, _scalar(g), n, u, float(s), c)
+            Aggregate(None, g, n, u, float(s), c)
             for g, n, u, s, c in conn.execute(
                 "SELECT g, count(*), count(DISTINCT a), coalesce(sum(v), 0.0), count(v) "
                 f"FROM ({inner.text}) q GROUP BY g",
@@ -413,15 +462,46 @@ def segmentation_rows(conn: Conn, sources: Sequence[Source], query: Plan) -> lis
     return rows + collapsed
 
 
-def active_users(conn: Conn, sources: Sequence[Source], query: Plan) -> dict[int | None, int]:
-    """Distinct active users per period and (key None) over the range, for ``pct_dau``."""
-    inner = _selects(sources, query, "_active", with_filters=False)
+def active_users(
+    conn: Conn, sources: Sequence[Source], query: Plan, *, rollups: bool = True
+) -> dict[int | None, int]:
+    """Distinct active users per period and (key None) over the range, for ``pct_dau`` (from
+    the ``active_days`` rollup when it answers the same)."""
+    inner = _rollup(sources, query, with_filters=False) if rollups else None
+    if inner is None:
+        inner = _selects(sources, query, "_active", with_filters=False)
     sql = (
         f"WITH m AS MATERIALIZED ({inner.text}) "
         "SELECT b, count(DISTINCT a) FROM m GROUP BY b "
         "UNION ALL SELECT NULL, count(DISTINCT a) FROM m"
     )
     return {bucket: users for bucket, users in conn.execute(sql, inner.args)}
+
+
+def event_hits(
+    conn: Conn,
+    sources: Sequence[Source],
+    query: Plan,
+    *,
+    first_seen: bool = False,
+    paying: bool = False,
+) -> list[Hit]:
+    """Every matching event of the plan (its event type, filters and segments, in its time
+    range) as a :class:`Hit`, in time order: what funnels, retention, new users and LTV are
+    computed from (see :meth:`QueryReader.event_hits`)."""
+    inner = _selects(
+        sources, query, str(query.params.event["event_type"]), with_filters=True, hits=True,
+        first_seen=first_seen, paying=paying,
+    )  # fmt: skip
+    rows = conn.execute(
+        f"SELECT a, t, g, f, r FROM ({inner.text}) q ORDER BY t LIMIT %s",
+        [*inner.args, MAX_HITS + 1],
+    ).fetchall()
+    if len(rows) > MAX_HITS:
+        raise ValidationError(
+            "start", f"the range holds more than {MAX_HITS:,} such events; narrow it"
+        )
+    return list(map(Hit._make, rows))
 
 
 def event_exists(conn: Conn, sources: Sequence[Source], event_type: str) -> bool:

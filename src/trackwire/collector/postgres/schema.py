@@ -26,6 +26,8 @@ from typing import Final
 
 import psycopg
 
+from trackwire.collector.postgres import casefold
+from trackwire.collector.sqlite.amplitude_rollups import INACTIVE
 from trackwire.collector.sqlite.schema import Migration, SchemaTooNewError
 
 __all__ = ["MIGRATIONS", "MIGRATION_LOCK", "current_version", "migrate"]
@@ -199,10 +201,184 @@ _QUERY_FUNCTIONS: Final = (
     """,
 )
 
+
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal (the tables hold no quote; doubled all the same)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+#: Characters per ``translate`` step of :func:`_fold_steps`: ``translate`` scans its whole
+#: list for every character of the text, so a short list per script is much faster.
+_FOLD_BLOCK: Final = 128
+
+
+def _fold_steps() -> str:
+    """The PL/pgSQL statements folding ``r`` (already ASCII-folded): per block of the
+    one-character table, a ``translate`` run only when the text holds one of its characters
+    (a cached regular expression tells), then the many-character foldings likewise."""
+    pairs = [(a, b) for a, b in zip(casefold.SINGLE_FROM, casefold.SINGLE_TO, strict=True)]
+    wide = [(a, b) for a, b in pairs if not a.isascii()]
+    steps = []
+    for start in range(0, len(wide), _FOLD_BLOCK):
+        block = wide[start : start + _FOLD_BLOCK]
+        sources = "".join(a for a, _ in block)
+        targets = "".join(b for _, b in block)
+        steps.append(
+            f"IF r ~ {_literal('[' + sources + ']')} THEN "
+            f"r := translate(r, {_literal(sources)}, {_literal(targets)}); END IF;"
+        )
+    folded = "r"
+    for source, target in casefold.MULTI:
+        folded = f"replace({folded}, {_literal(source)}, {_literal(target)})"
+    many = "".join(source for source, _ in casefold.MULTI)
+    steps.append(f"IF r ~ {_literal('[' + many + ']')} THEN r := {folded}; END IF;")
+    return "\n        ".join(steps)
+
+
+_VALUE_TEXT: Final = (
+    # A JSON number as Amplitude's text (trackwire.collector.query.values): whole numbers
+    # without a fraction (3.0 is "3"), integers as written, other numbers as the shortest text
+    # that reads back as the same double (PostgreSQL's float8 output, Python's repr).
+    """
+    CREATE FUNCTION tw_number_text(n numeric) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+        SELECT CASE
+            WHEN n = trunc(n) AND abs(n) < 9007199254740992 THEN trunc(n)::text
+            WHEN scale(n) = 0 OR abs(n) > 1.7976931348623157e308 THEN n::text
+            WHEN abs(n) < 2.5e-324 THEN '0'
+            ELSE n::float8::text END
+    $$
+    """,
+    # Arrays and objects as compact JSON, as the SQLite side writes them (orjson), numbers
+    # inside as stored (2.0 stays 2.0). Where jsonb cannot keep what was received, the texts
+    # differ: an object's keys come in jsonb's order (shorter first), and a number written
+    # with an exponent inside an array comes without it.
+    """
+    CREATE FUNCTION tw_compact(j jsonb) RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+    BEGIN
+        CASE jsonb_typeof(j)
+            WHEN 'array' THEN
+                RETURN '[' || coalesce((SELECT string_agg(tw_compact(x), ',' ORDER BY n)
+                                        FROM jsonb_array_elements(j) WITH ORDINALITY a(x, n)),
+                                       '') || ']';
+            WHEN 'object' THEN
+                RETURN '{' || coalesce((SELECT string_agg(to_jsonb(k)::text || ':'
+                                                          || tw_compact(v), ',')
+                                        FROM jsonb_each(j) o(k, v)), '') || '}';
+            ELSE RETURN j::text;
+        END CASE;
+    END
+    $$
+    """,
+    # A JSON value as Amplitude's text: strings themselves, numbers as above, booleans
+    # true/false, arrays and objects compact JSON (SQLite: values.canonical_json).
+    """
+    CREATE OR REPLACE FUNCTION tw_text(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE
+    PARALLEL SAFE AS $$
+        SELECT CASE jsonb_typeof(j)
+            WHEN 'string' THEN j #>> '{}'
+            WHEN 'number' THEN tw_number_text(j::numeric)
+            WHEN 'boolean' THEN j::text
+            WHEN 'null' THEN NULL
+            ELSE tw_compact(j) END
+    $$
+    """,
+    # Group labels are tw_text now (booleans true/false): SQLite's old 1/0 reading goes.
+    "DROP FUNCTION tw_scalar(jsonb)",
+    # Text case folded for every script (SQLite: str.casefold). ASCII-only text, the usual
+    # case, takes lower() alone (under "C" it folds ASCII letters only, in any text); other
+    # text then goes through the tables of trackwire.collector.postgres.casefold.
+    f"""
+    CREATE FUNCTION tw_fold_tables(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE
+    PARALLEL SAFE AS $$
+    DECLARE
+        r text := lower(t COLLATE "C");
+    BEGIN
+        {_fold_steps()}
+        RETURN r;
+    END
+    $$
+    """,
+    """
+    CREATE FUNCTION tw_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CASE WHEN octet_length(t) = length(t) THEN lower(t COLLATE "C")
+            ELSE tw_fold_tables(t) END
+    $$
+    """,
+)
+
+
+#: The row's type is inactive (``{row}``: the row's name); fixed names from the mapping.
+_INACTIVE_ROW: Final = "{row}.type IN (" + ", ".join(f"'{t}'" for t in sorted(INACTIVE)) + ")"
+_DAY: Final = "coalesce({row}.client_time_ms, {row}.received_time_ms) / 86400000"
+
+_ACTIVE_DAYS: Final = (
+    # Who was active on which UTC day, as SQLite's active_days (sqlite/amplitude_rollups.py):
+    # uniques of _active and pct_dau read it instead of every active event.
+    """
+    CREATE TABLE active_days (
+        source_id    BIGINT NOT NULL,
+        day          BIGINT NOT NULL,
+        amplitude_id BIGINT NOT NULL,
+        PRIMARY KEY (source_id, day, amplitude_id)
+    )
+    """,
+    f"""
+    INSERT INTO active_days (source_id, day, amplitude_id)
+    SELECT DISTINCT e.source_id, {_DAY.format(row="e")}, e.amplitude_id
+    FROM events e WHERE e.amplitude_id IS NOT NULL AND NOT {_INACTIVE_ROW.format(row="e")}
+    ON CONFLICT DO NOTHING
+    """,
+    # One statement-level trigger per insert statement: the new rows' days in one insert.
+    f"""
+    CREATE FUNCTION tw_active_days_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO active_days (source_id, day, amplitude_id)
+        SELECT DISTINCT n.source_id, {_DAY.format(row="n")}, n.amplitude_id
+        FROM new_rows n
+        WHERE n.amplitude_id IS NOT NULL AND NOT {_INACTIVE_ROW.format(row="n")}
+        ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER active_days_on_insert AFTER INSERT ON events
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION tw_active_days_on_insert()
+    """,
+    # An alias merge moves every event of the old user in one statement: the old user's days
+    # go, the new user's come.
+    f"""
+    CREATE FUNCTION tw_active_days_on_move() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM active_days a USING old_rows o
+        WHERE a.source_id = o.source_id AND a.day = {_DAY.format(row="o")}
+            AND a.amplitude_id = o.amplitude_id;
+        INSERT INTO active_days (source_id, day, amplitude_id)
+        SELECT DISTINCT n.source_id, {_DAY.format(row="n")}, n.amplitude_id
+        FROM new_rows n
+        WHERE n.amplitude_id IS NOT NULL AND NOT {_INACTIVE_ROW.format(row="n")}
+        ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER active_days_on_move AFTER UPDATE ON events
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION tw_active_days_on_move()
+    """,
+)
+
+
 #: Every migration, in order. Append only: never edit one that has shipped.
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "sources, events, users, devices, groups, requests, contexts, links", _V1),
     Migration(2, "query side: JSON value functions", _QUERY_FUNCTIONS),
+    Migration(3, "query side: values as Amplitude's text, unicode case folding", _VALUE_TEXT),
+    Migration(4, "query side: the active-days rollup", _ACTIVE_DAYS),
 )
 
 _BOOTSTRAP: Final = """
