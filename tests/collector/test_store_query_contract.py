@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,13 +23,16 @@ from trackwire.amplitude.query.charts import (
     users_params,
 )
 from trackwire.amplitude.query.params import segmentation_params
+from trackwire.collector.counters import RequestCounters
+from trackwire.collector.keys import fingerprint
 from trackwire.collector.postgres import casefold
 from trackwire.collector.query import charts
 from trackwire.collector.query.reader import Hit, Source
 from trackwire.collector.query.segmentation import Aggregate, plan
-from trackwire.collector.routes.amplitude_query import QueryRoutes
+from trackwire.collector.routes.amplitude_query import QueryRoutes, QueryView
 from trackwire.collector.store import EventRecord, SharedContext, Store
 from trackwire.collector.store_factory import open_store
+from trackwire.collector.viewer.auth import Access, Sessions
 
 pytestmark = pytest.mark.postgres
 
@@ -288,7 +290,7 @@ def test_group_labels_follow_the_value_rules(stores: list[Store]) -> None:
 
 def _series(store: Store, **query: str) -> Any:
     """An answer of /api/2/events/segmentation, computed as the route does (e2, rolling)."""
-    routes = QueryRoutes(SimpleNamespace(store=store))  # type: ignore[arg-type]
+    routes = QueryRoutes(QueryView(store, Access(None, Sessions()), RequestCounters(), fingerprint))
     return routes._segmentation_work(PROJECT, {"start": "20260101", "end": "20260112", **query})
 
 

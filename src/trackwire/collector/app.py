@@ -33,6 +33,10 @@ from trackwire.collector.faults import FaultConfig, FaultInjector, FaultMiddlewa
 from trackwire.collector.inspection import Inspection, RefusalRecorder
 from trackwire.collector.keys import Keys
 from trackwire.collector.plan import PlanMode, TrackingPlan
+from trackwire.collector.routes.admin import AdminView
+from trackwire.collector.routes.amplitude_query import QueryView
+from trackwire.collector.routes.testing import DoubleView
+from trackwire.collector.routes.viewer import PageView
 from trackwire.collector.store import EventRecord, IngestResult, Store, Vendor
 from trackwire.collector.vendors import (
     DEFAULT_STORE_FACTOR,
@@ -40,7 +44,7 @@ from trackwire.collector.vendors import (
     Ingestion,
     vendor_api,
 )
-from trackwire.collector.viewer.auth import Sessions
+from trackwire.collector.viewer.auth import Access, Sessions
 
 __all__ = ["DEFAULT_STORE_FACTOR", "MIN_STORE_BYTES", "Collector", "create_app"]
 
@@ -66,6 +70,8 @@ class Collector:
         faults: the fault injector; reconfigure it at any time.
         counters: request, rejection and storage counters shown by ``/stats``.
         sessions: the web page's sign-in sessions (keyed mode).
+        access: the keys and the sessions, which decide who may read (see
+            :mod:`trackwire.collector.viewer.auth`).
         inspection: the tracking plan, the refused requests and events, and the arrival signal
             behind the ``/_test`` endpoints (see :mod:`.inspection`).
         starlette: the inner Starlette application (without fault injection).
@@ -91,6 +97,7 @@ class Collector:
         self.counters = RequestCounters()
         self.db_path = db_path
         self.sessions = Sessions()
+        self.access = Access(keys, self.sessions)
         self.inspection = Inspection(
             plan=plan, plan_mode=plan_mode, keep_bodies=keys is None, counters=self.counters
         )
@@ -136,6 +143,26 @@ class Collector:
                 inspection=self.inspection,
             )
         return ingestion
+
+    def query_view(self) -> QueryView:
+        """The view of this collector Amplitude's query routes get."""
+        source = self.ingestion("amplitude").source
+        return QueryView(self.store, self.access, self.counters, source)
+
+    def admin_view(self) -> AdminView:
+        """The view of this collector its own endpoints (``/health``, ``/stats``, ``/events``,
+        ``/_faults``) get."""
+        return AdminView(
+            self.store, self.access, self.counters, self.faults, self.inspection, self.db_path
+        )
+
+    def double_view(self) -> DoubleView:
+        """The view of this collector the ``/_test`` endpoints get."""
+        return DoubleView(self.store, self.access, self.inspection)
+
+    def page_view(self) -> PageView:
+        """The view of this collector the web page's endpoints get."""
+        return PageView(self.store, self.access, self.faults, self.inspection)
 
     def source(self, vendor: Vendor, key: str, secret: str | None = None) -> str | None:
         """The name events sent with ``key`` to ``vendor`` are stored under, or None for an

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import ClassVar, Final
 
 import psycopg
 import psycopg_pool
@@ -30,14 +30,11 @@ from trackwire.collector.postgres.amplitude_query import PostgresQueryReads
 from trackwire.collector.postgres.ingest import Conn, PostgresIngestSQL
 from trackwire.collector.store import (
     EventRecord,
-    IdentityLink,
     IngestResult,
     StorageLimitError,
     StoreClosedError,
-    StoredEvent,
     StoreOpenError,
     StoreUnavailableError,
-    UserState,
 )
 from trackwire.collector.store_ingest import (
     Encoded,
@@ -47,6 +44,7 @@ from trackwire.collector.store_ingest import (
     fresh_indexes,
     request_scope,
 )
+from trackwire.collector.store_reads import ReadQueries, StoreReads
 from trackwire.collector.userprops import KnownUsers
 
 __all__ = ["PostgresStore"]
@@ -67,7 +65,7 @@ class _Again(Exception):
     """Some message id was stored by another transaction meanwhile: plan the request again."""
 
 
-class PostgresStore(PostgresQueryReads):
+class PostgresStore(StoreReads, PostgresQueryReads):
     """The collector's store on a PostgreSQL server (15 or later).
 
     Args:
@@ -78,6 +76,9 @@ class PostgresStore(PostgresQueryReads):
         StoreOpenError: the server cannot be reached or the database opened.
         schema.SchemaTooNewError: the database was written by a newer trackwire.
     """
+
+    # The read side (EventReader) is StoreReads' over the SQL in postgres/queries.py.
+    _queries: ClassVar[ReadQueries] = queries
 
     def __init__(self, url: str, *, pool_size: int = _POOL_SIZE) -> None:
         self._closed = False
@@ -240,77 +241,6 @@ class PostgresStore(PostgresQueryReads):
                 found[(vendor, source)] = int(row[0])
         return found
 
-    # --- the read side (EventReader): the SQL lives in postgres/queries.py -------------------
-
-    def events(
-        self,
-        *,
-        vendor: str | None = None,
-        source: str | None = None,
-        type: str | None = None,
-        user_id: str | None = None,
-        event_name: str | None = None,
-        since_ms: int | None = None,
-        until_ms: int | None = None,
-        limit: int = 100,
-        before_id: int | None = None,
-    ) -> list[StoredEvent]:
-        """Stored events, newest first; see :meth:`EventReader.events`.
-
-        Raises:
-            ValueError: ``limit`` is negative.
-        """
-        if limit < 0:
-            raise ValueError(f"limit must be 0 or more, got {limit}")
-        with self._reading() as conn:
-            return queries.events(
-                conn,
-                vendor=vendor,
-                source=source,
-                type=type,
-                user_id=user_id,
-                event_name=event_name,
-                since_ms=since_ms,
-                until_ms=until_ms,
-                limit=limit,
-                before_id=before_id,
-            )
-
-    def stats(self) -> dict[str, Any]:
-        """Event counts in total and per vendor, source and type; see :meth:`EventReader.stats`."""
-        with self._reading() as conn:
-            return queries.stats(conn)
-
-    def user(
-        self,
-        vendor: str,
-        source: str,
-        *,
-        user_id: str | None = None,
-        device_id: str | None = None,
-        amplitude_id: int | None = None,
-    ) -> UserState | None:
-        """One user; see :meth:`EventReader.user`."""
-        if amplitude_id is None and user_id is None and device_id is None:
-            raise ValueError("user() needs one of user_id, device_id or amplitude_id")
-        with self._reading() as conn:
-            return queries.user(
-                conn, vendor, source, user_id=user_id, device_id=device_id,
-                amplitude_id=amplitude_id,
-            )  # fmt: skip
-
-    def group(
-        self, vendor: str, source: str, group_type: str, group_value: str
-    ) -> dict[str, Any] | None:
-        """A group's properties; see :meth:`EventReader.group`."""
-        with self._reading() as conn:
-            return queries.group(conn, vendor, source, group_type, group_value)
-
-    def links(self, vendor: str, source: str, *, user_id: str | None = None) -> list[IdentityLink]:
-        """The aliases of one source; see :meth:`EventReader.links`."""
-        with self._reading() as conn:
-            return queries.links(conn, vendor, source, user_id=user_id)
-
     # --- the test endpoints (routes/testing.py) ---------------------------------------------
 
     def reset(self) -> None:
@@ -330,20 +260,6 @@ class PostgresStore(PostgresQueryReads):
             # Table names come from the catalog, never from a request.
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
             conn.execute("ALTER SEQUENCE amplitude_ids RESTART")
-
-    def event_counts(self) -> list[dict[str, Any]]:
-        """Stored events by vendor, source, type and event name."""
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT s.vendor, s.source, c.type, c.event_name, c.n FROM (SELECT source_id, "
-                "type, event_name, count(*) AS n FROM events "
-                "GROUP BY source_id, type, event_name) AS c JOIN sources s USING (source_id) "
-                "ORDER BY s.vendor, s.source, c.type, c.event_name"
-            ).fetchall()
-        return [
-            {"vendor": vendor, "source": source, "type": kind, "event": name, "count": count}
-            for vendor, source, kind, name, count in rows
-        ]
 
     def close(self) -> None:
         """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""

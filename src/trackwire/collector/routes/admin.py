@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING, Any, Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -24,15 +25,15 @@ from trackwire._version import __version__
 from trackwire.collector import _http
 from trackwire.collector._handler import Reply, json_reply
 from trackwire.collector._http import BodyError
-from trackwire.collector.faults import FaultConfig
+from trackwire.collector.counters import RequestCounters
+from trackwire.collector.faults import FaultConfig, FaultInjector
+from trackwire.collector.inspection import Inspection
 from trackwire.collector.keys import Reader
-from trackwire.collector.viewer.auth import PAGE_HEADER, csrf_ok, reader_for
+from trackwire.collector.store import EventReader
+from trackwire.collector.viewer.auth import PAGE_HEADER, Access, csrf_ok, reader_for
 from trackwire.errors import ConfigError
 
-if TYPE_CHECKING:
-    from trackwire.collector.app import Collector
-
-__all__ = ["routes"]
+__all__ = ["AdminView", "routes"]
 
 logger = logging.getLogger("trackwire.collector")
 
@@ -40,15 +41,36 @@ logger = logging.getLogger("trackwire.collector")
 _FAULTS_BODY_LIMIT = 64 * 1024
 
 
-def routes(collector: Collector) -> list[Route]:
+@dataclass(frozen=True, slots=True)
+class AdminView:
+    """What the collector's own endpoints use of it.
+
+    Attributes:
+        store: the store's read side (``/stats``, ``/events``).
+        access: the keys and sessions that decide who may read.
+        counters: the request counters shown by ``/stats``.
+        faults: the fault injector ``/_faults`` reconfigures.
+        inspection: the tracking plan ``/events`` lists violations of.
+        db_path: the database location ``/health`` shows an admin.
+    """
+
+    store: EventReader
+    access: Access
+    counters: RequestCounters
+    faults: FaultInjector
+    inspection: Inspection
+    db_path: str = ""
+
+
+def routes(view: AdminView) -> list[Route]:
     """The collector's own routes."""
-    api = _Admin(collector)
+    api = _Admin(view)
     found = [
         Route("/health", api.health, methods=["GET"]),
         Route("/stats", api.stats, methods=["GET"]),
         Route("/events", api.events, methods=["GET"]),
     ]
-    if collector.development:
+    if view.access.development:
         found.append(Route("/_faults", api.faults, methods=["GET", "POST", "DELETE"]))
     return found
 
@@ -56,9 +78,9 @@ def routes(collector: Collector) -> list[Route]:
 _UNAUTHORIZED: Final = {"WWW-Authenticate": 'Basic realm="trackwire collector"'}
 
 
-def _reader(collector: Collector, request: Request) -> Reader | None:
+def _reader(view: AdminView, request: Request) -> Reader | None:
     """Who the request's credentials (or the web page's session) let read."""
-    return reader_for(collector, request)
+    return reader_for(view.access, request)
 
 
 def _unauthorized(request: Request) -> Response:
@@ -70,31 +92,32 @@ def _unauthorized(request: Request) -> Response:
 
 
 class _Admin:
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
+    def __init__(self, view: AdminView) -> None:
+        self.view = view
 
     async def health(self, request: Request) -> Response:
-        collector = self.collector
-        reader = _reader(collector, request)
+        view = self.view
+        reader = _reader(view, request)
         if reader is None:
             # Unauthenticated: that the server is up, nothing about what it holds or where.
             return json_reply(200, {"ok": True}).response()
         body: dict[str, Any] = {
             "ok": True,
             "version": __version__,
-            "mode": "development" if collector.development else "keys",
+            "mode": "development" if view.access.development else "keys",
         }
         if reader.source is None:
-            body["db"] = collector.db_path
-            body["sources"] = 0 if collector.keys is None else len(collector.keys)
+            body["db"] = view.db_path
+            keys = view.access.keys
+            body["sources"] = 0 if keys is None else len(keys)
         return json_reply(200, body).response()
 
     async def stats(self, request: Request) -> Response:
-        collector = self.collector
-        reader = _reader(collector, request)
+        view = self.view
+        reader = _reader(view, request)
         if reader is None:
             return _unauthorized(request)
-        stored = await run_in_threadpool(collector.store.stats)
+        stored = await run_in_threadpool(view.store.stats)
         if reader.source is not None:
             # A source sees its own stored counts; the request counters span every source.
             mine = [
@@ -104,11 +127,11 @@ class _Admin:
             ]
             body = {"total": sum(row["count"] for row in mine), "by_source": mine}
             return json_reply(200, body).response()
-        body = {**stored, **collector.counters.snapshot(), "faults": collector.faults.counts()}
+        body = {**stored, **view.counters.snapshot(), "faults": view.faults.counts()}
         return json_reply(200, body).response()
 
     async def events(self, request: Request) -> Response:
-        reader = _reader(self.collector, request)
+        reader = _reader(self.view, request)
         if reader is None:
             return _unauthorized(request)
         try:
@@ -123,9 +146,9 @@ class _Admin:
                 )
                 return json_reply(403, {"error": text}).response()
             filters.update(mine)
-        found = await run_in_threadpool(functools.partial(self.collector.store.events, **filters))
+        found = await run_in_threadpool(functools.partial(self.view.store.events, **filters))
         limit = filters["limit"]
-        inspection = self.collector.inspection
+        inspection = self.view.inspection
         listed = [event.to_json() for event in found]
         if inspection.plan is not None:
             # Recomputed on every listing: a violation is a function of the plan and the event.
@@ -139,8 +162,8 @@ class _Admin:
         return json_reply(200, body).response()
 
     async def faults(self, request: Request) -> Response:
-        injector = self.collector.faults
-        if request.method != "GET" and not csrf_ok(self.collector, request):
+        injector = self.view.faults
+        if request.method != "GET" and not csrf_ok(self.view.access, request):
             return json_reply(
                 403, {"error": "a page of another origin cannot change faults"}
             ).response()

@@ -15,9 +15,9 @@ mParticle key with the same text), whichever vendor's API it came through (see
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -28,18 +28,16 @@ from starlette.routing import Route
 from trackwire.amplitude.query import charts as c
 from trackwire.amplitude.query import params as p
 from trackwire.collector import _http
+from trackwire.collector.counters import RequestCounters
 from trackwire.collector.query import charts, segmentation, users
 from trackwire.collector.query.export import archive_chunks, export_line
 from trackwire.collector.query.limits import QueryTimeoutError
 from trackwire.collector.query.reader import QueryReader, Source
 from trackwire.collector.store import StoreClosedError
-from trackwire.collector.viewer.auth import reader_for
+from trackwire.collector.viewer.auth import Access, reader_for
 from trackwire.errors import ValidationError
 
-if TYPE_CHECKING:
-    from trackwire.collector.app import Collector
-
-__all__ = ["QueryRoutes", "routes"]
+__all__ = ["QueryRoutes", "QueryView", "routes"]
 
 #: Longest export range, as Amplitude allows.
 MAX_EXPORT_DAYS: Final = 365
@@ -64,20 +62,38 @@ def _json(status: int, data: Any) -> Response:
     return Response(orjson.dumps(data), status, media_type="application/json", headers=_TZ)
 
 
-def routes(collector: Collector) -> list[Route]:
-    """Amplitude's query routes, for ``collector``."""
-    return QueryRoutes(collector).routes()
+@dataclass(frozen=True, slots=True)
+class QueryView:
+    """What Amplitude's query routes use of the collector.
+
+    Attributes:
+        store: the store's query side.
+        access: the keys (query credentials) and the page's sessions.
+        counters: the request counters each answer is counted in.
+        source: the name the Amplitude ingestion routes store a key's events under (a
+            development-mode key names its project this way), or None for an unknown key.
+    """
+
+    store: QueryReader
+    access: Access
+    counters: RequestCounters
+    source: Callable[[str], str | None]
+
+
+def routes(view: QueryView) -> list[Route]:
+    """Amplitude's query routes, over ``view``."""
+    return QueryRoutes(view).routes()
 
 
 class QueryRoutes:
-    """The four query routes of a collector (its store, keys and counters)."""
+    """Amplitude's query routes over a :class:`QueryView` (its store, keys and counters)."""
 
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
-        self.store: QueryReader = collector.store
+    def __init__(self, view: QueryView) -> None:
+        self.view = view
+        self.store: QueryReader = view.store
 
     def _count(self, status: int) -> None:
-        self.collector.counters.add("requests", "amplitude_query", str(status))
+        self.view.counters.add("requests", "amplitude_query", str(status))
 
     def routes(self) -> list[Route]:
         """The Starlette routes."""
@@ -97,7 +113,7 @@ class QueryRoutes:
         named = request.headers.get(SOURCE_HEADER)
         if not header and named:
             # The web page: its session (or development mode) names the source to query.
-            reader = reader_for(self.collector, request)
+            reader = reader_for(self.view.access, request)
             if reader is None:
                 raise _Refused(401, "sign in to the collector's page first")
             if reader.source is not None and (reader.source.vendor, reader.source.name) != (
@@ -115,10 +131,10 @@ class QueryRoutes:
                 401, "missing credentials: send HTTP Basic with the API key and the secret key"
             )
         api_key, secret_key = credentials
-        keys = self.collector.keys
+        keys = self.view.access.keys
         if keys is None:
             # Development mode: the name the ingestion routes store this key's events under.
-            name = self.collector.source("amplitude", api_key)
+            name = self.view.source(api_key)
             if name is None:  # pragma: no cover - every key is accepted in development mode
                 raise _Refused(401, "invalid API key")
             return name

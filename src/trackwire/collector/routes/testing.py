@@ -28,7 +28,8 @@ import dataclasses
 import functools
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, runtime_checkable
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -37,14 +38,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trackwire.collector._handler import json_reply
+from trackwire.collector.inspection import Inspection
 from trackwire.collector.matching import Expectation, nearest
-from trackwire.collector.store import StoredEvent
-from trackwire.collector.viewer.auth import csrf_ok
+from trackwire.collector.store import EventReader, StoredEvent
+from trackwire.collector.viewer.auth import Access, csrf_ok
 
-if TYPE_CHECKING:
-    from trackwire.collector.app import Collector
-
-__all__ = ["MAX_EXPECT_SCAN", "MAX_EXPECT_TIMEOUT", "ResettableStore", "routes"]
+__all__ = ["MAX_EXPECT_SCAN", "MAX_EXPECT_TIMEOUT", "DoubleView", "ResettableStore", "routes"]
 
 #: Longest ``/_test/expect`` wait, in seconds.
 MAX_EXPECT_TIMEOUT: Final = 60.0
@@ -67,11 +66,28 @@ class ResettableStore(Protocol):
         ...
 
 
-def routes(collector: Collector) -> list[Route]:
+@dataclass(frozen=True, slots=True)
+class DoubleView:
+    """What the ``/_test`` endpoints use of the collector.
+
+    Attributes:
+        store: the store's read side; reset and counts also need it to be a
+            :class:`ResettableStore`.
+        access: the keys (none: development mode) and the sessions a state change is checked
+            against.
+        inspection: the tracking plan, the refused requests and the arrival signal.
+    """
+
+    store: EventReader
+    access: Access
+    inspection: Inspection
+
+
+def routes(view: DoubleView) -> list[Route]:
     """The ``/_test`` routes, in development mode only."""
-    if not collector.development:
+    if not view.access.development:
         return []
-    api = _TestRoutes(collector)
+    api = _TestRoutes(view)
     return [
         Route("/_test/reset", api.reset, methods=["POST"]),
         Route("/_test/counts", api.counts, methods=["GET"]),
@@ -123,21 +139,21 @@ def expectation(params: Mapping[str, str]) -> Expectation:
 
 
 class _TestRoutes:
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
+    def __init__(self, view: DoubleView) -> None:
+        self.view = view
 
     def _store(self) -> ResettableStore | None:
-        store = self.collector.store
+        store = self.view.store
         return store if isinstance(store, ResettableStore) else None
 
     async def reset(self, request: Request) -> Response:
-        if not csrf_ok(self.collector, request):
+        if not csrf_ok(self.view.access, request):
             return json_reply(403, {"error": "a page of another origin cannot reset"}).response()
         store = self._store()
         if store is None:
             return json_reply(409, {"error": "this collector's store cannot be reset"}).response()
         await run_in_threadpool(store.reset)
-        self.collector.inspection.reset()
+        self.view.inspection.reset()
         return json_reply(200, {"ok": True}).response()
 
     async def counts(self, request: Request) -> Response:
@@ -145,7 +161,7 @@ class _TestRoutes:
         if store is None:
             return json_reply(409, {"error": "this collector's store cannot count"}).response()
         rows = await run_in_threadpool(store.event_counts)
-        refused = self.collector.inspection.refused.entries()
+        refused = self.view.inspection.refused.entries()
         body = {
             "total": sum(row["count"] for row in rows),
             "by": rows,
@@ -164,7 +180,7 @@ class _TestRoutes:
         except ValueError as exc:
             return _bad_request(str(exc))
         wanted = expectation(params)
-        arrivals = self.collector.inspection.arrivals
+        arrivals = self.view.inspection.arrivals
         deadline = time.monotonic() + timeout
         while True:
             seen = arrivals.generation
@@ -180,7 +196,7 @@ class _TestRoutes:
             left = deadline - time.monotonic()
             if left <= 0 or not await arrivals.wait(seen, left):
                 break
-        recent = await run_in_threadpool(functools.partial(self.collector.store.events, limit=200))
+        recent = await run_in_threadpool(functools.partial(self.view.store.events, limit=200))
         body = {
             "ok": False,
             "expected": count,
@@ -195,7 +211,7 @@ class _TestRoutes:
 
     def _listed(self, event: StoredEvent) -> dict[str, Any]:
         item = event.to_json()
-        inspection = self.collector.inspection
+        inspection = self.view.inspection
         if inspection.plan is not None:
             problems = inspection.violations(event.vendor, event.type, event.payload)
             item["violations"] = [violation.to_json() for violation in problems]
@@ -207,7 +223,7 @@ class _TestRoutes:
         before: int | None = None
         scanned = 0
         while scanned < MAX_EXPECT_SCAN:
-            page = self.collector.store.events(
+            page = self.view.store.events(
                 vendor=wanted.vendor,
                 source=wanted.source,
                 type=wanted.type,
@@ -234,7 +250,7 @@ class _TestRoutes:
         device_id = params.get("device") or None
         if user_id is None and device_id is None:
             return _bad_request("give user (a user id) or device (a device id)")
-        store = self.collector.store
+        store = self.view.store
 
         def found() -> list[dict[str, Any]]:
             sources = {
@@ -256,12 +272,12 @@ class _TestRoutes:
             limit = int(_number(request.query_params, "limit", 100, 1, 1000))
         except ValueError as exc:
             return _bad_request(str(exc))
-        log = self.collector.inspection.refused
+        log = self.view.inspection.refused
         entries = log.entries(vendor=request.query_params.get("vendor") or None, limit=limit)
         return json_reply(200, {"total": log.total, "refused": entries}).response()
 
     async def violations(self, request: Request) -> Response:
-        inspection = self.collector.inspection
+        inspection = self.view.inspection
         if inspection.plan is None:
             return _bad_request("no tracking plan: start the collector with --plan FILE")
         try:
@@ -273,7 +289,7 @@ class _TestRoutes:
             found: list[dict[str, Any]] = []
             before: int | None = None
             for _ in range(MAX_EXPECT_SCAN // 1000):
-                page = self.collector.store.events(limit=1000, before_id=before)
+                page = self.view.store.events(limit=1000, before_id=before)
                 for event in page:
                     problems = inspection.violations(event.vendor, event.type, event.payload)
                     if problems:

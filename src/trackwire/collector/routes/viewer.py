@@ -24,8 +24,9 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -36,21 +37,21 @@ from starlette.routing import Route
 from trackwire.collector import _http
 from trackwire.collector._handler import json_reply
 from trackwire.collector._values import now_ms
+from trackwire.collector.faults import FaultInjector
+from trackwire.collector.inspection import Inspection
 from trackwire.collector.keys import Reader
-from trackwire.collector.store import StoredEvent
+from trackwire.collector.store import EventReader, StoredEvent
 from trackwire.collector.viewer import history
 from trackwire.collector.viewer.auth import (
     COOKIE,
+    Access,
     csrf_ok,
     reader_for,
     same_origin,
     session_of,
 )
 
-if TYPE_CHECKING:
-    from trackwire.collector.app import Collector
-
-__all__ = ["STREAM_BATCH", "STREAM_SECONDS", "routes"]
+__all__ = ["STREAM_BATCH", "STREAM_SECONDS", "PageView", "routes"]
 
 #: Most events one stream message carries.
 STREAM_BATCH: Final = 200
@@ -78,9 +79,26 @@ _PAGE_HEADERS: Final = {
 _RATE_SCAN: Final = 20_000
 
 
-def routes(collector: Collector) -> list[Route]:
+@dataclass(frozen=True, slots=True)
+class PageView:
+    """What the web page's endpoints use of the collector.
+
+    Attributes:
+        store: the store's read side.
+        access: the keys and the sign-in sessions.
+        faults: the fault injector whose state the page shows in development mode.
+        inspection: the tracking plan and the arrival signal the live stream waits on.
+    """
+
+    store: EventReader
+    access: Access
+    faults: FaultInjector
+    inspection: Inspection
+
+
+def routes(view: PageView) -> list[Route]:
     """The page's routes."""
-    api = _Viewer(collector)
+    api = _Viewer(view)
     return [
         Route("/", api.page, methods=["GET"]),
         Route("/viewer/{name}", api.static, methods=["GET"]),
@@ -123,8 +141,8 @@ def _scope(reader: Reader, filters: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class _Viewer:
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
+    def __init__(self, view: PageView) -> None:
+        self.view = view
 
     # --- the page --------------------------------------------------------------------------
 
@@ -142,29 +160,30 @@ class _Viewer:
     # --- sessions --------------------------------------------------------------------------
 
     async def session(self, request: Request) -> Response:
-        collector = self.collector
-        mode = "development" if collector.development else "keys"
+        view = self.view
+        access = view.access
+        mode = "development" if access.development else "keys"
         if request.method == "GET":
-            reader = reader_for(collector, request)
-            session = session_of(collector, request)
+            reader = reader_for(access, request)
+            session = session_of(access, request)
             body: dict[str, Any] = {
                 "mode": mode,
                 "signed_in": reader is not None,
                 "who": None if reader is None else _who(reader),
                 "csrf": None if session is None else session.csrf,
-                "faults": collector.faults.state() if collector.development else None,
+                "faults": view.faults.state() if access.development else None,
             }
             return json_reply(200, body).response()
         if not same_origin(request):
             return _error(403, "sign-in must come from the collector's own page")
         if request.method == "DELETE":
-            if not csrf_ok(collector, request):
+            if not csrf_ok(access, request):
                 return _error(403, "missing or wrong X-CSRF-Token")
-            collector.sessions.drop(request.cookies.get(COOKIE))
+            access.sessions.drop(request.cookies.get(COOKIE))
             response = json_reply(200, {"signed_in": False}).response()
             response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
             return response
-        if collector.keys is None:
+        if access.keys is None:
             return _error(400, "development mode: there is nothing to sign in to")
         try:
             raw = await _http.read_body(request, 4096)
@@ -173,19 +192,19 @@ class _Viewer:
             return _error(400, 'send {"token": "..."} as JSON')
         if not isinstance(token, str) or not token:
             return _error(400, 'send {"token": "..."} as JSON')
-        reader = collector.keys.reader(token, "")
+        reader = access.keys.reader(token, "")
         is_token = reader is not None and (
             reader.source is None or reader.source.read_token == token
         )
         if reader is None or not is_token:
             return _error(401, "not an admin token or a source's read token")
-        session = collector.sessions.create(reader)
+        session = access.sessions.create(reader)
         body = {"signed_in": True, "who": _who(reader), "csrf": session.csrf, "mode": mode}
         response = json_reply(200, body).response()
         response.set_cookie(
             COOKIE,
             session.id,
-            max_age=int(collector.sessions.seconds),
+            max_age=int(access.sessions.seconds),
             path="/",
             httponly=True,
             samesite="strict",
@@ -196,7 +215,7 @@ class _Viewer:
     # --- the live stream -------------------------------------------------------------------
 
     async def stream(self, request: Request) -> Response:
-        reader = reader_for(self.collector, request)
+        reader = reader_for(self.view.access, request)
         if reader is None:
             return _unauthorized()
         try:
@@ -220,8 +239,8 @@ class _Viewer:
     async def _events(
         self, request: Request, filters: dict[str, Any], after: int | None
     ) -> AsyncIterator[bytes]:
-        arrivals = self.collector.inspection.arrivals
-        store = self.collector.store
+        arrivals = self.view.inspection.arrivals
+        store = self.view.store
         page = {**filters, "limit": STREAM_BATCH, "before_id": None}
         yield b"retry: 1000\n\n"
         if after is None:
@@ -253,7 +272,7 @@ class _Viewer:
     # --- one event -------------------------------------------------------------------------
 
     async def event(self, request: Request) -> Response:
-        reader = reader_for(self.collector, request)
+        reader = reader_for(self.view.access, request)
         if reader is None:
             return _unauthorized()
         try:
@@ -261,14 +280,14 @@ class _Viewer:
         except ValueError:
             return _error(400, "an event id is an integer")
         found = await run_in_threadpool(
-            functools.partial(self.collector.store.events, before_id=event_id + 1, limit=1)
+            functools.partial(self.view.store.events, before_id=event_id + 1, limit=1)
         )
         if not found or found[0].id != event_id or _scope(reader, _of(found[0])) is None:
             return _error(404, "no such event")
         event = found[0]
         item = event.to_json()
         item["derived"] = _derived(event)
-        inspection = self.collector.inspection
+        inspection = self.view.inspection
         if inspection.plan is not None:
             problems = inspection.violations(event.vendor, event.type, event.payload)
             item["violations"] = [violation.to_json() for violation in problems]
@@ -277,7 +296,7 @@ class _Viewer:
     # --- one user --------------------------------------------------------------------------
 
     async def user(self, request: Request) -> Response:
-        reader = reader_for(self.collector, request)
+        reader = reader_for(self.view.access, request)
         if reader is None:
             return _unauthorized()
         params = request.query_params
@@ -292,7 +311,7 @@ class _Viewer:
         return json_reply(200, body).response()
 
     def _user(self, vendor: str, source: str, user: str) -> dict[str, Any] | None:
-        store = self.collector.store
+        store = self.view.store
         state = store.user(vendor, source, user_id=user) or store.user(
             vendor, source, device_id=user
         )
@@ -327,7 +346,7 @@ class _Viewer:
     # --- charts ----------------------------------------------------------------------------
 
     async def rates(self, request: Request) -> Response:
-        reader = reader_for(self.collector, request)
+        reader = reader_for(self.view.access, request)
         if reader is None:
             return _unauthorized()
         text = request.query_params.get("minutes", "60")
@@ -346,7 +365,7 @@ class _Viewer:
         before: int | None = None
         scanned = 0
         while scanned < _RATE_SCAN:
-            page = self.collector.store.events(
+            page = self.view.store.events(
                 vendor=scope.get("vendor"),
                 source=scope.get("source"),
                 since_ms=first,

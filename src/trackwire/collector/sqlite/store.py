@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import ClassVar, Final
 
 from trackwire.collector._values import now_ms
 from trackwire.collector.sqlite import queries, schema
@@ -17,13 +17,10 @@ from trackwire.collector.sqlite.amplitude_query import SQLiteQueryReads
 from trackwire.collector.sqlite.ingest import SQLiteIngestSQL, claim_sources
 from trackwire.collector.store import (
     EventRecord,
-    IdentityLink,
     IngestResult,
     StorageLimitError,
     StoreClosedError,
-    StoredEvent,
     StoreOpenError,
-    UserState,
 )
 from trackwire.collector.store_ingest import (
     Encoded,
@@ -34,6 +31,7 @@ from trackwire.collector.store_ingest import (
     fresh_indexes,
     request_scope,
 )
+from trackwire.collector.store_reads import ReadQueries, StoreReads
 from trackwire.collector.userprops import KnownUsers
 
 __all__ = ["BUSY_TIMEOUT_S", "SQLiteStore"]
@@ -55,7 +53,7 @@ _WRITER_PRAGMAS: Final = (
 _CHECKPOINT_INTERVAL_S: Final = 0.2
 
 
-class SQLiteStore(SQLiteQueryReads):
+class SQLiteStore(StoreReads, SQLiteQueryReads):
     """The collector's embedded store: one SQLite file (or ``":memory:"``).
 
     Writes go through one connection guarded by a lock, one ``BEGIN IMMEDIATE`` transaction per
@@ -70,6 +68,9 @@ class SQLiteStore(SQLiteQueryReads):
         schema.SchemaTooNewError: the file was written by a newer trackwire.
         StoreOpenError: the path cannot be opened as a SQLite database.
     """
+
+    # The read side (EventReader) is StoreReads' over the SQL in sqlite/queries.py.
+    _queries: ClassVar[ReadQueries] = queries
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         try:
@@ -303,77 +304,6 @@ class SQLiteStore(SQLiteQueryReads):
         self._commits.set()
         return IngestResult(len(keep), len(records) - len(keep)), work
 
-    # --- the read side (EventReader): the SQL lives in sqlite/queries.py ---------------------
-
-    def events(
-        self,
-        *,
-        vendor: str | None = None,
-        source: str | None = None,
-        type: str | None = None,
-        user_id: str | None = None,
-        event_name: str | None = None,
-        since_ms: int | None = None,
-        until_ms: int | None = None,
-        limit: int = 100,
-        before_id: int | None = None,
-    ) -> list[StoredEvent]:
-        """Stored events, newest first; see :meth:`EventReader.events`.
-
-        Raises:
-            ValueError: ``limit`` is negative.
-        """
-        if limit < 0:
-            raise ValueError(f"limit must be 0 or more, got {limit}")
-        with self._reading() as conn:
-            return queries.events(
-                conn,
-                vendor=vendor,
-                source=source,
-                type=type,
-                user_id=user_id,
-                event_name=event_name,
-                since_ms=since_ms,
-                until_ms=until_ms,
-                limit=limit,
-                before_id=before_id,
-            )
-
-    def stats(self) -> dict[str, Any]:
-        """Event counts in total and per vendor, source and type; see :meth:`EventReader.stats`."""
-        with self._reading() as conn:
-            return queries.stats(conn)
-
-    def user(
-        self,
-        vendor: str,
-        source: str,
-        *,
-        user_id: str | None = None,
-        device_id: str | None = None,
-        amplitude_id: int | None = None,
-    ) -> UserState | None:
-        """One user; see :meth:`EventReader.user`."""
-        if amplitude_id is None and user_id is None and device_id is None:
-            raise ValueError("user() needs one of user_id, device_id or amplitude_id")
-        with self._reading() as conn:
-            return queries.user(
-                conn, vendor, source, user_id=user_id, device_id=device_id,
-                amplitude_id=amplitude_id,
-            )  # fmt: skip
-
-    def group(
-        self, vendor: str, source: str, group_type: str, group_value: str
-    ) -> dict[str, Any] | None:
-        """A group's properties; see :meth:`EventReader.group`."""
-        with self._reading() as conn:
-            return queries.group(conn, vendor, source, group_type, group_value)
-
-    def links(self, vendor: str, source: str, *, user_id: str | None = None) -> list[IdentityLink]:
-        """The aliases of one source; see :meth:`EventReader.links`."""
-        with self._reading() as conn:
-            return queries.links(conn, vendor, source, user_id=user_id)
-
     # --- the test endpoints (routes/testing.py) ---------------------------------------------
 
     def reset(self) -> None:
@@ -403,20 +333,6 @@ class SQLiteStore(SQLiteQueryReads):
                 raise
             self._known.clear()
         self._commits.set()
-
-    def event_counts(self) -> list[dict[str, Any]]:
-        """Stored events by vendor, source, type and event name."""
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT s.vendor, s.source, c.type, c.event_name, c.n FROM (SELECT source_id, "
-                "type, event_name, count(*) AS n FROM events "
-                "GROUP BY source_id, type, event_name) AS c JOIN sources s USING (source_id) "
-                "ORDER BY s.vendor, s.source, c.type, c.event_name"
-            ).fetchall()
-        return [
-            {"vendor": vendor, "source": source, "type": kind, "event": name, "count": count}
-            for vendor, source, kind, name, count in rows
-        ]
 
     def close(self) -> None:
         """Close every connection; idempotent. Later calls raise :class:`StoreClosedError`."""

@@ -19,21 +19,19 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
 from trackwire.collector import _http
-from trackwire.collector.keys import Reader
-
-if TYPE_CHECKING:
-    from trackwire.collector.app import Collector
+from trackwire.collector.keys import Keys, Reader
 
 __all__ = [
     "COOKIE",
     "CSRF_HEADER",
     "PAGE_HEADER",
+    "Access",
     "Session",
     "Sessions",
     "csrf_ok",
@@ -111,19 +109,37 @@ class Sessions:
             self._sessions.pop(session_id or "", None)
 
 
-def session_of(collector: Collector, request: Request) -> Session | None:
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What deciding who may read needs of the collector: its keys and the page's sessions.
+
+    Attributes:
+        keys: the accepted sources; None is development mode (everyone reads everything).
+        sessions: the page's sign-in sessions.
+    """
+
+    keys: Keys | None
+    sessions: Sessions
+
+    @property
+    def development(self) -> bool:
+        """True without a keys file."""
+        return self.keys is None
+
+
+def session_of(access: Access, request: Request) -> Session | None:
     """The request's live session, if its cookie names one."""
-    return collector.sessions.get(request.cookies.get(COOKIE))
+    return access.sessions.get(request.cookies.get(COOKIE))
 
 
-def reader_for(collector: Collector, request: Request) -> Reader | None:
+def reader_for(access: Access, request: Request) -> Reader | None:
     """Who the request may read as: everyone in development mode, else by credential or cookie."""
-    keys = collector.keys
+    keys = access.keys
     if keys is None:
         return Reader()
     header = request.headers.get("authorization", "")
     if not header:
-        session = session_of(collector, request)
+        session = session_of(access, request)
         return None if session is None else session.reader
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -144,7 +160,7 @@ def same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc.lower() == host.lower()
 
 
-def csrf_ok(collector: Collector, request: Request) -> bool:
+def csrf_ok(access: Access, request: Request) -> bool:
     """Whether a state-changing request may go ahead.
 
     Always from the collector's own origin; when it is authenticated by the session cookie
@@ -152,8 +168,8 @@ def csrf_ok(collector: Collector, request: Request) -> bool:
     """
     if not same_origin(request):
         return False
-    if collector.keys is None or request.headers.get("authorization"):
+    if access.keys is None or request.headers.get("authorization"):
         return True
-    session = session_of(collector, request)
+    session = session_of(access, request)
     given = request.headers.get(CSRF_HEADER, "")
     return session is not None and hmac.compare_digest(session.csrf.encode(), given.encode())
