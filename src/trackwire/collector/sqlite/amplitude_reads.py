@@ -126,7 +126,8 @@ def export_page(
     )
     vendor = source.vendor
     found = properties.get
-    return [ExportRow(vendor, *row, found(row[_AMPLITUDE_ID])) for row in rows]
+    # Each row holds the columns before user_properties (mypy cannot count a star's items).
+    return [ExportRow(vendor, *row, found(row[_AMPLITUDE_ID])) for row in rows]  # type: ignore[call-arg]
 
 
 def _found(rows: Sequence[tuple[int, str | None, int]]) -> list[FoundUser]:
