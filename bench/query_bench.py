@@ -240,20 +240,27 @@ def run_queries(url: str, pid: int, events: int, rows: list[tuple[str, str]], wo
         ))  # fmt: skip
         print(rows[-1])
 
-        out = work / "export.zip"
-        before = cpu_seconds(pid)
-        started = time.perf_counter()
-        result = query.export("20260101T00", "20260131T23", out)
-        elapsed = time.perf_counter() - started
-        cpu = cpu_seconds(pid) - before
-        mib = result.bytes_written / 2**20
-        rows.append((
-            f"export over HTTP, {events:,} events, {mib:,.0f} MiB zip",
-            f"{elapsed:,.1f} s = {events / elapsed:,.0f} events/s; collector CPU {cpu:,.1f} s "
-            f"= {events / cpu:,.0f} events per CPU second",
-        ))  # fmt: skip
-        print(rows[-1])
-        out.unlink()
+        run_export(query, pid, events, rows, work)
+
+
+def run_export(
+    query: AmplitudeQuery, pid: int, events: int, rows: list[tuple[str, str]], work: Path
+) -> None:
+    """The export of the whole range over HTTP: events/s, and the collector's CPU time."""
+    out = work / "export.zip"
+    before = cpu_seconds(pid)
+    started = time.perf_counter()
+    result = query.export("20260101T00", "20260131T23", out)
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - before
+    mib = result.bytes_written / 2**20
+    rows.append((
+        f"export over HTTP, {events:,} events, {mib:,.0f} MiB zip",
+        f"{elapsed:,.1f} s = {events / elapsed:,.0f} events/s; collector CPU {cpu:,.1f} s "
+        f"= {events / cpu:,.0f} events per CPU second",
+    ))  # fmt: skip
+    print(rows[-1])
+    out.unlink()
 
 
 _EXPORT_CHILD = """
@@ -263,7 +270,7 @@ from trackwire.collector.sqlite import SQLiteStore, amplitude_rollups
 db, key, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 with SQLiteStore(db) as store:
     sources = store.project_sources(key)
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     size = events = 0
     rows = store.export_rows(sources, start, end)
     def counted():
@@ -273,7 +280,7 @@ with SQLiteStore(db) as store:
             yield row
     for chunk in archive_chunks(counted(), sources[0].source_id):
         size += len(chunk)
-    print(events, size, time.perf_counter() - began)
+    print(events, size, time.perf_counter() - began, time.process_time() - cpu)
 """
 
 
@@ -288,12 +295,13 @@ def export_memory(db: Path, rows: list[tuple[str, str]]) -> None:
         output = child.stdout.read()
         _, status, usage = os.wait4(child.pid, 0)
         assert status == 0, output
-        events, size, elapsed = output.split()
+        events, size, elapsed, cpu = output.split()
         rss = usage.ru_maxrss / 1024  # KiB on Linux
         rows.append((
             f"export path without HTTP, {days} days: {int(events):,} events, "
             f"{int(size) / 2**20:,.0f} MiB zip",
-            f"{int(events) / float(elapsed):,.0f} events/s; peak RSS {rss:,.0f} MiB",
+            f"{int(events) / float(elapsed):,.0f} events/s, "
+            f"{int(events) / float(cpu):,.0f} per CPU second; peak RSS {rss:,.0f} MiB",
         ))  # fmt: skip
         print(rows[-1])
 
@@ -345,6 +353,11 @@ def main() -> None:
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--ingest-runs", type=int, default=5)
     parser.add_argument(
+        "--export-only", action="store_true",
+        help="only the export, over HTTP and without (run it with another checkout's src on "
+             "PYTHONPATH to compare code versions; the collector inherits it)",
+    )  # fmt: skip
+    parser.add_argument(
         "--ingest-only", action="store_true",
         help="only the ingest measurement (run it with another checkout's src on PYTHONPATH "
              "to compare code versions)",
@@ -368,11 +381,15 @@ def main() -> None:
     # The collector in its own process, as deployed: the client's work is not billed to it.
     spawned = spawn_collector(db)
     try:
-        run_queries(spawned.url, spawned.process.pid, args.events, rows, work)
+        if args.export_only:
+            with AmplitudeQuery(KEY, "secret", query_url=spawned.url, timeout=300) as query:
+                run_export(query, spawned.process.pid, args.events, rows, work)
+        else:
+            run_queries(spawned.url, spawned.process.pid, args.events, rows, work)
     finally:
         spawned.stop()
     export_memory(db, rows)
-    if not args.skip_ingest:
+    if not args.skip_ingest and not args.export_only:
         ingest_cost(work, args.ingest_events, args.users, rows, args.ingest_runs)
 
     print()

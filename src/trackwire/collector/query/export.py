@@ -116,10 +116,20 @@ def export_time(ms: int) -> str:
 def _time(ms: int) -> bytes:
     """:func:`export_time` as bytes (what :func:`export_line` writes).
 
-    Two per exported event: built from cached pieces (the hour's date and hour, the minute and
-    second, the milliseconds) rather than by calendar arithmetic each time.
+    Two per exported event: built from cached pieces (the second, else the hour's date and
+    hour and the minute and second; the milliseconds) rather than by calendar arithmetic each
+    time. The events of a request were mostly made within the same few seconds.
     """
-    hour, rest = divmod(ms, _HOUR_MS)
+    second, milli = divmod(ms, 1000)
+    found = _SECOND_PREFIXES.get(second)
+    if found is None:
+        found = _second_prefix(second)
+    return found + _MILLI[milli]
+
+
+def _second_prefix(second: int) -> bytes:
+    """``YYYY-MM-DD HH:MM:SS.`` of a second since the epoch, cached."""
+    hour, rest = divmod(second, 3600)
     prefix = _HOUR_PREFIXES.get(hour)
     if prefix is None:
         if len(_HOUR_PREFIXES) > 100_000:
@@ -127,11 +137,14 @@ def _time(ms: int) -> bytes:
         t = time.gmtime(hour * 3600)
         prefix = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:".encode()
         _HOUR_PREFIXES[hour] = prefix
-    second, milli = divmod(rest, 1000)
-    return prefix + _MINUTE_SECOND[second] + _MILLI[milli]
+    if len(_SECOND_PREFIXES) >= 4096:  # bounded: a few requests' worth
+        _SECOND_PREFIXES.clear()
+    found = _SECOND_PREFIXES[second] = prefix + _MINUTE_SECOND[rest]
+    return found
 
 
 _HOUR_PREFIXES: dict[int, bytes] = {}
+_SECOND_PREFIXES: dict[int, bytes] = {}
 #: The last receipt time formatted (a pair replaced whole: safe across threads).
 _last_received: tuple[int, bytes] = (-1, b"")
 _MINUTE_SECOND: Final = tuple(f"{s // 60:02d}:{s % 60:02d}.".encode() for s in range(3600))
@@ -164,35 +177,61 @@ def member_name(project_id: int, hour_ms: int) -> str:
     return f"{project_id}/{project_id}_{day}_{t.tm_hour}#0.json.gz"
 
 
-def _user_properties(vendor: str, type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    # isinstance(x, dict), not Mapping: decoded JSON is dicts, and the ABC check is slow.
+def _own_user_properties(vendor: str, type: str, payload: Mapping[str, Any]) -> Any:
+    """The value in the payload that holds what the event itself set on its user (any JSON
+    value; None: nothing), before :func:`_user_properties` reads it."""
     if vendor == "amplitude":
-        value = payload.get("user_properties")
-        if value is None:
-            return {}
-        if isinstance(value, dict):
-            # Operations ($set, $add, ...) are shown as Amplitude shows them after applying:
-            # the $set values; the others are kept under their operation.
-            plain = {k: v for k, v in value.items() if not k.startswith("$")}
-            sets = value.get("$set")
-            return {**plain, **(sets if isinstance(sets, dict) else {})}
-        return {}
+        return payload.get("user_properties")
     if vendor == "segment":
         traits = payload.get("traits") if type == "identify" else None
         if traits is None:
             context = payload.get("context")
             traits = context.get("traits") if isinstance(context, dict) else None
-        return dict(traits) if isinstance(traits, dict) else {}
-    attributes = payload.get("user_attributes")
-    return dict(attributes) if isinstance(attributes, dict) else {}
+        return traits
+    return payload.get("user_attributes")
 
 
-def _exported_user_properties(own: dict[str, Any], current: str | None) -> bytes:
+def _user_properties(vendor: str, value: Any) -> dict[str, Any]:
+    """What an event set on its user, from its :func:`_own_user_properties` value."""
+    # isinstance(x, dict), not Mapping: decoded JSON is dicts, and the ABC check is slow.
+    if not isinstance(value, dict):
+        return {}
+    if vendor == "amplitude":
+        # Operations ($set, $add, ...) are shown as Amplitude shows them after applying:
+        # the $set values; the others are kept under their operation.
+        plain = {k: v for k, v in value.items() if not k.startswith("$")}
+        sets = value.get("$set")
+        return {**plain, **(sets if isinstance(sets, dict) else {})}
+    return dict(value)
+
+
+def _exported_user_properties(vendor: str, own: Any, current: str | None) -> bytes:
     """The ``user_properties`` of an exported event: the user's properties (as stored now),
-    with what the event itself set on top (its values at the time of the event).
+    with what the event itself set on top (its values at the time of the event); ``own`` is
+    the event's :func:`_own_user_properties` value.
 
-    Amplitude exports the user's properties on every event, not only on identifies.
+    Amplitude exports the user's properties on every event, not only on identifies. A user's
+    events mostly set the same values: the merged JSON is kept per (vendor, stored
+    properties, event's values), so decoding, merging and encoding happen once for them.
     """
+    if own is None:
+        # Most events set nothing on their user: the stored properties as they are.
+        return current.encode() if current and current != "{}" else b"{}"
+    key = (vendor, current, _dumps(own))
+    found = _MERGED.get(key)
+    if found is None:
+        found = _merged_user_properties(_user_properties(vendor, own), current)
+        if len(_MERGED) >= 8192:  # a bounded cache: the export's memory stays flat
+            _MERGED.clear()
+        _MERGED[key] = found
+    return found
+
+
+_MERGED: dict[tuple[str, str | None, bytes], bytes] = {}
+
+
+def _merged_user_properties(own: dict[str, Any], current: str | None) -> bytes:
+    """The stored properties ``current`` (JSON) with ``own`` on top, as JSON."""
     if not current or current == "{}":
         return _dumps(own)
     if not own:
@@ -289,11 +328,13 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     else:
         top = _built_in_sources(vendor, payload)
         properties = mapping.event_properties_of(vendor, payload)
-    keys, line = _line_format(top)
+    # _line_format's cache, looked up here: a call per event costs as much as the lookup.
+    found = _FORMATS.get(tuple(top))
+    keys, line = _line_format(top) if found is None else found
     groups = _dumps(orjson.loads(row.groups)) if row.groups else b"{}"
     session = -1 if row.session_id is None else row.session_id
     return line % (
-        *[_dumps(top[key]) for key in keys],
+        *map(_dumps, map(top.__getitem__, keys)),
         _dumps(row.dedup_key),
         _dumps(row.amplitude_id),
         project_id,
@@ -303,16 +344,32 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
         row.id,
         _dumps(properties),
         client,
-        _dumps(mapping.event_type_of(vendor, row.type, row.event_name)),
+        _event_type(vendor, row.type, row.event_name),
         groups,
         received,
         received,
         received,
         session,
         _dumps(row.user_id),
-        _exported_user_properties(_user_properties(vendor, row.type, payload), row.user_properties),
+        _exported_user_properties(
+            vendor, _own_user_properties(vendor, row.type, payload), row.user_properties
+        ),
         _uuid(row.source_id, row.id),
     )
+
+
+def _event_type(vendor: str, type: str, event_name: str | None) -> bytes:
+    """The export's ``event_type`` JSON of a stored message, cached (a page holds a few)."""
+    key = (vendor, type, event_name)
+    found = _EVENT_TYPES.get(key)
+    if found is None:
+        if len(_EVENT_TYPES) >= 4096:  # hostile inputs cannot grow it without bound
+            _EVENT_TYPES.clear()
+        found = _EVENT_TYPES[key] = _dumps(mapping.event_type_of(vendor, type, event_name))
+    return found
+
+
+_EVENT_TYPES: dict[tuple[str, str, str | None], bytes] = {}
 
 
 def export_event(row: ExportRow, project_id: int) -> dict[str, Any]:

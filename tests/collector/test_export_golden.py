@@ -1,0 +1,101 @@
+"""The export's exact bytes: every line of an archive of varied rows against a golden file.
+
+The export's hot path is tuned for speed; this pins its output so a faster version must write
+the same bytes (regenerate the golden file only for a deliberate change of the output:
+``python tests/collector/test_export_golden.py``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+from pathlib import Path
+
+import orjson
+
+from trackwire.collector.query.export import ExportRow, archive_chunks
+
+GOLDEN = Path(__file__).with_name("export_golden.jsonl")
+_HOUR = 3_600_000
+_T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+def _rows() -> list[ExportRow]:
+    """Rows of every vendor and shape the export handles, over three upload hours."""
+    amp_ops = {"$set": {"plan": "pro"}, "$add": {"n": 1}, "age": 3}
+    cases: list[tuple[str, str, str | None, object, dict[str, object]]] = [
+        # (vendor, type, event name, stored user properties, payload)
+        ("amplitude", "event", "Song Played", '{"plan":"free","x":1}',
+         {"event_properties": {"genre": "rock", "price": 4.5}, "country": "FR",
+          "platform": "Web", "user_properties": amp_ops}),
+        ("amplitude", "event", "Song Played", '{"plan":"free"}',
+         {"city": "Lyon", "country": "FR", "ip": "1.2.3.4", "carrier": "Orange",
+          "app_version": "2.1", "paying": True, "location_lat": 1.5, "library": "x/1"}),
+        ("amplitude", "identify", "$identify", "{}", {"user_properties": {"$set": {"a": "b"}}}),
+        ("amplitude", "event", "A", None, {"user_properties": ["not", "a", "dict"]}),
+        ("amplitude", "event", "A", "[1]", {"user_properties": {"k": "v"}}),
+        ("amplitude", "event", "A", '{"k":"old","z":null}', {"user_properties": {"k": "new"}}),
+        ("amplitude", "event", "Unicode", '{"name":"é"}',
+         {"event_properties": {"s": 'a"b\n\u2028é\x01', "n": None, "l": [1, {"m": 2}]}}),
+        ("amplitude", "event", "A", None, []),  # not an object: treated as empty
+        ("segment", "track", "Order Completed", '{"email":"a@b.c"}',
+         {"properties": {"total": 9}, "context": {"traits": {"plan": "team"},
+          "location": {"country": "DE", "city": "Berlin"}, "os": {"name": "iOS"}}}),
+        ("segment", "identify", None, '{"email":"a@b.c"}', {"traits": {"email": "x@y.z"}}),
+        ("segment", "page", "Home", None, {"properties": {"path": "/"}}),
+        ("segment", "screen", None, None, {}),
+        ("mparticle", "custom_event", "Play", '{"tier":"gold"}',
+         {"user_attributes": {"tier": "silver"}, "events": [{"data": {
+             "event_name": "Play", "custom_attributes": {"song": "x"}}}]}),
+    ]  # fmt: skip
+    rows = []
+    for i in range(60):
+        vendor, type_, name, current, payload = cases[i % len(cases)]
+        received = _T0 + (i // 25) * _HOUR + i * 7_001
+        row = ExportRow(
+            vendor, 100 + i, 3 + i % 2, type_, name,
+            None if i % 5 == 0 else f"user-{i % 4}", f"device-{i % 3}",
+            None if i % 7 == 0 else 1000 + i % 4, None if i % 3 == 0 else received // 1800_000,
+            None if i % 4 == 0 else received - 5_123, received, f"insert-{i}",
+            None if i % 6 else '{"org": ["a", "b"]}', orjson.dumps(payload),
+            None, None, current if isinstance(current, str) else None,
+        )  # fmt: skip
+        rows.append(row)
+    # Events stored with a shared request context (one Segment batch, one mParticle batch).
+    envelope = '{"context":{"traits":{"plan":"pro"},"location":{"country":"NL"}},"userId":"u"}'
+    for i, (kind, body, vendor, type_, name, payload) in enumerate([
+        ("segment_envelope", envelope, "segment", "track", "Clicked",
+         {"properties": {"b": 1}, "context": {"location": {"city": "Delft"}}}),
+        ("segment_envelope", envelope, "segment", "identify", None, {"traits": {"t": 2}}),
+        ("mparticle_batch", '{"user_attributes":{"tier":"gold"},"device_info":{}}', "mparticle",
+         "custom_event", "Play", {"data": {"event_name": "Play", "custom_attributes": {"c": 3}}}),
+    ]):  # fmt: skip
+        received = _T0 + 2 * _HOUR + 900_000 + i
+        rows.append(ExportRow(
+            vendor, 500 + i, 9, type_, name, "u", "d", 77, 5, received, received, f"ctx-{i}",
+            None, orjson.dumps(payload), kind, body, '{"seen":true}',
+        ))  # fmt: skip
+    return rows
+
+
+def _archive_lines() -> list[bytes]:
+    """Each member's name, then its lines, as the archive of :func:`_rows` holds them."""
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(archive_chunks(iter(_rows()), 3))))
+    out: list[bytes] = []
+    for name in archive.namelist():
+        out.append(b"# " + name.encode())
+        out.extend(gzip.decompress(archive.read(name)).splitlines())
+    return out
+
+
+def test_the_archive_is_byte_for_byte_the_golden_export() -> None:
+    expected = GOLDEN.read_bytes().splitlines()
+    got = _archive_lines()
+    assert len(got) == len(expected)
+    for number, (line, want) in enumerate(zip(got, expected, strict=True), 1):
+        assert line == want, f"line {number} of {GOLDEN.name} differs"
+
+
+if __name__ == "__main__":
+    GOLDEN.write_bytes(b"\n".join(_archive_lines()) + b"\n")
