@@ -1,37 +1,31 @@
-"""The :class:`~.reader.QueryReader` methods of the SQLite store, as a mixin.
+"""The :class:`~trackwire.collector.query.reader.QueryReader` methods of the SQLite store.
 
-The store provides ``_reading()``, a context manager lending one read connection; each method
-runs the matching function of :mod:`.sqlite_reads` or :mod:`.sqlite_segmentation` on it.
+The shared work is :class:`~trackwire.collector.query_reads.QueryReads`; this names SQLite's two
+query modules and prepares a query connection: the values' SQL functions registered and a
+progress handler that cancels a statement past the time limit.
 """
 
 from __future__ import annotations
 
-import heapq
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar
 
-from trackwire.collector.query.limits import DEFAULT_TIME_LIMIT_S
-from trackwire.collector.query.reader import ExportRow, Hit, Source
-from trackwire.collector.query.segmentation import Aggregate, Plan
-from trackwire.collector.query.users import FoundUser, UserSummary
+from trackwire.collector.query_reads import QueryReads, ReadsSQL, SegmentationSQL
 from trackwire.collector.sqlite import amplitude_reads, amplitude_segmentation
 from trackwire.collector.sqlite.amplitude_functions import STEPS, prepared
 
 __all__ = ["SQLiteQueryReads"]
 
 
-class SQLiteQueryReads:
+class SQLiteQueryReads(QueryReads):
     """Amplitude query reads for a store that lends read connections through ``_reading()``."""
 
-    #: Lends one read connection; the store this is mixed into provides it.
-    _reading: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    #: Seconds one query statement may run before it is cancelled (None: no limit).
-    query_time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
-    #: Virtual-machine steps between two checks of that limit.
+    _reads: ClassVar[ReadsSQL] = amplitude_reads
+    _segmentation: ClassVar[SegmentationSQL] = amplitude_segmentation
+    #: Virtual-machine steps between two checks of the time limit.
     query_progress_steps: int = STEPS
-    #: Whether segmentation reads the rollups kept at ingest where they answer the same.
-    use_rollups: bool = True
     #: Events an export reads per page (per short read transaction).
     export_page_size: int = amplitude_reads.EXPORT_PAGE
 
@@ -43,88 +37,3 @@ class SQLiteQueryReads:
             prepared(conn, self.query_time_limit_s, self.query_progress_steps) as ready,
         ):
             yield ready
-
-    def project_sources(self, name: str) -> list[Source]:
-        """See :meth:`QueryReader.project_sources`."""
-        with self._reading() as conn:
-            return amplitude_reads.project_sources(conn, name)
-
-    def export_has_rows(self, sources: Sequence[Source], start_ms: int, end_ms: int) -> bool:
-        """See :meth:`QueryReader.export_has_rows`."""
-        with self._reading() as conn:
-            return amplitude_reads.export_has_rows(conn, sources, start_ms, end_ms)
-
-    def export_rows(
-        self, sources: Sequence[Source], start_ms: int, end_ms: int
-    ) -> Iterator[ExportRow]:
-        """See :meth:`QueryReader.export_rows`: one cursor per source, merged in receipt
-        order; each reads keyset pages, a short read transaction per page."""
-
-        def rows(source: Source) -> Iterator[ExportRow]:
-            after: tuple[int, int] | None = None
-            while True:
-                with self._reading() as conn:
-                    page = amplitude_reads.export_page(
-                        conn, source, after, end_ms, start_ms, self.export_page_size
-                    )
-                yield from page
-                if len(page) < self.export_page_size:
-                    return
-                after = (page[-1].received_time_ms, page[-1].id)
-
-        if len(sources) == 1:
-            yield from rows(sources[0])
-            return
-        yield from heapq.merge(
-            *(rows(s) for s in sources), key=lambda row: (row.received_time_ms, row.id)
-        )
-
-    def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
-        """See :meth:`QueryReader.search_users`."""
-        with self._reading() as conn:
-            return amplitude_reads.search_users(conn, sources, text)
-
-    def user_summary(self, sources: Sequence[Source], amplitude_id: int) -> UserSummary | None:
-        """See :meth:`QueryReader.user_summary`."""
-        with self._reading() as conn:
-            return amplitude_reads.user_summary(conn, sources, amplitude_id)
-
-    def user_events(
-        self, source: Source, amplitude_id: int, *, offset: int, limit: int, latest: bool
-    ) -> list[ExportRow]:
-        """See :meth:`QueryReader.user_events`."""
-        with self._reading() as conn:
-            return amplitude_reads.user_events(
-                conn, source, amplitude_id, offset=offset, limit=limit, latest=latest
-            )
-
-    def event_exists(self, sources: Sequence[Source], event_type: str) -> bool:
-        """See :meth:`QueryReader.event_exists`."""
-        with self._querying() as conn:
-            return amplitude_segmentation.event_exists(conn, sources, event_type)
-
-    def segmentation(
-        self, sources: Sequence[Source], plan: Plan
-    ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
-        """See :meth:`QueryReader.segmentation`."""
-        with self._querying() as conn:
-            rollups = self.use_rollups
-            rows = amplitude_segmentation.segmentation_rows(conn, sources, plan, rollups=rollups)
-            active = None
-            if plan.params.metric == "pct_dau":
-                active = amplitude_segmentation.active_users(conn, sources, plan, rollups=rollups)
-        return rows, active
-
-    def event_hits(
-        self,
-        sources: Sequence[Source],
-        plan: Plan,
-        *,
-        first_seen: bool = False,
-        paying: bool = False,
-    ) -> list[Hit]:
-        """See :meth:`QueryReader.event_hits`."""
-        with self._querying() as conn:
-            return amplitude_segmentation.event_hits(
-                conn, sources, plan, first_seen=first_seen, paying=paying
-            )

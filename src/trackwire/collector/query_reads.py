@@ -1,0 +1,207 @@
+"""The query side both stores share: :class:`QueryReads`, the :class:`QueryReader` methods.
+
+Each store keeps its query SQL in two modules of its own (``amplitude_reads`` for export, user
+search and user activity; ``amplitude_segmentation`` for the charts), whose functions take a
+borrowed connection. What is the same in both stores is the work around them: borrow the
+connection, page an export by keyset and merge its sources, ask for the ``pct_dau``
+denominators. A store's mixin inherits :class:`QueryReads`, names its two modules and says how a
+query connection is prepared (:meth:`QueryReads._querying`: SQLite's progress handler,
+PostgreSQL's ``statement_timeout``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Protocol
+
+from trackwire.collector.query.limits import DEFAULT_TIME_LIMIT_S
+from trackwire.collector.query.reader import ExportRow, Hit, Source
+from trackwire.collector.query.segmentation import Aggregate, Plan
+from trackwire.collector.query.users import FoundUser, UserSummary
+
+__all__ = ["QueryReads", "ReadsSQL", "SegmentationSQL"]
+
+
+class ReadsSQL(Protocol):
+    """A dialect's ``amplitude_reads`` module."""
+
+    def project_sources(self, conn: Any, name: str) -> list[Source]:
+        """The sources stored under one project name."""
+        ...
+
+    def export_has_rows(
+        self, conn: Any, sources: Sequence[Source], start_ms: int, end_ms: int
+    ) -> bool:
+        """Whether any event was received in the range."""
+        ...
+
+    def export_page(
+        self,
+        conn: Any,
+        source: Source,
+        after: tuple[int, int] | None,
+        end_ms: int,
+        start_ms: int,
+        limit: int = ...,
+    ) -> list[ExportRow]:
+        """One keyset page of a source's export, in receipt order."""
+        ...
+
+    def search_users(
+        self, conn: Any, sources: Sequence[Source], text: str
+    ) -> tuple[str, list[FoundUser]]:
+        """Amplitude's user search."""
+        ...
+
+    def user_summary(
+        self, conn: Any, sources: Sequence[Source], amplitude_id: int
+    ) -> UserSummary | None:
+        """One user's state and aggregates."""
+        ...
+
+    def user_events(
+        self, conn: Any, source: Source, amplitude_id: int, *, offset: int, limit: int, latest: bool
+    ) -> list[ExportRow]:
+        """One user's events, a page at a time."""
+        ...
+
+
+class SegmentationSQL(Protocol):
+    """A dialect's ``amplitude_segmentation`` module."""
+
+    def event_exists(self, conn: Any, sources: Sequence[Source], event_type: str) -> bool:
+        """Whether any source ever stored the event type."""
+        ...
+
+    def segmentation_rows(
+        self, conn: Any, sources: Sequence[Source], query: Plan, *, rollups: bool = ...
+    ) -> list[Aggregate]:
+        """The plan's aggregates."""
+        ...
+
+    def active_users(
+        self, conn: Any, sources: Sequence[Source], query: Plan, *, rollups: bool = ...
+    ) -> dict[int | None, int]:
+        """Distinct active users per period, for ``pct_dau``."""
+        ...
+
+    def event_hits(
+        self,
+        conn: Any,
+        sources: Sequence[Source],
+        query: Plan,
+        *,
+        first_seen: bool = ...,
+        paying: bool = ...,
+    ) -> list[Hit]:
+        """Every event the plan selects, in time order."""
+        ...
+
+
+class QueryReads:
+    """The :class:`~trackwire.collector.query.reader.QueryReader` methods of a store that names
+    its two query modules, lends connections through ``_reading()`` and prepares query
+    connections in ``_querying()``."""
+
+    _reads: ClassVar[ReadsSQL]
+    _segmentation: ClassVar[SegmentationSQL]
+    #: Lends one connection; the store this is mixed into provides it.
+    _reading: Callable[[], AbstractContextManager[Any]]
+    #: Seconds one query statement may run before it is cancelled (None: no limit).
+    query_time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
+    #: Whether segmentation reads the rollups kept at ingest where they answer the same.
+    use_rollups: bool = True
+    #: Events an export reads per page (per short read).
+    export_page_size: int = 5000
+
+    def _querying(self) -> AbstractContextManager[Any]:
+        """A connection with the dialect's query functions and the time limit in force."""
+        raise NotImplementedError  # each store's mixin says how
+
+    def project_sources(self, name: str) -> list[Source]:
+        """See :meth:`QueryReader.project_sources`."""
+        with self._reading() as conn:
+            return self._reads.project_sources(conn, name)
+
+    def export_has_rows(self, sources: Sequence[Source], start_ms: int, end_ms: int) -> bool:
+        """See :meth:`QueryReader.export_has_rows`."""
+        with self._reading() as conn:
+            return self._reads.export_has_rows(conn, sources, start_ms, end_ms)
+
+    def export_rows(
+        self, sources: Sequence[Source], start_ms: int, end_ms: int
+    ) -> Iterator[ExportRow]:
+        """See :meth:`QueryReader.export_rows`: one reader per source, merged in receipt
+        order; each reads keyset pages, one short read per page, and holds no connection
+        between pages (a long export neither blocks checkpoints nor holds a pooled one)."""
+
+        def rows(source: Source) -> Iterator[ExportRow]:
+            after: tuple[int, int] | None = None
+            while True:
+                with self._reading() as conn:
+                    page = self._reads.export_page(
+                        conn, source, after, end_ms, start_ms, self.export_page_size
+                    )
+                yield from page
+                if len(page) < self.export_page_size:
+                    return
+                after = (page[-1].received_time_ms, page[-1].id)
+
+        if len(sources) == 1:
+            yield from rows(sources[0])
+            return
+        yield from heapq.merge(
+            *(rows(s) for s in sources), key=lambda row: (row.received_time_ms, row.id)
+        )
+
+    def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
+        """See :meth:`QueryReader.search_users`."""
+        with self._reading() as conn:
+            return self._reads.search_users(conn, sources, text)
+
+    def user_summary(self, sources: Sequence[Source], amplitude_id: int) -> UserSummary | None:
+        """See :meth:`QueryReader.user_summary`."""
+        with self._reading() as conn:
+            return self._reads.user_summary(conn, sources, amplitude_id)
+
+    def user_events(
+        self, source: Source, amplitude_id: int, *, offset: int, limit: int, latest: bool
+    ) -> list[ExportRow]:
+        """See :meth:`QueryReader.user_events`."""
+        with self._reading() as conn:
+            return self._reads.user_events(
+                conn, source, amplitude_id, offset=offset, limit=limit, latest=latest
+            )
+
+    def event_exists(self, sources: Sequence[Source], event_type: str) -> bool:
+        """See :meth:`QueryReader.event_exists`."""
+        with self._querying() as conn:
+            return self._segmentation.event_exists(conn, sources, event_type)
+
+    def segmentation(
+        self, sources: Sequence[Source], plan: Plan
+    ) -> tuple[list[Aggregate], dict[int | None, int] | None]:
+        """See :meth:`QueryReader.segmentation`."""
+        sql = self._segmentation
+        with self._querying() as conn:
+            rows = sql.segmentation_rows(conn, sources, plan, rollups=self.use_rollups)
+            active = None
+            if plan.params.metric == "pct_dau":
+                active = sql.active_users(conn, sources, plan, rollups=self.use_rollups)
+        return rows, active
+
+    def event_hits(
+        self,
+        sources: Sequence[Source],
+        plan: Plan,
+        *,
+        first_seen: bool = False,
+        paying: bool = False,
+    ) -> list[Hit]:
+        """See :meth:`QueryReader.event_hits`."""
+        with self._querying() as conn:
+            return self._segmentation.event_hits(
+                conn, sources, plan, first_seen=first_seen, paying=paying
+            )
