@@ -6,7 +6,7 @@ import logging
 import socket
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -79,14 +79,22 @@ def test_with_no_route_the_first_failed_attempt_is_logged_with_its_reason(
 ) -> None:
     url = closed_port_url()
     client = analytics.Client("wk-secret-42", host=url, max_retries=1, upload_interval=0.01)
-    with caplog.at_level(logging.WARNING, logger="trackwire"):
-        client.track("u-1", "Offline")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any(
-            "not delivered (attempt 1 of 2)" in r.getMessage() for r in caplog.records
-        ):
-            time.sleep(0.01)  # polling a condition with a deadline, not waiting out a thread
-        client.shutdown()
+    logged = threading.Event()
+
+    class FirstAttempt(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "not delivered (attempt 1 of 2)" in record.getMessage():
+                logged.set()
+
+    watcher = FirstAttempt()
+    logging.getLogger("trackwire").addHandler(watcher)
+    try:
+        with caplog.at_level(logging.WARNING, logger="trackwire"):
+            client.track("u-1", "Offline")
+            assert logged.wait(10), [r.getMessage() for r in caplog.records]
+            client.shutdown()
+    finally:
+        logging.getLogger("trackwire").removeHandler(watcher)
 
     lines = [r.getMessage() for r in caplog.records if "attempt 1 of 2" in r.getMessage()]
     assert lines, [r.getMessage() for r in caplog.records]

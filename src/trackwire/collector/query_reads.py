@@ -109,16 +109,15 @@ class QueryReads:
     _segmentation: ClassVar[SegmentationSQL]
     #: Lends one connection; the store this is mixed into provides it.
     _reading: Callable[[], AbstractContextManager[Any]]
+    #: Lends a connection prepared for a query statement (the dialect's functions and the
+    #: time limit in force); each store's mixin provides it.
+    _querying: Callable[[], AbstractContextManager[Any]]
     #: Seconds one query statement may run before it is cancelled (None: no limit).
     query_time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
     #: Whether segmentation reads the rollups kept at ingest where they answer the same.
     use_rollups: bool = True
     #: Events an export reads per page (per short read).
     export_page_size: int = 5000
-
-    def _querying(self) -> AbstractContextManager[Any]:
-        """A connection with the dialect's query functions and the time limit in force."""
-        raise NotImplementedError  # each store's mixin says how
 
     def project_sources(self, name: str) -> list[Source]:
         """See :meth:`QueryReader.project_sources`."""
