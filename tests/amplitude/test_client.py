@@ -11,11 +11,11 @@ import pytest
 
 import trackwire
 from trackwire._engine.transport import HTTPResult
-from trackwire.amplitude import BaseEvent, EventOptions, Identify, Revenue, wire
+from trackwire.amplitude import BaseEvent, EventOptions, Identify, Revenue, answers, wire
 from trackwire.testing import RecordingTransport
 
 KEY = "unit-key"
-OK = HTTPResult(status=200, body=orjson.dumps(wire.success_body(1, 1, 1)))
+OK = HTTPResult(status=200, body=orjson.dumps(answers.success_body(1, 1, 1)))
 
 
 @pytest.fixture
@@ -203,7 +203,7 @@ def test_a_2xx_without_amplitudes_body_is_sent_again() -> None:
 
 
 def test_callback_gets_event_code_and_message() -> None:
-    rejected = HTTPResult(status=400, body=orjson.dumps(wire.invalid_api_key_body(KEY)))
+    rejected = HTTPResult(status=400, body=orjson.dumps(answers.invalid_api_key_body(KEY)))
     transport = RecordingTransport(default=rejected)
     calls: list[tuple[Any, int, str | None]] = []
     event = BaseEvent("a", user_id="user-1", callback=lambda e, c, m: calls.append((e, c, m)))

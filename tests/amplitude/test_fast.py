@@ -19,14 +19,14 @@ import pytest
 
 import trackwire
 from trackwire._engine.transport import HTTPResult
-from trackwire.amplitude import BaseEvent, wire
+from trackwire.amplitude import BaseEvent, answers, wire
 from trackwire.amplitude import client as client_module
 from trackwire.amplitude import fast as fast_module
 from trackwire.errors import MessageTooLargeError, ValidationError
 from trackwire.testing import RecordingTransport
 
 KEY = "unit-key"
-OK = HTTPResult(status=200, body=orjson.dumps(wire.success_body(1, 1, 1)))
+OK = HTTPResult(status=200, body=orjson.dumps(answers.success_body(1, 1, 1)))
 NOW_MS = 1_767_225_600_123
 INSERT_ID = "0f0e0d0c-0b0a-4908-a706-050403020100"
 

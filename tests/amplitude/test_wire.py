@@ -11,7 +11,7 @@ import pytest
 
 from trackwire._engine.retry import Delivered, Rejected, Retry, Split, Throttled
 from trackwire._engine.transport import HTTPResult
-from trackwire.amplitude import properties, responses, wire
+from trackwire.amplitude import answers, properties, responses, wire
 from trackwire.amplitude.identify import (
     IDENTIFY_SUCCESS_BODY,
     check_group_identify_form,
@@ -348,7 +348,7 @@ def test_official_node_sdk_bodies_are_accepted() -> None:
 
 
 def test_success_body() -> None:
-    assert wire.success_body(50, 50, 1396381378123) == {
+    assert answers.success_body(50, 50, 1396381378123) == {
         "code": 200,
         "events_ingested": 50,
         "payload_size_bytes": 50,
@@ -357,7 +357,7 @@ def test_success_body() -> None:
 
 
 def test_invalid_request_body_for_missing_field() -> None:
-    body = wire.invalid_request_body(wire.check_upload({"events": [_event()]}))
+    body = answers.invalid_request_body(wire.check_upload({"events": [_event()]}))
     assert body == {
         "code": 400,
         "error": "Request missing required field",
@@ -366,13 +366,13 @@ def test_invalid_request_body_for_missing_field() -> None:
 
 
 def test_invalid_request_body_without_missing_field() -> None:
-    body = wire.invalid_request_body(wire.check_upload({"api_key": "k", "events": 3}))
+    body = answers.invalid_request_body(wire.check_upload({"api_key": "k", "events": 3}))
     assert body == {"code": 400, "error": "Invalid event JSON"}
 
 
 def test_invalid_request_body_for_events() -> None:
     check = wire.check_upload(_body(_event(), _event(time="x"), _event(user_id="ab")))
-    assert wire.invalid_request_body(check) == {
+    assert answers.invalid_request_body(check) == {
         "code": 400,
         "error": "Invalid field values on some events",
         "events_with_invalid_fields": {"time": [1]},
@@ -383,26 +383,26 @@ def test_invalid_request_body_for_events() -> None:
 
 def test_invalid_request_body_for_too_many_events_is_413() -> None:
     check = wire.check_upload(_body(*[_event()] * 2001))
-    assert wire.invalid_request_body(check) == {"code": 413, "error": "Payload too large"}
+    assert answers.invalid_request_body(check) == {"code": 413, "error": "Payload too large"}
 
 
 def test_invalid_request_body_needs_a_problem() -> None:
     with pytest.raises(ValueError, match="no problem"):
-        wire.invalid_request_body(wire.check_upload(_body(_event())))
+        answers.invalid_request_body(wire.check_upload(_body(_event())))
 
 
 def test_small_bodies() -> None:
-    assert wire.too_large_body() == {"code": 413, "error": "Payload too large"}
-    assert wire.invalid_api_key_body("TEST_API_KEY") == {
+    assert answers.too_large_body() == {"code": 413, "error": "Payload too large"}
+    assert answers.invalid_api_key_body("TEST_API_KEY") == {
         "code": 400,
         "error": "Invalid API key: TEST_API_KEY",
     }
-    assert wire.error_body(403, "Forbidden") == {"code": 403, "error": "Forbidden"}
+    assert answers.error_body(403, "Forbidden") == {"code": 403, "error": "Forbidden"}
     assert IDENTIFY_SUCCESS_BODY == b"success"
 
 
 def test_throttled_body() -> None:
-    assert wire.throttled_body(
+    assert answers.throttled_body(
         throttled_events=[0, 2], throttled_users={"u-12345": 31}, eps_threshold=30
     ) == {
         "code": 429,
@@ -412,7 +412,7 @@ def test_throttled_body() -> None:
         "throttled_users": {"u-12345": 31},
         "throttled_events": [0, 2],
     }
-    quota = wire.throttled_body(
+    quota = answers.throttled_body(
         throttled_events=[1],
         throttled_devices={"d-12345": 1200},
         eps_threshold=1000,
@@ -427,7 +427,7 @@ def test_throttled_body() -> None:
 def test_bodies_round_trip_through_the_official_python_sdk() -> None:
     http_client = pytest.importorskip("amplitude.http_client")
     check = wire.check_upload(_body(_event(), _event(time="x"), _event(user_id="ab")))
-    response = http_client.Response(body=wire.invalid_request_body(check))
+    response = http_client.Response(body=answers.invalid_request_body(check))
     assert response.invalid_or_silenced_index() == {1, 2}
     assert response.missing_field is None
 
@@ -573,7 +573,7 @@ MIXED = _of(("user-0000", None), ("user-0001", None), ("user-0000", None), (None
             ("user-0002", "dev-0009"))  # fmt: skip
 
 OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
-    ("200", _result(200, wire.success_body(3, 10, 1)), _batch(3), Delivered()),
+    ("200", _result(200, answers.success_body(3, 10, 1)), _batch(3), Delivered()),
     ("no response", _result(None), _batch(3), Retry(reason="timeout")),
     ("2xx without code", _result(202, b""), _batch(2),
      Retry(reason="HTTP 202 without Amplitude's code 200 body", status=202)),
@@ -583,10 +583,10 @@ OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
      _batch(2), Rejected(reason="HTTP 400: Invalid API key: K", status=400)),
     ("200 with code 503 in body", _result(200, {"code": 503, "error": "busy"}), _batch(2),
      Retry(reason="HTTP 503: busy", status=503)),
-    ("400 missing field", _result(400, wire.invalid_request_body(
+    ("400 missing field", _result(400, answers.invalid_request_body(
         wire.check_upload({"events": [1]}))), _batch(3),
      Rejected(reason="HTTP 400: Request missing required field (api_key)", status=400)),
-    ("400 invalid api key", _result(400, wire.invalid_api_key_body("K")), _batch(3),
+    ("400 invalid api key", _result(400, answers.invalid_api_key_body("K")), _batch(3),
      Rejected(reason="HTTP 400: Invalid API key: K", status=400)),
     ("400 per event", _result(400, {"code": 400, "error": "Invalid field values on some events",
                                     "events_with_invalid_fields": {"time": [2, 0]},
@@ -595,7 +595,7 @@ OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
                                     "silenced_events": [5]}), _batch(8),
      Rejected(reason="HTTP 400: Invalid field values on some events", indices=[0, 2, 4, 5],
               resend_rest=True, status=400)),
-    ("400 collector body", _result(400, wire.invalid_request_body(wire.check_upload(
+    ("400 collector body", _result(400, answers.invalid_request_body(wire.check_upload(
         {"api_key": "k", "events": [{"event_type": "a", "user_id": "user-1"},
                                     {"event_type": "b", "user_id": "u"}]}))), _batch(2),
      Rejected(reason="HTTP 400: Invalid field values on some events", indices=[1],
@@ -610,19 +610,19 @@ OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
      Rejected(reason="HTTP 400: Invalid JSON request body", status=400)),
     ("400 not json", _result(400, b"<html>bad</html>"), _batch(2),
      Rejected(reason="HTTP 400", status=400)),
-    ("413 split", _result(413, wire.too_large_body()), _batch(4),
+    ("413 split", _result(413, answers.too_large_body()), _batch(4),
      Split(reason="HTTP 413: Payload too large", status=413)),
-    ("413 lone event", _result(413, wire.too_large_body()), _batch(1),
+    ("413 lone event", _result(413, answers.too_large_body()), _batch(1),
      Rejected(reason="HTTP 413: Payload too large", status=413)),
-    ("429 one user of several", _result(429, wire.throttled_body(
+    ("429 one user of several", _result(429, answers.throttled_body(
         throttled_events=[0], throttled_users={"user-0000": 40})), MIXED,
      Throttled(reason=f"{THROTTLE_ERROR}; throttled_users=1", after=30.0, deferred=[0, 2],
                rejected=[])),
-    ("429 one device", _result(429, wire.throttled_body(
+    ("429 one device", _result(429, answers.throttled_body(
         throttled_events=[3], throttled_devices={"dev-0009": 40})), MIXED,
      Throttled(reason=f"{THROTTLE_ERROR}; throttled_devices=1", after=30.0, deferred=[3, 4],
                rejected=[])),
-    ("429 retry-after seconds", _result(429, wire.throttled_body(
+    ("429 retry-after seconds", _result(429, answers.throttled_body(
         throttled_events=[1], throttled_users={"user-0001": 40}), **{"retry-after": "12"}),
      MIXED, Throttled(reason=f"{THROTTLE_ERROR}; throttled_users=1", after=12.0, deferred=[1],
                       rejected=[])),
@@ -630,11 +630,11 @@ OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
      Throttled(reason="HTTP 429: throttled", after=120.0, deferred=[0, 1], rejected=[])),
     ("429 not json", _result(429, b"slow down"), _batch(3),
      Throttled(reason="HTTP 429: throttled", after=30.0, deferred=[0, 1, 2], rejected=[])),
-    ("429 daily quota device", _result(429, wire.throttled_body(
+    ("429 daily quota device", _result(429, answers.throttled_body(
         throttled_events=[3, 4], exceeded_daily_quota_devices={"dev-0009": 500200})), MIXED,
      Throttled(reason=f"{THROTTLE_ERROR}; exceeded_daily_quota_devices=1", after=30.0,
                deferred=[], rejected=[3, 4])),
-    ("429 quota and throttle", _result(429, wire.throttled_body(
+    ("429 quota and throttle", _result(429, answers.throttled_body(
         throttled_events=[0, 1, 2], throttled_users={"user-0000": 40, "user-0001": 35},
         exceeded_daily_quota_users={"user-0001": 500200})), MIXED,
      Throttled(reason=f"{THROTTLE_ERROR}; throttled_users=2; exceeded_daily_quota_users=1",
@@ -653,7 +653,7 @@ OUTCOMES: list[tuple[str, HTTPResult, list[bytes], object]] = [
                                               "events_with_invalid_fields": {"time": [0, 7]},
                                               "silenced_events": [-1, 2]}),
      _batch(2), Rejected(reason="HTTP 400: e", indices=[0], resend_rest=True, status=400)),
-    ("429 throttled events all out of range", _result(429, wire.throttled_body(
+    ("429 throttled events all out of range", _result(429, answers.throttled_body(
         throttled_events=[2, 5, -1])), _batch(2),
      Throttled(reason=THROTTLE_ERROR, after=30.0, deferred=[0, 1], rejected=[])),
 ]  # fmt: skip

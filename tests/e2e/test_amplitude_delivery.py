@@ -20,13 +20,13 @@ import urllib3
 import trackwire
 from trackwire._engine.transport import HTTPResult
 from trackwire._official_options import translate
-from trackwire.amplitude import wire
+from trackwire.amplitude import answers
 from trackwire.collector.server import RunningCollector, start_collector
 from trackwire.testing import RecordingTransport
 
 from .test_amplitude_to_collector import KEY, events_of
 
-OK = HTTPResult(status=200, body=orjson.dumps(wire.success_body(1, 1, 1)))
+OK = HTTPResult(status=200, body=orjson.dumps(answers.success_body(1, 1, 1)))
 
 # --- URL selection ------------------------------------------------------------------------------
 
@@ -246,7 +246,7 @@ def test_throttled_user_waits_while_others_flow(collector: RunningCollector) -> 
         if "hot-user-1" in users and not throttled_once:
             throttled_once.append(True)
             hot = [i for i, user in enumerate(users) if user == "hot-user-1"]
-            return 429, wire.throttled_body(
+            return 429, answers.throttled_body(
                 throttled_events=hot, throttled_users={"hot-user-1": 45}
             )
         return None
@@ -282,7 +282,7 @@ def test_daily_quota_ids_fail_others_arrive(collector: RunningCollector) -> None
     def rule(body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
         if not answered:
             answered.append(True)
-            return 429, wire.throttled_body(
+            return 429, answers.throttled_body(
                 throttled_events=[0], exceeded_daily_quota_users={"spam-user-1": 500200}
             )
         return None

@@ -1,9 +1,9 @@
 """Amplitude's HTTP V2 and Batch ingestion APIs, written once for the SDK and the collector.
 
-Hosts, limits, the event field table and the response bodies the official SDKs parse. The SDK
-validates with these functions and reads responses with :mod:`.responses`; the collector
-accepts, refuses and answers with the same ones, so the two cannot disagree about what
-Amplitude would do. The identify form APIs live in :mod:`.identify`, and the user and group
+Hosts, limits, the event field table and the upload checks. The SDK validates with these
+functions and reads responses with :mod:`.responses`; the collector accepts and refuses with
+the same ones and answers with the bodies of :mod:`.answers`, so the two cannot disagree about
+what Amplitude would do. The identify form APIs live in :mod:`.identify`, and the user and group
 property operations both kinds of request carry in :mod:`.properties`.
 """
 
@@ -39,6 +39,7 @@ __all__ = [
     "PATHS",
     "SERVER_URLS",
     "THROTTLE_BACKOFF_SECONDS",
+    "TOO_LARGE_ERROR",
     "Problem",
     "ProblemKind",
     "UploadCheck",
@@ -46,13 +47,7 @@ __all__ = [
     "check_event",
     "check_upload",
     "cut_long_strings",
-    "error_body",
-    "invalid_api_key_body",
-    "invalid_request_body",
     "properties_too_deep",
-    "success_body",
-    "throttled_body",
-    "too_large_body",
     "truncate_long_strings",
 ]
 
@@ -143,9 +138,8 @@ _PROPERTY_OBJECTS: Final = ("event_properties", "user_properties", "group_proper
 _MISSING_FIELD: Final = "Request missing required field"
 _INVALID_BODY: Final = "Invalid JSON request body"
 _INVALID_EVENT: Final = "Invalid event JSON"
-_INVALID_EVENTS: Final = "Invalid field values on some events"
-_TOO_LARGE: Final = "Payload too large"
-_THROTTLED: Final = "Too many requests for some devices and users"
+#: The ``error`` text of Amplitude's 413 (also what :func:`check_upload` reports).
+TOO_LARGE_ERROR: Final = "Payload too large"
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,7 +442,7 @@ def _request_error(
     """The request-level problem, or the minimum id length to use for the events."""
     if payload_size_bytes is not None and payload_size_bytes > MAX_REQUEST_BYTES[endpoint]:
         limit = MAX_REQUEST_BYTES[endpoint]
-        return UploadError(413, _TOO_LARGE, f"request body is larger than {limit} bytes")
+        return UploadError(413, TOO_LARGE_ERROR, f"request body is larger than {limit} bytes")
     if not isinstance(body, dict):
         return UploadError(400, _INVALID_BODY, "the request body must be a JSON object")
     api_key = body.get("api_key")
@@ -463,7 +457,9 @@ def _request_error(
         return UploadError(400, _INVALID_EVENT, "events must be an array of event objects")
     if len(events) > MAX_EVENTS_PER_REQUEST:
         return UploadError(
-            413, _TOO_LARGE, f"{len(events)} events; at most {MAX_EVENTS_PER_REQUEST} per request"
+            413,
+            TOO_LARGE_ERROR,
+            f"{len(events)} events; at most {MAX_EVENTS_PER_REQUEST} per request",
         )
     for index, event in enumerate(events):
         if not isinstance(event, dict):
@@ -531,100 +527,3 @@ def check_upload(
         invalid_indices=invalid,
         min_id_length=verdict,
     )
-
-
-# --- response bodies ---------------------------------------------------------------------------
-
-
-def success_body(
-    events_ingested: int, payload_size_bytes: int, server_upload_time_ms: int
-) -> dict[str, int]:
-    """The 200 body; both official SDKs need its ``code`` (the Python SDK reads nothing else)."""
-    return {
-        "code": 200,
-        "events_ingested": events_ingested,
-        "payload_size_bytes": payload_size_bytes,
-        "server_upload_time": server_upload_time_ms,
-    }
-
-
-def invalid_request_body(check: UploadCheck) -> dict[str, Any]:
-    """The 400 (or 413) body for a failed :func:`check_upload`.
-
-    A request-level error gives ``{code, error}`` plus ``missing_field`` when one is missing
-    (the SDKs then drop the whole batch). Per-event problems give ``error`` "Invalid field
-    values on some events" with all three index maps, empty ones included, so that every SDK
-    finds the keys it looks for.
-
-    Raises:
-        ValueError: the check found no problem.
-    """
-    if check.error is not None:
-        if check.error.code == 413:
-            return too_large_body()
-        body: dict[str, Any] = {"code": check.error.code, "error": check.error.error}
-        if check.error.missing_field is not None:
-            body["missing_field"] = check.error.missing_field
-        return body
-    if check.ok:
-        raise ValueError("the upload has no problem to report")
-    return {
-        "code": 400,
-        "error": _INVALID_EVENTS,
-        "events_with_invalid_fields": check.events_with_invalid_fields,
-        "events_with_missing_fields": check.events_with_missing_fields,
-        "events_with_invalid_id_lengths": check.events_with_invalid_id_lengths,
-    }
-
-
-def invalid_api_key_body(api_key: str) -> dict[str, Any]:
-    """The 400 body for an unknown API key (the Python SDK matches ``Invalid API key:``)."""
-    return {"code": 400, "error": f"Invalid API key: {api_key}"}
-
-
-def too_large_body() -> dict[str, Any]:
-    """The 413 body: too many events or bytes in one request."""
-    return {"code": 413, "error": _TOO_LARGE}
-
-
-def throttled_body(
-    *,
-    throttled_events: Sequence[int],
-    throttled_users: Mapping[str, int] | None = None,
-    throttled_devices: Mapping[str, int] | None = None,
-    eps_threshold: int = DEFAULT_EPS_THRESHOLD["httpapi"],
-    exceeded_daily_quota_users: Mapping[str, int] | None = None,
-    exceeded_daily_quota_devices: Mapping[str, int] | None = None,
-) -> dict[str, Any]:
-    """The 429 body.
-
-    Args:
-        throttled_events: indices of the throttled events.
-        throttled_users: user_id -> its current events per second.
-        throttled_devices: device_id -> its current events per second.
-        eps_threshold: the per-user/device limit that was exceeded.
-        exceeded_daily_quota_users: user_id -> events in the last 24 h (daily-quota case only);
-            the Python SDK drops throttled events of these users instead of retrying them.
-        exceeded_daily_quota_devices: device_id -> events in the last 24 h (daily-quota case).
-    """
-    body: dict[str, Any] = {
-        "code": 429,
-        "error": _THROTTLED,
-        "eps_threshold": eps_threshold,
-        "throttled_devices": dict(throttled_devices or {}),
-        "throttled_users": dict(throttled_users or {}),
-        "throttled_events": list(throttled_events),
-    }
-    if exceeded_daily_quota_users is not None:
-        body["exceeded_daily_quota_users"] = dict(exceeded_daily_quota_users)
-    if exceeded_daily_quota_devices is not None:
-        body["exceeded_daily_quota_devices"] = dict(exceeded_daily_quota_devices)
-    return body
-
-
-def error_body(code: int, error: str) -> dict[str, Any]:
-    """Any other error body, e.g. ``error_body(403, "Forbidden")`` or a 5xx for fault injection."""
-    return {"code": code, "error": error}
-
-
-# --- response -> outcome ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from trackwire.amplitude import answers as amplitude_answers
 from trackwire.amplitude import wire as amplitude_wire
 from trackwire.collector.faults.config import FaultConfig
 
@@ -52,8 +53,12 @@ def default_fault_body(
             text = b"success" if status < 300 else message.encode()
             return text, "text/plain", headers
         if status < 300:
-            return orjson.dumps(amplitude_wire.success_body(0, len(request_body), 0)), json, headers
-        return orjson.dumps(amplitude_wire.error_body(status, message)), json, headers
+            return (
+                orjson.dumps(amplitude_answers.success_body(0, len(request_body), 0)),
+                json,
+                headers,
+            )
+        return orjson.dumps(amplitude_answers.error_body(status, message)), json, headers
     # mParticle answers 2xx with no body and errors as {"errors": [...]}.
     if status < 300:
         return b"", "", headers
@@ -81,7 +86,7 @@ def _amplitude_throttled(path: str, request_body: bytes) -> dict[str, Any]:
                 users[event["user_id"]] = threshold + 1
             if isinstance(event.get("device_id"), str):
                 devices[event["device_id"]] = threshold + 1
-    return amplitude_wire.throttled_body(
+    return amplitude_answers.throttled_body(
         throttled_events=list(range(len(events))),
         throttled_users=users,
         throttled_devices=devices,

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from trackwire.amplitude import identify, wire
+from trackwire.amplitude import answers, identify, wire
 from trackwire.collector import _http
 from trackwire.collector._handler import Reply, handle, json_reply, text_reply
 from trackwire.collector._values import now_ms
@@ -60,8 +60,8 @@ class _Amplitude:
             vendor="amplitude",
             limit=wire.MAX_REQUEST_BYTES[endpoint],
             flow=flow,
-            too_large=lambda _message: json_reply(413, wire.too_large_body()),
-            bad_body=lambda message: json_reply(400, wire.error_body(400, message)),
+            too_large=lambda _message: json_reply(413, answers.too_large_body()),
+            bad_body=lambda message: json_reply(400, answers.error_body(400, message)),
             counters=self.ingestion.counters,
             body_timeout=self.ingestion.body_timeout,
         )
@@ -69,20 +69,20 @@ class _Amplitude:
     def upload_flow(self, raw: bytes, *, endpoint: str, content_type: str) -> Reply:
         if not _http.is_json(content_type):
             text = f"Content-Type must be application/json; got {content_type or 'none'}"
-            return json_reply(400, wire.error_body(400, text))
+            return json_reply(400, answers.error_body(400, text))
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return json_reply(400, wire.error_body(400, "Invalid JSON request body"))
+            return json_reply(400, answers.error_body(400, "Invalid JSON request body"))
         check = wire.check_upload(body, endpoint=endpoint, payload_size_bytes=len(raw))
         api_key = body.get("api_key") if isinstance(body, dict) else None
         source = None
         if isinstance(api_key, str) and api_key:
             source = self.ingestion.source(api_key)
             if source is None:
-                return json_reply(400, wire.invalid_api_key_body(api_key))
+                return json_reply(400, answers.invalid_api_key_body(api_key))
         if check.error is not None:
-            return json_reply(check.error.code, wire.invalid_request_body(check))
+            return json_reply(check.error.code, answers.invalid_request_body(check))
         assert source is not None  # check_upload refuses a body without an api_key
         if check.invalid_indices:
             # Amplitude's 400 means nothing was ingested: the official SDKs resend the valid
@@ -90,7 +90,7 @@ class _Amplitude:
             self.ingestion.counters.add(
                 "rejected", "amplitude", "invalid_event", len(check.invalid_indices)
             )
-            return json_reply(400, wire.invalid_request_body(check))
+            return json_reply(400, answers.invalid_request_body(check))
         for event in body["events"]:
             wire.cut_long_strings(event)  # what Amplitude keeps of an over-long field
         records = [
@@ -98,7 +98,7 @@ class _Amplitude:
         ]
         result = self.ingestion.write(records, request_bytes=len(raw))
         return json_reply(
-            200, wire.success_body(len(records), len(raw), now_ms()), stored=result.stored
+            200, answers.success_body(len(records), len(raw), now_ms()), stored=result.stored
         )
 
     async def form(self, request: Request, *, group: bool) -> Response:
