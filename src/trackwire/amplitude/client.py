@@ -17,13 +17,11 @@ from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, Any, Final, overload
 
 from trackwire._client import Client, Lane, ReplaySpec, parse_options
-from trackwire._engine.batcher import BatchLimits
-from trackwire._engine.destination import HTTPDestination
 from trackwire._engine.ids import new_message_id
 from trackwire._engine.receipts import Receipt
 from trackwire._version import __version__
 from trackwire.amplitude import options as amplitude_options
-from trackwire.amplitude import responses, wire
+from trackwire.amplitude import wire
 from trackwire.amplitude.builders import Identify, Revenue, check_property_operations
 from trackwire.amplitude.callbacks import event_callback, watch_retries
 from trackwire.amplitude.events import check, check_group, prepare, rename_keys, to_wire
@@ -147,9 +145,7 @@ class Amplitude(Client):
             name: options.pop(name) for name in list(options) if name in amplitude_options.OWN
         }
         url, endpoint = amplitude_options.server_url({**amplitude_options.OWN, **own_values})
-        interval = own_values.get("upload_interval", 0.0)
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
-            raise ConfigError(f"upload_interval must be seconds >= 0, got {interval!r}")
+        interval = amplitude_options.upload_interval(own_values.get("upload_interval", 0.0))
         if "flush_interval" not in options:
             options["flush_interval"] = interval or amplitude_options.NEXT_TURN
         passed = dict(options)
@@ -171,30 +167,11 @@ class Amplitude(Client):
         self._id_length = self.min_id_length or wire.DEFAULT_MIN_ID_LENGTH
         self.opt_out = bool(own["opt_out"])
         self._defaults = amplitude_options.event_defaults(own)
-        log_level = own["log_level"]
-        if log_level is not None:
-            if log_level not in amplitude_options.LOG_LEVELS:
-                raise ConfigError(
-                    f"log_level must be one of {', '.join(amplitude_options.LOG_LEVELS)}"
-                )
-            logger.setLevel(amplitude_options.LOG_LEVELS[log_level])
-        head, tail = amplitude_options.envelope_parts(api_key, self.min_id_length)
-        limits = BatchLimits(
-            max_count=wire.MAX_EVENTS_PER_REQUEST - 1,
-            max_bytes=wire.MAX_REQUEST_BYTES[endpoint] - 1,
-            overhead=len(head) + len(tail),
-            separator=1,
+        amplitude_options.apply_log_level(own["log_level"])
+        destination = amplitude_options.upload_destination(
+            api_key, url, endpoint, self.min_id_length, shared.delivery.timeout
         )
-        self._max_event_bytes = limits.max_bytes - limits.overhead
-        destination = HTTPDestination(
-            name="amplitude",
-            url=url,
-            limits=limits,
-            envelope=lambda messages: head + b",".join(messages) + tail,
-            outcome=responses.outcome_now,
-            headers={"Accept": "*/*"},
-            timeout=shared.delivery.timeout,
-        )
+        self._max_event_bytes = destination.limits.max_bytes - destination.limits.overhead
         super().__init__(destination, shared, replay=replay)
         self._query: AmplitudeQuery | None = None
         if own["secret_key"]:

@@ -18,7 +18,7 @@ import orjson
 
 from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import HTTPDestination
-from trackwire.amplitude import wire
+from trackwire.amplitude import responses, wire
 from trackwire.amplitude.events import prepare
 from trackwire.amplitude.form import FORM_CONTENT_TYPE, form_envelope, form_outcome
 from trackwire.config import RetryConfig
@@ -142,6 +142,45 @@ def form_destination(api_key: str, events_url: str, timeout: float | None) -> HT
         headers={"Content-Type": FORM_CONTENT_TYPE},
         timeout=timeout,
     )
+
+
+def upload_destination(
+    api_key: str, url: str, endpoint: str, min_id_length: int | None, timeout: float | None
+) -> HTTPDestination:
+    """The HTTP V2 / Batch endpoint ``url``: batches under its count and size limits, each
+    spliced into the request body around the already-encoded events."""
+    head, tail = envelope_parts(api_key, min_id_length)
+    limits = BatchLimits(
+        max_count=wire.MAX_EVENTS_PER_REQUEST - 1,
+        max_bytes=wire.MAX_REQUEST_BYTES[endpoint] - 1,
+        overhead=len(head) + len(tail),
+        separator=1,
+    )
+    return HTTPDestination(
+        name="amplitude",
+        url=url,
+        limits=limits,
+        envelope=lambda messages: head + b",".join(messages) + tail,
+        outcome=responses.outcome_now,
+        headers={"Accept": "*/*"},
+        timeout=timeout,
+    )
+
+
+def upload_interval(value: object) -> float:
+    """``upload_interval``: seconds >= 0 (0: send on the engine's next turn)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"upload_interval must be seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def apply_log_level(level: object) -> None:
+    """``log_level``: the official SDK's level names, for the ``trackwire.amplitude`` logger."""
+    if level is None:
+        return
+    if not isinstance(level, str) or level not in LOG_LEVELS:
+        raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+    logging.getLogger("trackwire.amplitude").setLevel(LOG_LEVELS[level])
 
 
 def retry_config(own: Mapping[str, Any], given: Mapping[str, Any]) -> RetryConfig | None:
