@@ -11,26 +11,27 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator, Sequence
 from itertools import repeat, starmap
-from operator import attrgetter, itemgetter
+from operator import attrgetter
+from typing import Generic, TypeVar
 
 from trackwire._engine.queue import Queued, QueuedItem
 from trackwire._engine.receipts import Receipt
 
 __all__ = ["Buffer", "Queued", "ReceiptQueue"]
 
-_data = itemgetter(1)  # Queued.data, read in C
+_data = attrgetter("data")  # a waiting message's bytes (Queued or Receipt), read in C
 
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same object
 # without it, on the path every call takes.
 _new_queued = tuple.__new__
 
+_Item = TypeVar("_Item", bound=QueuedItem)
 
-class Buffer:
-    """A FIFO of :class:`Queued` messages with count and byte bounds. Not thread-safe.
 
-    Args:
-        max_items: most messages held.
-        max_bytes: most encoded bytes held.
+class _BoundedFifo(Generic[_Item]):
+    """A FIFO of waiting messages with count and byte bounds: what both queues share.
+
+    Not thread-safe: the engine guards it with its lock.
     """
 
     __slots__ = ("_items", "max_bytes", "max_items", "nbytes", "next_seq")
@@ -40,16 +41,13 @@ class Buffer:
         self.max_bytes = max_bytes
         self.nbytes = 0
         self.next_seq = 0
-        self._items: deque[Queued] = deque()
+        self._items: deque[_Item] = deque()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def __iter__(self) -> Iterator[Queued]:
-        return iter(self._items)
-
     @property
-    def head(self) -> Queued | None:
+    def head(self) -> _Item | None:
         """The oldest waiting message, or None."""
         return self._items[0] if self._items else None
 
@@ -61,19 +59,11 @@ class Buffer:
         """False when a message of ``size`` bytes is larger than the whole byte bound."""
         return size <= self.max_bytes
 
-    def offer(self, data: bytes, enqueued_at: float) -> int:
-        """Add ``data`` at the tail (the caller checked the room); returns its seq."""
-        seq = self.next_seq
-        self.next_seq = seq + 1
-        self._items.append(_new_queued(Queued, (seq, data, enqueued_at)))
-        self.nbytes += len(data)
-        return seq
-
     def sizes(self) -> Iterator[int]:
         """Encoded sizes from the oldest message on (for :func:`~trackwire._engine.batcher.fit`)."""
         return map(len, map(_data, self._items))
 
-    def take(self, count: int) -> list[Queued]:
+    def take(self, count: int) -> list[_Item]:
         """Remove and return the ``count`` oldest messages."""
         # C-level loops (starmap, map): a batch holds thousands of messages.
         count = min(count, len(self._items))
@@ -81,15 +71,10 @@ class Buffer:
         self.nbytes -= sum(map(len, map(_data, taken)))
         return taken
 
-    def ack(self, items: Sequence[Queued]) -> None:
+    def ack(self, items: Sequence[QueuedItem]) -> None:
         """Nothing to do: taken messages are already out of memory's way."""
 
-    def release(self, items: Sequence[Queued]) -> None:
-        """Put ``items`` back at the head, in their order."""
-        self._items.extendleft(reversed(items))
-        self.nbytes += sum(len(item.data) for item in items)
-
-    def evict_oldest(self) -> Queued | None:
+    def evict_oldest(self) -> _Item | None:
         """Remove and return the oldest message, or None when empty."""
         if not self._items:
             return None
@@ -97,7 +82,7 @@ class Buffer:
         self.nbytes -= len(item.data)
         return item
 
-    def drain(self) -> list[Queued]:
+    def drain(self) -> list[_Item]:
         """Remove and return everything."""
         taken = list(self._items)
         self._items.clear()
@@ -108,10 +93,34 @@ class Buffer:
         """Nothing to release."""
 
 
-_data_of = attrgetter("data")  # a receipt's message, read in C
+class Buffer(_BoundedFifo[Queued]):
+    """A FIFO of :class:`Queued` messages with count and byte bounds. Not thread-safe.
+
+    Args:
+        max_items: most messages held.
+        max_bytes: most encoded bytes held.
+    """
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Queued]:
+        return iter(self._items)
+
+    def offer(self, data: bytes, enqueued_at: float) -> int:
+        """Add ``data`` at the tail (the caller checked the room); returns its seq."""
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        self._items.append(_new_queued(Queued, (seq, data, enqueued_at)))
+        self.nbytes += len(data)
+        return seq
+
+    def release(self, items: Sequence[Queued]) -> None:
+        """Put ``items`` back at the head, in their order."""
+        self._items.extendleft(reversed(items))
+        self.nbytes += sum(len(item.data) for item in items)
 
 
-class ReceiptQueue:
+class ReceiptQueue(_BoundedFifo[Receipt]):
     """The default in-memory queue: each entry is the call's receipt itself.
 
     The same bounds and order as :class:`Buffer`, but a queued message is its
@@ -126,30 +135,7 @@ class ReceiptQueue:
         max_bytes: most encoded bytes held.
     """
 
-    __slots__ = ("_items", "max_bytes", "max_items", "nbytes", "next_seq")
-
-    def __init__(self, max_items: int, max_bytes: int) -> None:
-        self.max_items = max_items
-        self.max_bytes = max_bytes
-        self.nbytes = 0
-        self.next_seq = 0
-        self._items: deque[Receipt] = deque()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def head(self) -> Receipt | None:
-        """The oldest waiting message, or None."""
-        return self._items[0] if self._items else None
-
-    def has_room(self, size: int) -> bool:
-        """True when a message of ``size`` bytes fits under both bounds."""
-        return len(self._items) < self.max_items and self.nbytes + size <= self.max_bytes
-
-    def could_ever_fit(self, size: int) -> bool:
-        """False when a message of ``size`` bytes is larger than the whole byte bound."""
-        return size <= self.max_bytes
+    __slots__ = ()
 
     def put(self, receipt: Receipt, data: bytes, enqueued_at: float) -> None:
         """Queue ``data`` as ``receipt``'s entry at the tail (the caller checked the room)."""
@@ -166,6 +152,7 @@ class ReceiptQueue:
         One call on the path every message takes, which also tells the engine whether the
         count trigger fired.
         """
+        # put() inlined: this runs on the caller's thread for every message.
         items = self._items
         size = len(data)
         waiting = len(items)
@@ -178,35 +165,3 @@ class ReceiptQueue:
         items.append(receipt)
         self.nbytes += size
         return waiting + 1
-
-    def sizes(self) -> Iterator[int]:
-        """Encoded sizes from the oldest message on (for :func:`~trackwire._engine.batcher.fit`)."""
-        return map(len, map(_data_of, self._items))
-
-    def take(self, count: int) -> list[Receipt]:
-        """Remove and return the ``count`` oldest messages."""
-        count = min(count, len(self._items))
-        taken = list(starmap(self._items.popleft, repeat((), count)))
-        self.nbytes -= sum(map(len, map(_data_of, taken)))
-        return taken
-
-    def ack(self, items: Sequence[QueuedItem]) -> None:
-        """Nothing to do: taken messages are already out of memory's way."""
-
-    def evict_oldest(self) -> Receipt | None:
-        """Remove and return the oldest message, or None when empty."""
-        if not self._items:
-            return None
-        item = self._items.popleft()
-        self.nbytes -= len(item.data)
-        return item
-
-    def drain(self) -> list[Receipt]:
-        """Remove and return everything."""
-        taken = list(self._items)
-        self._items.clear()
-        self.nbytes = 0
-        return taken
-
-    def close(self) -> None:
-        """Nothing to release."""
