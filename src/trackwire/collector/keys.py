@@ -119,6 +119,16 @@ class Reader:
 
     source: Source | None = None
 
+    def scope(self, filters: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``filters`` (with ``vendor`` and ``source`` keys) narrowed to what this reader may
+        read; None when they name another source than its own."""
+        if self.source is None:
+            return dict(filters)
+        mine = {"vendor": self.source.vendor, "source": self.source.name}
+        if any(filters.get(name) not in (None, value) for name, value in mine.items()):
+            return None
+        return {**filters, **mine}
+
 
 class Keys:
     """The sources the collector accepts, looked up by key in constant time.

@@ -139,13 +139,13 @@ class _Admin:
         except ValueError as exc:
             return json_reply(400, {"error": str(exc)}).response()
         if reader.source is not None:
-            mine = {"vendor": reader.source.vendor, "source": reader.source.name}
-            if any(filters[name] not in (None, value) for name, value in mine.items()):
+            scoped = reader.scope(filters)
+            if scoped is None:
                 text = (
                     f"this credential reads only {reader.source.vendor} source {reader.source.name}"
                 )
                 return json_reply(403, {"error": text}).response()
-            filters.update(mine)
+            filters = scoped
         found = await run_in_threadpool(functools.partial(self.view.store.events, **filters))
         limit = filters["limit"]
         inspection = self.view.inspection

@@ -130,16 +130,6 @@ def _who(reader: Reader) -> Any:
     return {"vendor": reader.source.vendor, "source": reader.source.name}
 
 
-def _scope(reader: Reader, filters: dict[str, Any]) -> dict[str, Any] | None:
-    """The filters narrowed to what ``reader`` may read; None when they ask for another source."""
-    if reader.source is None:
-        return filters
-    mine = {"vendor": reader.source.vendor, "source": reader.source.name}
-    if any(filters.get(name) not in (None, value) for name, value in mine.items()):
-        return None
-    return {**filters, **mine}
-
-
 class _Viewer:
     def __init__(self, view: PageView) -> None:
         self.view = view
@@ -222,7 +212,7 @@ class _Viewer:
             filters = _http.event_filters(request.query_params)
         except ValueError as exc:
             return _error(400, str(exc))
-        scoped = _scope(reader, filters)
+        scoped = reader.scope(filters)
         if scoped is None:
             return _error(403, "this sign-in reads only its own source")
         last = request.headers.get("last-event-id") or request.query_params.get("after")
@@ -282,7 +272,7 @@ class _Viewer:
         found = await run_in_threadpool(
             functools.partial(self.view.store.events, before_id=event_id + 1, limit=1)
         )
-        if not found or found[0].id != event_id or _scope(reader, _of(found[0])) is None:
+        if not found or found[0].id != event_id or reader.scope(_of(found[0])) is None:
             return _error(404, "no such event")
         event = found[0]
         item = event.to_json()
@@ -303,7 +293,7 @@ class _Viewer:
         vendor, source, user = params.get("vendor"), params.get("source"), params.get("user")
         if not vendor or not source or not user:
             return _error(400, "give vendor, source and user (a user id or a device id)")
-        if _scope(reader, {"vendor": vendor, "source": source}) is None:
+        if reader.scope({"vendor": vendor, "source": source}) is None:
             return _error(403, "this sign-in reads only its own source")
         body = await run_in_threadpool(self._user, vendor, source, user)
         if body is None:
@@ -353,7 +343,7 @@ class _Viewer:
         if not text.isdecimal() or not 1 <= int(text[:4]) <= 1440:
             return _error(400, "minutes must be a whole number from 1 to 1440")
         minutes = int(text)
-        scope = _scope(reader, {"vendor": None, "source": None}) or {}
+        scope = reader.scope({"vendor": None, "source": None}) or {}
         body = await run_in_threadpool(self._rates, minutes, scope)
         return json_reply(200, body).response()
 
