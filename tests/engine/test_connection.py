@@ -1,8 +1,9 @@
-"""The transport's connections: one write per request, no poll right after an answer, and a
-kept-alive connection the server closed is replaced without losing the request."""
+"""The transport's connections: one write per request, no poll right after an answer, and
+urllib3's own check (and replacement) of a kept-alive connection idle for longer."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import urllib3.connection
+import urllib3.util.wait
 
 from tests.sink import Sink
 from trackwire._engine import connection
@@ -73,7 +75,7 @@ def test_an_empty_body_is_sent_as_urllib3_sends_it(
 
 def _count_polls(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
     polls: list[float | None] = []
-    original = urllib3.connection.wait_for_read
+    original = urllib3.util.wait.wait_for_read
 
     def counting_wait_for_read(sock: socket.socket, timeout: float | None = None) -> bool:
         polls.append(timeout)
@@ -159,24 +161,34 @@ class _ClosingServer:
             assert self.cond.wait_for(lambda: self.answered >= count, timeout=5.0)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # shutdown() wakes the blocked accept()
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.sock.close()
         self.thread.join(5)
 
 
-def test_a_connection_the_server_closed_is_replaced_and_the_request_still_sent(
-    transport: Urllib3Transport,
+def test_a_connection_the_server_closed_while_idle_is_replaced(
+    transport: Urllib3Transport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = _ClosingServer()
     try:
         assert _post(transport, server.url + "/v1/batch") == 200
         server.wait_answered(1)  # the first connection is closed by now
+        # Idle for longer than FRESH_SECONDS: polled, found closed, replaced (urllib3's way).
+        monkeypatch.setattr(connection, "_monotonic", lambda: 1e12)
 
-        # Reused without a poll (answered a moment ago), found closed, sent again on a new one.
         assert _post(transport, server.url + "/v1/batch") == 200
         assert server.connections == 2
     finally:
         server.close()
+
+
+def test_a_request_through_a_proxy_goes_out_in_one_write(sink: Sink) -> None:
+    transport = Urllib3Transport(proxy=sink.url)
+    try:
+        # A forwarding proxy gets the absolute URL; the sink answers as the proxy would.
+        assert _post(transport, "http://collector.invalid/v1/batch") == 200
+    finally:
+        transport.close()
+    assert sink.requests[0].path == "http://collector.invalid/v1/batch"
+    assert sink.requests[0].raw == _BODY

@@ -9,11 +9,14 @@ the answer. These subclasses take two of those away and change nothing else:
 
 * the head and a ``bytes`` body go out in one ``sendall`` (the bytes on the wire are the same);
 * a connection whose last answer arrived less than :data:`FRESH_SECONDS` ago is taken as
-  still open, without the ``poll``. Servers close idle connections after seconds (2 s and
-  more in common servers), and a server that closes one sooner says ``Connection: close``,
-  which makes urllib3 drop it. Should a connection still turn out dropped, the transport
-  sends the request once more on a new connection (:func:`reused_without_check`), as the
-  ``poll`` would have had it do.
+  still open, without the ``poll``: during a backlog the next request follows the last
+  answer within milliseconds. Servers close idle connections after seconds (2 s and more in
+  common servers), and one that closes a connection after an answer says
+  ``Connection: close``, which makes urllib3 drop it. A connection idle for longer is
+  checked as urllib3 checks it.
+
+The worker's work for its next batch runs once a request is on the wire, before the answer
+is read (:func:`~trackwire._engine.overlap.run_waiting_work`).
 
 TLS, proxies, timeouts and the pool are urllib3's own: only ``send``, ``request``,
 ``getresponse`` and ``is_connected`` are wrapped. With urllib3 1.26, whose pool checks the
@@ -22,50 +25,22 @@ socket itself, only the single ``sendall`` applies.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
 from urllib3 import connection, connectionpool
 
+from trackwire._engine.overlap import run_waiting_work
+
 if TYPE_CHECKING:
     import urllib3
 
-__all__ = [
-    "FRESH_SECONDS",
-    "POOL_CLASSES",
-    "check_next_reuse",
-    "reused_without_check",
-]
+__all__ = ["FRESH_SECONDS", "POOL_CLASSES"]
 
 #: A connection answered this recently is reused without checking that it is still open.
-FRESH_SECONDS: Final = 1.0
+FRESH_SECONDS: Final = 0.1
 
 _monotonic = time.monotonic
-
-
-class _ThisThread(threading.local):
-    """Per thread: whether the last pooled connection was reused unchecked, and whether the
-    next one must be checked (after such a reuse failed)."""
-
-    unchecked: bool = False
-    check_next: bool = False
-
-
-_this_thread = _ThisThread()
-
-
-def reused_without_check() -> bool:
-    """True when this thread's last request went out on a connection reused without the
-    dropped-connection check; reading it clears it."""
-    unchecked = _this_thread.unchecked
-    _this_thread.unchecked = False
-    return unchecked
-
-
-def check_next_reuse() -> None:
-    """Make this thread's next request check a kept-alive connection, as urllib3 does."""
-    _this_thread.check_next = True
 
 
 class _OneWrite:
@@ -100,20 +75,17 @@ class _OneWrite:
         super().send(data)  # type: ignore[misc]
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        # The request is on the wire: the worker's work for its next batch (if it offered
+        # any) overlaps the server's time instead of following it.
+        run_waiting_work()
         response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
         self._answered_at = _monotonic()
         return response
 
     @property
     def is_connected(self) -> bool:
-        if (
-            self.sock is not None
-            and _monotonic() - self._answered_at < FRESH_SECONDS
-            and not _this_thread.check_next
-        ):
-            _this_thread.unchecked = True
+        if self.sock is not None and _monotonic() - self._answered_at < FRESH_SECONDS:
             return True
-        _this_thread.check_next = False
         return bool(super().is_connected)  # type: ignore[misc]
 
 

@@ -286,46 +286,23 @@ class Urllib3Transport:
         """Send ``request`` over the pool; network errors come back as values."""
         import urllib3  # a dict lookup once imported; keeps urllib3 out of `import trackwire`
 
-        from trackwire._engine.connection import check_next_reuse, reused_without_check
-
         read_timeout = self._read_timeout if request.timeout is None else request.timeout
         timeout = (
             self._timeout
             if request.timeout is None
             else urllib3.Timeout(connect=self._connect_timeout, read=request.timeout)
         )
-        request_headers = dict(request.headers)
-        body = request.body or None
-        reused_without_check()  # clear what an earlier request left
         try:
-            try:
-                response = self._pool.request(
-                    request.method,
-                    request.url,
-                    body=body,
-                    headers=request_headers,
-                    timeout=timeout,
-                    retries=False,
-                    redirect=False,
-                    preload_content=True,
-                )
-            except Exception as exc:
-                if not (reused_without_check() and _classify(exc) == "connection_reset"):
-                    raise
-                # A kept-alive connection reused without the dropped-connection check had
-                # been closed by the server: once more, on a checked or new connection, as
-                # urllib3 does when its check finds a connection dropped.
-                check_next_reuse()
-                response = self._pool.request(
-                    request.method,
-                    request.url,
-                    body=body,
-                    headers=request_headers,
-                    timeout=timeout,
-                    retries=False,
-                    redirect=False,
-                    preload_content=True,
-                )
+            response = self._pool.request(
+                request.method,
+                request.url,
+                body=request.body or None,
+                headers=dict(request.headers),
+                timeout=timeout,
+                retries=False,
+                redirect=False,
+                preload_content=True,
+            )
         except Exception as exc:  # errors are values here, whatever raised them
             code, text = describe_error(
                 exc, host_port(request.url), self._connect_timeout, read_timeout
