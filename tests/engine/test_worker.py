@@ -129,3 +129,32 @@ def test_flush_and_shutdown_send_inline_when_no_thread_can_start(
     assert client.shutdown(5)
     assert second.ok
     assert [m["event"] for m in transport.messages()] == ["A", "B"]
+
+
+def test_a_burst_of_calls_wakes_an_idle_worker_once_until_it_runs() -> None:
+    client = trackwire.Segment("K", transport=RecordingTransport(), flush_at=20)
+    engine = client._engine
+    wakes: list[int] = []
+    with engine._lock:
+        # As if a worker waited for work (none is started: nothing consumes the wake-ups).
+        engine._state = worker.State.RUNNING
+        engine._idle = 1
+        engine._wake = _CountingCondition(engine._lock, wakes)
+    for i in range(50):
+        client.track(user_id="u", event=f"e{i}")
+    # The first message and the count trigger would each wake it; until it runs, once is
+    # enough (each further wake-up is a wasted call on the caller's path).
+    assert wakes == [1]
+    with engine._lock:
+        engine._idle = 0
+        engine._state = worker.State.IDLE
+
+
+class _CountingCondition(threading.Condition):
+    def __init__(self, lock: threading.Lock, wakes: list[int]) -> None:
+        super().__init__(lock)
+        self.wakes = wakes
+
+    def notify(self, n: int = 1) -> None:
+        self.wakes.append(n)
+        super().notify(n)

@@ -131,7 +131,10 @@ class Engine:
         self._deferred: list[tuple[float, int, Batch]] = []  # heap of (due, first seq, batch)
         self._max_count = self._destination.limits.max_count
         self._first_pending = self.config.send_first_immediately
-        self._idle = 0
+        self._idle = 0  # workers waiting for work
+        # A submit woke an idle worker that has not run yet: later submits need not wake it
+        # again (until it runs, which may take a GIL switch interval, every call would).
+        self._wake_pending = False
         self._blocked = 0
         self._state = State.IDLE
         self._abandon_at: float | None = None
@@ -149,7 +152,12 @@ class Engine:
                 queued = self._try_put(receipt, data, _monotonic())
                 if queued:
                     self._counters.enqueued += 1
-                    if self._idle and (queued == 1 or queued >= self._flush_at):
+                    if (
+                        self._idle
+                        and not self._wake_pending
+                        and (queued == 1 or queued >= self._flush_at)
+                    ):
+                        self._wake_pending = True
                         self._wake.notify()
                     return receipt
         return self._submit_slow(data, receipt)
@@ -363,6 +371,7 @@ class Engine:
                 woken = self._wake.wait(_IDLE_EXIT_SECONDS if timeout is None else timeout)
             finally:
                 self._idle -= 1
+                self._wake_pending = False
             if not woken and timeout is None and not len(self._queue) and not self._deferred:
                 # Idle for long: let the thread end, so a client that is dropped without
                 # shutdown() is collected instead of leaking a thread (submit restarts it).
