@@ -634,6 +634,8 @@ def _load() -> float:
 def run_before_after(ref: str, calls: int, repeat: int, also_gzip: bool = False) -> dict[str, Any]:
     """trackwire at ``ref``, trackwire now and the official SDK, taking turns, in one run.
 
+    The order rotates each round (before, after, official; then after, official, before; ...).
+
     ``also_gzip``: also trackwire now with ``gzip_level=1`` (``"after-gzip"``), to tell what
     compression costs apart from the rest of a change.
     """
@@ -656,7 +658,10 @@ def run_before_after(ref: str, calls: int, repeat: int, also_gzip: bool = False)
     with tempfile.TemporaryDirectory(prefix="trackwire-before-") as tmp:
         source = export_source(ref, Path(tmp))
         for round_ in range(1, repeat + 1):
-            for name in names:
+            # Each round starts with another code: on a shared machine the load drifts, and a
+            # fixed order would hand the same share of the drift to the same code every round.
+            shift = (round_ - 1) % len(names)
+            for name in names[shift:] + names[:shift]:
                 load_start = _load()
                 row = measure(
                     f"before-after-{name}-run{round_}",

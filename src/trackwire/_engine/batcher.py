@@ -38,25 +38,30 @@ def fit(sizes: Iterable[int], limits: BatchLimits) -> int:
     The first message always fits: the caller refused any message larger than the
     per-message limit, which each destination keeps below its request limit.
     """
-    # k messages take overhead + (s1 + sep) + ... + (sk + sep) - sep bytes. The running sums
-    # of (size + sep) only grow, so the count that fits is a bisection of them; accumulate,
-    # map and bisect run in C, which matters at thousands of messages per batch. Sizes are
-    # read in chunks, so a batch that fills on bytes does not read the whole count limit.
+    # k messages take overhead + (s1 + sep) + ... + (sk + sep) - sep bytes. Sizes are read in
+    # chunks (a batch that fills on bytes does not read the whole count limit). A chunk that
+    # fits whole is summed in one C call; only the chunk in which the budget runs out is
+    # searched: its running sums only grow, so the count that fits is a bisection of them.
+    # Everything runs in C loops, which matters at thousands of messages per batch.
     separator = limits.separator
     budget = limits.max_bytes - limits.overhead + separator
     remaining = islice(sizes, limits.max_count)
     count = 0
     total = 0
     while True:
-        running = list(
-            accumulate(map(add, islice(remaining, _CHUNK), repeat(separator)), initial=total)
-        )
-        fitting = bisect_right(running, budget, 1) - 1
-        count += fitting
-        if fitting < len(running) - 1 or len(running) <= _CHUNK:
-            break
-        total = running[-1]
-    return max(count, 1) if (count or len(running) > 1) else 0
+        chunk = list(islice(remaining, _CHUNK))
+        chunk_total = sum(chunk) + separator * len(chunk)
+        if total + chunk_total <= budget:
+            count += len(chunk)
+            total += chunk_total
+            if len(chunk) < _CHUNK:
+                break
+            continue
+        running = list(accumulate(map(add, chunk, repeat(separator)), initial=total))
+        count += bisect_right(running, budget, 1) - 1
+        break
+    # The first message always fits; no messages, no batch.
+    return max(count, 1) if (count or chunk) else 0
 
 
 #: Messages read at a time by :func:`fit`.
