@@ -313,6 +313,7 @@ class Engine:
                     else:
                         if ahead is not None:  # shutdown settled it with what was in flight
                             self._in_flight.pop(ahead.first_seq, None)
+                            self._settled.notify_all()
                         batch = self._next_batch(pid, wait=True)
                     ahead = None
                     if batch is None:
