@@ -222,6 +222,7 @@ class Measurement:
             "peak_rss_mib": self.peak_rss_mib,
             "cpu_process_s": self.cpu_process_s,
             "cpu_window_s": self.worker["cpu_window_s"],
+            "queued_at_calls_end": self.worker.get("queued_at_calls_end", 0),
         }
 
 
@@ -753,6 +754,7 @@ def before_after_section(results: dict[str, Any], section: str | None = None) ->
         ("p99_us", "caller cost, p99 (µs)", 2),
         ("events_per_s", "delivered events/s", 0),
         ("cpu_window_s", "CPU s, first call → delivered", 2),
+        ("queued_at_calls_end", "messages still queued when the calls ended", 0),
         ("loss", "loss (sent − received)", 0),
     ):
         values = [_n(median(name, key), digits) for name in runs]

@@ -157,6 +157,9 @@ def main() -> None:
     if profiler is not None:
         profiler.disable()
     t_calls_done = time.monotonic_ns()
+    # How much the background thread got done while the calls ran: what it left is the
+    # tail of "time until delivered".
+    waiting = client.stats()["queued"] if args.sdk == "trackwire" else client.queue.qsize()
     flushed = client.flush()
     t_flushed = time.monotonic_ns()
     cpu_window = cpu_seconds() - cpu_start
@@ -178,6 +181,7 @@ def main() -> None:
         "t_flushed_ns": t_flushed,
         "flush_ok": flushed is not False,
         "cpu_window_s": cpu_window,
+        "queued_at_calls_end": waiting,
         "rss_before_run_kib": rss_before,
         "stats": stats,
     }
