@@ -28,7 +28,7 @@ from trackwire._engine.batcher import BatchLimits
 from trackwire._engine.destination import Destination
 from trackwire._engine.receipts import BatchReport, Hooks, Receipt
 from trackwire._engine.retry import Delivered, Outcome, Throttled
-from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport, gzip_body
+from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport
 from trackwire._engine.worker import Engine
 from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.testing import RecordingTransport
@@ -355,56 +355,6 @@ def test_delivers_to_a_real_server_over_http(rig: RigFactory, sink: Sink) -> Non
     assert r.engine.flush(10)
     assert all(receipt.ok for receipt in receipts)
     assert sorted(m["event"] for m in sink.delivered()) == sorted(f"m{i}" for i in range(25))
-
-
-def _full_batches(r: Rig, count: float) -> int:
-    """How many messages make ``count`` full batches of this destination (tiny messages)."""
-    return int(r.engine._destination.limits.max_count * count)
-
-
-def test_the_next_full_batch_is_built_while_the_server_answers(
-    rig: RigFactory, sink: Sink, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Each gzip notes how many requests the server had finished by then. Built after the
-    # answer, batch 2 would see 1; built while the server works on batch 1, it sees 0.
-    finished_at_gzip: list[int] = []
-    original = gzip_body
-
-    def noting_gzip(body: bytes, level: int) -> bytes:
-        finished_at_gzip.append(len(sink.requests))
-        return original(body, level)
-
-    monkeypatch.setattr(delivery, "gzip_body", noting_gzip)
-    sink.script = [Action(delay=0.3), Action(delay=0.3)]  # the server takes its time
-    r = rig(url=sink.url, transport=_real_transport(), flush_at=10**6)
-    n = _full_batches(r, 2.5)
-    receipts = r.send(n)
-    assert r.engine.flush(10)
-
-    # Batch 2 was full behind batch 1: built during batch 1. Batch 3 (half full) was not
-    # taken early, so as not to send smaller batches than waiting would.
-    assert finished_at_gzip == [0, 0, 2]
-    assert all(receipt.ok for receipt in receipts)
-    assert [m["event"] for m in sink.delivered()] == [f"m{i}" for i in range(n)]
-    assert r.engine.stats()["batches"] == 3
-
-
-def test_a_batch_taken_ahead_is_settled_by_shutdown_and_never_sent_after(
-    rig: RigFactory, sink: Sink
-) -> None:
-    sink.script = [Action(delay=0.6)]  # batch 1 is answered after shutdown's deadline
-    r = rig(url=sink.url, transport=_real_transport(), flush_at=10**6)
-    receipts = r.send(_full_batches(r, 2.5))
-    assert r.engine.flush(0.1) is False  # batch 1 on the wire, batch 2 taken ahead
-    timed(lambda: r.engine.shutdown(0.2), limit=2)
-
-    assert all(receipt.done and not receipt.ok for receipt in receipts)
-    assert {receipt.error.reason for receipt in receipts if receipt.error} == {"shutdown"}
-    for worker in r.engine._workers:  # it ends once batch 1 is answered
-        worker.join(5)
-        assert not worker.is_alive()
-    assert len(sink.requests) == 1  # batch 2 was not sent after shutdown settled it
-    assert r.engine.stats()["in_flight"] == 0
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

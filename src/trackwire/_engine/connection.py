@@ -15,9 +15,6 @@ the answer. These subclasses take two of those away and change nothing else:
   ``Connection: close``, which makes urllib3 drop it. A connection idle for longer is
   checked as urllib3 checks it.
 
-The worker's work for its next batch runs once a request is on the wire, before the answer
-is read (:func:`~trackwire._engine.overlap.run_waiting_work`).
-
 TLS, proxies, timeouts and the pool are urllib3's own: only ``send``, ``request``,
 ``getresponse`` and ``is_connected`` are wrapped. With urllib3 1.26, whose pool checks the
 socket itself, only the single ``sendall`` applies.
@@ -29,8 +26,6 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from urllib3 import connection, connectionpool
-
-from trackwire._engine.overlap import run_waiting_work
 
 if TYPE_CHECKING:
     import urllib3
@@ -75,9 +70,6 @@ class _OneWrite:
         super().send(data)  # type: ignore[misc]
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        # The request is on the wire: the worker's work for its next batch (if it offered
-        # any) overlaps the server's time instead of following it.
-        run_waiting_work()
         response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
         self._answered_at = _monotonic()
         return response

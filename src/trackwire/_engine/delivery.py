@@ -17,7 +17,6 @@ from operator import attrgetter
 from typing import Protocol
 
 from trackwire._engine.destination import Destination
-from trackwire._engine.overlap import while_waiting
 from trackwire._engine.queue import QueuedItem
 from trackwire._engine.retry import Delivered, Rejected, Retry, RetryPolicy, Split, Throttled
 from trackwire._engine.transport import HTTPRequest, HTTPResult, Transport, gzip_body
@@ -36,15 +35,11 @@ _data = attrgetter("data")
 #: Seconds between early attempts of a batch in backoff while messages pile up behind it.
 _PROBE_SECONDS = 2.0
 
-#: A request built ahead is sent as built only this soon after: its body says when it was
-#: sent (Segment's ``sentAt``), which the vendor uses to correct the client's clock.
-_AHEAD_FRESH_SECONDS = 1.0
-
 
 class Batch:
     """Messages sent together, with their retry state (they may wait while deferred)."""
 
-    __slots__ = ("ahead", "first_seq", "items", "retries", "started")
+    __slots__ = ("first_seq", "items", "retries", "started")
 
     def __init__(
         self, items: Sequence[QueuedItem], retries: int = 0, started: float | None = None
@@ -53,36 +48,6 @@ class Batch:
         self.retries = retries
         self.started = time.monotonic() if started is None else started
         self.first_seq = min(map(_seq, items))
-        # The first attempt's request, built while the batch before it was on the wire.
-        self.ahead: Ahead | None = None
-
-
-class Ahead:
-    """A batch's first request, built while the batch before it waited for its answer."""
-
-    __slots__ = ("built_at", "data", "request")
-
-    def __init__(self, data: Sequence[bytes], request: HTTPRequest) -> None:
-        self.data = data
-        self.request = request
-        self.built_at = time.monotonic()
-
-    def request_for(self, data: Sequence[bytes]) -> HTTPRequest | None:
-        """The request, if it still fits ``data`` (the batch's messages as they are now) and
-        was built recently; None when it must be built again."""
-        if data != self.data or time.monotonic() - self.built_at > _AHEAD_FRESH_SECONDS:
-            return None
-        return self.request
-
-
-class _Following:
-    """The batch one delivery took ahead (one at most), and whether it may still take one."""
-
-    __slots__ = ("allowed", "batch")
-
-    def __init__(self, allowed: bool) -> None:
-        self.allowed = allowed
-        self.batch: Batch | None = None
 
 
 class BatchHost(Protocol):
@@ -131,11 +96,6 @@ class BatchHost(Protocol):
         """``batch`` is no longer in flight (every message of it is settled or deferred)."""
         ...
 
-    def take_ahead(self) -> Batch | None:
-        """A whole batch waiting behind the one being sent, taken (in flight) now so its
-        request can be built meanwhile; None unless a full batch waits and is due."""
-        ...
-
 
 class Sender:
     """Delivers one batch at a time to the end, for the engine that owns it.
@@ -164,26 +124,19 @@ class Sender:
         self._gzip_level = config.gzip_level if config.gzip else None
         self._host = host
 
-    def deliver(self, batch: Batch, *, take_ahead: bool = True) -> Batch | None:
-        """Send one batch to the end (splitting as told), then mark it no longer in flight.
-
-        Returns the batch taken while this one was sent (with ``take_ahead``: a whole batch
-        waiting behind it, its request built meanwhile by :class:`Ahead`), for the worker to
-        deliver next; it is in flight already.
-        """
-        following = _Following(take_ahead)
+    def deliver(self, batch: Batch) -> None:
+        """Send one batch to the end (splitting as told), then mark it no longer in flight."""
         try:
             parts = [batch]
             while parts:
-                self._send(parts.pop(), parts, following)
+                self._send(parts.pop(), parts)
         except Exception as exc:  # a bug, a hook or transport raising: never lose the batch
             logger.exception("trackwire: %s: delivery failed unexpectedly", self._destination.name)
             self._host.settle(batch.items, DeliveryError("internal", repr(exc)))
         finally:
             self._host.batch_done(batch)
-        return following.batch
 
-    def _request(self, data: Sequence[bytes], retries: int = 0) -> HTTPRequest:
+    def _attempt(self, data: Sequence[bytes], retries: int) -> tuple[HTTPRequest, HTTPResult]:
         request = self._destination.request(data, retries)
         if self._gzip_level is not None:
             request = HTTPRequest(
@@ -193,43 +146,16 @@ class Sender:
                 gzip_body(request.body, self._gzip_level),
                 request.timeout,
             )
-        return request
+        return request, self.transport.send(request)
 
-    def _attempt(
-        self, batch: Batch, data: Sequence[bytes], following: _Following
-    ) -> tuple[HTTPRequest, HTTPResult]:
-        ahead, batch.ahead = batch.ahead, None
-        request = None
-        if ahead is not None and batch.retries == 0:
-            request = ahead.request_for(data)
-        if request is None:
-            request = self._request(data, batch.retries)
-        if not (following.allowed and batch.retries == 0):
-            return request, self.transport.send(request)
-        # Only on a first attempt: a batch in retries holds back no more than it did.
-        following.allowed = False
-        with while_waiting(lambda: self._take_ahead(following)):
-            return request, self.transport.send(request)
-
-    def _take_ahead(self, following: _Following) -> None:
-        """Take the full batch waiting behind the one on the wire and build its request.
-
-        Run by the transport while the server works on the request just sent: gzip and the
-        envelope of the next batch overlap the server's time instead of following it.
-        """
-        taken = following.batch = self._host.take_ahead()
-        if taken is not None:
-            data = list(map(_data, taken.items))
-            taken.ahead = Ahead(data, self._request(data))
-
-    def _send(self, batch: Batch, parts: list[Batch], following: _Following) -> None:
+    def _send(self, batch: Batch, parts: list[Batch]) -> None:
         destination = self._destination
         host = self._host
         pending = batch.items
         resume_at: float | None = None  # end of the backoff a probe is running inside
         while pending:
             data = list(map(_data, pending))  # once per attempt: request and outcome
-            request, result = self._attempt(batch, data, following)
+            request, result = self._attempt(data, batch.retries)
             outcome = destination.outcome(result, data)
             if isinstance(outcome, Delivered):
                 host.settle(pending, None, result, sent_bytes=len(request.body))

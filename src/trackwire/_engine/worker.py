@@ -38,7 +38,7 @@ from operator import attrgetter
 from typing import Any, cast
 
 from trackwire._engine import lifecycle
-from trackwire._engine.batcher import BatchLimits, due, fit, next_wakeup
+from trackwire._engine.batcher import due, fit, next_wakeup
 from trackwire._engine.buffer import Buffer, ReceiptQueue
 from trackwire._engine.delivery import Batch, Sender
 from trackwire._engine.destination import Destination
@@ -304,25 +304,17 @@ class Engine:
 
     def _run(self, pid: int) -> None:
         exited = False
-        ahead: Batch | None = None  # taken while the last batch was sent: in flight already
         try:
             while True:
                 with self._lock:
-                    if ahead is not None and pid == self._pid and self._state != State.CLOSED:
-                        batch: Batch | None = ahead
-                    else:
-                        if ahead is not None:  # shutdown settled it with what was in flight
-                            self._in_flight.pop(ahead.first_seq, None)
-                            self._settled.notify_all()
-                        batch = self._next_batch(pid, wait=True)
-                    ahead = None
+                    batch = self._next_batch(pid, wait=True)
                     if batch is None:
                         # Unregister in the same lock hold that decided to stop: a submit
                         # that comes next sees no worker and starts one.
                         exited = True
                         self._worker_exited(pid)
                         return
-                ahead = self._sender.deliver(batch)
+                self._sender.deliver(batch)
         finally:
             if not exited:  # pragma: no cover - Sender.deliver catches everything
                 with self._lock:
@@ -360,7 +352,17 @@ class Engine:
                 flush_requested=flush_requested or not wait,
                 first_message_pending=self._first_pending,
             ):
-                return self._take(fit(queue.sizes(), self._limits()))
+                limits = self._destination.limits
+                if self._max_count < limits.max_count:
+                    limits = type(limits)(
+                        self._max_count, limits.max_bytes, limits.overhead, limits.separator
+                    )
+                batch = Batch(queue.take(fit(queue.sizes(), limits)))
+                self._first_pending = False
+                self._in_flight[batch.first_seq] = batch
+                if self._blocked:
+                    self._room.notify_all()
+                return batch
             if stopping or not wait:
                 return None
             timeout = next_wakeup(oldest_age, config.flush_interval)
@@ -377,24 +379,6 @@ class Engine:
                 # Idle for long: let the thread end, so a client that is dropped without
                 # shutdown() is collected instead of leaking a thread (submit restarts it).
                 return None
-
-    def _limits(self) -> BatchLimits:
-        """The destination's limits, with the count lowered after a 413 (lock held)."""
-        limits = self._destination.limits
-        if self._max_count < limits.max_count:
-            limits = type(limits)(
-                self._max_count, limits.max_bytes, limits.overhead, limits.separator
-            )
-        return limits
-
-    def _take(self, count: int) -> Batch:
-        """Take the ``count`` oldest messages as a batch in flight (lock held)."""
-        batch = Batch(self._queue.take(count))
-        self._first_pending = False
-        self._in_flight[batch.first_seq] = batch
-        if self._blocked:
-            self._room.notify_all()
-        return batch
 
     # ------------------------------------------------------------------ for the sender
     # The BatchHost interface (trackwire._engine.delivery): how delivering a batch changes
@@ -453,31 +437,6 @@ class Engine:
         with self._lock:
             self._in_flight.pop(batch.first_seq, None)
             self._settled.notify_all()
-
-    def take_ahead(self) -> Batch | None:
-        """A whole batch waiting behind the one being sent, taken now (in flight) so that its
-        request is built meanwhile; None unless a full batch waits and is due."""
-        with self._lock:
-            if self._state == State.CLOSED or self._deferred or os.getpid() != self._pid:
-                return None
-            queue = self._queue
-            head = queue.head
-            if head is None:
-                return None
-            count = fit(queue.sizes(), self._limits())
-            if count >= len(queue):  # not a whole batch yet: let it fill up
-                return None
-            stopping = self._state == State.STOPPING
-            if not due(
-                queued=len(queue),
-                oldest_age=time.monotonic() - head.enqueued_at,
-                flush_at=self.config.flush_at,
-                flush_interval=self.config.flush_interval,
-                flush_requested=stopping or head.seq <= self._flush_target,
-                first_message_pending=self._first_pending,
-            ):
-                return None
-            return self._take(count)
 
     def wait_for_retry(self, resume_at: float, probe_every: float | None) -> bool:
         """Wait until ``resume_at`` for a retry; False if shutdown's deadline comes first.
@@ -558,8 +517,7 @@ class Engine:
                 batch = self._next_batch(self._pid, wait=False)
             if batch is None:
                 return
-            # Nothing taken ahead: no worker would send it once this loop runs out of time.
-            self._sender.deliver(batch, take_ahead=False)
+            self._sender.deliver(batch)
 
     def begin_shutdown(self, deadline: float) -> None:
         """Refuse new messages and ask workers to send everything by ``deadline``."""
