@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from trackwire.collector.postgres.ingest import Conn
+from trackwire.collector.postgres.schema import NAME_INDEX_MAX
 from trackwire.collector.query import mapping
 from trackwire.collector.query.limits import MAX_HITS
 from trackwire.collector.query.reader import Hit, Source
@@ -93,7 +94,7 @@ def pg_path(path: str) -> list[str]:
 
 #: Where a property is read: a jsonb document expression and a path placeholder.
 _PAYLOAD: Final = "tw_json(e.payload) #> %s::text[]"
-_PROPS: Final = "tw_json(e.props) #> %s::text[]"
+_PROPS: Final = "e.props #> %s::text[]"
 _CONTEXT: Final = (
     "(SELECT tw_json(c.body) #> %s::text[] FROM contexts c WHERE c.context_id = e.context_id)"
 )
@@ -213,24 +214,35 @@ def _filter(
     return _condition(_event_access(source, kind, name, props), op, values, where)
 
 
-def _json(source: Source, prop: Property, props: bool) -> _Sql:
-    """The jsonb expression of a property's value for one event (NULL: not set)."""
-    if prop.kind == "user":
-        user_path = mapping.user_property_key(prop.name)
-        if user_path is not None:
-            return _Sql(
-                f"(SELECT nullif({_USER}, 'null'::jsonb) FROM users u "
-                "WHERE u.amplitude_id = e.amplitude_id)",
-                [pg_path(user_path)],
-            )
+def _user_join(sources: Sequence[Source], prop: Property | None, alias: str) -> _Sql | None:
+    """``LEFT JOIN`` of each user's value of a custom user property, read once per user (not
+    once per event): ``{alias}.j``; None when ``prop`` is not a custom user property."""
+    if prop is None or prop.kind != "user":
+        return None
+    user_path = mapping.user_property_key(prop.name)
+    if user_path is None:
+        return None
+    # OFFSET 0 keeps the subquery whole: its JSON is parsed per user, then hash joined.
+    return _Sql(
+        f"LEFT JOIN (SELECT u.amplitude_id, nullif({_USER}, 'null'::jsonb) AS j FROM users u "
+        f"WHERE u.source_id = ANY(%s) OFFSET 0) {alias} ON {alias}.amplitude_id = e.amplitude_id",
+        [pg_path(user_path), [s.source_id for s in sources]],
+    )
+
+
+def _json(source: Source, prop: Property, props: bool, joined: str | None = None) -> _Sql:
+    """The jsonb expression of a property's value for one event (NULL: not set);
+    ``joined``: the alias of its :func:`_user_join`, when it has one."""
+    if joined is not None:
+        return _Sql(f"{joined}.j")
     access = _event_access(source, prop.kind, prop.name, props)
     return _Sql("NULL::jsonb") if access is None else access.value()
 
 
-def _value(source: Source, prop: Property, props: bool) -> _Sql:
+def _value(source: Source, prop: Property, props: bool, joined: str | None = None) -> _Sql:
     """The group label of a property for one event: its canonical text, one group per label
     (null and "" are both "(none)", 1 and 1.0 both "1")."""
-    value = _json(source, prop, props)
+    value = _json(source, prop, props, joined)
     return _Sql(f"nullif(tw_text({value.text}), '')", value.args)
 
 
@@ -254,13 +266,8 @@ def _match(source: Source, event_type: str) -> list[_Sql]:
         return [_Sql("e.type <> ALL(%s)", [inactive])]
     found = []
     for match in mapping.matches_for(source.vendor, event_type):
-        if match.event_name is None:
-            sql = _Sql("e.event_name IS NULL")
-        else:
-            sql = _Sql(
-                "md5(e.event_name) = md5(%s) AND e.event_name = %s",
-                [match.event_name, match.event_name],
-            )
+        name = match.event_name
+        sql = _Sql("e.event_name IS NULL") if name is None else _named(name)
         if match.types:
             sql.text += " AND e.type <> ALL(%s)" if match.exclude else " AND e.type = ANY(%s)"
             sql.args.append(list(match.types))
@@ -268,13 +275,28 @@ def _match(source: Source, event_type: str) -> list[_Sql]:
     return found
 
 
+def _named(name: str) -> _Sql:
+    """The rows of one event name, through the index that holds it: a short name's covering
+    index (its condition repeats the index's own, so the planner may use it), else the md5
+    one (see :mod:`.schema`)."""
+    if len(name.encode("utf-8", "surrogatepass")) <= NAME_INDEX_MAX:
+        return _Sql(f"e.event_name = %s AND octet_length(e.event_name) <= {NAME_INDEX_MAX}", [name])
+    return _Sql(
+        "md5(e.event_name) = md5(%s) AND e.event_name = %s "
+        f"AND octet_length(e.event_name) > {NAME_INDEX_MAX}",
+        [name, name],
+    )
+
+
 @dataclass(slots=True)
 class _Columns:
-    """One source's filter conditions, group and value expressions."""
+    """One source's filter conditions, group and value expressions, and the joins of the
+    user properties they read."""
 
     conditions: list[_Sql]
     group: _Sql
     value: _Sql
+    joins: list[_Sql] = field(default_factory=list)
 
 
 def _columns(
@@ -310,14 +332,19 @@ def _columns(
                 props,
             )
         )
-    group = (
-        _value(source, query.group, props) if query.group and with_filters else _Sql("NULL::text")
-    )
+    joins: list[_Sql] = []
+    group = _Sql("NULL::text")
+    if query.group and with_filters:
+        join = _user_join(sources, query.group, "ug")
+        group = _value(source, query.group, props, None if join is None else "ug")
+        joins += [] if join is None else [join]
     value = _Sql("NULL::float8")
     if with_filters and query.value is not None and params.metric in PROPERTY_METRICS:
-        raw = _json(source, query.value, props)
+        join = _user_join(sources, query.value, "uv")
+        raw = _json(source, query.value, props, None if join is None else "uv")
         value = _Sql(f"tw_number({raw.text})", raw.args)
-    return _Columns(conditions, group, value)
+        joins += [] if join is None else [join]
+    return _Columns(conditions, group, value, joins)
 
 
 def _selects(
@@ -376,12 +403,16 @@ def _selects(
                             else "NULL::bigint"
                         )
                         extra = f", {time_column} AS t, {seen} AS f, e.revenue AS r"
+                    joins = " ".join(join.text for join in columns.joins)
                     parts.append(
                         f"SELECT {_bucket(query.interval, time_column)} AS b, "
                         f"({group.text})::text AS g, {person} AS a, {value.text} AS v{extra} "
-                        f"FROM events e WHERE {' AND '.join(where)}"
+                        f"FROM events e {joins} WHERE {' AND '.join(where)}"
                     )
-                    args += [*group.args, *value.args, source.source_id, *match.args]
+                    args += [*group.args, *value.args]
+                    for join in columns.joins:
+                        args += join.args
+                    args += [source.source_id, *match.args]
                     args += [query.start_ms, query.end_ms]
                     for condition in conditions:
                         args += condition.args
@@ -430,35 +461,32 @@ def segmentation_rows(
             )
             return [Aggregate(*row) for row in conn.execute(sql, rollup.args)]
     inner = _selects(sources, query, str(query.params.event["event_type"]), with_filters=True)
-    distinct = query.params.metric in USER_METRICS
-    users = "count(DISTINCT a)" if distinct else "0"
+    if query.params.metric in USER_METRICS:
+        # Per period and over the range in one pass over the events (GROUPING(b) is 1 in the
+        # rows over the range).
+        return [
+            Aggregate(None if whole else b, g, n, u, float(s), c)
+            for b, g, n, u, s, c, whole in conn.execute(
+                "SELECT b, g, count(*), count(DISTINCT a), coalesce(sum(v), 0.0), count(v), "
+                f"GROUPING(b) FROM ({inner.text}) q GROUP BY GROUPING SETS ((b, g), (g))",
+                inner.args,
+            )
+        ]
     rows = [
-        Aggregate(b, g, n, u, float(s), c)
-        for b, g, n, u, s, c in conn.execute(
-            f"SELECT b, g, count(*), {users}, coalesce(sum(v), 0.0), count(v) "
+        Aggregate(b, g, n, 0, float(s), c)
+        for b, g, n, s, c in conn.execute(
+            "SELECT b, g, count(*), coalesce(sum(v), 0.0), count(v) "
             f"FROM ({inner.text}) q GROUP BY b, g",
             inner.args,
         )
     ]
-    if distinct:
-        collapsed = [
-            Aggregate(None, g, n, u, float(s), c)
-            for g, n, u, s, c in conn.execute(
-                "SELECT g, count(*), count(DISTINCT a), coalesce(sum(v), 0.0), count(v) "
-                f"FROM ({inner.text}) q GROUP BY g",
-                inner.args,
-            )
-        ]
-    else:
-        sums: dict[Any, list[float]] = {}
-        for row in rows:
-            total = sums.setdefault(row.group, [0, 0, 0.0, 0])
-            total[0] += row.events
-            total[2] += row.value_sum
-            total[3] += row.value_count
-        collapsed = [
-            Aggregate(None, group, int(t[0]), 0, t[2], int(t[3])) for group, t in sums.items()
-        ]
+    sums: dict[Any, list[float]] = {}
+    for row in rows:
+        total = sums.setdefault(row.group, [0, 0.0, 0])
+        total[0] += row.events
+        total[1] += row.value_sum
+        total[2] += row.value_count
+    collapsed = [Aggregate(None, group, int(t[0]), 0, t[1], int(t[2])) for group, t in sums.items()]
     return rows + collapsed
 
 
