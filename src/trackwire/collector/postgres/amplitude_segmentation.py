@@ -93,12 +93,35 @@ def pg_path(path: str) -> list[str]:
 
 
 #: Where a property is read: a jsonb document expression and a path placeholder.
-_PAYLOAD: Final = "tw_json(e.payload) #> %s::text[]"
+_PAYLOAD: Final = "{payload} #> %s::text[]"
 _PROPS: Final = "e.props #> %s::text[]"
 _CONTEXT: Final = (
     "(SELECT tw_json(c.body) #> %s::text[] FROM contexts c WHERE c.context_id = e.context_id)"
 )
 _USER: Final = "tw_json(u.properties) #> %s::text[]"
+
+
+@dataclass(slots=True)
+class _Reads:
+    """Values computed once per event row, each in a ``LATERAL`` subquery and named by its
+    alias: an expression naming a value twice (``tw_text``, ``tw_fold``, a filter and a group
+    on one property) otherwise computes it each time, and a payload is parsed once however
+    many of its properties a query reads. ``OFFSET 0`` keeps the planner from folding a
+    subquery back into every expression that names it: several times faster per row."""
+
+    laterals: list[_Sql] = field(default_factory=list)
+    aliases: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def once(self, sql: _Sql) -> _Sql:
+        """``sql`` (over the row ``e`` and earlier reads) as a column read once per row."""
+        key = (sql.text, repr(sql.args))
+        alias = self.aliases.get(key)
+        if alias is None:
+            alias = self.aliases[key] = f"r{len(self.laterals)}"
+            self.laterals.append(
+                _Sql(f"CROSS JOIN LATERAL (SELECT {sql.text} AS once OFFSET 0) {alias}", sql.args)
+            )
+        return _Sql(f"{alias}.once")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +130,19 @@ class _Access:
 
     alternatives: tuple[tuple[str, str], ...]
 
-    def value(self) -> _Sql:
-        """The property as jsonb, JSON ``null`` as SQL ``NULL``."""
-        parts = [f"nullif({template}, 'null'::jsonb)" for template, _ in self.alternatives]
+    def value(self, reads: _Reads | None = None) -> _Sql:
+        """The property as jsonb, JSON ``null`` as SQL ``NULL``; with ``reads``, read once
+        per row (inline otherwise: in a subquery over users)."""
+        payload = "tw_json(e.payload)"
+        if reads is not None:
+            payload = reads.once(_Sql(payload)).text
+        parts = [
+            f"nullif({template.format(payload=payload)}, 'null'::jsonb)"
+            for template, _ in self.alternatives
+        ]
         args: list[Any] = [pg_path(path) for _, path in self.alternatives]
-        if len(parts) == 1:
-            return _Sql(parts[0], args)
-        return _Sql(f"coalesce({', '.join(parts)})", args)
+        value = _Sql(parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})", args)
+        return value if reads is None else reads.once(value)
 
 
 def _event_access(source: Source, kind: str, name: str, props: bool) -> _Access | None:
@@ -134,8 +163,15 @@ def _event_access(source: Source, kind: str, name: str, props: bool) -> _Access 
     return _Access(tuple((_PAYLOAD, path) for path in paths))
 
 
-def _condition(access: _Access | None, op: str, values: Sequence[Any], where: str) -> _Sql:
-    """``op`` applied to a property (None: the property is never set for this vendor).
+def _condition(
+    access: _Access | None,
+    op: str,
+    values: Sequence[Any],
+    where: str,
+    reads: _Reads | None = None,
+) -> _Sql:
+    """``op`` applied to a property (None: the property is never set for this vendor); with
+    ``reads``, the property of the event row, read once (see :class:`_Reads`).
 
     Values compare as Amplitude's text (:func:`filter_texts`); ``contains`` compares case
     folded text on both sides, for every script.
@@ -147,18 +183,21 @@ def _condition(access: _Access | None, op: str, values: Sequence[Any], where: st
             raise ValidationError(where, f"{op!r} needs one number, got {list(values)!r}") from None
         if access is None:
             return _Sql("false")
-        value = access.value()
+        value = access.value(reads)
         return _Sql(f"(tw_number({value.text}) {_NUMERIC_OPS[op]} %s)", [*value.args, number])
     if op in ("contains", "does not contain"):
         if access is None:
             return _Sql("false" if op == "contains" else "true")
-        value = access.value()
-        folded = f"tw_fold(tw_text({value.text}))"
+        value = access.value(reads)
+        folded = _Sql(f"tw_fold(tw_text({value.text}))", value.args)
+        if reads is not None:
+            text = reads.once(_Sql(f"tw_text({value.text})"))
+            folded = reads.once(_Sql(f"tw_fold({text.text})"))
         needles = filter_needles(values) or [""]
-        any_of = " OR ".join(f"strpos({folded}, %s) > 0" for _ in needles)
+        any_of = " OR ".join(f"strpos({folded.text}, %s) > 0" for _ in needles)
         any_args: list[Any] = []
         for needle in needles:
-            any_args += [*value.args, needle]
+            any_args += [*folded.args, needle]
         if op == "contains":
             return _Sql(f"({any_of})", any_args)
         return _Sql(f"({value.text} IS NULL OR NOT ({any_of}))", [*value.args, *any_args])
@@ -166,7 +205,7 @@ def _condition(access: _Access | None, op: str, values: Sequence[Any], where: st
     if op in ("is", "is not"):
         if access is None:
             return _Sql("false" if op == "is" else "true")
-        value = access.value()
+        value = access.value(reads)
         inside = f"tw_text({value.text}) = ANY(%s)"
         if op == "is":
             return _Sql(inside, [*value.args, texts])
@@ -174,7 +213,7 @@ def _condition(access: _Access | None, op: str, values: Sequence[Any], where: st
     # set is / set is not: any element of an array property (or the value itself) is listed.
     if access is None:
         return _Sql("false" if op == "set is" else "true")
-    value = access.value()
+    value = access.value(reads)
     exists = (
         f"EXISTS (SELECT 1 FROM jsonb_array_elements(tw_items({value.text})) j "
         "WHERE tw_text(j) = ANY(%s))"
@@ -191,6 +230,7 @@ def _filter(
     values: Sequence[Any],
     where: str,
     props: bool,
+    reads: _Reads,
 ) -> _Sql:
     """A filter on one event's property, or on its user's (custom) property."""
     if kind == "user":
@@ -211,7 +251,7 @@ def _filter(
             if negated is not None:
                 sql.text = f"NOT coalesce({sql.text}, false)"
             return sql
-    return _condition(_event_access(source, kind, name, props), op, values, where)
+    return _condition(_event_access(source, kind, name, props), op, values, where, reads)
 
 
 def _user_join(sources: Sequence[Source], prop: Property | None, alias: str) -> _Sql | None:
@@ -230,19 +270,23 @@ def _user_join(sources: Sequence[Source], prop: Property | None, alias: str) -> 
     )
 
 
-def _json(source: Source, prop: Property, props: bool, joined: str | None = None) -> _Sql:
+def _json(
+    source: Source, prop: Property, props: bool, reads: _Reads, joined: str | None = None
+) -> _Sql:
     """The jsonb expression of a property's value for one event (NULL: not set);
     ``joined``: the alias of its :func:`_user_join`, when it has one."""
     if joined is not None:
         return _Sql(f"{joined}.j")
     access = _event_access(source, prop.kind, prop.name, props)
-    return _Sql("NULL::jsonb") if access is None else access.value()
+    return _Sql("NULL::jsonb") if access is None else access.value(reads)
 
 
-def _value(source: Source, prop: Property, props: bool, joined: str | None = None) -> _Sql:
+def _value(
+    source: Source, prop: Property, props: bool, reads: _Reads, joined: str | None = None
+) -> _Sql:
     """The group label of a property for one event: its canonical text, one group per label
     (null and "" are both "(none)", 1 and 1.0 both "1")."""
-    value = _json(source, prop, props, joined)
+    value = _json(source, prop, props, reads, joined)
     return _Sql(f"nullif(tw_text({value.text}), '')", value.args)
 
 
@@ -305,6 +349,7 @@ def _columns(
     """The expressions of one source's rows (see the SQLite module)."""
     params = query.params
     conditions: list[_Sql] = []
+    reads = _Reads()
     if with_filters:
         for index, entry in enumerate(params.event.get("filters", [])):
             conditions.append(
@@ -317,6 +362,7 @@ def _columns(
                     entry["subprop_value"],
                     f"e.filters[{index}]",
                     props,
+                    reads,
                 )
             )
     for index, segment in enumerate(params.segments):
@@ -330,21 +376,22 @@ def _columns(
                 segment["values"],
                 f"s[{index}]",
                 props,
+                reads,
             )
         )
     joins: list[_Sql] = []
     group = _Sql("NULL::text")
     if query.group and with_filters:
         join = _user_join(sources, query.group, "ug")
-        group = _value(source, query.group, props, None if join is None else "ug")
+        group = _value(source, query.group, props, reads, None if join is None else "ug")
         joins += [] if join is None else [join]
     value = _Sql("NULL::float8")
     if with_filters and query.value is not None and params.metric in PROPERTY_METRICS:
         join = _user_join(sources, query.value, "uv")
-        raw = _json(source, query.value, props, None if join is None else "uv")
+        raw = _json(source, query.value, props, reads, None if join is None else "uv")
         value = _Sql(f"tw_number({raw.text})", raw.args)
         joins += [] if join is None else [join]
-    return _Columns(conditions, group, value, joins)
+    return _Columns(conditions, group, value, joins + reads.laterals)
 
 
 def _selects(
