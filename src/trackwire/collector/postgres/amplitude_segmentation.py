@@ -134,7 +134,7 @@ class _Access:
         """The property as jsonb, JSON ``null`` as SQL ``NULL``; with ``reads``, read once
         per row (inline otherwise: in a subquery over users)."""
         payload = "tw_json(e.payload)"
-        if reads is not None:
+        if reads is not None and any("{payload}" in t for t, _ in self.alternatives):
             payload = reads.once(_Sql(payload)).text
         parts = [
             f"nullif({template.format(payload=payload)}, 'null'::jsonb)"
