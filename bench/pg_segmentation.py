@@ -54,6 +54,7 @@ from tests.pg_server import _free_port, _user, _wait, find_binaries
 
 from trackwire.amplitude.query import AmplitudeQuery
 from trackwire.collector.server import spawn_collector
+from trackwire.collector.sqlite.amplitude_rollups import INACTIVE
 
 KEY: Final = "bench-project"
 START_MS: Final = 1_768_521_600_000  # 2026-01-16T00:00:00Z
@@ -279,6 +280,33 @@ def multiply(server: Server, copies: int) -> tuple[int, float]:
     return int(total), time.perf_counter() - started
 
 
+def check_tables(server: Server) -> dict[str, int]:
+    """The counts that must agree after :func:`multiply`; raises when they do not: every
+    event's user and device exist, and the active-days rollup (kept by triggers) holds what
+    recomputing it from the events gives."""
+    with server.connect() as conn:
+        counts = {
+            name: int(conn.execute(sql).fetchone()[0])
+            for name, sql in {
+                "events": "SELECT count(*) FROM events",
+                "users": "SELECT count(*) FROM users",
+                "devices": "SELECT count(*) FROM devices",
+                "events without their user": "SELECT count(*) FROM events e WHERE NOT EXISTS "
+                "(SELECT 1 FROM users u WHERE u.amplitude_id = e.amplitude_id)",
+                "active_days rows": "SELECT count(*) FROM active_days",
+                "active days recomputed": "SELECT count(*) FROM (SELECT DISTINCT source_id, "
+                "coalesce(client_time_ms, received_time_ms) / 86400000, amplitude_id "
+                "FROM events WHERE amplitude_id IS NOT NULL "
+                f"AND type NOT IN ({', '.join(repr(t) for t in sorted(INACTIVE))})) d",
+            }.items()
+        }  # fmt: skip
+    if counts["events without their user"] or (
+        counts["active_days rows"] != counts["active days recomputed"]
+    ):
+        raise RuntimeError(f"the tables disagree: {counts}")
+    return counts
+
+
 def cases(query: AmplitudeQuery, start: str, end: str) -> dict[str, Callable[[], Any]]:
     """Every segmentation kind of the seeds' client the collector answers, over one range."""
     genre = {"type": "event", "value": "genre"}
@@ -327,19 +355,35 @@ def cases(query: AmplitudeQuery, start: str, end: str) -> dict[str, Callable[[],
     }
 
 
+def whole_range(query: AmplitudeQuery) -> dict[str, Callable[[], Any]]:
+    """A few kinds over every event made (ten months, monthly): beyond the target's month."""
+    genre = {"type": "event", "value": "genre"}
+    return {
+        "10 months: totals, _all, monthly": lambda: query.event_segmentation(
+            "_all", *WHOLE, metric="totals", interval="monthly"
+        ),
+        "10 months: uniques, Song Played, monthly": lambda: query.event_segmentation(
+            "Song Played", *WHOLE, interval="monthly"
+        ),
+        "10 months: totals by genre, monthly": lambda: query.event_segmentation(
+            {"event_type": "Song Played", "group_by": [genre]}, *WHOLE, metric="totals",
+            interval="monthly",
+        ),
+    }  # fmt: skip
+
+
 def time_cases(
     url: str,
     server: Server,
     collector_pid: int,
-    start: str,
-    end: str,
+    make: Callable[[AmplitudeQuery], dict[str, Callable[[], Any]]],
     runs: int,
     only: set[str] | None = None,
 ) -> list[tuple[str, float, float, float]]:
-    """(name, median wall s, median server CPU s, first series' sum) per case."""
+    """(name, median wall s, median server CPU s, first series' sum) per case of ``make``."""
     results = []
     with AmplitudeQuery(KEY, "secret", query_url=url, timeout=600) as query:
-        for name, call in cases(query, start, end).items():
+        for name, call in make(query).items():
             if only is not None and name not in only:
                 continue
             walls, cpus = [], []
@@ -397,7 +441,7 @@ def main() -> None:
             count = stored(url)
             if count < args.events * args.copies:
                 print(f"{count:,} events stored; timing the first month", flush=True)
-                time_cases(url, server, pid, *FIRST, args.runs, only)
+                time_cases(url, server, pid, lambda q: cases(q, *FIRST), args.runs, only)
         if count < args.events * args.copies:
             print(f"multiplying to {args.copies} x {count:,} events in SQL", flush=True)
             total, seconds = multiply(server, args.copies)
@@ -407,6 +451,9 @@ def main() -> None:
             print(f"collector up (migrations) after {time.perf_counter() - started:,.0f} s")
             url, pid = collector.url, collector.process.pid
             total = stored(url)
+            counts = check_tables(server)
+            print(f"tables agree: {counts}", flush=True)
+            assert counts["events"] == total, (counts, total)
             with AmplitudeQuery(KEY, "secret", query_url=url, timeout=600) as query:
                 months = query.event_segmentation(
                     "_all", *WHOLE, metric="totals", interval="monthly"
@@ -415,7 +462,9 @@ def main() -> None:
             assert counted == total, (counted, total)
             print(f"{total:,} events stored; the collector counts {counted:,.0f} over "
                   f"{'-'.join(WHOLE)}, as made; timing the first month", flush=True)  # fmt: skip
-            time_cases(url, server, pid, *FIRST, args.runs, only)
+            time_cases(url, server, pid, lambda q: cases(q, *FIRST), args.runs, only)
+            if total > args.events:
+                time_cases(url, server, pid, whole_range, args.runs, only)
     finally:
         server.stop()
         if args.folder is None:
