@@ -241,7 +241,13 @@ def _filter(
             ids = [s.source_id for s in sources]
             users = f"FROM users u WHERE u.source_id = ANY(%s) AND {cond.text}"
             if len({s.vendor for s in sources}) == 1:
-                sql = _Sql(f"e.amplitude_id IN (SELECT u.amplitude_id {users})", [ids, *cond.args])
+                # Inside coalesce() the IN stays one hashed subplan, the users read once: as a
+                # semi-join the planner, misjudging the condition's selectivity, looped over
+                # the matching users, probing each one's events (1.1 s at 10M events).
+                sql = _Sql(
+                    f"coalesce(e.amplitude_id IN (SELECT u.amplitude_id {users}), false)",
+                    [ids, *cond.args],
+                )
             else:
                 sql = _Sql(
                     f"(e.amplitude_id IN (SELECT u.amplitude_id {users}) "
