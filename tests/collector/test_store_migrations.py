@@ -89,7 +89,10 @@ def test_migration_5_turns_stored_properties_into_jsonb_with_the_same_answers(
         conn.execute("INSERT INTO sources (vendor, source) VALUES ('amplitude', 'proj')")
         for number, (props, times) in enumerate(rows):
             text = json.dumps(props, separators=(",", ":"))
-            payload = json.dumps({"event_type": "Song Played", "event_properties": props})
+            country = "F\u0000R" if number == 1 else "NL"
+            payload = json.dumps(
+                {"event_type": "Song Played", "event_properties": props, "country": country}
+            )
             for _ in range(times):
                 conn.execute(
                     "INSERT INTO events (source_id, type, event_name, amplitude_id, "
@@ -108,5 +111,14 @@ def test_migration_5_turns_stored_properties_into_jsonb_with_the_same_answers(
             "20260101", "20260101", metric="totals",
         )  # fmt: skip
         aggregates, _ = store.segmentation(store.project_sources("proj"), plan(params))
+        by_country = segmentation_params(
+            "Song Played", "20260101", "20260101", metric="totals", group_by="country"
+        )
+        countries, _ = store.segmentation(store.project_sources("proj"), plan(by_country))
     totals = {row.group: row.events for row in aggregates if row.bucket is None}
     assert totals == {"rock": 1, "ROCK\ufffdx": 2, "3": 1, "Jazz": 2, None: 1}
+    # A built-in property is read from the payload, U+0000 as U+FFFD there too.
+    assert {row.group: row.events for row in countries if row.bucket is None} == {
+        "F\ufffdR": 2,
+        "NL": 5,
+    }

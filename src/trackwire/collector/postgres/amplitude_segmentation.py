@@ -93,7 +93,7 @@ def pg_path(path: str) -> list[str]:
 
 
 #: Where a property is read: a jsonb document expression and a path placeholder.
-_PAYLOAD: Final = "{payload} #> %s::text[]"
+_PAYLOAD: Final = "tw_json_at(e.payload, %s::text[])"
 _PROPS: Final = "e.props #> %s::text[]"
 _CONTEXT: Final = (
     "(SELECT tw_json(c.body) #> %s::text[] FROM contexts c WHERE c.context_id = e.context_id)"
@@ -105,9 +105,9 @@ _USER: Final = "tw_json(u.properties) #> %s::text[]"
 class _Reads:
     """Values computed once per event row, each in a ``LATERAL`` subquery and named by its
     alias: an expression naming a value twice (``tw_text``, ``tw_fold``, a filter and a group
-    on one property) otherwise computes it each time, and a payload is parsed once however
-    many of its properties a query reads. ``OFFSET 0`` keeps the planner from folding a
-    subquery back into every expression that names it: several times faster per row."""
+    on one property) otherwise computes it each time. ``OFFSET 0`` keeps the planner from
+    folding a subquery back into every expression that names it: several times faster per
+    row."""
 
     laterals: list[_Sql] = field(default_factory=list)
     aliases: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -133,13 +133,7 @@ class _Access:
     def value(self, reads: _Reads | None = None) -> _Sql:
         """The property as jsonb, JSON ``null`` as SQL ``NULL``; with ``reads``, read once
         per row (inline otherwise: in a subquery over users)."""
-        payload = "tw_json(e.payload)"
-        if reads is not None and any("{payload}" in t for t, _ in self.alternatives):
-            payload = reads.once(_Sql(payload)).text
-        parts = [
-            f"nullif({template.format(payload=payload)}, 'null'::jsonb)"
-            for template, _ in self.alternatives
-        ]
+        parts = [f"nullif({template}, 'null'::jsonb)" for template, _ in self.alternatives]
         args: list[Any] = [pg_path(path) for _, path in self.alternatives]
         value = _Sql(parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})", args)
         return value if reads is None else reads.once(value)

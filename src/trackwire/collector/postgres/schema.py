@@ -403,6 +403,17 @@ _SEGMENTATION_INDEXES: Final = (
         FROM (SELECT tw_json(t) AS j) x
     $$
     """,
+    # One value of a stored JSON text, as tw_json(t) #> path gives it, in half the time: the
+    # text is scanned as json (no jsonb built) and only the value found becomes jsonb. (json
+    # takes a duplicate key's last value, as jsonb does.) Built-in properties are read from
+    # the payload this way.
+    r"""
+    CREATE FUNCTION tw_json_at(t text, path text[]) RETURNS jsonb LANGUAGE sql IMMUTABLE
+    PARALLEL SAFE AS $$
+        SELECT ((CASE WHEN strpos(t, '\u0000') > 0 THEN replace(t, '\u0000', '\ufffd')
+                ELSE t END)::json #> path)::jsonb
+    $$
+    """,
     "ALTER TABLE events ALTER COLUMN props TYPE jsonb USING tw_props(props)",
     "DROP INDEX events_by_name_time",
     # Only names too long for the covering index are looked up by md5 now.
