@@ -433,9 +433,13 @@ def main() -> None:
             url, pid = collector.url, collector.process.pid
             if not loaded or stored(url) == 0:
                 bodies = _bodies(args.events, args.users)
+                pids = [pid, *server.pids()]
+                cpu = cpu_seconds(pids, server.process.pid)
                 wall = send(url, bodies)
+                cpu = cpu_seconds(pids, server.process.pid) - cpu
                 print(f"sent {args.events:,} events over HTTP in {wall:,.0f} s "
-                      f"({args.events / wall:,.0f}/s)", flush=True)  # fmt: skip
+                      f"({args.events / wall:,.0f}/s); server CPU {cpu:,.0f} s "
+                      f"({cpu / args.events * 1e6:,.0f} us an event)", flush=True)  # fmt: skip
                 with server.connect() as conn:
                     conn.execute("VACUUM ANALYZE")
             count = stored(url)

@@ -138,6 +138,16 @@ def _edges() -> list[EventRecord]:
                 user_ops=[],
             )
         )  # fmt: skip
+    # The last and first millisecond of months: monthly periods split them.
+    for number, at in enumerate((31 * DAY - 1, 31 * DAY, 59 * DAY - 1, 59 * DAY)):
+        found.append(
+            EventRecord(
+                vendor="amplitude", source=PROJECT, type="event", event_name="Song Played",
+                user_id=f"u{number % 2 + 1}", device_id=None, client_time_ms=START + at,
+                dedup_key=None, user_ops=[],
+                payload={"event_type": "Song Played", "event_properties": {"genre": "rock"}},
+            )
+        )  # fmt: skip
     return found
 
 
@@ -316,6 +326,19 @@ def test_properties_too_large_for_the_index_are_read_from_the_payload(
         answers = [s.segmentation(sources, plan(params))[0] for s in stores]
         assert _rows(answers[0]) == _rows(answers[1])
         assert sum(row.events for row in answers[1] if row.bucket is None) >= 1
+
+
+def test_months_split_at_their_first_millisecond(stores: list[Store]) -> None:
+    sources = stores[0].project_sources(PROJECT)
+    for event, metric in (("_all", "totals"), ("_active", "uniques"), ("Song Played", "uniques")):
+        params = segmentation_params(event, "20260101", "20260331", metric=metric, interval=30)
+        answers = [s.segmentation(sources, plan(params)) for s in stores]
+        assert _rows(answers[0][0]) == _rows(answers[1][0])
+        assert answers[0][1] == answers[1][1]
+        if metric == "totals":
+            months = {row.bucket: row.events for row in answers[1][0] if row.bucket is not None}
+            # January 2026 is 2026 * 12 + 0; February holds its first and last millisecond.
+            assert months[2026 * 12 + 1] == 2 and months[2026 * 12 + 2] == 1
 
 
 def test_event_exists(stores: list[Store]) -> None:

@@ -11,6 +11,15 @@ script, for ``contains``), ``tw_number`` (what counts as a number) and ``tw_item
 :mod:`trackwire.collector.query.mapping`, converted by :func:`pg_path`. Uniques of ``_active``
 read the ``active_days`` rollup (kept by triggers, see :mod:`.schema`) where SQLite reads its
 own.
+
+Made to be fast at 10M events (``bench/pg_segmentation.py``): an event's short properties are
+a ``jsonb`` column held, with its user and type, in covering indexes by name and by time, so
+a query over one name or over every event is an index-only scan (names longer than
+``NAME_INDEX_MAX`` bytes go through an md5 index, rows whose properties are too large through
+a small partial one: see :func:`_named`, :mod:`.schema`); each property is read once per row
+(:class:`_Reads`); built-in properties come from the payload through ``tw_json_at``; a user
+property is read once per user, not per event; uniques per period and over the range come
+from one pass (``GROUPING SETS``).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from trackwire.collector.query.segmentation import (
     Aggregate,
     Plan,
     Property,
+    bucket_of,
 )
 from trackwire.collector.query.values import filter_needles, filter_texts
 from trackwire.errors import ValidationError
@@ -290,15 +300,24 @@ def _value(
     return _Sql(f"nullif(tw_text({value.text}), '')", value.args)
 
 
-def _bucket(interval: str, t: str) -> str:
-    if interval == "hourly":
-        return f"({t} / 3600000)"
-    if interval == "daily":
-        return f"({t} / 86400000)"
-    if interval == "weekly":
-        return f"(({t} / 86400000 + 4) / 7)"
-    utc = f"(to_timestamp({t} / 1000) AT TIME ZONE 'UTC')"
-    return f"(extract(year FROM {utc})::bigint * 12 + extract(month FROM {utc})::bigint - 1)"
+_DAY_MS: Final = 86_400_000
+
+
+def _bucket(query: Plan, t: str) -> _Sql:
+    """The period key of the time ``t`` (SQL, milliseconds in the plan's range), as
+    :func:`~trackwire.collector.query.segmentation.bucket_of` gives it."""
+    if query.interval == "hourly":
+        return _Sql(f"({t} / 3600000)")
+    if query.interval == "daily":
+        return _Sql(f"({t} / {_DAY_MS})")
+    if query.interval == "weekly":
+        return _Sql(f"(({t} / {_DAY_MS} + 4) / 7)")
+    # A month is looked up by day in an array of the range's days (at most ~1,100): a
+    # subscript per event, where reading the month from a timestamp took ~0.9 s per 1M events.
+    first = query.start_ms // _DAY_MS
+    last = (query.end_ms - 1) // _DAY_MS
+    months = [bucket_of("monthly", day * _DAY_MS) for day in range(first, last + 1)]
+    return _Sql(f"(%s::bigint[])[{t} / {_DAY_MS} - %s + 1]", [months, first])
 
 
 def _match(source: Source, event_type: str) -> list[_Sql]:
@@ -451,12 +470,13 @@ def _selects(
                         )
                         extra = f", {time_column} AS t, {seen} AS f, e.revenue AS r"
                     joins = " ".join(join.text for join in columns.joins)
+                    bucket = _bucket(query, time_column)
                     parts.append(
-                        f"SELECT {_bucket(query.interval, time_column)} AS b, "
+                        f"SELECT {bucket.text} AS b, "
                         f"({group.text})::text AS g, {person} AS a, {value.text} AS v{extra} "
                         f"FROM events e {joins} WHERE {' AND '.join(where)}"
                     )
-                    args += [*group.args, *value.args]
+                    args += [*bucket.args, *group.args, *value.args]
                     for join in columns.joins:
                         args += join.args
                     args += [source.source_id, *match.args]
@@ -484,12 +504,13 @@ def _rollup(sources: Sequence[Source], query: Plan, *, with_filters: bool = True
         or (with_filters and (params.event.get("filters") or query.group is not None))
     ):
         return None
-    day_ms = 86_400_000
+    bucket = _bucket(query, f"(r.day * {_DAY_MS})")
     return _Sql(
-        f"SELECT {_bucket(query.interval, f'(r.day * {day_ms})')} AS b, r.amplitude_id AS a "
+        f"SELECT {bucket.text} AS b, r.amplitude_id AS a "
         "FROM active_days r WHERE r.source_id = ANY(%s) AND r.day >= %s AND r.day < %s",
-        [[s.source_id for s in sources], query.start_ms // day_ms, query.end_ms // day_ms],
-    )
+        [*bucket.args, [s.source_id for s in sources], query.start_ms // _DAY_MS,
+         query.end_ms // _DAY_MS],
+    )  # fmt: skip
 
 
 def segmentation_rows(
