@@ -113,11 +113,11 @@ _USER: Final = "tw_json(u.properties) #> %s::text[]"
 
 @dataclass(slots=True)
 class _Reads:
-    """Values computed once per event row, each a ``LATERAL`` one-row function scan
-    (``unnest`` of a one-element array) named by its alias: an expression naming a value
-    twice (``tw_text``, ``tw_fold``, a filter and a group on one property) otherwise computes
-    it each time, several times slower per row. (A subquery with ``OFFSET 0`` fences as well,
-    but makes the query unsafe for parallel workers.)"""
+    """Values computed once per event row, each in a ``LATERAL`` subquery and named by its
+    alias: an expression naming a value twice (``tw_text``, ``tw_fold``, a filter and a group
+    on one property) otherwise computes it each time. ``OFFSET 0`` keeps the planner from
+    folding a subquery back into every expression that names it: several times faster per
+    row."""
 
     laterals: list[_Sql] = field(default_factory=list)
     aliases: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -129,7 +129,7 @@ class _Reads:
         if alias is None:
             alias = self.aliases[key] = f"r{len(self.laterals)}"
             self.laterals.append(
-                _Sql(f"CROSS JOIN LATERAL unnest(ARRAY[{sql.text}]) AS {alias}(once)", sql.args)
+                _Sql(f"CROSS JOIN LATERAL (SELECT {sql.text} AS once OFFSET 0) {alias}", sql.args)
             )
         return _Sql(f"{alias}.once")
 
