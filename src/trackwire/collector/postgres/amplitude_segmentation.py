@@ -117,7 +117,12 @@ class _Reads:
     alias: an expression naming a value twice (``tw_text``, ``tw_fold``, a filter and a group
     on one property) otherwise computes it each time. ``OFFSET 0`` keeps the planner from
     folding a subquery back into every expression that names it: several times faster per
-    row."""
+    row.
+
+    The subquery also lets the planner cache its value per distinct input (Memoize: a month
+    of events holds a few hundred distinct ``props``), which a one-row function scan
+    (``unnest(ARRAY[...])``, parallel-safe where ``OFFSET 0`` is not) did not get: with it
+    a ``contains`` filter took 1.9 s instead of 0.3 s at 10M events."""
 
     laterals: list[_Sql] = field(default_factory=list)
     aliases: dict[tuple[str, str], str] = field(default_factory=dict)
