@@ -102,7 +102,7 @@ def pg_path(path: str) -> list[str]:
     return parts
 
 
-#: Where a property is read: a jsonb document expression and a path placeholder.
+#: Where a property is read: a jsonb expression with a placeholder for its path.
 _PAYLOAD: Final = "tw_json_at(e.payload, %s::text[])"
 _PROPS: Final = "e.props #> %s::text[]"
 _CONTEXT: Final = (
@@ -200,7 +200,7 @@ def _condition(
         value = access.value(reads)
         folded = _Sql(f"tw_fold(tw_text({value.text}))", value.args)
         if reads is not None:
-            text = reads.once(_Sql(f"tw_text({value.text})"))
+            text = reads.once(_Sql(f"tw_text({value.text})", value.args))
             folded = reads.once(_Sql(f"tw_fold({text.text})"))
         needles = filter_needles(values) or [""]
         any_of = " OR ".join(f"strpos({folded.text}, %s) > 0" for _ in needles)
