@@ -6,6 +6,8 @@ database at once are in test_store_postgres_collectors.py.)
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -64,3 +66,59 @@ def test_migrations_must_be_numbered_in_order(pg_server: PostgresServer) -> None
         pytest.raises(ValueError, match="numbered 2, not 1"),
     ):
         schema.migrate(conn, (Migration(2, "gap", ()),))
+
+
+def test_migration_5_turns_stored_properties_into_jsonb_with_the_same_answers(
+    pg_server: PostgresServer,
+) -> None:
+    # Events stored by a collector before migration 5 keep their answers after it: short
+    # properties become jsonb (U+0000 read as U+FFFD, as the queries read it before), those
+    # too large for the segmentation indexes are read from the payload.
+    from trackwire.amplitude.query.params import segmentation_params
+    from trackwire.collector.query.segmentation import plan
+
+    url = pg_server.new_database()
+    wide = {"genre": "Jazz", "n": [1] * 240}
+    rows = [
+        ({"genre": "rock"}, 1), ({"genre": "ROCK\u0000x"}, 2), ({"genre": 3.0}, 1), (wide, 2),
+        ({}, 1),
+    ]  # fmt: skip
+    start = 1_767_225_600_000  # 2026-01-01
+    with psycopg.connect(url, autocommit=True) as conn:
+        schema.migrate(conn, schema.MIGRATIONS[:4])
+        conn.execute("INSERT INTO sources (vendor, source) VALUES ('amplitude', 'proj')")
+        for number, (props, times) in enumerate(rows):
+            text = json.dumps(props, separators=(",", ":"))
+            country = "F\u0000R" if number == 1 else "NL"
+            payload = json.dumps(
+                {"event_type": "Song Played", "event_properties": props, "country": country}
+            )
+            for _ in range(times):
+                conn.execute(
+                    "INSERT INTO events (source_id, type, event_name, amplitude_id, "
+                    "client_time_ms, received_time_ms, payload, props) "
+                    "VALUES (1, 'event', 'Song Played', %s, %s, %s, %s, %s)",
+                    (number, start + number, start, payload, text),
+                )
+    with PostgresStore(url) as store:
+        with psycopg.connect(url) as conn:
+            kinds = conn.execute(
+                "SELECT jsonb_typeof(props), count(*) FROM events GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        assert kinds == [("object", 5), (None, 2)]
+        params = segmentation_params(
+            {"event_type": "Song Played", "group_by": [{"type": "event", "value": "genre"}]},
+            "20260101", "20260101", metric="totals",
+        )  # fmt: skip
+        aggregates, _ = store.segmentation(store.project_sources("proj"), plan(params))
+        by_country = segmentation_params(
+            "Song Played", "20260101", "20260101", metric="totals", group_by="country"
+        )
+        countries, _ = store.segmentation(store.project_sources("proj"), plan(by_country))
+    totals = {row.group: row.events for row in aggregates if row.bucket is None}
+    assert totals == {"rock": 1, "ROCK\ufffdx": 2, "3": 1, "Jazz": 2, None: 1}
+    # A built-in property is read from the payload, U+0000 as U+FFFD there too.
+    assert {row.group: row.events for row in countries if row.bucket is None} == {
+        "F\ufffdR": 2,
+        "NL": 5,
+    }

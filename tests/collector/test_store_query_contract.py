@@ -110,7 +110,45 @@ def _history(seed: int) -> list[tuple[list[EventRecord], str | None, int]]:
             )
         key = f"r{number % 50}" if vendor == "mparticle" else None
         requests.append((records, key, received))
+    requests.append((_edges(), None, START + 3 * DAY))
     return requests
+
+
+#: Event names either side of PostgreSQL's covering-index limit (200 bytes; longer ones are
+#: found by their md5), and properties short as text (the SQLite column) but too large as
+#: jsonb for PostgreSQL's (read from the payload there).
+EDGE_NAME = "Edge " + "e" * 195
+LONG_NAME = "Long " + "n" * 196
+WIDE_PROPS: dict[str, Any] = {"genre": "Jazz", "price": 2, "n": [1] * 240}
+
+
+def _edges() -> list[EventRecord]:
+    """Amplitude events at the edges of PostgreSQL's segmentation indexes."""
+    found = []
+    for number, (name, props) in enumerate(
+        [(EDGE_NAME, {"genre": "rock"}), (LONG_NAME, {"genre": "rock"}), (LONG_NAME, WIDE_PROPS),
+         ("Song Played", WIDE_PROPS), ("Song Played", WIDE_PROPS)]
+    ):  # fmt: skip
+        found.append(
+            EventRecord(
+                vendor="amplitude", source=PROJECT, type="event", event_name=name,
+                user_id=f"u{number % 2 + 1}", device_id=None,
+                client_time_ms=START + number * 3_600_000 + 7, dedup_key=None,
+                payload={"event_type": name, "event_properties": props, "country": "FR"},
+                user_ops=[],
+            )
+        )  # fmt: skip
+    # The last and first millisecond of months: monthly periods split them.
+    for number, at in enumerate((31 * DAY - 1, 31 * DAY, 59 * DAY - 1, 59 * DAY)):
+        found.append(
+            EventRecord(
+                vendor="amplitude", source=PROJECT, type="event", event_name="Song Played",
+                user_id=f"u{number % 2 + 1}", device_id=None, client_time_ms=START + at,
+                dedup_key=None, user_ops=[],
+                payload={"event_type": "Song Played", "event_properties": {"genre": "rock"}},
+            )
+        )  # fmt: skip
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +231,9 @@ PLANS: list[dict[str, Any]] = [
     {"event": "_all", "metric": "uniques", "group_by": "country"},
     {"event": "_all", "metric": "totals", "group_by": "platform"},
     {"event": "_all", "metric": "totals", "group_by": "language"},
+    {"event": EDGE_NAME, "metric": "uniques", "group_by": {"type": "event", "value": "genre"}},
+    {"event": LONG_NAME, "metric": "totals", "group_by": {"type": "event", "value": "genre"}},
+    {"event": LONG_NAME, "metric": "sums", "group_by": {"type": "event", "value": "price"}},
 ]
 FILTERS: list[tuple[str, str, str, list[Any]]] = [
     ("event", "genre", "is", ["rock", "Jazz"]),
@@ -267,9 +308,44 @@ def test_segmentation_filters(stores: list[Store], entry: tuple[str, str, str, l
             assert answers[0][0], "the filter matched nothing: it proves nothing"
 
 
+def test_properties_too_large_for_the_index_are_read_from_the_payload(
+    stores: list[Store],
+) -> None:
+    with stores[1]._reading() as conn:  # type: ignore[attr-defined]
+        wide = conn.execute(
+            "SELECT count(*) FROM events WHERE props IS NULL AND payload LIKE '%[1,1,%'"
+        ).fetchone()
+    assert wide is not None and wide[0] == 3, "the wide properties were kept in the index"
+    sources = stores[0].project_sources(PROJECT)
+    for event in ("Song Played", LONG_NAME):
+        params = segmentation_params(
+            {"event_type": event, "filters": [{"subprop_type": "event", "subprop_key": "genre",
+             "subprop_op": "is", "subprop_value": ["Jazz"]}]},
+            "20260101", "20260112", metric="totals",
+        )  # fmt: skip
+        answers = [s.segmentation(sources, plan(params))[0] for s in stores]
+        assert _rows(answers[0]) == _rows(answers[1])
+        assert sum(row.events for row in answers[1] if row.bucket is None) >= 1
+
+
+def test_months_split_at_their_first_millisecond(stores: list[Store]) -> None:
+    sources = stores[0].project_sources(PROJECT)
+    for event, metric in (("_all", "totals"), ("_active", "uniques"), ("Song Played", "uniques")):
+        params = segmentation_params(event, "20260101", "20260331", metric=metric, interval=30)
+        answers = [s.segmentation(sources, plan(params)) for s in stores]
+        assert _rows(answers[0][0]) == _rows(answers[1][0])
+        assert answers[0][1] == answers[1][1]
+        if metric == "totals":
+            months = {row.bucket: row.events for row in answers[1][0] if row.bucket is not None}
+            # January 2026 is 2026 * 12 + 0; February holds its first and last millisecond.
+            assert months[2026 * 12 + 1] == 2 and months[2026 * 12 + 2] == 1
+
+
 def test_event_exists(stores: list[Store]) -> None:
     sources = stores[0].project_sources(PROJECT)
-    for event_type in ("Song Played", "Viewed Home Page", "Nope", "_all", "$identify"):
+    for event_type in (
+        "Song Played", "Viewed Home Page", "Nope", "_all", "$identify", EDGE_NAME, LONG_NAME,
+    ):  # fmt: skip
         _same([s.event_exists(sources, event_type) for s in stores])
     assert stores[0].event_exists([Source(999, "segment")], "Song Played") is False
 

@@ -36,7 +36,8 @@ _INSERT_EVENT: Final = (
     "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
     "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
     "context_id, dedup_scope, props) VALUES "
-    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, tw_props(%s)) "
+    "ON CONFLICT DO NOTHING"
 )
 
 
