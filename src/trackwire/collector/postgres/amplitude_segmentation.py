@@ -430,7 +430,9 @@ def _selects(
 ) -> _Sql:
     """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL;
     ``hits`` adds ``t`` (the event time), ``f`` (its user's first-seen time, when
-    ``first_seen``) and ``r`` (its revenue); ``paying`` keeps only events with revenue."""
+    ``first_seen``), ``r`` (its revenue) and ``k`` (its id: of two events in one millisecond
+    the one stored first comes first, so both stores order ties alike); ``paying`` keeps
+    only events with revenue."""
     person = "e.amplitude_id"
     if len({s.vendor for s in sources}) > 1:
         person = (
@@ -473,7 +475,7 @@ def _selects(
                             if first_seen
                             else "NULL::bigint"
                         )
-                        extra = f", {time_column} AS t, {seen} AS f, e.revenue AS r"
+                        extra = f", {time_column} AS t, {seen} AS f, e.revenue AS r, e.id AS k"
                     joins = " ".join(join.text for join in columns.joins)
                     bucket = _bucket(query, time_column)
                     parts.append(
@@ -489,7 +491,11 @@ def _selects(
                     for condition in conditions:
                         args += condition.args
     if not parts:
-        extra = ", NULL::bigint AS t, NULL::bigint AS f, NULL::float8 AS r" if hits else ""
+        extra = (
+            ", NULL::bigint AS t, NULL::bigint AS f, NULL::float8 AS r, NULL::bigint AS k"
+            if hits
+            else ""
+        )
         return _Sql(
             "SELECT NULL::bigint AS b, NULL::text AS g, NULL::bigint AS a, NULL::float8 AS v"
             f"{extra} WHERE false"
@@ -588,14 +594,14 @@ def event_hits(
     paying: bool = False,
 ) -> list[Hit]:
     """Every matching event of the plan (its event type, filters and segments, in its time
-    range) as a :class:`Hit`, in time order: what funnels, retention, new users and LTV are
-    computed from (see :meth:`QueryReader.event_hits`)."""
+    range) as a :class:`Hit`, in time order, ties in the order they were stored: what funnels,
+    retention, new users and LTV are computed from (see :meth:`QueryReader.event_hits`)."""
     inner = _selects(
         sources, query, str(query.params.event["event_type"]), with_filters=True, hits=True,
         first_seen=first_seen, paying=paying,
     )  # fmt: skip
     rows = conn.execute(
-        f"SELECT a, t, g, f, r FROM ({inner.text}) q ORDER BY t LIMIT %s",
+        f"SELECT a, t, g, f, r FROM ({inner.text}) q ORDER BY t, k LIMIT %s",
         [*inner.args, MAX_HITS + 1],
     ).fetchall()
     if len(rows) > MAX_HITS:

@@ -132,8 +132,10 @@ class QueryReader(Protocol):
         paying: bool = False,
     ) -> list[Hit]:
         """Every event the plan selects (its event, filters, segments and group-by, in
-        ``[plan.start_ms, plan.end_ms)``), in time order; ``first_seen``: with the users'
-        first-seen times (else None); ``paying``: only the events with revenue.
+        ``[plan.start_ms, plan.end_ms)``), in time order, events of one millisecond in the
+        order they were stored (a user's first event decides their group: every store must
+        break ties alike); ``first_seen``: with the users' first-seen times (else None);
+        ``paying``: only the events with revenue.
 
         Raises:
             ValidationError: more than :data:`~.limits.MAX_HITS` events (narrow the range).

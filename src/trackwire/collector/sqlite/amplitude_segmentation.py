@@ -342,7 +342,9 @@ def _selects(
 ) -> _Sql:
     """``SELECT b, g, a, v`` over every source, match and time branch, as one UNION ALL;
     ``hits`` adds ``t`` (the event time), ``f`` (its user's first-seen time, when
-    ``first_seen``) and ``r`` (its revenue); ``paying`` keeps only events with revenue."""
+    ``first_seen``), ``r`` (its revenue) and ``k`` (its id: of two events in one millisecond
+    the one stored first comes first, so both stores order ties alike); ``paying`` keeps
+    only events with revenue."""
     # Who counts as one user: the amplitude_id within one vendor; across vendors the user id
     # (each vendor resolves its own amplitude_ids), else the amplitude_id.
     person = "e.amplitude_id"
@@ -395,7 +397,7 @@ def _selects(
                             if first_seen
                             else "NULL"
                         )
-                        extra = f", {time_column} AS t, {seen} AS f, e.revenue AS r"
+                        extra = f", {time_column} AS t, {seen} AS f, e.revenue AS r, e.id AS k"
                     parts.append(
                         f"SELECT {_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
                         f"{person} AS a, {value.text} AS v{extra} FROM events e "
@@ -406,7 +408,7 @@ def _selects(
                     for condition in conditions:
                         args += condition.args
     if not parts:
-        extra = ", NULL AS t, NULL AS f, NULL AS r" if hits else ""
+        extra = ", NULL AS t, NULL AS f, NULL AS r, NULL AS k" if hits else ""
         return _Sql(f"SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v{extra} WHERE 0")
     return _Sql(" UNION ALL ".join(parts), args)
 
@@ -510,14 +512,15 @@ def event_hits(
     paying: bool = False,
 ) -> list[Hit]:
     """Every matching event of the plan (its event type, filters and segments, in its time
-    range) as a :class:`Hit`, in time order: what funnels, retention, new users and LTV are
-    computed from (see :meth:`QueryReader.event_hits`)."""
+    range) as a :class:`Hit`, in time order, ties in the order they were stored: what funnels,
+    retention, new users and LTV are computed from (see :meth:`QueryReader.event_hits`)."""
     inner = _selects(
         sources, query, str(query.params.event["event_type"]), with_filters=True, hits=True,
         first_seen=first_seen, paying=paying,
     )  # fmt: skip
     rows = conn.execute(
-        f"SELECT a, t, g, f, r FROM ({inner.text}) ORDER BY t LIMIT ?", [*inner.args, MAX_HITS + 1]
+        f"SELECT a, t, g, f, r FROM ({inner.text}) ORDER BY t, k LIMIT ?",
+        [*inner.args, MAX_HITS + 1],
     ).fetchall()
     if len(rows) > MAX_HITS:
         raise ValidationError(
