@@ -13,7 +13,9 @@ import zipfile
 from pathlib import Path
 
 import orjson
+import pytest
 
+from trackwire.collector.query import export
 from trackwire.collector.query.export import ExportRow, archive_chunks
 
 GOLDEN = Path(__file__).with_name("export_golden.jsonl")
@@ -79,9 +81,13 @@ def _rows() -> list[ExportRow]:
     return rows
 
 
-def _archive_lines() -> list[bytes]:
+def _archive(pipelined: bool = False) -> bytes:
+    return b"".join(archive_chunks(iter(_rows()), 3, pipelined=pipelined))
+
+
+def _archive_lines(pipelined: bool = False) -> list[bytes]:
     """Each member's name, then its lines, as the archive of :func:`_rows` holds them."""
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(archive_chunks(iter(_rows()), 3))))
+    archive = zipfile.ZipFile(io.BytesIO(_archive(pipelined)))
     out: list[bytes] = []
     for name in archive.namelist():
         out.append(b"# " + name.encode())
@@ -89,12 +95,57 @@ def _archive_lines() -> list[bytes]:
     return out
 
 
-def test_the_archive_is_byte_for_byte_the_golden_export() -> None:
+def _gzip_file(data: bytes) -> bytes:
+    """``data`` as :class:`gzip.GzipFile` writes it with the export's settings."""
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=1, mtime=0) as f:
+        f.write(data)
+    return out.getvalue()
+
+
+#: Compressed on a second thread or not; hours in one piece or in many (tiny pieces and
+#: blocks: an hour's file goes out to compress in several pieces, many waiting at once).
+_PATHS = [
+    pytest.param(False, False, id="inline"),
+    pytest.param(True, False, id="pipelined"),
+    pytest.param(False, True, id="inline-many-pieces"),
+    pytest.param(True, True, id="pipelined-many-pieces"),
+]
+
+
+@pytest.mark.parametrize(("pipelined", "small_pieces"), _PATHS)
+def test_the_archive_is_byte_for_byte_the_golden_export(
+    pipelined: bool, small_pieces: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if small_pieces:
+        monkeypatch.setattr(export, "_LINES", 2)
+        monkeypatch.setattr(export, "_PIECE", 1)
+        monkeypatch.setattr(export, "_IN_FLIGHT", 3)
     expected = GOLDEN.read_bytes().splitlines()
-    got = _archive_lines()
+    got = _archive_lines(pipelined)
     assert len(got) == len(expected)
     for number, (line, want) in enumerate(zip(got, expected, strict=True), 1):
         assert line == want, f"line {number} of {GOLDEN.name} differs"
+
+
+@pytest.mark.parametrize(("pipelined", "small_pieces"), _PATHS)
+def test_each_hour_file_is_the_bytes_gzip_writes(
+    pipelined: bool, small_pieces: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive's bytes do not depend on how lines were cut up to compress: every hour's
+    file is what :class:`gzip.GzipFile` writes for its lines at level 1 (header included)."""
+    if small_pieces:
+        monkeypatch.setattr(export, "_LINES", 3)
+        monkeypatch.setattr(export, "_PIECE", 1)
+    archive = zipfile.ZipFile(io.BytesIO(_archive(pipelined)))
+    names = archive.namelist()
+    assert len(names) == 3
+    for name in names:
+        packed = archive.read(name)
+        assert packed == _gzip_file(gzip.decompress(packed))
+    if small_pieces:
+        monkeypatch.undo()
+    assert _archive(pipelined) == _archive(not pipelined)
 
 
 if __name__ == "__main__":

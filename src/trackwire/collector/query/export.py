@@ -9,17 +9,23 @@ so neither the archive nor an hour's file is ever held whole in memory.
 
 from __future__ import annotations
 
-import gzip
+import os
 import time
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Final
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, Final, NamedTuple, ParamSpec, TypeVar
 
 import orjson
 
 from trackwire.collector.query import mapping
 from trackwire.collector.query.reader import ExportRow
 from trackwire.collector.store import expand
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 __all__ = [
     "ExportRow",
@@ -33,8 +39,13 @@ __all__ = [
 _HOUR_MS: Final = 3_600_000
 #: Yield to the HTTP response once this many bytes are ready.
 _CHUNK: Final = 256 * 1024
-#: Lines encoded and compressed together.
+#: Lines encoded and joined together.
 _LINES: Final = 512
+#: Bytes of lines handed to the compressing thread at once (fewer: it waits for the GIL more
+#: often; more: more memory).
+_PIECE: Final = 4 * 1024 * 1024
+#: Pieces handed to the compressing thread and not yet written to the archive.
+_IN_FLIGHT: Final = 2
 #: Fast compression: the export is bound by it, and JSON still shrinks ~5x at level 1.
 _GZIP_LEVEL: Final = 1
 
@@ -160,13 +171,18 @@ def export_uuid(source_id: int, row_id: int) -> str:
 def _uuid(source_id: int, row_id: int) -> bytes:
     """:func:`export_uuid` as bytes; formatted directly (:mod:`uuid` costs more than the
     whole event)."""
-    prefix = _UUID_PREFIXES.get(source_id)
-    if prefix is None:
-        prefix = f"{source_id & 0xFFFFFFFF:08x}-0000-8000-8000-".encode()
-        _UUID_PREFIXES[source_id] = prefix
-    return b"%s%012x" % (prefix, row_id & 0xFFFFFFFFFFFF)
+    prefix = _UUID_PREFIXES.get(source_id) or _uuid_prefix(source_id)
+    return b"%s%012x" % (prefix, row_id & _UUID_ID_MASK)
 
 
+def _uuid_prefix(source_id: int) -> bytes:
+    """The first four groups of the export UUIDs of a source's rows, cached."""
+    prefix = _UUID_PREFIXES[source_id] = f"{source_id & 0xFFFFFFFF:08x}-0000-8000-8000-".encode()
+    return prefix
+
+
+#: The bits of a row id the UUID's last group holds.
+_UUID_ID_MASK: Final = 0xFFFFFFFFFFFF
 _UUID_PREFIXES: dict[int, bytes] = {}
 
 
@@ -267,7 +283,7 @@ _REST: Final = (
     b'"event_time":"%s","event_type":%s,"group_properties":{},"groups":%s,'
     b'"is_attribution_event":false,"processed_time":"%s","server_received_time":"%s",'
     b'"server_upload_time":"%s","session_id":%d,"user_id":%s,"user_properties":%s,'
-    b'"uuid":"%s"}'
+    b'"uuid":"%s%012x"}'
 )
 
 
@@ -294,6 +310,7 @@ def _line_format(top: Mapping[str, Any]) -> tuple[tuple[str, ...], bytes]:
 
 _FORMATS: dict[tuple[str, ...], tuple[tuple[str, ...], bytes]] = {}
 _dumps: Final = orjson.dumps
+_loads: Final = orjson.loads
 
 
 def export_line(row: ExportRow, project_id: int) -> bytes:
@@ -303,9 +320,10 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     The export's hot path, once per exported event. Building a ~50-key dict per event cost
     more than everything else together, so the line is a cached format per set of top-level
     fields present, filled with each value's JSON: keys in the order of :data:`_NULL_FIELDS`
-    then the event's own fields, unknown fields present and null.
+    then the event's own fields, unknown fields present and null. The caches are looked up
+    inline (a call per event costs as much as the lookup).
     """
-    payload = orjson.loads(row.payload)
+    payload = _loads(row.payload)
     if type(payload) is not dict:
         payload = {}
     vendor = row.vendor
@@ -313,26 +331,38 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
         payload = expand(row.context_kind, _context(row.context), payload)
     global _last_received
     # The events of one request share their receipt time: format it once for them.
+    received_ms = row.received_time_ms
     last = _last_received
-    if last[0] == row.received_time_ms:
+    if last[0] == received_ms:
         received = last[1]
     else:
-        received = _time(row.received_time_ms)
-        _last_received = (row.received_time_ms, received)
-    client = received if row.client_time_ms is None else _time(row.client_time_ms)
+        received = _time(received_ms)
+        _last_received = (received_ms, received)
+    client_ms = row.client_time_ms
+    if client_ms is None:
+        client = received
+    else:
+        second, milli = divmod(client_ms, 1000)
+        client = (_SECOND_PREFIXES.get(second) or _second_prefix(second)) + _MILLI[milli]
     if vendor == "amplitude":
         top = payload
         properties = payload.get("event_properties")
         if type(properties) is not dict:
             properties = {}
+        own = payload.get("user_properties")
     else:
         top = _built_in_sources(vendor, payload)
         properties = mapping.event_properties_of(vendor, payload)
-    # _line_format's cache, looked up here: a call per event costs as much as the lookup.
+        own = _own_user_properties(vendor, row.type, payload)
     found = _FORMATS.get(tuple(top))
     keys, line = _line_format(top) if found is None else found
-    groups = _dumps(orjson.loads(row.groups)) if row.groups else b"{}"
-    session = -1 if row.session_id is None else row.session_id
+    current = row.user_properties
+    if own is None:
+        # Most events set nothing on their user: the stored properties as they are.
+        user = current.encode() if current and current != "{}" else b"{}"
+    else:
+        user = _exported_user_properties(vendor, own, current)
+    source_id = row.source_id
     return line % (
         *map(_dumps, map(top.__getitem__, keys)),
         _dumps(row.dedup_key),
@@ -344,17 +374,17 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
         row.id,
         _dumps(properties),
         client,
-        _event_type(vendor, row.type, row.event_name),
-        groups,
+        _EVENT_TYPES.get((vendor, row.type, row.event_name))
+        or _event_type(vendor, row.type, row.event_name),
+        _dumps(orjson.loads(row.groups)) if row.groups else b"{}",
         received,
         received,
         received,
-        session,
+        -1 if row.session_id is None else row.session_id,
         _dumps(row.user_id),
-        _exported_user_properties(
-            vendor, _own_user_properties(vendor, row.type, payload), row.user_properties
-        ),
-        _uuid(row.source_id, row.id),
+        user,
+        _UUID_PREFIXES.get(source_id) or _uuid_prefix(source_id),
+        row.id & _UUID_ID_MASK,
     )
 
 
@@ -418,45 +448,183 @@ class _Sink:
         return data
 
 
-def archive_chunks(rows: Iterable[ExportRow], project_id: int) -> Iterator[bytes]:
-    """The export archive of ``rows`` (in upload-time order), as a stream of byte chunks."""
-    sink = _Sink()
-    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
-        hour: int | None = None
-        member: Any = None
-        packer: gzip.GzipFile | None = None
-        lines: list[bytes] = []
+#: The gzip header :class:`gzip.GzipFile` writes with no file name, ``mtime=0`` and level 1
+#: (zlib writes the same but for the last byte, the OS: 3 there, 255 "unknown" here).
+_GZIP_HEADER: Final = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"
+#: A gzip stream from zlib: header and trailer written by zlib, the CRC computed by zlib in
+#: the call that compresses (and lets go of the GIL).
+_GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
 
-        def close_member() -> None:
-            if packer is not None:
-                if lines:
-                    packer.write(b"\n".join(lines) + b"\n")
-                    lines.clear()
-                packer.close()
-                member.close()
 
-        for row in rows:
-            row_hour = row.received_time_ms // _HOUR_MS
-            if row_hour != hour:
-                close_member()
-                hour = row_hour
+class _HourFile:
+    """One upload hour's gzip file, compressed a piece (a list of blocks of lines) at a time,
+    in order, on whichever thread compresses."""
+
+    def __init__(self, hour: int) -> None:
+        self.hour = hour
+        #: Pieces handed out to compress so far.
+        self.pieces = 0
+        self._packer = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+
+    def pack(self, blocks: list[bytes], first: bool, last: bool) -> bytes:
+        """The gzip bytes of the next blocks of lines; the trailer too if ``last``."""
+        compress = self._packer.compress
+        packed = b"".join([compress(block) for block in blocks])
+        if last:
+            packed += self._packer.flush()
+        if first:
+            # zlib's 10-byte header comes out with the first data: GzipFile's instead.
+            packed = _GZIP_HEADER + packed[len(_GZIP_HEADER) :]
+        return packed
+
+
+class _Piece(NamedTuple):
+    """Lines of an hour's file, handed out to compress."""
+
+    file: _HourFile
+    first: bool
+    last: bool
+    packed: Future[bytes]
+
+
+class _Inline(Executor):
+    """An executor that runs each call at once in the caller's thread (no second thread)."""
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        done: Future[_T] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # re-raised by result(), as a thread's would be
+            done.set_exception(exc)
+        return done
+
+
+def _spare_core() -> bool:
+    """Whether a second core is likely idle: more than one core, and a 1-minute load average
+    at least half a core below their number.
+
+    Compressing on a second thread pays only then: each time that thread takes the GIL back
+    the exporting thread waits, and on a busy machine that wait is a wait for a core
+    (measured: slower than one thread with the load average above the cores).
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return False
+    cores = os.cpu_count() or 1
+    return cores > 1 and load < cores - 0.5
+
+
+class _ArchiveWriter:
+    """The zip side of the export: hands pieces of hour files out to compress, and writes
+    them back into the archive in order as they come back compressed."""
+
+    def __init__(self, sink: _Sink, project_id: int, compressing: Executor) -> None:
+        self._archive = zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED)
+        self._project_id = project_id
+        self._compressing = compressing
+        self._pending: deque[_Piece] = deque()
+        self._member: Any = None
+
+    def send(self, file: _HourFile, blocks: list[bytes], last: bool) -> None:
+        """Hand the next blocks of ``file`` out to compress (``last``: the file ends)."""
+        first = file.pieces == 0
+        file.pieces += 1
+        packed = self._compressing.submit(file.pack, blocks, first, last)
+        self._pending.append(_Piece(file, first, last, packed))
+
+    def write_ready(self, *, everything: bool = False) -> None:
+        """Write the compressed pieces into the archive, in order: those done, and the oldest
+        (waited for) while more than :data:`_IN_FLIGHT` are out, or all of them."""
+        pending = self._pending
+        while pending and (everything or len(pending) > _IN_FLIGHT or pending[0].packed.done()):
+            piece = pending.popleft()
+            if piece.first:
+                hour = piece.file.hour
                 # force_zip64: the size is unknown until the hour is written.
-                member = archive.open(
-                    zipfile.ZipInfo(member_name(project_id, hour * _HOUR_MS), _date(hour)),
+                self._member = self._archive.open(
+                    zipfile.ZipInfo(member_name(self._project_id, hour * _HOUR_MS), _date(hour)),
                     mode="w",
                     force_zip64=True,
                 )
-                packer = gzip.GzipFile(
-                    filename="", mode="wb", fileobj=member, compresslevel=_GZIP_LEVEL, mtime=0
-                )
-            lines.append(export_line(row, project_id))
-            if len(lines) >= _LINES:
-                assert packer is not None
-                packer.write(b"\n".join(lines) + b"\n")
-                lines.clear()
-                if sink.size >= _CHUNK:
-                    yield sink.take()
-        close_member()
+            self._member.write(piece.packed.result())
+            if piece.last:
+                self._member.close()
+
+    def close(self) -> None:
+        """Write the archive's directory (after :meth:`write_ready` of everything)."""
+        self._archive.close()
+
+    def abandon(self) -> None:
+        """Stopped early (the client went away, a read failed): drop what is queued, close
+        what is open (a zip with a member open refuses to close, even when collected)."""
+        for piece in self._pending:
+            piece.packed.cancel()
+        self._pending.clear()
+        if self._member is not None and not self._member.closed:
+            self._member.close()
+        self._archive.close()
+
+
+def archive_chunks(
+    rows: Iterable[ExportRow], project_id: int, *, pipelined: bool | None = None
+) -> Iterator[bytes]:
+    """The export archive of ``rows`` (in upload-time order), as a stream of byte chunks.
+
+    ``pipelined``: compress on a second thread while the next lines are built (None: when a
+    core is idle, see :func:`_spare_core`). zlib lets go of the GIL while it works, so it runs
+    beside the building. Either way the bytes are the same. Lines go out to compress in
+    pieces of about :data:`_PIECE` bytes (at most an hour's), at most :data:`_IN_FLIGHT`
+    pieces wait to be written: memory stays flat whatever the size of an hour or export.
+    """
+    if pipelined is None:
+        pipelined = _spare_core()
+    sink = _Sink()
+    compressing: Executor = (
+        ThreadPoolExecutor(1, thread_name_prefix="trackwire-export-gzip")
+        if pipelined
+        else _Inline()
+    )
+    with compressing:
+        out = _ArchiveWriter(sink, project_id, compressing)
+        try:
+            file: _HourFile | None = None
+            hour = -1
+            lines: list[bytes] = []
+            blocks: list[bytes] = []
+            size = 0
+            for row in rows:
+                if row.received_time_ms // _HOUR_MS != hour:
+                    if file is not None:
+                        blocks.append(b"\n".join(lines) + b"\n")
+                        lines.clear()
+                        out.send(file, blocks, last=True)
+                        blocks, size = [], 0
+                        out.write_ready()
+                        if sink.size >= _CHUNK:
+                            yield sink.take()
+                    hour = row.received_time_ms // _HOUR_MS
+                    file = _HourFile(hour)
+                lines.append(export_line(row, project_id))
+                if len(lines) >= _LINES:
+                    block = b"\n".join(lines) + b"\n"
+                    lines.clear()
+                    blocks.append(block)
+                    size += len(block)
+                    if size >= _PIECE:
+                        assert file is not None  # set by the first row
+                        out.send(file, blocks, last=False)
+                        blocks, size = [], 0
+                        out.write_ready()
+                        if sink.size >= _CHUNK:
+                            yield sink.take()
+            if file is not None:
+                blocks.append(b"\n".join(lines) + b"\n")
+                out.send(file, blocks, last=True)
+            out.write_ready(everything=True)
+            out.close()
+        finally:
+            out.abandon()
     if sink.size:
         yield sink.take()
 
