@@ -248,6 +248,7 @@ def run_export(
 ) -> None:
     """The export of the whole range over HTTP: events/s, and the collector's CPU time."""
     out = work / "export.zip"
+    load = load_average()
     before = cpu_seconds(pid)
     started = time.perf_counter()
     result = query.export("20260101T00", "20260131T23", out)
@@ -257,20 +258,25 @@ def run_export(
     rows.append((
         f"export over HTTP, {events:,} events, {mib:,.0f} MiB zip",
         f"{elapsed:,.1f} s = {events / elapsed:,.0f} events/s; collector CPU {cpu:,.1f} s "
-        f"= {events / cpu:,.0f} events per CPU second",
+        f"= {events / cpu:,.0f} events per CPU second; load {load}-{load_average()}",
     ))  # fmt: skip
     print(rows[-1])
     out.unlink()
 
 
 _EXPORT_CHILD = """
-import sys, time
+import inspect, sys, time
 from trackwire.collector.query.export import archive_chunks
-from trackwire.collector.sqlite import SQLiteStore, amplitude_rollups
-db, key, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+from trackwire.collector.sqlite import SQLiteStore
+db, key, mode = sys.argv[1], sys.argv[2], sys.argv[5]
+start, end = int(sys.argv[3]), int(sys.argv[4])
+# Code from before the pipelined compression has no such parameter (it compresses inline).
+options = {}
+if mode != "auto" and "pipelined" in inspect.signature(archive_chunks).parameters:
+    options["pipelined"] = mode == "on"
 with SQLiteStore(db) as store:
     sources = store.project_sources(key)
-    began, cpu = time.perf_counter(), time.process_time()
+    began, cpu, main = time.perf_counter(), time.process_time(), time.thread_time()
     size = events = 0
     rows = store.export_rows(sources, start, end)
     def counted():
@@ -278,32 +284,48 @@ with SQLiteStore(db) as store:
         for row in rows:
             events += 1
             yield row
-    for chunk in archive_chunks(counted(), sources[0].source_id):
+    for chunk in archive_chunks(counted(), sources[0].source_id, **options):
         size += len(chunk)
-    print(events, size, time.perf_counter() - began, time.process_time() - cpu)
+    print(events, size, time.perf_counter() - began, time.process_time() - cpu,
+          time.thread_time() - main)
 """
 
 
-def export_memory(db: Path, rows: list[tuple[str, str]]) -> None:
+def load_average() -> str:
+    """The machine's 1-minute load average now (the box is shared: numbers need it beside)."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def export_memory(
+    db: Path, rows: list[tuple[str, str]], modes: tuple[str, ...] = ("auto",)
+) -> None:
     """The collector's export path (store rows -> zip chunks) in a fresh process per range:
-    its events/s without HTTP, and its peak RSS for 3 days and for 30 (flat: the same)."""
+    its events/s without HTTP, and its peak RSS for 3 days and for 30 (flat: the same).
+
+    ``modes``: compress on a second thread (``on``), not (``off``), or as the export decides
+    by the load (``auto``); each mode is measured for each range.
+    """
     for days in (3, DAYS):
-        command = [sys.executable, "-c", _EXPORT_CHILD, str(db), PROJECT, str(START_MS),
-                   str(START_MS + days * DAY_MS)]  # fmt: skip
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        assert child.stdout is not None
-        output = child.stdout.read()
-        _, status, usage = os.wait4(child.pid, 0)
-        assert status == 0, output
-        events, size, elapsed, cpu = output.split()
-        rss = usage.ru_maxrss / 1024  # KiB on Linux
-        rows.append((
-            f"export path without HTTP, {days} days: {int(events):,} events, "
-            f"{int(size) / 2**20:,.0f} MiB zip",
-            f"{int(events) / float(elapsed):,.0f} events/s, "
-            f"{int(events) / float(cpu):,.0f} per CPU second; peak RSS {rss:,.0f} MiB",
-        ))  # fmt: skip
-        print(rows[-1])
+        for mode in modes:
+            command = [sys.executable, "-c", _EXPORT_CHILD, str(db), PROJECT, str(START_MS),
+                       str(START_MS + days * DAY_MS), mode]  # fmt: skip
+            load = load_average()
+            child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            assert child.stdout is not None
+            output = child.stdout.read()
+            _, status, usage = os.wait4(child.pid, 0)
+            assert status == 0, output
+            events, size, elapsed, cpu, main = output.split()
+            rss = usage.ru_maxrss / 1024  # KiB on Linux
+            rows.append((
+                f"export path without HTTP, {days} days, compressing thread {mode}: "
+                f"{int(events):,} events, {int(size) / 2**20:,.0f} MiB zip",
+                f"{int(events) / float(elapsed):,.0f} events/s, "
+                f"{int(events) / float(cpu):,.0f} per CPU second "
+                f"({int(events) / float(main):,.0f} per CPU second of the exporting thread); "
+                f"peak RSS {rss:,.0f} MiB; load {load}-{load_average()}",
+            ))  # fmt: skip
+            print(rows[-1])
 
 
 #: Index variants compared for ingest: this issue's segmentation index (migration 3), the
@@ -358,6 +380,11 @@ def main() -> None:
              "PYTHONPATH to compare code versions; the collector inherits it)",
     )  # fmt: skip
     parser.add_argument(
+        "--compressing-thread", choices=("auto", "on", "off", "both"), default="auto",
+        help="the export path without HTTP: compress on a second thread, not, as the export "
+             "decides by the load (the HTTP export always does), or both on and off",
+    )  # fmt: skip
+    parser.add_argument(
         "--ingest-only", action="store_true",
         help="only the ingest measurement (run it with another checkout's src on PYTHONPATH "
              "to compare code versions)",
@@ -388,7 +415,8 @@ def main() -> None:
             run_queries(spawned.url, spawned.process.pid, args.events, rows, work)
     finally:
         spawned.stop()
-    export_memory(db, rows)
+    modes = ("on", "off") if args.compressing_thread == "both" else (args.compressing_thread,)
+    export_memory(db, rows, modes)
     if not args.skip_ingest and not args.export_only:
         ingest_cost(work, args.ingest_events, args.users, rows, args.ingest_runs)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from trackwire.collector.query import export
+from trackwire.collector.query import export, export_zip
 from trackwire.collector.query.export import ExportRow, archive_chunks
 
 GOLDEN = Path(__file__).with_name("export_golden.jsonl")
@@ -120,7 +120,7 @@ def test_the_archive_is_byte_for_byte_the_golden_export(
     if small_pieces:
         monkeypatch.setattr(export, "_LINES", 2)
         monkeypatch.setattr(export, "_PIECE", 1)
-        monkeypatch.setattr(export, "_IN_FLIGHT", 3)
+        monkeypatch.setattr(export_zip, "IN_FLIGHT", 3)
     expected = GOLDEN.read_bytes().splitlines()
     got = _archive_lines(pipelined)
     assert len(got) == len(expected)

@@ -3,13 +3,14 @@ on either side reaches the reader, and it is used only when a core is idle."""
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import orjson
 import pytest
 
-from trackwire.collector.query import export
+from trackwire.collector.query import export, export_zip
 from trackwire.collector.query.export import ExportRow, archive_chunks
 
 _T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -42,6 +43,7 @@ def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("small_pieces")
 def test_a_reader_leaving_early_stops_the_compressing_thread() -> None:
     chunks = archive_chunks(_rows(2000), 3, pipelined=True)
+    assert isinstance(chunks, Generator)
     assert next(chunks)
     assert _compressing_threads()
     chunks.close()
@@ -63,14 +65,14 @@ def test_a_failing_read_reaches_the_reader_and_stops_the_thread(pipelined: bool)
 def test_a_failure_compressing_reaches_the_reader(
     pipelined: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pack = export._HourFile.pack
+    pack = export_zip.HourFile.pack
 
-    def failing(self: export._HourFile, blocks: list[bytes], first: bool, last: bool) -> bytes:
+    def failing(self: export_zip.HourFile, blocks: list[bytes], first: bool, last: bool) -> bytes:
         if self.hour > _T0 // _HOUR + 3:
             raise MemoryError("no room to compress")
         return pack(self, blocks, first, last)
 
-    monkeypatch.setattr(export._HourFile, "pack", failing)
+    monkeypatch.setattr(export_zip.HourFile, "pack", failing)
     got = 0
     with pytest.raises(MemoryError, match="no room to compress"):
         for chunk in archive_chunks(_rows(200), 3, pipelined=pipelined):
@@ -87,14 +89,14 @@ def test_a_failure_compressing_reaches_the_reader(
 def test_a_second_thread_only_with_a_core_idle(
     load: float, cores: int, spare: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(export.os, "getloadavg", lambda: (load, load, load))
-    monkeypatch.setattr(export.os, "cpu_count", lambda: cores)
-    assert export._spare_core() is spare
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert export_zip.spare_core() is spare
 
 
 def test_no_load_average_no_second_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     def unknown() -> tuple[float, float, float]:
         raise OSError("no load average here")
 
-    monkeypatch.setattr(export.os, "getloadavg", unknown)
-    assert export._spare_core() is False
+    monkeypatch.setattr(os, "getloadavg", unknown)
+    assert export_zip.spare_core() is False
