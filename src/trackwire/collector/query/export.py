@@ -430,10 +430,12 @@ def archive_chunks(
             lines: list[bytes] = []
             blocks: list[bytes] = []
             size = 0
+            # Locals: looked up once per row otherwise.
+            add, line_of, hour_ms, per_block = lines.append, export_line, _HOUR_MS, _LINES
             for row in rows:
-                if row.received_time_ms // _HOUR_MS != hour:
+                if row.received_time_ms // hour_ms != hour:
                     if file is not None:
-                        lines.append(b"")  # the block ends with a newline, as every line
+                        add(b"")  # the block ends with a newline, as every line
                         blocks.append(b"\n".join(lines))
                         lines.clear()
                         out.send(file, blocks, last=True)
@@ -441,11 +443,11 @@ def archive_chunks(
                         out.write_ready()
                         if sink.size >= _CHUNK:
                             yield sink.take()
-                    hour = row.received_time_ms // _HOUR_MS
+                    hour = row.received_time_ms // hour_ms
                     file = HourFile(hour)
-                lines.append(export_line(row, project_id))
-                if len(lines) >= _LINES:
-                    lines.append(b"")
+                add(line_of(row, project_id))
+                if len(lines) >= per_block:
+                    add(b"")
                     block = b"\n".join(lines)
                     lines.clear()
                     blocks.append(block)
