@@ -19,9 +19,17 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Any, Final, NamedTuple, ParamSpec, TypeVar
+from typing import Any, Final, NamedTuple, ParamSpec, Protocol, TypeVar
 
-__all__ = ["ArchiveWriter", "HourFile", "Sink", "compressing", "member_name", "spare_core"]
+__all__ = [
+    "COMPRESSOR",
+    "ArchiveWriter",
+    "HourFile",
+    "Sink",
+    "compressing",
+    "member_name",
+    "spare_core",
+]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -66,11 +74,31 @@ class Sink:
         return data
 
 
+class _Packer(Protocol):
+    """A streaming compressor (what ``compressobj`` returns in zlib and in ISA-L's zlib)."""
+
+    def compress(self, data: bytes, /) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+#: Makes a compressor from (level, method, wbits); ISA-L's where installed, else zlib's.
+_compressobj: Callable[[int, int, int], _Packer]
+try:
+    from isal import isal_zlib
+
+    _compressobj = isal_zlib.compressobj
+except ImportError:  # not installed (a core install, or no wheel for the platform)
+    _compressobj = zlib.compressobj
+#: Which compressor the export uses: ``isal`` or ``zlib``.
+COMPRESSOR: Final = "zlib" if _compressobj is zlib.compressobj else "isal"
+
 #: The gzip header :class:`gzip.GzipFile` writes with no file name, ``mtime=0`` and level 1
-#: (zlib writes the same but for the last byte, the OS: 3 there, 255 "unknown" here).
+#: (zlib writes the same but for the last byte, the OS: 3 there, 255 "unknown" here; ISA-L
+#: writes 0 for the level byte).
 _GZIP_HEADER: Final = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"
-#: A gzip stream from zlib: header and trailer written by zlib, the CRC computed by zlib in
-#: the call that compresses (and lets go of the GIL).
+#: A gzip stream: header and trailer written by the compressor, the CRC computed in the call
+#: that compresses (and lets go of the GIL).
 _GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
 
 
@@ -82,7 +110,9 @@ class HourFile:
         self.hour = hour
         #: Pieces handed out to compress so far.
         self.pieces = 0
-        self._packer = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+        self._packer = _compressobj(_GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+        #: Bytes of the compressor's own header not yet out (replaced by GzipFile's).
+        self._own_header = len(_GZIP_HEADER)
 
     def pack(self, blocks: list[bytes], first: bool, last: bool) -> bytes:
         """The gzip bytes of the next blocks of lines; the trailer too if ``last``."""
@@ -90,10 +120,13 @@ class HourFile:
         packed = b"".join([compress(block) for block in blocks])
         if last:
             packed += self._packer.flush()
-        if first:
-            # zlib's 10-byte header comes out with the first data: GzipFile's instead.
-            packed = _GZIP_HEADER + packed[len(_GZIP_HEADER) :]
-        return packed
+        if self._own_header:
+            # The compressor's header comes out with some call (ISA-L may hold it back while
+            # it gathers input): dropped wherever it comes, GzipFile's written first instead.
+            cut = min(self._own_header, len(packed))
+            packed = packed[cut:]
+            self._own_header -= cut
+        return _GZIP_HEADER + packed if first else packed
 
 
 class _Piece(NamedTuple):
