@@ -265,18 +265,17 @@ def run_export(
 
 
 _EXPORT_CHILD = """
-import inspect, sys, time
+import sys, time
 from trackwire.collector.query.export import archive_chunks
 from trackwire.collector.sqlite import SQLiteStore
-db, key, mode = sys.argv[1], sys.argv[2], sys.argv[5]
-start, end = int(sys.argv[3]), int(sys.argv[4])
-# Code from before the pipelined compression has no such parameter (it compresses inline).
-options = {}
-if mode != "auto" and "pipelined" in inspect.signature(archive_chunks).parameters:
-    options["pipelined"] = mode == "on"
+try:
+    from trackwire.collector.query.export_zip import COMPRESSOR
+except ImportError:  # code from before the compressor was chosen: zlib
+    COMPRESSOR = "zlib"
+db, key, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 with SQLiteStore(db) as store:
     sources = store.project_sources(key)
-    began, cpu, main = time.perf_counter(), time.process_time(), time.thread_time()
+    began, cpu = time.perf_counter(), time.process_time()
     size = events = 0
     rows = store.export_rows(sources, start, end)
     def counted():
@@ -284,10 +283,9 @@ with SQLiteStore(db) as store:
         for row in rows:
             events += 1
             yield row
-    for chunk in archive_chunks(counted(), sources[0].source_id, **options):
+    for chunk in archive_chunks(counted(), sources[0].source_id):
         size += len(chunk)
-    print(events, size, time.perf_counter() - began, time.process_time() - cpu,
-          time.thread_time() - main)
+    print(events, size, time.perf_counter() - began, time.process_time() - cpu, COMPRESSOR)
 """
 
 
@@ -296,36 +294,28 @@ def load_average() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
-def export_memory(
-    db: Path, rows: list[tuple[str, str]], modes: tuple[str, ...] = ("auto",)
-) -> None:
+def export_memory(db: Path, rows: list[tuple[str, str]]) -> None:
     """The collector's export path (store rows -> zip chunks) in a fresh process per range:
-    its events/s without HTTP, and its peak RSS for 3 days and for 30 (flat: the same).
-
-    ``modes``: compress on a second thread (``on``), not (``off``), or as the export decides
-    by the load (``auto``); each mode is measured for each range.
-    """
+    its events/s without HTTP, and its peak RSS for 3 days and for 30 (flat: the same)."""
     for days in (3, DAYS):
-        for mode in modes:
-            command = [sys.executable, "-c", _EXPORT_CHILD, str(db), PROJECT, str(START_MS),
-                       str(START_MS + days * DAY_MS), mode]  # fmt: skip
-            load = load_average()
-            child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-            assert child.stdout is not None
-            output = child.stdout.read()
-            _, status, usage = os.wait4(child.pid, 0)
-            assert status == 0, output
-            events, size, elapsed, cpu, main = output.split()
-            rss = usage.ru_maxrss / 1024  # KiB on Linux
-            rows.append((
-                f"export path without HTTP, {days} days, compressing thread {mode}: "
-                f"{int(events):,} events, {int(size) / 2**20:,.0f} MiB zip",
-                f"{int(events) / float(elapsed):,.0f} events/s, "
-                f"{int(events) / float(cpu):,.0f} per CPU second "
-                f"({int(events) / float(main):,.0f} per CPU second of the exporting thread); "
-                f"peak RSS {rss:,.0f} MiB; load {load}-{load_average()}",
-            ))  # fmt: skip
-            print(rows[-1])
+        command = [sys.executable, "-c", _EXPORT_CHILD, str(db), PROJECT, str(START_MS),
+                   str(START_MS + days * DAY_MS)]  # fmt: skip
+        load = load_average()
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None
+        output = child.stdout.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        assert status == 0, output
+        events, size, elapsed, cpu, compressor = output.split()
+        rss = usage.ru_maxrss / 1024  # KiB on Linux
+        rows.append((
+            f"export path without HTTP, {days} days: {int(events):,} events, "
+            f"{int(size) / 2**20:,.0f} MiB zip ({compressor})",
+            f"{int(events) / float(elapsed):,.0f} events/s, "
+            f"{int(events) / float(cpu):,.0f} per CPU second; peak RSS {rss:,.0f} MiB; "
+            f"load {load}-{load_average()}",
+        ))  # fmt: skip
+        print(rows[-1])
 
 
 #: Index variants compared for ingest: this issue's segmentation index (migration 3), the
@@ -380,11 +370,6 @@ def main() -> None:
              "PYTHONPATH to compare code versions; the collector inherits it)",
     )  # fmt: skip
     parser.add_argument(
-        "--compressing-thread", choices=("auto", "on", "off", "both"), default="auto",
-        help="the export path without HTTP: compress on a second thread, not, as the export "
-             "decides by the load (the HTTP export always does), or both on and off",
-    )  # fmt: skip
-    parser.add_argument(
         "--ingest-only", action="store_true",
         help="only the ingest measurement (run it with another checkout's src on PYTHONPATH "
              "to compare code versions)",
@@ -415,8 +400,7 @@ def main() -> None:
             run_queries(spawned.url, spawned.process.pid, args.events, rows, work)
     finally:
         spawned.stop()
-    modes = ("on", "off") if args.compressing_thread == "both" else (args.compressing_thread,)
-    export_memory(db, rows, modes)
+    export_memory(db, rows)
     if not args.skip_ingest and not args.export_only:
         ingest_cost(work, args.ingest_events, args.users, rows, args.ingest_runs)
 

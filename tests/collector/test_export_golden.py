@@ -83,13 +83,13 @@ def _rows() -> list[ExportRow]:
     return rows
 
 
-def _archive(pipelined: bool = False) -> bytes:
-    return b"".join(archive_chunks(iter(_rows()), 3, pipelined=pipelined))
+def _archive() -> bytes:
+    return b"".join(archive_chunks(iter(_rows()), 3))
 
 
-def _archive_lines(pipelined: bool = False) -> list[bytes]:
+def _archive_lines() -> list[bytes]:
     """Each member's name, then its lines, as the archive of :func:`_rows` holds them."""
-    archive = zipfile.ZipFile(io.BytesIO(_archive(pipelined)))
+    archive = zipfile.ZipFile(io.BytesIO(_archive()))
     out: list[bytes] = []
     for name in archive.namelist():
         out.append(b"# " + name.encode())
@@ -103,16 +103,6 @@ def _gzip_file(data: bytes) -> bytes:
     with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=1, mtime=0) as f:
         f.write(data)
     return out.getvalue()
-
-
-#: Compressed on a second thread or not; hours in one piece or in many (tiny pieces and
-#: blocks: an hour's file goes out to compress in several pieces, many waiting at once).
-_PATHS = [
-    pytest.param(False, False, id="inline"),
-    pytest.param(True, False, id="pipelined"),
-    pytest.param(False, True, id="inline-many-pieces"),
-    pytest.param(True, True, id="pipelined-many-pieces"),
-]
 
 
 def _isal_compressobj() -> Callable[..., object]:
@@ -130,37 +120,32 @@ def compressor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     return name
 
 
-def _small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(export, "_LINES", 2)
-    monkeypatch.setattr(export, "_PIECE", 1)
-    monkeypatch.setattr(export_zip, "IN_FLIGHT", 3)
+#: Blocks of 512 lines (an hour's lines compressed at once here), or of 2 (many per hour).
+_BLOCKS = [pytest.param(512, id="big-blocks"), pytest.param(2, id="small-blocks")]
 
 
 @pytest.mark.usefixtures("compressor")
-@pytest.mark.parametrize(("pipelined", "small_pieces"), _PATHS)
+@pytest.mark.parametrize("block", _BLOCKS)
 def test_the_archive_is_byte_for_byte_the_golden_export(
-    pipelined: bool, small_pieces: bool, monkeypatch: pytest.MonkeyPatch
+    block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if small_pieces:
-        _small_pieces(monkeypatch)
+    monkeypatch.setattr(export, "_LINES", block)
     expected = GOLDEN.read_bytes().splitlines()
-    got = _archive_lines(pipelined)
+    got = _archive_lines()
     assert len(got) == len(expected)
     for number, (line, want) in enumerate(zip(got, expected, strict=True), 1):
         assert line == want, f"line {number} of {GOLDEN.name} differs"
 
 
-@pytest.mark.parametrize(("pipelined", "small_pieces"), _PATHS)
+@pytest.mark.parametrize("block", _BLOCKS)
 def test_with_zlib_each_hour_file_is_the_bytes_gzip_writes(
-    pipelined: bool, small_pieces: bool, monkeypatch: pytest.MonkeyPatch
+    block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With zlib, the archive's bytes do not depend on how lines were cut up to compress:
-    every hour's file is what :class:`gzip.GzipFile` writes for its lines at level 1 (header
-    included), as before ISA-L."""
+    """With zlib, each hour's file is what :class:`gzip.GzipFile` writes for its lines at
+    level 1 (header included), as before ISA-L, however the lines were cut up."""
     monkeypatch.setattr(export_zip, "_compressobj", zlib.compressobj)
-    if small_pieces:
-        _small_pieces(monkeypatch)
-    archive = zipfile.ZipFile(io.BytesIO(_archive(pipelined)))
+    monkeypatch.setattr(export, "_LINES", block)
+    archive = zipfile.ZipFile(io.BytesIO(_archive()))
     names = archive.namelist()
     assert len(names) == 3
     for name in names:
@@ -168,18 +153,11 @@ def test_with_zlib_each_hour_file_is_the_bytes_gzip_writes(
         assert packed == _gzip_file(gzip.decompress(packed))
 
 
-@pytest.mark.parametrize("small_pieces", [False, True])
-def test_a_second_thread_changes_no_byte(
-    compressor: str, small_pieces: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if small_pieces:
-        _small_pieces(monkeypatch)
-    archive = _archive(pipelined=True)
-    assert archive == _archive(pipelined=False)
-    files = zipfile.ZipFile(io.BytesIO(archive))
-    for name in files.namelist():
-        # GzipFile's header whichever the compressor (ISA-L's says level 0).
-        assert files.read(name)[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff", compressor
+@pytest.mark.usefixtures("compressor")
+def test_each_hour_file_starts_with_gzip_files_header() -> None:
+    archive = zipfile.ZipFile(io.BytesIO(_archive()))
+    for name in archive.namelist():
+        assert archive.read(name)[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"
 
 
 if __name__ == "__main__":

@@ -16,14 +16,7 @@ from typing import Any, Final
 import orjson
 
 from trackwire.collector.query import mapping
-from trackwire.collector.query.export_zip import (
-    ArchiveWriter,
-    HourFile,
-    Sink,
-    compressing,
-    member_name,
-    spare_core,
-)
+from trackwire.collector.query.export_zip import ArchiveWriter, Sink, member_name
 from trackwire.collector.query.reader import ExportRow
 from trackwire.collector.store import expand
 
@@ -39,11 +32,8 @@ __all__ = [
 _HOUR_MS: Final = 3_600_000
 #: Yield to the HTTP response once this many bytes are ready.
 _CHUNK: Final = 256 * 1024
-#: Lines encoded and joined together.
+#: Lines encoded, joined and compressed together.
 _LINES: Final = 512
-#: Bytes of lines handed out to compress at once (fewer: the compressing thread takes the GIL
-#: back more often; more: more memory).
-_PIECE: Final = 4 * 1024 * 1024
 
 #: Fields Amplitude sets that the collector does not know; present and null, as in exports.
 _NULL_FIELDS: Final = (
@@ -411,61 +401,37 @@ def _context(body: str) -> dict[str, Any]:
 _CONTEXTS: dict[str, dict[str, Any]] = {}
 
 
-def archive_chunks(
-    rows: Iterable[ExportRow], project_id: int, *, pipelined: bool | None = None
-) -> Iterator[bytes]:
-    """The export archive of ``rows`` (in upload-time order), as a stream of byte chunks.
-
-    Each upload hour's lines go out to compress in pieces of about :data:`_PIECE` bytes (at
-    most an hour's), on a second thread while the next lines are built if ``pipelined`` (None:
-    when a core is idle, see :func:`~.export_zip.spare_core`). The bytes are the same either
-    way, and memory stays flat whatever the size of an hour or of the export.
-    """
+def archive_chunks(rows: Iterable[ExportRow], project_id: int) -> Iterator[bytes]:
+    """The export archive of ``rows`` (in upload-time order), as a stream of byte chunks."""
     sink = Sink()
-    with compressing(spare_core() if pipelined is None else pipelined) as executor:
-        out = ArchiveWriter(sink, project_id, executor)
-        try:
-            file: HourFile | None = None
-            hour = -1
-            lines: list[bytes] = []
-            blocks: list[bytes] = []
-            size = 0
-            # Locals: looked up once per row otherwise.
-            add, line_of, hour_ms, per_block = lines.append, export_line, _HOUR_MS, _LINES
-            for row in rows:
-                if row.received_time_ms // hour_ms != hour:
-                    if file is not None:
-                        add(b"")  # the block ends with a newline, as every line
-                        blocks.append(b"\n".join(lines))
-                        lines.clear()
-                        out.send(file, blocks, last=True)
-                        blocks, size = [], 0
-                        out.write_ready()
-                        if sink.size >= _CHUNK:
-                            yield sink.take()
-                    hour = row.received_time_ms // hour_ms
-                    file = HourFile(hour)
-                add(line_of(row, project_id))
-                if len(lines) >= per_block:
-                    add(b"")
-                    block = b"\n".join(lines)
+    out = ArchiveWriter(sink, project_id)
+    try:
+        hour: int | None = None
+        lines: list[bytes] = []
+        # Locals: looked up once per row otherwise.
+        add, line_of, hour_ms, per_block = lines.append, export_line, _HOUR_MS, _LINES
+        for row in rows:
+            if row.received_time_ms // hour_ms != hour:
+                if hour is not None:
+                    add(b"")  # the block ends with a newline, as every line
+                    out.write(b"\n".join(lines))
                     lines.clear()
-                    blocks.append(block)
-                    size += len(block)
-                    if size >= _PIECE:
-                        assert file is not None  # set by the first row
-                        out.send(file, blocks, last=False)
-                        blocks, size = [], 0
-                        out.write_ready()
-                        if sink.size >= _CHUNK:
-                            yield sink.take()
-            if file is not None:
-                lines.append(b"")
-                blocks.append(b"\n".join(lines))
-                out.send(file, blocks, last=True)
-            out.write_ready(everything=True)
-            out.close()
-        finally:
-            out.abandon()
+                    out.end_hour()
+                hour = row.received_time_ms // hour_ms
+                out.start_hour(hour)
+            add(line_of(row, project_id))
+            if len(lines) >= per_block:
+                add(b"")
+                out.write(b"\n".join(lines))
+                lines.clear()
+                if sink.size >= _CHUNK:
+                    yield sink.take()
+        if hour is not None:
+            add(b"")
+            out.write(b"\n".join(lines))
+            out.end_hour()
+        out.close()
+    finally:
+        out.abandon()
     if sink.size:
         yield sink.take()

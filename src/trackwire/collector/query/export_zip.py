@@ -1,43 +1,27 @@
-"""The export's zip archive: hour files compressed in order, on a second thread when a core
-is idle, written into a zip as a stream.
+"""The export's zip archive: one gzip file per upload hour, written into a zip as a stream.
 
-:class:`ArchiveWriter` takes each upload hour's lines in pieces (blocks of lines, in order),
-has them compressed, and writes each hour's gzip file into the archive as its pieces come back
-compressed: with data descriptors (no seeking back), so neither the archive nor an hour's file
-is ever held whole in memory. Compressing runs on a thread of the export's own when a core is
-idle (:func:`spare_core`): zlib lets go of the GIL while it works, so it runs beside the
-building of the next lines. Either way the bytes are the same: what :class:`gzip.GzipFile`
-writes at level 1.
+:class:`ArchiveWriter` takes each upload hour's lines in blocks, compresses them as they come
+and writes them into the archive with data descriptors (no seeking back), so neither the
+archive nor an hour's file is ever held whole in memory.
+
+The compressor is ISA-L's deflate (the ``isal`` package, in the collector extra) where it is
+installed: at level 1 it compressed the export ~5x faster than zlib, and smaller (measured in
+``bench/RESULTS.md``). Without it, zlib, and each hour's file is what :class:`gzip.GzipFile`
+writes at level 1. The lines are the same either way.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import zipfile
 import zlib
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Any, Final, NamedTuple, ParamSpec, Protocol, TypeVar
+from typing import Any, Final, Protocol
 
-__all__ = [
-    "COMPRESSOR",
-    "ArchiveWriter",
-    "HourFile",
-    "Sink",
-    "compressing",
-    "member_name",
-    "spare_core",
-]
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
+__all__ = ["COMPRESSOR", "ArchiveWriter", "GzipStream", "Sink", "member_name"]
 
 _HOUR_MS: Final = 3_600_000
-#: Pieces handed out to compress and not yet written to the archive.
-IN_FLIGHT: Final = 2
-#: Fast compression: the export is bound by it, and JSON still shrinks ~5x at level 1.
+#: Fast compression: the export is bound by it, and JSON still shrinks ~20x at level 1.
 _GZIP_LEVEL: Final = 1
 
 
@@ -82,7 +66,7 @@ class _Packer(Protocol):
     def flush(self) -> bytes: ...
 
 
-#: Makes a compressor from (level, method, wbits); ISA-L's where installed, else zlib's.
+#: Makes a compressor from (level, method, wbits): ISA-L's where installed, else zlib's.
 _compressobj: Callable[[int, int, int], _Packer]
 try:
     from isal import isal_zlib
@@ -97,131 +81,81 @@ COMPRESSOR: Final = "zlib" if _compressobj is zlib.compressobj else "isal"
 #: (zlib writes the same but for the last byte, the OS: 3 there, 255 "unknown" here; ISA-L
 #: writes 0 for the level byte).
 _GZIP_HEADER: Final = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"
-#: A gzip stream: header and trailer written by the compressor, the CRC computed in the call
-#: that compresses (and lets go of the GIL).
+#: A gzip stream: header and trailer (CRC and size) written by the compressor.
 _GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
 
 
-class HourFile:
-    """One upload hour's gzip file, compressed a piece (a list of blocks of lines) at a time,
-    in order, on whichever thread compresses."""
+class GzipStream:
+    """One gzip file compressed as its data comes, starting with GzipFile's header."""
 
-    def __init__(self, hour: int) -> None:
-        self.hour = hour
-        #: Pieces handed out to compress so far.
-        self.pieces = 0
+    def __init__(self) -> None:
         self._packer = _compressobj(_GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
         #: Bytes of the compressor's own header not yet out (replaced by GzipFile's).
         self._own_header = len(_GZIP_HEADER)
+        self._started = False
 
-    def pack(self, blocks: list[bytes], first: bool, last: bool) -> bytes:
-        """The gzip bytes of the next blocks of lines; the trailer too if ``last``."""
-        compress = self._packer.compress
-        packed = b"".join([compress(block) for block in blocks])
-        if last:
-            packed += self._packer.flush()
+    def pack(self, data: bytes) -> bytes:
+        """The gzip bytes of ``data``, as far as the compressor gives them out yet."""
+        return self._out(self._packer.compress(data))
+
+    def finish(self) -> bytes:
+        """The rest of the gzip bytes, trailer included."""
+        return self._out(self._packer.flush())
+
+    def _out(self, packed: bytes) -> bytes:
         if self._own_header:
             # The compressor's header comes out with some call (ISA-L may hold it back while
             # it gathers input): dropped wherever it comes, GzipFile's written first instead.
             cut = min(self._own_header, len(packed))
             packed = packed[cut:]
             self._own_header -= cut
-        return _GZIP_HEADER + packed if first else packed
-
-
-class _Piece(NamedTuple):
-    """Lines of an hour's file, handed out to compress."""
-
-    file: HourFile
-    first: bool
-    last: bool
-    packed: Future[bytes]
-
-
-class _Inline(Executor):
-    """An executor that runs each call at once in the caller's thread (no second thread)."""
-
-    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
-        done: Future[_T] = Future()
-        try:
-            done.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # re-raised by result(), as a thread's would be
-            done.set_exception(exc)
-        return done
-
-
-def spare_core() -> bool:
-    """Whether a second core is likely idle: more than one core, and a 1-minute load average
-    at least half a core below their number.
-
-    Compressing on a second thread pays only then: each time that thread takes the GIL back
-    the exporting thread waits, and on a busy machine that wait is a wait for a core
-    (measured: slower than one thread with the load average above the cores).
-    """
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not on every platform
-        return False
-    cores = os.cpu_count() or 1
-    return cores > 1 and load < cores - 0.5
+        if not self._started:
+            self._started = True
+            return _GZIP_HEADER + packed
+        return packed
 
 
 class ArchiveWriter:
-    """The zip side of the export: hands pieces of hour files out to compress, and writes
-    them back into the archive in order as they come back compressed."""
+    """The zip side of the export: one member per upload hour, gzipped as lines come."""
 
-    def __init__(self, sink: Sink, project_id: int, executor: Executor) -> None:
+    def __init__(self, sink: Sink, project_id: int) -> None:
         self._archive = zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED)
         self._project_id = project_id
-        self._executor = executor
-        self._pending: deque[_Piece] = deque()
         self._member: Any = None
+        self._gzip: GzipStream | None = None
 
-    def send(self, file: HourFile, blocks: list[bytes], last: bool) -> None:
-        """Hand the next blocks of ``file`` out to compress (``last``: the file ends)."""
-        first = file.pieces == 0
-        file.pieces += 1
-        packed = self._executor.submit(file.pack, blocks, first, last)
-        self._pending.append(_Piece(file, first, last, packed))
+    def start_hour(self, hour: int) -> None:
+        """Open the member of upload hour ``hour`` (hours since the epoch)."""
+        # force_zip64: the size is unknown until the hour is written.
+        self._member = self._archive.open(
+            zipfile.ZipInfo(member_name(self._project_id, hour * _HOUR_MS), _date(hour)),
+            mode="w",
+            force_zip64=True,
+        )
+        self._gzip = GzipStream()
 
-    def write_ready(self, *, everything: bool = False) -> None:
-        """Write the compressed pieces into the archive, in order: those done, and the oldest
-        (waited for) while more than :data:`IN_FLIGHT` are out, or all of them."""
-        pending = self._pending
-        while pending and (everything or len(pending) > IN_FLIGHT or pending[0].packed.done()):
-            piece = pending.popleft()
-            if piece.first:
-                hour = piece.file.hour
-                # force_zip64: the size is unknown until the hour is written.
-                self._member = self._archive.open(
-                    zipfile.ZipInfo(member_name(self._project_id, hour * _HOUR_MS), _date(hour)),
-                    mode="w",
-                    force_zip64=True,
-                )
-            self._member.write(piece.packed.result())
-            if piece.last:
-                self._member.close()
+    def write(self, lines: bytes) -> None:
+        """Add lines (each ending with a newline) to the open hour's file."""
+        assert self._gzip is not None, "start_hour first"
+        self._member.write(self._gzip.pack(lines))
+
+    def end_hour(self) -> None:
+        """Finish the open hour's file and its member."""
+        assert self._gzip is not None, "start_hour first"
+        self._member.write(self._gzip.finish())
+        self._member.close()
+        self._gzip = None
 
     def close(self) -> None:
-        """Write the archive's directory (after :meth:`write_ready` of everything)."""
+        """Write the archive's directory."""
         self._archive.close()
 
     def abandon(self) -> None:
-        """Stopped early (the client went away, a read failed): drop what is queued, close
-        what is open (a zip with a member open refuses to close, even when collected)."""
-        for piece in self._pending:
-            piece.packed.cancel()
-        self._pending.clear()
+        """Stopped early (the client went away, a read failed): close what is open (a zip
+        with a member open refuses to close, even when collected). Nothing if closed."""
         if self._member is not None and not self._member.closed:
             self._member.close()
         self._archive.close()
-
-
-def compressing(pipelined: bool) -> Executor:
-    """Where an export's pieces are compressed: a thread of its own, or inline."""
-    if pipelined:
-        return ThreadPoolExecutor(1, thread_name_prefix="trackwire-export-gzip")
-    return _Inline()
 
 
 def _date(hour: int) -> tuple[int, int, int, int, int, int]:
