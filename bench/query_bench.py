@@ -248,6 +248,7 @@ def run_export(
 ) -> None:
     """The export of the whole range over HTTP: events/s, and the collector's CPU time."""
     out = work / "export.zip"
+    load = load_average()
     before = cpu_seconds(pid)
     started = time.perf_counter()
     result = query.export("20260101T00", "20260131T23", out)
@@ -257,7 +258,7 @@ def run_export(
     rows.append((
         f"export over HTTP, {events:,} events, {mib:,.0f} MiB zip",
         f"{elapsed:,.1f} s = {events / elapsed:,.0f} events/s; collector CPU {cpu:,.1f} s "
-        f"= {events / cpu:,.0f} events per CPU second",
+        f"= {events / cpu:,.0f} events per CPU second; load {load}-{load_average()}",
     ))  # fmt: skip
     print(rows[-1])
     out.unlink()
@@ -266,7 +267,11 @@ def run_export(
 _EXPORT_CHILD = """
 import sys, time
 from trackwire.collector.query.export import archive_chunks
-from trackwire.collector.sqlite import SQLiteStore, amplitude_rollups
+from trackwire.collector.sqlite import SQLiteStore
+try:
+    from trackwire.collector.query.export_zip import COMPRESSOR
+except ImportError:  # code from before the compressor was chosen: zlib
+    COMPRESSOR = "zlib"
 db, key, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 with SQLiteStore(db) as store:
     sources = store.project_sources(key)
@@ -280,8 +285,13 @@ with SQLiteStore(db) as store:
             yield row
     for chunk in archive_chunks(counted(), sources[0].source_id):
         size += len(chunk)
-    print(events, size, time.perf_counter() - began, time.process_time() - cpu)
+    print(events, size, time.perf_counter() - began, time.process_time() - cpu, COMPRESSOR)
 """
+
+
+def load_average() -> str:
+    """The machine's 1-minute load average now (the box is shared: numbers need it beside)."""
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 def export_memory(db: Path, rows: list[tuple[str, str]]) -> None:
@@ -290,18 +300,20 @@ def export_memory(db: Path, rows: list[tuple[str, str]]) -> None:
     for days in (3, DAYS):
         command = [sys.executable, "-c", _EXPORT_CHILD, str(db), PROJECT, str(START_MS),
                    str(START_MS + days * DAY_MS)]  # fmt: skip
+        load = load_average()
         child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert child.stdout is not None
         output = child.stdout.read()
         _, status, usage = os.wait4(child.pid, 0)
         assert status == 0, output
-        events, size, elapsed, cpu = output.split()
+        events, size, elapsed, cpu, compressor = output.split()
         rss = usage.ru_maxrss / 1024  # KiB on Linux
         rows.append((
             f"export path without HTTP, {days} days: {int(events):,} events, "
-            f"{int(size) / 2**20:,.0f} MiB zip",
+            f"{int(size) / 2**20:,.0f} MiB zip ({compressor})",
             f"{int(events) / float(elapsed):,.0f} events/s, "
-            f"{int(events) / float(cpu):,.0f} per CPU second; peak RSS {rss:,.0f} MiB",
+            f"{int(events) / float(cpu):,.0f} per CPU second; peak RSS {rss:,.0f} MiB; "
+            f"load {load}-{load_average()}",
         ))  # fmt: skip
         print(rows[-1])
 

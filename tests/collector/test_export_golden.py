@@ -10,10 +10,14 @@ from __future__ import annotations
 import gzip
 import io
 import zipfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+import pytest
 
+from trackwire.collector.query import export, export_zip
 from trackwire.collector.query.export import ExportRow, archive_chunks
 
 GOLDEN = Path(__file__).with_name("export_golden.jsonl")
@@ -79,9 +83,13 @@ def _rows() -> list[ExportRow]:
     return rows
 
 
+def _archive() -> bytes:
+    return b"".join(archive_chunks(iter(_rows()), 3))
+
+
 def _archive_lines() -> list[bytes]:
     """Each member's name, then its lines, as the archive of :func:`_rows` holds them."""
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(archive_chunks(iter(_rows()), 3))))
+    archive = zipfile.ZipFile(io.BytesIO(_archive()))
     out: list[bytes] = []
     for name in archive.namelist():
         out.append(b"# " + name.encode())
@@ -89,12 +97,67 @@ def _archive_lines() -> list[bytes]:
     return out
 
 
-def test_the_archive_is_byte_for_byte_the_golden_export() -> None:
+def _gzip_file(data: bytes) -> bytes:
+    """``data`` as :class:`gzip.GzipFile` writes it with the export's settings."""
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=1, mtime=0) as f:
+        f.write(data)
+    return out.getvalue()
+
+
+def _isal_compressobj() -> Callable[..., object]:
+    isal_zlib = pytest.importorskip("isal.isal_zlib")
+    compressobj: Callable[..., object] = isal_zlib.compressobj
+    return compressobj
+
+
+@pytest.fixture(params=["zlib", "isal"])
+def compressor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The export compressing with zlib, then with ISA-L (where installed)."""
+    name: str = request.param
+    made = zlib.compressobj if name == "zlib" else _isal_compressobj()
+    monkeypatch.setattr(export_zip, "_compressobj", made)
+    return name
+
+
+#: Blocks of 512 lines (an hour's lines compressed at once here), or of 2 (many per hour).
+_BLOCKS = [pytest.param(512, id="big-blocks"), pytest.param(2, id="small-blocks")]
+
+
+@pytest.mark.usefixtures("compressor")
+@pytest.mark.parametrize("block", _BLOCKS)
+def test_the_archive_is_byte_for_byte_the_golden_export(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "_LINES", block)
     expected = GOLDEN.read_bytes().splitlines()
     got = _archive_lines()
     assert len(got) == len(expected)
     for number, (line, want) in enumerate(zip(got, expected, strict=True), 1):
         assert line == want, f"line {number} of {GOLDEN.name} differs"
+
+
+@pytest.mark.parametrize("block", _BLOCKS)
+def test_with_zlib_each_hour_file_is_the_bytes_gzip_writes(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With zlib, each hour's file is what :class:`gzip.GzipFile` writes for its lines at
+    level 1 (header included), as before ISA-L, however the lines were cut up."""
+    monkeypatch.setattr(export_zip, "_compressobj", zlib.compressobj)
+    monkeypatch.setattr(export, "_LINES", block)
+    archive = zipfile.ZipFile(io.BytesIO(_archive()))
+    names = archive.namelist()
+    assert len(names) == 3
+    for name in names:
+        packed = archive.read(name)
+        assert packed == _gzip_file(gzip.decompress(packed))
+
+
+@pytest.mark.usefixtures("compressor")
+def test_each_hour_file_starts_with_gzip_files_header() -> None:
+    archive = zipfile.ZipFile(io.BytesIO(_archive()))
+    for name in archive.namelist():
+        assert archive.read(name)[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"
 
 
 if __name__ == "__main__":

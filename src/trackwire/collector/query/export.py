@@ -3,21 +3,20 @@
 Amplitude's Export API answers a zip archive holding one gzipped JSON-lines file per hour of
 server upload time, named ``<project>/<project>_<yyyy-mm-dd>_<H>#0.json.gz`` (hour not
 zero-padded). :func:`archive_chunks` produces exactly that from an iterator of rows in upload
-order, yielding bytes as it goes: the zip is written with data descriptors (no seeking back),
-so neither the archive nor an hour's file is ever held whole in memory.
+order, yielding bytes as it goes (the zip side is :mod:`.export_zip`): neither the archive nor
+an hour's file is ever held whole in memory.
 """
 
 from __future__ import annotations
 
-import gzip
 import time
-import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import orjson
 
 from trackwire.collector.query import mapping
+from trackwire.collector.query.export_zip import ArchiveWriter, Sink, member_name
 from trackwire.collector.query.reader import ExportRow
 from trackwire.collector.store import expand
 
@@ -33,10 +32,8 @@ __all__ = [
 _HOUR_MS: Final = 3_600_000
 #: Yield to the HTTP response once this many bytes are ready.
 _CHUNK: Final = 256 * 1024
-#: Lines encoded and compressed together.
+#: Lines encoded, joined and compressed together.
 _LINES: Final = 512
-#: Fast compression: the export is bound by it, and JSON still shrinks ~5x at level 1.
-_GZIP_LEVEL: Final = 1
 
 #: Fields Amplitude sets that the collector does not know; present and null, as in exports.
 _NULL_FIELDS: Final = (
@@ -160,21 +157,19 @@ def export_uuid(source_id: int, row_id: int) -> str:
 def _uuid(source_id: int, row_id: int) -> bytes:
     """:func:`export_uuid` as bytes; formatted directly (:mod:`uuid` costs more than the
     whole event)."""
-    prefix = _UUID_PREFIXES.get(source_id)
-    if prefix is None:
-        prefix = f"{source_id & 0xFFFFFFFF:08x}-0000-8000-8000-".encode()
-        _UUID_PREFIXES[source_id] = prefix
-    return b"%s%012x" % (prefix, row_id & 0xFFFFFFFFFFFF)
+    prefix = _UUID_PREFIXES.get(source_id) or _uuid_prefix(source_id)
+    return b"%s%012x" % (prefix, row_id & _UUID_ID_MASK)
 
 
+def _uuid_prefix(source_id: int) -> bytes:
+    """The first four groups of the export UUIDs of a source's rows, cached."""
+    prefix = _UUID_PREFIXES[source_id] = f"{source_id & 0xFFFFFFFF:08x}-0000-8000-8000-".encode()
+    return prefix
+
+
+#: The bits of a row id the UUID's last group holds.
+_UUID_ID_MASK: Final = 0xFFFFFFFFFFFF
 _UUID_PREFIXES: dict[int, bytes] = {}
-
-
-def member_name(project_id: int, hour_ms: int) -> str:
-    """The archive member of one upload hour: ``<p>/<p>_<yyyy-mm-dd>_<H>#0.json.gz``."""
-    t = time.gmtime(hour_ms // 1000)
-    day = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
-    return f"{project_id}/{project_id}_{day}_{t.tm_hour}#0.json.gz"
 
 
 def _own_user_properties(vendor: str, type: str, payload: Mapping[str, Any]) -> Any:
@@ -267,7 +262,7 @@ _REST: Final = (
     b'"event_time":"%s","event_type":%s,"group_properties":{},"groups":%s,'
     b'"is_attribution_event":false,"processed_time":"%s","server_received_time":"%s",'
     b'"server_upload_time":"%s","session_id":%d,"user_id":%s,"user_properties":%s,'
-    b'"uuid":"%s"}'
+    b'"uuid":"%s%012x"}'
 )
 
 
@@ -294,6 +289,7 @@ def _line_format(top: Mapping[str, Any]) -> tuple[tuple[str, ...], bytes]:
 
 _FORMATS: dict[tuple[str, ...], tuple[tuple[str, ...], bytes]] = {}
 _dumps: Final = orjson.dumps
+_loads: Final = orjson.loads
 
 
 def export_line(row: ExportRow, project_id: int) -> bytes:
@@ -303,9 +299,10 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     The export's hot path, once per exported event. Building a ~50-key dict per event cost
     more than everything else together, so the line is a cached format per set of top-level
     fields present, filled with each value's JSON: keys in the order of :data:`_NULL_FIELDS`
-    then the event's own fields, unknown fields present and null.
+    then the event's own fields, unknown fields present and null. The caches are looked up
+    inline (a call per event costs as much as the lookup).
     """
-    payload = orjson.loads(row.payload)
+    payload = _loads(row.payload)
     if type(payload) is not dict:
         payload = {}
     vendor = row.vendor
@@ -313,26 +310,38 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
         payload = expand(row.context_kind, _context(row.context), payload)
     global _last_received
     # The events of one request share their receipt time: format it once for them.
+    received_ms = row.received_time_ms
     last = _last_received
-    if last[0] == row.received_time_ms:
+    if last[0] == received_ms:
         received = last[1]
     else:
-        received = _time(row.received_time_ms)
-        _last_received = (row.received_time_ms, received)
-    client = received if row.client_time_ms is None else _time(row.client_time_ms)
+        received = _time(received_ms)
+        _last_received = (received_ms, received)
+    client_ms = row.client_time_ms
+    if client_ms is None:
+        client = received
+    else:
+        second, milli = divmod(client_ms, 1000)
+        client = (_SECOND_PREFIXES.get(second) or _second_prefix(second)) + _MILLI[milli]
     if vendor == "amplitude":
         top = payload
         properties = payload.get("event_properties")
         if type(properties) is not dict:
             properties = {}
+        own = payload.get("user_properties")
     else:
         top = _built_in_sources(vendor, payload)
         properties = mapping.event_properties_of(vendor, payload)
-    # _line_format's cache, looked up here: a call per event costs as much as the lookup.
+        own = _own_user_properties(vendor, row.type, payload)
     found = _FORMATS.get(tuple(top))
     keys, line = _line_format(top) if found is None else found
-    groups = _dumps(orjson.loads(row.groups)) if row.groups else b"{}"
-    session = -1 if row.session_id is None else row.session_id
+    current = row.user_properties
+    if own is None:
+        # Most events set nothing on their user: the stored properties as they are.
+        user = current.encode() if current and current != "{}" else b"{}"
+    else:
+        user = _exported_user_properties(vendor, own, current)
+    source_id = row.source_id
     return line % (
         *map(_dumps, map(top.__getitem__, keys)),
         _dumps(row.dedup_key),
@@ -344,17 +353,17 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
         row.id,
         _dumps(properties),
         client,
-        _event_type(vendor, row.type, row.event_name),
-        groups,
+        _EVENT_TYPES.get((vendor, row.type, row.event_name))
+        or _event_type(vendor, row.type, row.event_name),
+        _dumps(orjson.loads(row.groups)) if row.groups else b"{}",
         received,
         received,
         received,
-        session,
+        -1 if row.session_id is None else row.session_id,
         _dumps(row.user_id),
-        _exported_user_properties(
-            vendor, _own_user_properties(vendor, row.type, payload), row.user_properties
-        ),
-        _uuid(row.source_id, row.id),
+        user,
+        _UUID_PREFIXES.get(source_id) or _uuid_prefix(source_id),
+        row.id & _UUID_ID_MASK,
     )
 
 
@@ -392,75 +401,37 @@ def _context(body: str) -> dict[str, Any]:
 _CONTEXTS: dict[str, dict[str, Any]] = {}
 
 
-class _Sink:
-    """A write-only stream that hands its bytes out in chunks (the zip writes into it)."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        if data:
-            self.parts.append(bytes(data))
-            self.size += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        self.size = 0
-        return data
-
-
 def archive_chunks(rows: Iterable[ExportRow], project_id: int) -> Iterator[bytes]:
     """The export archive of ``rows`` (in upload-time order), as a stream of byte chunks."""
-    sink = _Sink()
-    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
+    sink = Sink()
+    out = ArchiveWriter(sink, project_id)
+    try:
         hour: int | None = None
-        member: Any = None
-        packer: gzip.GzipFile | None = None
         lines: list[bytes] = []
-
-        def close_member() -> None:
-            if packer is not None:
-                if lines:
-                    packer.write(b"\n".join(lines) + b"\n")
-                    lines.clear()
-                packer.close()
-                member.close()
-
+        # Locals: looked up once per row otherwise.
+        add, line_of, hour_ms, per_block = lines.append, export_line, _HOUR_MS, _LINES
         for row in rows:
-            row_hour = row.received_time_ms // _HOUR_MS
-            if row_hour != hour:
-                close_member()
-                hour = row_hour
-                # force_zip64: the size is unknown until the hour is written.
-                member = archive.open(
-                    zipfile.ZipInfo(member_name(project_id, hour * _HOUR_MS), _date(hour)),
-                    mode="w",
-                    force_zip64=True,
-                )
-                packer = gzip.GzipFile(
-                    filename="", mode="wb", fileobj=member, compresslevel=_GZIP_LEVEL, mtime=0
-                )
-            lines.append(export_line(row, project_id))
-            if len(lines) >= _LINES:
-                assert packer is not None
-                packer.write(b"\n".join(lines) + b"\n")
+            if row.received_time_ms // hour_ms != hour:
+                if hour is not None:
+                    add(b"")  # the block ends with a newline, as every line
+                    out.write(b"\n".join(lines))
+                    lines.clear()
+                    out.end_hour()
+                hour = row.received_time_ms // hour_ms
+                out.start_hour(hour)
+            add(line_of(row, project_id))
+            if len(lines) >= per_block:
+                add(b"")
+                out.write(b"\n".join(lines))
                 lines.clear()
                 if sink.size >= _CHUNK:
                     yield sink.take()
-        close_member()
+        if hour is not None:
+            add(b"")
+            out.write(b"\n".join(lines))
+            out.end_hour()
+        out.close()
+    finally:
+        out.abandon()
     if sink.size:
         yield sink.take()
-
-
-def _date(hour: int) -> tuple[int, int, int, int, int, int]:
-    t = time.gmtime(hour * 3600)
-    return (max(t.tm_year, 1980), t.tm_mon, t.tm_mday, t.tm_hour, 0, 0)
