@@ -448,7 +448,7 @@ def cpu_split(events: int = 60_000) -> dict[str, float]:
                 conn = sqlite3.connect(path)
                 for (name,) in conn.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
-                    "AND name <> 'events_dedup' AND sql IS NOT NULL"
+                    "AND name <> 'events_by_dedup_hash' AND sql IS NOT NULL"
                 ).fetchall():
                     conn.execute(f"DROP INDEX {name}")
                 conn.close()

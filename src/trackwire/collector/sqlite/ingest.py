@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from trackwire.collector.sqlite import amplitude_rollups
+from trackwire.collector.sqlite.dedup import dedup_hash, stored_pairs
+from trackwire.collector.store import EventRecord
 from trackwire.collector.store_ingest import (
     Encoded,
     GroupKey,
@@ -53,9 +55,12 @@ EVENT_COLUMNS: Final = (
 _INSERT_EVENT: Final = (
     "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
     "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
-    "context_id, dedup_scope, props) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT DO NOTHING"
+    "context_id, dedup_scope, props, dedup_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: Where :class:`~trackwire.collector.store_ingest.Ingest` puts the key and its scope in an
+#: event row.
+_KEY, _SCOPE = 9, 14
 
 
 #: Values bound per ``IN (...)`` statement: far below SQLite's limit on host parameters.
@@ -89,6 +94,8 @@ class SQLiteIngestSQL:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._next_id = 0
+        #: (scope, key) -> dedup_hash, filled by fresh_indexes and reused by write.
+        self._hashes: dict[tuple[str, str], int] = {}
 
     def next_amplitude_id(self) -> int:
         """One more than the largest id stored or handed out in this transaction."""
@@ -101,12 +108,34 @@ class SQLiteIngestSQL:
 
     def stored_keys(self, scope: str, keys: Sequence[str]) -> list[str]:
         """See :meth:`IngestSQL.stored_keys`."""
-        # The IS NOT NULL lets SQLite use the partial unique index.
-        select = (
-            "SELECT dedup_key FROM events WHERE dedup_key IS NOT NULL "
-            "AND dedup_scope = ? AND dedup_key"
-        )
-        return [key for (key,) in select_in(self._conn, select, (scope,), keys)]
+        pairs = [(scope, key) for key in keys]
+        found = stored_pairs(self._conn, [self._hash(pair) for pair in pairs], pairs)
+        return [key for key in keys if (scope, key) in found]
+
+    def fresh_indexes(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> list[int]:
+        """Indexes of the records whose key is neither repeated earlier in the request nor
+        stored before, in every scope at once: one probe of the hash index per key (see
+        :func:`trackwire.collector.store_ingest.fresh_indexes`, which asks scope by scope)."""
+        keyed: list[tuple[int, tuple[str, str] | None]] = []
+        hashes = self._hashes
+        for index, (record, source_id) in enumerate(zip(records, source_ids, strict=True)):
+            key = record.dedup_key
+            if key is None:
+                keyed.append((index, None))
+                continue
+            pair = (dedup_scope(record, source_id), key)
+            if pair in hashes:
+                continue  # repeated in the request: the first one is the event
+            hashes[pair] = dedup_hash(*pair)
+            keyed.append((index, pair))
+        stored = stored_pairs(self._conn, hashes.values(), hashes) if hashes else set()
+        return [index for index, pair in keyed if pair is None or pair not in stored]
+
+    def _hash(self, pair: tuple[str, str]) -> int:
+        found = self._hashes.get(pair)
+        if found is None:
+            found = self._hashes[pair] = dedup_hash(*pair)
+        return found
 
     def users_by_user_id(self, source_id: int, user_ids: Sequence[str]) -> list[UserRow]:
         """See :meth:`IngestSQL.users_by_user_id`."""
@@ -206,7 +235,14 @@ class SQLiteIngestSQL:
             writes.groups,
         )
         before = amplitude_rollups.last_event_id(conn)
-        inserted: int = conn.executemany(_INSERT_EVENT, writes.events).rowcount
+        hashed = self._hash
+        inserted: int = conn.executemany(
+            _INSERT_EVENT,
+            [
+                (*row, None if row[_KEY] is None else hashed((row[_SCOPE], row[_KEY])))
+                for row in writes.events
+            ],
+        ).rowcount
         amplitude_rollups.roll_up(conn, before)  # the query side's active users per day
         # After the events: those of this request resolved before an alias move too.
         conn.executemany("UPDATE events SET amplitude_id = ? WHERE amplitude_id = ?", writes.merges)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from trackwire.collector.sqlite import amplitude_rollups
+from trackwire.collector.sqlite import amplitude_rollups, dedup
 from trackwire.errors import TrackwireError
 
 __all__ = ["MIGRATIONS", "Migration", "SchemaTooNewError", "current_version", "migrate"]
@@ -246,6 +246,23 @@ _PROPERTIES: Final = (
     """,
 )
 
+_DEDUP_HASH: Final = (
+    # Ingest at scale: the unique index on (dedup_scope, dedup_key) held random ~50-byte text
+    # keys and was the costliest index to keep up past a million events. A 64-bit hash of the
+    # two, indexed as an integer, is a third of the size; a hash match is confirmed against the
+    # stored texts (see trackwire.collector.sqlite.dedup), so a collision drops nothing. The
+    # texts stay in their columns: /events, the viewer and export show dedup_key.
+    "ALTER TABLE events ADD COLUMN dedup_hash INTEGER",
+    f"""
+    UPDATE events SET dedup_hash = {dedup.SQL_FUNCTION}(dedup_scope, dedup_key)
+    WHERE dedup_key IS NOT NULL
+    """,
+    "DROP INDEX events_dedup",
+    """
+    CREATE INDEX events_by_dedup_hash ON events (dedup_hash) WHERE dedup_hash IS NOT NULL
+    """,
+)
+
 #: Every migration, in order. Append only: never edit one that has shipped.
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "sources, events, users, devices, groups, requests", _V1),
@@ -254,6 +271,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(4, "query side: segmentation index covers the user", _QUERY_INDEXES),
     Migration(5, "query side: event properties in the segmentation index", _PROPERTIES),
     Migration(6, "query side: active users per day (rollup)", amplitude_rollups.ACTIVE_DAYS),
+    Migration(7, "ingest: de-duplication by a 64-bit hash of the key", _DEDUP_HASH),
 )
 
 _BOOTSTRAP: Final = """
@@ -303,6 +321,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] | None = N
         if step.version != expected:
             raise ValueError(f"migration {step.name!r} is numbered {step.version}, not {expected}")
     conn.execute(_BOOTSTRAP)
+    dedup.register(conn)  # migration 7 back-fills hashes with it
     latest = len(steps)
     for step in steps:
         conn.execute("BEGIN IMMEDIATE")
