@@ -365,20 +365,34 @@ def _stored(url: str) -> int:
     return int(stats.get("store", stats).get("total", 0))
 
 
-def measure_scale(events: int) -> dict[str, Any]:
-    """SQLite (one collector), PostgreSQL (one collector, then two) over the same load."""
+def measure_scale(
+    events: int, before: str | None = None, *, postgres: bool = True
+) -> dict[str, Any]:
+    """SQLite (one collector), PostgreSQL (one collector, then two) over the same load; with
+    ``before`` (a ``src`` folder of an earlier trackwire), SQLite with that code too, in the
+    same run."""
     sys.path.insert(0, str(BENCH.parent))
     from tests.pg_server import PostgresServer, find_binaries
 
     from trackwire.collector.server import spawn_collector
 
     results: dict[str, Any] = {"load_before": os.getloadavg()}
-    with tempfile.TemporaryDirectory() as tmp, spawn_collector(Path(tmp) / "scale.db") as one:
-        run = _drive([one.url], events, [one.process.pid])
-        run["stored"] = _stored(one.url)
-        run["file_mb"] = round((Path(tmp) / "scale.db").stat().st_size / 1e6)
-        results["sqlite"] = run
+    runs = [("sqlite", None)]
+    if before is not None:
+        runs.append(("sqlite_before", {**os.environ, "PYTHONPATH": before}))
+    for name, env in runs:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            spawn_collector(Path(tmp) / "scale.db", env=env) as one,
+        ):
+            run = _drive([one.url], events, [one.process.pid])
+            run["stored"] = _stored(one.url)
+            run["file_mb"] = round((Path(tmp) / "scale.db").stat().st_size / 1e6)
+            run["load_after"] = os.getloadavg()
+            results[name] = run
     binaries, missing = find_binaries()
+    if not postgres:
+        return results
     if binaries is None:
         results["postgres_missing"] = missing
         return results
@@ -611,6 +625,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=2_000_000, help="events per store run")
     parser.add_argument("--write", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--scan", action="store_true", help="segmentation rows/s per store")
+    parser.add_argument(
+        "--sqlite-only", action="store_true", help="with --scale: SQLite runs only, no report"
+    )
+    parser.add_argument(
+        "--before", help="with --scale: a src folder of an earlier trackwire, measured too"
+    )
     args = parser.parse_args(argv)
     if args.scan:
         print(json.dumps(scan_rates(), indent=1))
@@ -618,7 +638,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args.scale:
         print("\n".join(section(measure())))
         return
-    result = measure_scale(args.events)
+    result = measure_scale(args.events, args.before, postgres=not args.sqlite_only)
+    if args.sqlite_only:
+        print(json.dumps(result, indent=1))
+        return
     split = cpu_split()
     print(json.dumps({"result": result, "split": split}, indent=1))
     lines = scale_section(result, split)

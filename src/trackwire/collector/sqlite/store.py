@@ -53,7 +53,7 @@ _WRITER_PRAGMAS: Final = (
 #: longer fit the page cache and spill to the WAL before the commit.
 _GROUP_MAX_EVENTS: Final = 3_000
 #: Least seconds between two background checkpoints, so one pass covers several requests.
-_CHECKPOINT_INTERVAL_S: Final = 0.2
+_CHECKPOINT_INTERVAL_S: Final = 1.0
 
 
 class SQLiteStore(StoreReads, SQLiteQueryReads):
