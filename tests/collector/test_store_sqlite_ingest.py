@@ -58,15 +58,32 @@ def test_version_6_file_gets_hashes_and_keeps_its_ids(tmp_path: Path) -> None:
         assert store.schema_version == len(schema.MIGRATIONS)
         assert store.ingest([rec(key="old-id"), rec(key="new-id")]) == IngestResult(1, 1)
     conn = sqlite3.connect(path)
-    hashes = conn.execute("SELECT dedup_key, dedup_hash FROM events ORDER BY id").fetchall()
+    keys = conn.execute(
+        "SELECT hash, event_id FROM dedup_keys UNION ALL SELECT hash, event_id FROM dedup_recent"
+    ).fetchall()
     indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
-    assert hashes == [
-        ("old-id", dedup.dedup_hash("1", "old-id")),
-        (None, None),
-        ("new-id", dedup.dedup_hash("1", "new-id")),
-    ]
-    assert "events_dedup" not in indexes and "events_by_dedup_hash" in indexes
+    assert sorted(keys) == sorted(
+        [(dedup.dedup_hash("1", "old-id"), 1), (dedup.dedup_hash("1", "new-id"), 3)]
+    )
+    assert "events_dedup" not in indexes
+
+
+def test_recent_keys_are_merged_and_still_found(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "c.db")
+    store._dedup = dedup.DedupKeys(merge_at=3)
+    try:
+        assert store.ingest([rec(key=f"m{i}", user=f"u{i}") for i in range(4)]).stored == 4
+        assert store.ingest([rec(key="m4"), rec(key="m1")]) == IngestResult(1, 1)
+        store._dedup.forget()  # read back from the tables, as after another writer's commit
+        assert store.ingest([rec(key=f"m{i}") for i in range(6)]) == IngestResult(1, 5)
+    finally:
+        store.close()
+    conn = sqlite3.connect(tmp_path / "c.db")
+    merged = conn.execute("SELECT count(*) FROM dedup_keys").fetchone()[0]
+    recent = conn.execute("SELECT count(*) FROM dedup_recent").fetchone()[0]
+    conn.close()
+    assert (merged, recent) == (4, 2)  # merged when 4 were recent; 2 more since
 
 
 def test_waiting_requests_commit_together_and_a_bad_one_fails_alone(

@@ -246,21 +246,32 @@ _PROPERTIES: Final = (
     """,
 )
 
-_DEDUP_HASH: Final = (
+_DEDUP_KEYS: Final = (
     # Ingest at scale: the unique index on (dedup_scope, dedup_key) held random ~50-byte text
-    # keys and was the costliest index to keep up past a million events. A 64-bit hash of the
-    # two, indexed as an integer, is a third of the size; a hash match is confirmed against the
-    # stored texts (see trackwire.collector.sqlite.dedup), so a collision drops nothing. The
-    # texts stay in their columns: /events, the viewer and export show dedup_key.
-    "ALTER TABLE events ADD COLUMN dedup_hash INTEGER",
+    # keys, and each insert dirtied several of its pages. Keys become 64-bit hashes in two
+    # tables, recent ones appended and older ones merged in hash order (see
+    # trackwire.collector.sqlite.dedup); a hash match is confirmed against the event's texts,
+    # so a collision drops nothing. The texts stay in their columns: /events, the viewer and
+    # export show dedup_key.
+    """
+    CREATE TABLE dedup_keys (
+        hash     INTEGER NOT NULL,
+        event_id INTEGER NOT NULL,
+        PRIMARY KEY (hash, event_id)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE dedup_recent (
+        hash     INTEGER NOT NULL,
+        event_id INTEGER NOT NULL
+    )
+    """,
     f"""
-    UPDATE events SET dedup_hash = {dedup.SQL_FUNCTION}(dedup_scope, dedup_key)
-    WHERE dedup_key IS NOT NULL
+    INSERT INTO dedup_keys (hash, event_id)
+    SELECT {dedup.SQL_FUNCTION}(dedup_scope, dedup_key), id FROM events
+    WHERE dedup_key IS NOT NULL ORDER BY 1, 2
     """,
     "DROP INDEX events_dedup",
-    """
-    CREATE INDEX events_by_dedup_hash ON events (dedup_hash) WHERE dedup_hash IS NOT NULL
-    """,
 )
 
 #: Every migration, in order. Append only: never edit one that has shipped.
@@ -271,7 +282,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(4, "query side: segmentation index covers the user", _QUERY_INDEXES),
     Migration(5, "query side: event properties in the segmentation index", _PROPERTIES),
     Migration(6, "query side: active users per day (rollup)", amplitude_rollups.ACTIVE_DAYS),
-    Migration(7, "ingest: de-duplication by a 64-bit hash of the key", _DEDUP_HASH),
+    Migration(7, "ingest: de-duplication keys as 64-bit hashes, merged in bulk", _DEDUP_KEYS),
 )
 
 _BOOTSTRAP: Final = """

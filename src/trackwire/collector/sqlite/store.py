@@ -15,6 +15,7 @@ from typing import ClassVar, Final
 from trackwire.collector._values import now_ms
 from trackwire.collector.sqlite import queries, schema
 from trackwire.collector.sqlite.amplitude_query import SQLiteQueryReads
+from trackwire.collector.sqlite.dedup import DedupKeys
 from trackwire.collector.sqlite.ingest import SQLiteIngestSQL, claim_sources
 from trackwire.collector.store import (
     EventRecord,
@@ -100,6 +101,8 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         self._closed = False
         # Guarded by _lock; valid while no other connection writes (see _check_known).
         self._known = KnownUsers()
+        #: Guarded by _lock, like _known: the recent de-duplication keys (see sqlite/dedup.py).
+        self._dedup = DedupKeys()
         self._data_version: int | None = None
         self._writer = self._connect()
         try:
@@ -190,6 +193,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         version: int = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._known.clear()
+            self._dedup.forget()
             self._data_version = version
 
     @contextmanager
@@ -282,6 +286,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                         job.result, work = self._ingest(job)
                     except Exception as exc:
                         conn.execute("ROLLBACK TO request")
+                        self._dedup.forget()  # it may hold keys of the rolled-back request
                         job.error = exc
                     else:
                         if work is not None:
@@ -289,9 +294,11 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                             # cache: teach it now, and forget it all if the commit fails.
                             work.learn()
                     conn.execute("RELEASE request")
+                self._dedup.merge_if_due(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 self._known.clear()
+                self._dedup.forget()
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
@@ -326,8 +333,8 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             source_ids: Sequence[int] = [*sources.values()] * len(records)
         else:
             source_ids = [sources[(r.vendor, r.source)] for r in records]
-        sql = SQLiteIngestSQL(conn)
-        # One probe of the hash index per message id (see sqlite/dedup.py): no unique index
+        sql = SQLiteIngestSQL(conn, self._dedup)
+        # One probe of the stored hashes per message id (see sqlite/dedup.py): no unique index
         # refuses a repeated id, so the check comes before anything is written.
         keep = sql.fresh_indexes(records, source_ids)
         work, inserted = attempt(sql, received, self._known, records, source_ids, job.encoded, keep)
@@ -364,6 +371,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                     conn.execute("ROLLBACK")
                 raise
             self._known.clear()
+            self._dedup.forget()
         self._commits.set()
 
     def close(self) -> None:
