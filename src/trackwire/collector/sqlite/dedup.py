@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 __all__ = ["MERGE_AT", "SQL_FUNCTION", "DedupKeys", "dedup_hash", "register"]
 
@@ -60,8 +60,8 @@ def register(conn: sqlite3.Connection) -> None:
     conn.create_function(SQL_FUNCTION, 2, _sql_dedup_hash, deterministic=True)
 
 
-def _select_in(conn: sqlite3.Connection, sql: str, values: Sequence[int]) -> list[tuple[int, ...]]:
-    rows: list[tuple[int, ...]] = []
+def _select_in(conn: sqlite3.Connection, sql: str, values: Sequence[int]) -> list[Any]:
+    rows: list[Any] = []
     for start in range(0, len(values), _IN_CHUNK):
         chunk = values[start : start + _IN_CHUNK]
         rows += conn.execute(f"{sql} IN ({', '.join('?' * len(chunk))})", chunk).fetchall()
@@ -120,7 +120,7 @@ class DedupKeys:
         if not candidates:
             return set()
         rows = _select_in(conn, "SELECT dedup_scope, dedup_key FROM events WHERE id", candidates)
-        return {pair for pair in rows if pair in wanted}  # type: ignore[misc]
+        return {pair for pair in rows if pair in wanted}
 
     def add(self, conn: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> None:
         """Record stored events' keys: ``(hash, event_id)`` pairs."""
