@@ -460,9 +460,10 @@ def cpu_split(events: int = 60_000) -> dict[str, float]:
             store = SQLiteStore(path)
             if drop_indexes:
                 conn = sqlite3.connect(path)
+                # De-duplication keys live in tables of their own (sqlite/dedup.py).
                 for (name,) in conn.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
-                    "AND name <> 'events_by_dedup_hash' AND sql IS NOT NULL"
+                    "AND sql IS NOT NULL"
                 ).fetchall():
                     conn.execute(f"DROP INDEX {name}")
                 conn.close()
@@ -487,6 +488,8 @@ def cpu_split(events: int = 60_000) -> dict[str, float]:
 def scale_section(result: dict[str, Any], split: dict[str, float]) -> list[str]:
     """The RESULTS.md section for issue 15."""
     rows = [("SQLite, 1 collector", result.get("sqlite"))]
+    if "sqlite_before" in result:
+        rows.append(("SQLite, 1 collector, before (`--before`)", result["sqlite_before"]))
     rows += [
         (f"PostgreSQL 15, {n} collector{'s' if n > 1 else ''}", result.get(f"postgres_{n}"))
         for n in (1, 2)
@@ -509,16 +512,19 @@ def scale_section(result: dict[str, Any], split: dict[str, float]) -> list[str]:
     met = sqlite.get("per_cpu_s", 0) >= 40_000
     lost = [label for label, run in rows if run is not None and run["stored"] != run["events"]]
     load = ", ".join(f"{x:.2f}" for x in result["load_before"])
+    after = ", ".join(f"{x:.2f}" for x in result.get("load_after", result["load_before"]))
+    before = " --before BEFORE/src" if "sqlite_before" in result else ""
     return [
-        "## Collector ingest at scale (issue 15)",
+        "## Issue 15, ingest speed: SQLite de-duplication keys and group commit",
         "",
         f"{SCALE_CLIENTS} concurrent clients post requests of {EVENTS_PER_REQUEST} events, "
         "taking turns between Segment `/v1/batch`, Amplitude `/batch` and mParticle "
         f"`/v2/bulkevents` (unique ids, {SCALE_USERS:,} users), to real `trackwire collector` "
         "processes. Rates are per second of the collectors' own CPU time (user + system, all "
         "threads, from /proc), so the load generator sharing the 2 cores does not blur them. "
-        f"Load average before the run: {load}. Command: "
-        f"`python bench/collector_ingest.py --scale --events {sqlite.get('events', 0)}`.",
+        f"Load average (1, 5, 15 min) before the run: {load}; after it: {after}. Command: "
+        f"`python bench/collector_ingest.py --scale --events {sqlite.get('events', 0)}"
+        f"{before}`.",
         "",
         *table,
         "",
