@@ -119,18 +119,18 @@ class SQLiteIngestSQL:
         stored before, in every scope at once: one probe of the stored hashes per key (see
         :func:`trackwire.collector.store_ingest.fresh_indexes`, which asks scope by scope)."""
         keyed: list[tuple[int, tuple[str, str] | None]] = []
-        hashes = self._hashes
+        wanted: dict[tuple[str, str], int] = {}
         for index, (record, source_id) in enumerate(zip(records, source_ids, strict=True)):
             key = record.dedup_key
             if key is None:
                 keyed.append((index, None))
                 continue
             pair = (dedup_scope(record, source_id), key)
-            if pair in hashes:
+            if pair in wanted:
                 continue  # repeated in the request: the first one is the event
-            hashes[pair] = dedup_hash(*pair)
+            wanted[pair] = self._hash(pair)
             keyed.append((index, pair))
-        stored = self._dedup.stored(self._conn, hashes)
+        stored = self._dedup.stored(self._conn, wanted)
         return [index for index, pair in keyed if pair is None or pair not in stored]
 
     def _hash(self, pair: tuple[str, str]) -> int:
