@@ -365,20 +365,34 @@ def _stored(url: str) -> int:
     return int(stats.get("store", stats).get("total", 0))
 
 
-def measure_scale(events: int) -> dict[str, Any]:
-    """SQLite (one collector), PostgreSQL (one collector, then two) over the same load."""
+def measure_scale(
+    events: int, before: str | None = None, *, postgres: bool = True
+) -> dict[str, Any]:
+    """SQLite (one collector), PostgreSQL (one collector, then two) over the same load; with
+    ``before`` (a ``src`` folder of an earlier trackwire), SQLite with that code too, in the
+    same run."""
     sys.path.insert(0, str(BENCH.parent))
     from tests.pg_server import PostgresServer, find_binaries
 
     from trackwire.collector.server import spawn_collector
 
     results: dict[str, Any] = {"load_before": os.getloadavg()}
-    with tempfile.TemporaryDirectory() as tmp, spawn_collector(Path(tmp) / "scale.db") as one:
-        run = _drive([one.url], events, [one.process.pid])
-        run["stored"] = _stored(one.url)
-        run["file_mb"] = round((Path(tmp) / "scale.db").stat().st_size / 1e6)
-        results["sqlite"] = run
+    runs = [("sqlite", None)]
+    if before is not None:
+        runs.append(("sqlite_before", {**os.environ, "PYTHONPATH": before}))
+    for name, env in runs:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            spawn_collector(Path(tmp) / "scale.db", env=env) as one,
+        ):
+            run = _drive([one.url], events, [one.process.pid])
+            run["stored"] = _stored(one.url)
+            run["file_mb"] = round((Path(tmp) / "scale.db").stat().st_size / 1e6)
+            run["load_after"] = os.getloadavg()
+            results[name] = run
     binaries, missing = find_binaries()
+    if not postgres:
+        return results
     if binaries is None:
         results["postgres_missing"] = missing
         return results
@@ -446,9 +460,10 @@ def cpu_split(events: int = 60_000) -> dict[str, float]:
             store = SQLiteStore(path)
             if drop_indexes:
                 conn = sqlite3.connect(path)
+                # De-duplication keys live in tables of their own (sqlite/dedup.py).
                 for (name,) in conn.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
-                    "AND name <> 'events_dedup' AND sql IS NOT NULL"
+                    "AND sql IS NOT NULL"
                 ).fetchall():
                     conn.execute(f"DROP INDEX {name}")
                 conn.close()
@@ -473,6 +488,8 @@ def cpu_split(events: int = 60_000) -> dict[str, float]:
 def scale_section(result: dict[str, Any], split: dict[str, float]) -> list[str]:
     """The RESULTS.md section for issue 15."""
     rows = [("SQLite, 1 collector", result.get("sqlite"))]
+    if "sqlite_before" in result:
+        rows.append(("SQLite, 1 collector, before (`--before`)", result["sqlite_before"]))
     rows += [
         (f"PostgreSQL 15, {n} collector{'s' if n > 1 else ''}", result.get(f"postgres_{n}"))
         for n in (1, 2)
@@ -495,16 +512,19 @@ def scale_section(result: dict[str, Any], split: dict[str, float]) -> list[str]:
     met = sqlite.get("per_cpu_s", 0) >= 40_000
     lost = [label for label, run in rows if run is not None and run["stored"] != run["events"]]
     load = ", ".join(f"{x:.2f}" for x in result["load_before"])
+    after = ", ".join(f"{x:.2f}" for x in result.get("load_after", result["load_before"]))
+    before = " --before BEFORE/src" if "sqlite_before" in result else ""
     return [
-        "## Collector ingest at scale (issue 15)",
+        "## Issue 15, ingest speed: SQLite de-duplication keys and group commit",
         "",
         f"{SCALE_CLIENTS} concurrent clients post requests of {EVENTS_PER_REQUEST} events, "
         "taking turns between Segment `/v1/batch`, Amplitude `/batch` and mParticle "
         f"`/v2/bulkevents` (unique ids, {SCALE_USERS:,} users), to real `trackwire collector` "
         "processes. Rates are per second of the collectors' own CPU time (user + system, all "
         "threads, from /proc), so the load generator sharing the 2 cores does not blur them. "
-        f"Load average before the run: {load}. Command: "
-        f"`python bench/collector_ingest.py --scale --events {sqlite.get('events', 0)}`.",
+        f"Load average (1, 5, 15 min) before the run: {load}; after it: {after}. Command: "
+        f"`python bench/collector_ingest.py --scale --events {sqlite.get('events', 0)}"
+        f"{before}`.",
         "",
         *table,
         "",
@@ -611,6 +631,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=2_000_000, help="events per store run")
     parser.add_argument("--write", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--scan", action="store_true", help="segmentation rows/s per store")
+    parser.add_argument(
+        "--sqlite-only", action="store_true", help="with --scale: SQLite runs only, no report"
+    )
+    parser.add_argument(
+        "--before", help="with --scale: a src folder of an earlier trackwire, measured too"
+    )
     args = parser.parse_args(argv)
     if args.scan:
         print(json.dumps(scan_rates(), indent=1))
@@ -618,7 +644,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args.scale:
         print("\n".join(section(measure())))
         return
-    result = measure_scale(args.events)
+    result = measure_scale(args.events, args.before, postgres=not args.sqlite_only)
+    if args.sqlite_only:
+        print(json.dumps(result, indent=1))
+        return
     split = cpu_split()
     print(json.dumps({"result": result, "split": split}, indent=1))
     lines = scale_section(result, split)

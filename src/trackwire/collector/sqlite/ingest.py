@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from trackwire.collector.sqlite import amplitude_rollups
+from trackwire.collector.sqlite.dedup import DedupKeys, dedup_hash
+from trackwire.collector.store import EventRecord
 from trackwire.collector.store_ingest import (
     Encoded,
     GroupKey,
@@ -53,9 +55,11 @@ EVENT_COLUMNS: Final = (
 _INSERT_EVENT: Final = (
     "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
     "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
-    "context_id, dedup_scope, props) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT DO NOTHING"
+    "context_id, dedup_scope, props) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: Where :class:`~trackwire.collector.store_ingest.Ingest` puts the key and its scope in an
+#: event row.
+_KEY, _SCOPE = 9, 14
 
 
 #: Values bound per ``IN (...)`` statement: far below SQLite's limit on host parameters.
@@ -84,11 +88,15 @@ class SQLiteIngestSQL:
 
     Args:
         conn: the writer, inside ``BEGIN IMMEDIATE``.
+        dedup: the store's de-duplication keys.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, dedup: DedupKeys) -> None:
         self._conn = conn
+        self._dedup = dedup
         self._next_id = 0
+        #: (scope, key) -> dedup_hash, filled by fresh_indexes and reused by write.
+        self._hashes: dict[tuple[str, str], int] = {}
 
     def next_amplitude_id(self) -> int:
         """One more than the largest id stored or handed out in this transaction."""
@@ -101,12 +109,35 @@ class SQLiteIngestSQL:
 
     def stored_keys(self, scope: str, keys: Sequence[str]) -> list[str]:
         """See :meth:`IngestSQL.stored_keys`."""
-        # The IS NOT NULL lets SQLite use the partial unique index.
-        select = (
-            "SELECT dedup_key FROM events WHERE dedup_key IS NOT NULL "
-            "AND dedup_scope = ? AND dedup_key"
+        found = self._dedup.stored(
+            self._conn, {(scope, key): self._hash((scope, key)) for key in keys}
         )
-        return [key for (key,) in select_in(self._conn, select, (scope,), keys)]
+        return [key for key in keys if (scope, key) in found]
+
+    def fresh_indexes(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> list[int]:
+        """Indexes of the records whose key is neither repeated earlier in the request nor
+        stored before, in every scope at once: one probe of the stored hashes per key (see
+        :func:`trackwire.collector.store_ingest.fresh_indexes`, which asks scope by scope)."""
+        keyed: list[tuple[int, tuple[str, str] | None]] = []
+        wanted: dict[tuple[str, str], int] = {}
+        for index, (record, source_id) in enumerate(zip(records, source_ids, strict=True)):
+            key = record.dedup_key
+            if key is None:
+                keyed.append((index, None))
+                continue
+            pair = (dedup_scope(record, source_id), key)
+            if pair in wanted:
+                continue  # repeated in the request: the first one is the event
+            wanted[pair] = self._hash(pair)
+            keyed.append((index, pair))
+        stored = self._dedup.stored(self._conn, wanted)
+        return [index for index, pair in keyed if pair is None or pair not in stored]
+
+    def _hash(self, pair: tuple[str, str]) -> int:
+        found = self._hashes.get(pair)
+        if found is None:
+            found = self._hashes[pair] = dedup_hash(*pair)
+        return found
 
     def users_by_user_id(self, source_id: int, user_ids: Sequence[str]) -> list[UserRow]:
         """See :meth:`IngestSQL.users_by_user_id`."""
@@ -207,6 +238,19 @@ class SQLiteIngestSQL:
         )
         before = amplitude_rollups.last_event_id(conn)
         inserted: int = conn.executemany(_INSERT_EVENT, writes.events).rowcount
+        if amplitude_rollups.last_event_id(conn) != before + inserted:
+            # Ids are max(id) + 1 under the write lock (nothing is deleted meanwhile), which the
+            # keys below rely on; refuse rather than record a key against the wrong event.
+            raise sqlite3.IntegrityError("event ids were not assigned in order")
+        hashed = self._hash
+        self._dedup.add(
+            conn,
+            (
+                (hashed((row[_SCOPE], row[_KEY])), before + number)
+                for number, row in enumerate(writes.events, start=1)
+                if row[_KEY] is not None
+            ),
+        )
         amplitude_rollups.roll_up(conn, before)  # the query side's active users per day
         # After the events: those of this request resolved before an alias move too.
         conn.executemany("UPDATE events SET amplitude_id = ? WHERE amplitude_id = ?", writes.merges)

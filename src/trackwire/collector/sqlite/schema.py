@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from trackwire.collector.sqlite import amplitude_rollups
+from trackwire.collector.sqlite import amplitude_rollups, dedup
 from trackwire.errors import TrackwireError
 
 __all__ = ["MIGRATIONS", "Migration", "SchemaTooNewError", "current_version", "migrate"]
@@ -246,6 +246,34 @@ _PROPERTIES: Final = (
     """,
 )
 
+_DEDUP_KEYS: Final = (
+    # Ingest at scale: the unique index on (dedup_scope, dedup_key) held random ~50-byte text
+    # keys, and each insert dirtied several of its pages. Keys become 64-bit hashes in two
+    # tables, recent ones appended and older ones merged in hash order (see
+    # trackwire.collector.sqlite.dedup); a hash match is confirmed against the event's texts,
+    # so a collision drops nothing. The texts stay in their columns: /events, the viewer and
+    # export show dedup_key.
+    """
+    CREATE TABLE dedup_keys (
+        hash     INTEGER NOT NULL,
+        event_id INTEGER NOT NULL,
+        PRIMARY KEY (hash, event_id)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE dedup_recent (
+        hash     INTEGER NOT NULL,
+        event_id INTEGER NOT NULL
+    )
+    """,
+    f"""
+    INSERT INTO dedup_keys (hash, event_id)
+    SELECT {dedup.SQL_FUNCTION}(dedup_scope, dedup_key), id FROM events
+    WHERE dedup_key IS NOT NULL ORDER BY 1, 2
+    """,
+    "DROP INDEX events_dedup",
+)
+
 #: Every migration, in order. Append only: never edit one that has shipped.
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(1, "sources, events, users, devices, groups, requests", _V1),
@@ -254,6 +282,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(4, "query side: segmentation index covers the user", _QUERY_INDEXES),
     Migration(5, "query side: event properties in the segmentation index", _PROPERTIES),
     Migration(6, "query side: active users per day (rollup)", amplitude_rollups.ACTIVE_DAYS),
+    Migration(7, "ingest: de-duplication keys as 64-bit hashes, merged in bulk", _DEDUP_KEYS),
 )
 
 _BOOTSTRAP: Final = """
@@ -303,6 +332,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] | None = N
         if step.version != expected:
             raise ValueError(f"migration {step.name!r} is numbered {step.version}, not {expected}")
     conn.execute(_BOOTSTRAP)
+    dedup.register(conn)  # migration 7 back-fills hashes with it
     latest = len(steps)
     for step in steps:
         conn.execute("BEGIN IMMEDIATE")

@@ -8,12 +8,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Final
 
 from trackwire.collector._values import now_ms
 from trackwire.collector.sqlite import queries, schema
 from trackwire.collector.sqlite.amplitude_query import SQLiteQueryReads
+from trackwire.collector.sqlite.dedup import DedupKeys
 from trackwire.collector.sqlite.ingest import SQLiteIngestSQL, claim_sources
 from trackwire.collector.store import (
     EventRecord,
@@ -28,7 +30,6 @@ from trackwire.collector.store_ingest import (
     Scope,
     attempt,
     encode_record,
-    fresh_indexes,
     request_scope,
 )
 from trackwire.collector.store_reads import ReadQueries, StoreReads
@@ -49,8 +50,11 @@ _WRITER_PRAGMAS: Final = (
     "PRAGMA wal_autocheckpoint = 65536",
     "PRAGMA journal_size_limit = 67108864",  # bytes: truncate the WAL back after that
 )
+#: Most events one group commit writes: past a few thousand, a transaction's dirty pages no
+#: longer fit the page cache and spill to the WAL before the commit.
+_GROUP_MAX_EVENTS: Final = 3_000
 #: Least seconds between two background checkpoints, so one pass covers several requests.
-_CHECKPOINT_INTERVAL_S: Final = 0.2
+_CHECKPOINT_INTERVAL_S: Final = 1.0
 
 
 class SQLiteStore(StoreReads, SQLiteQueryReads):
@@ -89,11 +93,16 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         if not self._memory:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        #: Requests waiting for the write lock (see ingest); guarded by _pending_lock.
+        self._pending: list[_Request] = []
+        self._pending_lock = threading.Lock()
         self._pool_lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._closed = False
         # Guarded by _lock; valid while no other connection writes (see _check_known).
         self._known = KnownUsers()
+        #: Guarded by _lock, like _known: the recent de-duplication keys (see sqlite/dedup.py).
+        self._dedup = DedupKeys()
         self._data_version: int | None = None
         self._writer = self._connect()
         try:
@@ -184,6 +193,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         version: int = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._known.clear()
+            self._dedup.forget()
             self._data_version = version
 
     @contextmanager
@@ -240,68 +250,97 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                     f"it would store {size} bytes; the collector stores at most {max_bytes} "
                     "bytes per request: send fewer events per request",
                 )
+        job = _Request(records, scope, request_key, received, encoded)
+        with self._pending_lock:
+            self._pending.append(job)
         with self._lock:
-            result, work = self._ingest(records, scope, request_key, received, encoded)
-            if work is not None:
-                # Only now: what a rolled-back request resolved was never stored.
-                work.learn()
-        return result
+            # Group commit: whoever holds the write lock writes every request waiting for it
+            # in one transaction (each in its own savepoint), so a commit's pages -- the table's
+            # last pages, the index pages several requests share -- reach the WAL once for
+            # several requests. A request is answered only after the commit that stored it.
+            while not job.done:
+                with self._pending_lock:
+                    group = _take_group(self._pending)
+                self._write_group(group)
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None  # set with done, unless error is
+        return job.result
 
-    def _ingest(
-        self,
-        records: Sequence[EventRecord],
-        scope: Scope | None,
-        request_key: str | None,
-        received: int,
-        encoded: Sequence[Encoded],
-    ) -> tuple[IngestResult, Ingest | None]:
-        """:meth:`ingest` as one committed transaction; the caller holds the write lock.
+    def _write_group(self, group: list[_Request]) -> None:
+        """Store the requests in one committed transaction; the caller holds the write lock.
+
+        A request that fails (a bad operation, a value the database refuses) is rolled back
+        to its savepoint alone and gets its error; the others are stored. If the transaction
+        itself fails, every request of the group gets that error and nothing is stored.
+        """
+        conn = self._writer
+        try:
+            self._check_open()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._check_known(conn)
+                for job in group:
+                    conn.execute("SAVEPOINT request")
+                    try:
+                        job.result, work = self._ingest(job)
+                    except Exception as exc:
+                        conn.execute("ROLLBACK TO request")
+                        self._dedup.forget()  # it may hold keys of the rolled-back request
+                        job.error = exc
+                    else:
+                        if work is not None:
+                            # The next request of the group resolves its users from the
+                            # cache: teach it now, and forget it all if the commit fails.
+                            work.learn()
+                    conn.execute("RELEASE request")
+                self._dedup.merge_if_due(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                self._known.clear()
+                self._dedup.forget()
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except BaseException as exc:
+            for job in group:
+                job.result, job.error = None, exc
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt and the like end the writing thread too
+        finally:
+            for job in group:
+                job.done = True
+        self._commits.set()
+
+    def _ingest(self, job: _Request) -> tuple[IngestResult, Ingest | None]:
+        """One request of a group, inside the group's transaction.
 
         Returns:
-            The result, and the work that was committed (``None`` for a repeated request).
+            The result, and the work that was done (``None`` for a repeated request).
         """
-        self._check_open()
         conn = self._writer
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._check_known(conn)
-            sources = claim_sources(conn, {(r.vendor, r.source) for r in records})
-            if scope is not None:
-                claimed = conn.execute(
-                    "INSERT INTO requests (source_id, request_key, received_time_ms) "
-                    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    (sources[scope], request_key, received),
-                ).rowcount
-                if not claimed:
-                    conn.execute("COMMIT")
-                    return IngestResult(0, len(records)), None
-            if len(sources) == 1:
-                source_ids: Sequence[int] = [*sources.values()] * len(records)
-            else:
-                source_ids = [sources[(r.vendor, r.source)] for r in records]
-            sql = SQLiteIngestSQL(conn)
-            keep = fresh_indexes(sql, records, source_ids, check_stored=False)
-            # Retries are rare: assume no message id was stored by an earlier request and let
-            # the events INSERT find out, since it probes the unique index anyway. If some
-            # were, undo the attempt (their operations must not apply) and plan again.
-            conn.execute("SAVEPOINT attempt")
-            known = self._known
-            work, inserted = attempt(sql, received, known, records, source_ids, encoded, keep)
-            if inserted != len(keep):
-                conn.execute("ROLLBACK TO attempt")
-                sql = SQLiteIngestSQL(conn)  # ids handed out in the attempt were rolled back
-                keep = fresh_indexes(sql, records, source_ids, check_stored=True)
-                work, inserted = attempt(sql, received, known, records, source_ids, encoded, keep)
-                if inserted != len(keep):
-                    # Cannot happen while we hold the write lock; refuse rather than miscount.
-                    raise sqlite3.IntegrityError(f"expected {len(keep)} events, got {inserted}")
-            conn.execute("RELEASE attempt")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        self._commits.set()
+        records, scope, received = job.records, job.scope, job.received
+        sources = claim_sources(conn, {(r.vendor, r.source) for r in records})
+        if scope is not None:
+            claimed = conn.execute(
+                "INSERT INTO requests (source_id, request_key, received_time_ms) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (sources[scope], job.request_key, received),
+            ).rowcount
+            if not claimed:
+                return IngestResult(0, len(records)), None
+        if len(sources) == 1:
+            source_ids: Sequence[int] = [*sources.values()] * len(records)
+        else:
+            source_ids = [sources[(r.vendor, r.source)] for r in records]
+        sql = SQLiteIngestSQL(conn, self._dedup)
+        # One probe of the stored hashes per message id (see sqlite/dedup.py): no unique index
+        # refuses a repeated id, so the check comes before anything is written.
+        keep = sql.fresh_indexes(records, source_ids)
+        work, inserted = attempt(sql, received, self._known, records, source_ids, job.encoded, keep)
+        if inserted != len(keep):
+            # Cannot happen while we hold the write lock; refuse rather than miscount.
+            raise sqlite3.IntegrityError(f"expected {len(keep)} events, got {inserted}")
         return IngestResult(len(keep), len(records) - len(keep)), work
 
     # --- the test endpoints (routes/testing.py) ---------------------------------------------
@@ -332,6 +371,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                     conn.execute("ROLLBACK")
                 raise
             self._known.clear()
+            self._dedup.forget()
         self._commits.set()
 
     def close(self) -> None:
@@ -349,3 +389,36 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             self._writer.close()
         for conn in idle:
             conn.close()
+
+
+@dataclass(slots=True, eq=False)
+class _Request:
+    """One ``ingest`` call waiting for, or done by, a group commit.
+
+    ``done`` is set (under the write lock) once the group that held the request has committed
+    or failed; then ``result`` or ``error`` says how it went.
+    """
+
+    records: Sequence[EventRecord]
+    scope: Scope | None
+    request_key: str | None
+    received: int
+    encoded: Sequence[Encoded]
+    done: bool = False
+    result: IngestResult | None = None
+    error: BaseException | None = None
+
+
+def _take_group(pending: list[_Request]) -> list[_Request]:
+    """Remove and return the oldest waiting requests, up to :data:`_GROUP_MAX_EVENTS` events
+    (at least one request)."""
+    events = 0
+    count = 0
+    for job in pending:
+        if count and events + len(job.records) > _GROUP_MAX_EVENTS:
+            break
+        events += len(job.records)
+        count += 1
+    group = pending[:count]
+    del pending[:count]
+    return group

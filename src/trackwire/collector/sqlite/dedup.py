@@ -1,0 +1,150 @@
+"""De-duplication keys of the SQLite store: 64-bit hashes, recent ones appended, merged in bulk.
+
+Message ids are random text (UUIDs, mostly) in a scope (see
+:func:`trackwire.collector.store_ingest.dedup_scope`). A unique index on the two texts was the
+costliest part of ingest past a million events: each insert landed on a random page of a
+packed B-tree, and SQLite's rebalancing dirtied several pages per event, each written to the
+WAL at commit and again at the checkpoint. Any index kept in the order of random keys does the
+same, however small its entries. So keys live in two tables, both of 64-bit hashes with the
+event's id:
+
+- ``dedup_recent``, the keys stored since the last merge, appended in arrival order (no index:
+  an append dirties the last page only) and mirrored in memory (:class:`DedupKeys`);
+- ``dedup_keys``, every older key, ordered by hash. Every :data:`MERGE_AT` keys the recent ones
+  are merged into it in hash order, one pass that writes each page it touches once for many
+  keys, and ``dedup_recent`` is emptied.
+
+Two distinct keys may share a hash, so a hash match is only a candidate: it counts as a
+duplicate when the stored event's scope and key texts are the same. The hash is part of the
+file format: never change :func:`dedup_hash`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+__all__ = ["MERGE_AT", "SQL_FUNCTION", "DedupKeys", "dedup_hash", "register"]
+
+#: The name of :func:`dedup_hash` inside SQL (the migration back-fills stored events with it).
+SQL_FUNCTION: Final = "trackwire_dedup_hash"
+#: Recent keys merged into ``dedup_keys`` at once. Larger batches write each page of it once
+#: for more keys; the recent keys are held in memory (about 100 bytes each).
+MERGE_AT: Final = 50_000
+#: Values bound per ``IN (...)``: far below SQLite's limit on host parameters.
+_IN_CHUNK: Final = 500
+
+#: A de-duplication key in its scope: ``(scope, key)``.
+Pair = tuple[str, str]
+
+
+def dedup_hash(scope: str, key: str) -> int:
+    """The signed 64-bit hash of a de-duplication key in its scope (BLAKE2b, 8 bytes).
+
+    ``surrogatepass``: an id is any text a request can carry, lone surrogates included.
+    """
+    data = f"{scope}\x00{key}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
+
+
+def _sql_dedup_hash(scope: str | None, key: str | None) -> int | None:
+    if scope is None or key is None:
+        return None
+    return dedup_hash(str(scope), str(key))
+
+
+def register(conn: sqlite3.Connection) -> None:
+    """Make :data:`SQL_FUNCTION` callable in SQL on ``conn`` (needed by the migration)."""
+    conn.create_function(SQL_FUNCTION, 2, _sql_dedup_hash, deterministic=True)
+
+
+def _select_in(conn: sqlite3.Connection, sql: str, values: Sequence[int]) -> list[Any]:
+    rows: list[Any] = []
+    for start in range(0, len(values), _IN_CHUNK):
+        chunk = values[start : start + _IN_CHUNK]
+        rows += conn.execute(f"{sql} IN ({', '.join('?' * len(chunk))})", chunk).fetchall()
+    return rows
+
+
+class DedupKeys:
+    """The store's stored keys, used by its writer inside the write transaction.
+
+    The in-memory copy of ``dedup_recent`` is exact while this connection is the only writer
+    and every transaction commits: the store calls :meth:`forget` when another connection has
+    committed (``PRAGMA data_version``) or a transaction or savepoint rolled back, and the copy
+    is read again from the table when next needed.
+
+    Args:
+        merge_at: recent keys that trigger a merge (:meth:`merge_if_due`).
+    """
+
+    __slots__ = ("_count", "_merge_at", "_recent")
+
+    def __init__(self, merge_at: int = MERGE_AT) -> None:
+        self._merge_at = merge_at
+        #: hash -> ids of the events with it in dedup_recent; None: read it from the table.
+        self._recent: dict[int, list[int]] | None = None
+        self._count = 0  # ids in _recent
+
+    def forget(self) -> None:
+        """Drop the in-memory copy of ``dedup_recent`` (it may no longer match the table)."""
+        self._recent = None
+
+    def _loaded(self, conn: sqlite3.Connection) -> dict[int, list[int]]:
+        if self._recent is None:
+            recent: dict[int, list[int]] = {}
+            count = 0
+            for hash_, event_id in conn.execute("SELECT hash, event_id FROM dedup_recent"):
+                recent.setdefault(hash_, []).append(event_id)
+                count += 1
+            self._recent, self._count = recent, count
+        return self._recent
+
+    def stored(self, conn: sqlite3.Connection, wanted: Mapping[Pair, int]) -> set[Pair]:
+        """The pairs of ``wanted`` (pair -> its :func:`dedup_hash`) a stored event has."""
+        if not wanted:
+            return set()
+        recent = self._loaded(conn)
+        candidates: list[int] = []
+        for hash_ in wanted.values():
+            found = recent.get(hash_)
+            if found is not None:
+                candidates += found
+        # A probe of the hash-ordered table per key: reads only, no page is written.
+        merged = _select_in(
+            conn, "SELECT event_id FROM dedup_keys WHERE hash", list(set(wanted.values()))
+        )
+        candidates += [event_id for (event_id,) in merged]
+        if not candidates:
+            return set()
+        rows = _select_in(conn, "SELECT dedup_scope, dedup_key FROM events WHERE id", candidates)
+        return {pair for pair in rows if pair in wanted}
+
+    def add(self, conn: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> None:
+        """Record stored events' keys: ``(hash, event_id)`` pairs."""
+        rows = list(keys)
+        if not rows:
+            return
+        recent = self._loaded(conn)
+        conn.executemany("INSERT INTO dedup_recent (hash, event_id) VALUES (?, ?)", rows)
+        self._count += len(rows)
+        for hash_, event_id in rows:
+            found = recent.get(hash_)
+            if found is None:
+                recent[hash_] = [event_id]
+            else:
+                found.append(event_id)
+
+    def merge_if_due(self, conn: sqlite3.Connection) -> None:
+        """Merge the recent keys into ``dedup_keys`` once there are :data:`MERGE_AT` of them."""
+        self._loaded(conn)
+        if self._count < self._merge_at:
+            return
+        conn.execute(
+            "INSERT INTO dedup_keys (hash, event_id) "
+            "SELECT hash, event_id FROM dedup_recent ORDER BY hash, event_id"
+        )
+        conn.execute("DELETE FROM dedup_recent")
+        self._recent, self._count = {}, 0

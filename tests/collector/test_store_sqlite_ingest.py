@@ -1,0 +1,134 @@
+"""The SQLite store's own ingest path: de-duplication by 64-bit hash, its migration, and group
+commit of the requests waiting for the write lock.
+
+(The behaviour both stores share is the store contract in test_store.py.)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.collector.test_store import SEG_KEY, count, rec
+from trackwire.collector.sqlite import SQLiteStore, dedup, schema
+from trackwire.collector.sqlite import ingest as sqlite_ingest
+from trackwire.collector.store import IngestResult
+from trackwire.errors import ValidationError
+
+
+def test_dedup_hash_is_stable_signed_64_bit_and_scoped() -> None:
+    value = dedup.dedup_hash("segment:*", "m1")
+    assert value == dedup.dedup_hash("segment:*", "m1")
+    assert -(2**63) <= value < 2**63
+    assert value != dedup.dedup_hash("1", "m1")
+    # Lone surrogates and NUL are ids like any other.
+    assert dedup.dedup_hash("1", "\ud800\x00") != dedup.dedup_hash("1", "\ud800")
+
+
+def test_colliding_hashes_never_drop_a_distinct_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_ingest, "dedup_hash", lambda scope, key: 42)
+    with SQLiteStore(tmp_path / "c.db") as store:
+        first = [rec(key=f"m{i}", user=f"u{i}") for i in range(5)]
+        assert store.ingest(first) == IngestResult(5, 0)
+        # Same hash, other texts: stored; the texts already stored: duplicates.
+        assert store.ingest([rec(key="m5"), rec(key="m0"), rec(key="m5")]) == IngestResult(1, 2)
+        assert count(store) == 6
+        assert sorted(e.dedup_key or "" for e in store.events()) == [f"m{i}" for i in range(6)]
+
+
+def test_version_6_file_gets_hashes_and_keeps_its_ids(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert schema.migrate(conn, schema.MIGRATIONS[:6]) == 6
+    conn.execute(
+        "INSERT INTO sources (source_id, vendor, source) VALUES (1, 'segment', ?)", [SEG_KEY]
+    )
+    conn.execute(
+        "INSERT INTO events (source_id, type, received_time_ms, dedup_key, dedup_scope, payload) "
+        "VALUES (1, 'track', 5, 'old-id', '1', '{}'), (1, 'track', 5, NULL, NULL, '{}')"
+    )
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.schema_version == len(schema.MIGRATIONS)
+        assert store.ingest([rec(key="old-id"), rec(key="new-id")]) == IngestResult(1, 1)
+    conn = sqlite3.connect(path)
+    keys = conn.execute(
+        "SELECT hash, event_id FROM dedup_keys UNION ALL SELECT hash, event_id FROM dedup_recent"
+    ).fetchall()
+    indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert sorted(keys) == sorted(
+        [(dedup.dedup_hash("1", "old-id"), 1), (dedup.dedup_hash("1", "new-id"), 3)]
+    )
+    assert "events_dedup" not in indexes
+
+
+def test_recent_keys_are_merged_and_still_found(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "c.db")
+    store._dedup = dedup.DedupKeys(merge_at=3)
+    try:
+        assert store.ingest([rec(key=f"m{i}", user=f"u{i}") for i in range(4)]).stored == 4
+        assert store.ingest([rec(key="m4"), rec(key="m1")]) == IngestResult(1, 1)
+        store._dedup.forget()  # read back from the tables, as after another writer's commit
+        assert store.ingest([rec(key=f"m{i}") for i in range(6)]) == IngestResult(1, 5)
+    finally:
+        store.close()
+    conn = sqlite3.connect(tmp_path / "c.db")
+    merged = conn.execute("SELECT count(*) FROM dedup_keys").fetchone()[0]
+    recent = conn.execute("SELECT count(*) FROM dedup_recent").fetchone()[0]
+    conn.close()
+    assert (merged, recent) == (4, 2)  # merged when 4 were recent; 2 more since
+
+
+def test_waiting_requests_commit_together_and_a_bad_one_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLiteStore(tmp_path / "c.db")
+    groups: list[int] = []
+    write_group = store._write_group
+
+    def counted(group: list[object]) -> None:
+        groups.append(len(group))
+        write_group(group)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "_write_group", counted)
+    requests = {
+        "good": [rec(key="a", user="ua"), rec(key="b", user="ub")],
+        # A value with no JSON form fails inside the transaction, when the user is written.
+        "bad": [rec(key="c", user="uc", ops=[("$set", {"tags": {1, 2}})])],
+        "also good": [rec(key="d", user="ud"), rec(key="a", user="ua")],
+    }
+    outcomes: dict[str, object] = {}
+
+    def send(name: str) -> None:
+        try:
+            outcomes[name] = store.ingest(requests[name])
+        except ValidationError as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=send, args=(name,)) for name in requests]
+    with store._lock:  # the writer is busy: all three wait for it
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(store._pending) < 3 and time.monotonic() < deadline:
+            threading.Event().wait(0.005)
+        assert len(store._pending) == 3
+    for thread in threads:
+        thread.join(10)
+    try:
+        assert groups == [3]
+        assert outcomes["good"] == IngestResult(2, 0)
+        assert outcomes["also good"] == IngestResult(1, 1)  # "a" was stored by "good"
+        assert isinstance(outcomes["bad"], ValidationError)
+        assert sorted(e.dedup_key or "" for e in store.events()) == ["a", "b", "d"]
+        assert store.user("segment", SEG_KEY, user_id="uc") is None
+        assert store.ingest([rec(key="c", user="uc")]) == IngestResult(1, 0)
+    finally:
+        store.close()
