@@ -34,9 +34,7 @@ import argparse
 import os
 import random
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,7 +48,7 @@ import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.pg_server import _free_port, _user, _wait, find_binaries
+from tests.pg_server import PostgresServer, find_binaries
 
 from trackwire.amplitude.query import AmplitudeQuery
 from trackwire.collector.server import spawn_collector
@@ -81,52 +79,21 @@ SERVER_SETTINGS: Final = (
 _TICK: Final = os.sysconf("SC_CLK_TCK")
 
 
-class Server:
-    """A PostgreSQL server in ``folder`` (initialised on first use), stopped by its PID."""
+class Server(PostgresServer):
+    """The tests' PostgreSQL server with the benchmark's settings, its data in ``folder``
+    (initialised on first use, kept), and a ``bench`` database."""
 
     def __init__(self, folder: Path) -> None:
         binaries, missing = find_binaries()
         if binaries is None:
             sys.exit(f"cannot run: {missing}")
-        self.folder = folder
-        run_as, uid, gid = _user()
-        data = folder / "data"
-        env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
-        if not data.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            if uid is not None and gid is not None:
-                os.chown(folder, uid, gid)
-            subprocess.run(
-                [str(binaries / "initdb"), "-D", str(data), "-U", "trackwire", "--auth=trust",
-                 "-E", "UTF8", "--no-sync", "--locale=C"],
-                check=True, capture_output=True, cwd=folder, env=env, **run_as,
-            )  # fmt: skip
-        self.port = _free_port()
-        settings = [arg for setting in SERVER_SETTINGS for arg in ("-c", setting)]
-        with open(folder / "server.log", "ab") as log:
-            self.process = subprocess.Popen(
-                [str(binaries / "postgres"), "-D", str(data), "-p", str(self.port),
-                 "-h", "127.0.0.1", "-k", str(folder), *settings],
-                stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env, **run_as,
-            )  # fmt: skip
-        _wait(self._accepts, 60.0, "the PostgreSQL server did not accept connections")
+        super().__init__(binaries, folder, SERVER_SETTINGS)
         with self.connect("postgres") as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'bench'").fetchone():
                 conn.execute("CREATE DATABASE bench TEMPLATE template0")
 
-    def _accepts(self) -> bool:
-        import psycopg
-
-        if self.process.poll() is not None:
-            raise RuntimeError((self.folder / "server.log").read_text()[-2000:])
-        try:
-            psycopg.connect(self.url("postgres"), connect_timeout=2).close()
-        except psycopg.OperationalError:
-            return False
-        return True
-
     def url(self, database: str = "bench") -> str:
-        return f"postgresql://trackwire@127.0.0.1:{self.port}/{database}"
+        return super().url(database)
 
     def connect(self, database: str = "bench") -> Any:
         import psycopg
@@ -144,15 +111,6 @@ class Server:
             if int(fields[1]) == self.process.pid:
                 found.append(int(stat.parent.name))
         return found
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def cpu_seconds(pids: list[int], children_of: int | None = None) -> float:

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,33 +72,52 @@ def _wait(ready: Callable[[], bool], deadline_s: float, what: str) -> None:
         time.sleep(0.05)
 
 
+#: Durability off: the data lives as long as the test run.
+_TEST_SETTINGS = (
+    "fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=200",
+    "shared_buffers=32MB",
+)  # fmt: skip
+
+
 class PostgresServer:
     """One running server; ``url(database)`` for a client, :meth:`stop` to end it."""
 
-    def __init__(self, binaries: Path) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="trackwire-pg-"))
+    def __init__(
+        self, binaries: Path, folder: Path | None = None, settings: Sequence[str] = ()
+    ) -> None:
+        """Start a server.
+
+        Args:
+            binaries: the folder of ``initdb`` and ``postgres`` (:func:`find_binaries`).
+            folder: where its data lives, initialised when empty and kept by :meth:`stop`;
+                default: a new temporary folder, removed by :meth:`stop`.
+            settings: ``name=value`` server settings after the tests' (the last one wins).
+        """
+        self._temporary = folder is None
+        self.folder = Path(tempfile.mkdtemp(prefix="trackwire-pg-")) if folder is None else folder
         run_as, uid, gid = _user()
-        if uid is not None and gid is not None:
-            os.chown(self.folder, uid, gid)
         data = self.folder / "data"
         env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
-        subprocess.run(
-            [str(binaries / "initdb"), "-D", str(data), "-U", "trackwire", "--auth=trust",
-             "-E", "UTF8", "--no-sync", "--locale=C"],
-            check=True, capture_output=True, cwd=self.folder, env=env, **run_as,
-        )  # fmt: skip
+        if not data.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if uid is not None and gid is not None:
+                os.chown(self.folder, uid, gid)
+            subprocess.run(
+                [str(binaries / "initdb"), "-D", str(data), "-U", "trackwire", "--auth=trust",
+                 "-E", "UTF8", "--no-sync", "--locale=C"],
+                check=True, capture_output=True, cwd=self.folder, env=env, **run_as,
+            )  # fmt: skip
         self.port = _free_port()
-        log = open(self.folder / "server.log", "wb")  # noqa: SIM115 - the server keeps it
+        options = [arg for setting in (*_TEST_SETTINGS, *settings) for arg in ("-c", setting)]
+        log = open(self.folder / "server.log", "ab")  # noqa: SIM115 - the server keeps it
         self.process = subprocess.Popen(
             [str(binaries / "postgres"), "-D", str(data), "-p", str(self.port),
-             "-h", "127.0.0.1", "-k", str(self.folder), "-c", "fsync=off",
-             "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-             "-c", "max_connections=200", "-c", "shared_buffers=32MB"],
+             "-h", "127.0.0.1", "-k", str(self.folder), *options],
             stdout=log, stderr=subprocess.STDOUT, cwd=self.folder, env=env, **run_as,
         )  # fmt: skip
         log.close()
         try:
-            _wait(self._accepts, 30.0, "the PostgreSQL server did not accept connections")
+            _wait(self._accepts, 60.0, "the PostgreSQL server did not accept connections")
         except BaseException:
             self.stop()
             raise
@@ -148,7 +167,7 @@ class PostgresServer:
         return url
 
     def stop(self) -> None:
-        """Stop the server by its PID (a fast shutdown) and remove its folder."""
+        """Stop the server by its PID (a fast shutdown) and remove its folder if temporary."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -156,4 +175,5 @@ class PostgresServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self._temporary:
+            shutil.rmtree(self.folder, ignore_errors=True)
