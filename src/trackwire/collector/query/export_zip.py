@@ -46,10 +46,10 @@ class Sink:
         return len(data)
 
     def flush(self) -> None:
-        pass
+        """Nothing to do: written parts stay in memory until the archive takes them."""
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the parts are plain bytes, dropped with the buffer."""
 
     def take(self) -> bytes:
         data = b"".join(self.parts)
