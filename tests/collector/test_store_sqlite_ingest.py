@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.collector.test_store import SEG_KEY, count, rec
-from trackwire.collector.sqlite import SQLiteStore, dedup, schema
+from trackwire.collector.sqlite import SQLiteStore, dedup, schema, user_index
 from trackwire.collector.sqlite import ingest as sqlite_ingest
 from trackwire.collector.store import IngestResult
 from trackwire.errors import ValidationError
@@ -132,3 +132,97 @@ def test_waiting_requests_commit_together_and_a_bad_one_fails_alone(
         assert store.ingest([rec(key="c", user="uc")]) == IngestResult(1, 0)
     finally:
         store.close()
+
+
+def _activity_by_index(path: Path, amplitude_id: int, latest: bool) -> list[int]:
+    """What the (amplitude_id, client_time_ms) index gave: the user's event ids in time order
+    (no client time first), ties by id."""
+    order = "DESC" if latest else "ASC"
+    conn = sqlite3.connect(path)
+    try:
+        return [
+            event_id
+            for (event_id,) in conn.execute(
+                "SELECT id FROM events WHERE amplitude_id = ? "
+                f"ORDER BY client_time_ms {order}, id {order}",
+                (amplitude_id,),
+            )
+        ]
+    finally:
+        conn.close()
+
+
+def test_user_activity_reads_recent_and_merged_keys_in_time_order(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    store = SQLiteStore(path)
+    store._user_events = user_index.UserEvents(merge_at=4)
+    try:
+        # Times out of order, ties, events without a client time; merged after the 4th.
+        store.ingest([rec(user="u1", time=t) for t in (50, 10, None, 30)])
+        store.ingest([rec(user="u2", time=5), rec(user="u1", time=10), rec(user="u1", time=None)])
+        # u2's earlier id becomes u1's: u2's events (merged and recent ones) move to u1.
+        store.ingest([rec(user="u2", time=40)])
+        store.ingest([rec(type="alias", user="u1", alias_of="u2", event=None, time=60)])
+        store.ingest([rec(user="u1", time=20)])
+        conn = sqlite3.connect(path)
+        merged, recent = (
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("user_events", "user_events_recent")
+        )
+        conn.close()
+        assert merged and recent  # the answers below need both halves
+        project = store.project_sources(SEG_KEY)
+        (user,) = [u for u in store.search_users(project, "u1")[1] if u.user_id == "u1"]
+        for latest in (True, False):
+            expected = _activity_by_index(path, user.amplitude_id, latest)
+            assert len(expected) == 10
+            pages = [
+                [
+                    row.id
+                    for row in store.user_events(
+                        project[0], user.amplitude_id, offset=offset, limit=3, latest=latest
+                    )
+                ]
+                for offset in range(0, 12, 3)
+            ]
+            assert [i for page in pages for i in page] == expected
+        summary = store.user_summary(project, user.amplitude_id)
+        assert summary is not None
+        conn = sqlite3.connect(path)
+        last = conn.execute(
+            "SELECT max(coalesce(client_time_ms, received_time_ms)) FROM events "
+            "WHERE amplitude_id = ?",
+            (user.amplitude_id,),
+        ).fetchone()[0]
+        conn.close()
+        # Events without a client time count at their receipt.
+        assert (summary.num_events, summary.first_ms, summary.last_ms) == (10, 5, last)
+        assert store.user_summary(project, user.amplitude_id + 1000) is None
+    finally:
+        store.close()
+
+
+def test_version_7_file_gets_user_keys_and_drops_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with SQLiteStore(path) as store:
+        store.ingest([rec(user="u1", time=t) for t in (30, None, 10)])
+    conn = sqlite3.connect(path, isolation_level=None)
+    # Back to version 7: the index, no key tables (the events and users stay).
+    conn.executescript(
+        "DROP TABLE user_events; DROP TABLE user_events_recent; "
+        "CREATE INDEX events_by_user_time ON events (amplitude_id, client_time_ms); "
+        "DELETE FROM schema_migrations WHERE version = 8; PRAGMA user_version = 7;"
+    )
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.schema_version == len(schema.MIGRATIONS)
+        store.ingest([rec(user="u1", time=20)])
+        project = store.project_sources(SEG_KEY)
+        rows = store.user_events(project[0], 1, offset=0, limit=10, latest=False)
+    assert [(row.id, row.client_time_ms) for row in rows] == [
+        (2, None), (3, 10), (4, 20), (1, 30)
+    ]  # fmt: skip
+    conn = sqlite3.connect(path)
+    indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "events_by_user_time" not in indexes
