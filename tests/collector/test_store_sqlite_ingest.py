@@ -152,30 +152,33 @@ def _activity_by_index(path: Path, amplitude_id: int, latest: bool) -> list[int]
         conn.close()
 
 
-def test_user_activity_reads_recent_and_merged_keys_in_time_order(tmp_path: Path) -> None:
+def test_user_activity_reads_every_key_table_in_time_order(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     store = SQLiteStore(path)
-    store._user_events = user_index.UserEvents(merge_at=4)
+    store._user_events = user_index.UserEvents(merge_at=3, mid_at=7)
     try:
-        # Times out of order, ties, events without a client time; merged after the 4th.
+        # Times out of order, ties, events without a client time; recent keys move to the
+        # middle table at 3, the middle table to the large one at 7.
         store.ingest([rec(user="u1", time=t) for t in (50, 10, None, 30)])
         store.ingest([rec(user="u2", time=5), rec(user="u1", time=10), rec(user="u1", time=None)])
-        # u2's earlier id becomes u1's: u2's events (merged and recent ones) move to u1.
-        store.ingest([rec(user="u2", time=40)])
+        store.ingest([rec(user="u2", time=40), rec(user="u2", time=45), rec(user="u1", time=15)])
+        store.ingest([rec(user="u2", time=41)])
+        # u2's earlier id becomes u1's: u2's events, in all three tables, move to u1.
         store.ingest([rec(type="alias", user="u1", alias_of="u2", event=None, time=60)])
         store.ingest([rec(user="u1", time=20)])
+        store.ingest([rec(user="u1", time=70)])
         conn = sqlite3.connect(path)
-        merged, recent = (
+        sizes = [
             conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("user_events", "user_events_recent")
-        )
+            for table in ("user_events", "user_events_mid", "user_events_recent")
+        ]
         conn.close()
-        assert merged and recent  # the answers below need both halves
+        assert sizes == [7, 6, 1]  # the answers below need every table
         project = store.project_sources(SEG_KEY)
         (user,) = [u for u in store.search_users(project, "u1")[1] if u.user_id == "u1"]
         for latest in (True, False):
             expected = _activity_by_index(path, user.amplitude_id, latest)
-            assert len(expected) == 10
+            assert len(expected) == 14
             pages = [
                 [
                     row.id
@@ -183,7 +186,7 @@ def test_user_activity_reads_recent_and_merged_keys_in_time_order(tmp_path: Path
                         project[0], user.amplitude_id, offset=offset, limit=3, latest=latest
                     )
                 ]
-                for offset in range(0, 12, 3)
+                for offset in range(0, 15, 3)
             ]
             assert [i for page in pages for i in page] == expected
         summary = store.user_summary(project, user.amplitude_id)
@@ -196,7 +199,7 @@ def test_user_activity_reads_recent_and_merged_keys_in_time_order(tmp_path: Path
         ).fetchone()[0]
         conn.close()
         # Events without a client time count at their receipt.
-        assert (summary.num_events, summary.first_ms, summary.last_ms) == (10, 5, last)
+        assert (summary.num_events, summary.first_ms, summary.last_ms) == (14, 5, last)
         assert store.user_summary(project, user.amplitude_id + 1000) is None
     finally:
         store.close()
@@ -209,7 +212,7 @@ def test_version_7_file_gets_user_keys_and_drops_the_index(tmp_path: Path) -> No
     conn = sqlite3.connect(path, isolation_level=None)
     # Back to version 7: the index, no key tables (the events and users stay).
     conn.executescript(
-        "DROP TABLE user_events; DROP TABLE user_events_recent; "
+        "DROP TABLE user_events; DROP TABLE user_events_mid; DROP TABLE user_events_recent; "
         "CREATE INDEX events_by_user_time ON events (amplitude_id, client_time_ms); "
         "DELETE FROM schema_migrations WHERE version = 8; PRAGMA user_version = 7;"
     )

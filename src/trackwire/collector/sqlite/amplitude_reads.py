@@ -209,7 +209,7 @@ def user_summary(
     count, sessions, purchases, revenue, first, last = conn.execute(
         "SELECT count(*), count(DISTINCT session_id), count(revenue), total(revenue), "
         f"min({t}), max({t}) FROM events WHERE id IN ({user_index.EVENT_IDS})",
-        (amplitude_id, amplitude_id),
+        (amplitude_id,),
     ).fetchone()
     devices = [
         d
@@ -226,7 +226,7 @@ def user_summary(
             # The user's keys in time order: one event row read.
             f"SELECT e.payload, c.kind, c.body FROM ({user_index.keys_page(order)}) k "
             f"CROSS JOIN {_EVENTS_WITH_CONTEXT} WHERE e.id = k.event_id",
-            (amplitude_id, amplitude_id, 1, 0),
+            (amplitude_id, 1, 0),
         ).fetchone()
         if row is None:
             return {}
@@ -272,6 +272,6 @@ def user_events(
         f"SELECT {_EXPORT_COLUMNS} FROM ({user_index.keys_page(order)}) k "
         f"CROSS JOIN {_EVENTS_WITH_CONTEXT} WHERE e.id = k.event_id "
         f"ORDER BY k.time_ms {order}, k.event_id {order}",
-        (amplitude_id, amplitude_id, limit, offset),
+        (amplitude_id, limit, offset),
     ).fetchall()
     return [_export_row(source.vendor, row) for row in rows]

@@ -31,8 +31,9 @@ __all__ = ["MERGE_AT", "SQL_FUNCTION", "DedupKeys", "dedup_hash", "register"]
 #: The name of :func:`dedup_hash` inside SQL (the migration back-fills stored events with it).
 SQL_FUNCTION: Final = "trackwire_dedup_hash"
 #: Recent keys merged into ``dedup_keys`` at once. Larger batches write each page of it once
-#: for more keys; the recent keys are held in memory (about 100 bytes each).
-MERGE_AT: Final = 50_000
+#: for more keys (a merge rewrites about every page of the table, so the cost per event is the
+#: table's size over this); the recent keys are held in memory (~210 bytes each: 21 MB).
+MERGE_AT: Final = 100_000
 #: Values bound per ``IN (...)``: far below SQLite's limit on host parameters.
 _IN_CHUNK: Final = 500
 
