@@ -32,7 +32,7 @@ __all__ = ["MERGE_AT", "SQL_FUNCTION", "DedupKeys", "dedup_hash", "register"]
 SQL_FUNCTION: Final = "trackwire_dedup_hash"
 #: Recent keys merged into ``dedup_keys`` at once. Larger batches write each page of it once
 #: for more keys (a merge rewrites about every page of the table, so the cost per event is the
-#: table's size over this); the recent keys are held in memory (~210 bytes each: 21 MB).
+#: table's size over this); the recent keys are held in memory (~120 bytes each: 12 MB).
 MERGE_AT: Final = 100_000
 #: Values bound per ``IN (...)``: far below SQLite's limit on host parameters.
 _IN_CHUNK: Final = 500
@@ -81,42 +81,55 @@ class DedupKeys:
         merge_at: recent keys that trigger a merge (:meth:`merge_if_due`).
     """
 
-    __slots__ = ("_count", "_merge_at", "_recent")
+    __slots__ = ("_count", "_merge_at", "_more", "_recent")
 
     def __init__(self, merge_at: int = MERGE_AT) -> None:
         self._merge_at = merge_at
-        #: hash -> ids of the events with it in dedup_recent; None: read it from the table.
-        self._recent: dict[int, list[int]] | None = None
-        self._count = 0  # ids in _recent
+        #: hash -> the id of the first event with it in dedup_recent; None: read the table.
+        self._recent: dict[int, int] | None = None
+        #: hash -> the ids of further events with it (distinct keys of one hash: rare).
+        self._more: dict[int, list[int]] = {}
+        self._count = 0  # ids in _recent and _more
 
     def forget(self) -> None:
         """Drop the in-memory copy of ``dedup_recent`` (it may no longer match the table)."""
         self._recent = None
 
-    def _loaded(self, conn: sqlite3.Connection) -> dict[int, list[int]]:
+    def _loaded(self, conn: sqlite3.Connection) -> dict[int, int]:
         if self._recent is None:
-            recent: dict[int, list[int]] = {}
-            count = 0
-            for hash_, event_id in conn.execute("SELECT hash, event_id FROM dedup_recent"):
-                recent.setdefault(hash_, []).append(event_id)
-                count += 1
-            self._recent, self._count = recent, count
+            self._recent, self._more, self._count = {}, {}, 0
+            self._remember(conn.execute("SELECT hash, event_id FROM dedup_recent").fetchall())
         return self._recent
+
+    def _remember(self, rows: Sequence[tuple[int, int]]) -> None:
+        """Add ``(hash, event_id)`` rows to the in-memory copy."""
+        recent = self._recent
+        assert recent is not None  # loaded by the caller
+        self._count += len(rows)
+        fresh = dict(rows)
+        # The common case in C: every hash new. (A repeated one keeps every id, below.)
+        if len(fresh) == len(rows) and recent.keys().isdisjoint(fresh):
+            recent.update(fresh)
+            return
+        for hash_, event_id in rows:
+            if hash_ not in recent:
+                recent[hash_] = event_id
+            else:
+                self._more.setdefault(hash_, []).append(event_id)
 
     def stored(self, conn: sqlite3.Connection, wanted: Mapping[Pair, int]) -> set[Pair]:
         """The pairs of ``wanted`` (pair -> its :func:`dedup_hash`) a stored event has."""
         if not wanted:
             return set()
         recent = self._loaded(conn)
-        candidates: list[int] = []
-        for hash_ in wanted.values():
-            found = recent.get(hash_)
-            if found is not None:
-                candidates += found
+        hashes = set(wanted.values())
+        candidates = [recent[hash_] for hash_ in recent.keys() & hashes]
+        more = self._more
+        if more:
+            for hash_ in more.keys() & hashes:
+                candidates += more[hash_]
         # A probe of the hash-ordered table per key: reads only, no page is written.
-        merged = _select_in(
-            conn, "SELECT event_id FROM dedup_keys WHERE hash", list(set(wanted.values()))
-        )
+        merged = _select_in(conn, "SELECT event_id FROM dedup_keys WHERE hash", list(hashes))
         candidates += [event_id for (event_id,) in merged]
         if not candidates:
             return set()
@@ -128,15 +141,9 @@ class DedupKeys:
         rows = list(keys)
         if not rows:
             return
-        recent = self._loaded(conn)
+        self._loaded(conn)
         conn.executemany("INSERT INTO dedup_recent (hash, event_id) VALUES (?, ?)", rows)
-        self._count += len(rows)
-        for hash_, event_id in rows:
-            found = recent.get(hash_)
-            if found is None:
-                recent[hash_] = [event_id]
-            else:
-                found.append(event_id)
+        self._remember(rows)
 
     def merge_if_due(self, conn: sqlite3.Connection) -> None:
         """Merge the recent keys into ``dedup_keys`` once there are :data:`MERGE_AT` of them."""
@@ -148,4 +155,4 @@ class DedupKeys:
             "SELECT hash, event_id FROM dedup_recent ORDER BY hash, event_id"
         )
         conn.execute("DELETE FROM dedup_recent")
-        self._recent, self._count = {}, 0
+        self._recent, self._more, self._count = {}, {}, 0

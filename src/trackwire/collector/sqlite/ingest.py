@@ -131,8 +131,9 @@ class SQLiteIngestSQL:
             pair = (dedup_scope(record, source_id), key)
             if pair in wanted:
                 continue  # repeated in the request: the first one is the event
-            wanted[pair] = self._hash(pair)
+            wanted[pair] = dedup_hash(*pair)
             keyed.append((index, pair))
+        self._hashes.update(wanted)  # for write
         stored = self._dedup.stored(self._conn, wanted)
         return [index for index, pair in keyed if pair is None or pair not in stored]
 
@@ -248,11 +249,11 @@ class SQLiteIngestSQL:
         hashed = self._hash
         self._dedup.add(
             conn,
-            (
+            [
                 (hashed((row[_SCOPE], row[_KEY])), before + number)
                 for number, row in enumerate(writes.events, start=1)
                 if row[_KEY] is not None
-            ),
+            ],
         )
         amplitude_rollups.roll_up(conn, before)  # the query side's active users per day
         self._user_events.add(conn, before)
