@@ -86,6 +86,25 @@ def test_recent_keys_are_merged_and_still_found(tmp_path: Path) -> None:
     assert (merged, recent) == (4, 2)  # merged when 4 were recent; 2 more since
 
 
+def test_a_request_rolled_back_takes_back_only_its_own_keys() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    schema.migrate(conn)
+    keys = dedup.DedupKeys()
+    keys.savepoint()
+    keys.add(conn, [(5, 1), (6, 2)])  # committed with its request
+    keys.savepoint()
+    # Another key of hash 5, a new hash twice (two keys of one hash in one request).
+    keys.add(conn, [(5, 3), (9, 4)])
+    keys.add(conn, [(9, 7)])
+    assert (keys._recent, keys._more) == ({5: 1, 6: 2, 9: 4}, {5: [3], 9: [7]})
+    keys.rolled_back()
+    assert (keys._recent, keys._more, keys._count) == ({5: 1, 6: 2}, {}, 2)
+    keys.savepoint()
+    keys.rolled_back()  # nothing added: nothing taken back
+    assert (keys._recent, keys._count) == ({5: 1, 6: 2}, 2)
+    conn.close()
+
+
 def test_waiting_requests_commit_together_and_a_bad_one_fails_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -128,6 +147,8 @@ def test_waiting_requests_commit_together_and_a_bad_one_fails_alone(
         assert outcomes["also good"] == IngestResult(1, 1)  # "a" was stored by "good"
         assert isinstance(outcomes["bad"], ValidationError)
         assert sorted(e.dedup_key or "" for e in store.events()) == ["a", "b", "d"]
+        # The bad request took back only its own keys, without reading them all again.
+        assert store._dedup._recent is not None
         assert store.user("segment", SEG_KEY, user_id="uc") is None
         assert store.ingest([rec(key="c", user="uc")]) == IngestResult(1, 0)
     finally:

@@ -74,14 +74,16 @@ class DedupKeys:
 
     The in-memory copy of ``dedup_recent`` is exact while this connection is the only writer
     and every transaction commits: the store calls :meth:`forget` when another connection has
-    committed (``PRAGMA data_version``) or a transaction or savepoint rolled back, and the copy
-    is read again from the table when next needed.
+    committed (``PRAGMA data_version``) or a transaction rolled back, and the copy is read
+    again from the table when next needed. A request rolled back to its savepoint takes back
+    only its own keys (:meth:`savepoint`, :meth:`rolled_back`): reading up to :data:`MERGE_AT`
+    keys again for each such request would let bad requests cost far more than good ones.
 
     Args:
         merge_at: recent keys that trigger a merge (:meth:`merge_if_due`).
     """
 
-    __slots__ = ("_count", "_merge_at", "_more", "_recent")
+    __slots__ = ("_added", "_count", "_merge_at", "_more", "_recent")
 
     def __init__(self, merge_at: int = MERGE_AT) -> None:
         self._merge_at = merge_at
@@ -90,6 +92,32 @@ class DedupKeys:
         #: hash -> the ids of further events with it (distinct keys of one hash: rare).
         self._more: dict[int, list[int]] = {}
         self._count = 0  # ids in _recent and _more
+        #: (hash, event_id) rows added since the last savepoint.
+        self._added: list[tuple[int, int]] = []
+
+    def savepoint(self) -> None:
+        """A request's savepoint begins: :meth:`rolled_back` takes back what it adds."""
+        self._added = []
+
+    def rolled_back(self) -> None:
+        """The request was rolled back to its savepoint: forget the keys it added."""
+        added, self._added = self._added, []
+        recent = self._recent
+        if recent is None:
+            return  # read again from the table when next needed
+        more = self._more
+        for hash_, event_id in added:
+            others = more.get(hash_)
+            if others is not None and event_id in others:
+                others.remove(event_id)
+            elif recent.get(hash_) == event_id:
+                if others:
+                    recent[hash_] = others.pop(0)
+                else:
+                    del recent[hash_]
+            if others is not None and not others:
+                del more[hash_]
+        self._count -= len(added)
 
     def forget(self) -> None:
         """Drop the in-memory copy of ``dedup_recent`` (it may no longer match the table)."""
@@ -144,6 +172,7 @@ class DedupKeys:
         self._loaded(conn)
         conn.executemany("INSERT INTO dedup_recent (hash, event_id) VALUES (?, ?)", rows)
         self._remember(rows)
+        self._added += rows
 
     def merge_if_due(self, conn: sqlite3.Connection) -> None:
         """Merge the recent keys into ``dedup_keys`` once there are :data:`MERGE_AT` of them."""

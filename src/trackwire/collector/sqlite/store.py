@@ -104,7 +104,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         self._known = KnownUsers()
         #: Guarded by _lock, like _known: the recent de-duplication keys (see sqlite/dedup.py).
         self._dedup = DedupKeys()
-        #: Guarded by _lock: the count of recent user keys (see sqlite/user_index.py).
+        #: Guarded by _lock: the row counts of the user key tables (see sqlite/user_index.py).
         self._user_events = UserEvents()
         self._data_version: int | None = None
         self._writer = self._connect()
@@ -286,12 +286,14 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                 self._check_known(conn)
                 for job in group:
                     conn.execute("SAVEPOINT request")
+                    self._dedup.savepoint()
                     try:
                         job.result, work = self._ingest(job)
                     except Exception as exc:
                         conn.execute("ROLLBACK TO request")
-                        self._dedup.forget()  # it may hold keys of the rolled-back request
-                        self._user_events.forget()
+                        self._dedup.rolled_back()  # the keys of the rolled-back request
+                        # (The user keys' row counts only pace the merges: a few too many
+                        # counted merge a little early, so they are not read again here.)
                         job.error = exc
                     else:
                         if work is not None:
