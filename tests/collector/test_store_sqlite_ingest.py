@@ -250,3 +250,22 @@ def test_version_7_file_gets_user_keys_and_drops_the_index(tmp_path: Path) -> No
     indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "events_by_user_time" not in indexes
+
+
+def test_two_writers_on_one_file_keep_every_user_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    first, second = SQLiteStore(path), SQLiteStore(path)
+    for store in (first, second):
+        store._user_events = user_index.UserEvents(merge_at=3, mid_at=5)
+    try:
+        for number in range(12):
+            writer = (first, second)[number % 2]
+            writer.ingest([rec(user="u1", time=1_000 - number), rec(user=f"u{number}", time=5)])
+        project = first.project_sources(SEG_KEY)
+        (user,) = [u for u in first.search_users(project, "u1")[1] if u.user_id == "u1"]
+        rows = second.user_events(project[0], user.amplitude_id, offset=0, limit=100, latest=True)
+        assert [row.id for row in rows] == _activity_by_index(path, user.amplitude_id, True)
+        assert len(rows) == 13  # twelve requests, and "u1" itself in the second
+    finally:
+        first.close()
+        second.close()

@@ -197,7 +197,9 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         if version != self._data_version:
             self._known.clear()
             self._dedup.forget()
-            self._user_events.forget()
+            # The user keys' row counts only pace this writer's merges: another writer's keys
+            # are merged by that writer, and counting again after each of its commits would
+            # cost a scan of the middle table per request.
             self._data_version = version
 
     @contextmanager

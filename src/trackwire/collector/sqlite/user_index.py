@@ -133,6 +133,11 @@ def keys_page(order: str) -> str:
 class UserEvents:
     """The store's user keys, kept by its writer inside the write transaction.
 
+    The row counts that pace the merges are this writer's: when several processes write one
+    file, each merges when its own count is due (the tables' contents are always whole, only
+    the moment of a merge depends on the counts), so the recent table may hold up to
+    :data:`MERGE_AT` keys per writer.
+
     Args:
         merge_at: recent keys that trigger a merge into the middle table.
         mid_at: keys of the middle table that trigger a merge into the large one.
@@ -147,7 +152,8 @@ class UserEvents:
         self._sizes: list[int] | None = None
 
     def forget(self) -> None:
-        """Drop the row counts (another writer or a rollback may have changed them)."""
+        """Drop the row counts (a rolled-back transaction may have changed them); they are
+        counted again at the next :meth:`merge_if_due`."""
         self._sizes = None
 
     def add(self, conn: sqlite3.Connection, after_id: int) -> None:
