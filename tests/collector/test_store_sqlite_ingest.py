@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.collector.test_store import SEG_KEY, count, rec
-from trackwire.collector.sqlite import SQLiteStore, dedup, schema
+from trackwire.collector.sqlite import SQLiteStore, dedup, schema, user_index
 from trackwire.collector.sqlite import ingest as sqlite_ingest
 from trackwire.collector.store import IngestResult
 from trackwire.errors import ValidationError
@@ -86,6 +86,25 @@ def test_recent_keys_are_merged_and_still_found(tmp_path: Path) -> None:
     assert (merged, recent) == (4, 2)  # merged when 4 were recent; 2 more since
 
 
+def test_a_request_rolled_back_takes_back_only_its_own_keys() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    schema.migrate(conn)
+    keys = dedup.DedupKeys()
+    keys.savepoint()
+    keys.add(conn, [(5, 1), (6, 2)])  # committed with its request
+    keys.savepoint()
+    # Another key of hash 5, a new hash twice (two keys of one hash in one request).
+    keys.add(conn, [(5, 3), (9, 4)])
+    keys.add(conn, [(9, 7)])
+    assert (keys._recent, keys._more) == ({5: 1, 6: 2, 9: 4}, {5: [3], 9: [7]})
+    keys.rolled_back()
+    assert (keys._recent, keys._more, keys._count) == ({5: 1, 6: 2}, {}, 2)
+    keys.savepoint()
+    keys.rolled_back()  # nothing added: nothing taken back
+    assert (keys._recent, keys._count) == ({5: 1, 6: 2}, 2)
+    conn.close()
+
+
 def test_waiting_requests_commit_together_and_a_bad_one_fails_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -128,7 +147,125 @@ def test_waiting_requests_commit_together_and_a_bad_one_fails_alone(
         assert outcomes["also good"] == IngestResult(1, 1)  # "a" was stored by "good"
         assert isinstance(outcomes["bad"], ValidationError)
         assert sorted(e.dedup_key or "" for e in store.events()) == ["a", "b", "d"]
+        # The bad request took back only its own keys, without reading them all again.
+        assert store._dedup._recent is not None
         assert store.user("segment", SEG_KEY, user_id="uc") is None
         assert store.ingest([rec(key="c", user="uc")]) == IngestResult(1, 0)
     finally:
         store.close()
+
+
+def _activity_by_index(path: Path, amplitude_id: int, latest: bool) -> list[int]:
+    """What the (amplitude_id, client_time_ms) index gave: the user's event ids in time order
+    (no client time first), ties by id."""
+    order = "DESC" if latest else "ASC"
+    conn = sqlite3.connect(path)
+    try:
+        return [
+            event_id
+            for (event_id,) in conn.execute(
+                "SELECT id FROM events WHERE amplitude_id = ? "
+                f"ORDER BY client_time_ms {order}, id {order}",
+                (amplitude_id,),
+            )
+        ]
+    finally:
+        conn.close()
+
+
+def test_user_activity_reads_every_key_table_in_time_order(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    store = SQLiteStore(path)
+    store._user_events = user_index.UserEvents(merge_at=3, mid_at=7)
+    try:
+        # Times out of order, ties, events without a client time; recent keys move to the
+        # middle table at 3, the middle table to the large one at 7.
+        store.ingest([rec(user="u1", time=t) for t in (50, 10, None, 30)])
+        store.ingest([rec(user="u2", time=5), rec(user="u1", time=10), rec(user="u1", time=None)])
+        store.ingest([rec(user="u2", time=40), rec(user="u2", time=45), rec(user="u1", time=15)])
+        store.ingest([rec(user="u2", time=41)])
+        # u2's earlier id becomes u1's: u2's events, in all three tables, move to u1.
+        store.ingest([rec(type="alias", user="u1", alias_of="u2", event=None, time=60)])
+        store.ingest([rec(user="u1", time=20)])
+        store.ingest([rec(user="u1", time=70)])
+        conn = sqlite3.connect(path)
+        sizes = [
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("user_events", "user_events_mid", "user_events_recent")
+        ]
+        conn.close()
+        assert sizes == [7, 6, 1]  # the answers below need every table
+        project = store.project_sources(SEG_KEY)
+        (user,) = [u for u in store.search_users(project, "u1")[1] if u.user_id == "u1"]
+        for latest in (True, False):
+            expected = _activity_by_index(path, user.amplitude_id, latest)
+            assert len(expected) == 14
+            pages = [
+                [
+                    row.id
+                    for row in store.user_events(
+                        project[0], user.amplitude_id, offset=offset, limit=3, latest=latest
+                    )
+                ]
+                for offset in range(0, 15, 3)
+            ]
+            assert [i for page in pages for i in page] == expected
+        summary = store.user_summary(project, user.amplitude_id)
+        assert summary is not None
+        conn = sqlite3.connect(path)
+        last = conn.execute(
+            "SELECT max(coalesce(client_time_ms, received_time_ms)) FROM events "
+            "WHERE amplitude_id = ?",
+            (user.amplitude_id,),
+        ).fetchone()[0]
+        conn.close()
+        # Events without a client time count at their receipt.
+        assert (summary.num_events, summary.first_ms, summary.last_ms) == (14, 5, last)
+        assert store.user_summary(project, user.amplitude_id + 1000) is None
+    finally:
+        store.close()
+
+
+def test_version_7_file_gets_user_keys_and_drops_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with SQLiteStore(path) as store:
+        store.ingest([rec(user="u1", time=t) for t in (30, None, 10)])
+    conn = sqlite3.connect(path, isolation_level=None)
+    # Back to version 7: the index, no key tables (the events and users stay).
+    conn.executescript(
+        "DROP TABLE user_events; DROP TABLE user_events_mid; DROP TABLE user_events_recent; "
+        "CREATE INDEX events_by_user_time ON events (amplitude_id, client_time_ms); "
+        "DELETE FROM schema_migrations WHERE version = 8; PRAGMA user_version = 7;"
+    )
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.schema_version == len(schema.MIGRATIONS)
+        store.ingest([rec(user="u1", time=20)])
+        project = store.project_sources(SEG_KEY)
+        rows = store.user_events(project[0], 1, offset=0, limit=10, latest=False)
+    assert [(row.id, row.client_time_ms) for row in rows] == [
+        (2, None), (3, 10), (4, 20), (1, 30)
+    ]  # fmt: skip
+    conn = sqlite3.connect(path)
+    indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "events_by_user_time" not in indexes
+
+
+def test_two_writers_on_one_file_keep_every_user_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    first, second = SQLiteStore(path), SQLiteStore(path)
+    for store in (first, second):
+        store._user_events = user_index.UserEvents(merge_at=3, mid_at=5)
+    try:
+        for number in range(12):
+            writer = (first, second)[number % 2]
+            writer.ingest([rec(user="u1", time=1_000 - number), rec(user=f"u{number}", time=5)])
+        project = first.project_sources(SEG_KEY)
+        (user,) = [u for u in first.search_users(project, "u1")[1] if u.user_id == "u1"]
+        rows = second.user_events(project[0], user.amplitude_id, offset=0, limit=100, latest=True)
+        assert [row.id for row in rows] == _activity_by_index(path, user.amplitude_id, True)
+        assert len(rows) == 13  # twelve requests, and "u1" itself in the second
+    finally:
+        first.close()
+        second.close()

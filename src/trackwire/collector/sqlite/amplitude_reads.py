@@ -2,7 +2,7 @@
 
 Each function takes an open connection; the store runs them on one of its read connections.
 The indexes they rely on: ``events_by_received (source_id, received_time_ms)`` for export,
-``events_by_user_time (amplitude_id, client_time_ms)`` for user activity,
+the user key tables of :mod:`~trackwire.collector.sqlite.user_index` for user activity,
 ``users_by_user_id (source_id, user_id)`` for user search by id and id prefix, and the
 ``devices`` primary key for search by device id.
 """
@@ -17,6 +17,7 @@ import orjson
 
 from trackwire.collector.query.reader import ExportRow, Source
 from trackwire.collector.query.users import FoundUser, UserSummary
+from trackwire.collector.sqlite import user_index
 from trackwire.collector.store import expand
 
 __all__ = [
@@ -207,7 +208,7 @@ def user_summary(
     t = "coalesce(client_time_ms, received_time_ms)"
     count, sessions, purchases, revenue, first, last = conn.execute(
         "SELECT count(*), count(DISTINCT session_id), count(revenue), total(revenue), "
-        f"min({t}), max({t}) FROM events WHERE amplitude_id = ?",
+        f"min({t}), max({t}) FROM events WHERE id IN ({user_index.EVENT_IDS})",
         (amplitude_id,),
     ).fetchone()
     devices = [
@@ -222,10 +223,10 @@ def user_summary(
 
     def payload_at(order: str) -> dict[str, Any]:
         row = conn.execute(
-            # In the (amplitude_id, client_time_ms) index's order: one row read, no sort.
-            f"SELECT e.payload, c.kind, c.body FROM {_EVENTS_WITH_CONTEXT} "
-            f"WHERE e.amplitude_id = ? ORDER BY e.client_time_ms {order}, e.id {order} LIMIT 1",
-            (amplitude_id,),
+            # The user's keys in time order: one event row read.
+            f"SELECT e.payload, c.kind, c.body FROM ({user_index.keys_page(order)}) k "
+            f"CROSS JOIN {_EVENTS_WITH_CONTEXT} WHERE e.id = k.event_id",
+            (amplitude_id, 1, 0),
         ).fetchone()
         if row is None:
             return {}
@@ -266,11 +267,11 @@ def user_events(
     """One user's events, most recent first (or earliest first), a page at a time."""
     order = "DESC" if latest else "ASC"
     rows = conn.execute(
-        f"SELECT {_EXPORT_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.amplitude_id = ? "
-        # The (amplitude_id, client_time_ms) index's order: only the page's rows are read, none
-        # sorted. Events without a client time (rare: every SDK sets one) come last.
-        f"ORDER BY e.client_time_ms {order}, e.id {order} "
-        "LIMIT ? OFFSET ?",
+        # The user's keys in time order: only the page's event rows are read. Events without a
+        # client time (rare: every SDK sets one) come last.
+        f"SELECT {_EXPORT_COLUMNS} FROM ({user_index.keys_page(order)}) k "
+        f"CROSS JOIN {_EVENTS_WITH_CONTEXT} WHERE e.id = k.event_id "
+        f"ORDER BY k.time_ms {order}, k.event_id {order}",
         (amplitude_id, limit, offset),
     ).fetchall()
     return [_export_row(source.vendor, row) for row in rows]

@@ -31,8 +31,9 @@ __all__ = ["MERGE_AT", "SQL_FUNCTION", "DedupKeys", "dedup_hash", "register"]
 #: The name of :func:`dedup_hash` inside SQL (the migration back-fills stored events with it).
 SQL_FUNCTION: Final = "trackwire_dedup_hash"
 #: Recent keys merged into ``dedup_keys`` at once. Larger batches write each page of it once
-#: for more keys; the recent keys are held in memory (about 100 bytes each).
-MERGE_AT: Final = 50_000
+#: for more keys (a merge rewrites about every page of the table, so the cost per event is the
+#: table's size over this); the recent keys are held in memory (~120 bytes each: 12 MB).
+MERGE_AT: Final = 100_000
 #: Values bound per ``IN (...)``: far below SQLite's limit on host parameters.
 _IN_CHUNK: Final = 500
 
@@ -73,49 +74,90 @@ class DedupKeys:
 
     The in-memory copy of ``dedup_recent`` is exact while this connection is the only writer
     and every transaction commits: the store calls :meth:`forget` when another connection has
-    committed (``PRAGMA data_version``) or a transaction or savepoint rolled back, and the copy
-    is read again from the table when next needed.
+    committed (``PRAGMA data_version``) or a transaction rolled back, and the copy is read
+    again from the table when next needed. A request rolled back to its savepoint takes back
+    only its own keys (:meth:`savepoint`, :meth:`rolled_back`): reading up to :data:`MERGE_AT`
+    keys again for each such request would let bad requests cost far more than good ones.
 
     Args:
         merge_at: recent keys that trigger a merge (:meth:`merge_if_due`).
     """
 
-    __slots__ = ("_count", "_merge_at", "_recent")
+    __slots__ = ("_added", "_count", "_merge_at", "_more", "_recent")
 
     def __init__(self, merge_at: int = MERGE_AT) -> None:
         self._merge_at = merge_at
-        #: hash -> ids of the events with it in dedup_recent; None: read it from the table.
-        self._recent: dict[int, list[int]] | None = None
-        self._count = 0  # ids in _recent
+        #: hash -> the id of the first event with it in dedup_recent; None: read the table.
+        self._recent: dict[int, int] | None = None
+        #: hash -> the ids of further events with it (distinct keys of one hash: rare).
+        self._more: dict[int, list[int]] = {}
+        self._count = 0  # ids in _recent and _more
+        #: (hash, event_id) rows added since the last savepoint.
+        self._added: list[tuple[int, int]] = []
+
+    def savepoint(self) -> None:
+        """A request's savepoint begins: :meth:`rolled_back` takes back what it adds."""
+        self._added = []
+
+    def rolled_back(self) -> None:
+        """The request was rolled back to its savepoint: forget the keys it added."""
+        added, self._added = self._added, []
+        recent = self._recent
+        if recent is None:
+            return  # read again from the table when next needed
+        more = self._more
+        for hash_, event_id in added:
+            others = more.get(hash_)
+            if others is not None and event_id in others:
+                others.remove(event_id)
+            elif recent.get(hash_) == event_id:
+                if others:
+                    recent[hash_] = others.pop(0)
+                else:
+                    del recent[hash_]
+            if others is not None and not others:
+                del more[hash_]
+        self._count -= len(added)
 
     def forget(self) -> None:
         """Drop the in-memory copy of ``dedup_recent`` (it may no longer match the table)."""
         self._recent = None
 
-    def _loaded(self, conn: sqlite3.Connection) -> dict[int, list[int]]:
+    def _loaded(self, conn: sqlite3.Connection) -> dict[int, int]:
         if self._recent is None:
-            recent: dict[int, list[int]] = {}
-            count = 0
-            for hash_, event_id in conn.execute("SELECT hash, event_id FROM dedup_recent"):
-                recent.setdefault(hash_, []).append(event_id)
-                count += 1
-            self._recent, self._count = recent, count
+            self._recent, self._more, self._count = {}, {}, 0
+            self._remember(conn.execute("SELECT hash, event_id FROM dedup_recent").fetchall())
         return self._recent
+
+    def _remember(self, rows: Sequence[tuple[int, int]]) -> None:
+        """Add ``(hash, event_id)`` rows to the in-memory copy."""
+        recent = self._recent
+        assert recent is not None  # loaded by the caller
+        self._count += len(rows)
+        fresh = dict(rows)
+        # The common case in C: every hash new. (A repeated one keeps every id, below.)
+        if len(fresh) == len(rows) and recent.keys().isdisjoint(fresh):
+            recent.update(fresh)
+            return
+        for hash_, event_id in rows:
+            if hash_ not in recent:
+                recent[hash_] = event_id
+            else:
+                self._more.setdefault(hash_, []).append(event_id)
 
     def stored(self, conn: sqlite3.Connection, wanted: Mapping[Pair, int]) -> set[Pair]:
         """The pairs of ``wanted`` (pair -> its :func:`dedup_hash`) a stored event has."""
         if not wanted:
             return set()
         recent = self._loaded(conn)
-        candidates: list[int] = []
-        for hash_ in wanted.values():
-            found = recent.get(hash_)
-            if found is not None:
-                candidates += found
+        hashes = set(wanted.values())
+        candidates = [recent[hash_] for hash_ in recent.keys() & hashes]
+        more = self._more
+        if more:
+            for hash_ in more.keys() & hashes:
+                candidates += more[hash_]
         # A probe of the hash-ordered table per key: reads only, no page is written.
-        merged = _select_in(
-            conn, "SELECT event_id FROM dedup_keys WHERE hash", list(set(wanted.values()))
-        )
+        merged = _select_in(conn, "SELECT event_id FROM dedup_keys WHERE hash", list(hashes))
         candidates += [event_id for (event_id,) in merged]
         if not candidates:
             return set()
@@ -127,15 +169,10 @@ class DedupKeys:
         rows = list(keys)
         if not rows:
             return
-        recent = self._loaded(conn)
+        self._loaded(conn)
         conn.executemany("INSERT INTO dedup_recent (hash, event_id) VALUES (?, ?)", rows)
-        self._count += len(rows)
-        for hash_, event_id in rows:
-            found = recent.get(hash_)
-            if found is None:
-                recent[hash_] = [event_id]
-            else:
-                found.append(event_id)
+        self._remember(rows)
+        self._added += rows
 
     def merge_if_due(self, conn: sqlite3.Connection) -> None:
         """Merge the recent keys into ``dedup_keys`` once there are :data:`MERGE_AT` of them."""
@@ -147,4 +184,4 @@ class DedupKeys:
             "SELECT hash, event_id FROM dedup_recent ORDER BY hash, event_id"
         )
         conn.execute("DELETE FROM dedup_recent")
-        self._recent, self._count = {}, 0
+        self._recent, self._more, self._count = {}, {}, 0

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from trackwire.collector.sqlite import amplitude_rollups
 from trackwire.collector.sqlite.dedup import DedupKeys, dedup_hash
+from trackwire.collector.sqlite.user_index import UserEvents
 from trackwire.collector.store import EventRecord
 from trackwire.collector.store_ingest import (
     Encoded,
@@ -89,11 +90,13 @@ class SQLiteIngestSQL:
     Args:
         conn: the writer, inside ``BEGIN IMMEDIATE``.
         dedup: the store's de-duplication keys.
+        user_events: the store's keys of each user's events.
     """
 
-    def __init__(self, conn: sqlite3.Connection, dedup: DedupKeys) -> None:
+    def __init__(self, conn: sqlite3.Connection, dedup: DedupKeys, user_events: UserEvents) -> None:
         self._conn = conn
         self._dedup = dedup
+        self._user_events = user_events
         self._next_id = 0
         #: (scope, key) -> dedup_hash, filled by fresh_indexes and reused by write.
         self._hashes: dict[tuple[str, str], int] = {}
@@ -128,8 +131,9 @@ class SQLiteIngestSQL:
             pair = (dedup_scope(record, source_id), key)
             if pair in wanted:
                 continue  # repeated in the request: the first one is the event
-            wanted[pair] = self._hash(pair)
+            wanted[pair] = dedup_hash(*pair)
             keyed.append((index, pair))
+        self._hashes.update(wanted)  # for write
         stored = self._dedup.stored(self._conn, wanted)
         return [index for index, pair in keyed if pair is None or pair not in stored]
 
@@ -245,15 +249,16 @@ class SQLiteIngestSQL:
         hashed = self._hash
         self._dedup.add(
             conn,
-            (
+            [
                 (hashed((row[_SCOPE], row[_KEY])), before + number)
                 for number, row in enumerate(writes.events, start=1)
                 if row[_KEY] is not None
-            ),
+            ],
         )
         amplitude_rollups.roll_up(conn, before)  # the query side's active users per day
+        self._user_events.add(conn, before)
         # After the events: those of this request resolved before an alias move too.
-        conn.executemany("UPDATE events SET amplitude_id = ? WHERE amplitude_id = ?", writes.merges)
+        self._user_events.move(conn, writes.merges)
         conn.executemany(
             "UPDATE devices SET amplitude_id = ? WHERE amplitude_id = ?", writes.merges
         )

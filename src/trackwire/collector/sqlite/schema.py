@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from trackwire.collector.sqlite import amplitude_rollups, dedup
+from trackwire.collector.sqlite import amplitude_rollups, dedup, user_index
 from trackwire.errors import TrackwireError
 
 __all__ = ["MIGRATIONS", "Migration", "SchemaTooNewError", "current_version", "migrate"]
@@ -283,6 +283,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(5, "query side: event properties in the segmentation index", _PROPERTIES),
     Migration(6, "query side: active users per day (rollup)", amplitude_rollups.ACTIVE_DAYS),
     Migration(7, "ingest: de-duplication keys as 64-bit hashes, merged in bulk", _DEDUP_KEYS),
+    Migration(8, "ingest: each user's events in key tables, merged in bulk", user_index.MIGRATION),
 )
 
 _BOOTSTRAP: Final = """

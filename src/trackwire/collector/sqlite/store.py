@@ -17,6 +17,7 @@ from trackwire.collector.sqlite import queries, schema
 from trackwire.collector.sqlite.amplitude_query import SQLiteQueryReads
 from trackwire.collector.sqlite.dedup import DedupKeys
 from trackwire.collector.sqlite.ingest import SQLiteIngestSQL, claim_sources
+from trackwire.collector.sqlite.user_index import UserEvents
 from trackwire.collector.store import (
     EventRecord,
     IngestResult,
@@ -103,6 +104,8 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         self._known = KnownUsers()
         #: Guarded by _lock, like _known: the recent de-duplication keys (see sqlite/dedup.py).
         self._dedup = DedupKeys()
+        #: Guarded by _lock: the row counts of the user key tables (see sqlite/user_index.py).
+        self._user_events = UserEvents()
         self._data_version: int | None = None
         self._writer = self._connect()
         try:
@@ -194,6 +197,9 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         if version != self._data_version:
             self._known.clear()
             self._dedup.forget()
+            # The user keys' row counts only pace this writer's merges: another writer's keys
+            # are merged by that writer, and counting again after each of its commits would
+            # cost a scan of the middle table per request.
             self._data_version = version
 
     @contextmanager
@@ -282,11 +288,14 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                 self._check_known(conn)
                 for job in group:
                     conn.execute("SAVEPOINT request")
+                    self._dedup.savepoint()
                     try:
                         job.result, work = self._ingest(job)
                     except Exception as exc:
                         conn.execute("ROLLBACK TO request")
-                        self._dedup.forget()  # it may hold keys of the rolled-back request
+                        self._dedup.rolled_back()  # the keys of the rolled-back request
+                        # (The user keys' row counts only pace the merges: a few too many
+                        # counted merge a little early, so they are not read again here.)
                         job.error = exc
                     else:
                         if work is not None:
@@ -295,10 +304,12 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                             work.learn()
                     conn.execute("RELEASE request")
                 self._dedup.merge_if_due(conn)
+                self._user_events.merge_if_due(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 self._known.clear()
                 self._dedup.forget()
+                self._user_events.forget()
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
@@ -333,7 +344,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             source_ids: Sequence[int] = [*sources.values()] * len(records)
         else:
             source_ids = [sources[(r.vendor, r.source)] for r in records]
-        sql = SQLiteIngestSQL(conn, self._dedup)
+        sql = SQLiteIngestSQL(conn, self._dedup, self._user_events)
         # One probe of the stored hashes per message id (see sqlite/dedup.py): no unique index
         # refuses a repeated id, so the check comes before anything is written.
         keep = sql.fresh_indexes(records, source_ids)
@@ -372,6 +383,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                 raise
             self._known.clear()
             self._dedup.forget()
+            self._user_events.forget()
         self._commits.set()
 
     def close(self) -> None:

@@ -1,0 +1,189 @@
+"""Each user's events in time order, for user activity: recent ones appended, merged in bulk.
+
+User activity reads one user's events by time, and alias merges move every event of a user.
+An index on ``events (amplitude_id, client_time_ms)`` served both, but its keys arrive in
+random order (every request carries hundreds of users): past a million events each insert
+landed on a random page of a packed B-tree and dirtied several pages, each written to the WAL
+at commit and again at the checkpoint — the largest single cost of ingest. So the keys,
+``(amplitude_id, time_ms, event_id)``, live in three tables, as a small log-structured merge:
+
+- ``user_events_recent``, the keys of the events stored since the last merge, appended in
+  arrival order (no index: an append dirties the table's last page only);
+- ``user_events_mid``, ordered by key, into which the recent keys are merged in key order every
+  :data:`MERGE_AT` events: one pass that writes each page it touches once for many keys;
+- ``user_events``, ordered by key, into which the middle table is merged every
+  :data:`MID_AT` keys. A merge rewrites about every page of the table it lands in, so merging
+  the recent keys straight into the large table would cost more per event the larger the file
+  grows; through the bounded middle table the large one is rewritten ten times less often.
+
+A read takes the union of the three (:data:`EVENT_IDS`, :func:`keys_page`): two ordered ranges
+and a scan of at most :data:`MERGE_AT` short recent rows, and the answers are the same, in the
+same order, as the index gave. ``time_ms`` is the client time; an event without one gets
+:data:`NO_TIME`, which sorts first as SQL's NULL did.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Final
+
+__all__ = [
+    "EVENT_IDS",
+    "MERGE_AT",
+    "MID_AT",
+    "MIGRATION",
+    "NO_TIME",
+    "UserEvents",
+    "keys_page",
+]
+
+#: Recent keys merged into ``user_events_mid`` at once. Larger batches write each of its pages
+#: once for more keys; a read scans up to this many recent rows (~1 ms per 10,000).
+MERGE_AT: Final = 50_000
+#: Keys of ``user_events_mid`` merged into ``user_events`` at once.
+MID_AT: Final = 500_000
+#: ``time_ms`` of an event without a client time: below every real time, as NULL sorts.
+NO_TIME: Final = -(2**63)
+
+#: The key tables, largest first.
+_TABLES: Final = ("user_events", "user_events_mid", "user_events_recent")
+
+#: The ids of one user's events (the ``amplitude_id`` is parameter ``?1``).
+EVENT_IDS: Final = " UNION ALL ".join(
+    f"SELECT event_id FROM {table} WHERE amplitude_id = ?1" for table in _TABLES
+)
+
+#: The recent keys of the events stored after a given id.
+_ADD: Final = f"""
+    INSERT INTO user_events_recent (amplitude_id, time_ms, event_id)
+    SELECT amplitude_id, coalesce(client_time_ms, {NO_TIME}), id FROM events
+    WHERE id > ? AND amplitude_id IS NOT NULL
+"""
+#: An alias merge, ``(user, merged-away user)``: the second's events and keys move to the first.
+_MOVE: Final = (
+    f"UPDATE events SET amplitude_id = ?1 WHERE id IN ({EVENT_IDS.replace('?1', '?2')})",
+    *(
+        statement
+        for table in _TABLES[:2]
+        for statement in (
+            f"INSERT INTO {table} (amplitude_id, time_ms, event_id) "
+            f"SELECT ?1, time_ms, event_id FROM {table} WHERE amplitude_id = ?2",
+            f"DELETE FROM {table} WHERE amplitude_id = ?2",
+        )
+    ),
+    "UPDATE user_events_recent SET amplitude_id = ?1 WHERE amplitude_id = ?2",
+)
+#: The rows of a key table moved into a larger one, in key order.
+_MERGE: Final = (
+    "INSERT INTO {into} (amplitude_id, time_ms, event_id) "
+    "SELECT amplitude_id, time_ms, event_id FROM {source} ORDER BY 1, 2, 3"
+)
+
+
+def _ordered_table(name: str) -> str:
+    return f"""
+    CREATE TABLE {name} (
+        amplitude_id INTEGER NOT NULL,
+        time_ms      INTEGER NOT NULL,
+        event_id     INTEGER NOT NULL,
+        PRIMARY KEY (amplitude_id, time_ms, event_id)
+    ) WITHOUT ROWID
+    """
+
+
+#: Migration statements: the tables, the keys of the stored events, the old index dropped.
+MIGRATION: Final = (
+    _ordered_table("user_events"),
+    _ordered_table("user_events_mid"),
+    """
+    CREATE TABLE user_events_recent (
+        amplitude_id INTEGER NOT NULL,
+        time_ms      INTEGER NOT NULL,
+        event_id     INTEGER NOT NULL
+    )
+    """,
+    f"""
+    INSERT INTO user_events (amplitude_id, time_ms, event_id)
+    SELECT amplitude_id, coalesce(client_time_ms, {NO_TIME}), id FROM events
+    WHERE amplitude_id IS NOT NULL ORDER BY 1, 2, 3
+    """,
+    "DROP INDEX events_by_user_time",
+)
+
+
+def keys_page(order: str) -> str:
+    """``(time_ms, event_id)`` of a page of one user's events in time order, ties by id.
+
+    Parameters: ``?1`` the ``amplitude_id``, ``?2`` the limit, ``?3`` the offset. The two
+    ordered tables are read in key order and merged with the few recent keys, so only the
+    page's keys are sorted out.
+
+    Args:
+        order: ``"ASC"`` (earliest first) or ``"DESC"`` (latest first).
+    """
+    if order not in ("ASC", "DESC"):
+        raise ValueError(f"order must be ASC or DESC, not {order!r}")
+    union = " UNION ALL ".join(
+        f"SELECT time_ms, event_id FROM {table} WHERE amplitude_id = ?1" for table in _TABLES
+    )
+    return f"{union} ORDER BY 1 {order}, 2 {order} LIMIT ?2 OFFSET ?3"
+
+
+class UserEvents:
+    """The store's user keys, kept by its writer inside the write transaction.
+
+    The row counts that pace the merges are this writer's: when several processes write one
+    file, each merges when its own count is due (the tables' contents are always whole, only
+    the moment of a merge depends on the counts), so the recent table may hold up to
+    :data:`MERGE_AT` keys per writer.
+
+    Args:
+        merge_at: recent keys that trigger a merge into the middle table.
+        mid_at: keys of the middle table that trigger a merge into the large one.
+    """
+
+    __slots__ = ("_merge_at", "_mid_at", "_sizes")
+
+    def __init__(self, merge_at: int = MERGE_AT, mid_at: int = MID_AT) -> None:
+        self._merge_at = merge_at
+        self._mid_at = mid_at
+        #: Rows of user_events_recent and user_events_mid; None: count them when next needed.
+        self._sizes: list[int] | None = None
+
+    def forget(self) -> None:
+        """Drop the row counts (a rolled-back transaction may have changed them); they are
+        counted again at the next :meth:`merge_if_due`."""
+        self._sizes = None
+
+    def add(self, conn: sqlite3.Connection, after_id: int) -> None:
+        """Record the keys of the events stored after ``after_id`` (in their transaction)."""
+        added = conn.execute(_ADD, (after_id,)).rowcount
+        if self._sizes is not None:
+            self._sizes[0] += added
+
+    @staticmethod
+    def move(conn: sqlite3.Connection, merges: Sequence[tuple[int, int]]) -> None:
+        """Move the events of merged-away users, ``(user, merged-away user)`` pairs, in order
+        (a later pair may move what an earlier one moved)."""
+        for merge in merges:
+            for statement in _MOVE:
+                conn.execute(statement, merge)
+
+    def merge_if_due(self, conn: sqlite3.Connection) -> None:
+        """Merge the recent keys into the middle table once there are :data:`MERGE_AT` of
+        them, and the middle table into the large one once it holds :data:`MID_AT`."""
+        if self._sizes is None:
+            self._sizes = [
+                int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+                for table in ("user_events_recent", "user_events_mid")
+            ]
+        sizes = self._sizes
+        if sizes[0] >= self._merge_at:
+            conn.execute(_MERGE.format(into="user_events_mid", source="user_events_recent"))
+            conn.execute("DELETE FROM user_events_recent")
+            sizes[0], sizes[1] = 0, sizes[1] + sizes[0]
+        if sizes[1] >= self._mid_at:
+            conn.execute(_MERGE.format(into="user_events", source="user_events_mid"))
+            conn.execute("DELETE FROM user_events_mid")
+            sizes[1] = 0
