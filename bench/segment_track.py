@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import pstats
@@ -106,6 +107,27 @@ def run_calls(
     return rejected
 
 
+class CollectionCounter:
+    """Counts the garbage collector's collections per generation while installed (a
+    ``gc.callbacks`` entry: observing only, the collector's settings are untouched)."""
+
+    def __init__(self) -> None:
+        self.collections = [0, 0, 0]
+        self.collected_objects = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            self.collections[info["generation"]] += 1
+            self.collected_objects += info["collected"]
+
+    def __enter__(self) -> CollectionCounter:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+
 def peak_rss_kib() -> int:
     """This process's peak resident set size so far, in KiB (macOS reports bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -153,7 +175,10 @@ def main() -> None:
     t_first = time.monotonic_ns()
     if profiler is not None:
         profiler.enable()
-    rejected = run_calls(client.track, args.calls, samples, count_rejected=args.sdk == "official")
+    with CollectionCounter() as gc_counter:
+        rejected = run_calls(
+            client.track, args.calls, samples, count_rejected=args.sdk == "official"
+        )
     if profiler is not None:
         profiler.disable()
     t_calls_done = time.monotonic_ns()
@@ -182,6 +207,8 @@ def main() -> None:
         "flush_ok": flushed is not False,
         "cpu_window_s": cpu_window,
         "queued_at_calls_end": waiting,
+        # Collections by generation (0, 1, 2) during the calls, in every thread.
+        "gc_collections": gc_counter.collections,
         "rss_before_run_kib": rss_before,
         "stats": stats,
     }
