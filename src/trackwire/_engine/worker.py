@@ -417,7 +417,9 @@ class Engine:
         """
         if not items:
             return
-        if ack:
+        # The in-memory queue forgets what it hands out: nothing to acknowledge, and no lock
+        # to take (every lock the worker waits for is a GIL round trip with the callers).
+        if ack and not isinstance(self._queue, MemoryQueue):
             with self._lock:
                 # A MessageQueue only ever hands out its own Queued items.
                 self._queue.ack(cast("Sequence[Queued]", items))
