@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from trackwire._engine.buffer import Buffer, MemoryQueue
+from trackwire._engine.buffer import Buffer
+from trackwire._engine.memory_queue import MemoryQueue
 from trackwire._engine.queue import MessageQueue
 from trackwire._engine.spool import Spool, SpoolConfig
 

@@ -14,12 +14,9 @@ from itertools import repeat, starmap
 from operator import itemgetter
 from typing import Generic, TypeVar
 
-from trackwire._engine import ledger as _ledger_module
-from trackwire._engine.ledger import PAGE_MASK, Ledger, Page
 from trackwire._engine.queue import Queued, QueuedItem
-from trackwire._engine.receipts import Receipt
 
-__all__ = ["Buffer", "MemoryQueue", "Queued"]
+__all__ = ["Buffer", "Queued"]
 
 _data = itemgetter(1)  # a waiting message's bytes (any QueuedItem), read in C
 
@@ -120,78 +117,3 @@ class Buffer(_BoundedFifo[Queued]):
         """Put ``items`` back at the head, in their order."""
         self._items.extendleft(reversed(items))
         self.nbytes += sum(len(item.data) for item in items)
-
-
-class MemoryQueue(_BoundedFifo[QueuedItem]):
-    """The default in-memory queue: plain tuples, and receipts bound to the engine's ledger.
-
-    The same bounds and order as :class:`Buffer`. An entry is an exact tuple
-    ``(seq, data, enqueued_at, message_id)`` of atoms, which the garbage collector stops
-    tracking at its first pass over it; the call's receipt is not kept: it is bound to its
-    page of the :class:`~trackwire._engine.ledger.Ledger` (where the worker records the
-    outcome), so 100,000 queued messages are not 100,000 objects for every collection to
-    visit (measured: about a microsecond per call at that depth). Not thread-safe: the
-    engine guards it with its lock.
-
-    Args:
-        max_items: most messages held.
-        max_bytes: most encoded bytes held.
-        ledger: where the messages' outcomes are recorded.
-    """
-
-    __slots__ = ("_ledger", "_page")
-
-    def __init__(self, max_items: int, max_bytes: int, ledger: Ledger | None = None) -> None:
-        super().__init__(max_items, max_bytes)
-        self._ledger = Ledger() if ledger is None else ledger
-        self._page: Page | None = None  # the ledger page of next_seq, once made
-
-    @property
-    def ledger(self) -> Ledger:
-        """Where the queued messages' outcomes are recorded."""
-        return self._ledger
-
-    def put(self, receipt: Receipt, data: bytes, enqueued_at: float) -> None:
-        """Queue ``data`` for ``receipt`` at the tail (the caller made room)."""
-        seq = self.next_seq
-        self.next_seq = seq + 1
-        self._bind(receipt, seq)
-        self._items.append((seq, data, enqueued_at, receipt.message_id))
-        self.nbytes += len(data)
-
-    def _bind(self, receipt: Receipt, seq: int) -> None:
-        """Point ``receipt`` at its ledger page (try_put does the same inline)."""
-        page = self._page
-        if page is None or not seq & PAGE_MASK:
-            page = self._page = self._ledger.page(seq)
-        receipt._page = page
-        receipt._seq = seq
-        if receipt._callbacks is not None:
-            with _ledger_module.waiters_lock:
-                self._ledger.watch(receipt, seq)
-
-    def try_put(self, receipt: Receipt, data: bytes, enqueued_at: float) -> int:
-        """Queue ``data`` for ``receipt`` if there is room: the messages now waiting, or 0.
-
-        One call on the path every message takes, which also tells the engine whether the
-        count trigger fired.
-        """
-        items = self._items
-        size = len(data)
-        waiting = len(items)
-        if waiting >= self.max_items or self.nbytes + size > self.max_bytes:
-            return 0
-        # _bind() inlined: this runs on the caller's thread for every message.
-        seq = self.next_seq
-        self.next_seq = seq + 1
-        page = self._page
-        if page is None or not seq & PAGE_MASK:  # the first seq of a page: the next page
-            page = self._page = self._ledger.page(seq)
-        receipt._page = page
-        receipt._seq = seq
-        if receipt._callbacks is not None:  # a callback given with the call: keep it
-            with _ledger_module.waiters_lock:
-                self._ledger.watch(receipt, seq)
-        items.append((seq, data, enqueued_at, receipt.message_id))
-        self.nbytes += size
-        return waiting + 1

@@ -39,11 +39,12 @@ from typing import Any, cast
 from trackwire._engine import ledger as ledger_module
 from trackwire._engine import lifecycle
 from trackwire._engine.batcher import due, fit, next_wakeup
-from trackwire._engine.buffer import Buffer, MemoryQueue
+from trackwire._engine.buffer import Buffer
 from trackwire._engine.delivery import Batch, Sender
 from trackwire._engine.destination import Destination
 from trackwire._engine.ledger import Ledger
 from trackwire._engine.lifecycle import State
+from trackwire._engine.memory_queue import MemoryQueue
 from trackwire._engine.queue import MessageQueue, Queued, QueuedItem
 from trackwire._engine.receipts import Hooks, Receipt
 from trackwire._engine.reporting import ErrorHandler, Reporter
