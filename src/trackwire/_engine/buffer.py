@@ -28,7 +28,7 @@ _Item = TypeVar("_Item", bound=QueuedItem)
 
 
 class _BoundedFifo(Generic[_Item]):
-    """A FIFO of waiting messages with count and byte bounds: what both queues share.
+    """A FIFO of waiting messages, each one item, with count and byte bounds.
 
     Not thread-safe: the engine guards it with its lock.
     """

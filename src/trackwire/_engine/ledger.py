@@ -67,12 +67,15 @@ class Ledger:
     Not guarded by the engine's lock: :meth:`page` is called under it (from the caller's
     submit), :meth:`settle` by the worker without it. A page is only ever added by
     :meth:`page` for sequence numbers not handed out yet or by :meth:`settle` for ones being
-    settled, and the dict operations are atomic.
+    settled, with atomic dict operations. Settling takes the ledger's own lock, so that
+    several workers (or shutdown beside a worker) settle each message once and count each
+    page's pending messages right; callers never take it.
     """
 
-    __slots__ = ("_pages", "watched")
+    __slots__ = ("_lock", "_pages", "watched")
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._pages: dict[int, Page] = {}
         #: Receipts waited on or with callbacks, by seq, until their message is settled.
         self.watched: dict[int, Receipt] = {}
@@ -110,11 +113,12 @@ class Ledger:
             return seqs
         low = min(seqs)
         high = max(seqs)
-        if high - low + 1 == count:  # distinct seqs spanning exactly count numbers: a run
-            new = self._settle_run(low, high + 1, outcome)
-            settled = seqs if new is None else new
-        else:
-            settled = self._settle_each(seqs, outcome)
+        with self._lock:
+            if high - low + 1 == count:  # distinct seqs spanning exactly count numbers: a run
+                new = self._settle_run(low, high + 1, outcome)
+                settled = seqs if new is None else new
+            else:
+                settled = self._settle_each(seqs, outcome)
         if self.watched:
             self._wake(settled)
         return settled

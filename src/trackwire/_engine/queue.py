@@ -42,8 +42,8 @@ class Queued(NamedTuple):
 
 #: What the engine reads of a waiting message, by position (``item[0]`` and so on, read in C
 #: by ``itemgetter``): a :class:`Queued`, or in the default in-memory queue
-#: (:class:`~trackwire._engine.buffer.MemoryQueue`) an exact tuple with the message id as a
-#: fourth item, which the garbage collector stops tracking (a NamedTuple it tracks for good).
+#: (:class:`~trackwire._engine.memory_queue.MemoryQueue`) a tuple with the message id as a
+#: fourth item, made when the worker takes it.
 QueuedItem: TypeAlias = tuple[int, bytes, float] | tuple[int, bytes, float, str | None]
 
 

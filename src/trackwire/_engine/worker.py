@@ -58,7 +58,7 @@ __all__ = ["Engine", "ErrorHandler", "QueueFactory", "State", "memory_queue", "r
 logger = logging.getLogger("trackwire")
 
 #: Makes the engine's queue: at start and again in a forked child. The default
-#: :class:`~trackwire._engine.buffer.MemoryQueue` binds each call's receipt to its ledger
+#: :class:`~trackwire._engine.memory_queue.MemoryQueue` binds each call's receipt to its ledger
 #: itself; for any other :class:`~trackwire._engine.queue.MessageQueue` (the spool) the engine
 #: does, by the sequence number the queue hands out.
 QueueFactory = Callable[[DeliveryConfig], MessageQueue | MemoryQueue]
