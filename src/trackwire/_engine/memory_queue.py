@@ -44,6 +44,9 @@ class MemoryQueue:
     """
 
     __slots__ = (
+        "_add_data",
+        "_add_id",
+        "_add_time",
         "_data",
         "_ids",
         "_ledger",
@@ -63,6 +66,10 @@ class MemoryQueue:
         self._data: deque[bytes] = deque()
         self._times: deque[float] = deque()
         self._ids: deque[str | None] = deque()
+        # Bound once: try_put() is the path every call takes.
+        self._add_data = self._data.append
+        self._add_time = self._times.append
+        self._add_id = self._ids.append
         self._ledger = Ledger() if ledger is None else ledger
         self._page: Page | None = None  # the ledger page of next_seq, once made
 
@@ -100,8 +107,9 @@ class MemoryQueue:
         count trigger fired.
         """
         size = len(data)
+        nbytes = self.nbytes + size
         waiting = len(self._data)
-        if waiting >= self.max_items or self.nbytes + size > self.max_bytes:
+        if waiting >= self.max_items or nbytes > self.max_bytes:
             return 0
         # _bind() inlined: this runs on the caller's thread for every message.
         seq = self.next_seq
@@ -114,10 +122,10 @@ class MemoryQueue:
         if receipt._callbacks is not None:  # a callback given with the call: keep it
             with ledger_module.waiters_lock:
                 self._ledger.watch(receipt, seq)
-        self._data.append(data)
-        self._times.append(enqueued_at)
-        self._ids.append(receipt.message_id)
-        self.nbytes += size
+        self._add_data(data)
+        self._add_time(enqueued_at)
+        self._add_id(receipt.message_id)
+        self.nbytes = nbytes
         return waiting + 1
 
     def put(self, receipt: Receipt, data: bytes, enqueued_at: float) -> None:
