@@ -49,9 +49,19 @@ def make_properties(i: int) -> dict[str, Any]:
     }
 
 
-def make_client(sdk: str, url: str, max_queue_size: int | None, gzip: str) -> Any:
-    """The SDK's client with its defaults, except for the options a scenario sets."""
+def make_client(
+    sdk: str, url: str, max_queue_size: int | None, gzip: str, hold: bool = False
+) -> Any:
+    """The SDK's client with its defaults, except for the options a scenario sets.
+
+    ``hold`` (trackwire only): nothing is sent until the calls end, so they are measured
+    without the worker thread sharing the GIL (the caller's own cost).
+    """
     options: dict[str, Any] = {}
+    if hold:
+        if sdk != "trackwire":
+            raise SystemExit("--hold applies to trackwire only")
+        options.update(flush_at=10**9, flush_interval=3600.0, send_first_immediately=False)
     if max_queue_size is not None:
         options["max_queue_size"] = max_queue_size
     if sdk == "trackwire":
@@ -163,10 +173,15 @@ def main() -> None:
     parser.add_argument("--max-queue-size", type=int, default=None, help="default: the SDK's")
     parser.add_argument("--gzip", default="default", choices=("default", "off", "1", "6", "9"))
     parser.add_argument("--profile", action="store_true", help="cProfile the call loop")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="trackwire: send nothing until the calls end (the caller alone, no worker)",
+    )
     args = parser.parse_args()
 
     overhead = timer_overhead_ns(args.calls)
-    client = make_client(args.sdk, args.url, args.max_queue_size, args.gzip)
+    client = make_client(args.sdk, args.url, args.max_queue_size, args.gzip, args.hold)
     samples = array("q", bytes(8 * args.calls))
     rss_before = peak_rss_kib()
     profiler = cProfile.Profile() if args.profile else None
@@ -182,6 +197,7 @@ def main() -> None:
     if profiler is not None:
         profiler.disable()
     t_calls_done = time.monotonic_ns()
+    cpu_calls = cpu_seconds() - cpu_start
     # How much the background thread got done while the calls ran: what it left is the
     # tail of "time until delivered".
     waiting = client.stats()["queued"] if args.sdk == "trackwire" else client.queue.qsize()
@@ -206,6 +222,7 @@ def main() -> None:
         "t_flushed_ns": t_flushed,
         "flush_ok": flushed is not False,
         "cpu_window_s": cpu_window,
+        "cpu_calls_s": cpu_calls,
         "queued_at_calls_end": waiting,
         # Collections by generation (0, 1, 2) during the calls, in every thread.
         "gc_collections": gc_counter.collections,
