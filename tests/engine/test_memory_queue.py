@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 
+import pytest
+
 from trackwire._engine.ledger import PAGE_SIZE, Ledger
 from trackwire._engine.memory_queue import MemoryQueue
 from trackwire._engine.receipts import Receipt, settle_all
@@ -125,3 +127,25 @@ def test_settle_all_on_a_queued_receipt_goes_through_its_ledger() -> None:
     assert settle_all([receipt], error) == [receipt]
     assert settle_all([receipt], None) == []
     assert receipt.error is error and queue.ledger.outcome(0) == (error, None)
+
+
+def test_a_receipt_settled_while_a_waiter_or_callback_arrives_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queue = MemoryQueue(10, 1_000)
+    waited, called = put(queue, 1, 1)
+    queue.ledger.settle([0, 1], (None, None))  # nobody watched: the ledger woke nobody
+    real = Receipt._state
+    reads: list[Receipt] = []
+
+    def pending_at_first_look(self: Receipt) -> object:
+        # The first look sees it pending, as if the worker settled it right after.
+        reads.append(self)
+        return None if reads.count(self) == 1 else real(self)
+
+    monkeypatch.setattr(Receipt, "_state", pending_at_first_look)
+    assert waited.wait(0.0)
+    seen: list[bool] = []
+    called.add_done_callback(lambda r: seen.append(r.ok))
+    assert seen == [True]
+    assert queue.ledger.watched == {}  # neither is kept by the ledger

@@ -112,6 +112,13 @@ class Receipt:
         if page is not None:
             page.ledger.watch(self, self._seq)
 
+    def _unwatch(self) -> None:
+        """Stop being kept by the ledger (settled: nothing left to wake)."""
+        page = self._page
+        if page is not None:
+            with _ledger.waiters_lock:
+                page.ledger.watched.pop(self._seq, None)
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the message is settled or ``timeout`` seconds pass.
 
@@ -129,6 +136,8 @@ class Receipt:
             # publishing the outcome, so one of the two always sees the other.
             if self._state() is None:
                 event.wait(timeout)
+            else:  # settled meanwhile: the ledger may not have seen this receipt
+                self._unwatch()
         return self.ok
 
     def add_done_callback(self, fn: Callable[[Receipt], None]) -> None:
@@ -177,6 +186,9 @@ class Receipt:
         """Release waiters and run callbacks, once (the receipt is already settled)."""
         with _ledger.waiters_lock:
             event, callbacks, self._callbacks = self._event, self._callbacks, None
+            page = self._page
+            if page is not None:  # settled: the ledger need not keep it any longer
+                page.ledger.watched.pop(self._seq, None)
         if event is not None:
             event.set()
         for fn in callbacks or ():
