@@ -94,7 +94,12 @@ class Ledger:
         return None if page is None else page.outcomes[seq & PAGE_MASK]
 
     def __len__(self) -> int:
-        """Pages held (each holds at least one pending message or unassigned seq)."""
+        """Pages held (each holds at least one pending message or unassigned seq).
+
+        One exception, bounded by shutdown: a message settled again after its whole page was
+        let go (shutdown fails what is in flight; the worker answers later) makes that page
+        again, which then stays. Its receipts keep reading their own, first outcome.
+        """
         return len(self._pages)
 
     def watch(self, receipt: Receipt, seq: int) -> None:
