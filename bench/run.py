@@ -223,6 +223,11 @@ class Measurement:
             "cpu_process_s": self.cpu_process_s,
             "cpu_window_s": self.worker["cpu_window_s"],
             "queued_at_calls_end": self.worker.get("queued_at_calls_end", 0),
+            # Garbage collections by generation while the calls ran (both threads).
+            **{
+                f"gc{generation}": count
+                for generation, count in enumerate(self.worker.get("gc_collections", (0, 0, 0)))
+            },
         }
 
 
@@ -759,6 +764,14 @@ def before_after_section(results: dict[str, Any], section: str | None = None) ->
     ):
         values = [_n(median(name, key), digits) for name in runs]
         lines.append(f"| {title} | {' | '.join(values)} |")
+    if all("gc2" in runs[name][0] for name in runs):
+        collections = [
+            " / ".join(_n(median(name, f"gc{generation}"), 0) for generation in range(3))
+            for name in runs
+        ]
+        lines.append(
+            f"| garbage collections during the calls, gen 0 / 1 / 2 | {' | '.join(collections)} |"
+        )
     ratios = {
         name: (
             median("official", "mean_us") / median(name, "mean_us"),

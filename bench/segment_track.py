@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import pstats
@@ -48,9 +49,19 @@ def make_properties(i: int) -> dict[str, Any]:
     }
 
 
-def make_client(sdk: str, url: str, max_queue_size: int | None, gzip: str) -> Any:
-    """The SDK's client with its defaults, except for the options a scenario sets."""
+def make_client(
+    sdk: str, url: str, max_queue_size: int | None, gzip: str, hold: bool = False
+) -> Any:
+    """The SDK's client with its defaults, except for the options a scenario sets.
+
+    ``hold`` (trackwire only): nothing is sent until the calls end, so they are measured
+    without the worker thread sharing the GIL (the caller's own cost).
+    """
     options: dict[str, Any] = {}
+    if hold:
+        if sdk != "trackwire":
+            raise SystemExit("--hold applies to trackwire only")
+        options.update(flush_at=10**9, flush_interval=3600.0, send_first_immediately=False)
     if max_queue_size is not None:
         options["max_queue_size"] = max_queue_size
     if sdk == "trackwire":
@@ -106,6 +117,27 @@ def run_calls(
     return rejected
 
 
+class CollectionCounter:
+    """Counts the garbage collector's collections per generation while installed (a
+    ``gc.callbacks`` entry: observing only, the collector's settings are untouched)."""
+
+    def __init__(self) -> None:
+        self.collections = [0, 0, 0]
+        self.collected_objects = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            self.collections[info["generation"]] += 1
+            self.collected_objects += info["collected"]
+
+    def __enter__(self) -> CollectionCounter:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+
 def peak_rss_kib() -> int:
     """This process's peak resident set size so far, in KiB (macOS reports bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -141,10 +173,15 @@ def main() -> None:
     parser.add_argument("--max-queue-size", type=int, default=None, help="default: the SDK's")
     parser.add_argument("--gzip", default="default", choices=("default", "off", "1", "6", "9"))
     parser.add_argument("--profile", action="store_true", help="cProfile the call loop")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="trackwire: send nothing until the calls end (the caller alone, no worker)",
+    )
     args = parser.parse_args()
 
     overhead = timer_overhead_ns(args.calls)
-    client = make_client(args.sdk, args.url, args.max_queue_size, args.gzip)
+    client = make_client(args.sdk, args.url, args.max_queue_size, args.gzip, args.hold)
     samples = array("q", bytes(8 * args.calls))
     rss_before = peak_rss_kib()
     profiler = cProfile.Profile() if args.profile else None
@@ -153,10 +190,14 @@ def main() -> None:
     t_first = time.monotonic_ns()
     if profiler is not None:
         profiler.enable()
-    rejected = run_calls(client.track, args.calls, samples, count_rejected=args.sdk == "official")
+    with CollectionCounter() as gc_counter:
+        rejected = run_calls(
+            client.track, args.calls, samples, count_rejected=args.sdk == "official"
+        )
     if profiler is not None:
         profiler.disable()
     t_calls_done = time.monotonic_ns()
+    cpu_calls = cpu_seconds() - cpu_start
     # How much the background thread got done while the calls ran: what it left is the
     # tail of "time until delivered".
     waiting = client.stats()["queued"] if args.sdk == "trackwire" else client.queue.qsize()
@@ -181,7 +222,10 @@ def main() -> None:
         "t_flushed_ns": t_flushed,
         "flush_ok": flushed is not False,
         "cpu_window_s": cpu_window,
+        "cpu_calls_s": cpu_calls,
         "queued_at_calls_end": waiting,
+        # Collections by generation (0, 1, 2) during the calls, in every thread.
+        "gc_collections": gc_counter.collections,
         "rss_before_run_kib": rss_before,
         "stats": stats,
     }

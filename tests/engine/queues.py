@@ -1,7 +1,7 @@
 """Every MessageQueue implementation, by name, for the contract suites to run over.
 
 A new queue (the spool) adds its factory here and every contract test runs against it;
-the engine's contract also runs over the receipt-holding default (``ENGINE_QUEUES``).
+the engine's contract also runs over the default in-memory queue (``ENGINE_QUEUES``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from trackwire._engine.buffer import Buffer, ReceiptQueue
+from trackwire._engine.buffer import Buffer
+from trackwire._engine.memory_queue import MemoryQueue
 from trackwire._engine.queue import MessageQueue
 from trackwire._engine.spool import Spool, SpoolConfig
 
@@ -22,9 +23,9 @@ QUEUES: dict[str, Callable[[int, int, Path], MessageQueue]] = {
     ),
 }
 
-#: What the engine runs over: every MessageQueue, and the default in-memory queue whose
-#: entries are the receipts themselves (not a MessageQueue: it has no seq-only ``offer``).
-ENGINE_QUEUES: dict[str, Callable[[int, int, Path], MessageQueue | ReceiptQueue]] = {
+#: What the engine runs over: every MessageQueue, and the default in-memory queue that binds
+#: each receipt to the engine's ledger itself (not a MessageQueue: it has no seq-only ``offer``).
+ENGINE_QUEUES: dict[str, Callable[[int, int, Path], MessageQueue | MemoryQueue]] = {
     **QUEUES,
-    "receipts": lambda max_items, max_bytes, _tmp: ReceiptQueue(max_items, max_bytes),
+    "default": lambda max_items, max_bytes, _tmp: MemoryQueue(max_items, max_bytes),
 }

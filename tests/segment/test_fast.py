@@ -191,3 +191,18 @@ def test_a_subclass_that_reads_every_message_dict_still_gets_it() -> None:
     assert segment.flush(5)
     assert [m["event"] for m in seen] == ["E"]
     assert transport.messages()[0]["messageId"] == seen[0]["messageId"]
+
+
+def test_event_names_are_encoded_once_and_the_cache_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fast, "_event_json", {})
+    names = [f'Event {i} ✓ "quoted"' for i in range(fast._EVENT_CACHE_SIZE + 5)]
+    for name in names + names[:3]:
+        encoded = fast.encode_track("u", name, None)
+        assert encoded is not None
+        assert orjson.loads(encoded[1])["event"] == name  # cached or not, the same bytes
+    assert len(fast._event_json) <= fast._EVENT_CACHE_SIZE
+    assert fast._event_json[names[2]] == orjson.dumps(names[2])
+    assert fast.encode_track("u", "lone \ud800 surrogate", None) is None  # not cached
+    assert "lone \ud800 surrogate" not in fast._event_json

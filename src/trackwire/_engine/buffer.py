@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator, Sequence
 from itertools import repeat, starmap
-from operator import attrgetter
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 from trackwire._engine.queue import Queued, QueuedItem
-from trackwire._engine.receipts import Receipt
 
-__all__ = ["Buffer", "Queued", "ReceiptQueue"]
+__all__ = ["Buffer", "Queued"]
 
-_data = attrgetter("data")  # a waiting message's bytes (Queued or Receipt), read in C
+_data = itemgetter(1)  # a waiting message's bytes (any QueuedItem), read in C
 
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same object
 # without it, on the path every call takes.
@@ -29,7 +28,7 @@ _Item = TypeVar("_Item", bound=QueuedItem)
 
 
 class _BoundedFifo(Generic[_Item]):
-    """A FIFO of waiting messages with count and byte bounds: what both queues share.
+    """A FIFO of waiting messages, each one item, with count and byte bounds.
 
     Not thread-safe: the engine guards it with its lock.
     """
@@ -79,7 +78,7 @@ class _BoundedFifo(Generic[_Item]):
         if not self._items:
             return None
         item = self._items.popleft()
-        self.nbytes -= len(item.data)
+        self.nbytes -= len(item[1])
         return item
 
     def drain(self) -> list[_Item]:
@@ -118,50 +117,3 @@ class Buffer(_BoundedFifo[Queued]):
         """Put ``items`` back at the head, in their order."""
         self._items.extendleft(reversed(items))
         self.nbytes += sum(len(item.data) for item in items)
-
-
-class ReceiptQueue(_BoundedFifo[Receipt]):
-    """The default in-memory queue: each entry is the call's receipt itself.
-
-    The same bounds and order as :class:`Buffer`, but a queued message is its
-    :class:`~trackwire._engine.receipts.Receipt` (which carries ``seq``, ``data`` and
-    ``enqueued_at`` while queued): a call makes one object instead of a receipt, a
-    :class:`Queued` and a dict entry linking the two, which the worker would look up again to
-    settle it. Fewer objects per call also means less work for the garbage collector, which
-    visits every live container. Not thread-safe: the engine guards it with its lock.
-
-    Args:
-        max_items: most messages held.
-        max_bytes: most encoded bytes held.
-    """
-
-    __slots__ = ()
-
-    def put(self, receipt: Receipt, data: bytes, enqueued_at: float) -> None:
-        """Queue ``data`` as ``receipt``'s entry at the tail (the caller checked the room)."""
-        receipt.seq = self.next_seq
-        self.next_seq += 1
-        receipt.data = data
-        receipt.enqueued_at = enqueued_at
-        self._items.append(receipt)
-        self.nbytes += len(data)
-
-    def try_put(self, receipt: Receipt, data: bytes, enqueued_at: float) -> int:
-        """:meth:`put` if there is room: the messages now waiting, or 0 when full.
-
-        One call on the path every message takes, which also tells the engine whether the
-        count trigger fired.
-        """
-        # put() inlined: this runs on the caller's thread for every message.
-        items = self._items
-        size = len(data)
-        waiting = len(items)
-        if waiting >= self.max_items or self.nbytes + size > self.max_bytes:
-            return 0
-        receipt.seq = self.next_seq
-        self.next_seq += 1
-        receipt.data = data
-        receipt.enqueued_at = enqueued_at
-        items.append(receipt)
-        self.nbytes += size
-        return waiting + 1

@@ -20,7 +20,7 @@ and must not block for long (the spool writes with ``os.write``, never ``fsync``
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeAlias
 
 __all__ = ["MessageQueue", "Queued", "QueuedItem"]
 
@@ -40,24 +40,11 @@ class Queued(NamedTuple):
     enqueued_at: float
 
 
-class QueuedItem(Protocol):
-    """What the engine reads of a waiting message: a :class:`Queued`, or a receipt that is its
-    own entry (the default in-memory :class:`~trackwire._engine.buffer.ReceiptQueue`)."""
-
-    @property
-    def seq(self) -> int:
-        """Position in the order of acceptance."""
-        ...
-
-    @property
-    def data(self) -> bytes:
-        """The encoded message."""
-        ...
-
-    @property
-    def enqueued_at(self) -> float:
-        """``time.monotonic()`` when it was accepted."""
-        ...
+#: What the engine reads of a waiting message, by position (``item[0]`` and so on, read in C
+#: by ``itemgetter``): a :class:`Queued`, or in the default in-memory queue
+#: (:class:`~trackwire._engine.memory_queue.MemoryQueue`) a tuple with the message id as a
+#: fourth item, made when the worker takes it.
+QueuedItem: TypeAlias = tuple[int, bytes, float] | tuple[int, bytes, float, str | None]
 
 
 class MessageQueue(Protocol):

@@ -1,9 +1,11 @@
 """What became of each call: receipts, hooks and counters.
 
-Every call returns a :class:`Receipt` at once. The worker settles it exactly once, as delivered
-or failed with a :class:`~trackwire.errors.DeliveryError`; settling wakes anyone waiting on it,
-runs its done-callbacks, and is what :class:`Counters` count. Nothing is dropped or failed
-without passing through :meth:`Receipt._settle`, so the counters and the hooks always agree.
+Every call returns a :class:`Receipt` at once. Its message is settled exactly once, as
+delivered or failed with a :class:`~trackwire.errors.DeliveryError`: a queued message in its
+engine's :class:`~trackwire._engine.ledger.Ledger` (by sequence number: the engine keeps no
+receipt), a message that was never queued on the receipt itself. Settling wakes anyone waiting
+on the receipt and runs its done-callbacks; the engine's reporter counts what was settled, so
+the counters and the hooks always agree.
 """
 
 from __future__ import annotations
@@ -16,17 +18,14 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from trackwire._engine import ledger as _ledger
+from trackwire._engine.ledger import PAGE_MASK, Outcome, Page
 from trackwire.errors import DeliveryError
 
 if TYPE_CHECKING:
     import asyncio
-    from typing import TypeAlias
 
     from trackwire._engine.transport import HTTPResult
-
-    # A settled receipt's outcome: (error, response); error None means delivered. One tuple
-    # is shared by every receipt settled together, so settling a message is a single store.
-    _Outcome: TypeAlias = tuple[DeliveryError | None, HTTPResult | None]
 
 __all__ = [
     "BatchReport",
@@ -41,66 +40,84 @@ __all__ = [
 
 logger = logging.getLogger("trackwire")
 
-# Guards the rare, slow path of a receipt: installing a waiter or a callback. Settling only
-# takes it when someone installed one, so the hot path never touches a lock.
-_waiters_lock = threading.Lock()
-
 
 class Receipt:
     """The outcome of one call, known later.
 
-    A receipt is cheap: no lock or event is made unless someone waits on it. It can be
-    waited on from a thread (:meth:`wait`) or awaited from asyncio (``await receipt``).
+    A receipt is cheap: no lock or event is made unless someone waits on it, and the library
+    keeps none of it while the message waits (a queued receipt reads its outcome from its
+    engine's ledger when asked). It can be waited on from a thread (:meth:`wait`) or awaited
+    from asyncio (``await receipt``).
 
     Attributes:
         message_id: the message's de-duplication id (Segment ``messageId``, Amplitude
             ``insert_id``), or None when the vendor has none.
     """
 
-    __slots__ = ("_callbacks", "_event", "_outcome", "data", "enqueued_at", "message_id", "seq")
+    __slots__ = ("_callbacks", "_event", "_outcome", "_page", "_seq", "message_id")
 
-    # In the default in-memory queue a receipt is also its message's entry, so a call makes
-    # one object, not a receipt and a queue item kept apart by a dict: set when queued there
-    # (trackwire._engine.buffer.ReceiptQueue), never read otherwise. A receipt the caller
-    # keeps after delivery keeps its encoded message too (bytes it would hold anyway while
-    # queued); the engine keeps none once the message is settled.
-    seq: int
-    data: bytes
-    enqueued_at: float
+    # Set by the engine when the message is queued: the ledger page holding its outcome and
+    # its sequence number. A receipt never queued (dropped, disabled) keeps its own outcome.
+    _page: Page | None
+    _seq: int
 
     def __init__(self, message_id: str | None = None) -> None:
         self.message_id = message_id
-        self._outcome: _Outcome | None = None
+        self._outcome: Outcome | None = None
+        self._page = None
         self._event: threading.Event | None = None
         self._callbacks: list[Callable[[Receipt], None]] | None = None
 
     def __repr__(self) -> str:
-        state = "pending" if self._outcome is None else "delivered" if self.ok else "failed"
+        state = "pending" if self._state() is None else "delivered" if self.ok else "failed"
         return f"<Receipt {self.message_id} {state}>"
+
+    def _state(self) -> Outcome | None:
+        """The outcome, or None while pending."""
+        outcome = self._outcome
+        if outcome is None:
+            page = self._page
+            if page is not None:
+                outcome = page.outcomes[self._seq & PAGE_MASK]
+        return outcome
 
     @property
     def done(self) -> bool:
         """True once the message was delivered or finally failed."""
-        return self._outcome is not None
+        return self._state() is not None
 
     @property
     def ok(self) -> bool:
         """True once the message was delivered; False while pending or after a failure."""
-        outcome = self._outcome
+        outcome = self._state()
         return outcome is not None and outcome[0] is None
 
     @property
     def error(self) -> DeliveryError | None:
         """Why the message failed (``error.reason`` is from a closed set), or None."""
-        outcome = self._outcome
+        outcome = self._state()
         return None if outcome is None else outcome[0]
 
     @property
     def response(self) -> HTTPResult | None:
         """The vendor's answer to the final attempt of this message's batch, once settled
         (None when no response arrived or the message was never sent)."""
-        outcome = self._outcome
+        outcome = self._state()
         return None if outcome is None else outcome[1]
+
+    def _watch(self) -> None:
+        """Ask to be woken when settled (``waiters_lock`` held): a queued receipt is kept by
+        its ledger until then; one not queued yet is watched when it is queued."""
+        page = self._page
+        if page is not None:
+            page.ledger.watch(self, self._seq)
+
+    def _unwatch(self) -> None:
+        """Stop being kept by the ledger (settled: nothing left to wake)."""
+        page = self._page
+        if page is not None:
+            with _ledger.waiters_lock:
+                page.ledger.watched.pop(self._seq, None)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the message is settled or ``timeout`` seconds pass.
@@ -109,15 +126,18 @@ class Receipt:
             True if the message was delivered; False if it failed or is still pending
             (check :attr:`done`).
         """
-        if self._outcome is None:
-            with _waiters_lock:
+        if self._state() is None:
+            with _ledger.waiters_lock:
                 if self._event is None:
                     self._event = threading.Event()
+                    self._watch()
                 event = self._event
-            # Re-read after publishing the event: the settler reads the event after
+            # Re-read after publishing the event: the settler reads the waiters after
             # publishing the outcome, so one of the two always sees the other.
-            if self._outcome is None:
+            if self._state() is None:
                 event.wait(timeout)
+            else:  # settled meanwhile: the ledger may not have seen this receipt
+                self._unwatch()
         return self.ok
 
     def add_done_callback(self, fn: Callable[[Receipt], None]) -> None:
@@ -126,24 +146,26 @@ class Receipt:
         The callback runs in the thread that settles the receipt (usually the worker);
         exceptions it raises are logged and swallowed.
         """
-        with _waiters_lock:
-            if self._outcome is None:
+        with _ledger.waiters_lock:
+            if self._state() is None:
                 if self._callbacks is None:
                     self._callbacks = []
+                    if self._event is None:
+                        self._watch()
                 self._callbacks.append(fn)
                 queued = True
             else:
                 queued = False
         if not queued:
             _run_callback(fn, self)
-        elif self._outcome is not None:
+        elif self._state() is not None:
             # Settled while the callback was being added: the settler may have looked for
             # callbacks before this one was there. _wake runs each callback exactly once.
             self._wake()
 
     def __await__(self) -> Generator[Any, None, bool]:
         """``await receipt`` waits without blocking the event loop and returns :attr:`ok`."""
-        if self._outcome is None:
+        if self._state() is None:
             import asyncio  # here, not at the top: importing asyncio costs ~50 ms
 
             loop = asyncio.get_running_loop()
@@ -162,8 +184,11 @@ class Receipt:
 
     def _wake(self) -> None:
         """Release waiters and run callbacks, once (the receipt is already settled)."""
-        with _waiters_lock:
+        with _ledger.waiters_lock:
             event, callbacks, self._callbacks = self._event, self._callbacks, None
+            page = self._page
+            if page is not None:  # settled: the ledger need not keep it any longer
+                page.ledger.watched.pop(self._seq, None)
         if event is not None:
             event.set()
         for fn in callbacks or ():
@@ -177,28 +202,35 @@ def settle_all(
 ) -> list[Receipt]:
     """Settle each receipt (None entries are skipped); returns the receipts that changed.
 
-    The worker settles thousands of receipts per batch: each is one store of an outcome
-    shared by the whole batch, plus the slow path for a receipt someone waits on.
+    For receipts whose message was never queued (dropped at the call, FanOut's joined
+    receipts); a queued one is settled through its page's ledger, so that settling it twice
+    still counts once.
     """
-    outcome: _Outcome = (error, response)
+    outcome: Outcome = (error, response)
     settled: list[Receipt] = []
-    append = settled.append
     for receipt in receipts:
-        if receipt is None or receipt._outcome is not None:
+        if receipt is None:
+            continue
+        page = receipt._page
+        if page is not None:
+            # Its page leaves the ledger only once all of it is settled: check here first.
+            if receipt._state() is None and page.ledger.settle([receipt._seq], outcome):
+                settled.append(receipt)
+            continue
+        if receipt._outcome is not None:
             continue
         receipt._outcome = outcome
         # Looked at after publishing the outcome: a waiter installs itself first and reads
         # the outcome after, so one of the two always sees the other.
         if receipt._event is not None or receipt._callbacks is not None:
             receipt._wake()
-        append(receipt)
+        settled.append(receipt)
     return settled
 
 
 def reset_receipts_after_fork() -> None:
     """Replace the waiters' lock in a forked child: another thread may have held it."""
-    global _waiters_lock
-    _waiters_lock = threading.Lock()
+    _ledger.waiters_lock = threading.Lock()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any, Final
 
 import orjson
 
+from trackwire._engine.ledger import Ledger
 from trackwire._engine.queue import QueuedItem
 from trackwire._engine.receipts import BatchReport, Counters, Hooks, Receipt, WarnOnce, settle_all
 from trackwire._engine.transport import HTTPResult
@@ -39,33 +41,52 @@ DROP_REASONS: Final = {
 _QUIET_DROPS: Final = frozenset({"filtered", "disabled"})
 
 
-def _ids(receipts: Sequence[Receipt | None]) -> list[str | None]:
-    return [None if r is None else r.message_id for r in receipts]
+_seq = itemgetter(0)  # a queued message's sequence number, read in C
 
 
 class Reporter:
     """Settles, counts and reports outcomes for one engine.
+
+    Queued messages are settled in the engine's ledger by sequence number; receipts of
+    messages never queued, on the receipts themselves. Hooks get the messages' ids from the
+    engine (``ids``, in the order of ``items``).
 
     Args:
         name: the destination's name, for log lines.
         lock: the engine's lock, which guards ``counters``.
         hooks: the client's hooks.
         on_error: the client's ``on_error(error, messages)``, or None.
+        ledger: where the engine's queued messages are settled.
     """
 
     def __init__(
-        self, name: str, lock: threading.Lock, hooks: Hooks, on_error: ErrorHandler | None
+        self,
+        name: str,
+        lock: threading.Lock,
+        hooks: Hooks,
+        on_error: ErrorHandler | None,
+        ledger: Ledger,
     ) -> None:
         self.counters = Counters()
+        self._ledger = ledger
         self._name = name
         self._lock = lock
         self._hooks = hooks
         self._on_error = on_error
         self._warn = WarnOnce()
 
-    def dropped(self, receipts: Sequence[Receipt | None], reason: str, detail: str = "") -> None:
-        """Messages that were never sent (None entries: messages nobody holds a receipt for)."""
-        if not receipts:
+    def dropped(
+        self,
+        reason: str,
+        detail: str = "",
+        *,
+        receipts: Sequence[Receipt] = (),
+        items: Sequence[QueuedItem] = (),
+        ids: Sequence[str | None] = (),
+    ) -> None:
+        """Messages that were never sent: ``receipts`` of calls never queued, and queued
+        ``items`` (with their ``ids``) taken out of the queue unsent."""
+        if not receipts and not items:
             return
         text = detail or DROP_REASONS.get(reason, "")
         error = (
@@ -74,31 +95,29 @@ class Reporter:
             else DeliveryError(reason, text)
         )
         settled = settle_all(receipts, error)
+        dropped_ids = [receipt.message_id for receipt in settled]
+        if items:
+            seqs = list(map(_seq, items))
+            new = self._ledger.settle(seqs, (error, None))
+            if new is seqs:
+                dropped_ids += ids
+            elif new:
+                fresh = set(new)
+                dropped_ids += [i for item, i in zip(items, ids, strict=True) if item[0] in fresh]
+        count = len(dropped_ids)
         with self._lock:
-            self.counters.dropped[reason] += len(settled) + receipts.count(None)
-        if not settled:
+            self.counters.dropped[reason] += count
+        if not count:
             return
         if reason in _QUIET_DROPS:  # the application asked for it: not worth a warning
             logger.debug("trackwire: %s: %s", self._name, error)
         else:
             message = "trackwire: %s: dropped %d message(s): %s"
             summary = f"trackwire: {self._name}: dropped %d more message(s) ({reason})"
-            self._warn.warn(
-                reason,
-                message,
-                self._name,
-                len(settled),
-                error,
-                count=len(settled),
-                summary=summary,
-            )
+            self._warn.warn(reason, message, self._name, count, error, count=count, summary=summary)
         if self._hooks.wants("drop"):
             report = BatchReport(
-                kind="drop",
-                count=len(settled),
-                message_ids=_ids(settled),
-                reason=reason,
-                error=error,
+                kind="drop", count=count, message_ids=dropped_ids, reason=reason, error=error
             )
             self._hooks.emit(report)
 
@@ -108,7 +127,7 @@ class Reporter:
 
     def retrying(
         self,
-        receipts: Sequence[Receipt | None],
+        ids: Sequence[str | None],
         reason: str,
         status: int | None,
         result: HTTPResult,
@@ -128,8 +147,8 @@ class Reporter:
         if self._hooks.wants("retry"):
             report = BatchReport(
                 kind="retry",
-                count=len(receipts),
-                message_ids=_ids(receipts),
+                count=len(ids),
+                message_ids=list(ids),
                 reason=reason,
                 status=status,
                 retry_in=delay,
@@ -140,16 +159,16 @@ class Reporter:
 
     def settled(
         self,
-        receipts: Sequence[Receipt | None],
         items: Sequence[QueuedItem],
+        ids: Sequence[str | None],
         error: DeliveryError | None,
         response: HTTPResult | None,
         sent_bytes: int = 0,
     ) -> None:
         """Messages were sent: delivered when ``error`` is None, else finally failed."""
         answer = response if response is not None and response.status is not None else None
-        settle_all(receipts, error, answer)
-        count = len(receipts)
+        self._ledger.settle(list(map(_seq, items)), (error, answer))
+        count = len(items)
         with self._lock:
             if error is None:
                 self.counters.delivered += count
@@ -160,9 +179,8 @@ class Reporter:
         if error is None:
             logger.debug("trackwire: %s: delivered %d message(s)", self._name, count)
             if self._hooks.wants("flush"):
-                ids = _ids(receipts)
                 self._hooks.emit(
-                    BatchReport(kind="flush", count=count, message_ids=ids, response=answer)
+                    BatchReport(kind="flush", count=count, message_ids=list(ids), response=answer)
                 )
             return
         message = "trackwire: %s: %d message(s) not delivered: %s"
@@ -173,7 +191,7 @@ class Reporter:
             report = BatchReport(
                 kind="error",
                 count=count,
-                message_ids=_ids(receipts),
+                message_ids=list(ids),
                 reason=error.reason,
                 error=error,
                 status=error.status,
@@ -183,6 +201,6 @@ class Reporter:
             self._hooks.emit(report)
         if self._on_error is not None:
             try:
-                self._on_error(error, [orjson.loads(item.data) for item in items])
+                self._on_error(error, [orjson.loads(item[1]) for item in items])
             except Exception:
                 logger.exception("trackwire: on_error raised; ignored")

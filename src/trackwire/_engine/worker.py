@@ -33,16 +33,18 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from itertools import repeat
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, cast
 
+from trackwire._engine import ledger as ledger_module
 from trackwire._engine import lifecycle
 from trackwire._engine.batcher import due, fit, next_wakeup
-from trackwire._engine.buffer import Buffer, ReceiptQueue
+from trackwire._engine.buffer import Buffer
 from trackwire._engine.delivery import Batch, Sender
 from trackwire._engine.destination import Destination
+from trackwire._engine.ledger import Ledger
 from trackwire._engine.lifecycle import State
+from trackwire._engine.memory_queue import MemoryQueue
 from trackwire._engine.queue import MessageQueue, Queued, QueuedItem
 from trackwire._engine.receipts import Hooks, Receipt
 from trackwire._engine.reporting import ErrorHandler, Reporter
@@ -55,16 +57,16 @@ __all__ = ["Engine", "ErrorHandler", "QueueFactory", "State", "memory_queue", "r
 
 logger = logging.getLogger("trackwire")
 
-#: Makes the engine's queue: at start and again in a forked child. A
-#: :class:`~trackwire._engine.buffer.ReceiptQueue` keeps each call's receipt as its entry; any
-#: other :class:`~trackwire._engine.queue.MessageQueue` (the spool) hands out sequence numbers
-#: and the engine keeps the receipts beside it, by seq.
-QueueFactory = Callable[[DeliveryConfig], MessageQueue | ReceiptQueue]
+#: Makes the engine's queue: at start and again in a forked child. The default
+#: :class:`~trackwire._engine.memory_queue.MemoryQueue` binds each call's receipt to its ledger
+#: itself; for any other :class:`~trackwire._engine.queue.MessageQueue` (the spool) the engine
+#: does, by the sequence number the queue hands out.
+QueueFactory = Callable[[DeliveryConfig], MessageQueue | MemoryQueue]
 
 
-def receipt_queue(config: DeliveryConfig) -> ReceiptQueue:
-    """The default queue: bounded memory, as the config says, whose entries are the receipts."""
-    return ReceiptQueue(config.max_queue_size, config.max_queue_bytes)
+def receipt_queue(config: DeliveryConfig) -> MemoryQueue:
+    """The default queue: bounded memory, as the config says; receipts read the ledger."""
+    return MemoryQueue(config.max_queue_size, config.max_queue_bytes)
 
 
 def memory_queue(config: DeliveryConfig) -> MessageQueue:
@@ -118,13 +120,18 @@ class Engine:
         self._settled = threading.Condition(self._lock)  # flush() waits for progress here
         self._retry_sleep = threading.Condition(self._lock)  # backoff sleeps, woken by shutdown
         self._queue = self._queue_factory(self.config)
-        # Receipts of a MessageQueue's messages, by seq (a ReceiptQueue's entries are theirs).
-        self._receipts: dict[int, Receipt] = {}
-        # Bound once: submit() is the path every call takes.
         queue = self._queue
-        self._try_put = queue.try_put if isinstance(queue, ReceiptQueue) else self._offer
+        # What became of every queued message, by seq: the engine keeps no receipt.
+        self._ledger = queue.ledger if isinstance(queue, MemoryQueue) else Ledger()
+        # Message ids of a MessageQueue's messages, by seq, for the hooks (a MemoryQueue's
+        # entries carry theirs).
+        self._message_ids: dict[int, str | None] = {}
+        # Bound once: submit() is the path every call takes.
+        self._try_put = queue.try_put if isinstance(queue, MemoryQueue) else self._offer
         self._flush_at = self.config.flush_at
-        self._reporter = Reporter(self._destination.name, self._lock, self._hooks, self._on_error)
+        self._reporter = Reporter(
+            self._destination.name, self._lock, self._hooks, self._on_error, self._ledger
+        )
         self._counters = self._reporter.counters
         self._flush_target = -1
         self._in_flight: dict[int, Batch] = {}  # by first seq
@@ -163,37 +170,45 @@ class Engine:
         return self._submit_slow(data, receipt)
 
     def _offer(self, receipt: Receipt, data: bytes, enqueued_at: float) -> int:
-        """Queue into a MessageQueue if there is room (lock held); the receipt waits by seq.
+        """Queue into a MessageQueue if there is room (lock held); the receipt reads the ledger.
 
-        Returns the messages now waiting, or 0 when there is no room (as ReceiptQueue.try_put).
+        Returns the messages now waiting, or 0 when there is no room (as MemoryQueue.try_put).
         """
         queue = self._queue
-        assert not isinstance(queue, ReceiptQueue)
+        assert not isinstance(queue, MemoryQueue)
         if not queue.has_room(len(data)):
             return 0
-        self._receipts[queue.offer(data, enqueued_at)] = receipt
+        self._bind(receipt, queue.offer(data, enqueued_at))
         return len(queue)
+
+    def _bind(self, receipt: Receipt, seq: int) -> None:
+        """Point a MessageQueue message's receipt at the ledger (lock held)."""
+        receipt._page = self._ledger.page(seq)
+        receipt._seq = seq
+        self._message_ids[seq] = receipt.message_id
+        if receipt._callbacks is not None:  # a callback given with the call: keep it
+            with ledger_module.waiters_lock:
+                self._ledger.watch(receipt, seq)
 
     def _put(self, receipt: Receipt, data: bytes) -> None:
         """Queue a message the caller made room for (lock held)."""
         queue = self._queue
-        if isinstance(queue, ReceiptQueue):
+        if isinstance(queue, MemoryQueue):
             queue.put(receipt, data, _monotonic())
         else:
-            self._receipts[queue.offer(data, _monotonic())] = receipt
+            self._bind(receipt, queue.offer(data, _monotonic()))
 
-    def _receipts_of(
-        self, items: Sequence[QueuedItem], *, keep: bool = False
-    ) -> list[Receipt | None]:
-        """The receipts of ``items``, forgotten by the engine unless ``keep`` (no lock needed).
+    def _ids_of(self, items: Sequence[QueuedItem], *, keep: bool = False) -> list[str | None]:
+        """The message ids of ``items``, forgotten by the engine unless ``keep`` (no lock needed).
 
-        A ReceiptQueue's entries are their receipts; a MessageQueue's are looked up by seq
-        (dict.pop and dict.get are atomic, and submit() only ever adds other keys).
+        A MemoryQueue's entries carry theirs; a MessageQueue's are looked up by seq (dict.pop
+        and dict.get are atomic, and submit() only ever adds other keys; a message replayed
+        from disk has none).
         """
-        if isinstance(self._queue, ReceiptQueue):
-            return cast("list[Receipt | None]", list(items))
-        lookup = self._receipts.get if keep else self._receipts.pop
-        return list(map(lookup, map(_seq, items), repeat(None)))
+        if isinstance(self._queue, MemoryQueue):
+            return list(map(_message_id, cast("Sequence[tuple[int, bytes, float, str]]", items)))
+        lookup = self._message_ids.get if keep else self._message_ids.pop
+        return [lookup(item[0], None) for item in items]
 
     def _submit_slow(self, data: bytes, receipt: Receipt) -> Receipt:
         """:meth:`submit` when the engine is not running yet, is closing, or the queue is full."""
@@ -209,12 +224,12 @@ class Engine:
                 if self._state == _RUNNING:
                     return receipt
                 refused: str | None = None
-                evicted: list[Receipt | None] = []
+                evicted: list[QueuedItem] = []
             else:
                 refused, evicted = self._make_room(size, data, receipt)
         if refused is None:
             if evicted:
-                self._drop(evicted, "queue_full")
+                self._drop_queued(evicted, "queue_full")
             self._start()
         else:
             self._drop([receipt], refused)
@@ -222,11 +237,11 @@ class Engine:
 
     def _make_room(
         self, size: int, data: bytes, receipt: Receipt
-    ) -> tuple[str | None, list[Receipt | None]]:
+    ) -> tuple[str | None, list[QueuedItem]]:
         """The slow path of :meth:`submit` (lock held): apply the full-queue policy.
 
-        Returns the drop reason (None once the message is queued) and the receipts of messages
-        evicted to make room, for the caller to settle after releasing the lock (their
+        Returns the drop reason (None once the message is queued) and the messages evicted to
+        make room, for the caller to settle after releasing the lock (their receipts'
         callbacks must not run under it).
         """
         if self._state >= _STOPPING:
@@ -234,14 +249,14 @@ class Engine:
         queue = self._queue
         if not queue.could_ever_fit(size):
             return "queue_full", []
-        evicted: list[Receipt | None] = []
+        evicted: list[QueuedItem] = []
         policy = self.config.on_full
         if policy == "drop_oldest":
             while not queue.has_room(size):
                 item = queue.evict_oldest()
                 if item is None:
                     return "queue_full", evicted
-                evicted += self._receipts_of([item])
+                evicted.append(item)
         elif policy == "block":
             deadline = time.monotonic() + self.config.block_timeout
             self._blocked += 1
@@ -268,9 +283,13 @@ class Engine:
         self._drop([receipt], reason, detail)
         return receipt
 
-    def _drop(self, receipts: Sequence[Receipt | None], reason: str, detail: str = "") -> None:
-        """Settle never-sent messages as dropped, count them, tell the hooks (no lock held)."""
-        self._reporter.dropped(receipts, reason, detail)
+    def _drop(self, receipts: Sequence[Receipt], reason: str, detail: str = "") -> None:
+        """Settle calls never queued as dropped, count them, tell the hooks (no lock held)."""
+        self._reporter.dropped(reason, detail, receipts=receipts)
+
+    def _drop_queued(self, items: Sequence[QueuedItem], reason: str) -> None:
+        """Settle queued messages taken out unsent as dropped, count them, tell the hooks."""
+        self._reporter.dropped(reason, items=items, ids=self._ids_of(items))
 
     # ------------------------------------------------------------------ threads
 
@@ -342,8 +361,8 @@ class Engine:
                 return batch
             queue = self._queue
             head = queue.head
-            oldest_age = None if head is None else now - head.enqueued_at
-            flush_requested = head is not None and (stopping or head.seq <= self._flush_target)
+            oldest_age = None if head is None else now - head[2]
+            flush_requested = head is not None and (stopping or head[0] <= self._flush_target)
             if due(
                 queued=len(queue),
                 oldest_age=oldest_age,
@@ -399,7 +418,9 @@ class Engine:
         """
         if not items:
             return
-        if ack:
+        # The in-memory queue forgets what it hands out: nothing to acknowledge, and no lock
+        # to take (every lock the worker waits for is a GIL round trip with the callers).
+        if ack and not isinstance(self._queue, MemoryQueue):
             with self._lock:
                 # A MessageQueue only ever hands out its own Queued items.
                 self._queue.ack(cast("Sequence[Queued]", items))
@@ -407,7 +428,7 @@ class Engine:
                     self._room.notify_all()
         # Not under the lock: a long hold here would make every caller wait for a whole
         # batch's bookkeeping.
-        self._reporter.settled(self._receipts_of(items), items, error, response, sent_bytes)
+        self._reporter.settled(items, self._ids_of(items), error, response, sent_bytes)
 
     def report_retry(
         self,
@@ -418,8 +439,8 @@ class Engine:
         delay: float,
     ) -> None:
         """Count the retry and tell the hooks; the messages' receipts stay pending."""
-        receipts = self._receipts_of(items, keep=True)
-        self._reporter.retrying(receipts, outcome.reason, outcome.status, result, attempt, delay)
+        ids = self._ids_of(items, keep=True)
+        self._reporter.retrying(ids, outcome.reason, outcome.status, result, attempt, delay)
 
     def defer(self, batch: Batch, delay: float) -> None:
         """Hold ``batch`` for ``delay`` seconds; a worker takes it again when it is due."""
@@ -479,7 +500,7 @@ class Engine:
         low = self._queue.next_seq
         head = self._queue.head
         if head is not None:
-            low = min(low, head.seq)
+            low = min(low, head[0])
         for batch in self._in_flight.values():
             low = min(low, batch.first_seq)
         for _, first_seq, _ in self._deferred:
@@ -542,11 +563,10 @@ class Engine:
             leftovers: list[QueuedItem] = list(self._queue.drain())
             leftovers += [item for _, _, batch in self._deferred for item in batch.items]
             self._deferred.clear()
-            leftover_receipts = self._receipts_of(leftovers)
             in_flight = [item for batch in self._in_flight.values() for item in batch.items]
             self._wake.notify_all()
             self._retry_sleep.notify_all()
-        self._drop(leftover_receipts, "shutdown")
+        self._drop_queued(leftovers, "shutdown")
         self.settle(
             in_flight,
             DeliveryError("shutdown", "still being sent when shutdown's time ran out"),
@@ -606,7 +626,7 @@ class Engine:
 
 
 _monotonic = time.monotonic
-_seq = attrgetter("seq")  # read in C: a batch holds thousands of messages
+_message_id = itemgetter(3)  # a MemoryQueue entry's message id, read in C
 _STOPPING = State.STOPPING
 _RUNNING = State.RUNNING
 

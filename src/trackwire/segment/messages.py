@@ -51,6 +51,7 @@ def plain_str(value: str) -> str:
     return value if type(value) is str else str.__str__(value)
 
 
+_time_ns = time.time_ns
 # (millisecond, text) of the last timestamp made: most calls in a busy process share one.
 _last_timestamp: tuple[int, bytes] = (-1, b"")
 
@@ -58,7 +59,9 @@ _last_timestamp: tuple[int, bytes] = (-1, b"")
 def now_iso_bytes() -> bytes:
     """The current UTC time as ISO-8601 with milliseconds and ``Z``, as ASCII bytes."""
     global _last_timestamp
-    millis = int(time.time() * 1000)
+    # Integer nanoseconds: int(time.time() * 1000) costs twice as much (the float's
+    # multiplication and truncation), on the path every call takes.
+    millis = _time_ns() // 1_000_000
     cached_millis, text = _last_timestamp
     if millis == cached_millis:
         return text
