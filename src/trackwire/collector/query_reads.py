@@ -14,10 +14,19 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from operator import itemgetter
 from typing import Any, ClassVar, Protocol
 
 from trackwire.collector.query.limits import DEFAULT_TIME_LIMIT_S
-from trackwire.collector.query.reader import ExportRow, Hit, Source
+from trackwire.collector.query.reader import (
+    ID_AT,
+    RECEIVED_AT,
+    ExportPage,
+    ExportRow,
+    Hit,
+    Source,
+    export_row,
+)
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
 
@@ -45,8 +54,9 @@ class ReadsSQL(Protocol):
         end_ms: int,
         start_ms: int,
         limit: int = ...,
-    ) -> list[ExportRow]:
-        """One keyset page of a source's export, in receipt order."""
+    ) -> list[tuple[Any, ...]]:
+        """One keyset page of a source's export, in receipt order: rows of
+        :data:`~trackwire.collector.query.reader.EXPORT_FIELDS`."""
         ...
 
     def search_users(
@@ -132,28 +142,34 @@ class QueryReads:
     def export_rows(
         self, sources: Sequence[Source], start_ms: int, end_ms: int
     ) -> Iterator[ExportRow]:
-        """See :meth:`QueryReader.export_rows`: one reader per source, merged in receipt
+        """See :meth:`QueryReader.export_rows` (the rows of :meth:`export_pages`)."""
+        for source, rows in self.export_pages(sources, start_ms, end_ms):
+            for row in rows:
+                yield export_row(source, row)
+
+    def export_pages(
+        self, sources: Sequence[Source], start_ms: int, end_ms: int
+    ) -> Iterator[ExportPage]:
+        """See :meth:`QueryReader.export_pages`: one reader per source, merged in receipt
         order; each reads keyset pages, one short read per page, and holds no connection
         between pages (a long export neither blocks checkpoints nor holds a pooled one)."""
+        size = self.export_page_size
 
-        def rows(source: Source) -> Iterator[ExportRow]:
+        def pages(source: Source) -> Iterator[ExportPage]:
             after: tuple[int, int] | None = None
             while True:
                 with self._reading() as conn:
-                    page = self._reads.export_page(
-                        conn, source, after, end_ms, start_ms, self.export_page_size
-                    )
-                yield from page
-                if len(page) < self.export_page_size:
+                    rows = self._reads.export_page(conn, source, after, end_ms, start_ms, size)
+                if rows:
+                    yield ExportPage(source, rows)
+                if len(rows) < size:
                     return
-                after = (page[-1].received_time_ms, page[-1].id)
+                after = (rows[-1][RECEIVED_AT], rows[-1][ID_AT])
 
         if len(sources) == 1:
-            yield from rows(sources[0])
+            yield from pages(sources[0])
             return
-        yield from heapq.merge(
-            *(rows(s) for s in sources), key=lambda row: (row.received_time_ms, row.id)
-        )
+        yield from _merged([pages(s) for s in sources], size)
 
     def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
         """See :meth:`QueryReader.search_users`."""
@@ -204,3 +220,25 @@ class QueryReads:
             return self._segmentation.event_hits(
                 conn, sources, plan, first_seen=first_seen, paying=paying
             )
+
+
+def _merged(streams: Sequence[Iterator[ExportPage]], size: int) -> Iterator[ExportPage]:
+    """The pages of several sources' streams as pages in receipt order across them: each run
+    of one source's rows a page of at most ``size`` rows."""
+
+    def keyed(stream: Iterator[ExportPage]) -> Iterator[tuple[tuple[int, int], Source, Any]]:
+        for source, rows in stream:
+            for row in rows:
+                yield (row[RECEIVED_AT], row[ID_AT]), source, row
+
+    source: Source | None = None
+    run: list[tuple[Any, ...]] = []
+    for _, here, row in heapq.merge(*map(keyed, streams), key=itemgetter(0)):
+        if here is not source or len(run) >= size:
+            if source is not None and run:
+                yield ExportPage(source, run)
+                run = []
+            source = here
+        run.append(row)
+    if source is not None and run:
+        yield ExportPage(source, run)

@@ -38,6 +38,13 @@ _EXPORT_COLUMNS: Final = (
     "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload, "
     "c.kind, c.body, u.properties"
 )
+#: An export page's columns (see trackwire.collector.query.reader.EXPORT_FIELDS): the user's
+#: properties as bytes, which the export writes as they are.
+_PAGE_COLUMNS: Final = (
+    "e.id, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, e.session_id, "
+    "e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload, "
+    "c.kind, c.body, convert_to(u.properties, 'UTF8')"
+)
 #: Each event with its shared request context and its user's properties (exported on every
 #: event, as Amplitude does).
 _EVENTS_WITH_CONTEXT: Final = (
@@ -79,27 +86,27 @@ def export_page(
     end_ms: int,
     start_ms: int,
     limit: int = EXPORT_PAGE,
-) -> list[ExportRow]:
+) -> list[tuple[Any, ...]]:
     """Up to ``limit`` events of a source received in ``[start_ms, end_ms)``, in receipt order
     (``received_time_ms``, ``id``), strictly after the key ``after`` (None: from the start).
 
     A keyset page on ``events_by_received``: the export reads page after page, each in its
     own short statement, so no snapshot is held for the whole export (a long one keeps vacuum
-    from reclaiming what ingestion updates meanwhile).
+    from reclaiming what ingestion updates meanwhile). The rows are the driver's tuples of
+    :data:`_PAGE_COLUMNS`, as they come.
     """
     if after is None:
         low, since, last_id = start_ms, start_ms - 1, -1
     else:
         low, (since, last_id) = after[0], after
     rows = conn.execute(
-        f"SELECT {_EXPORT_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.source_id = %s "
+        f"SELECT {_PAGE_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.source_id = %s "
         "AND e.received_time_ms >= %s AND e.received_time_ms < %s "
         "AND (e.received_time_ms, e.id) > (%s, %s) "
         "ORDER BY e.received_time_ms, e.id LIMIT %s",
         (source.source_id, low, end_ms, since, last_id, limit),
     ).fetchall()
-    vendor = source.vendor
-    return [ExportRow(vendor, *row) for row in rows]
+    return rows
 
 
 def _found(rows: Sequence[tuple[int, str | None, int]]) -> list[FoundUser]:

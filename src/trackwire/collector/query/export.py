@@ -10,23 +10,33 @@ an hour's file is ever held whole in memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import orjson
 
 from trackwire.collector.query import mapping
 from trackwire.collector.query.export_zip import ArchiveWriter, Sink, member_name
-from trackwire.collector.query.reader import ExportRow
+from trackwire.collector.query.reader import (
+    EXPORT_FIELDS,
+    RECEIVED_AT,
+    ExportPage,
+    ExportRow,
+    Source,
+    page_row,
+)
 from trackwire.collector.store import expand
 
 __all__ = [
+    "EXPORT_FIELDS",
+    "ExportPage",
     "ExportRow",
     "archive_chunks",
     "export_event",
     "export_line",
     "export_time",
     "member_name",
+    "pages_of",
 ]
 
 _HOUR_MS: Final = 3_600_000
@@ -200,10 +210,10 @@ def _user_properties(vendor: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _exported_user_properties(vendor: str, own: Any, current: str | None) -> bytes:
-    """The ``user_properties`` of an exported event: the user's properties (as stored now),
-    with what the event itself set on top (its values at the time of the event); ``own`` is
-    the event's :func:`_own_user_properties` value.
+def _exported_user_properties(vendor: str, own: Any, current: bytes | None) -> bytes:
+    """The ``user_properties`` of an exported event: the user's properties (as stored now,
+    JSON), with what the event itself set on top (its values at the time of the event);
+    ``own`` is the event's :func:`_own_user_properties` value.
 
     Amplitude exports the user's properties on every event, not only on identifies. A user's
     events mostly set the same values: the merged JSON is kept per (vendor, stored
@@ -211,7 +221,7 @@ def _exported_user_properties(vendor: str, own: Any, current: str | None) -> byt
     """
     if own is None:
         # Most events set nothing on their user: the stored properties as they are.
-        return current.encode() if current and current != "{}" else b"{}"
+        return current or b"{}"
     key = (vendor, current, _dumps(own))
     found = _MERGED.get(key)
     if found is None:
@@ -222,15 +232,15 @@ def _exported_user_properties(vendor: str, own: Any, current: str | None) -> byt
     return found
 
 
-_MERGED: dict[tuple[str, str | None, bytes], bytes] = {}
+_MERGED: dict[tuple[str, bytes | None, bytes], bytes] = {}
 
 
-def _merged_user_properties(own: dict[str, Any], current: str | None) -> bytes:
+def _merged_user_properties(own: dict[str, Any], current: bytes | None) -> bytes:
     """The stored properties ``current`` (JSON) with ``own`` on top, as JSON."""
-    if not current or current == "{}":
+    if not current or current == b"{}":
         return _dumps(own)
     if not own:
-        return current.encode()
+        return current
     state = orjson.loads(current)
     if type(state) is not dict:
         return _dumps(own)
@@ -294,7 +304,15 @@ _loads: Final = orjson.loads
 
 def export_line(row: ExportRow, project_id: int) -> bytes:
     """The export JSON of one stored event (Amplitude's export field names, any vendor), as
-    compact JSON bytes without a newline.
+    compact JSON bytes without a newline."""
+    source_id = row.source_id
+    prefix = _UUID_PREFIXES.get(source_id) or _uuid_prefix(source_id)
+    return _line(page_row(row), row.vendor, prefix, project_id)
+
+
+def _line(row: Sequence[Any], vendor: str, uuid_prefix: bytes, project_id: int) -> bytes:
+    """:func:`export_line` of one row of an :class:`ExportPage` (see :data:`EXPORT_FIELDS`),
+    ``uuid_prefix`` its source's (:func:`_uuid_prefix`).
 
     The export's hot path, once per exported event. Building a ~50-key dict per event cost
     more than everything else together, so the line is a cached format per set of top-level
@@ -302,22 +320,21 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     then the event's own fields, unknown fields present and null. The caches are looked up
     inline (a call per event costs as much as the lookup).
     """
-    payload = _loads(row.payload)
+    (id_, type_, event_name, user_id, device_id, amplitude_id, session_id, client_ms,
+     received_ms, dedup_key, groups, payload, context_kind, context, current) = row  # fmt: skip
+    payload = _loads(payload)
     if type(payload) is not dict:
         payload = {}
-    vendor = row.vendor
-    if row.context_kind is not None and row.context is not None:
-        payload = expand(row.context_kind, _context(row.context), payload)
+    if context_kind is not None and context is not None:
+        payload = expand(context_kind, _context(context), payload)
     global _last_received
     # The events of one request share their receipt time: format it once for them.
-    received_ms = row.received_time_ms
     last = _last_received
     if last[0] == received_ms:
         received = last[1]
     else:
         received = _time(received_ms)
         _last_received = (received_ms, received)
-    client_ms = row.client_time_ms
     if client_ms is None:
         client = received
     else:
@@ -332,38 +349,32 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     else:
         top = _built_in_sources(vendor, payload)
         properties = mapping.event_properties_of(vendor, payload)
-        own = _own_user_properties(vendor, row.type, payload)
+        own = _own_user_properties(vendor, type_, payload)
     found = _FORMATS.get(tuple(top))
     keys, line = _line_format(top) if found is None else found
-    current = row.user_properties
-    if own is None:
-        # Most events set nothing on their user: the stored properties as they are.
-        user = current.encode() if current and current != "{}" else b"{}"
-    else:
-        user = _exported_user_properties(vendor, own, current)
-    source_id = row.source_id
+    # Most events set nothing on their user: the stored properties as they are (no call).
+    user = current or b"{}" if own is None else _exported_user_properties(vendor, own, current)
     return line % (
         *map(_dumps, map(top.__getitem__, keys)),
-        _dumps(row.dedup_key),
-        _dumps(row.amplitude_id),
+        _dumps(dedup_key),
+        _dumps(amplitude_id),
         project_id,
         client,
         received,
-        _dumps(row.device_id),
-        row.id,
+        _dumps(device_id),
+        id_,
         _dumps(properties),
         client,
-        _EVENT_TYPES.get((vendor, row.type, row.event_name))
-        or _event_type(vendor, row.type, row.event_name),
-        _dumps(orjson.loads(row.groups)) if row.groups else b"{}",
+        _EVENT_TYPES.get((vendor, type_, event_name)) or _event_type(vendor, type_, event_name),
+        _dumps(orjson.loads(groups)) if groups else b"{}",
         received,
         received,
         received,
-        -1 if row.session_id is None else row.session_id,
-        _dumps(row.user_id),
+        -1 if session_id is None else session_id,
+        _dumps(user_id),
         user,
-        _UUID_PREFIXES.get(source_id) or _uuid_prefix(source_id),
-        row.id & _UUID_ID_MASK,
+        uuid_prefix,
+        id_ & _UUID_ID_MASK,
     )
 
 
@@ -401,31 +412,34 @@ def _context(body: str) -> dict[str, Any]:
 _CONTEXTS: dict[str, dict[str, Any]] = {}
 
 
-def archive_chunks(rows: Iterable[ExportRow], project_id: int) -> Iterator[bytes]:
-    """The export archive of ``rows`` (in upload-time order), as a stream of byte chunks."""
+def archive_chunks(pages: Iterable[ExportPage], project_id: int) -> Iterator[bytes]:
+    """The export archive of ``pages`` (in upload-time order), as a stream of byte chunks."""
     sink = Sink()
     out = ArchiveWriter(sink, project_id)
     try:
         hour: int | None = None
         lines: list[bytes] = []
         # Locals: looked up once per row otherwise.
-        add, line_of, hour_ms, per_block = lines.append, export_line, _HOUR_MS, _LINES
-        for row in rows:
-            if row.received_time_ms // hour_ms != hour:
-                if hour is not None:
-                    add(b"")  # the block ends with a newline, as every line
+        add, line_of, hour_ms, per_block, at = lines.append, _line, _HOUR_MS, _LINES, RECEIVED_AT
+        for source, rows in pages:
+            vendor = source.vendor
+            prefix = _UUID_PREFIXES.get(source.source_id) or _uuid_prefix(source.source_id)
+            for row in rows:
+                if row[at] // hour_ms != hour:
+                    if hour is not None:
+                        add(b"")  # the block ends with a newline, as every line
+                        out.write(b"\n".join(lines))
+                        lines.clear()
+                        out.end_hour()
+                    hour = row[at] // hour_ms
+                    out.start_hour(hour)
+                add(line_of(row, vendor, prefix, project_id))
+                if len(lines) >= per_block:
+                    add(b"")
                     out.write(b"\n".join(lines))
                     lines.clear()
-                    out.end_hour()
-                hour = row.received_time_ms // hour_ms
-                out.start_hour(hour)
-            add(line_of(row, project_id))
-            if len(lines) >= per_block:
-                add(b"")
-                out.write(b"\n".join(lines))
-                lines.clear()
-                if sink.size >= _CHUNK:
-                    yield sink.take()
+                    if sink.size >= _CHUNK:
+                        yield sink.take()
         if hour is not None:
             add(b"")
             out.write(b"\n".join(lines))
@@ -435,3 +449,20 @@ def archive_chunks(rows: Iterable[ExportRow], project_id: int) -> Iterator[bytes
         out.abandon()
     if sink.size:
         yield sink.take()
+
+
+def pages_of(rows: Iterable[ExportRow], size: int = 5000) -> Iterator[ExportPage]:
+    """:class:`ExportRow` values as export pages (each run of one source's rows, in pages of
+    up to ``size`` rows): for rows that were not read as pages."""
+    source: Source | None = None
+    page: list[tuple[Any, ...]] = []
+    for row in rows:
+        here = Source(row.source_id, row.vendor)
+        if here != source or len(page) >= size:
+            if source is not None and page:
+                yield ExportPage(source, page)
+                page = []
+            source = here
+        page.append(page_row(row))
+    if source is not None and page:
+        yield ExportPage(source, page)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
 
-__all__ = ["ExportRow", "Hit", "QueryReader", "Source"]
+__all__ = ["EXPORT_FIELDS", "ExportPage", "ExportRow", "Hit", "QueryReader", "Source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,70 @@ class ExportRow:
     user_properties: str | None = None
 
 
+#: The columns of one event in an :class:`ExportPage`'s rows, in order: :class:`ExportRow`'s
+#: fields without ``vendor`` and ``source_id`` (the page's source has them), ``payload`` and
+#: ``user_properties`` as bytes (or ``payload`` as text), ``context`` as text or bytes.
+EXPORT_FIELDS: Final = (
+    "id",
+    "type",
+    "event_name",
+    "user_id",
+    "device_id",
+    "amplitude_id",
+    "session_id",
+    "client_time_ms",
+    "received_time_ms",
+    "dedup_key",
+    "groups",
+    "payload",
+    "context_kind",
+    "context",
+    "user_properties",
+)
+#: Where ``received_time_ms`` and ``id`` are in a page's rows (the keyset order).
+RECEIVED_AT: Final = EXPORT_FIELDS.index("received_time_ms")
+ID_AT: Final = EXPORT_FIELDS.index("id")
+
+
+class ExportPage(NamedTuple):
+    """Stored events of one source, in receipt order, as the export reads them.
+
+    The rows are the store's plain tuples (:data:`EXPORT_FIELDS`): the export makes no object
+    per event (building an :class:`ExportRow` for each cost ~0.5 µs of the ~10 an event took,
+    and kept the garbage collector busy with objects it cannot untrack).
+    """
+
+    source: Source
+    rows: Sequence[tuple[Any, ...]]
+
+
+def export_row(page_source: Source, row: Sequence[Any]) -> ExportRow:
+    """One row of an :class:`ExportPage` as an :class:`ExportRow` (text where it is text)."""
+    (id_, type_, name, user_id, device_id, amplitude_id, session_id, client_ms, received_ms,
+     dedup_key, groups, payload, context_kind, context, user_properties) = row  # fmt: skip
+    return ExportRow(
+        page_source.vendor, id_, page_source.source_id, type_, name, user_id, device_id,
+        amplitude_id, session_id, client_ms, received_ms, dedup_key, groups, _text(payload),
+        context_kind, _text(context), _text(user_properties),
+    )  # fmt: skip
+
+
+def page_row(row: ExportRow) -> tuple[Any, ...]:
+    """An :class:`ExportRow` as a row of an :class:`ExportPage` of its source."""
+    properties = row.user_properties
+    return (
+        row.id, row.type, row.event_name, row.user_id, row.device_id, row.amplitude_id,
+        row.session_id, row.client_time_ms, row.received_time_ms, row.dedup_key, row.groups,
+        row.payload, row.context_kind, row.context,
+        None if properties is None else properties.encode(),
+    )  # fmt: skip
+
+
+def _text(value: Any) -> Any:
+    """Text as text (a store may read it as bytes: less work for the export)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class QueryReader(Protocol):
     """Reads behind Amplitude's query API; every method is safe to call from several threads.
 
@@ -97,6 +161,13 @@ class QueryReader(Protocol):
     ) -> Iterator[ExportRow]:
         """Events received in ``[start_ms, end_ms)`` in receipt order, read lazily, a page at
         a time: no read transaction lasts the whole export."""
+        ...
+
+    def export_pages(
+        self, sources: Sequence[Source], start_ms: int, end_ms: int
+    ) -> Iterator[ExportPage]:
+        """:meth:`export_rows` as pages of plain rows (what the export archive reads): the
+        pages in receipt order, each read in its own short read transaction."""
         ...
 
     def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
