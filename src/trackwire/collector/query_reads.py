@@ -12,10 +12,13 @@ PostgreSQL's ``statement_timeout``).
 from __future__ import annotations
 
 import heapq
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from operator import itemgetter
 from typing import Any, ClassVar, Protocol
+
+import orjson
 
 from trackwire.collector.query.limits import DEFAULT_TIME_LIMIT_S
 from trackwire.collector.query.reader import (
@@ -54,9 +57,9 @@ class ReadsSQL(Protocol):
         end_ms: int,
         start_ms: int,
         limit: int = ...,
-    ) -> list[tuple[Any, ...]]:
-        """One keyset page of a source's export, in receipt order: rows of
-        :data:`~trackwire.collector.query.reader.EXPORT_FIELDS`."""
+    ) -> list[bytes]:
+        """One keyset page of a source's export, in receipt order (rows as in
+        :class:`~trackwire.collector.query.reader.ExportPage`)."""
         ...
 
     def search_users(
@@ -145,14 +148,19 @@ class QueryReads:
         """See :meth:`QueryReader.export_rows` (the rows of :meth:`export_pages`)."""
         for source, rows in self.export_pages(sources, start_ms, end_ms):
             for row in rows:
-                yield export_row(source, row)
+                yield export_row(source, orjson.loads(row))
 
     def export_pages(
         self, sources: Sequence[Source], start_ms: int, end_ms: int
     ) -> Iterator[ExportPage]:
         """See :meth:`QueryReader.export_pages`: one reader per source, merged in receipt
         order; each reads keyset pages, one short read per page, and holds no connection
-        between pages (a long export neither blocks checkpoints nor holds a pooled one)."""
+        between pages (a long export neither blocks checkpoints nor holds a pooled one).
+
+        The pages are read one ahead on a worker thread (:func:`_read_ahead`): a store reads
+        a page in one statement that runs without the GIL, on another core while the caller
+        writes the page before it.
+        """
         size = self.export_page_size
 
         def pages(source: Source) -> Iterator[ExportPage]:
@@ -164,12 +172,13 @@ class QueryReads:
                     yield ExportPage(source, rows)
                 if len(rows) < size:
                     return
-                after = (rows[-1][RECEIVED_AT], rows[-1][ID_AT])
+                last = orjson.loads(rows[-1])
+                after = (last[RECEIVED_AT], last[ID_AT])
 
         if len(sources) == 1:
-            yield from pages(sources[0])
+            yield from _read_ahead(pages(sources[0]))
             return
-        yield from _merged([pages(s) for s in sources], size)
+        yield from _merged([_read_ahead(pages(s)) for s in sources], size)
 
     def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
         """See :meth:`QueryReader.search_users`."""
@@ -226,13 +235,14 @@ def _merged(streams: Sequence[Iterator[ExportPage]], size: int) -> Iterator[Expo
     """The pages of several sources' streams as pages in receipt order across them: each run
     of one source's rows a page of at most ``size`` rows."""
 
-    def keyed(stream: Iterator[ExportPage]) -> Iterator[tuple[tuple[int, int], Source, Any]]:
+    def keyed(stream: Iterator[ExportPage]) -> Iterator[tuple[tuple[int, int], Source, bytes]]:
         for source, rows in stream:
             for row in rows:
-                yield (row[RECEIVED_AT], row[ID_AT]), source, row
+                values = orjson.loads(row)
+                yield (values[RECEIVED_AT], values[ID_AT]), source, row
 
     source: Source | None = None
-    run: list[tuple[Any, ...]] = []
+    run: list[bytes] = []
     for _, here, row in heapq.merge(*map(keyed, streams), key=itemgetter(0)):
         if here is not source or len(run) >= size:
             if source is not None and run:
@@ -242,3 +252,80 @@ def _merged(streams: Sequence[Iterator[ExportPage]], size: int) -> Iterator[Expo
         run.append(row)
     if source is not None and run:
         yield ExportPage(source, run)
+
+
+def _read_ahead(pages: Iterator[ExportPage]) -> Iterator[ExportPage]:
+    """``pages``, each next one read on a worker thread while the caller handles the last.
+
+    At most one page is read ahead: memory stays flat. Closing this
+    generator stops the worker and waits for it (it holds a connection only while it reads a
+    page); an error reading a page is raised here, to the caller.
+    """
+    handoff = _Handoff()
+    worker = threading.Thread(
+        target=handoff.fill, args=(pages,), name="trackwire-export-read", daemon=True
+    )
+    worker.start()
+    try:
+        while (page := handoff.take()) is not None:
+            yield page
+    finally:
+        handoff.stop()
+        worker.join()
+
+
+class _Handoff:
+    """One slot between the thread reading pages and the one writing them."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._page: ExportPage | None = None
+        self._ended = False
+        self._stopped = False
+        self._error: BaseException | None = None
+
+    def fill(self, pages: Iterator[ExportPage]) -> None:
+        """Read every page into the slot, one at a time (the worker thread's loop)."""
+        try:
+            while True:
+                # The next page is read once the last one is taken, not before: one page
+                # ahead of the reader, so a paused export holds one and reads what is
+                # stored meanwhile after it.
+                with self._changed:
+                    while self._page is not None and not self._stopped:
+                        self._changed.wait()
+                    if self._stopped:
+                        return
+                page = next(pages, None)
+                if page is None:
+                    return
+                with self._changed:
+                    self._page = page
+                    self._changed.notify_all()
+        except BaseException as exc:  # handed to the reader, who raises it
+            with self._changed:
+                self._error = exc
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+            with self._changed:
+                self._ended = True
+                self._changed.notify_all()
+
+    def take(self) -> ExportPage | None:
+        """The next page (None: no more); raises what reading it raised."""
+        with self._changed:
+            while self._page is None and not self._ended:
+                self._changed.wait()
+            page, self._page = self._page, None
+            self._changed.notify_all()
+            if page is None and self._error is not None:
+                raise self._error
+            return page
+
+    def stop(self) -> None:
+        """Let the worker end (the reader went away or is done)."""
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()

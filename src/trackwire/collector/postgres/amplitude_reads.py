@@ -38,12 +38,11 @@ _EXPORT_COLUMNS: Final = (
     "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload, "
     "c.kind, c.body, u.properties"
 )
-#: An export page's columns (see trackwire.collector.query.reader.EXPORT_FIELDS): the user's
-#: properties as bytes, which the export writes as they are.
+#: An export page's columns (see trackwire.collector.query.reader.EXPORT_FIELDS).
 _PAGE_COLUMNS: Final = (
     "e.id, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, e.session_id, "
     "e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload, "
-    "c.kind, c.body, convert_to(u.properties, 'UTF8')"
+    "c.kind, c.body, u.properties"
 )
 #: Each event with its shared request context and its user's properties (exported on every
 #: event, as Amplitude does).
@@ -86,14 +85,14 @@ def export_page(
     end_ms: int,
     start_ms: int,
     limit: int = EXPORT_PAGE,
-) -> list[tuple[Any, ...]]:
+) -> list[bytes]:
     """Up to ``limit`` events of a source received in ``[start_ms, end_ms)``, in receipt order
     (``received_time_ms``, ``id``), strictly after the key ``after`` (None: from the start).
 
     A keyset page on ``events_by_received``: the export reads page after page, each in its
     own short statement, so no snapshot is held for the whole export (a long one keeps vacuum
-    from reclaiming what ingestion updates meanwhile). The rows are the driver's tuples of
-    :data:`_PAGE_COLUMNS`, as they come.
+    from reclaiming what ingestion updates meanwhile). Each row is the JSON array of
+    :data:`_PAGE_COLUMNS` (see :class:`~trackwire.collector.query.reader.ExportPage`).
     """
     if after is None:
         low, since, last_id = start_ms, start_ms - 1, -1
@@ -106,7 +105,7 @@ def export_page(
         "ORDER BY e.received_time_ms, e.id LIMIT %s",
         (source.source_id, low, end_ms, since, last_id, limit),
     ).fetchall()
-    return rows
+    return [orjson.dumps(row) for row in rows]
 
 
 def _found(rows: Sequence[tuple[int, str | None, int]]) -> list[FoundUser]:

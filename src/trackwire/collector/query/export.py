@@ -23,7 +23,7 @@ from trackwire.collector.query.reader import (
     ExportPage,
     ExportRow,
     Source,
-    page_row,
+    row_values,
 )
 from trackwire.collector.store import expand
 
@@ -210,7 +210,7 @@ def _user_properties(vendor: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _exported_user_properties(vendor: str, own: Any, current: bytes | None) -> bytes:
+def _exported_user_properties(vendor: str, own: Any, current: str | None) -> bytes:
     """The ``user_properties`` of an exported event: the user's properties (as stored now,
     JSON), with what the event itself set on top (its values at the time of the event);
     ``own`` is the event's :func:`_own_user_properties` value.
@@ -221,7 +221,7 @@ def _exported_user_properties(vendor: str, own: Any, current: bytes | None) -> b
     """
     if own is None:
         # Most events set nothing on their user: the stored properties as they are.
-        return current or b"{}"
+        return current.encode() if current and current != "{}" else b"{}"
     key = (vendor, current, _dumps(own))
     found = _MERGED.get(key)
     if found is None:
@@ -232,15 +232,15 @@ def _exported_user_properties(vendor: str, own: Any, current: bytes | None) -> b
     return found
 
 
-_MERGED: dict[tuple[str, bytes | None, bytes], bytes] = {}
+_MERGED: dict[tuple[str, str | None, bytes], bytes] = {}
 
 
-def _merged_user_properties(own: dict[str, Any], current: bytes | None) -> bytes:
+def _merged_user_properties(own: dict[str, Any], current: str | None) -> bytes:
     """The stored properties ``current`` (JSON) with ``own`` on top, as JSON."""
-    if not current or current == b"{}":
+    if not current or current == "{}":
         return _dumps(own)
     if not own:
-        return current
+        return current.encode()
     state = orjson.loads(current)
     if type(state) is not dict:
         return _dumps(own)
@@ -307,12 +307,12 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     compact JSON bytes without a newline."""
     source_id = row.source_id
     prefix = _UUID_PREFIXES.get(source_id) or _uuid_prefix(source_id)
-    return _line(page_row(row), row.vendor, prefix, project_id)
+    return _line(row_values(row), row.vendor, prefix, project_id)
 
 
 def _line(row: Sequence[Any], vendor: str, uuid_prefix: bytes, project_id: int) -> bytes:
-    """:func:`export_line` of one row of an :class:`ExportPage` (see :data:`EXPORT_FIELDS`),
-    ``uuid_prefix`` its source's (:func:`_uuid_prefix`).
+    """:func:`export_line` of one event's values (:data:`EXPORT_FIELDS`, a decoded row of an
+    :class:`ExportPage`), ``uuid_prefix`` its source's (:func:`_uuid_prefix`).
 
     The export's hot path, once per exported event. Building a ~50-key dict per event cost
     more than everything else together, so the line is a cached format per set of top-level
@@ -352,8 +352,13 @@ def _line(row: Sequence[Any], vendor: str, uuid_prefix: bytes, project_id: int) 
         own = _own_user_properties(vendor, type_, payload)
     found = _FORMATS.get(tuple(top))
     keys, line = _line_format(top) if found is None else found
-    # Most events set nothing on their user: the stored properties as they are (no call).
-    user = current or b"{}" if own is None else _exported_user_properties(vendor, own, current)
+    if own is not None:
+        user = _exported_user_properties(vendor, own, current)
+    elif current and current != "{}":
+        # Most events set nothing on their user: the stored properties as they are (no call).
+        user = current.encode()
+    else:
+        user = b"{}"
     return line % (
         *map(_dumps, map(top.__getitem__, keys)),
         _dumps(dedup_key),
@@ -420,11 +425,13 @@ def archive_chunks(pages: Iterable[ExportPage], project_id: int) -> Iterator[byt
         hour: int | None = None
         lines: list[bytes] = []
         # Locals: looked up once per row otherwise.
-        add, line_of, hour_ms, per_block, at = lines.append, _line, _HOUR_MS, _LINES, RECEIVED_AT
+        add, line_of, loads, hour_ms, at = lines.append, _line, _loads, _HOUR_MS, RECEIVED_AT
+        per_block = _LINES
         for source, rows in pages:
             vendor = source.vendor
             prefix = _UUID_PREFIXES.get(source.source_id) or _uuid_prefix(source.source_id)
-            for row in rows:
+            for encoded in rows:
+                row = loads(encoded)
                 if row[at] // hour_ms != hour:
                     if hour is not None:
                         add(b"")  # the block ends with a newline, as every line
@@ -455,7 +462,7 @@ def pages_of(rows: Iterable[ExportRow], size: int = 5000) -> Iterator[ExportPage
     """:class:`ExportRow` values as export pages (each run of one source's rows, in pages of
     up to ``size`` rows): for rows that were not read as pages."""
     source: Source | None = None
-    page: list[tuple[Any, ...]] = []
+    page: list[bytes] = []
     for row in rows:
         here = Source(row.source_id, row.vendor)
         if here != source or len(page) >= size:
@@ -463,6 +470,6 @@ def pages_of(rows: Iterable[ExportRow], size: int = 5000) -> Iterator[ExportPage
                 yield ExportPage(source, page)
                 page = []
             source = here
-        page.append(page_row(row))
+        page.append(_dumps(row_values(row)))
     if source is not None and page:
         yield ExportPage(source, page)

@@ -77,9 +77,8 @@ class ExportRow:
     user_properties: str | None = None
 
 
-#: The columns of one event in an :class:`ExportPage`'s rows, in order: :class:`ExportRow`'s
-#: fields without ``vendor`` and ``source_id`` (the page's source has them), ``payload`` and
-#: ``user_properties`` as bytes (or ``payload`` as text), ``context`` as text or bytes.
+#: The values of one event in an :class:`ExportPage`'s rows, in order: :class:`ExportRow`'s
+#: fields without ``vendor`` and ``source_id`` (the page's source has them).
 EXPORT_FIELDS: Final = (
     "id",
     "type",
@@ -97,7 +96,7 @@ EXPORT_FIELDS: Final = (
     "context",
     "user_properties",
 )
-#: Where ``received_time_ms`` and ``id`` are in a page's rows (the keyset order).
+#: Where ``received_time_ms`` and ``id`` are in a decoded row (the keyset order).
 RECEIVED_AT: Final = EXPORT_FIELDS.index("received_time_ms")
 ID_AT: Final = EXPORT_FIELDS.index("id")
 
@@ -105,40 +104,38 @@ ID_AT: Final = EXPORT_FIELDS.index("id")
 class ExportPage(NamedTuple):
     """Stored events of one source, in receipt order, as the export reads them.
 
-    The rows are the store's plain tuples (:data:`EXPORT_FIELDS`): the export makes no object
-    per event (building an :class:`ExportRow` for each cost ~0.5 µs of the ~10 an event took,
-    and kept the garbage collector busy with objects it cannot untrack).
+    Each row is one event as a compact JSON array of :data:`EXPORT_FIELDS` (the texts
+    ``groups``, ``payload``, ``context`` and ``user_properties`` as JSON strings), bytes. SQLite
+    builds a whole page of them in one statement, which runs without Python's GIL, so the
+    next page is read on another core while this one is written (see
+    :meth:`trackwire.collector.query_reads.QueryReads.export_pages`); the export decodes one
+    row at a time, and no object is made per event beyond what it writes.
     """
 
     source: Source
-    rows: Sequence[tuple[Any, ...]]
+    rows: Sequence[bytes]
 
 
 def export_row(page_source: Source, row: Sequence[Any]) -> ExportRow:
-    """One row of an :class:`ExportPage` as an :class:`ExportRow` (text where it is text)."""
+    """One decoded row of an :class:`ExportPage` as an :class:`ExportRow`."""
     (id_, type_, name, user_id, device_id, amplitude_id, session_id, client_ms, received_ms,
      dedup_key, groups, payload, context_kind, context, user_properties) = row  # fmt: skip
     return ExportRow(
         page_source.vendor, id_, page_source.source_id, type_, name, user_id, device_id,
-        amplitude_id, session_id, client_ms, received_ms, dedup_key, groups, _text(payload),
-        context_kind, _text(context), _text(user_properties),
+        amplitude_id, session_id, client_ms, received_ms, dedup_key, groups, payload,
+        context_kind, context, user_properties,
     )  # fmt: skip
 
 
-def page_row(row: ExportRow) -> tuple[Any, ...]:
-    """An :class:`ExportRow` as a row of an :class:`ExportPage` of its source."""
-    properties = row.user_properties
+def row_values(row: ExportRow) -> tuple[Any, ...]:
+    """An :class:`ExportRow`'s values in :data:`EXPORT_FIELDS` order, texts as text."""
+    payload = row.payload
     return (
         row.id, row.type, row.event_name, row.user_id, row.device_id, row.amplitude_id,
         row.session_id, row.client_time_ms, row.received_time_ms, row.dedup_key, row.groups,
-        row.payload, row.context_kind, row.context,
-        None if properties is None else properties.encode(),
+        payload.decode() if isinstance(payload, bytes) else payload, row.context_kind,
+        row.context, row.user_properties,
     )  # fmt: skip
-
-
-def _text(value: Any) -> Any:
-    """Text as text (a store may read it as bytes: less work for the export)."""
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class QueryReader(Protocol):

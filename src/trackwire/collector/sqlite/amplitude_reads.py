@@ -39,13 +39,12 @@ _EXPORT_COLUMNS: Final = (
     "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload, "
     "c.kind, c.body, u.properties"
 )
-#: An export page's columns (see trackwire.collector.query.reader.EXPORT_FIELDS): the payload
-#: and the user's properties as bytes, which the export parses or writes as they are (no
-#: text decoded only to be encoded again).
-_PAGE_COLUMNS: Final = (
-    "e.id, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, e.session_id, "
-    "e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, CAST(e.payload AS BLOB), "
-    "c.kind, c.body, CAST(u.properties AS BLOB)"
+#: One event of an export page as a JSON array of EXPORT_FIELDS (see
+#: trackwire.collector.query.reader.ExportPage).
+_PAGE_ROW: Final = (
+    "json_array(e.id, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
+    "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload, "
+    "c.kind, c.body, u.properties)"
 )
 #: Each event with its shared request context (see trackwire.collector.store.expand) and its
 #: user's properties (exported on every event, as Amplitude does).
@@ -94,28 +93,34 @@ def export_page(
     end_ms: int,
     start_ms: int,
     limit: int = EXPORT_PAGE,
-) -> list[tuple[Any, ...]]:
+) -> list[bytes]:
     """Up to ``limit`` events of a source received in ``[start_ms, end_ms)``, in receipt order
     (``received_time_ms``, ``id``), strictly after the key ``after`` (None: from the start).
 
     A keyset page: the export reads page after page, each in its own short read, so no read
     transaction lasts the whole export (a long one would keep the WAL from being checkpointed).
-    The rows are SQLite's tuples of :data:`_PAGE_COLUMNS`, as they come.
+    Each row is the JSON array of :data:`_PAGE_ROW`, bytes.
     """
     if after is None:
         low, since, last_id = start_ms, start_ms - 1, -1
     else:
         low, (since, last_id) = after[0], after
-    rows = conn.execute(
+    (page,) = conn.execute(
+        # The page as one value, rows in order, one per line (JSON text holds no raw newline):
+        # one step of the statement does all of SQLite's work, and Python's sqlite3 lets go of
+        # the GIL for it (~2 µs per event, on another core while the export writes the last
+        # page), where a row at a time takes the GIL back for every row. group_concat takes
+        # the rows in the subquery's order (pinned by the tests of a multi-page export).
+        f"SELECT CAST(group_concat(j, char(10)) AS BLOB) FROM (SELECT {_PAGE_ROW} AS j "
         # The users' properties joined to each event (a primary-key lookup): measured ~0.5 µs
         # per event less in all than reading the page's users apart and matching them in Python.
-        f"SELECT {_PAGE_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.source_id = ? "
+        f"FROM {_EVENTS_WITH_CONTEXT} WHERE e.source_id = ? "
         "AND e.received_time_ms >= ? AND e.received_time_ms < ? "
         "AND (e.received_time_ms > ? OR e.id > ?) "
-        "ORDER BY e.received_time_ms, e.id LIMIT ?",
+        "ORDER BY e.received_time_ms, e.id LIMIT ?)",
         (source.source_id, low, end_ms, since, last_id, limit),
-    ).fetchall()
-    return rows
+    ).fetchone()
+    return page.split(b"\n") if page else []
 
 
 def _found(rows: Sequence[tuple[int, str | None, int]]) -> list[FoundUser]:
