@@ -23,6 +23,7 @@ from trackwire.collector.query.reader import (
     ExportPage,
     ExportRow,
     Source,
+    encoded_row,
     row_values,
 )
 from trackwire.collector.store import expand
@@ -321,8 +322,7 @@ def _line(row: Sequence[Any], vendor: str, uuid_prefix: bytes, project_id: int) 
     inline (a call per event costs as much as the lookup).
     """
     (id_, type_, event_name, user_id, device_id, amplitude_id, session_id, client_ms,
-     received_ms, dedup_key, groups, payload, context_kind, context, current) = row  # fmt: skip
-    payload = _loads(payload)
+     received_ms, dedup_key, groups, context_kind, context, current, payload) = row  # fmt: skip
     if type(payload) is not dict:
         payload = {}
     if context_kind is not None and context is not None:
@@ -470,6 +470,6 @@ def pages_of(rows: Iterable[ExportRow], size: int = 5000) -> Iterator[ExportPage
                 yield ExportPage(source, page)
                 page = []
             source = here
-        page.append(_dumps(row_values(row)))
+        page.append(encoded_row(row))
     if source is not None and page:
         yield ExportPage(source, page)

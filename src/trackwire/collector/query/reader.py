@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol
 
+import orjson
+
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
 
@@ -78,7 +80,7 @@ class ExportRow:
 
 
 #: The values of one event in an :class:`ExportPage`'s rows, in order: :class:`ExportRow`'s
-#: fields without ``vendor`` and ``source_id`` (the page's source has them).
+#: fields without ``vendor`` and ``source_id`` (the page's source has them), ``payload`` last.
 EXPORT_FIELDS: Final = (
     "id",
     "type",
@@ -91,10 +93,10 @@ EXPORT_FIELDS: Final = (
     "received_time_ms",
     "dedup_key",
     "groups",
-    "payload",
     "context_kind",
     "context",
     "user_properties",
+    "payload",
 )
 #: Where ``received_time_ms`` and ``id`` are in a decoded row (the keyset order).
 RECEIVED_AT: Final = EXPORT_FIELDS.index("received_time_ms")
@@ -104,10 +106,11 @@ ID_AT: Final = EXPORT_FIELDS.index("id")
 class ExportPage(NamedTuple):
     """Stored events of one source, in receipt order, as the export reads them.
 
-    Each row is one event as a compact JSON array of :data:`EXPORT_FIELDS` (the texts
-    ``groups``, ``payload``, ``context`` and ``user_properties`` as JSON strings), bytes. SQLite
-    builds a whole page of them in one statement, which runs without Python's GIL, so the
-    next page is read on another core while this one is written (see
+    Each row is one event as a compact JSON array of :data:`EXPORT_FIELDS`, bytes: the texts
+    ``groups``, ``context`` and ``user_properties`` as JSON strings, the payload as the JSON
+    it is (decoded with the row: one parse per event). SQLite builds a whole page of them in
+    one statement, which runs without Python's GIL, so the next page is read on another core
+    while this one is written (see
     :meth:`trackwire.collector.query_reads.QueryReads.export_pages`); the export decodes one
     row at a time, and no object is made per event beyond what it writes.
     """
@@ -119,23 +122,27 @@ class ExportPage(NamedTuple):
 def export_row(page_source: Source, row: Sequence[Any]) -> ExportRow:
     """One decoded row of an :class:`ExportPage` as an :class:`ExportRow`."""
     (id_, type_, name, user_id, device_id, amplitude_id, session_id, client_ms, received_ms,
-     dedup_key, groups, payload, context_kind, context, user_properties) = row  # fmt: skip
+     dedup_key, groups, context_kind, context, user_properties, payload) = row  # fmt: skip
     return ExportRow(
         page_source.vendor, id_, page_source.source_id, type_, name, user_id, device_id,
-        amplitude_id, session_id, client_ms, received_ms, dedup_key, groups, payload,
-        context_kind, context, user_properties,
+        amplitude_id, session_id, client_ms, received_ms, dedup_key, groups,
+        orjson.dumps(payload).decode(), context_kind, context, user_properties,
     )  # fmt: skip
 
 
 def row_values(row: ExportRow) -> tuple[Any, ...]:
-    """An :class:`ExportRow`'s values in :data:`EXPORT_FIELDS` order, texts as text."""
-    payload = row.payload
+    """An :class:`ExportRow`'s values in :data:`EXPORT_FIELDS` order, the payload decoded."""
     return (
         row.id, row.type, row.event_name, row.user_id, row.device_id, row.amplitude_id,
         row.session_id, row.client_time_ms, row.received_time_ms, row.dedup_key, row.groups,
-        payload.decode() if isinstance(payload, bytes) else payload, row.context_kind,
-        row.context, row.user_properties,
+        row.context_kind, row.context, row.user_properties, orjson.loads(row.payload),
     )  # fmt: skip
+
+
+def encoded_row(row: ExportRow) -> bytes:
+    """An :class:`ExportRow` as a row of an :class:`ExportPage` (the payload spliced in as it
+    is stored)."""
+    return orjson.dumps((*row_values(row)[:-1], orjson.Fragment(row.payload)))
 
 
 class QueryReader(Protocol):
