@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
+from trackwire.collector.query import export
+from trackwire.collector.query.export import archive_chunks
 from trackwire.collector.query.reader import RECEIVED_AT
 from trackwire.collector.sqlite import SQLiteStore, amplitude_reads
 from trackwire.collector.store import EventRecord
@@ -89,7 +91,9 @@ def _readers() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "trackwire-export-read"]
 
 
-def test_closing_an_export_stops_its_page_reader(tmp_path: Path) -> None:
+def test_closing_an_export_stops_its_page_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with SQLiteStore(tmp_path / "c.db") as store:
         store.ingest([_record(n, "a", None) for n in range(10)], received_time_ms=_T0)
         store.export_page_size = 2
@@ -98,6 +102,14 @@ def test_closing_an_export_stops_its_page_reader(tmp_path: Path) -> None:
         first = next(pages)
         assert len(first.rows) == 2 and _readers()
         pages.close()  # joins the reader
+        assert _readers() == []
+        # The archive closes its pages: a client going away stops the reader.
+        chunks = archive_chunks(store.export_pages(store.project_sources("key"), _T0, _T0 + 1), 3)
+        monkeypatch.setattr(export, "_LINES", 1)
+        monkeypatch.setattr(export, "_CHUNK", 1)
+        assert isinstance(chunks, Generator)
+        assert next(chunks) and _readers()
+        chunks.close()
         assert _readers() == []
 
 

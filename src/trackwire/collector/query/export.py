@@ -153,8 +153,9 @@ def _second_prefix(second: int) -> bytes:
 
 _HOUR_PREFIXES: dict[int, bytes] = {}
 _SECOND_PREFIXES: dict[int, bytes] = {}
-#: The last receipt time formatted (a pair replaced whole: safe across threads).
-_last_received: tuple[int, bytes] = (-1, b"")
+#: The last receipt time formatted, and its three fields at the end of a line (see
+#: :data:`_REST`); a triple replaced whole: safe across threads.
+_last_received: tuple[int, bytes, bytes] = (-1, b"", b"")
 _MINUTE_SECOND: Final = tuple(f"{s // 60:02d}:{s % 60:02d}.".encode() for s in range(3600))
 _MILLI: Final = tuple(f"{m:03d}000".encode() for m in range(1000))
 
@@ -271,10 +272,13 @@ _REST: Final = (
     b'"$insert_id":%s,"$schema":12,"amplitude_id":%s,"app":%d,"client_event_time":"%s",'
     b'"client_upload_time":"%s","data":{},"device_id":%s,"event_id":%d,"event_properties":%s,'
     b'"event_time":"%s","event_type":%s,"group_properties":{},"groups":%s,'
-    b'"is_attribution_event":false,"processed_time":"%s","server_received_time":"%s",'
-    b'"server_upload_time":"%s","session_id":%d,"user_id":%s,"user_properties":%s,'
-    b'"uuid":"%s%012x"}'
+    b'"is_attribution_event":false,"processed_time":"%s","session_id":%d,"user_id":%s,'
+    b'"user_properties":%s,"uuid":"%s%012x"}'
 )
+
+
+#: The three times of an event's receipt, as one value of :data:`_REST`.
+_PROCESSED: Final = b'%s","server_received_time":"%s","server_upload_time":"%s'
 
 
 def _line_format(top: Mapping[str, Any]) -> tuple[tuple[str, ...], bytes]:
@@ -331,10 +335,11 @@ def _line(row: Sequence[Any], vendor: str, uuid_prefix: bytes, project_id: int) 
     # The events of one request share their receipt time: format it once for them.
     last = _last_received
     if last[0] == received_ms:
-        received = last[1]
+        received, processed = last[1], last[2]
     else:
         received = _time(received_ms)
-        _last_received = (received_ms, received)
+        processed = _PROCESSED % (received, received, received)
+        _last_received = (received_ms, received, processed)
     if client_ms is None:
         client = received
     else:
@@ -372,9 +377,7 @@ def _line(row: Sequence[Any], vendor: str, uuid_prefix: bytes, project_id: int) 
         client,
         _EVENT_TYPES.get((vendor, type_, event_name)) or _event_type(vendor, type_, event_name),
         _dumps(orjson.loads(groups)) if groups else b"{}",
-        received,
-        received,
-        received,
+        processed,
         -1 if session_id is None else session_id,
         _dumps(user_id),
         user,
@@ -418,7 +421,10 @@ _CONTEXTS: dict[str, dict[str, Any]] = {}
 
 
 def archive_chunks(pages: Iterable[ExportPage], project_id: int) -> Iterator[bytes]:
-    """The export archive of ``pages`` (in upload-time order), as a stream of byte chunks."""
+    """The export archive of ``pages`` (in upload-time order), as a stream of byte chunks.
+
+    Closing the stream closes ``pages`` (a store's page reader stops with it).
+    """
     sink = Sink()
     out = ArchiveWriter(sink, project_id)
     try:
@@ -454,6 +460,9 @@ def archive_chunks(pages: Iterable[ExportPage], project_id: int) -> Iterator[byt
         out.close()
     finally:
         out.abandon()
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
     if sink.size:
         yield sink.take()
 

@@ -43,11 +43,13 @@ _EXPORT_COLUMNS: Final = (
 #: trackwire.collector.query.reader.ExportPage): the other values by json_array, whose last
 #: (a string or null) ends before its "]", then the payload spliced in as it is stored (JSON
 #: already: the export decodes it with the row). A raw newline in JSON can only be whitespace
-#: and would end the row in the page: made a space.
+#: and would end the row in the page: made a space. The JSON texts are cast to text: JSON
+#: holds no blob, should a writer ever store one as bytes.
 _PAGE_ROW: Final = (
     "rtrim(json_array(e.id, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
-    "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, c.kind, "
-    "c.body, u.properties), ']') || ',' || replace(e.payload, char(10), ' ') || ']'"
+    "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, CAST(e.groups AS TEXT), "
+    "c.kind, CAST(c.body AS TEXT), CAST(u.properties AS TEXT)), ']') || ',' || "
+    "replace(e.payload, char(10), ' ') || ']'"
 )
 #: Each event with its shared request context (see trackwire.collector.store.expand) and its
 #: user's properties (exported on every event, as Amplitude does).
