@@ -173,3 +173,27 @@ def test_every_value_reads_back_exactly_through_a_page(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert read == [(*row[:11], orjson.loads(row[11]), row[12]) for row in stored]
     assert read[0][3] == _NASTY and orjson.loads(read[0][12] or "") == {_NASTY: _NASTY}
+
+
+def test_a_page_longer_than_sqlites_longest_value_is_read_row_by_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large events: a page built as one value would pass SQLite's length limit (1e9 bytes by
+    default; 3,000 here): the same rows are read one at a time."""
+    with SQLiteStore(tmp_path / "c.db") as store:
+        big = [_record(n, f"user-{n}", "x" * 400) for n in range(12)]
+        store.ingest(big, received_time_ms=_T0)
+        sources = store.project_sources("key")
+        whole = list(store.export_rows(sources, _T0, _T0 + 1))
+    connect = SQLiteStore._connect
+
+    def limited(self: SQLiteStore) -> sqlite3.Connection:
+        conn = connect(self)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 3000)
+        return conn
+
+    monkeypatch.setattr(SQLiteStore, "_connect", limited)
+    with SQLiteStore(tmp_path / "c.db") as store:
+        store.export_page_size = 5
+        assert list(store.export_rows(sources, _T0, _T0 + 1)) == whole
+    assert len(whole) == 12 and whole[0].user_properties == '{"plan":"' + "x" * 400 + '"}'
