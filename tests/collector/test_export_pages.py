@@ -137,7 +137,7 @@ def test_a_failing_page_read_reaches_the_exporter(
     assert _readers() == []
 
 
-_NASTY = 'q"b\\s/\n\t\r\x01\x1f\x7f\u2028é😀 end'
+_NASTY = 'q"b\\s/\n\t\r\x01\x1e\x1f\x7f\u2028é😀 end'
 
 
 def test_every_value_reads_back_exactly_through_a_page(tmp_path: Path) -> None:
@@ -154,6 +154,10 @@ def test_every_value_reads_back_exactly_through_a_page(tmp_path: Path) -> None:
     ]  # fmt: skip
     with SQLiteStore(tmp_path / "c.db") as store:
         store.ingest(records, received_time_ms=_T0)
+        # A payload written by something else than orjson: whitespace, newlines included.
+        store._writer.execute(
+            "UPDATE events SET payload = ? WHERE id = 2", ('{\n "a" :\t[ 1 ]\r\n}',)
+        )
         rows = list(store.export_rows(store.project_sources("key"), _T0, _T0 + 1))
     conn = sqlite3.connect(tmp_path / "c.db")
     try:

@@ -2,9 +2,9 @@
 
 Amplitude's Export API answers a zip archive holding one gzipped JSON-lines file per hour of
 server upload time, named ``<project>/<project>_<yyyy-mm-dd>_<H>#0.json.gz`` (hour not
-zero-padded). :func:`archive_chunks` produces exactly that from an iterator of rows in upload
-order, yielding bytes as it goes (the zip side is :mod:`.export_zip`): neither the archive nor
-an hour's file is ever held whole in memory.
+zero-padded). :func:`archive_chunks` produces exactly that from a store's pages of rows
+(:class:`ExportPage`, in upload order), yielding bytes as it goes (the zip side is
+:mod:`.export_zip`): neither the archive nor an hour's file is ever held whole in memory.
 """
 
 from __future__ import annotations

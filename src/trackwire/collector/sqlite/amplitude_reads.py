@@ -42,14 +42,12 @@ _EXPORT_COLUMNS: Final = (
 #: One event of an export page as a JSON array of EXPORT_FIELDS (see
 #: trackwire.collector.query.reader.ExportPage): the other values by json_array, whose last
 #: (a string or null) ends before its "]", then the payload spliced in as it is stored (JSON
-#: already: the export decodes it with the row). A raw newline in JSON can only be whitespace
-#: and would end the row in the page: made a space. The JSON texts are cast to text: JSON
-#: holds no blob, should a writer ever store one as bytes.
+#: already: the export decodes it with the row). The JSON texts are cast to text: JSON holds
+#: no blob, should a writer ever store one as bytes.
 _PAGE_ROW: Final = (
     "rtrim(json_array(e.id, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
     "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, CAST(e.groups AS TEXT), "
-    "c.kind, CAST(c.body AS TEXT), CAST(u.properties AS TEXT)), ']') || ',' || "
-    "replace(e.payload, char(10), ' ') || ']'"
+    "c.kind, CAST(c.body AS TEXT), CAST(u.properties AS TEXT)), ']') || ',' || e.payload || ']'"
 )
 #: Each event with its shared request context (see trackwire.collector.store.expand) and its
 #: user's properties (exported on every event, as Amplitude does).
@@ -66,6 +64,8 @@ _PAGE_FROM: Final = (
     "AND (e.received_time_ms > ? OR e.id > ?) "
     "ORDER BY e.received_time_ms, e.id LIMIT ?"
 )
+#: What separates the rows of a page built as one value (see export_page).
+_ROW_END: Final = b"\x1e"
 #: Events read per export page: one short read transaction each.
 EXPORT_PAGE: Final = 5000
 
@@ -121,13 +121,14 @@ def export_page(
         low, (since, last_id) = after[0], after
     args = (source.source_id, low, end_ms, since, last_id, limit)
     try:
-        # The page as one value, rows in order, one per line (JSON text holds no raw newline):
-        # one step of the statement does all of SQLite's work, and Python's sqlite3 lets go of
-        # the GIL for it (~2 µs per event, on another core while the export writes the last
-        # page), where a row at a time takes the GIL back for every row. group_concat takes
-        # the rows in the subquery's order (pinned by the tests of a multi-page export).
+        # The page as one value, rows in order, separated by U+001E (JSON text holds no raw
+        # control character but whitespace, so no row holds it): one step of the statement
+        # does all of SQLite's work, and Python's sqlite3 lets go of the GIL for it (~2 µs per
+        # event, on another core while the export writes the last page), where a row at a
+        # time takes the GIL back for every row. group_concat takes the rows in the
+        # subquery's order (pinned by the tests of a multi-page export).
         (page,) = conn.execute(
-            f"SELECT CAST(group_concat(j, char(10)) AS BLOB) FROM (SELECT {_PAGE_ROW} AS j "
+            f"SELECT CAST(group_concat(j, char(30)) AS BLOB) FROM (SELECT {_PAGE_ROW} AS j "
             f"{_PAGE_FROM})",
             args,
         ).fetchone()
@@ -137,7 +138,7 @@ def export_page(
         return [
             row for (row,) in conn.execute(f"SELECT CAST({_PAGE_ROW} AS BLOB) {_PAGE_FROM}", args)
         ]
-    return page.split(b"\n") if page else []
+    return page.split(_ROW_END) if page else []
 
 
 def _found(rows: Sequence[tuple[int, str | None, int]]) -> list[FoundUser]:
