@@ -81,6 +81,11 @@ def test_a_projects_vendors_are_merged_in_receipt_order(tmp_path: Path) -> None:
         store.export_page_size = 2
         sources = store.project_sources("key")
         pages = list(store.export_pages(sources, _T0, _T0 + 10))
+        partly = store.export_pages(sources, _T0, _T0 + 10)
+        assert isinstance(partly, Generator)
+        assert next(partly) == pages[0] and len(_readers()) == 2  # one per source
+        partly.close()
+        assert _readers() == []
     assert len(sources) == 2
     assert [page.source.vendor for page in pages] == ["segment", "amplitude"] * 3
     received = [orjson.loads(row)[RECEIVED_AT] for page in pages for row in page.rows]

@@ -243,23 +243,29 @@ def _merged(streams: Sequence[Iterator[ExportPage]], size: int) -> Iterator[Expo
 
     source: Source | None = None
     run: list[bytes] = []
-    for _, here, row in heapq.merge(*map(keyed, streams), key=itemgetter(0)):
-        if here is not source or len(run) >= size:
-            if source is not None and run:
-                yield ExportPage(source, run)
-                run = []
-            source = here
-        run.append(row)
-    if source is not None and run:
-        yield ExportPage(source, run)
+    try:
+        for _, here, row in heapq.merge(*map(keyed, streams), key=itemgetter(0)):
+            if here is not source or len(run) >= size:
+                if source is not None and run:
+                    yield ExportPage(source, run)
+                    run = []
+                source = here
+            run.append(row)
+        if source is not None and run:
+            yield ExportPage(source, run)
+    finally:
+        for stream in streams:  # each stops its page reader
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
 
 
 def _read_ahead(pages: Iterator[ExportPage]) -> Iterator[ExportPage]:
     """``pages``, each next one read on a worker thread while the caller handles the last.
 
-    At most one page is read ahead: memory stays flat. Closing this
-    generator stops the worker and waits for it (it holds a connection only while it reads a
-    page); an error reading a page is raised here, to the caller.
+    At most one page is read ahead: memory stays flat. Closing this generator stops the
+    worker and waits for it (it holds a connection only while it reads a page); an error
+    reading a page is raised here, to the caller.
     """
     handoff = _Handoff()
     worker = threading.Thread(

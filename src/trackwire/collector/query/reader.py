@@ -170,7 +170,7 @@ class QueryReader(Protocol):
     def export_pages(
         self, sources: Sequence[Source], start_ms: int, end_ms: int
     ) -> Iterator[ExportPage]:
-        """:meth:`export_rows` as pages of plain rows (what the export archive reads): the
+        """:meth:`export_rows` as pages of JSON rows (what the export archive reads): the
         pages in receipt order, each read in its own short read transaction."""
         ...
 
