@@ -277,12 +277,19 @@ with SQLiteStore(db) as store:
     sources = store.project_sources(key)
     began, cpu = time.perf_counter(), time.process_time()
     size = events = 0
-    rows = store.export_rows(sources, start, end)
-    def counted():
-        global events
-        for row in rows:
-            events += 1
-            yield row
+    if hasattr(store, "export_pages"):  # pages of plain rows (code since they were added)
+        def counted():
+            global events
+            for page in store.export_pages(sources, start, end):
+                events += len(page.rows)
+                yield page
+    else:
+        rows = store.export_rows(sources, start, end)
+        def counted():
+            global events
+            for row in rows:
+                events += 1
+                yield row
     for chunk in archive_chunks(counted(), sources[0].source_id):
         size += len(chunk)
     print(events, size, time.perf_counter() - began, time.process_time() - cpu, COMPRESSOR)

@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from trackwire.collector.query import export, export_zip
-from trackwire.collector.query.export import ExportRow, archive_chunks
+from trackwire.collector.query.export import ExportRow, archive_chunks, pages_of
 
 GOLDEN = Path(__file__).with_name("export_golden.jsonl")
 _HOUR = 3_600_000
@@ -84,7 +84,7 @@ def _rows() -> list[ExportRow]:
 
 
 def _archive() -> bytes:
-    return b"".join(archive_chunks(iter(_rows()), 3))
+    return b"".join(archive_chunks(pages_of(_rows()), 3))
 
 
 def _archive_lines() -> list[bytes]:

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from trackwire.collector.query import export, export_zip
-from trackwire.collector.query.export import ExportRow, archive_chunks
+from trackwire.collector.query.export import ExportRow, archive_chunks, pages_of
 
 _T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 _HOUR = 3_600_000
@@ -82,7 +82,7 @@ def test_a_reader_leaving_mid_hour_closes_the_stream_quietly(
     (the route closes it when the client goes away)."""
     monkeypatch.setattr(export, "_LINES", 3)
     monkeypatch.setattr(export, "_CHUNK", 1)  # a chunk after every block of lines
-    chunks = archive_chunks(_rows(200), 3)
+    chunks = archive_chunks(pages_of(_rows(200)), 3)
     assert isinstance(chunks, Generator)
     assert next(chunks)
     chunks.close()
@@ -98,7 +98,7 @@ def test_a_failing_read_reaches_the_reader(
     monkeypatch.setattr(export, "_CHUNK", 1)
     got = 0
     with pytest.raises(RuntimeError, match="the store went away"):
-        for chunk in archive_chunks(_rows(200, fail_at=150), 3):
+        for chunk in archive_chunks(pages_of(_rows(200, fail_at=150), size=10), 3):
             got += len(chunk)
     gc.collect()
     assert got > 0  # the hours before it went out

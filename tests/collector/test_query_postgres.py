@@ -8,6 +8,7 @@ and the store contract.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,8 +88,12 @@ def test_an_export_holds_no_transaction_between_pages(pg_store: PostgresStore, p
         sources = pg_store.project_sources(pg_store.events(limit=1)[0].source)
         rows = pg_store.export_rows(sources, 0, 2**62)
         first = next(rows)
-        # Paused inside the first page: nothing open on the server, and what is stored
-        # meanwhile is read by the later pages (no snapshot is kept for the whole export).
+        # Paused inside the first page: nothing open on the server (once the export's worker
+        # has read the page after it, a few ms), and what is stored meanwhile is read by the
+        # later pages (no snapshot is kept for the whole export).
+        deadline = time.monotonic() + 10
+        while _open_transactions(pg_url) and time.monotonic() < deadline:
+            continue
         assert _open_transactions(pg_url) == 0
         api.send([event("Play", "user-9", ms(5), 9)])
         rest = list(rows)

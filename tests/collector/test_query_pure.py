@@ -22,6 +22,7 @@ from trackwire.collector.query.export import (
     export_line,
     export_time,
     member_name,
+    pages_of,
 )
 from trackwire.collector.query.segmentation import Aggregate, answer, bucket_of, plan
 from trackwire.errors import ValidationError
@@ -268,7 +269,7 @@ def test_archive_streams_one_member_per_hour() -> None:
              received=1_767_225_600_000 + (i // 4000) * hour)
         for i in range(12000)
     ]  # fmt: skip
-    chunks = list(archive_chunks(iter(rows), 3))
+    chunks = list(archive_chunks(pages_of(rows), 3))
     assert len(chunks) > 1  # streamed in pieces, not one blob
     data = b"".join(chunks)
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
@@ -280,7 +281,7 @@ def test_archive_streams_one_member_per_hour() -> None:
 
 
 def test_archive_of_nothing_is_an_empty_zip() -> None:
-    data = b"".join(archive_chunks(iter([]), 3))
+    data = b"".join(archive_chunks(pages_of([]), 3))
     assert zipfile.ZipFile(io.BytesIO(data)).namelist() == []
 
 

@@ -12,12 +12,24 @@ PostgreSQL's ``statement_timeout``).
 from __future__ import annotations
 
 import heapq
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from operator import itemgetter
 from typing import Any, ClassVar, Protocol
 
+import orjson
+
 from trackwire.collector.query.limits import DEFAULT_TIME_LIMIT_S
-from trackwire.collector.query.reader import ExportRow, Hit, Source
+from trackwire.collector.query.reader import (
+    ID_AT,
+    RECEIVED_AT,
+    ExportPage,
+    ExportRow,
+    Hit,
+    Source,
+    export_row,
+)
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
 
@@ -45,8 +57,9 @@ class ReadsSQL(Protocol):
         end_ms: int,
         start_ms: int,
         limit: int = ...,
-    ) -> list[ExportRow]:
-        """One keyset page of a source's export, in receipt order."""
+    ) -> list[bytes]:
+        """One keyset page of a source's export, in receipt order (rows as in
+        :class:`~trackwire.collector.query.reader.ExportPage`)."""
         ...
 
     def search_users(
@@ -132,28 +145,40 @@ class QueryReads:
     def export_rows(
         self, sources: Sequence[Source], start_ms: int, end_ms: int
     ) -> Iterator[ExportRow]:
-        """See :meth:`QueryReader.export_rows`: one reader per source, merged in receipt
-        order; each reads keyset pages, one short read per page, and holds no connection
-        between pages (a long export neither blocks checkpoints nor holds a pooled one)."""
+        """See :meth:`QueryReader.export_rows` (the rows of :meth:`export_pages`)."""
+        for source, rows in self.export_pages(sources, start_ms, end_ms):
+            for row in rows:
+                yield export_row(source, orjson.loads(row))
 
-        def rows(source: Source) -> Iterator[ExportRow]:
+    def export_pages(
+        self, sources: Sequence[Source], start_ms: int, end_ms: int
+    ) -> Iterator[ExportPage]:
+        """See :meth:`QueryReader.export_pages`: one reader per source, merged in receipt
+        order; each reads keyset pages, one short read per page, and holds no connection
+        between pages (a long export neither blocks checkpoints nor holds a pooled one).
+
+        The pages are read one ahead on a worker thread (:func:`_read_ahead`): a store reads
+        a page in one statement that runs without the GIL, on another core while the caller
+        writes the page before it.
+        """
+        size = self.export_page_size
+
+        def pages(source: Source) -> Iterator[ExportPage]:
             after: tuple[int, int] | None = None
             while True:
                 with self._reading() as conn:
-                    page = self._reads.export_page(
-                        conn, source, after, end_ms, start_ms, self.export_page_size
-                    )
-                yield from page
-                if len(page) < self.export_page_size:
+                    rows = self._reads.export_page(conn, source, after, end_ms, start_ms, size)
+                if rows:
+                    yield ExportPage(source, rows)
+                if len(rows) < size:
                     return
-                after = (page[-1].received_time_ms, page[-1].id)
+                last = orjson.loads(rows[-1])
+                after = (last[RECEIVED_AT], last[ID_AT])
 
         if len(sources) == 1:
-            yield from rows(sources[0])
+            yield from _read_ahead(pages(sources[0]))
             return
-        yield from heapq.merge(
-            *(rows(s) for s in sources), key=lambda row: (row.received_time_ms, row.id)
-        )
+        yield from _merged([_read_ahead(pages(s)) for s in sources], size)
 
     def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:
         """See :meth:`QueryReader.search_users`."""
@@ -204,3 +229,109 @@ class QueryReads:
             return self._segmentation.event_hits(
                 conn, sources, plan, first_seen=first_seen, paying=paying
             )
+
+
+def _merged(streams: Sequence[Iterator[ExportPage]], size: int) -> Iterator[ExportPage]:
+    """The pages of several sources' streams as pages in receipt order across them: each run
+    of one source's rows a page of at most ``size`` rows."""
+
+    def keyed(stream: Iterator[ExportPage]) -> Iterator[tuple[tuple[int, int], Source, bytes]]:
+        for source, rows in stream:
+            for row in rows:
+                values = orjson.loads(row)
+                yield (values[RECEIVED_AT], values[ID_AT]), source, row
+
+    source: Source | None = None
+    run: list[bytes] = []
+    try:
+        for _, here, row in heapq.merge(*map(keyed, streams), key=itemgetter(0)):
+            if here is not source or len(run) >= size:
+                if source is not None and run:
+                    yield ExportPage(source, run)
+                    run = []
+                source = here
+            run.append(row)
+        if source is not None and run:
+            yield ExportPage(source, run)
+    finally:
+        for stream in streams:  # each stops its page reader
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
+
+def _read_ahead(pages: Iterator[ExportPage]) -> Iterator[ExportPage]:
+    """``pages``, each next one read on a worker thread while the caller handles the last.
+
+    At most one page is read ahead: memory stays flat. Closing this generator stops the
+    worker and waits for it (it holds a connection only while it reads a page); an error
+    reading a page is raised here, to the caller.
+    """
+    handoff = _Handoff()
+    worker = threading.Thread(
+        target=handoff.fill, args=(pages,), name="trackwire-export-read", daemon=True
+    )
+    worker.start()
+    try:
+        while (page := handoff.take()) is not None:
+            yield page
+    finally:
+        handoff.stop()
+        worker.join()
+
+
+class _Handoff:
+    """One slot between the thread reading pages and the one writing them."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._page: ExportPage | None = None
+        self._ended = False
+        self._stopped = False
+        self._error: BaseException | None = None
+
+    def fill(self, pages: Iterator[ExportPage]) -> None:
+        """Read every page into the slot, one at a time (the worker thread's loop)."""
+        try:
+            while True:
+                # The next page is read once the last one is taken, not before: one page
+                # ahead of the reader, so a paused export holds one and reads what is
+                # stored meanwhile after it.
+                with self._changed:
+                    while self._page is not None and not self._stopped:
+                        self._changed.wait()
+                    if self._stopped:
+                        return
+                page = next(pages, None)
+                if page is None:
+                    return
+                with self._changed:
+                    self._page = page
+                    self._changed.notify_all()
+        except BaseException as exc:  # handed to the reader, who raises it
+            with self._changed:
+                self._error = exc
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+            with self._changed:
+                self._ended = True
+                self._changed.notify_all()
+
+    def take(self) -> ExportPage | None:
+        """The next page (None: no more); raises what reading it raised."""
+        with self._changed:
+            while self._page is None and not self._ended:
+                self._changed.wait()
+            page, self._page = self._page, None
+            self._changed.notify_all()
+            if page is None and self._error is not None:
+                raise self._error
+            return page
+
+    def stop(self) -> None:
+        """Let the worker end (the reader went away or is done)."""
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()

@@ -38,6 +38,12 @@ _EXPORT_COLUMNS: Final = (
     "e.session_id, e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, e.payload, "
     "c.kind, c.body, u.properties"
 )
+#: An export page's columns (see trackwire.collector.query.reader.EXPORT_FIELDS).
+_PAGE_COLUMNS: Final = (
+    "e.id, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, e.session_id, "
+    "e.client_time_ms, e.received_time_ms, e.dedup_key, e.groups, c.kind, c.body, "
+    "u.properties, e.payload"
+)
 #: Each event with its shared request context and its user's properties (exported on every
 #: event, as Amplitude does).
 _EVENTS_WITH_CONTEXT: Final = (
@@ -79,27 +85,28 @@ def export_page(
     end_ms: int,
     start_ms: int,
     limit: int = EXPORT_PAGE,
-) -> list[ExportRow]:
+) -> list[bytes]:
     """Up to ``limit`` events of a source received in ``[start_ms, end_ms)``, in receipt order
     (``received_time_ms``, ``id``), strictly after the key ``after`` (None: from the start).
 
     A keyset page on ``events_by_received``: the export reads page after page, each in its
     own short statement, so no snapshot is held for the whole export (a long one keeps vacuum
-    from reclaiming what ingestion updates meanwhile).
+    from reclaiming what ingestion updates meanwhile). Each row is the JSON array of
+    :data:`_PAGE_COLUMNS` (see :class:`~trackwire.collector.query.reader.ExportPage`).
     """
     if after is None:
         low, since, last_id = start_ms, start_ms - 1, -1
     else:
         low, (since, last_id) = after[0], after
     rows = conn.execute(
-        f"SELECT {_EXPORT_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.source_id = %s "
+        f"SELECT {_PAGE_COLUMNS} FROM {_EVENTS_WITH_CONTEXT} WHERE e.source_id = %s "
         "AND e.received_time_ms >= %s AND e.received_time_ms < %s "
         "AND (e.received_time_ms, e.id) > (%s, %s) "
         "ORDER BY e.received_time_ms, e.id LIMIT %s",
         (source.source_id, low, end_ms, since, last_id, limit),
     ).fetchall()
-    vendor = source.vendor
-    return [ExportRow(vendor, *row) for row in rows]
+    # The payload spliced in as stored (JSON already), as SQLite's page does.
+    return [orjson.dumps((*row[:-1], orjson.Fragment(row[-1]))) for row in rows]
 
 
 def _found(rows: Sequence[tuple[int, str | None, int]]) -> list[FoundUser]:

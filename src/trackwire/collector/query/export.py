@@ -2,31 +2,42 @@
 
 Amplitude's Export API answers a zip archive holding one gzipped JSON-lines file per hour of
 server upload time, named ``<project>/<project>_<yyyy-mm-dd>_<H>#0.json.gz`` (hour not
-zero-padded). :func:`archive_chunks` produces exactly that from an iterator of rows in upload
-order, yielding bytes as it goes (the zip side is :mod:`.export_zip`): neither the archive nor
-an hour's file is ever held whole in memory.
+zero-padded). :func:`archive_chunks` produces exactly that from a store's pages of rows
+(:class:`ExportPage`, in upload order), yielding bytes as it goes (the zip side is
+:mod:`.export_zip`): neither the archive nor an hour's file is ever held whole in memory.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import orjson
 
 from trackwire.collector.query import mapping
 from trackwire.collector.query.export_zip import ArchiveWriter, Sink, member_name
-from trackwire.collector.query.reader import ExportRow
+from trackwire.collector.query.reader import (
+    EXPORT_FIELDS,
+    RECEIVED_AT,
+    ExportPage,
+    ExportRow,
+    Source,
+    encoded_row,
+    row_values,
+)
 from trackwire.collector.store import expand
 
 __all__ = [
+    "EXPORT_FIELDS",
+    "ExportPage",
     "ExportRow",
     "archive_chunks",
     "export_event",
     "export_line",
     "export_time",
     "member_name",
+    "pages_of",
 ]
 
 _HOUR_MS: Final = 3_600_000
@@ -142,8 +153,9 @@ def _second_prefix(second: int) -> bytes:
 
 _HOUR_PREFIXES: dict[int, bytes] = {}
 _SECOND_PREFIXES: dict[int, bytes] = {}
-#: The last receipt time formatted (a pair replaced whole: safe across threads).
-_last_received: tuple[int, bytes] = (-1, b"")
+#: The last receipt time formatted, and its three fields at the end of a line (see
+#: :data:`_REST`); a triple replaced whole: safe across threads.
+_last_received: tuple[int, bytes, bytes] = (-1, b"", b"")
 _MINUTE_SECOND: Final = tuple(f"{s // 60:02d}:{s % 60:02d}.".encode() for s in range(3600))
 _MILLI: Final = tuple(f"{m:03d}000".encode() for m in range(1000))
 
@@ -201,9 +213,9 @@ def _user_properties(vendor: str, value: Any) -> dict[str, Any]:
 
 
 def _exported_user_properties(vendor: str, own: Any, current: str | None) -> bytes:
-    """The ``user_properties`` of an exported event: the user's properties (as stored now),
-    with what the event itself set on top (its values at the time of the event); ``own`` is
-    the event's :func:`_own_user_properties` value.
+    """The ``user_properties`` of an exported event: the user's properties (as stored now,
+    JSON), with what the event itself set on top (its values at the time of the event);
+    ``own`` is the event's :func:`_own_user_properties` value.
 
     Amplitude exports the user's properties on every event, not only on identifies. A user's
     events mostly set the same values: the merged JSON is kept per (vendor, stored
@@ -260,10 +272,13 @@ _REST: Final = (
     b'"$insert_id":%s,"$schema":12,"amplitude_id":%s,"app":%d,"client_event_time":"%s",'
     b'"client_upload_time":"%s","data":{},"device_id":%s,"event_id":%d,"event_properties":%s,'
     b'"event_time":"%s","event_type":%s,"group_properties":{},"groups":%s,'
-    b'"is_attribution_event":false,"processed_time":"%s","server_received_time":"%s",'
-    b'"server_upload_time":"%s","session_id":%d,"user_id":%s,"user_properties":%s,'
-    b'"uuid":"%s%012x"}'
+    b'"is_attribution_event":false,"processed_time":"%s","session_id":%d,"user_id":%s,'
+    b'"user_properties":%s,"uuid":"%s%012x"}'
 )
+
+
+#: The three times of an event's receipt, as one value of :data:`_REST`.
+_PROCESSED: Final = b'%s","server_received_time":"%s","server_upload_time":"%s'
 
 
 def _line_format(top: Mapping[str, Any]) -> tuple[tuple[str, ...], bytes]:
@@ -294,7 +309,15 @@ _loads: Final = orjson.loads
 
 def export_line(row: ExportRow, project_id: int) -> bytes:
     """The export JSON of one stored event (Amplitude's export field names, any vendor), as
-    compact JSON bytes without a newline.
+    compact JSON bytes without a newline."""
+    source_id = row.source_id
+    prefix = _UUID_PREFIXES.get(source_id) or _uuid_prefix(source_id)
+    return _line(row_values(row), row.vendor, prefix, project_id)
+
+
+def _line(row: Sequence[Any], vendor: str, uuid_prefix: bytes, project_id: int) -> bytes:
+    """:func:`export_line` of one event's values (:data:`EXPORT_FIELDS`, a decoded row of an
+    :class:`ExportPage`), ``uuid_prefix`` its source's (:func:`_uuid_prefix`).
 
     The export's hot path, once per exported event. Building a ~50-key dict per event cost
     more than everything else together, so the line is a cached format per set of top-level
@@ -302,22 +325,21 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     then the event's own fields, unknown fields present and null. The caches are looked up
     inline (a call per event costs as much as the lookup).
     """
-    payload = _loads(row.payload)
+    (id_, type_, event_name, user_id, device_id, amplitude_id, session_id, client_ms,
+     received_ms, dedup_key, groups, context_kind, context, current, payload) = row  # fmt: skip
     if type(payload) is not dict:
         payload = {}
-    vendor = row.vendor
-    if row.context_kind is not None and row.context is not None:
-        payload = expand(row.context_kind, _context(row.context), payload)
+    if context_kind is not None and context is not None:
+        payload = expand(context_kind, _context(context), payload)
     global _last_received
     # The events of one request share their receipt time: format it once for them.
-    received_ms = row.received_time_ms
     last = _last_received
     if last[0] == received_ms:
-        received = last[1]
+        received, processed = last[1], last[2]
     else:
         received = _time(received_ms)
-        _last_received = (received_ms, received)
-    client_ms = row.client_time_ms
+        processed = _PROCESSED % (received, received, received)
+        _last_received = (received_ms, received, processed)
     if client_ms is None:
         client = received
     else:
@@ -332,38 +354,35 @@ def export_line(row: ExportRow, project_id: int) -> bytes:
     else:
         top = _built_in_sources(vendor, payload)
         properties = mapping.event_properties_of(vendor, payload)
-        own = _own_user_properties(vendor, row.type, payload)
+        own = _own_user_properties(vendor, type_, payload)
     found = _FORMATS.get(tuple(top))
     keys, line = _line_format(top) if found is None else found
-    current = row.user_properties
-    if own is None:
-        # Most events set nothing on their user: the stored properties as they are.
-        user = current.encode() if current and current != "{}" else b"{}"
-    else:
+    if own is not None:
         user = _exported_user_properties(vendor, own, current)
-    source_id = row.source_id
+    elif current and current != "{}":
+        # Most events set nothing on their user: the stored properties as they are (no call).
+        user = current.encode()
+    else:
+        user = b"{}"
     return line % (
         *map(_dumps, map(top.__getitem__, keys)),
-        _dumps(row.dedup_key),
-        _dumps(row.amplitude_id),
+        _dumps(dedup_key),
+        _dumps(amplitude_id),
         project_id,
         client,
         received,
-        _dumps(row.device_id),
-        row.id,
+        _dumps(device_id),
+        id_,
         _dumps(properties),
         client,
-        _EVENT_TYPES.get((vendor, row.type, row.event_name))
-        or _event_type(vendor, row.type, row.event_name),
-        _dumps(orjson.loads(row.groups)) if row.groups else b"{}",
-        received,
-        received,
-        received,
-        -1 if row.session_id is None else row.session_id,
-        _dumps(row.user_id),
+        _EVENT_TYPES.get((vendor, type_, event_name)) or _event_type(vendor, type_, event_name),
+        _dumps(orjson.loads(groups)) if groups else b"{}",
+        processed,
+        -1 if session_id is None else session_id,
+        _dumps(user_id),
         user,
-        _UUID_PREFIXES.get(source_id) or _uuid_prefix(source_id),
-        row.id & _UUID_ID_MASK,
+        uuid_prefix,
+        id_ & _UUID_ID_MASK,
     )
 
 
@@ -401,31 +420,39 @@ def _context(body: str) -> dict[str, Any]:
 _CONTEXTS: dict[str, dict[str, Any]] = {}
 
 
-def archive_chunks(rows: Iterable[ExportRow], project_id: int) -> Iterator[bytes]:
-    """The export archive of ``rows`` (in upload-time order), as a stream of byte chunks."""
+def archive_chunks(pages: Iterable[ExportPage], project_id: int) -> Iterator[bytes]:
+    """The export archive of ``pages`` (in upload-time order), as a stream of byte chunks.
+
+    Closing the stream closes ``pages`` (a store's page reader stops with it).
+    """
     sink = Sink()
     out = ArchiveWriter(sink, project_id)
     try:
         hour: int | None = None
         lines: list[bytes] = []
         # Locals: looked up once per row otherwise.
-        add, line_of, hour_ms, per_block = lines.append, export_line, _HOUR_MS, _LINES
-        for row in rows:
-            if row.received_time_ms // hour_ms != hour:
-                if hour is not None:
-                    add(b"")  # the block ends with a newline, as every line
+        add, line_of, loads, hour_ms, at = lines.append, _line, _loads, _HOUR_MS, RECEIVED_AT
+        per_block = _LINES
+        for source, rows in pages:
+            vendor = source.vendor
+            prefix = _UUID_PREFIXES.get(source.source_id) or _uuid_prefix(source.source_id)
+            for encoded in rows:
+                row = loads(encoded)
+                if row[at] // hour_ms != hour:
+                    if hour is not None:
+                        add(b"")  # the block ends with a newline, as every line
+                        out.write(b"\n".join(lines))
+                        lines.clear()
+                        out.end_hour()
+                    hour = row[at] // hour_ms
+                    out.start_hour(hour)
+                add(line_of(row, vendor, prefix, project_id))
+                if len(lines) >= per_block:
+                    add(b"")
                     out.write(b"\n".join(lines))
                     lines.clear()
-                    out.end_hour()
-                hour = row.received_time_ms // hour_ms
-                out.start_hour(hour)
-            add(line_of(row, project_id))
-            if len(lines) >= per_block:
-                add(b"")
-                out.write(b"\n".join(lines))
-                lines.clear()
-                if sink.size >= _CHUNK:
-                    yield sink.take()
+                    if sink.size >= _CHUNK:
+                        yield sink.take()
         if hour is not None:
             add(b"")
             out.write(b"\n".join(lines))
@@ -433,5 +460,25 @@ def archive_chunks(rows: Iterable[ExportRow], project_id: int) -> Iterator[bytes
         out.close()
     finally:
         out.abandon()
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
     if sink.size:
         yield sink.take()
+
+
+def pages_of(rows: Iterable[ExportRow], size: int = 5000) -> Iterator[ExportPage]:
+    """:class:`ExportRow` values as export pages (each run of one source's rows, in pages of
+    up to ``size`` rows): for rows that were not read as pages."""
+    source: Source | None = None
+    page: list[bytes] = []
+    for row in rows:
+        here = Source(row.source_id, row.vendor)
+        if here != source or len(page) >= size:
+            if source is not None and page:
+                yield ExportPage(source, page)
+                page = []
+            source = here
+        page.append(encoded_row(row))
+    if source is not None and page:
+        yield ExportPage(source, page)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
+
+import orjson
 
 from trackwire.collector.query.segmentation import Aggregate, Plan
 from trackwire.collector.query.users import FoundUser, UserSummary
 
-__all__ = ["ExportRow", "Hit", "QueryReader", "Source"]
+__all__ = ["EXPORT_FIELDS", "ExportPage", "ExportRow", "Hit", "QueryReader", "Source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,72 @@ class ExportRow:
     user_properties: str | None = None
 
 
+#: The values of one event in an :class:`ExportPage`'s rows, in order: :class:`ExportRow`'s
+#: fields without ``vendor`` and ``source_id`` (the page's source has them), ``payload`` last.
+EXPORT_FIELDS: Final = (
+    "id",
+    "type",
+    "event_name",
+    "user_id",
+    "device_id",
+    "amplitude_id",
+    "session_id",
+    "client_time_ms",
+    "received_time_ms",
+    "dedup_key",
+    "groups",
+    "context_kind",
+    "context",
+    "user_properties",
+    "payload",
+)
+#: Where ``received_time_ms`` and ``id`` are in a decoded row (the keyset order).
+RECEIVED_AT: Final = EXPORT_FIELDS.index("received_time_ms")
+ID_AT: Final = EXPORT_FIELDS.index("id")
+
+
+class ExportPage(NamedTuple):
+    """Stored events of one source, in receipt order, as the export reads them.
+
+    Each row is one event as a compact JSON array of :data:`EXPORT_FIELDS`, bytes: the texts
+    ``groups``, ``context`` and ``user_properties`` as JSON strings, the payload as the JSON
+    it is (decoded with the row: one parse per event). SQLite builds a whole page of them in
+    one statement, which runs without Python's GIL, so the next page is read on another core
+    while this one is written (see
+    :meth:`trackwire.collector.query_reads.QueryReads.export_pages`); the export decodes one
+    row at a time, and no object is made per event beyond what it writes.
+    """
+
+    source: Source
+    rows: Sequence[bytes]
+
+
+def export_row(page_source: Source, row: Sequence[Any]) -> ExportRow:
+    """One decoded row of an :class:`ExportPage` as an :class:`ExportRow`."""
+    (id_, type_, name, user_id, device_id, amplitude_id, session_id, client_ms, received_ms,
+     dedup_key, groups, context_kind, context, user_properties, payload) = row  # fmt: skip
+    return ExportRow(
+        page_source.vendor, id_, page_source.source_id, type_, name, user_id, device_id,
+        amplitude_id, session_id, client_ms, received_ms, dedup_key, groups,
+        orjson.dumps(payload).decode(), context_kind, context, user_properties,
+    )  # fmt: skip
+
+
+def row_values(row: ExportRow) -> tuple[Any, ...]:
+    """An :class:`ExportRow`'s values in :data:`EXPORT_FIELDS` order, the payload decoded."""
+    return (
+        row.id, row.type, row.event_name, row.user_id, row.device_id, row.amplitude_id,
+        row.session_id, row.client_time_ms, row.received_time_ms, row.dedup_key, row.groups,
+        row.context_kind, row.context, row.user_properties, orjson.loads(row.payload),
+    )  # fmt: skip
+
+
+def encoded_row(row: ExportRow) -> bytes:
+    """An :class:`ExportRow` as a row of an :class:`ExportPage` (the payload spliced in as it
+    is stored)."""
+    return orjson.dumps((*row_values(row)[:-1], orjson.Fragment(row.payload)))
+
+
 class QueryReader(Protocol):
     """Reads behind Amplitude's query API; every method is safe to call from several threads.
 
@@ -97,6 +165,13 @@ class QueryReader(Protocol):
     ) -> Iterator[ExportRow]:
         """Events received in ``[start_ms, end_ms)`` in receipt order, read lazily, a page at
         a time: no read transaction lasts the whole export."""
+        ...
+
+    def export_pages(
+        self, sources: Sequence[Source], start_ms: int, end_ms: int
+    ) -> Iterator[ExportPage]:
+        """:meth:`export_rows` as pages of JSON rows (what the export archive reads): the
+        pages in receipt order, each read in its own short read transaction."""
         ...
 
     def search_users(self, sources: Sequence[Source], text: str) -> tuple[str, list[FoundUser]]:

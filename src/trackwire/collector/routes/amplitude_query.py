@@ -182,7 +182,7 @@ class QueryRoutes:
         if not self.store.export_has_rows(sources, start_ms, end_ms):
             raise _Refused(404, "no data in the requested range")
         project_id = sources[0].source_id
-        chunks = archive_chunks(self.store.export_rows(sources, start_ms, end_ms), project_id)
+        chunks = archive_chunks(self.store.export_pages(sources, start_ms, end_ms), project_id)
         name = f"export-{query['start']}-{query['end']}.zip"
         return StreamingResponse(
             _closing(chunks),
