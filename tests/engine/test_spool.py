@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import random
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -574,7 +575,12 @@ def test_an_unreadable_segment_in_a_spool_taken_over_is_skipped(tmp_path: Path) 
 
 
 class _FdWatch:
-    """Records the descriptors opened and closed through ``os``, to catch a stray close."""
+    """Records the descriptors opened and closed through ``os``, to catch a stray close.
+
+    Only closes made by trackwire's own code count: the patch is process-wide, and another
+    thread of the test process (a finished test's subprocess pipes, say) may close its own
+    descriptors meanwhile.
+    """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.opened: set[int] = set()
@@ -592,7 +598,8 @@ class _FdWatch:
             return new
 
         def watched_close(fd: int) -> None:
-            if fd not in self.opened:
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            if fd not in self.opened and caller.startswith("trackwire."):
                 self.stray.append(fd)
             self.opened.discard(fd)
             real_close(fd)
