@@ -65,17 +65,6 @@ VENDORS: Final = ("amplitude", "segment", "mparticle")
 _PATHS: Final = {vendor: paths_of(vendor) for vendor in VENDORS}
 
 
-def _at(document: Any, parts: tuple[str, ...]) -> Any:
-    """The value at ``parts`` inside a decoded JSON document, as ``#>`` finds it: None when
-    a member is missing or the value on the way is not an object."""
-    value = document
-    for part in parts:
-        if type(value) is not dict:
-            return None
-        value = value.get(part)
-    return value
-
-
 def builtins_text(vendor: str, payload: str, context: Any) -> str | None:
     """The JSON text of an event's built-in properties, for ``events.builtins``; None (read
     them from the payload) when the payload is not JSON, which the ingest never stores.
@@ -92,11 +81,19 @@ def builtins_text(vendor: str, payload: str, context: Any) -> str | None:
         decoded = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return None
-    documents = [decoded if place == "payload" else context for place in places(vendor)]
+    # Runs once per stored event: plain loops, no call per name. Only objects hold members
+    # (``#>`` finds nothing inside a string, a number or an array by a member's name).
+    documents = [
+        document
+        for document in (decoded if place == "payload" else context for place in places(vendor))
+        if type(document) is dict
+    ]
     found: dict[str, Any] = {}
     for name, parts in paths:
         for document in documents:
-            value = _at(document, parts)
+            value: Any = document
+            for part in parts:
+                value = value.get(part) if type(value) is dict else None
             if value is not None:
                 found[name] = value
                 break
