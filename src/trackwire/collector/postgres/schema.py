@@ -508,15 +508,25 @@ _BUILTINS: Final = (
     """,
     # The migration's: per name, the first value set and not null at its path in the first
     # document, else in the second, as the queries read them from the payload before.
+    # (PL/pgSQL: as an SQL function over unnest() it cost ~150 us a row, ~25 min at 10M.)
     """
     CREATE FUNCTION tw_builtins_of(first text, second text, names text[], paths text[])
-    RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT coalesce(jsonb_object_agg(x.n, x.v), '{}'::jsonb) FROM (
-            SELECT w.n, coalesce(nullif(a.j #> w.p::text[], 'null'::jsonb),
-                                 nullif(b.j #> w.p::text[], 'null'::jsonb)) AS v
-            FROM unnest(names, paths) AS w(n, p),
-                 (SELECT tw_json(first) AS j) a, (SELECT tw_json(second) AS j) b
-        ) x WHERE x.v IS NOT NULL
+    RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    DECLARE
+        a jsonb := tw_json(first);
+        b jsonb := tw_json(second);
+        found jsonb := '{}';
+        v jsonb;
+    BEGIN
+        FOR i IN 1 .. coalesce(array_length(names, 1), 0) LOOP
+            v := coalesce(nullif(a #> paths[i]::text[], 'null'::jsonb),
+                          nullif(b #> paths[i]::text[], 'null'::jsonb));
+            IF v IS NOT NULL THEN
+                found := found || jsonb_build_object(names[i], v);
+            END IF;
+        END LOOP;
+        RETURN found;
+    END
     $$
     """,
     """
