@@ -495,14 +495,14 @@ _BUILTINS: Final = (
     # JSON (1.4 s of CPU for 300k events grouped by country, at 10M stored). The ingest now
     # keeps them in a small jsonb object beside the event, in the covering indexes.
     f"""
-    CREATE FUNCTION tw_builtins_capped(j jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE
+    CREATE FUNCTION tw_builtins_capped(j jsonb) RETURNS jsonb LANGUAGE sql STABLE
     PARALLEL SAFE AS $$
         SELECT CASE WHEN pg_column_size(j) <= {BUILTINS_INDEX_MAX} THEN j END
     $$
     """,
     # The ingest's: the JSON text found in Python (.builtins) as jsonb, NULL when too large.
     """
-    CREATE FUNCTION tw_builtins(t text) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    CREATE FUNCTION tw_builtins(t text) RETURNS jsonb LANGUAGE sql STABLE PARALLEL SAFE AS $$
         SELECT tw_builtins_capped(tw_json(t))
     $$
     """,
