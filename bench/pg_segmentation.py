@@ -280,9 +280,11 @@ def cases(query: AmplitudeQuery, start: str, end: str) -> dict[str, Callable[[],
     def seg(event: Any, **options: Any) -> Callable[[], Any]:
         return lambda: query.event_segmentation(event, start, end, **options)
 
-    def filtered(op: str, values: list[str], **options: Any) -> Callable[[], Any]:
+    def filtered(
+        op: str, values: list[str], kind: str = "event", key: str = "genre", **options: Any
+    ) -> Callable[[], Any]:
         event = {"event_type": "Song Played", "filters": [
-            {"subprop_type": "event", "subprop_key": "genre", "subprop_op": op,
+            {"subprop_type": kind, "subprop_key": key, "subprop_op": op,
              "subprop_value": values}]}  # fmt: skip
         return seg(event, **options)
 
@@ -307,6 +309,10 @@ def cases(query: AmplitudeQuery, start: str, end: str) -> dict[str, Callable[[],
         "uniques by event property genre": seg({"event_type": "Song Played", "group_by": [genre]}),
         "totals by user property gp:plan": seg("Song Played", metric="totals", group_by="gp:plan"),
         "uniques by built-in country": seg("Song Played", group_by="country"),
+        "uniques, filter built-in country is FR": filtered("is", ["FR"], "user", "country"),
+        "totals by country, filter genre is rock": filtered(
+            "is", ["rock"], metric="totals", group_by="country"
+        ),
         "totals, filter genre is rock": filtered("is", ["rock"], metric="totals"),
         "uniques, filter genre contains 'ÉLEC'": filtered("contains", ["ÉLEC"]),
         "uniques, segment gp:plan is pro": seg(
