@@ -289,6 +289,8 @@ def _where(event: str, kind: str, key: str, op: str, values: list[Any]) -> dict[
 
 PLANS: list[dict[str, Any]] = [
     {"event": "_all", "metric": "totals"},
+    {"event": "_all", "metric": "uniques", "interval": "weekly"},
+    {"event": "_all", "metric": "pct_dau"},
     {"event": "_active", "metric": "uniques", "interval": "weekly"},
     {"event": "Song Played", "metric": "pct_dau"},
     {"event": "Song Played", "metric": "average", "interval": "monthly"},

@@ -45,6 +45,7 @@ from trackwire.collector.query.segmentation import (
     bucket_of,
 )
 from trackwire.collector.query.values import filter_needles, filter_texts
+from trackwire.collector.sqlite.amplitude_rollups import INACTIVE
 from trackwire.errors import ValidationError
 
 __all__ = ["active_users", "event_exists", "event_hits", "pg_path", "segmentation_rows"]
@@ -435,6 +436,16 @@ def _columns(
     return _Columns(conditions, group, value, joins + reads.laterals)
 
 
+#: An event's time in a range: its client time, else (none sent) when it was received.
+_TIME_BRANCHES: Final = (
+    ("e.client_time_ms", "e.client_time_ms >= %s AND e.client_time_ms < %s"),
+    (
+        "e.received_time_ms",
+        "e.client_time_ms IS NULL AND e.received_time_ms >= %s AND e.received_time_ms < %s",
+    ),
+)
+
+
 def _variants(fast: _Columns, mid: _Columns, slow: _Columns) -> list[tuple[str | None, _Columns]]:
     """A source's branches by where its rows keep what the query reads (each branch with
     its condition, None: every row): ``fast`` reads the ``props`` and ``builtins`` columns
@@ -487,14 +498,7 @@ def _selects(
             conditions = columns.conditions
             group, value = columns.group, columns.value
             for match in _match(source, event_type):
-                for time_column, time_sql in (
-                    ("e.client_time_ms", "e.client_time_ms >= %s AND e.client_time_ms < %s"),
-                    (
-                        "e.received_time_ms",
-                        "e.client_time_ms IS NULL "
-                        "AND e.received_time_ms >= %s AND e.received_time_ms < %s",
-                    ),
-                ):
+                for time_column, time_sql in _TIME_BRANCHES:
                     where = ["e.source_id = %s", match.text, time_sql]
                     if paying:
                         where.append("e.revenue IS NOT NULL")
@@ -537,10 +541,17 @@ def _selects(
     return _Sql(" UNION ALL ".join(parts), args)
 
 
-def _rollup(sources: Sequence[Source], query: Plan, *, with_filters: bool = True) -> _Sql | None:
+def _rollup(
+    sources: Sequence[Source], query: Plan, *, with_filters: bool = True, every: bool = False
+) -> _Sql | None:
     """``SELECT b, a`` of ``_active`` users from the ``active_days`` rollup, when it gives the
     same answer as the events (as SQLite's: daily or longer periods, no segment, no filter or
-    group-by, one vendor). None otherwise."""
+    group-by, one vendor). None otherwise.
+
+    ``every``: the users of ``_all`` instead, that rollup's with those of the inactive events
+    (identify, group, alias, ...: the rows it leaves out, by the same types), which are read
+    from the events; a pass over the range's index entries, not a count of their distinct
+    users (``uniques``/``pct_dau`` of ``_all``: 0.56 s of CPU at 10M events from the events)."""
     params = query.params
     if (
         query.interval == "hourly"
@@ -549,13 +560,23 @@ def _rollup(sources: Sequence[Source], query: Plan, *, with_filters: bool = True
         or (with_filters and (params.event.get("filters") or query.group is not None))
     ):
         return None
+    ids = [s.source_id for s in sources]
     bucket = _bucket(query, f"(r.day * {_DAY_MS})")
-    return _Sql(
+    found = _Sql(
         f"SELECT {bucket.text} AS b, r.amplitude_id AS a "
         "FROM active_days r WHERE r.source_id = ANY(%s) AND r.day >= %s AND r.day < %s",
-        [*bucket.args, [s.source_id for s in sources], query.start_ms // _DAY_MS,
-         query.end_ms // _DAY_MS],
-    )  # fmt: skip
+        [*bucket.args, ids, query.start_ms // _DAY_MS, query.end_ms // _DAY_MS],
+    )
+    if not every:
+        return found
+    for column, within in _TIME_BRANCHES:
+        bucket = _bucket(query, column)
+        found.text += (
+            f" UNION ALL SELECT {bucket.text}, e.amplitude_id FROM events e "
+            f"WHERE e.source_id = ANY(%s) AND e.type = ANY(%s) AND {within}"
+        )
+        found.args += [*bucket.args, ids, sorted(INACTIVE), query.start_ms, query.end_ms]
+    return found
 
 
 def segmentation_rows(
@@ -564,8 +585,16 @@ def segmentation_rows(
     """Per (period, group) and per group over the range: events, users, value sum/count;
     uniques of ``_active`` from the ``active_days`` rollup when it answers the same."""
     event_type = str(query.params.event["event_type"])
-    if rollups and event_type == "_active" and query.params.metric in ("uniques", "pct_dau"):
-        rollup = _rollup(sources, query)
+    if (
+        rollups
+        and event_type in ("_active", "_all")
+        and query.params.metric
+        in (
+            "uniques",
+            "pct_dau",
+        )
+    ):
+        rollup = _rollup(sources, query, every=event_type == "_all")
         if rollup is not None:
             sql = (
                 f"WITH m AS MATERIALIZED ({rollup.text}) "
