@@ -197,6 +197,12 @@ def multiply(server: Server, copies: int) -> tuple[int, float]:
     with server.connect() as conn:
         (base_events,) = conn.execute("SELECT max(id) FROM events").fetchone()
         (base_users,) = conn.execute("SELECT max(amplitude_id) FROM users").fetchone()
+        # The built-in properties column (PostgreSQL migration 6) when the code has it.
+        kept = conn.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'events' AND column_name = 'builtins'"
+        ).fetchone()[0]
+        builtins = ", builtins" if kept else ""
         for k in range(1, copies):
             dt, da, tag = k * shift, k * base_users, f".{k}"
             with conn.transaction():
@@ -217,14 +223,15 @@ def multiply(server: Server, copies: int) -> tuple[int, float]:
                 conn.execute(
                     "INSERT INTO events (source_id, type, event_name, user_id, device_id, "
                     "amplitude_id, session_id, client_time_ms, received_time_ms, dedup_key, "
-                    "revenue, groups, payload, context_id, dedup_scope, props) "
+                    f"revenue, groups, payload, context_id, dedup_scope, props{builtins}) "
                     "SELECT source_id, type, event_name, user_id || %(tag)s, "
                     "device_id || %(tag)s, amplitude_id + %(da)s, session_id + %(dt)s, "
                     "client_time_ms + %(dt)s, received_time_ms + %(dt)s, dedup_key || %(tag)s, "
                     "revenue, groups, (p || jsonb_build_object('user_id', user_id || %(tag)s, "
                     "'device_id', device_id || %(tag)s, 'time', client_time_ms + %(dt)s, "
                     "'session_id', session_id + %(dt)s, 'insert_id', dedup_key || %(tag)s, "
-                    "'amplitude_id', amplitude_id + %(da)s))::text, context_id, dedup_scope, props "
+                    "'amplitude_id', amplitude_id + %(da)s))::text, context_id, dedup_scope, props"
+                    f"{builtins} "
                     "FROM events, LATERAL (SELECT payload::jsonb AS p) j "
                     "WHERE id <= %(base)s ORDER BY id",
                     {"tag": tag, "da": da, "dt": dt, "base": base_events},
@@ -273,9 +280,11 @@ def cases(query: AmplitudeQuery, start: str, end: str) -> dict[str, Callable[[],
     def seg(event: Any, **options: Any) -> Callable[[], Any]:
         return lambda: query.event_segmentation(event, start, end, **options)
 
-    def filtered(op: str, values: list[str], **options: Any) -> Callable[[], Any]:
+    def filtered(
+        op: str, values: list[str], kind: str = "event", key: str = "genre", **options: Any
+    ) -> Callable[[], Any]:
         event = {"event_type": "Song Played", "filters": [
-            {"subprop_type": "event", "subprop_key": "genre", "subprop_op": op,
+            {"subprop_type": kind, "subprop_key": key, "subprop_op": op,
              "subprop_value": values}]}  # fmt: skip
         return seg(event, **options)
 
@@ -300,6 +309,10 @@ def cases(query: AmplitudeQuery, start: str, end: str) -> dict[str, Callable[[],
         "uniques by event property genre": seg({"event_type": "Song Played", "group_by": [genre]}),
         "totals by user property gp:plan": seg("Song Played", metric="totals", group_by="gp:plan"),
         "uniques by built-in country": seg("Song Played", group_by="country"),
+        "uniques, filter built-in country is FR": filtered("is", ["FR"], "user", "country"),
+        "totals by country, filter genre is rock": filtered(
+            "is", ["rock"], metric="totals", group_by="country"
+        ),
         "totals, filter genre is rock": filtered("is", ["rock"], metric="totals"),
         "uniques, filter genre contains 'ÉLEC'": filtered("contains", ["ÉLEC"]),
         "uniques, segment gp:plan is pro": seg(

@@ -57,6 +57,10 @@ QUERIES = [
     {"e": {"event_type": "_active"}, "start": "20251201", "end": "20261231", "i": "30"},
     {"e": {"event_type": "_active"}, "start": "20260104", "end": "20260106", "m": "pct_dau"},
     {"e": {"event_type": "Play"}, "start": "20260101", "end": "20260131", "m": "pct_dau"},
+    # _all: the active days with the users of identify/alias-only days (quiet-1).
+    {"e": {"event_type": "_all"}, "start": "20260101", "end": "20260131"},
+    {"e": {"event_type": "_all"}, "start": "20260101", "end": "20260131", "i": "7"},
+    {"e": {"event_type": "_all"}, "start": "20260104", "end": "20260106", "m": "pct_dau"},
 ]
 
 

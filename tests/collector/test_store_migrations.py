@@ -6,13 +6,14 @@ database at once are in test_store_postgres_collectors.py.)
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import psycopg
 import pytest
 
 from tests.pg_server import PostgresServer
-from trackwire.collector.postgres import PostgresStore, schema
+from trackwire.collector.postgres import PostgresStore, builtins, schema
 from trackwire.collector.sqlite.schema import Migration, SchemaTooNewError
 
 pytestmark = pytest.mark.postgres
@@ -122,3 +123,42 @@ def test_migration_5_turns_stored_properties_into_jsonb_with_the_same_answers(
         "F\ufffdR": 2,
         "NL": 5,
     }
+
+
+def test_migration_6_fills_built_ins_as_the_ingest_keeps_them(pg_server: PostgresServer) -> None:
+    # Migration 6 computes the built-in properties of the events stored before it in SQL; the
+    # ingest computes them in Python. Row for row the same jsonb, over three vendors' events
+    # with values of every JSON type in each place (the store contract's history), U+0000.
+    from tests.collector.test_store_query_contract import LONG_CITY, _history
+    from trackwire.collector.store import EventRecord
+
+    url = pg_server.new_database()
+    odd = EventRecord(
+        vendor="amplitude", source="proj", type="event", event_name="x", user_id="u",
+        device_id=None, client_time_ms=None, dedup_key=None, user_ops=[],
+        payload={"event_type": "x", "country": "F\u0000R", "platform": None, "city": 1e300},
+    )  # fmt: skip
+    with PostgresStore(url) as store:
+        for records, key, received in [*_history(7), ([odd], None, 1_767_225_600_000)]:
+            store.ingest(records, request_key=key, received_time_ms=received)
+    with psycopg.connect(url, autocommit=True) as conn:
+        ingested = conn.execute("SELECT id, builtins FROM events ORDER BY id").fetchall()
+        conn.execute("UPDATE events SET builtins = NULL")
+        conn.execute(schema._backfill())
+        migrated = conn.execute("SELECT id, builtins FROM events ORDER BY id").fetchall()
+        (long_city,) = conn.execute(
+            "SELECT builtins FROM events WHERE strpos(payload, %s) > 0", (LONG_CITY,)
+        ).fetchone()
+    assert migrated == ingested
+    values = [builtins for _, builtins in ingested]
+    # (psycopg reads a jsonb number without a fraction as an int.)
+    assert long_city is None and values[-1] == {"country": "F\ufffdR", "city": 10**300}
+    assert sum(1 for v in values if v) > 50 and any("version" in v for v in values if v)
+
+
+def test_the_built_ins_kept_are_those_migration_6_filled() -> None:
+    # events.builtins holds these names from these places; migration 6 filled it for the
+    # events stored before it. A change here needs a new migration filling it again (or the
+    # new names read from the payload): then update this digest.
+    kept = repr([(v, builtins.places(v), builtins.paths_of(v)) for v in sorted(builtins.VENDORS)])
+    assert hashlib.sha256(kept.encode()).hexdigest()[:16] == "6dc6d9edfae6d33e"

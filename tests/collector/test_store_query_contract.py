@@ -111,6 +111,7 @@ def _history(seed: int) -> list[tuple[list[EventRecord], str | None, int]]:
         key = f"r{number % 50}" if vendor == "mparticle" else None
         requests.append((records, key, received))
     requests.append((_edges(), None, START + 3 * DAY))
+    requests.append((_built_ins(), None, START + 6 * DAY))
     return requests
 
 
@@ -161,6 +162,57 @@ def _edges() -> list[EventRecord]:
                 payload={"event_type": name, "country": country}, revenue=2.0,
             )
         )  # fmt: skip
+    return found
+
+
+#: Built-in property values of every JSON type. PostgreSQL reads them from the ``builtins``
+#: column its ingest fills (from the payload where they are too large for it: LONG_CITY).
+BUILT_IN_VALUES: list[Any] = [
+    True, 3.0, "CAFÉ NOIR", "", None, [1, "a"], {"k": 1}, "Éire", "café", 7, False, "3",
+]  # fmt: skip
+LONG_CITY = "Ville " + "x" * 400
+
+
+def _built_ins() -> list[EventRecord]:
+    """Song Played from each vendor carrying built-in properties in each of its places: the
+    event itself and its batch's shared context (mParticle's wins, Segment's is the fallback)."""
+    envelope = SharedContext(
+        "segment_envelope", {"context": {"location": {"country": "NL", "city": "Leiden"}}}
+    )
+    batch = SharedContext(
+        "mparticle_batch",
+        {"device_info": {"locale_country": "JP", "platform": "Android"},
+         "application_info": {"application_version": "2.0"}},
+    )  # fmt: skip
+    found = []
+    for number, value in enumerate(BUILT_IN_VALUES):
+        odd = number % 2 == 1
+        common: dict[str, Any] = {
+            "source": PROJECT, "event_name": "Song Played", "user_id": f"u{number % 3 + 1}",
+            "device_id": None, "dedup_key": None, "user_ops": [],
+            "client_time_ms": START + 6 * DAY + number * 3_600_000,
+        }  # fmt: skip
+        props = {"genre": "rock" if odd else "Jazz"}
+        payloads: list[tuple[str, str, dict[str, Any], SharedContext | None]] = [
+            ("amplitude", "event", {
+                "event_type": "Song Played", "event_properties": props, "country": value,
+                "city": LONG_CITY if number == 3 else "Paris", "os_name": "iOS",
+                # (An object's keys in jsonb's order, shorter first: as SQLite keeps them.)
+                "library": {"v": [1.0], "name": "x"},
+            }, None),
+            ("segment", "track", {
+                "event": "Song Played", "properties": props,
+                "context": {"location": {"country": value}} if odd else {"locale": value},
+            }, envelope if number % 3 else None),
+            ("mparticle", "custom_event", {
+                "data": {"event_name": "Song Played", "custom_attributes": props},
+                "device_info": {"locale_country": value, "platform": "iOS"},
+            }, batch if odd else None),
+        ]  # fmt: skip
+        for vendor, kind, payload, context in payloads:
+            found.append(
+                EventRecord(vendor=vendor, type=kind, payload=payload, context=context, **common)
+            )
     return found
 
 
@@ -229,8 +281,16 @@ def _rows(rows: list[Aggregate]) -> list[tuple[Any, ...]]:
     )  # fmt: skip
 
 
+def _where(event: str, kind: str, key: str, op: str, values: list[Any]) -> dict[str, Any]:
+    """An event type with one filter."""
+    where = {"subprop_type": kind, "subprop_key": key, "subprop_op": op, "subprop_value": values}
+    return {"event_type": event, "filters": [where]}
+
+
 PLANS: list[dict[str, Any]] = [
     {"event": "_all", "metric": "totals"},
+    {"event": "_all", "metric": "uniques", "interval": "weekly"},
+    {"event": "_all", "metric": "pct_dau"},
     {"event": "_active", "metric": "uniques", "interval": "weekly"},
     {"event": "Song Played", "metric": "pct_dau"},
     {"event": "Song Played", "metric": "average", "interval": "monthly"},
@@ -247,6 +307,25 @@ PLANS: list[dict[str, Any]] = [
     {"event": EDGE_NAME, "metric": "uniques", "group_by": {"type": "event", "value": "genre"}},
     {"event": LONG_NAME, "metric": "totals", "group_by": {"type": "event", "value": "genre"}},
     {"event": LONG_NAME, "metric": "sums", "group_by": {"type": "event", "value": "price"}},
+    {"event": "Song Played", "metric": "totals", "group_by": "country"},
+    {"event": "Song Played", "metric": "uniques", "group_by": "city"},
+    {"event": "_all", "metric": "totals", "group_by": "library"},
+    {"event": "_active", "metric": "uniques", "group_by": "version"},
+    {
+        "event": _where("Song Played", "user", "os", "is", ["iOS"]),
+        "metric": "sums",
+        "group_by": {"type": "event", "value": "price"},
+    },
+    {
+        "event": _where("Song Played", "event", "genre", "is", ["rock"]),
+        "metric": "uniques",
+        "group_by": "country",
+    },
+    {
+        "event": _where("_all", "user", "country", "is not", ["JP"]),
+        "metric": "totals",
+        "group_by": {"type": "event", "value": "genre"},
+    },
 ]
 FILTERS: list[tuple[str, str, str, list[Any]]] = [
     ("event", "genre", "is", ["rock", "Jazz"]),
@@ -275,11 +354,23 @@ FILTERS: list[tuple[str, str, str, list[Any]]] = [
     ("event", "tags", "set is", [True, 2]),
     ("event", "tags", "set is", ["[2.0,true]"]),
     ("event", "x", "is", ['{"k":1}']),
+    ("user", "country", "contains", ["café"]),
+    ("user", "country", "is", [True]),
+    ("user", "country", "is", ["3", '[1,"a"]']),
+    ("user", "country", "is not", [""]),
+    ("user", "country", "set is", ["a", 7]),
+    ("user", "country", "does not contain", ["F"]),
+    ("user", "country", "greater", [2]),
+    ("user", "city", "contains", ["XXX"]),
+    ("user", "version", "is", ["2.0"]),
+    ("user", "language", "is", ["café"]),
 ]
 #: Filters whose answer must not be empty: each proves a rule on both stores.
 NON_EMPTY: set[tuple[str, str]] = {
     ("genre", "café"), ("genre", "ss"), ("genre", "ẞ"), ("genre", "true"), ("genre", True),
     ("price", "3.0"), ("price", 3.0), ("tags", True), ("tags", "[2.0,true]"), ("x", '{"k":1}'),
+    ("country", "café"), ("country", True), ("country", "3"), ("country", "a"), ("city", "XXX"),
+    ("version", "2.0"), ("language", "café"),
 }  # fmt: skip
 
 
@@ -339,6 +430,32 @@ def test_properties_too_large_for_the_index_are_read_from_the_payload(
         answers = [s.segmentation(sources, plan(params))[0] for s in stores]
         assert _rows(answers[0]) == _rows(answers[1])
         assert sum(row.events for row in answers[1] if row.bucket is None) >= 1
+
+
+def test_built_in_properties_are_kept_beside_the_event(stores: list[Store]) -> None:
+    # PostgreSQL's ingest keeps each event's built-ins in a column the indexes cover: every row
+    # has it but the one whose city is too large (read from its payload, answering the same
+    # in the plans above). Values as the payload gives them.
+    with stores[1]._reading() as conn:  # type: ignore[attr-defined]
+        missing = conn.execute(
+            "SELECT count(*), min(payload) FROM events WHERE builtins IS NULL"
+        ).fetchone()
+        found = conn.execute(
+            "SELECT builtins FROM events WHERE payload LIKE '%%Éire%%' ORDER BY id"
+        ).fetchall()
+    assert missing is not None and missing[0] == 1 and LONG_CITY in missing[1]
+    assert [row[0] for row in found] == [
+        {"country": "Éire", "city": "Paris", "os": "iOS", "library": {"v": [1.0], "name": "x"}},
+        {"country": "Éire", "city": "Leiden"},  # Segment: the event's own, else its batch's
+        {"country": "JP", "platform": "Android", "device_type": "Android", "version": "2.0"},
+    ]
+    sources = stores[0].project_sources(PROJECT)
+    params = segmentation_params("Song Played", "20260107", "20260107", metric="totals",
+                                 group_by="country")  # fmt: skip
+    answers = [s.segmentation(sources, plan(params))[0] for s in stores]
+    assert _rows(answers[0]) == _rows(answers[1])
+    totals = {row.group: row.events for row in answers[1] if row.bucket is None}
+    assert totals["true"] == 2 and totals["NL"] == 4 and totals["JP"] == 6
 
 
 def test_months_split_at_their_first_millisecond(stores: list[Store]) -> None:

@@ -3,16 +3,19 @@
 The work itself is :mod:`trackwire.collector.store_ingest`; this module is the SQL it needs,
 run on one connection inside the request's transaction. Unique keys over client text are
 indexed by ``md5`` (see :mod:`.schema`), so every lookup by such a key compares the hash, for
-the index, and the text, for the answer.
+the index, and the text, for the answer. Each event's built-in properties are found here, from
+its payload and batch context, for the ``builtins`` column (:mod:`.builtins`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+import orjson
 import psycopg
 
+from trackwire.collector.postgres.builtins import builtins_text
 from trackwire.collector.store_ingest import GroupKey, Writes
 from trackwire.collector.userprops import UserRow
 
@@ -35,8 +38,8 @@ _WANTED: Final = "unnest(%s::text[]) AS w(v), LATERAL"
 _INSERT_EVENT: Final = (
     "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
     "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
-    "context_id, dedup_scope, props) VALUES "
-    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, tw_props(%s)) "
+    "context_id, dedup_scope, props, builtins) VALUES "
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, tw_props(%s), tw_builtins(%s)) "
     "ON CONFLICT DO NOTHING"
 )
 
@@ -49,10 +52,14 @@ class PostgresIngestSQL:
 
     Args:
         conn: the request's connection, inside its transaction.
+        vendors: the vendor of each source id the request writes.
     """
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, vendors: Mapping[int, str]) -> None:
         self._conn = conn
+        self._vendors = vendors
+        #: The shared contexts this request stored, decoded (for the built-in properties).
+        self._contexts: dict[int, Any] = {}
 
     def next_amplitude_id(self) -> int:
         """The next value of the ``amplitude_ids`` sequence (shared by every collector)."""
@@ -127,7 +134,18 @@ class PostgresIngestSQL:
             (source_id, kind, body),
         ).fetchone()
         assert row is not None
+        self._contexts[int(row[0])] = orjson.loads(body)
         return int(row[0])
+
+    def _with_builtins(self, events: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The event rows with their built-in properties' JSON text appended (the rows are
+        in the column order of :data:`_INSERT_EVENT`: source id first, payload and context
+        id at 12 and 13)."""
+        vendors, contexts = self._vendors, self._contexts
+        return [
+            (*row, builtins_text(vendors.get(row[0], ""), row[12], contexts.get(row[13])))
+            for row in events
+        ]
 
     def write(self, writes: Writes) -> int:
         """See :meth:`IngestSQL.write`."""
@@ -177,7 +195,7 @@ class PostgresIngestSQL:
                 )
             inserted = 0
             if writes.events:
-                cur.executemany(_INSERT_EVENT, writes.events)
+                cur.executemany(_INSERT_EVENT, self._with_builtins(writes.events))
                 inserted = cur.rowcount
             if writes.merges:
                 # After the events: those of this request resolved before an alias move too.

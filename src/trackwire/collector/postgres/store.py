@@ -17,7 +17,7 @@ anything is the database, never a lock in one process:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import ClassVar, Final
 
@@ -177,7 +177,8 @@ class PostgresStore(StoreReads, PostgresQueryReads):
                     ).rowcount
                     if not claimed:
                         return IngestResult(0, len(records))
-                kept = self._attempts(conn, records, source_ids, encoded, received)
+                vendors = {source_id: vendor for (vendor, _), source_id in sources.items()}
+                kept = self._attempts(conn, records, source_ids, encoded, received, vendors)
         return IngestResult(kept, len(records) - kept)
 
     def _attempts(
@@ -187,6 +188,7 @@ class PostgresStore(StoreReads, PostgresQueryReads):
         source_ids: Sequence[int],
         encoded: Sequence[Encoded],
         received: int,
+        vendors: Mapping[int, str],
     ) -> int:
         """Plan and write the request in a savepoint, again while another collector stores
         one of its message ids at the same moment; how many records were stored.
@@ -196,7 +198,7 @@ class PostgresStore(StoreReads, PostgresQueryReads):
         ids of users and events.
         """
         for _ in range(_ATTEMPTS):
-            sql = PostgresIngestSQL(conn)
+            sql = PostgresIngestSQL(conn, vendors)
             keep = fresh_indexes(sql, records, source_ids, check_stored=True)
             try:
                 with conn.transaction():
