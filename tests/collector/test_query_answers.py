@@ -294,3 +294,53 @@ def query_store_project(store: Any) -> str:
     """The project name the ``api`` fixture's events are stored under."""
     (name,) = [row[0] for row in store._writer.execute("SELECT source FROM sources")]
     return str(name)
+
+
+def test_an_export_the_client_leaves_is_closed_off_the_event_loop(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing an export waits for the page read under way: the route closes the chain on a
+    worker thread when the client goes away mid-archive, never on the event loop's thread."""
+    import asyncio
+    import threading
+    from collections.abc import Iterator
+
+    from tests.collector.query_support import export_range
+    from trackwire.collector.routes import amplitude_query as route
+
+    api.send([event("Play", f"user-{n}", ms(5), n) for n in range(5)])
+    client_gone, closed = threading.Event(), threading.Event()
+    closed_on_loop: list[bool] = []
+    real_chunks = route.archive_chunks
+
+    def chunks_until_the_client_leaves(pages: Any, project_id: int) -> Iterator[bytes]:
+        chunks = real_chunks(pages, project_id)
+        try:
+            yield b"PK"  # the archive has begun
+            client_gone.wait(10)
+            yield from chunks
+        finally:
+            try:
+                asyncio.get_running_loop()
+                closed_on_loop.append(True)
+            except RuntimeError:  # no loop runs in this thread
+                closed_on_loop.append(False)
+            chunks.close()
+            closed.set()
+
+    monkeypatch.setattr(route, "archive_chunks", chunks_until_the_client_leaves)
+    response = api.pool.request(
+        "GET",
+        api.url + "/api/2/export",
+        fields=export_range(),
+        headers={"Authorization": api.auth},
+        preload_content=False,
+    )
+    assert response.status == 200
+    assert response.read(2) == b"PK"
+    response.drain_conn = lambda: None  # type: ignore[method-assign]
+    response.close()  # the client goes away mid-archive
+    api.pool.clear()
+    client_gone.set()
+    assert closed.wait(10), "the export was never closed"
+    assert closed_on_loop == [False]

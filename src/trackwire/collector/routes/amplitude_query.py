@@ -14,11 +14,12 @@ mParticle key with the same text), whichever vendor's API it came through (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Final
 
+import anyio
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -309,11 +310,20 @@ class QueryRoutes:
         return await self._run(request, work)
 
 
-def _closing(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """The chunks; closes the generator chain (and its read connection) however it ends."""
+async def _closing(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks, each made on a worker thread; closes the generator chain (and its read
+    connection) however the response ends.
+
+    The close runs on a worker thread too, shielded from the cancellation of a client that
+    went away: it waits for the page read already under way, which must not stall the event
+    loop (a sync iterator left to Starlette would be closed by the garbage collector, on the
+    loop's thread).
+    """
     try:
-        yield from chunks
+        while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
+            yield chunk
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
-            close()
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(close)
