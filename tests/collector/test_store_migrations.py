@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from tests.pg_server import PostgresServer
-from trackwire.collector.postgres import PostgresStore, builtins, schema
+from trackwire.collector.postgres import PostgresStore, builtins, schema, schema_indexes
 from trackwire.collector.sqlite.schema import Migration, SchemaTooNewError
 
 pytestmark = pytest.mark.postgres
@@ -144,7 +144,7 @@ def test_migration_6_fills_built_ins_as_the_ingest_keeps_them(pg_server: Postgre
     with psycopg.connect(url, autocommit=True) as conn:
         ingested = conn.execute("SELECT id, builtins FROM events ORDER BY id").fetchall()
         conn.execute("UPDATE events SET builtins = NULL")
-        conn.execute(schema._backfill())
+        conn.execute(schema_indexes._backfill())
         migrated = conn.execute("SELECT id, builtins FROM events ORDER BY id").fetchall()
         (long_city,) = conn.execute(
             "SELECT builtins FROM events WHERE strpos(payload, %s) > 0", (LONG_CITY,)

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from trackwire.collector.postgres import builtins
 from trackwire.collector.postgres.ingest import Conn
-from trackwire.collector.postgres.schema import NAME_INDEX_MAX
+from trackwire.collector.postgres.schema_indexes import NAME_INDEX_MAX
 from trackwire.collector.query import mapping
 from trackwire.collector.query.limits import MAX_HITS
 from trackwire.collector.query.reader import Hit, Source

@@ -14,11 +14,11 @@ and not JSON ``null`` among the vendor's :func:`places` (the payload and the bat
 in the vendor's order), at the vendor's path. Names with no such value are left out; an event
 with none has ``{}``. The object's JSON text passes through ``tw_builtins`` in SQL, which makes
 it ``jsonb`` as ``tw_json`` reads every stored text (U+0000 as U+FFFD) and keeps it NULL when
-larger than :data:`~trackwire.collector.postgres.schema.BUILTINS_INDEX_MAX` bytes: such rows'
-built-ins are read from the payload, as before.
+larger than :data:`.schema_indexes.BUILTINS_INDEX_MAX` bytes: such rows' built-ins are read
+from the payload, as before.
 
 The stored names and paths are those of migration 6 (which filled the column for the events
-stored before it, in SQL: :func:`backfill_sql`). A change of the mapping's built-in names or
+stored before it, in SQL: :mod:`.schema_indexes`). A change of the mapping's built-in names or
 paths therefore needs a new migration filling the column again (a test pins the mapping).
 """
 

@@ -18,7 +18,7 @@ import orjson
 import psycopg
 from psycopg.types.string import StrDumperUnknown, TextLoader
 
-__all__ = ["configure", "decode_text", "encode_text"]
+__all__ = ["configure", "decode_text", "encode_text", "sql_literal"]
 
 _MARK: Final = "\ufffe"
 
@@ -58,3 +58,8 @@ def configure(conn: psycopg.Connection[Any]) -> None:
     """Register the escaping adapters on a connection (the pool calls it for each)."""
     conn.adapters.register_dumper(str, _Dumper)
     conn.adapters.register_loader("text", _Loader)
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as an SQL string literal, for statements built in Python (migrations)."""
+    return "'" + text.replace("'", "''") + "'"
