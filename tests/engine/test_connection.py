@@ -33,17 +33,23 @@ def _post(transport: Urllib3Transport, url: str, body: bytes = _BODY) -> int | N
     return result.status
 
 
-def test_head_and_body_go_out_in_one_write(
-    transport: Urllib3Transport, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    writes: list[bytes] = []
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every write a connection makes to its socket, as bytes."""
+    written: list[bytes] = []
     original = http.client.HTTPConnection.send
 
     def recording_send(self: http.client.HTTPConnection, data: Any) -> None:
-        writes.append(bytes(data))
+        written.append(bytes(data))
         original(self, data)
 
     monkeypatch.setattr(http.client.HTTPConnection, "send", recording_send)
+    return written
+
+
+def test_head_and_body_go_out_in_one_write(
+    transport: Urllib3Transport, writes: list[bytes]
+) -> None:
     with Sink() as sink:
         assert _post(transport, sink.url + "/v1/batch") == 200
 
@@ -56,16 +62,8 @@ def test_head_and_body_go_out_in_one_write(
 
 
 def test_an_empty_body_is_sent_as_urllib3_sends_it(
-    transport: Urllib3Transport, monkeypatch: pytest.MonkeyPatch
+    transport: Urllib3Transport, writes: list[bytes]
 ) -> None:
-    writes: list[bytes] = []
-    original = http.client.HTTPConnection.send
-
-    def recording_send(self: http.client.HTTPConnection, data: Any) -> None:
-        writes.append(bytes(data))
-        original(self, data)
-
-    monkeypatch.setattr(http.client.HTTPConnection, "send", recording_send)
     with Sink() as sink:
         assert _post(transport, sink.url + "/v1/batch", b"") is not None
 

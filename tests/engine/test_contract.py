@@ -22,6 +22,7 @@ import pytest
 from tests.e2e.helpers import timed
 from tests.engine.destinations import DESTINATIONS
 from tests.engine.queues import ENGINE_QUEUES
+from tests.engine.transports import GatedTransport
 from tests.sink import Action, Sink
 from trackwire._engine import delivery
 from trackwire._engine.batcher import BatchLimits
@@ -264,30 +265,13 @@ def test_throttled_messages_wait_while_the_others_flow(
 # ---------------------------------------------------------------- deadlines
 
 
-class HangingTransport:
-    """A server that never answers until released."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-
-    def send(self, request: HTTPRequest) -> HTTPResult:
-        self.release.wait(10)
-        return HTTPResult(status=200)
-
-    def close(self) -> None:
-        self.release.set()
-
-    def reset_after_fork(self) -> None:
-        pass
-
-
 def test_flush_returns_false_by_its_deadline_when_the_server_hangs(rig: RigFactory) -> None:
-    transport = HangingTransport()
+    transport = GatedTransport()
     r = rig(transport)
     r.send(1)
     ok, _ = timed(lambda: r.engine.flush(0.2), limit=2)
     assert ok is False
-    transport.release.set()
+    transport.gate.set()
     assert r.engine.flush(5)
 
 
@@ -391,6 +375,7 @@ import orjson
 
 from tests.engine.destinations import DESTINATIONS
 from tests.engine.queues import ENGINE_QUEUES
+from tests.engine.transports import GatedTransport
 from trackwire._engine.receipts import Hooks, Receipt
 from trackwire._engine.transport import Urllib3Transport
 from trackwire._engine.worker import Engine

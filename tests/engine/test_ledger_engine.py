@@ -12,23 +12,9 @@ import sys
 import threading
 
 import trackwire
+from tests.engine.transports import GatedTransport
 from trackwire._engine.receipts import BatchReport, Receipt
-from trackwire._engine.transport import HTTPRequest, HTTPResult
 from trackwire.testing import RecordingTransport
-
-
-class GatedTransport:
-    """Blocks every send until ``gate`` is set, then answers 200."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-
-    def send(self, request: HTTPRequest) -> HTTPResult:
-        self.gate.wait(10)
-        return HTTPResult(status=200)
-
-    def close(self) -> None:
-        self.gate.set()
 
 
 def quiet_client(transport: object, **options: object) -> trackwire.Segment:

@@ -10,25 +10,9 @@ import weakref
 import pytest
 
 import trackwire
+from tests.engine.transports import GatedTransport
 from trackwire._engine import worker
-from trackwire._engine.transport import HTTPRequest, HTTPResult
 from trackwire.testing import RecordingTransport
-
-
-class GatedTransport:
-    """Blocks every send until ``gate`` is set: a server that does not answer."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.calls = 0
-
-    def send(self, request: HTTPRequest) -> HTTPResult:
-        self.calls += 1
-        self.gate.wait(10)
-        return HTTPResult(status=200)
-
-    def close(self) -> None:
-        pass
 
 
 def worker_threads(client: trackwire.Segment) -> list[threading.Thread]:
@@ -63,7 +47,7 @@ def test_a_dropped_client_is_garbage_collected(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_flush_returns_false_on_time_when_the_server_hangs() -> None:
-    transport = GatedTransport()
+    transport = GatedTransport(release_on_close=False)
     client = trackwire.Segment("K", transport=transport, send_first_immediately=False)
     receipt = client.track(user_id="u", event="A")
     started = time.monotonic()
@@ -77,7 +61,7 @@ def test_flush_returns_false_on_time_when_the_server_hangs() -> None:
 
 
 def test_shutdown_deadline_settles_in_flight_and_queued_messages() -> None:
-    transport = GatedTransport()
+    transport = GatedTransport(release_on_close=False)
     client = trackwire.Segment("K", transport=transport, flush_at=1, send_first_immediately=False)
     in_flight = client.track(user_id="u", event="A")
     # The worker takes A and blocks in send; B and C stay queued behind it.
