@@ -221,8 +221,10 @@ MPARTICLE_KEY, MPARTICLE_SECRET = "bench-mparticle-key", "bench-mparticle-secret
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of the processes (all their threads), from /proc."""
+def cpu_seconds(pids: list[int], children_of: int | None = None) -> float:
+    """User + system CPU seconds of the processes (all their threads), from /proc; for
+    ``children_of`` also its reaped children's (PostgreSQL's parallel workers exit after each
+    query)."""
     total = 0
     for pid in pids:
         try:
@@ -230,6 +232,8 @@ def _cpu_seconds(pids: list[int]) -> float:
         except FileNotFoundError:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
+        if pid == children_of:
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime
     return total / _TICK
 
 
@@ -327,7 +331,7 @@ def _drive(urls: list[str], events: int, server_pids: list[int]) -> dict[str, An
                 state["done"] += 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(SCALE_CLIENTS)]
-    cpu0, wall0 = _cpu_seconds(server_pids), time.perf_counter()
+    cpu0, wall0 = cpu_seconds(server_pids), time.perf_counter()
     for thread in threads:
         thread.start()
     step = max(1, requests // 10)
@@ -335,11 +339,11 @@ def _drive(urls: list[str], events: int, server_pids: list[int]) -> dict[str, An
     while any(thread.is_alive() for thread in threads):
         time.sleep(0.2)  # a benchmark's progress sampling, not a test
         if state["done"] >= next_mark:
-            marks.append((state["done"], time.perf_counter(), _cpu_seconds(server_pids)))
+            marks.append((state["done"], time.perf_counter(), cpu_seconds(server_pids)))
             next_mark += step
     for thread in threads:
         thread.join()
-    wall, cpu = time.perf_counter() - wall0, _cpu_seconds(server_pids) - cpu0
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds(server_pids) - cpu0
     if failures:
         raise RuntimeError(failures[0])
     tenths = []
@@ -404,7 +408,7 @@ def measure_scale(
             try:
                 pids = [c.process.pid for c in collectors]
                 run = _drive([c.url for c in collectors], events, pids)
-                run["server_cpu_s"] = round(_cpu_seconds(_children(server.process.pid)), 1)
+                run["server_cpu_s"] = round(cpu_seconds(_children(server.process.pid)), 1)
                 run["stored"] = _stored(collectors[0].url)
                 results[f"postgres_{count}"] = run
             finally:

@@ -48,6 +48,7 @@ import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from collector_ingest import cpu_seconds  # a sibling script (bench/ is on the path)
 from tests.pg_server import PostgresServer, find_binaries
 
 from trackwire.amplitude.query import AmplitudeQuery
@@ -76,7 +77,6 @@ SERVER_SETTINGS: Final = (
     "fsync=off", "synchronous_commit=off", "full_page_writes=off", "shared_buffers=512MB",
     "max_wal_size=4GB", "checkpoint_timeout=30min", "max_connections=50",
 )  # fmt: skip
-_TICK: Final = os.sysconf("SC_CLK_TCK")
 
 
 class Server(PostgresServer):
@@ -111,21 +111,6 @@ class Server(PostgresServer):
             if int(fields[1]) == self.process.pid:
                 found.append(int(stat.parent.name))
         return found
-
-
-def cpu_seconds(pids: list[int], children_of: int | None = None) -> float:
-    """User + system CPU of the processes; for ``children_of`` also its reaped children's
-    (PostgreSQL's parallel workers exit after each query)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-        if pid == children_of:
-            total += int(fields[13]) + int(fields[14])
-    return total / _TICK
 
 
 def _bodies(events: int, users: int, seed: int = 7) -> list[bytes]:
