@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from trackwire._engine.transport import Transport
-from trackwire._engine.worker import ErrorHandler, QueueFactory, receipt_queue
+from trackwire._engine.worker import ErrorHandler, QueueFactory, default_queue
 from trackwire.config import (
     DEFAULT_FSYNC,
     DEFAULT_FSYNC_INTERVAL,
@@ -103,7 +103,7 @@ class ClientOptions:
     middleware: tuple[Middleware, ...] = ()
     on_error: ErrorHandler | None = None
     on_middleware_error: OnMiddlewareError = "drop"
-    queue_factory: QueueFactory = receipt_queue
+    queue_factory: QueueFactory = default_queue
     spool: SpoolConfig | None = None
     handle_sigterm: bool = True
 

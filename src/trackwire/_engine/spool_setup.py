@@ -21,7 +21,7 @@ from trackwire._engine.destination import Destination
 from trackwire._engine.queue import MessageQueue
 from trackwire._engine.spool import Spool, SpoolConfig
 from trackwire._engine.spool_secrets import hide_secrets
-from trackwire._engine.worker import memory_queue
+from trackwire._engine.worker import buffer_queue
 from trackwire.config import DeliveryConfig
 from trackwire.errors import ConfigError
 
@@ -91,7 +91,7 @@ class SpoolQueues:
             "messages are NOT durable",
             why,
         )
-        return memory_queue(delivery)
+        return buffer_queue(delivery)
 
     def stats(self) -> dict[str, Any]:
         """The current spool's counters (only ``spool_fallbacks`` when none is open)."""

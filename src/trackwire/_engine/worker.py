@@ -53,7 +53,7 @@ from trackwire._engine.transport import HTTPResult, Transport
 from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.errors import DeliveryError
 
-__all__ = ["Engine", "ErrorHandler", "QueueFactory", "State", "memory_queue", "receipt_queue"]
+__all__ = ["Engine", "ErrorHandler", "QueueFactory", "State", "buffer_queue", "default_queue"]
 
 logger = logging.getLogger("trackwire")
 
@@ -64,12 +64,12 @@ logger = logging.getLogger("trackwire")
 QueueFactory = Callable[[DeliveryConfig], MessageQueue | MemoryQueue]
 
 
-def receipt_queue(config: DeliveryConfig) -> MemoryQueue:
+def default_queue(config: DeliveryConfig) -> MemoryQueue:
     """The default queue: bounded memory, as the config says; receipts read the ledger."""
     return MemoryQueue(config.max_queue_size, config.max_queue_bytes)
 
 
-def memory_queue(config: DeliveryConfig) -> MessageQueue:
+def buffer_queue(config: DeliveryConfig) -> MessageQueue:
     """Bounded memory as a plain :class:`~trackwire._engine.queue.MessageQueue` (a fallback)."""
     return Buffer(config.max_queue_size, config.max_queue_bytes)
 
@@ -95,7 +95,7 @@ class Engine:
         transport: Transport,
         hooks: Hooks,
         on_error: ErrorHandler | None = None,
-        queue_factory: QueueFactory = receipt_queue,
+        queue_factory: QueueFactory = default_queue,
     ) -> None:
         self.config = config
         self._destination = destination
