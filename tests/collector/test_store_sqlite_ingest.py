@@ -269,3 +269,49 @@ def test_two_writers_on_one_file_keep_every_user_key(tmp_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_dedup_hash_values_are_pinned() -> None:
+    # The hash is part of the file format: stored keys must keep matching new requests.
+    assert dedup.dedup_hash("segment:*", "abc") == 7350649652603841100
+    assert dedup.dedup_hash("12:device:\ud800", "x") == 2955709551436257078
+
+
+def test_events_columns_have_no_default(tmp_path: Path) -> None:
+    # The events INSERT leaves out a column that is NULL in every row of a request: that is
+    # only the same row while no column of events has a default.
+    with SQLiteStore(tmp_path / "c.db"):
+        pass
+    conn = sqlite3.connect(tmp_path / "c.db")
+    defaults = {row[1]: row[4] for row in conn.execute("PRAGMA table_info(events)")}
+    conn.close()
+    assert "props" in defaults
+    assert set(defaults.values()) == {None}
+
+
+def test_null_columns_are_stored_as_null_whatever_the_request_mixes(tmp_path: Path) -> None:
+    requests = [
+        # NULL in every row: device, session, revenue, groups, context.
+        [rec(key="a1", user="u1"), rec(key="a2", user="u2")],
+        # Mixed: a device, a key and a client time in some rows only.
+        [rec(key="b1", device="d1"), rec(key=None, user=None, device="d2", time=None)],
+        # Values where the others had NULL.
+        [rec(key="c1", session_id=7, revenue=2.5, groups={"org": "x"}, device="d3")],
+    ]
+    with SQLiteStore(tmp_path / "c.db") as store:
+        for records in requests:
+            store.ingest(records, received_time_ms=99)
+    conn = sqlite3.connect(tmp_path / "c.db")
+    rows = conn.execute(
+        "SELECT user_id, device_id, amplitude_id IS NULL, session_id, client_time_ms, "
+        "received_time_ms, dedup_key, revenue, groups, context_id, dedup_scope "
+        "FROM events ORDER BY id"
+    ).fetchall()
+    conn.close()
+    assert rows == [
+        ("u1", None, 0, None, 1_000, 99, "a1", None, None, None, "1"),
+        ("u2", None, 0, None, 1_000, 99, "a2", None, None, None, "1"),
+        ("u1", "d1", 0, None, 1_000, 99, "b1", None, None, None, "1"),
+        (None, "d2", 0, None, None, 99, None, None, None, None, None),
+        ("u1", "d3", 0, 7, 1_000, 99, "c1", 2.5, '{"org":"x"}', None, "1"),
+    ]

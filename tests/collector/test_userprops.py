@@ -11,6 +11,7 @@ import pytest
 from trackwire.collector.userprops import (
     OPERATIONS,
     IdentityResolver,
+    KnownUsers,
     Row,
     UserOp,
     UserRow,
@@ -262,3 +263,61 @@ def test_seen_times_widen_both_ways() -> None:
     resolver.resolve(1, "u1", None, 10)
     resolver.resolve(1, "u1", None, 30)
     assert user is not None and (user.first_seen_ms, user.last_seen_ms) == (10, 50)
+
+
+# --- KnownUsers: the committed users a store recognises without a query --------------------
+
+
+def _committed(
+    amplitude_id: int, user_id: str | None, device_id: str | None, first: int, last: int
+) -> UserRow:
+    return UserRow(amplitude_id, 1, user_id, device_id, "{}", first, last)
+
+
+def _span(found: Any) -> tuple[int, int, int] | None:
+    if found is None:
+        return None
+    return found.amplitude_id, found.first_seen_ms, found.last_seen_ms
+
+
+def test_known_users_find_only_what_changes_nothing_but_the_span() -> None:
+    known = KnownUsers()
+    known.learn(
+        iter([_committed(7, "u1", "d1", 10, 20), _committed(8, None, "d2", 5, 6)]),
+        iter([(1, "d1", 7), (1, "d2", 8), (1, "d3", 7)]),
+        {},
+    )
+    assert len(known) == 2
+    assert _span(known.lookup(1, "u1", None)) == (7, 10, 20)
+    assert _span(known.lookup(1, "u1", "d1")) == (7, 10, 20)
+    assert _span(known.lookup(1, None, "d2")) == (8, 5, 6)
+    # Another source, an unknown id, a device that is not the user's last one, a device
+    # whose last user is another one: the full resolution decides.
+    assert known.lookup(2, "u1", None) is None
+    assert known.lookup(1, "u9", None) is None
+    assert known.lookup(1, "u1", "d3") is None
+    assert known.lookup(1, "u1", "d2") is None
+    assert known.lookup(1, None, "d3") is None
+    assert known.lookup(1, None, None) is None
+
+
+def test_known_users_learn_spans_and_claims_by_every_id() -> None:
+    known = KnownUsers()
+    known.learn(iter([_committed(8, None, "d2", 5, 6)]), iter([(1, "d2", 8)]), {})
+    assert known.lookup(1, "u2", "d2") is None  # not claimed yet
+    # The anonymous user takes a user id; a later request widens its span.
+    known.learn(iter([_committed(8, "u2", "d2", 5, 9)]), iter([]), {})
+    known.learn(iter([]), iter([]), {8: [3, 12], 99: [1, 2]})  # 99: not known, ignored
+    assert _span(known.lookup(1, "u2", "d2")) == (8, 3, 12)
+    assert _span(known.lookup(1, None, "d2")) == (8, 3, 12)
+    assert len(known) == 1
+
+
+def test_known_users_start_over_past_their_bound() -> None:
+    known = KnownUsers(max_users=2)
+    known.learn(iter([_committed(i, f"u{i}", None, 1, 1) for i in range(3)]), iter([]), {})
+    assert len(known) == 3
+    known.learn(iter([_committed(5, "u5", None, 1, 1)]), iter([]), {})
+    assert len(known) == 1
+    assert known.lookup(1, "u0", None) is None
+    assert _span(known.lookup(1, "u5", None)) == (5, 1, 1)

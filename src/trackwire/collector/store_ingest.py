@@ -11,14 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import orjson
 
 from trackwire.collector._values import INT64
 from trackwire.collector.query.mapping import properties_column
 from trackwire.collector.store import EventRecord
-from trackwire.collector.userprops import IdentityResolver, KnownUsers, Row, UserRow, dumps
+from trackwire.collector.userprops import (
+    IdentityResolver,
+    KnownUser,
+    KnownUsers,
+    Row,
+    UserRow,
+    dumps,
+)
 from trackwire.errors import ValidationError
 
 __all__ = [
@@ -44,6 +51,11 @@ Scope = tuple[str, str]
 GroupKey = tuple[int, str, str]
 
 
+#: The 64-bit range of :data:`INT64` as two bounds (a chained comparison is cheaper than ``in``).
+_MIN: Final = INT64.start
+_MAX: Final = INT64.stop - 1
+
+
 def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> Encoded:
     """The record's payload, groups and shared context as JSON text; refuses what cannot be
     stored. ``contexts`` caches each shared context's text by identity: it is encoded once,
@@ -52,14 +64,27 @@ def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> 
         raise ValidationError(
             f"records[{index}].group_value", "group_type and group_value go together"
         )
-    for name, value in (
-        ("client_time_ms", record.client_time_ms),
-        ("session_id", record.session_id),
-        ("revenue", record.revenue),
+    # JSON integers are unbounded; the stores' are 64-bit and would fail mid-transaction.
+    # (One test of the common case -- None, a float, or an int in range -- then the details.)
+    client_time, session, revenue = record.client_time_ms, record.session_id, record.revenue
+    if not (
+        (client_time is None or (type(client_time) is int and _MIN <= client_time <= _MAX))
+        and (session is None or (type(session) is int and _MIN <= session <= _MAX))
+        and (
+            revenue is None
+            or type(revenue) is float
+            or (type(revenue) is int and _MIN <= revenue <= _MAX)
+        )
     ):
-        # JSON integers are unbounded; the stores' are 64-bit and would fail mid-transaction.
-        if isinstance(value, int) and value not in INT64:
-            raise ValidationError(f"records[{index}].{name}", f"{value} does not fit in 64 bits")
+        for name, value in (
+            ("client_time_ms", client_time),
+            ("session_id", session),
+            ("revenue", revenue),
+        ):
+            if isinstance(value, int) and value not in INT64:
+                raise ValidationError(
+                    f"records[{index}].{name}", f"{value} does not fit in 64 bits"
+                )
     if record.payload_json is not None:
         # Text, not the bytes: every store keeps JSON as text (bytes would become a binary
         # column that the stores' JSON functions do not read as JSON text).
@@ -251,34 +276,41 @@ class Ingest:
         """Resolve every record in order and queue its event row (unless ``insert`` says the
         record only applies its operations)."""
         lookup = self._known.lookup
-        hits: list[tuple[int, int, int] | None] = []
+        hits: list[KnownUser | None] = []
         # Operations shared by several records (ops_once) apply with the first stored one.
         claimed: set[int] = set()
         with_ops: list[bool] = []
+        missed: list[EventRecord] = []
+        missed_sources: list[int] = []
         for record, source_id in zip(records, source_ids, strict=True):
-            ops = bool(record.user_ops)
-            if ops and record.ops_once:
-                ops = id(record.user_ops) not in claimed
-                claimed.add(id(record.user_ops))
-            with_ops.append(ops)
             hit = None
-            if insert is not None and not insert[len(hits)]:
-                hits.append(None)  # operations only: resolved in full, no event row
-                continue
-            if not ops and record.group_type is None and record.alias_of is None:
+            ops = False
+            if record.user_ops:
+                ops = True
+                if record.ops_once:
+                    ops = id(record.user_ops) not in claimed
+                    claimed.add(id(record.user_ops))
+            if (
+                not ops
+                and record.group_type is None
+                and record.alias_of is None
+                and (insert is None or insert[len(hits)])
+            ):
                 hit = lookup(source_id, record.user_id, record.device_id)
+            # Records that only apply their operations (insert false) are resolved in full.
+            with_ops.append(ops)
             hits.append(hit)
-        self._preload(
-            [r for r, hit in zip(records, hits, strict=True) if hit is None],
-            [s for s, hit in zip(source_ids, hits, strict=True) if hit is None],
-        )
+            if hit is None:
+                missed.append(record)
+                missed_sources.append(source_id)
+        self._preload(missed, missed_sources)
         # A known user that the full resolution reaches too (through an id of another event)
         # may change under it, so the short path would miss the order of events; such events
         # are resolved in full. Their ids all lead to that user, already preloaded.
         resolver = self.users
         for index, hit in enumerate(hits):
             if hit is not None:
-                reached = resolver.get(hit[0])
+                reached = resolver.get(hit.amplitude_id)
                 if reached is not None:
                     hits[index] = None
                     resolver.remember(reached, device_id=records[index].device_id)
@@ -294,14 +326,17 @@ class Ingest:
                 if insert is not None and not insert[index]:
                     continue
             else:
-                amplitude_id, first_seen_ms, last_seen_ms = hit
+                amplitude_id = hit.amplitude_id
+                first_seen_ms, last_seen_ms = hit.first_seen_ms, hit.last_seen_ms
                 when = received if record.client_time_ms is None else record.client_time_ms
                 if not first_seen_ms <= when <= last_seen_ms:
                     span = spans.get(amplitude_id)
                     if span is None:
                         span = spans[amplitude_id] = [first_seen_ms, last_seen_ms]
-                    span[0] = min(span[0], when)
-                    span[1] = max(span[1], when)
+                    if when < span[0]:
+                        span[0] = when
+                    elif when > span[1]:
+                        span[1] = when
             context_id = None
             if shared is not None and record.context is not None:
                 context_id = contexts.get(id(shared))
@@ -415,8 +450,7 @@ class Ingest:
             # Users merged by an alias: cached device and user entries may point at either.
             self._known.clear()
             return
-        spans = {amplitude_id: (first, last) for amplitude_id, (first, last) in self.spans.items()}
-        self._known.learn(self.users.users(), self.users.devices(), spans)
+        self._known.learn(self.users.users(), self.users.devices(), self.spans)
 
 
 def attempt(
@@ -434,14 +468,19 @@ def attempt(
     applied, once, in their place: a new batch's user changes count whichever of its events
     were already stored.
     """
-    kept = set(keep)
-    carried = {id(records[i].user_ops) for i in keep if records[i].ops_once}
-    extra: dict[int, int] = {}
-    for index, record in enumerate(records):
-        if record.ops_once and record.user_ops and id(record.user_ops) not in carried:
-            extra.setdefault(id(record.user_ops), index)
-    chosen = sorted(kept.union(extra.values())) if extra else list(keep)
     work = Ingest(sql, received_ms, known)
+    extra: dict[int, int] = {}
+    shared = [index for index, record in enumerate(records) if record.ops_once and record.user_ops]
+    if shared:
+        carried = {id(records[i].user_ops) for i in keep if records[i].ops_once}
+        for index in shared:
+            if id(records[index].user_ops) not in carried:
+                extra.setdefault(id(records[index].user_ops), index)
+    if not extra and len(keep) == len(records):
+        work.run(records, source_ids, encoded)  # the common case: every record is new
+        return work, work.write()
+    kept = set(keep)
+    chosen = sorted(kept.union(extra.values())) if extra else list(keep)
     work.run(
         [records[i] for i in chosen],
         [source_ids[i] for i in chosen],

@@ -36,6 +36,7 @@ from trackwire.errors import ValidationError
 __all__ = [
     "OPERATIONS",
     "IdentityResolver",
+    "KnownUser",
     "KnownUsers",
     "Row",
     "UserOp",
@@ -488,6 +489,23 @@ class IdentityResolver:
                 yield source_id, device_id, user.amplitude_id
 
 
+class KnownUser:
+    """What :class:`KnownUsers` holds of a committed user: one object per user, which every
+    id that finds the user leads to, and which a committed change updates in place."""
+
+    __slots__ = (
+        "amplitude_id", "device_id", "first_seen_ms", "last_seen_ms", "source_id", "user_id",
+    )  # fmt: skip
+
+    def __init__(self, user: UserRow) -> None:
+        self.amplitude_id = user.amplitude_id
+        self.source_id = user.source_id
+        self.user_id = user.user_id
+        self.device_id = user.device_id
+        self.first_seen_ms = user.first_seen_ms
+        self.last_seen_ms = user.last_seen_ms
+
+
 class KnownUsers:
     """Committed users a store has already read or written, kept to skip work on later events.
 
@@ -510,10 +528,14 @@ class KnownUsers:
 
     def __init__(self, max_users: int = 200_000) -> None:
         self._max_users = max_users
-        self._by_user: dict[tuple[int, str], int] = {}
-        self._by_device: dict[tuple[int, str], int] = {}
-        #: amplitude_id -> (device_id, first_seen_ms, last_seen_ms)
-        self._users: dict[int, tuple[str | None, int, int]] = {}
+        # Per source, then by id: the inner keys are the events' own strings, so a lookup
+        # builds no key tuple and hashes each id once.
+        #: source_id -> user_id -> the user (the same object as in _users).
+        self._by_user: dict[int, dict[str, KnownUser]] = {}
+        #: source_id -> device_id -> amplitude_id of the device's last user.
+        self._by_device: dict[int, dict[str, int]] = {}
+        #: amplitude_id -> the user.
+        self._users: dict[int, KnownUser] = {}
 
     def __len__(self) -> int:
         """How many users are known."""
@@ -527,7 +549,7 @@ class KnownUsers:
 
     def lookup(
         self, source_id: int, user_id: str | None, device_id: str | None
-    ) -> tuple[int, int, int] | None:
+    ) -> KnownUser | None:
         """The user an event with these ids resolves to, if that changes nothing but its span.
 
         That is the case when the user is known and, for an event with a device, the device is
@@ -536,33 +558,37 @@ class KnownUsers:
         user and is not looked up here.
 
         Returns:
-            ``(amplitude_id, first_seen_ms, last_seen_ms)`` as last committed, or ``None``
-            when the event needs the full resolution.
+            The user as last committed (the cache's own object: read it, never change it),
+            or ``None`` when the event needs the full resolution.
         """
         if user_id is not None:
-            amplitude_id = self._by_user.get((source_id, user_id))
-        elif device_id is not None:
-            amplitude_id = self._by_device.get((source_id, device_id))
-        else:
+            by_user = self._by_user.get(source_id)
+            user = None if by_user is None else by_user.get(user_id)
+            if user is None:
+                return None
+            if device_id is not None and (
+                user.device_id != device_id
+                or self._device_user(source_id, device_id) != user.amplitude_id
+            ):
+                return None
+            return user
+        if device_id is None:
             return None
-        if amplitude_id is None:
+        amplitude_id = self._device_user(source_id, device_id)
+        user = None if amplitude_id is None else self._users.get(amplitude_id)
+        if user is None or user.device_id != device_id:
             return None
-        state = self._users.get(amplitude_id)
-        if state is None:
-            return None
-        last_device, first_seen_ms, last_seen_ms = state
-        if device_id is not None and (
-            last_device != device_id
-            or (user_id is not None and self._by_device.get((source_id, device_id)) != amplitude_id)
-        ):
-            return None
-        return amplitude_id, first_seen_ms, last_seen_ms
+        return user
+
+    def _device_user(self, source_id: int, device_id: str) -> int | None:
+        by_device = self._by_device.get(source_id)
+        return None if by_device is None else by_device.get(device_id)
 
     def learn(
         self,
         users: Iterator[UserRow],
         devices: Iterator[tuple[int, str, int]],
-        spans: Mapping[int, tuple[int, int]],
+        spans: Mapping[int, Sequence[int]],
     ) -> None:
         """Take in what a committed request stored or read.
 
@@ -575,13 +601,29 @@ class KnownUsers:
         if len(self._users) > self._max_users:
             self.clear()
         known = self._users
+        by_user = self._by_user
         for user in users:
-            known[user.amplitude_id] = (user.device_id, user.first_seen_ms, user.last_seen_ms)
+            state = known.get(user.amplitude_id)
+            if state is None:
+                state = known[user.amplitude_id] = KnownUser(user)
+            else:
+                state.user_id = user.user_id
+                state.device_id = user.device_id
+                state.first_seen_ms = user.first_seen_ms
+                state.last_seen_ms = user.last_seen_ms
             if user.user_id is not None:
-                self._by_user[(user.source_id, user.user_id)] = user.amplitude_id
+                ids = by_user.get(user.source_id)
+                if ids is None:
+                    ids = by_user[user.source_id] = {}
+                ids[user.user_id] = state
+        by_device = self._by_device
         for source_id, device_id, amplitude_id in devices:
-            self._by_device[(source_id, device_id)] = amplitude_id
+            ids_of = by_device.get(source_id)
+            if ids_of is None:
+                ids_of = by_device[source_id] = {}
+            ids_of[device_id] = amplitude_id
         for amplitude_id, (first_seen_ms, last_seen_ms) in spans.items():
             state = known.get(amplitude_id)
             if state is not None:
-                known[amplitude_id] = (state[0], first_seen_ms, last_seen_ms)
+                state.first_seen_ms = first_seen_ms
+                state.last_seen_ms = last_seen_ms

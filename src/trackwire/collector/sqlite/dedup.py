@@ -46,8 +46,14 @@ def dedup_hash(scope: str, key: str) -> int:
 
     ``surrogatepass``: an id is any text a request can carry, lone surrogates included.
     """
-    data = f"{scope}\x00{key}".encode("utf-8", "surrogatepass")
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
+    digest = _BLAKE2B_8.copy()  # a copy of a fresh hasher: cheaper than its constructor
+    digest.update(f"{scope}\x00{key}".encode("utf-8", "surrogatepass"))
+    return _from_bytes(digest.digest(), "little", signed=True)
+
+
+#: An empty 8-byte BLAKE2b, copied per hash (the hash runs per event).
+_BLAKE2B_8: Final = hashlib.blake2b(digest_size=8)
+_from_bytes: Final = int.from_bytes
 
 
 def _sql_dedup_hash(scope: str | None, key: str | None) -> int | None:

@@ -7,6 +7,7 @@ connections and the transaction. This module holds the SQL that work needs in SQ
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
@@ -53,11 +54,13 @@ EVENT_COLUMNS: Final = (
     "e.id, s.vendor, s.source, e.type, e.event_name, e.user_id, e.device_id, e.amplitude_id, "
     "e.client_time_ms, e.received_time_ms, e.dedup_key, e.payload, c.kind, c.body"
 )
-_INSERT_EVENT: Final = (
-    "INSERT INTO events (source_id, type, event_name, user_id, device_id, amplitude_id, "
-    "session_id, client_time_ms, received_time_ms, dedup_key, revenue, groups, payload, "
-    "context_id, dedup_scope, props) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+#: The events INSERT's columns, in the order of an event row of
+#: :class:`~trackwire.collector.store_ingest.Writes`.
+_EVENT_INSERT_COLUMNS: Final = (
+    "source_id", "type", "event_name", "user_id", "device_id", "amplitude_id", "session_id",
+    "client_time_ms", "received_time_ms", "dedup_key", "revenue", "groups", "payload",
+    "context_id", "dedup_scope", "props",
+)  # fmt: skip
 #: Where :class:`~trackwire.collector.store_ingest.Ingest` puts the key and its scope in an
 #: event row.
 _KEY, _SCOPE = 9, 14
@@ -241,20 +244,19 @@ class SQLiteIngestSQL:
             writes.groups,
         )
         before = amplitude_rollups.last_event_id(conn)
-        inserted: int = conn.executemany(_INSERT_EVENT, writes.events).rowcount
+        inserted = _insert_events(conn, writes.events)
         if amplitude_rollups.last_event_id(conn) != before + inserted:
             # Ids are max(id) + 1 under the write lock (nothing is deleted meanwhile), which the
             # keys below rely on; refuse rather than record a key against the wrong event.
             raise sqlite3.IntegrityError("event ids were not assigned in order")
-        hashed = self._hash
-        self._dedup.add(
-            conn,
-            [
-                (hashed((row[_SCOPE], row[_KEY])), before + number)
-                for number, row in enumerate(writes.events, start=1)
-                if row[_KEY] is not None
-            ],
-        )
+        hashes = self._hashes
+        keys: list[tuple[int, int]] = []
+        for event_id, row in enumerate(writes.events, start=before + 1):
+            if row[_KEY] is not None:
+                pair = (row[_SCOPE], row[_KEY])
+                hash_ = hashes.get(pair)
+                keys.append((self._hash(pair) if hash_ is None else hash_, event_id))
+        self._dedup.add(conn, keys)
         amplitude_rollups.roll_up(conn, before)  # the query side's active users per day
         self._user_events.add(conn, before)
         # After the events: those of this request resolved before an alias move too.
@@ -270,6 +272,33 @@ class SQLiteIngestSQL:
             writes.links,
         )
         return inserted
+
+
+def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Insert event rows in order; how many were inserted.
+
+    A column that is NULL in every row is left out of the statement (its default is NULL):
+    Python's sqlite3 binds ``None`` through its adapter lookup, several times the cost of
+    binding an int or a string, and most rows carry five or six of them (no device, session,
+    revenue, groups or context). A column NULL in some rows only is bound as usual.
+    """
+    if not rows:
+        return 0
+    columns = list(zip(*rows, strict=True))
+    count = len(rows)
+    present = tuple(i for i, column in enumerate(columns) if column.count(None) != count)
+    if len(present) == len(columns):
+        return conn.executemany(_insert_event_sql(present), rows).rowcount
+    # zip(*...) rebuilds each row from the columns kept, in C.
+    kept = zip(*[columns[i] for i in present], strict=True)
+    return conn.executemany(_insert_event_sql(present), kept).rowcount
+
+
+@functools.cache
+def _insert_event_sql(present: tuple[int, ...]) -> str:
+    """The events INSERT of the columns at these indexes of :data:`_EVENT_INSERT_COLUMNS`."""
+    names = ", ".join(_EVENT_INSERT_COLUMNS[i] for i in present)
+    return f"INSERT INTO events ({names}) VALUES ({', '.join('?' * len(present))})"
 
 
 def claim_sources(conn: sqlite3.Connection, scopes: set[Scope]) -> dict[Scope, int]:
