@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.collector.test_store import SEG_KEY, count, rec
-from trackwire.collector.sqlite import SQLiteStore, dedup, schema, user_index
+from trackwire.collector.sqlite import SQLiteStore, bulk, dedup, schema, user_index
 from trackwire.collector.sqlite import ingest as sqlite_ingest
 from trackwire.collector.store import IngestResult
 from trackwire.errors import ValidationError
@@ -315,3 +315,35 @@ def test_null_columns_are_stored_as_null_whatever_the_request_mixes(tmp_path: Pa
         (None, "d2", 0, None, None, 99, None, None, None, None, None),
         ("u1", "d3", 0, 7, 1_000, 99, "c1", 2.5, '{"org":"x"}', None, "1"),
     ]
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 4, 21, 256, 341])
+def test_insert_rows_keeps_the_order_of_any_count(count: int) -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)")
+    rows = [(n, f"v{n}") for n in range(count)]
+    assert bulk.insert_rows(conn, "INSERT INTO t (a, b)", 2, rows) == count
+    assert conn.execute("SELECT id, a, b FROM t ORDER BY id").fetchall() == [
+        (n + 1, n, f"v{n}") for n in range(count)
+    ]
+    with pytest.raises(ValueError, match="rows of 2"):
+        bulk.insert_rows(conn, "INSERT INTO t (a, b)", 2, [(1, "x"), (2,)])
+
+
+def test_a_large_request_keeps_its_order_and_every_key(tmp_path: Path) -> None:
+    # 341 rows: every statement size of bulk.CHUNKS once; ids follow the records.
+    records = [rec(key=f"m{i}", user=f"u{i % 7}", time=i) for i in range(341)]
+    with SQLiteStore(tmp_path / "c.db") as store:
+        assert store.ingest(records) == IngestResult(341, 0)
+        assert store.ingest(records[::-1]) == IngestResult(0, 341)
+    conn = sqlite3.connect(tmp_path / "c.db")
+    keys = [key for (key,) in conn.execute("SELECT dedup_key FROM events ORDER BY id")]
+    hashed = conn.execute(
+        "SELECT r.hash, e.dedup_scope, e.dedup_key FROM dedup_recent r "
+        "JOIN events e ON e.id = r.event_id"
+    ).fetchall()
+    conn.close()
+    assert keys == [f"m{i}" for i in range(341)]
+    # Each recent key row names the event that carries it.
+    assert len(hashed) == 341
+    assert all(hash_ == dedup.dedup_hash(scope, key) for hash_, scope, key in hashed)

@@ -26,6 +26,8 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from trackwire.collector.sqlite import bulk
+
 __all__ = ["MERGE_AT", "SQL_FUNCTION", "DedupKeys", "dedup_hash", "register"]
 
 #: The name of :func:`dedup_hash` inside SQL (the migration back-fills stored events with it).
@@ -176,7 +178,7 @@ class DedupKeys:
         if not rows:
             return
         self._loaded(conn)
-        conn.executemany("INSERT INTO dedup_recent (hash, event_id) VALUES (?, ?)", rows)
+        bulk.insert_rows(conn, "INSERT INTO dedup_recent (hash, event_id)", 2, rows)
         self._remember(rows)
         self._added += rows
 

@@ -8,12 +8,11 @@ connections and the transaction. This module holds the SQL that work needs in SQ
 from __future__ import annotations
 
 import functools
-import itertools
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
-from trackwire.collector.sqlite import amplitude_rollups
+from trackwire.collector.sqlite import amplitude_rollups, bulk
 from trackwire.collector.sqlite.dedup import DedupKeys, dedup_hash
 from trackwire.collector.sqlite.user_index import UserEvents
 from trackwire.collector.store import EventRecord
@@ -276,49 +275,28 @@ class SQLiteIngestSQL:
 
 
 def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
-    """Insert event rows in order; how many were inserted.
+    """Insert event rows in order (see :func:`trackwire.collector.sqlite.bulk.insert_rows`);
+    how many were inserted.
 
-    Two costs of Python's sqlite3 are avoided, both paid per row by ``executemany``:
-
-    - It binds ``None`` through its adapter lookup, several times the cost of an int or a
-      string, and most rows carry five or six (no device, session, revenue, groups or
-      context). A column that is NULL in every row is left out of the statement (NULL is its
-      default); one NULL in some rows only is bound as usual.
-    - It releases and takes back the GIL around every row's step, a hand-off to whichever
-      thread waits for it. Rows go in multi-row ``VALUES`` statements of :data:`_CHUNKS` rows
-      instead (SQLite inserts them in order, so ids still follow the rows).
+    A column that is NULL in every row is left out of the statement (NULL is its default):
+    Python's sqlite3 binds ``None`` through its adapter lookup, several times the cost of an
+    int or a string, and most rows carry five or six (no device, session, revenue, groups or
+    context). A column NULL in some rows only is bound as usual.
     """
     count = len(rows)
     if not count:
         return 0
     columns = list(zip(*rows, strict=True))
     present = tuple(i for i, column in enumerate(columns) if column.count(None) != count)
-    # The kept columns back into rows, flattened: all in C.
-    values = tuple(itertools.chain.from_iterable(zip(*[columns[i] for i in present], strict=True)))
-    width = len(present)
-    inserted = 0
-    start = 0
-    for size in _CHUNKS:
-        while count - start >= size:
-            statement = _insert_event_sql(present, size)
-            chunk = values[start * width : (start + size) * width]
-            inserted += conn.execute(statement, chunk).rowcount
-            start += size
-    return inserted
-
-
-#: Rows per events INSERT, largest first: a request is cut into these (400 rows: 256, 64, 64,
-#: 16), so a handful of statements serve every request size.
-_CHUNKS: Final = (256, 64, 16, 4, 1)
+    # The kept columns back into rows: in C.
+    kept = zip(*[columns[i] for i in present], strict=True)
+    return bulk.insert_rows(conn, _insert_event_head(present), len(present), kept)
 
 
 @functools.cache
-def _insert_event_sql(present: tuple[int, ...], rows: int) -> str:
-    """The events INSERT of ``rows`` rows of the columns at these indexes of
-    :data:`_EVENT_INSERT_COLUMNS`."""
-    names = ", ".join(_EVENT_INSERT_COLUMNS[i] for i in present)
-    row = f"({', '.join('?' * len(present))})"
-    return f"INSERT INTO events ({names}) VALUES {', '.join([row] * rows)}"
+def _insert_event_head(present: tuple[int, ...]) -> str:
+    """The events INSERT of the columns at these indexes of :data:`_EVENT_INSERT_COLUMNS`."""
+    return f"INSERT INTO events ({', '.join(_EVENT_INSERT_COLUMNS[i] for i in present)})"
 
 
 def claim_sources(conn: sqlite3.Connection, scopes: set[Scope]) -> dict[Scope, int]:
