@@ -408,13 +408,14 @@ class Ingest:
             self.links.append(
                 (source_id, record.alias_of, record.user_id, user.amplitude_id, self._received)
             )
-        targets: list[Row] = [] if user is None else [user]
         if record.group_type is not None and record.group_value is not None:
             pairs = [(record.group_type, record.group_value), *record.more_groups]
             targets = [self._group((source_id, kind, value), when) for kind, value in pairs]
-        if record.user_ops and apply_ops:
-            for target in targets:
-                target.apply(record.user_ops)
+            if record.user_ops and apply_ops:
+                for target in targets:
+                    target.apply(record.user_ops)
+        elif user is not None and record.user_ops and apply_ops:
+            user.apply(record.user_ops)
         return None if user is None else user.amplitude_id
 
     def write(self) -> int:
