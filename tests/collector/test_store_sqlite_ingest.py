@@ -16,7 +16,7 @@ import pytest
 from tests.collector.test_store import SEG_KEY, count, rec
 from trackwire.collector.sqlite import SQLiteStore, bulk, dedup, schema, user_index
 from trackwire.collector.sqlite import ingest as sqlite_ingest
-from trackwire.collector.store import IngestResult
+from trackwire.collector.store import IngestResult, StorageLimitError
 from trackwire.errors import ValidationError
 
 
@@ -347,3 +347,13 @@ def test_a_large_request_keeps_its_order_and_every_key(tmp_path: Path) -> None:
     # Each recent key row names the event that carries it.
     assert len(hashed) == 341
     assert all(hash_ == dedup.dedup_hash(scope, key) for hash_, scope, key in hashed)
+
+
+def test_max_bytes_counts_payloads_and_groups(tmp_path: Path) -> None:
+    records = [rec(key="k1", payload={"a": 1}), rec(key="k2", payload={}, groups={"org": "x"})]
+    size = len('{"a":1}') + len("{}") + len('{"org":"x"}')
+    with SQLiteStore(tmp_path / "c.db") as store:
+        with pytest.raises(StorageLimitError, match=f"it would store {size} bytes"):
+            store.ingest(records, max_bytes=size - 1)
+        assert count(store) == 0
+        assert store.ingest(records, max_bytes=size) == IngestResult(2, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import sqlite3
 import threading
@@ -56,6 +57,11 @@ _WRITER_PRAGMAS: Final = (
 _GROUP_MAX_EVENTS: Final = 3_000
 #: Least seconds between two background checkpoints, so one pass covers several requests.
 _CHECKPOINT_INTERVAL_S: Final = 1.0
+
+
+#: An encoded record's payload and groups texts (see :data:`Encoded`).
+_PAYLOAD: Final = operator.itemgetter(0)
+_GROUPS: Final = operator.itemgetter(1)
 
 
 class SQLiteStore(StoreReads, SQLiteQueryReads):
@@ -249,7 +255,9 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         encoded = [encode_record(i, record, contexts) for i, record in enumerate(records)]
         if max_bytes is not None:
             size = sum(len(text) for text in contexts.values())
-            size += sum(len(payload) + len(groups or "") for payload, groups, _, _ in encoded)
+            # Payloads and groups (those not None) measured in C: this runs for every event.
+            size += sum(map(len, map(_PAYLOAD, encoded)))
+            size += sum(map(len, filter(None, map(_GROUPS, encoded))))
             if size > max_bytes:
                 raise StorageLimitError(
                     "request",
