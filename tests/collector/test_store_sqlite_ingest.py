@@ -357,3 +357,17 @@ def test_max_bytes_counts_payloads_and_groups(tmp_path: Path) -> None:
             store.ingest(records, max_bytes=size - 1)
         assert count(store) == 0
         assert store.ingest(records, max_bytes=size) == IngestResult(2, 0)
+
+
+def test_insert_rows_applies_a_conflict_clause_row_by_row() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE d (k TEXT PRIMARY KEY, v INTEGER)")
+    conn.execute("INSERT INTO d VALUES ('a', 0)")
+    bulk.insert_rows(
+        conn,
+        "INSERT INTO d (k, v)",
+        2,
+        [("a", 1), ("b", 2), ("b", 3)],
+        " ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+    )
+    assert conn.execute("SELECT k, v FROM d ORDER BY k").fetchall() == [("a", 1), ("b", 3)]

@@ -23,10 +23,16 @@ CHUNKS: Final = (256, 64, 16, 4, 1)
 
 
 def insert_rows(
-    conn: sqlite3.Connection, head: str, width: int, rows: Iterable[Iterable[Any]]
+    conn: sqlite3.Connection,
+    head: str,
+    width: int,
+    rows: Iterable[Iterable[Any]],
+    tail: str = "",
 ) -> int:
-    """Insert ``rows`` (each ``width`` values) with ``head`` (``"INSERT INTO t (a, b)"``, a
-    fixed text of the caller's, never a request's); how many rows were inserted."""
+    """Insert ``rows`` (each ``width`` values) with ``head`` (``"INSERT INTO t (a, b)"``) and
+    an optional ``tail`` after the values (an ``ON CONFLICT`` clause; rows are applied in
+    order, so a later row's conflict sees the earlier ones). Both are fixed texts of the
+    caller's, never a request's. Returns how many rows were inserted (or updated)."""
     values = tuple(itertools.chain.from_iterable(rows))
     count, rest = divmod(len(values), width)
     if rest:
@@ -36,12 +42,12 @@ def insert_rows(
     for size in CHUNKS:
         while count - start >= size:
             chunk = values[start * width : (start + size) * width]
-            inserted += conn.execute(_statement(head, width, size), chunk).rowcount
+            inserted += conn.execute(_statement(head, width, size, tail), chunk).rowcount
             start += size
     return inserted
 
 
 @functools.lru_cache(maxsize=256)
-def _statement(head: str, width: int, rows: int) -> str:
+def _statement(head: str, width: int, rows: int, tail: str) -> str:
     row = f"({', '.join('?' * width)})"
-    return f"{head} VALUES {', '.join([row] * rows)}"
+    return f"{head} VALUES {', '.join([row] * rows)}{tail}"

@@ -207,9 +207,11 @@ class SQLiteIngestSQL:
     def write(self, writes: Writes) -> int:
         """See :meth:`IngestSQL.write`."""
         conn = self._conn
-        conn.executemany(
+        bulk.insert_rows(
+            conn,
             "INSERT INTO users (user_id, source_id, device_id, properties, first_seen_ms, "
-            "last_seen_ms, amplitude_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "last_seen_ms, amplitude_id)",
+            7,
             [
                 (u.user_id, u.source_id, u.device_id, u.properties_text(), u.first_seen_ms,
                  u.last_seen_ms, u.amplitude_id)
@@ -230,10 +232,13 @@ class SQLiteIngestSQL:
             "last_seen_ms = max(last_seen_ms, ?) WHERE amplitude_id = ?",
             writes.spans,
         )
-        conn.executemany(
-            "INSERT INTO devices (source_id, device_id, amplitude_id) VALUES (?, ?, ?) "
-            "ON CONFLICT (source_id, device_id) DO UPDATE SET amplitude_id = excluded.amplitude_id",
+        bulk.insert_rows(
+            conn,
+            "INSERT INTO devices (source_id, device_id, amplitude_id)",
+            3,
             writes.devices,
+            " ON CONFLICT (source_id, device_id) "
+            "DO UPDATE SET amplitude_id = excluded.amplitude_id",
         )
         conn.executemany(
             "INSERT INTO groups (source_id, group_type, group_value, properties, first_seen_ms, "
