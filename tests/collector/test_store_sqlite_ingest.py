@@ -371,3 +371,18 @@ def test_insert_rows_applies_a_conflict_clause_row_by_row() -> None:
         " ON CONFLICT (k) DO UPDATE SET v = excluded.v",
     )
     assert conn.execute("SELECT k, v FROM d ORDER BY k").fetchall() == [("a", 1), ("b", 3)]
+
+
+def test_insert_rows_stays_within_the_variable_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite before 3.32 binds at most 999 parameters per statement; here at most 10.
+    monkeypatch.setattr(bulk, "variable_limit", lambda conn: 10)
+    statements: list[str] = []
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.set_trace_callback(statements.append)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)")
+    rows = [(n, f"v{n}") for n in range(9)]
+    assert bulk.insert_rows(conn, "INSERT INTO t (a, b)", 2, rows) == 9
+    assert conn.execute("SELECT a, b FROM t ORDER BY id").fetchall() == rows
+    inserts = [s for s in statements if s.startswith("INSERT")]
+    assert len(inserts) == 3  # 4 + 4 + 1 rows: 8 parameters at most
+    assert 0 < bulk.variable_limit(conn) <= 250_000

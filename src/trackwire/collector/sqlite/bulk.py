@@ -15,10 +15,11 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any, Final
 
-__all__ = ["CHUNKS", "insert_rows"]
+__all__ = ["CHUNKS", "insert_rows", "variable_limit"]
 
 #: Rows per statement, largest first: any count is cut into these (400 rows: 256, 64, 64, 16),
-#: so a handful of statements per table serve every request.
+#: so a handful of statements per table serve every request. Sizes whose rows would bind more
+#: parameters than the connection allows (:func:`variable_limit`) are skipped.
 CHUNKS: Final = (256, 64, 16, 4, 1)
 
 
@@ -37,14 +38,28 @@ def insert_rows(
     count, rest = divmod(len(values), width)
     if rest:
         raise ValueError(f"{len(values)} values are not rows of {width}")
+    limit = variable_limit(conn)
     inserted = 0
     start = 0
     for size in CHUNKS:
+        if size > 1 and size * width > limit:
+            continue  # more host parameters than this SQLite takes in one statement
         while count - start >= size:
             chunk = values[start * width : (start + size) * width]
             inserted += conn.execute(_statement(head, width, size, tail), chunk).rowcount
             start += size
     return inserted
+
+
+def variable_limit(conn: sqlite3.Connection) -> int:
+    """The most host parameters one statement of ``conn`` may bind: 999 by default before
+    SQLite 3.32, 32,766 since (Python 3.11 reads the connection's own limit)."""
+    getlimit = getattr(conn, "getlimit", None)
+    if getlimit is not None:
+        # SQLITE_LIMIT_VARIABLE_NUMBER is 9 in SQLite's C API (named in Python 3.11+).
+        limit: int = getlimit(getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", 9))
+        return limit
+    return 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
 @functools.lru_cache(maxsize=256)
