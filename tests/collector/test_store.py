@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from trackwire.collector.sqlite import SQLiteStore, schema
+from trackwire.collector.sqlite import SQLiteStore, schema, user_index
 from trackwire.collector.store import (
     EventRecord,
     IngestResult,
@@ -523,7 +523,10 @@ def test_known_users_change_nothing_observable(tmp_path: Path, seed: int) -> Non
             return tuple(
                 conn.execute(sql).fetchall()
                 for sql in (
-                    "SELECT * FROM users ORDER BY amplitude_id",
+                    # Seen spans with the recent user keys taken in, as every read does.
+                    f"WITH {user_index.PENDING_SPANS} SELECT amplitude_id, source_id, user_id, "
+                    f"device_id, properties, {user_index.FIRST_SEEN}, {user_index.LAST_SEEN} "
+                    "FROM users u ORDER BY amplitude_id",
                     "SELECT * FROM devices ORDER BY source_id, device_id",
                     "SELECT id, amplitude_id FROM events ORDER BY id",
                 )

@@ -27,6 +27,7 @@ from trackwire.collector.query.segmentation import (
     Property,
 )
 from trackwire.collector.query.values import filter_needles, filter_texts
+from trackwire.collector.sqlite import user_index
 from trackwire.collector.sqlite.amplitude_functions import ELEMENT, FOLDED, TEXT
 from trackwire.errors import ValidationError
 
@@ -392,7 +393,8 @@ def _selects(
                     extra = ""
                     if hits:
                         seen = (
-                            "(SELECT u.first_seen_ms FROM users u "
+                            # The user's recent keys taken in: needs event_hits' WITH.
+                            f"(SELECT {user_index.FIRST_SEEN} FROM users u "
                             "WHERE u.amplitude_id = e.amplitude_id)"
                             if first_seen
                             else "NULL"
@@ -518,8 +520,10 @@ def event_hits(
         sources, query, str(query.params.event["event_type"]), with_filters=True, hits=True,
         first_seen=first_seen, paying=paying,
     )  # fmt: skip
+    # The first-seen times widen the users' rows by their recent keys (sqlite/user_index.py).
+    spans = f"WITH {user_index.PENDING_SPANS} " if first_seen else ""
     rows = conn.execute(
-        f"SELECT a, t, g, f, r FROM ({inner.text}) ORDER BY t, k LIMIT ?",
+        f"{spans}SELECT a, t, g, f, r FROM ({inner.text}) ORDER BY t, k LIMIT ?",
         [*inner.args, MAX_HITS + 1],
     ).fetchall()
     if len(rows) > MAX_HITS:

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from trackwire.collector.sqlite import user_index
 from trackwire.collector.sqlite.ingest import EVENT_COLUMNS, USER_COLUMNS
 from trackwire.collector.store import IdentityLink, StoredEvent, UserState, expand
 
@@ -150,6 +151,10 @@ def user(
     if row is None:
         return None
     found, _, uid, device, props, first, last = row
+    # The row's span lags by the user's recent keys (see sqlite/user_index.py).
+    pending = user_index.pending_spans(conn, [found]).get(found)
+    if pending is not None:
+        first, last = min(first, pending[0]), max(last, pending[1])
     return UserState(found, vendor, source, uid, device, orjson.loads(props), first, last)
 
 
