@@ -181,6 +181,14 @@ def search_users(
     """
     if not sources or not text:
         return "nomatch", []
+    # The users' rows and their recent keys at one commit (see _found).
+    with user_index.snapshot(conn):
+        return _search(conn, sources, text)
+
+
+def _search(
+    conn: sqlite3.Connection, sources: Sequence[Source], text: str
+) -> tuple[str, list[FoundUser]]:
     ids = [s.source_id for s in sources]
     where = f"u.source_id IN ({_in(len(ids))})"
     columns = "u.amplitude_id, u.user_id, u.last_seen_ms"

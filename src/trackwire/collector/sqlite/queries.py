@@ -147,12 +147,13 @@ def user(
             "WHERE s.vendor = ? AND s.source = ? AND d.device_id = ?"
         )
         key = device_id
-    row = conn.execute(sql, (vendor, source, key)).fetchone()
-    if row is None:
-        return None
-    found, _, uid, device, props, first, last = row
-    # The row's span lags by the user's recent keys (see sqlite/user_index.py).
-    pending = user_index.pending_spans(conn, [found]).get(found)
+    with user_index.snapshot(conn):
+        row = conn.execute(sql, (vendor, source, key)).fetchone()
+        if row is None:
+            return None
+        found, _, uid, device, props, first, last = row
+        # The row's span lags by the user's recent keys (see sqlite/user_index.py).
+        pending = user_index.pending_spans(conn, [found]).get(found)
     if pending is not None:
         first, last = min(first, pending[0]), max(last, pending[1])
     return UserState(found, vendor, source, uid, device, orjson.loads(props), first, last)

@@ -26,8 +26,8 @@ The recent keys also stand in for the users' seen spans. ``users.first_seen_ms``
 when most events move their user's last seen, rewriting every touched user row per request
 (properties and all, on random pages) cost as much as inserting the events. So an event of a
 user the writer already knows writes no span: its key in ``user_events_recent`` carries its
-time, every read of a span takes the recent keys in (:data:`PENDING_SPANS`,
-:func:`pending_spans`: the ``min``/``max`` of the row and the keys), and the spans are folded
+time, every read of a span takes the recent keys in (:func:`pending_spans`: the
+``min``/``max`` of the row and the keys, in one :func:`snapshot`), and the spans are folded
 into ``users`` in one ordered pass when the recent keys are merged
 (:meth:`UserEvents.merge_if_due`). So a user row's span covers every event in the two ordered
 tables, and may lag only by the recent keys. An alias merge folds the merged-away user's
@@ -38,23 +38,23 @@ took the merged-away one's in).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Final
 
 import orjson
 
 __all__ = [
     "EVENT_IDS",
-    "FIRST_SEEN",
-    "LAST_SEEN",
+    "FOLD_SPANS",
     "MERGE_AT",
     "MID_AT",
     "MIGRATION",
     "NO_TIME",
-    "PENDING_SPANS",
     "UserEvents",
     "keys_page",
     "pending_spans",
+    "snapshot",
 ]
 
 #: Recent keys merged into ``user_events_mid`` at once. Larger batches write each of its pages
@@ -105,22 +105,6 @@ def _fold(where: str = "") -> str:
     )
 
 
-#: A common table expression, ``pending_spans (amplitude_id, first_ms, last_ms)``, of every
-#: user's recent span, computed once per statement (one scan of the recent keys); statements
-#: that read many users' spans start with ``WITH {PENDING_SPANS}`` and use :data:`FIRST_SEEN`.
-PENDING_SPANS: Final = f"pending_spans AS MATERIALIZED ({_spans()})"
-#: The first-seen time of the user ``u`` (a ``users`` row), its recent keys taken in; needs
-#: :data:`PENDING_SPANS` (SQLite looks its users up through an automatic index).
-FIRST_SEEN: Final = (
-    "min(u.first_seen_ms, coalesce((SELECT p.first_ms FROM pending_spans p "
-    "WHERE p.amplitude_id = u.amplitude_id), u.first_seen_ms))"
-)
-#: The last-seen time of the user ``u``, like :data:`FIRST_SEEN`.
-LAST_SEEN: Final = (
-    "max(u.last_seen_ms, coalesce((SELECT p.last_ms FROM pending_spans p "
-    "WHERE p.amplitude_id = u.amplitude_id), u.last_seen_ms))"
-)
-
 #: The recent keys of the events stored after a given id.
 _ADD: Final = f"""
     INSERT INTO user_events_recent (amplitude_id, time_ms, event_id)
@@ -145,7 +129,7 @@ _MOVE: Final = (
     "UPDATE user_events_recent SET amplitude_id = ?1 WHERE amplitude_id = ?2",
 )
 #: Every recent key's time folded into its user's row.
-_FOLD_ALL: Final = _fold()
+FOLD_SPANS: Final = _fold()
 #: The rows of a key table moved into a larger one, in key order.
 _MERGE: Final = (
     "INSERT INTO {into} (amplitude_id, time_ms, event_id) "
@@ -203,19 +187,41 @@ def keys_page(order: str) -> str:
 
 
 def pending_spans(
-    conn: sqlite3.Connection, amplitude_ids: Iterable[int]
+    conn: sqlite3.Connection, amplitude_ids: Iterable[int] | None = None
 ) -> dict[int, tuple[int, int]]:
-    """``amplitude_id -> (first, last)`` of these users' recent keys (users without any are
-    left out): one scan of the recent keys, to widen spans read from ``users`` rows."""
-    ids = sorted(set(amplitude_ids))
-    if not ids:
-        return {}
-    # Integers only: json_each cuts no text here (see sqlite/ingest.py select_in).
-    rows = conn.execute(
-        _spans("WHERE r.amplitude_id IN (SELECT value FROM json_each(?))"),
-        (orjson.dumps(ids).decode(),),
-    )
+    """``amplitude_id -> (first, last)`` over the recent keys of these users (of every user:
+    None), users without any left out; one scan of the recent keys. A span read from a
+    ``users`` row is ``min``/``max`` of the row and this, read in the same :func:`snapshot`.
+    """
+    if amplitude_ids is None:
+        rows = conn.execute(_spans())
+    else:
+        ids = sorted(set(amplitude_ids))
+        if not ids:
+            return {}
+        # Integers only: json_each cuts no text here (see sqlite/ingest.py select_in).
+        rows = conn.execute(
+            _spans("WHERE r.amplitude_id IN (SELECT value FROM json_each(?))"),
+            (orjson.dumps(ids).decode(),),
+        )
     return {amplitude_id: (first, last) for amplitude_id, first, last in rows}
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the statements of the block in one read transaction (unless one is open already),
+    so users' rows and their recent keys are read at the same commit: a merge committed
+    between two statements would fold keys into rows that the first statement read before.
+    """
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:  # (an error may have ended it already)
+            conn.execute("COMMIT")  # a read transaction: nothing to keep or to undo
 
 
 class UserEvents:
@@ -271,7 +277,7 @@ class UserEvents:
         if sizes[0] >= self._merge_at:
             # The keys leaving the recent table take their part of the seen spans along: one
             # pass in user order over the users they name.
-            conn.execute(_FOLD_ALL)
+            conn.execute(FOLD_SPANS)
             conn.execute(_MERGE.format(into="user_events_mid", source="user_events_recent"))
             conn.execute("DELETE FROM user_events_recent")
             sizes[0], sizes[1] = 0, sizes[1] + sizes[0]
