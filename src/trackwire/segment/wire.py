@@ -7,7 +7,6 @@ collector uses the same functions to accept or refuse what arrives, so the two c
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -248,6 +247,12 @@ class Enrichment:
 
     def apply(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """The message with Segment's server fields (a new dict; ``message`` is not changed)."""
+        return self.stamp(message)[0]
+
+    def stamp(self, message: Mapping[str, Any]) -> tuple[dict[str, Any], datetime]:
+        """:meth:`apply`, and the time its ``timestamp`` field was written from (naive means
+        UTC), so the collector need not parse back the text it just wrote. The text keeps whole
+        milliseconds (cut, not rounded), so both give the same epoch milliseconds."""
         enriched = dict(message)
         enriched["receivedAt"] = self._received_text
         sent_text, shift = self._sent_text, self._shift
@@ -259,13 +264,17 @@ class Enrichment:
         original = parse_timestamp(original_text) if isinstance(original_text, str) else None
         if original is None:
             enriched["timestamp"] = self._received_text
-            return enriched
+            return enriched, self._received
         enriched["originalTimestamp"] = original_text
         if shift is not None:
             # A skew past the calendar's edge keeps the client's time.
-            with contextlib.suppress(OverflowError):
-                enriched["timestamp"] = _iso(_aware(original) + shift)
-        return enriched
+            try:
+                corrected = _aware(original) + shift
+                enriched["timestamp"] = _iso(corrected)
+            except OverflowError:
+                return enriched, original
+            return enriched, corrected
+        return enriched, original
 
 
 def enrich(

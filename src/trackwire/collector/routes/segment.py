@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from trackwire.collector import _http
 from trackwire.collector._handler import Reply, handle, json_reply
-from trackwire.collector.records import segment_record
+from trackwire.collector.records import epoch_ms, segment_record_at
 from trackwire.collector.store import EventRecord, SharedContext
 from trackwire.segment import wire
 
@@ -61,23 +61,45 @@ def routes(ingestion: Ingestion) -> list[Route]:
 _TOO_DEEP: Final = wire.WireError("invalid_message", "the message is nested too deeply to store")
 
 
+#: Server fields enrichment writes; a message holding one (rare) is measured as sent.
+_SERVER_FIELDS: Final = ("receivedAt", "sentAt", "originalTimestamp")
+#: ``"timestamp":`` and a comma.
+_TIMESTAMP_ENTRY: Final = len('"timestamp":,')
+
+
+def _may_exceed(message: Mapping[str, Any], encoded: bytes) -> bool:
+    """Whether ``message`` could be over the size limit as sent, given ``encoded``, its
+    enriched encoding (a cheap bound; True means measure it).
+
+    Enrichment adds fields and replaces ``timestamp``; a message holding none of the other
+    server fields is at most its enriched encoding plus its own ``timestamp`` entry, whose
+    JSON text is at most 6 bytes a character (``\\uXXXX``) and the quotes.
+    """
+    if "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message:
+        return True
+    timestamp = message.get("timestamp")
+    own = 6 * len(timestamp) + 2 if isinstance(timestamp, str) else 4  # else null
+    return len(encoded) + _TIMESTAMP_ENTRY + own > wire.MAX_MESSAGE_BYTES
+
+
 def _prepare(
     message: Mapping[str, Any], *, measure: bool, enrichment: wire.Enrichment
-) -> tuple[dict[str, Any], bytes] | wire.WireError:
-    """The message as stored (with Segment's server fields) and its compact JSON, or why it
-    cannot be stored (too large as sent, too deep).
+) -> tuple[dict[str, Any], bytes, int] | wire.WireError:
+    """The message as stored (with Segment's server fields), its compact JSON and its time in
+    epoch milliseconds, or why it cannot be stored (too large as sent, too deep).
 
     Everything is encoded here, once, so a message that cannot be encoded is dropped and
     reported alone instead of failing its whole request; the store keeps these bytes.
     """
     try:
-        if measure:
+        enriched, when = enrichment.stamp(message)
+        encoded = orjson.dumps(enriched)
+        if measure and _may_exceed(message, encoded):
             # Segment measures the message as sent, before its server fields are added.
             problem = wire.size_problem(len(orjson.dumps(message)))
             if problem is not None:
                 return problem
-        enriched = enrichment.apply(message)
-        return enriched, orjson.dumps(enriched)
+        return enriched, encoded, epoch_ms(when)
     except orjson.JSONEncodeError:
         # orjson's limit (254 levels) is far deeper than any real message.
         return _TOO_DEEP
@@ -172,9 +194,9 @@ class _Segment:
         if isinstance(prepared, wire.WireError):
             self.ingestion.counters.add("rejected", "segment", prepared.code)
             return _error(400, prepared.code, prepared.message)
-        stored, encoded = prepared
+        stored, encoded, client_ms = prepared
         result = self.ingestion.write(
-            [segment_record(stored, kind, source, payload_json=encoded)],
+            [segment_record_at(stored, kind, source, client_ms, payload_json=encoded)],
             request_bytes=len(raw),
         )
         return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
@@ -206,7 +228,7 @@ class _Segment:
         shared = _envelope(body)
         measure = size > wire.MAX_MESSAGE_BYTES
         for index, message in enumerate(batch):
-            prepared: tuple[dict[str, Any], bytes] | wire.WireError
+            prepared: tuple[dict[str, Any], bytes, int] | wire.WireError
             if not isinstance(message, dict):
                 prepared = wire.WireError("invalid_message", "a batch item must be a JSON object")
             else:
@@ -216,9 +238,11 @@ class _Segment:
                 counters.add("rejected", "segment", prepared.code)
                 errors.append({"index": index, "code": prepared.code, "message": prepared.message})
                 continue
-            stored, encoded = prepared
+            stored, encoded, client_ms = prepared
             records.append(
-                segment_record(stored, stored["type"], source, payload_json=encoded, context=shared)
+                segment_record_at(
+                    stored, stored["type"], source, client_ms, payload_json=encoded, context=shared
+                )
             )
         result = self.ingestion.write(records, request_bytes=size)
         if not errors:
