@@ -254,7 +254,7 @@ def amplitude_event_record(
     event_type = event["event_type"]
     kind = _AMPLITUDE_KINDS.get(event_type, "event")
     user_ops: Sequence[UserOp] = ()
-    targets: list[tuple[str, str]] = []
+    targets: Sequence[tuple[str, str]] = ()
     if kind == "groupidentify":
         targets = _listed_groups(get("groups"))
         group_properties = get("group_properties")
@@ -296,7 +296,7 @@ def amplitude_event_record(
         None,
         None,
         f"device:{device_id}" if endpoint == "httpapi" and device_id else None,
-        tuple(targets[1:]),
+        tuple(targets[1:]) if targets else (),
     )
 
 
