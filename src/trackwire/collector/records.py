@@ -24,7 +24,7 @@ The mapping per vendor:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Final
 
 from trackwire.amplitude import properties as amplitude_properties
@@ -52,14 +52,16 @@ SEGMENT_GROUP_TYPE: Final = "group"
 _NAMED: Final = frozenset({"page", "screen"})
 _AMPLITUDE_KINDS: Final = {"$identify": "identify", "$groupidentify": "groupidentify"}
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MS: Final = timedelta(milliseconds=1)
 
 
 def epoch_ms(when: datetime) -> int:
     """Epoch milliseconds of ``when``, exactly (no float rounding); naive means UTC."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return (when - _EPOCH) // _MS
+    # A timedelta is normalised (0 <= seconds < 86400, 0 <= microseconds < 10**6): only the
+    # microseconds need flooring. A fifth cheaper than dividing by a timedelta.
+    delta = when - _EPOCH
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def _text(value: Any) -> str | None:

@@ -175,10 +175,18 @@ def check_message(message: Mapping[str, Any], kind: str | None = None) -> WireEr
         if not _present(message.get("userId")):
             return WireError("missing_user_id", "alias needs userId", "userId")
         return None
-    if not _present(message.get("userId")) and not _present(message.get("anonymousId")):
+    # A non-empty string (nearly every message's) is present without calling _present.
+    user_id = message.get("userId")
+    if (
+        not (user_id.__class__ is str and user_id)
+        and not _present(user_id)
+        and not _present(message.get("anonymousId"))
+    ):
         return WireError("no_user_anon_id", "userId or anonymousId is required", "userId")
-    if kind == "track" and not _present(message.get("event")):
-        return WireError("missing_event", "track needs an event name", "event")
+    if kind == "track":
+        event = message.get("event")
+        if not (event.__class__ is str and event) and not _present(event):
+            return WireError("missing_event", "track needs an event name", "event")
     if kind == "group" and not _present(message.get("groupId")):
         return WireError("missing_group_id", "group needs groupId", "groupId")
     return None
@@ -250,31 +258,38 @@ class Enrichment:
         return self.stamp(message)[0]
 
     def stamp(self, message: Mapping[str, Any]) -> tuple[dict[str, Any], datetime]:
-        """:meth:`apply`, and the time its ``timestamp`` field was written from (naive means
-        UTC), so the collector need not parse back the text it just wrote. The text keeps whole
-        milliseconds (cut, not rounded), so both give the same epoch milliseconds."""
+        """:meth:`apply`, and the time its ``timestamp`` field was written from (see
+        :meth:`stamp_into`)."""
         enriched = dict(message)
-        enriched["receivedAt"] = self._received_text
+        return enriched, self.stamp_into(enriched)
+
+    def stamp_into(self, message: dict[str, Any]) -> datetime:
+        """Add Segment's server fields to ``message`` itself (the same keys in the same order
+        as :meth:`apply`), and return the time its ``timestamp`` field was written from (naive
+        means UTC), so the collector need not parse back the text it just wrote. The text
+        keeps whole milliseconds (cut, not rounded): both give the same epoch milliseconds.
+        """
         sent_text, shift = self._sent_text, self._shift
         if sent_text is None:
             sent_text, shift = self._sent(message.get("sentAt"))
-        if sent_text is not None:
-            enriched["sentAt"] = sent_text
         original_text = message.get("timestamp")
         original = parse_timestamp(original_text) if isinstance(original_text, str) else None
+        message["receivedAt"] = self._received_text
+        if sent_text is not None:
+            message["sentAt"] = sent_text
         if original is None:
-            enriched["timestamp"] = self._received_text
-            return enriched, self._received
-        enriched["originalTimestamp"] = original_text
+            message["timestamp"] = self._received_text
+            return self._received
+        message["originalTimestamp"] = original_text
         if shift is not None:
             # A skew past the calendar's edge keeps the client's time.
             try:
                 corrected = _aware(original) + shift
-                enriched["timestamp"] = _iso(corrected)
+                message["timestamp"] = _iso(corrected)
             except OverflowError:
-                return enriched, original
-            return enriched, corrected
-        return enriched, original
+                return original
+            return corrected
+        return original
 
 
 def enrich(

@@ -61,48 +61,67 @@ def routes(ingestion: Ingestion) -> list[Route]:
 _TOO_DEEP: Final = wire.WireError("invalid_message", "the message is nested too deeply to store")
 
 
-#: Server fields enrichment writes; a message holding one (rare) is measured as sent.
+#: Server fields enrichment writes besides ``timestamp``.
 _SERVER_FIELDS: Final = ("receivedAt", "sentAt", "originalTimestamp")
 #: ``"timestamp":`` and a comma.
 _TIMESTAMP_ENTRY: Final = len('"timestamp":,')
 
 
-def _may_exceed(message: Mapping[str, Any], encoded: bytes) -> bool:
-    """Whether ``message`` could be over the size limit as sent, given ``encoded``, its
-    enriched encoding (a cheap bound; True means measure it).
-
-    Enrichment adds fields and replaces ``timestamp``; a message holding none of the other
-    server fields is at most its enriched encoding plus its own ``timestamp`` entry, whose
-    JSON text is at most 6 bytes a character (``\\uXXXX``) and the quotes.
-    """
-    if "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message:
-        return True
-    timestamp = message.get("timestamp")
-    own = 6 * len(timestamp) + 2 if isinstance(timestamp, str) else 4  # else null
-    return len(encoded) + _TIMESTAMP_ENTRY + own > wire.MAX_MESSAGE_BYTES
-
-
 def _prepare(
-    message: Mapping[str, Any], *, measure: bool, enrichment: wire.Enrichment
+    message: dict[str, Any], *, measure: bool, enrichment: wire.Enrichment
 ) -> tuple[dict[str, Any], bytes, int] | wire.WireError:
     """The message as stored (with Segment's server fields), its compact JSON and its time in
     epoch milliseconds, or why it cannot be stored (too large as sent, too deep).
 
-    Everything is encoded here, once, so a message that cannot be encoded is dropped and
-    reported alone instead of failing its whole request; the store keeps these bytes.
+    ``message`` is the route's own decoded copy: it is enriched in place (a copy per message
+    was a tenth of Segment's route). Everything is encoded here, once, so a message that
+    cannot be encoded is dropped and reported alone instead of failing its whole request; the
+    store keeps these bytes. With ``measure`` (a request larger than one message may be),
+    Segment's limit applies to the message as sent, before its server fields are added.
     """
     try:
-        enriched, when = enrichment.stamp(message)
-        encoded = orjson.dumps(enriched)
-        if measure and _may_exceed(message, encoded):
-            # Segment measures the message as sent, before its server fields are added.
+        if measure and (
+            "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message
+        ):
+            # Rare: the message carries server fields enrichment replaces; measure it first.
             problem = wire.size_problem(len(orjson.dumps(message)))
             if problem is not None:
                 return problem
-        return enriched, encoded, epoch_ms(when)
+            measure = False
+        has_timestamp = "timestamp" in message
+        timestamp = message.get("timestamp")
+        when = enrichment.stamp_into(message)
+        encoded = orjson.dumps(message)
+        if measure and len(encoded) > _SENT_SIZE_BOUND - _json_bound(timestamp):
+            problem = wire.size_problem(_size_as_sent(message, has_timestamp, timestamp))
+            if problem is not None:
+                return problem
+        return message, encoded, epoch_ms(when)
     except orjson.JSONEncodeError:
         # orjson's limit (254 levels) is far deeper than any real message.
         return _TOO_DEEP
+
+
+#: A message without other server fields is at most its enriched encoding plus its own
+#: ``timestamp`` entry: below this less that entry's bound it is certainly within the limit.
+_SENT_SIZE_BOUND: Final = wire.MAX_MESSAGE_BYTES - _TIMESTAMP_ENTRY
+
+
+def _json_bound(value: Any) -> int:
+    """An upper bound of the JSON text of ``timestamp`` as sent: a string (6 bytes a
+    character as ``\\uXXXX``, and the quotes) or null (checked before enrichment)."""
+    return 6 * len(value) + 2 if isinstance(value, str) else 4
+
+
+def _size_as_sent(enriched: dict[str, Any], has_timestamp: bool, timestamp: Any) -> int:
+    """The compact JSON size of a message before enrichment (which added every server field
+    but ``timestamp``, and set that one), from the enriched message."""
+    sent = {key: value for key, value in enriched.items() if key not in _SERVER_FIELDS}
+    if has_timestamp:
+        sent["timestamp"] = timestamp  # back in its own place: the key was there
+    else:
+        del sent["timestamp"]
+    return len(orjson.dumps(sent))
 
 
 def _envelope(body: Mapping[str, Any]) -> SharedContext | None:
