@@ -126,8 +126,12 @@ def _record_digest(record: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def child(path: Path, rounds: int, check: bool) -> dict[str, Any]:
+def child(path: Path, rounds: int, check: bool, gc_threshold: int | None) -> dict[str, Any]:
     """Run in a process whose ``sys.path`` starts with the ``src/`` under test."""
+    if gc_threshold is not None:
+        import gc
+
+        gc.set_threshold(gc_threshold, *gc.get_threshold()[1:])
     requests = orjson.loads(path.read_bytes())
     bodies = {
         vendor: [(item[0].encode("latin-1"), item[1]) for item in items]
@@ -169,11 +173,15 @@ def _count(vendor: str, body: bytes) -> int:
     return sum(len(batch["events"]) for batch in decoded)
 
 
-def _run_child(src: Path, path: Path, rounds: int, check: bool) -> dict[str, Any]:
+def _run_child(
+    src: Path, path: Path, rounds: int, check: bool, gc_threshold: int | None = None
+) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(src))
     command = [sys.executable, __file__, "--child", str(path), "--rounds", str(rounds)]
     if check:
         command.append("--check")
+    if gc_threshold is not None:
+        command += ["--gc-threshold", str(gc_threshold)]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     return dict(json.loads(out.stdout))
 
@@ -186,10 +194,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--before", type=Path, help="another src/ to compare with")
     parser.add_argument("--check", action="store_true", help="compare the records instead")
     parser.add_argument("--profile", choices=VENDORS, help="cProfile one vendor's route")
+    parser.add_argument(
+        "--gc-threshold", type=int, help="the garbage collector's first threshold (700)"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        print(json.dumps(child(args.child, args.rounds, args.check)))
+        print(json.dumps(child(args.child, args.rounds, args.check, args.gc_threshold)))
         return
     requests = build_requests(args.requests)
     if args.profile:
@@ -232,7 +243,8 @@ def main(argv: list[str] | None = None) -> None:
         samples: dict[str, dict[str, list[float]]] = {name: {} for name in copies}
         for _ in range(args.turns):
             for name, src in copies.items():
-                for vendor, values in _run_child(src, path, args.rounds, False).items():
+                found = _run_child(src, path, args.rounds, False, args.gc_threshold)
+                for vendor, values in found.items():
                     samples[name].setdefault(vendor, []).extend(values)
         print(f"load average after: {os.getloadavg()}")
         print("µs of CPU per event (median of passes; min in brackets)")

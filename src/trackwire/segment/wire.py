@@ -21,6 +21,7 @@ from trackwire._engine.transport import HTTPResult
 __all__ = [
     "BATCH_PATH",
     "DEFAULT_HOST",
+    "FIELD_TYPES",
     "IMPORT_PATH",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_COUNT",
@@ -123,9 +124,9 @@ def _json_type(value: Any) -> str:
     return "object" if isinstance(value, dict) else "string"
 
 
-# What each known field must hold; checked in one pass over the message's own keys, since the
-# collector runs this for every message it receives.
-_FIELD_TYPES: Final[Mapping[str, type]] = {
+#: What each known field must hold when not null (:func:`check_message` checks it in one pass
+#: over the message's own keys, since the collector runs it for every message it receives).
+FIELD_TYPES: Final[Mapping[str, type]] = {
     **dict.fromkeys(_OBJECT_FIELDS, dict),
     **dict.fromkeys(_STRING_FIELDS, str),
 }
@@ -151,7 +152,7 @@ def check_message(message: Mapping[str, Any], kind: str | None = None) -> WireEr
             f"type must be one of {', '.join(MESSAGE_TYPES)}; got {got}",
             "type",
         )
-    field_types = _FIELD_TYPES
+    field_types = FIELD_TYPES
     for name, value in message.items():
         expected = field_types.get(name)
         if expected is not None and value is not None and not isinstance(value, expected):
@@ -269,11 +270,19 @@ class Enrichment:
         means UTC), so the collector need not parse back the text it just wrote. The text
         keeps whole milliseconds (cut, not rounded): both give the same epoch milliseconds.
         """
+        original_text = message.get("timestamp")
+        original = parse_timestamp(original_text) if isinstance(original_text, str) else None
+        return self.stamp_parsed(message, original_text, original)
+
+    def stamp_parsed(
+        self, message: dict[str, Any], original_text: Any, original: datetime | None
+    ) -> datetime:
+        """:meth:`stamp_into` for a caller that has read ``message["timestamp"]``
+        (``original_text``) and parsed it with :func:`parse_timestamp` (``original``; None
+        when it is no string or does not parse)."""
         sent_text, shift = self._sent_text, self._shift
         if sent_text is None:
             sent_text, shift = self._sent(message.get("sentAt"))
-        original_text = message.get("timestamp")
-        original = parse_timestamp(original_text) if isinstance(original_text, str) else None
         message["receivedAt"] = self._received_text
         if sent_text is not None:
             message["sentAt"] = sent_text
