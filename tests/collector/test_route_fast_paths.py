@@ -26,6 +26,7 @@ from trackwire.collector.records import (
     segment_record,
 )
 from trackwire.collector.routes import segment as segment_route
+from trackwire.collector.store import EventRecord, SharedContext
 from trackwire.mparticle import wire as mparticle_wire
 from trackwire.segment import wire as segment_wire
 
@@ -105,21 +106,32 @@ SEGMENT_FAULTS: dict[str, list[Any]] = {
 }
 
 
+SHARED = SharedContext("segment_envelope", {"context": {"ip": "1.2.3.4"}})
+
+
+def _plain(message: dict[str, Any], measure: bool, enrichment: segment_wire.Enrichment) -> Any:
+    return segment_route._plain_record(message, measure, enrichment, "src", SHARED)
+
+
 def _general(message: dict[str, Any], measure: bool, enrichment: segment_wire.Enrichment) -> Any:
+    """What the route did before its one-pass path: the checks, _prepare, the record."""
     problem = segment_wire.check_message(message)
-    return problem or segment_route._prepare(message, measure=measure, enrichment=enrichment)
+    prepared = problem or segment_route._prepare(message, measure=measure, enrichment=enrichment)
+    if isinstance(prepared, segment_wire.WireError):
+        return prepared
+    stored, encoded, _ms = prepared
+    # The record as it was built then: the time parsed back from the stored text.
+    return segment_record(stored, stored["type"], "src", payload_json=encoded, context=SHARED)
 
 
-def _same_prepared(fast: Any, general: Any) -> None:
+def _same_record(fast: Any, general: Any) -> None:
     if isinstance(fast, segment_wire.WireError):
         assert fast == general
         return
-    assert isinstance(general, tuple)
-    assert list(fast[0].items()) == list(general[0].items())  # same keys in the same order
-    assert fast[1] == general[1] == orjson.dumps(fast[0])
-    assert fast[2] == general[2]
-    # The time handed to the record is what parsing the stored timestamp back gives.
-    assert segment_record(fast[0], fast[0]["type"], "s").client_time_ms == fast[2]
+    assert isinstance(general, EventRecord)
+    assert fast == general  # every field
+    assert list(fast.payload.items()) == list(general.payload.items())  # and the key order
+    assert fast.payload_json == orjson.dumps(fast.payload)
 
 
 @pytest.mark.parametrize(
@@ -131,12 +143,12 @@ def test_segment_plain_path_matches_the_checks(sent_at: str | None, measure: boo
     taken = 0
     for message in cases(SEGMENT_BASES, SEGMENT_FAULTS):
         fast_copy = copy.deepcopy(message)
-        fast = segment_route._prepare_plain(fast_copy, measure, enrichment)
+        fast = _plain(fast_copy, measure, enrichment)
         if fast is None:
             assert list(fast_copy.items()) == list(message.items())  # declined: left as it was
             continue
         taken += 1
-        _same_prepared(fast, _general(copy.deepcopy(message), measure, enrichment))
+        _same_record(fast, _general(copy.deepcopy(message), measure, enrichment))
     assert taken > 300  # the one-pass path was exercised
 
 
@@ -150,9 +162,10 @@ def test_segment_plain_path_takes_the_common_message() -> None:
         "properties": {"revenue": 3},
     }
     enrichment = segment_wire.Enrichment(received_at=RECEIVED, sent_at="2026-01-02T03:04:06Z")
-    fast = segment_route._prepare_plain(copy.deepcopy(message), True, enrichment)
+    fast = _plain(copy.deepcopy(message), True, enrichment)
     assert fast is not None
-    _same_prepared(fast, _general(copy.deepcopy(message), True, enrichment))
+    assert isinstance(fast, EventRecord)
+    _same_record(fast, _general(copy.deepcopy(message), True, enrichment))
 
 
 @pytest.mark.parametrize("server_field", [None, "receivedAt", "sentAt", "originalTimestamp"])
@@ -178,7 +191,7 @@ def test_segment_size_as_sent_decided_exactly_at_the_limit(
         for path in ("plain", "general"):
             work = copy.deepcopy(message)
             if path == "plain":
-                got = segment_route._prepare_plain(work, True, enrichment)
+                got = _plain(work, True, enrichment)
                 if got is None:
                     continue
             else:

@@ -42,6 +42,7 @@ __all__ = [
     "amplitude_identify_record",
     "epoch_ms",
     "mparticle_records",
+    "segment_plain_record",
     "segment_record",
     "segment_record_at",
 ]
@@ -124,6 +125,49 @@ def segment_record(
             client_ms = epoch_ms(parsed)
     return segment_record_at(
         message, kind, source, client_ms, payload_json=payload_json, context=context
+    )
+
+
+def segment_plain_record(
+    message: Mapping[str, Any],
+    kind: str,
+    name: str | None,
+    user_id: str | None,
+    device_id: str | None,
+    message_id: str | None,
+    source: str,
+    client_ms: int,
+    payload_json: bytes,
+    context: SharedContext | None,
+) -> EventRecord:
+    """:func:`segment_record_at` for a ``track``, ``page``, ``screen`` or ``identify`` message
+    whose fields the caller has read and found plain: ``name`` (its ``event``, or ``name``; None
+    for identify), ``user_id``, ``device_id`` and ``message_id`` are each None or a non-empty
+    string, and ``properties`` and ``traits`` None or a dict (the Segment route's one pass)."""
+    properties = message.get("properties")
+    revenue = properties.get("revenue") if properties.__class__ is dict else None
+    return EventRecord(
+        "segment",
+        source,
+        kind,
+        name,
+        user_id,
+        device_id,
+        client_ms,
+        message_id,
+        message,
+        _set(message.get("traits")) if kind == "identify" else (),
+        None,
+        None,
+        None,
+        None,
+        None if revenue is None else _number(revenue),
+        payload_json,
+        context,
+        "*",
+        (),
+        False,
+        None,
     )
 
 

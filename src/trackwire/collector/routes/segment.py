@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from trackwire.collector import _http
 from trackwire.collector._handler import Reply, handle, json_reply
-from trackwire.collector.records import epoch_ms, segment_record_at
+from trackwire.collector.records import epoch_ms, segment_plain_record, segment_record_at
 from trackwire.collector.store import EventRecord, SharedContext
 from trackwire.segment import wire
 
@@ -124,7 +124,7 @@ def _size_as_sent(enriched: dict[str, Any], has_timestamp: bool, timestamp: Any)
     return len(orjson.dumps(sent))
 
 
-#: Types :func:`_prepare_plain` takes (group and alias, with rules of their own, do not), and
+#: Types :func:`_plain_record` takes (group and alias, with rules of their own, do not), and
 #: the field each names its event by.
 _PLAIN_NAMES: Final[Mapping[str, str | None]] = {
     "track": "event",
@@ -134,18 +134,24 @@ _PLAIN_NAMES: Final[Mapping[str, str | None]] = {
 }
 
 
-def _prepare_plain(
-    message: dict[str, Any], measure: bool, enrichment: wire.Enrichment
-) -> tuple[dict[str, Any], bytes, int] | wire.WireError | None:
-    """:func:`_prepare` for a common batch message that certainly passes
-    :func:`~trackwire.segment.wire.check_message`, in one pass: None for any other message.
+def _plain_record(
+    message: dict[str, Any],
+    measure: bool,
+    enrichment: wire.Enrichment,
+    source: str,
+    shared: SharedContext | None,
+) -> EventRecord | wire.WireError | None:
+    """The record of a common batch message, checked, enriched and encoded in one pass; None
+    for any other message.
 
     The collector runs this for every Segment event. A ``track``, ``page``, ``screen`` or
-    ``identify`` message of plain decoded JSON (exact types; no subclasses come from orjson)
-    with a non-empty ``userId`` or ``anonymousId`` string is checked here with the fields read
-    once and its ``timestamp`` parsed once, for the check and the enrichment. None is no
-    verdict: the message is unchanged and takes ``check_message`` and :func:`_prepare`, which
-    give every answer (the tests compare the two paths message by message).
+    ``identify`` message of plain decoded JSON (exact types: orjson makes no subclasses) whose
+    ``userId`` and ``anonymousId`` are each absent or a non-empty string, one at least, is
+    checked here by :func:`~trackwire.segment.wire.check_message`'s rules with each field
+    read once and its ``timestamp`` parsed once, for the check and the enrichment. None is no
+    verdict: the message is unchanged and takes ``check_message``, :func:`_prepare` and
+    :func:`~trackwire.collector.records.segment_record_at`, which give every answer (the
+    tests compare the two paths message by message).
     """
     kind = message.get("type")
     if kind.__class__ is not str or kind not in _PLAIN_NAMES:
@@ -155,6 +161,7 @@ def _prepare_plain(
         expected = field_types.get(name)
         if expected is not None and value is not None and value.__class__ is not expected:
             return None
+    # After the loop each named field is None or of its type (event, name, messageId: str).
     get = message.get
     message_id = get("messageId")
     if message_id is not None and len(message_id) > wire.MAX_MESSAGE_ID_LENGTH:
@@ -168,11 +175,17 @@ def _prepare_plain(
         if original is None:
             return None
     user_id = get("userId")
-    if not (user_id.__class__ is str and user_id):
-        device_id = get("anonymousId")
-        if not (device_id.__class__ is str and device_id):
+    device_id = get("anonymousId")
+    if user_id is None:
+        if device_id is None:
             return None
-    if kind == "track" and not get("event"):  # after the loop: None or a str
+    elif not (user_id.__class__ is str and user_id):
+        return None
+    if device_id is not None and not (device_id.__class__ is str and device_id):
+        return None
+    name_field = _PLAIN_NAMES[kind]
+    event_name = (get(name_field) or None) if name_field is not None else None
+    if kind == "track" and event_name is None:
         return None
     if measure and (
         "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message
@@ -188,7 +201,18 @@ def _prepare_plain(
         problem = wire.size_problem(_size_as_sent(message, has_timestamp, timestamp))
         if problem is not None:
             return problem
-    return message, encoded, epoch_ms(when)
+    return segment_plain_record(
+        message,
+        kind,
+        event_name,
+        user_id,
+        device_id,
+        message_id or None,
+        source,
+        epoch_ms(when),
+        encoded,
+        shared,
+    )
 
 
 def _envelope(body: Mapping[str, Any]) -> SharedContext | None:
@@ -318,7 +342,10 @@ class _Segment:
             if not isinstance(message, dict):
                 prepared = wire.WireError("invalid_message", "a batch item must be a JSON object")
             else:
-                plain = _prepare_plain(message, measure, enrichment)
+                plain = _plain_record(message, measure, enrichment, source, shared)
+                if isinstance(plain, EventRecord):
+                    records.append(plain)
+                    continue
                 if plain is not None:
                     prepared = plain
                 else:
