@@ -441,11 +441,12 @@ def _clean_event(event: Mapping[str, Any], min_length: int) -> bool:
     for name, value in event.items():
         if value is None:
             continue
-        expected = fields.get(name)
-        kind = value.__class__  # compared apart, so the checker keeps value's type
-        if expected is None or kind is not expected:
+        # An unknown field (expected None) is no match either. The class is compared apart
+        # from value, so the type checker keeps value's type.
+        kind = value.__class__
+        if kind is not fields.get(name):
             return False
-        if expected is str:
+        if kind is str:
             if len(value) > MAX_STRING_LENGTH:
                 return False
             if (
@@ -454,7 +455,7 @@ def _clean_event(event: Mapping[str, Any], min_length: int) -> bool:
                 and (len(value) < min_length or value.lower() in BLOCKED_IDS)
             ):
                 return False
-        elif expected is dict:
+        elif kind is dict:
             if name == "event_properties":
                 if properties_too_deep(value):
                     return False
