@@ -139,6 +139,12 @@ def child(path: Path, rounds: int, check: bool, gc_threshold: int | None) -> dic
     }
     flows, store = _flows(keep=check)
     if check:
+        # Segment's SDKs send sentAt: its skew correction is compared too.
+        bodies["segment_sent_at"] = [
+            (orjson.dumps({**orjson.loads(body), "sentAt": "2026-01-01T00:00:05.250Z"}), headers)
+            for body, headers in bodies["segment"]
+        ]
+        flows["segment_sent_at"] = flows["segment"]
         digests = {}
         for vendor, items in bodies.items():
             store.records.clear()
@@ -235,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"load average before: {os.getloadavg()}")
         if args.check:
             found = {name: _run_child(src, path, 1, True) for name, src in copies.items()}
-            for vendor in VENDORS:
+            for vendor in (*VENDORS, "segment_sent_at"):
                 same = len({json.dumps(found[name][vendor]) for name in copies}) == 1
                 counts = {name: found[name][vendor][0] for name in copies}
                 print(f"{vendor}: records {counts}, {'identical' if same else 'DIFFERENT'}")

@@ -216,6 +216,18 @@ def test_segment_stamp_gives_the_time_its_text_names() -> None:
             assert stored == enrichment.apply({"timestamp": text})
 
 
+def test_segment_iso_text_is_isoformat_cut_to_milliseconds() -> None:
+    rnd = random.Random(16)
+    zones = [timezone.utc, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
+    for _ in range(5000):
+        when = datetime(1, 1, 2, tzinfo=timezone.utc) + timedelta(
+            microseconds=rnd.randrange(315_537_000_000_000_000)
+        )
+        when = when.astimezone(rnd.choice(zones))
+        expected = when.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        assert segment_wire._iso(when) == expected.replace("+00:00", "Z")
+
+
 # --- epoch milliseconds ------------------------------------------------------------------------
 
 

@@ -208,12 +208,31 @@ def size_problem(size: int) -> WireError | None:
     )
 
 
+#: "YYYY-MM-DDTHH:" by (year, month, day, hour): a request's times share a few hours.
+_HOUR_PREFIXES: dict[tuple[int, int, int, int], str] = {}
+_MAX_HOUR_PREFIXES: Final = 256
+
+
 def _iso(when: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and ``Z``, as Segment writes its timestamps."""
+    """ISO-8601 UTC with milliseconds (cut, as ``isoformat`` cuts them) and ``Z``, as Segment
+    writes its timestamps."""
     if when.tzinfo is not timezone.utc:
         when = when.astimezone(timezone.utc)
-    # "...+00:00" -> "...Z"; isoformat is the cheapest formatter (this runs per message).
-    return when.isoformat(timespec="milliseconds")[:-6] + "Z"
+    # This runs per message that has a sentAt (every SDK's): formatting the minutes onwards
+    # after a cached hour costs half of isoformat() on an aware datetime, and %-formatting
+    # half of an f-string with format specs (hence the noqa).
+    key = (when.year, when.month, when.day, when.hour)
+    prefix = _HOUR_PREFIXES.get(key)
+    if prefix is None:
+        if len(_HOUR_PREFIXES) >= _MAX_HOUR_PREFIXES:
+            _HOUR_PREFIXES.clear()
+        prefix = _HOUR_PREFIXES[key] = "%04d-%02d-%02dT%02d:" % key  # noqa: UP031
+    return "%s%02d:%02d.%03dZ" % (  # noqa: UP031
+        prefix,
+        when.minute,
+        when.second,
+        when.microsecond // 1000,
+    )
 
 
 def _aware(when: datetime) -> datetime:
