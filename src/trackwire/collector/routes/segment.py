@@ -76,8 +76,9 @@ def _prepare(
     ``message`` is the route's own decoded copy: it is enriched in place, saving a copy (and
     an object for the garbage collector) per message. Everything is encoded here, once, so a
     message that cannot be encoded is dropped and reported alone instead of failing its whole
-    request; the store keeps these bytes. With ``measure`` (a request larger than one message may be),
-    Segment's limit applies to the message as sent, before its server fields are added.
+    request; the store keeps these bytes. With ``measure`` (a request larger than one message
+    may be), Segment's limit applies to the message as sent, before its server fields are
+    added.
     """
     try:
         if measure and (
