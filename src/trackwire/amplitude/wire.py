@@ -552,7 +552,7 @@ def check_upload(
             if kind == "long":
                 if not long or long[-1] != index:
                     long.append(index)
-            elif kind != "unknown":
+            elif kind not in NOT_REFUSED:
                 refused = True
                 indices = groups[kind].setdefault(problem.field, [])
                 if not indices or indices[-1] != index:
