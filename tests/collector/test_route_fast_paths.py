@@ -333,6 +333,28 @@ def test_amplitude_check_upload_matches_check_event() -> None:
         assert check.long_indices == expected["long"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "revenue"),
+    [
+        ({}, None),
+        ({"revenue": 5}, 5.0),
+        ({"price": 2, "quantity": 3}, 6.0),
+        ({"price": 2.5}, 2.5),
+        ({"revenue": "x", "price": 2, "quantity": 2}, 4.0),
+        ({"revenue": True}, None),
+        ({"event_properties": {"$revenue": 1.5, "revenue": 9}}, 1.5),
+        ({"revenue": None, "event_properties": {"$price": 2, "$quantity": 2.5}}, 5.0),
+        ({"price": "2", "event_properties": {"$revenue": 3}}, 3.0),
+        ({"revenue": 1, "event_properties": {"$revenue": 3}}, 1.0),
+        ({"event_properties": {"$quantity": 3}}, None),
+        ({"event_properties": {"$price": False}}, None),
+    ],
+)
+def test_amplitude_revenue(fields: dict[str, Any], revenue: float | None) -> None:
+    record = amplitude_event_record({"event_type": "E", "user_id": "u-1", **fields}, "src")
+    assert record.revenue == revenue
+
+
 def test_amplitude_record_reads_non_json_types_as_before() -> None:
     """Values decoded JSON never holds (a bool time, a mapping that is no dict) take the
     general rules."""

@@ -235,11 +235,16 @@ def _amplitude_revenue(event: Mapping[str, Any]) -> float | None:
 
     The Python SDK's ``revenue()`` puts the same fields, ``$``-prefixed, in event_properties.
     """
-    found = _revenue_of(event, _REVENUE_FIELDS)
-    if found is not None:
-        return found
-    properties = event.get("event_properties")
+    # Most events carry neither: two lookups each decide that without a call.
+    get = event.get
+    if get("revenue") is not None or get("price") is not None:
+        found = _revenue_of(event, _REVENUE_FIELDS)
+        if found is not None:
+            return found
+    properties = get("event_properties")
     if properties is None or not _mapping(properties):
+        return None
+    if properties.get("$revenue") is None and properties.get("$price") is None:
         return None
     return _revenue_of(properties, _SDK_REVENUE_FIELDS)
 
