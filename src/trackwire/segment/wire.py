@@ -301,7 +301,9 @@ class Enrichment:
         when it is no string or does not parse)."""
         sent_text, shift = self._sent_text, self._shift
         if sent_text is None:
-            sent_text, shift = self._sent(message.get("sentAt"))
+            own_sent_at = message.get("sentAt")
+            if own_sent_at is not None:  # most messages have none: no call for them
+                sent_text, shift = self._sent(own_sent_at)
         message["receivedAt"] = self._received_text
         if sent_text is not None:
             message["sentAt"] = sent_text
