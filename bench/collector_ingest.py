@@ -237,6 +237,41 @@ def cpu_seconds(pids: list[int], children_of: int | None = None) -> float:
     return total / _TICK
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each live thread of ``pid`` (thread id -> seconds)."""
+    found: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found[int(task.name)] = (int(fields[11]) + int(fields[12])) / _TICK
+    return found
+
+
+def thread_split(
+    pid: int, before: dict[int, float], total_s: float, events: int
+) -> dict[str, float]:
+    """Microseconds of a collector's CPU per event, by thread, from two looks at its threads.
+
+    ``before`` is :func:`thread_cpu_seconds` taken before the first request and ``total_s``
+    the process's CPU seconds over the run. The event loop is the main thread (uvicorn, HTTP,
+    Starlette, the middlewares, the hand-off to workers); the background threads are those
+    already running before the first request (SQLite's WAL checkpoint, PostgreSQL's pool
+    workers); the worker threads (AnyIO's, started by the first requests: parsing, checking,
+    storing) get the rest, including threads that ended during the run.
+    """
+    after = thread_cpu_seconds(pid)
+    loop = after.get(pid, 0.0) - before.get(pid, 0.0)
+    background = sum(after.get(tid, cpu) - cpu for tid, cpu in before.items() if tid != pid)
+    per_event = 1e6 / max(events, 1)
+    return {
+        "event_loop": round(loop * per_event, 2),
+        "workers": round((total_s - loop - background) * per_event, 2),
+        "background": round(background * per_event, 2),
+    }
+
+
 def _children(pid: int) -> list[int]:
     """``pid`` and its direct children (a PostgreSQL server: the postmaster and backends)."""
     found = [pid]
@@ -331,6 +366,8 @@ def _drive(urls: list[str], events: int, server_pids: list[int]) -> dict[str, An
                 state["done"] += 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(SCALE_CLIENTS)]
+    by_thread = {pid: thread_cpu_seconds(pid) for pid in server_pids}
+    process_cpu0 = {pid: cpu_seconds([pid]) for pid in server_pids}
     cpu0, wall0 = cpu_seconds(server_pids), time.perf_counter()
     for thread in threads:
         thread.start()
@@ -344,6 +381,14 @@ def _drive(urls: list[str], events: int, server_pids: list[int]) -> dict[str, An
     for thread in threads:
         thread.join()
     wall, cpu = time.perf_counter() - wall0, cpu_seconds(server_pids) - cpu0
+    # The first collector's threads (the others run the same code).
+    first = server_pids[0]
+    split = thread_split(
+        first,
+        by_thread[first],
+        cpu_seconds([first]) - process_cpu0[first],
+        requests * EVENTS_PER_REQUEST // len(server_pids),
+    )
     if failures:
         raise RuntimeError(failures[0])
     tenths = []
@@ -359,6 +404,7 @@ def _drive(urls: list[str], events: int, server_pids: list[int]) -> dict[str, An
         "per_wall_s": round(requests * EVENTS_PER_REQUEST / wall),
         "per_cpu_s": round(requests * EVENTS_PER_REQUEST / cpu),
         "per_cpu_s_by_tenth": tenths,
+        "us_per_event_by_thread": split,
     }
 
 
@@ -558,6 +604,7 @@ def scale_section(
         "",
         *table,
         "",
+        *thread_table(rows),
         f"Target ≥ 40,000 events per collector CPU-second into SQLite: "
         f"**{'met' if met else 'missed'}** ({sqlite.get('per_cpu_s', 0):,}). "
         + (f"**Events missing: {', '.join(lost)}.**" if lost else "Every event sent was stored."),
@@ -570,6 +617,28 @@ def scale_section(
         *(f"| {name.replace('_', ' ')} | {value} |" for name, value in split.items()),
         "",
     ]
+
+
+def thread_table(rows: list[tuple[str, dict[str, Any] | None]]) -> list[str]:
+    """Where each run's collector CPU went by thread, µs per event (see :func:`thread_split`);
+    nothing for runs without the split (results of older versions of this script)."""
+    lines = [
+        "Collector CPU by thread, µs per event (the first collector of a run; event loop: "
+        "uvicorn, HTTP, Starlette, middlewares, the hand-off; workers: parsing, checks, the "
+        "store; background: threads running before the first request, SQLite's checkpoint):",
+        "",
+        "| store | event loop | workers | background | all threads |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, run in rows:
+        split = (run or {}).get("us_per_event_by_thread")
+        if split:
+            total = round(sum(split.values()), 2)
+            lines.append(
+                f"| {label} | {split['event_loop']} | {split['workers']} | "
+                f"{split['background']} | {total} |"
+            )
+    return [*lines, ""] if len(lines) > 4 else []
 
 
 def scan_rates(events: int = 300_000) -> dict[str, dict[str, float]]:

@@ -235,7 +235,7 @@ def test_version_7_file_gets_user_keys_and_drops_the_index(tmp_path: Path) -> No
     conn.executescript(
         "DROP TABLE user_events; DROP TABLE user_events_mid; DROP TABLE user_events_recent; "
         "CREATE INDEX events_by_user_time ON events (amplitude_id, client_time_ms); "
-        "DELETE FROM schema_migrations WHERE version = 8; PRAGMA user_version = 7;"
+        "DELETE FROM schema_migrations WHERE version >= 8; PRAGMA user_version = 7;"
     )
     conn.close()
     with SQLiteStore(path) as store:

@@ -171,6 +171,8 @@ class UploadCheck:
             is shorter than ``min_id_length``.
         valid_indices: events with no problem, ascending.
         invalid_indices: events with at least one problem, ascending.
+        long_indices: events with a string field over :data:`MAX_STRING_LENGTH` characters,
+            ascending (Amplitude keeps the first ones: :func:`cut_long_strings`).
         min_id_length: the minimum id length that applied.
     """
 
@@ -181,6 +183,7 @@ class UploadCheck:
     valid_indices: list[int] = field(default_factory=list)
     invalid_indices: list[int] = field(default_factory=list)
     min_id_length: int = DEFAULT_MIN_ID_LENGTH
+    long_indices: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -427,13 +430,38 @@ def cut_long_strings(event: dict[str, Any]) -> list[str]:
     return cut
 
 
-def _event_problems(event: Mapping[str, Any], min_length: int) -> list[tuple[str, str]]:
-    """(kind, field) pairs of the problems Amplitude refuses an event for."""
-    return [
-        (problem.kind, problem.field)
-        for problem in check_event(event, min_id_length=min_length)
-        if problem.kind not in NOT_REFUSED
-    ]
+def _clean_event(event: Mapping[str, Any], min_length: int) -> bool:
+    """Whether :func:`check_event` would certainly find nothing at all in ``event``.
+
+    The collector checks every event it receives: this is the common case written out with
+    exact types (decoded JSON has no subclasses) and no problem objects built. False is no
+    verdict: the event then takes :func:`check_event`, so the answers are its answers.
+    """
+    fields = EVENT_FIELDS
+    for name, value in event.items():
+        if value is None:
+            continue
+        # An unknown field (expected None) is no match either. The class is compared apart
+        # from value, so the type checker keeps value's type.
+        kind = value.__class__
+        if kind is not fields.get(name):
+            return False
+        if kind is str:
+            if len(value) > MAX_STRING_LENGTH:
+                return False
+            if (
+                name in _IDS
+                and value != ""
+                and (len(value) < min_length or value.lower() in BLOCKED_IDS)
+            ):
+                return False
+        elif kind is dict:
+            if name == "event_properties":
+                if properties_too_deep(value):
+                    return False
+            elif _value_problem(name, value) is not None:
+                return False
+    return bool(event.get("event_type")) and bool(event.get("user_id") or event.get("device_id"))
 
 
 def _request_error(
@@ -512,18 +540,30 @@ def check_upload(
     groups: dict[str, dict[str, list[int]]] = {"invalid": {}, "missing": {}, "length": {}}
     valid: list[int] = []
     invalid: list[int] = []
+    long: list[int] = []
     for index, event in enumerate(body["events"]):
-        problems = _event_problems(event, verdict)
-        (invalid if problems else valid).append(index)
-        for kind, name in problems:
-            indices = groups[kind].setdefault(name, [])
-            if not indices or indices[-1] != index:
-                indices.append(index)
+        if _clean_event(event, verdict):
+            valid.append(index)
+            continue
+        problems = check_event(event, min_id_length=verdict)
+        refused = False
+        for problem in problems:
+            kind = problem.kind
+            if kind == "long":
+                if not long or long[-1] != index:
+                    long.append(index)
+            elif kind not in NOT_REFUSED:
+                refused = True
+                indices = groups[kind].setdefault(problem.field, [])
+                if not indices or indices[-1] != index:
+                    indices.append(index)
+        (invalid if refused else valid).append(index)
     return UploadCheck(
         events_with_invalid_fields=groups["invalid"],
         events_with_missing_fields=groups["missing"],
         events_with_invalid_id_lengths=groups["length"],
         valid_indices=valid,
         invalid_indices=invalid,
+        long_indices=long,
         min_id_length=verdict,
     )

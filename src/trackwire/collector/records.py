@@ -24,7 +24,7 @@ The mapping per vendor:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Final
 
 from trackwire.amplitude import properties as amplitude_properties
@@ -42,22 +42,27 @@ __all__ = [
     "amplitude_identify_record",
     "epoch_ms",
     "mparticle_records",
+    "segment_plain_record",
     "segment_record",
+    "segment_record_at",
 ]
 
 #: The group type Segment ``group`` calls are stored under (Segment has no group types).
 SEGMENT_GROUP_TYPE: Final = "group"
 
 _NAMED: Final = frozenset({"page", "screen"})
+_AMPLITUDE_KINDS: Final = {"$identify": "identify", "$groupidentify": "groupidentify"}
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MS: Final = timedelta(milliseconds=1)
 
 
 def epoch_ms(when: datetime) -> int:
     """Epoch milliseconds of ``when``, exactly (no float rounding); naive means UTC."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return (when - _EPOCH) // _MS
+    # A timedelta is normalised (0 <= seconds < 86400, 0 <= microseconds < 10**6): only the
+    # microseconds need flooring. A fifth cheaper than dividing by a timedelta.
+    delta = when - _EPOCH
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def _text(value: Any) -> str | None:
@@ -68,7 +73,21 @@ def _text(value: Any) -> str | None:
 
 
 def _number(value: Any) -> float | None:
+    # Decoded JSON holds exact floats and ints: those skip is_number's two isinstance calls.
+    if value is None:
+        return None
+    kind = value.__class__
+    if kind is float:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return float(value)
     return float(value) if is_number(value) else None
+
+
+def _mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, with decoded JSON's plain dict checked first (the ABC's
+    check costs ten times more)."""
+    return value.__class__ is dict or isinstance(value, Mapping)
 
 
 def _set(properties: Any) -> tuple[UserOp, ...]:
@@ -98,16 +117,77 @@ def segment_record(
         payload_json: ``message`` encoded as compact JSON, when the caller already has it.
         context: the batch envelope's ``context``/``integrations``, shared by its messages.
     """
-    # Runs once per stored Segment event (the collector's hot path): keep it to lookups, and
-    # build the record positionally (keywords cost a third of the call here).
-    get = message.get
-    name = get("event") if kind == "track" else get("name") if kind in _NAMED else None
-    timestamp = get("timestamp")
+    timestamp = message.get("timestamp")
     client_ms = None
     if isinstance(timestamp, str):
         parsed = parse_timestamp(timestamp)
         if parsed is not None:
             client_ms = epoch_ms(parsed)
+    return segment_record_at(
+        message, kind, source, client_ms, payload_json=payload_json, context=context
+    )
+
+
+def segment_plain_record(
+    message: Mapping[str, Any],
+    kind: str,
+    name: str | None,
+    user_id: str | None,
+    device_id: str | None,
+    message_id: str | None,
+    source: str,
+    client_ms: int,
+    payload_json: bytes,
+    context: SharedContext | None,
+) -> EventRecord:
+    """:func:`segment_record_at` for a ``track``, ``page``, ``screen`` or ``identify`` message
+    whose fields the caller has read and found plain: ``name`` (its ``event``, or ``name``; None
+    for identify), ``user_id``, ``device_id`` and ``message_id`` are each None or a non-empty
+    string, and ``properties`` and ``traits`` None or a dict (the Segment route's one pass)."""
+    properties = message.get("properties")
+    revenue = properties.get("revenue") if properties.__class__ is dict else None
+    return EventRecord(
+        "segment",
+        source,
+        kind,
+        name,
+        user_id,
+        device_id,
+        client_ms,
+        message_id,
+        message,
+        _set(message.get("traits")) if kind == "identify" else (),
+        None,
+        None,
+        None,
+        None,
+        None if revenue is None else _number(revenue),
+        payload_json,
+        context,
+        "*",
+        (),
+        False,
+        None,
+    )
+
+
+def segment_record_at(
+    message: Mapping[str, Any],
+    kind: str,
+    source: str,
+    client_ms: int | None,
+    *,
+    payload_json: bytes | None = None,
+    context: SharedContext | None = None,
+) -> EventRecord:
+    """:func:`segment_record` for a caller that already knows the event's time: ``client_ms``
+    must be the epoch milliseconds of the message's ``timestamp`` (None when it has none), as
+    :meth:`trackwire.segment.wire.Enrichment.stamp` gives it, so the text is not parsed again.
+    """
+    # Runs once per stored Segment event (the collector's hot path): keep it to lookups, and
+    # build the record positionally (keywords cost a third of the call here).
+    get = message.get
+    name = get("event") if kind == "track" else get("name") if kind in _NAMED else None
     message_id = get("messageId")
     user_ops: tuple[UserOp, ...] = ()
     group_type = group_value = None
@@ -155,16 +235,33 @@ def _amplitude_revenue(event: Mapping[str, Any]) -> float | None:
 
     The Python SDK's ``revenue()`` puts the same fields, ``$``-prefixed, in event_properties.
     """
-    for props, prefix in ((event, ""), (event.get("event_properties"), "$")):
-        if not isinstance(props, Mapping):
-            continue
-        revenue = _number(props.get(f"{prefix}revenue"))
-        if revenue is not None:
-            return revenue
-        price = _number(props.get(f"{prefix}price"))
-        if price is not None:
-            quantity = _number(props.get(f"{prefix}quantity"))
-            return price * (1.0 if quantity is None else quantity)
+    # Most events carry neither: two lookups each decide that without a call.
+    get = event.get
+    if get("revenue") is not None or get("price") is not None:
+        found = _revenue_of(event, _REVENUE_FIELDS)
+        if found is not None:
+            return found
+    properties = get("event_properties")
+    if properties is None or not _mapping(properties):
+        return None
+    if properties.get("$revenue") is None and properties.get("$price") is None:
+        return None
+    return _revenue_of(properties, _SDK_REVENUE_FIELDS)
+
+
+_REVENUE_FIELDS: Final = ("revenue", "price", "quantity")
+_SDK_REVENUE_FIELDS: Final = ("$revenue", "$price", "$quantity")
+
+
+def _revenue_of(props: Mapping[str, Any], fields: tuple[str, str, str]) -> float | None:
+    revenue_key, price_key, quantity_key = fields
+    revenue = _number(props.get(revenue_key))
+    if revenue is not None:
+        return revenue
+    price = _number(props.get(price_key))
+    if price is not None:
+        quantity = _number(props.get(quantity_key))
+        return price * (1.0 if quantity is None else quantity)
     return None
 
 
@@ -202,46 +299,55 @@ def amplitude_event_record(
     ordinary events apply plain ``user_properties`` as Amplitude does, unless
     ``$skip_user_properties_sync`` is true.
     """
+    # Runs once per stored Amplitude event (the collector's hot path): lookups, exact-type
+    # checks before the general ones, and the record built positionally.
+    get = event.get
     event_type = event["event_type"]
-    kind = {"$identify": "identify", "$groupidentify": "groupidentify"}.get(event_type, "event")
+    kind = _AMPLITUDE_KINDS.get(event_type, "event")
     user_ops: Sequence[UserOp] = ()
-    targets: list[tuple[str, str]] = []
+    targets: Sequence[tuple[str, str]] = ()
     if kind == "groupidentify":
-        targets = _listed_groups(event.get("groups"))
-        group_properties = event.get("group_properties")
+        targets = _listed_groups(get("groups"))
+        group_properties = get("group_properties")
         if targets and isinstance(group_properties, Mapping):
             user_ops = amplitude_properties.parse_group_properties(group_properties)
     else:
-        user_properties = event.get("user_properties")
+        user_properties = get("user_properties")
         if (
-            isinstance(user_properties, Mapping)
-            and event.get("$skip_user_properties_sync") is not True
+            user_properties is not None
+            and _mapping(user_properties)
+            and get("$skip_user_properties_sync") is not True
         ):
             user_ops = amplitude_properties.parse_user_properties(user_properties)
-    time_ms = event.get("time")
-    session = event.get("session_id")
-    groups = event.get("groups")
-    insert_id = event.get("insert_id")
-    device_id = _text(event.get("device_id"))
+    time_ms = get("time")
+    session = get("session_id")
+    groups = get("groups")
+    insert_id = get("insert_id")
+    user_id = get("user_id")
+    device_id = get("device_id")
+    # Ids are nearly always non-empty strings; _text handles the rest.
+    device_id = device_id if device_id.__class__ is str and device_id else _text(device_id)
     return EventRecord(
-        vendor="amplitude",
-        source=source,
-        type=kind,
-        event_name=event_type,
-        user_id=_text(event.get("user_id")),
-        device_id=device_id,
-        client_time_ms=time_ms if is_int(time_ms) else None,
-        dedup_key=insert_id if isinstance(insert_id, str) and insert_id else None,
-        payload=event,
-        user_ops=tuple(user_ops),
-        group_type=targets[0][0] if targets else None,
-        group_value=targets[0][1] if targets else None,
-        more_groups=tuple(targets[1:]),
-        groups=groups if isinstance(groups, Mapping) and groups else None,
+        "amplitude",
+        source,
+        kind,
+        event_type,
+        user_id if user_id.__class__ is str and user_id else _text(user_id),
+        device_id,
+        time_ms if time_ms.__class__ is int or is_int(time_ms) else None,
+        insert_id if isinstance(insert_id, str) and insert_id else None,
+        event,
+        tuple(user_ops),
+        targets[0][0] if targets else None,
+        targets[0][1] if targets else None,
+        groups if groups and _mapping(groups) else None,
         # -1 is Amplitude's "no session".
-        session_id=session if is_int(session) and session >= 0 else None,
-        revenue=_amplitude_revenue(event),
-        dedup_scope=f"device:{device_id}" if endpoint == "httpapi" and device_id else None,
+        session if (session.__class__ is int or is_int(session)) and session >= 0 else None,
+        _amplitude_revenue(event),
+        None,
+        None,
+        f"device:{device_id}" if endpoint == "httpapi" and device_id else None,
+        tuple(targets[1:]) if targets else (),
     )
 
 
@@ -373,29 +479,83 @@ def mparticle_records(
     shared = SharedContext("mparticle_batch", context)
     records = []
     for index, event in enumerate(events):
-        key = mparticle_wire.dedup_key(event)
-        if key is None and request_id is not None:
-            key = f"request:{request_id}:{index}"
         data = event.get("data")
-        session = data.get("session_id") if isinstance(data, Mapping) else None
+        if data.__class__ is not dict:
+            records.append(
+                _mparticle_record(
+                    event, source, user_id, device_id, request_id, index, user_ops, shared
+                )
+            )
+            continue
+        # Runs once per stored mParticle event (the collector's hot path): the event's data
+        # is read here once, with the rules of mparticle_wire.dedup_key, event_name and
+        # event_time_ms written out, and the record built positionally.
+        key = data.get("source_message_id")
+        if not (isinstance(key, str) and key):
+            key = None if request_id is None else f"request:{request_id}:{index}"
+        event_type = event["event_type"]
+        name = data.get("screen_name") if event_type == "screen_view" else None
+        name = name or data.get("event_name")
+        stamp = data.get("timestamp_unixtime_ms")
+        session = data.get("session_id")
         records.append(
             EventRecord(
-                vendor="mparticle",
-                source=source,
-                type=str(event["event_type"]),
-                event_name=mparticle_wire.event_name(event) or str(event["event_type"]),
-                user_id=user_id,
-                device_id=device_id,
-                client_time_ms=mparticle_wire.event_time_ms(event),
-                dedup_key=key,
-                payload=event,
-                context=shared,
+                "mparticle",
+                source,
+                str(event_type),
+                name if isinstance(name, str) and name else str(event_type),
+                user_id,
+                device_id,
+                stamp if stamp.__class__ is int or is_int(stamp) else None,
+                key,
+                event,
                 # Every record carries the batch's changes, applied once by the first of them
                 # stored: a batch whose first event is a duplicate still applies them.
-                user_ops=user_ops,
-                ops_once=True,
-                session_id=session if is_int(session) else None,
-                revenue=_mparticle_revenue(event),
+                user_ops,
+                None,
+                None,
+                None,
+                session if session.__class__ is int or is_int(session) else None,
+                _mparticle_revenue(event) if event_type == "commerce_event" else None,
+                None,
+                shared,
+                None,
+                (),
+                True,
             )
         )
     return records
+
+
+def _mparticle_record(
+    event: Mapping[str, Any],
+    source: str,
+    user_id: str | None,
+    device_id: str | None,
+    request_id: str | None,
+    index: int,
+    user_ops: tuple[UserOp, ...],
+    shared: SharedContext,
+) -> EventRecord:
+    """One event's record by the general rules (an event whose ``data`` is no plain dict)."""
+    key = mparticle_wire.dedup_key(event)
+    if key is None and request_id is not None:
+        key = f"request:{request_id}:{index}"
+    data = event.get("data")
+    session = data.get("session_id") if isinstance(data, Mapping) else None
+    return EventRecord(
+        vendor="mparticle",
+        source=source,
+        type=str(event["event_type"]),
+        event_name=mparticle_wire.event_name(event) or str(event["event_type"]),
+        user_id=user_id,
+        device_id=device_id,
+        client_time_ms=mparticle_wire.event_time_ms(event),
+        dedup_key=key,
+        payload=event,
+        context=shared,
+        user_ops=user_ops,
+        ops_once=True,
+        session_id=session if is_int(session) else None,
+        revenue=_mparticle_revenue(event),
+    )

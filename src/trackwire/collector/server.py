@@ -42,6 +42,7 @@ from trackwire.collector._deadlines import (
     DEFAULT_HEADER_TIMEOUT,
     header_deadline_protocol,
 )
+from trackwire.collector._gc import serving_gc
 from trackwire.collector.app import Collector, create_app
 from trackwire.collector.faults import FaultConfig
 from trackwire.collector.keys import Keys, check_bind, load_keys
@@ -422,7 +423,9 @@ def _serve(
         if faults is not None and faults.active:
             print(f"trackwire collector: injecting faults {faults.to_json()}", file=err, flush=True)
         try:
-            asyncio.run(server.serve(sockets=[sock]))
+            # This process is the collector's own: tune its garbage collector (see _gc.py).
+            with serving_gc():
+                asyncio.run(server.serve(sockets=[sock]))
         finally:
             sock.close()
     finally:

@@ -91,11 +91,10 @@ class _Amplitude:
                 "rejected", "amplitude", "invalid_event", len(check.invalid_indices)
             )
             return json_reply(400, answers.invalid_request_body(check))
-        for event in body["events"]:
-            wire.cut_long_strings(event)  # what Amplitude keeps of an over-long field
-        records = [
-            amplitude_event_record(event, source, endpoint=endpoint) for event in body["events"]
-        ]
+        events = body["events"]
+        for index in check.long_indices:
+            wire.cut_long_strings(events[index])  # what Amplitude keeps of an over-long field
+        records = [amplitude_event_record(event, source, endpoint=endpoint) for event in events]
         result = self.ingestion.write(records, request_bytes=len(raw))
         return json_reply(
             200, answers.success_body(len(records), len(raw), now_ms()), stored=result.stored

@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from trackwire.collector import _http
 from trackwire.collector._handler import Reply, handle, json_reply
-from trackwire.collector.records import segment_record
+from trackwire.collector.records import epoch_ms, segment_plain_record, segment_record_at
 from trackwire.collector.store import EventRecord, SharedContext
 from trackwire.segment import wire
 
@@ -61,26 +61,159 @@ def routes(ingestion: Ingestion) -> list[Route]:
 _TOO_DEEP: Final = wire.WireError("invalid_message", "the message is nested too deeply to store")
 
 
-def _prepare(
-    message: Mapping[str, Any], *, measure: bool, enrichment: wire.Enrichment
-) -> tuple[dict[str, Any], bytes] | wire.WireError:
-    """The message as stored (with Segment's server fields) and its compact JSON, or why it
-    cannot be stored (too large as sent, too deep).
+#: Server fields enrichment writes besides ``timestamp``.
+_SERVER_FIELDS: Final = ("receivedAt", "sentAt", "originalTimestamp")
+#: ``"timestamp":`` and a comma.
+_TIMESTAMP_ENTRY: Final = len('"timestamp":,')
 
-    Everything is encoded here, once, so a message that cannot be encoded is dropped and
-    reported alone instead of failing its whole request; the store keeps these bytes.
+
+def _prepare(
+    message: dict[str, Any], *, measure: bool, enrichment: wire.Enrichment
+) -> tuple[dict[str, Any], bytes, int] | wire.WireError:
+    """The message as stored (with Segment's server fields), its compact JSON and its time in
+    epoch milliseconds, or why it cannot be stored (too large as sent, too deep).
+
+    ``message`` is the route's own decoded copy: it is enriched in place, saving a copy (and
+    an object for the garbage collector) per message. Everything is encoded here, once, so a
+    message that cannot be encoded is dropped and reported alone instead of failing its whole
+    request; the store keeps these bytes. With ``measure`` (a request larger than one message
+    may be), Segment's limit applies to the message as sent, before its server fields are
+    added.
     """
     try:
-        if measure:
-            # Segment measures the message as sent, before its server fields are added.
+        if measure and (
+            "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message
+        ):
+            # Rare: the message carries server fields enrichment replaces; measure it first.
             problem = wire.size_problem(len(orjson.dumps(message)))
             if problem is not None:
                 return problem
-        enriched = enrichment.apply(message)
-        return enriched, orjson.dumps(enriched)
+            measure = False
+        has_timestamp = "timestamp" in message
+        timestamp = message.get("timestamp")
+        when = enrichment.stamp_into(message)
+        encoded = orjson.dumps(message)
+        if measure and len(encoded) > _SENT_SIZE_BOUND - _json_bound(timestamp):
+            problem = wire.size_problem(_size_as_sent(message, has_timestamp, timestamp))
+            if problem is not None:
+                return problem
+        return message, encoded, epoch_ms(when)
     except orjson.JSONEncodeError:
         # orjson's limit (254 levels) is far deeper than any real message.
         return _TOO_DEEP
+
+
+#: A message without other server fields is at most its enriched encoding plus its own
+#: ``timestamp`` entry: below this less that entry's bound it is certainly within the limit.
+_SENT_SIZE_BOUND: Final = wire.MAX_MESSAGE_BYTES - _TIMESTAMP_ENTRY
+
+
+def _json_bound(value: Any) -> int:
+    """An upper bound of the JSON text of ``timestamp`` as sent: a string (6 bytes a
+    character as ``\\uXXXX``, and the quotes) or null (checked before enrichment)."""
+    return 6 * len(value) + 2 if isinstance(value, str) else 4
+
+
+def _size_as_sent(enriched: dict[str, Any], has_timestamp: bool, timestamp: Any) -> int:
+    """The compact JSON size of a message before enrichment (which added every server field
+    but ``timestamp``, and set that one), from the enriched message."""
+    sent = {key: value for key, value in enriched.items() if key not in _SERVER_FIELDS}
+    if has_timestamp:
+        sent["timestamp"] = timestamp  # back in its own place: the key was there
+    else:
+        del sent["timestamp"]
+    return len(orjson.dumps(sent))
+
+
+#: Types :func:`_plain_record` takes (group and alias, with rules of their own, do not), and
+#: the field each names its event by.
+_PLAIN_NAMES: Final[Mapping[str, str | None]] = {
+    "track": "event",
+    "page": "name",
+    "screen": "name",
+    "identify": None,
+}
+
+
+def _plain_record(
+    message: dict[str, Any],
+    measure: bool,
+    enrichment: wire.Enrichment,
+    source: str,
+    shared: SharedContext | None,
+) -> EventRecord | wire.WireError | None:
+    """The record of a common batch message, checked, enriched and encoded in one pass; None
+    for any other message.
+
+    The collector runs this for every Segment event. A ``track``, ``page``, ``screen`` or
+    ``identify`` message of plain decoded JSON (exact types: orjson makes no subclasses) whose
+    ``userId`` and ``anonymousId`` are each absent or a non-empty string, one at least, is
+    checked here by :func:`~trackwire.segment.wire.check_message`'s rules with each field
+    read once and its ``timestamp`` parsed once, for the check and the enrichment. None is no
+    verdict: the message is unchanged and takes ``check_message``, :func:`_prepare` and
+    :func:`~trackwire.collector.records.segment_record_at`, which give every answer (the
+    tests compare the two paths message by message).
+    """
+    kind = message.get("type")
+    if kind.__class__ is not str or kind not in _PLAIN_NAMES:
+        return None
+    field_types = wire.FIELD_TYPES
+    for name, value in message.items():
+        expected = field_types.get(name)
+        if expected is not None and value is not None and value.__class__ is not expected:
+            return None
+    # After the loop each named field is None or of its type (event, name, messageId: str).
+    get = message.get
+    message_id = get("messageId")
+    if message_id is not None and len(message_id) > wire.MAX_MESSAGE_ID_LENGTH:
+        return None
+    timestamp = get("timestamp")
+    original = None
+    if timestamp is not None:
+        if timestamp.__class__ is not str:
+            return None
+        original = wire.parse_timestamp(timestamp)
+        if original is None:
+            return None
+    user_id = get("userId")
+    device_id = get("anonymousId")
+    if user_id is None:
+        if device_id is None:
+            return None
+    elif not (user_id.__class__ is str and user_id):
+        return None
+    if device_id is not None and not (device_id.__class__ is str and device_id):
+        return None
+    name_field = _PLAIN_NAMES[kind]
+    event_name = (get(name_field) or None) if name_field is not None else None
+    if kind == "track" and event_name is None:
+        return None
+    if measure and (
+        "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message
+    ):
+        return None
+    has_timestamp = timestamp is not None or "timestamp" in message
+    when = enrichment.stamp_parsed(message, timestamp, original)
+    try:
+        encoded = orjson.dumps(message)
+    except orjson.JSONEncodeError:
+        return _TOO_DEEP  # what _prepare answers for it
+    if measure and len(encoded) > _SENT_SIZE_BOUND - _json_bound(timestamp):
+        problem = wire.size_problem(_size_as_sent(message, has_timestamp, timestamp))
+        if problem is not None:
+            return problem
+    return segment_plain_record(
+        message,
+        kind,
+        event_name,
+        user_id,
+        device_id,
+        message_id or None,
+        source,
+        epoch_ms(when),
+        encoded,
+        shared,
+    )
 
 
 def _envelope(body: Mapping[str, Any]) -> SharedContext | None:
@@ -172,9 +305,9 @@ class _Segment:
         if isinstance(prepared, wire.WireError):
             self.ingestion.counters.add("rejected", "segment", prepared.code)
             return _error(400, prepared.code, prepared.message)
-        stored, encoded = prepared
+        stored, encoded, client_ms = prepared
         result = self.ingestion.write(
-            [segment_record(stored, kind, source, payload_json=encoded)],
+            [segment_record_at(stored, kind, source, client_ms, payload_json=encoded)],
             request_bytes=len(raw),
         )
         return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
@@ -206,19 +339,28 @@ class _Segment:
         shared = _envelope(body)
         measure = size > wire.MAX_MESSAGE_BYTES
         for index, message in enumerate(batch):
-            prepared: tuple[dict[str, Any], bytes] | wire.WireError
+            prepared: tuple[dict[str, Any], bytes, int] | wire.WireError
             if not isinstance(message, dict):
                 prepared = wire.WireError("invalid_message", "a batch item must be a JSON object")
             else:
-                problem = wire.check_message(message)
-                prepared = problem or _prepare(message, measure=measure, enrichment=enrichment)
+                plain = _plain_record(message, measure, enrichment, source, shared)
+                if isinstance(plain, EventRecord):
+                    records.append(plain)
+                    continue
+                if plain is not None:
+                    prepared = plain
+                else:
+                    problem = wire.check_message(message)
+                    prepared = problem or _prepare(message, measure=measure, enrichment=enrichment)
             if isinstance(prepared, wire.WireError):
                 counters.add("rejected", "segment", prepared.code)
                 errors.append({"index": index, "code": prepared.code, "message": prepared.message})
                 continue
-            stored, encoded = prepared
+            stored, encoded, client_ms = prepared
             records.append(
-                segment_record(stored, stored["type"], source, payload_json=encoded, context=shared)
+                segment_record_at(
+                    stored, stored["type"], source, client_ms, payload_json=encoded, context=shared
+                )
             )
         result = self.ingestion.write(records, request_bytes=size)
         if not errors:

@@ -142,8 +142,19 @@ def export_page(
     return page.split(_ROW_END) if page else []
 
 
-def _found(rows: Sequence[tuple[int, str | None, int]]) -> list[FoundUser]:
-    return [FoundUser(amplitude_id, user_id, last) for amplitude_id, user_id, last in rows]
+def _found(
+    conn: sqlite3.Connection, rows: Sequence[tuple[int, str | None, int]], *, latest: bool = False
+) -> list[FoundUser]:
+    """The users of ``rows`` with their last-seen times, each row's widened by the user's
+    recent keys (see sqlite/user_index.py); ``latest``: most recently seen first."""
+    pending = user_index.pending_spans(conn, [amplitude_id for amplitude_id, _, _ in rows])
+    found = []
+    for amplitude_id, user_id, last in rows:
+        span = pending.get(amplitude_id)
+        found.append(FoundUser(amplitude_id, user_id, last if span is None else max(last, span[1])))
+    if latest:
+        found.sort(key=lambda user: user.last_seen_ms, reverse=True)
+    return found
 
 
 def _amplitude_id_ranges(prefix: str) -> list[tuple[int, int]]:
@@ -170,6 +181,14 @@ def search_users(
     """
     if not sources or not text:
         return "nomatch", []
+    # The users' rows and their recent keys at one commit (see _found).
+    with user_index.snapshot(conn):
+        return _search(conn, sources, text)
+
+
+def _search(
+    conn: sqlite3.Connection, sources: Sequence[Source], text: str
+) -> tuple[str, list[FoundUser]]:
     ids = [s.source_id for s in sources]
     where = f"u.source_id IN ({_in(len(ids))})"
     columns = "u.amplitude_id, u.user_id, u.last_seen_ms"
@@ -181,14 +200,15 @@ def search_users(
         [*ids, text, *ids, text],
     ).fetchall()
     if exact:
-        return "match_user_or_device_id", _found(exact)
+        # Ordered again once the recent keys have widened the rows' spans.
+        return "match_user_or_device_id", _found(conn, exact, latest=True)
     if text.isascii() and text.isdigit() and len(text) <= 18:
         by_id = conn.execute(
             f"SELECT {columns} FROM users u WHERE {where} AND u.amplitude_id = ?",
             [*ids, int(text)],
         ).fetchall()
         if by_id:
-            return "match_amplitude_id", _found(by_id)
+            return "match_amplitude_id", _found(conn, by_id)
     found: dict[int, tuple[int, str | None, int]] = {}
     # Ranges on the (source_id, user_id) index and the devices key: every id starting with
     # the text.
@@ -217,7 +237,7 @@ def search_users(
         ):
             found.setdefault(row[0], row)
     if found:
-        return "match_user_prefix", _found(list(found.values())[:MAX_MATCHES])
+        return "match_user_prefix", _found(conn, list(found.values())[:MAX_MATCHES])
     return "nomatch", []
 
 

@@ -27,6 +27,7 @@ from trackwire.collector.query.segmentation import (
     Property,
 )
 from trackwire.collector.query.values import filter_needles, filter_texts
+from trackwire.collector.sqlite import user_index
 from trackwire.collector.sqlite.amplitude_functions import ELEMENT, FOLDED, TEXT
 from trackwire.errors import ValidationError
 
@@ -392,12 +393,16 @@ def _selects(
                     extra = ""
                     if hits:
                         seen = (
+                            # As the row holds it: event_hits takes the recent keys in.
                             "(SELECT u.first_seen_ms FROM users u "
                             "WHERE u.amplitude_id = e.amplitude_id)"
                             if first_seen
                             else "NULL"
                         )
-                        extra = f", {time_column} AS t, {seen} AS f, e.revenue AS r, e.id AS k"
+                        extra = (
+                            f", {time_column} AS t, {seen} AS f, e.revenue AS r, e.id AS k, "
+                            "e.amplitude_id AS i"
+                        )
                     parts.append(
                         f"SELECT {_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
                         f"{person} AS a, {value.text} AS v{extra} FROM events e "
@@ -408,7 +413,7 @@ def _selects(
                     for condition in conditions:
                         args += condition.args
     if not parts:
-        extra = ", NULL AS t, NULL AS f, NULL AS r, NULL AS k" if hits else ""
+        extra = ", NULL AS t, NULL AS f, NULL AS r, NULL AS k, NULL AS i" if hits else ""
         return _Sql(f"SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v{extra} WHERE 0")
     return _Sql(" UNION ALL ".join(parts), args)
 
@@ -518,15 +523,29 @@ def event_hits(
         sources, query, str(query.params.event["event_type"]), with_filters=True, hits=True,
         first_seen=first_seen, paying=paying,
     )  # fmt: skip
-    rows = conn.execute(
-        f"SELECT a, t, g, f, r FROM ({inner.text}) ORDER BY t, k LIMIT ?",
-        [*inner.args, MAX_HITS + 1],
-    ).fetchall()
+    columns = "a, t, g, f, r, i" if first_seen else "a, t, g, f, r"
+    with user_index.snapshot(conn):
+        rows = conn.execute(
+            f"SELECT {columns} FROM ({inner.text}) ORDER BY t, k LIMIT ?",
+            [*inner.args, MAX_HITS + 1],
+        ).fetchall()
+        # The users' rows lag by their recent keys (sqlite/user_index.py), read at the same
+        # commit. (A lookup of them per event in SQL was left to the planner, which at times
+        # scanned them all for each event.)
+        pending = user_index.pending_spans(conn) if first_seen and rows else {}
     if len(rows) > MAX_HITS:
         raise ValidationError(
             "start", f"the range holds more than {MAX_HITS:,} such events; narrow it"
         )
-    return list(map(Hit._make, rows))
+    if not first_seen:
+        return list(map(Hit._make, rows))
+    hits = []
+    for person, time_ms, group, seen, revenue, amplitude_id in rows:
+        span = pending.get(amplitude_id)
+        if span is not None and seen is not None:
+            seen = min(seen, span[0])
+        hits.append(Hit(person, time_ms, group, seen, revenue))
+    return hits
 
 
 def event_exists(conn: sqlite3.Connection, sources: Sequence[Source], event_type: str) -> bool:

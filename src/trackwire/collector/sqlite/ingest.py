@@ -227,11 +227,9 @@ class SQLiteIngestSQL:
             "last_seen_ms = ? WHERE amplitude_id = ?",
             writes.changed_users,
         )
-        conn.executemany(
-            "UPDATE users SET first_seen_ms = min(first_seen_ms, ?), "
-            "last_seen_ms = max(last_seen_ms, ?) WHERE amplitude_id = ?",
-            writes.spans,
-        )
+        # writes.spans, known users' widened seen spans, are not written: each event's user
+        # key (self._user_events.add, below) carries its time, which the reads take in until
+        # the keys' merge folds it into users (see sqlite/user_index.py).
         bulk.insert_rows(
             conn,
             "INSERT INTO devices (source_id, device_id, amplitude_id)",

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from trackwire.collector.sqlite import user_index
 from trackwire.collector.sqlite.ingest import EVENT_COLUMNS, USER_COLUMNS
 from trackwire.collector.store import IdentityLink, StoredEvent, UserState, expand
 
@@ -146,10 +147,15 @@ def user(
             "WHERE s.vendor = ? AND s.source = ? AND d.device_id = ?"
         )
         key = device_id
-    row = conn.execute(sql, (vendor, source, key)).fetchone()
-    if row is None:
-        return None
-    found, _, uid, device, props, first, last = row
+    with user_index.snapshot(conn):
+        row = conn.execute(sql, (vendor, source, key)).fetchone()
+        if row is None:
+            return None
+        found, _, uid, device, props, first, last = row
+        # The row's span lags by the user's recent keys (see sqlite/user_index.py).
+        pending = user_index.pending_spans(conn, [found]).get(found)
+    if pending is not None:
+        first, last = min(first, pending[0]), max(last, pending[1])
     return UserState(found, vendor, source, uid, device, orjson.loads(props), first, last)
 
 

@@ -284,6 +284,10 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(6, "query side: active users per day (rollup)", amplitude_rollups.ACTIVE_DAYS),
     Migration(7, "ingest: de-duplication keys as 64-bit hashes, merged in bulk", _DEDUP_KEYS),
     Migration(8, "ingest: each user's events in key tables, merged in bulk", user_index.MIGRATION),
+    # Nothing to change in a version-8 file (its spans are whole); the number keeps an older
+    # trackwire, which would read users' spans without their recent keys and merge those keys
+    # away unfolded, from opening a file written since (see sqlite/user_index.py).
+    Migration(9, "ingest: users' seen spans lag by their recent user keys, folded in bulk", ()),
 )
 
 _BOOTSTRAP: Final = """

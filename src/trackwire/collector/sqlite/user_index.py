@@ -20,22 +20,41 @@ A read takes the union of the three (:data:`EVENT_IDS`, :func:`keys_page`): two 
 and a scan of at most :data:`MERGE_AT` short recent rows, and the answers are the same, in the
 same order, as the index gave. ``time_ms`` is the client time; an event without one gets
 :data:`NO_TIME`, which sorts first as SQL's NULL did.
+
+The recent keys also stand in for the users' seen spans. ``users.first_seen_ms`` and
+``last_seen_ms`` are a user's earliest and latest event time (client time, else receipt time);
+when most events move their user's last seen, rewriting every touched user row per request
+(properties and all, on random pages) cost as much as inserting the events. So an event of a
+user the writer already knows writes no span: its key in ``user_events_recent`` carries its
+time, every read of a span takes the recent keys in (:func:`pending_spans`: the
+``min``/``max`` of the row and the keys, in one :func:`snapshot`), and the spans are folded
+into ``users`` in one ordered pass when the recent keys are merged
+(:meth:`UserEvents.merge_if_due`). So a user row's span covers every event in the two ordered
+tables, and may lag only by the recent keys. An alias merge folds the merged-away user's
+recent keys into its row before they move to the user who takes them over (whose span already
+took the merged-away one's in).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Final
+
+import orjson
 
 __all__ = [
     "EVENT_IDS",
+    "FOLD_SPANS",
     "MERGE_AT",
     "MID_AT",
     "MIGRATION",
     "NO_TIME",
     "UserEvents",
     "keys_page",
+    "pending_spans",
+    "snapshot",
 ]
 
 #: Recent keys merged into ``user_events_mid`` at once. Larger batches write each of its pages
@@ -53,6 +72,38 @@ _TABLES: Final = ("user_events", "user_events_mid", "user_events_recent")
 EVENT_IDS: Final = " UNION ALL ".join(
     f"SELECT event_id FROM {table} WHERE amplitude_id = ?1" for table in _TABLES
 )
+
+#: Each recent key's user and seen time ``t``: its client time, else the event's receipt time
+#: (the key holds NO_TIME then; the event row is read for it, by primary key).
+_TIMES: Final = f"""
+    SELECT r.amplitude_id AS amplitude_id,
+           CASE WHEN r.time_ms = {NO_TIME}
+                THEN (SELECT coalesce(e.client_time_ms, e.received_time_ms) FROM events e
+                      WHERE e.id = r.event_id)
+                ELSE r.time_ms END AS t
+    FROM user_events_recent r
+"""
+
+
+def _spans(where: str = "") -> str:
+    """``(amplitude_id, first_ms, last_ms)`` of the users with recent keys (``where`` filters
+    the keys ``r``): the part of their seen spans not yet folded into ``users``."""
+    return (
+        "SELECT amplitude_id, min(t) AS first_ms, max(t) AS last_ms "
+        f"FROM ({_TIMES} {where}) GROUP BY amplitude_id"
+    )
+
+
+def _fold(where: str = "") -> str:
+    """Widen the seen spans in ``users`` by the recent keys (``where`` filters them); only the
+    rows whose span moves are written."""
+    return (
+        "UPDATE users SET first_seen_ms = min(first_seen_ms, p.first_ms), "
+        "last_seen_ms = max(last_seen_ms, p.last_ms) "
+        f"FROM ({_spans(where)}) AS p WHERE users.amplitude_id = p.amplitude_id "
+        "AND (p.first_ms < users.first_seen_ms OR p.last_ms > users.last_seen_ms)"
+    )
+
 
 #: The recent keys of the events stored after a given id.
 _ADD: Final = f"""
@@ -72,8 +123,13 @@ _MOVE: Final = (
             f"DELETE FROM {table} WHERE amplitude_id = ?2",
         )
     ),
+    # The merged-away user keeps its own span: its recent keys are folded into its row
+    # before they move (the user taking them over took that span in already).
+    _fold("WHERE r.amplitude_id = ?2"),
     "UPDATE user_events_recent SET amplitude_id = ?1 WHERE amplitude_id = ?2",
 )
+#: Every recent key's time folded into its user's row.
+FOLD_SPANS: Final = _fold()
 #: The rows of a key table moved into a larger one, in key order.
 _MERGE: Final = (
     "INSERT INTO {into} (amplitude_id, time_ms, event_id) "
@@ -130,6 +186,44 @@ def keys_page(order: str) -> str:
     return f"{union} ORDER BY 1 {order}, 2 {order} LIMIT ?2 OFFSET ?3"
 
 
+def pending_spans(
+    conn: sqlite3.Connection, amplitude_ids: Iterable[int] | None = None
+) -> dict[int, tuple[int, int]]:
+    """``amplitude_id -> (first, last)`` over the recent keys of these users (of every user:
+    None), users without any left out; one scan of the recent keys. A span read from a
+    ``users`` row is ``min``/``max`` of the row and this, read in the same :func:`snapshot`.
+    """
+    if amplitude_ids is None:
+        rows = conn.execute(_spans())
+    else:
+        ids = sorted(set(amplitude_ids))
+        if not ids:
+            return {}
+        # Integers only: json_each cuts no text here (see sqlite/ingest.py select_in).
+        rows = conn.execute(
+            _spans("WHERE r.amplitude_id IN (SELECT value FROM json_each(?))"),
+            (orjson.dumps(ids).decode(),),
+        )
+    return {amplitude_id: (first, last) for amplitude_id, first, last in rows}
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the statements of the block in one read transaction (unless one is open already),
+    so users' rows and their recent keys are read at the same commit: a merge committed
+    between two statements would fold keys into rows that the first statement read before.
+    """
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:  # (an error may have ended it already)
+            conn.execute("COMMIT")  # a read transaction: nothing to keep or to undo
+
+
 class UserEvents:
     """The store's user keys, kept by its writer inside the write transaction.
 
@@ -172,7 +266,8 @@ class UserEvents:
 
     def merge_if_due(self, conn: sqlite3.Connection) -> None:
         """Merge the recent keys into the middle table once there are :data:`MERGE_AT` of
-        them, and the middle table into the large one once it holds :data:`MID_AT`."""
+        them, their times folded into the users' seen spans first, and the middle table into
+        the large one once it holds :data:`MID_AT`."""
         if self._sizes is None:
             self._sizes = [
                 int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
@@ -180,6 +275,9 @@ class UserEvents:
             ]
         sizes = self._sizes
         if sizes[0] >= self._merge_at:
+            # The keys leaving the recent table take their part of the seen spans along: one
+            # pass in user order over the users they name.
+            conn.execute(FOLD_SPANS)
             conn.execute(_MERGE.format(into="user_events_mid", source="user_events_recent"))
             conn.execute("DELETE FROM user_events_recent")
             sizes[0], sizes[1] = 0, sizes[1] + sizes[0]
