@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from trackwire.collector.known_users import KnownUsers
 from trackwire.collector.userprops import (
     OPERATIONS,
     IdentityResolver,
-    KnownUsers,
     Row,
     UserOp,
     UserRow,

@@ -16,16 +16,10 @@ from typing import Any, Final, Protocol
 import orjson
 
 from trackwire.collector._values import INT64
+from trackwire.collector.known_users import KnownUser, KnownUsers
 from trackwire.collector.query.mapping import properties_column
 from trackwire.collector.store import EventRecord
-from trackwire.collector.userprops import (
-    IdentityResolver,
-    KnownUser,
-    KnownUsers,
-    Row,
-    UserRow,
-    dumps,
-)
+from trackwire.collector.userprops import IdentityResolver, Row, UserRow, dumps
 from trackwire.errors import ValidationError
 
 __all__ = [

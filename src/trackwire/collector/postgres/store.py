@@ -25,6 +25,7 @@ import psycopg
 import psycopg_pool
 
 from trackwire.collector._values import now_ms
+from trackwire.collector.known_users import KnownUsers
 from trackwire.collector.postgres import queries, schema, text
 from trackwire.collector.postgres.amplitude_query import PostgresQueryReads
 from trackwire.collector.postgres.ingest import Conn, PostgresIngestSQL
@@ -45,7 +46,6 @@ from trackwire.collector.store_ingest import (
     request_scope,
 )
 from trackwire.collector.store_reads import ReadQueries, StoreReads
-from trackwire.collector.userprops import KnownUsers
 
 __all__ = ["PostgresStore"]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 from trackwire.collector._values import now_ms
+from trackwire.collector.known_users import KnownUsers
 from trackwire.collector.sqlite import queries, schema
 from trackwire.collector.sqlite.amplitude_query import SQLiteQueryReads
 from trackwire.collector.sqlite.dedup import DedupKeys
@@ -35,7 +36,6 @@ from trackwire.collector.store_ingest import (
     request_scope,
 )
 from trackwire.collector.store_reads import ReadQueries, StoreReads
-from trackwire.collector.userprops import KnownUsers
 
 __all__ = ["BUSY_TIMEOUT_S", "SQLiteStore"]
 
