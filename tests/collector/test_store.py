@@ -215,6 +215,46 @@ def test_store_usable_after_a_failed_request(store: Store) -> None:
 # --- de-duplication ----------------------------------------------------------------------------
 
 
+def test_every_event_lies_in_its_users_seen_span_after_alias_merges(store: Store) -> None:
+    # Events of a request resolved to a user that a later alias of the same request merges
+    # away move to the surviving user, whose span must take them in too.
+    t = 1_700_000_000_000
+    requests = [
+        (
+            [
+                rec(user="u5", device="a4", time=t + 10_682),
+                rec(type="alias", event=None, user="u0", alias_of="u5", time=t + 98_838),
+            ],
+            t + 85_843,
+        ),
+        ([rec(user="u0", device="a5", time=t + 97_985)], t + 33_449),
+        ([rec(type="alias", event=None, user="u4", alias_of="a5", time=t + 33_833)], t + 25_487),
+        (
+            [
+                rec(type="alias", event=None, user="u2", alias_of="a4", time=t + 22_558),
+                rec(user="u4", device="a4", time=t + 99_363),
+            ],
+            t + 32_778,
+        ),
+    ]
+    for records, received in requests:
+        store.ingest(records, received_time_ms=received)
+    spans: dict[int, tuple[int, int]] = {}
+    for ids in [{"user_id": u} for u in ("u0", "u2", "u4", "u5")] + [
+        {"device_id": d} for d in ("a4", "a5")
+    ]:
+        state = store.user("segment", SEG_KEY, **ids)
+        if state is not None:
+            spans[state.amplitude_id] = (state.first_seen_ms, state.last_seen_ms)
+    events = store.events(limit=100)
+    assert len(events) == 6
+    for event in events:
+        assert event.amplitude_id in spans
+        first, last = spans[event.amplitude_id]
+        when = event.client_time_ms if event.client_time_ms is not None else event.received_time_ms
+        assert first <= when <= last, (event.id, event.amplitude_id, when, first, last)
+
+
 def test_dedup_within_one_call(store: Store) -> None:
     result = store.ingest([rec(key="m1"), rec(key="m1"), rec(key="m2"), rec(key="m1")])
     assert result == IngestResult(stored=2, duplicates=2)

@@ -1,10 +1,12 @@
 """The SQLite store's seen spans: known users' events write no span, reads take the recent user
 keys in, and the merge folds them into ``users`` (see trackwire.collector.sqlite.user_index).
 
-Every answer must be the one the eager span UPDATE gave. A store whose recent keys merge after
-every group commit (``merge_at=1``) folds the spans before each request returns, which is what
-that UPDATE left in the rows; a store that never merges keeps every span pending. Both take the
-same requests and must answer alike.
+Every answer must be the same whether the spans are pending or folded. A store whose recent
+keys merge after every group commit (``merge_at=1``) folds the spans before each request
+returns, as the per-request span UPDATE of schema 8 did; a store that never merges keeps every
+span pending. Both take the same requests and must answer alike. (They differ from schema 8
+after an alias only where schema 8 was wrong: see the store contract's
+``test_every_event_lies_in_its_users_seen_span_after_alias_merges``.)
 """
 
 from __future__ import annotations

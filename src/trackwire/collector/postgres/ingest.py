@@ -205,6 +205,15 @@ class PostgresIngestSQL:
                 cur.executemany(
                     "UPDATE devices SET amplitude_id = %s WHERE amplitude_id = %s", writes.merges
                 )
+                # The merged-away user's span joins the surviving user's: the resolver took in
+                # the span it read, but events of this request resolved to the merged-away
+                # user after the alias (just moved) were widening that user's row, not this one.
+                cur.executemany(
+                    "UPDATE users s SET first_seen_ms = least(s.first_seen_ms, m.first_seen_ms), "
+                    "last_seen_ms = greatest(s.last_seen_ms, m.last_seen_ms) FROM users m "
+                    "WHERE s.amplitude_id = %s AND m.amplitude_id = %s",
+                    writes.merges,
+                )
             if writes.links:
                 cur.executemany(
                     "INSERT INTO identity_links (source_id, previous_id, user_id, amplitude_id, "

@@ -124,8 +124,15 @@ _MOVE: Final = (
         )
     ),
     # The merged-away user keeps its own span: its recent keys are folded into its row
-    # before they move (the user taking them over took that span in already).
+    # before they move. Its whole span then joins the surviving user's: the resolver took in
+    # the span it read, but events of this request resolved to the merged-away user after the
+    # alias (moved by the first statement) were not in it.
     _fold("WHERE r.amplitude_id = ?2"),
+    "UPDATE users SET first_seen_ms = min(users.first_seen_ms, m.first_ms), "
+    "last_seen_ms = max(users.last_seen_ms, m.last_ms) "
+    "FROM (SELECT first_seen_ms AS first_ms, last_seen_ms AS last_ms FROM users "
+    "WHERE amplitude_id = ?2) AS m "
+    "WHERE users.amplitude_id = ?1",
     "UPDATE user_events_recent SET amplitude_id = ?1 WHERE amplitude_id = ?2",
 )
 #: Every recent key's time folded into its user's row.
