@@ -27,6 +27,17 @@ def test_settings_are_restored_when_serving_fails() -> None:
     assert gc.get_freeze_count() == 0
 
 
+def test_a_heap_frozen_before_serving_stays_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with serving_gc():
+            assert gc.get_freeze_count() >= frozen
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_cyclic_garbage_made_while_serving_is_still_collected_on_its_own() -> None:
     collected: list[int] = []
 

@@ -37,12 +37,17 @@ def serving_gc() -> Iterator[None]:
     """Within: today's objects frozen, young collections after :data:`YOUNG_THRESHOLD`
     containers; the previous thresholds and an unfrozen heap again on exit."""
     previous = gc.get_threshold()
+    # Something frozen before (a pre-forking parent, the embedding program) stays frozen: the
+    # heap can only be unfrozen whole, so it is unfrozen on exit only if nothing was before.
+    was_frozen = gc.get_freeze_count() > 0
     # Collect first, so that what is frozen is what is alive, not garbage kept forever.
     gc.collect()
     gc.freeze()
+    # (CPython 3.11-3.12's generational collector; the threshold keeps its meaning there.)
     gc.set_threshold(max(YOUNG_THRESHOLD, previous[0]), *previous[1:])
     try:
         yield
     finally:
         gc.set_threshold(*previous)
-        gc.unfreeze()
+        if not was_frozen:
+            gc.unfreeze()
