@@ -33,6 +33,7 @@ __all__ = [
     "SUCCESS_BODY",
     "Enrichment",
     "WireError",
+    "carries_server_fields",
     "check_message",
     "enrich",
     "envelope",
@@ -41,6 +42,7 @@ __all__ = [
     "outcome",
     "parse_timestamp",
     "size_problem",
+    "size_problem_as_sent",
 ]
 
 #: Largest encoded message Segment accepts, on its own or inside a batch (32 KB).
@@ -206,6 +208,40 @@ def size_problem(size: int) -> WireError | None:
         f"Exceed payload limit: the message is {size} bytes as compact JSON; "
         f"the limit is {MAX_MESSAGE_BYTES} bytes",
     )
+
+
+#: The server fields :class:`Enrichment` writes besides ``timestamp``.
+_SERVER_FIELDS: Final = ("receivedAt", "sentAt", "originalTimestamp")
+#: A message without server fields, as sent, is at most its enriched encoding plus its own
+#: ``timestamp`` entry (``"timestamp":`` and a comma): below this less that entry's value's
+#: bound, it is certainly within the limit.
+_SENT_SIZE_BOUND: Final = MAX_MESSAGE_BYTES - len('"timestamp":,')
+
+
+def carries_server_fields(message: Mapping[str, Any]) -> bool:
+    """Whether ``message`` has a field :class:`Enrichment` replaces other than ``timestamp``
+    (rare: its size as sent cannot be told from its enriched encoding, measure it first)."""
+    return "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message
+
+
+def size_problem_as_sent(
+    enriched: Mapping[str, Any], encoded_size: int, had_timestamp: bool, timestamp: Any
+) -> WireError | None:
+    """:func:`size_problem` for the message as sent, told from its enrichment: ``enriched``
+    (encoded in ``encoded_size`` bytes) was a message without server fields (see
+    :func:`carries_server_fields`) whose ``timestamp`` was ``timestamp`` (``had_timestamp``:
+    the key was there). Only a message near the limit is encoded again."""
+    # The bound of the sent timestamp's JSON: a string (6 bytes a character as \uXXXX, and
+    # the quotes) or null.
+    bound = 6 * len(timestamp) + 2 if isinstance(timestamp, str) else 4
+    if encoded_size <= _SENT_SIZE_BOUND - bound:
+        return None
+    sent = {key: value for key, value in enriched.items() if key not in _SERVER_FIELDS}
+    if had_timestamp:
+        sent["timestamp"] = timestamp  # back in its own place: the key was there
+    else:
+        del sent["timestamp"]
+    return size_problem(len(orjson.dumps(sent)))
 
 
 #: "YYYY-MM-DDTHH:" by (year, month, day, hour): a request's times share a few hours.

@@ -61,12 +61,6 @@ def routes(ingestion: Ingestion) -> list[Route]:
 _TOO_DEEP: Final = wire.WireError("invalid_message", "the message is nested too deeply to store")
 
 
-#: Server fields enrichment writes besides ``timestamp``.
-_SERVER_FIELDS: Final = ("receivedAt", "sentAt", "originalTimestamp")
-#: ``"timestamp":`` and a comma.
-_TIMESTAMP_ENTRY: Final = len('"timestamp":,')
-
-
 def _prepare(
     message: dict[str, Any], *, measure: bool, enrichment: wire.Enrichment
 ) -> tuple[dict[str, Any], bytes, int] | wire.WireError:
@@ -81,9 +75,7 @@ def _prepare(
     added.
     """
     try:
-        if measure and (
-            "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message
-        ):
+        if measure and wire.carries_server_fields(message):
             # Rare: the message carries server fields enrichment replaces; measure it first.
             problem = wire.size_problem(len(orjson.dumps(message)))
             if problem is not None:
@@ -93,36 +85,14 @@ def _prepare(
         timestamp = message.get("timestamp")
         when = enrichment.stamp_into(message)
         encoded = orjson.dumps(message)
-        if measure and len(encoded) > _SENT_SIZE_BOUND - _json_bound(timestamp):
-            problem = wire.size_problem(_size_as_sent(message, has_timestamp, timestamp))
+        if measure:
+            problem = wire.size_problem_as_sent(message, len(encoded), has_timestamp, timestamp)
             if problem is not None:
                 return problem
         return message, encoded, epoch_ms(when)
     except orjson.JSONEncodeError:
         # orjson's limit (254 levels) is far deeper than any real message.
         return _TOO_DEEP
-
-
-#: A message without other server fields is at most its enriched encoding plus its own
-#: ``timestamp`` entry: below this less that entry's bound it is certainly within the limit.
-_SENT_SIZE_BOUND: Final = wire.MAX_MESSAGE_BYTES - _TIMESTAMP_ENTRY
-
-
-def _json_bound(value: Any) -> int:
-    """An upper bound of the JSON text of ``timestamp`` as sent: a string (6 bytes a
-    character as ``\\uXXXX``, and the quotes) or null (checked before enrichment)."""
-    return 6 * len(value) + 2 if isinstance(value, str) else 4
-
-
-def _size_as_sent(enriched: dict[str, Any], has_timestamp: bool, timestamp: Any) -> int:
-    """The compact JSON size of a message before enrichment (which added every server field
-    but ``timestamp``, and set that one), from the enriched message."""
-    sent = {key: value for key, value in enriched.items() if key not in _SERVER_FIELDS}
-    if has_timestamp:
-        sent["timestamp"] = timestamp  # back in its own place: the key was there
-    else:
-        del sent["timestamp"]
-    return len(orjson.dumps(sent))
 
 
 #: Types :func:`_plain_record` takes (group and alias, with rules of their own, do not), and
@@ -188,9 +158,7 @@ def _plain_record(
     event_name = (get(name_field) or None) if name_field is not None else None
     if kind == "track" and event_name is None:
         return None
-    if measure and (
-        "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message
-    ):
+    if measure and wire.carries_server_fields(message):
         return None
     has_timestamp = timestamp is not None or "timestamp" in message
     when = enrichment.stamp_parsed(message, timestamp, original)
@@ -198,8 +166,8 @@ def _plain_record(
         encoded = orjson.dumps(message)
     except orjson.JSONEncodeError:
         return _TOO_DEEP  # what _prepare answers for it
-    if measure and len(encoded) > _SENT_SIZE_BOUND - _json_bound(timestamp):
-        problem = wire.size_problem(_size_as_sent(message, has_timestamp, timestamp))
+    if measure:
+        problem = wire.size_problem_as_sent(message, len(encoded), has_timestamp, timestamp)
         if problem is not None:
             return problem
     return segment_plain_record(
