@@ -103,6 +103,9 @@ class SQLiteIngestSQL:
         self._next_id = 0
         #: (scope, key) -> dedup_hash, filled by fresh_indexes and reused by write.
         self._hashes: dict[tuple[str, str], int] = {}
+        #: The records' de-duplication scopes (see ``dedup_scopes``), set by fresh_indexes
+        #: for the event rows.
+        self.scopes: list[str | None] | None = None
 
     def next_amplitude_id(self) -> int:
         """One more than the largest id stored or handed out in this transaction."""
@@ -123,15 +126,21 @@ class SQLiteIngestSQL:
     def fresh_indexes(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> list[int]:
         """Indexes of the records whose key is neither repeated earlier in the request nor
         stored before, in every scope at once: one probe of the stored hashes per key (see
-        :func:`trackwire.collector.store_ingest.fresh_indexes`, which asks scope by scope)."""
+        :func:`trackwire.collector.store_ingest.fresh_indexes`, which asks scope by scope).
+        Keeps each record's scope in :attr:`scopes`."""
         keyed: list[tuple[int, tuple[str, str] | None]] = []
         wanted: dict[tuple[str, str], int] = {}
+        scopes: list[str | None] = []
+        self.scopes = scopes
         for index, (record, source_id) in enumerate(zip(records, source_ids, strict=True)):
             key = record.dedup_key
             if key is None:
+                scopes.append(None)
                 keyed.append((index, None))
                 continue
-            pair = (dedup_scope(record, source_id), key)
+            scope = dedup_scope(record, source_id)
+            scopes.append(scope)
+            pair = (scope, key)
             if pair in wanted:
                 continue  # repeated in the request: the first one is the event
             wanted[pair] = dedup_hash(*pair)

@@ -356,7 +356,9 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         # One probe of the stored hashes per message id (see sqlite/dedup.py): no unique index
         # refuses a repeated id, so the check comes before anything is written.
         keep = sql.fresh_indexes(records, source_ids)
-        work, inserted = attempt(sql, received, self._known, records, source_ids, job.encoded, keep)
+        work, inserted = attempt(
+            sql, received, self._known, records, source_ids, job.encoded, keep, sql.scopes
+        )
         if inserted != len(keep):
             # Cannot happen while we hold the write lock; refuse rather than miscount.
             raise sqlite3.IntegrityError(f"expected {len(keep)} events, got {inserted}")
