@@ -94,12 +94,20 @@ class SQLiteIngestSQL:
         conn: the writer, inside ``BEGIN IMMEDIATE``.
         dedup: the store's de-duplication keys.
         user_events: the store's keys of each user's events.
+        active_days: the store's copy of the ``active_days`` it wrote.
     """
 
-    def __init__(self, conn: sqlite3.Connection, dedup: DedupKeys, user_events: UserEvents) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        dedup: DedupKeys,
+        user_events: UserEvents,
+        active_days: amplitude_rollups.ActiveDays,
+    ) -> None:
         self._conn = conn
         self._dedup = dedup
         self._user_events = user_events
+        self._active_days = active_days
         self._next_id = 0
         #: (scope, key) -> dedup_hash, filled by fresh_indexes and reused by write.
         self._hashes: dict[tuple[str, str], int] = {}
@@ -269,10 +277,14 @@ class SQLiteIngestSQL:
                 hash_ = hashes.get(pair)
                 keys.append((self._hash(pair) if hash_ is None else hash_, event_id))
         self._dedup.add(conn, keys)
-        amplitude_rollups.roll_up(conn, before)  # the query side's active users per day
+        # The query side's active users per day (before any move below, like the events).
+        self._active_days.roll_up(conn, writes.events, before)
         self._user_events.add(conn, before)
         # After the events: those of this request resolved before an alias move too.
         self._user_events.move(conn, writes.merges)
+        if writes.merges:
+            # The move's trigger deleted the merged-away users' days.
+            self._active_days.forget()
         conn.executemany(
             "UPDATE devices SET amplitude_id = ? WHERE amplitude_id = ?", writes.merges
         )
