@@ -56,6 +56,10 @@ def test_active_days_match_the_events_through_repeats_merges_and_another_writer(
                         user="u1", time=DAY),
                 ]
             )  # fmt: skip
+        # A client time that is no int (a float) leaves the request to SQLite's roll-up.
+        store.ingest(
+            [rec(key="f1", user="u5", time=2 * DAY), rec(key="f2", user="u5", time=2.5 * DAY)]
+        )
         # An alias moves u2's events (and, by the trigger, its days) to u1; u2's later events
         # and days must still be stored although the writer had written them before.
         store.ingest([rec(type="alias", user="u1", alias_of="u2", event=None, time=DAY)])
@@ -94,6 +98,11 @@ def test_a_rolled_back_request_takes_back_its_days() -> None:
     assert (1, 0, 8) in days
     days.rolled_back()
     assert (1, 0, 8) not in days and (1, 2, 7) in days and len(days) == 1
+    # A float time: nothing kept from the request (the SQL roll-up reads the events table,
+    # empty here), the count unchanged.
+    days.savepoint()
+    days.roll_up(conn, [(1, "track", "e", "u", None, 9, None, 3 * DAY, 0), (*row[:7], 1.5, 0)], 0)
+    assert (1, 3, 9) not in days and len(days) == 1
     # Past its limit the copy starts again; the table keeps every row (INSERT OR IGNORE).
     days.roll_up(conn, [(1, "track", "e", "u", None, n, None, 0, 0) for n in range(10, 14)], 0)
     days.roll_up(conn, [row], 0)

@@ -1,8 +1,9 @@
 """Rollups the query side keeps at ingest: who was active on which day.
 
 ``active_days`` holds one row per (source, UTC day, user) with at least one active event that
-day. The store's ingest adds the days of each request's new events with :func:`roll_up`, one
-statement after its insert (a trigger per inserted row cost a quarter of ingest CPU); a
+day. The store's ingest adds the days of each request's new events after their insert (a
+trigger per inserted row cost a quarter of ingest CPU): :class:`ActiveDays` writes only the
+days its copy of the table lacks, else :func:`roll_up` adds them in one statement; a
 trigger moves the days of a user whose events an alias merge moves (rare, one update each).
 Uniques of ``_active`` and ``pct_dau``'s active users read it instead of every active event:
 about a third of the rows at the benchmark's scale, index only.
@@ -160,9 +161,9 @@ class ActiveDays:
                 ids = days[day] = set()
             if amplitude_id not in ids:
                 ids.add(amplitude_id)
+                self._count += 1
                 new.append((source_id, day, amplitude_id))
         if new:
-            self._count += len(new)
             self._added += new
             bulk.insert_rows(
                 conn, "INSERT OR IGNORE INTO active_days (source_id, day, amplitude_id)", 3, new
