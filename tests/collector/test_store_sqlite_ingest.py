@@ -386,3 +386,30 @@ def test_insert_rows_stays_within_the_variable_limit(monkeypatch: pytest.MonkeyP
     inserts = [s for s in statements if s.startswith("INSERT")]
     assert len(inserts) == 3  # 4 + 4 + 1 rows: 8 parameters at most
     assert 0 < bulk.variable_limit(conn) <= 250_000
+
+
+def test_each_row_keeps_the_scope_its_key_was_checked_in(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        records = [
+            rec(key="a", user="u1"),
+            rec(key="a", user="u1", dedup_scope="*"),
+            rec(key="a", user="u1", device="D", dedup_scope="device:D"),
+            rec(key=None, user="u1"),
+            rec(key="a", user="u2"),  # repeated in its scope: not stored
+        ]
+        assert store.ingest(records) == IngestResult(4, 1)
+        # Stored again: each key is found in the scope its row was written with.
+        assert store.ingest(records[:3]) == IngestResult(0, 3)
+        conn = sqlite3.connect(tmp_path / "s.db")
+        rows = conn.execute("SELECT dedup_key, dedup_scope FROM events ORDER BY id").fetchall()
+        source_id = conn.execute("SELECT source_id FROM sources").fetchone()[0]
+        conn.close()
+        assert rows == [
+            ("a", str(source_id)),
+            ("a", "segment:*"),
+            ("a", f"{source_id}:device:D"),
+            (None, None),
+        ]
+    finally:
+        store.close()

@@ -31,6 +31,7 @@ __all__ = [
     "Writes",
     "attempt",
     "dedup_scope",
+    "dedup_scopes",
     "encode_record",
     "fresh_indexes",
     "request_scope",
@@ -120,6 +121,15 @@ def dedup_scope(record: EventRecord, source_id: int) -> str:
     if scope == "*":
         return f"{record.vendor}:*"
     return f"{source_id}:{scope}"
+
+
+def dedup_scopes(records: Sequence[EventRecord], source_ids: Sequence[int]) -> list[str | None]:
+    """Each record's :func:`dedup_scope`, or None for a record without a ``dedup_key``: computed
+    once per request for the duplicate check and the event rows both."""
+    return [
+        None if record.dedup_key is None else dedup_scope(record, source_id)
+        for record, source_id in zip(records, source_ids, strict=True)
+    ]
 
 
 def request_scope(records: Sequence[EventRecord]) -> Scope:
@@ -217,17 +227,18 @@ def fresh_indexes(
     """Indexes of the records whose message id is not repeated earlier in the call and, with
     ``check_stored``, not stored by an earlier request either (each in its scope)."""
     taken: set[tuple[str, str]] = set()
+    scopes = dedup_scopes(records, source_ids)
     if check_stored:
         wanted: dict[str, list[str]] = {}
-        for record, source_id in zip(records, source_ids, strict=True):
-            if record.dedup_key is not None:
-                wanted.setdefault(dedup_scope(record, source_id), []).append(record.dedup_key)
+        for record, scope in zip(records, scopes, strict=True):
+            if scope is not None and record.dedup_key is not None:
+                wanted.setdefault(scope, []).append(record.dedup_key)
         for scope, keys in wanted.items():
             taken.update((scope, key) for key in sql.stored_keys(scope, keys))
     keep: list[int] = []
-    for index, record in enumerate(records):
-        if record.dedup_key is not None:
-            full = (dedup_scope(record, source_ids[index]), record.dedup_key)
+    for index, (record, scope) in enumerate(zip(records, scopes, strict=True)):
+        if scope is not None and record.dedup_key is not None:
+            full = (scope, record.dedup_key)
             if full in taken:
                 continue
             taken.add(full)
@@ -266,9 +277,11 @@ class Ingest:
         source_ids: Sequence[int],
         encoded: Sequence[Encoded],
         insert: Sequence[bool] | None = None,
+        scopes: Sequence[str | None] | None = None,
     ) -> None:
         """Resolve every record in order and queue its event row (unless ``insert`` says the
-        record only applies its operations)."""
+        record only applies its operations). ``scopes`` are the records' :func:`dedup_scopes`
+        when the caller has them already."""
         lookup = self._known.lookup
         hits: list[KnownUser | None] = []
         # Operations shared by several records (ops_once) apply with the first stored one.
@@ -312,9 +325,16 @@ class Ingest:
         spans = self.spans
         append = self._events.append
         contexts: dict[int, int | None] = {}
-        for index, (record, source_id, hit, ops, (payload, groups, shared, props)) in enumerate(
-            zip(records, source_ids, hits, with_ops, encoded, strict=True)
-        ):
+        if scopes is None:
+            scopes = dedup_scopes(records, source_ids)
+        for index, (
+            record,
+            source_id,
+            hit,
+            ops,
+            (payload, groups, shared, props),
+            scope,
+        ) in enumerate(zip(records, source_ids, hits, with_ops, encoded, scopes, strict=True)):
             if hit is None:
                 amplitude_id = self._resolve(record, source_id, apply_ops=ops)
                 if insert is not None and not insert[index]:
@@ -340,8 +360,7 @@ class Ingest:
             append(
                 (source_id, record.type, record.event_name, record.user_id, record.device_id,
                  amplitude_id, record.session_id, record.client_time_ms, received,
-                 record.dedup_key, record.revenue, groups, payload, context_id,
-                 None if record.dedup_key is None else dedup_scope(record, source_id), props)
+                 record.dedup_key, record.revenue, groups, payload, context_id, scope, props)
             )  # fmt: skip
 
     def _preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
@@ -456,8 +475,10 @@ def attempt(
     source_ids: Sequence[int],
     encoded: Sequence[Encoded],
     keep: Sequence[int],
+    scopes: Sequence[str | None] | None = None,
 ) -> tuple[Ingest, int]:
     """Store the ``keep`` records; the work done and how many events the INSERT stored.
+    ``scopes`` are the records' :func:`dedup_scopes` when the caller has them already.
 
     A batch's shared operations (``ops_once``) whose records are all duplicates are still
     applied, once, in their place: a new batch's user changes count whichever of its events
@@ -472,7 +493,7 @@ def attempt(
             if id(records[index].user_ops) not in carried:
                 extra.setdefault(id(records[index].user_ops), index)
     if not extra and len(keep) == len(records):
-        work.run(records, source_ids, encoded)  # the common case: every record is new
+        work.run(records, source_ids, encoded, scopes=scopes)  # the common case: all new
         return work, work.write()
     kept = set(keep)
     chosen = sorted(kept.union(extra.values())) if extra else list(keep)
@@ -481,6 +502,7 @@ def attempt(
         [source_ids[i] for i in chosen],
         [encoded[i] for i in chosen],
         [i in kept for i in chosen] if extra else None,
+        None if scopes is None else [scopes[i] for i in chosen],
     )
     return work, work.write()
 

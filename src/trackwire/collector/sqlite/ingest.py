@@ -94,15 +94,26 @@ class SQLiteIngestSQL:
         conn: the writer, inside ``BEGIN IMMEDIATE``.
         dedup: the store's de-duplication keys.
         user_events: the store's keys of each user's events.
+        active_days: the store's copy of the ``active_days`` it wrote.
     """
 
-    def __init__(self, conn: sqlite3.Connection, dedup: DedupKeys, user_events: UserEvents) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        dedup: DedupKeys,
+        user_events: UserEvents,
+        active_days: amplitude_rollups.ActiveDays,
+    ) -> None:
         self._conn = conn
         self._dedup = dedup
         self._user_events = user_events
+        self._active_days = active_days
         self._next_id = 0
         #: (scope, key) -> dedup_hash, filled by fresh_indexes and reused by write.
         self._hashes: dict[tuple[str, str], int] = {}
+        #: The records' de-duplication scopes (see ``dedup_scopes``), set by fresh_indexes
+        #: for the event rows.
+        self.scopes: list[str | None] | None = None
 
     def next_amplitude_id(self) -> int:
         """One more than the largest id stored or handed out in this transaction."""
@@ -123,15 +134,21 @@ class SQLiteIngestSQL:
     def fresh_indexes(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> list[int]:
         """Indexes of the records whose key is neither repeated earlier in the request nor
         stored before, in every scope at once: one probe of the stored hashes per key (see
-        :func:`trackwire.collector.store_ingest.fresh_indexes`, which asks scope by scope)."""
+        :func:`trackwire.collector.store_ingest.fresh_indexes`, which asks scope by scope).
+        Keeps each record's scope in :attr:`scopes`."""
         keyed: list[tuple[int, tuple[str, str] | None]] = []
         wanted: dict[tuple[str, str], int] = {}
+        scopes: list[str | None] = []
+        self.scopes = scopes
         for index, (record, source_id) in enumerate(zip(records, source_ids, strict=True)):
             key = record.dedup_key
             if key is None:
+                scopes.append(None)
                 keyed.append((index, None))
                 continue
-            pair = (dedup_scope(record, source_id), key)
+            scope = dedup_scope(record, source_id)
+            scopes.append(scope)
+            pair = (scope, key)
             if pair in wanted:
                 continue  # repeated in the request: the first one is the event
             wanted[pair] = dedup_hash(*pair)
@@ -260,10 +277,14 @@ class SQLiteIngestSQL:
                 hash_ = hashes.get(pair)
                 keys.append((self._hash(pair) if hash_ is None else hash_, event_id))
         self._dedup.add(conn, keys)
-        amplitude_rollups.roll_up(conn, before)  # the query side's active users per day
+        # The query side's active users per day (before any move below, like the events).
+        self._active_days.roll_up(conn, writes.events, before)
         self._user_events.add(conn, before)
         # After the events: those of this request resolved before an alias move too.
         self._user_events.move(conn, writes.merges)
+        if writes.merges:
+            # The move's trigger deleted the merged-away users' days.
+            self._active_days.forget()
         conn.executemany(
             "UPDATE devices SET amplitude_id = ? WHERE amplitude_id = ?", writes.merges
         )

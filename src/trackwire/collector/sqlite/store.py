@@ -17,6 +17,7 @@ from trackwire.collector._values import now_ms
 from trackwire.collector.known_users import KnownUsers
 from trackwire.collector.sqlite import queries, schema
 from trackwire.collector.sqlite.amplitude_query import SQLiteQueryReads
+from trackwire.collector.sqlite.amplitude_rollups import ActiveDays
 from trackwire.collector.sqlite.dedup import DedupKeys
 from trackwire.collector.sqlite.ingest import SQLiteIngestSQL, claim_sources
 from trackwire.collector.sqlite.user_index import UserEvents
@@ -112,6 +113,8 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         self._dedup = DedupKeys()
         #: Guarded by _lock: the row counts of the user key tables (see sqlite/user_index.py).
         self._user_events = UserEvents()
+        #: Guarded by _lock, like _known: the active days this writer wrote (amplitude_rollups).
+        self._active_days = ActiveDays()
         self._data_version: int | None = None
         self._writer = self._connect()
         try:
@@ -203,6 +206,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         if version != self._data_version:
             self._known.clear()
             self._dedup.forget()
+            self._active_days.forget()
             # The user keys' row counts only pace this writer's merges: another writer's keys
             # are merged by that writer, and counting again after each of its commits would
             # cost a scan of the middle table per request.
@@ -297,11 +301,13 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                 for job in group:
                     conn.execute("SAVEPOINT request")
                     self._dedup.savepoint()
+                    self._active_days.savepoint()
                     try:
                         job.result, work = self._ingest(job)
                     except Exception as exc:
                         conn.execute("ROLLBACK TO request")
                         self._dedup.rolled_back()  # the keys of the rolled-back request
+                        self._active_days.rolled_back()
                         # (The user keys' row counts only pace the merges: a few too many
                         # counted merge a little early, so they are not read again here.)
                         job.error = exc
@@ -317,6 +323,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             except BaseException:
                 self._known.clear()
                 self._dedup.forget()
+                self._active_days.forget()
                 self._user_events.forget()
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -352,11 +359,13 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             source_ids: Sequence[int] = [*sources.values()] * len(records)
         else:
             source_ids = [sources[(r.vendor, r.source)] for r in records]
-        sql = SQLiteIngestSQL(conn, self._dedup, self._user_events)
+        sql = SQLiteIngestSQL(conn, self._dedup, self._user_events, self._active_days)
         # One probe of the stored hashes per message id (see sqlite/dedup.py): no unique index
         # refuses a repeated id, so the check comes before anything is written.
         keep = sql.fresh_indexes(records, source_ids)
-        work, inserted = attempt(sql, received, self._known, records, source_ids, job.encoded, keep)
+        work, inserted = attempt(
+            sql, received, self._known, records, source_ids, job.encoded, keep, sql.scopes
+        )
         if inserted != len(keep):
             # Cannot happen while we hold the write lock; refuse rather than miscount.
             raise sqlite3.IntegrityError(f"expected {len(keep)} events, got {inserted}")
@@ -391,6 +400,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                 raise
             self._known.clear()
             self._dedup.forget()
+            self._active_days.forget()
             self._user_events.forget()
         self._commits.set()
 
