@@ -154,7 +154,8 @@ class Writes:
         changed_users: stored users to rewrite: ``(device_id, properties, first_seen_ms,
             last_seen_ms, amplitude_id)``.
         spans: known users whose seen span widens: ``(first, last, amplitude_id)``; written as
-            a min/max, since the values came from a cache, not from the rows.
+            a min/max, since the values came from a cache, not from the rows (empty unless
+            the store :attr:`~IngestSQL.tracks_spans`).
         devices: ``(source_id, device_id, amplitude_id)`` upserts.
         groups: ``(source_id, group_type, group_value, properties, first, last)`` upserts.
         events: event rows, in the column order of the store's events INSERT.
@@ -178,6 +179,11 @@ class Writes:
 class IngestSQL(Protocol):
     """The reads and the write one request needs, in a store's own dialect, inside the
     transaction the store opened for the request."""
+
+    #: Whether :meth:`write` writes :attr:`Writes.spans`, the seen spans known users' events
+    #: widen. A store that derives them otherwise (SQLite reads its recent user keys) says
+    #: False, and the short path then spends nothing on them.
+    tracks_spans: bool
 
     def next_amplitude_id(self) -> int:
         """A fresh ``amplitude_id``, never handed out before."""
@@ -323,6 +329,7 @@ class Ingest:
                     resolver.remember(reached, device_id=records[index].device_id)
         received = self._received
         spans = self.spans
+        track_spans = self._sql.tracks_spans
         append = self._events.append
         contexts: dict[int, int | None] = {}
         if scopes is None:
@@ -341,16 +348,16 @@ class Ingest:
                     continue
             else:
                 amplitude_id = hit.amplitude_id
-                first_seen_ms, last_seen_ms = hit.first_seen_ms, hit.last_seen_ms
-                when = received if record.client_time_ms is None else record.client_time_ms
-                if not first_seen_ms <= when <= last_seen_ms:
-                    span = spans.get(amplitude_id)
-                    if span is None:
-                        span = spans[amplitude_id] = [first_seen_ms, last_seen_ms]
-                    if when < span[0]:
-                        span[0] = when
-                    elif when > span[1]:
-                        span[1] = when
+                if track_spans:
+                    when = received if record.client_time_ms is None else record.client_time_ms
+                    if not hit.first_seen_ms <= when <= hit.last_seen_ms:
+                        span = spans.get(amplitude_id)
+                        if span is None:
+                            span = spans[amplitude_id] = [hit.first_seen_ms, hit.last_seen_ms]
+                        if when < span[0]:
+                            span[0] = when
+                        elif when > span[1]:
+                            span[1] = when
             context_id = None
             if shared is not None and record.context is not None:
                 context_id = contexts.get(id(shared))

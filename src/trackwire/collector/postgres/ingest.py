@@ -55,6 +55,9 @@ class PostgresIngestSQL:
         vendors: the vendor of each source id the request writes.
     """
 
+    #: Known users' widened spans are written as a min/max update per user (see write).
+    tracks_spans = True
+
     def __init__(self, conn: Conn, vendors: Mapping[int, str]) -> None:
         self._conn = conn
         self._vendors = vendors

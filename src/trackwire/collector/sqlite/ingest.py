@@ -97,6 +97,10 @@ class SQLiteIngestSQL:
         active_days: the store's copy of the ``active_days`` it wrote.
     """
 
+    #: Known users' widened spans are not written: each event's user key carries its time,
+    #: which reads take in until the keys' merge folds it into users (sqlite/user_index.py).
+    tracks_spans = False
+
     def __init__(
         self,
         conn: sqlite3.Connection,
@@ -244,9 +248,9 @@ class SQLiteIngestSQL:
             "last_seen_ms = ? WHERE amplitude_id = ?",
             writes.changed_users,
         )
-        # writes.spans, known users' widened seen spans, are not written: each event's user
-        # key (self._user_events.add, below) carries its time, which the reads take in until
-        # the keys' merge folds it into users (see sqlite/user_index.py).
+        # No writes.spans (tracks_spans is False): each event's user key
+        # (self._user_events.add, below) carries its time, which the reads take in until the
+        # keys' merge folds it into users (see sqlite/user_index.py).
         bulk.insert_rows(
             conn,
             "INSERT INTO devices (source_id, device_id, amplitude_id)",
