@@ -488,25 +488,21 @@ def mparticle_records(
             )
             continue
         # Runs once per stored mParticle event (the collector's hot path): the event's data
-        # is read here once, with the rules of mparticle_wire.dedup_key, event_name and
-        # event_time_ms written out, and the record built positionally.
-        key = data.get("source_message_id")
-        if not (isinstance(key, str) and key):
-            key = None if request_id is None else f"request:{request_id}:{index}"
+        # is looked up once and the record built positionally.
+        key = mparticle_wire.data_dedup_key(data)
+        if key is None and request_id is not None:
+            key = f"request:{request_id}:{index}"
         event_type = event["event_type"]
-        name = data.get("screen_name") if event_type == "screen_view" else None
-        name = name or data.get("event_name")
-        stamp = data.get("timestamp_unixtime_ms")
         session = data.get("session_id")
         records.append(
             EventRecord(
                 "mparticle",
                 source,
                 str(event_type),
-                name if isinstance(name, str) and name else str(event_type),
+                mparticle_wire.data_event_name(event_type, data) or str(event_type),
                 user_id,
                 device_id,
-                stamp if stamp.__class__ is int or is_int(stamp) else None,
+                mparticle_wire.data_time_ms(data),
                 key,
                 event,
                 # Every record carries the batch's changes, applied once by the first of them

@@ -64,6 +64,9 @@ __all__ = [
     "check_batch",
     "check_bulk",
     "check_sizes",
+    "data_dedup_key",
+    "data_event_name",
+    "data_time_ms",
     "dedup_key",
     "error_body",
     "event_name",
@@ -580,21 +583,36 @@ def event_name(event: Mapping[str, Any]) -> str | None:
     to the ``event_type``. Commerce names (``eCommerce - Purchase``) are derived by mParticle
     and not guessed here.
     """
-    data = _data(event)
-    name = data.get("screen_name") if event.get("event_type") == "screen_view" else None
+    return data_event_name(event.get("event_type"), _data(event))
+
+
+def data_event_name(event_type: object, data: Mapping[str, Any]) -> str | None:
+    """:func:`event_name` from the event's type and its ``data`` (a caller that has both)."""
+    name = data.get("screen_name") if event_type == "screen_view" else None
     name = name or data.get("event_name")
     return name if isinstance(name, str) and name else None
 
 
 def event_time_ms(event: Mapping[str, Any]) -> int | None:
     """``data.timestamp_unixtime_ms`` when it is an integer; None means "time of receipt"."""
-    stamp = _data(event).get("timestamp_unixtime_ms")
-    return stamp if _is(stamp, "int") else None
+    return data_time_ms(_data(event))
+
+
+def data_time_ms(data: Mapping[str, Any]) -> int | None:
+    """:func:`event_time_ms` from the event's ``data``."""
+    stamp = data.get("timestamp_unixtime_ms")
+    # The exact type first: the collector reads this for every stored event.
+    return stamp if stamp.__class__ is int or _is(stamp, "int") else None
 
 
 def dedup_key(event: Mapping[str, Any]) -> str | None:
     """The event's de-duplication key, ``data.source_message_id``, or None."""
-    key = _data(event).get("source_message_id")
+    return data_dedup_key(_data(event))
+
+
+def data_dedup_key(data: Mapping[str, Any]) -> str | None:
+    """:func:`dedup_key` from the event's ``data``."""
+    key = data.get("source_message_id")
     return key if isinstance(key, str) and key else None
 
 
