@@ -93,7 +93,7 @@ def test_no_vendor_stores_an_active_event_under_another_vendors_inactive_type() 
     """The rollup trigger tells inactive rows by type alone (see amplitude_rollups)."""
     from trackwire.collector.query.mapping import INACTIVE_TYPES
     from trackwire.collector.sqlite.amplitude_rollups import INACTIVE
-    from trackwire.mparticle.wire import EVENT_TYPES
+    from trackwire.mparticle.schema import EVENT_TYPES
 
     active = {
         "amplitude": {"event"},

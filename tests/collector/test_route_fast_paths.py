@@ -27,7 +27,7 @@ from trackwire.collector.records import (
 )
 from trackwire.collector.routes import segment as segment_route
 from trackwire.collector.store import EventRecord, SharedContext
-from trackwire.mparticle import wire as mparticle_wire
+from trackwire.mparticle import batch_checks
 from trackwire.segment import wire as segment_wire
 
 RECEIVED = datetime(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=timezone.utc)
@@ -428,10 +428,10 @@ def test_mparticle_plain_event_is_one_the_checks_pass(historical: bool) -> None:
     before = 1_000_000 if historical else None
     taken = 0
     for event in _mparticle_events():
-        if mparticle_wire._plain_event(event, before):
+        if batch_checks._plain_event(event, before):
             taken += 1
-            checker = mparticle_wire._Checker("", None)
-            mparticle_wire._check_event(checker, event, "events[0]", before)
+            checker = batch_checks._Checker("", None)
+            batch_checks._check_event(checker, event, "events[0]", before)
             assert checker.problems == [], event
     assert taken > 100
 
