@@ -120,3 +120,25 @@ def test_shutdown_drops_what_is_still_queued_and_reports_the_ids() -> None:
     ]
     assert all(r.error is not None and r.error.reason == "shutdown" for r in [sent, *queued])
     assert client.stats()["dropped"] == {"shutdown": 3}
+
+
+def test_an_answer_after_shutdown_failed_the_batch_is_neither_counted_nor_reported_again() -> None:
+    # Shutdown fails the batch held at the gate; the server answers afterwards, once the
+    # batch's first page was let go. The first outcome stands, counted and reported once.
+    transport = GatedTransport(release_on_close=False)
+    client = quiet_client(transport)
+    reports: list[BatchReport] = []
+    for kind in ("flush", "error", "drop"):
+        client.on(kind, reports.append)
+    receipts = [client.track(user_id="u", event=f"e{i}") for i in range(300)]  # 1+ pages
+    assert client.flush(0.05) is False  # in flight, held at the gate
+    assert client.shutdown(0.1) is False
+    transport.gate.set()
+    workers = client._engine._workers
+    for thread in workers:
+        thread.join(10)  # the worker takes the answer, then exits
+    assert not any(thread.is_alive() for thread in workers)
+    assert all(r.error is not None and r.error.reason == "shutdown" for r in receipts)
+    stats = client.stats()
+    assert stats["failed"] == {"shutdown": 300} and stats["delivered"] == 0
+    assert [(r.kind, r.count) for r in reports] == [("error", 300)]

@@ -103,6 +103,27 @@ def test_a_run_across_pages_lets_go_of_every_full_page() -> None:
     assert len(ledger) == 0
 
 
+def test_a_message_settled_again_after_its_page_was_let_go_is_not_new() -> None:
+    # Shutdown fails a batch in flight; the worker's answer for it arrives later, after the
+    # whole page was settled and let go: nothing is new, and no page is made again.
+    ledger = Ledger()
+    shutdown = (DeliveryError("shutdown", "late"), None)
+    assert list(ledger.settle(range(PAGE_SIZE), shutdown)) == list(range(PAGE_SIZE))
+    assert len(ledger) == 0
+    assert list(ledger.settle(range(PAGE_SIZE), (None, None))) == []
+    assert list(ledger.settle([3, 7], (None, None))) == []
+    assert len(ledger) == 0
+    # Out of order: page 2 let go before page 1; then a run over all three.
+    ledger.settle(range(2 * PAGE_SIZE, 3 * PAGE_SIZE), shutdown)
+    assert list(ledger.settle(range(PAGE_SIZE, 3 * PAGE_SIZE + 2), (None, None))) == [
+        *range(PAGE_SIZE, 2 * PAGE_SIZE),
+        3 * PAGE_SIZE,
+        3 * PAGE_SIZE + 1,
+    ]
+    assert len(ledger) == 1  # page 3, waiting for the rest of its seqs
+    assert list(ledger.settle(range(3 * PAGE_SIZE), (None, None))) == []
+
+
 def test_waiters_and_callbacks_of_queued_receipts_are_woken_by_the_ledger() -> None:
     queue = MemoryQueue(10, 1_000)
     seen: list[str | None] = []

@@ -72,11 +72,17 @@ class Ledger:
     page's pending messages right; callers never take it.
     """
 
-    __slots__ = ("_lock", "_pages", "watched")
+    __slots__ = ("_freed", "_freed_below", "_lock", "_pages", "watched")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pages: dict[int, Page] = {}
+        # Pages let go once all their messages were settled, so that a message settled again
+        # later (shutdown fails what is in flight; the worker answers after) is known as such
+        # instead of counted twice: every page below _freed_below, and those in _freed (pages
+        # are freed about in order, so the set stays small). Guarded by _lock.
+        self._freed_below = 0
+        self._freed: set[int] = set()
         #: Receipts waited on or with callbacks, by seq, until their message is settled.
         self.watched: dict[int, Receipt] = {}
 
@@ -94,13 +100,31 @@ class Ledger:
         return None if page is None else page.outcomes[seq & PAGE_MASK]
 
     def __len__(self) -> int:
-        """Pages held (each holds at least one pending message or unassigned seq).
-
-        One exception, bounded by shutdown: a message settled again after its whole page was
-        let go (shutdown fails what is in flight; the worker answers later) makes that page
-        again, which then stays. Its receipts keep reading their own, first outcome.
-        """
+        """Pages held (each holds at least one pending message or unassigned seq)."""
         return len(self._pages)
+
+    def _settling(self, index: int) -> Page | None:
+        """The page of ``index`` to settle messages in (made when missing), or None when it
+        was let go: every message of it is settled already. Called under ``_lock``."""
+        page = self._pages.get(index)
+        if page is None:
+            if index < self._freed_below or index in self._freed:
+                return None
+            page = self._pages.setdefault(index, Page(self))
+        return page
+
+    def _let_go(self, index: int) -> None:
+        """Every message of page ``index`` is settled: drop it, remember it was. Under _lock."""
+        del self._pages[index]
+        if index != self._freed_below:
+            self._freed.add(index)
+            return
+        below = index + 1
+        freed = self._freed
+        while below in freed:
+            freed.remove(below)
+            below += 1
+        self._freed_below = below
 
     def watch(self, receipt: Receipt, seq: int) -> None:
         """Keep ``receipt`` until ``seq`` is settled, to wake it then (``waiters_lock`` held)."""
@@ -130,16 +154,18 @@ class Ledger:
 
     def _settle_run(self, start: int, stop: int, outcome: Outcome) -> list[int] | None:
         """Settle ``range(start, stop)``; None if all were new, else the new ones."""
-        pages = self._pages
         origin = start
         new: list[int] | None = None
         while start < stop:
             index = start >> PAGE_BITS
             base = index << PAGE_BITS
             end = min(stop, base + PAGE_SIZE)
-            page = pages.get(index)
-            if page is None:
-                page = pages.setdefault(index, Page(self))
+            page = self._settling(index)
+            if page is None:  # settled before, all of it
+                if new is None:
+                    new = list(range(origin, start))
+                start = end
+                continue
             outcomes = page.outcomes
             first, last = start - base, end - base
             free = outcomes[first:last].count(None)
@@ -156,25 +182,24 @@ class Ledger:
                         new.append(base + offset)
             page.pending -= free
             if not page.pending:
-                del pages[index]
+                self._let_go(index)
             start = end
         return new
 
     def _settle_each(self, seqs: Sequence[int], outcome: Outcome) -> list[int]:
-        pages = self._pages
         new: list[int] = []
         for seq in seqs:
             index = seq >> PAGE_BITS
-            page = pages.get(index)
-            if page is None:
-                page = pages.setdefault(index, Page(self))
+            page = self._settling(index)
+            if page is None:  # settled before, all of it
+                continue
             offset = seq & PAGE_MASK
             if page.outcomes[offset] is None:
                 page.outcomes[offset] = outcome
                 new.append(seq)
                 page.pending -= 1
                 if not page.pending:
-                    del pages[index]
+                    self._let_go(index)
         return new
 
     def _wake(self, settled: Sequence[int]) -> None:

@@ -167,7 +167,17 @@ class Reporter:
     ) -> None:
         """Messages were sent: delivered when ``error`` is None, else finally failed."""
         answer = response if response is not None and response.status is not None else None
-        self._ledger.settle(list(map(_seq, items)), (error, answer))
+        seqs = list(map(_seq, items))
+        new = self._ledger.settle(seqs, (error, answer))
+        if new is not seqs and len(new) != len(seqs):
+            # Some were settled before (shutdown failed them in flight, the worker answered
+            # after): the first outcome stands, and only the others are counted and reported.
+            if not new:
+                return
+            fresh = set(new)
+            kept = [i for i, seq in enumerate(seqs) if seq in fresh]
+            items = [items[i] for i in kept]
+            ids = [ids[i] for i in kept]
         count = len(items)
         with self._lock:
             if error is None:
