@@ -577,8 +577,9 @@ def test_an_unreadable_segment_in_a_spool_taken_over_is_skipped(tmp_path: Path) 
 class _FdWatch:
     """Records the descriptors opened and closed through ``os``, to catch a stray close.
 
-    Only closes made by trackwire's own code count: the patch is process-wide, and another
-    thread of the test process (a finished test's subprocess pipes, say) may close its own
+    Only closes made by trackwire's own code, on this thread or one started after the watch,
+    count: the patch is process-wide, and threads left by earlier tests of the same process
+    (a finished test's subprocess pipes, another client's worker) may close their own
     descriptors meanwhile.
     """
 
@@ -586,6 +587,8 @@ class _FdWatch:
         self.opened: set[int] = set()
         self.stray: list[int] = []
         real_open, real_dup, real_close = os.open, os.dup, os.close
+        earlier = {thread.ident for thread in threading.enumerate()}
+        earlier.discard(threading.get_ident())
 
         def watched_open(*args: Any, **kwargs: Any) -> int:
             fd = real_open(*args, **kwargs)
@@ -599,7 +602,11 @@ class _FdWatch:
 
         def watched_close(fd: int) -> None:
             caller = sys._getframe(1).f_globals.get("__name__", "")
-            if fd not in self.opened and caller.startswith("trackwire."):
+            if (
+                fd not in self.opened
+                and caller.startswith("trackwire.")
+                and threading.get_ident() not in earlier
+            ):
                 self.stray.append(fd)
             self.opened.discard(fd)
             real_close(fd)
