@@ -203,6 +203,32 @@ def test_segment_size_as_sent_decided_exactly_at_the_limit(
                 assert f"is {as_sent} bytes" in got.message
 
 
+@pytest.mark.parametrize("timestamp", [1767225600000, ["x" * 100] * 400, {"t": "x" * 40_000}])
+def test_segment_size_as_sent_measures_a_timestamp_that_is_no_string(timestamp: Any) -> None:
+    """Enrichment replaces a timestamp that is no time, so the enriched encoding says nothing
+    of its size as sent: such a message is measured in full (the routes refuse it earlier, as
+    an invalid field, but the wire function is public)."""
+    enrichment = segment_wire.Enrichment(received_at=RECEIVED, sent_at=None)
+    message: dict[str, Any] = {"type": "track", "event": "E", "userId": "u-1"}
+    message["timestamp"] = timestamp
+    # The rest as large as it may be with a short timestamp: the enriched encoding is then
+    # just under the limit, whatever the timestamp was.
+    message["properties"] = {"p": ""}
+    room = segment_wire.MAX_MESSAGE_BYTES - len(orjson.dumps({**message, "timestamp": "0"}))
+    message["properties"] = {"p": "x" * (room - 200)}
+    as_sent = len(orjson.dumps(message))
+    enriched = dict(message)
+    enrichment.stamp_into(enriched)
+    encoded = orjson.dumps(enriched)
+    problem = segment_wire.size_problem_as_sent(enriched, len(encoded), True, timestamp)
+    assert (problem is not None) == (as_sent > segment_wire.MAX_MESSAGE_BYTES)
+    if problem is not None:
+        assert f"is {as_sent} bytes" in problem.message
+    for path in (_plain, _general):
+        refused = path(copy.deepcopy(message), True, enrichment)
+        assert refused is None or isinstance(refused, segment_wire.WireError)
+
+
 def test_segment_stamp_gives_the_time_its_text_names() -> None:
     """The enrichment's time and its ISO text (milliseconds, cut) give the same epoch ms."""
     texts = ["2026-01-02T03:04:05.123999Z", "1969-12-31T23:59:59.9995+01:30", "2026-01-02T03:04"]

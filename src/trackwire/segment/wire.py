@@ -230,11 +230,18 @@ def size_problem_as_sent(
     """:func:`size_problem` for the message as sent, told from its enrichment: ``enriched``
     (encoded in ``encoded_size`` bytes) was a message without server fields (see
     :func:`carries_server_fields`) whose ``timestamp`` was ``timestamp`` (``had_timestamp``:
-    the key was there). Only a message near the limit is encoded again."""
+    the key was there). Only a message near the limit is encoded again, or one whose
+    ``timestamp`` was no string (any JSON value passes the checks, and enrichment replaced it:
+    its size is not bounded)."""
     # The bound of the sent timestamp's JSON: a string (6 bytes a character as \uXXXX, and
     # the quotes) or null.
-    bound = 6 * len(timestamp) + 2 if isinstance(timestamp, str) else 4
-    if encoded_size <= _SENT_SIZE_BOUND - bound:
+    if isinstance(timestamp, str):
+        bound = 6 * len(timestamp) + 2
+    elif timestamp is None:
+        bound = 4
+    else:
+        bound = None
+    if bound is not None and encoded_size <= _SENT_SIZE_BOUND - bound:
         return None
     sent = {key: value for key, value in enriched.items() if key not in _SERVER_FIELDS}
     if had_timestamp:
