@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from trackwire._engine.ledger import PAGE_SIZE, Ledger
+from trackwire._engine.ledger import MAX_FREED_PAGES, PAGE_SIZE, Ledger
 from trackwire._engine.memory_queue import MemoryQueue
 from trackwire._engine.receipts import Receipt, settle_all
 from trackwire.errors import DeliveryError
@@ -122,6 +122,21 @@ def test_a_message_settled_again_after_its_page_was_let_go_is_not_new() -> None:
     ]
     assert len(ledger) == 1  # page 3, waiting for the rest of its seqs
     assert list(ledger.settle(range(3 * PAGE_SIZE), (None, None))) == []
+
+
+def test_pages_let_go_behind_a_pending_message_are_remembered_within_a_bound() -> None:
+    ledger = Ledger()
+    done = (None, None)
+    ledger.settle(range(1, PAGE_SIZE), done)  # page 0 waits for seq 0
+    pages = MAX_FREED_PAGES + 100
+    for index in range(1, pages + 1):
+        ledger.settle(range(index * PAGE_SIZE, (index + 1) * PAGE_SIZE), done)
+    assert len(ledger._freed) <= MAX_FREED_PAGES
+    assert len(ledger) == 1
+    # The recent pages are still known as let go; seq 0 settles and the floor moves up.
+    assert list(ledger.settle(range(pages * PAGE_SIZE, (pages + 1) * PAGE_SIZE), done)) == []
+    assert list(ledger.settle([0], done)) == [0]
+    assert len(ledger) == 0
 
 
 def test_waiters_and_callbacks_of_queued_receipts_are_woken_by_the_ledger() -> None:

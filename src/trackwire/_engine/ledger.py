@@ -27,12 +27,15 @@ if TYPE_CHECKING:
     from trackwire._engine.transport import HTTPResult
     from trackwire.errors import DeliveryError
 
-__all__ = ["PAGE_BITS", "PAGE_MASK", "Ledger", "Outcome", "Page", "waiters_lock"]
+__all__ = ["MAX_FREED_PAGES", "PAGE_BITS", "PAGE_MASK", "Ledger", "Outcome", "Page", "waiters_lock"]
 
 #: A settled message's outcome: (error, response); error None means delivered. One tuple is
 #: shared by every message settled together, so settling a message is one store.
 Outcome: TypeAlias = "tuple[DeliveryError | None, HTTPResult | None]"
 
+#: Pages let go above one still held that the ledger remembers (see Ledger._let_go): 2M
+#: messages behind a message still pending, in a set of at most this many ints.
+MAX_FREED_PAGES = 8192
 #: Sequence numbers per page: 2 ** PAGE_BITS.
 PAGE_BITS = 8
 PAGE_SIZE = 1 << PAGE_BITS
@@ -118,6 +121,11 @@ class Ledger:
         del self._pages[index]
         if index != self._freed_below:
             self._freed.add(index)
+            if len(self._freed) > MAX_FREED_PAGES:
+                # An early page is still held (a message retried for long): forget the oldest
+                # half. A message settled again must be a recent one (shutdown fails what is in
+                # flight), so only pages far behind are forgotten.
+                self._freed = set(sorted(self._freed)[MAX_FREED_PAGES // 2 :])
             return
         below = index + 1
         freed = self._freed
