@@ -24,6 +24,7 @@ from trackwire.collector.store import (
     IngestResult,
     Store,
     StoreClosedError,
+    StoreOpenError,
     UserState,
 )
 from trackwire.collector.store_factory import open_store
@@ -115,6 +116,16 @@ def test_received_time_defaults_to_now(store: Store) -> None:
     store.ingest([rec()])
     [event] = store.events()
     assert event.received_time_ms > 1_600_000_000_000
+
+
+def test_an_sqlite_too_old_for_the_stores_sql_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(StoreOpenError, match=r"needs SQLite 3\.38\.0 or newer.*has 3\.31\.1"):
+        SQLiteStore(tmp_path / "c.db")
+    assert not (tmp_path / "c.db").exists()
 
 
 def test_memory_store_and_parent_directory(tmp_path: Path) -> None:

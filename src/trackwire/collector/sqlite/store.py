@@ -38,11 +38,13 @@ from trackwire.collector.store_ingest import (
 )
 from trackwire.collector.store_reads import ReadQueries, StoreReads
 
-__all__ = ["BUSY_TIMEOUT_S", "SQLiteStore"]
+__all__ = ["BUSY_TIMEOUT_S", "MIN_SQLITE_VERSION", "SQLiteStore"]
 
 logger = logging.getLogger("trackwire.collector")
 
 BUSY_TIMEOUT_S: Final = 5.0
+#: The oldest SQLite the store's SQL runs on: ``->>`` (3.38), ``UPDATE ... FROM`` (3.33).
+MIN_SQLITE_VERSION: Final = (3, 38, 0)
 #: Idle read connections kept open for reuse; more are opened while threads need them.
 _MAX_IDLE_READERS: Final = 8
 _WRITER_PRAGMAS: Final = (
@@ -96,6 +98,14 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             ) from exc
 
     def _open(self, path: str | os.PathLike[str]) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+            wanted = ".".join(map(str, MIN_SQLITE_VERSION))
+            raise StoreOpenError(
+                f"the collector's SQLite store needs SQLite {wanted} or newer (its JSON "
+                f"operators, UPDATE ... FROM); this Python's sqlite3 module has "
+                f"{sqlite3.sqlite_version}: use a Python built with a newer SQLite, or "
+                "--db postgresql://..."
+            )
         self._path = os.fspath(path)
         self._memory = self._path in ("", ":memory:")
         if not self._memory:
