@@ -99,11 +99,7 @@ class Reporter:
         if items:
             seqs = list(map(_seq, items))
             new = self._ledger.settle(seqs, (error, None))
-            if new is seqs:
-                dropped_ids += ids
-            elif new:
-                fresh = set(new)
-                dropped_ids += [i for item, i in zip(items, ids, strict=True) if item[0] in fresh]
+            dropped_ids += _newly_settled(items, ids, seqs, new)[1]
         count = len(dropped_ids)
         with self._lock:
             self.counters.dropped[reason] += count
@@ -169,15 +165,11 @@ class Reporter:
         answer = response if response is not None and response.status is not None else None
         seqs = list(map(_seq, items))
         new = self._ledger.settle(seqs, (error, answer))
-        if new is not seqs and len(new) != len(seqs):
-            # Some were settled before (shutdown failed them in flight, the worker answered
-            # after): the first outcome stands, and only the others are counted and reported.
-            if not new:
-                return
-            fresh = set(new)
-            kept = [i for i, seq in enumerate(seqs) if seq in fresh]
-            items = [items[i] for i in kept]
-            ids = [ids[i] for i in kept]
+        # Some may have been settled before (shutdown failed them in flight, the worker
+        # answered after): the first outcome stands, only the others are counted and reported.
+        items, ids = _newly_settled(items, ids, seqs, new)
+        if not items:
+            return
         count = len(items)
         with self._lock:
             if error is None:
@@ -214,3 +206,18 @@ class Reporter:
                 self._on_error(error, [orjson.loads(item[1]) for item in items])
             except Exception:
                 logger.exception("trackwire: on_error raised; ignored")
+
+
+def _newly_settled(
+    items: Sequence[QueuedItem],
+    ids: Sequence[str | None],
+    seqs: Sequence[int],
+    new: Sequence[int],
+) -> tuple[Sequence[QueuedItem], Sequence[str | None]]:
+    """The ``items`` (and their ``ids``) whose ``seqs`` the ledger settled just now (``new``,
+    what :meth:`Ledger.settle` returned): all of them, without a copy, in the common case."""
+    if new is seqs or len(new) == len(seqs):
+        return items, ids
+    fresh = set(new)
+    kept = [index for index, seq in enumerate(seqs) if seq in fresh]
+    return [items[index] for index in kept], [ids[index] for index in kept]

@@ -251,6 +251,7 @@ class SQLiteIngestSQL:
         # No writes.spans (tracks_spans is False): each event's user key
         # (self._user_events.add, below) carries its time, which the reads take in until the
         # keys' merge folds it into users (see sqlite/user_index.py).
+        assert not writes.spans, "SQLite does not track spans: none may reach its write"
         bulk.insert_rows(
             conn,
             "INSERT INTO devices (source_id, device_id, amplitude_id)",
