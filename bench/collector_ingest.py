@@ -216,6 +216,8 @@ def section(result: dict[str, Any]) -> list[str]:
 SCALE_CLIENTS = 8
 SCALE_USERS = 20_000
 EVENTS_PER_REQUEST = 400
+#: The first request's time (each next request a second later), as the file is built.
+SCALE_START_MS = 1_767_225_600_000
 AMPLITUDE_KEY = "bench-amplitude-key-0123456789ab"
 MPARTICLE_KEY, MPARTICLE_SECRET = "bench-mparticle-key", "bench-mparticle-secret"
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -334,52 +336,75 @@ def _request(vendor: str, number: int, time_ms: int) -> tuple[str, bytes, dict[s
     return "/v2/bulkevents", orjson.dumps(batches), {"Authorization": f"Basic {token}"}
 
 
-def _drive(urls: list[str], events: int, server_pids: list[int]) -> dict[str, Any]:
-    """Post ``events`` from :data:`SCALE_CLIENTS` threads spread over ``urls``; the rates."""
-    import urllib3
+class ScalePoster:
+    """Posts the scale benchmark's requests ``first`` .. ``first + count - 1`` (taking turns
+    between the three vendors) from :data:`SCALE_CLIENTS` keep-alive clients spread over
+    ``urls``; :meth:`start`, then :meth:`join`. ``done`` counts the requests answered."""
 
-    requests = events // EVENTS_PER_REQUEST
-    lock = threading.Lock()
-    state = {"next": 0, "done": 0}
-    failures: list[str] = []
-    marks: list[tuple[int, float, float]] = []
-    start_ms = 1_767_225_600_000
+    def __init__(self, urls: list[str], first: int, count: int) -> None:
+        self.done = 0
+        self.failures: list[str] = []
+        self._urls = urls
+        self._next = first
+        self._stop = first + count
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._client, args=(i,)) for i in range(SCALE_CLIENTS)
+        ]
 
-    def client(index: int) -> None:
+    def _client(self, index: int) -> None:
+        import urllib3
+
         pool = urllib3.PoolManager(maxsize=1, retries=False, timeout=120.0)
-        url = urls[index % len(urls)]
+        url = self._urls[index % len(self._urls)]
         while True:
-            with lock:
-                number = state["next"]
-                if number >= requests or failures:
+            with self._lock:
+                number = self._next
+                if number >= self._stop or self.failures:
                     return
-                state["next"] += 1
+                self._next += 1
             vendor = ("segment", "amplitude", "mparticle")[number % 3]
-            path, body, headers = _request(vendor, number, start_ms + number * 1_000)
+            path, body, headers = _request(vendor, number, SCALE_START_MS + number * 1_000)
             response = pool.request(
                 "POST", url + path, body=body,
                 headers={"Content-Type": "application/json", **headers},
             )  # fmt: skip
             if response.status not in (200, 202):
-                failures.append(f"{vendor} HTTP {response.status}: {response.data[:200]!r}")
-            with lock:
-                state["done"] += 1
+                self.failures.append(f"{vendor} HTTP {response.status}: {response.data[:200]!r}")
+            with self._lock:
+                self.done += 1
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(SCALE_CLIENTS)]
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
+    def join(self) -> None:
+        """Wait for every client; raise the first failure."""
+        for thread in self._threads:
+            thread.join()
+        if self.failures:
+            raise RuntimeError(self.failures[0])
+
+
+def _drive(urls: list[str], events: int, server_pids: list[int]) -> dict[str, Any]:
+    """Post ``events`` from :data:`SCALE_CLIENTS` threads spread over ``urls``; the rates."""
+    requests = events // EVENTS_PER_REQUEST
+    marks: list[tuple[int, float, float]] = []
+    poster = ScalePoster(urls, 0, requests)
     by_thread = {pid: thread_cpu_seconds(pid) for pid in server_pids}
     process_cpu0 = {pid: cpu_seconds([pid]) for pid in server_pids}
     cpu0, wall0 = cpu_seconds(server_pids), time.perf_counter()
-    for thread in threads:
-        thread.start()
+    poster.start()
     step = max(1, requests // 10)
     next_mark = step
-    while any(thread.is_alive() for thread in threads):
+    while poster.running():
         time.sleep(0.2)  # a benchmark's progress sampling, not a test
-        if state["done"] >= next_mark:
-            marks.append((state["done"], time.perf_counter(), cpu_seconds(server_pids)))
+        if poster.done >= next_mark:
+            marks.append((poster.done, time.perf_counter(), cpu_seconds(server_pids)))
             next_mark += step
-    for thread in threads:
-        thread.join()
     wall, cpu = time.perf_counter() - wall0, cpu_seconds(server_pids) - cpu0
     # The first collector's threads (the others run the same code).
     first = server_pids[0]
@@ -389,8 +414,7 @@ def _drive(urls: list[str], events: int, server_pids: list[int]) -> dict[str, An
         cpu_seconds([first]) - process_cpu0[first],
         requests * EVENTS_PER_REQUEST // len(server_pids),
     )
-    if failures:
-        raise RuntimeError(failures[0])
+    poster.join()
     tenths = []
     previous = (0, wall0, cpu0)
     for mark in marks:

@@ -37,7 +37,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,7 +55,7 @@ import collector_ingest as scale  # noqa: E402  (the scale benchmark's bodies an
 #: forward and every event moves its user's last seen, as in the benchmark.
 CLIENTS = scale.SCALE_CLIENTS
 PER_REQUEST = scale.EVENTS_PER_REQUEST
-START_MS = 1_767_225_600_000
+START_MS = scale.SCALE_START_MS
 #: The ``events`` indexes only the query side (issue 17) needs.
 QUERY_INDEXES = ("events_by_type", "events_by_received", "events_by_name_time")
 #: Tables only the query side reads.
@@ -68,36 +67,9 @@ QUERY_TABLES = ("user_events", "active_days")
 
 def post_requests(url: str, first: int, count: int) -> None:
     """Post requests ``first`` .. ``first + count - 1`` from :data:`CLIENTS` keep-alive clients."""
-    import urllib3
-
-    lock = threading.Lock()
-    state = {"next": first}
-    failures: list[str] = []
-
-    def client() -> None:
-        pool = urllib3.PoolManager(maxsize=1, retries=False, timeout=120.0)
-        while True:
-            with lock:
-                number = state["next"]
-                if number >= first + count or failures:
-                    return
-                state["next"] += 1
-            vendor = ("segment", "amplitude", "mparticle")[number % 3]
-            path, body, headers = scale._request(vendor, number, START_MS + number * 1_000)
-            response = pool.request(
-                "POST", url + path, body=body,
-                headers={"Content-Type": "application/json", **headers},
-            )  # fmt: skip
-            if response.status not in (200, 202):
-                failures.append(f"{vendor} HTTP {response.status}: {response.data[:200]!r}")
-
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise RuntimeError(failures[0])
+    poster = scale.ScalePoster([url], first, count)
+    poster.start()
+    poster.join()
 
 
 def build_file(path: Path, events: int) -> None:
