@@ -10,7 +10,7 @@ user search, user activity, event segmentation over many plans — must then ans
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -216,14 +216,19 @@ def _built_ins() -> list[EventRecord]:
     return found
 
 
+def ingest_history(stores: Sequence[Any], seed: int = 7) -> None:
+    """Store :func:`_history` (``seed``) in every one of ``stores``."""
+    for store in stores:
+        for records, key, received in _history(seed):
+            store.ingest(records, request_key=key, received_time_ms=received)
+
+
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory, pg_server: Any) -> Iterator[list[Store]]:
     """The same history in SQLite and PostgreSQL."""
     path: Path = tmp_path_factory.mktemp("contract") / "c.db"
     opened = [open_store(str(path)), open_store(pg_server.new_database())]
-    for store in opened:
-        for records, key, received in _history(7):
-            store.ingest(records, request_key=key, received_time_ms=received)
+    ingest_history(opened)
     yield opened
     for store in opened:
         store.close()

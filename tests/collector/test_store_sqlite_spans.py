@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.collector.test_store import SEG_KEY, rec
-from tests.collector.test_store_query_contract import CHARTS, PROJECT, START, _history
+from tests.collector.test_store_query_contract import CHARTS, PROJECT, START, ingest_history
 from trackwire.amplitude.query.params import segmentation_params
 from trackwire.collector.query.segmentation import plan
 from trackwire.collector.sqlite import SQLiteStore, schema, user_index
@@ -55,9 +55,7 @@ def pending_and_folded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lis
     """The query contract's history, spans pending in one store and folded in the other."""
     folder = tmp_path_factory.mktemp("spans")
     stores = [_store(folder / "pending.db", NEVER), _store(folder / "folded.db", 1)]
-    for store in stores:
-        for records, key, received in _history(7):
-            store.ingest(records, request_key=key, received_time_ms=received)
+    ingest_history(stores)
     yield stores
     for store in stores:
         store.close()
@@ -110,9 +108,7 @@ def test_the_merge_folds_the_recent_times_into_the_rows(tmp_path: Path) -> None:
 def test_the_fold_leaves_the_rows_the_eager_update_left(tmp_path: Path) -> None:
     pending, folded = _store(tmp_path / "p.db", NEVER), _store(tmp_path / "f.db", 1)
     try:
-        for store in (pending, folded):
-            for records, key, received in _history(11):
-                store.ingest(records, request_key=key, received_time_ms=received)
+        ingest_history([pending, folded], seed=11)
         pending._user_events = user_index.UserEvents(merge_at=1)  # the next commit folds
         for store in (pending, folded):
             store.ingest([rec(user="u1", time=START)], received_time_ms=START)
