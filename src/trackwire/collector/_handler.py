@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from trackwire.collector import _http
 from trackwire.collector._http import BodyError
+from trackwire.collector._workers import in_worker
 from trackwire.collector.counters import RequestCounters
 from trackwire.collector.store import (
     StorageLimitError,
@@ -120,7 +120,7 @@ async def handle(
             reply = dataclasses.replace(reply, status=408)
     else:
         try:
-            reply = await run_in_threadpool(flow, raw)
+            reply = await in_worker(flow, raw)
         except StorageLimitError as exc:
             counters.add("rejected", vendor, "storage_limit")
             reply = too_large(str(exc))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import sys
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
@@ -84,6 +85,10 @@ async def read_body(request: Request, limit: int, timeout: float | None = None) 
     if timeout is None:
         return await _read_body(request, limit)
     try:
+        if sys.version_info >= (3, 11):
+            # A timer on this task: wait_for would start a task per request.
+            async with asyncio.timeout(timeout):
+                return await _read_body(request, limit)
         return await asyncio.wait_for(_read_body(request, limit), timeout)
     except asyncio.TimeoutError:
         raise BodyError(

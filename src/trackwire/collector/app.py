@@ -30,6 +30,7 @@ from trackwire.collector._deadlines import DEFAULT_BODY_TIMEOUT
 from trackwire.collector.access import AccessLog
 from trackwire.collector.counters import RequestCounters
 from trackwire.collector.faults import FaultConfig, FaultInjector, FaultMiddleware
+from trackwire.collector.ingest_front import IngestFront
 from trackwire.collector.inspection import Inspection, RefusalRecorder
 from trackwire.collector.keys import Keys
 from trackwire.collector.plan import PlanMode, TrackingPlan
@@ -104,7 +105,9 @@ class Collector:
         self._ingestions: dict[Vendor, Ingestion] = {}
         self.starlette = Starlette(routes=routes.build(self))
         recorder = RefusalRecorder(self.starlette, self.inspection.refused)
-        self._asgi = AccessLog(FaultMiddleware(recorder, self.faults))
+        full = AccessLog(FaultMiddleware(recorder, self.faults))
+        # Vendor ingestion POSTs skip the stack's layers, with the same logs, faults, refusals.
+        self._asgi = IngestFront(self.starlette, full, self.faults, self.inspection.refused)
 
     @property
     def store_factor(self) -> float:

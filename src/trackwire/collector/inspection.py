@@ -25,7 +25,7 @@ from trackwire.collector.plan import PlanMode, TrackingPlan, Violation
 from trackwire.collector.refused import MAX_BODY_BYTES, RefusedLog
 from trackwire.collector.store import EventRecord, IngestResult, expand
 
-__all__ = ["Inspection", "RefusalRecorder", "full_message"]
+__all__ = ["Inspection", "RefusalRecorder", "full_message", "record_refusal", "refusal_vendor"]
 
 
 def full_message(record: EventRecord) -> dict[str, Any]:
@@ -108,7 +108,9 @@ _VENDOR_PATHS: Final = (
 )
 
 
-def _vendor(path: str) -> str | None:
+def refusal_vendor(path: str) -> str | None:
+    """The vendor whose ingestion API ``path`` is, for naming a refused request; None for the
+    collector's own paths."""
     for prefix, vendor in _VENDOR_PATHS:
         if path.startswith(prefix):
             return vendor
@@ -128,7 +130,7 @@ class RefusalRecorder:
         self.refused = refused
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        vendor = _vendor(str(scope.get("path", ""))) if scope["type"] == "http" else None
+        vendor = refusal_vendor(str(scope.get("path", ""))) if scope["type"] == "http" else None
         if vendor is None or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
@@ -154,9 +156,17 @@ class RefusalRecorder:
             await self.app(scope, receiving, sending)
         finally:
             if 400 <= status < 500:
-                kept = _inflated(bytes(body), _header(scope, b"content-encoding"))
-                path = str(scope["path"])[:200]
-                self.refused.request(vendor, path, status, bytes(answer), kept)
+                record_refusal(self.refused, vendor, scope, status, bytes(answer), bytes(body))
+
+
+def record_refusal(
+    refused: RefusedLog, vendor: str, scope: Any, status: int, answer: bytes, body: bytes
+) -> None:
+    """Keep a request answered ``status`` (a 4xx) with ``answer``: ``body`` is the start of its
+    body as received (at least :data:`~.refused.MAX_BODY_BYTES` + 1 bytes when it had more)."""
+    kept = _inflated(body[: MAX_BODY_BYTES + 1], _header(scope, b"content-encoding"))
+    path = str(scope["path"])[:200]
+    refused.request(vendor, path, status, answer[:MAX_BODY_BYTES], kept)
 
 
 def _header(scope: Any, name: bytes) -> str:
