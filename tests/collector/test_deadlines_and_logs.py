@@ -15,6 +15,7 @@ import pytest
 from tests.collector.conftest import Client, basic
 from tests.collector.test_cli import _post_batch
 from trackwire.cli import main
+from trackwire.collector._deadlines import MAX_HEADER_BYTES, header_deadline_protocol
 from trackwire.collector.server import RunningCollector, spawn_collector, start_collector
 
 #: How long a test waits for the collector to act; never reached when it works.
@@ -73,6 +74,38 @@ def test_keep_alive_requests_in_time_are_served(strict: RunningCollector) -> Non
     body = {"batch": [{"type": "track", "userId": "u", "event": "E"}]}
 
     assert [client.segment("/v1/batch", body).status for _ in range(3)] == [200, 200, 200]
+
+
+@pytest.mark.parametrize("where", ["url", "header"])
+def test_headers_past_16_kib_are_a_400_and_close(strict: RunningCollector, where: str) -> None:
+    long = "x" * (MAX_HEADER_BYTES + 10)
+    path, extra = (f"/health?{long}", "") if where == "url" else ("/health", f"X-Pad: {long}\r\n")
+    with _connect(strict) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+
+        answer = _read_all(sock)
+
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
+def test_headers_within_the_cap_are_served(strict: RunningCollector) -> None:
+    pad = "x" * (MAX_HEADER_BYTES - 200)
+    with _connect(strict) as sock:
+        sock.sendall(f"GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: {pad}\r\n\r\n".encode())
+
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+
+
+def test_the_protocol_parses_with_httptools_when_installed() -> None:
+    httptools = pytest.importorskip("httptools")
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    assert httptools is not None
+    assert issubclass(header_deadline_protocol(1.0), HttpToolsProtocol)
+    assert issubclass(header_deadline_protocol(1.0, parser="h11"), H11Protocol)
+    with pytest.raises(ValueError, match="parser"):
+        header_deadline_protocol(1.0, parser="picohttp")
 
 
 class _Lines(logging.Handler):
