@@ -55,6 +55,20 @@ def test_connection_without_complete_headers_is_closed(
         assert _read_all(sock) == b""  # closed by the server, not by our timeout
 
 
+def test_keep_alive_connection_without_next_headers_is_closed(strict: RunningCollector) -> None:
+    with _connect(strict) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = sock.recv(65536)
+        while b"\r\n\r\n" not in first or not first.endswith(b"}"):  # the whole JSON answer
+            first += sock.recv(65536)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHo")
+
+        rest = _read_all(sock)
+
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert rest == b""  # closed by the server, not by our timeout
+
+
 def test_body_that_does_not_arrive_in_time_is_a_408_and_close(strict: RunningCollector) -> None:
     head = (
         b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
