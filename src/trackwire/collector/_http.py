@@ -15,10 +15,10 @@ import base64
 import binascii
 import sys
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from trackwire.collector._values import INT64
 
@@ -61,10 +61,27 @@ class BodyError(Exception):
         self.late = late
 
 
-async def _drain(chunks: AsyncIterator[bytes], already: int) -> bool:
+async def _next_chunk(receive: Any) -> tuple[bytes, bool]:
+    """The next body chunk and whether more follows (ASGI ``http.request`` messages).
+
+    Raises:
+        ClientDisconnect: the client went away before the end of the body.
+    """
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            return message.get("body", b""), message.get("more_body", False)
+        if kind == "http.disconnect":
+            raise ClientDisconnect()
+
+
+async def _drain(receive: Any, already: int) -> bool:
     """Read and discard the rest of the body; False when it went past :data:`DRAIN_LIMIT`."""
     seen = already
-    async for chunk in chunks:
+    more = True
+    while more:
+        chunk, more = await _next_chunk(receive)
         seen += len(chunk)
         if seen > DRAIN_LIMIT:
             return False
@@ -97,8 +114,9 @@ async def read_body(request: Request, limit: int, timeout: float | None = None) 
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    # One iterator for the whole read: Starlette allows a body stream to be opened only once.
-    stream = request.stream()
+    # The ASGI messages are read here directly rather than through Request.stream(): one
+    # async generator less per chunk, on the event loop's busiest path.
+    receive = request.receive
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -109,14 +127,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
             message = f"request body is {length} bytes; the limit is {limit} bytes"
             if length > DRAIN_LIMIT:
                 raise BodyError(message, too_large=True, close=True)
-            drained = await _drain(stream, 0)
+            drained = await _drain(receive, 0)
             raise BodyError(message, too_large=True, close=not drained)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in stream:
+    more = True
+    while more:
+        chunk, more = await _next_chunk(receive)
         size += len(chunk)
         if size > limit:
-            drained = await _drain(stream, size)
+            drained = not more or await _drain(receive, size)
             raise BodyError(
                 f"request body is larger than the limit of {limit} bytes",
                 too_large=True,
