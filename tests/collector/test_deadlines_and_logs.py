@@ -3,6 +3,7 @@ refuses bad flags in one line (issue 7)."""
 
 from __future__ import annotations
 
+import io
 import logging
 import signal
 import socket
@@ -16,7 +17,13 @@ from tests.collector.conftest import Client, basic
 from tests.collector.test_cli import _post_batch
 from trackwire.cli import main
 from trackwire.collector._deadlines import MAX_HEADER_BYTES, header_deadline_protocol
-from trackwire.collector.server import RunningCollector, spawn_collector, start_collector
+from trackwire.collector.server import (
+    LOG_FORMAT,
+    RunningCollector,
+    configure_logging,
+    spawn_collector,
+    start_collector,
+)
 
 #: How long a test waits for the collector to act; never reached when it works.
 PATIENCE = 10.0
@@ -91,11 +98,13 @@ def test_keep_alive_requests_in_time_are_served(strict: RunningCollector) -> Non
 
 
 @pytest.mark.parametrize("where", ["url", "header"])
-def test_headers_past_16_kib_are_a_400_and_close(strict: RunningCollector, where: str) -> None:
+def test_unfinished_headers_past_16_kib_are_a_400_and_close(
+    strict: RunningCollector, where: str
+) -> None:
     long = "x" * (MAX_HEADER_BYTES + 10)
-    path, extra = (f"/health?{long}", "") if where == "url" else ("/health", f"X-Pad: {long}\r\n")
+    head = f"GET /health?{long}" if where == "url" else f"GET /health HTTP/1.1\r\nX-Pad: {long}"
     with _connect(strict) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+        sock.sendall(head.encode())  # and never the end of the headers
 
         answer = _read_all(sock)
 
@@ -171,6 +180,20 @@ def test_one_line_per_request_with_status_stored_and_time(client: Client, lines:
     assert events.startswith("GET /events 200 stored=0 ")
     assert amplitude.startswith("POST /2/httpapi 400 stored=0 ")
     assert not any("sEcReT" in line or "limit=" in line for line in lines.lines)
+
+
+def test_log_lines_are_what_logging_formats() -> None:
+    handler = configure_logging("info", io.StringIO())
+    logging.getLogger("trackwire").removeHandler(handler)
+    plain = logging.Formatter(LOG_FORMAT)
+    times = [1_700_000_000.001, 1_700_000_000.999, 1_700_000_001.5, 1_700_000_000.25]
+    for created in times:
+        record = logging.makeLogRecord({"name": "trackwire.collector.access", "msg": "POST %s",
+                                        "args": ("/v1/batch",), "levelno": logging.INFO,
+                                        "levelname": "INFO", "created": created,
+                                        "msecs": (created % 1) * 1000})  # fmt: skip
+
+        assert handler.format(record) == plain.format(record)
 
 
 def test_collector_command_logs_requests_and_warnings_to_stderr(tmp_path: Path) -> None:

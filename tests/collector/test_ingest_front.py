@@ -176,6 +176,23 @@ def test_in_worker_returns_raises_and_runs_off_the_loop() -> None:
     asyncio.run(run())
 
 
+def test_sequential_calls_reuse_one_thread_and_concurrent_ones_run_together() -> None:
+    together = threading.Barrier(4, timeout=PATIENCE)
+
+    def name(_: int) -> str:
+        return threading.current_thread().name
+
+    def meet(_: int) -> int:
+        return together.wait()  # all four must be running at once to pass
+
+    async def run() -> None:
+        names = {await in_worker(name, 0) for _ in range(20)}
+        assert len(names) == 1
+        assert sorted(await asyncio.gather(*(in_worker(meet, 0) for _ in range(4)))) == [0, 1, 2, 3]
+
+    asyncio.run(run())
+
+
 def test_a_cancelled_caller_waits_for_its_call_to_end() -> None:
     started, release = threading.Event(), threading.Event()
     finished: list[bool] = []

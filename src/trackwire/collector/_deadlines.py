@@ -27,8 +27,8 @@ logger = logging.getLogger("trackwire.collector")
 DEFAULT_HEADER_TIMEOUT: Final = 10.0
 #: Seconds a request gets to send its whole body (a 20 MB Amplitude batch at ~1 MB/s).
 DEFAULT_BODY_TIMEOUT: Final = 60.0
-#: Most bytes of request line and headers a request may have (h11's own limit, kept with
-#: httptools, whose parser has none).
+#: Most bytes of a request's line and headers received before they are complete (h11's own
+#: limit, kept with httptools, whose parser has none).
 MAX_HEADER_BYTES: Final = 16 * 1024
 
 
@@ -96,10 +96,6 @@ class _HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):
     """uvicorn's h11 protocol, closing connections that do not finish their headers in time."""
 
 
-class _HeaderTooLargeError(Exception):
-    """A request line and headers past :data:`MAX_HEADER_BYTES` (answered 400 by uvicorn)."""
-
-
 def _httptools_protocol() -> type[Any] | None:
     """The header-deadline protocol over httptools' C parser, or None without httptools."""
     try:
@@ -108,28 +104,31 @@ def _httptools_protocol() -> type[Any] | None:
         return None
 
     class _HttpToolsDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):
-        """uvicorn's httptools protocol with the header deadline and h11's header size cap:
-        the parser itself has no cap, so the request line and headers are counted here."""
+        """uvicorn's httptools protocol with the header deadline and h11's cap on an unfinished
+        head: more than :data:`MAX_HEADER_BYTES` received while a request's line and headers are
+        not complete is answered 400 and closed, as h11 (which buffers at most that much of an
+        incomplete event) does. httptools' parser has no cap of its own."""
 
-        _header_bytes = 0
+        _in_head = False
+        _head_bytes = 0
 
         def on_message_begin(self) -> None:
-            self._header_bytes = 0
+            self._in_head = True
+            self._head_bytes = 0
             super().on_message_begin()
 
-        def _count(self, size: int) -> None:
-            self._header_bytes += size
-            if self._header_bytes > MAX_HEADER_BYTES:
-                # Raised through the parser, uvicorn answers 400 and closes, as h11 does.
-                raise _HeaderTooLargeError
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            super().on_headers_complete()
 
-        def on_url(self, url: bytes) -> None:
-            self._count(len(url))
-            super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._count(len(name) + len(value) + 4)  # with ": " and CRLF, as on the wire
-            super().on_header(name, value)
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._in_head and not self.transport.is_closing():
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEADER_BYTES:
+                    message = "Invalid HTTP request received."  # uvicorn's, and h11's answer
+                    self.logger.warning(message)
+                    self.send_400_response(message)
 
     return _HttpToolsDeadlineProtocol
 
