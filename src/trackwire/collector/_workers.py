@@ -56,8 +56,8 @@ class _Pool:
                 self._idle -= 1  # that thread takes this job
         self.jobs.put(job)
         if start:
-            # Daemon threads, as AnyIO's are: a server waits for its requests (and so for
-            # their calls) before it stops; an idle thread must not hold the process open.
+            # Daemon threads: a server waits for its requests (and so for their calls) before
+            # it stops, and an idle thread must not hold the process open at exit.
             threading.Thread(
                 target=_work,
                 args=(self.jobs, weakref.ref(self)),
