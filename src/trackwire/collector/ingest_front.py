@@ -71,7 +71,13 @@ def ingest_endpoints(app: Starlette) -> dict[str, tuple[str, Endpoint]]:
             or not _is_coroutine_endpoint(route.endpoint)
         ):
             continue
-        probe = {"type": "http", "path": route.path, "root_path": "", "method": "POST"}
+        probe = {
+            "type": "http",
+            "path": route.path,
+            "root_path": "",
+            "method": "POST",
+            "headers": [],
+        }
         chosen = next(r for r in app.routes if r.matches(probe)[0] == Match.FULL)
         if chosen is route:
             found[route.path] = (vendor, route.endpoint)
