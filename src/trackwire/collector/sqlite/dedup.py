@@ -22,11 +22,13 @@ file format: never change :func:`dedup_hash`.
 from __future__ import annotations
 
 import hashlib
+import operator
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from trackwire.collector.sqlite import bulk
+from trackwire.collector.sqlite.key_filter import KeyFilter
 
 __all__ = ["MERGE_AT", "SQL_FUNCTION", "DedupKeys", "dedup_hash", "register"]
 
@@ -56,6 +58,8 @@ def dedup_hash(scope: str, key: str) -> int:
 #: An empty 8-byte BLAKE2b, copied per hash (the hash runs per event).
 _BLAKE2B_8: Final = hashlib.blake2b(digest_size=8)
 _from_bytes: Final = int.from_bytes
+_first_column: Final = operator.itemgetter(0)
+_second_column: Final = operator.itemgetter(1)
 
 
 def _sql_dedup_hash(scope: str | None, key: str | None) -> int | None:
@@ -80,18 +84,42 @@ def _select_in(conn: sqlite3.Connection, sql: str, values: Sequence[int]) -> lis
 class DedupKeys:
     """The store's stored keys, used by its writer inside the write transaction.
 
-    The in-memory copy of ``dedup_recent`` is exact while this connection is the only writer
-    and every transaction commits: the store calls :meth:`forget` when another connection has
-    committed (``PRAGMA data_version``) or a transaction rolled back, and the copy is read
-    again from the table when next needed. A request rolled back to its savepoint takes back
-    only its own keys (:meth:`savepoint`, :meth:`rolled_back`): reading up to :data:`MERGE_AT`
-    keys again for each such request would let bad requests cost far more than good ones.
+    Two parts, both in memory:
+
+    - the recent keys: an exact copy of ``dedup_recent`` (hash -> event ids), exact while this
+      connection is the only writer and every transaction commits. A request rolled back to
+      its savepoint takes back only its own keys (:meth:`savepoint`, :meth:`rolled_back`):
+      reading up to :data:`MERGE_AT` keys again for each such request would let bad requests
+      cost far more than good ones.
+    - a :class:`~trackwire.collector.sqlite.key_filter.KeyFilter` over the hashes of
+      ``dedup_keys``: only the hashes it cannot rule out (~1 % of new ones) are looked up in
+      the table, instead of a probe of a random page per message id. It is loaded when first
+      needed (a scan of the table), given the recent keys at each merge, and rebuilt twice as
+      large once full. It never forgets a key: keys of a rolled-back transaction that stay in
+      it only cost a lookup.
+
+    When another connection has committed (``PRAGMA data_version``), the store calls
+    :meth:`others_committed`: the recent keys are read again, and if the other writer merged
+    meanwhile (``dedup_recent``'s first row is no longer the one seen last), the keys it moved
+    into ``dedup_keys`` -- those of events above the last one the filter has -- are added to
+    the filter. (Event ids only grow: nothing is deleted but by a reset, after which the
+    filter is checked against the last key it took and read again in full.)
 
     Args:
         merge_at: recent keys that trigger a merge (:meth:`merge_if_due`).
     """
 
-    __slots__ = ("_added", "_count", "_merge_at", "_more", "_recent")
+    __slots__ = (
+        "_added",
+        "_count",
+        "_filter",
+        "_first",
+        "_last_merged",
+        "_merge_at",
+        "_more",
+        "_recent",
+        "_unsure",
+    )
 
     def __init__(self, merge_at: int = MERGE_AT) -> None:
         self._merge_at = merge_at
@@ -102,6 +130,22 @@ class DedupKeys:
         self._count = 0  # ids in _recent and _more
         #: (hash, event_id) rows added since the last savepoint.
         self._added: list[tuple[int, int]] = []
+        #: The hashes of dedup_keys; None: read the table when next needed.
+        self._filter: KeyFilter | None = None
+        #: (hash, event_id) of the key of dedup_keys with the highest event id that the filter
+        #: has: every key of dedup_keys of an event up to it is in the filter.
+        self._last_merged: tuple[int, int] | None = None
+        #: dedup_recent's first row (rowid, hash, event_id) as last seen (None: it was empty,
+        #: or not looked at since this writer added to it).
+        self._first: tuple[int, int, int] | None = None
+        #: Another connection committed: on the next read of the recent keys, check whether
+        #: it merged.
+        self._unsure = False
+
+    @property
+    def filter_bytes(self) -> int:
+        """The memory the filter's bits take (0 until it is loaded)."""
+        return 0 if self._filter is None else self._filter.nbytes
 
     def savepoint(self) -> None:
         """A request's savepoint begins: :meth:`rolled_back` takes back what it adds."""
@@ -128,14 +172,71 @@ class DedupKeys:
         self._count -= len(added)
 
     def forget(self) -> None:
-        """Drop the in-memory copy of ``dedup_recent`` (it may no longer match the table)."""
+        """Drop everything held in memory: the tables may differ from it in any way (a
+        transaction that failed, a reset). Both parts are read again when next needed."""
         self._recent = None
+        self._filter = None
+        self._last_merged = self._first = None
+        self._unsure = False
+
+    def others_committed(self) -> None:
+        """Another connection has committed: read the recent keys again when next needed, and
+        bring the filter up to date if that writer merged."""
+        self._recent = None
+        self._unsure = True
 
     def _loaded(self, conn: sqlite3.Connection) -> dict[int, int]:
         if self._recent is None:
+            first = conn.execute(
+                "SELECT rowid, hash, event_id FROM dedup_recent ORDER BY rowid LIMIT 1"
+            ).fetchone()
+            # A merge empties dedup_recent: a first row other than the one seen last (or none
+            # to compare) means another writer may have merged keys the filter lacks.
+            if (
+                self._unsure
+                and self._filter is not None
+                and (first is None or first != self._first)
+            ):
+                self._catch_up(conn)
+            self._unsure = False
+            self._first = first
             self._recent, self._more, self._count = {}, {}, 0
             self._remember(conn.execute("SELECT hash, event_id FROM dedup_recent").fetchall())
+        if self._filter is None:
+            self._load_filter(conn)
         return self._recent
+
+    def _load_filter(self, conn: sqlite3.Connection) -> None:
+        """Read every hash of ``dedup_keys`` into a new filter with room for as many again."""
+        count: int = conn.execute("SELECT count(*) FROM dedup_keys").fetchone()[0]
+        key_filter = KeyFilter(2 * count)
+        key_filter.add(map(_first_column, conn.execute("SELECT hash FROM dedup_keys")))
+        self._filter = key_filter
+        self._last_merged = conn.execute(
+            "SELECT hash, event_id FROM dedup_keys ORDER BY event_id DESC LIMIT 1"
+        ).fetchone()
+
+    def _catch_up(self, conn: sqlite3.Connection) -> None:
+        """Add the keys another writer merged since the filter's last key (see the class)."""
+        assert self._filter is not None  # checked by the caller
+        last = self._last_merged
+        if (
+            last is not None
+            and not conn.execute(
+                "SELECT 1 FROM dedup_keys WHERE hash = ? AND event_id = ?", last
+            ).fetchone()
+        ):
+            self._filter = None  # the filter's last key is gone: a reset; read it all again
+            return
+        rows = conn.execute(
+            "SELECT hash, event_id FROM dedup_keys WHERE event_id > ?",
+            (0 if last is None else last[1],),
+        ).fetchall()
+        if rows:
+            self._filter.add(map(_first_column, rows))
+            self._last_merged = max(rows, key=_second_column)
+            if self._filter.full:
+                self._filter = None  # rebuilt larger (_loaded)
 
     def _remember(self, rows: Sequence[tuple[int, int]]) -> None:
         """Add ``(hash, event_id)`` rows to the in-memory copy."""
@@ -158,15 +259,18 @@ class DedupKeys:
         if not wanted:
             return set()
         recent = self._loaded(conn)
+        assert self._filter is not None  # loaded with the recent keys
         hashes = set(wanted.values())
         candidates = [recent[hash_] for hash_ in recent.keys() & hashes]
         more = self._more
         if more:
             for hash_ in more.keys() & hashes:
                 candidates += more[hash_]
-        # A probe of the hash-ordered table per key: reads only, no page is written.
-        merged = _select_in(conn, "SELECT event_id FROM dedup_keys WHERE hash", list(hashes))
-        candidates += [event_id for (event_id,) in merged]
+        # The hash-ordered table is probed only for the hashes the filter cannot rule out.
+        maybe = self._filter.maybe(hashes)
+        if maybe:
+            merged = _select_in(conn, "SELECT event_id FROM dedup_keys WHERE hash", maybe)
+            candidates += map(_first_column, merged)
         if not candidates:
             return set()
         rows = _select_in(conn, "SELECT dedup_scope, dedup_key FROM events WHERE id", candidates)
@@ -183,13 +287,31 @@ class DedupKeys:
         self._added += rows
 
     def merge_if_due(self, conn: sqlite3.Connection) -> None:
-        """Merge the recent keys into ``dedup_keys`` once there are :data:`MERGE_AT` of them."""
-        self._loaded(conn)
+        """Merge the recent keys into ``dedup_keys`` once there are :data:`MERGE_AT` of them.
+
+        Called once per transaction, after its requests: it also notes ``dedup_recent``'s first
+        row, which tells at the next foreign commit whether that writer merged."""
+        recent = self._loaded(conn)
         if self._count < self._merge_at:
+            if self._first is None and self._count:
+                self._first = conn.execute(
+                    "SELECT rowid, hash, event_id FROM dedup_recent ORDER BY rowid LIMIT 1"
+                ).fetchone()
             return
+        # The last row appended is the highest event id (ids only grow under the write lock).
+        last = conn.execute(
+            "SELECT hash, event_id FROM dedup_recent ORDER BY rowid DESC LIMIT 1"
+        ).fetchone()
         conn.execute(
             "INSERT INTO dedup_keys (hash, event_id) "
             "SELECT hash, event_id FROM dedup_recent ORDER BY hash, event_id"
         )
         conn.execute("DELETE FROM dedup_recent")
+        key_filter = self._filter
+        assert key_filter is not None  # loaded with the recent keys
+        key_filter.add(recent)  # (the hashes of _more are keys of _recent too)
+        self._last_merged = last
+        if key_filter.full:
+            self._load_filter(conn)  # twice the room, from the table (which has them all now)
         self._recent, self._more, self._count = {}, {}, 0
+        self._first = None
