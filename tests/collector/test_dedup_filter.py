@@ -24,6 +24,14 @@ def _random_hashes(count: int, seed: int) -> list[int]:
     return [rng.getrandbits(64) - 2**63 for _ in range(count)]
 
 
+def test_hashes_of_many_pairs_are_each_pairs_dedup_hash() -> None:
+    pairs = [("segment:*", "abc"), ("12:device:\ud800", "x"), ("1", ""), ("", "\x00\udfff")]
+    pairs += [("7", f"m{i}") for i in range(100)]
+    assert dedup.dedup_hashes(pairs) == [dedup.dedup_hash(*pair) for pair in pairs]
+    assert dedup.dedup_hashes(pairs)[:2] == [7350649652603841100, 2955709551436257078]
+    assert dedup.dedup_hashes([]) == []
+
+
 def test_every_added_hash_may_be_there() -> None:
     added = _random_hashes(50_000, seed=1) + _EDGES
     filt = key_filter.KeyFilter()
