@@ -184,3 +184,18 @@ def test_a_failed_transaction_forgets_the_filter_and_reads_it_again(tmp_path: Pa
         assert keys._filter is None
         assert store.ingest([rec(key="gone"), rec(key="m2")]) == IngestResult(1, 1)
         assert _table_counts(path)[0] == 4
+
+
+def test_another_writers_recent_keys_are_read_alone_when_it_did_not_merge(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    with _store(path, merge_at=100) as one, _store(path, merge_at=100) as two:
+        assert one.ingest([rec(key="a1"), rec(key="a2")]).stored == 2
+        kept = one._dedup._recent
+        assert two.ingest([rec(key="a1"), rec(key="b1"), rec(key="b2")]) == IngestResult(2, 1)
+        assert one.ingest([rec(key="b1"), rec(key="b2"), rec(key="a3")]) == IngestResult(1, 2)
+        # The same copy, with two's rows added to it: not read again.
+        assert one._dedup._recent is kept
+        assert (len(kept), one._dedup._count) == (5, 5)
+        assert two.ingest([rec(key="a3"), rec(key="b3")]) == IngestResult(1, 1)

@@ -78,6 +78,8 @@ def dedup_hashes(pairs: Iterable[Pair]) -> list[int]:
 _BLAKE2B_8: Final = hashlib.blake2b(digest_size=8)
 _from_bytes: Final = int.from_bytes
 _first_column: Final = operator.itemgetter(0)
+#: dedup_recent's first row: another writer's merge changes it (see DedupKeys._loaded).
+_FIRST_RECENT: Final = "SELECT rowid, hash, event_id FROM dedup_recent ORDER BY rowid LIMIT 1"
 _second_column: Final = operator.itemgetter(1)
 
 
@@ -134,10 +136,12 @@ class DedupKeys:
         "_filter",
         "_first",
         "_last_merged",
+        "_last_rowid",
         "_merge_at",
         "_more",
         "_recent",
         "_unsure",
+        "_wrote",
     )
 
     def __init__(self, merge_at: int = MERGE_AT) -> None:
@@ -157,6 +161,10 @@ class DedupKeys:
         #: dedup_recent's first row (rowid, hash, event_id) as last seen (None: it was empty,
         #: or not looked at since this writer added to it).
         self._first: tuple[int, int, int] | None = None
+        #: The highest rowid of dedup_recent in _recent (0: none).
+        self._last_rowid = 0
+        #: This writer appended to dedup_recent since merge_if_due last looked at its end.
+        self._wrote = False
         #: Another connection committed: on the next read of the recent keys, check whether
         #: it merged.
         self._unsure = False
@@ -196,34 +204,46 @@ class DedupKeys:
         self._recent = None
         self._filter = None
         self._last_merged = self._first = None
-        self._unsure = False
+        self._last_rowid = 0
+        self._unsure = self._wrote = False
 
     def others_committed(self) -> None:
-        """Another connection has committed: read the recent keys again when next needed, and
-        bring the filter up to date if that writer merged."""
-        self._recent = None
+        """Another connection has committed: when next needed, read the recent keys it added
+        (all of them again if it merged) and bring the filter up to date if it merged."""
         self._unsure = True
 
     def _loaded(self, conn: sqlite3.Connection) -> dict[int, int]:
-        if self._recent is None:
-            first = conn.execute(
-                "SELECT rowid, hash, event_id FROM dedup_recent ORDER BY rowid LIMIT 1"
-            ).fetchone()
-            # A merge empties dedup_recent: a first row other than the one seen last (or none
-            # to compare) means another writer may have merged keys the filter lacks.
-            if (
-                self._unsure
-                and self._filter is not None
-                and (first is None or first != self._first)
-            ):
-                self._catch_up(conn)
+        if self._unsure:
             self._unsure = False
+            first = conn.execute(_FIRST_RECENT).fetchone()
+            # A merge empties dedup_recent: while its first row is the one seen last, no
+            # merge happened since and the rows after the last one seen are all that is new.
+            # Otherwise (or with no row to compare) another writer may have merged keys that
+            # the filter lacks, and the recent keys are read again.
+            if self._recent is not None and first is not None and first == self._first:
+                self._remember_after(conn, self._last_rowid)
+            else:
+                if self._filter is not None:
+                    self._catch_up(conn)
+                self._recent = None
             self._first = first
+        if self._recent is None:
+            self._first = conn.execute(_FIRST_RECENT).fetchone()
             self._recent, self._more, self._count = {}, {}, 0
-            self._remember(conn.execute("SELECT hash, event_id FROM dedup_recent").fetchall())
+            self._last_rowid = 0
+            self._remember_after(conn, 0)
         if self._filter is None:
             self._load_filter(conn)
         return self._recent
+
+    def _remember_after(self, conn: sqlite3.Connection, rowid: int) -> None:
+        """Remember the rows of ``dedup_recent`` after ``rowid`` (in the order appended)."""
+        rows = conn.execute(
+            "SELECT rowid, hash, event_id FROM dedup_recent WHERE rowid > ?", (rowid,)
+        ).fetchall()
+        if rows:
+            self._last_rowid = rows[-1][0]
+            self._remember([(hash_, event_id) for _, hash_, event_id in rows])
 
     def _load_filter(self, conn: sqlite3.Connection) -> None:
         """Read every hash of ``dedup_keys`` into a new filter with room for as many again."""
@@ -302,20 +322,25 @@ class DedupKeys:
             return
         self._loaded(conn)
         bulk.insert_rows(conn, "INSERT INTO dedup_recent (hash, event_id)", 2, rows)
+        self._wrote = True
         self._remember(rows)
         self._added += rows
 
     def merge_if_due(self, conn: sqlite3.Connection) -> None:
         """Merge the recent keys into ``dedup_keys`` once there are :data:`MERGE_AT` of them.
 
-        Called once per transaction, after its requests: it also notes ``dedup_recent``'s first
-        row, which tells at the next foreign commit whether that writer merged."""
+        Called once per transaction, after its requests: it also notes where ``dedup_recent``
+        ends and its first row, which tell at the next foreign commit what that writer added
+        and whether it merged."""
         recent = self._loaded(conn)
         if self._count < self._merge_at:
-            if self._first is None and self._count:
-                self._first = conn.execute(
-                    "SELECT rowid, hash, event_id FROM dedup_recent ORDER BY rowid LIMIT 1"
-                ).fetchone()
+            if self._wrote:
+                self._wrote = False
+                self._last_rowid = (
+                    conn.execute("SELECT max(rowid) FROM dedup_recent").fetchone()[0] or 0
+                )
+                if self._first is None:
+                    self._first = conn.execute(_FIRST_RECENT).fetchone()
             return
         # The last row appended is the highest event id (ids only grow under the write lock).
         last = conn.execute(
@@ -333,4 +358,4 @@ class DedupKeys:
         if key_filter.full:
             self._load_filter(conn)  # twice the room, from the table (which has them all now)
         self._recent, self._more, self._count = {}, {}, 0
-        self._first = None
+        self._first, self._last_rowid, self._wrote = None, 0, False
