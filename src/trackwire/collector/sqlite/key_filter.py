@@ -33,10 +33,12 @@ _LOW_16: Final = 0xFFFF
 
 
 @functools.cache
-def _masks() -> list[int]:
+def _masks() -> array.array[int]:
     """The bit mask of each low-16-bit value: :data:`_BITS_SET` bit positions in 0-63, taken
-    from a fixed multiplicative mix of the index (built once, on first use: ~65k masks)."""
-    masks: list[int] = []
+    from a fixed multiplicative mix of the index (built once, on first use: ~65k masks). An
+    array, not a list: 512 KiB in one block stays in the CPU's caches, where 65k int objects
+    did not, and a probe runs per message id."""
+    masks = array.array("Q")
     for index in range(1 << 16):
         mixed = ((index + 1) * 0x9E3779B97F4A7C15) & 0xFFFF_FFFF_FFFF_FFFF
         mixed ^= mixed >> 29
