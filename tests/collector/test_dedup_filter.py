@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.collector.test_store import rec
-from trackwire.collector.sqlite import SQLiteStore, dedup, key_filter
+from trackwire.collector.sqlite import SQLiteStore, dedup, key_filter, merged_filter
 from trackwire.collector.store import IngestResult
 
 _EDGES = [-(2**63), -1, 0, 1, 2**63 - 1, 0xFFFF, -0x10000]
@@ -92,7 +92,7 @@ def test_a_hash_the_filter_lets_through_but_the_table_lacks_is_stored(
 ) -> None:
     with _store(tmp_path / "c.db") as store:
         assert store.ingest([rec(key=f"m{i}") for i in range(4)]).stored == 4  # merged
-        filt = store._dedup._filter
+        filt = store._dedup._merged._filter
         assert filt is not None
         filt._words[:] = array.array("Q", [2**64 - 1] * len(filt._words))
         # Every hash passes the filter now: the table answers, and only m1 is there.
@@ -108,13 +108,13 @@ def test_the_filter_grows_with_the_merged_keys_and_loses_none(
         for start in range(0, 40, 4):
             batch = [rec(key=f"m{i}") for i in range(start, start + 4)]
             assert store.ingest(batch).stored == 4
-        filt = store._dedup._filter
-        assert filt is not None and filt.nbytes > 8 and not filt.full
         assert store.ingest([rec(key=f"m{i}") for i in range(41)]) == IngestResult(1, 40)
+        filt = store._dedup._merged._filter
+        assert filt is not None and filt.nbytes > 8 and not filt.full
     assert _table_counts(path) == (40, 1)
     with _store(path) as reopened:  # loaded from the table, sized for it
         assert reopened.ingest([rec(key=f"m{i}") for i in range(42)]) == IngestResult(1, 41)
-        loaded = reopened._dedup._filter
+        loaded = reopened._dedup._merged._filter
         assert loaded is not None and loaded.capacity >= 2 * 40
 
 
@@ -181,7 +181,7 @@ def test_a_failed_transaction_forgets_the_filter_and_reads_it_again(tmp_path: Pa
         keys.merge_if_due(conn)  # merges, and gives the filter keys that will not be there
         conn.execute("ROLLBACK")
         keys.forget()  # as the store does when a transaction fails
-        assert keys._filter is None
+        assert keys._merged._filter is None
         assert store.ingest([rec(key="gone"), rec(key="m2")]) == IngestResult(1, 1)
         assert _table_counts(path)[0] == 4
 
@@ -199,3 +199,30 @@ def test_another_writers_recent_keys_are_read_alone_when_it_did_not_merge(
         assert one._dedup._recent is kept
         assert (len(kept), one._dedup._count) == (5, 5)
         assert two.ingest([rec(key="a3"), rec(key="b3")]) == IngestResult(1, 1)
+
+
+def test_the_filter_is_read_in_steps_and_answers_right_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_filters: None
+) -> None:
+    path = tmp_path / "c.db"
+    with _store(path, merge_at=1) as store:
+        assert store.ingest([rec(key=f"m{i}") for i in range(12)]).stored == 12  # merged
+    monkeypatch.setattr(merged_filter, "LOAD_STEP", 5)
+    with _store(path, merge_at=1000) as store:
+        merged = store._dedup._merged
+        for _ in range(3):  # 5 of 12 hashes read per transaction: complete after the third
+            assert not merged.complete
+            assert store.ingest([rec(key=f"m{i}") for i in range(12)]) == IngestResult(0, 12)
+        assert merged.complete
+        assert store.ingest([rec(key=f"m{i}") for i in range(13)]) == IngestResult(1, 12)
+        # 12 keys read into room for 42; 31 more fill it: a larger one is read in steps while
+        # the full one answers.
+        store._dedup._merge_at = 1
+        assert store.ingest([rec(key=f"n{i}") for i in range(31)]).stored == 31
+        assert merged._filter is not None and merged._filter.full
+        assert merged._building is not None
+        for extra in range(31, 46):  # 5 of ~45 hashes read per transaction
+            keys = [f"m{i}" for i in range(13)] + [f"n{i}" for i in range(extra + 1)]
+            assert store.ingest([rec(key=key) for key in keys]) == IngestResult(1, len(keys) - 1)
+        assert merged._building is None and not merged._filter.full
+        assert merged._filter.capacity >= 2 * 43

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from trackwire.collector.sqlite import bulk
-from trackwire.collector.sqlite.key_filter import KeyFilter
+from trackwire.collector.sqlite.merged_filter import MergedFilter
 
 __all__ = ["MERGE_AT", "SQL_FUNCTION", "DedupKeys", "dedup_hash", "dedup_hashes", "register"]
 
@@ -80,7 +80,6 @@ _from_bytes: Final = int.from_bytes
 _first_column: Final = operator.itemgetter(0)
 #: dedup_recent's first row: another writer's merge changes it (see DedupKeys._loaded).
 _FIRST_RECENT: Final = "SELECT rowid, hash, event_id FROM dedup_recent ORDER BY rowid LIMIT 1"
-_second_column: Final = operator.itemgetter(1)
 
 
 def _sql_dedup_hash(scope: str | None, key: str | None) -> int | None:
@@ -112,12 +111,12 @@ class DedupKeys:
       its savepoint takes back only its own keys (:meth:`savepoint`, :meth:`rolled_back`):
       reading up to :data:`MERGE_AT` keys again for each such request would let bad requests
       cost far more than good ones.
-    - a :class:`~trackwire.collector.sqlite.key_filter.KeyFilter` over the hashes of
-      ``dedup_keys``: only the hashes it cannot rule out (~1 % of new ones) are looked up in
-      the table, instead of a probe of a random page per message id. It is loaded when first
-      needed (a scan of the table), given the recent keys at each merge, and rebuilt twice as
-      large once full. It never forgets a key: keys of a rolled-back transaction that stay in
-      it only cost a lookup.
+    - a negative filter over the hashes of ``dedup_keys``
+      (:class:`~trackwire.collector.sqlite.merged_filter.MergedFilter`): only the hashes it
+      cannot rule out (~1 % of new ones) are looked up in the table, instead of a probe of a
+      random page per message id. It is read from the table in steps, one per transaction,
+      given the recent keys at each merge, and rebuilt twice as large once full. It never
+      lacks a key: keys of a rolled-back transaction that stay in it only cost a lookup.
 
     When another connection has committed (``PRAGMA data_version``), the store calls
     :meth:`others_committed`: the recent keys are read again, and if the other writer merged
@@ -133,11 +132,10 @@ class DedupKeys:
     __slots__ = (
         "_added",
         "_count",
-        "_filter",
         "_first",
-        "_last_merged",
         "_last_rowid",
         "_merge_at",
+        "_merged",
         "_more",
         "_recent",
         "_unsure",
@@ -153,11 +151,8 @@ class DedupKeys:
         self._count = 0  # ids in _recent and _more
         #: (hash, event_id) rows added since the last savepoint.
         self._added: list[tuple[int, int]] = []
-        #: The hashes of dedup_keys; None: read the table when next needed.
-        self._filter: KeyFilter | None = None
-        #: (hash, event_id) of the key of dedup_keys with the highest event id that the filter
-        #: has: every key of dedup_keys of an event up to it is in the filter.
-        self._last_merged: tuple[int, int] | None = None
+        #: The filter over the hashes of dedup_keys.
+        self._merged = MergedFilter()
         #: dedup_recent's first row (rowid, hash, event_id) as last seen (None: it was empty,
         #: or not looked at since this writer added to it).
         self._first: tuple[int, int, int] | None = None
@@ -171,8 +166,8 @@ class DedupKeys:
 
     @property
     def filter_bytes(self) -> int:
-        """The memory the filter's bits take (0 until it is loaded)."""
-        return 0 if self._filter is None else self._filter.nbytes
+        """The memory the filter's bits take (0 until it is read)."""
+        return self._merged.nbytes
 
     def savepoint(self) -> None:
         """A request's savepoint begins: :meth:`rolled_back` takes back what it adds."""
@@ -202,8 +197,8 @@ class DedupKeys:
         """Drop everything held in memory: the tables may differ from it in any way (a
         transaction that failed, a reset). Both parts are read again when next needed."""
         self._recent = None
-        self._filter = None
-        self._last_merged = self._first = None
+        self._merged.forget()
+        self._first = None
         self._last_rowid = 0
         self._unsure = self._wrote = False
 
@@ -223,8 +218,7 @@ class DedupKeys:
             if self._recent is not None and first is not None and first == self._first:
                 self._remember_after(conn, self._last_rowid)
             else:
-                if self._filter is not None:
-                    self._catch_up(conn)
+                self._merged.catch_up(conn)
                 self._recent = None
             self._first = first
         if self._recent is None:
@@ -232,8 +226,6 @@ class DedupKeys:
             self._recent, self._more, self._count = {}, {}, 0
             self._last_rowid = 0
             self._remember_after(conn, 0)
-        if self._filter is None:
-            self._load_filter(conn)
         return self._recent
 
     def _remember_after(self, conn: sqlite3.Connection, rowid: int) -> None:
@@ -244,38 +236,6 @@ class DedupKeys:
         if rows:
             self._last_rowid = rows[-1][0]
             self._remember([(hash_, event_id) for _, hash_, event_id in rows])
-
-    def _load_filter(self, conn: sqlite3.Connection) -> None:
-        """Read every hash of ``dedup_keys`` into a new filter with room for as many again."""
-        count: int = conn.execute("SELECT count(*) FROM dedup_keys").fetchone()[0]
-        key_filter = KeyFilter(2 * count)
-        key_filter.add(map(_first_column, conn.execute("SELECT hash FROM dedup_keys")))
-        self._filter = key_filter
-        self._last_merged = conn.execute(
-            "SELECT hash, event_id FROM dedup_keys ORDER BY event_id DESC LIMIT 1"
-        ).fetchone()
-
-    def _catch_up(self, conn: sqlite3.Connection) -> None:
-        """Add the keys another writer merged since the filter's last key (see the class)."""
-        assert self._filter is not None  # checked by the caller
-        last = self._last_merged
-        if (
-            last is not None
-            and not conn.execute(
-                "SELECT 1 FROM dedup_keys WHERE hash = ? AND event_id = ?", last
-            ).fetchone()
-        ):
-            self._filter = None  # the filter's last key is gone: a reset; read it all again
-            return
-        rows = conn.execute(
-            "SELECT hash, event_id FROM dedup_keys WHERE event_id > ?",
-            (0 if last is None else last[1],),
-        ).fetchall()
-        if rows:
-            self._filter.add(map(_first_column, rows))
-            self._last_merged = max(rows, key=_second_column)
-            if self._filter.full:
-                self._filter = None  # rebuilt larger (_loaded)
 
     def _remember(self, rows: Sequence[tuple[int, int]]) -> None:
         """Add ``(hash, event_id)`` rows to the in-memory copy."""
@@ -298,7 +258,6 @@ class DedupKeys:
         if not wanted:
             return set()
         recent = self._loaded(conn)
-        assert self._filter is not None  # loaded with the recent keys
         hashes = set(wanted.values())
         candidates = [recent[hash_] for hash_ in recent.keys() & hashes]
         more = self._more
@@ -306,7 +265,7 @@ class DedupKeys:
             for hash_ in more.keys() & hashes:
                 candidates += more[hash_]
         # The hash-ordered table is probed only for the hashes the filter cannot rule out.
-        maybe = self._filter.maybe(hashes)
+        maybe = self._merged.lookups(conn, hashes)
         if maybe:
             merged = _select_in(conn, "SELECT event_id FROM dedup_keys WHERE hash", maybe)
             candidates += map(_first_column, merged)
@@ -331,8 +290,9 @@ class DedupKeys:
 
         Called once per transaction, after its requests: it also notes where ``dedup_recent``
         ends and its first row, which tell at the next foreign commit what that writer added
-        and whether it merged."""
+        and whether it merged, and reads a step of the filter being built, if one is."""
         recent = self._loaded(conn)
+        self._merged.step(conn)
         if self._count < self._merge_at:
             if self._wrote:
                 self._wrote = False
@@ -351,11 +311,6 @@ class DedupKeys:
             "SELECT hash, event_id FROM dedup_recent ORDER BY hash, event_id"
         )
         conn.execute("DELETE FROM dedup_recent")
-        key_filter = self._filter
-        assert key_filter is not None  # loaded with the recent keys
-        key_filter.add(recent)  # (the hashes of _more are keys of _recent too)
-        self._last_merged = last
-        if key_filter.full:
-            self._load_filter(conn)  # twice the room, from the table (which has them all now)
+        self._merged.add(recent.keys(), last)  # (the hashes of _more are keys of _recent too)
         self._recent, self._more, self._count = {}, {}, 0
         self._first, self._last_rowid, self._wrote = None, 0, False
