@@ -61,7 +61,7 @@ def test_size_is_a_power_of_two_words_with_room_for_the_capacity_asked() -> None
     asked = smallest.capacity * 3
     larger = key_filter.KeyFilter(asked)
     assert larger.capacity >= asked
-    assert larger.nbytes == 4 * smallest.nbytes  # the next power of two: bounded, 1.5-3 B/key
+    assert larger.nbytes == 4 * smallest.nbytes  # the next power of two: 1.5-6 bytes per key
     assert larger.maybe(_random_hashes(1_000, seed=4)) == []  # empty: rules everything out
 
 

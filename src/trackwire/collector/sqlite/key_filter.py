@@ -22,8 +22,8 @@ from typing import Final
 
 __all__ = ["BITS_PER_KEY", "MIN_WORDS", "KeyFilter"]
 
-#: Bits of filter per key at full capacity: about 1 % false positives with 5 bits per key
-#: (1.5 bytes per key; 3 right after a rebuild, which doubles the room).
+#: Bits of filter per key at full capacity: about 1 % false positives with 5 bits set per key
+#: (1.5 bytes per key; fewer keys than that, fewer false positives).
 BITS_PER_KEY: Final = 12
 #: The smallest filter: 2**18 words, 2 MiB, room for ~1.4M keys.
 MIN_WORDS: Final = 1 << 18
