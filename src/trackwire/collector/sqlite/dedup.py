@@ -64,8 +64,12 @@ def dedup_hashes(pairs: Iterable[Pair]) -> list[int]:
     digests: list[bytes] = []
     append = digests.append
     for pair in pairs:
+        try:
+            text = "\x00".join(pair)
+        except TypeError:  # a key that is not text (a caller's own record): formatted, as there
+            text = f"{pair[0]}\x00{pair[1]}"
         digest = new()
-        digest.update("\x00".join(pair).encode("utf-8", "surrogatepass"))
+        digest.update(text.encode("utf-8", "surrogatepass"))
         append(digest.digest())
     values = array.array("q")  # 8-byte signed integers, as the digests are read
     values.frombytes(b"".join(digests))
