@@ -33,6 +33,7 @@ def test_colliding_hashes_never_drop_a_distinct_event(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_ingest, "dedup_hash", lambda scope, key: 42)
+    monkeypatch.setattr(sqlite_ingest, "dedup_hashes", lambda pairs: [42] * len(pairs))
     with SQLiteStore(tmp_path / "c.db") as store:
         first = [rec(key=f"m{i}", user=f"u{i}") for i in range(5)]
         assert store.ingest(first) == IngestResult(5, 0)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from trackwire.collector.sqlite import amplitude_rollups, bulk
-from trackwire.collector.sqlite.dedup import DedupKeys, dedup_hash
+from trackwire.collector.sqlite.dedup import DedupKeys, dedup_hash, dedup_hashes
 from trackwire.collector.sqlite.user_index import UserEvents
 from trackwire.collector.store import EventRecord
 from trackwire.collector.store_ingest import (
@@ -130,36 +130,49 @@ class SQLiteIngestSQL:
 
     def stored_keys(self, scope: str, keys: Sequence[str]) -> list[str]:
         """See :meth:`IngestSQL.stored_keys`."""
-        found = self._dedup.stored(
-            self._conn, {(scope, key): self._hash((scope, key)) for key in keys}
-        )
+        pairs = [(scope, key) for key in keys]
+        found = self._dedup.stored(self._conn, dict(zip(pairs, dedup_hashes(pairs), strict=True)))
         return [key for key in keys if (scope, key) in found]
 
     def fresh_indexes(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> list[int]:
         """Indexes of the records whose key is neither repeated earlier in the request nor
-        stored before, in every scope at once: one probe of the stored hashes per key (see
+        stored before, in every scope at once: one look-up of the stored hashes per key (see
         :func:`trackwire.collector.store_ingest.fresh_indexes`, which asks scope by scope).
         Keeps each record's scope in :attr:`scopes`."""
-        keyed: list[tuple[int, tuple[str, str] | None]] = []
-        wanted: dict[tuple[str, str], int] = {}
         scopes: list[str | None] = []
         self.scopes = scopes
-        for index, (record, source_id) in enumerate(zip(records, source_ids, strict=True)):
+        pairs: list[tuple[str, str]] = []
+        #: A record's source as its scope (no dedup_scope: most records), made once per source.
+        source_scopes: dict[int, str] = {}
+        for record, source_id in zip(records, source_ids, strict=True):
             key = record.dedup_key
             if key is None:
                 scopes.append(None)
-                keyed.append((index, None))
                 continue
-            scope = dedup_scope(record, source_id)
+            if record.dedup_scope is None:
+                scope = source_scopes.get(source_id)
+                if scope is None:
+                    scope = source_scopes[source_id] = str(source_id)
+            else:
+                scope = dedup_scope(record, source_id)
             scopes.append(scope)
-            pair = (scope, key)
-            if pair in wanted:
-                continue  # repeated in the request: the first one is the event
-            wanted[pair] = dedup_hash(*pair)
-            keyed.append((index, pair))
+            pairs.append((scope, key))
+        wanted = dict(zip(pairs, dedup_hashes(pairs), strict=True))
         self._hashes.update(wanted)  # for write
         stored = self._dedup.stored(self._conn, wanted)
-        return [index for index, pair in keyed if pair is None or pair not in stored]
+        if not stored and len(wanted) == len(pairs):
+            return list(range(len(records)))  # no key stored or repeated: the common case
+        taken = set(stored)
+        keep: list[int] = []
+        next_pair = iter(pairs).__next__
+        for index, scope in enumerate(scopes):
+            if scope is not None:
+                pair = next_pair()
+                if pair in taken:
+                    continue  # stored, or repeated in the request: the first one is the event
+                taken.add(pair)
+            keep.append(index)
+        return keep
 
     def _hash(self, pair: tuple[str, str]) -> int:
         found = self._hashes.get(pair)

@@ -215,7 +215,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         version: int = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._known.clear()
-            self._dedup.forget()
+            self._dedup.others_committed()
             self._active_days.forget()
             # The user keys' row counts only pace this writer's merges: another writer's keys
             # are merged by that writer, and counting again after each of its commits would
