@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from trackwire.amplitude import wire as amplitude_wire
+from trackwire.collector import records
 from trackwire.collector.records import (
     amplitude_event_record,
     epoch_ms,
@@ -298,8 +299,8 @@ AMPLITUDE_BASES: list[dict[str, Any]] = [
 ]
 AMPLITUDE_FAULTS: dict[str, list[Any]] = {
     "event_type": ["", *ODD],
-    "user_id": ["ab", "abcd", "null", "NULL", "N/A", "x" * 1100, "", *ODD],
-    "device_id": ["d", "0", "-1", "y" * 1100, "", *ODD],
+    "user_id": ["ab", "abcd", "null", "NULL", "N/A", "NuLl", "Undefined", "x" * 1100, "", *ODD],
+    "device_id": ["d", "0", "-1", "NIL", "Lmy47D", "y" * 1100, "", *ODD],
     "insert_id": ["i" * 1025, *ODD],
     "time": [2**70, *ODD],
     "session_id": [-1, *ODD],
@@ -482,3 +483,28 @@ def test_mparticle_record_of_data_that_is_no_dict_follows_the_general_rules() ->
     )
     assert (second.dedup_key, second.event_name, second.session_id) == ("m", "E", None)
     assert first.context is second.context and second.ops_once
+
+
+@pytest.mark.parametrize("request_id", ["r-1", None])
+def test_mparticle_record_one_pass_matches_the_general_rules(request_id: str | None) -> None:
+    """The per-event record of a plain ``data`` dict, field for field, against the general
+    rules (whatever the event's type and ``data`` hold)."""
+    compared = 0
+    for event in _mparticle_events():
+        if event.__class__ is not dict or event.get("data").__class__ is not dict:
+            continue
+        if "event_type" not in event:
+            continue
+        batch = {
+            "source_request_id": request_id,
+            "user_identities": {"customer_id": "u-1"},
+            "events": [{"event_type": "session_start", "data": {}}, event],
+        }
+        fast = mparticle_records(batch, "src")[1]
+        assert fast.context is not None
+        general = records._mparticle_record(
+            event, "src", "u-1", None, request_id, 1, tuple(fast.user_ops), fast.context
+        )
+        assert fast == general, event
+        compared += 1
+    assert compared > 1000

@@ -234,18 +234,22 @@ _EXACT: Final[Mapping[str, frozenset[type]]] = {
     "array": frozenset({list}),
 }
 _EXACT_SCALARS: Final = frozenset({type(None), str, int, float, bool})
-_DATA_EXACT: Final = {name: _EXACT[kind] for name, kind in _DATA_TYPES.items()}
+#: Per typed ``data`` field, the classes :func:`_plain_event` passes: its exact JSON classes and
+#: null (absent).
+_DATA_EXACT: Final = {name: _EXACT[kind] | {type(None)} for name, kind in _DATA_TYPES.items()}
 #: ``data`` objects :func:`_check_event` checks inside for every event type.
 _NESTED_DATA: Final = frozenset({"custom_flags", "location"})
 #: Per event type (but commerce, whose objects take the general check): its required ``data``
-#: fields and its enums.
+#: fields and its enums (as sets: :func:`_plain_event` looks only strings up in them).
 _EVENT_RULES: Final[
-    Mapping[str, tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]]
+    Mapping[str, tuple[tuple[str, ...], tuple[tuple[str, frozenset[str]], ...]]]
 ] = {
     event_type: (
         _REQUIRED_DATA.get(event_type, ()),
         tuple(
-            (name, allowed) for (kind, name), allowed in _DATA_ENUMS.items() if kind == event_type
+            (name, frozenset(allowed))
+            for (kind, name), allowed in _DATA_ENUMS.items()
+            if kind == event_type
         ),
     )
     for event_type in EVENT_TYPES
@@ -269,20 +273,20 @@ def _plain_event(event: Any, historical_before: int | None) -> bool:
     if rules is None or data.__class__ is not dict:
         return False
     exact = _DATA_EXACT
+    scalars = _EXACT_SCALARS
     for name, value in data.items():
-        if value is None:
-            continue
         classes = exact.get(name)
         if classes is not None:
             if value.__class__ not in classes:
                 return False
         elif name == "custom_attributes":
-            if value.__class__ is not dict:
+            if value.__class__ is dict:
+                for item in value.values():
+                    if item.__class__ not in scalars:
+                        return False
+            elif value is not None:
                 return False
-            for item in value.values():
-                if item.__class__ not in _EXACT_SCALARS:
-                    return False
-        elif name in _NESTED_DATA:
+        elif value is not None and name in _NESTED_DATA:
             return False
     required, enums = rules
     for name in required:
@@ -291,7 +295,9 @@ def _plain_event(event: Any, historical_before: int | None) -> bool:
             return False
     for name, allowed in enums:
         value = data.get(name)
-        if value is not None and value not in allowed:
+        # Only a string is looked up (a list is unhashable); any other value takes the
+        # general check.
+        if value is not None and (value.__class__ is not str or value not in allowed):
             return False
     if historical_before is not None:
         stamp = data.get("timestamp_unixtime_ms")

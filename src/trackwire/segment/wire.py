@@ -29,6 +29,7 @@ __all__ = [
     "MAX_MESSAGE_ID_LENGTH",
     "MESSAGE_TYPES",
     "REGION_HOSTS",
+    "SENT_SIZE_BOUND",
     "SINGLE_PATHS",
     "SUCCESS_BODY",
     "Enrichment",
@@ -214,8 +215,8 @@ def size_problem(size: int) -> WireError | None:
 _SERVER_FIELDS: Final = ("receivedAt", "sentAt", "originalTimestamp")
 #: A message without server fields, as sent, is at most its enriched encoding plus its own
 #: ``timestamp`` entry (``"timestamp":`` and a comma): below this less that entry's value's
-#: bound, it is certainly within the limit.
-_SENT_SIZE_BOUND: Final = MAX_MESSAGE_BYTES - len('"timestamp":,')
+#: bound, it is certainly within the limit (:func:`size_problem_as_sent`).
+SENT_SIZE_BOUND: Final = MAX_MESSAGE_BYTES - len('"timestamp":,')
 
 
 def carries_server_fields(message: Mapping[str, Any]) -> bool:
@@ -241,7 +242,7 @@ def size_problem_as_sent(
         bound = 4
     else:
         bound = None
-    if bound is not None and encoded_size <= _SENT_SIZE_BOUND - bound:
+    if bound is not None and encoded_size <= SENT_SIZE_BOUND - bound:
         return None
     sent = {key: value for key, value in enriched.items() if key not in _SERVER_FIELDS}
     if had_timestamp:

@@ -124,16 +124,16 @@ def _plain_record(
     :func:`~trackwire.collector.records.segment_record_at`, which give every answer (the
     tests compare the two paths message by message).
     """
-    kind = message.get("type")
+    get = message.get
+    kind = get("type")
     if kind.__class__ is not str or kind not in _PLAIN_NAMES:
         return None
-    field_types = wire.FIELD_TYPES
+    expected_of = wire.FIELD_TYPES.get
     for name, value in message.items():
-        expected = field_types.get(name)
+        expected = expected_of(name)
         if expected is not None and value is not None and value.__class__ is not expected:
             return None
     # After the loop each named field is None or of its type (event, name, messageId: str).
-    get = message.get
     message_id = get("messageId")
     if message_id is not None and len(message_id) > wire.MAX_MESSAGE_ID_LENGTH:
         return None
@@ -158,7 +158,10 @@ def _plain_record(
     event_name = (get(name_field) or None) if name_field is not None else None
     if kind == "track" and event_name is None:
         return None
-    if measure and wire.carries_server_fields(message):
+    if measure and (
+        # wire.carries_server_fields, written out (a call per message).
+        "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message
+    ):
         return None
     has_timestamp = timestamp is not None or "timestamp" in message
     when = enrichment.stamp_parsed(message, timestamp, original)
@@ -166,7 +169,11 @@ def _plain_record(
         encoded = orjson.dumps(message)
     except orjson.JSONEncodeError:
         return _TOO_DEEP  # what _prepare answers for it
-    if measure:
+    # wire.size_problem_as_sent's first bound written out (timestamp is a string or None
+    # here): only a message near the limit makes the call.
+    if measure and len(encoded) > wire.SENT_SIZE_BOUND - (
+        4 if timestamp is None else 6 * len(timestamp) + 2
+    ):
         problem = wire.size_problem_as_sent(message, len(encoded), has_timestamp, timestamp)
         if problem is not None:
             return problem
