@@ -508,3 +508,37 @@ def test_mparticle_record_one_pass_matches_the_general_rules(request_id: str | N
         assert fast == general, event
         compared += 1
     assert compared > 1000
+
+
+MPARTICLE_DEVICES: list[dict[str, Any]] = [
+    {"platform": "Android"},
+    {
+        "platform": "iOS",
+        "is_tablet": False,
+        "att_authorization_status": "authorized",
+        "att_timestamp_unixtime_ms": 5,
+        "ios_idfv": "123e4567-e89b-12d3-a456-426614174000",
+        "brand": "x",
+    },
+]
+MPARTICLE_DEVICE_FAULTS: dict[str, list[Any]] = {
+    "platform": ["iOS", "Web", "bogus", "android", *ODD],
+    "att_authorization_status": ["denied", "bogus", *ODD],
+    "is_tablet": ODD,
+    "limit_ad_tracking": ODD,
+    "att_timestamp_unixtime_ms": [2**40, *ODD],
+    "ios_idfv": ["123E4567-E89B-12D3-A456-426614174000", "not-a-uuid", *ODD],
+    "roku_publisher_id": ["123e4567-e89b-12d3-a456-42661417400", *ODD],
+    "brand": ODD,
+}
+
+
+def test_mparticle_plain_device_is_one_the_check_passes() -> None:
+    taken = 0
+    for device in cases(MPARTICLE_DEVICES, MPARTICLE_DEVICE_FAULTS, pairs=500):
+        if batch_checks._plain_device(device):
+            taken += 1
+            checker = batch_checks._Checker("", None)
+            batch_checks._check_device_fields(checker, device)
+            assert checker.problems == [], device
+    assert taken > 50

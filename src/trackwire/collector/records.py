@@ -427,7 +427,7 @@ def _mparticle_ids(batch: Mapping[str, Any]) -> tuple[str | None, str | None]:
     user_id = mparticle_wire.identities(batch).get("customer_id") or _text(batch.get("mpid"))
     device_id = _text(batch.get("mp_deviceid"))
     device = batch.get("device_info")
-    if device_id is None and isinstance(device, Mapping):
+    if device_id is None and device is not None and _mapping(device):
         device_id = _text(device.get("device_application_stamp"))
     return user_id, device_id
 

@@ -281,9 +281,9 @@ def _plain_event(event: Any, historical_before: int | None) -> bool:
                 return False
         elif name == "custom_attributes":
             if value.__class__ is dict:
-                for item in value.values():
-                    if item.__class__ not in scalars:
-                        return False
+                # Every value's class, in one call.
+                if not scalars.issuperset(map(type, value.values())):
+                    return False
             elif value is not None:
                 return False
         elif value is not None and name in _NESTED_DATA:
@@ -345,14 +345,54 @@ def _check_event(c: _Checker, event: object, path: str, historical_before: int |
             )
 
 
+_DEVICE_BOOL_TYPES: Final = dict.fromkeys(_DEVICE_BOOLS, "bool")
+_DEVICE_INT_TYPES: Final = {"att_timestamp_unixtime_ms": "int"}
+#: What :func:`_plain_device` accepts per ``device_info`` field :func:`_check_device` checks:
+#: the strings of an enum, an exact class, or ``_UUID`` for a UUID string.
+_DEVICE_RULES: Final[Mapping[str, object]] = {
+    "platform": frozenset(DEVICE_PLATFORMS),
+    "att_authorization_status": frozenset(ATT_STATUSES),
+    **dict.fromkeys(_DEVICE_BOOLS, bool),
+    "att_timestamp_unixtime_ms": int,
+    **dict.fromkeys(_UUID_DEVICE_FIELDS, _UUID),
+}
+
+
+def _plain_device(device: dict[str, Any]) -> bool:
+    """Whether :func:`_check_device` would certainly find nothing wrong with ``device``: one
+    pass over its own fields with exact types (a batch's device usually names one or two of
+    the twenty fields checked). False is no verdict: the general check runs."""
+    rules = _DEVICE_RULES
+    for name, value in device.items():
+        rule = rules.get(name)
+        if rule is None or value is None:
+            continue
+        if rule.__class__ is frozenset:
+            if value.__class__ is not str or value not in rule:
+                return False
+        elif rule is _UUID:
+            if value.__class__ is not str or not _UUID.match(value):
+                return False
+        elif value.__class__ is not rule:
+            return False
+    return True
+
+
 def _check_device(c: _Checker, value: object) -> None:
+    if value.__class__ is dict and _plain_device(value):
+        return
+    _check_device_fields(c, value)
+
+
+def _check_device_fields(c: _Checker, value: object) -> None:
+    """:func:`_check_device`'s general rules."""
     device = c.obj(value, "device_info")
     if device is None:
         return
     c.enum(device, "platform", DEVICE_PLATFORMS, "device_info")
     c.enum(device, "att_authorization_status", ATT_STATUSES, "device_info")
-    c.typed(device, dict.fromkeys(_DEVICE_BOOLS, "bool"), "device_info")
-    c.typed(device, {"att_timestamp_unixtime_ms": "int"}, "device_info")
+    c.typed(device, _DEVICE_BOOL_TYPES, "device_info")
+    c.typed(device, _DEVICE_INT_TYPES, "device_info")
     for name in _UUID_DEVICE_FIELDS:
         item = device.get(name)
         if item is not None and not (isinstance(item, str) and _UUID.match(item)):
@@ -398,6 +438,9 @@ def _check_consent(c: _Checker, value: object) -> None:
             c.purpose(state, f"consent_state.ccpa.{purpose}")
 
 
+_BATCH_TYPES: Final = {"source_request_id": "str", "mp_deviceid": "str", "mpid": "int"}
+
+
 def _check(batch: object, c: _Checker, historical: bool, now: float | None) -> None:
     if not isinstance(batch, dict):
         c.add("", "a batch must be a JSON object")
@@ -406,7 +449,7 @@ def _check(batch: object, c: _Checker, historical: bool, now: float | None) -> N
     if environment not in ENVIRONMENTS:
         got = "is required" if environment is None else f"got {environment!r}"
         c.add("environment", f"must be production or development; {got}")
-    c.typed(batch, {"source_request_id": "str", "mp_deviceid": "str", "mpid": "int"}, "")
+    c.typed(batch, _BATCH_TYPES, "")
     ip = batch.get("ip")
     if ip is not None:
         try:
