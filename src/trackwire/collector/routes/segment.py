@@ -22,7 +22,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import orjson
 from starlette.requests import Request
@@ -106,7 +106,7 @@ _PLAIN_NAMES: Final[Mapping[str, str | None]] = {
 
 
 def _plain_record(
-    message: dict[str, Any],
+    message: Any,
     measure: bool,
     enrichment: wire.Enrichment,
     source: str,
@@ -124,6 +124,8 @@ def _plain_record(
     :func:`~trackwire.collector.records.segment_record_at`, which give every answer (the
     tests compare the two paths message by message).
     """
+    if message.__class__ is not dict:
+        return None
     get = message.get
     kind = get("type")
     if kind.__class__ is not str or kind not in _PLAIN_NAMES:
@@ -189,6 +191,10 @@ def _plain_record(
         encoded,
         shared,
     )
+
+
+#: The classes of a batch's one-pass results when every message was plain.
+_ALL_PLAIN: Final = {EventRecord}
 
 
 def _envelope(body: Mapping[str, Any]) -> SharedContext | None:
@@ -304,7 +310,6 @@ class _Segment:
             return json_reply(
                 200, {"success": True, "stored": 0, "dropped": len(batch), "message": text}
             )
-        records: list[EventRecord] = []
         errors: list[dict[str, Any]] = []
         sent_at = body.get("sentAt")
         enrichment = wire.Enrichment(
@@ -313,30 +318,14 @@ class _Segment:
         )
         shared = _envelope(body)
         measure = size > wire.MAX_MESSAGE_BYTES
-        for index, message in enumerate(batch):
-            prepared: tuple[dict[str, Any], bytes, int] | wire.WireError
-            if not isinstance(message, dict):
-                prepared = wire.WireError("invalid_message", "a batch item must be a JSON object")
-            else:
-                plain = _plain_record(message, measure, enrichment, source, shared)
-                if isinstance(plain, EventRecord):
-                    records.append(plain)
-                    continue
-                if plain is not None:
-                    prepared = plain
-                else:
-                    problem = wire.check_message(message)
-                    prepared = problem or _prepare(message, measure=measure, enrichment=enrichment)
-            if isinstance(prepared, wire.WireError):
-                counters.add("rejected", "segment", prepared.code)
-                errors.append({"index": index, "code": prepared.code, "message": prepared.message})
-                continue
-            stored, encoded, client_ms = prepared
-            records.append(
-                segment_record_at(
-                    stored, stored["type"], source, client_ms, payload_json=encoded, context=shared
-                )
-            )
+        # Every message takes the one-pass path first (each on its own: a message it declines
+        # is left untouched); when all of them are plain, as nearly always, that is the batch.
+        plain_record = _plain_record
+        plain = [plain_record(message, measure, enrichment, source, shared) for message in batch]
+        if set(map(type, plain)) == _ALL_PLAIN:
+            records = cast("list[EventRecord]", plain)
+        else:
+            records = self._general(batch, plain, enrichment, source, shared, errors, measure)
         result = self.ingestion.write(records, request_bytes=size)
         if not errors:
             return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
@@ -350,3 +339,42 @@ class _Segment:
             },
             stored=result.stored,
         )
+
+    def _general(
+        self,
+        batch: list[Any],
+        plain: list[EventRecord | wire.WireError | None],
+        enrichment: wire.Enrichment,
+        source: str,
+        shared: SharedContext | None,
+        errors: list[dict[str, Any]],
+        measure: bool,
+    ) -> list[EventRecord]:
+        """The records of a batch some of whose messages the one-pass path did not take
+        (``plain``, its answers): those take the general rules; problems go to ``errors``."""
+        counters = self.ingestion.counters
+        records: list[EventRecord] = []
+        for index, message in enumerate(batch):
+            prepared: tuple[dict[str, Any], bytes, int] | wire.WireError
+            found = plain[index]
+            if isinstance(found, EventRecord):
+                records.append(found)
+                continue
+            if not isinstance(message, dict):
+                prepared = wire.WireError("invalid_message", "a batch item must be a JSON object")
+            elif found is not None:
+                prepared = found
+            else:
+                problem = wire.check_message(message)
+                prepared = problem or _prepare(message, measure=measure, enrichment=enrichment)
+            if isinstance(prepared, wire.WireError):
+                counters.add("rejected", "segment", prepared.code)
+                errors.append({"index": index, "code": prepared.code, "message": prepared.message})
+                continue
+            stored, encoded, client_ms = prepared
+            records.append(
+                segment_record_at(
+                    stored, stored["type"], source, client_ms, payload_json=encoded, context=shared
+                )
+            )
+        return records
