@@ -223,20 +223,16 @@ def _check_commerce(c: _Checker, data: Mapping[str, Any], path: str) -> None:
         c.products(cart.get("products"), f"{path}.shopping_cart.products")
 
 
-#: The classes decoded JSON gives each kind :func:`_is` accepts: a subset of what it accepts
-#: (a subclass takes the general check).
-_EXACT: Final[Mapping[str, frozenset[type]]] = {
-    "bool": frozenset({bool}),
-    "int": frozenset({int}),
-    "number": frozenset({int, float}),
-    "str": frozenset({str}),
-    "object": frozenset({dict}),
-    "array": frozenset({list}),
-}
+#: The classes of the scalars decoded JSON holds.
 _EXACT_SCALARS: Final = frozenset({type(None), str, int, float, bool})
-#: Per typed ``data`` field, the classes :func:`_plain_event` passes: its exact JSON classes and
-#: null (absent).
-_DATA_EXACT: Final = {name: _EXACT[kind] | {type(None)} for name, kind in _DATA_TYPES.items()}
+#: The one class decoded JSON gives each kind :func:`_is` accepts but "number" (which no typed
+#: ``data`` field is: one that were would fail here, at import); a subclass takes the general
+#: check.
+_ONE_CLASS: Final[Mapping[str, type]] = {
+    "bool": bool, "int": int, "str": str, "object": dict, "array": list,
+}  # fmt: skip
+#: Per typed ``data`` field, the class :func:`_plain_event` passes (besides null, absent).
+_DATA_EXACT: Final = {name: _ONE_CLASS[kind] for name, kind in _DATA_TYPES.items()}
 #: ``data`` objects :func:`_check_event` checks inside for every event type.
 _NESTED_DATA: Final = frozenset({"custom_flags", "location"})
 #: Per event type (but commerce, whose objects take the general check): its required ``data``
@@ -272,18 +268,18 @@ def _plain_event(event: Any, historical_before: int | None) -> bool:
     data = event.get("data")
     if rules is None or data.__class__ is not dict:
         return False
-    exact = _DATA_EXACT
+    exact = _DATA_EXACT.get
     scalars = _EXACT_SCALARS
     for name, value in data.items():
-        classes = exact.get(name)
-        if classes is not None:
-            if value.__class__ not in classes:
+        expected = exact(name)
+        if expected is not None:
+            if value.__class__ is not expected and value is not None:
                 return False
         elif name == "custom_attributes":
             if value.__class__ is dict:
-                # Every value's class, in one call.
-                if not scalars.issuperset(map(type, value.values())):
-                    return False
+                for item in value.values():
+                    if item.__class__ not in scalars:
+                        return False
             elif value is not None:
                 return False
         elif value is not None and name in _NESTED_DATA:
