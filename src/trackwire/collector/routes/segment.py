@@ -194,7 +194,7 @@ def _plain_record(
 
 
 #: The classes of a batch's one-pass results when every message was plain.
-_ALL_PLAIN: Final = {EventRecord}
+_ALL_PLAIN: Final = frozenset({EventRecord})
 
 
 def _envelope(body: Mapping[str, Any]) -> SharedContext | None:
