@@ -299,7 +299,22 @@ AMPLITUDE_BASES: list[dict[str, Any]] = [
 ]
 AMPLITUDE_FAULTS: dict[str, list[Any]] = {
     "event_type": ["", *ODD],
-    "user_id": ["ab", "abcd", "null", "NULL", "N/A", "NuLl", "Undefined", "x" * 1100, "", *ODD],
+    # "UN\u212aNOWN" (a Kelvin sign) lower-cases to the blocked "unknown"; "\u0130" lower-cases
+    # to two characters.
+    "user_id": [
+        "ab",
+        "abcd",
+        "null",
+        "NULL",
+        "N/A",
+        "NuLl",
+        "Undefined",
+        "UN\u212aNOWN",
+        "NUL\u0130",
+        "x" * 1100,
+        "",
+        *ODD,
+    ],
     "device_id": ["d", "0", "-1", "NIL", "Lmy47D", "y" * 1100, "", *ODD],
     "insert_id": ["i" * 1025, *ODD],
     "time": [2**70, *ODD],
