@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from trackwire.amplitude import wire as amplitude_wire
+from trackwire.collector import records
 from trackwire.collector.records import (
     amplitude_event_record,
     epoch_ms,
@@ -298,8 +299,23 @@ AMPLITUDE_BASES: list[dict[str, Any]] = [
 ]
 AMPLITUDE_FAULTS: dict[str, list[Any]] = {
     "event_type": ["", *ODD],
-    "user_id": ["ab", "abcd", "null", "NULL", "N/A", "x" * 1100, "", *ODD],
-    "device_id": ["d", "0", "-1", "y" * 1100, "", *ODD],
+    # "UN\u212aNOWN" (a Kelvin sign) lower-cases to the blocked "unknown"; "\u0130" lower-cases
+    # to two characters.
+    "user_id": [
+        "ab",
+        "abcd",
+        "null",
+        "NULL",
+        "N/A",
+        "NuLl",
+        "Undefined",
+        "UN\u212aNOWN",
+        "NUL\u0130",
+        "x" * 1100,
+        "",
+        *ODD,
+    ],
+    "device_id": ["d", "0", "-1", "NIL", "Lmy47D", "y" * 1100, "", *ODD],
     "insert_id": ["i" * 1025, *ODD],
     "time": [2**70, *ODD],
     "session_id": [-1, *ODD],
@@ -482,3 +498,62 @@ def test_mparticle_record_of_data_that_is_no_dict_follows_the_general_rules() ->
     )
     assert (second.dedup_key, second.event_name, second.session_id) == ("m", "E", None)
     assert first.context is second.context and second.ops_once
+
+
+@pytest.mark.parametrize("request_id", ["r-1", None])
+def test_mparticle_record_one_pass_matches_the_general_rules(request_id: str | None) -> None:
+    """The per-event record of a plain ``data`` dict, field for field, against the general
+    rules (whatever the event's type and ``data`` hold)."""
+    compared = 0
+    for event in _mparticle_events():
+        if event.__class__ is not dict or event.get("data").__class__ is not dict:
+            continue
+        if "event_type" not in event:
+            continue
+        batch = {
+            "source_request_id": request_id,
+            "user_identities": {"customer_id": "u-1"},
+            "events": [{"event_type": "session_start", "data": {}}, event],
+        }
+        fast = mparticle_records(batch, "src")[1]
+        assert fast.context is not None
+        general = records._mparticle_record(
+            event, "src", "u-1", None, request_id, 1, tuple(fast.user_ops), fast.context
+        )
+        assert fast == general, event
+        compared += 1
+    assert compared > 1000
+
+
+MPARTICLE_DEVICES: list[dict[str, Any]] = [
+    {"platform": "Android"},
+    {
+        "platform": "iOS",
+        "is_tablet": False,
+        "att_authorization_status": "authorized",
+        "att_timestamp_unixtime_ms": 5,
+        "ios_idfv": "123e4567-e89b-12d3-a456-426614174000",
+        "brand": "x",
+    },
+]
+MPARTICLE_DEVICE_FAULTS: dict[str, list[Any]] = {
+    "platform": ["iOS", "Web", "bogus", "android", *ODD],
+    "att_authorization_status": ["denied", "bogus", *ODD],
+    "is_tablet": ODD,
+    "limit_ad_tracking": ODD,
+    "att_timestamp_unixtime_ms": [2**40, *ODD],
+    "ios_idfv": ["123E4567-E89B-12D3-A456-426614174000", "not-a-uuid", *ODD],
+    "roku_publisher_id": ["123e4567-e89b-12d3-a456-42661417400", *ODD],
+    "brand": ODD,
+}
+
+
+def test_mparticle_plain_device_is_one_the_check_passes() -> None:
+    taken = 0
+    for device in cases(MPARTICLE_DEVICES, MPARTICLE_DEVICE_FAULTS, pairs=500):
+        if batch_checks._plain_device(device):
+            taken += 1
+            checker = batch_checks._Checker("", None)
+            batch_checks._check_device_fields(checker, device)
+            assert checker.problems == [], device
+    assert taken > 50

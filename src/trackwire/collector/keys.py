@@ -38,6 +38,7 @@ fields are refused, so a typo (``"writekey"``) fails at start instead of locking
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -101,6 +102,9 @@ class Source:
 MIN_ADMIN_TOKEN_LENGTH: Final = 16
 
 
+# Development mode names every request's source by its key: a client sends the same few keys
+# again and again, so the last ones are remembered instead of hashed per request.
+@functools.lru_cache(maxsize=256)
 def fingerprint(key: str) -> str:
     """A short, non-reversible name for a key: what development mode stores events under.
 

@@ -283,7 +283,7 @@ def _listed_groups(groups: Any) -> list[tuple[str, str]]:
 
 
 def amplitude_event_record(
-    event: Mapping[str, Any], source: str, *, endpoint: str = "httpapi"
+    event: Mapping[str, Any], source: str, endpoint: str = "httpapi"
 ) -> EventRecord:
     """The record for one ``/2/httpapi`` or ``/batch`` event that passed ``check_upload``.
 
@@ -327,6 +327,23 @@ def amplitude_event_record(
     device_id = get("device_id")
     # Ids are nearly always non-empty strings; _text handles the rest.
     device_id = device_id if device_id.__class__ is str and device_id else _text(device_id)
+    # Most events carry no revenue field at all: these lookups decide that without a call
+    # (a "$revenue" or "$price" key, whatever its value, takes the full rules).
+    properties = get("event_properties")
+    revenue = (
+        _amplitude_revenue(event)
+        if get("revenue") is not None
+        or get("price") is not None
+        or (
+            properties is not None
+            and (
+                properties.__class__ is not dict
+                or "$revenue" in properties
+                or "$price" in properties
+            )
+        )
+        else None
+    )
     return EventRecord(
         "amplitude",
         source,
@@ -342,8 +359,10 @@ def amplitude_event_record(
         targets[0][1] if targets else None,
         groups if groups and _mapping(groups) else None,
         # -1 is Amplitude's "no session".
-        session if (session.__class__ is int or is_int(session)) and session >= 0 else None,
-        _amplitude_revenue(event),
+        session
+        if session is not None and (session.__class__ is int or is_int(session)) and session >= 0
+        else None,
+        revenue,
         None,
         None,
         f"device:{device_id}" if endpoint == "httpapi" and device_id else None,
@@ -408,7 +427,7 @@ def _mparticle_ids(batch: Mapping[str, Any]) -> tuple[str | None, str | None]:
     user_id = mparticle_wire.identities(batch).get("customer_id") or _text(batch.get("mpid"))
     device_id = _text(batch.get("mp_deviceid"))
     device = batch.get("device_info")
-    if device_id is None and isinstance(device, Mapping):
+    if device_id is None and device is not None and _mapping(device):
         device_id = _text(device.get("device_application_stamp"))
     return user_id, device_id
 
@@ -488,21 +507,27 @@ def mparticle_records(
             )
             continue
         # Runs once per stored mParticle event (the collector's hot path): the event's data
-        # is looked up once and the record built positionally.
-        key = mparticle_wire.data_dedup_key(data)
-        if key is None and request_id is not None:
-            key = f"request:{request_id}:{index}"
+        # is looked up once, the rules of mparticle_wire's data_dedup_key, data_event_name and
+        # data_time_ms written out (exact types first), and the record built positionally.
+        get = data.get
+        key = get("source_message_id")
+        if not (isinstance(key, str) and key):
+            key = None if request_id is None else f"request:{request_id}:{index}"
         event_type = event["event_type"]
-        session = data.get("session_id")
+        type_text = event_type if event_type.__class__ is str else str(event_type)
+        name = get("screen_name") if event_type == "screen_view" else None
+        name = name or get("event_name")
+        stamp = get("timestamp_unixtime_ms")
+        session = get("session_id")
         records.append(
             EventRecord(
                 "mparticle",
                 source,
-                str(event_type),
-                mparticle_wire.data_event_name(event_type, data) or str(event_type),
+                type_text,
+                name if isinstance(name, str) and name else type_text,
                 user_id,
                 device_id,
-                mparticle_wire.data_time_ms(data),
+                stamp if stamp.__class__ is int or is_int(stamp) else None,
                 key,
                 event,
                 # Every record carries the batch's changes, applied once by the first of them
@@ -511,7 +536,9 @@ def mparticle_records(
                 None,
                 None,
                 None,
-                session if session.__class__ is int or is_int(session) else None,
+                session
+                if session is not None and (session.__class__ is int or is_int(session))
+                else None,
                 _mparticle_revenue(event) if event_type == "commerce_event" else None,
                 None,
                 shared,

@@ -223,29 +223,29 @@ def _check_commerce(c: _Checker, data: Mapping[str, Any], path: str) -> None:
         c.products(cart.get("products"), f"{path}.shopping_cart.products")
 
 
-#: The classes decoded JSON gives each kind :func:`_is` accepts: a subset of what it accepts
-#: (a subclass takes the general check).
-_EXACT: Final[Mapping[str, frozenset[type]]] = {
-    "bool": frozenset({bool}),
-    "int": frozenset({int}),
-    "number": frozenset({int, float}),
-    "str": frozenset({str}),
-    "object": frozenset({dict}),
-    "array": frozenset({list}),
-}
+#: The classes of the scalars decoded JSON holds.
 _EXACT_SCALARS: Final = frozenset({type(None), str, int, float, bool})
-_DATA_EXACT: Final = {name: _EXACT[kind] for name, kind in _DATA_TYPES.items()}
+#: The one class decoded JSON gives each kind :func:`_is` accepts but "number" (which no typed
+#: ``data`` field is: one that were would fail here, at import); a subclass takes the general
+#: check.
+_ONE_CLASS: Final[Mapping[str, type]] = {
+    "bool": bool, "int": int, "str": str, "object": dict, "array": list,
+}  # fmt: skip
+#: Per typed ``data`` field, the class :func:`_plain_event` passes (besides null, absent).
+_DATA_EXACT: Final = {name: _ONE_CLASS[kind] for name, kind in _DATA_TYPES.items()}
 #: ``data`` objects :func:`_check_event` checks inside for every event type.
 _NESTED_DATA: Final = frozenset({"custom_flags", "location"})
 #: Per event type (but commerce, whose objects take the general check): its required ``data``
-#: fields and its enums.
+#: fields and its enums (as sets: :func:`_plain_event` looks only strings up in them).
 _EVENT_RULES: Final[
-    Mapping[str, tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]]
+    Mapping[str, tuple[tuple[str, ...], tuple[tuple[str, frozenset[str]], ...]]]
 ] = {
     event_type: (
         _REQUIRED_DATA.get(event_type, ()),
         tuple(
-            (name, allowed) for (kind, name), allowed in _DATA_ENUMS.items() if kind == event_type
+            (name, frozenset(allowed))
+            for (kind, name), allowed in _DATA_ENUMS.items()
+            if kind == event_type
         ),
     )
     for event_type in EVENT_TYPES
@@ -268,21 +268,21 @@ def _plain_event(event: Any, historical_before: int | None) -> bool:
     data = event.get("data")
     if rules is None or data.__class__ is not dict:
         return False
-    exact = _DATA_EXACT
+    exact = _DATA_EXACT.get
+    scalars = _EXACT_SCALARS
     for name, value in data.items():
-        if value is None:
-            continue
-        classes = exact.get(name)
-        if classes is not None:
-            if value.__class__ not in classes:
+        expected = exact(name)
+        if expected is not None:
+            if value.__class__ is not expected and value is not None:
                 return False
         elif name == "custom_attributes":
-            if value.__class__ is not dict:
+            if value.__class__ is dict:
+                for item in value.values():
+                    if item.__class__ not in scalars:
+                        return False
+            elif value is not None:
                 return False
-            for item in value.values():
-                if item.__class__ not in _EXACT_SCALARS:
-                    return False
-        elif name in _NESTED_DATA:
+        elif value is not None and name in _NESTED_DATA:
             return False
     required, enums = rules
     for name in required:
@@ -291,7 +291,9 @@ def _plain_event(event: Any, historical_before: int | None) -> bool:
             return False
     for name, allowed in enums:
         value = data.get(name)
-        if value is not None and value not in allowed:
+        # Only a string is looked up (a list is unhashable); any other value takes the
+        # general check.
+        if value is not None and (value.__class__ is not str or value not in allowed):
             return False
     if historical_before is not None:
         stamp = data.get("timestamp_unixtime_ms")
@@ -339,14 +341,54 @@ def _check_event(c: _Checker, event: object, path: str, historical_before: int |
             )
 
 
+_DEVICE_BOOL_TYPES: Final = dict.fromkeys(_DEVICE_BOOLS, "bool")
+_DEVICE_INT_TYPES: Final = {"att_timestamp_unixtime_ms": "int"}
+#: What :func:`_plain_device` accepts per ``device_info`` field :func:`_check_device` checks:
+#: the strings of an enum, an exact class, or ``_UUID`` for a UUID string.
+_DEVICE_RULES: Final[Mapping[str, object]] = {
+    "platform": frozenset(DEVICE_PLATFORMS),
+    "att_authorization_status": frozenset(ATT_STATUSES),
+    **dict.fromkeys(_DEVICE_BOOLS, bool),
+    "att_timestamp_unixtime_ms": int,
+    **dict.fromkeys(_UUID_DEVICE_FIELDS, _UUID),
+}
+
+
+def _plain_device(device: dict[str, Any]) -> bool:
+    """Whether :func:`_check_device` would certainly find nothing wrong with ``device``: one
+    pass over its own fields with exact types (a batch's device usually names one or two of
+    the twenty fields checked). False is no verdict: the general check runs."""
+    rules = _DEVICE_RULES
+    for name, value in device.items():
+        rule = rules.get(name)
+        if rule is None or value is None:
+            continue
+        if rule.__class__ is frozenset:
+            if value.__class__ is not str or value not in rule:
+                return False
+        elif rule is _UUID:
+            if value.__class__ is not str or not _UUID.match(value):
+                return False
+        elif value.__class__ is not rule:
+            return False
+    return True
+
+
 def _check_device(c: _Checker, value: object) -> None:
+    if value.__class__ is dict and _plain_device(value):
+        return
+    _check_device_fields(c, value)
+
+
+def _check_device_fields(c: _Checker, value: object) -> None:
+    """:func:`_check_device`'s general rules."""
     device = c.obj(value, "device_info")
     if device is None:
         return
     c.enum(device, "platform", DEVICE_PLATFORMS, "device_info")
     c.enum(device, "att_authorization_status", ATT_STATUSES, "device_info")
-    c.typed(device, dict.fromkeys(_DEVICE_BOOLS, "bool"), "device_info")
-    c.typed(device, {"att_timestamp_unixtime_ms": "int"}, "device_info")
+    c.typed(device, _DEVICE_BOOL_TYPES, "device_info")
+    c.typed(device, _DEVICE_INT_TYPES, "device_info")
     for name in _UUID_DEVICE_FIELDS:
         item = device.get(name)
         if item is not None and not (isinstance(item, str) and _UUID.match(item)):
@@ -392,6 +434,9 @@ def _check_consent(c: _Checker, value: object) -> None:
             c.purpose(state, f"consent_state.ccpa.{purpose}")
 
 
+_BATCH_TYPES: Final = {"source_request_id": "str", "mp_deviceid": "str", "mpid": "int"}
+
+
 def _check(batch: object, c: _Checker, historical: bool, now: float | None) -> None:
     if not isinstance(batch, dict):
         c.add("", "a batch must be a JSON object")
@@ -400,7 +445,7 @@ def _check(batch: object, c: _Checker, historical: bool, now: float | None) -> N
     if environment not in ENVIRONMENTS:
         got = "is required" if environment is None else f"got {environment!r}"
         c.add("environment", f"must be production or development; {got}")
-    c.typed(batch, {"source_request_id": "str", "mp_deviceid": "str", "mpid": "int"}, "")
+    c.typed(batch, _BATCH_TYPES, "")
     ip = batch.get("ip")
     if ip is not None:
         try:

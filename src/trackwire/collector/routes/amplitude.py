@@ -94,7 +94,8 @@ class _Amplitude:
         events = body["events"]
         for index in check.long_indices:
             wire.cut_long_strings(events[index])  # what Amplitude keeps of an over-long field
-        records = [amplitude_event_record(event, source, endpoint=endpoint) for event in events]
+        record = amplitude_event_record
+        records = [record(event, source, endpoint) for event in events]
         result = self.ingestion.write(records, request_bytes=len(raw))
         return json_reply(
             200, answers.success_body(len(records), len(raw), now_ms()), stored=result.stored

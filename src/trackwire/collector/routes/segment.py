@@ -22,7 +22,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import orjson
 from starlette.requests import Request
@@ -106,7 +106,7 @@ _PLAIN_NAMES: Final[Mapping[str, str | None]] = {
 
 
 def _plain_record(
-    message: dict[str, Any],
+    message: Any,
     measure: bool,
     enrichment: wire.Enrichment,
     source: str,
@@ -124,16 +124,18 @@ def _plain_record(
     :func:`~trackwire.collector.records.segment_record_at`, which give every answer (the
     tests compare the two paths message by message).
     """
-    kind = message.get("type")
+    if message.__class__ is not dict:
+        return None
+    get = message.get
+    kind = get("type")
     if kind.__class__ is not str or kind not in _PLAIN_NAMES:
         return None
-    field_types = wire.FIELD_TYPES
+    expected_of = wire.FIELD_TYPES.get
     for name, value in message.items():
-        expected = field_types.get(name)
+        expected = expected_of(name)
         if expected is not None and value is not None and value.__class__ is not expected:
             return None
     # After the loop each named field is None or of its type (event, name, messageId: str).
-    get = message.get
     message_id = get("messageId")
     if message_id is not None and len(message_id) > wire.MAX_MESSAGE_ID_LENGTH:
         return None
@@ -158,7 +160,10 @@ def _plain_record(
     event_name = (get(name_field) or None) if name_field is not None else None
     if kind == "track" and event_name is None:
         return None
-    if measure and wire.carries_server_fields(message):
+    if measure and (
+        # wire.carries_server_fields, written out (a call per message).
+        "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message
+    ):
         return None
     has_timestamp = timestamp is not None or "timestamp" in message
     when = enrichment.stamp_parsed(message, timestamp, original)
@@ -166,7 +171,11 @@ def _plain_record(
         encoded = orjson.dumps(message)
     except orjson.JSONEncodeError:
         return _TOO_DEEP  # what _prepare answers for it
-    if measure:
+    # wire.size_problem_as_sent's first bound written out (timestamp is a string or None
+    # here): only a message near the limit makes the call.
+    if measure and len(encoded) > wire.SENT_SIZE_BOUND - (
+        4 if timestamp is None else 6 * len(timestamp) + 2
+    ):
         problem = wire.size_problem_as_sent(message, len(encoded), has_timestamp, timestamp)
         if problem is not None:
             return problem
@@ -182,6 +191,10 @@ def _plain_record(
         encoded,
         shared,
     )
+
+
+#: The classes of a batch's one-pass results when every message was plain.
+_ALL_PLAIN: Final = frozenset({EventRecord})
 
 
 def _envelope(body: Mapping[str, Any]) -> SharedContext | None:
@@ -297,7 +310,6 @@ class _Segment:
             return json_reply(
                 200, {"success": True, "stored": 0, "dropped": len(batch), "message": text}
             )
-        records: list[EventRecord] = []
         errors: list[dict[str, Any]] = []
         sent_at = body.get("sentAt")
         enrichment = wire.Enrichment(
@@ -306,30 +318,14 @@ class _Segment:
         )
         shared = _envelope(body)
         measure = size > wire.MAX_MESSAGE_BYTES
-        for index, message in enumerate(batch):
-            prepared: tuple[dict[str, Any], bytes, int] | wire.WireError
-            if not isinstance(message, dict):
-                prepared = wire.WireError("invalid_message", "a batch item must be a JSON object")
-            else:
-                plain = _plain_record(message, measure, enrichment, source, shared)
-                if isinstance(plain, EventRecord):
-                    records.append(plain)
-                    continue
-                if plain is not None:
-                    prepared = plain
-                else:
-                    problem = wire.check_message(message)
-                    prepared = problem or _prepare(message, measure=measure, enrichment=enrichment)
-            if isinstance(prepared, wire.WireError):
-                counters.add("rejected", "segment", prepared.code)
-                errors.append({"index": index, "code": prepared.code, "message": prepared.message})
-                continue
-            stored, encoded, client_ms = prepared
-            records.append(
-                segment_record_at(
-                    stored, stored["type"], source, client_ms, payload_json=encoded, context=shared
-                )
-            )
+        # Every message takes the one-pass path first (each on its own: a message it declines
+        # is left untouched); when all of them are plain, as nearly always, that is the batch.
+        plain_record = _plain_record
+        plain = [plain_record(message, measure, enrichment, source, shared) for message in batch]
+        if set(map(type, plain)) == _ALL_PLAIN:
+            records = cast("list[EventRecord]", plain)
+        else:
+            records = self._general(batch, plain, enrichment, source, shared, errors, measure)
         result = self.ingestion.write(records, request_bytes=size)
         if not errors:
             return Reply(200, wire.SUCCESS_BODY, stored=result.stored)
@@ -343,3 +339,42 @@ class _Segment:
             },
             stored=result.stored,
         )
+
+    def _general(
+        self,
+        batch: list[Any],
+        plain: list[EventRecord | wire.WireError | None],
+        enrichment: wire.Enrichment,
+        source: str,
+        shared: SharedContext | None,
+        errors: list[dict[str, Any]],
+        measure: bool,
+    ) -> list[EventRecord]:
+        """The records of a batch some of whose messages the one-pass path did not take
+        (``plain``, its answers): those take the general rules; problems go to ``errors``."""
+        counters = self.ingestion.counters
+        records: list[EventRecord] = []
+        for index, message in enumerate(batch):
+            prepared: tuple[dict[str, Any], bytes, int] | wire.WireError
+            found = plain[index]
+            if isinstance(found, EventRecord):
+                records.append(found)
+                continue
+            if not isinstance(message, dict):
+                prepared = wire.WireError("invalid_message", "a batch item must be a JSON object")
+            elif found is not None:
+                prepared = found
+            else:
+                problem = wire.check_message(message)
+                prepared = problem or _prepare(message, measure=measure, enrichment=enrichment)
+            if isinstance(prepared, wire.WireError):
+                counters.add("rejected", "segment", prepared.code)
+                errors.append({"index": index, "code": prepared.code, "message": prepared.message})
+                continue
+            stored, encoded, client_ms = prepared
+            records.append(
+                segment_record_at(
+                    stored, stored["type"], source, client_ms, payload_json=encoded, context=shared
+                )
+            )
+        return records
