@@ -33,7 +33,7 @@ from trackwire.collector.store_ingest import (
     Ingest,
     Scope,
     attempt,
-    encode_record,
+    encode_records,
     request_scope,
 )
 from trackwire.collector.store_reads import ReadQueries, StoreReads
@@ -266,7 +266,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         # Encode before taking the lock: a bad payload fails the call with nothing written, and
         # other threads' requests are not held up by this one's JSON work.
         contexts: dict[int, str] = {}
-        encoded = [encode_record(i, record, contexts) for i, record in enumerate(records)]
+        encoded = encode_records(records, contexts)
         if max_bytes is not None:
             size = sum(len(text) for text in contexts.values())
             # Payloads and groups (those not None) measured in C: this runs for every event.
