@@ -75,19 +75,64 @@ def test_lookup_all_answers_as_lookup_does() -> None:
         UserRow(3, 1, None, "d3", "{}", 5, 9),
         UserRow(4, 1, "u4", "d4", "{}", 5, 9),
         UserRow(5, 2, "u1", "d1", "{}", 5, 9),
+        UserRow(6, 1, "u6", "d6", "{}", 5, 9),
     ]
-    # d4 moved to user 1 after user 4 was last seen on it.
-    devices = [(1, "d1", 1), (1, "d3", 3), (1, "d4", 1), (2, "d1", 5)]
-    known.learn(iter(users), iter(devices), {})
+    # d4 moved to user 1 after user 4 was last seen on it; d6's user is not known yet.
+    devices = [(1, "d1", 1), (1, "d3", 3), (1, "d4", 1), (2, "d1", 5), (1, "d6", 7)]
+    known.learn(iter(users[:5]), iter(devices), {})
     ids = [
         (user_id, device_id)
-        for user_id in ("u1", "u2", "u4", "u9", None)
-        for device_id in ("d1", "d3", "d4", "d9", None)
+        for user_id in ("u1", "u2", "u4", "u6", "u9", None)
+        for device_id in ("d1", "d3", "d4", "d6", "d9", None)
     ]
-    for source_id in (1, 2, 3):
-        assert known.lookup_all(source_id, ids) == [
-            known.lookup(source_id, user_id, device_id) for user_id, device_id in ids
-        ]
+
+    def expected(
+        source_id: int, learned: list[UserRow], owner: dict[tuple[int, str], int]
+    ) -> list[int | None]:
+        # The rule itself: the user of the id (or of the device), on that device, its last user.
+        found: list[int | None] = []
+        for user_id, device_id in ids:
+            user = (
+                next(
+                    (u for u in learned if u.source_id == source_id and u.user_id == user_id), None
+                )
+                if user_id is not None
+                else next(
+                    (
+                        u
+                        for u in learned
+                        if u.amplitude_id == owner.get((source_id, device_id or ""))
+                    ),
+                    None,
+                )
+            )
+            if (
+                user is not None
+                and device_id is not None
+                and (
+                    user.device_id != device_id
+                    or owner.get((source_id, device_id)) != user.amplitude_id
+                )
+            ):
+                user = None
+            found.append(None if user is None else user.amplitude_id)
+        return found
+
+    def check(learned: list[UserRow], owner: dict[tuple[int, str], int]) -> None:
+        for source_id in (1, 2, 3):
+            answers = known.lookup_all(source_id, ids)
+            assert answers == [known.lookup(source_id, *pair) for pair in ids]
+            assert [None if u is None else u.amplitude_id for u in answers] == expected(
+                source_id, learned, owner
+            )
+
+    owner = {(s, d): a for s, d, a in devices}
+    check(users[:5], owner)
+    # Later: user 6 arrives (d6 is user 7's), d1 moves to user 4, d4 back to user 4.
+    moved = [(1, "d1", 4), (1, "d4", 4)]
+    known.learn(iter(users[5:]), iter(moved), {})
+    owner.update({(s, d): a for s, d, a in moved})
+    check(users, owner)
 
 
 def test_a_user_resolved_once_is_the_same_for_its_next_events(tmp_path: Path) -> None:
