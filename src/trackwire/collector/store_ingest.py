@@ -9,6 +9,7 @@ alias merges — is decided here, once, so the stores cannot disagree about it.
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -359,17 +360,6 @@ class Ingest:
         received = self._received
         if scopes is None:
             scopes = dedup_scopes(records, source_ids)
-        if None not in hits and not self._sql.tracks_spans and not any(map(_SHARED, encoded)):
-            # Every event takes the short path and shares no context: the rows at once.
-            self._events += [
-                (source_id, record.type, record.event_name, record.user_id, record.device_id,
-                 hit.amplitude_id, record.session_id, record.client_time_ms, received,
-                 record.dedup_key, record.revenue, groups, payload, None, scope, props)
-                for record, source_id, hit, (payload, groups, _, props), scope
-                in zip(records, source_ids, hits, encoded, scopes, strict=True)
-                if hit is not None  # (always: for the type checker)
-            ]  # fmt: skip
-            return
         if None in hits:
             self._preload(
                 [record for record, hit in zip(records, hits, strict=True) if hit is None],
@@ -385,67 +375,110 @@ class Ingest:
                         if reached is not None:
                             hits[index] = None
                             self.users.remember(reached, device_id=records[index].device_id)
-        spans = self.spans
-        track_spans = self._sql.tracks_spans
-        append = self._events.append
-        contexts: dict[int, int | None] = {}
+        amplitude_ids = [None if hit is None else hit.amplitude_id for hit in hits]
+        if self._sql.tracks_spans:
+            self._widen_spans(records, hits)
+        if None in hits:
+            self._resolve_missed(records, source_ids, hits, with_ops, amplitude_ids)
+        context_ids: Sequence[int | None] = [None] * count
+        if any(map(_SHARED, encoded)):
+            context_ids = self._context_ids(records, source_ids, encoded, insert)
+        # The rows at once: the per-event work left is building each tuple.
+        rows: Iterable[tuple[Any, ...]] = zip(
+            records, source_ids, amplitude_ids, encoded, scopes, context_ids, strict=True
+        )
+        if insert is not None:
+            rows = itertools.compress(rows, insert)
+        self._events += [
+            (source_id, record.type, record.event_name, record.user_id, record.device_id,
+             amplitude_id, record.session_id, record.client_time_ms, received,
+             record.dedup_key, record.revenue, groups, payload, context_id, scope, props)
+            for record, source_id, amplitude_id, (payload, groups, _, props), scope, context_id
+            in rows
+        ]  # fmt: skip
+
+    def _resolve_missed(
+        self,
+        records: Sequence[EventRecord],
+        source_ids: Sequence[int],
+        hits: Sequence[KnownUser | None],
+        with_ops: Sequence[bool],
+        amplitude_ids: list[int | None],
+    ) -> None:
+        """Resolve the records without a known user in full, in order; their ids into
+        ``amplitude_ids``."""
+        received = self._received
         # The last event resolved in full that only had its user found (no operation, group
-        # or alias): the next event with the same ids has the same user (see _same_user).
+        # or alias): the next event with the same ids has the same user.
         last: tuple[int, str | None, str | None] | None = None
         last_user: UserRow | None = None
-        for index, (
-            record,
-            source_id,
-            hit,
-            ops,
-            (payload, groups, shared, props),
-            scope,
-        ) in enumerate(zip(records, source_ids, hits, with_ops, encoded, scopes, strict=True)):
-            if hit is None:
-                plain = not ops and record.group_type is None and record.alias_of is None
-                if (
-                    plain
-                    and last_user is not None
-                    and last == (source_id, record.user_id, record.device_id)
-                ):
-                    # What resolve would do for a user this request already resolved by the
-                    # same ids: nothing but widen its seen span.
-                    last_user.seen(
-                        received if record.client_time_ms is None else record.client_time_ms
-                    )
-                    user: UserRow | None = last_user
-                else:
-                    user = self._resolve(record, source_id, apply_ops=ops)
-                    if plain and user is not None:
-                        last, last_user = (source_id, record.user_id, record.device_id), user
-                    else:
-                        last = last_user = None
-                if insert is not None and not insert[index]:
-                    continue
-                amplitude_id = None if user is None else user.amplitude_id
+        for index, hit in enumerate(hits):
+            if hit is not None:
+                continue
+            record, source_id, ops = records[index], source_ids[index], with_ops[index]
+            plain = not ops and record.group_type is None and record.alias_of is None
+            if (
+                plain
+                and last_user is not None
+                and last == (source_id, record.user_id, record.device_id)
+            ):
+                # What resolve would do for a user this request already resolved by the same
+                # ids: nothing but widen its seen span.
+                last_user.seen(received if record.client_time_ms is None else record.client_time_ms)
+                user: UserRow | None = last_user
             else:
-                amplitude_id = hit.amplitude_id
-                if track_spans:
-                    when = received if record.client_time_ms is None else record.client_time_ms
-                    if not hit.first_seen_ms <= when <= hit.last_seen_ms:
-                        span = spans.get(amplitude_id)
-                        if span is None:
-                            span = spans[amplitude_id] = [hit.first_seen_ms, hit.last_seen_ms]
-                        if when < span[0]:
-                            span[0] = when
-                        elif when > span[1]:
-                            span[1] = when
+                user = self._resolve(record, source_id, apply_ops=ops)
+                if plain and user is not None:
+                    last, last_user = (source_id, record.user_id, record.device_id), user
+                else:
+                    last = last_user = None
+            amplitude_ids[index] = None if user is None else user.amplitude_id
+
+    def _widen_spans(
+        self, records: Sequence[EventRecord], hits: Sequence[KnownUser | None]
+    ) -> None:
+        """Widen :attr:`spans` by the short-path events' times (stores that track spans)."""
+        received = self._received
+        spans = self.spans
+        for record, hit in zip(records, hits, strict=True):
+            if hit is None:
+                continue
+            when = received if record.client_time_ms is None else record.client_time_ms
+            if not hit.first_seen_ms <= when <= hit.last_seen_ms:
+                span = spans.get(hit.amplitude_id)
+                if span is None:
+                    span = spans[hit.amplitude_id] = [hit.first_seen_ms, hit.last_seen_ms]
+                if when < span[0]:
+                    span[0] = when
+                elif when > span[1]:
+                    span[1] = when
+
+    def _context_ids(
+        self,
+        records: Sequence[EventRecord],
+        source_ids: Sequence[int],
+        encoded: Sequence[Encoded],
+        insert: Sequence[bool] | None,
+    ) -> list[int | None]:
+        """Each record's shared context id, each context stored once, when a record that is
+        inserted first carries it."""
+        contexts: dict[int, int] = {}
+        found: list[int | None] = []
+        for index, (record, source_id, (_, _, shared, _)) in enumerate(
+            zip(records, source_ids, encoded, strict=True)
+        ):
             context_id = None
-            if shared is not None and record.context is not None:
+            if (
+                shared is not None
+                and record.context is not None
+                and (insert is None or insert[index])
+            ):
                 context_id = contexts.get(id(shared))
                 if context_id is None:
                     context_id = self._sql.insert_context(source_id, record.context.kind, shared)
                     contexts[id(shared)] = context_id
-            append(
-                (source_id, record.type, record.event_name, record.user_id, record.device_id,
-                 amplitude_id, record.session_id, record.client_time_ms, received,
-                 record.dedup_key, record.revenue, groups, payload, context_id, scope, props)
-            )  # fmt: skip
+            found.append(context_id)
+        return found
 
     def _lookup(
         self,

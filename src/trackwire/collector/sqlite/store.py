@@ -65,6 +65,9 @@ _CHECKPOINT_INTERVAL_S: Final = 1.0
 #: An encoded record's payload and groups texts (see :data:`Encoded`).
 _PAYLOAD: Final = operator.itemgetter(0)
 _GROUPS: Final = operator.itemgetter(1)
+#: A record's vendor and source key.
+_VENDOR: Final = operator.attrgetter("vendor")
+_SOURCE: Final = operator.attrgetter("source")
 
 
 class SQLiteStore(StoreReads, SQLiteQueryReads):
@@ -356,7 +359,12 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         """
         conn = self._writer
         records, scope, received = job.records, job.scope, job.received
-        sources = claim_sources(conn, {(r.vendor, r.source) for r in records})
+        vendors, keys = set(map(_VENDOR, records)), set(map(_SOURCE, records))
+        if len(vendors) == 1 and len(keys) == 1:
+            pairs = {(vendors.pop(), keys.pop())}  # one source: no pair built per record
+        else:
+            pairs = {(r.vendor, r.source) for r in records}
+        sources = claim_sources(conn, pairs)
         if scope is not None:
             claimed = conn.execute(
                 "INSERT INTO requests (source_id, request_key, received_time_ms) "
