@@ -414,3 +414,53 @@ def test_each_row_keeps_the_scope_its_key_was_checked_in(tmp_path: Path) -> None
         ]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("count", [1, 5, 341])
+def test_insert_rows_binds_shared_values_once_and_keeps_the_order(
+    count: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.set_trace_callback(statements.append)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, n INTEGER, a INTEGER, b TEXT)")
+    rows = [(n, f"v{n}") for n in range(count)]
+    head = "INSERT INTO t (s, n, a, b)"
+    assert bulk.insert_rows(conn, head, 2, rows, shared=("x", 7)) == count
+    assert conn.execute("SELECT id, s, n, a, b FROM t ORDER BY id").fetchall() == [
+        (n + 1, "x", 7, n, f"v{n}") for n in range(count)
+    ]
+    # Within the variable limit with the shared values counted: 2 + 4 * 2 parameters at most.
+    monkeypatch.setattr(bulk, "variable_limit", lambda conn: 10)
+    conn.execute("DELETE FROM t")
+    statements.clear()
+    assert bulk.insert_rows(conn, head, 2, rows[:9], shared=("y", 8)) == min(count, 9)
+    assert conn.execute("SELECT s, n, a, b FROM t ORDER BY id").fetchall() == [
+        ("y", 8, *row) for row in rows[:9]
+    ]
+    assert all(s.count("'y'") == 1 for s in statements if s.startswith("INSERT"))
+
+
+def test_columns_alike_in_every_row_are_stored_per_row(tmp_path: Path) -> None:
+    # Source, type, name, receipt time and scope are bound once when every row has the same.
+    records = [rec(key="a", event="E", time=5), rec(key="b", event="E", time=6)]
+    other = [rec(key="d", event="E", type="page"), rec(key="e", event="F", type="page")]
+    with SQLiteStore(tmp_path / "c.db") as store:
+        assert store.ingest(records, received_time_ms=99) == IngestResult(2, 0)
+        assert store.ingest(other, received_time_ms=100) == IngestResult(2, 0)
+        assert store.ingest([rec(key="f", dedup_scope="*")], received_time_ms=101) == (
+            IngestResult(1, 0)
+        )
+    conn = sqlite3.connect(tmp_path / "c.db")
+    rows = conn.execute(
+        "SELECT source_id, type, event_name, client_time_ms, received_time_ms, dedup_key, "
+        "dedup_scope FROM events ORDER BY id"
+    ).fetchall()
+    conn.close()
+    assert rows == [
+        (1, "track", "E", 5, 99, "a", "1"),
+        (1, "track", "E", 6, 99, "b", "1"),
+        (1, "page", "E", 1_000, 100, "d", "1"),
+        (1, "page", "F", 1_000, 100, "e", "1"),
+        (1, "track", "Item Purchased", 1_000, 101, "f", "segment:*"),
+    ]

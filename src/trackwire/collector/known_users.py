@@ -8,7 +8,7 @@ must agree with are :class:`~trackwire.collector.userprops.IdentityResolver`'s.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from trackwire.collector.userprops import UserRow
 
@@ -20,7 +20,8 @@ class KnownUser:
     id that finds the user leads to, and which a committed change updates in place."""
 
     __slots__ = (
-        "amplitude_id", "device_id", "first_seen_ms", "last_seen_ms", "source_id", "user_id",
+        "amplitude_id", "device_id", "first_seen_ms", "last_seen_ms", "owns_device", "source_id",
+        "user_id",
     )  # fmt: skip
 
     def __init__(self, user: UserRow) -> None:
@@ -30,6 +31,10 @@ class KnownUser:
         self.device_id = user.device_id
         self.first_seen_ms = user.first_seen_ms
         self.last_seen_ms = user.last_seen_ms
+        #: Whether :attr:`device_id` leads to this user (the device's last user is this one):
+        #: kept by :meth:`KnownUsers.learn`, so a lookup by user id and device needs no probe
+        #: of the devices (a dict the size of the cache, rarely in the CPU's cache).
+        self.owns_device = False
 
 
 class KnownUsers:
@@ -92,10 +97,7 @@ class KnownUsers:
             user = None if by_user is None else by_user.get(user_id)
             if user is None:
                 return None
-            if device_id is not None and (
-                user.device_id != device_id
-                or self._device_user(source_id, device_id) != user.amplitude_id
-            ):
+            if device_id is not None and (user.device_id != device_id or not user.owns_device):
                 return None
             return user
         if device_id is None:
@@ -105,6 +107,35 @@ class KnownUsers:
         if user is None or user.device_id != device_id:
             return None
         return user
+
+    def lookup_all(
+        self, source_id: int, ids: Iterable[tuple[str | None, str | None]]
+    ) -> list[KnownUser | None]:
+        """:meth:`lookup` for many events of one source: ``(user_id, device_id)`` each, the
+        source's tables read once (the same answers, without a call per event)."""
+        by_user = self._by_user.get(source_id) or {}
+        by_device = self._by_device.get(source_id) or {}
+        users = self._users
+        found: list[KnownUser | None] = []
+        append = found.append
+        for user_id, device_id in ids:
+            if user_id is not None:
+                user = by_user.get(user_id)
+                if (
+                    user is not None
+                    and device_id is not None
+                    and (user.device_id != device_id or not user.owns_device)
+                ):
+                    user = None
+            elif device_id is None:
+                user = None
+            else:
+                amplitude_id = by_device.get(device_id)
+                user = None if amplitude_id is None else users.get(amplitude_id)
+                if user is not None and user.device_id != device_id:
+                    user = None
+            append(user)
+        return found
 
     def _device_user(self, source_id: int, device_id: str) -> int | None:
         by_device = self._by_device.get(source_id)
@@ -128,6 +159,8 @@ class KnownUsers:
             self.clear()
         known = self._users
         by_user = self._by_user
+        # Users whose device or whose devices' users changed: their owns_device is redone.
+        touched: list[KnownUser] = []
         for user in users:
             state = known.get(user.amplitude_id)
             if state is None:
@@ -142,12 +175,26 @@ class KnownUsers:
                 if ids is None:
                     ids = by_user[user.source_id] = {}
                 ids[user.user_id] = state
+            touched.append(state)
         by_device = self._by_device
         for source_id, device_id, amplitude_id in devices:
             ids_of = by_device.get(source_id)
             if ids_of is None:
                 ids_of = by_device[source_id] = {}
+            previous = ids_of.get(device_id)
             ids_of[device_id] = amplitude_id
+            if previous != amplitude_id:
+                # The device's earlier user (if known) may have lost it, the new one got it.
+                for owner in (previous, amplitude_id):
+                    state = None if owner is None else known.get(owner)
+                    if state is not None:
+                        touched.append(state)
+        for state in touched:
+            device = state.device_id
+            state.owns_device = (
+                device is not None
+                and by_device.get(state.source_id, {}).get(device) == state.amplitude_id
+            )
         for amplitude_id, (first_seen_ms, last_seen_ms) in spans.items():
             state = known.get(amplitude_id)
             if state is not None:

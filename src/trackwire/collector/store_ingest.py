@@ -9,6 +9,8 @@ alias merges — is decided here, once, so the stores cannot disagree about it.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -19,7 +21,7 @@ from trackwire.collector._values import INT64
 from trackwire.collector.known_users import KnownUser, KnownUsers
 from trackwire.collector.query.mapping import properties_column
 from trackwire.collector.store import EventRecord
-from trackwire.collector.userprops import IdentityResolver, Row, UserRow, dumps
+from trackwire.collector.userprops import IdentityResolver, Row, UserRow, dumps, json_default
 from trackwire.errors import ValidationError
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "dedup_scope",
     "dedup_scopes",
     "encode_record",
+    "encode_records",
     "fresh_indexes",
     "request_scope",
 ]
@@ -45,6 +48,15 @@ Scope = tuple[str, str]
 #: A group: ``(source_id, group_type, group_value)``.
 GroupKey = tuple[int, str, str]
 
+
+#: A record's fields the common request is recognised by (see :meth:`Ingest.run`).
+_USER_OPS: Final = operator.attrgetter("user_ops")
+_GROUP_TYPE: Final = operator.attrgetter("group_type")
+_ALIAS_OF: Final = operator.attrgetter("alias_of")
+_IDS: Final = operator.attrgetter("user_id", "device_id")
+_AMPLITUDE_ID: Final = operator.attrgetter("amplitude_id")
+#: An encoded record's shared-context text (see :data:`Encoded`).
+_SHARED: Final = operator.itemgetter(2)
 
 #: The 64-bit range of :data:`INT64` as two bounds (a chained comparison is cheaper than ``in``).
 _MIN: Final = INT64.start
@@ -109,6 +121,46 @@ def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> 
                     f"records[{index}].context", f"cannot be stored as JSON: {exc}"
                 ) from exc
     return payload, groups, shared, properties_column(record.vendor, record.payload)
+
+
+def encode_records(records: Sequence[EventRecord], contexts: dict[int, str]) -> list[Encoded]:
+    """Every record's :func:`encode_record` in one loop: the same texts, and the same error
+    for the first record that cannot be stored (such a record, or one with groups or a number
+    to check, takes :func:`encode_record` itself)."""
+    encoded: list[Encoded] = []
+    append = encoded.append
+    column = properties_column
+    encode = orjson.dumps
+    for index, record in enumerate(records):
+        client_time = record.client_time_ms
+        if not (
+            record.group_type is None
+            and record.group_value is None
+            and record.groups is None
+            and (client_time is None or (type(client_time) is int and _MIN <= client_time <= _MAX))
+            and record.session_id is None
+            and record.revenue is None
+        ):
+            append(encode_record(index, record, contexts))
+            continue
+        payload = record.payload_json
+        context = record.context
+        try:
+            text = (
+                encode(record.payload, default=json_default) if payload is None else payload
+            ).decode()
+            shared = None
+            if context is not None:
+                shared = contexts.get(id(context))
+                if shared is None:
+                    shared = contexts[id(context)] = encode(
+                        context.data, default=json_default
+                    ).decode()
+        except orjson.JSONEncodeError:
+            append(encode_record(index, record, contexts))  # raises the field's error
+            continue
+        append((text, None, shared, column(record.vendor, record.payload)))
+    return encoded
 
 
 def dedup_scope(record: EventRecord, source_id: int) -> str:
@@ -288,13 +340,159 @@ class Ingest:
         """Resolve every record in order and queue its event row (unless ``insert`` says the
         record only applies its operations). ``scopes`` are the records' :func:`dedup_scopes`
         when the caller has them already."""
+        hits: list[KnownUser | None]
+        with_ops: list[bool]
+        count = len(records)
+        if (
+            insert is None
+            and count
+            and source_ids.count(source_ids[0]) == count
+            and not any(map(_USER_OPS, records))
+            and [*map(_GROUP_TYPE, records)].count(None) == count
+            and [*map(_ALIAS_OF, records)].count(None) == count
+        ):
+            # The common request: one source, no operations, groups or aliases. Every event
+            # may take the short path: look them all up at once.
+            hits = self._known.lookup_all(source_ids[0], map(_IDS, records))
+            with_ops = [False] * count
+        else:
+            hits, with_ops = self._lookup(records, source_ids, insert)
+        received = self._received
+        if scopes is None:
+            scopes = dedup_scopes(records, source_ids)
+        if None in hits:
+            self._preload(
+                [record for record, hit in zip(records, hits, strict=True) if hit is None],
+                [source_id for source_id, hit in zip(source_ids, hits, strict=True) if hit is None],
+            )
+            # A known user that the full resolution reaches too (through an id of another
+            # event) may change under it, so the short path would miss the order of events;
+            # such events are resolved in full. Their ids all lead to that user, preloaded.
+            if not self.users.amplitude_ids().isdisjoint(map(_AMPLITUDE_ID, filter(None, hits))):
+                for index, hit in enumerate(hits):
+                    if hit is not None:
+                        reached = self.users.get(hit.amplitude_id)
+                        if reached is not None:
+                            hits[index] = None
+                            self.users.remember(reached, device_id=records[index].device_id)
+        amplitude_ids = [None if hit is None else hit.amplitude_id for hit in hits]
+        if self._sql.tracks_spans:
+            self._widen_spans(records, hits)
+        if None in hits:
+            self._resolve_missed(records, source_ids, hits, with_ops, amplitude_ids)
+        context_ids: Sequence[int | None] = [None] * count
+        if any(map(_SHARED, encoded)):
+            context_ids = self._context_ids(records, source_ids, encoded, insert)
+        # The rows at once: the per-event work left is building each tuple.
+        rows: Iterable[tuple[Any, ...]] = zip(
+            records, source_ids, amplitude_ids, encoded, scopes, context_ids, strict=True
+        )
+        if insert is not None:
+            rows = itertools.compress(rows, insert)
+        self._events += [
+            (source_id, record.type, record.event_name, record.user_id, record.device_id,
+             amplitude_id, record.session_id, record.client_time_ms, received,
+             record.dedup_key, record.revenue, groups, payload, context_id, scope, props)
+            for record, source_id, amplitude_id, (payload, groups, _, props), scope, context_id
+            in rows
+        ]  # fmt: skip
+
+    def _resolve_missed(
+        self,
+        records: Sequence[EventRecord],
+        source_ids: Sequence[int],
+        hits: Sequence[KnownUser | None],
+        with_ops: Sequence[bool],
+        amplitude_ids: list[int | None],
+    ) -> None:
+        """Resolve the records without a known user in full, in order; their ids into
+        ``amplitude_ids``."""
+        received = self._received
+        # The last event resolved in full that only had its user found (no operation, group
+        # or alias): the next event with the same ids has the same user.
+        last: tuple[int, str | None, str | None] | None = None
+        last_user: UserRow | None = None
+        for index, hit in enumerate(hits):
+            if hit is not None:
+                continue
+            record, source_id, ops = records[index], source_ids[index], with_ops[index]
+            plain = not ops and record.group_type is None and record.alias_of is None
+            if (
+                plain
+                and last_user is not None
+                and last == (source_id, record.user_id, record.device_id)
+            ):
+                # What resolve would do for a user this request already resolved by the same
+                # ids: nothing but widen its seen span.
+                last_user.seen(received if record.client_time_ms is None else record.client_time_ms)
+                user: UserRow | None = last_user
+            else:
+                user = self._resolve(record, source_id, apply_ops=ops)
+                if plain and user is not None:
+                    last, last_user = (source_id, record.user_id, record.device_id), user
+                else:
+                    last = last_user = None
+            amplitude_ids[index] = None if user is None else user.amplitude_id
+
+    def _widen_spans(
+        self, records: Sequence[EventRecord], hits: Sequence[KnownUser | None]
+    ) -> None:
+        """Widen :attr:`spans` by the short-path events' times (stores that track spans)."""
+        received = self._received
+        spans = self.spans
+        for record, hit in zip(records, hits, strict=True):
+            if hit is None:
+                continue
+            when = received if record.client_time_ms is None else record.client_time_ms
+            if not hit.first_seen_ms <= when <= hit.last_seen_ms:
+                span = spans.get(hit.amplitude_id)
+                if span is None:
+                    span = spans[hit.amplitude_id] = [hit.first_seen_ms, hit.last_seen_ms]
+                if when < span[0]:
+                    span[0] = when
+                elif when > span[1]:
+                    span[1] = when
+
+    def _context_ids(
+        self,
+        records: Sequence[EventRecord],
+        source_ids: Sequence[int],
+        encoded: Sequence[Encoded],
+        insert: Sequence[bool] | None,
+    ) -> list[int | None]:
+        """Each record's shared context id, each context stored once, when a record that is
+        inserted first carries it."""
+        contexts: dict[int, int] = {}
+        found: list[int | None] = []
+        for index, (record, source_id, (_, _, shared, _)) in enumerate(
+            zip(records, source_ids, encoded, strict=True)
+        ):
+            context_id = None
+            if (
+                shared is not None
+                and record.context is not None
+                and (insert is None or insert[index])
+            ):
+                context_id = contexts.get(id(shared))
+                if context_id is None:
+                    context_id = self._sql.insert_context(source_id, record.context.kind, shared)
+                    contexts[id(shared)] = context_id
+            found.append(context_id)
+        return found
+
+    def _lookup(
+        self,
+        records: Sequence[EventRecord],
+        source_ids: Sequence[int],
+        insert: Sequence[bool] | None,
+    ) -> tuple[list[KnownUser | None], list[bool]]:
+        """Each record's known user (None where it needs the full resolution) and whether it
+        applies its operations, record by record."""
         lookup = self._known.lookup
         hits: list[KnownUser | None] = []
         # Operations shared by several records (ops_once) apply with the first stored one.
         claimed: set[int] = set()
         with_ops: list[bool] = []
-        missed: list[EventRecord] = []
-        missed_sources: list[int] = []
         for record, source_id in zip(records, source_ids, strict=True):
             hit = None
             ops = False
@@ -313,62 +511,7 @@ class Ingest:
             # Records that only apply their operations (insert false) are resolved in full.
             with_ops.append(ops)
             hits.append(hit)
-            if hit is None:
-                missed.append(record)
-                missed_sources.append(source_id)
-        self._preload(missed, missed_sources)
-        # A known user that the full resolution reaches too (through an id of another event)
-        # may change under it, so the short path would miss the order of events; such events
-        # are resolved in full. Their ids all lead to that user, already preloaded.
-        resolver = self.users
-        for index, hit in enumerate(hits):
-            if hit is not None:
-                reached = resolver.get(hit.amplitude_id)
-                if reached is not None:
-                    hits[index] = None
-                    resolver.remember(reached, device_id=records[index].device_id)
-        received = self._received
-        spans = self.spans
-        track_spans = self._sql.tracks_spans
-        append = self._events.append
-        contexts: dict[int, int | None] = {}
-        if scopes is None:
-            scopes = dedup_scopes(records, source_ids)
-        for index, (
-            record,
-            source_id,
-            hit,
-            ops,
-            (payload, groups, shared, props),
-            scope,
-        ) in enumerate(zip(records, source_ids, hits, with_ops, encoded, scopes, strict=True)):
-            if hit is None:
-                amplitude_id = self._resolve(record, source_id, apply_ops=ops)
-                if insert is not None and not insert[index]:
-                    continue
-            else:
-                amplitude_id = hit.amplitude_id
-                if track_spans:
-                    when = received if record.client_time_ms is None else record.client_time_ms
-                    if not hit.first_seen_ms <= when <= hit.last_seen_ms:
-                        span = spans.get(amplitude_id)
-                        if span is None:
-                            span = spans[amplitude_id] = [hit.first_seen_ms, hit.last_seen_ms]
-                        if when < span[0]:
-                            span[0] = when
-                        elif when > span[1]:
-                            span[1] = when
-            context_id = None
-            if shared is not None and record.context is not None:
-                context_id = contexts.get(id(shared))
-                if context_id is None:
-                    context_id = self._sql.insert_context(source_id, record.context.kind, shared)
-                    contexts[id(shared)] = context_id
-            append(
-                (source_id, record.type, record.event_name, record.user_id, record.device_id,
-                 amplitude_id, record.session_id, record.client_time_ms, received,
-                 record.dedup_key, record.revenue, groups, payload, context_id, scope, props)
-            )  # fmt: skip
+        return hits, with_ops
 
     def _preload(self, records: Sequence[EventRecord], source_ids: Sequence[int]) -> None:
         """Load every stored user the records' user ids and device ids can reach."""
@@ -417,8 +560,9 @@ class Ingest:
 
     def _resolve(
         self, record: EventRecord, source_id: int, *, apply_ops: bool = True
-    ) -> int | None:
-        """Resolve the record's user in full and apply its operations; its ``amplitude_id``."""
+    ) -> UserRow | None:
+        """Resolve the record's user in full and apply its operations; the user (None for an
+        event with neither id)."""
         when = self._received if record.client_time_ms is None else record.client_time_ms
         user = self.users.resolve(source_id, record.user_id, record.device_id, when)
         if record.alias_of is not None and user is not None:
@@ -436,7 +580,7 @@ class Ingest:
                     target.apply(record.user_ops)
         elif user is not None and record.user_ops and apply_ops:
             user.apply(record.user_ops)
-        return None if user is None else user.amplitude_id
+        return user
 
     def write(self) -> int:
         """Write users, devices and groups, then the events that reference them.

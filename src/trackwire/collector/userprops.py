@@ -24,7 +24,7 @@ Two rules live here, away from SQL, so they can be tested by table and shared by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, KeysView, Mapping, Sequence
 from typing import Any, Final
 
 import orjson
@@ -41,6 +41,7 @@ __all__ = [
     "UserRow",
     "apply_operations",
     "dumps",
+    "json_default",
 ]
 
 #: One operation: its name and its argument, normally ``{property: value}``.
@@ -212,7 +213,8 @@ def apply_operations(properties: Mapping[str, Any], ops: Sequence[UserOp]) -> di
     return result
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``orjson.dumps``'s ``default`` for :func:`dumps`: a ``Mapping`` as a ``dict``."""
     # orjson encodes dict but no other mapping; the record types promise only Mapping.
     if isinstance(value, Mapping):
         return dict(value)
@@ -225,7 +227,7 @@ def dumps(value: Any) -> str:
     Raises:
         orjson.JSONEncodeError: the value has no JSON form (a set, an int beyond 64 bits, ...).
     """
-    return orjson.dumps(value, default=_json_default).decode()
+    return orjson.dumps(value, default=json_default).decode()
 
 
 class Row:
@@ -465,6 +467,10 @@ class IdentityResolver:
     def get(self, amplitude_id: int) -> UserRow | None:
         """The request's working copy of a user, if the request reached it."""
         return self._users.get(amplitude_id)
+
+    def amplitude_ids(self) -> KeysView[int]:
+        """The ``amplitude_id`` of every user the request reached (a live view)."""
+        return self._users.keys()
 
     def users(self) -> Iterator[UserRow]:
         """Every user the request reached: remembered, found or created."""

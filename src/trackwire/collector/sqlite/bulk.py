@@ -29,16 +29,22 @@ def insert_rows(
     width: int,
     rows: Iterable[Iterable[Any]],
     tail: str = "",
+    shared: tuple[Any, ...] = (),
 ) -> int:
     """Insert ``rows`` (each ``width`` values) with ``head`` (``"INSERT INTO t (a, b)"``) and
     an optional ``tail`` after the values (an ``ON CONFLICT`` clause; rows are applied in
     order, so a later row's conflict sees the earlier ones). Both are fixed texts of the
-    caller's, never a request's. Returns how many rows were inserted (or updated)."""
+    caller's, never a request's. Returns how many rows were inserted (or updated).
+
+    ``shared`` values are the same in every row: ``head`` names their columns first, then the
+    rows' own. They are bound once per statement (``INSERT ... SELECT ?1, ?2, column1, ...
+    FROM (VALUES ...)``) instead of once per row: binding a parameter costs about as much as
+    SQLite's work to store it."""
     values = tuple(itertools.chain.from_iterable(rows))
     count, rest = divmod(len(values), width)
     if rest:
         raise ValueError(f"{len(values)} values are not rows of {width}")
-    limit = variable_limit(conn)
+    limit = variable_limit(conn) - len(shared)
     inserted = 0
     start = 0
     for size in CHUNKS:
@@ -46,7 +52,12 @@ def insert_rows(
             continue  # more host parameters than this SQLite takes in one statement
         while count - start >= size:
             chunk = values[start * width : (start + size) * width]
-            inserted += conn.execute(_statement(head, width, size, tail), chunk).rowcount
+            if shared:
+                statement = _select_statement(head, len(shared), width, size, tail)
+                chunk = shared + chunk
+            else:
+                statement = _statement(head, width, size, tail)
+            inserted += conn.execute(statement, chunk).rowcount
             start += size
     return inserted
 
@@ -66,3 +77,12 @@ def variable_limit(conn: sqlite3.Connection) -> int:
 def _statement(head: str, width: int, rows: int, tail: str) -> str:
     row = f"({', '.join('?' * width)})"
     return f"{head} VALUES {', '.join([row] * rows)}{tail}"
+
+
+@functools.lru_cache(maxsize=256)
+def _select_statement(head: str, shared: int, width: int, rows: int, tail: str) -> str:
+    # ?1..?n come first in the text, so the rows' plain ? are numbered from n + 1 on.
+    columns = [f"?{n}" for n in range(1, shared + 1)]
+    columns += [f"column{n}" for n in range(1, width + 1)]
+    row = f"({', '.join('?' * width)})"
+    return f"{head} SELECT {', '.join(columns)} FROM (VALUES {', '.join([row] * rows)}){tail}"

@@ -323,16 +323,45 @@ def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) ->
     A column that is NULL in every row is left out of the statement (NULL is its default):
     Python's sqlite3 binds ``None`` through its adapter lookup, several times the cost of an
     int or a string, and most rows carry five or six (no device, session, revenue, groups or
-    context). A column NULL in some rows only is bound as usual.
+    context). A column NULL in some rows only is bound as usual. A column of
+    :data:`_SHARED_COLUMNS` with one value in every row (the request's source, its receipt
+    time, its type, ...) is bound once per statement.
     """
     count = len(rows)
     if not count:
         return 0
     columns = list(zip(*rows, strict=True))
-    present = tuple(i for i, column in enumerate(columns) if column.count(None) != count)
-    # The kept columns back into rows: in C.
-    kept = zip(*[columns[i] for i in present], strict=True)
-    return bulk.insert_rows(conn, _insert_event_head(present), len(present), kept)
+    present = [i for i, column in enumerate(columns) if column.count(None) != count]
+    shared = tuple(
+        i
+        for i in present
+        if i in _SHARED_COLUMNS
+        and (i in _STORE_INTS or type(columns[i][0]) is str)
+        and columns[i].count(columns[i][0]) == count
+    )
+    own = tuple(i for i in present if i not in shared)
+    # The rows' own columns back into rows: in C.
+    kept = zip(*[columns[i] for i in own], strict=True)
+    return bulk.insert_rows(
+        conn,
+        _insert_event_head(shared + own),
+        len(own),
+        kept,
+        shared=tuple(columns[i][0] for i in shared),
+    )
+
+
+#: Columns bound once when every row holds the same value (see :func:`_insert_events`).
+_SHARED_COLUMNS: Final = frozenset(
+    _EVENT_INSERT_COLUMNS.index(name)
+    for name in ("source_id", "type", "event_name", "received_time_ms", "context_id", "dedup_scope")
+)
+#: Those that hold only the store's own ints (ids it assigned, the request's receipt time).
+#: The others count as shared only with text in every row: 1 and 1.0 (or True) compare
+#: equal but are stored apart, equal texts never are.
+_STORE_INTS: Final = frozenset(
+    _EVENT_INSERT_COLUMNS.index(name) for name in ("source_id", "received_time_ms", "context_id")
+)
 
 
 @functools.cache

@@ -33,7 +33,7 @@ from trackwire.collector.store_ingest import (
     Ingest,
     Scope,
     attempt,
-    encode_record,
+    encode_records,
     request_scope,
 )
 from trackwire.collector.store_reads import ReadQueries, StoreReads
@@ -65,6 +65,9 @@ _CHECKPOINT_INTERVAL_S: Final = 1.0
 #: An encoded record's payload and groups texts (see :data:`Encoded`).
 _PAYLOAD: Final = operator.itemgetter(0)
 _GROUPS: Final = operator.itemgetter(1)
+#: A record's vendor and source key.
+_VENDOR: Final = operator.attrgetter("vendor")
+_SOURCE: Final = operator.attrgetter("source")
 
 
 class SQLiteStore(StoreReads, SQLiteQueryReads):
@@ -266,7 +269,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         # Encode before taking the lock: a bad payload fails the call with nothing written, and
         # other threads' requests are not held up by this one's JSON work.
         contexts: dict[int, str] = {}
-        encoded = [encode_record(i, record, contexts) for i, record in enumerate(records)]
+        encoded = encode_records(records, contexts)
         if max_bytes is not None:
             size = sum(len(text) for text in contexts.values())
             # Payloads and groups (those not None) measured in C: this runs for every event.
@@ -356,7 +359,12 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         """
         conn = self._writer
         records, scope, received = job.records, job.scope, job.received
-        sources = claim_sources(conn, {(r.vendor, r.source) for r in records})
+        vendors, keys = set(map(_VENDOR, records)), set(map(_SOURCE, records))
+        if len(vendors) == 1 and len(keys) == 1:
+            pairs = {(vendors.pop(), keys.pop())}  # one source: no pair built per record
+        else:
+            pairs = {(r.vendor, r.source) for r in records}
+        sources = claim_sources(conn, pairs)
         if scope is not None:
             claimed = conn.execute(
                 "INSERT INTO requests (source_id, request_key, received_time_ms) "
