@@ -27,7 +27,7 @@ from trackwire.collector.query.segmentation import (
     Property,
 )
 from trackwire.collector.query.values import filter_needles, filter_texts
-from trackwire.collector.sqlite import user_index
+from trackwire.collector.sqlite import event_index, user_index
 from trackwire.collector.sqlite.amplitude_functions import ELEMENT, FOLDED, TEXT
 from trackwire.errors import ValidationError
 
@@ -403,15 +403,22 @@ def _selects(
                             f", {time_column} AS t, {seen} AS f, e.revenue AS r, e.id AS k, "
                             "e.amplitude_id AS i"
                         )
-                    parts.append(
-                        f"SELECT {_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
-                        f"{person} AS a, {value.text} AS v{extra} FROM events e "
-                        f"WHERE {' AND '.join(where)}"
+                    select = (
+                        f"{_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
+                        f"{person} AS a, {value.text} AS v{extra}"
                     )
-                    args += [*group.args, *value.args, source.source_id, *match.args]
-                    args += [query.start_ms, query.end_ms]
-                    for condition in conditions:
-                        args += condition.args
+                    condition = " AND ".join(where)
+                    # The events after the watermark, then the merged keys of those before
+                    # (see sqlite/event_index.py): the same selection, read two ways.
+                    parts.append(
+                        f"SELECT {select} FROM events e WHERE {event_index.tail_branch(condition)}"
+                    )
+                    parts.append(event_index.merged_branch(select, condition))
+                    branch = [*group.args, *value.args, source.source_id, *match.args]
+                    branch += [query.start_ms, query.end_ms]
+                    for sql in conditions:
+                        branch += sql.args
+                    args += branch * 2
     if not parts:
         extra = ", NULL AS t, NULL AS f, NULL AS r, NULL AS k, NULL AS i" if hits else ""
         return _Sql(f"SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v{extra} WHERE 0")
@@ -554,9 +561,11 @@ def event_exists(conn: sqlite3.Connection, sources: Sequence[Source], event_type
         return True
     for source in sources:
         for match in _match(source, event_type):
+            where = f"e.source_id = ? AND {match.text}"
             found = conn.execute(
-                f"SELECT 1 FROM events e WHERE e.source_id = ? AND {match.text} LIMIT 1",
-                [source.source_id, *match.args],
+                f"SELECT 1 FROM events e WHERE {event_index.tail_branch(where)} "
+                f"UNION ALL {event_index.merged_branch('1', where)} LIMIT 1",
+                [source.source_id, *match.args] * 2,
             ).fetchone()
             if found is not None:
                 return True
