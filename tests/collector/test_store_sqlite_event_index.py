@@ -36,7 +36,7 @@ from trackwire.collector.userprops import UserOp
 
 #: Statements taking a file back to before migration 10: the key tables gone, the indexes back.
 UNDO_MIGRATION_10 = (
-    "DROP TRIGGER event_names_follow_user; DROP TABLE event_types; DROP TABLE event_names; "
+    "DROP TRIGGER event_names_follow_user; DROP TABLE event_counts; DROP TABLE event_names; "
     "DROP TABLE event_received; DROP TABLE event_index_state; "
     "CREATE INDEX events_by_type ON events (source_id, type); "
     "CREATE INDEX events_by_name_time "
@@ -82,7 +82,7 @@ def _keys_mirror_events(store: SQLiteStore) -> None:
     name, time = f"coalesce(event_name, {event_index.NO_NAME})", "coalesce(client_time_ms, "
     time += f"{event_index.NO_TIME})"
     pairs = (
-        ("source_id, type, id", "source_id, type, event_id", "event_types"),
+        ("source_id, type, count(*)", "source_id, type, n", "event_counts"),
         (
             f"source_id, {name}, {time}, id, amplitude_id, type, props",
             "source_id, name, time_ms, event_id, amplitude_id, type, props",
@@ -97,6 +97,8 @@ def _keys_mirror_events(store: SQLiteStore) -> None:
     with store._reading() as conn:
         for events_columns, key_columns, table in pairs:
             events = f"SELECT {events_columns} FROM events WHERE id <= {event_index.WATERMARK}"
+            if table == "event_counts":
+                events += " GROUP BY 1, 2"
             keys = f"SELECT {key_columns} FROM {table}"
             for first, second in ((events, keys), (keys, events)):
                 extra = conn.execute(f"{first} EXCEPT {second}").fetchall()

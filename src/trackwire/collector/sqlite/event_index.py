@@ -68,8 +68,9 @@ _TIME: Final = f"coalesce(client_time_ms, {NO_TIME})"
 #: sorting them by key first cost more (~0.7 µs per event for ``event_names``) than it saved,
 #: as the keys of each table's ranges arrive nearly in order anyway.
 _MERGES: Final = (
-    "INSERT INTO event_types (source_id, type, event_id) "
-    "SELECT source_id, type, id FROM events WHERE id > ?1 AND id <= ?2",
+    "INSERT INTO event_counts (source_id, type, n) "
+    "SELECT source_id, type, count(*) FROM events WHERE id > ?1 AND id <= ?2 GROUP BY 1, 2 "
+    "ON CONFLICT (source_id, type) DO UPDATE SET n = n + excluded.n",
     "INSERT INTO event_names (source_id, name, time_ms, event_id, amplitude_id, type, props) "
     f"SELECT source_id, {_NAME}, {_TIME}, id, amplitude_id, type, props FROM events "
     "WHERE id > ?1 AND id <= ?2",
@@ -82,9 +83,11 @@ _MERGES: Final = (
 _LAST: Final = "(SELECT coalesce(max(id), 0) FROM events)"
 #: The keys of every stored event, in key order (packed pages), and the watermark at the end.
 _FILL: Final = (
+    "INSERT INTO event_counts (source_id, type, n) "
+    "SELECT source_id, type, count(*) FROM events GROUP BY 1, 2",
     *(
         f"{statement.replace('?1', '0').replace('?2', _LAST)} ORDER BY {order}"
-        for statement, order in zip(_MERGES[:3], ("1, 2, 3", "1, 2, 3, 4", "1, 2, 3"))
+        for statement, order in zip(_MERGES[1:3], ("1, 2, 3, 4", "1, 2, 3"), strict=True)
     ),
     f"INSERT INTO event_index_state (watermark) VALUES ({_LAST})",
 )
@@ -92,11 +95,11 @@ _FILL: Final = (
 #: Migration statements: the tables, the keys of the stored events, the indexes dropped.
 MIGRATION: Final = (
     """
-    CREATE TABLE event_types (
+    CREATE TABLE event_counts (
         source_id INTEGER NOT NULL,
         type      TEXT NOT NULL,
-        event_id  INTEGER NOT NULL,
-        PRIMARY KEY (source_id, type, event_id)
+        n         INTEGER NOT NULL,
+        PRIMARY KEY (source_id, type)
     ) WITHOUT ROWID
     """,
     # ``name`` has no type affinity: texts stay texts and NO_NAME a blob.

@@ -48,9 +48,9 @@ def events(
 
     The events after the watermark are read first (their ids are above every merged one),
     then, up to ``limit`` in all, the merged ones (see sqlite/event_index.py). With a source
-    and a type or event-name filter the merged keys of that type or name find the rows; else
-    (and for the user filter, which has no key) rows are checked newest first until ``limit``
-    match.
+    and an event-name filter the merged keys of that name find the rows; else (a type, a
+    user: a debugging aid, no key kept for them) rows are checked newest first until
+    ``limit`` match.
     """
     filters: list[tuple[str, Any]] = [
         ("e.type = ?", type),
@@ -73,17 +73,12 @@ def events(
         marks = ", ".join("?" * len(ids))
         clauses.append(f"e.source_id IN ({marks})")
         params += ids
-        # The merged keys of one event name or type (of one source: in id order).
+        # The merged keys of one event name.
         if event_name is not None:
             keys = (
                 f"event_names k CROSS JOIN events e WHERE k.source_id IN ({marks}) AND k.name = ?"
             )
             key_params = [*ids, event_name]
-        elif type is not None:
-            keys = (
-                f"event_types k CROSS JOIN events e WHERE k.source_id IN ({marks}) AND k.type = ?"
-            )
-            key_params = [*ids, type]
     where = " AND ".join(clauses) if clauses else "1"
     tail = f"SELECT e.id FROM events e WHERE {event_index.TAIL} AND {where} ORDER BY e.id DESC"
     if keys:
@@ -136,12 +131,12 @@ def _payload(payload: str, kind: str | None, context: str | None) -> dict[str, A
 
 def stats(conn: sqlite3.Connection) -> dict[str, Any]:
     """Event counts in total and per vendor, source and type."""
-    # The merged keys and the events after them (see sqlite/event_index.py).
+    # The merged counts and the events after them (see sqlite/event_index.py).
     counts = conn.execute(
         "SELECT s.vendor, s.source, c.type, c.n FROM (SELECT source_id, type, "
-        "count(*) AS n FROM (SELECT source_id, type FROM event_types UNION ALL "
-        f"SELECT e.source_id, e.type FROM events e WHERE {event_index.TAIL}) "
-        "GROUP BY source_id, type) AS c "
+        "sum(n) AS n FROM (SELECT source_id, type, n FROM event_counts UNION ALL "
+        f"SELECT e.source_id, e.type, count(*) FROM events e WHERE {event_index.TAIL} "
+        "GROUP BY 1, 2) GROUP BY source_id, type) AS c "
         "JOIN sources s USING (source_id) ORDER BY s.vendor, s.source, c.type"
     ).fetchall()
     return {
