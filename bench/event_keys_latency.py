@@ -28,6 +28,7 @@ sys.path.insert(0, str(BENCH))
 import collector_ingest as scale  # noqa: E402  (the scale benchmark's keys and times)
 
 from trackwire.amplitude.query.params import segmentation_params  # noqa: E402
+from trackwire.collector.keys import fingerprint  # noqa: E402
 from trackwire.collector.query.segmentation import plan  # noqa: E402
 from trackwire.collector.sqlite import SQLiteStore  # noqa: E402
 
@@ -45,10 +46,16 @@ def _timed(call: Callable[[], Any], runs: int) -> tuple[float, Any]:
 def measure(path: str, runs: int) -> dict[str, Any]:
     """Median milliseconds of each query on the file at ``path``."""
     store = SQLiteStore(path)
-    start = scale.SCALE_START_MS
+    # Receipt times are the building collector's clock: the export starts an hour before.
+    with store._reading() as conn:
+        (start,) = conn.execute(
+            "SELECT received_time_ms - 3600000 FROM events ORDER BY id LIMIT 1"
+        ).fetchone()
     try:
-        amplitude = store.project_sources(scale.AMPLITUDE_KEY)
-        segment = store.project_sources(scale.WRITE_KEY)
+        # Sources are stored under their keys' fingerprints.
+        amplitude_key, segment_key = fingerprint(scale.AMPLITUDE_KEY), fingerprint(scale.WRITE_KEY)
+        amplitude = store.project_sources(amplitude_key)
+        segment = store.project_sources(segment_key)
         queries: dict[str, Callable[[], Any]] = {
             "segmentation: Amplitude 'Event 3' uniques, hourly": lambda: store.segmentation(
                 amplitude,
@@ -74,25 +81,29 @@ def measure(path: str, runs: int) -> dict[str, Any]:
                 plan(segmentation_params("Event 3", "20260101", "20260101", metric="totals")),
             ),
             "listing: newest 50 of a source and type": lambda: store.events(
-                source=scale.WRITE_KEY, type="track", limit=50
+                source=segment_key, type="track", limit=50
             ),
             "listing: newest 50 of a source and event name": lambda: store.events(
-                source=scale.AMPLITUDE_KEY, event_name="Event 3", limit=50
+                source=amplitude_key, event_name="Event 3", limit=50
             ),
             "stats()": store.stats,
             "export: first page (5,000 events) of one source": lambda: next(
-                iter(store.export_pages(amplitude, start, start + 86_400_000))
+                iter(store.export_pages(amplitude, start, start + 10 * 86_400_000))
             ),
             "export: 100,000 events of one source": lambda: sum(
                 len(rows)
                 for _, (_, rows) in zip(
                     range(20),
-                    store.export_pages(amplitude, start, start + 86_400_000),
+                    store.export_pages(amplitude, start, start + 10 * 86_400_000),
                     strict=False,
                 )
             ),
         }
-        return {name: _timed(call, runs)[0] for name, call in queries.items()}
+        result = {}
+        for name, call in queries.items():
+            result[name], answer = _timed(call, runs)
+            assert answer, f"{name}: nothing found, nothing measured"
+        return result
     finally:
         store.close()
 

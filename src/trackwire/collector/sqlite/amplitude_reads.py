@@ -71,12 +71,12 @@ _PAGE_KEYS: Final = (
     "AND (e.received_time_ms > ?4 OR e.id > ?5) "
     "ORDER BY 1, 2 LIMIT ?6"
 )
-#: The events of an export page, in receipt order. The users' properties are joined to each
-#: event (a primary-key lookup): measured ~0.5 µs per event less in all than reading the
-#: page's users apart and matching them in Python.
-_PAGE_FROM: Final = (
-    f"FROM ({_PAGE_KEYS}) p CROSS JOIN {_EVENTS_WITH_CONTEXT} WHERE e.id = p.id ORDER BY p.r, p.id"
-)
+#: The events of an export page, in receipt order: the page's keys lead the CROSS JOIN (which
+#: SQLite never reorders), so rows come in their order; sorting the built rows again cost
+#: ~1 ms per 1,000. The users' properties are joined to each event (a primary-key lookup):
+#: measured ~0.5 µs per event less in all than reading the page's users apart and matching
+#: them in Python.
+_PAGE_FROM: Final = f"FROM ({_PAGE_KEYS}) p CROSS JOIN {_EVENTS_WITH_CONTEXT} WHERE e.id = p.id"
 #: What separates the rows of a page built as one value (see export_page).
 _ROW_END: Final = b"\x1e"
 #: Events read per export page: one short read transaction each.

@@ -2,11 +2,12 @@
 
 The statement reads each vendor's rows through the mapping of :mod:`.mapping` (event type to
 stored type and name, property to JSON path), with every value as a placeholder: only fixed
-fragments chosen here enter the SQL text. Rows are picked through the ``(source_id,
-event_name, client_time_ms, amplitude_id, props)`` index (time range within one event type) and
-aggregated per period and group in one pass, together with the per-group totals of the whole
-range. Event properties are read from the short ``props`` column where the store kept one (in
-the index: the table is not read) and from the payload elsewhere, in separate branches.
+fragments chosen here enter the SQL text. Rows are picked through the merged keys of
+``event_names (source_id, name, time_ms, event_id)`` (time range within one event type), with
+the events after the watermark read by id (see :mod:`.event_index`), and aggregated per period
+and group in one pass, together with the per-group totals of the whole range. Event properties
+are read from the short ``props`` column where the store kept one (in ``event_names``: the
+events table is not read) and from the payload elsewhere, in separate branches.
 """
 
 from __future__ import annotations
@@ -360,7 +361,7 @@ def _selects(
         short = _columns(sources, source, query, with_filters=with_filters, props=True)
         long = _columns(sources, source, query, with_filters=with_filters, props=False)
         # A query reading event properties runs as two branches: rows with their properties in
-        # the props column read only the segmentation index (which ends with that column);
+        # the props column read only event_names (which carries that column) once merged;
         # the others (long property sets, older rows) read their payload from the table. One
         # payload reference in a single branch would read every row's payload.
         variants = (
@@ -372,13 +373,13 @@ def _selects(
             conditions = columns.conditions
             group, value = columns.group, columns.value
             for match in _match(source, event_type):
-                # Two branches, each served by the (source_id, event_name, client_time_ms)
-                # index: events with a client time, and events without one (timed at receipt).
+                # Two branches, each served by the event_names key (source_id, name,
+                # time_ms): events with a client time, and events without one (at receipt).
                 for time_column, time_sql in (
                     ("e.client_time_ms", "e.client_time_ms >= ? AND e.client_time_ms < ?"),
                     (
                         "e.received_time_ms",
-                        # "+": keep events_by_received out of the plan; that index would visit
+                        # "+": no index on the receipt time may lead this plan; it would visit
                         # every event of the range, not just those of this type without a time.
                         "e.client_time_ms IS NULL "
                         "AND +e.received_time_ms >= ? AND +e.received_time_ms < ?",

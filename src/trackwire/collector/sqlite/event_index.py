@@ -3,32 +3,35 @@
 Listing by type, ``stats()``, event segmentation and export by receipt time were served by
 three indexes on ``events``: ``(source_id, type)``, ``(source_id, event_name, client_time_ms,
 amplitude_id, props)`` and ``(source_id, received_time_ms)``. Each insert wrote an entry into
-each, and each commit wrote their touched pages to the WAL (and the checkpoint again): about
-as much SQLite work and as many bytes per event as the event row itself. So the events are
-stored without them, and their keys live in three tables that are filled in bulk:
+each, and each commit wrote their touched pages to the WAL (and the checkpoint again): more
+SQLite work and more bytes per event than the event row itself (bench/RESULTS.md, "sixth
+round: the events' query keys"). So the events are stored without them, and what they gave
+is kept in tables filled in bulk:
 
-- ``event_types (source_id, type, event_id)``: newest-first listing by type, counts by type;
+- ``event_counts (source_id, type, n)``: the events of each source and type, for ``stats()``
+  (listing by type checks rows newest first, as the user filter does: a debugging aid);
 - ``event_names (source_id, name, time_ms, event_id)`` carrying ``amplitude_id``, ``type``
-  and ``props`` (the segmentation reads only this table when it needs nothing else); ``name``
+  and ``props`` (segmentation reads only this table when it needs nothing else); ``name``
   is the event name, :data:`NO_NAME` for none, and ``time_ms`` the client time,
-  :data:`~trackwire.collector.sqlite.user_index.NO_TIME` for none (a key column cannot be
-  NULL in a WITHOUT ROWID table, and both sort first, where NULL sorted);
+  :data:`~trackwire.collector.sqlite.user_index.NO_TIME` for none (a key column of a WITHOUT
+  ROWID table cannot be NULL);
 - ``event_received (source_id, received_time_ms, event_id)``: export in receipt order.
 
-They hold the keys of every event up to the **watermark**, the id in ``event_index_state``
-(0 when the row is missing: a new or reset file). The events after it -- the tail, at most
-about :data:`MERGE_AT` of them per writer -- are found by a range scan of ``events`` by id,
-and every read takes the union of the two: the same rows, in the same order, as the indexes
-gave. The tail's ids are all above the merged ones, so a newest-first listing reads the tail
-first. A read statement sees the watermark and the tables at one commit; reads made of
-several statements run in one read transaction (``user_index.snapshot``).
+They cover every event up to the **watermark**, the id in ``event_index_state`` (0 when the
+row is missing: a new or reset file). The events after it -- the tail, fewer than about
+:data:`MERGE_AT` -- are read by a range scan of ``events`` by id, and every read takes the
+union of the two: the same rows, in the same order, as the indexes gave. The tail's ids are
+all above the merged ones, so a newest-first listing reads the tail first. One statement
+sees the watermark and the tables at one commit.
 
-The writer merges, inside its write transaction, once the tail holds :data:`MERGE_AT` events:
-one ordered ``INSERT ... SELECT`` per table, which writes each page it touches once for many
-keys, and the watermark moved to the last event. The keys of every stream of events arrive
-nearly in order (receipt times, ids per type, client times per event name advance), so a
-merge writes at the end of each key range and its cost does not grow with the file. An alias
-merge moves events to another user: a trigger moves the ``amplitude_id`` of their merged keys.
+The writer merges inside its write transaction once the tail holds :data:`MERGE_AT` events
+(:class:`EventKeys`): one ``INSERT ... SELECT`` per table, which writes each page it touches
+once for many keys, then the watermark moves to the last event. It reads the watermark in
+that transaction, so several processes writing one file merge each tail once. The keys of
+each stream of events arrive nearly in order (receipt times, client times per event name
+advance), so a merge writes at the end of each key range and its cost does not grow with the
+file. An alias merge moves events to another user: a trigger moves the ``amplitude_id`` of
+their merged keys.
 """
 
 from __future__ import annotations

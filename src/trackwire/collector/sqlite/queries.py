@@ -64,35 +64,28 @@ def events(
     if user_id is not None:
         clauses.append("(e.user_id = ? OR e.device_id = ?)")
         params += [user_id, user_id]
-    keys = ""
-    key_params: list[Any] = []
+    named = False
     if vendor is not None or source is not None:
         ids = source_ids(conn, vendor, source)
         if not ids:
             return []
-        marks = ", ".join("?" * len(ids))
-        clauses.append(f"e.source_id IN ({marks})")
+        clauses.append(f"e.source_id IN ({', '.join('?' * len(ids))})")
         params += ids
-        # The merged keys of one event name.
-        if event_name is not None:
-            keys = (
-                f"event_names k CROSS JOIN events e WHERE k.source_id IN ({marks}) AND k.name = ?"
-            )
-            key_params = [*ids, event_name]
+        named = event_name is not None
     where = " AND ".join(clauses) if clauses else "1"
     tail = f"SELECT e.id FROM events e WHERE {event_index.TAIL} AND {where} ORDER BY e.id DESC"
-    if keys:
+    if named:
+        # The merged keys of one event name of these sources, the events table read only
+        # for the other filters.
         merged = (
-            f"SELECT k.event_id AS id FROM {keys} AND e.id = k.event_id AND {where} "
-            "ORDER BY k.event_id DESC"
+            f"SELECT id FROM ({event_index.merged_branch('e.id AS id', where)}) ORDER BY id DESC"
         )
-        merged_params = [*key_params, *params]
     else:
         merged = (
             f"SELECT e.id FROM events e WHERE e.id <= {event_index.WATERMARK} AND {where} "
             "ORDER BY e.id DESC"
         )
-        merged_params = params
+    merged_params = params
     # The inner queries pick ids (the tail's first, all above the merged ones); only `limit`
     # rows are read whole.
     sql = (
