@@ -13,7 +13,10 @@ unique ids):
    ``--checkpoint-every`` events, and the bytes written (``/proc/self/io``). Three variants:
    the store as it is; without the query side (no ``events`` secondary indexes, no
    ``props`` column, no user keys, no active_days); the event rows alone (only the events
-   INSERT and the transaction statements, no secondary index, no ``props``).
+   INSERT and the transaction statements, no secondary index, no ``props``). ``--variants``
+   picks others: the store's statements on a vacuumed copy with all, none, or all but one of
+   the three query indexes of a version-9 file, or the segmentation index without ``props``
+   (``--sqlite-only`` skips parts 2-4).
 2. **The HTTP floor.** uvicorn configured as the collector runs it (h11, the header-deadline
    protocol) with a trivial ASGI app that reads the body and answers 200, then with
    Starlette's Router in front; the server process's CPU per event.

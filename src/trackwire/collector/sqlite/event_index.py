@@ -138,9 +138,10 @@ MIGRATION: Final = (
     END
     """,
     *_FILL,
-    "DROP INDEX events_by_type",
-    "DROP INDEX events_by_name_time",
-    "DROP INDEX events_by_received",
+    # (IF EXISTS: a file whose owner dropped one by hand still opens.)
+    "DROP INDEX IF EXISTS events_by_type",
+    "DROP INDEX IF EXISTS events_by_name_time",
+    "DROP INDEX IF EXISTS events_by_received",
 )
 
 
