@@ -43,7 +43,7 @@ def _timed(call: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return round(statistics.median(times) * 1000, 1), result
 
 
-def measure(path: str, runs: int) -> dict[str, Any]:
+def measure(path: str, runs: int, only: str = "") -> dict[str, Any]:
     """Median milliseconds of each query on the file at ``path``."""
     store = SQLiteStore(path)
     # Receipt times are the building collector's clock: the export starts an hour before.
@@ -101,6 +101,8 @@ def measure(path: str, runs: int) -> dict[str, Any]:
         }
         result = {}
         for name, call in queries.items():
+            if only not in name:
+                continue
             result[name], answer = _timed(call, runs)
             assert answer, f"{name}: nothing found, nothing measured"
         return result
@@ -112,8 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="a file built by bench/ingest_floor.py")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", default="", help="only the queries whose name holds this")
     args = parser.parse_args(argv)
-    result = {"load_before": os.getloadavg(), **measure(args.db, args.runs)}
+    result = {"load_before": os.getloadavg(), **measure(args.db, args.runs, args.only)}
     result["load_after"] = os.getloadavg()
     print(json.dumps(result, indent=1))
 
