@@ -373,18 +373,7 @@ def _selects(
             conditions = columns.conditions
             group, value = columns.group, columns.value
             for match in _match(source, event_type):
-                # Two branches, each served by the event_names key (source_id, name,
-                # time_ms): events with a client time, and events without one (at receipt).
-                for time_column, time_sql in (
-                    ("e.client_time_ms", "e.client_time_ms >= ? AND e.client_time_ms < ?"),
-                    (
-                        "e.received_time_ms",
-                        # "+": no index on the receipt time may lead this plan; it would visit
-                        # every event of the range, not just those of this type without a time.
-                        "e.client_time_ms IS NULL "
-                        "AND +e.received_time_ms >= ? AND +e.received_time_ms < ?",
-                    ),
-                ):
+                for time_column, time_sql, ranges, merged in _TIME_BRANCHES:
                     where = ["e.source_id = ?", match.text, time_sql]
                     if paying:
                         where.append("e.revenue IS NOT NULL")
@@ -409,21 +398,43 @@ def _selects(
                         f"{person} AS a, {value.text} AS v{extra}"
                     )
                     condition = " AND ".join(where)
-                    # The events after the watermark, then the merged keys of those before
-                    # (see sqlite/event_index.py): the same selection, read two ways.
                     parts.append(
-                        f"SELECT {select} FROM events e WHERE {event_index.tail_branch(condition)}"
+                        event_index.merged_branch(select, condition)
+                        if merged
+                        else f"SELECT {select} FROM events e "
+                        f"WHERE {event_index.tail_branch(condition)}"
                     )
-                    parts.append(event_index.merged_branch(select, condition))
-                    branch = [*group.args, *value.args, source.source_id, *match.args]
-                    branch += [query.start_ms, query.end_ms]
+                    args += [*group.args, *value.args, source.source_id, *match.args]
+                    args += [query.start_ms, query.end_ms] * ranges
                     for sql in conditions:
-                        branch += sql.args
-                    args += branch * 2
+                        args += sql.args
     if not parts:
         extra = ", NULL AS t, NULL AS f, NULL AS r, NULL AS k, NULL AS i" if hits else ""
         return _Sql(f"SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v{extra} WHERE 0")
     return _Sql(" UNION ALL ".join(parts), args)
+
+
+#: How an event type's rows are read in time: ``(time column, range condition, ranges,
+#: merged)``. The merged keys (see sqlite/event_index.py) in two branches, each served by the
+#: event_names key (source_id, name, time_ms): events with a client time, and events without
+#: one (timed at receipt; "+": no index on the receipt time may lead that plan). The events
+#: after the watermark in one branch, a single scan by id for both.
+_TIME_BRANCHES: Final = (
+    ("e.client_time_ms", "e.client_time_ms >= ? AND e.client_time_ms < ?", 1, True),
+    (
+        "e.received_time_ms",
+        "e.client_time_ms IS NULL AND +e.received_time_ms >= ? AND +e.received_time_ms < ?",
+        1,
+        True,
+    ),
+    (
+        "coalesce(e.client_time_ms, e.received_time_ms)",
+        "(e.client_time_ms >= ? AND e.client_time_ms < ? OR e.client_time_ms IS NULL "
+        "AND e.received_time_ms >= ? AND e.received_time_ms < ?)",
+        2,
+        False,
+    ),
+)
 
 
 def _rollup(sources: Sequence[Source], query: Plan, *, with_filters: bool = True) -> _Sql | None:
