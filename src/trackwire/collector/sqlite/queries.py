@@ -85,7 +85,6 @@ def events(
             f"SELECT e.id FROM events e WHERE e.id <= {event_index.WATERMARK} AND {where} "
             "ORDER BY e.id DESC"
         )
-    merged_params = params
     # The inner queries pick ids (the tail's first, all above the merged ones); only `limit`
     # rows are read whole.
     sql = (
@@ -94,7 +93,7 @@ def events(
         f"WHERE e.id IN (SELECT id FROM (SELECT * FROM ({tail} LIMIT ?) UNION ALL "
         f"SELECT * FROM ({merged} LIMIT ?)) ORDER BY id DESC LIMIT ?) ORDER BY e.id DESC"
     )
-    rows = conn.execute(sql, (*params, limit, *merged_params, limit, limit)).fetchall()
+    rows = conn.execute(sql, (*params, limit, *params, limit, limit)).fetchall()
     return [
         StoredEvent(
             id=row[0],
