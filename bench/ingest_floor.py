@@ -13,7 +13,10 @@ unique ids):
    ``--checkpoint-every`` events, and the bytes written (``/proc/self/io``). Three variants:
    the store as it is; without the query side (no ``events`` secondary indexes, no
    ``props`` column, no user keys, no active_days); the event rows alone (only the events
-   INSERT and the transaction statements, no secondary index, no ``props``).
+   INSERT and the transaction statements, no secondary index, no ``props``). ``--variants``
+   picks others: the store's statements on a vacuumed copy with all, none, or all but one of
+   the three query indexes of a version-9 file, or the segmentation index without ``props``
+   (``--sqlite-only`` skips parts 2-4).
 2. **The HTTP floor.** uvicorn configured as the collector runs it (h11, the header-deadline
    protocol) with a trivial ASGI app that reads the body and answers 200, then with
    Starlette's Router in front; the server process's CPU per event.
@@ -58,6 +61,17 @@ PER_REQUEST = scale.EVENTS_PER_REQUEST
 START_MS = scale.SCALE_START_MS
 #: The ``events`` indexes only the query side (issue 17) needs.
 QUERY_INDEXES = ("events_by_type", "events_by_received", "events_by_name_time")
+#: Variants that replay the store's statements with some of the query indexes dropped
+#: (``vacuumed``: none dropped, but the copy vacuumed as the others are; ``name_time_no_props``:
+#: the segmentation index rebuilt without its ``props`` column).
+INDEX_VARIANTS: dict[str, tuple[str, ...]] = {
+    "vacuumed": (),
+    "no_type": ("events_by_type",),
+    "no_received": ("events_by_received",),
+    "no_name_time": ("events_by_name_time",),
+    "name_time_no_props": ("events_by_name_time",),
+    "no_event_indexes": QUERY_INDEXES,
+}
 #: Tables only the query side reads.
 QUERY_TABLES = ("user_events", "active_days")
 
@@ -152,6 +166,8 @@ def category(sql: str) -> str:
         return "pragma"
     if text.startswith(("insert into events", "insert into contexts")) or "max(id)" in text:
         return "events insert"
+    if "event_index_state" in text or text.startswith("insert into event_"):
+        return "event keys (merge)"
     if text.startswith("update users"):
         return "users update (last seen)"
     for table, name in (
@@ -208,14 +224,22 @@ def replay(
     from trackwire.collector.sqlite import SQLiteStore
 
     copy_file(source, work)
+    dropped = INDEX_VARIANTS.get(variant, QUERY_INDEXES)
     if variant != "store":
         conn = sqlite3.connect(work)
-        for name in QUERY_INDEXES:
+        for name in dropped:
             conn.execute(f"DROP INDEX IF EXISTS {name}")
+        if variant == "name_time_no_props":
+            conn.execute(
+                "CREATE INDEX events_by_name_time "
+                "ON events (source_id, event_name, client_time_ms, amplitude_id)"
+            )
         # As a file that never had them: no freelist of the dropped pages for the inserts to
         # reuse (each reuse rewrites a freelist trunk page too).
         conn.execute("VACUUM")
         conn.close()
+    if variant in INDEX_VARIANTS:
+        variant = "indexes"  # the store's statements, only the indexes differ
     store = SQLiteStore(work)  # the writer's pragmas and SQL functions, as the collector has
     conn = store._writer
     by_part: dict[str, float] = {}
@@ -225,12 +249,16 @@ def replay(
     try:
         for method, sql, parameters in calls:
             part = category(sql)
-            if variant == "no_query_side" and part in ("user keys", "active_days"):
+            if variant == "no_query_side" and part in (
+                "user keys",
+                "active_days",
+                "event keys (merge)",
+            ):
                 continue
             if variant == "rows_alone" and part not in ("events insert", "transaction"):
                 continue
             if part == "events insert" and sql.lstrip().startswith("INSERT INTO events"):
-                if variant != "store":
+                if variant in ("no_query_side", "rows_alone"):
                     parameters = (
                         [_null_props(sql, row) for row in parameters]
                         if method == "executemany"
@@ -432,11 +460,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         first = stored // PER_REQUEST
         calls = capture(base, Path(tmp) / "capture.db", first, args.capture_requests)
         result["captured_calls"] = len(calls)
-        for variant in ("store", "no_query_side", "rows_alone"):
+        for variant in args.variants.split(","):
             result[f"sqlite_{variant}"] = replay(
                 base, Path(tmp) / f"{variant}.db", calls, variant, args.warm, args.checkpoint_every
             )
             Path(tmp, f"{variant}.db").unlink()
+    if args.sqlite_only:
+        result["load_after"] = os.getloadavg()
+        return result
     result["http_trivial"] = http_floor("trivial", args.http_events)
     result["http_router"] = http_floor("router", args.http_events)
     result["parse"] = parse_floor(args.parse_requests)
@@ -494,6 +525,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--file-events", type=int, default=1_000_000, help="events in the file")
     parser.add_argument("--capture-requests", type=int, default=300, help="requests replayed")
     parser.add_argument("--warm", type=int, default=10, help="transactions replayed untimed")
+    parser.add_argument(
+        "--variants",
+        default="store,no_query_side,rows_alone",
+        help="SQLite replays, comma-separated: store, no_query_side, rows_alone, "
+        + ", ".join(INDEX_VARIANTS),
+    )
+    parser.add_argument("--sqlite-only", action="store_true", help="skip HTTP, parse and main")
     parser.add_argument("--checkpoint-every", type=int, default=20_000, help="events")
     parser.add_argument("--http-events", type=int, default=200_000)
     parser.add_argument("--parse-requests", type=int, default=100, help="per vendor")
@@ -505,7 +543,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     result = measure(args)
     print(json.dumps(result, indent=1))
-    print("\n".join(table(result)))
+    if not args.sqlite_only:
+        print("\n".join(table(result)))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 
 from trackwire.amplitude.query.params import segmentation_params
 from trackwire.collector.query import mapping, segmentation
-from trackwire.collector.sqlite import SQLiteStore
+from trackwire.collector.sqlite import SQLiteStore, event_index
 from trackwire.collector.store import EventRecord
 
 DAY = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -91,13 +91,25 @@ def test_rows_without_the_column_are_read_from_the_payload(tmp_path: Path) -> No
         assert segmentation.answer(segmentation.plan(params), rows)["data"]["series"] == [[2]]
 
 
-def test_grouping_by_a_property_reads_only_the_index(tmp_path: Path) -> None:
-    """The table row is read only where the column is NULL (SQLite defers the seek)."""
+def test_grouping_by_a_property_reads_only_the_merged_keys(tmp_path: Path) -> None:
+    """Merged events' short properties are read from ``event_names`` alone (no events row);
+    the events after the watermark are a range of ids."""
+    select = "e.props ->> '$.a'"
+    where = (
+        "e.source_id = ? AND e.event_name = ? AND e.client_time_ms >= ? "
+        "AND e.client_time_ms < ? AND e.props IS NOT NULL"
+    )
     with SQLiteStore(tmp_path / "c.db") as store:
         store.ingest([_event(0, {"genre": "pop"})], received_time_ms=DAY)
-        plan = store._writer.execute(
-            "EXPLAIN QUERY PLAN SELECT CASE WHEN e.props IS NULL THEN e.payload ->> '$.a' "
-            "ELSE e.props ->> '$.a' END FROM events e "
-            "WHERE e.source_id = 1 AND e.event_name = 'Play' AND e.client_time_ms >= 0"
-        ).fetchall()
-    assert "events_by_name_time" in str(plan)
+        merged, tail = (
+            str(store._writer.execute(f"EXPLAIN QUERY PLAN {sql}", (1, "Play", 0, DAY)).fetchall())
+            for sql in (
+                event_index.merged_branch(select, where),
+                f"SELECT {select} FROM events e WHERE {event_index.tail_branch(where)}",
+            )
+        )
+    assert "SEARCH n USING PRIMARY KEY (source_id=? AND name=? AND time_ms>? AND time_ms<?)" in (
+        merged
+    )
+    assert "events" not in merged
+    assert "SEARCH e USING INTEGER PRIMARY KEY (rowid>?)" in tail

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.collector.test_store import SEG_KEY, count, rec
+from tests.collector.test_store_sqlite_event_index import UNDO_MIGRATION_10
 from trackwire.collector.sqlite import SQLiteStore, bulk, dedup, schema, user_index
 from trackwire.collector.sqlite import ingest as sqlite_ingest
 from trackwire.collector.store import IngestResult, StorageLimitError
@@ -236,6 +237,7 @@ def test_version_7_file_gets_user_keys_and_drops_the_index(tmp_path: Path) -> No
     conn.executescript(
         "DROP TABLE user_events; DROP TABLE user_events_mid; DROP TABLE user_events_recent; "
         "CREATE INDEX events_by_user_time ON events (amplitude_id, client_time_ms); "
+        f"{UNDO_MIGRATION_10}"
         "DELETE FROM schema_migrations WHERE version >= 8; PRAGMA user_version = 7;"
     )
     conn.close()

@@ -20,6 +20,7 @@ import pytest
 
 from tests.collector.test_store import SEG_KEY, rec
 from tests.collector.test_store_query_contract import CHARTS, PROJECT, START, ingest_history
+from tests.collector.test_store_sqlite_event_index import UNDO_MIGRATION_10
 from trackwire.amplitude.query.params import segmentation_params
 from trackwire.collector.query.segmentation import plan
 from trackwire.collector.sqlite import SQLiteStore, schema, user_index
@@ -237,12 +238,12 @@ def test_version_8_file_is_migrated_and_refused_by_older_code(tmp_path: Path) ->
         schema.migrate(conn, schema.MIGRATIONS[:8])
     # Back to version 8, with its spans whole in the rows (as that version wrote them).
     conn.executescript(
-        "UPDATE users SET last_seen_ms = 2000; DELETE FROM schema_migrations WHERE version = 9; "
-        "PRAGMA user_version = 8;"
+        f"UPDATE users SET last_seen_ms = 2000; {UNDO_MIGRATION_10}"
+        "DELETE FROM schema_migrations WHERE version >= 9; PRAGMA user_version = 8;"
     )
     conn.close()
     with SQLiteStore(path) as store:
-        assert store.schema_version == len(schema.MIGRATIONS) == 9
+        assert store.schema_version == len(schema.MIGRATIONS)
         user = store.user("segment", SEG_KEY, user_id="u1")
         assert user is not None
         assert (user.first_seen_ms, user.last_seen_ms) == (1_000, 2_000)

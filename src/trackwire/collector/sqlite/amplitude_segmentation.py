@@ -2,11 +2,12 @@
 
 The statement reads each vendor's rows through the mapping of :mod:`.mapping` (event type to
 stored type and name, property to JSON path), with every value as a placeholder: only fixed
-fragments chosen here enter the SQL text. Rows are picked through the ``(source_id,
-event_name, client_time_ms, amplitude_id, props)`` index (time range within one event type) and
-aggregated per period and group in one pass, together with the per-group totals of the whole
-range. Event properties are read from the short ``props`` column where the store kept one (in
-the index: the table is not read) and from the payload elsewhere, in separate branches.
+fragments chosen here enter the SQL text. Rows are picked through the merged keys of
+``event_names (source_id, name, time_ms, event_id)`` (time range within one event type), with
+the events after the watermark read by id (see :mod:`.event_index`), and aggregated per period
+and group in one pass, together with the per-group totals of the whole range. Event properties
+are read from the short ``props`` column where the store kept one (in ``event_names``: the
+events table is not read) and from the payload elsewhere, in separate branches.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from trackwire.collector.query.segmentation import (
     Property,
 )
 from trackwire.collector.query.values import filter_needles, filter_texts
-from trackwire.collector.sqlite import user_index
+from trackwire.collector.sqlite import event_index, user_index
 from trackwire.collector.sqlite.amplitude_functions import ELEMENT, FOLDED, TEXT
 from trackwire.errors import ValidationError
 
@@ -360,7 +361,7 @@ def _selects(
         short = _columns(sources, source, query, with_filters=with_filters, props=True)
         long = _columns(sources, source, query, with_filters=with_filters, props=False)
         # A query reading event properties runs as two branches: rows with their properties in
-        # the props column read only the segmentation index (which ends with that column);
+        # the props column read only event_names (which carries that column) once merged;
         # the others (long property sets, older rows) read their payload from the table. One
         # payload reference in a single branch would read every row's payload.
         variants = (
@@ -372,18 +373,7 @@ def _selects(
             conditions = columns.conditions
             group, value = columns.group, columns.value
             for match in _match(source, event_type):
-                # Two branches, each served by the (source_id, event_name, client_time_ms)
-                # index: events with a client time, and events without one (timed at receipt).
-                for time_column, time_sql in (
-                    ("e.client_time_ms", "e.client_time_ms >= ? AND e.client_time_ms < ?"),
-                    (
-                        "e.received_time_ms",
-                        # "+": keep events_by_received out of the plan; that index would visit
-                        # every event of the range, not just those of this type without a time.
-                        "e.client_time_ms IS NULL "
-                        "AND +e.received_time_ms >= ? AND +e.received_time_ms < ?",
-                    ),
-                ):
+                for time_column, time_sql, ranges, merged in _TIME_BRANCHES:
                     where = ["e.source_id = ?", match.text, time_sql]
                     if paying:
                         where.append("e.revenue IS NOT NULL")
@@ -403,19 +393,48 @@ def _selects(
                             f", {time_column} AS t, {seen} AS f, e.revenue AS r, e.id AS k, "
                             "e.amplitude_id AS i"
                         )
+                    select = (
+                        f"{_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
+                        f"{person} AS a, {value.text} AS v{extra}"
+                    )
+                    condition = " AND ".join(where)
                     parts.append(
-                        f"SELECT {_bucket(query.interval, time_column)} AS b, {group.text} AS g, "
-                        f"{person} AS a, {value.text} AS v{extra} FROM events e "
-                        f"WHERE {' AND '.join(where)}"
+                        event_index.merged_branch(select, condition)
+                        if merged
+                        else f"SELECT {select} FROM events e "
+                        f"WHERE {event_index.tail_branch(condition)}"
                     )
                     args += [*group.args, *value.args, source.source_id, *match.args]
-                    args += [query.start_ms, query.end_ms]
-                    for condition in conditions:
-                        args += condition.args
+                    args += [query.start_ms, query.end_ms] * ranges
+                    for sql in conditions:
+                        args += sql.args
     if not parts:
         extra = ", NULL AS t, NULL AS f, NULL AS r, NULL AS k, NULL AS i" if hits else ""
         return _Sql(f"SELECT NULL AS b, NULL AS g, NULL AS a, NULL AS v{extra} WHERE 0")
     return _Sql(" UNION ALL ".join(parts), args)
+
+
+#: How an event type's rows are read in time: ``(time column, range condition, ranges,
+#: merged)``. The merged keys (see sqlite/event_index.py) in two branches, each served by the
+#: event_names key (source_id, name, time_ms): events with a client time, and events without
+#: one (timed at receipt; "+": no index on the receipt time may lead that plan). The events
+#: after the watermark in one branch, a single scan by id for both.
+_TIME_BRANCHES: Final = (
+    ("e.client_time_ms", "e.client_time_ms >= ? AND e.client_time_ms < ?", 1, True),
+    (
+        "e.received_time_ms",
+        "e.client_time_ms IS NULL AND +e.received_time_ms >= ? AND +e.received_time_ms < ?",
+        1,
+        True,
+    ),
+    (
+        "coalesce(e.client_time_ms, e.received_time_ms)",
+        "(e.client_time_ms >= ? AND e.client_time_ms < ? OR e.client_time_ms IS NULL "
+        "AND e.received_time_ms >= ? AND e.received_time_ms < ?)",
+        2,
+        False,
+    ),
+)
 
 
 def _rollup(sources: Sequence[Source], query: Plan, *, with_filters: bool = True) -> _Sql | None:
@@ -554,9 +573,11 @@ def event_exists(conn: sqlite3.Connection, sources: Sequence[Source], event_type
         return True
     for source in sources:
         for match in _match(source, event_type):
+            where = f"e.source_id = ? AND {match.text}"
             found = conn.execute(
-                f"SELECT 1 FROM events e WHERE e.source_id = ? AND {match.text} LIMIT 1",
-                [source.source_id, *match.args],
+                f"SELECT 1 FROM events e WHERE {event_index.tail_branch(where)} "
+                f"UNION ALL {event_index.merged_branch('1', where)} LIMIT 1",
+                [source.source_id, *match.args] * 2,
             ).fetchone()
             if found is not None:
                 return True

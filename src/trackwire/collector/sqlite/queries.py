@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from trackwire.collector.sqlite import user_index
+from trackwire.collector.sqlite import event_index, user_index
 from trackwire.collector.sqlite.ingest import EVENT_COLUMNS, USER_COLUMNS
 from trackwire.collector.store import IdentityLink, StoredEvent, UserState, expand
 
@@ -46,41 +46,54 @@ def events(
 ) -> list[StoredEvent]:
     """Stored events, newest first.
 
-    Source, type and event-name filters use indexes. The user filter has none (each index
-    slows every insert): it is checked row by row, newest first, until ``limit`` match.
+    The events after the watermark are read first (their ids are above every merged one),
+    then, up to ``limit`` in all, the merged ones (see sqlite/event_index.py). With a source
+    and an event-name filter the merged keys of that name find the rows; else (a type, a
+    user: a debugging aid, no key kept for them) rows are checked newest first until
+    ``limit`` match.
     """
     filters: list[tuple[str, Any]] = [
-        ("type = ?", type),
-        ("event_name = ?", event_name),
-        ("received_time_ms >= ?", since_ms),
-        ("received_time_ms < ?", until_ms),
-        ("id < ?", before_id),
+        ("e.type = ?", type),
+        ("e.event_name = ?", event_name),
+        ("e.received_time_ms >= ?", since_ms),
+        ("e.received_time_ms < ?", until_ms),
+        ("e.id < ?", before_id),
     ]
     clauses = [clause for clause, value in filters if value is not None]
     params = [value for _, value in filters if value is not None]
     if user_id is not None:
-        clauses.append("(user_id = ? OR device_id = ?)")
+        clauses.append("(e.user_id = ? OR e.device_id = ?)")
         params += [user_id, user_id]
+    named = False
     if vendor is not None or source is not None:
         ids = source_ids(conn, vendor, source)
         if not ids:
             return []
-        # With a type or event filter the (source_id, type|event_name) indexes find the
-        # rows (in id order for one source); with the source alone a newest-first scan
-        # stops after `limit` rows, whereas an index would visit every event of the
-        # source ("+" keeps it out of the plan).
-        indexed = type is not None or event_name is not None
-        clauses.append(f"{'' if indexed else '+'}source_id IN ({', '.join('?' * len(ids))})")
+        clauses.append(f"e.source_id IN ({', '.join('?' * len(ids))})")
         params += ids
-    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-    # The inner query picks ids from the indexes alone; only `limit` rows are read.
+        named = event_name is not None
+    where = " AND ".join(clauses) if clauses else "1"
+    tail = f"SELECT e.id FROM events e WHERE {event_index.TAIL} AND {where} ORDER BY e.id DESC"
+    if named:
+        # The merged keys of one event name of these sources, the events table read only
+        # for the other filters.
+        merged = (
+            f"SELECT id FROM ({event_index.merged_branch('e.id AS id', where)}) ORDER BY id DESC"
+        )
+    else:
+        merged = (
+            f"SELECT e.id FROM events e WHERE e.id <= {event_index.WATERMARK} AND {where} "
+            "ORDER BY e.id DESC"
+        )
+    # The inner queries pick ids (the tail's first, all above the merged ones); only `limit`
+    # rows are read whole.
     sql = (
         f"SELECT {EVENT_COLUMNS} FROM events e JOIN sources s USING (source_id) "
         "LEFT JOIN contexts c ON c.context_id = e.context_id "
-        f"WHERE e.id IN (SELECT id FROM events {where}ORDER BY id DESC LIMIT ?) "
-        "ORDER BY e.id DESC"
+        f"WHERE e.id IN (SELECT id FROM (SELECT * FROM ({tail} LIMIT ?) UNION ALL "
+        f"SELECT * FROM ({merged} LIMIT ?)) ORDER BY id DESC LIMIT ?) ORDER BY e.id DESC"
     )
-    rows = conn.execute(sql, (*params, limit)).fetchall()
+    rows = conn.execute(sql, (*params, limit, *params, limit, limit)).fetchall()
     return [
         StoredEvent(
             id=row[0],
@@ -110,9 +123,12 @@ def _payload(payload: str, kind: str | None, context: str | None) -> dict[str, A
 
 def stats(conn: sqlite3.Connection) -> dict[str, Any]:
     """Event counts in total and per vendor, source and type."""
+    # The merged counts and the events after them (see sqlite/event_index.py).
     counts = conn.execute(
         "SELECT s.vendor, s.source, c.type, c.n FROM (SELECT source_id, type, "
-        "count(*) AS n FROM events GROUP BY source_id, type) AS c "
+        "sum(n) AS n FROM (SELECT source_id, type, n FROM event_counts UNION ALL "
+        f"SELECT e.source_id, e.type, count(*) FROM events e WHERE {event_index.TAIL} "
+        "GROUP BY 1, 2) GROUP BY source_id, type) AS c "
         "JOIN sources s USING (source_id) ORDER BY s.vendor, s.source, c.type"
     ).fetchall()
     return {

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from trackwire.collector.sqlite import amplitude_rollups, dedup, user_index
+from trackwire.collector.sqlite import amplitude_rollups, dedup, event_index, user_index
 from trackwire.errors import TrackwireError
 
 __all__ = ["MIGRATIONS", "Migration", "SchemaTooNewError", "current_version", "migrate"]
@@ -288,6 +288,9 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     # trackwire, which would read users' spans without their recent keys and merge those keys
     # away unfolded, from opening a file written since (see sqlite/user_index.py).
     Migration(9, "ingest: users' seen spans lag by their recent user keys, folded in bulk", ()),
+    # The three query indexes of events leave its write path (see sqlite/event_index.py). An
+    # older trackwire would find none of them and merge no keys; its number keeps it out.
+    Migration(10, "ingest: the events' query keys in tables merged in bulk", event_index.MIGRATION),
 )
 
 _BOOTSTRAP: Final = """

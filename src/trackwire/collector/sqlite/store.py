@@ -19,6 +19,7 @@ from trackwire.collector.sqlite import queries, schema
 from trackwire.collector.sqlite.amplitude_query import SQLiteQueryReads
 from trackwire.collector.sqlite.amplitude_rollups import ActiveDays
 from trackwire.collector.sqlite.dedup import DedupKeys
+from trackwire.collector.sqlite.event_index import EventKeys
 from trackwire.collector.sqlite.ingest import SQLiteIngestSQL, claim_sources
 from trackwire.collector.sqlite.user_index import UserEvents
 from trackwire.collector.store import (
@@ -126,6 +127,8 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         self._dedup = DedupKeys()
         #: Guarded by _lock: the row counts of the user key tables (see sqlite/user_index.py).
         self._user_events = UserEvents()
+        #: Guarded by _lock: merges the events' query keys (see sqlite/event_index.py).
+        self._event_keys = EventKeys()
         #: Guarded by _lock, like _known: the active days this writer wrote (amplitude_rollups).
         self._active_days = ActiveDays()
         self._data_version: int | None = None
@@ -332,6 +335,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                     conn.execute("RELEASE request")
                 self._dedup.merge_if_due(conn)
                 self._user_events.merge_if_due(conn)
+                self._event_keys.merge_if_due(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 self._known.clear()
