@@ -11,8 +11,9 @@ holds equal to PostgreSQL's).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,7 +79,8 @@ def _watermark(store: SQLiteStore) -> tuple[int, int]:
 
 
 def _keys_mirror_events(store: SQLiteStore) -> None:
-    """The key tables hold exactly the keys of the events up to the watermark."""
+    """The key tables hold exactly the keys of the events up to the watermark, and
+    ``event_counts`` the counts of every event."""
     name, time = f"coalesce(event_name, {event_index.NO_NAME})", "coalesce(client_time_ms, "
     time += f"{event_index.NO_TIME})"
     pairs = (
@@ -98,7 +100,7 @@ def _keys_mirror_events(store: SQLiteStore) -> None:
         for events_columns, key_columns, table in pairs:
             events = f"SELECT {events_columns} FROM events WHERE id <= {event_index.WATERMARK}"
             if table == "event_counts":
-                events += " GROUP BY 1, 2"
+                events = f"SELECT {events_columns} FROM events GROUP BY 1, 2"
             keys = f"SELECT {key_columns} FROM {table}"
             for first, second in ((events, keys), (keys, events)):
                 extra = conn.execute(f"{first} EXCEPT {second}").fetchall()
@@ -225,6 +227,56 @@ def test_reset_starts_the_keys_again(tmp_path: Path) -> None:
         ]
     finally:
         store.close()
+
+
+def test_a_request_rolled_back_after_its_counts_counts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(tmp_path / "c.db", NEVER)
+    try:
+        store.ingest([rec(event="A", time=1), rec(type="identify", event=None, time=2)])
+        counted = event_index.count_events
+
+        def count_then_fail(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+            counted(conn, rows)
+            raise RuntimeError("after the counts")
+
+        monkeypatch.setattr(event_index, "count_events", count_then_fail)
+        with pytest.raises(RuntimeError, match="after the counts"):
+            store.ingest([rec(event="B", time=3), rec(source="other", event="C", time=4)])
+        monkeypatch.undo()
+        assert {c["type"]: c["count"] for c in store.stats()["by_source"]} == {
+            "track": 1,
+            "identify": 1,
+        }
+        _keys_mirror_events(store)
+    finally:
+        store.close()
+
+
+def test_version_10_file_counts_its_tail(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with _store(path, 3) as store:
+        store.ingest([rec(event=f"E{n % 2}", time=n, key=f"k{n}") for n in range(4)])
+        store.ingest([rec(event="E", time=9, key="k9"), rec(type="identify", event=None)])
+        assert _watermark(store) == (4, 6)
+        before = store.stats()
+    conn = sqlite3.connect(path, isolation_level=None)
+    with pytest.raises(schema.SchemaTooNewError):
+        schema.migrate(conn, schema.MIGRATIONS[:10])
+    # Back to version 10: event_counts covers the events up to the watermark only.
+    conn.executescript(
+        "DELETE FROM event_counts; INSERT INTO event_counts (source_id, type, n) "
+        "SELECT source_id, type, count(*) FROM events WHERE id <= 4 GROUP BY 1, 2; "
+        "DELETE FROM schema_migrations WHERE version >= 11; PRAGMA user_version = 10;"
+    )
+    conn.close()
+    with _store(path, NEVER) as store:
+        assert store.schema_version == len(schema.MIGRATIONS)
+        assert schema.MIGRATIONS[10].statements is event_index.COUNT_TAIL
+        assert store.stats() == before
+        assert before["total"] == 6
+        _keys_mirror_events(store)
 
 
 def test_version_9_file_gets_the_keys_and_older_code_refuses_it(tmp_path: Path) -> None:

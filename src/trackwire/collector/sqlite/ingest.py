@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
-from trackwire.collector.sqlite import amplitude_rollups, bulk
+from trackwire.collector.sqlite import amplitude_rollups, bulk, event_index
 from trackwire.collector.sqlite.dedup import DedupKeys, dedup_hash, dedup_hashes
 from trackwire.collector.sqlite.user_index import UserEvents
 from trackwire.collector.store import EventRecord
@@ -297,6 +297,7 @@ class SQLiteIngestSQL:
         self._dedup.add(conn, keys)
         # The query side's active users per day (before any move below, like the events).
         self._active_days.roll_up(conn, writes.events, before)
+        event_index.count_events(conn, writes.events)  # stats(): see sqlite/event_index.py
         self._user_events.add(conn, before)
         # After the events: those of this request resolved before an alias move too.
         self._user_events.move(conn, writes.merges)

@@ -291,6 +291,9 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     # The three query indexes of events leave its write path (see sqlite/event_index.py). An
     # older trackwire would find none of them and merge no keys; its number keeps it out.
     Migration(10, "ingest: the events' query keys in tables merged in bulk", event_index.MIGRATION),
+    # Each request counts its events; an older trackwire would count the tail again at its
+    # next merge, and its stats() would add the tail twice: the number keeps it out.
+    Migration(11, "ingest: event counts kept per request", event_index.COUNT_TAIL),
 )
 
 _BOOTSTRAP: Final = """
