@@ -45,6 +45,14 @@ UNDO_MIGRATION_10 = (
     "CREATE INDEX events_by_received ON events (source_id, received_time_ms); "
 )
 
+#: Statements taking a file back to before migration 12: the runs become the middle table.
+UNDO_MIGRATION_12 = (
+    "CREATE TABLE user_events_mid (amplitude_id INTEGER NOT NULL, time_ms INTEGER NOT NULL, "
+    "event_id INTEGER NOT NULL, PRIMARY KEY (amplitude_id, time_ms, event_id)) WITHOUT ROWID; "
+    "INSERT INTO user_events_mid SELECT amplitude_id, time_ms, event_id FROM user_events_runs; "
+    "DROP TABLE user_events_runs; "
+)
+
 #: The contract's reads, run here with this module's ``stores`` (the imports above).
 __all__ = [
     "test_charts",
@@ -266,7 +274,8 @@ def test_version_10_file_counts_its_tail(tmp_path: Path) -> None:
         schema.migrate(conn, schema.MIGRATIONS[:10])
     # Back to version 10: event_counts covers the events up to the watermark only.
     conn.executescript(
-        "DELETE FROM event_counts; INSERT INTO event_counts (source_id, type, n) "
+        f"{UNDO_MIGRATION_12}DELETE FROM event_counts; "
+        "INSERT INTO event_counts (source_id, type, n) "
         "SELECT source_id, type, count(*) FROM events WHERE id <= 4 GROUP BY 1, 2; "
         "DELETE FROM schema_migrations WHERE version >= 11; PRAGMA user_version = 10;"
     )
@@ -292,8 +301,8 @@ def test_version_9_file_gets_the_keys_and_older_code_refuses_it(tmp_path: Path) 
         schema.migrate(conn, schema.MIGRATIONS[:9])
     # Back to version 9: the indexes, no key tables (the events stay).
     conn.executescript(
-        f"{UNDO_MIGRATION_10} DELETE FROM schema_migrations WHERE version >= 10; "
-        "PRAGMA user_version = 9;"
+        f"{UNDO_MIGRATION_12}{UNDO_MIGRATION_10} "
+        "DELETE FROM schema_migrations WHERE version >= 10; PRAGMA user_version = 9;"
     )
     conn.close()
     with _store(path, NEVER) as store:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.collector.test_store import SEG_KEY, count, rec
-from tests.collector.test_store_sqlite_event_index import UNDO_MIGRATION_10
+from tests.collector.test_store_sqlite_event_index import UNDO_MIGRATION_10, UNDO_MIGRATION_12
 from trackwire.collector.sqlite import SQLiteStore, bulk, dedup, schema, user_index
 from trackwire.collector.sqlite import ingest as sqlite_ingest
 from trackwire.collector.store import IngestResult, StorageLimitError
@@ -180,8 +180,8 @@ def test_user_activity_reads_every_key_table_in_time_order(tmp_path: Path) -> No
     store = SQLiteStore(path)
     store._user_events = user_index.UserEvents(merge_at=3, mid_at=7)
     try:
-        # Times out of order, ties, events without a client time; recent keys move to the
-        # middle table at 3, the middle table to the large one at 7.
+        # Times out of order, ties, events without a client time; recent keys become a
+        # run at 3, the runs move to the large one at 7.
         store.ingest([rec(user="u1", time=t) for t in (50, 10, None, 30)])
         store.ingest([rec(user="u2", time=5), rec(user="u1", time=10), rec(user="u1", time=None)])
         store.ingest([rec(user="u2", time=40), rec(user="u2", time=45), rec(user="u1", time=15)])
@@ -193,10 +193,12 @@ def test_user_activity_reads_every_key_table_in_time_order(tmp_path: Path) -> No
         conn = sqlite3.connect(path)
         sizes = [
             conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("user_events", "user_events_mid", "user_events_recent")
+            for table in ("user_events", "user_events_runs", "user_events_recent")
         ]
+        runs = conn.execute("SELECT count(DISTINCT run) FROM user_events_runs").fetchone()[0]
         conn.close()
         assert sizes == [7, 6, 1]  # the answers below need every table
+        assert runs == 2  # and more than one run
         project = store.project_sources(SEG_KEY)
         (user,) = [u for u in store.search_users(project, "u1")[1] if u.user_id == "u1"]
         for latest in (True, False):
@@ -235,7 +237,7 @@ def test_version_7_file_gets_user_keys_and_drops_the_index(tmp_path: Path) -> No
     conn = sqlite3.connect(path, isolation_level=None)
     # Back to version 7: the index, no key tables (the events and users stay).
     conn.executescript(
-        "DROP TABLE user_events; DROP TABLE user_events_mid; DROP TABLE user_events_recent; "
+        "DROP TABLE user_events; DROP TABLE user_events_runs; DROP TABLE user_events_recent; "
         "CREATE INDEX events_by_user_time ON events (amplitude_id, client_time_ms); "
         f"{UNDO_MIGRATION_10}"
         "DELETE FROM schema_migrations WHERE version >= 8; PRAGMA user_version = 7;"
@@ -253,6 +255,34 @@ def test_version_7_file_gets_user_keys_and_drops_the_index(tmp_path: Path) -> No
     indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "events_by_user_time" not in indexes
+
+
+def test_version_11_file_gets_its_middle_table_as_run_0(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with SQLiteStore(path) as store:
+        store._user_events = user_index.UserEvents(merge_at=2, mid_at=100)
+        store.ingest([rec(user="u1", time=t) for t in (30, None, 10)])
+        store.ingest([rec(user="u1", time=20), rec(user="u2", time=5)])
+        project = store.project_sources(SEG_KEY)
+        before = store.user_events(project[0], 1, offset=0, limit=10, latest=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    with pytest.raises(schema.SchemaTooNewError):
+        schema.migrate(conn, schema.MIGRATIONS[:11])
+    assert conn.execute("SELECT count(DISTINCT run) FROM user_events_runs").fetchone() == (2,)
+    conn.executescript(
+        f"{UNDO_MIGRATION_12}DELETE FROM schema_migrations WHERE version >= 12; "
+        "PRAGMA user_version = 11;"
+    )
+    assert conn.execute("SELECT count(*) FROM user_events_mid").fetchone() == (5,)
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.schema_version == len(schema.MIGRATIONS)
+        assert schema.MIGRATIONS[11].statements is user_index.RUNS
+        assert store.user_events(project[0], 1, offset=0, limit=10, latest=True) == before
+    conn = sqlite3.connect(path)
+    runs = conn.execute("SELECT run, count(*) FROM user_events_runs GROUP BY run").fetchall()
+    conn.close()
+    assert runs == [(0, 5)]
 
 
 def test_two_writers_on_one_file_keep_every_user_key(tmp_path: Path) -> None:

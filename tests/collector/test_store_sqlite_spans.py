@@ -20,7 +20,7 @@ import pytest
 
 from tests.collector.test_store import SEG_KEY, rec
 from tests.collector.test_store_query_contract import CHARTS, PROJECT, START, ingest_history
-from tests.collector.test_store_sqlite_event_index import UNDO_MIGRATION_10
+from tests.collector.test_store_sqlite_event_index import UNDO_MIGRATION_10, UNDO_MIGRATION_12
 from trackwire.amplitude.query.params import segmentation_params
 from trackwire.collector.query.segmentation import plan
 from trackwire.collector.sqlite import SQLiteStore, schema, user_index
@@ -207,7 +207,7 @@ def test_two_writers_see_and_fold_each_others_spans(tmp_path: Path) -> None:
             )
             for reader in writers:
                 assert [(i, *_span(reader, i)) for i, _, _ in truth] == truth
-        assert _raw(path, "SELECT count(*) FROM user_events_mid")[0][0] > 0  # folds happened
+        assert _raw(path, "SELECT count(*) FROM user_events_runs")[0][0] > 0  # folds happened
     finally:
         for writer in writers:
             writer.close()
@@ -238,7 +238,7 @@ def test_version_8_file_is_migrated_and_refused_by_older_code(tmp_path: Path) ->
         schema.migrate(conn, schema.MIGRATIONS[:8])
     # Back to version 8, with its spans whole in the rows (as that version wrote them).
     conn.executescript(
-        f"UPDATE users SET last_seen_ms = 2000; {UNDO_MIGRATION_10}"
+        f"UPDATE users SET last_seen_ms = 2000; {UNDO_MIGRATION_12}{UNDO_MIGRATION_10}"
         "DELETE FROM schema_migrations WHERE version >= 9; PRAGMA user_version = 8;"
     )
     conn.close()

@@ -294,6 +294,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     # Each request counts its events; an older trackwire would count the tail again at its
     # next merge, and its stats() would add the tail twice: the number keeps it out.
     Migration(11, "ingest: event counts kept per request", event_index.COUNT_TAIL),
+    # An older trackwire would look for the middle table: its number keeps it out.
+    Migration(12, "ingest: users' recent keys appended as sorted runs", user_index.RUNS),
 )
 
 _BOOTSTRAP: Final = """

@@ -9,16 +9,20 @@ at commit and again at the checkpoint — the largest single cost of ingest. So 
 
 - ``user_events_recent``, the keys of the events stored since the last merge, appended in
   arrival order (no index: an append dirties the table's last page only);
-- ``user_events_mid``, ordered by key, into which the recent keys are merged in key order every
-  :data:`MERGE_AT` events: one pass that writes each page it touches once for many keys;
-- ``user_events``, ordered by key, into which the middle table is merged every
+- ``user_events_runs``, sorted runs: every :data:`MERGE_AT` events the recent keys are sorted
+  and appended as the next run, ``(run, amplitude_id, time_ms, event_id)``. An append writes
+  only the run's own pages, packed; merging them into one ordered middle table instead
+  rewrote about every page of it at each merge (1.2-2.0 µs per key against ~0.55, see
+  bench/RESULTS.md, "second pass: the bulk merges");
+- ``user_events``, ordered by key, into which the runs are merged in key order every
   :data:`MID_AT` keys. A merge rewrites about every page of the table it lands in, so merging
   the recent keys straight into the large table would cost more per event the larger the file
-  grows; through the bounded middle table the large one is rewritten ten times less often.
+  grows; through the bounded runs the large one is rewritten ten times less often.
 
-A read takes the union of the three (:data:`EVENT_IDS`, :func:`keys_page`): two ordered ranges
-and a scan of at most :data:`MERGE_AT` short recent rows, and the answers are the same, in the
-same order, as the index gave. ``time_ms`` is the client time; an event without one gets
+A read takes the union of the three (:data:`EVENT_IDS`, :func:`keys_page`): an ordered range,
+one per run (a seek each: the runs' numbers are found by :data:`RUN_NUMBERS`, one seek per
+run), and a scan of at most :data:`MERGE_AT` short recent rows, and the answers are the same,
+in the same order, as the index gave. ``time_ms`` is the client time; an event without one gets
 :data:`NO_TIME`, which sorts first as SQL's NULL did.
 
 The recent keys also stand in for the users' seen spans. ``users.first_seen_ms`` and
@@ -51,26 +55,38 @@ __all__ = [
     "MID_AT",
     "MIGRATION",
     "NO_TIME",
+    "RUNS",
+    "RUN_NUMBERS",
     "UserEvents",
     "keys_page",
     "pending_spans",
     "snapshot",
 ]
 
-#: Recent keys merged into ``user_events_mid`` at once. Larger batches write each of its pages
-#: once for more keys; a read scans up to this many recent rows (~1 ms per 10,000).
+#: Recent keys appended as one run at once. Larger runs mean fewer runs (one seek each per
+#: read of a user); a read scans up to this many recent rows (~1 ms per 10,000).
 MERGE_AT: Final = 50_000
-#: Keys of ``user_events_mid`` merged into ``user_events`` at once.
+#: Keys of ``user_events_runs`` merged into ``user_events`` at once.
 MID_AT: Final = 500_000
 #: ``time_ms`` of an event without a client time: below every real time, as NULL sorts.
 NO_TIME: Final = -(2**63)
 
-#: The key tables, largest first.
-_TABLES: Final = ("user_events", "user_events_mid", "user_events_recent")
+#: The numbers of the stored runs, one seek per run (a loose scan of the key's first column).
+RUN_NUMBERS: Final = (
+    "WITH RECURSIVE runs (run) AS (SELECT min(run) FROM user_events_runs UNION ALL "
+    "SELECT (SELECT min(run) FROM user_events_runs WHERE run > runs.run) FROM runs "
+    "WHERE runs.run IS NOT NULL) SELECT run FROM runs WHERE run IS NOT NULL"
+)
+#: The key tables, largest first, each as the rows of one user (``{user}``, a parameter).
+_TABLES: Final = (
+    "user_events WHERE amplitude_id = {user}",
+    f"user_events_runs WHERE run IN ({RUN_NUMBERS}) AND amplitude_id = {{user}}",
+    "user_events_recent WHERE amplitude_id = {user}",
+)
 
 #: The ids of one user's events (the ``amplitude_id`` is parameter ``?1``).
 EVENT_IDS: Final = " UNION ALL ".join(
-    f"SELECT event_id FROM {table} WHERE amplitude_id = ?1" for table in _TABLES
+    f"SELECT event_id FROM {table.format(user='?1')}" for table in _TABLES
 )
 
 #: Each recent key's user and seen time ``t``: its client time, else the event's receipt time
@@ -114,15 +130,13 @@ _ADD: Final = f"""
 #: An alias merge, ``(user, merged-away user)``: the second's events and keys move to the first.
 _MOVE: Final = (
     f"UPDATE events SET amplitude_id = ?1 WHERE id IN ({EVENT_IDS.replace('?1', '?2')})",
-    *(
-        statement
-        for table in _TABLES[:2]
-        for statement in (
-            f"INSERT INTO {table} (amplitude_id, time_ms, event_id) "
-            f"SELECT ?1, time_ms, event_id FROM {table} WHERE amplitude_id = ?2",
-            f"DELETE FROM {table} WHERE amplitude_id = ?2",
-        )
-    ),
+    "INSERT INTO user_events (amplitude_id, time_ms, event_id) "
+    f"SELECT ?1, time_ms, event_id FROM {_TABLES[0].format(user='?2')}",
+    f"DELETE FROM {_TABLES[0].format(user='?2')}",
+    # (Each run keeps its number: a run's keys need not be contiguous.)
+    "INSERT INTO user_events_runs (run, amplitude_id, time_ms, event_id) "
+    f"SELECT run, ?1, time_ms, event_id FROM {_TABLES[1].format(user='?2')}",
+    f"DELETE FROM {_TABLES[1].format(user='?2')}",
     # The merged-away user keeps its own span: its recent keys are folded into its row
     # before they move. Its whole span then joins the surviving user's: the resolver took in
     # the span it read, but events of this request resolved to the merged-away user after the
@@ -137,10 +151,15 @@ _MOVE: Final = (
 )
 #: Every recent key's time folded into its user's row.
 FOLD_SPANS: Final = _fold()
-#: The rows of a key table moved into a larger one, in key order.
-_MERGE: Final = (
-    "INSERT INTO {into} (amplitude_id, time_ms, event_id) "
-    "SELECT amplitude_id, time_ms, event_id FROM {source} ORDER BY 1, 2, 3"
+#: The recent keys appended as run ``?``, in key order.
+_APPEND_RUN: Final = (
+    "INSERT INTO user_events_runs (run, amplitude_id, time_ms, event_id) "
+    "SELECT ?, amplitude_id, time_ms, event_id FROM user_events_recent ORDER BY 2, 3, 4"
+)
+#: Every run merged into the large table, in key order.
+_MERGE_RUNS: Final = (
+    "INSERT INTO user_events (amplitude_id, time_ms, event_id) "
+    "SELECT amplitude_id, time_ms, event_id FROM user_events_runs ORDER BY 1, 2, 3"
 )
 
 
@@ -175,12 +194,29 @@ MIGRATION: Final = (
 )
 
 
+#: Migration statements (version 12): the middle table becomes run 0 of the sorted runs.
+RUNS: Final = (
+    """
+    CREATE TABLE user_events_runs (
+        run          INTEGER NOT NULL,
+        amplitude_id INTEGER NOT NULL,
+        time_ms      INTEGER NOT NULL,
+        event_id     INTEGER NOT NULL,
+        PRIMARY KEY (run, amplitude_id, time_ms, event_id)
+    ) WITHOUT ROWID
+    """,
+    "INSERT INTO user_events_runs (run, amplitude_id, time_ms, event_id) "
+    "SELECT 0, amplitude_id, time_ms, event_id FROM user_events_mid ORDER BY 2, 3, 4",
+    "DROP TABLE user_events_mid",
+)
+
+
 def keys_page(order: str) -> str:
     """``(time_ms, event_id)`` of a page of one user's events in time order, ties by id.
 
-    Parameters: ``?1`` the ``amplitude_id``, ``?2`` the limit, ``?3`` the offset. The two
-    ordered tables are read in key order and merged with the few recent keys, so only the
-    page's keys are sorted out.
+    Parameters: ``?1`` the ``amplitude_id``, ``?2`` the limit, ``?3`` the offset. The user's
+    keys are read by key from the large table and each run, and sorted with the few recent
+    keys.
 
     Args:
         order: ``"ASC"`` (earliest first) or ``"DESC"`` (latest first).
@@ -188,7 +224,7 @@ def keys_page(order: str) -> str:
     if order not in ("ASC", "DESC"):
         raise ValueError(f"order must be ASC or DESC, not {order!r}")
     union = " UNION ALL ".join(
-        f"SELECT time_ms, event_id FROM {table} WHERE amplitude_id = ?1" for table in _TABLES
+        f"SELECT time_ms, event_id FROM {table.format(user='?1')}" for table in _TABLES
     )
     return f"{union} ORDER BY 1 {order}, 2 {order} LIMIT ?2 OFFSET ?3"
 
@@ -241,7 +277,7 @@ class UserEvents:
 
     Args:
         merge_at: recent keys that trigger a merge into the middle table.
-        mid_at: keys of the middle table that trigger a merge into the large one.
+        mid_at: keys of the runs that trigger a merge into the large one.
     """
 
     __slots__ = ("_merge_at", "_mid_at", "_sizes")
@@ -249,7 +285,7 @@ class UserEvents:
     def __init__(self, merge_at: int = MERGE_AT, mid_at: int = MID_AT) -> None:
         self._merge_at = merge_at
         self._mid_at = mid_at
-        #: Rows of user_events_recent and user_events_mid; None: count them when next needed.
+        #: Rows of user_events_recent and user_events_runs; None: count them when next needed.
         self._sizes: list[int] | None = None
 
     def forget(self) -> None:
@@ -272,23 +308,25 @@ class UserEvents:
                 conn.execute(statement, merge)
 
     def merge_if_due(self, conn: sqlite3.Connection) -> None:
-        """Merge the recent keys into the middle table once there are :data:`MERGE_AT` of
-        them, their times folded into the users' seen spans first, and the middle table into
-        the large one once it holds :data:`MID_AT`."""
+        """Append the recent keys as the next run once there are :data:`MERGE_AT` of them,
+        their times folded into the users' seen spans first, and merge the runs into the
+        large table once they hold :data:`MID_AT` keys."""
         if self._sizes is None:
             self._sizes = [
                 int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-                for table in ("user_events_recent", "user_events_mid")
+                for table in ("user_events_recent", "user_events_runs")
             ]
         sizes = self._sizes
         if sizes[0] >= self._merge_at:
             # The keys leaving the recent table take their part of the seen spans along: one
             # pass in user order over the users they name.
             conn.execute(FOLD_SPANS)
-            conn.execute(_MERGE.format(into="user_events_mid", source="user_events_recent"))
+            # Read in this transaction: another writer's runs are numbered below it.
+            run = conn.execute("SELECT coalesce(max(run), -1) + 1 FROM user_events_runs")
+            conn.execute(_APPEND_RUN, run.fetchone())
             conn.execute("DELETE FROM user_events_recent")
             sizes[0], sizes[1] = 0, sizes[1] + sizes[0]
         if sizes[1] >= self._mid_at:
-            conn.execute(_MERGE.format(into="user_events", source="user_events_mid"))
-            conn.execute("DELETE FROM user_events_mid")
+            conn.execute(_MERGE_RUNS)
+            conn.execute("DELETE FROM user_events_runs")
             sizes[1] = 0
