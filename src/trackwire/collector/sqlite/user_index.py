@@ -276,7 +276,7 @@ class UserEvents:
     :data:`MERGE_AT` keys per writer.
 
     Args:
-        merge_at: recent keys that trigger a merge into the middle table.
+        merge_at: recent keys that trigger their append as a run.
         mid_at: keys of the runs that trigger a merge into the large one.
     """
 
