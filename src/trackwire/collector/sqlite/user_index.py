@@ -19,9 +19,9 @@ at commit and again at the checkpoint — the largest single cost of ingest. So 
   the recent keys straight into the large table would cost more per event the larger the file
   grows; through the bounded runs the large one is rewritten ten times less often.
 
-A read takes the union of the three (:data:`EVENT_IDS`, :func:`keys_page`): an ordered range,
-one per run (a seek each: the runs' numbers are found by :data:`RUN_NUMBERS`, one seek per
-run), and a scan of at most :data:`MERGE_AT` short recent rows, and the answers are the same,
+A read takes the union of the three (:data:`EVENT_IDS`, :func:`keys_page`): an ordered range
+of the large table and one of each run (the runs' numbers found by :data:`RUN_NUMBERS`, a
+seek each), and a scan of at most :data:`MERGE_AT` short recent rows, and the answers are the same,
 in the same order, as the index gave. ``time_ms`` is the client time; an event without one gets
 :data:`NO_TIME`, which sorts first as SQL's NULL did.
 
@@ -317,8 +317,8 @@ class UserEvents:
 
     def merge_if_due(self, conn: sqlite3.Connection) -> None:
         """Append the recent keys as the next run once there are :data:`MERGE_AT` of them,
-        their times folded into the users' seen spans first, and merge the runs into the
-        large table once they hold :data:`MID_AT` keys."""
+        their times folded into the users' seen spans from that run, and merge the runs into
+        the large table once they hold :data:`MID_AT` keys."""
         if self._sizes is None:
             self._sizes = [
                 int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
