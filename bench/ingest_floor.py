@@ -166,6 +166,8 @@ def category(sql: str) -> str:
         return "pragma"
     if text.startswith(("insert into events", "insert into contexts")) or "max(id)" in text:
         return "events insert"
+    if text.startswith("insert into event_counts"):
+        return "event counts (per request)"
     if "event_index_state" in text or text.startswith("insert into event_"):
         return "event keys (merge)"
     if text.startswith("update users"):
