@@ -10,9 +10,10 @@ event's id:
 
 - ``dedup_recent``, the keys stored since the last merge, appended in arrival order (no index:
   an append dirties the last page only) and mirrored in memory (:class:`DedupKeys`);
-- ``dedup_keys``, every older key, ordered by hash. Every :data:`MERGE_AT` keys the recent ones
-  are merged into it in hash order, one pass that writes each page it touches once for many
-  keys, and ``dedup_recent`` is emptied.
+- ``dedup_keys``, every older key, ordered by hash. Every :data:`MERGE_AT` keys (more as the
+  table grows, up to :data:`MERGE_AT_MOST`) the recent ones are merged into it in hash order,
+  one pass that writes each page it touches once for many keys, and ``dedup_recent`` is
+  emptied.
 
 Two distinct keys may share a hash, so a hash match is only a candidate: it counts as a
 duplicate when the stored event's scope and key texts are the same. The hash is part of the
@@ -128,7 +129,7 @@ class DedupKeys:
     - the recent keys: an exact copy of ``dedup_recent`` (hash -> event ids), exact while this
       connection is the only writer and every transaction commits. A request rolled back to
       its savepoint takes back only its own keys (:meth:`savepoint`, :meth:`rolled_back`):
-      reading up to :data:`MERGE_AT` keys again for each such request would let bad requests
+      reading up to :data:`MERGE_AT_MOST` keys again for each such request would let bad requests
       cost far more than good ones.
     - a negative filter over the hashes of ``dedup_keys``
       (:class:`~trackwire.collector.sqlite.merged_filter.MergedFilter`): only the hashes it
