@@ -39,7 +39,7 @@ class MergedFilter:
     rolled back may stay in it (they only cost a lookup). :meth:`forget` starts it over.
     """
 
-    __slots__ = ("_building", "_filter", "_last", "_next")
+    __slots__ = ("_building", "_filter", "_keys", "_last", "_next")
 
     def __init__(self) -> None:
         #: A complete filter: every hash of dedup_keys (None: none yet).
@@ -50,6 +50,14 @@ class MergedFilter:
         #: (hash, event_id) of the key of dedup_keys with the highest event id the filters
         #: have (or will have once read): every key of an event up to it is covered.
         self._last: tuple[int, int] | None = None
+        #: Keys of dedup_keys: counted when a filter is started, then those added.
+        self._keys = 0
+
+    @property
+    def keys(self) -> int:
+        """About how many keys ``dedup_keys`` holds (0 until a filter is started): counted
+        once, then the keys added. Keys of a rolled-back merge may stay counted."""
+        return self._keys
 
     @property
     def nbytes(self) -> int:
@@ -66,6 +74,7 @@ class MergedFilter:
         self._filter = self._building = None
         self._next = _LOWEST
         self._last = None
+        self._keys = 0
 
     def lookups(self, conn: sqlite3.Connection, hashes: Collection[int]) -> list[int]:
         """The hashes to look up in ``dedup_keys``: those the filter cannot rule out, and
@@ -82,6 +91,7 @@ class MergedFilter:
             count: int = conn.execute("SELECT count(*) FROM dedup_keys").fetchone()[0]
             self._building = KeyFilter(2 * count)
             self._next = _LOWEST
+            self._keys = count
             if self._filter is None:  # (a larger one, below, keeps the last key it had)
                 self._last = conn.execute("SELECT hash, max(event_id) FROM dedup_keys").fetchone()
                 if self._last is not None and self._last[1] is None:
@@ -116,6 +126,7 @@ class MergedFilter:
                 key_filter.add(hashes)
         if last is not None:
             self._last = last
+        self._keys += len(hashes)
         self._grow()
 
     def _grow(self) -> None:
