@@ -159,6 +159,24 @@ def test_keys_merged_by_another_writer_while_ours_were_recent(tmp_path: Path) ->
         )
 
 
+def test_catching_up_reads_events_by_id_not_the_merged_table(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with _store(path) as one, _store(path) as two:
+        assert one.ingest([rec(key=f"m{i}") for i in range(4)]).stored == 4  # merged
+        for _ in range(3):  # another writer's events without keys: one catches up past them
+            assert two.ingest([rec(key=None)]).stored == 1
+            assert one.ingest([rec(key=None)]).stored == 1
+        assert two.ingest([rec(key=f"t{i}") for i in range(3)]).stored == 3  # two merges
+        statements: list[str] = []
+        one._writer.set_trace_callback(statements.append)
+        try:
+            assert one.ingest([rec(key=k) for k in ("t0", "t2", "m1", "u")]) == IngestResult(1, 3)
+        finally:
+            one._writer.set_trace_callback(None)
+        # (dedup_keys has no index by event id: a catch-up must not scan it.)
+        assert not [s for s in statements if "FROM dedup_keys WHERE event_id" in s]
+
+
 def test_a_reset_by_another_writer_is_noticed(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     with _store(path) as one, _store(path) as two:
