@@ -3,8 +3,10 @@ refuses bad flags in one line (issue 7)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
+import re
 import signal
 import socket
 import threading
@@ -247,3 +249,24 @@ def test_collector_db_that_is_not_sqlite_is_one_line(
     assert status == 2
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "cannot open" in err and "--db" in err
+
+
+def test_a_pipelined_request_after_a_large_body_is_served(strict: RunningCollector) -> None:
+    # One read can hold a whole request with a 20 KB body and the start of the next one's head:
+    # only the next head's own bytes count against the 16 KiB cap.
+    body = b'{"batch": [{"type": "track", "userId": "u", "event": "E", "p": "' + b"x" * 20_000
+    body += b'"}]}'
+    token = base64.b64encode(b"key:").decode()
+    head = f"POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n"
+    first = f"{head}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    with _connect(strict) as sock:
+        sock.sendall(first.encode() + body + b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        answers = sock.recv(65536)  # the first answer: the next head's end comes in a later read
+        sock.sendall(b"\r\n")
+        while answers.count(b"HTTP/1.1 ") < 2:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answers += chunk
+
+    assert re.findall(rb"HTTP/1\.1 \d+ [A-Za-z ]+", answers) == [b"HTTP/1.1 200 OK"] * 2, answers

@@ -75,7 +75,7 @@ def tiny_filters(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _store(path: Path, merge_at: int = 3) -> SQLiteStore:
     store = SQLiteStore(path)
-    store._dedup = dedup.DedupKeys(merge_at=merge_at)
+    store._dedup = dedup.DedupKeys(merge_at=merge_at, merge_at_most=None)
     return store
 
 
@@ -159,6 +159,24 @@ def test_keys_merged_by_another_writer_while_ours_were_recent(tmp_path: Path) ->
         )
 
 
+def test_catching_up_reads_events_by_id_not_the_merged_table(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    with _store(path) as one, _store(path) as two:
+        assert one.ingest([rec(key=f"m{i}") for i in range(4)]).stored == 4  # merged
+        for _ in range(3):  # another writer's events without keys: one catches up past them
+            assert two.ingest([rec(key=None)]).stored == 1
+            assert one.ingest([rec(key=None)]).stored == 1
+        assert two.ingest([rec(key=f"t{i}") for i in range(3)]).stored == 3  # two merges
+        statements: list[str] = []
+        one._writer.set_trace_callback(statements.append)
+        try:
+            assert one.ingest([rec(key=k) for k in ("t0", "t2", "m1", "u")]) == IngestResult(1, 3)
+        finally:
+            one._writer.set_trace_callback(None)
+        # (dedup_keys has no index by event id: a catch-up must not scan it.)
+        assert not [s for s in statements if "FROM dedup_keys WHERE event_id" in s]
+
+
 def test_a_reset_by_another_writer_is_noticed(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     with _store(path) as one, _store(path) as two:
@@ -228,3 +246,26 @@ def test_the_filter_is_read_in_steps_and_answers_right_meanwhile(
             assert store.ingest([rec(key=key) for key in keys]) == IngestResult(1, len(keys) - 1)
         assert merged._building is None and not merged._filter.full
         assert merged._filter.capacity >= 2 * 43
+
+
+def test_the_merge_batch_grows_with_the_merged_keys_up_to_its_most(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    store = SQLiteStore(path)
+    store._dedup = dedup.DedupKeys(merge_at=2, merge_at_most=4)
+    with store:
+        assert store.ingest([rec(key=f"m{i}") for i in range(15)]).stored == 15
+        assert _table_counts(path) == (15, 0)  # merged at 2 or more: the table was empty
+        assert store._dedup.merge_threshold == 3  # one recent key per 5 merged ones
+        assert store.ingest([rec(key="r0"), rec(key="r1")]).stored == 2
+        assert _table_counts(path) == (15, 2)
+        assert store.ingest([rec(key="r2"), rec(key="m3")]) == IngestResult(1, 1)
+        assert _table_counts(path) == (18, 0)
+        assert store._dedup.merge_threshold == 3
+        assert store.ingest([rec(key=f"n{i}") for i in range(3)]).stored == 3
+        assert store._dedup.merge_threshold == 4  # 21 merged: at its most
+        # Every key answers the same from either table.
+        keys = [f"m{i}" for i in range(15)] + ["r0", "r1", "r2", "n0", "n1", "n2", "new"]
+        assert store.ingest([rec(key=key) for key in keys]) == IngestResult(1, len(keys) - 1)
+    with _store(path, merge_at=2) as fixed:  # merge_at_most None: always merge_at
+        assert fixed.ingest([rec(key="x0")]).stored == 1
+        assert fixed._dedup.merge_threshold == 2

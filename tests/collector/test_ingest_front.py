@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from trackwire.collector import _workers
 from trackwire.collector._workers import in_worker
 from trackwire.collector.faults import FaultConfig, FaultInjector
 from trackwire.collector.ingest_front import IngestFront, ingest_endpoints
@@ -179,8 +181,8 @@ def test_in_worker_returns_raises_and_runs_off_the_loop() -> None:
 def test_sequential_calls_reuse_one_thread_and_concurrent_ones_run_together() -> None:
     together = threading.Barrier(4, timeout=PATIENCE)
 
-    def name(_: int) -> str:
-        return threading.current_thread().name
+    def name(_: int) -> int:
+        return threading.get_ident()
 
     def meet(_: int) -> int:
         return together.wait()  # all four must be running at once to pass
@@ -213,5 +215,34 @@ def test_a_cancelled_caller_waits_for_its_call_to_end() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert finished == [True]
+
+    asyncio.run(run())
+
+
+def test_a_call_raising_stop_iteration_is_a_runtime_error_for_its_caller() -> None:
+    def empty(_: int) -> int:
+        return next(iter(()))
+
+    async def run() -> None:
+        with pytest.raises(RuntimeError, match="StopIteration"):
+            await asyncio.wait_for(in_worker(empty, 0), PATIENCE)
+        assert await in_worker(lambda n: n + 1, 1) == 2  # the pool still serves
+
+    asyncio.run(run())
+
+
+def test_idle_threads_stop_and_the_pool_starts_new_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_workers, "IDLE_S", 0.01)
+
+    def thread(_: int) -> threading.Thread:
+        return threading.current_thread()
+
+    async def run() -> None:
+        first = await in_worker(thread, 0)
+        deadline = time.monotonic() + PATIENCE
+        while first.is_alive():
+            assert time.monotonic() < deadline, "the idle worker never stopped"
+            await asyncio.sleep(0.01)
+        assert await in_worker(thread, 0) is not first
 
     asyncio.run(run())

@@ -73,7 +73,7 @@ def test_version_6_file_gets_hashes_and_keeps_its_ids(tmp_path: Path) -> None:
 
 def test_recent_keys_are_merged_and_still_found(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "c.db")
-    store._dedup = dedup.DedupKeys(merge_at=3)
+    store._dedup = dedup.DedupKeys(merge_at=3, merge_at_most=None)
     try:
         assert store.ingest([rec(key=f"m{i}", user=f"u{i}") for i in range(4)]).stored == 4
         assert store.ingest([rec(key="m4"), rec(key="m1")]) == IngestResult(1, 1)

@@ -30,6 +30,9 @@ DEFAULT_BODY_TIMEOUT: Final = 60.0
 #: Most bytes of a request's line and headers received before they are complete (h11's own
 #: limit, kept with httptools, whose parser has none).
 MAX_HEADER_BYTES: Final = 16 * 1024
+#: A request line's bytes besides its URL ("POST ", " HTTP/1.1", CRLF), at most, as counted for
+#: a pipelined request's head (see _httptools_protocol).
+_REQUEST_LINE_BYTES: Final = 20
 
 
 class _HeaderDeadline:
@@ -111,20 +114,45 @@ def _httptools_protocol() -> type[Any] | None:
 
         _in_head = False
         _head_bytes = 0
+        # Within one data_received: did a message begin in it, and how many of its bytes belong
+        # to other messages (bodies, and heads completed in it), so that a pipelined request's
+        # head is counted from where it starts, not from the start of the read.
+        _began_here = False
+        _others_here = 0
+        _head_seen = 0
 
         def on_message_begin(self) -> None:
             self._in_head = True
+            self._began_here = True
             self._head_bytes = 0
+            self._head_seen = _REQUEST_LINE_BYTES
             super().on_message_begin()
+
+        def on_url(self, url: bytes) -> None:
+            self._head_seen += len(url)
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._head_seen += len(name) + len(value) + 4  # ": " and CRLF
+            super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
             self._in_head = False
+            self._others_here += self._head_seen
             super().on_headers_complete()
 
+        def on_body(self, body: bytes) -> None:
+            self._others_here += len(body)
+            super().on_body(body)
+
         def data_received(self, data: bytes) -> None:
+            self._began_here, self._others_here = False, 0
             super().data_received(data)
             if self._in_head and not self.transport.is_closing():
-                self._head_bytes += len(data)
+                # A head open since an earlier read takes all of this one; a head that began
+                # in this read takes what the other messages in it did not.
+                mine = len(data) - self._others_here if self._began_here else len(data)
+                self._head_bytes += max(mine, 0)
                 if self._head_bytes > MAX_HEADER_BYTES:
                     message = "Invalid HTTP request received."  # uvicorn's, and h11's answer
                     self.logger.warning(message)

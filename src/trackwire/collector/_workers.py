@@ -24,10 +24,13 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-__all__ = ["MAX_WORKERS", "in_worker"]
+__all__ = ["IDLE_S", "MAX_WORKERS", "in_worker"]
 
-#: Threads per event loop, as AnyIO's default capacity limiter allows.
+#: Threads per event loop, as AnyIO's default capacity limiter allows. (The query routes still
+#: run on AnyIO's own threads, under its own limit.)
 MAX_WORKERS: Final = 40
+#: Seconds a thread waits for a job before it stops (AnyIO's workers retire after 10 s too).
+IDLE_S: Final = 10.0
 
 _T = TypeVar("_T")
 _A = TypeVar("_A")
@@ -37,38 +40,60 @@ _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[Any], A
 
 
 class _Pool:
-    """The worker threads of one event loop; they stop when the pool is collected."""
+    """The worker threads of one event loop; they stop when the pool is collected, and each
+    after :data:`IDLE_S` without a job."""
 
     def __init__(self) -> None:
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._idle = 0
+        self._idle = 0  # threads waiting for a job that no queued job has claimed yet
         self._threads = 0
         weakref.finalize(self, _stop_all, self.jobs)
 
     def start(self, job: _Job) -> None:
-        """Queue ``job``, starting a thread when none is idle (up to :data:`MAX_WORKERS`)."""
+        """Queue ``job``, starting a thread when none is idle (up to :data:`MAX_WORKERS`).
+
+        Raises:
+            RuntimeError: no thread could be started and none is running to take the job.
+        """
         with self._lock:
             start = self._idle == 0 and self._threads < MAX_WORKERS
             if start:
                 self._threads += 1
             elif self._idle:
-                self._idle -= 1  # that thread takes this job
-        self.jobs.put(job)
+                self._idle -= 1  # an idle thread takes this job
         if start:
             # Daemon threads: a server waits for its requests (and so for their calls) before
             # it stops, and an idle thread must not hold the process open at exit.
-            threading.Thread(
-                target=_work,
-                args=(self.jobs, weakref.ref(self)),
-                name="trackwire-worker",
-                daemon=True,
-            ).start()
+            try:
+                threading.Thread(
+                    target=_work,
+                    args=(self.jobs, weakref.ref(self)),
+                    name="trackwire-worker",
+                    daemon=True,
+                ).start()
+            except BaseException:
+                with self._lock:
+                    self._threads -= 1
+                    alone = self._threads == 0
+                if alone:
+                    raise
+        self.jobs.put(job)
 
     def idle(self) -> None:
         """A thread finished its job and waits for the next."""
         with self._lock:
             self._idle += 1
+
+    def retire(self) -> bool:
+        """A thread waited :data:`IDLE_S` for a job: True if it may stop. It may not when a
+        job queued since counted on it (no idle thread is left unclaimed)."""
+        with self._lock:
+            if self._idle == 0:
+                return False
+            self._idle -= 1
+            self._threads -= 1
+            return True
 
 
 def _stop_all(jobs: queue.SimpleQueue[_Job | None]) -> None:
@@ -79,7 +104,14 @@ def _stop_all(jobs: queue.SimpleQueue[_Job | None]) -> None:
 
 def _work(jobs: queue.SimpleQueue[_Job | None], pool: weakref.ref[_Pool]) -> None:
     while True:
-        job = jobs.get()
+        try:
+            job = jobs.get(timeout=IDLE_S)
+        except queue.Empty:
+            alive = pool()
+            if alive is None or alive.retire():
+                return
+            del alive
+            continue
         if job is None:
             return
         loop, future, function, argument = job
@@ -87,18 +119,26 @@ def _work(jobs: queue.SimpleQueue[_Job | None], pool: weakref.ref[_Pool]) -> Non
         deliver: Callable[[asyncio.Future[Any], Any], None] = _set_result
         try:
             value = function(argument)
+        except StopIteration as exc:
+            # A future refuses StopIteration; AnyIO hands it on as this RuntimeError too.
+            deliver, value = _set_exception, RuntimeError("the call raised StopIteration")
+            value.__cause__ = exc
         except BaseException as exc:  # handed to the caller, who raises it
             deliver, value = _set_exception, exc
         del function, argument
+        # Idle before the outcome is handed back: a caller that submits its next job at once
+        # finds this thread, rather than starting another.
+        alive = pool()
+        if alive is None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(deliver, future, value)
+            return
+        alive.idle()
+        del alive
         # A closed loop: its caller is gone, nobody waits for the outcome.
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(deliver, future, value)
         del future, value, loop
-        alive = pool()
-        if alive is None:
-            return
-        alive.idle()
-        del alive
 
 
 def _set_result(future: asyncio.Future[Any], result: Any) -> None:

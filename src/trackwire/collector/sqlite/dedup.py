@@ -10,9 +10,10 @@ event's id:
 
 - ``dedup_recent``, the keys stored since the last merge, appended in arrival order (no index:
   an append dirties the last page only) and mirrored in memory (:class:`DedupKeys`);
-- ``dedup_keys``, every older key, ordered by hash. Every :data:`MERGE_AT` keys the recent ones
-  are merged into it in hash order, one pass that writes each page it touches once for many
-  keys, and ``dedup_recent`` is emptied.
+- ``dedup_keys``, every older key, ordered by hash. Every :data:`MERGE_AT` keys (more as the
+  table grows, up to :data:`MERGE_AT_MOST`) the recent ones are merged into it in hash order,
+  one pass that writes each page it touches once for many keys, and ``dedup_recent`` is
+  emptied.
 
 Two distinct keys may share a hash, so a hash match is only a candidate: it counts as a
 duplicate when the stored event's scope and key texts are the same. The hash is part of the
@@ -32,14 +33,29 @@ from typing import Any, Final
 from trackwire.collector.sqlite import bulk
 from trackwire.collector.sqlite.merged_filter import MergedFilter
 
-__all__ = ["MERGE_AT", "SQL_FUNCTION", "DedupKeys", "dedup_hash", "dedup_hashes", "register"]
+__all__ = [
+    "KEYS_PER_RECENT",
+    "MERGE_AT",
+    "MERGE_AT_MOST",
+    "SQL_FUNCTION",
+    "DedupKeys",
+    "dedup_hash",
+    "dedup_hashes",
+    "register",
+]
 
 #: The name of :func:`dedup_hash` inside SQL (the migration back-fills stored events with it).
 SQL_FUNCTION: Final = "trackwire_dedup_hash"
-#: Recent keys merged into ``dedup_keys`` at once. Larger batches write each page of it once
-#: for more keys (a merge rewrites about every page of the table, so the cost per event is the
-#: table's size over this); the recent keys are held in memory (~120 bytes each: 12 MB).
+#: Recent keys merged into ``dedup_keys`` at once, at the least. Larger batches write each page
+#: of it once for more keys (a merge rewrites about every page of the table, and writes each to
+#: the WAL at commit: the cost per event is the table's size over the batch); the recent keys
+#: are held in memory (~120 bytes each: 12 MB).
 MERGE_AT: Final = 100_000
+#: The batch grows with the table (one recent key per :data:`KEYS_PER_RECENT` merged ones, so a
+#: merge costs about the same per key at any size) up to this many recent keys (48 MB).
+MERGE_AT_MOST: Final = 400_000
+#: Merged keys per recent key held before a merge, once the table is large (see above).
+KEYS_PER_RECENT: Final = 5
 #: Values bound per ``IN (...)``: far below SQLite's limit on host parameters.
 _IN_CHUNK: Final = 500
 
@@ -113,7 +129,7 @@ class DedupKeys:
     - the recent keys: an exact copy of ``dedup_recent`` (hash -> event ids), exact while this
       connection is the only writer and every transaction commits. A request rolled back to
       its savepoint takes back only its own keys (:meth:`savepoint`, :meth:`rolled_back`):
-      reading up to :data:`MERGE_AT` keys again for each such request would let bad requests
+      reading up to :data:`MERGE_AT_MOST` keys again for each such request would let bad requests
       cost far more than good ones.
     - a negative filter over the hashes of ``dedup_keys``
       (:class:`~trackwire.collector.sqlite.merged_filter.MergedFilter`): only the hashes it
@@ -130,13 +146,16 @@ class DedupKeys:
     nothing is deleted but by a reset, noticed when the filter's last key is gone from the
     table; the filter is then read again.)
 
-    Memory: the recent keys ~120 bytes each (12 MB at :data:`MERGE_AT`); the filter 1.5 bytes
+    Memory: the recent keys ~120 bytes each (12 MB at :data:`MERGE_AT`, 48 MB at
+    :data:`MERGE_AT_MOST`, held once ``dedup_keys`` has 2M keys); the filter 1.5 bytes
     per key of ``dedup_keys`` when full, up to 6 when just rebuilt (room for twice the keys,
     rounded up to a power of two: 8 MiB at 2M keys), and the two together while a larger one
     is read.
 
     Args:
-        merge_at: recent keys that trigger a merge (:meth:`merge_if_due`).
+        merge_at: recent keys that trigger a merge (:meth:`merge_if_due`), at the least.
+        merge_at_most: the most recent keys held before a merge once ``dedup_keys`` is large
+            (one per :data:`KEYS_PER_RECENT` of its keys); None: always ``merge_at``.
     """
 
     __slots__ = (
@@ -145,6 +164,7 @@ class DedupKeys:
         "_first",
         "_last_rowid",
         "_merge_at",
+        "_merge_at_most",
         "_merged",
         "_more",
         "_recent",
@@ -152,8 +172,9 @@ class DedupKeys:
         "_wrote",
     )
 
-    def __init__(self, merge_at: int = MERGE_AT) -> None:
+    def __init__(self, merge_at: int = MERGE_AT, merge_at_most: int | None = MERGE_AT_MOST) -> None:
         self._merge_at = merge_at
+        self._merge_at_most = merge_at_most
         #: hash -> the id of the first event with it in dedup_recent; None: read the table.
         self._recent: dict[int, int] | None = None
         #: hash -> the ids of further events with it (distinct keys of one hash: rare).
@@ -173,6 +194,16 @@ class DedupKeys:
         #: Another connection committed: on the next read of the recent keys, check whether
         #: it merged.
         self._unsure = False
+
+    @property
+    def merge_threshold(self) -> int:
+        """The recent keys that trigger the next merge: ``merge_at``, or more once
+        ``dedup_keys`` holds over :data:`KEYS_PER_RECENT` times as many, up to
+        ``merge_at_most``."""
+        most = self._merge_at_most
+        if most is None:
+            return self._merge_at
+        return max(self._merge_at, min(most, self._merged.keys // KEYS_PER_RECENT))
 
     @property
     def filter_bytes(self) -> int:
@@ -296,14 +327,14 @@ class DedupKeys:
         self._added += rows
 
     def merge_if_due(self, conn: sqlite3.Connection) -> None:
-        """Merge the recent keys into ``dedup_keys`` once there are :data:`MERGE_AT` of them.
+        """Merge the recent keys into ``dedup_keys`` once there are :attr:`merge_threshold`.
 
         Called once per transaction, after its requests: it also notes where ``dedup_recent``
         ends and its first row, which tell at the next foreign commit what that writer added
         and whether it merged, and reads a step of the filter being built, if one is."""
         recent = self._loaded(conn)
         self._merged.step(conn)
-        if self._count < self._merge_at:
+        if self._count < self.merge_threshold:
             if self._wrote:
                 self._wrote = False
                 self._last_rowid = (

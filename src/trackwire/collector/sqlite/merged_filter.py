@@ -28,7 +28,6 @@ LOAD_STEP: Final = 200_000
 _LOWEST: Final = -(2**63)
 _HIGHEST: Final = 2**63 - 1
 _first_column: Final = operator.itemgetter(0)
-_second_column: Final = operator.itemgetter(1)
 
 
 class MergedFilter:
@@ -39,7 +38,7 @@ class MergedFilter:
     rolled back may stay in it (they only cost a lookup). :meth:`forget` starts it over.
     """
 
-    __slots__ = ("_building", "_filter", "_last", "_next")
+    __slots__ = ("_building", "_filter", "_keys", "_last", "_next", "_scanned")
 
     def __init__(self) -> None:
         #: A complete filter: every hash of dedup_keys (None: none yet).
@@ -50,6 +49,17 @@ class MergedFilter:
         #: (hash, event_id) of the key of dedup_keys with the highest event id the filters
         #: have (or will have once read): every key of an event up to it is covered.
         self._last: tuple[int, int] | None = None
+        #: Keys of dedup_keys: counted when a filter is started, then those added.
+        self._keys = 0
+        #: The highest event id whose key (if it has one) the filters cover: where the next
+        #: catch_up reads from (past events without keys too).
+        self._scanned = 0
+
+    @property
+    def keys(self) -> int:
+        """About how many keys ``dedup_keys`` holds (0 until a filter is started): counted
+        once, then the keys added. Keys of a rolled-back merge may stay counted."""
+        return self._keys
 
     @property
     def nbytes(self) -> int:
@@ -66,6 +76,8 @@ class MergedFilter:
         self._filter = self._building = None
         self._next = _LOWEST
         self._last = None
+        self._keys = 0
+        self._scanned = 0
 
     def lookups(self, conn: sqlite3.Connection, hashes: Collection[int]) -> list[int]:
         """The hashes to look up in ``dedup_keys``: those the filter cannot rule out, and
@@ -82,10 +94,12 @@ class MergedFilter:
             count: int = conn.execute("SELECT count(*) FROM dedup_keys").fetchone()[0]
             self._building = KeyFilter(2 * count)
             self._next = _LOWEST
+            self._keys = count
             if self._filter is None:  # (a larger one, below, keeps the last key it had)
                 self._last = conn.execute("SELECT hash, max(event_id) FROM dedup_keys").fetchone()
                 if self._last is not None and self._last[1] is None:
                     self._last = None  # the table is empty
+                self._scanned = 0 if self._last is None else self._last[1]
         return self._building
 
     def step(self, conn: sqlite3.Connection) -> None:
@@ -116,6 +130,8 @@ class MergedFilter:
                 key_filter.add(hashes)
         if last is not None:
             self._last = last
+            self._scanned = max(self._scanned, last[1])
+        self._keys += len(hashes)
         self._grow()
 
     def _grow(self) -> None:
@@ -125,23 +141,32 @@ class MergedFilter:
             self._next = _LOWEST
 
     def catch_up(self, conn: sqlite3.Connection) -> None:
-        """Another writer may have merged: add the keys of ``dedup_keys`` of events above the
-        last one covered. (Event ids only grow; if that key is gone, the table was reset, and
-        the filter starts over.)"""
+        """Another writer may have merged: add the keys of every event above the last one
+        covered, read from ``events`` by id (a range of its primary key; ``dedup_keys`` has no
+        index by event id), whichever table holds them now: keys still recent are only covered
+        twice. (Event ids only grow; if the last event covered is gone or holds another key,
+        the file was reset, and the filter starts over.)"""
         if self._filter is None and self._building is None:
             return  # nothing read yet: the table is read as it is now
+        # (Imported here: dedup imports this module.)
+        from trackwire.collector.sqlite.dedup import dedup_hashes
+
         last = self._last
-        if (
-            last is not None
-            and not conn.execute(
-                "SELECT 1 FROM dedup_keys WHERE hash = ? AND event_id = ?", last
+        if last is not None:
+            row = conn.execute(
+                "SELECT dedup_scope, dedup_key FROM events WHERE id = ? AND dedup_key IS NOT NULL",
+                (last[1],),
             ).fetchone()
-        ):
-            self.forget()
-            return
+            if row is None or dedup_hashes([(str(row[0]), str(row[1]))]) != [last[0]]:
+                self.forget()
+                return
+        top: int = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
         rows = conn.execute(
-            "SELECT hash, event_id FROM dedup_keys WHERE event_id > ?",
-            (0 if last is None else last[1],),
+            "SELECT id, dedup_scope, dedup_key FROM events "
+            "WHERE id > ? AND id <= ? AND dedup_key IS NOT NULL",
+            (self._scanned, top),
         ).fetchall()
         if rows:
-            self.add([hash_ for hash_, _ in rows], max(rows, key=_second_column))
+            hashes = dedup_hashes([(str(scope), str(key)) for _, scope, key in rows])
+            self.add(hashes, (hashes[-1], rows[-1][0]))
+        self._scanned = max(self._scanned, top)
