@@ -229,7 +229,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             self._active_days.forget()
             # The user keys' row counts only pace this writer's merges: another writer's keys
             # are merged by that writer, and counting again after each of its commits would
-            # cost a scan of the middle table per request.
+            # cost a count of the sorted runs per request.
             self._data_version = version
 
     @contextmanager
