@@ -32,6 +32,15 @@ def _records() -> list[EventRecord]:
         rec(key="f", group_type="org", group_value="o1", groups={"org": "o1"}),
         rec(key="g", session_id=7, revenue=2.5, time=None),
         rec(key="h", revenue=3, payload={"properties": {"big": "x" * 600}}),
+        # The properties column written out in encode_records: too long, empty, not an object,
+        # missing, a whole mParticle batch.
+        rec(key="i", payload={"properties": {"big": "x" * 600}}),
+        rec(key="j", payload={"properties": {"fits": "x" * 490}}),
+        rec(key="k", payload={"properties": {}}),
+        rec(key="l", payload={"properties": ["n", 1]}),
+        rec(vendor="amplitude", key="m", payload={"event_type": "E"}),
+        rec(vendor="amplitude", key="n", payload={"event_properties": {"é": [1, None]}}),
+        rec(vendor="mparticle", key="o", payload={"events": [], "data": {}}),
     ]  # fmt: skip
 
 

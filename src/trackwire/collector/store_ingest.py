@@ -19,7 +19,11 @@ import orjson
 
 from trackwire.collector._values import INT64
 from trackwire.collector.known_users import KnownUser, KnownUsers
-from trackwire.collector.query.mapping import properties_column
+from trackwire.collector.query.mapping import (
+    PROPERTIES_COLUMN_MAX,
+    PROPERTIES_FIELD,
+    properties_column,
+)
 from trackwire.collector.store import EventRecord
 from trackwire.collector.userprops import IdentityResolver, Row, UserRow, dumps, json_default
 from trackwire.errors import ValidationError
@@ -53,7 +57,8 @@ GroupKey = tuple[int, str, str]
 _USER_OPS: Final = operator.attrgetter("user_ops")
 _GROUP_TYPE: Final = operator.attrgetter("group_type")
 _ALIAS_OF: Final = operator.attrgetter("alias_of")
-_IDS: Final = operator.attrgetter("user_id", "device_id")
+_USER_ID: Final = operator.attrgetter("user_id")
+_DEVICE_ID: Final = operator.attrgetter("device_id")
 _AMPLITUDE_ID: Final = operator.attrgetter("amplitude_id")
 #: An encoded record's shared-context text (see :data:`Encoded`).
 _SHARED: Final = operator.itemgetter(2)
@@ -130,6 +135,7 @@ def encode_records(records: Sequence[EventRecord], contexts: dict[int, str]) -> 
     encoded: list[Encoded] = []
     append = encoded.append
     column = properties_column
+    fields = PROPERTIES_FIELD
     encode = orjson.dumps
     for index, record in enumerate(records):
         client_time = record.client_time_ms
@@ -159,7 +165,18 @@ def encode_records(records: Sequence[EventRecord], contexts: dict[int, str]) -> 
         except orjson.JSONEncodeError:
             append(encode_record(index, record, contexts))  # raises the field's error
             continue
-        append((text, None, shared, column(record.vendor, record.payload)))
+        # properties_column, written out for the vendors whose properties are one field.
+        field = fields.get(record.vendor)
+        if field is None:
+            props = column(record.vendor, record.payload)
+        else:
+            value = record.payload.get(field)
+            if type(value) is not dict or not value:
+                props = "{}"
+            else:
+                data = encode(value)
+                props = data.decode() if len(data) <= PROPERTIES_COLUMN_MAX else None
+        append((text, None, shared, props))
     return encoded
 
 
@@ -353,7 +370,9 @@ class Ingest:
         ):
             # The common request: one source, no operations, groups or aliases. Every event
             # may take the short path: look them all up at once.
-            hits = self._known.lookup_all(source_ids[0], map(_IDS, records))
+            # zip, unlike one attrgetter of both ids, reuses its pair when the loop drops it.
+            ids = zip(map(_USER_ID, records), map(_DEVICE_ID, records), strict=True)
+            hits = self._known.lookup_all(source_ids[0], ids)
             with_ops = [False] * count
         else:
             hits, with_ops = self._lookup(records, source_ids, insert)
