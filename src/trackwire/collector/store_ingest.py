@@ -19,11 +19,7 @@ import orjson
 
 from trackwire.collector._values import INT64
 from trackwire.collector.known_users import KnownUser, KnownUsers
-from trackwire.collector.query.mapping import (
-    PROPERTIES_COLUMN_MAX,
-    PROPERTIES_FIELD,
-    properties_column,
-)
+from trackwire.collector.query.mapping import properties_column
 from trackwire.collector.store import EventRecord
 from trackwire.collector.userprops import IdentityResolver, Row, UserRow, dumps, json_default
 from trackwire.errors import ValidationError
@@ -135,7 +131,6 @@ def encode_records(records: Sequence[EventRecord], contexts: dict[int, str]) -> 
     encoded: list[Encoded] = []
     append = encoded.append
     column = properties_column
-    fields = PROPERTIES_FIELD
     encode = orjson.dumps
     for index, record in enumerate(records):
         client_time = record.client_time_ms
@@ -165,18 +160,7 @@ def encode_records(records: Sequence[EventRecord], contexts: dict[int, str]) -> 
         except orjson.JSONEncodeError:
             append(encode_record(index, record, contexts))  # raises the field's error
             continue
-        # properties_column, written out for the vendors whose properties are one field.
-        field = fields.get(record.vendor)
-        if field is None:
-            props = column(record.vendor, record.payload)
-        else:
-            value = record.payload.get(field)
-            if type(value) is not dict or not value:
-                props = "{}"
-            else:
-                data = encode(value)
-                props = data.decode() if len(data) <= PROPERTIES_COLUMN_MAX else None
-        append((text, None, shared, props))
+        append((text, None, shared, column(record.vendor, record.payload)))
     return encoded
 
 

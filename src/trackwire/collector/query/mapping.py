@@ -38,7 +38,6 @@ __all__ = [
     "BUILT_IN_PROPERTIES",
     "INACTIVE_TYPES",
     "PROPERTIES_COLUMN_MAX",
-    "PROPERTIES_FIELD",
     "EventMatch",
     "column_property_path",
     "event_property_paths",
@@ -176,9 +175,6 @@ def _key(name: str) -> str:
 #: :func:`properties_column`): past it, the queries read the payload instead, so large property
 #: sets do not bloat the segmentation index.
 PROPERTIES_COLUMN_MAX: Final = 512
-#: The payload field :func:`properties_column` reads the event properties from, for the vendors
-#: whose properties are one top-level field (mParticle's are nested: not here).
-PROPERTIES_FIELD: Final = {"amplitude": "event_properties", "segment": "properties"}
 
 
 def properties_column(vendor: str, payload: Mapping[str, Any]) -> str | None:
@@ -190,9 +186,10 @@ def properties_column(vendor: str, payload: Mapping[str, Any]) -> str | None:
     A property read from this JSON at ``$."<name>"`` is what :func:`event_property_paths`
     finds in the payload.
     """
-    field = PROPERTIES_FIELD.get(vendor)
-    if field is not None:
-        value = payload.get(field)
+    if vendor == "amplitude":
+        value = payload.get("event_properties")
+    elif vendor == "segment":
+        value = payload.get("properties")
     elif vendor == "mparticle" and "events" not in payload:
         data = payload.get("data")
         value = data.get("custom_attributes") if type(data) is dict else None
