@@ -127,20 +127,25 @@ def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> 
 def encode_records(records: Sequence[EventRecord], contexts: dict[int, str]) -> list[Encoded]:
     """Every record's :func:`encode_record` in one loop: the same texts, and the same error
     for the first record that cannot be stored (such a record, or one with groups or a number
-    to check, takes :func:`encode_record` itself)."""
+    out of range, takes :func:`encode_record` itself)."""
     encoded: list[Encoded] = []
     append = encoded.append
     column = properties_column
     encode = orjson.dumps
     for index, record in enumerate(records):
-        client_time = record.client_time_ms
+        client_time, session, revenue = record.client_time_ms, record.session_id, record.revenue
+        # encode_record's number checks: Amplitude's events nearly all carry a session id.
         if not (
             record.group_type is None
             and record.group_value is None
             and record.groups is None
             and (client_time is None or (type(client_time) is int and _MIN <= client_time <= _MAX))
-            and record.session_id is None
-            and record.revenue is None
+            and (session is None or (type(session) is int and _MIN <= session <= _MAX))
+            and (
+                revenue is None
+                or type(revenue) is float
+                or (type(revenue) is int and _MIN <= revenue <= _MAX)
+            )
         ):
             append(encode_record(index, record, contexts))
             continue
