@@ -32,6 +32,17 @@ def _records() -> list[EventRecord]:
         rec(key="f", group_type="org", group_value="o1", groups={"org": "o1"}),
         rec(key="g", session_id=7, revenue=2.5, time=None),
         rec(key="h", revenue=3, payload={"properties": {"big": "x" * 600}}),
+        # The properties column written out in encode_records: too long, empty, not an object,
+        # missing, a whole mParticle batch.
+        rec(key="i", payload={"properties": {"big": "x" * 600}}),
+        rec(key="j", payload={"properties": {"fits": "x" * 490}}),
+        rec(key="k", payload={"properties": {}}),
+        rec(key="l", payload={"properties": ["n", 1]}),
+        rec(vendor="amplitude", key="m", payload={"event_type": "E"}),
+        rec(vendor="amplitude", key="n", payload={"event_properties": {"é": [1, None]}}),
+        rec(vendor="mparticle", key="o", payload={"events": [], "data": {}}),
+        rec(vendor="amplitude", key="p", session_id=1_767_225_600_000, revenue=4),
+        rec(vendor="amplitude", key="q", session_id=-1, revenue=True),
     ]  # fmt: skip
 
 
@@ -50,6 +61,8 @@ def test_encode_records_gives_what_encode_record_gives() -> None:
     ("bad", "field"),
     [
         ({"time": 2**63}, "records[1].client_time_ms"),
+        ({"session_id": -(2**63) - 1}, "records[1].session_id"),
+        ({"revenue": 2**64}, "records[1].revenue"),
         ({"payload": {"s": {1, 2}}}, "records[1].payload"),
         ({"context": SharedContext("mparticle_batch", {"s": {1}})}, "records[1].context"),
         ({"group_type": "org"}, "records[1].group_value"),

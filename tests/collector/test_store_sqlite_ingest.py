@@ -363,6 +363,22 @@ def test_insert_rows_keeps_the_order_of_any_count(count: int) -> None:
         bulk.insert_rows(conn, "INSERT INTO t (a, b)", 2, [(1, "x"), (2,)])
 
 
+@pytest.mark.parametrize("count", [0, 1, 5, 341])
+def test_insert_columns_stores_what_insert_rows_stores(count: int) -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, a INTEGER, b TEXT, c REAL)")
+    a = list(range(count))
+    b = [None if n % 3 else f"v{n}" for n in range(count)]
+    c = tuple(n / 2 for n in range(count))
+    head = "INSERT INTO t (s, a, b, c)"
+    assert bulk.insert_columns(conn, head, [a, b, c], shared=("k",)) == count
+    assert bulk.insert_rows(conn, head, 3, zip(a, b, c, strict=True), shared=("k",)) == count
+    stored = conn.execute("SELECT s, a, b, c FROM t ORDER BY id").fetchall()
+    assert stored == 2 * [("k", n, b[n], n / 2) for n in range(count)]
+    with pytest.raises(ValueError, match="size"):
+        bulk.insert_columns(conn, "INSERT INTO t (a, b)", [[1, 2], ["x"]])
+
+
 def test_a_large_request_keeps_its_order_and_every_key(tmp_path: Path) -> None:
     # 341 rows: every statement size of bulk.CHUNKS once; ids follow the records.
     records = [rec(key=f"m{i}", user=f"u{i % 7}", time=i) for i in range(341)]

@@ -113,14 +113,14 @@ class KnownUsers:
     ) -> list[KnownUser | None]:
         """:meth:`lookup` for many events of one source: ``(user_id, device_id)`` each, the
         source's tables read once (the same answers, without a call per event)."""
-        by_user = self._by_user.get(source_id) or {}
+        by_user = (self._by_user.get(source_id) or {}).get
         by_device = self._by_device.get(source_id) or {}
         users = self._users
         found: list[KnownUser | None] = []
         append = found.append
         for user_id, device_id in ids:
             if user_id is not None:
-                user = by_user.get(user_id)
+                user = by_user(user_id)
                 if (
                     user is not None
                     and device_id is not None

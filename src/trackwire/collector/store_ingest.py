@@ -53,7 +53,8 @@ GroupKey = tuple[int, str, str]
 _USER_OPS: Final = operator.attrgetter("user_ops")
 _GROUP_TYPE: Final = operator.attrgetter("group_type")
 _ALIAS_OF: Final = operator.attrgetter("alias_of")
-_IDS: Final = operator.attrgetter("user_id", "device_id")
+_USER_ID: Final = operator.attrgetter("user_id")
+_DEVICE_ID: Final = operator.attrgetter("device_id")
 _AMPLITUDE_ID: Final = operator.attrgetter("amplitude_id")
 #: An encoded record's shared-context text (see :data:`Encoded`).
 _SHARED: Final = operator.itemgetter(2)
@@ -126,20 +127,25 @@ def encode_record(index: int, record: EventRecord, contexts: dict[int, str]) -> 
 def encode_records(records: Sequence[EventRecord], contexts: dict[int, str]) -> list[Encoded]:
     """Every record's :func:`encode_record` in one loop: the same texts, and the same error
     for the first record that cannot be stored (such a record, or one with groups or a number
-    to check, takes :func:`encode_record` itself)."""
+    out of range, takes :func:`encode_record` itself)."""
     encoded: list[Encoded] = []
     append = encoded.append
     column = properties_column
     encode = orjson.dumps
     for index, record in enumerate(records):
-        client_time = record.client_time_ms
+        client_time, session, revenue = record.client_time_ms, record.session_id, record.revenue
+        # encode_record's number checks: Amplitude's events nearly all carry a session id.
         if not (
             record.group_type is None
             and record.group_value is None
             and record.groups is None
             and (client_time is None or (type(client_time) is int and _MIN <= client_time <= _MAX))
-            and record.session_id is None
-            and record.revenue is None
+            and (session is None or (type(session) is int and _MIN <= session <= _MAX))
+            and (
+                revenue is None
+                or type(revenue) is float
+                or (type(revenue) is int and _MIN <= revenue <= _MAX)
+            )
         ):
             append(encode_record(index, record, contexts))
             continue
@@ -353,7 +359,9 @@ class Ingest:
         ):
             # The common request: one source, no operations, groups or aliases. Every event
             # may take the short path: look them all up at once.
-            hits = self._known.lookup_all(source_ids[0], map(_IDS, records))
+            # zip, unlike one attrgetter of both ids, reuses its pair when the loop drops it.
+            ids = zip(map(_USER_ID, records), map(_DEVICE_ID, records), strict=True)
+            hits = self._known.lookup_all(source_ids[0], ids)
             with_ops = [False] * count
         else:
             hits, with_ops = self._lookup(records, source_ids, insert)

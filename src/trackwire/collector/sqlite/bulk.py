@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import itertools
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-__all__ = ["CHUNKS", "insert_rows", "variable_limit"]
+__all__ = ["CHUNKS", "insert_columns", "insert_rows", "variable_limit"]
 
 #: Rows per statement, largest first: any count is cut into these (400 rows: 256, 64, 64, 16),
 #: so a handful of statements per table serve every request. Sizes whose rows would bind more
@@ -40,11 +40,44 @@ def insert_rows(
     rows' own. They are bound once per statement (``INSERT ... SELECT ?1, ?2, column1, ...
     FROM (VALUES ...)``) instead of once per row: binding a parameter costs about as much as
     SQLite's work to store it."""
-    values = tuple(itertools.chain.from_iterable(rows))
+    return _insert_values(
+        conn, head, width, list(itertools.chain.from_iterable(rows)), tail, shared
+    )
+
+
+def insert_columns(
+    conn: sqlite3.Connection,
+    head: str,
+    columns: Sequence[Sequence[Any]],
+    tail: str = "",
+    shared: tuple[Any, ...] = (),
+) -> int:
+    """:func:`insert_rows` with the rows given column by column (one value per row in each
+    column, every column as long): the values are laid out row after row by one slice
+    assignment per column, in C, without building a tuple per row."""
+    if not columns:
+        raise ValueError("no columns to insert")
+    width = len(columns)
+    values: list[Any] = [None] * (len(columns[0]) * width)
+    for offset, column in enumerate(columns):
+        values[offset::width] = column  # a column of another length raises ValueError
+    return _insert_values(conn, head, width, values, tail, shared)
+
+
+def _insert_values(
+    conn: sqlite3.Connection,
+    head: str,
+    width: int,
+    values: list[Any],
+    tail: str,
+    shared: tuple[Any, ...],
+) -> int:
+    """The rows' ``values`` (row after row) in as few statements as :data:`CHUNKS` allow."""
     count, rest = divmod(len(values), width)
     if rest:
         raise ValueError(f"{len(values)} values are not rows of {width}")
     limit = variable_limit(conn) - len(shared)
+    first = list(shared)
     inserted = 0
     start = 0
     for size in CHUNKS:
@@ -54,7 +87,7 @@ def insert_rows(
             chunk = values[start * width : (start + size) * width]
             if shared:
                 statement = _select_statement(head, len(shared), width, size, tail)
-                chunk = shared + chunk
+                chunk = first + chunk
             else:
                 statement = _statement(head, width, size, tail)
             inserted += conn.execute(statement, chunk).rowcount

@@ -341,13 +341,10 @@ def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) ->
         and columns[i].count(columns[i][0]) == count
     )
     own = tuple(i for i in present if i not in shared)
-    # The rows' own columns back into rows: in C.
-    kept = zip(*[columns[i] for i in own], strict=True)
-    return bulk.insert_rows(
+    return bulk.insert_columns(
         conn,
         _insert_event_head(shared + own),
-        len(own),
-        kept,
+        [columns[i] for i in own],
         shared=tuple(columns[i][0] for i in shared),
     )
 
