@@ -422,6 +422,21 @@ def test_insert_rows_applies_a_conflict_clause_row_by_row() -> None:
     assert conn.execute("SELECT k, v FROM d ORDER BY k").fetchall() == [("a", 1), ("b", 3)]
 
 
+def test_insert_rows_applies_a_conflict_clause_with_shared_values() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE d (s INTEGER, k TEXT, v INTEGER, PRIMARY KEY (s, k))")
+    conn.execute("INSERT INTO d VALUES (7, 'a', 0)")
+    bulk.insert_rows(
+        conn,
+        "INSERT INTO d (s, k, v)",
+        2,
+        [("a", 1), ("b", 2), ("b", 3)],
+        " ON CONFLICT (s, k) DO UPDATE SET v = excluded.v",
+        shared=(7,),
+    )
+    assert conn.execute("SELECT s, k, v FROM d ORDER BY k").fetchall() == [(7, "a", 1), (7, "b", 3)]
+
+
 def test_insert_rows_stays_within_the_variable_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     # SQLite before 3.32 binds at most 999 parameters per statement; here at most 10.
     monkeypatch.setattr(bulk, "variable_limit", lambda conn: 10)

@@ -118,4 +118,8 @@ def _select_statement(head: str, shared: int, width: int, rows: int, tail: str) 
     columns = [f"?{n}" for n in range(1, shared + 1)]
     columns += [f"column{n}" for n in range(1, width + 1)]
     row = f"({', '.join('?' * width)})"
-    return f"{head} SELECT {', '.join(columns)} FROM (VALUES {', '.join([row] * rows)}){tail}"
+    # An upsert's ON CONFLICT after a SELECT needs a WHERE before it, or SQLite reads the ON
+    # as a join constraint.
+    where = " WHERE true" if tail else ""
+    values = ", ".join([row] * rows)
+    return f"{head} SELECT {', '.join(columns)} FROM (VALUES {values}){where}{tail}"
