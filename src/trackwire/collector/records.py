@@ -507,27 +507,24 @@ def mparticle_records(
             )
             continue
         # Runs once per stored mParticle event (the collector's hot path): the event's data
-        # is looked up once, the rules of mparticle_wire's data_dedup_key, data_event_name and
-        # data_time_ms written out (exact types first), and the record built positionally.
-        get = data.get
-        key = get("source_message_id")
-        if not (isinstance(key, str) and key):
-            key = None if request_id is None else f"request:{request_id}:{index}"
+        # is looked up once, read by mparticle_wire's data_* rules, and the record built
+        # positionally.
+        key = mparticle_wire.data_dedup_key(data)
+        if key is None and request_id is not None:
+            key = f"request:{request_id}:{index}"
         event_type = event["event_type"]
         type_text = event_type if event_type.__class__ is str else str(event_type)
-        name = get("screen_name") if event_type == "screen_view" else None
-        name = name or get("event_name")
-        stamp = get("timestamp_unixtime_ms")
-        session = get("session_id")
+        name = mparticle_wire.data_event_name(event_type, data)
+        session = data.get("session_id")
         records.append(
             EventRecord(
                 "mparticle",
                 source,
                 type_text,
-                name if isinstance(name, str) and name else type_text,
+                name or type_text,
                 user_id,
                 device_id,
-                stamp if stamp.__class__ is int or is_int(stamp) else None,
+                mparticle_wire.data_time_ms(data),
                 key,
                 event,
                 # Every record carries the batch's changes, applied once by the first of them

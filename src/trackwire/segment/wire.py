@@ -29,7 +29,6 @@ __all__ = [
     "MAX_MESSAGE_ID_LENGTH",
     "MESSAGE_TYPES",
     "REGION_HOSTS",
-    "SENT_SIZE_BOUND",
     "SINGLE_PATHS",
     "SUCCESS_BODY",
     "Enrichment",
@@ -216,7 +215,7 @@ _SERVER_FIELDS: Final = ("receivedAt", "sentAt", "originalTimestamp")
 #: A message without server fields, as sent, is at most its enriched encoding plus its own
 #: ``timestamp`` entry (``"timestamp":`` and a comma): below this less that entry's value's
 #: bound, it is certainly within the limit (:func:`size_problem_as_sent`).
-SENT_SIZE_BOUND: Final = MAX_MESSAGE_BYTES - len('"timestamp":,')
+_SENT_SIZE_BOUND: Final = MAX_MESSAGE_BYTES - len('"timestamp":,')
 
 
 def carries_server_fields(message: Mapping[str, Any]) -> bool:
@@ -242,7 +241,7 @@ def size_problem_as_sent(
         bound = 4
     else:
         bound = None
-    if bound is not None and encoded_size <= SENT_SIZE_BOUND - bound:
+    if bound is not None and encoded_size <= _SENT_SIZE_BOUND - bound:
         return None
     sent = {key: value for key, value in enriched.items() if key not in _SERVER_FIELDS}
     if had_timestamp:

@@ -160,10 +160,7 @@ def _plain_record(
     event_name = (get(name_field) or None) if name_field is not None else None
     if kind == "track" and event_name is None:
         return None
-    if measure and (
-        # wire.carries_server_fields, written out (a call per message).
-        "receivedAt" in message or "sentAt" in message or "originalTimestamp" in message
-    ):
+    if measure and wire.carries_server_fields(message):
         return None
     has_timestamp = timestamp is not None or "timestamp" in message
     when = enrichment.stamp_parsed(message, timestamp, original)
@@ -171,11 +168,7 @@ def _plain_record(
         encoded = orjson.dumps(message)
     except orjson.JSONEncodeError:
         return _TOO_DEEP  # what _prepare answers for it
-    # wire.size_problem_as_sent's first bound written out (timestamp is a string or None
-    # here): only a message near the limit makes the call.
-    if measure and len(encoded) > wire.SENT_SIZE_BOUND - (
-        4 if timestamp is None else 6 * len(timestamp) + 2
-    ):
+    if measure:
         problem = wire.size_problem_as_sent(message, len(encoded), has_timestamp, timestamp)
         if problem is not None:
             return problem
