@@ -327,23 +327,7 @@ def amplitude_event_record(
     device_id = get("device_id")
     # Ids are nearly always non-empty strings; _text handles the rest.
     device_id = device_id if device_id.__class__ is str and device_id else _text(device_id)
-    # Most events carry no revenue field at all: these lookups decide that without a call
-    # (a "$revenue" or "$price" key, whatever its value, takes the full rules).
-    properties = get("event_properties")
-    revenue = (
-        _amplitude_revenue(event)
-        if get("revenue") is not None
-        or get("price") is not None
-        or (
-            properties is not None
-            and (
-                properties.__class__ is not dict
-                or "$revenue" in properties
-                or "$price" in properties
-            )
-        )
-        else None
-    )
+    revenue = _amplitude_revenue(event)
     return EventRecord(
         "amplitude",
         source,
