@@ -170,6 +170,10 @@ class ActiveDays:
                 ids.add(amplitude_id)
                 self._count += 1
                 new.append((source_id, day, amplitude_id))
+        self._write(conn, new)
+
+    def _write(self, conn: sqlite3.Connection, new: list[Triple]) -> None:
+        """Insert the triples this copy has just taken in (taken back on a rollback)."""
         if new:
             self._added += new
             bulk.insert_rows(
@@ -206,11 +210,7 @@ class ActiveDays:
         if ids:
             kept |= ids
             self._count += len(ids)
-            new = [(source_id, day, amplitude_id) for amplitude_id in ids]
-            self._added += new
-            bulk.insert_rows(
-                conn, "INSERT OR IGNORE INTO active_days (source_id, day, amplitude_id)", 3, new
-            )
+            self._write(conn, [(source_id, day, amplitude_id) for amplitude_id in ids])
         return True
 
 
