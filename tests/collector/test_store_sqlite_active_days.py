@@ -110,3 +110,56 @@ def test_a_rolled_back_request_takes_back_its_days() -> None:
     stored = conn.execute("SELECT * FROM active_days ORDER BY 3").fetchall()
     assert stored == [(1, 2, 7), (1, 0, 8), *((1, 0, n) for n in range(10, 14))]
     conn.close()
+
+
+def _one_day_cases() -> list[list[tuple[object, ...]]]:
+    """Requests of one source whose client times fall on one day, but for one detail each."""
+    base = 5 * DAY + 10
+
+    def row(
+        user: object, time: object, type_: str = "track", source: int = 1
+    ) -> tuple[object, ...]:
+        return (source, type_, "e", "u", None, user, None, time, 3 * DAY)
+
+    return [
+        [row(1, base), row(2, base + 1), row(1, base + 2)],  # users new to the copy
+        [row(1, base), row(2, base + 5)],  # every user known: nothing written
+        [row(1, base), row(None, base), row(3, base + 1)],  # an event without a user
+        [row(4, base), row(5, None)],  # a missing client time: the receipt time's day
+        [row(6, base), row(7, base + 0.5)],  # a float time: SQL decides
+        [row(8, True), row(9, 1)],  # bools are ints to SQLite too
+        [row(10, base), row(11, "x")],  # a text time
+        [row(12, base), row(13, base + DAY)],  # two days
+        [row(14, base), row(15, base, "identify")],  # an inactive type
+        [row(16, base), row(17, base, source=2)],  # two sources
+        [row(18, -1), row(19, -2)],  # before 1970: SQLite's division rounds towards zero
+    ]
+
+
+def test_the_one_day_path_writes_what_the_sql_roll_up_writes() -> None:
+    """Each request goes through ``ActiveDays.roll_up`` on one connection and through the SQL
+    roll-up on another, after being inserted as events: the tables must be equal."""
+    fast = sqlite3.connect(":memory:", isolation_level=None)
+    reference = sqlite3.connect(":memory:", isolation_level=None)
+    for conn in (fast, reference):
+        schema.migrate(conn)
+        conn.execute("INSERT INTO sources (source_id, vendor, source) VALUES (1, 'a', 'a')")
+        conn.execute("INSERT INTO sources (source_id, vendor, source) VALUES (2, 'a', 'b')")
+    days = amplitude_rollups.ActiveDays()
+    for request in _one_day_cases():
+        after = {}
+        for conn in (fast, reference):
+            after[conn] = amplitude_rollups.last_event_id(conn)
+            conn.executemany(
+                "INSERT INTO events (source_id, type, event_name, user_id, device_id, "
+                "amplitude_id, session_id, client_time_ms, received_time_ms, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, '{}')",
+                [(*row[:6], *row[7:]) for row in request],
+            )
+        days.roll_up(fast, request, after[fast])  # type: ignore[arg-type]
+        amplitude_rollups.roll_up(reference, after[reference])
+        query = "SELECT * FROM active_days ORDER BY 1, 2, 3"
+        assert fast.execute(query).fetchall() == reference.execute(query).fetchall(), request
+    assert (1, 0, 8) in days and (1, 0, 18) in days and (2, 5, 17) in days
+    fast.close()
+    reference.close()
