@@ -14,7 +14,7 @@ at commit and again at the checkpoint — the largest single cost of ingest. So 
   only the run's own pages, packed; merging them into one ordered middle table instead
   rewrote about every page of it at each merge (1.2-2.0 µs per key against ~0.55, see
   bench/RESULTS.md, "second pass: the bulk merges");
-- ``user_events``, ordered by key, into which the runs are merged in key order every
+- ``user_events``, ordered by key, into which the runs are merged (run by run) every
   :data:`MID_AT` keys. A merge rewrites about every page of the table it lands in, so merging
   the recent keys straight into the large table would cost more per event the larger the file
   grows; through the bounded runs the large one is rewritten ten times less often.
@@ -162,12 +162,13 @@ _APPEND_RUN: Final = (
     "INSERT INTO user_events_runs (run, amplitude_id, time_ms, event_id) "
     "SELECT ?, amplitude_id, time_ms, event_id FROM user_events_recent ORDER BY 2, 3, 4"
 )
-#: Every run merged into the large table, in key order. (One sort of every key: 0.25-0.27 s
-#: for 500,000, against 0.30 for SQLite's merge of the runs' ordered branches of a union,
-#: which passes each key through one merge step per run.)
+#: Every run merged into the large table, run by run. Unsorted: each key is one B-tree insert
+#: either way, and sorting the 500,000 keys first cost more (0.57 against 0.49 µs per key,
+#: bench/RESULTS.md, "seventh round: the query-side keys") than inserting them in key order
+#: saved; SQLite's merge of the runs' ordered branches of a union was slower still (0.30 s).
 _MERGE_RUNS: Final = (
     "INSERT INTO user_events (amplitude_id, time_ms, event_id) "
-    "SELECT amplitude_id, time_ms, event_id FROM user_events_runs ORDER BY 1, 2, 3"
+    "SELECT amplitude_id, time_ms, event_id FROM user_events_runs"
 )
 
 
