@@ -557,3 +557,19 @@ def test_mparticle_plain_device_is_one_the_check_passes() -> None:
             batch_checks._check_device_fields(checker, device)
             assert checker.problems == [], device
     assert taken > 50
+
+
+def test_records_built_in_two_steps_are_the_class_call() -> None:
+    """The hot paths build a record as ``object.__new__`` then ``EventRecord.__init__``: that
+    is ``EventRecord(...)`` only while the class keeps ``object``'s ``__new__``."""
+    assert EventRecord.__new__ is object.__new__
+    message = {"type": "track", "event": "e", "userId": "u", "properties": {"revenue": 2}}
+    fast = records.segment_plain_record(
+        message, "track", "e", "u", None, "m-1", "src", 5, b"{}", None
+    )
+    slow = EventRecord(
+        "segment", "src", "track", "e", "u", None, 5, "m-1", message,
+        revenue=2.0, payload_json=b"{}", dedup_scope="*",
+    )  # fmt: skip
+    assert type(fast) is EventRecord
+    assert fast == slow

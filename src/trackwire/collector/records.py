@@ -54,6 +54,15 @@ _NAMED: Final = frozenset({"page", "screen"})
 _AMPLITUDE_KINDS: Final = {"$identify": "identify", "$groupidentify": "groupidentify"}
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
+# The hot paths build each record in two steps, ``record = _new_record(EventRecord)`` then
+# ``_init_record(record, ...)``: the same object as ``EventRecord(...)`` (the class has no
+# ``__new__`` of its own; its own ``__init__`` sets the fields), a quarter cheaper (0.29 -> 0.22
+# µs). CPython 3.11 runs a class call's Python ``__init__`` in a C-level call of its own
+# (``type.__call__``, ``slot_tp_init``), but runs a call of the function from Python code in the
+# caller's interpreter loop.
+_new_record: Final = object.__new__
+_init_record: Final = EventRecord.__init__
+
 
 def epoch_ms(when: datetime) -> int:
     """Epoch milliseconds of ``when``, exactly (no float rounding); naive means UTC."""
@@ -76,7 +85,7 @@ def _number(value: Any) -> float | None:
     # Decoded JSON holds exact floats and ints: those skip is_number's two isinstance calls.
     if value is None:
         return None
-    kind = value.__class__
+    kind = type(value)
     if kind is float:
         return value  # type: ignore[no-any-return]
     if kind is int:
@@ -87,7 +96,7 @@ def _number(value: Any) -> float | None:
 def _mapping(value: Any) -> bool:
     """``isinstance(value, Mapping)``, with decoded JSON's plain dict checked first (the ABC's
     check costs ten times more)."""
-    return value.__class__ is dict or isinstance(value, Mapping)
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _set(properties: Any) -> tuple[UserOp, ...]:
@@ -145,8 +154,10 @@ def segment_plain_record(
     for identify), ``user_id``, ``device_id`` and ``message_id`` are each None or a non-empty
     string, and ``properties`` and ``traits`` None or a dict (the Segment route's one pass)."""
     properties = message.get("properties")
-    revenue = properties.get("revenue") if properties.__class__ is dict else None
-    return EventRecord(
+    revenue = properties.get("revenue") if type(properties) is dict else None
+    record = _new_record(EventRecord)
+    _init_record(
+        record,
         "segment",
         source,
         kind,
@@ -169,6 +180,7 @@ def segment_plain_record(
         False,
         None,
     )
+    return record
 
 
 def segment_record_at(
@@ -242,7 +254,8 @@ def _amplitude_revenue(event: Mapping[str, Any]) -> float | None:
         if found is not None:
             return found
     properties = get("event_properties")
-    if properties is None or not _mapping(properties):
+    # _mapping's test written out: this runs for every Amplitude event, a call less.
+    if properties is None or (type(properties) is not dict and not isinstance(properties, Mapping)):
         return None
     if properties.get("$revenue") is None and properties.get("$price") is None:
         return None
@@ -326,16 +339,18 @@ def amplitude_event_record(
     user_id = get("user_id")
     device_id = get("device_id")
     # Ids are nearly always non-empty strings; _text handles the rest.
-    device_id = device_id if device_id.__class__ is str and device_id else _text(device_id)
+    device_id = device_id if type(device_id) is str and device_id else _text(device_id)
     revenue = _amplitude_revenue(event)
-    return EventRecord(
+    record = _new_record(EventRecord)
+    _init_record(
+        record,
         "amplitude",
         source,
         kind,
         event_type,
-        user_id if user_id.__class__ is str and user_id else _text(user_id),
+        user_id if type(user_id) is str and user_id else _text(user_id),
         device_id,
-        time_ms if time_ms.__class__ is int or is_int(time_ms) else None,
+        time_ms if type(time_ms) is int or is_int(time_ms) else None,
         insert_id if isinstance(insert_id, str) and insert_id else None,
         event,
         tuple(user_ops),
@@ -344,7 +359,7 @@ def amplitude_event_record(
         groups if groups and _mapping(groups) else None,
         # -1 is Amplitude's "no session".
         session
-        if session is not None and (session.__class__ is int or is_int(session)) and session >= 0
+        if session is not None and (type(session) is int or is_int(session)) and session >= 0
         else None,
         revenue,
         None,
@@ -352,6 +367,7 @@ def amplitude_event_record(
         f"device:{device_id}" if endpoint == "httpapi" and device_id else None,
         tuple(targets[1:]) if targets else (),
     )
+    return record
 
 
 def amplitude_identify_record(identification: Mapping[str, Any], source: str) -> EventRecord:
@@ -483,7 +499,7 @@ def mparticle_records(
     records = []
     for index, event in enumerate(events):
         data = event.get("data")
-        if data.__class__ is not dict:
+        if type(data) is not dict:
             records.append(
                 _mparticle_record(
                     event, source, user_id, device_id, request_id, index, user_ops, shared
@@ -497,37 +513,36 @@ def mparticle_records(
         if key is None and request_id is not None:
             key = f"request:{request_id}:{index}"
         event_type = event["event_type"]
-        type_text = event_type if event_type.__class__ is str else str(event_type)
+        type_text = event_type if type(event_type) is str else str(event_type)
         name = mparticle_wire.data_event_name(event_type, data)
         session = data.get("session_id")
-        records.append(
-            EventRecord(
-                "mparticle",
-                source,
-                type_text,
-                name or type_text,
-                user_id,
-                device_id,
-                mparticle_wire.data_time_ms(data),
-                key,
-                event,
-                # Every record carries the batch's changes, applied once by the first of them
-                # stored: a batch whose first event is a duplicate still applies them.
-                user_ops,
-                None,
-                None,
-                None,
-                session
-                if session is not None and (session.__class__ is int or is_int(session))
-                else None,
-                _mparticle_revenue(event) if event_type == "commerce_event" else None,
-                None,
-                shared,
-                None,
-                (),
-                True,
-            )
+        record = _new_record(EventRecord)
+        _init_record(
+            record,
+            "mparticle",
+            source,
+            type_text,
+            name or type_text,
+            user_id,
+            device_id,
+            mparticle_wire.data_time_ms(data),
+            key,
+            event,
+            # Every record carries the batch's changes, applied once by the first of them
+            # stored: a batch whose first event is a duplicate still applies them.
+            user_ops,
+            None,
+            None,
+            None,
+            session if session is not None and (type(session) is int or is_int(session)) else None,
+            _mparticle_revenue(event) if event_type == "commerce_event" else None,
+            None,
+            shared,
+            None,
+            (),
+            True,
         )
+        records.append(record)
     return records
 
 

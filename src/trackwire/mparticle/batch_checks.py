@@ -261,24 +261,24 @@ def _plain_event(event: Any, historical_before: int | None) -> bool:
     no problem paths built. False is no verdict: the event then takes the general check, which
     finds its problems (or none), so the answers are the general check's either way.
     """
-    if event.__class__ is not dict:
+    if type(event) is not dict:
         return False
     event_type = event.get("event_type")
-    rules = _EVENT_RULES.get(event_type) if event_type.__class__ is str else None
+    rules = _EVENT_RULES.get(event_type) if type(event_type) is str else None
     data = event.get("data")
-    if rules is None or data.__class__ is not dict:
+    if rules is None or type(data) is not dict:
         return False
     exact = _DATA_EXACT.get
     scalars = _EXACT_SCALARS
     for name, value in data.items():
         expected = exact(name)
         if expected is not None:
-            if value.__class__ is not expected and value is not None:
+            if type(value) is not expected and value is not None:
                 return False
         elif name == "custom_attributes":
-            if value.__class__ is dict:
+            if type(value) is dict:
                 for item in value.values():
-                    if item.__class__ not in scalars:
+                    if type(item) not in scalars:
                         return False
             elif value is not None:
                 return False
@@ -293,11 +293,11 @@ def _plain_event(event: Any, historical_before: int | None) -> bool:
         value = data.get(name)
         # Only a string is looked up (a list is unhashable); any other value takes the
         # general check.
-        if value is not None and (value.__class__ is not str or value not in allowed):
+        if value is not None and (type(value) is not str or value not in allowed):
             return False
     if historical_before is not None:
         stamp = data.get("timestamp_unixtime_ms")
-        if stamp.__class__ is not int or stamp > historical_before:
+        if type(stamp) is not int or stamp > historical_before:
             return False
     return True
 
@@ -363,19 +363,19 @@ def _plain_device(device: dict[str, Any]) -> bool:
         rule = rules.get(name)
         if rule is None or value is None:
             continue
-        if rule.__class__ is frozenset:
-            if value.__class__ is not str or value not in rule:
+        if type(rule) is frozenset:
+            if type(value) is not str or value not in rule:
                 return False
         elif rule is _UUID:
-            if value.__class__ is not str or not _UUID.match(value):
+            if type(value) is not str or not _UUID.match(value):
                 return False
-        elif value.__class__ is not rule:
+        elif type(value) is not rule:
             return False
     return True
 
 
 def _check_device(c: _Checker, value: object) -> None:
-    if value.__class__ is dict and _plain_device(value):
+    if type(value) is dict and _plain_device(value):
         return
     _check_device_fields(c, value)
 

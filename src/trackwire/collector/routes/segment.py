@@ -104,6 +104,14 @@ _PLAIN_NAMES: Final[Mapping[str, str | None]] = {
     "identify": None,
 }
 
+#: The fields of :data:`wire.FIELD_TYPES` a string, or an object, may not be in.
+_NOT_STRING_FIELDS: Final = frozenset(
+    name for name, kind in wire.FIELD_TYPES.items() if kind is not str
+)
+_NOT_OBJECT_FIELDS: Final = frozenset(
+    name for name, kind in wire.FIELD_TYPES.items() if kind is not dict
+)
+
 
 def _plain_record(
     message: Any,
@@ -124,16 +132,26 @@ def _plain_record(
     :func:`~trackwire.collector.records.segment_record_at`, which give every answer (the
     tests compare the two paths message by message).
     """
-    if message.__class__ is not dict:
+    # type() rather than __class__ throughout: CPython 3.11 specialises the call.
+    if type(message) is not dict:
         return None
     get = message.get
     kind = get("type")
-    if kind.__class__ is not str or kind not in _PLAIN_NAMES:
+    if type(kind) is not str or kind not in _PLAIN_NAMES:
         return None
-    expected_of = wire.FIELD_TYPES.get
+    # wire.FIELD_TYPES's rule (a known field holds its type, or null) by the value's class:
+    # a string may only be in a field that is not an object field, and so on; a set lookup
+    # per field instead of a type lookup and a comparison.
+    not_str, not_dict, typed = _NOT_STRING_FIELDS, _NOT_OBJECT_FIELDS, wire.FIELD_TYPES
     for name, value in message.items():
-        expected = expected_of(name)
-        if expected is not None and value is not None and value.__class__ is not expected:
+        value_type = type(value)
+        if value_type is str:
+            if name in not_str:
+                return None
+        elif value_type is dict:
+            if name in not_dict:
+                return None
+        elif value is not None and name in typed:
             return None
     # After the loop each named field is None or of its type (event, name, messageId: str).
     message_id = get("messageId")
@@ -142,7 +160,7 @@ def _plain_record(
     timestamp = get("timestamp")
     original = None
     if timestamp is not None:
-        if timestamp.__class__ is not str:
+        if type(timestamp) is not str:
             return None
         original = wire.parse_timestamp(timestamp)
         if original is None:
@@ -152,9 +170,9 @@ def _plain_record(
     if user_id is None:
         if device_id is None:
             return None
-    elif not (user_id.__class__ is str and user_id):
+    elif not (type(user_id) is str and user_id):
         return None
-    if device_id is not None and not (device_id.__class__ is str and device_id):
+    if device_id is not None and not (type(device_id) is str and device_id):
         return None
     name_field = _PLAIN_NAMES[kind]
     event_name = (get(name_field) or None) if name_field is not None else None
