@@ -133,11 +133,23 @@ def test_lookup_all_answers_as_lookup_does() -> None:
 
     def check(learned: list[UserRow], owner: dict[tuple[int, str], int]) -> None:
         for source_id in (1, 2, 3):
-            answers = known.lookup_all(source_id, ids)
+            answers = known.lookup_all(source_id, [u for u, _ in ids], [d for _, d in ids])
             assert answers == [known.lookup(source_id, *pair) for pair in ids]
             assert [None if u is None else u.amplitude_id for u in answers] == expected(
                 source_id, learned, owner
             )
+            # Requests of one shape take lookup_all's one-map paths: user ids alone, user ids
+            # each with a device (all owned, or some not).
+            for shape in (
+                [pair for pair in ids if pair[0] is not None and pair[1] is None],
+                [pair for pair in ids if pair[0] is not None and pair[1] is not None],
+                [("u1", "d1"), ("u1", "d1")],
+                [("u4", "d4"), ("u1", "d1")],
+            ):
+                users, devices = [u for u, _ in shape], [d for _, d in shape]
+                assert known.lookup_all(source_id, users, devices) == [
+                    known.lookup(source_id, *pair) for pair in shape
+                ]
 
     owner = {(s, d): a for s, d, a in devices}
     check(users[:5], owner)

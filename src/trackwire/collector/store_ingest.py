@@ -243,9 +243,9 @@ class Ingest:
         ):
             # The common request: one source, no operations, groups or aliases. Every event
             # may take the short path: look them all up at once.
-            # zip, unlike one attrgetter of both ids, reuses its pair when the loop drops it.
-            ids = zip(map(_USER_ID, records), map(_DEVICE_ID, records), strict=True)
-            hits = self._known.lookup_all(source_ids[0], ids)
+            hits = self._known.lookup_all(
+                source_ids[0], [*map(_USER_ID, records)], [*map(_DEVICE_ID, records)]
+            )
             with_ops = [False] * count
         else:
             hits, with_ops = self._lookup(records, source_ids, insert)
@@ -267,7 +267,11 @@ class Ingest:
                         if reached is not None:
                             hits[index] = None
                             self.users.remember(reached, device_id=records[index].device_id)
-        amplitude_ids = [None if hit is None else hit.amplitude_id for hit in hits]
+        amplitude_ids: list[int | None] = (
+            [None if hit is None else hit.amplitude_id for hit in hits]
+            if None in hits
+            else [*map(_AMPLITUDE_ID, hits)]
+        )
         if self._sql.tracks_spans:
             self._widen_spans(records, hits)
         if None in hits:
