@@ -20,7 +20,8 @@ __all__ = ["KnownUser", "KnownUsers"]
 
 class KnownUser:
     """What :class:`KnownUsers` holds of a committed user: one object per user, which every
-    id that finds the user leads to, and which a committed change updates in place."""
+    id that finds the user leads to, and which a committed change updates in place. Always
+    true (no ``__len__`` or ``__bool__``): ``all(hits)`` tells a lookup without a miss."""
 
     __slots__ = (
         "amplitude_id", "device_id", "first_seen_ms", "last_seen_ms", "owned_device", "source_id",

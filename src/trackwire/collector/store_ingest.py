@@ -252,7 +252,10 @@ class Ingest:
         received = self._received
         if scopes is None:
             scopes = dedup_scopes(records, source_ids)
-        if None in hits:
+        # all(), not "None in hits": a known user is always true, and all() tests that without
+        # the comparison "in" makes of every user with None.
+        missed = not all(hits)
+        if missed:
             self._preload(
                 [record for record, hit in zip(records, hits, strict=True) if hit is None],
                 [source_id for source_id, hit in zip(source_ids, hits, strict=True) if hit is None],
@@ -269,12 +272,12 @@ class Ingest:
                             self.users.remember(reached, device_id=records[index].device_id)
         amplitude_ids: list[int | None] = (
             [None if hit is None else hit.amplitude_id for hit in hits]
-            if None in hits
+            if missed
             else [*map(_AMPLITUDE_ID, hits)]
         )
         if self._sql.tracks_spans:
             self._widen_spans(records, hits)
-        if None in hits:
+        if missed:
             self._resolve_missed(records, source_ids, hits, with_ops, amplitude_ids)
         context_ids: Sequence[int | None] = [None] * count
         if any(map(_SHARED, encoded)):

@@ -332,7 +332,13 @@ def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) ->
     if not count:
         return 0
     columns = list(zip(*rows, strict=True))
-    present = [i for i, column in enumerate(columns) if column.count(None) != count]
+    # A column whose first value is not None is present: no count of its NULLs (comparing
+    # every value with None costs ~18 ns a value; None with None is an identity test).
+    present = [
+        i
+        for i, column in enumerate(columns)
+        if column[0] is not None or column.count(None) != count
+    ]
     shared = tuple(
         i
         for i in present
