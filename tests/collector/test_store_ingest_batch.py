@@ -187,3 +187,34 @@ def test_a_user_resolved_once_is_the_same_for_its_next_events(tmp_path: Path) ->
     conn.close()
     assert row == [(1, 40, "d1")]
     assert devices == [("d1", user.amplitude_id), ("d2", user.amplitude_id)]
+
+
+def test_shared_contexts_are_stored_once_each_in_the_order_they_first_appear(
+    tmp_path: Path,
+) -> None:
+    # Every record of the first request carries a context (one path); in the second, one
+    # record is a duplicate (the record-by-record path). Both store each context once, in the
+    # order of its first record, and each event points at its own.
+    a, b, c = (SharedContext("mparticle_batch", {"batch": name}) for name in "abc")
+    first = [("k1", b), ("k2", b), ("k3", a), ("k4", b), ("k5", c), ("k6", a)]
+    second = [("k6", a), ("k7", c), ("k8", a), ("k9", b)]
+    with SQLiteStore(tmp_path / "c.db") as store:
+        for request in (first, second):
+            records = [
+                rec(vendor="mparticle", key=key, context=context, payload={"data": {}})
+                for key, context in request
+            ]
+            store.ingest(records)
+    conn = sqlite3.connect(tmp_path / "c.db")
+    contexts = conn.execute("SELECT body FROM contexts ORDER BY context_id").fetchall()
+    events = conn.execute(
+        "SELECT e.dedup_key, c.body FROM events e JOIN contexts c USING (context_id) "
+        "ORDER BY e.id"
+    ).fetchall()
+    conn.close()
+    assert [body for (body,) in contexts] == [
+        '{"batch":"b"}', '{"batch":"a"}', '{"batch":"c"}',  # the first request
+        '{"batch":"c"}', '{"batch":"a"}', '{"batch":"b"}',  # the second: k6 was stored
+    ]  # fmt: skip
+    expected = [*first, *second[1:]]
+    assert events == [(key, f'{{"batch":"{context.data["batch"]}"}}') for key, context in expected]

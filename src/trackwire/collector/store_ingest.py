@@ -361,6 +361,21 @@ class Ingest:
     ) -> list[int | None]:
         """Each record's shared context id, each context stored once, when a record that is
         inserted first carries it."""
+        texts = [*map(_SHARED, encoded)]
+        if insert is None and None not in texts:
+            # Every record inserted with a context (an mParticle request: one per batch): each
+            # text stored once, in the order the contexts first appear, found by identity.
+            keys = [*map(id, texts)]
+            # A context's first record: the last index each key gets, walking backwards.
+            firsts = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+            stored: dict[int, int] = {}
+            for index in sorted(firsts.values()):
+                context = records[index].context
+                assert context is not None  # a shared text is only encoded from a context
+                stored[keys[index]] = self._sql.insert_context(
+                    source_ids[index], context.kind, texts[index]
+                )
+            return [*map(stored.__getitem__, keys)]
         contexts: dict[int, int] = {}
         found: list[int | None] = []
         for index, (record, source_id, (_, _, shared, _)) in enumerate(
