@@ -208,8 +208,7 @@ def test_shared_contexts_are_stored_once_each_in_the_order_they_first_appear(
     conn = sqlite3.connect(tmp_path / "c.db")
     contexts = conn.execute("SELECT body FROM contexts ORDER BY context_id").fetchall()
     events = conn.execute(
-        "SELECT e.dedup_key, c.body FROM events e JOIN contexts c USING (context_id) "
-        "ORDER BY e.id"
+        "SELECT e.dedup_key, c.body FROM events e JOIN contexts c USING (context_id) ORDER BY e.id"
     ).fetchall()
     conn.close()
     assert [body for (body,) in contexts] == [
