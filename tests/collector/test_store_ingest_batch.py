@@ -145,6 +145,10 @@ def test_lookup_all_answers_as_lookup_does() -> None:
                 [pair for pair in ids if pair[0] is not None and pair[1] is not None],
                 [("u1", "d1"), ("u1", "d1")],
                 [("u4", "d4"), ("u1", "d1")],
+                # Empty ids are false but not None: the loop takes them.
+                [("u1", None), ("", None)],
+                [("u1", "d1"), ("u1", "")],
+                [("u1", "d1"), ("u1", None)],
             ):
                 users, devices = [u for u, _ in shape], [d for _, d in shape]
                 assert known.lookup_all(source_id, users, devices) == [

@@ -133,12 +133,11 @@ class KnownUsers:
         count = len(user_ids)
         if len(device_ids) != count:
             raise ValueError("one device id (or None) per user id")
-        if None not in user_ids:
-            named = cast("list[str]", user_ids)  # checked just above
-            nobody = device_ids.count(None)
-            if nobody == count:
-                return [*map(by_user, named)]
-            if not nobody:
+        # all() rather than "None not in ...": it tests each id's truth without comparing it
+        # with None (an empty id, also false, just takes the loop below).
+        if all(user_ids):
+            named = cast("list[str]", user_ids)  # no None among them
+            if all(device_ids):
                 # The user's owned device must be the event's: one list comparison when all
                 # are (the common case), else event by event.
                 found: list[KnownUser | None] = [*map(by_user, named, repeat(_NOBODY))]
@@ -149,6 +148,8 @@ class KnownUsers:
                     user if device == device_id else None
                     for user, device, device_id in zip(found, owned, device_ids, strict=True)
                 ]
+            if device_ids.count(None) == count:  # None is None: an identity test each
+                return [*map(by_user, named)]
         by_device = self._by_device.get(source_id) or {}
         users = self._users
         found_one: list[KnownUser | None] = []

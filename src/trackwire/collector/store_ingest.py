@@ -362,7 +362,9 @@ class Ingest:
         """Each record's shared context id, each context stored once, when a record that is
         inserted first carries it."""
         texts = [*map(_SHARED, encoded)]
-        if insert is None and None not in texts:
+        # all(): a context's JSON text is never empty, so only None is false (and all() tests
+        # that without comparing every text with None, as "in" would).
+        if insert is None and all(texts):
             # Every record inserted with a context (an mParticle request: one per batch): each
             # text stored once, in the order the contexts first appear, found by identity.
             keys = [*map(id, texts)]

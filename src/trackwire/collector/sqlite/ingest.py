@@ -344,6 +344,8 @@ def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) ->
         for i in present
         if i in _SHARED_COLUMNS
         and (i in _STORE_INTS or type(columns[i][0]) is str)
+        # The last value first: a column that varies (the event names) mostly shows it there.
+        and columns[i][-1] == columns[i][0]
         and columns[i].count(columns[i][0]) == count
     )
     own = tuple(i for i in present if i not in shared)
