@@ -133,11 +133,27 @@ def test_lookup_all_answers_as_lookup_does() -> None:
 
     def check(learned: list[UserRow], owner: dict[tuple[int, str], int]) -> None:
         for source_id in (1, 2, 3):
-            answers = known.lookup_all(source_id, ids)
+            answers = known.lookup_all(source_id, [u for u, _ in ids], [d for _, d in ids])
             assert answers == [known.lookup(source_id, *pair) for pair in ids]
             assert [None if u is None else u.amplitude_id for u in answers] == expected(
                 source_id, learned, owner
             )
+            # Requests of one shape take lookup_all's one-map paths: user ids alone, user ids
+            # each with a device (all owned, or some not).
+            for shape in (
+                [pair for pair in ids if pair[0] is not None and pair[1] is None],
+                [pair for pair in ids if pair[0] is not None and pair[1] is not None],
+                [("u1", "d1"), ("u1", "d1")],
+                [("u4", "d4"), ("u1", "d1")],
+                # Empty ids are false but not None: the loop takes them.
+                [("u1", None), ("", None)],
+                [("u1", "d1"), ("u1", "")],
+                [("u1", "d1"), ("u1", None)],
+            ):
+                users, devices = [u for u, _ in shape], [d for _, d in shape]
+                assert known.lookup_all(source_id, users, devices) == [
+                    known.lookup(source_id, *pair) for pair in shape
+                ]
 
     owner = {(s, d): a for s, d, a in devices}
     check(users[:5], owner)
@@ -175,3 +191,33 @@ def test_a_user_resolved_once_is_the_same_for_its_next_events(tmp_path: Path) ->
     conn.close()
     assert row == [(1, 40, "d1")]
     assert devices == [("d1", user.amplitude_id), ("d2", user.amplitude_id)]
+
+
+def test_shared_contexts_are_stored_once_each_in_the_order_they_first_appear(
+    tmp_path: Path,
+) -> None:
+    # Every record of the first request carries a context (one path); in the second, one
+    # record is a duplicate (the record-by-record path). Both store each context once, in the
+    # order of its first record, and each event points at its own.
+    a, b, c = (SharedContext("mparticle_batch", {"batch": name}) for name in "abc")
+    first = [("k1", b), ("k2", b), ("k3", a), ("k4", b), ("k5", c), ("k6", a)]
+    second = [("k6", a), ("k7", c), ("k8", a), ("k9", b)]
+    with SQLiteStore(tmp_path / "c.db") as store:
+        for request in (first, second):
+            records = [
+                rec(vendor="mparticle", key=key, context=context, payload={"data": {}})
+                for key, context in request
+            ]
+            store.ingest(records)
+    conn = sqlite3.connect(tmp_path / "c.db")
+    contexts = conn.execute("SELECT body FROM contexts ORDER BY context_id").fetchall()
+    events = conn.execute(
+        "SELECT e.dedup_key, c.body FROM events e JOIN contexts c USING (context_id) ORDER BY e.id"
+    ).fetchall()
+    conn.close()
+    assert [body for (body,) in contexts] == [
+        '{"batch":"b"}', '{"batch":"a"}', '{"batch":"c"}',  # the first request
+        '{"batch":"c"}', '{"batch":"a"}', '{"batch":"b"}',  # the second: k6 was stored
+    ]  # fmt: skip
+    expected = [*first, *second[1:]]
+    assert events == [(key, f'{{"batch":"{context.data["batch"]}"}}') for key, context in expected]

@@ -527,3 +527,27 @@ def test_columns_alike_in_every_row_are_stored_per_row(tmp_path: Path) -> None:
         (1, "page", "F", 1_000, 100, "e", "1"),
         (1, "track", "Item Purchased", 1_000, 101, "f", "segment:*"),
     ]
+
+
+def test_a_source_claimed_by_a_request_that_failed_is_claimed_again(tmp_path: Path) -> None:
+    # The writer remembers the source ids it claimed; a request rolled back takes its new
+    # source with it, so the id it was given may go to another source next.
+    with SQLiteStore(tmp_path / "c.db") as store:
+        store.ingest([rec(key="a")])
+        with pytest.raises(ValidationError):
+            # A value with no JSON form fails inside the transaction, after "x" was claimed.
+            store.ingest([rec(source="x", key="b", ops=[("$set", {"tags": {1, 2}})])])
+        store.ingest([rec(source="y", key="c")])  # the id "x" had
+        store.ingest([rec(source="x", key="d")])
+        stored = {event.dedup_key: event.source for event in store.events()}
+    assert stored == {"a": SEG_KEY, "c": "y", "d": "x"}
+
+
+def test_source_ids_are_claimed_again_after_another_writer_reset_the_file(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "c.db") as one, SQLiteStore(tmp_path / "c.db") as other:
+        one.ingest([rec(source="x", key="a")])
+        other.reset()
+        other.ingest([rec(source="y", key="b")])  # the id "x" had
+        one.ingest([rec(source="x", key="c")])
+        stored = {event.dedup_key: event.source for event in one.events()}
+    assert stored == {"b": "y", "c": "x"}

@@ -8,7 +8,10 @@ must agree with are :class:`~trackwire.collector.userprops.IdentityResolver`'s.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import repeat
+from operator import attrgetter
+from typing import Final, cast
 
 from trackwire.collector.userprops import UserRow
 
@@ -17,10 +20,11 @@ __all__ = ["KnownUser", "KnownUsers"]
 
 class KnownUser:
     """What :class:`KnownUsers` holds of a committed user: one object per user, which every
-    id that finds the user leads to, and which a committed change updates in place."""
+    id that finds the user leads to, and which a committed change updates in place. Always
+    true (no ``__len__`` or ``__bool__``): ``all(hits)`` tells a lookup without a miss."""
 
     __slots__ = (
-        "amplitude_id", "device_id", "first_seen_ms", "last_seen_ms", "owns_device", "source_id",
+        "amplitude_id", "device_id", "first_seen_ms", "last_seen_ms", "owned_device", "source_id",
         "user_id",
     )  # fmt: skip
 
@@ -31,10 +35,16 @@ class KnownUser:
         self.device_id = user.device_id
         self.first_seen_ms = user.first_seen_ms
         self.last_seen_ms = user.last_seen_ms
-        #: Whether :attr:`device_id` leads to this user (the device's last user is this one):
-        #: kept by :meth:`KnownUsers.learn`, so a lookup by user id and device needs no probe
-        #: of the devices (a dict the size of the cache, rarely in the CPU's cache).
-        self.owns_device = False
+        #: :attr:`device_id` when it leads to this user (the device's last user is this one),
+        #: else None: kept by :meth:`KnownUsers.learn`, so a lookup by user id and device
+        #: compares one attribute, with no probe of the devices (a dict the size of the cache,
+        #: rarely in the CPU's cache).
+        self.owned_device: str | None = None
+
+
+#: Stands for "no known user" where a lookup of many ids needs an object: it owns no device.
+_NOBODY: Final = KnownUser(UserRow(0, 0, None, None, "{}", 0, 0))
+_OWNED_DEVICE: Final = attrgetter("owned_device")
 
 
 class KnownUsers:
@@ -97,7 +107,7 @@ class KnownUsers:
             user = None if by_user is None else by_user.get(user_id)
             if user is None:
                 return None
-            if device_id is not None and (user.device_id != device_id or not user.owns_device):
+            if device_id is not None and user.owned_device != device_id:
                 return None
             return user
         if device_id is None:
@@ -109,23 +119,45 @@ class KnownUsers:
         return user
 
     def lookup_all(
-        self, source_id: int, ids: Iterable[tuple[str | None, str | None]]
+        self,
+        source_id: int,
+        user_ids: list[str | None],
+        device_ids: list[str | None],
     ) -> list[KnownUser | None]:
-        """:meth:`lookup` for many events of one source: ``(user_id, device_id)`` each, the
-        source's tables read once (the same answers, without a call per event)."""
+        """:meth:`lookup` for many events of one source, the ``user_ids`` and ``device_ids``
+        of the events side by side: the same answers, without a call per event.
+
+        Events that all carry a user id, and either no device (Segment's, mParticle's) or all
+        one (Amplitude's), are looked up with one ``map`` of the source's dict, in C."""
         by_user = (self._by_user.get(source_id) or {}).get
+        count = len(user_ids)
+        if len(device_ids) != count:
+            raise ValueError("one device id (or None) per user id")
+        # all() rather than "None not in ...": it tests each id's truth without comparing it
+        # with None (an empty id, also false, just takes the loop below).
+        if all(user_ids):
+            named = cast("list[str]", user_ids)  # no None among them
+            if all(device_ids):
+                # The user's owned device must be the event's: one list comparison when all
+                # are (the common case), else event by event.
+                found: list[KnownUser | None] = [*map(by_user, named, repeat(_NOBODY))]
+                owned = [*map(_OWNED_DEVICE, found)]
+                if owned == device_ids:
+                    return found  # no _NOBODY among them: it owns no device
+                return [
+                    user if device == device_id else None
+                    for user, device, device_id in zip(found, owned, device_ids, strict=True)
+                ]
+            if device_ids.count(None) == count:  # None is None: an identity test each
+                return [*map(by_user, named)]
         by_device = self._by_device.get(source_id) or {}
         users = self._users
-        found: list[KnownUser | None] = []
-        append = found.append
-        for user_id, device_id in ids:
+        found_one: list[KnownUser | None] = []
+        append = found_one.append
+        for user_id, device_id in zip(user_ids, device_ids, strict=True):
             if user_id is not None:
                 user = by_user(user_id)
-                if (
-                    user is not None
-                    and device_id is not None
-                    and (user.device_id != device_id or not user.owns_device)
-                ):
+                if user is not None and device_id is not None and user.owned_device != device_id:
                     user = None
             elif device_id is None:
                 user = None
@@ -135,7 +167,7 @@ class KnownUsers:
                 if user is not None and user.device_id != device_id:
                     user = None
             append(user)
-        return found
+        return found_one
 
     def _device_user(self, source_id: int, device_id: str) -> int | None:
         by_device = self._by_device.get(source_id)
@@ -159,7 +191,7 @@ class KnownUsers:
             self.clear()
         known = self._users
         by_user = self._by_user
-        # Users whose device or whose devices' users changed: their owns_device is redone.
+        # Users whose device or whose devices' users changed: their owned_device is redone.
         touched: list[KnownUser] = []
         for user in users:
             state = known.get(user.amplitude_id)
@@ -191,9 +223,11 @@ class KnownUsers:
                         touched.append(state)
         for state in touched:
             device = state.device_id
-            state.owns_device = (
-                device is not None
+            state.owned_device = (
+                device
+                if device is not None
                 and by_device.get(state.source_id, {}).get(device) == state.amplitude_id
+                else None
             )
         for amplitude_id, (first_seen_ms, last_seen_ms) in spans.items():
             state = known.get(amplitude_id)

@@ -243,16 +243,19 @@ class Ingest:
         ):
             # The common request: one source, no operations, groups or aliases. Every event
             # may take the short path: look them all up at once.
-            # zip, unlike one attrgetter of both ids, reuses its pair when the loop drops it.
-            ids = zip(map(_USER_ID, records), map(_DEVICE_ID, records), strict=True)
-            hits = self._known.lookup_all(source_ids[0], ids)
+            hits = self._known.lookup_all(
+                source_ids[0], [*map(_USER_ID, records)], [*map(_DEVICE_ID, records)]
+            )
             with_ops = [False] * count
         else:
             hits, with_ops = self._lookup(records, source_ids, insert)
         received = self._received
         if scopes is None:
             scopes = dedup_scopes(records, source_ids)
-        if None in hits:
+        # all(), not "None in hits": a known user is always true, and all() tests that without
+        # the comparison "in" makes of every user with None.
+        missed = not all(hits)
+        if missed:
             self._preload(
                 [record for record, hit in zip(records, hits, strict=True) if hit is None],
                 [source_id for source_id, hit in zip(source_ids, hits, strict=True) if hit is None],
@@ -267,10 +270,14 @@ class Ingest:
                         if reached is not None:
                             hits[index] = None
                             self.users.remember(reached, device_id=records[index].device_id)
-        amplitude_ids = [None if hit is None else hit.amplitude_id for hit in hits]
+        amplitude_ids: list[int | None] = (
+            [None if hit is None else hit.amplitude_id for hit in hits]
+            if missed
+            else [*map(_AMPLITUDE_ID, hits)]
+        )
         if self._sql.tracks_spans:
             self._widen_spans(records, hits)
-        if None in hits:
+        if missed:
             self._resolve_missed(records, source_ids, hits, with_ops, amplitude_ids)
         context_ids: Sequence[int | None] = [None] * count
         if any(map(_SHARED, encoded)):
@@ -354,6 +361,23 @@ class Ingest:
     ) -> list[int | None]:
         """Each record's shared context id, each context stored once, when a record that is
         inserted first carries it."""
+        texts = [*map(_SHARED, encoded)]
+        # all(): a context's JSON text is never empty, so only None is false (and all() tests
+        # that without comparing every text with None, as "in" would).
+        if insert is None and all(texts):
+            # Every record inserted with a context (an mParticle request: one per batch): each
+            # text stored once, in the order the contexts first appear, found by identity.
+            keys = [*map(id, texts)]
+            # A context's first record: the last index each key gets, walking backwards.
+            firsts = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+            stored: dict[int, int] = {}
+            for index in sorted(firsts.values()):
+                context = records[index].context
+                assert context is not None  # a shared text is only encoded from a context
+                stored[keys[index]] = self._sql.insert_context(
+                    source_ids[index], context.kind, texts[index]
+                )
+            return [*map(stored.__getitem__, keys)]
         contexts: dict[int, int] = {}
         found: list[int | None] = []
         for index, (record, source_id, (_, _, shared, _)) in enumerate(

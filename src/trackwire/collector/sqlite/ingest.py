@@ -332,12 +332,20 @@ def _insert_events(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) ->
     if not count:
         return 0
     columns = list(zip(*rows, strict=True))
-    present = [i for i, column in enumerate(columns) if column.count(None) != count]
+    # A column whose first value is not None is present: no count of its NULLs (comparing
+    # every value with None costs ~18 ns a value; None with None is an identity test).
+    present = [
+        i
+        for i, column in enumerate(columns)
+        if column[0] is not None or column.count(None) != count
+    ]
     shared = tuple(
         i
         for i in present
         if i in _SHARED_COLUMNS
         and (i in _STORE_INTS or type(columns[i][0]) is str)
+        # The last value first: a column that varies (the event names) mostly shows it there.
+        and columns[i][-1] == columns[i][0]
         and columns[i].count(columns[i][0]) == count
     )
     own = tuple(i for i in present if i not in shared)

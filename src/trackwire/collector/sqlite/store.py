@@ -135,6 +135,10 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         self._event_keys = EventKeys()
         #: Guarded by _lock, like _known: the active days this writer wrote (amplitude_rollups).
         self._active_days = ActiveDays()
+        #: Guarded by _lock, like _known: the source ids claimed so far, so a request of known
+        #: sources runs no statement for them. Forgotten with any rollback (a source claimed
+        #: in it may be gone) and when another connection commits (a reset elsewhere).
+        self._sources: dict[Scope, int] = {}
         self._data_version: int | None = None
         self._writer = self._connect()
         try:
@@ -225,6 +229,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
         version: int = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._known.clear()
+            self._sources.clear()
             self._dedup.others_committed()
             self._active_days.forget()
             # The user keys' row counts only pace this writer's merges: another writer's keys
@@ -326,6 +331,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                         job.result, work = self._ingest(job)
                     except Exception as exc:
                         conn.execute("ROLLBACK TO request")
+                        self._sources.clear()  # a source it claimed is gone
                         self._dedup.rolled_back()  # the keys of the rolled-back request
                         self._active_days.rolled_back()
                         # (The user keys' row counts only pace the merges: a few too many
@@ -343,6 +349,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                 conn.execute("COMMIT")
             except BaseException:
                 self._known.clear()
+                self._sources.clear()
                 self._dedup.forget()
                 self._active_days.forget()
                 self._user_events.forget()
@@ -372,7 +379,12 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             pairs = {(vendors.pop(), keys.pop())}  # one source: no pair built per record
         else:
             pairs = {(r.vendor, r.source) for r in records}
-        sources = claim_sources(conn, pairs)
+        known = self._sources
+        if known.keys() >= pairs:
+            sources = {pair: known[pair] for pair in pairs}
+        else:
+            sources = claim_sources(conn, pairs)
+            known.update(sources)
         if scope is not None:
             claimed = conn.execute(
                 "INSERT INTO requests (source_id, request_key, received_time_ms) "
@@ -425,6 +437,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                     conn.execute("ROLLBACK")
                 raise
             self._known.clear()
+            self._sources.clear()
             self._dedup.forget()
             self._active_days.forget()
             self._user_events.forget()
