@@ -14,6 +14,8 @@ import logging
 import os
 import threading
 
+from trackwire._engine.threads import start_background
+
 __all__ = ["Syncer", "sync_directory"]
 
 logger = logging.getLogger("trackwire")
@@ -54,7 +56,7 @@ class Syncer:
         self._pid = os.getpid()
         thread = threading.Thread(target=self._run, name="trackwire-spool-sync", daemon=True)
         try:
-            thread.start()
+            start_background(thread)
         except RuntimeError:  # interpreter shutdown: close() still syncs
             return
         self._thread = thread

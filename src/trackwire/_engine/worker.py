@@ -49,6 +49,7 @@ from trackwire._engine.queue import MessageQueue, Queued, QueuedItem
 from trackwire._engine.receipts import Hooks, Receipt
 from trackwire._engine.reporting import ErrorHandler, Reporter
 from trackwire._engine.retry import Retry, RetryPolicy, Throttled
+from trackwire._engine.threads import start_background
 from trackwire._engine.transport import HTTPResult, Transport
 from trackwire.config import DeliveryConfig, RetryConfig
 from trackwire.errors import DeliveryError
@@ -309,7 +310,7 @@ class Engine:
                 daemon=True,
             )
             try:
-                thread.start()
+                start_background(thread)
             except RuntimeError:
                 # Interpreter shutdown forbids new threads: flush() and shutdown() see no live
                 # worker and send inline.
