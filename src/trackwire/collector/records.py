@@ -242,8 +242,7 @@ def _amplitude_revenue(event: Mapping[str, Any]) -> float | None:
         if found is not None:
             return found
     properties = get("event_properties")
-    # _mapping's test written out: this runs for every Amplitude event, a call less.
-    if properties is None or (type(properties) is not dict and not isinstance(properties, Mapping)):
+    if properties is None or not _mapping(properties):
         return None
     if properties.get("$revenue") is None and properties.get("$price") is None:
         return None

@@ -140,8 +140,8 @@ def _plain_record(
     if type(kind) is not str or kind not in _PLAIN_NAMES:
         return None
     # wire.FIELD_TYPES's rule (a known field holds its type, or null) by the value's class:
-    # a string may only be in a field that is not an object field, and so on; a set lookup
-    # per field instead of a type lookup and a comparison.
+    # a string or an object is refused by a set lookup in the fields typed otherwise (the
+    # common values, one lookup each), any other value by the table itself.
     not_str, not_dict, typed = _NOT_STRING_FIELDS, _NOT_OBJECT_FIELDS, wire.FIELD_TYPES
     for name, value in message.items():
         value_type = type(value)
@@ -151,7 +151,7 @@ def _plain_record(
         elif value_type is dict:
             if name in not_dict:
                 return None
-        elif value is not None and name in typed:
+        elif value is not None and typed.get(name, value_type) is not value_type:
             return None
     # After the loop each named field is None or of its type (event, name, messageId: str).
     message_id = get("messageId")
