@@ -348,11 +348,7 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                 self._event_keys.merge_if_due(conn)
                 conn.execute("COMMIT")
             except BaseException:
-                self._known.clear()
-                self._sources.clear()
-                self._dedup.forget()
-                self._active_days.forget()
-                self._user_events.forget()
+                self._forget_writes()
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
@@ -436,12 +432,18 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            self._known.clear()
-            self._sources.clear()
-            self._dedup.forget()
-            self._active_days.forget()
-            self._user_events.forget()
+            self._forget_writes()
         self._commits.set()
+
+    def _forget_writes(self) -> None:
+        """Drop every cache of what this writer wrote (users, sources, de-duplication keys,
+        active days, user-key counts): after a transaction that did not commit, or a reset,
+        each is read from the file again when next needed. Call under ``_lock``."""
+        self._known.clear()
+        self._sources.clear()
+        self._dedup.forget()
+        self._active_days.forget()
+        self._user_events.forget()
 
     def close(self) -> None:
         """Close every connection; idempotent. Later calls raise :class:`StoreClosedError`."""
