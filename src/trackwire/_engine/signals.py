@@ -24,6 +24,8 @@ import signal
 import threading
 from types import FrameType
 
+from trackwire._engine.threads import start_background
+
 __all__ = ["install_sigterm_handler", "sigterm_handler_installed"]
 
 logger = logging.getLogger("trackwire")
@@ -72,7 +74,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     )
     try:
         # Not a daemon: if the main thread finishes meanwhile, the interpreter waits for it.
-        thread.start()
+        start_background(thread)
     except RuntimeError:  # the interpreter is shutting down: no thread, no drain
         _end(signum)
 

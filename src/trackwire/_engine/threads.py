@@ -1,4 +1,5 @@
-"""Starting trackwire's background threads with the process's signals kept off them.
+"""Starting trackwire's threads (delivery, spool sync, drains, flushes) with the process's
+signals kept off them.
 
 The kernel delivers a signal sent to a process to any one of its threads that does not block
 it. A signal handled in one of trackwire's threads does not interrupt a blocking call in the

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from trackwire._engine.receipts import BatchReport, Receipt
+from trackwire._engine.threads import start_background
 from trackwire.errors import ConfigError, DeliveryError, TrackwireError
 from trackwire.fanout.mappings import (
     DESTINATIONS,
@@ -454,7 +455,7 @@ class FanOut:
         ]
         for thread in threads:
             thread.daemon = True
-            thread.start()
+            start_background(thread)
         for thread in threads:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             # A client honours its own timeout; the margin only covers thread scheduling.

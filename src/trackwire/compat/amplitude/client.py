@@ -21,6 +21,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from trackwire._engine.threads import start_background
 from trackwire.amplitude.client import Amplitude as NativeAmplitude
 from trackwire.compat.amplitude import constants
 from trackwire.compat.amplitude.config import Config
@@ -248,5 +249,7 @@ class Amplitude:
             except BaseException as error:  # handed to whoever reads the future
                 future.set_exception(error)
 
-        threading.Thread(target=run, name="trackwire-amplitude-flush", daemon=True).start()
+        start_background(
+            threading.Thread(target=run, name="trackwire-amplitude-flush", daemon=True)
+        )
         return future
