@@ -1,5 +1,7 @@
-"""Starting trackwire's threads (delivery, spool sync, drains, flushes) with the process's
-signals kept off them.
+"""trackwire's threads start with the process's signals kept off them.
+
+Every thread trackwire starts (delivery, spool sync, the SIGTERM drain, flushes) goes
+through :func:`start_background`.
 
 The kernel delivers a signal sent to a process to any one of its threads that does not block
 it. A signal handled in one of trackwire's threads does not interrupt a blocking call in the
