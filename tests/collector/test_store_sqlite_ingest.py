@@ -17,6 +17,7 @@ from tests.collector.test_store import SEG_KEY, count, rec
 from tests.collector.test_store_sqlite_event_index import UNDO_MIGRATION_10, UNDO_MIGRATION_12
 from trackwire.collector.sqlite import SQLiteStore, bulk, dedup, schema, user_index
 from trackwire.collector.sqlite import ingest as sqlite_ingest
+from trackwire.collector.sqlite import store as store_module
 from trackwire.collector.store import IngestResult, StorageLimitError
 from trackwire.errors import ValidationError
 
@@ -551,3 +552,31 @@ def test_source_ids_are_claimed_again_after_another_writer_reset_the_file(tmp_pa
         one.ingest([rec(source="x", key="c")])
         stored = {event.dedup_key: event.source for event in one.events()}
     assert stored == {"b": "y", "c": "x"}
+
+
+def test_a_new_file_gets_large_pages_and_an_older_file_keeps_its_own(tmp_path: Path) -> None:
+    new = tmp_path / "new.db"
+    with SQLiteStore(new) as store:
+        store.ingest([rec(key="m1")])
+    conn = sqlite3.connect(new)
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == store_module.PAGE_SIZE == 16_384
+    conn.close()
+
+    # A file created with SQLite's default pages (as the store made them before) is opened,
+    # migrated and written as it is; its WAL bound stays 256 MiB in its own pages.
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE scratch (x)")
+    conn.execute("DROP TABLE scratch")
+    conn.close()
+    with SQLiteStore(old) as store:
+        assert store.ingest([rec(key="m1")]) == IngestResult(1, 0)
+        assert store.ingest([rec(key="m1")]) == IngestResult(0, 1)
+        autocheckpoint = store._writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    assert autocheckpoint == 256 * 1024 * 1024 // 4096
+    conn = sqlite3.connect(old)
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    conn.close()

@@ -39,7 +39,7 @@ from trackwire.collector.store_ingest import (
 )
 from trackwire.collector.store_reads import ReadQueries, StoreReads
 
-__all__ = ["BUSY_TIMEOUT_S", "MIN_SQLITE_VERSION", "SQLiteStore"]
+__all__ = ["BUSY_TIMEOUT_S", "MIN_SQLITE_VERSION", "PAGE_SIZE", "SQLiteStore"]
 
 logger = logging.getLogger("trackwire.collector")
 
@@ -48,12 +48,23 @@ BUSY_TIMEOUT_S: Final = 5.0
 MIN_SQLITE_VERSION: Final = (3, 38, 0)
 #: Idle read connections kept open for reuse; more are opened while threads need them.
 _MAX_IDLE_READERS: Final = 8
+#: Bytes per page of a file the store creates (a file keeps the size it was created with).
+#: 16 KiB, not SQLite's 4: the collector's writes are mostly appends (events, merged keys), and
+#: every page a commit changes is one WAL frame -- two ``write()`` calls, then a copy at the
+#: checkpoint -- so larger pages mean fewer system calls and less of SQLite's per-page work
+#: per event: 6-10 % more events per CPU-second at 2M events, 3 % at 8 KiB, none more at 32
+#: KiB, less at 64 KiB (bench/RESULTS.md, "eighth round").
+PAGE_SIZE: Final = 16_384
+#: The WAL size (bytes) past which the writer checkpoints itself at commit. A file store
+#: checkpoints in a background thread (see _checkpoint_loop); the writer only does it itself
+#: if that thread falls far behind, or when commits never pause long enough for a passive pass
+#: to reach the WAL's end (continuous ingest), which is what lets the WAL start over.
+_WAL_AUTOCHECKPOINT_BYTES: Final = 256 * 1024 * 1024
 _WRITER_PRAGMAS: Final = (
+    # Before journal_mode: a new file's header is written with the size set then.
+    f"PRAGMA page_size = {PAGE_SIZE}",
     "PRAGMA journal_mode = WAL",
     "PRAGMA cache_size = -65536",  # KiB: 64 MiB
-    # A file store checkpoints in a background thread (see _checkpoint_loop); the writer only
-    # does it itself if that thread falls far behind, at about 256 MiB of WAL.
-    "PRAGMA wal_autocheckpoint = 65536",
     "PRAGMA journal_size_limit = 67108864",  # bytes: truncate the WAL back after that
 )
 #: Most events one group commit writes: past a few thousand, a transaction's dirty pages no
@@ -148,6 +159,10 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             # requests: each checkpoint copies every page the WAL holds and syncs the file.
             for pragma in _WRITER_PRAGMAS:
                 self._writer.execute(pragma)
+            # In pages of the file's own size (an older file keeps 4 KiB pages).
+            page_size: int = self._writer.execute("PRAGMA page_size").fetchone()[0]
+            autocheckpoint = max(1, _WAL_AUTOCHECKPOINT_BYTES // page_size)
+            self._writer.execute(f"PRAGMA wal_autocheckpoint = {autocheckpoint}")
             # The writer computes every source_id and amplitude_id it stores, in the same
             # transaction as the rows they name, and nothing is ever deleted; checking the two
             # foreign keys of each event would cost two index probes per insert for nothing.
