@@ -575,6 +575,8 @@ def test_a_new_file_gets_large_pages_and_an_older_file_keeps_its_own(tmp_path: P
         assert store.ingest([rec(key="m1")]) == IngestResult(1, 0)
         assert store.ingest([rec(key="m1")]) == IngestResult(0, 1)
         autocheckpoint = store._writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        # The savepoints' copies of changed pages stay in memory (2), not in temporary files.
+        assert store._writer.execute("PRAGMA temp_store").fetchone()[0] == 2
     assert autocheckpoint == 256 * 1024 * 1024 // 4096
     conn = sqlite3.connect(old)
     assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
