@@ -89,6 +89,31 @@ def test_recent_keys_are_merged_and_still_found(tmp_path: Path) -> None:
     assert (merged, recent) == (4, 2)  # merged when 4 were recent; 2 more since
 
 
+def test_a_merge_that_fails_fails_its_whole_group_and_the_store_goes_on(tmp_path: Path) -> None:
+    # The bulk merges run without a statement journal (bulk.WHOLE_TRANSACTION): one that fails
+    # rolls back the whole transaction, not just itself. The group's requests get the error,
+    # nothing of them stays, and the writer's memory is read again for the next request.
+    store = SQLiteStore(tmp_path / "c.db")
+    store._dedup = dedup.DedupKeys(merge_at=3, merge_at_most=None)
+    other = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+    try:
+        assert store.ingest([rec(key="m0"), rec(key="m1")]).stored == 2
+        # A row the merge of the next event's key (source 1's scope, event id 3) collides with.
+        row = (dedup.dedup_hash("1", "m2"), 3)
+        other.execute("INSERT INTO dedup_keys (hash, event_id) VALUES (?, ?)", row)
+        with pytest.raises(sqlite3.IntegrityError):
+            store.ingest([rec(key="m2")])
+        assert count(store) == 2
+        assert other.execute("SELECT count(*) FROM dedup_recent").fetchone()[0] == 2
+        other.execute("DELETE FROM dedup_keys")
+        assert store.ingest([rec(key="m2"), rec(key="m1")]) == IngestResult(1, 1)
+        assert other.execute("SELECT count(*) FROM dedup_keys").fetchone()[0] == 3
+        assert store.ingest([rec(key=f"m{i}") for i in range(3)]) == IngestResult(0, 3)
+    finally:
+        other.close()
+        store.close()
+
+
 def test_a_request_rolled_back_takes_back_only_its_own_keys() -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     schema.migrate(conn)
@@ -575,10 +600,16 @@ def test_a_new_file_gets_large_pages_and_an_older_file_keeps_its_own(tmp_path: P
         assert store.ingest([rec(key="m1")]) == IngestResult(1, 0)
         assert store.ingest([rec(key="m1")]) == IngestResult(0, 1)
         autocheckpoint = store._writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-        # The savepoints' copies of changed pages stay in memory (2), not in temporary files.
-        assert store._writer.execute("PRAGMA temp_store").fetchone()[0] == 2
     assert autocheckpoint == 256 * 1024 * 1024 // 4096
     conn = sqlite3.connect(old)
     assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
     assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
     conn.close()
+
+
+def test_the_writer_keeps_its_savepoints_copies_of_pages_in_memory(tmp_path: Path) -> None:
+    # Each request's savepoint copies the pages it changes; in a temporary file that was 80
+    # write calls a request. Set after the migrations, whose sorts may still use files.
+    with SQLiteStore(tmp_path / "c.db") as store:
+        assert store._writer.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+        assert store.ingest([rec(key="m1"), rec(key="m2")]) == IngestResult(2, 0)

@@ -15,12 +15,19 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-__all__ = ["CHUNKS", "insert_columns", "insert_rows", "variable_limit"]
+__all__ = ["CHUNKS", "WHOLE_TRANSACTION", "insert_columns", "insert_rows", "variable_limit"]
 
 #: Rows per statement, largest first: any count is cut into these (400 rows: 256, 64, 64, 16),
 #: so a handful of statements per table serve every request. Sizes whose rows would bind more
 #: parameters than the connection allows (:func:`variable_limit`) are skipped.
 CHUNKS: Final = (256, 64, 16, 4, 1)
+#: The conflict clause of the writer's bulk merges (``INSERT OR ROLLBACK INTO``, ``UPDATE OR
+#: ROLLBACK``). A statement that could fail half-way keeps a copy of every page it changes, to
+#: undo only itself: for a merge, about the whole table it merges into (tens of MB at millions
+#: of keys), held in the writer's memory (its ``temp_store``). A merge runs after the group's
+#: requests, and any failure there fails the whole group anyway, so it goes without: a failing
+#: merge rolls back the transaction.
+WHOLE_TRANSACTION: Final = "OR ROLLBACK"
 
 
 def insert_rows(

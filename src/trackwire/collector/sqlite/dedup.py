@@ -348,7 +348,7 @@ class DedupKeys:
             "SELECT hash, event_id FROM dedup_recent ORDER BY rowid DESC LIMIT 1"
         ).fetchone()
         conn.execute(
-            "INSERT INTO dedup_keys (hash, event_id) "
+            f"INSERT {bulk.WHOLE_TRANSACTION} INTO dedup_keys (hash, event_id) "
             "SELECT hash, event_id FROM dedup_recent ORDER BY hash, event_id"
         )
         conn.execute("DELETE FROM dedup_recent")

@@ -45,6 +45,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final
 
+from trackwire.collector.sqlite.bulk import WHOLE_TRANSACTION
 from trackwire.collector.sqlite.user_index import NO_TIME
 
 __all__ = [
@@ -83,10 +84,11 @@ _COUNT: Final = (
 #: sorting them by key first cost more (~0.7 µs per event for ``event_names``) than it saved,
 #: as the keys of each table's ranges arrive nearly in order anyway.
 _MERGES: Final = (
-    "INSERT INTO event_names (source_id, name, time_ms, event_id, amplitude_id, type, props) "
+    f"INSERT {WHOLE_TRANSACTION} INTO event_names "
+    "(source_id, name, time_ms, event_id, amplitude_id, type, props) "
     f"SELECT source_id, {_NAME}, {_TIME}, id, amplitude_id, type, props FROM events "
     "WHERE id > ?1 AND id <= ?2",
-    "INSERT INTO event_received (source_id, received_time_ms, event_id) "
+    f"INSERT {WHOLE_TRANSACTION} INTO event_received (source_id, received_time_ms, event_id) "
     "SELECT source_id, received_time_ms, id FROM events WHERE id > ?1 AND id <= ?2",
     "DELETE FROM event_index_state",
     "INSERT INTO event_index_state (watermark) VALUES (?2)",

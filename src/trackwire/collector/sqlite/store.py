@@ -51,9 +51,9 @@ _MAX_IDLE_READERS: Final = 8
 #: Bytes per page of a file the store creates (a file keeps the size it was created with).
 #: 16 KiB, not SQLite's 4: the collector's writes are mostly appends (events, merged keys), and
 #: every page a commit changes is one WAL frame -- two ``write()`` calls, then a copy at the
-#: checkpoint -- so larger pages mean fewer system calls and less of SQLite's per-page work
-#: per event: 6-10 % more events per CPU-second at 2M events, 3 % at 8 KiB, none more at 32
-#: KiB, less at 64 KiB (bench/RESULTS.md, "eighth round").
+#: checkpoint -- so larger pages mean fewer system calls per event (0.35 write calls instead
+#: of 0.92) and a few per cent more events per CPU-second; 8 KiB gained less, 32 KiB no more,
+#: 64 KiB lost (bench/RESULTS.md, "eighth round").
 PAGE_SIZE: Final = 16_384
 #: The WAL size (bytes) past which the writer checkpoints itself at commit. A file store
 #: checkpoints in a background thread (see _checkpoint_loop); the writer only does it itself
@@ -65,10 +65,6 @@ _WRITER_PRAGMAS: Final = (
     f"PRAGMA page_size = {PAGE_SIZE}",
     "PRAGMA journal_mode = WAL",
     "PRAGMA cache_size = -65536",  # KiB: 64 MiB
-    # Each request's savepoint keeps the pages it changes as they were, to roll back to: ~40
-    # pages a request. In a temporary file (the default past 64 KiB) that was 80 write calls
-    # a request, a third of the writer's; in memory it is a copy.
-    "PRAGMA temp_store = MEMORY",
     "PRAGMA journal_size_limit = 67108864",  # bytes: truncate the WAL back after that
 )
 #: Most events one group commit writes: past a few thousand, a transaction's dirty pages no
@@ -165,13 +161,20 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
                 self._writer.execute(pragma)
             # In pages of the file's own size (an older file keeps 4 KiB pages).
             page_size: int = self._writer.execute("PRAGMA page_size").fetchone()[0]
-            autocheckpoint = max(1, _WAL_AUTOCHECKPOINT_BYTES // page_size)
+            autocheckpoint = _WAL_AUTOCHECKPOINT_BYTES // page_size
             self._writer.execute(f"PRAGMA wal_autocheckpoint = {autocheckpoint}")
             # The writer computes every source_id and amplitude_id it stores, in the same
             # transaction as the rows they name, and nothing is ever deleted; checking the two
             # foreign keys of each event would cost two index probes per insert for nothing.
             self._writer.execute("PRAGMA foreign_keys = OFF")
             self._version = schema.migrate(self._writer)
+            # Each request's savepoint keeps the pages it changes as they were, to roll back
+            # to: ~40 pages a request. In a temporary file (the default past 64 KiB) that was
+            # 80 write calls a request, a third of the writer's; in memory it is a copy,
+            # bounded by the request's size. (The bulk merges keep no such copy: see
+            # bulk.WHOLE_TRANSACTION.) After the migrations: their one-off sorts of whole
+            # tables may still spill to temporary files.
+            self._writer.execute("PRAGMA temp_store = MEMORY")
         except BaseException:
             self._writer.close()
             raise

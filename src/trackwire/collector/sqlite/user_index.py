@@ -48,6 +48,8 @@ from typing import Final
 
 import orjson
 
+from trackwire.collector.sqlite.bulk import WHOLE_TRANSACTION
+
 __all__ = [
     "EVENT_IDS",
     "FOLD_SPANS",
@@ -113,11 +115,12 @@ def _spans(where: str = "", keys: str = "user_events_recent") -> str:
     )
 
 
-def _fold(where: str = "", keys: str = "user_events_recent") -> str:
+def _fold(where: str = "", keys: str = "user_events_recent", update: str = "UPDATE") -> str:
     """Widen the seen spans in ``users`` by the recent keys (``where`` filters them; ``keys``
-    names the table that holds them); only the rows whose span moves are written."""
+    names the table that holds them; ``update`` may add a conflict clause); only the rows
+    whose span moves are written."""
     return (
-        "UPDATE users SET first_seen_ms = min(first_seen_ms, p.first_ms), "
+        f"{update} users SET first_seen_ms = min(first_seen_ms, p.first_ms), "
         "last_seen_ms = max(last_seen_ms, p.last_ms) "
         f"FROM ({_spans(where, keys)}) AS p WHERE users.amplitude_id = p.amplitude_id "
         "AND (p.first_ms < users.first_seen_ms OR p.last_ms > users.last_seen_ms)"
@@ -156,10 +159,10 @@ _MOVE: Final = (
 FOLD_SPANS: Final = _fold()
 #: The same from run ``?``, just appended from the recent keys: read in key order, so the
 #: users' spans need no sort (the recent table's ``GROUP BY`` sorted every key).
-_FOLD_RUN: Final = _fold("WHERE r.run = ?", "user_events_runs")
+_FOLD_RUN: Final = _fold("WHERE r.run = ?", "user_events_runs", f"UPDATE {WHOLE_TRANSACTION}")
 #: The recent keys appended as run ``?``, in key order.
 _APPEND_RUN: Final = (
-    "INSERT INTO user_events_runs (run, amplitude_id, time_ms, event_id) "
+    f"INSERT {WHOLE_TRANSACTION} INTO user_events_runs (run, amplitude_id, time_ms, event_id) "
     "SELECT ?, amplitude_id, time_ms, event_id FROM user_events_recent ORDER BY 2, 3, 4"
 )
 #: Every run merged into the large table, run by run. Unsorted: each key is one B-tree insert
@@ -167,7 +170,7 @@ _APPEND_RUN: Final = (
 #: bench/RESULTS.md, "seventh round: the query-side keys") than inserting them in key order
 #: saved; SQLite's merge of the runs' ordered branches of a union was slower still (0.30 s).
 _MERGE_RUNS: Final = (
-    "INSERT INTO user_events (amplitude_id, time_ms, event_id) "
+    f"INSERT {WHOLE_TRANSACTION} INTO user_events (amplitude_id, time_ms, event_id) "
     "SELECT amplitude_id, time_ms, event_id FROM user_events_runs"
 )
 
