@@ -6,10 +6,12 @@ commit of the requests waiting for the write lock.
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -613,3 +615,34 @@ def test_the_writer_keeps_its_savepoints_copies_of_pages_in_memory(tmp_path: Pat
     with SQLiteStore(tmp_path / "c.db") as store:
         assert store._writer.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
         assert store.ingest([rec(key="m1"), rec(key="m2")]) == IngestResult(2, 0)
+
+
+def _open_at_once(path: str, barrier: Any, outcomes: Any) -> None:
+    barrier.wait()
+    try:
+        SQLiteStore(path).close()
+        outcomes.put("ok")
+    except Exception as exc:  # reported to the test, which names it
+        outcomes.put(repr(exc.__cause__ or exc))
+
+
+def test_collectors_opening_one_new_file_at_once_all_open(tmp_path: Path) -> None:
+    # Switching a new file to WAL can meet another process's lock and fail at once (SQLite
+    # does not wait there): it was "database is locked" for about one open in five.
+    context = multiprocessing.get_context("fork")
+    for round_ in range(8):
+        path = str(tmp_path / f"new-{round_}.db")
+        barrier, outcomes = context.Barrier(3), context.Queue()
+        openers = [
+            context.Process(target=_open_at_once, args=(path, barrier, outcomes)) for _ in range(3)
+        ]
+        for opener in openers:
+            opener.start()
+        results = [outcomes.get(timeout=60) for _ in openers]
+        for opener in openers:
+            opener.join(timeout=60)
+        assert results == ["ok"] * 3, results
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == store_module.PAGE_SIZE
+        conn.close()

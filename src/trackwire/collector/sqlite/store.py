@@ -7,6 +7,7 @@ import operator
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,10 +61,9 @@ PAGE_SIZE: Final = 16_384
 #: if that thread falls far behind, or when commits never pause long enough for a passive pass
 #: to reach the WAL's end (continuous ingest), which is what lets the WAL start over.
 _WAL_AUTOCHECKPOINT_BYTES: Final = 256 * 1024 * 1024
+#: Seconds between two attempts to switch a new file to WAL (see _use_wal).
+_WAL_SWITCH_RETRY_S: Final = 0.01
 _WRITER_PRAGMAS: Final = (
-    # Before journal_mode: a new file's header is written with the size set then.
-    f"PRAGMA page_size = {PAGE_SIZE}",
-    "PRAGMA journal_mode = WAL",
     "PRAGMA cache_size = -65536",  # KiB: 64 MiB
     "PRAGMA journal_size_limit = 67108864",  # bytes: truncate the WAL back after that
 )
@@ -157,6 +157,9 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             # checkpoints only and cannot corrupt the file (a power cut may lose the last
             # commits). A large cache and rarer checkpoints keep index pages hot between
             # requests: each checkpoint copies every page the WAL holds and syncs the file.
+            # Before journal_mode: a new file's header is written with the size set then.
+            self._writer.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            _use_wal(self._writer)
             for pragma in _WRITER_PRAGMAS:
                 self._writer.execute(pragma)
             # In pages of the file's own size (an older file keeps 4 KiB pages).
@@ -482,6 +485,26 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
             self._writer.close()
         for conn in idle:
             conn.close()
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, retrying for up to :data:`BUSY_TIMEOUT_S` while it is locked.
+
+    Several processes opening one new file at once each switch it to WAL. The switch first
+    reads the file, then needs it alone; SQLite does not wait when another process holds it
+    meanwhile (waiting there could deadlock), so about one open in five failed at once with
+    "database is locked". Once the statement has failed, this connection holds no lock, and
+    the switch is tried again.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(_WAL_SWITCH_RETRY_S)
 
 
 @dataclass(slots=True, eq=False)
