@@ -10,12 +10,12 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
 from tests.collector.test_store import count, rec
-from trackwire.collector.sqlite import SQLiteStore, dedup
+from trackwire.collector.sqlite import SQLiteStore, dedup, event_index, user_index
 from trackwire.collector.sqlite import store as store_module
 from trackwire.collector.store import IngestResult
 
@@ -57,8 +57,8 @@ def test_the_writer_keeps_its_savepoints_copies_of_pages_in_memory(tmp_path: Pat
 
 
 def _open_at_once(path: str, barrier: Any, outcomes: Any) -> None:
-    barrier.wait()
     try:
+        barrier.wait(timeout=30)  # a sibling that died breaks it: reported, not waited on
         SQLiteStore(path).close()
         outcomes.put("ok")
     except Exception as exc:  # reported to the test, which names it
@@ -73,13 +73,22 @@ def test_collectors_opening_one_new_file_at_once_all_open(tmp_path: Path) -> Non
         path = str(tmp_path / f"new-{round_}.db")
         barrier, outcomes = context.Barrier(3), context.Queue()
         openers = [
-            context.Process(target=_open_at_once, args=(path, barrier, outcomes)) for _ in range(3)
+            context.Process(target=_open_at_once, args=(path, barrier, outcomes), daemon=True)
+            for _ in range(3)
         ]
-        for opener in openers:
-            opener.start()
-        results = [outcomes.get(timeout=60) for _ in openers]
-        for opener in openers:
-            opener.join(timeout=60)
+        try:
+            for opener in openers:
+                opener.start()
+            results = [outcomes.get(timeout=60) for _ in openers]
+        finally:
+            # Whatever happened, no child outlives the test (pytest would wait for it at exit).
+            for opener in openers:
+                if opener.pid is None:
+                    continue  # never started
+                opener.join(timeout=10)
+                if opener.is_alive():
+                    opener.terminate()
+                    opener.join()
         assert results == ["ok"] * 3, results
         conn = sqlite3.connect(path)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -87,26 +96,63 @@ def test_collectors_opening_one_new_file_at_once_all_open(tmp_path: Path) -> Non
         conn.close()
 
 
-def test_a_merge_that_fails_fails_its_whole_group_and_the_store_goes_on(tmp_path: Path) -> None:
+def _merge_dedup_keys_at_three(store: SQLiteStore) -> None:
+    store._dedup = dedup.DedupKeys(merge_at=3, merge_at_most=None)
+
+
+def _merge_user_key_runs_at_three(store: SQLiteStore) -> None:
+    store._user_events = user_index.UserEvents(merge_at=1, mid_at=3)
+
+
+def _merge_event_keys_at_once(store: SQLiteStore) -> None:
+    store._event_keys = event_index.EventKeys(merge_at=1)
+
+
+#: Per merge: how to make the store merge at the third event, a row that event's merge collides
+#: with (user u1 is amplitude id 1 and source 1; the event is id 3, client time 300, received
+#: at 5), and the statement that removes it again.
+_COLLISIONS: Final = {
+    "de-duplication keys": (
+        _merge_dedup_keys_at_three,
+        f"INSERT INTO dedup_keys (hash, event_id) VALUES ({dedup.dedup_hash('1', 'm2')}, 3)",
+        "DELETE FROM dedup_keys WHERE event_id = 3",
+    ),
+    "user key runs": (
+        _merge_user_key_runs_at_three,
+        "INSERT INTO user_events (amplitude_id, time_ms, event_id) VALUES (1, 300, 3)",
+        "DELETE FROM user_events WHERE event_id = 3",
+    ),
+    "event keys": (
+        _merge_event_keys_at_once,
+        "INSERT INTO event_received (source_id, received_time_ms, event_id) VALUES (1, 5, 3)",
+        "DELETE FROM event_received WHERE event_id = 3",
+    ),
+}
+
+
+@pytest.mark.parametrize("merge", list(_COLLISIONS))
+def test_a_merge_that_fails_fails_its_whole_group_and_the_store_goes_on(
+    tmp_path: Path, merge: str
+) -> None:
     # The bulk merges run without a statement journal (bulk.WHOLE_TRANSACTION): one that fails
     # rolls back the whole transaction, not just itself. The group's requests get the error,
     # nothing of them stays, and the writer's memory is read again for the next request.
+    merge_early, collide, undo = _COLLISIONS[merge]
     store = SQLiteStore(tmp_path / "c.db")
-    store._dedup = dedup.DedupKeys(merge_at=3, merge_at_most=None)
+    merge_early(store)
     other = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
     try:
-        assert store.ingest([rec(key="m0"), rec(key="m1")]).stored == 2
-        # A row the merge of the next event's key (source 1's scope, event id 3) collides with.
-        row = (dedup.dedup_hash("1", "m2"), 3)
-        other.execute("INSERT INTO dedup_keys (hash, event_id) VALUES (?, ?)", row)
+        assert store.ingest([rec(key="m0", time=100), rec(key="m1", time=200)]).stored == 2
+        other.execute(collide)
         with pytest.raises(sqlite3.IntegrityError):
-            store.ingest([rec(key="m2")])
+            store.ingest([rec(key="m2", time=300)], received_time_ms=5)
+        assert not store._writer.in_transaction
         assert count(store) == 2
-        assert other.execute("SELECT count(*) FROM dedup_recent").fetchone()[0] == 2
-        other.execute("DELETE FROM dedup_keys")
-        assert store.ingest([rec(key="m2"), rec(key="m1")]) == IngestResult(1, 1)
-        assert other.execute("SELECT count(*) FROM dedup_keys").fetchone()[0] == 3
+        other.execute(undo)
+        again = store.ingest([rec(key="m2", time=300), rec(key="m1")], received_time_ms=5)
+        assert again == IngestResult(1, 1)
         assert store.ingest([rec(key=f"m{i}") for i in range(3)]) == IngestResult(0, 3)
+        assert other.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         other.close()
         store.close()

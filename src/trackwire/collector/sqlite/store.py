@@ -488,7 +488,8 @@ class SQLiteStore(StoreReads, SQLiteQueryReads):
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
-    """Put the file in WAL mode, retrying for up to :data:`BUSY_TIMEOUT_S` while it is locked.
+    """Put the file in WAL mode, retrying while it is locked until :data:`BUSY_TIMEOUT_S` has
+    passed (an attempt may itself first wait out the connection's busy timeout).
 
     Several processes opening one new file at once each switch it to WAL. The switch first
     reads the file, then needs it alone; SQLite does not wait when another process holds it
